@@ -1,0 +1,500 @@
+//! The DynamoDB ledger: claims, bindings, cursors, dedupe keys and mapping versions in one table.
+//!
+//! Key design (README, "Table design"): `pk` names the thing (`CLAIM#…`, `BINDING#…`,
+//! `CURSOR#…`, `DEDUPE#…`, `MAPPING#…`), `sk` its facet or version; `gsi1` indexes bindings by
+//! ERP order so they read both ways.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::ReturnValue;
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use super::item::{epoch, epoch_millis, n, s, Item, ItemReader};
+use super::schema::TTL_ATTRIBUTE;
+use super::{sdk_error_is_retryable, LedgerError};
+use crate::model::{ChannelOrderId, ConnectionId, ErpOrderRef};
+use crate::ports::{Binding, ClaimKey, ClaimLease, ClaimOutcome, ClaimRecord, ClaimStatus, Clock, Cursor, Ledger, StoredMapping};
+
+const CLAIM_SK: &str = "CLAIM";
+const BINDING_SK: &str = "BINDING";
+const CURSOR_SK: &str = "CURSOR";
+const DEDUPE_SK: &str = "DEDUPE";
+const BINDING_INDEX: &str = "gsi1";
+
+/// The ledger on a DynamoDB table shaped like `schema::STATE_TABLE`.
+#[derive(Clone)]
+pub struct DynamoLedger {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+    clock: Arc<dyn Clock>,
+}
+
+impl DynamoLedger {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
+        Self { client, table: table.into(), clock }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    fn err<E, R>(&self, operation: &'static str, source: SdkError<E, R>) -> LedgerError
+    where
+        E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        LedgerError::Dynamo {
+            operation,
+            table: self.table.clone(),
+            retryable: sdk_error_is_retryable(&source),
+            source: Box::new(source),
+        }
+    }
+
+    async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, LedgerError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.err("GetItem", e))?;
+        Ok(out.item)
+    }
+
+    fn claim_pk(key: &ClaimKey) -> String {
+        format!("CLAIM#{key}")
+    }
+
+    fn read_claim(&self, key: &ClaimKey, item: &Item) -> Result<ClaimRecord, LedgerError> {
+        let r = ItemReader::new(item, &self.table);
+        let status = match r.string("status")?.as_str() {
+            "in_progress" => ClaimStatus::InProgress,
+            "completed" => ClaimStatus::Completed,
+            "failed" => ClaimStatus::Failed,
+            other => {
+                return Err(LedgerError::Corrupt {
+                    table: self.table.clone(),
+                    key: key.to_string(),
+                    detail: format!("unknown claim status {other:?}"),
+                })
+            }
+        };
+        Ok(ClaimRecord {
+            key: key.clone(),
+            status,
+            owner: r.string("owner")?,
+            attempts: u32::try_from(r.number("attempts")?).unwrap_or(u32::MAX),
+            lease_until: r.epoch_millis("lease_until")?,
+            result: r.opt_string("result")?,
+            failure: r.opt_string("failure")?,
+            updated_at: r.epoch_millis("updated_at")?,
+        })
+    }
+
+    /// Ends a claim held by `lease` with `status`, fenced on the owner.
+    async fn finish_claim(&self, lease: &ClaimLease, status: &str, field: &str, value: &str) -> Result<(), LedgerError> {
+        let now = self.clock.now();
+        let other = if field == "result" { "failure" } else { "result" };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(Self::claim_pk(&lease.key)))
+            .key("sk", s(CLAIM_SK))
+            .update_expression(format!("SET #status = :status, #field = :value, updated_at = :now REMOVE #other"))
+            .condition_expression("#owner = :owner")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#field", field)
+            .expression_attribute_names("#other", other)
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":status", s(status))
+            .expression_attribute_values(":value", s(value))
+            .expression_attribute_values(":now", epoch_millis(now))
+            .expression_attribute_values(":owner", s(&lease.owner))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                Err(LedgerError::LeaseLost { key: lease.key.to_string() })
+            }
+            Err(e) => Err(self.err("UpdateItem", e)),
+        }
+    }
+
+    fn binding_pk(connection: &ConnectionId, order: &ChannelOrderId) -> String {
+        format!("BINDING#{connection}#{order}")
+    }
+
+    fn binding_gsi_pk(erp: &ErpOrderRef) -> String {
+        format!("ERP#{}#{}", erp.order_type, erp.order_nbr)
+    }
+
+    fn read_binding(&self, item: &Item) -> Result<Binding, LedgerError> {
+        let r = ItemReader::new(item, &self.table);
+        let corrupt = |detail: String| LedgerError::Corrupt { table: self.table.clone(), key: "binding".into(), detail };
+        Ok(Binding {
+            connection: ConnectionId::parse(r.string("connection")?).map_err(|e| corrupt(e.to_string()))?,
+            channel_order_id: r.json("channel_order")?,
+            display_number: r.string("display_number")?,
+            erp: ErpOrderRef {
+                order_type: crate::model::AcumaticaOrderType::parse(r.string("order_type")?)
+                    .map_err(|e| corrupt(e.to_string()))?,
+                order_nbr: crate::model::AcumaticaOrderNbr::parse(r.string("order_nbr")?).map_err(|e| corrupt(e.to_string()))?,
+            },
+            created_at: r.epoch_millis("created_at")?,
+        })
+    }
+
+    fn cursor_pk(connection: &ConnectionId, stream: &str) -> String {
+        format!("CURSOR#{connection}#{stream}")
+    }
+
+    fn read_cursor(&self, item: &Item) -> Result<Cursor, LedgerError> {
+        let r = ItemReader::new(item, &self.table);
+        Ok(Cursor {
+            connection: ConnectionId::parse(r.string("connection")?).map_err(|e| LedgerError::Corrupt {
+                table: self.table.clone(),
+                key: "cursor".into(),
+                detail: e.to_string(),
+            })?,
+            stream: r.string("stream")?,
+            value: r.string("value")?,
+            version: u64::try_from(r.number("version")?).unwrap_or_default(),
+            updated_at: r.epoch_millis("updated_at")?,
+        })
+    }
+
+    fn mapping_pk(name: &str) -> String {
+        format!("MAPPING#{name}")
+    }
+
+    fn read_mapping(&self, item: &Item) -> Result<StoredMapping, LedgerError> {
+        let r = ItemReader::new(item, &self.table);
+        Ok(StoredMapping {
+            name: r.string("name")?,
+            version: u64::try_from(r.number("version")?).unwrap_or_default(),
+            source: r.string("source")?,
+            source_path: r.string("source_path")?,
+            sha256: r.string("sha256")?,
+            saved_at: r.epoch_millis("saved_at")?,
+        })
+    }
+}
+
+fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn lease_end(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
+    now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(15))
+}
+
+#[async_trait]
+impl Ledger for DynamoLedger {
+    async fn claim(&self, key: &ClaimKey, owner: &str, lease: Duration) -> Result<ClaimOutcome, LedgerError> {
+        let now = self.clock.now();
+        let lease_until = lease_end(now, lease);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(Self::claim_pk(key)))
+            .key("sk", s(CLAIM_SK))
+            .update_expression("SET #status = :in_progress, #owner = :owner, lease_until = :lease_until, updated_at = :now ADD attempts :one")
+            .condition_expression(
+                "attribute_not_exists(pk) OR #status = :failed OR (#status = :in_progress AND lease_until <= :now)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":in_progress", s("in_progress"))
+            .expression_attribute_values(":failed", s("failed"))
+            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":lease_until", epoch_millis(lease_until))
+            .expression_attribute_values(":now", epoch_millis(now))
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let attempts = out
+                    .attributes
+                    .as_ref()
+                    .map(|item| ItemReader::new(item, &self.table).number("attempts"))
+                    .transpose()?
+                    .unwrap_or(1);
+                Ok(ClaimOutcome::Acquired(ClaimLease {
+                    key: key.clone(),
+                    owner: owner.to_owned(),
+                    attempt: u32::try_from(attempts).unwrap_or(u32::MAX),
+                    lease_until,
+                }))
+            }
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                let Some(item) = self.get(&Self::claim_pk(key), CLAIM_SK).await? else {
+                    // Deleted between the two calls: report contention so the caller retries.
+                    return Ok(ClaimOutcome::InProgress { owner: String::new(), lease_until: now });
+                };
+                let record = self.read_claim(key, &item)?;
+                Ok(match record.status {
+                    ClaimStatus::Completed => ClaimOutcome::Completed(record),
+                    _ => ClaimOutcome::InProgress { owner: record.owner, lease_until: record.lease_until },
+                })
+            }
+            Err(e) => Err(self.err("UpdateItem", e)),
+        }
+    }
+
+    async fn complete(&self, lease: &ClaimLease, result: &str) -> Result<(), LedgerError> {
+        self.finish_claim(lease, "completed", "result", result).await
+    }
+
+    async fn fail(&self, lease: &ClaimLease, reason: &str) -> Result<(), LedgerError> {
+        self.finish_claim(lease, "failed", "failure", reason).await
+    }
+
+    async fn release(&self, lease: &ClaimLease) -> Result<(), LedgerError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(Self::claim_pk(&lease.key)))
+            .key("sk", s(CLAIM_SK))
+            .update_expression("SET lease_until = :zero")
+            .condition_expression("#owner = :owner AND #status = :in_progress")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":owner", s(&lease.owner))
+            .expression_attribute_values(":in_progress", s("in_progress"))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Someone else holds it now, or it finished: nothing of ours to release.
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(self.err("UpdateItem", e)),
+        }
+    }
+
+    async fn claim_record(&self, key: &ClaimKey) -> Result<Option<ClaimRecord>, LedgerError> {
+        self.get(&Self::claim_pk(key), CLAIM_SK).await?.map(|item| self.read_claim(key, &item)).transpose()
+    }
+
+    async fn bind(&self, binding: &Binding) -> Result<(), LedgerError> {
+        let pk = Self::binding_pk(&binding.connection, &binding.channel_order_id);
+        let channel_order = serde_json::to_string(&binding.channel_order_id).map_err(|e| LedgerError::Corrupt {
+            table: self.table.clone(),
+            key: pk.clone(),
+            detail: e.to_string(),
+        })?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(&pk))
+            .item("sk", s(BINDING_SK))
+            .item("gsi1pk", s(Self::binding_gsi_pk(&binding.erp)))
+            .item("gsi1sk", s(&pk))
+            .item("connection", s(binding.connection.as_str()))
+            .item("channel_order", s(channel_order))
+            .item("display_number", s(&binding.display_number))
+            .item("order_type", s(binding.erp.order_type.as_str()))
+            .item("order_nbr", s(binding.erp.order_nbr.as_str()))
+            .item("created_at", epoch_millis(binding.created_at))
+            .condition_expression("attribute_not_exists(pk) OR (order_type = :type AND order_nbr = :nbr)")
+            .expression_attribute_values(":type", s(binding.erp.order_type.as_str()))
+            .expression_attribute_values(":nbr", s(binding.erp.order_nbr.as_str()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                let existing = self
+                    .binding_for_channel(&binding.connection, &binding.channel_order_id)
+                    .await?
+                    .map(|b| b.erp.to_string())
+                    .unwrap_or_else(|| "<unknown>".into());
+                Err(LedgerError::BindingConflict {
+                    channel_order: binding.channel_order_id.to_string(),
+                    existing,
+                    attempted: binding.erp.to_string(),
+                })
+            }
+            Err(e) => Err(self.err("PutItem", e)),
+        }
+    }
+
+    async fn binding_for_channel(
+        &self,
+        connection: &ConnectionId,
+        order: &ChannelOrderId,
+    ) -> Result<Option<Binding>, LedgerError> {
+        self.get(&Self::binding_pk(connection, order), BINDING_SK).await?.map(|item| self.read_binding(&item)).transpose()
+    }
+
+    async fn binding_for_erp(&self, erp: &ErpOrderRef) -> Result<Option<Binding>, LedgerError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(BINDING_INDEX)
+            .key_condition_expression("gsi1pk = :pk")
+            .expression_attribute_values(":pk", s(Self::binding_gsi_pk(erp)))
+            .limit(1)
+            .send()
+            .await
+            .map_err(|e| self.err("Query", e))?;
+        out.items().first().map(|item| self.read_binding(item)).transpose()
+    }
+
+    async fn cursor(&self, connection: &ConnectionId, stream: &str) -> Result<Option<Cursor>, LedgerError> {
+        self.get(&Self::cursor_pk(connection, stream), CURSOR_SK).await?.map(|item| self.read_cursor(&item)).transpose()
+    }
+
+    async fn save_cursor(
+        &self,
+        connection: &ConnectionId,
+        stream: &str,
+        value: &str,
+        expected_version: Option<u64>,
+    ) -> Result<Cursor, LedgerError> {
+        let now = self.clock.now();
+        let version = expected_version.map_or(1, |v| v + 1);
+        let mut request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(Self::cursor_pk(connection, stream)))
+            .item("sk", s(CURSOR_SK))
+            .item("connection", s(connection.as_str()))
+            .item("stream", s(stream))
+            .item("value", s(value))
+            .item("version", n(version))
+            .item("updated_at", epoch_millis(now));
+        request = match expected_version {
+            None => request.condition_expression("attribute_not_exists(pk)"),
+            Some(expected) => request
+                .condition_expression("version = :expected")
+                .expression_attribute_values(":expected", n(expected)),
+        };
+        match request.send().await {
+            Ok(_) => Ok(Cursor {
+                connection: connection.clone(),
+                stream: stream.to_owned(),
+                value: value.to_owned(),
+                version,
+                updated_at: now,
+            }),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                Err(LedgerError::CursorConflict {
+                    connection: connection.to_string(),
+                    stream: stream.to_owned(),
+                    expected: expected_version,
+                })
+            }
+            Err(e) => Err(self.err("PutItem", e)),
+        }
+    }
+
+    async fn remember_once(&self, scope: &str, key: &str, ttl: Duration) -> Result<bool, LedgerError> {
+        let now = self.clock.now();
+        let expires = lease_end(now, ttl);
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("DEDUPE#{scope}#{key}")))
+            .item("sk", s(DEDUPE_SK))
+            .item(TTL_ATTRIBUTE, epoch(expires))
+            // TTL deletion is lazy (and never happens in the emulator): an expired key counts as absent.
+            .condition_expression("attribute_not_exists(pk) OR #ttl <= :now")
+            .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+            .expression_attribute_values(":now", epoch(now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(self.err("PutItem", e)),
+        }
+    }
+
+    async fn save_mapping(&self, name: &str, source_path: &str, source: &str) -> Result<StoredMapping, LedgerError> {
+        let sha256 = sha256_hex(source);
+        // Two writers racing for the next version: the conditional put lets one win; retry the other.
+        for _ in 0..5 {
+            let latest = self.latest_mapping(name).await?;
+            if let Some(latest) = &latest {
+                if latest.sha256 == sha256 {
+                    return Ok(latest.clone());
+                }
+            }
+            let version = latest.map_or(1, |m| m.version + 1);
+            let now = self.clock.now();
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", s(Self::mapping_pk(name)))
+                .item("sk", s(format!("V#{version:012}")))
+                .item("name", s(name))
+                .item("version", n(version))
+                .item("source", s(source))
+                .item("source_path", s(source_path))
+                .item("sha256", s(&sha256))
+                .item("saved_at", epoch_millis(now))
+                .condition_expression("attribute_not_exists(pk)")
+                .send()
+                .await;
+            match result {
+                Ok(_) => {
+                    return Ok(StoredMapping {
+                        name: name.to_owned(),
+                        version,
+                        source: source.to_owned(),
+                        source_path: source_path.to_owned(),
+                        sha256,
+                        saved_at: now,
+                    })
+                }
+                Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => continue,
+                Err(e) => return Err(self.err("PutItem", e)),
+            }
+        }
+        Err(LedgerError::CursorConflict { connection: name.to_owned(), stream: "mapping".into(), expected: None })
+    }
+
+    async fn latest_mapping(&self, name: &str) -> Result<Option<StoredMapping>, LedgerError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :v)")
+            .expression_attribute_values(":pk", s(Self::mapping_pk(name)))
+            .expression_attribute_values(":v", s("V#"))
+            .scan_index_forward(false)
+            .limit(1)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.err("Query", e))?;
+        out.items().first().map(|item| self.read_mapping(item)).transpose()
+    }
+
+    async fn mapping_version(&self, name: &str, version: u64) -> Result<Option<StoredMapping>, LedgerError> {
+        self.get(&Self::mapping_pk(name), &format!("V#{version:012}"))
+            .await?
+            .map(|item| self.read_mapping(&item))
+            .transpose()
+    }
+}

@@ -1,0 +1,106 @@
+//! SQS adapter: batch sends in tens with per-entry failure handling.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+
+use super::{sdk_error_is_retryable, QueueError};
+use crate::ports::{OutgoingMessage, Queue, SendReport};
+
+/// SQS accepts at most ten entries per SendMessageBatch.
+const BATCH_LIMIT: usize = 10;
+/// In-call retries of entries SQS reports as its own fault, and of throttled calls.
+const SEND_ATTEMPTS: u32 = 4;
+
+/// One SQS queue.
+#[derive(Clone)]
+pub struct SqsQueue {
+    client: aws_sdk_sqs::Client,
+    url: String,
+}
+
+impl SqsQueue {
+    pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
+        Self { client, url: url.into() }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Sends one chunk (≤ 10), retrying the entries that failed through no fault of ours.
+    async fn send_chunk(&self, chunk: &[OutgoingMessage], report: &mut SendReport) -> Result<(), QueueError> {
+        // Entry ids must be unique in a batch and match [A-Za-z0-9_-]{1,80}: use positions and
+        // translate back, so callers can use any id.
+        let mut pending: Vec<usize> = (0..chunk.len()).collect();
+        let mut attempt = 0;
+        while !pending.is_empty() {
+            attempt += 1;
+            let entries: Vec<SendMessageBatchRequestEntry> = pending
+                .iter()
+                .map(|&i| {
+                    SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(&chunk[i].body)
+                        .build()
+                        .expect("batch entry has id and body")
+                })
+                .collect();
+            let result = self.client.send_message_batch().queue_url(&self.url).set_entries(Some(entries)).send().await;
+            let out = match result {
+                Ok(out) => out,
+                Err(err) => {
+                    let retryable = sdk_error_is_retryable(&err);
+                    if retryable && attempt < SEND_ATTEMPTS {
+                        tokio::time::sleep(backoff(attempt)).await;
+                        continue;
+                    }
+                    return Err(QueueError::Sqs {
+                        operation: "SendMessageBatch",
+                        queue: self.url.clone(),
+                        retryable,
+                        source: Box::new(err),
+                    });
+                }
+            };
+            for ok in out.successful() {
+                if let Some(i) = ok.id().parse::<usize>().ok().filter(|i| *i < chunk.len()) {
+                    report.sent.push(chunk[i].entry_id.clone());
+                }
+            }
+            let mut retry = Vec::new();
+            for failed in out.failed() {
+                let Some(i) = failed.id().parse::<usize>().ok().filter(|i| *i < chunk.len()) else { continue };
+                if !failed.sender_fault() && attempt < SEND_ATTEMPTS {
+                    retry.push(i);
+                } else {
+                    let reason = format!("{}: {}", failed.code(), failed.message().unwrap_or("no message"));
+                    report.failed.push((chunk[i].entry_id.clone(), reason));
+                }
+            }
+            if !retry.is_empty() {
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            pending = retry;
+        }
+        Ok(())
+    }
+}
+
+/// Exponential backoff with full jitter, capped at two seconds (we are inside a Lambda call).
+fn backoff(attempt: u32) -> Duration {
+    let cap_ms = (50u64 << attempt.min(6)).min(2_000);
+    Duration::from_millis(rand::random::<u64>() % cap_ms + 1)
+}
+
+#[async_trait]
+impl Queue for SqsQueue {
+    async fn send(&self, messages: Vec<OutgoingMessage>) -> Result<SendReport, QueueError> {
+        let mut report = SendReport::default();
+        for chunk in messages.chunks(BATCH_LIMIT) {
+            self.send_chunk(chunk, &mut report).await?;
+        }
+        Ok(report)
+    }
+}

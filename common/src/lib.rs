@@ -1,0 +1,12 @@
+//! Orderbridge: the common library of the order-sync Lambdas. Canonical model, ports, flows,
+//! vendor connectors and AWS adapters; each function binary only wires these together.
+
+pub mod aws;
+pub mod config;
+pub mod connectors;
+pub mod error;
+pub mod model;
+pub mod ports;
+pub mod telemetry;
+
+pub use error::{Classify, ErrorClass};

@@ -1,0 +1,37 @@
+//! The canonical model every connector maps to and from.
+
+mod ids;
+mod money;
+mod order;
+mod shipment;
+
+pub use ids::*;
+pub use money::{Currency, Money};
+pub use order::*;
+pub use shipment::*;
+
+use crate::error::{Classify, ErrorClass};
+
+/// A value that does not fit the canonical model.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("invalid {field}: {value:?}")]
+    InvalidId { field: &'static str, value: String },
+    #[error("invalid currency code {0:?}: expected three letters such as USD")]
+    InvalidCurrency(String),
+    #[error("cannot combine amounts in {left} and {right}")]
+    CurrencyMismatch { left: Currency, right: Currency },
+    #[error("amount overflow")]
+    Overflow,
+    #[error("invalid tracking number {0:?}: expected 1-50 characters without spaces (one number per package)")]
+    InvalidTracking(String),
+    #[error("order {order}: lines, discounts, shipping and tax add up to {computed}, but the channel's grand total is {reported}")]
+    TotalsMismatch { order: String, computed: Money, reported: Money },
+}
+
+impl Classify for ModelError {
+    fn class(&self) -> ErrorClass {
+        // Bad data does not get better by retrying.
+        ErrorClass::Permanent
+    }
+}

@@ -1,0 +1,386 @@
+//! The ports: traits the flows are written against. Adapters (DynamoDB, SQS, vendor clients)
+//! implement them; tests implement them in memory.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::connectors::ConnectorError;
+use crate::model::{
+    AcumaticaCustomerId, AcumaticaInventoryId, ChannelOrderId, ConnectionId, Customer, ErpOrderRef, IdentifierKind,
+    Order, OrderStatus, Shipment,
+};
+
+/// The time, so cursors, leases and expiry are testable.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The real clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ledger: exactly-once bookkeeping in DynamoDB.
+// ---------------------------------------------------------------------------------------------
+
+/// A key that an effect is claimed under, namespaced by the kind of effect.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ClaimKey(String);
+
+impl ClaimKey {
+    /// The import of one channel order into the ERP.
+    pub fn import(key: &crate::model::ImportKey) -> Self {
+        Self(format!("IMPORT#{}", key.ledger_key()))
+    }
+
+    /// The push of one shipment package to one channel order.
+    pub fn push(connection: &ConnectionId, push_key: &str) -> Self {
+        Self(format!("PUSH#{connection}#{push_key}"))
+    }
+
+    /// Any other effect, for adapters' own tests and future flows.
+    pub fn other(namespace: &str, key: &str) -> Self {
+        Self(format!("{namespace}#{key}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ClaimKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimStatus {
+    InProgress,
+    Completed,
+    Failed,
+}
+
+/// Proof of holding a claim: completing or failing it is fenced on `owner`, so a worker whose
+/// lease expired and was taken over cannot overwrite the new holder's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimLease {
+    pub key: ClaimKey,
+    pub owner: String,
+    pub attempt: u32,
+    pub lease_until: DateTime<Utc>,
+}
+
+/// The stored state of a claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimRecord {
+    pub key: ClaimKey,
+    pub status: ClaimStatus,
+    pub owner: String,
+    pub attempts: u32,
+    pub lease_until: DateTime<Utc>,
+    /// What the completed effect produced (e.g. the ERP order number).
+    pub result: Option<String>,
+    /// Why the last attempt failed permanently.
+    pub failure: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// The caller holds the claim until `lease_until` and must complete or fail it.
+    Acquired(ClaimLease),
+    /// Another worker holds an unexpired lease.
+    InProgress { owner: String, lease_until: DateTime<Utc> },
+    /// The effect already happened.
+    Completed(ClaimRecord),
+}
+
+/// A channel order and the ERP order it became.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Binding {
+    pub connection: ConnectionId,
+    pub channel_order_id: ChannelOrderId,
+    pub display_number: String,
+    pub erp: ErpOrderRef,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Where a pull stream stopped; `value` is opaque to the ledger (a page token, a timestamp).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    pub connection: ConnectionId,
+    pub stream: String,
+    pub value: String,
+    /// Incremented on every save; saves are conditional on it (optimistic concurrency).
+    pub version: u64,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One stored version of a mapping file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredMapping {
+    pub name: String,
+    pub version: u64,
+    /// The file as the user wrote it (TOML), so errors can name its lines.
+    pub source: String,
+    pub source_path: String,
+    pub sha256: String,
+    pub saved_at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait Ledger: Send + Sync {
+    /// Claims `key` for `lease`. Refused while another unexpired lease holds it; an expired
+    /// in-progress claim or a failed one is taken over (with `attempt` incremented).
+    async fn claim(&self, key: &ClaimKey, owner: &str, lease: Duration) -> Result<ClaimOutcome, crate::aws::LedgerError>;
+    /// Marks the effect done with its result. Fails with `LeaseLost` if another owner took over.
+    async fn complete(&self, lease: &ClaimLease, result: &str) -> Result<(), crate::aws::LedgerError>;
+    /// Records a permanent failure; a later claim may retry (after the cause is fixed).
+    async fn fail(&self, lease: &ClaimLease, reason: &str) -> Result<(), crate::aws::LedgerError>;
+    /// Gives up the claim without an outcome, so a retry can take it at once.
+    async fn release(&self, lease: &ClaimLease) -> Result<(), crate::aws::LedgerError>;
+    async fn claim_record(&self, key: &ClaimKey) -> Result<Option<ClaimRecord>, crate::aws::LedgerError>;
+
+    /// Records a binding; writing the same binding again is a no-op, a conflicting one an error.
+    async fn bind(&self, binding: &Binding) -> Result<(), crate::aws::LedgerError>;
+    async fn binding_for_channel(
+        &self,
+        connection: &ConnectionId,
+        order: &ChannelOrderId,
+    ) -> Result<Option<Binding>, crate::aws::LedgerError>;
+    async fn binding_for_erp(&self, erp: &ErpOrderRef) -> Result<Option<Binding>, crate::aws::LedgerError>;
+
+    async fn cursor(&self, connection: &ConnectionId, stream: &str) -> Result<Option<Cursor>, crate::aws::LedgerError>;
+    /// Saves a cursor if its stored version is still `expected_version` (None: must not exist).
+    async fn save_cursor(
+        &self,
+        connection: &ConnectionId,
+        stream: &str,
+        value: &str,
+        expected_version: Option<u64>,
+    ) -> Result<Cursor, crate::aws::LedgerError>;
+
+    /// True the first time `key` is seen in `scope` within `ttl` (webhook delivery dedupe).
+    async fn remember_once(&self, scope: &str, key: &str, ttl: Duration) -> Result<bool, crate::aws::LedgerError>;
+
+    async fn save_mapping(&self, name: &str, source_path: &str, source: &str) -> Result<StoredMapping, crate::aws::LedgerError>;
+    async fn latest_mapping(&self, name: &str) -> Result<Option<StoredMapping>, crate::aws::LedgerError>;
+    async fn mapping_version(&self, name: &str, version: u64) -> Result<Option<StoredMapping>, crate::aws::LedgerError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connector log: every action, visible to operators.
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogGroup {
+    Orders,
+    Customers,
+    Shipments,
+    Statuses,
+    Webhooks,
+    System,
+}
+
+/// Which way data moved: `import` is channel → ERP, `export` is ERP → channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Import,
+    Export,
+    Internal,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogResult {
+    Success,
+    Skipped,
+    /// A transient failure; the action will be retried.
+    Retry,
+    Failure,
+}
+
+/// One connector-log record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogEntry {
+    pub id: uuid::Uuid,
+    pub connection: ConnectionId,
+    pub group: LogGroup,
+    /// What was done: `pull_page`, `import_order`, `acknowledge`, `push_tracking`, ...
+    pub action: String,
+    pub direction: Direction,
+    pub result: LogResult,
+    /// The entity acted on: a channel order id, an ERP order number, a shipment.
+    pub entity_id: String,
+    pub notes: String,
+    pub started_at: DateTime<Utc>,
+    pub completed_at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait ConnectorLog: Send + Sync {
+    async fn record(&self, entry: &LogEntry) -> Result<(), crate::aws::LedgerError>;
+    /// Entries of a connection that started in `[from, to)`, oldest first.
+    async fn entries_between(
+        &self,
+        connection: &ConnectionId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<LogEntry>, crate::aws::LedgerError>;
+    /// Entries about one entity, newest first.
+    async fn entries_for_entity(
+        &self,
+        connection: &ConnectionId,
+        entity_id: &str,
+        limit: usize,
+    ) -> Result<Vec<LogEntry>, crate::aws::LedgerError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queues.
+// ---------------------------------------------------------------------------------------------
+
+/// One message ready to send: `entry_id` identifies it within its batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingMessage {
+    pub entry_id: String,
+    pub body: String,
+}
+
+/// What happened to each entry of a send.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SendReport {
+    pub sent: Vec<String>,
+    /// Entries SQS refused, with its reason, after in-call retries of the retryable ones.
+    pub failed: Vec<(String, String)>,
+}
+
+#[async_trait]
+pub trait Queue: Send + Sync {
+    /// Sends messages in batches of ten, retrying entries SQS reports as retryable.
+    async fn send(&self, messages: Vec<OutgoingMessage>) -> Result<SendReport, crate::aws::QueueError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Vendors.
+// ---------------------------------------------------------------------------------------------
+
+/// An opaque position in a channel's listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageToken(pub String);
+
+/// An order as a listing returns it: whole, or only its id when the channel needs more calls.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "form", rename_all = "snake_case")]
+pub enum ListedOrder {
+    Whole(Box<Order>),
+    Reference { id: ChannelOrderId, display_number: String },
+}
+
+impl ListedOrder {
+    pub fn id(&self) -> &ChannelOrderId {
+        match self {
+            Self::Whole(order) => &order.channel_order_id,
+            Self::Reference { id, .. } => id,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderPage {
+    pub orders: Vec<ListedOrder>,
+    /// Where the next page starts; None when the listing is exhausted.
+    pub next: Option<PageToken>,
+}
+
+/// What to tell a channel about an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Acknowledgement {
+    /// The order is in the ERP: mark it exported / downloaded.
+    Imported { order: ChannelOrderId, erp: ErpOrderRef },
+    /// The order cannot be imported until someone acts; `reason` says what to do.
+    Failed { order: ChannelOrderId, reason: String },
+}
+
+/// A sales channel orders are pulled from.
+#[async_trait]
+pub trait OrderSource: Send + Sync {
+    fn connection(&self) -> &ConnectionId;
+    /// One page of orders that are new (not yet exported) under the connection's filters.
+    async fn list_new_orders(&self, page: Option<&PageToken>) -> Result<OrderPage, ConnectorError>;
+    async fn fetch_order(&self, id: &ChannelOrderId) -> Result<Order, ConnectorError>;
+    /// Acknowledges in bulk where the channel allows; returns the orders that were not updated.
+    async fn acknowledge(&self, acks: &[Acknowledgement]) -> Result<Vec<ChannelOrderId>, ConnectorError>;
+}
+
+/// How a customer is looked up in the ERP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CustomerLookup<'a> {
+    /// By the channel's customer id stored on the ERP customer.
+    ChannelId(&'a str),
+    Email(&'a str),
+}
+
+/// The ERP orders are created in.
+#[async_trait]
+pub trait OrderSink: Send + Sync {
+    type Draft: Send + Sync;
+    /// Finds an ERP order by the Import ID stored on it (look before you create).
+    async fn find_by_import_id(&self, import_id: &str) -> Result<Option<ErpOrderRef>, ConnectorError>;
+    /// Creates the order (insert only: never updates an existing one).
+    async fn create_order(&self, draft: &Self::Draft) -> Result<ErpOrderRef, ConnectorError>;
+    async fn find_customer(&self, lookup: CustomerLookup<'_>) -> Result<Option<AcumaticaCustomerId>, ConnectorError>;
+    async fn create_customer(&self, customer: &Customer, order: &Order) -> Result<AcumaticaCustomerId, ConnectorError>;
+    /// Resolves a channel identifier to an ERP inventory id.
+    async fn resolve_item(&self, kind: IdentifierKind, value: &str) -> Result<Option<AcumaticaInventoryId>, ConnectorError>;
+    /// Shipments confirmed since `since`, with the orders they belong to.
+    async fn shipments_since(&self, since: DateTime<Utc>) -> Result<Vec<(ErpOrderRef, Shipment)>, ConnectorError>;
+    async fn order_status(&self, erp: &ErpOrderRef) -> Result<OrderStatus, ConnectorError>;
+}
+
+/// A channel shipments and statuses are pushed back to.
+#[async_trait]
+pub trait StatusPublisher: Send + Sync {
+    /// Posts one shipment's packages (tracking, carrier, items) to the channel order.
+    async fn push_shipment(&self, order: &ChannelOrderId, shipment: &Shipment) -> Result<(), ConnectorError>;
+    /// Sets the channel status the mapping chose.
+    async fn push_status(&self, order: &ChannelOrderId, status: &str) -> Result<(), ConnectorError>;
+    async fn add_note(&self, order: &ChannelOrderId, note: &str) -> Result<(), ConnectorError>;
+}
+
+/// A webhook request as API Gateway hands it over, body already base64-decoded.
+#[derive(Debug, Clone)]
+pub struct WebhookRequest<'a> {
+    pub path: &'a str,
+    pub query: &'a str,
+    pub headers: &'a [(String, String)],
+    pub body: &'a [u8],
+    pub received_at: DateTime<Utc>,
+}
+
+/// A webhook's meaning once verified: what to do later, and the key to deduplicate it on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookEvent {
+    pub dedupe_key: String,
+    pub kind: String,
+    pub payload: serde_json::Value,
+}
+
+/// Authenticates and parses one vendor's webhooks.
+pub trait WebhookVerifier: Send + Sync {
+    fn verify(&self, request: &WebhookRequest<'_>) -> Result<Vec<WebhookEvent>, crate::connectors::WebhookError>;
+}
