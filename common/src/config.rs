@@ -48,7 +48,10 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     }
 
     pub fn table_name(&self, var: &'static str) -> Result<TableName, SettingsError> {
-        TableName::parse(var, &self.required(var, "set it to the DynamoDB table name (see infra/template.yaml outputs)")?)
+        TableName::parse(
+            var,
+            &self.required(var, "set it to the DynamoDB table name (see infra/template.yaml outputs)")?,
+        )
     }
 
     pub fn queue_url(&self, var: &'static str) -> Result<QueueUrl, SettingsError> {
@@ -59,17 +62,19 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     pub fn seconds(&self, var: &'static str, default: Duration) -> Result<Duration, SettingsError> {
         match self.optional(var) {
             None => Ok(default),
-            Some(raw) => raw
-                .parse::<u64>()
-                .map(Duration::from_secs)
-                .map_err(|_| SettingsError::Invalid { var, reason: format!("{raw:?} is not a whole number of seconds") }),
+            Some(raw) => raw.parse::<u64>().map(Duration::from_secs).map_err(|_| SettingsError::Invalid {
+                var,
+                reason: format!("{raw:?} is not a whole number of seconds"),
+            }),
         }
     }
 
     pub fn number<T: std::str::FromStr>(&self, var: &'static str, default: T) -> Result<T, SettingsError> {
         match self.optional(var) {
             None => Ok(default),
-            Some(raw) => raw.parse::<T>().map_err(|_| SettingsError::Invalid { var, reason: format!("{raw:?} is not a number") }),
+            Some(raw) => {
+                raw.parse::<T>().map_err(|_| SettingsError::Invalid { var, reason: format!("{raw:?} is not a number") })
+            }
         }
     }
 }
@@ -104,7 +109,8 @@ pub struct QueueUrl(String);
 
 impl QueueUrl {
     pub fn parse(var: &'static str, raw: &str) -> Result<Self, SettingsError> {
-        let invalid = |reason: &str| SettingsError::Invalid { var, reason: format!("{raw:?} is not an SQS queue URL: {reason}") };
+        let invalid =
+            |reason: &str| SettingsError::Invalid { var, reason: format!("{raw:?} is not an SQS queue URL: {reason}") };
         let url = Url::parse(raw).map_err(|e| invalid(&e.to_string()))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(invalid("expected an http(s) URL"));
@@ -112,9 +118,12 @@ impl QueueUrl {
         if url.host_str().is_none() {
             return Err(invalid("no host"));
         }
-        let segments: Vec<&str> = url.path_segments().map(|s| s.filter(|p| !p.is_empty()).collect()).unwrap_or_default();
+        let segments: Vec<&str> =
+            url.path_segments().map(|s| s.filter(|p| !p.is_empty()).collect()).unwrap_or_default();
         match segments.as_slice() {
-            [account, name] if account.chars().all(|c| c.is_ascii_digit()) && !name.is_empty() => Ok(Self(raw.to_owned())),
+            [account, name] if account.chars().all(|c| c.is_ascii_digit()) && !name.is_empty() => {
+                Ok(Self(raw.to_owned()))
+            }
             _ => Err(invalid("expected the path /{account id}/{queue name}")),
         }
     }
@@ -139,7 +148,10 @@ impl CommonSettings {
     pub fn load<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, SettingsError> {
         let retention_days: u64 = env.number("ORDERBRIDGE_LOG_RETENTION_DAYS", 30)?;
         if retention_days == 0 {
-            return Err(SettingsError::Invalid { var: "ORDERBRIDGE_LOG_RETENTION_DAYS", reason: "must be at least 1".into() });
+            return Err(SettingsError::Invalid {
+                var: "ORDERBRIDGE_LOG_RETENTION_DAYS",
+                reason: "must be at least 1".into(),
+            });
         }
         Ok(Self {
             stage: env.optional("ORDERBRIDGE_STAGE").unwrap_or_else(|| "dev".into()),
@@ -170,13 +182,15 @@ mod tests {
 
     #[test]
     fn blank_values_count_as_missing() {
-        let err = CommonSettings::load(&env(&[("ORDERBRIDGE_STATE_TABLE", "  "), ("ORDERBRIDGE_LOG_TABLE", "log")])).unwrap_err();
+        let err = CommonSettings::load(&env(&[("ORDERBRIDGE_STATE_TABLE", "  "), ("ORDERBRIDGE_LOG_TABLE", "log")]))
+            .unwrap_err();
         assert!(matches!(err, SettingsError::Missing { var: "ORDERBRIDGE_STATE_TABLE", .. }));
     }
 
     #[test]
     fn malformed_queue_urls_name_the_variable() {
-        let e = env(&[("Q", "not a url"), ("Q2", "https://sqs.us-east-1.amazonaws.com/queue-only"), ("Q3", "ftp://h/1/q")]);
+        let e =
+            env(&[("Q", "not a url"), ("Q2", "https://sqs.us-east-1.amazonaws.com/queue-only"), ("Q3", "ftp://h/1/q")]);
         for var in ["Q", "Q2", "Q3"] {
             let var: &'static str = Box::leak(var.to_string().into_boxed_str());
             let err = e.queue_url(var).unwrap_err();
@@ -187,7 +201,9 @@ mod tests {
 
     #[test]
     fn real_and_emulator_queue_urls_are_accepted() {
-        assert!(QueueUrl::parse("Q", "https://sqs.eu-west-1.amazonaws.com/123456789012/orderbridge-prod-orders").is_ok());
+        assert!(
+            QueueUrl::parse("Q", "https://sqs.eu-west-1.amazonaws.com/123456789012/orderbridge-prod-orders").is_ok()
+        );
         assert!(QueueUrl::parse("Q", "http://127.0.0.1:5000/123456789012/orderbridge-local-orders").is_ok());
     }
 

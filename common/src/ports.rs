@@ -143,7 +143,12 @@ pub struct StoredMapping {
 pub trait Ledger: Send + Sync {
     /// Claims `key` for `lease`. Refused while another unexpired lease holds it; an expired
     /// in-progress claim or a failed one is taken over (with `attempt` incremented).
-    async fn claim(&self, key: &ClaimKey, owner: &str, lease: Duration) -> Result<ClaimOutcome, crate::aws::LedgerError>;
+    async fn claim(
+        &self,
+        key: &ClaimKey,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<ClaimOutcome, crate::aws::LedgerError>;
     /// Marks the effect done with its result. Fails with `LeaseLost` if another owner took over.
     async fn complete(&self, lease: &ClaimLease, result: &str) -> Result<(), crate::aws::LedgerError>;
     /// Records a permanent failure; a later claim may retry (after the cause is fixed).
@@ -174,9 +179,15 @@ pub trait Ledger: Send + Sync {
     /// True the first time `key` is seen in `scope` within `ttl` (webhook delivery dedupe).
     async fn remember_once(&self, scope: &str, key: &str, ttl: Duration) -> Result<bool, crate::aws::LedgerError>;
 
-    async fn save_mapping(&self, name: &str, source_path: &str, source: &str) -> Result<StoredMapping, crate::aws::LedgerError>;
+    async fn save_mapping(
+        &self,
+        name: &str,
+        source_path: &str,
+        source: &str,
+    ) -> Result<StoredMapping, crate::aws::LedgerError>;
     async fn latest_mapping(&self, name: &str) -> Result<Option<StoredMapping>, crate::aws::LedgerError>;
-    async fn mapping_version(&self, name: &str, version: u64) -> Result<Option<StoredMapping>, crate::aws::LedgerError>;
+    async fn mapping_version(&self, name: &str, version: u64)
+        -> Result<Option<StoredMapping>, crate::aws::LedgerError>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -346,7 +357,11 @@ pub trait OrderSink: Send + Sync {
     async fn find_customer(&self, lookup: CustomerLookup<'_>) -> Result<Option<AcumaticaCustomerId>, ConnectorError>;
     async fn create_customer(&self, customer: &Customer, order: &Order) -> Result<AcumaticaCustomerId, ConnectorError>;
     /// Resolves a channel identifier to an ERP inventory id.
-    async fn resolve_item(&self, kind: IdentifierKind, value: &str) -> Result<Option<AcumaticaInventoryId>, ConnectorError>;
+    async fn resolve_item(
+        &self,
+        kind: IdentifierKind,
+        value: &str,
+    ) -> Result<Option<AcumaticaInventoryId>, ConnectorError>;
     /// Shipments confirmed since `since`, with the orders they belong to.
     async fn shipments_since(&self, since: DateTime<Utc>) -> Result<Vec<(ErpOrderRef, Shipment)>, ConnectorError>;
     async fn order_status(&self, erp: &ErpOrderRef) -> Result<OrderStatus, ConnectorError>;

@@ -51,8 +51,10 @@ impl DynamoConnectorLog {
 
     fn read(&self, item: &Item) -> Result<LogEntry, LedgerError> {
         let r = ItemReader::new(item, &self.table);
-        let corrupt = |detail: String| LedgerError::Corrupt { table: self.table.clone(), key: "log entry".into(), detail };
-        let enum_field = |name: &str| -> Result<serde_json::Value, LedgerError> { Ok(serde_json::Value::String(r.string(name)?)) };
+        let corrupt =
+            |detail: String| LedgerError::Corrupt { table: self.table.clone(), key: "log entry".into(), detail };
+        let enum_field =
+            |name: &str| -> Result<serde_json::Value, LedgerError> { Ok(serde_json::Value::String(r.string(name)?)) };
         Ok(LogEntry {
             id: r.parsed("id")?,
             connection: ConnectionId::parse(r.string("connection")?).map_err(|e| corrupt(e.to_string()))?,
@@ -102,7 +104,8 @@ impl DynamoConnectorLog {
 impl ConnectorLog for DynamoConnectorLog {
     async fn record(&self, entry: &LogEntry) -> Result<(), LedgerError> {
         let sort_key = Self::sort_key(entry);
-        let expires = entry.completed_at + chrono::Duration::from_std(self.retention).unwrap_or(chrono::Duration::days(30));
+        let expires =
+            entry.completed_at + chrono::Duration::from_std(self.retention).unwrap_or(chrono::Duration::days(30));
         // Notes are for people; cap them so a vendor's giant error page cannot exceed the item limit.
         let notes: String = entry.notes.chars().take(4000).collect();
         self.client

@@ -54,8 +54,11 @@ impl<B: Serialize> Envelope<B> {
 
 impl<B: DeserializeOwned> Envelope<B> {
     pub fn parse(message_id: &str, body: Option<&str>) -> Result<Self, EnvelopeError> {
-        let body = body.filter(|b| !b.trim().is_empty()).ok_or_else(|| EnvelopeError::Empty { message_id: message_id.to_owned() })?;
-        serde_json::from_str(body).map_err(|source| EnvelopeError::Malformed { message_id: message_id.to_owned(), source })
+        let body = body
+            .filter(|b| !b.trim().is_empty())
+            .ok_or_else(|| EnvelopeError::Empty { message_id: message_id.to_owned() })?;
+        serde_json::from_str(body)
+            .map_err(|source| EnvelopeError::Malformed { message_id: message_id.to_owned(), source })
     }
 }
 
@@ -83,7 +86,10 @@ mod tests {
 
     #[test]
     fn unknown_versions_and_empty_bodies_are_refused() {
-        let err = Envelope::<TestBody>::parse("m1", Some(r#"{"correlation_id":"c","sent_at":"2024-01-01T00:00:00Z","kind":"ping.v9","n":1}"#));
+        let err = Envelope::<TestBody>::parse(
+            "m1",
+            Some(r#"{"correlation_id":"c","sent_at":"2024-01-01T00:00:00Z","kind":"ping.v9","n":1}"#),
+        );
         assert!(matches!(err, Err(EnvelopeError::Malformed { .. })));
         assert!(matches!(Envelope::<TestBody>::parse("m2", Some("  ")), Err(EnvelopeError::Empty { .. })));
         let v2 = Envelope::<TestBody>::parse(

@@ -17,7 +17,9 @@ use super::item::{epoch, epoch_millis, n, s, Item, ItemReader};
 use super::schema::TTL_ATTRIBUTE;
 use super::{sdk_error_is_retryable, LedgerError};
 use crate::model::{ChannelOrderId, ConnectionId, ErpOrderRef};
-use crate::ports::{Binding, ClaimKey, ClaimLease, ClaimOutcome, ClaimRecord, ClaimStatus, Clock, Cursor, Ledger, StoredMapping};
+use crate::ports::{
+    Binding, ClaimKey, ClaimLease, ClaimOutcome, ClaimRecord, ClaimStatus, Clock, Cursor, Ledger, StoredMapping,
+};
 
 const CLAIM_SK: &str = "CLAIM";
 const BINDING_SK: &str = "BINDING";
@@ -100,7 +102,13 @@ impl DynamoLedger {
     }
 
     /// Ends a claim held by `lease` with `status`, fenced on the owner.
-    async fn finish_claim(&self, lease: &ClaimLease, status: &str, field: &str, value: &str) -> Result<(), LedgerError> {
+    async fn finish_claim(
+        &self,
+        lease: &ClaimLease,
+        status: &str,
+        field: &str,
+        value: &str,
+    ) -> Result<(), LedgerError> {
         let now = self.clock.now();
         let other = if field == "result" { "failure" } else { "result" };
         let result = self
@@ -109,7 +117,7 @@ impl DynamoLedger {
             .table_name(&self.table)
             .key("pk", s(Self::claim_pk(&lease.key)))
             .key("sk", s(CLAIM_SK))
-            .update_expression(format!("SET #status = :status, #field = :value, updated_at = :now REMOVE #other"))
+            .update_expression("SET #status = :status, #field = :value, updated_at = :now REMOVE #other")
             .condition_expression("#owner = :owner")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#field", field)
@@ -140,7 +148,8 @@ impl DynamoLedger {
 
     fn read_binding(&self, item: &Item) -> Result<Binding, LedgerError> {
         let r = ItemReader::new(item, &self.table);
-        let corrupt = |detail: String| LedgerError::Corrupt { table: self.table.clone(), key: "binding".into(), detail };
+        let corrupt =
+            |detail: String| LedgerError::Corrupt { table: self.table.clone(), key: "binding".into(), detail };
         Ok(Binding {
             connection: ConnectionId::parse(r.string("connection")?).map_err(|e| corrupt(e.to_string()))?,
             channel_order_id: r.json("channel_order")?,
@@ -148,7 +157,8 @@ impl DynamoLedger {
             erp: ErpOrderRef {
                 order_type: crate::model::AcumaticaOrderType::parse(r.string("order_type")?)
                     .map_err(|e| corrupt(e.to_string()))?,
-                order_nbr: crate::model::AcumaticaOrderNbr::parse(r.string("order_nbr")?).map_err(|e| corrupt(e.to_string()))?,
+                order_nbr: crate::model::AcumaticaOrderNbr::parse(r.string("order_nbr")?)
+                    .map_err(|e| corrupt(e.to_string()))?,
             },
             created_at: r.epoch_millis("created_at")?,
         })
@@ -339,7 +349,10 @@ impl Ledger for DynamoLedger {
         connection: &ConnectionId,
         order: &ChannelOrderId,
     ) -> Result<Option<Binding>, LedgerError> {
-        self.get(&Self::binding_pk(connection, order), BINDING_SK).await?.map(|item| self.read_binding(&item)).transpose()
+        self.get(&Self::binding_pk(connection, order), BINDING_SK)
+            .await?
+            .map(|item| self.read_binding(&item))
+            .transpose()
     }
 
     async fn binding_for_erp(&self, erp: &ErpOrderRef) -> Result<Option<Binding>, LedgerError> {

@@ -37,7 +37,9 @@ pub enum LedgerError {
     LeaseLost { key: String },
     #[error("cursor {connection}/{stream} was saved concurrently (expected version {expected:?})")]
     CursorConflict { connection: String, stream: String, expected: Option<u64> },
-    #[error("channel order {channel_order} is already bound to ERP order {existing}; refusing to bind it to {attempted}")]
+    #[error(
+        "channel order {channel_order} is already bound to ERP order {existing}; refusing to bind it to {attempted}"
+    )]
     BindingConflict { channel_order: String, existing: String, attempted: String },
     #[error("stored item {key} in table {table} is malformed: {detail}")]
     Corrupt { table: String, key: String, detail: String },
@@ -104,9 +106,7 @@ where
 {
     match error {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
-        SdkError::ServiceError(service) => {
-            service.err().code().is_some_and(|code| RETRYABLE_CODES.contains(&code))
-        }
+        SdkError::ServiceError(service) => service.err().code().is_some_and(|code| RETRYABLE_CODES.contains(&code)),
         _ => false,
     }
 }

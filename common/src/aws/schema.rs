@@ -131,7 +131,11 @@ fn string_attribute(name: &str) -> AttributeDefinition {
         .expect("attribute definition has its required fields")
 }
 
-fn dynamo_err<E, R>(operation: &'static str, table: &str, source: aws_sdk_dynamodb::error::SdkError<E, R>) -> LedgerError
+fn dynamo_err<E, R>(
+    operation: &'static str,
+    table: &str,
+    source: aws_sdk_dynamodb::error::SdkError<E, R>,
+) -> LedgerError
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
@@ -145,7 +149,11 @@ where
 }
 
 /// Creates `spec` as `name` (on-demand, TTL on) unless it exists. Returns true when created.
-pub async fn ensure_table(client: &aws_sdk_dynamodb::Client, spec: &TableSpec, name: &str) -> Result<bool, LedgerError> {
+pub async fn ensure_table(
+    client: &aws_sdk_dynamodb::Client,
+    spec: &TableSpec,
+    name: &str,
+) -> Result<bool, LedgerError> {
     let mut attributes = vec![string_attribute(spec.partition_key), string_attribute(spec.sort_key)];
     let mut request = client
         .create_table()
@@ -185,7 +193,8 @@ pub async fn ensure_table(client: &aws_sdk_dynamodb::Client, spec: &TableSpec, n
         .await;
     if let Err(err) = ttl {
         // Enabling TTL twice is refused with a ValidationException; that means it is already on.
-        let already_on = err.as_service_error().and_then(|e| e.meta().message()).is_some_and(|m| m.contains("already enabled"));
+        let already_on =
+            err.as_service_error().and_then(|e| e.meta().message()).is_some_and(|m| m.contains("already enabled"));
         if !already_on {
             return Err(dynamo_err("UpdateTimeToLive", name, err));
         }
@@ -239,11 +248,8 @@ pub async fn ensure_queue(
         .send()
         .await
         .map_err(|e| sqs_err("GetQueueAttributes", dlq_name, e))?;
-    let dlq_arn = dlq_attrs
-        .attributes()
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn))
-        .cloned()
-        .unwrap_or_default();
+    let dlq_arn =
+        dlq_attrs.attributes().and_then(|a| a.get(&QueueAttributeName::QueueArn)).cloned().unwrap_or_default();
     let redrive = serde_json::json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive }).to_string();
     let queue = client
         .create_queue()
@@ -287,7 +293,14 @@ pub async fn provision(
     for table in TABLES {
         ensure_table(dynamo, table, &table.physical_name(prefix)).await?;
     }
-    let orders = ensure_queue(sqs, &ORDERS_QUEUE, &ORDERS_QUEUE.physical_name(prefix), &ORDERS_QUEUE.dlq_physical_name(prefix), None).await?;
+    let orders = ensure_queue(
+        sqs,
+        &ORDERS_QUEUE,
+        &ORDERS_QUEUE.physical_name(prefix),
+        &ORDERS_QUEUE.dlq_physical_name(prefix),
+        None,
+    )
+    .await?;
     let shipments = ensure_queue(
         sqs,
         &SHIPMENTS_QUEUE,

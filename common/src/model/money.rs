@@ -109,8 +109,7 @@ impl Money {
     /// Rounds half away from zero to the currency's minor units, as invoices do.
     pub fn round_to_minor(self) -> Money {
         Money::new(
-            self.amount
-                .round_dp_with_strategy(self.currency.minor_units(), RoundingStrategy::MidpointAwayFromZero),
+            self.amount.round_dp_with_strategy(self.currency.minor_units(), RoundingStrategy::MidpointAwayFromZero),
             self.currency,
         )
     }

@@ -272,10 +272,27 @@ pub(crate) mod fixtures {
                 company: None,
                 phone: None,
             },
-            bill_to: Address { name: "Ann Lee".into(), line1: "1 Main St".into(), city: "Austin".into(), country: "US".into(), ..Default::default() },
-            ship_to: Address { name: "Ann Lee".into(), line1: "1 Main St".into(), city: "Austin".into(), country: "US".into(), ..Default::default() },
+            bill_to: Address {
+                name: "Ann Lee".into(),
+                line1: "1 Main St".into(),
+                city: "Austin".into(),
+                country: "US".into(),
+                ..Default::default()
+            },
+            ship_to: Address {
+                name: "Ann Lee".into(),
+                line1: "1 Main St".into(),
+                city: "Austin".into(),
+                country: "US".into(),
+                ..Default::default()
+            },
             lines,
-            payments: vec![Payment { method: "Amazon Pay".into(), amount: usd(dec!(48.18)), reference: None, paid_at: None }],
+            payments: vec![Payment {
+                method: "Amazon Pay".into(),
+                amount: usd(dec!(48.18)),
+                reference: None,
+                paid_at: None,
+            }],
             shipping: ShippingCharge { method: "Standard".into(), carrier: None, amount: usd(dec!(5.00)) },
             order_discounts: vec![],
             taxes: vec![],
@@ -316,7 +333,11 @@ mod tests {
     fn order_discounts_and_line_discounts_both_count() {
         let mut o = order();
         o.lines.push(line("SKU-BLUE-L", dec!(1), dec!(10.00), dec!(1.50), dec!(0)));
-        o.order_discounts.push(Discount { code: Some("SPRING".into()), description: "Spring sale".into(), amount: usd(dec!(2.00)) });
+        o.order_discounts.push(Discount {
+            code: Some("SPRING".into()),
+            description: "Spring sale".into(),
+            amount: usd(dec!(2.00)),
+        });
         o.totals.grand_total = usd(dec!(48.18) + dec!(8.50) - dec!(2.00));
         o.check_totals().unwrap();
     }

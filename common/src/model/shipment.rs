@@ -155,7 +155,12 @@ mod tests {
         };
         let package = Package {
             package_id: "2".into(),
-            tracking: Tracking { number: TrackingNumber::parse("1Z2").unwrap(), carrier: "UPS".into(), service: None, url: None },
+            tracking: Tracking {
+                number: TrackingNumber::parse("1Z2").unwrap(),
+                carrier: "UPS".into(),
+                service: None,
+                url: None,
+            },
             items: vec![],
             weight: None,
         };
