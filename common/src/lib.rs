@@ -5,6 +5,7 @@ pub mod aws;
 pub mod config;
 pub mod connectors;
 pub mod error;
+pub mod mapping;
 pub mod model;
 pub mod ports;
 pub mod telemetry;

@@ -1,0 +1,109 @@
+//! The ERP-ready sales order: a canonical order after every mapping has been applied, carrying
+//! only ids that exist in the ERP. The Acumatica client turns it into its wire format.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{AcumaticaCustomerId, AcumaticaInventoryId, AcumaticaOrderType, Address, Currency, ImportKey, Money};
+
+/// A sales order ready to create in Acumatica.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SalesOrderDraft {
+    pub import_key: ImportKey,
+    /// Stored as `CustomerOrder`, so the order can be found again by it (look before you create).
+    pub import_id: String,
+    /// Stored as `ExternalRef`: the number people see in the channel.
+    pub external_ref: String,
+    pub order_type: AcumaticaOrderType,
+    pub customer_id: AcumaticaCustomerId,
+    /// The order's business date in the merchant's time zone.
+    pub order_date: NaiveDate,
+    pub requested_on: Option<NaiveDate>,
+    pub description: String,
+    pub currency: Currency,
+    /// Acumatica `ShipVia` code.
+    pub ship_via: Option<String>,
+    pub bill_to: DraftContact,
+    pub ship_to: DraftContact,
+    pub lines: Vec<DraftLine>,
+    pub payments: Vec<DraftPayment>,
+    /// Shipping charged to the buyer (`ShippingSettings.FreightPrice` with `OverrideFreightPrice`).
+    #[serde(with = "rust_decimal::serde::str")]
+    pub freight: Decimal,
+    /// The channel's taxes; sent with `DisableAutomaticTaxCalculation` so totals match the channel.
+    pub taxes: Vec<DraftTax>,
+    /// Order note: customer instructions, gift message, discount codes.
+    pub note: Option<String>,
+    /// Tags and other values for order attributes / custom fields: field name → value.
+    pub attributes: BTreeMap<String, String>,
+    /// The channel's grand total; the created order's total must equal it to the cent.
+    pub expected_total: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DraftContact {
+    pub attention: String,
+    pub business_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub address: Address,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DraftLine {
+    pub inventory_id: AcumaticaInventoryId,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub quantity: Decimal,
+    /// Sent with `ManualPrice` so Acumatica keeps the channel's price.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub unit_price: Decimal,
+    /// Line discount plus this line's share of order discounts (`DiscountAmount`, `ManualDiscount`).
+    #[serde(with = "rust_decimal::serde::str")]
+    pub discount_amount: Decimal,
+    pub description: String,
+    pub note: Option<String>,
+    pub warehouse_id: Option<String>,
+    /// The channel's line id, kept on the ERP line (`ExternalRef`) to map shipments back.
+    pub channel_line_id: String,
+}
+
+impl DraftLine {
+    /// `unit_price × quantity − discount_amount`, the line's amount in the ERP.
+    pub fn amount(&self) -> Decimal {
+        self.unit_price * self.quantity - self.discount_amount
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DraftPayment {
+    /// Acumatica `PaymentMethod`.
+    pub payment_method: String,
+    pub cash_account: Option<String>,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub amount: Decimal,
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DraftTax {
+    /// Acumatica `TaxID`.
+    pub tax_id: String,
+    #[serde(with = "rust_decimal::serde::str_option", default)]
+    pub rate: Option<Decimal>,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub taxable_amount: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub tax_amount: Decimal,
+}
+
+impl SalesOrderDraft {
+    /// Lines + freight + tax, what Acumatica's `OrderTotal` must come to.
+    pub fn computed_total(&self) -> Decimal {
+        let lines: Decimal = self.lines.iter().map(DraftLine::amount).sum();
+        let tax: Decimal = self.taxes.iter().map(|t| t.tax_amount).sum();
+        lines + self.freight + tax
+    }
+}
