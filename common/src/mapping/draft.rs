@@ -7,7 +7,9 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{AcumaticaCustomerId, AcumaticaInventoryId, AcumaticaOrderType, Address, Currency, ImportKey, Money};
+use crate::model::{
+    AcumaticaCustomerId, AcumaticaInventoryId, AcumaticaOrderType, Address, Currency, ImportKey, Money,
+};
 
 /// A sales order ready to create in Acumatica.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

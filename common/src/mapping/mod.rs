@@ -1,6 +1,10 @@
 //! Mapping: the user's mapping file (channel values → ERP values), its validation, and the
 //! conversion of a canonical order into an ERP-ready draft.
 
+mod apply;
 mod draft;
+mod file;
 
+pub use apply::*;
 pub use draft::*;
+pub use file::*;

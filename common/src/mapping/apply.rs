@@ -1,0 +1,470 @@
+//! Turns a canonical order into an ERP-ready draft using a validated mapping and the ERP's own
+//! customers and items. Every value that has no mapping becomes a named problem that says what
+//! to add where; an order with problems is not created.
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+use sha2::{Digest, Sha256};
+
+use super::{DraftContact, DraftLine, DraftPayment, DraftTax, Mapping, SalesOrderDraft};
+use crate::connectors::ConnectorError;
+use crate::model::{
+    AcumaticaCustomerId, AcumaticaInventoryId, AcumaticaOrderType, Address, Customer, IdentifierKind, ModelError,
+    Order, Tag,
+};
+use crate::ports::{CustomerLookup, OrderSink};
+
+/// One thing that keeps an order out of the ERP until a person acts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub field: String,
+    pub message: String,
+}
+
+/// Why an order could not be mapped.
+#[derive(Debug, thiserror::Error)]
+pub enum OrderMappingError {
+    /// Values with no mapping or no match in the ERP: permanent until the mapping or the ERP changes.
+    #[error("{}", render_problems(.0))]
+    Unmapped(Vec<Problem>),
+    #[error("order data is inconsistent: {0}")]
+    Model(#[from] ModelError),
+    /// The ERP could not be asked (customer or item lookup failed).
+    #[error("ERP lookup failed")]
+    Lookup(#[source] ConnectorError),
+}
+
+fn render_problems(problems: &[Problem]) -> String {
+    problems.iter().map(|p| format!("{}: {}", p.field, p.message)).collect::<Vec<_>>().join("; ")
+}
+
+impl crate::error::Classify for OrderMappingError {
+    fn class(&self) -> crate::error::ErrorClass {
+        match self {
+            Self::Lookup(e) => e.class(),
+            _ => crate::error::ErrorClass::Permanent,
+        }
+    }
+}
+
+impl Mapping {
+    fn unmapped(&self, section: &str, what: &str, value: &str) -> Problem {
+        Problem {
+            field: format!("{what} {value:?}"),
+            message: format!("not mapped; add it to [{section}] in {} (mapping v{})", self.path, self.version),
+        }
+    }
+
+    /// The ERP order type for the order's source.
+    pub fn order_type(&self, order: &Order) -> Result<AcumaticaOrderType, Problem> {
+        let by_source = self.file.order_types.by_source.get(&order.order_source.0);
+        let chosen = by_source.or(self.file.order_types.default.as_ref());
+        let Some(chosen) = chosen else {
+            return Err(self.unmapped("order_types.by_source", "order source", &order.order_source.0));
+        };
+        AcumaticaOrderType::parse(chosen.get_ref().clone()).map_err(|e| Problem {
+            field: format!("order type for {:?}", order.order_source.0),
+            message: e.to_string(),
+        })
+    }
+
+    /// The CustomerID Orderbridge gives a buyer it creates: the channel's customer id when there is
+    /// one, else a digest of the email, so a retried create finds the customer it made.
+    pub fn derived_customer_id(&self, customer: &Customer) -> Option<String> {
+        let prefix = self.file.customers.id_prefix.get_ref();
+        if let Some(id) = customer.channel_customer_id.as_deref().filter(|id| !id.trim().is_empty() && id.trim() != "0")
+        {
+            let clean: String = id.chars().filter(char::is_ascii_alphanumeric).collect();
+            return Some(format!("{prefix}{clean}").chars().take(30).collect());
+        }
+        customer.email.as_deref().map(|email| {
+            let digest = Sha256::digest(email.trim().to_ascii_lowercase().as_bytes());
+            let hex: String = digest.iter().take(6).map(|b| format!("{b:02X}")).collect();
+            format!("{prefix}E{hex}")
+        })
+    }
+}
+
+/// Finds the ERP customer for the order: by the derived id, then by email; creates one if allowed.
+pub async fn resolve_customer<S: OrderSink + ?Sized>(
+    mapping: &Mapping,
+    order: &Order,
+    sink: &S,
+) -> Result<AcumaticaCustomerId, OrderMappingError> {
+    let rules = &mapping.file.customers;
+    if let Some(id) = mapping.derived_customer_id(&order.customer) {
+        if let Some(found) =
+            sink.find_customer(CustomerLookup::ChannelId(&id)).await.map_err(OrderMappingError::Lookup)?
+        {
+            return Ok(found);
+        }
+    }
+    if let Some(email) = order.customer.email.as_deref().filter(|e| e.contains('@')) {
+        if let Some(found) =
+            sink.find_customer(CustomerLookup::Email(email)).await.map_err(OrderMappingError::Lookup)?
+        {
+            return Ok(found);
+        }
+    }
+    if mapping.derived_customer_id(&order.customer).is_none() {
+        return match &rules.guest_customer {
+            Some(guest) => AcumaticaCustomerId::parse(guest.get_ref().clone()).map_err(|e| {
+                OrderMappingError::Unmapped(vec![Problem {
+                    field: "customers.guest_customer".into(),
+                    message: e.to_string(),
+                }])
+            }),
+            None => Err(OrderMappingError::Unmapped(vec![Problem {
+                field: "customer".into(),
+                message: format!(
+                    "the order has no customer id and no email; set customers.guest_customer in {}",
+                    mapping.path
+                ),
+            }])),
+        };
+    }
+    if !rules.create_missing {
+        return Err(OrderMappingError::Unmapped(vec![Problem {
+            field: format!("customer {:?}", order.customer.email.as_deref().unwrap_or(&order.customer.name)),
+            message: format!("no matching ERP customer and customers.create_missing is false in {}", mapping.path),
+        }]));
+    }
+    sink.create_customer(&order.customer, order).await.map_err(OrderMappingError::Lookup)
+}
+
+/// Resolves every line to an ERP item by the mapping's identifier priority (after substitutions).
+/// Lines that match nothing are reported together.
+pub async fn resolve_lines<S: OrderSink + ?Sized>(
+    mapping: &Mapping,
+    order: &Order,
+    sink: &S,
+) -> Result<Vec<AcumaticaInventoryId>, OrderMappingError> {
+    let rules = &mapping.file.items;
+    let mut resolved = Vec::with_capacity(order.lines.len());
+    let mut problems = Vec::new();
+    for line in &order.lines {
+        if let Some(sub) = line.identifiers.sku.as_deref().and_then(|sku| rules.substitutions.get(sku)) {
+            match AcumaticaInventoryId::parse(sub.get_ref().clone()) {
+                Ok(id) => resolved.push(id),
+                Err(e) => problems.push(Problem { field: "items.substitutions".into(), message: e.to_string() }),
+            }
+            continue;
+        }
+        let mut found = None;
+        let mut tried = Vec::new();
+        for kind in rules.identifier_priority.get_ref() {
+            let Some(value) = line.identifiers.get(*kind) else { continue };
+            tried.push(format!("{} {value:?}", kind_name(*kind)));
+            if let Some(id) = sink.resolve_item(*kind, value).await.map_err(OrderMappingError::Lookup)? {
+                found = Some(id);
+                break;
+            }
+        }
+        match found {
+            Some(id) => resolved.push(id),
+            None => problems.push(Problem {
+                field: format!("line {:?}", line.channel_line_id),
+                message: if tried.is_empty() {
+                    format!("carries none of the identifiers in items.identifier_priority ({})", mapping.path)
+                } else {
+                    format!(
+                        "no ERP item matches {}; add the item in the ERP or a substitution under [items.substitutions] in {}",
+                        tried.join(", "),
+                        mapping.path
+                    )
+                },
+            }),
+        }
+    }
+    if problems.is_empty() {
+        Ok(resolved)
+    } else {
+        Err(OrderMappingError::Unmapped(problems))
+    }
+}
+
+fn kind_name(kind: IdentifierKind) -> &'static str {
+    match kind {
+        IdentifierKind::Sku => "SKU",
+        IdentifierKind::Upc => "UPC",
+        IdentifierKind::Ean => "EAN",
+        IdentifierKind::Mpn => "MPN",
+        IdentifierKind::Asin => "ASIN",
+    }
+}
+
+/// Splits `total` over `weights` in proportion, in cents, so the parts add up to `total` exactly
+/// (largest remainder). Used to spread order-level discounts over lines.
+pub fn allocate(total: Decimal, weights: &[Decimal], scale: u32) -> Vec<Decimal> {
+    let sum: Decimal = weights.iter().copied().filter(|w| *w > Decimal::ZERO).sum();
+    if weights.is_empty() {
+        return Vec::new();
+    }
+    if sum.is_zero() {
+        // Nothing to weigh by: the first line takes it all.
+        let mut parts = vec![Decimal::ZERO; weights.len()];
+        parts[0] = total;
+        return parts;
+    }
+    let unit = Decimal::new(1, scale);
+    let exact: Vec<Decimal> =
+        weights.iter().map(|w| if *w > Decimal::ZERO { total * *w / sum } else { Decimal::ZERO }).collect();
+    let mut parts: Vec<Decimal> = exact.iter().map(|e| e.trunc_with_scale(scale)).collect();
+    let mut remainder = total - parts.iter().copied().sum::<Decimal>();
+    let mut order: Vec<usize> = (0..weights.len()).collect();
+    order.sort_by(|a, b| (exact[*b] - parts[*b]).cmp(&(exact[*a] - parts[*a])).then(a.cmp(b)));
+    for i in order.iter().cycle().take(weights.len() * 4) {
+        if remainder < unit {
+            break;
+        }
+        parts[*i] += unit;
+        remainder -= unit;
+    }
+    parts
+}
+
+fn contact(address: &Address, customer: &Customer) -> DraftContact {
+    DraftContact {
+        attention: if address.name.trim().is_empty() { customer.name.clone() } else { address.name.clone() },
+        business_name: address.company.clone().or_else(|| customer.company.clone()),
+        email: address.email.clone().or_else(|| customer.email.clone()),
+        phone: address.phone.clone().or_else(|| customer.phone.clone()),
+        address: address.clone(),
+    }
+}
+
+fn tag_key(tag: &Tag) -> (String, String) {
+    match tag {
+        Tag::Prime => ("prime".into(), "true".into()),
+        Tag::Rush => ("rush".into(), "true".into()),
+        Tag::ShipmentPriority(p) => ("shipment_priority".into(), p.clone()),
+        Tag::Custom(name) => (name.clone(), "true".into()),
+    }
+}
+
+/// Builds the draft once customer and items are resolved. Collects every unmapped value.
+pub fn build_draft(
+    mapping: &Mapping,
+    order: &Order,
+    customer_id: AcumaticaCustomerId,
+    items: Vec<AcumaticaInventoryId>,
+) -> Result<SalesOrderDraft, OrderMappingError> {
+    order.check_totals()?;
+    let mut problems = Vec::new();
+    let order_type = mapping.order_type(order).map_err(|p| problems.push(p)).ok();
+
+    let ship_via = match mapping.file.shipping_methods.get(&order.shipping.method) {
+        Some(code) => Some(code.get_ref().clone()),
+        None if order.shipping.method.trim().is_empty() => None,
+        None => {
+            problems.push(mapping.unmapped("shipping_methods", "shipping method", &order.shipping.method));
+            None
+        }
+    };
+
+    let mut payments = Vec::new();
+    for payment in &order.payments {
+        match mapping.file.payment_methods.get(&payment.method) {
+            Some(target) => payments.push(DraftPayment {
+                payment_method: target.get_ref().method().to_owned(),
+                cash_account: target.get_ref().cash_account().map(str::to_owned),
+                amount: payment.amount.amount,
+                reference: payment.reference.clone(),
+            }),
+            None => problems.push(mapping.unmapped("payment_methods", "payment method", &payment.method)),
+        }
+    }
+
+    let order_discount: Decimal = order.order_discounts.iter().map(|d| d.amount.amount).sum();
+    let net: Vec<Decimal> = order.lines.iter().map(|l| l.net_amount().map(|m| m.amount)).collect::<Result<_, _>>()?;
+    let shares = allocate(order_discount, &net, order.currency.minor_units());
+    let lines: Vec<DraftLine> = order
+        .lines
+        .iter()
+        .zip(items)
+        .zip(shares)
+        .map(|((line, inventory_id), share)| DraftLine {
+            inventory_id,
+            quantity: line.quantity,
+            unit_price: line.unit_price.amount,
+            discount_amount: line.discount.amount + share,
+            description: line.description.clone(),
+            note: line.note.clone(),
+            warehouse_id: mapping.file.items.warehouse.clone(),
+            channel_line_id: line.channel_line_id.clone(),
+        })
+        .collect();
+
+    // The channel's own tax lines when they add up to its tax total; otherwise one line for the total.
+    let tax_total = order.totals.tax.amount;
+    let named_sum: Decimal = order.taxes.iter().map(|t| t.amount.amount).sum();
+    let taxes: Vec<DraftTax> = if !order.taxes.is_empty() && named_sum == tax_total {
+        order
+            .taxes
+            .iter()
+            .map(|t| DraftTax {
+                tax_id: mapping
+                    .file
+                    .taxes
+                    .by_name
+                    .get(&t.name)
+                    .map_or_else(|| mapping.file.taxes.tax_id.get_ref().clone(), |id| id.get_ref().clone()),
+                rate: t.rate,
+                taxable_amount: t.taxable.amount,
+                tax_amount: t.amount.amount,
+            })
+            .collect()
+    } else if tax_total.is_zero() {
+        Vec::new()
+    } else {
+        let taxable: Decimal = lines.iter().map(DraftLine::amount).sum();
+        vec![DraftTax {
+            tax_id: mapping.file.taxes.tax_id.get_ref().clone(),
+            rate: None,
+            taxable_amount: taxable,
+            tax_amount: tax_total,
+        }]
+    };
+
+    let mut note_parts = Vec::new();
+    if let Some(instructions) = order.notes.customer_instructions.as_deref().filter(|s| !s.trim().is_empty()) {
+        note_parts.push(format!("Customer instructions: {instructions}"));
+    }
+    if let Some(gift) = order.notes.gift_message.as_deref().filter(|s| !s.trim().is_empty()) {
+        note_parts.push(format!("Gift message: {gift}"));
+    }
+    let codes: Vec<&str> = order.order_discounts.iter().filter_map(|d| d.code.as_deref()).collect();
+    if !codes.is_empty() {
+        note_parts.push(format!("Discount codes: {}", codes.join(", ")));
+    }
+
+    let mut attributes = BTreeMap::new();
+    for tag in &order.tags {
+        let (key, value) = tag_key(tag);
+        if let Some(field) = mapping.file.tags.get(&key) {
+            attributes.insert(field.get_ref().clone(), value);
+        }
+    }
+
+    let (Some(order_type), true) = (order_type, problems.is_empty()) else {
+        return Err(OrderMappingError::Unmapped(problems));
+    };
+    let key = order.import_key();
+    let draft = SalesOrderDraft {
+        import_id: key.import_id(),
+        import_key: key,
+        external_ref: order.display_number.clone(),
+        order_type,
+        customer_id,
+        order_date: order.placed_at.with_timezone(&mapping.time_zone).date_naive(),
+        requested_on: order.requested_delivery,
+        description: format!("{} order {}", order.order_source.0, order.display_number),
+        currency: order.currency,
+        ship_via,
+        bill_to: contact(&order.bill_to, &order.customer),
+        ship_to: contact(&order.ship_to, &order.customer),
+        lines,
+        payments,
+        freight: order.shipping.amount.amount,
+        taxes,
+        note: (!note_parts.is_empty()).then(|| note_parts.join("\n")),
+        attributes,
+        expected_total: order.totals.grand_total.round_to_minor(),
+    };
+    let computed = draft.computed_total().round_dp(order.currency.minor_units());
+    if computed != draft.expected_total.amount {
+        return Err(OrderMappingError::Model(ModelError::TotalsMismatch {
+            order: order.channel_order_id.to_string(),
+            computed: crate::model::Money::new(computed, order.currency),
+            reported: draft.expected_total,
+        }));
+    }
+    Ok(draft)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use rust_decimal_macros::dec;
+
+    use super::*;
+    use crate::model::fixtures;
+    use crate::model::{Discount, Money};
+
+    fn mapping() -> Mapping {
+        Mapping::parse("mappings/sc.toml", 3, super::super::file::EXAMPLE_FOR_TESTS).unwrap()
+    }
+
+    fn items(n: usize) -> Vec<AcumaticaInventoryId> {
+        (0..n).map(|i| AcumaticaInventoryId::parse(format!("ITEM{i}")).unwrap()).collect()
+    }
+
+    fn customer() -> AcumaticaCustomerId {
+        AcumaticaCustomerId::parse("SC77").unwrap()
+    }
+
+    #[test]
+    fn a_mapped_order_becomes_a_draft_with_exact_totals() {
+        let mut order = fixtures::order();
+        order.shipping.method = "Standard".into();
+        order.payments[0].method = "Amazon Pay".into();
+        let draft = build_draft(&mapping(), &order, customer(), items(1)).unwrap();
+        assert_eq!(draft.order_type.as_str(), "SO");
+        assert_eq!(draft.ship_via.as_deref(), Some("UPSGROUND"));
+        assert_eq!(draft.payments[0].payment_method, "AMAZONPAY");
+        assert_eq!(draft.payments[0].cash_account.as_deref(), Some("10250"));
+        assert_eq!(draft.import_id, "SC-5512345");
+        assert_eq!(draft.computed_total(), dec!(48.18));
+        assert_eq!(draft.attributes.get("PRIME").map(String::as_str), Some("true"));
+        // 09:12 UTC on 1 May is still 1 May in New York.
+        assert_eq!(draft.order_date.to_string(), "2024-05-01");
+    }
+
+    #[test]
+    fn every_unmapped_value_is_named_with_the_file_to_fix() {
+        let mut order = fixtures::order();
+        order.shipping.method = "UPS Ground Saver".into();
+        order.payments[0].method = "Bitcoin".into();
+        let err = build_draft(&mapping(), &order, customer(), items(1)).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains(
+                "shipping method \"UPS Ground Saver\": not mapped; add it to [shipping_methods] in mappings/sc.toml"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("payment method \"Bitcoin\""), "{text}");
+        assert!(!crate::error::Classify::is_retryable(&err));
+    }
+
+    #[test]
+    fn order_discounts_are_spread_over_lines_to_the_cent() {
+        let mut order = fixtures::order();
+        order.shipping.method = "Standard".into();
+        order.payments[0].method = "PayPal".into();
+        order.lines.push(fixtures::line("SKU-2", dec!(3), dec!(3.33), dec!(0), dec!(0)));
+        order.order_discounts.push(Discount {
+            code: Some("TENOFF".into()),
+            description: "10 off".into(),
+            amount: Money::new(dec!(10.00), order.currency),
+        });
+        order.totals.grand_total = Money::new(dec!(48.18) + dec!(9.99) - dec!(10.00), order.currency);
+        let draft = build_draft(&mapping(), &order, customer(), items(2)).unwrap();
+        let discounts: Decimal = draft.lines.iter().map(|l| l.discount_amount).sum();
+        assert_eq!(discounts, dec!(10.00));
+        assert_eq!(draft.computed_total(), order.totals.grand_total.amount);
+        assert!(draft.note.unwrap().contains("TENOFF"));
+    }
+
+    proptest! {
+        #[test]
+        fn allocation_always_adds_up(total_cents in 0i64..1_000_000, weights in proptest::collection::vec(0i64..100_000, 1..20)) {
+            let total = Decimal::new(total_cents, 2);
+            let weights: Vec<Decimal> = weights.into_iter().map(|w| Decimal::new(w, 2)).collect();
+            let parts = allocate(total, &weights, 2);
+            prop_assert_eq!(parts.iter().copied().sum::<Decimal>(), total);
+            prop_assert!(parts.iter().all(|p| *p >= Decimal::ZERO));
+        }
+    }
+}
