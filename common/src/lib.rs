@@ -5,6 +5,8 @@ pub mod aws;
 pub mod config;
 pub mod connectors;
 pub mod error;
+pub mod flows;
+pub mod handlers;
 pub mod mapping;
 pub mod model;
 pub mod ports;

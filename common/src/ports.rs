@@ -365,6 +365,8 @@ pub trait OrderSink: Send + Sync {
     /// Shipments confirmed since `since`, with the orders they belong to.
     async fn shipments_since(&self, since: DateTime<Utc>) -> Result<Vec<(ErpOrderRef, Shipment)>, ConnectorError>;
     async fn order_status(&self, erp: &ErpOrderRef) -> Result<OrderStatus, ConnectorError>;
+    /// Ends the ERP session at the end of a batch (Acumatica: log out, freeing the API-user slot).
+    async fn end_session(&self) {}
 }
 
 /// A channel shipments and statuses are pushed back to.

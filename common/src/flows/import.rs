@@ -1,0 +1,236 @@
+//! Import: one channel order into the ERP, exactly once (architecture.md §5):
+//! claim → (already done? acknowledge again) → fetch → look before you create → map → create →
+//! bind → complete → acknowledge (batched by the caller).
+
+use std::time::Duration;
+
+use tracing::{info, warn};
+
+use super::{failure_reason, parse_erp_ref, ImportOrder, LogRecorder};
+use crate::aws::LedgerError;
+use crate::connectors::ConnectorError;
+use crate::error::{Classify, ErrorClass};
+use crate::mapping::{build_draft, resolve_customer, resolve_lines, Mapping, OrderMappingError, SalesOrderDraft};
+use crate::model::{ErpOrderRef, ImportKey, Order};
+use crate::ports::{
+    Acknowledgement, Binding, ClaimKey, ClaimLease, ClaimOutcome, Clock, ConnectorLog, Direction, Ledger, ListedOrder,
+    LogGroup, LogResult, OrderSink, OrderSource,
+};
+
+/// What the import needs besides the channel.
+pub struct ImportContext<'a> {
+    pub ledger: &'a dyn Ledger,
+    pub log: &'a dyn ConnectorLog,
+    pub clock: &'a dyn Clock,
+    pub sink: &'a dyn OrderSink<Draft = SalesOrderDraft>,
+    pub mapping: &'a Mapping,
+    /// Identifies this attempt (request id); claims are fenced on it.
+    pub owner: String,
+    /// How long the claim is held: the invocation's remaining time, so a crash frees it soon after.
+    pub lease: Duration,
+}
+
+/// How an import ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportOutcome {
+    Created(ErpOrderRef),
+    /// An earlier attempt created the order but did not record it (lost response or crash).
+    Recovered(ErpOrderRef),
+    /// Imported before; acknowledged again.
+    AlreadyImported(ErpOrderRef),
+    /// A permanent problem was recorded; it says what to fix.
+    Failed(String),
+}
+
+impl ImportOutcome {
+    /// What to tell the channel, batched by the caller.
+    pub fn acknowledgement(&self, order: &crate::model::ChannelOrderId) -> Acknowledgement {
+        match self {
+            Self::Created(erp) | Self::Recovered(erp) | Self::AlreadyImported(erp) => {
+                Acknowledgement::Imported { order: order.clone(), erp: erp.clone() }
+            }
+            Self::Failed(reason) => Acknowledgement::Failed { order: order.clone(), reason: reason.clone() },
+        }
+    }
+}
+
+/// A failure that must be retried (the message goes back to the queue).
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("order {key} is being imported by another worker (lease until {lease_until})")]
+    InProgress { key: String, lease_until: chrono::DateTime<chrono::Utc> },
+    #[error("ledger access failed for {key}")]
+    Ledger {
+        key: String,
+        #[source]
+        source: LedgerError,
+    },
+    #[error("vendor call failed for {key}")]
+    Vendor {
+        key: String,
+        #[source]
+        source: ConnectorError,
+    },
+}
+
+impl Classify for ImportError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            Self::InProgress { .. } => ErrorClass::RETRY,
+            Self::Ledger { source, .. } => source.class(),
+            Self::Vendor { source, .. } => source.class(),
+        }
+    }
+}
+
+/// Imports one order. `Ok` means the outcome is final and recorded (created, recovered, already
+/// imported, or a permanent failure with its reason); `Err` means "retry this message later".
+pub async fn import_order(
+    source: &dyn OrderSource,
+    message: &ImportOrder,
+    ctx: &ImportContext<'_>,
+) -> Result<ImportOutcome, ImportError> {
+    let key = ImportKey::new(message.connection.clone(), message.order.id().clone());
+    let key_text = key.ledger_key();
+    let ledger_err = |source: LedgerError| ImportError::Ledger { key: key_text.clone(), source };
+    let recorder = LogRecorder { log: ctx.log, clock: ctx.clock };
+    let action = recorder.start(&key.connection, LogGroup::Orders, "import_order", Direction::Import, key.import_id());
+
+    let lease = match ctx.ledger.claim(&ClaimKey::import(&key), &ctx.owner, ctx.lease).await.map_err(ledger_err)? {
+        ClaimOutcome::Acquired(lease) => lease,
+        ClaimOutcome::Completed(record) => {
+            if let Some(erp) = record.result.as_deref().and_then(parse_erp_ref) {
+                recorder
+                    .finish(action, LogResult::Skipped, format!("Already imported as {erp}; acknowledging again."))
+                    .await;
+                return Ok(ImportOutcome::AlreadyImported(erp));
+            }
+            return Err(ledger_err(LedgerError::Corrupt {
+                table: "state".into(),
+                key: key_text.clone(),
+                detail: format!("completed claim has result {:?}", record.result),
+            }));
+        }
+        ClaimOutcome::InProgress { lease_until, .. } => {
+            return Err(ImportError::InProgress { key: key_text.clone(), lease_until });
+        }
+    };
+
+    match run_claimed(source, message, ctx, &key, &lease).await {
+        Ok((outcome, notes)) => {
+            let result =
+                if matches!(outcome, ImportOutcome::Failed(_)) { LogResult::Failure } else { LogResult::Success };
+            recorder.finish(action, result, notes).await;
+            Ok(outcome)
+        }
+        Err(error) => {
+            // Free the claim at once so the redelivery need not wait for the lease to expire.
+            if let Err(e) = ctx.ledger.release(&lease).await {
+                warn!(key = %key_text, error = %e, "Releasing the import claim failed; it frees itself when the lease expires.");
+            }
+            recorder.finish(action, LogResult::Retry, format!("Will retry: {}", error_chain(&error))).await;
+            Err(error)
+        }
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// The claimed part: returns the outcome and the connector-log note.
+async fn run_claimed(
+    source: &dyn OrderSource,
+    message: &ImportOrder,
+    ctx: &ImportContext<'_>,
+    key: &ImportKey,
+    lease: &ClaimLease,
+) -> Result<(ImportOutcome, String), ImportError> {
+    let key_text = key.ledger_key();
+    let ledger_err = |source: LedgerError| ImportError::Ledger { key: key_text.clone(), source };
+    let vendor_err = |source: ConnectorError| ImportError::Vendor { key: key_text.clone(), source };
+
+    let order: Order = match &message.order {
+        ListedOrder::Whole(order) => (**order).clone(),
+        ListedOrder::Reference { id, .. } => source.fetch_order(id).await.map_err(vendor_err)?,
+    };
+
+    // Look before you create: a previous attempt may have created it and died before recording.
+    let (erp, outcome_of) = match ctx.sink.find_by_import_id(&key.import_id()).await.map_err(vendor_err)? {
+        Some(erp) => (erp, ImportOutcome::Recovered as fn(ErpOrderRef) -> ImportOutcome),
+        None => {
+            let draft = match map_order(ctx, &order).await {
+                Ok(draft) => draft,
+                Err(OrderMappingError::Lookup(e)) if e.is_retryable() => return Err(vendor_err(e)),
+                Err(e) => return record_failure(ctx, lease, &e.to_string()).await.map_err(ledger_err),
+            };
+            match ctx.sink.create_order(&draft).await {
+                Ok(erp) => (erp, ImportOutcome::Created as fn(ErpOrderRef) -> ImportOutcome),
+                Err(e) if !e.is_retryable() => {
+                    return record_failure(ctx, lease, &format!("the ERP refused the order: {e}"))
+                        .await
+                        .map_err(ledger_err)
+                }
+                Err(e) => return Err(vendor_err(e)),
+            }
+        }
+    };
+
+    let binding = Binding {
+        connection: key.connection.clone(),
+        channel_order_id: key.order.clone(),
+        display_number: order.display_number.clone(),
+        erp: erp.clone(),
+        created_at: ctx.clock.now(),
+    };
+    ctx.ledger.bind(&binding).await.map_err(ledger_err)?;
+    ctx.ledger.complete(lease, &erp.to_string()).await.map_err(ledger_err)?;
+    let outcome = outcome_of(erp.clone());
+    let verb = if matches!(outcome, ImportOutcome::Recovered(_)) {
+        "Found (created by an earlier attempt)"
+    } else {
+        "Created"
+    };
+    info!(key = %key_text, erp = %erp, source = %order.order_source.0, total = %order.totals.grand_total, "Order imported.");
+    Ok((
+        outcome,
+        format!(
+            "{verb} {erp} for {} order {} ({} lines, total {}).",
+            order.order_source.0,
+            order.display_number,
+            order.lines.len(),
+            order.totals.grand_total
+        ),
+    ))
+}
+
+async fn map_order(ctx: &ImportContext<'_>, order: &Order) -> Result<SalesOrderDraft, OrderMappingError> {
+    let customer = resolve_customer(ctx.mapping, order, ctx.sink).await;
+    let items = resolve_lines(ctx.mapping, order, ctx.sink).await;
+    match (customer, items) {
+        (Ok(customer), Ok(items)) => build_draft(ctx.mapping, order, customer, items),
+        // Report every problem at once, so one fix round is enough.
+        (Err(OrderMappingError::Unmapped(mut a)), Err(OrderMappingError::Unmapped(b))) => {
+            a.extend(b);
+            Err(OrderMappingError::Unmapped(a))
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    }
+}
+
+async fn record_failure(
+    ctx: &ImportContext<'_>,
+    lease: &ClaimLease,
+    reason: &str,
+) -> Result<(ImportOutcome, String), LedgerError> {
+    ctx.ledger.fail(lease, &failure_reason(ctx.mapping.version, reason)).await?;
+    warn!(key = %lease.key, reason = %reason, "Order import failed permanently; fix the cause and it is imported on the next pull.");
+    Ok((ImportOutcome::Failed(reason.to_owned()), format!("Not imported: {reason}")))
+}

@@ -1,0 +1,61 @@
+//! Writing connector-log entries without letting a log failure fail the work it describes.
+
+use chrono::{DateTime, Utc};
+use tracing::warn;
+
+use crate::model::ConnectionId;
+use crate::ports::{Clock, ConnectorLog, Direction, LogEntry, LogGroup, LogResult};
+
+/// Records connector-log entries; a failed write is reported in the function's own logs.
+pub struct LogRecorder<'a> {
+    pub log: &'a dyn ConnectorLog,
+    pub clock: &'a dyn Clock,
+}
+
+/// What an entry is about, before its result is known.
+pub struct LogAction {
+    pub connection: ConnectionId,
+    pub group: LogGroup,
+    pub action: &'static str,
+    pub direction: Direction,
+    pub entity_id: String,
+    pub started_at: DateTime<Utc>,
+}
+
+impl LogRecorder<'_> {
+    pub fn start(
+        &self,
+        connection: &ConnectionId,
+        group: LogGroup,
+        action: &'static str,
+        direction: Direction,
+        entity_id: impl Into<String>,
+    ) -> LogAction {
+        LogAction {
+            connection: connection.clone(),
+            group,
+            action,
+            direction,
+            entity_id: entity_id.into(),
+            started_at: self.clock.now(),
+        }
+    }
+
+    pub async fn finish(&self, action: LogAction, result: LogResult, notes: impl Into<String>) {
+        let entry = LogEntry {
+            id: uuid::Uuid::new_v4(),
+            connection: action.connection,
+            group: action.group,
+            action: action.action.to_owned(),
+            direction: action.direction,
+            result,
+            entity_id: action.entity_id,
+            notes: notes.into(),
+            started_at: action.started_at,
+            completed_at: self.clock.now(),
+        };
+        if let Err(e) = self.log.record(&entry).await {
+            warn!(connection = %entry.connection, action = %entry.action, entity = %entry.entity_id, error = %e, "Connector log entry not written.");
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! Pull: page through a channel's new orders and enqueue one import message per order that is
+//! neither imported, in flight, nor failed under the current mapping.
+
+use std::time::{Duration, Instant};
+
+use tracing::{info, warn};
+
+use super::{ImportOrder, LogRecorder, OrderMessage};
+use crate::aws::{Envelope, LedgerError, QueueError};
+use crate::connectors::ConnectorError;
+use crate::error::{Classify, ErrorClass};
+use crate::model::{AcumaticaOrderNbr, AcumaticaOrderType, ErpOrderRef, ImportKey};
+use crate::ports::{
+    Acknowledgement, ClaimKey, ClaimStatus, Clock, ConnectorLog, Direction, Ledger, LogGroup, LogResult, OrderSource,
+    PageToken, Queue,
+};
+
+/// The cursor stream the order pull keeps per connection.
+pub const ORDERS_STREAM: &str = "orders";
+/// Ledger scope of the "already enqueued" markers.
+pub const ENQUEUED_SCOPE: &str = "enqueued";
+
+/// What the pull needs besides the channel.
+pub struct PullContext<'a> {
+    pub ledger: &'a dyn Ledger,
+    pub queue: &'a dyn Queue,
+    pub log: &'a dyn ConnectorLog,
+    pub clock: &'a dyn Clock,
+    /// The mapping version in force: orders that failed under it are not retried until it changes.
+    pub mapping_version: u64,
+    /// How long an enqueued order is not enqueued again while its import is pending. After it,
+    /// a still-unimported order is enqueued again (the claim makes the duplicate harmless).
+    pub enqueued_ttl: Duration,
+    /// Stop starting new pages after this instant (the Lambda's deadline minus a margin); the
+    /// cursor makes the next invocation resume.
+    pub deadline: Instant,
+}
+
+/// Counts of one pull of one connection.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PullReport {
+    pub pages: u32,
+    pub listed: u32,
+    pub enqueued: u32,
+    /// Already imported: acknowledged again (the earlier acknowledgement was lost).
+    pub reacknowledged: u32,
+    pub in_flight: u32,
+    pub failed_under_current_mapping: u32,
+    /// True when the listing was read to its end; false when the deadline cut it short.
+    pub finished: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PullError {
+    #[error("listing orders failed")]
+    Channel(#[source] ConnectorError),
+    #[error("ledger access failed")]
+    Ledger(#[source] LedgerError),
+    #[error("enqueueing orders failed")]
+    Queue(#[source] QueueError),
+    #[error("{count} import messages were refused by SQS: {first}")]
+    NotEnqueued { count: usize, first: String },
+}
+
+impl Classify for PullError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            Self::Channel(e) => e.class(),
+            Self::Ledger(e) => e.class(),
+            Self::Queue(e) => e.class(),
+            Self::NotEnqueued { .. } => ErrorClass::RETRY,
+        }
+    }
+}
+
+/// The failure text recorded on a claim, prefixed with the mapping version it happened under.
+pub fn failure_reason(mapping_version: u64, reason: &str) -> String {
+    format!("mapping v{mapping_version}: {reason}")
+}
+
+fn failed_under(failure: Option<&str>, mapping_version: u64) -> bool {
+    failure.is_some_and(|f| f.starts_with(&format!("mapping v{mapping_version}: ")))
+}
+
+/// Parses the `type/nbr` result a completed import claim stores.
+pub fn parse_erp_ref(result: &str) -> Option<ErpOrderRef> {
+    let (order_type, order_nbr) = result.split_once('/')?;
+    Some(ErpOrderRef {
+        order_type: AcumaticaOrderType::parse(order_type).ok()?,
+        order_nbr: AcumaticaOrderNbr::parse(order_nbr).ok()?,
+    })
+}
+
+/// Pulls one connection until its listing is exhausted or the deadline passes.
+pub async fn pull_connection(source: &dyn OrderSource, ctx: &PullContext<'_>) -> Result<PullReport, PullError> {
+    let connection = source.connection().clone();
+    let recorder = LogRecorder { log: ctx.log, clock: ctx.clock };
+    let mut report = PullReport::default();
+    let cursor = ctx.ledger.cursor(&connection, ORDERS_STREAM).await.map_err(PullError::Ledger)?;
+    let mut version = cursor.as_ref().map(|c| c.version);
+    let mut token = cursor.filter(|c| !c.value.is_empty()).map(|c| PageToken(c.value));
+    if let Some(t) = &token {
+        info!(connection = %connection, page = %t.0, "Resuming order pull from the saved cursor.");
+    }
+
+    loop {
+        if Instant::now() >= ctx.deadline {
+            warn!(connection = %connection, pages = report.pages, "Order pull stopped at the deadline; the next run resumes from the cursor.");
+            return Ok(report);
+        }
+        let action = recorder.start(
+            &connection,
+            LogGroup::Orders,
+            "pull_page",
+            Direction::Import,
+            token.as_ref().map_or_else(|| "start".to_owned(), |t| t.0.clone()),
+        );
+        let page = match source.list_new_orders(token.as_ref()).await {
+            Ok(page) => page,
+            Err(e) => {
+                let result = if e.is_retryable() { LogResult::Retry } else { LogResult::Failure };
+                recorder.finish(action, result, format!("Listing failed: {e}")).await;
+                return Err(PullError::Channel(e));
+            }
+        };
+        report.pages += 1;
+
+        let mut messages = Vec::new();
+        let mut reacks = Vec::new();
+        let (mut enqueued, mut in_flight, mut failed, mut reacked) = (0u32, 0u32, 0u32, 0u32);
+        for listed in page.orders {
+            report.listed += 1;
+            let key = ImportKey::new(connection.clone(), listed.id().clone());
+            let record = ctx.ledger.claim_record(&ClaimKey::import(&key)).await.map_err(PullError::Ledger)?;
+            match record {
+                Some(r) if r.status == ClaimStatus::Completed => {
+                    if let Some(erp) = r.result.as_deref().and_then(parse_erp_ref) {
+                        reacks.push(Acknowledgement::Imported { order: key.order.clone(), erp });
+                        reacked += 1;
+                    }
+                    continue;
+                }
+                Some(r) if r.status == ClaimStatus::InProgress && r.lease_until > ctx.clock.now() => {
+                    in_flight += 1;
+                    continue;
+                }
+                Some(r)
+                    if r.status == ClaimStatus::Failed && failed_under(r.failure.as_deref(), ctx.mapping_version) =>
+                {
+                    failed += 1;
+                    continue;
+                }
+                _ => {}
+            }
+            // Marked before sending: a crash in between delays the order by `enqueued_ttl`, never loses it.
+            if !ctx
+                .ledger
+                .remember_once(ENQUEUED_SCOPE, &key.ledger_key(), ctx.enqueued_ttl)
+                .await
+                .map_err(PullError::Ledger)?
+            {
+                in_flight += 1;
+                continue;
+            }
+            let envelope = Envelope::new(
+                OrderMessage::ImportOrderV1(ImportOrder { connection: connection.clone(), order: listed }),
+                ctx.clock.now(),
+            );
+            let outgoing = envelope
+                .to_outgoing(key.import_id())
+                .map_err(|source| PullError::Queue(QueueError::Encode { queue: "orders".into(), source }))?;
+            messages.push(outgoing);
+            enqueued += 1;
+        }
+
+        if !messages.is_empty() {
+            let sent = ctx.queue.send(messages).await.map_err(PullError::Queue)?;
+            if let Some((first_id, reason)) = sent.failed.first() {
+                let error = PullError::NotEnqueued { count: sent.failed.len(), first: format!("{first_id}: {reason}") };
+                recorder.finish(action, LogResult::Retry, error.to_string()).await;
+                return Err(error);
+            }
+        }
+        if !reacks.is_empty() {
+            match source.acknowledge(&reacks).await {
+                Ok(missed) if missed.is_empty() => {}
+                Ok(missed) => {
+                    warn!(connection = %connection, count = missed.len(), "Some re-acknowledgements were not applied; the next pull retries them.")
+                }
+                Err(e) => {
+                    warn!(connection = %connection, error = %e, "Re-acknowledging imported orders failed; the next pull retries.")
+                }
+            }
+        }
+        report.enqueued += enqueued;
+        report.in_flight += in_flight;
+        report.failed_under_current_mapping += failed;
+        report.reacknowledged += reacked;
+        recorder
+            .finish(
+                action,
+                LogResult::Success,
+                format!(
+                    "Page {}: {enqueued} enqueued, {reacked} already imported (acknowledged again), {in_flight} in flight, {failed} failed under mapping v{}.",
+                    report.pages, ctx.mapping_version
+                ),
+            )
+            .await;
+
+        // Saved after the page's messages are safely in SQS: a crash re-reads at most this page.
+        let next_value = page.next.as_ref().map_or("", |t| t.0.as_str());
+        let saved =
+            ctx.ledger.save_cursor(&connection, ORDERS_STREAM, next_value, version).await.map_err(PullError::Ledger)?;
+        version = Some(saved.version);
+        match page.next {
+            Some(next) => token = Some(next),
+            None => {
+                report.finished = true;
+                info!(connection = %connection, pages = report.pages, listed = report.listed, enqueued = report.enqueued, "Order pull finished.");
+                return Ok(report);
+            }
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! What each Lambda does with its event, independent of the Lambda runtime, so the functions,
+//! the demo and the end-to-end tests all run the same code.
+
+mod mappings;
+mod orders;
+
+pub use mappings::*;
+pub use orders::*;
