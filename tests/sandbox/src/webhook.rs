@@ -1,5 +1,4 @@
 //! Outbound webhooks / push notifications: Acumatica push (custom header), BigCommerce v3
-#![allow(dead_code)] // webhook dispatch is wired up by the vendors that push (in progress)
 //! webhooks (Standard Webhooks signature), ShipStation SHIP_NOTIFY (no signature).
 //! Delivery is at-least-once: each copy is retried on a non-2xx answer or a transport error, and a
 //! target can ask for every event to be delivered N times (duplicates) to test idempotency.

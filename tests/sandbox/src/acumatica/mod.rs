@@ -1,19 +1,260 @@
-//! Acumatica (stub).
+//! Acumatica contract-based REST simulator (Default endpoint 22.200.001 / 23.200.001 /
+//! 24.200.001): cookie login/logout and OAuth 2.0 tokens counted against the licence's API-user
+//! limit, SalesOrder (PUT insert-or-update with `If-None-Match`/`If-Match`, auto-numbering, selector
+//! validation with per-field `error`), Customer, StockItem with UPC/EAN cross-references,
+//! Shipment with packages and tracking numbers, `$filter/$expand/$select/$top/$skip`, the
+//! `{"value": ...}` wrapper, custom fields, and push notifications on shipment confirmation and
+//! order status changes.
+
+mod api;
+pub mod filter;
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use chrono_tz::Tz;
+use rust_decimal::Decimal;
+use serde_json::{json, Map, Value};
+
 use crate::config::SandboxConfig;
-use crate::core::SharedState;
+use crate::core::{num, parse_decimal};
 use crate::seed::SeedData;
-use axum::Router;
+
+pub use api::{control_router, router, ConfirmShipment, ShipLine, ShipPackage};
+
+/// Endpoint versions served under `/entity/Default/{version}/`.
 pub const ENDPOINT_VERSIONS: &[&str] = &["22.200.001", "23.200.001", "24.200.001"];
-#[derive(Debug, Default)]
-pub struct AcState {}
+
+/// Payment methods that exist as selector values.
+pub const PAYMENT_METHODS: &[&str] = &["CREDITCARD", "PAYPAL", "AMAZONPAY", "EBAYPAY", "WALMARTPAY", "CHECK", "CASH"];
+
+/// Ship vias that exist as selector values.
+pub const SHIP_VIAS: &[&str] =
+    &["UPSGROUND", "UPSNEXTDAY", "FEDEX2DAY", "FEDEXGROUND", "USPSPRIORITY", "USPSFIRST", "WILLCALL"];
+
+/// `{"value": v}`.
+pub fn w(v: impl Into<Value>) -> Value {
+    json!({ "value": v.into() })
+}
+
+/// The unwrapped value of a top-level field.
+pub fn val<'a>(e: &'a Value, field: &str) -> Option<&'a Value> {
+    e.get(field).and_then(|f| f.get("value")).filter(|v| !v.is_null())
+}
+
+pub fn val_str(e: &Value, field: &str) -> Option<String> {
+    val(e, field).and_then(|v| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    })
+}
+
+pub fn val_dec(e: &Value, field: &str) -> Option<Decimal> {
+    val(e, field).and_then(parse_decimal)
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Session {
+    pub user: String,
+    pub last_seen: Instant,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct OAuthToken {
+    pub user: String,
+    pub expires: DateTime<Utc>,
+}
+
+/// In-memory Acumatica tenant.
+#[derive(Debug)]
+pub struct AcState {
+    /// Keyed by `OrderType/OrderNbr`, e.g. `SO/SO000001`.
+    pub sales_orders: BTreeMap<String, Value>,
+    pub customers: BTreeMap<String, Value>,
+    pub stock_items: BTreeMap<String, Value>,
+    pub shipments: BTreeMap<String, Value>,
+    pub(crate) sessions: HashMap<String, Session>,
+    pub(crate) tokens: HashMap<String, OAuthToken>,
+    pub(crate) refresh_tokens: HashMap<String, String>,
+    next_so: u64,
+    next_customer: u64,
+    next_shipment: u64,
+    /// Sales orders and shipments created through the API (licence metering) [AC10].
+    pub commercial_transactions: u64,
+    pub tz: Tz,
+    pub(crate) push_seq: i64,
+}
+
 impl AcState {
-    pub fn seeded(_c: &SandboxConfig, _d: &SeedData) -> Self {
-        Self {}
+    pub fn seeded(cfg: &SandboxConfig, data: &SeedData) -> Self {
+        let mut s = Self {
+            sales_orders: BTreeMap::new(),
+            customers: BTreeMap::new(),
+            stock_items: BTreeMap::new(),
+            shipments: BTreeMap::new(),
+            sessions: HashMap::new(),
+            tokens: HashMap::new(),
+            refresh_tokens: HashMap::new(),
+            next_so: 1,
+            next_customer: 1,
+            next_shipment: 1,
+            commercial_transactions: 0,
+            tz: cfg.acumatica_time_zone,
+            push_seq: 0,
+        };
+        let now = s.now();
+        for (i, p) in data.products.iter().enumerate() {
+            let mut xrefs = Vec::new();
+            let differs = p.erp_inventory_id != p.sku;
+            // Items known under another id are linked only by barcode; a third of the others
+            // also carry a UPC so identifier-priority matching has something to choose from.
+            if differs || i % 3 == 0 {
+                xrefs.push(json!({
+                    "id": uuid_for("xref-upc", i), "rowNumber": 1,
+                    "AlternateID": w(p.upc.clone()), "AlternateType": w("Barcode"),
+                    "Description": w("UPC"), "UOM": w("EA"),
+                }));
+            }
+            if differs {
+                xrefs.push(json!({
+                    "id": uuid_for("xref-ean", i), "rowNumber": 2,
+                    "AlternateID": w(p.ean.clone()), "AlternateType": w("Barcode"),
+                    "Description": w("EAN"), "UOM": w("EA"),
+                }));
+            }
+            s.stock_items.insert(
+                p.erp_inventory_id.clone(),
+                json!({
+                    "id": uuid_for("stock", i), "rowNumber": 1, "note": w(""),
+                    "InventoryID": w(p.erp_inventory_id.clone()), "Description": w(p.name.clone()),
+                    "ItemStatus": w("Active"), "ItemClass": w("GOODS"), "BaseUOM": w("EA"),
+                    "DefaultPrice": w(num(p.price)), "DefaultWarehouseID": w("MAIN"),
+                    "LastModified": w(now.clone()),
+                    "CrossReferences": xrefs,
+                }),
+            );
+        }
+        // A handful of customers, the first ones matching channel buyer emails (repeat buyers
+        // are drawn from the front of the pool, so these match often).
+        for b in data.buyers.iter().take(12) {
+            let id = s.next_customer_id();
+            let a = &b.address;
+            s.customers
+                .insert(id.clone(), customer_json(&id, &format!("{} {}", a.first_name, a.last_name), &b.email, &now));
+        }
+        // One catch-all customer for web-store guest checkouts.
+        let id = s.next_customer_id();
+        s.customers.insert(id.clone(), customer_json(&id, "Web Store Guest", "guest@webstore.example.com", &now));
+        s
+    }
+
+    /// Now in the instance time zone, with offset.
+    pub fn now(&self) -> String {
+        Utc::now().with_timezone(&self.tz).to_rfc3339_opts(SecondsFormat::Millis, false)
+    }
+
+    /// Today 00:00 local, the business-date form.
+    pub fn today(&self) -> String {
+        let local = Utc::now().with_timezone(&self.tz);
+        format!("{}T00:00:00{}", local.format("%Y-%m-%d"), local.format("%:z"))
+    }
+
+    pub(crate) fn next_order_nbr(&mut self) -> String {
+        let n = format!("SO{:06}", self.next_so);
+        self.next_so += 1;
+        n
+    }
+
+    pub(crate) fn next_customer_id(&mut self) -> String {
+        let n = format!("C{:06}", self.next_customer);
+        self.next_customer += 1;
+        n
+    }
+
+    pub(crate) fn next_shipment_nbr(&mut self) -> String {
+        let n = format!("{:06}", self.next_shipment);
+        self.next_shipment += 1;
+        n
+    }
+
+    /// Sales order by `OrderNbr` (type SO) — convenience for tests.
+    pub fn sales_order(&self, order_nbr: &str) -> Option<&Value> {
+        self.sales_orders
+            .get(&format!("SO/{order_nbr}"))
+            .or_else(|| self.sales_orders.values().find(|o| val_str(o, "OrderNbr").as_deref() == Some(order_nbr)))
+    }
+
+    /// Sales orders whose `CustomerOrder` equals `reference`.
+    pub fn sales_orders_by_customer_order(&self, reference: &str) -> Vec<&Value> {
+        self.sales_orders.values().filter(|o| val_str(o, "CustomerOrder").as_deref() == Some(reference)).collect()
+    }
+
+    /// Inventory id of the stock item with a UPC/EAN cross-reference `code`.
+    pub fn inventory_by_barcode(&self, code: &str) -> Option<String> {
+        self.stock_items.values().find_map(|s| {
+            let hit = s
+                .get("CrossReferences")
+                .and_then(Value::as_array)
+                .is_some_and(|x| x.iter().any(|r| val_str(r, "AlternateID").as_deref() == Some(code)));
+            hit.then(|| val_str(s, "InventoryID")).flatten()
+        })
+    }
+
+    /// Active API users: live cookie sessions plus live OAuth tokens.
+    pub(crate) fn active_api_users(&mut self, idle: std::time::Duration) -> usize {
+        let now = Instant::now();
+        self.sessions.retain(|_, s| now.duration_since(s.last_seen) < idle);
+        let utc = Utc::now();
+        self.tokens.retain(|_, t| t.expires > utc);
+        self.sessions.len() + self.tokens.len()
     }
 }
-pub fn router(s: SharedState) -> Router {
-    Router::new().with_state(s)
+
+fn uuid_for(kind: &str, i: usize) -> String {
+    // Stable ids for seeded records: deterministic per kind and index.
+    let h = kind.bytes().fold(0xcbf2_9ce4_8422_2325u64, |a, b| (a ^ b as u64).wrapping_mul(0x100_0000_01b3));
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        (h >> 32) as u32,
+        (h >> 16) as u16,
+        (i >> 12) & 0xfff,
+        i & 0xfff,
+        (h ^ i as u64) & 0xffff_ffff_ffff
+    )
 }
-pub fn control_router(s: SharedState) -> Router {
-    Router::new().with_state(s)
+
+pub(crate) fn customer_json(id: &str, name: &str, email: &str, now: &str) -> Value {
+    json!({
+        "id": uuid::Uuid::new_v4().to_string(), "rowNumber": 1, "note": w(""),
+        "CustomerID": w(id), "CustomerName": w(name), "CustomerClass": w("DEFAULT"),
+        "Email": w(email), "Status": w("Active"), "Terms": w("30D"), "CurrencyID": w("USD"),
+        "CreatedDateTime": w(now), "LastModifiedDateTime": w(now),
+        "MainContact": { "Email": w(email), "DisplayName": w(name) },
+    })
+}
+
+/// Shape an entity for a response: wrapped fields always, linked objects and detail arrays only
+/// when `$expand`ed, `$select` narrowing fields (system fields always stay).
+pub fn render(entity: &Value, expand: &[String], select: &[String]) -> Value {
+    let Some(obj) = entity.as_object() else {
+        return entity.clone();
+    };
+    let expanded = |k: &str| expand.iter().any(|e| e.eq_ignore_ascii_case(k));
+    let selected_top: Vec<String> =
+        select.iter().map(|s| s.split('/').next().unwrap_or("").to_ascii_lowercase()).collect();
+    let mut out = Map::new();
+    for (k, v) in obj {
+        let system = matches!(k.as_str(), "id" | "rowNumber" | "note" | "custom" | "error" | "_links");
+        let is_wrapped = v.as_object().is_some_and(|o| o.contains_key("value"));
+        if !system && !select.is_empty() && !selected_top.contains(&k.to_ascii_lowercase()) {
+            continue;
+        }
+        if system || is_wrapped || expanded(k) {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    Value::Object(out)
 }

@@ -1,0 +1,340 @@
+//! Acumatica simulator behaviour over HTTP: auth and licence limits, SalesOrder PUT semantics,
+//! selector validation, OData query options, cross-references, shipments and push notifications.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use orderbridge_sandbox::acumatica::ConfirmShipment;
+use orderbridge_sandbox::{FaultKind, ScriptedFault, Vendor, WebhookTarget, WindowLimit};
+use serde_json::{json, Value};
+
+const EP: &str = "/entity/Default/24.200.001";
+
+/// Log in through `/entity/auth/login` and return a client that sends the session cookies back
+/// (what a cookie jar does; the workspace reqwest has no cookie feature).
+async fn login(base: &str) -> reqwest::Client {
+    let r = common::client()
+        .post(format!("{base}/entity/auth/login"))
+        .json(&json!({"name": "api_user", "password": "ac-sandbox-password", "tenant": "Company"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let cookies: Vec<String> = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+        .collect();
+    assert!(cookies.iter().any(|c| c.starts_with("ASP.NET_SessionId=")));
+    let mut h = reqwest::header::HeaderMap::new();
+    h.insert("cookie", cookies.join("; ").parse().unwrap());
+    reqwest::Client::builder().default_headers(h).timeout(Duration::from_secs(10)).build().unwrap()
+}
+
+fn sales_order(customer: &str, reference: &str, inv: &str) -> Value {
+    json!({
+        "OrderType": {"value": "SO"},
+        "CustomerID": {"value": customer},
+        "CustomerOrder": {"value": reference},
+        "ShipVia": {"value": "UPSGROUND"},
+        "Details": [
+            {"InventoryID": {"value": inv}, "OrderQty": {"value": 2}, "UnitPrice": {"value": 19.99},
+             "ManualPrice": {"value": true}, "DiscountAmount": {"value": 1.5}}
+        ],
+        "TaxDetails": [{"TaxID": {"value": "CHANNEL"}, "TaxAmount": {"value": 3.05}}],
+        "DisableAutomaticTaxCalculation": {"value": true}
+    })
+}
+
+#[tokio::test]
+async fn auth_is_refused_without_session_or_token_and_bad_credentials_fail() {
+    let sb = common::sandbox().await;
+    let base = &sb.urls().acumatica;
+    let c = common::client();
+    let r = c.get(format!("{base}{EP}/SalesOrder")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let v: Value = r.json().await.unwrap();
+    assert!(v["message"].is_string(), "HttpError body: {v}");
+    let r = c
+        .post(format!("{base}/entity/auth/login"))
+        .json(&json!({"name": "api_user", "password": "nope"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // OAuth password grant works and the Bearer token is accepted.
+    let t: Value = c
+        .post(format!("{base}/identity/connect/token"))
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", "1D6A2C4E-0000-4000-8000-0000000000AC@Company"),
+            ("client_secret", "ac-client-secret"),
+            ("username", "api_user"),
+            ("password", "ac-sandbox-password"),
+            ("scope", "api offline_access"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(t["refresh_token"].is_string());
+    let r =
+        c.get(format!("{base}{EP}/Customer")).bearer_auth(t["access_token"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn api_user_licence_limit_refuses_extra_logins_with_429_until_logout() {
+    let sb = common::sandbox_with(|c| c.limits.acumatica_max_api_users = 2).await;
+    let base = sb.urls().acumatica.clone();
+    let a = login(&base).await;
+    let _b = login(&base).await;
+    let c = common::client();
+    let r = c
+        .post(format!("{base}/entity/auth/login"))
+        .json(&json!({"name": "api_user", "password": "ac-sandbox-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    let r = a.post(format!("{base}/entity/auth/logout")).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    let _c = login(&base).await;
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn requests_per_minute_limit_returns_429() {
+    let sb =
+        common::sandbox_with(|c| c.limits.acumatica_per_minute = WindowLimit::new(3, Duration::from_secs(60))).await;
+    let base = sb.urls().acumatica.clone();
+    let c = login(&base).await; // 1
+    for _ in 0..2 {
+        assert_eq!(c.get(format!("{base}{EP}/Customer")).send().await.unwrap().status(), 200);
+    }
+    let r = c.get(format!("{base}{EP}/Customer")).send().await.unwrap();
+    assert_eq!(r.status(), 429);
+    let v: Value = r.json().await.unwrap();
+    assert!(v["message"].as_str().unwrap().contains("license"));
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn put_without_order_nbr_inserts_every_time_and_if_none_match_refuses_existing() {
+    let sb = common::sandbox().await;
+    let base = sb.urls().acumatica.clone();
+    let c = login(&base).await;
+    let inv = sb.state().seed_data().products[0].erp_inventory_id.clone();
+    let body = sales_order("C000001", "SC-900001", &inv);
+    let mut nbrs = Vec::new();
+    for _ in 0..2 {
+        let r = c
+            .put(format!("{base}{EP}/SalesOrder?$expand=Details"))
+            .header("If-None-Match", "*")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["Details"].as_array().unwrap().len(), 1);
+        // 2 × 19.99 − 1.50 + 3.05 tax = 41.53
+        assert_eq!(v["OrderTotal"]["value"].to_string(), "41.53");
+        nbrs.push(v["OrderNbr"]["value"].as_str().unwrap().to_string());
+    }
+    assert_ne!(nbrs[0], nbrs[1], "a retried insert duplicates (auto-numbering)");
+    assert_eq!(sb.state().write_count(Vendor::Acumatica, "sales_order.CustomerOrder", "SC-900001"), 2);
+    // Lookup by CustomerOrder finds both, as a defensive client would before inserting.
+    let found: Value = c
+        .get(format!("{base}{EP}/SalesOrder"))
+        .query(&[("$filter", "CustomerOrder eq 'SC-900001'"), ("$select", "OrderNbr,CustomerOrder")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found.as_array().unwrap().len(), 2);
+    assert!(found[0].get("OrderTotal").is_none(), "$select narrows fields");
+    // With the key present, If-None-Match: * refuses; without it the PUT updates.
+    let mut upd = json!({"OrderType": {"value": "SO"}, "OrderNbr": {"value": nbrs[0]},
+                         "Description": {"value": "updated"}});
+    let r = c.put(format!("{base}{EP}/SalesOrder")).header("If-None-Match", "*").json(&upd).send().await.unwrap();
+    assert_eq!(r.status(), 412);
+    upd["Hold"] = json!({"value": false});
+    let r = c.put(format!("{base}{EP}/SalesOrder")).json(&upd).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["Description"]["value"], "updated");
+    assert!(v.get("Details").is_none(), "details only with $expand");
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn unknown_selector_values_fail_with_per_field_errors() {
+    let sb = common::sandbox().await;
+    let base = sb.urls().acumatica.clone();
+    let c = login(&base).await;
+    let mut body = sales_order("C999999", "SC-BAD", "NO-SUCH-SKU");
+    body["ShipVia"] = json!({"value": "TELEPORT"});
+    body["PaymentMethod"] = json!({"value": "BITCOIN"});
+    let r = c.put(format!("{base}{EP}/SalesOrder")).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 422);
+    let v: Value = r.json().await.unwrap();
+    assert!(v["error"].is_string());
+    assert!(v["CustomerID"]["error"].as_str().unwrap().contains("C999999"));
+    assert!(v["ShipVia"]["error"].is_string());
+    assert!(v["PaymentMethod"]["error"].is_string());
+    assert!(v["Details"][0]["InventoryID"]["error"].as_str().unwrap().contains("NO-SUCH-SKU"));
+    assert!(sb.state().acumatica().sales_orders.is_empty(), "nothing written");
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn top_skip_paging_returns_every_stock_item_once_and_cross_references_resolve() {
+    let sb = common::sandbox().await;
+    let base = sb.urls().acumatica.clone();
+    let c = login(&base).await;
+    let total = sb.state().acumatica().stock_items.len();
+    let mut seen = Vec::new();
+    let mut skip = 0;
+    loop {
+        let page: Vec<Value> = c
+            .get(format!("{base}{EP}/StockItem?$expand=CrossReferences&$top=25&$skip={skip}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        skip += page.len();
+        seen.extend(page);
+    }
+    let ids: HashSet<String> = seen.iter().map(|s| s["InventoryID"]["value"].as_str().unwrap().to_string()).collect();
+    assert_eq!(ids.len(), total);
+    assert_eq!(seen.len(), total);
+    // A product whose channel SKU is not an InventoryID is reachable through its UPC and EAN.
+    let p = sb.state().seed_data().products.iter().find(|p| p.erp_inventory_id != p.sku).unwrap().clone();
+    let item = seen
+        .iter()
+        .find(|s| s["CrossReferences"].as_array().unwrap().iter().any(|x| x["AlternateID"]["value"] == p.ean.as_str()))
+        .unwrap();
+    assert_eq!(item["InventoryID"]["value"], p.erp_inventory_id.as_str());
+    assert_eq!(sb.state().acumatica().inventory_by_barcode(&p.upc), Some(p.erp_inventory_id.clone()));
+    // Filtering on detail fields is refused rather than silently unpredictable.
+    let r = c
+        .get(format!("{base}{EP}/StockItem"))
+        .query(&[("$filter", format!("CrossReferences/AlternateID eq '{}'", p.upc))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // Lookup by inventory id.
+    let r = c.get(format!("{base}{EP}/StockItem/{}", p.erp_inventory_id)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn customer_lookup_by_email_and_create() {
+    let sb = common::sandbox().await;
+    let base = sb.urls().acumatica.clone();
+    let c = login(&base).await;
+    let email = sb.state().seed_data().buyers[0].email.clone();
+    let v: Value = c
+        .get(format!("{base}{EP}/Customer"))
+        .query(&[("$filter", format!("MainContact/Email eq '{email}'")), ("$expand", "MainContact".into())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    assert_eq!(v[0]["MainContact"]["Email"]["value"], email.as_str());
+    let r = c
+        .put(format!("{base}{EP}/Customer"))
+        .json(&json!({"CustomerName": {"value": "New Buyer"},
+                      "MainContact": {"Email": {"value": "new.buyer@example.com"}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert!(v["CustomerID"]["value"].as_str().unwrap().starts_with('C'));
+    let r = c
+        .put(format!("{base}{EP}/Customer"))
+        .json(&json!({"MainContact": {"Email": {"value": "x@example.com"}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn partial_shipment_confirmation_pushes_notification_with_custom_header() {
+    let rx = common::Receiver::start(0).await;
+    let sb = common::sandbox().await;
+    sb.state().set_webhook(Vendor::Acumatica, Some(WebhookTarget::new(&rx.url).header("X-Push-Secret", "s3cret")));
+    let base = sb.urls().acumatica.clone();
+    let c = login(&base).await;
+    let p = &sb.state().seed_data().products;
+    let mut body = sales_order("C000002", "SC-777", &p[0].erp_inventory_id);
+    body["Details"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"InventoryID": {"value": p[1].erp_inventory_id}, "OrderQty": {"value": 1}}));
+    let v: Value = c.put(format!("{base}{EP}/SalesOrder")).json(&body).send().await.unwrap().json().await.unwrap();
+    let nbr = v["OrderNbr"]["value"].as_str().unwrap().to_string();
+    let mut req = ConfirmShipment::all(&nbr);
+    req.lines = Some(vec![serde_json::from_value(json!({"LineNbr": 1, "Qty": 1})).unwrap()]);
+    req.packages = vec![
+        serde_json::from_value(json!({"TrackingNbr": "1ZPART1"})).unwrap(),
+        serde_json::from_value(json!({"TrackingNbr": "1ZPART2"})).unwrap(),
+    ];
+    sb.state().acumatica_confirm_shipment(&req).unwrap();
+    assert_eq!(sb.state().acumatica().sales_order(&nbr).unwrap()["Status"]["value"], "Back Order");
+    let got = rx.wait(2).await;
+    let ship = got.iter().find(|(_, b)| b["Query"] == "ShipmentsForSync").unwrap();
+    assert_eq!(ship.0["x-push-secret"], "s3cret");
+    let rows = ship.1["Inserted"].as_array().unwrap();
+    let tracking: HashSet<&str> = rows.iter().map(|r| r["TrackingNbr"].as_str().unwrap()).collect();
+    assert_eq!(tracking, HashSet::from(["1ZPART1", "1ZPART2"]));
+    assert_eq!(ship.1["CompanyId"], "Company");
+    assert!(ship.1["Id"].is_string() && ship.1["TimeStamp"].is_i64());
+    let order = got.iter().find(|(_, b)| b["Query"] == "SalesOrdersForSync").unwrap();
+    assert_eq!(order.1["Deleted"][0]["Status"], "Open");
+    assert_eq!(order.1["Inserted"][0]["Status"], "Back Order");
+    // The shipment is readable through the API with packages and tracking numbers.
+    let shipments: Value =
+        c.get(format!("{base}{EP}/Shipment?$expand=Packages,Orders")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(shipments[0]["Packages"].as_array().unwrap().len(), 2);
+    assert_eq!(shipments[0]["Orders"][0]["OrderNbr"]["value"], nbr.as_str());
+    // Shipping the rest completes the order.
+    sb.state().acumatica_confirm_shipment(&ConfirmShipment::all(&nbr)).unwrap();
+    assert_eq!(sb.state().acumatica().sales_order(&nbr).unwrap()["Status"]["value"], "Completed");
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn commit_then_drop_leaves_the_sales_order_in_place() {
+    let sb = common::sandbox().await;
+    let base = sb.urls().acumatica.clone();
+    let c = login(&base).await;
+    sb.state().push_fault(Vendor::Acumatica, ScriptedFault::new(FaultKind::CommitThenDrop).on("PUT", "/SalesOrder"));
+    let inv = sb.state().seed_data().products[2].erp_inventory_id.clone();
+    let r = c.put(format!("{base}{EP}/SalesOrder")).json(&sales_order("C000003", "SC-DROP", &inv)).send().await;
+    assert!(r.is_err(), "client sees a dropped connection");
+    assert_eq!(sb.state().acumatica().sales_orders_by_customer_order("SC-DROP").len(), 1);
+    sb.shutdown().await;
+}
