@@ -37,7 +37,7 @@ pub struct PullContext<'a> {
 }
 
 /// Counts of one pull of one connection.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct PullReport {
     pub pages: u32,
     pub listed: u32,

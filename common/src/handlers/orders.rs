@@ -178,3 +178,62 @@ impl OrdersApp {
         }
     }
 }
+
+/// The result of one scheduled pull, returned by the Lambda and printed by the demo.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PullSummary {
+    pub connections: Vec<ConnectionPull>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ConnectionPull {
+    pub connection: ConnectionId,
+    pub report: Option<PullReport>,
+    pub error: Option<String>,
+    pub retryable: bool,
+}
+
+impl From<Vec<(ConnectionId, Result<PullReport, PullError>)>> for PullSummary {
+    fn from(results: Vec<(ConnectionId, Result<PullReport, PullError>)>) -> Self {
+        let connections = results
+            .into_iter()
+            .map(|(connection, result)| match result {
+                Ok(report) => ConnectionPull { connection, report: Some(report), error: None, retryable: false },
+                Err(e) => {
+                    let mut text = e.to_string();
+                    let mut source = std::error::Error::source(&e);
+                    while let Some(s) = source {
+                        text.push_str(": ");
+                        text.push_str(&s.to_string());
+                        source = s.source();
+                    }
+                    error!(connection = %connection, error = %text, "Order pull failed.");
+                    ConnectionPull { connection, report: None, error: Some(text), retryable: e.is_retryable() }
+                }
+            })
+            .collect();
+        Self { connections }
+    }
+}
+
+/// The pull failed for at least one connection; the message names each.
+#[derive(Debug, thiserror::Error)]
+#[error("order pull failed for {0}")]
+pub struct PullFailed(pub String);
+
+impl PullSummary {
+    /// The summary as the Lambda's result: an error when any connection failed, so the function's
+    /// error metric and alarm see it (the other connections' progress is saved regardless).
+    pub fn into_result(self) -> Result<serde_json::Value, PullFailed> {
+        let failed: Vec<String> = self
+            .connections
+            .iter()
+            .filter_map(|c| c.error.as_ref().map(|e| format!("{}: {e}", c.connection)))
+            .collect();
+        if failed.is_empty() {
+            Ok(serde_json::to_value(&self).unwrap_or_default())
+        } else {
+            Err(PullFailed(failed.join("; ")))
+        }
+    }
+}
