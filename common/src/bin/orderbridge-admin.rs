@@ -1,8 +1,13 @@
 //! Operator and developer commands: provision the tables and queues of a stage on the emulator
-//! (or any AWS account the environment points at).
+//! (or any AWS account the environment points at), upload mapping files, read the connector log.
+
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use orderbridge::aws::{load_sdk_config, schema};
+use orderbridge::aws::{load_sdk_config, schema, DynamoConnectorLog, DynamoLedger};
+use orderbridge::config::{CommonSettings, Env};
+use orderbridge::model::ConnectionId;
+use orderbridge::ports::{ConnectorLog, SystemClock};
 
 #[derive(Parser)]
 #[command(name = "orderbridge-admin", about = "Orderbridge operator commands")]
@@ -22,6 +27,25 @@ enum Command {
         #[arg(long)]
         env_file: Option<std::path::PathBuf>,
     },
+    /// Validate a mapping file and store it as the next version (needs ORDERBRIDGE_STATE_TABLE).
+    MappingPush {
+        /// Name the connection's mapping is stored under (usually the connection id).
+        #[arg(long)]
+        name: String,
+        file: std::path::PathBuf,
+    },
+    /// Validate a mapping file without storing it.
+    MappingCheck { file: std::path::PathBuf },
+    /// Print the connector log of a connection for the last N minutes, oldest first.
+    Log {
+        #[arg(long)]
+        connection: String,
+        #[arg(long, default_value_t = 60)]
+        minutes: i64,
+        /// Only entries about this entity (order id, shipment).
+        #[arg(long)]
+        entity: Option<String>,
+    },
 }
 
 #[tokio::main]
@@ -39,6 +63,46 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 use std::io::Write;
                 let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
                 file.write_all(lines.as_bytes())?;
+            }
+        }
+        Command::MappingCheck { file } => {
+            let source = std::fs::read_to_string(&file)?;
+            orderbridge::mapping::Mapping::parse(&file.display().to_string(), 0, &source)?;
+            println!("{}: valid", file.display());
+        }
+        Command::MappingPush { name, file } => {
+            let settings = CommonSettings::load(&Env::process())?;
+            let config = load_sdk_config().await;
+            let ledger = DynamoLedger::new(
+                aws_sdk_dynamodb::Client::new(&config),
+                settings.state_table.as_str(),
+                Arc::new(SystemClock),
+            );
+            let source = std::fs::read_to_string(&file)?;
+            let stored =
+                orderbridge::handlers::push_mapping(&ledger, &name, &file.display().to_string(), &source).await?;
+            println!("{name}: mapping v{} stored (sha256 {})", stored.version, &stored.sha256[..12]);
+        }
+        Command::Log { connection, minutes, entity } => {
+            let settings = CommonSettings::load(&Env::process())?;
+            let config = load_sdk_config().await;
+            let log = DynamoConnectorLog::new(
+                aws_sdk_dynamodb::Client::new(&config),
+                settings.log_table.as_str(),
+                settings.log_retention,
+            );
+            let connection = ConnectionId::parse(connection)?;
+            let now = chrono::Utc::now();
+            let entries = match entity {
+                Some(entity) => {
+                    let mut e = log.entries_for_entity(&connection, &entity, 200).await?;
+                    e.reverse();
+                    e
+                }
+                None => log.entries_between(&connection, now - chrono::Duration::minutes(minutes), now, 1000).await?,
+            };
+            for e in entries {
+                println!("{}", orderbridge::flows::format_log_line(&e));
             }
         }
     }

@@ -59,3 +59,23 @@ impl LogRecorder<'_> {
         }
     }
 }
+
+/// One connector-log entry as a line for people: time, group/action, direction, result, entity, notes.
+pub fn format_log_line(entry: &LogEntry) -> String {
+    format!(
+        "{} {:>6}ms {:<9} {:<14} {:<8} {:<8} {:<14} {}",
+        entry.started_at.format("%Y-%m-%d %H:%M:%S%.3f"),
+        (entry.completed_at - entry.started_at).num_milliseconds(),
+        snake_name(&entry.group),
+        entry.action,
+        snake_name(&entry.direction),
+        snake_name(&entry.result),
+        entry.entity_id,
+        entry.notes
+    )
+}
+
+/// The snake_case name serde gives a log enum.
+fn snake_name<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}

@@ -1,0 +1,84 @@
+//! Shared HTTP layer of the vendor clients: client builder, rate limiting, retries with backoff,
+//! and the translation of vendor responses into [`ConnectorError`](crate::connectors::ConnectorError).
+//!
+//! Every vendor client owns one [`VendorHttp`]: it waits for the vendor's budget, sends, classifies
+//! the response per architecture.md §6, retries what may be retried within a bounded time (we run
+//! inside one Lambda invocation), and logs one debug line per call outcome.
+
+mod classify;
+mod client;
+mod limit;
+mod retry;
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::connectors::ConnectorError;
+
+pub use classify::{cap_message, classify_failure, json_message, retry_after_header, MAX_MESSAGE_CHARS};
+pub use client::{Idempotency, Reply, VendorHttp, VendorProfile};
+pub use limit::{RateBudget, RateLimiter};
+pub use retry::RetryPolicy;
+
+/// Timeouts and identification of the outgoing HTTP client.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Time allowed to open the TCP/TLS connection, in milliseconds.
+    pub connect_timeout_ms: u64,
+    /// Time allowed for one whole request (send, wait, read the body), in milliseconds.
+    pub request_timeout_ms: u64,
+    /// `User-Agent` header; vendors ask integrations to identify themselves.
+    pub user_agent: String,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            connect_timeout_ms: 5_000,
+            request_timeout_ms: 20_000,
+            user_agent: concat!("orderbridge/", env!("CARGO_PKG_VERSION")).to_owned(),
+        }
+    }
+}
+
+impl HttpSettings {
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.connect_timeout_ms)
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+}
+
+/// Builds the reqwest client every vendor client uses: rustls, bounded timeouts, our user agent,
+/// no automatic cookie store (Acumatica's session cookie is handled explicitly, as a secret).
+pub fn build_client(vendor: &'static str, settings: &HttpSettings) -> Result<reqwest::Client, ConnectorError> {
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .connect_timeout(settings.connect_timeout())
+        .timeout(settings.request_timeout())
+        .user_agent(settings.user_agent.clone())
+        .pool_idle_timeout(Duration::from_secs(50))
+        .build()
+        .map_err(|source| ConnectorError::Transport { vendor, operation: "build HTTP client", source })
+}
+
+/// Joins a configured base URL and a path without doubling or losing the slash between them.
+pub fn join_url(base: &str, path: &str) -> String {
+    format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
+}
+
+/// Checks that a configured base URL is an absolute http(s) URL; names the field when it is not.
+pub fn validate_base_url(field: &str, value: &str) -> Result<(), String> {
+    match url::Url::parse(value) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
+        Ok(_) => Err(format!("{field}: {value:?} must be an http(s) URL with a host")),
+        Err(e) => Err(format!("{field}: {value:?} is not a URL ({e})")),
+    }
+}
+
+#[cfg(test)]
+mod tests;

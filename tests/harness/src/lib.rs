@@ -1,0 +1,6 @@
+//! End-to-end harness for Orderbridge: the local AWS emulator, the vendor sandbox, and drivers that
+//! run the functions' handlers exactly as Lambda would. Used by the demo, the e2e tests, chaos
+//! and bench.
+
+pub mod aws;
+pub mod drive;
