@@ -7,9 +7,12 @@ pub mod connectors;
 pub mod error;
 pub mod flows;
 pub mod handlers;
+pub mod http;
 pub mod mapping;
 pub mod model;
 pub mod ports;
 pub mod telemetry;
+#[cfg(test)]
+pub(crate) mod testing;
 
 pub use error::{Classify, ErrorClass};

@@ -76,5 +76,11 @@ pub fn classify_failure(
         None if body.is_empty() => "empty body".to_owned(),
         None => format!("no readable error message ({} byte body)", body.len()),
     };
-    ConnectorError::Status { vendor: profile.name, operation, status: status.as_u16(), message, retry_after: header_wait }
+    ConnectorError::Status {
+        vendor: profile.name,
+        operation,
+        status: status.as_u16(),
+        message,
+        retry_after: header_wait,
+    }
 }

@@ -1,0 +1,214 @@
+//! [`VendorHttp`]: one vendor account's HTTP pipe (limiter → send → classify → bounded retry).
+
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use reqwest::header::HeaderMap;
+use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
+use tracing::{debug, trace};
+
+use super::classify::{cap_message, classify_failure};
+use super::{build_client, HttpSettings, RateBudget, RateLimiter, RetryPolicy};
+use crate::connectors::ConnectorError;
+use crate::error::{Classify, ErrorClass};
+
+/// What the shared layer needs to know about a vendor's wire conventions.
+#[derive(Debug, Clone, Copy)]
+pub struct VendorProfile {
+    /// Vendor name used in errors and logs.
+    pub name: &'static str,
+    /// Reads the human message out of the vendor's documented error envelope.
+    pub error_message: fn(&[u8]) -> Option<String>,
+    /// A vendor-specific throttling signal on a failed response (a reset header or body field):
+    /// `Some(wait)` makes the failure `RateLimited` whatever the status code.
+    pub rate_hint: fn(StatusCode, &HeaderMap, &[u8]) -> Option<Duration>,
+    /// A pause to impose after any response, success included (e.g. "0 requests left, reset in
+    /// N ms"), so the next call waits instead of earning a 429.
+    pub pause_hint: fn(&HeaderMap) -> Option<Duration>,
+}
+
+/// Whether repeating a request can duplicate its effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idempotency {
+    /// Reads and idempotent writes (set a flag, set a status): any retryable failure is retried.
+    Safe,
+    /// Inserts: only retried when the vendor cannot have processed the request (throttled, or the
+    /// connection never opened). A 5xx or a lost response may hide a committed insert; the caller
+    /// decides (Acumatica looks the order up again before trying once more).
+    Unsafe,
+}
+
+/// A successful response, body read in full (vendor responses here are small JSON documents).
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// Decodes the body; a body that does not fit `T` is a `Decode` error with a capped detail.
+    pub fn json<T: DeserializeOwned>(
+        &self,
+        vendor: &'static str,
+        operation: &'static str,
+    ) -> Result<T, ConnectorError> {
+        serde_json::from_slice(&self.body).map_err(|e| ConnectorError::Decode {
+            vendor,
+            operation,
+            detail: cap_message(&format!("{e} (HTTP {}, {} bytes)", self.status.as_u16(), self.body.len())),
+        })
+    }
+
+    /// True for 204 or a blank body (BigCommerce answers an empty page with 204).
+    pub fn is_empty(&self) -> bool {
+        self.status == StatusCode::NO_CONTENT || self.body.iter().all(u8::is_ascii_whitespace)
+    }
+}
+
+/// One vendor account's HTTP pipe: the reqwest client, the account's rate limiter and the retry
+/// policy. Cheap to share behind an `Arc`; build it once per Lambda container.
+#[derive(Debug)]
+pub struct VendorHttp {
+    client: reqwest::Client,
+    profile: VendorProfile,
+    limiter: RateLimiter,
+    retry: RetryPolicy,
+}
+
+impl VendorHttp {
+    pub fn new(
+        profile: VendorProfile,
+        settings: &HttpSettings,
+        budget: RateBudget,
+        retry: RetryPolicy,
+    ) -> Result<Self, ConnectorError> {
+        Ok(Self { client: build_client(profile.name, settings)?, profile, limiter: RateLimiter::new(budget), retry })
+    }
+
+    pub fn vendor(&self) -> &'static str {
+        self.profile.name
+    }
+
+    pub fn limiter(&self) -> &RateLimiter {
+        &self.limiter
+    }
+
+    /// Sends the request `build` makes (called again for every attempt), retrying per the policy.
+    pub async fn send<F>(
+        &self,
+        operation: &'static str,
+        idempotency: Idempotency,
+        build: F,
+    ) -> Result<Reply, ConnectorError>
+    where
+        F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    {
+        let started = Instant::now();
+        let budget = self.retry.max_total_wait();
+        let mut delays = self.retry.delays();
+        let mut waited = Duration::ZERO;
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            let outcome = self.once(operation, &build, budget.saturating_sub(waited)).await;
+            let error = match outcome {
+                Ok(reply) => {
+                    debug!(
+                        vendor = self.profile.name,
+                        operation,
+                        status = reply.status.as_u16(),
+                        attempts,
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "Vendor call succeeded."
+                    );
+                    return Ok(reply);
+                }
+                Err(e) => e,
+            };
+            let hint = match error.class() {
+                ErrorClass::Retryable { after } if may_repeat(&error, idempotency) => after,
+                _ => return Err(self.give_up(operation, attempts, started, error)),
+            };
+            if let (ConnectorError::RateLimited { .. }, Some(wait)) = (&error, hint) {
+                self.limiter.pause_for(wait);
+            }
+            let Some(backoff) = delays.next() else {
+                return Err(self.give_up(operation, attempts, started, error));
+            };
+            // A server hint wins over our backoff; a little jitter keeps woken callers apart.
+            let wait = match hint {
+                Some(h) => h + Duration::from_millis(rand::thread_rng().gen_range(0..=100)),
+                None => backoff,
+            };
+            if waited + wait > budget {
+                return Err(self.give_up(operation, attempts, started, error));
+            }
+            trace!(vendor = self.profile.name, operation, attempts, wait_ms = wait.as_millis() as u64, error = %error, "Retrying vendor call.");
+            tokio::time::sleep(wait).await;
+            waited += wait;
+        }
+    }
+
+    fn give_up(
+        &self,
+        operation: &'static str,
+        attempts: u32,
+        started: Instant,
+        error: ConnectorError,
+    ) -> ConnectorError {
+        debug!(
+            vendor = self.profile.name,
+            operation,
+            attempts,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            retryable = error.is_retryable(),
+            error = %error,
+            "Vendor call failed."
+        );
+        error
+    }
+
+    async fn once<F>(&self, operation: &'static str, build: &F, may_wait: Duration) -> Result<Reply, ConnectorError>
+    where
+        F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    {
+        // A vendor-imposed pause longer than we may wait goes back to the caller (and SQS).
+        if let Some(pause) = self.limiter.pause_remaining().filter(|p| *p > may_wait) {
+            return Err(ConnectorError::RateLimited { vendor: self.profile.name, operation, retry_after: Some(pause) });
+        }
+        self.limiter.acquire().await;
+        let vendor = self.profile.name;
+        let response = build(&self.client).send().await.map_err(|source| ConnectorError::Transport {
+            vendor,
+            operation,
+            source,
+        })?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body =
+            response.bytes().await.map_err(|source| ConnectorError::Transport { vendor, operation, source })?.to_vec();
+        if let Some(pause) = (self.profile.pause_hint)(&headers) {
+            self.limiter.pause_for(pause);
+        }
+        if status.is_success() {
+            Ok(Reply { status, headers, body })
+        } else {
+            Err(classify_failure(&self.profile, operation, status, &headers, &body))
+        }
+    }
+}
+
+/// Whether an error of a request with `idempotency` may be repeated without duplicating it.
+fn may_repeat(error: &ConnectorError, idempotency: Idempotency) -> bool {
+    match idempotency {
+        Idempotency::Safe => true,
+        Idempotency::Unsafe => match error {
+            ConnectorError::RateLimited { .. } => true,
+            ConnectorError::Status { status, .. } => *status == 429,
+            ConnectorError::Transport { source, .. } => source.is_connect(),
+            _ => false,
+        },
+    }
+}
