@@ -10,3 +10,6 @@ pub use import::*;
 pub use log::*;
 pub use messages::*;
 pub use pull::*;
+
+#[cfg(test)]
+mod tests;

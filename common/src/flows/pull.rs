@@ -99,6 +99,9 @@ pub async fn pull_connection(source: &dyn OrderSource, ctx: &PullContext<'_>) ->
     let cursor = ctx.ledger.cursor(&connection, ORDERS_STREAM).await.map_err(PullError::Ledger)?;
     let mut version = cursor.as_ref().map(|c| c.version);
     let mut token = cursor.filter(|c| !c.value.is_empty()).map(|c| PageToken(c.value));
+    // Re-acknowledgements wait until the listing is read: acknowledging shrinks a "not exported"
+    // listing, which would shift the pages still to come and skip orders.
+    let mut pending_reacks = Vec::new();
     if let Some(t) = &token {
         info!(connection = %connection, page = %t.0, "Resuming order pull from the saved cursor.");
     }
@@ -106,6 +109,7 @@ pub async fn pull_connection(source: &dyn OrderSource, ctx: &PullContext<'_>) ->
     loop {
         if Instant::now() >= ctx.deadline {
             warn!(connection = %connection, pages = report.pages, "Order pull stopped at the deadline; the next run resumes from the cursor.");
+            reacknowledge(source, &pending_reacks).await;
             return Ok(report);
         }
         let action = recorder.start(
@@ -181,17 +185,7 @@ pub async fn pull_connection(source: &dyn OrderSource, ctx: &PullContext<'_>) ->
                 return Err(error);
             }
         }
-        if !reacks.is_empty() {
-            match source.acknowledge(&reacks).await {
-                Ok(missed) if missed.is_empty() => {}
-                Ok(missed) => {
-                    warn!(connection = %connection, count = missed.len(), "Some re-acknowledgements were not applied; the next pull retries them.")
-                }
-                Err(e) => {
-                    warn!(connection = %connection, error = %e, "Re-acknowledging imported orders failed; the next pull retries.")
-                }
-            }
-        }
+        pending_reacks.append(&mut reacks);
         report.enqueued += enqueued;
         report.in_flight += in_flight;
         report.failed_under_current_mapping += failed;
@@ -216,9 +210,28 @@ pub async fn pull_connection(source: &dyn OrderSource, ctx: &PullContext<'_>) ->
             Some(next) => token = Some(next),
             None => {
                 report.finished = true;
+                reacknowledge(source, &pending_reacks).await;
                 info!(connection = %connection, pages = report.pages, listed = report.listed, enqueued = report.enqueued, "Order pull finished.");
                 return Ok(report);
             }
         }
+    }
+}
+
+/// Acknowledges orders that are imported but still listed (their first acknowledgement was lost).
+/// A failure only delays: the next pull lists them again.
+async fn reacknowledge(source: &dyn OrderSource, acks: &[Acknowledgement]) {
+    if acks.is_empty() {
+        return;
+    }
+    let connection = source.connection();
+    match source.acknowledge(acks).await {
+        Ok(missed) if missed.is_empty() => {
+            info!(connection = %connection, count = acks.len(), "Imported orders acknowledged again.")
+        }
+        Ok(missed) => {
+            warn!(connection = %connection, count = missed.len(), "Some re-acknowledgements were not applied; the next pull retries them.")
+        }
+        Err(e) => warn!(connection = %connection, error = %e, "Re-acknowledging imported orders failed; the next pull retries."),
     }
 }

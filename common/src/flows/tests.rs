@@ -1,0 +1,399 @@
+//! Flow tests over in-memory ports: the exactly-once protocol under lost responses, crashes,
+//! contention, unmapped values and resumed pulls.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::DateTime;
+use chrono::Utc;
+
+use super::*;
+use crate::connectors::ConnectorError;
+use crate::mapping::{Mapping, SalesOrderDraft};
+use crate::model::fixtures;
+use crate::model::{
+    AcumaticaCustomerId, AcumaticaInventoryId, AcumaticaOrderNbr, AcumaticaOrderType, ChannelOrderId, ConnectionId,
+    Customer, ErpOrderRef, IdentifierKind, ImportKey, Order, OrderStatus, SellercloudOrderId, Shipment,
+};
+use crate::ports::Clock;
+use crate::ports::{
+    Acknowledgement, ClaimKey, ClaimOutcome, ClaimStatus, CustomerLookup, Ledger, ListedOrder, OrderPage, OrderSink,
+    OrderSource, PageToken,
+};
+use crate::testing::{ManualClock, MemoryLedger, MemoryLog, MemoryQueue};
+
+const MAPPING: &str = r#"
+[order_types]
+default = "SO"
+[payment_methods]
+"Amazon Pay" = "AMAZONPAY"
+[shipping_methods]
+Standard = "UPSGROUND"
+[customers]
+id_prefix = "SC"
+[items]
+identifier_priority = ["sku"]
+[taxes]
+tax_id = "CHANNELTAX"
+[dates]
+time_zone = "UTC"
+"#;
+
+fn mapping(version: u64, source: &str) -> Mapping {
+    Mapping::parse("mappings/sc-main.toml", version, source).unwrap()
+}
+
+fn order(id: i64) -> Order {
+    let mut o = fixtures::order();
+    o.channel_order_id = ChannelOrderId::Sellercloud(SellercloudOrderId::new(id).unwrap());
+    o.display_number = format!("AMZ-{id}");
+    o.shipping.method = "Standard".into();
+    o
+}
+
+/// A channel that lists orders not yet acknowledged, two per page.
+struct FakeSource {
+    connection: ConnectionId,
+    orders: Vec<Order>,
+    exported: Mutex<HashSet<ChannelOrderId>>,
+    acks: Mutex<Vec<Acknowledgement>>,
+    fail_next_page: AtomicBool,
+}
+
+impl FakeSource {
+    fn new(n: i64) -> Self {
+        Self {
+            connection: ConnectionId::parse("sc-main").unwrap(),
+            orders: (1..=n).map(order).collect(),
+            exported: Mutex::new(HashSet::new()),
+            acks: Mutex::new(Vec::new()),
+            fail_next_page: AtomicBool::new(false),
+        }
+    }
+}
+
+#[async_trait]
+impl OrderSource for FakeSource {
+    fn connection(&self) -> &ConnectionId {
+        &self.connection
+    }
+
+    async fn list_new_orders(&self, page: Option<&PageToken>) -> Result<OrderPage, ConnectorError> {
+        if self.fail_next_page.swap(false, Ordering::SeqCst) {
+            return Err(ConnectorError::Status {
+                vendor: "fake",
+                operation: "list",
+                status: 503,
+                message: "unavailable".into(),
+                retry_after: None,
+            });
+        }
+        let exported = self.exported.lock().unwrap().clone();
+        let open: Vec<&Order> = self.orders.iter().filter(|o| !exported.contains(&o.channel_order_id)).collect();
+        let start: usize = page.map_or(0, |p| p.0.parse().unwrap());
+        let items: Vec<ListedOrder> =
+            open.iter().skip(start).take(2).map(|o| ListedOrder::Whole(Box::new((*o).clone()))).collect();
+        let next = (start + 2 < open.len()).then(|| PageToken((start + 2).to_string()));
+        Ok(OrderPage { orders: items, next })
+    }
+
+    async fn fetch_order(&self, id: &ChannelOrderId) -> Result<Order, ConnectorError> {
+        Ok(self.orders.iter().find(|o| &o.channel_order_id == id).cloned().unwrap())
+    }
+
+    async fn acknowledge(&self, acks: &[Acknowledgement]) -> Result<Vec<ChannelOrderId>, ConnectorError> {
+        for ack in acks {
+            if let Acknowledgement::Imported { order, .. } = ack {
+                self.exported.lock().unwrap().insert(order.clone());
+            }
+        }
+        self.acks.lock().unwrap().extend(acks.iter().cloned());
+        Ok(Vec::new())
+    }
+}
+
+/// An ERP that can lose the response of a create it committed.
+#[derive(Default)]
+struct FakeErp {
+    created: Mutex<Vec<SalesOrderDraft>>,
+    lose_next_response: AtomicBool,
+    next_nbr: AtomicU32,
+}
+
+#[async_trait]
+impl OrderSink for FakeErp {
+    type Draft = SalesOrderDraft;
+
+    async fn find_by_import_id(&self, import_id: &str) -> Result<Option<ErpOrderRef>, ConnectorError> {
+        let created = self.created.lock().unwrap();
+        Ok(created.iter().position(|d| d.import_id == import_id).map(|i| erp_ref(i as u32 + 1)))
+    }
+
+    async fn create_order(&self, draft: &SalesOrderDraft) -> Result<ErpOrderRef, ConnectorError> {
+        self.created.lock().unwrap().push(draft.clone());
+        let nbr = self.next_nbr.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.lose_next_response.swap(false, Ordering::SeqCst) {
+            return Err(ConnectorError::Status {
+                vendor: "fake",
+                operation: "create",
+                status: 502,
+                message: "connection dropped".into(),
+                retry_after: None,
+            });
+        }
+        Ok(erp_ref(nbr))
+    }
+
+    async fn find_customer(&self, _: CustomerLookup<'_>) -> Result<Option<AcumaticaCustomerId>, ConnectorError> {
+        Ok(Some(AcumaticaCustomerId::parse("SC77").unwrap()))
+    }
+
+    async fn create_customer(&self, _: &Customer, _: &Order) -> Result<AcumaticaCustomerId, ConnectorError> {
+        unreachable!("customers are always found in these tests")
+    }
+
+    async fn resolve_item(
+        &self,
+        _: IdentifierKind,
+        value: &str,
+    ) -> Result<Option<AcumaticaInventoryId>, ConnectorError> {
+        Ok(Some(AcumaticaInventoryId::parse(value).unwrap()))
+    }
+
+    async fn shipments_since(&self, _: DateTime<Utc>) -> Result<Vec<(ErpOrderRef, Shipment)>, ConnectorError> {
+        Ok(Vec::new())
+    }
+
+    async fn order_status(&self, _: &ErpOrderRef) -> Result<OrderStatus, ConnectorError> {
+        Ok(OrderStatus::Open)
+    }
+}
+
+fn erp_ref(n: u32) -> ErpOrderRef {
+    ErpOrderRef {
+        order_type: AcumaticaOrderType::parse("SO").unwrap(),
+        order_nbr: AcumaticaOrderNbr::parse(format!("SO{n:06}")).unwrap(),
+    }
+}
+
+struct World {
+    ledger: MemoryLedger,
+    log: MemoryLog,
+    queue: MemoryQueue,
+    clock: ManualClock,
+    erp: FakeErp,
+}
+
+impl World {
+    fn new() -> Self {
+        Self {
+            ledger: MemoryLedger::default(),
+            log: MemoryLog::default(),
+            queue: MemoryQueue::default(),
+            clock: ManualClock::new(),
+            erp: FakeErp::default(),
+        }
+    }
+
+    fn import_ctx<'a>(&'a self, mapping: &'a Mapping, owner: &str) -> ImportContext<'a> {
+        ImportContext {
+            ledger: &self.ledger,
+            log: &self.log,
+            clock: &self.clock,
+            sink: &self.erp,
+            mapping,
+            owner: owner.into(),
+            lease: Duration::from_secs(60),
+        }
+    }
+
+    fn pull_ctx(&self, mapping_version: u64) -> PullContext<'_> {
+        PullContext {
+            ledger: &self.ledger,
+            queue: &self.queue,
+            log: &self.log,
+            clock: &self.clock,
+            mapping_version,
+            enqueued_ttl: Duration::from_secs(900),
+            deadline: Instant::now() + Duration::from_secs(60),
+        }
+    }
+
+    fn queued(&self) -> Vec<ImportOrder> {
+        self.queue
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|m| match crate::aws::Envelope::<OrderMessage>::parse("m", Some(&m.body)).unwrap().body {
+                OrderMessage::ImportOrderV1(msg) => msg,
+            })
+            .collect()
+    }
+}
+
+fn message(id: i64) -> ImportOrder {
+    ImportOrder { connection: ConnectionId::parse("sc-main").unwrap(), order: ListedOrder::Whole(Box::new(order(id))) }
+}
+
+#[tokio::test]
+async fn a_redelivered_message_does_not_create_a_second_order() {
+    let world = World::new();
+    let source = FakeSource::new(1);
+    let m = mapping(1, MAPPING);
+    let first = import_order(&source, &message(1), &world.import_ctx(&m, "a")).await.unwrap();
+    assert!(matches!(first, ImportOutcome::Created(_)));
+    let second = import_order(&source, &message(1), &world.import_ctx(&m, "b")).await.unwrap();
+    assert_eq!(second, ImportOutcome::AlreadyImported(erp_ref(1)));
+    assert_eq!(world.erp.created.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_lost_create_response_is_recovered_by_lookup_not_duplicated() {
+    let world = World::new();
+    let source = FakeSource::new(1);
+    let m = mapping(1, MAPPING);
+    world.erp.lose_next_response.store(true, Ordering::SeqCst);
+    let err = import_order(&source, &message(1), &world.import_ctx(&m, "a")).await.unwrap_err();
+    assert!(crate::error::Classify::is_retryable(&err), "{err}");
+    // The claim was released, so the redelivery proceeds at once and finds the committed order.
+    let retry = import_order(&source, &message(1), &world.import_ctx(&m, "b")).await.unwrap();
+    assert_eq!(retry, ImportOutcome::Recovered(erp_ref(1)));
+    assert_eq!(world.erp.created.lock().unwrap().len(), 1);
+    let key = ImportKey::new(source.connection.clone(), order(1).channel_order_id);
+    assert!(world.ledger.binding_for_channel(&key.connection, &key.order).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn a_crash_between_create_and_bind_is_finished_by_the_next_attempt() {
+    let world = World::new();
+    let source = FakeSource::new(1);
+    let m = mapping(1, MAPPING);
+    let key = ImportKey::new(source.connection.clone(), order(1).channel_order_id);
+    // The crashed attempt: it claimed and created, then died before binding.
+    let ClaimOutcome::Acquired(_) =
+        world.ledger.claim(&ClaimKey::import(&key), "crashed", Duration::from_secs(30)).await.unwrap()
+    else {
+        panic!("claim")
+    };
+    let draft = crate::mapping::build_draft(
+        &m,
+        &order(1),
+        AcumaticaCustomerId::parse("SC77").unwrap(),
+        vec![AcumaticaInventoryId::parse("SKU-RED-M").unwrap()],
+    )
+    .unwrap();
+    world.erp.create_order(&draft).await.unwrap();
+
+    // While the crashed lease runs, redeliveries back off.
+    let busy = import_order(&source, &message(1), &world.import_ctx(&m, "early")).await.unwrap_err();
+    assert!(matches!(busy, ImportError::InProgress { .. }));
+    *world.ledger.now.lock().unwrap() = Some(Utc::now() + chrono::Duration::seconds(31));
+    let outcome = import_order(&source, &message(1), &world.import_ctx(&m, "rescuer")).await.unwrap();
+    assert_eq!(outcome, ImportOutcome::Recovered(erp_ref(1)));
+    assert_eq!(world.erp.created.lock().unwrap().len(), 1);
+    let record = world.ledger.claim_record(&ClaimKey::import(&key)).await.unwrap().unwrap();
+    assert_eq!((record.status, record.attempts), (ClaimStatus::Completed, 2));
+}
+
+#[tokio::test]
+async fn an_unmapped_value_fails_by_name_and_imports_after_the_mapping_is_fixed() {
+    let world = World::new();
+    let source = FakeSource::new(1);
+    let mut unmapped = order(1);
+    unmapped.shipping.method = "UPS Ground Saver".into();
+    let source = FakeSource { orders: vec![unmapped.clone()], ..source };
+    let v1 = mapping(1, MAPPING);
+
+    world.ledger.save_mapping("sc-main", "m", MAPPING).await.unwrap();
+    let report = pull_connection(&source, &world.pull_ctx(1)).await.unwrap();
+    assert_eq!(report.enqueued, 1);
+    let msg = world.queued().remove(0);
+    let outcome = import_order(&source, &msg, &world.import_ctx(&v1, "a")).await.unwrap();
+    let ImportOutcome::Failed(reason) = &outcome else { panic!("expected failure, got {outcome:?}") };
+    assert!(reason.contains("shipping method \"UPS Ground Saver\""), "{reason}");
+    assert!(reason.contains("[shipping_methods] in mappings/sc-main.toml"), "{reason}");
+    assert!(world.erp.created.lock().unwrap().is_empty());
+    let failures = world.log.0.lock().unwrap().iter().filter(|e| e.result == crate::ports::LogResult::Failure).count();
+    assert_eq!(failures, 1, "the failure is in the connector log");
+
+    // Under the same mapping the order is not re-queued (markers expired or not).
+    world.clock.advance(chrono::Duration::hours(1));
+    *world.ledger.now.lock().unwrap() = Some(world.clock.now());
+    let again = pull_connection(&source, &world.pull_ctx(1)).await.unwrap();
+    assert_eq!((again.enqueued, again.failed_under_current_mapping), (0, 1));
+
+    // The user maps the method (v2): the next pull enqueues it and it imports.
+    let fixed_text =
+        MAPPING.replace("Standard = \"UPSGROUND\"", "Standard = \"UPSGROUND\"\n\"UPS Ground Saver\" = \"UPSGROUND\"");
+    let v2 = mapping(2, &fixed_text);
+    let after_fix = pull_connection(&source, &world.pull_ctx(2)).await.unwrap();
+    assert_eq!(after_fix.enqueued, 1);
+    let msg = world.queued().pop().unwrap();
+    let outcome = import_order(&source, &msg, &world.import_ctx(&v2, "b")).await.unwrap();
+    assert!(matches!(outcome, ImportOutcome::Created(_)), "{outcome:?}");
+}
+
+#[tokio::test]
+async fn pull_enqueues_each_order_once_and_reacknowledges_imported_ones() {
+    let world = World::new();
+    let source = FakeSource::new(5);
+    let first = pull_connection(&source, &world.pull_ctx(1)).await.unwrap();
+    assert_eq!((first.pages, first.enqueued, first.finished), (3, 5, true));
+    // Nothing imported yet: a second pull must not flood the queue with duplicates.
+    let second = pull_connection(&source, &world.pull_ctx(1)).await.unwrap();
+    assert_eq!((second.enqueued, second.in_flight), (0, 5));
+
+    // Import all but do not acknowledge (the acknowledgement was lost).
+    let m = mapping(1, MAPPING);
+    for msg in world.queued() {
+        import_order(&source, &msg, &world.import_ctx(&m, "w")).await.unwrap();
+    }
+    let third = pull_connection(&source, &world.pull_ctx(1)).await.unwrap();
+    assert_eq!((third.enqueued, third.reacknowledged), (0, 5));
+    assert_eq!(source.exported.lock().unwrap().len(), 5, "the pull acknowledged them again");
+    assert_eq!(world.erp.created.lock().unwrap().len(), 5);
+}
+
+#[tokio::test]
+async fn a_pull_that_fails_half_way_resumes_from_its_cursor() {
+    let world = World::new();
+    let source = FakeSource::new(6);
+    // Page 1 succeeds, page 2 fails.
+    let ctx = world.pull_ctx(1);
+    let cursor_before = world.ledger.cursor(&source.connection, ORDERS_STREAM).await.unwrap();
+    assert!(cursor_before.is_none());
+    struct FailSecond<'a>(&'a FakeSource, AtomicU32);
+    #[async_trait]
+    impl OrderSource for FailSecond<'_> {
+        fn connection(&self) -> &ConnectionId {
+            self.0.connection()
+        }
+        async fn list_new_orders(&self, page: Option<&PageToken>) -> Result<OrderPage, ConnectorError> {
+            if self.1.fetch_add(1, Ordering::SeqCst) == 1 {
+                self.0.fail_next_page.store(true, Ordering::SeqCst);
+            }
+            self.0.list_new_orders(page).await
+        }
+        async fn fetch_order(&self, id: &ChannelOrderId) -> Result<Order, ConnectorError> {
+            self.0.fetch_order(id).await
+        }
+        async fn acknowledge(&self, acks: &[Acknowledgement]) -> Result<Vec<ChannelOrderId>, ConnectorError> {
+            self.0.acknowledge(acks).await
+        }
+    }
+    let flaky = FailSecond(&source, AtomicU32::new(0));
+    assert!(pull_connection(&flaky, &ctx).await.is_err());
+    assert_eq!(world.queue.0.lock().unwrap().len(), 2, "page 1 was enqueued before the failure");
+    let cursor = world.ledger.cursor(&source.connection, ORDERS_STREAM).await.unwrap().unwrap();
+    assert_eq!(cursor.value, "2");
+
+    let resumed = pull_connection(&source, &ctx).await.unwrap();
+    assert_eq!((resumed.pages, resumed.enqueued, resumed.finished), (2, 4, true));
+    let ids: HashSet<String> = world.queued().iter().map(|m| m.order.id().to_string()).collect();
+    assert_eq!(ids.len(), 6, "every order enqueued exactly once");
+    assert_eq!(world.ledger.cursor(&source.connection, ORDERS_STREAM).await.unwrap().unwrap().value, "");
+}

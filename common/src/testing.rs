@@ -1,0 +1,272 @@
+//! In-memory ports for unit tests of the flows: same contracts as the DynamoDB/SQS adapters
+//! (conditional claims fenced on owner, bindings both ways, optimistic cursors, expiring dedupe).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::aws::{LedgerError, QueueError};
+use crate::model::{ChannelOrderId, ConnectionId, ErpOrderRef};
+use crate::ports::{
+    Binding, ClaimKey, ClaimLease, ClaimOutcome, ClaimRecord, ClaimStatus, Clock, ConnectorLog, Cursor, Ledger,
+    LogEntry, OutgoingMessage, Queue, SendReport, StoredMapping,
+};
+
+/// A clock tests move by hand.
+pub struct ManualClock(pub Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    pub fn new() -> Self {
+        Self(Mutex::new(Utc::now()))
+    }
+
+    pub fn advance(&self, by: chrono::Duration) {
+        *self.0.lock().unwrap() += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryLedger {
+    pub claims: Mutex<HashMap<ClaimKey, ClaimRecord>>,
+    pub bindings: Mutex<HashMap<(ConnectionId, ChannelOrderId), Binding>>,
+    pub cursors: Mutex<HashMap<(ConnectionId, String), Cursor>>,
+    pub dedupe: Mutex<HashMap<(String, String), DateTime<Utc>>>,
+    pub mappings: Mutex<Vec<StoredMapping>>,
+    pub now: Mutex<Option<DateTime<Utc>>>,
+}
+
+impl MemoryLedger {
+    fn now(&self) -> DateTime<Utc> {
+        self.now.lock().unwrap().unwrap_or_else(Utc::now)
+    }
+}
+
+#[async_trait]
+impl Ledger for MemoryLedger {
+    async fn claim(&self, key: &ClaimKey, owner: &str, lease: Duration) -> Result<ClaimOutcome, LedgerError> {
+        let now = self.now();
+        let mut claims = self.claims.lock().unwrap();
+        let lease_until = now + chrono::Duration::from_std(lease).unwrap();
+        let attempts = match claims.get(key) {
+            Some(r) if r.status == ClaimStatus::Completed => return Ok(ClaimOutcome::Completed(r.clone())),
+            Some(r) if r.status == ClaimStatus::InProgress && r.lease_until > now => {
+                return Ok(ClaimOutcome::InProgress { owner: r.owner.clone(), lease_until: r.lease_until })
+            }
+            Some(r) => r.attempts + 1,
+            None => 1,
+        };
+        claims.insert(
+            key.clone(),
+            ClaimRecord {
+                key: key.clone(),
+                status: ClaimStatus::InProgress,
+                owner: owner.into(),
+                attempts,
+                lease_until,
+                result: None,
+                failure: None,
+                updated_at: now,
+            },
+        );
+        Ok(ClaimOutcome::Acquired(ClaimLease { key: key.clone(), owner: owner.into(), attempt: attempts, lease_until }))
+    }
+
+    async fn complete(&self, lease: &ClaimLease, result: &str) -> Result<(), LedgerError> {
+        let mut claims = self.claims.lock().unwrap();
+        match claims.get_mut(&lease.key) {
+            Some(r) if r.owner == lease.owner => {
+                r.status = ClaimStatus::Completed;
+                r.result = Some(result.into());
+                r.failure = None;
+                Ok(())
+            }
+            _ => Err(LedgerError::LeaseLost { key: lease.key.to_string() }),
+        }
+    }
+
+    async fn fail(&self, lease: &ClaimLease, reason: &str) -> Result<(), LedgerError> {
+        let mut claims = self.claims.lock().unwrap();
+        match claims.get_mut(&lease.key) {
+            Some(r) if r.owner == lease.owner => {
+                r.status = ClaimStatus::Failed;
+                r.failure = Some(reason.into());
+                Ok(())
+            }
+            _ => Err(LedgerError::LeaseLost { key: lease.key.to_string() }),
+        }
+    }
+
+    async fn release(&self, lease: &ClaimLease) -> Result<(), LedgerError> {
+        if let Some(r) = self.claims.lock().unwrap().get_mut(&lease.key) {
+            if r.owner == lease.owner && r.status == ClaimStatus::InProgress {
+                r.lease_until = DateTime::<Utc>::MIN_UTC;
+            }
+        }
+        Ok(())
+    }
+
+    async fn claim_record(&self, key: &ClaimKey) -> Result<Option<ClaimRecord>, LedgerError> {
+        Ok(self.claims.lock().unwrap().get(key).cloned())
+    }
+
+    async fn bind(&self, binding: &Binding) -> Result<(), LedgerError> {
+        let mut bindings = self.bindings.lock().unwrap();
+        let key = (binding.connection.clone(), binding.channel_order_id.clone());
+        match bindings.get(&key) {
+            Some(existing) if existing.erp != binding.erp => Err(LedgerError::BindingConflict {
+                channel_order: binding.channel_order_id.to_string(),
+                existing: existing.erp.to_string(),
+                attempted: binding.erp.to_string(),
+            }),
+            _ => {
+                bindings.insert(key, binding.clone());
+                Ok(())
+            }
+        }
+    }
+
+    async fn binding_for_channel(
+        &self,
+        connection: &ConnectionId,
+        order: &ChannelOrderId,
+    ) -> Result<Option<Binding>, LedgerError> {
+        Ok(self.bindings.lock().unwrap().get(&(connection.clone(), order.clone())).cloned())
+    }
+
+    async fn binding_for_erp(&self, erp: &ErpOrderRef) -> Result<Option<Binding>, LedgerError> {
+        Ok(self.bindings.lock().unwrap().values().find(|b| &b.erp == erp).cloned())
+    }
+
+    async fn cursor(&self, connection: &ConnectionId, stream: &str) -> Result<Option<Cursor>, LedgerError> {
+        Ok(self.cursors.lock().unwrap().get(&(connection.clone(), stream.to_owned())).cloned())
+    }
+
+    async fn save_cursor(
+        &self,
+        connection: &ConnectionId,
+        stream: &str,
+        value: &str,
+        expected_version: Option<u64>,
+    ) -> Result<Cursor, LedgerError> {
+        let mut cursors = self.cursors.lock().unwrap();
+        let key = (connection.clone(), stream.to_owned());
+        if cursors.get(&key).map(|c| c.version) != expected_version {
+            return Err(LedgerError::CursorConflict {
+                connection: connection.to_string(),
+                stream: stream.into(),
+                expected: expected_version,
+            });
+        }
+        let cursor = Cursor {
+            connection: connection.clone(),
+            stream: stream.into(),
+            value: value.into(),
+            version: expected_version.map_or(1, |v| v + 1),
+            updated_at: self.now(),
+        };
+        cursors.insert(key, cursor.clone());
+        Ok(cursor)
+    }
+
+    async fn remember_once(&self, scope: &str, key: &str, ttl: Duration) -> Result<bool, LedgerError> {
+        let now = self.now();
+        let mut dedupe = self.dedupe.lock().unwrap();
+        let k = (scope.to_owned(), key.to_owned());
+        if dedupe.get(&k).is_some_and(|expires| *expires > now) {
+            return Ok(false);
+        }
+        dedupe.insert(k, now + chrono::Duration::from_std(ttl).unwrap());
+        Ok(true)
+    }
+
+    async fn save_mapping(&self, name: &str, source_path: &str, source: &str) -> Result<StoredMapping, LedgerError> {
+        let mut mappings = self.mappings.lock().unwrap();
+        let version = mappings.iter().filter(|m| m.name == name).map(|m| m.version).max().unwrap_or(0) + 1;
+        let stored = StoredMapping {
+            name: name.into(),
+            version,
+            source: source.into(),
+            source_path: source_path.into(),
+            sha256: String::new(),
+            saved_at: self.now(),
+        };
+        mappings.push(stored.clone());
+        Ok(stored)
+    }
+
+    async fn latest_mapping(&self, name: &str) -> Result<Option<StoredMapping>, LedgerError> {
+        Ok(self.mappings.lock().unwrap().iter().filter(|m| m.name == name).max_by_key(|m| m.version).cloned())
+    }
+
+    async fn mapping_version(&self, name: &str, version: u64) -> Result<Option<StoredMapping>, LedgerError> {
+        Ok(self.mappings.lock().unwrap().iter().find(|m| m.name == name && m.version == version).cloned())
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryLog(pub Mutex<Vec<LogEntry>>);
+
+#[async_trait]
+impl ConnectorLog for MemoryLog {
+    async fn record(&self, entry: &LogEntry) -> Result<(), LedgerError> {
+        self.0.lock().unwrap().push(entry.clone());
+        Ok(())
+    }
+
+    async fn entries_between(
+        &self,
+        connection: &ConnectionId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<LogEntry>, LedgerError> {
+        Ok(self
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| &e.connection == connection && e.started_at >= from && e.started_at < to)
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn entries_for_entity(
+        &self,
+        connection: &ConnectionId,
+        entity_id: &str,
+        limit: usize,
+    ) -> Result<Vec<LogEntry>, LedgerError> {
+        Ok(self
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .filter(|e| &e.connection == connection && e.entity_id == entity_id)
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryQueue(pub Mutex<Vec<OutgoingMessage>>);
+
+#[async_trait]
+impl Queue for MemoryQueue {
+    async fn send(&self, messages: Vec<OutgoingMessage>) -> Result<SendReport, QueueError> {
+        let sent = messages.iter().map(|m| m.entry_id.clone()).collect();
+        self.0.lock().unwrap().extend(messages);
+        Ok(SendReport { sent, failed: Vec::new() })
+    }
+}
