@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/orderbridge/target
 
-.PHONY: test fmt lint local-up local-down
+.PHONY: test fmt lint local-up local-down demo build-lambdas validate
 
 ## Everything CI runs: fmt, clippy, cfn-lint, unit + emulator + sandbox tests.
 test:
@@ -23,3 +23,20 @@ local-up:
 
 local-down:
 	@infra/local/stack.sh stop
+
+## The main job: a real sync of seeded orders through the functions' handlers, against the local
+## emulator and the vendor sandbox; prints a summary and the last connector-log lines.
+demo:
+	@infra/local/demo.sh
+
+## arm64 release binaries for Lambda (cargo-lambda + zig from PyPI), one bootstrap per function.
+build-lambdas:
+	@DEPLOY_VENV="$$(infra/local/deploy-tools.sh)" && export PATH="$$DEPLOY_VENV/bin:$$PATH" && \
+	  rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1 || true; \
+	  cargo lambda build --release --arm64 --bin order-pull --bin order-import && \
+	  ls -l "$(CARGO_TARGET_DIR)/lambda"/*/bootstrap
+
+## SAM's own validation of the template (cfn-lint runs in `make test`).
+validate:
+	@DEPLOY_VENV="$$(infra/local/deploy-tools.sh)" && SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 \
+	  "$$DEPLOY_VENV/bin/sam" validate --lint -t infra/template.yaml

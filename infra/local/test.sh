@@ -14,6 +14,9 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cfn-lint infra/template.yaml"
 "$VENV/bin/cfn-lint" infra/template.yaml
+echo "== sam validate --lint"
+DEPLOY_VENV="$(infra/local/deploy-tools.sh)"
+SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 "$DEPLOY_VENV/bin/sam" validate --lint -t infra/template.yaml
 
 trap 'infra/local/stack.sh stop' EXIT
 infra/local/stack.sh start
