@@ -26,6 +26,9 @@ pub struct VendorProfile {
     /// A pause to impose after any response, success included (e.g. "0 requests left, reset in
     /// N ms"), so the next call waits instead of earning a 429.
     pub pause_hint: fn(&HeaderMap) -> Option<Duration>,
+    /// A failed response that is a permanent rejection whatever its status says (Acumatica
+    /// answers some validation failures with 500): it becomes `Rejected`, never retried.
+    pub rejects: fn(StatusCode, &[u8]) -> bool,
 }
 
 /// Whether repeating a request can duplicate its effect.

@@ -26,8 +26,17 @@ fn no_pause(_: &HeaderMap) -> Option<Duration> {
     None
 }
 
-const PROFILE: VendorProfile =
-    VendorProfile { name: "test", error_message: generic_message, rate_hint: no_hint, pause_hint: no_pause };
+fn never(_: StatusCode, _: &[u8]) -> bool {
+    false
+}
+
+const PROFILE: VendorProfile = VendorProfile {
+    name: "test",
+    error_message: generic_message,
+    rate_hint: no_hint,
+    pause_hint: no_pause,
+    rejects: never,
+};
 
 fn fast_policy() -> RetryPolicy {
     RetryPolicy { max_attempts: 4, initial_delay_ms: 1, max_delay_ms: 5, max_total_wait_ms: 2_000 }

@@ -1,0 +1,158 @@
+//! Acumatica connection settings, read from the connections TOML file.
+
+use std::collections::BTreeMap;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use super::VENDOR;
+use crate::connectors::InvalidConfig;
+use crate::http::{validate_base_url, HttpSettings, RateBudget, RetryPolicy};
+
+/// How Orderbridge reaches one Acumatica tenant.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcumaticaConfig {
+    /// Instance URL, everything before `/entity`: `https://erp.example.com/AcumaticaERP`.
+    pub base_url: String,
+    /// Web-service endpoint name; `Default` unless the tenant publishes an extended endpoint.
+    #[serde(default = "default_endpoint")]
+    pub endpoint: String,
+    /// Endpoint version, pinned because field sets differ between versions (§2.12).
+    #[serde(default = "default_endpoint_version")]
+    pub endpoint_version: String,
+    /// API user name (a dedicated API user; it counts against the licence's API-user limit).
+    pub username: String,
+    /// API user password.
+    pub password: SecretString,
+    /// Tenant login name (form SM203520).
+    pub tenant: String,
+    /// Branch ID to sign in to (form CS102000); omitted when empty.
+    #[serde(default)]
+    pub branch: Option<String>,
+    /// The licence's request budget (read it from SM604000); 100 per minute by default.
+    #[serde(default = "default_budget")]
+    pub rate_limit: RateBudget,
+    /// Retries inside one invocation.
+    #[serde(default)]
+    pub retry: RetryPolicy,
+    /// HTTP timeouts and user agent.
+    #[serde(default)]
+    pub http: HttpSettings,
+    /// Prefix of the CustomerIDs Orderbridge creates; must equal `customers.id_prefix` of the
+    /// mapping file, so that customers created here are found again by the mapper.
+    #[serde(default = "default_customer_prefix")]
+    pub customer_id_prefix: String,
+    /// Per-connection overrides of `customer_id_prefix` (connection id → prefix).
+    #[serde(default)]
+    pub customer_id_prefix_by_connection: BTreeMap<String, String>,
+    /// Customer class of created customers; the tenant's default class when absent.
+    #[serde(default)]
+    pub customer_class: Option<String>,
+    /// Shipment `Status` values that count as shipped for `shipments_since`.
+    #[serde(default = "default_shipped_statuses")]
+    pub shipped_statuses: Vec<String>,
+    /// Seconds the UPC/EAN → InventoryID index built from stock-item cross-references is reused.
+    #[serde(default = "default_item_index_ttl")]
+    pub item_index_ttl_secs: u64,
+    /// `$top` used when paging stock items and shipments.
+    #[serde(default = "default_page_size")]
+    pub page_size: u32,
+}
+
+fn default_endpoint() -> String {
+    "Default".into()
+}
+
+fn default_endpoint_version() -> String {
+    "24.200.001".into()
+}
+
+fn default_budget() -> RateBudget {
+    RateBudget::new(100, 60)
+}
+
+fn default_customer_prefix() -> String {
+    "SC".into()
+}
+
+fn default_shipped_statuses() -> Vec<String> {
+    vec!["Confirmed".into(), "Completed".into()]
+}
+
+fn default_item_index_ttl() -> u64 {
+    900
+}
+
+fn default_page_size() -> u32 {
+    200
+}
+
+fn valid_prefix(p: &str) -> bool {
+    (1..=6).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+impl AcumaticaConfig {
+    /// A config with defaults for everything but the URL and credentials.
+    pub fn new(base_url: impl Into<String>, username: impl Into<String>, password: SecretString, tenant: &str) -> Self {
+        Self {
+            base_url: base_url.into(),
+            endpoint: default_endpoint(),
+            endpoint_version: default_endpoint_version(),
+            username: username.into(),
+            password,
+            tenant: tenant.into(),
+            branch: None,
+            rate_limit: default_budget(),
+            retry: RetryPolicy::default(),
+            http: HttpSettings::default(),
+            customer_id_prefix: default_customer_prefix(),
+            customer_id_prefix_by_connection: BTreeMap::new(),
+            customer_class: None,
+            shipped_statuses: default_shipped_statuses(),
+            item_index_ttl_secs: default_item_index_ttl(),
+            page_size: default_page_size(),
+        }
+    }
+
+    /// Checks every field; the error names the first bad one.
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
+        let bad = |problem: String| Err(InvalidConfig { vendor: VENDOR, problem });
+        if let Err(p) = validate_base_url("base_url", &self.base_url) {
+            return bad(p);
+        }
+        if self.base_url.contains("/entity") {
+            return bad(format!("base_url: {:?} must stop before /entity (the instance URL)", self.base_url));
+        }
+        if self.endpoint.trim().is_empty() || self.endpoint.contains('/') {
+            return bad("endpoint: must be a name such as Default".into());
+        }
+        let version_ok = self.endpoint_version.split('.').count() == 3
+            && self.endpoint_version.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+        if !version_ok {
+            return bad(format!("endpoint_version: {:?} must look like 24.200.001", self.endpoint_version));
+        }
+        if self.username.trim().is_empty() {
+            return bad("username: must not be empty".into());
+        }
+        if self.tenant.trim().is_empty() {
+            return bad("tenant: must not be empty (the tenant's login name from SM203520)".into());
+        }
+        if !valid_prefix(&self.customer_id_prefix) {
+            return bad("customer_id_prefix: use 1-6 letters or digits (the mapping's customers.id_prefix)".into());
+        }
+        if let Some((conn, _)) = self.customer_id_prefix_by_connection.iter().find(|(_, p)| !valid_prefix(p)) {
+            return bad(format!("customer_id_prefix_by_connection.{conn}: use 1-6 letters or digits"));
+        }
+        if self.page_size == 0 || self.page_size > 1000 {
+            return bad("page_size: must be 1-1000".into());
+        }
+        self.rate_limit.validate("rate_limit").or_else(bad)?;
+        self.retry.validate("retry").or_else(bad)
+    }
+
+    /// The CustomerID prefix for orders of `connection`.
+    pub fn customer_prefix_for(&self, connection: &str) -> &str {
+        self.customer_id_prefix_by_connection.get(connection).map_or(self.customer_id_prefix.as_str(), String::as_str)
+    }
+}

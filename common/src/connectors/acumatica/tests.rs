@@ -1,0 +1,226 @@
+//! Acumatica wire and mapper tests with fixtures in the documented shapes (§2.4, §2.6–§2.9).
+
+use std::collections::BTreeMap;
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use rust_decimal_macros::dec;
+use serde_json::json;
+
+use super::mapper::*;
+use super::wire::{val, Num, ShipmentWire, Val};
+use super::AcumaticaConfig;
+use crate::mapping::{DraftContact, DraftLine, DraftPayment, DraftTax, SalesOrderDraft};
+use crate::model::{
+    AcumaticaCustomerId, AcumaticaInventoryId, AcumaticaOrderType, Address, Currency, Customer, Money, OrderStatus,
+    ShipmentSource,
+};
+
+fn contact() -> DraftContact {
+    DraftContact {
+        attention: "Ann Lee".into(),
+        business_name: None,
+        email: Some("buyer@example.com".into()),
+        phone: None,
+        address: Address {
+            name: "Ann Lee".into(),
+            line1: "1 Main St".into(),
+            city: "Austin".into(),
+            region: Some("TX".into()),
+            postal_code: Some("78701".into()),
+            country: "US".into(),
+            ..Default::default()
+        },
+    }
+}
+
+fn draft() -> SalesOrderDraft {
+    let order = crate::model::fixtures::order();
+    SalesOrderDraft {
+        import_key: order.import_key(),
+        import_id: "SC-5512345".into(),
+        external_ref: "112-0000000-0000000".into(),
+        order_type: AcumaticaOrderType::parse("SO").unwrap(),
+        customer_id: AcumaticaCustomerId::parse("SC77").unwrap(),
+        order_date: NaiveDate::from_ymd_opt(2024, 5, 1).unwrap(),
+        requested_on: None,
+        description: "Amazon order 112-0000000-0000000".into(),
+        currency: Currency::USD,
+        ship_via: Some("UPSGROUND".into()),
+        bill_to: contact(),
+        ship_to: contact(),
+        lines: vec![DraftLine {
+            inventory_id: AcumaticaInventoryId::parse("SKU-RED-M").unwrap(),
+            quantity: dec!(2),
+            unit_price: dec!(19.99),
+            discount_amount: dec!(0.10),
+            description: "Red shirt M".into(),
+            note: None,
+            warehouse_id: None,
+            channel_line_id: "9001".into(),
+        }],
+        payments: vec![DraftPayment {
+            payment_method: "AMAZONPAY".into(),
+            cash_account: None,
+            amount: dec!(48.08),
+            reference: Some("TXN-1".into()),
+        }],
+        freight: dec!(5.00),
+        taxes: vec![DraftTax {
+            tax_id: "CHANNEL".into(),
+            rate: Some(dec!(0.08)),
+            taxable_amount: dec!(39.88),
+            tax_amount: dec!(3.20),
+        }],
+        note: Some("Gift message: Happy birthday".into()),
+        attributes: BTreeMap::from([("AttributePRIME".to_string(), "true".to_string())]),
+        expected_total: Money::new(dec!(48.08), Currency::USD),
+    }
+}
+
+#[test]
+fn val_wrapper_skips_absent_values_and_reads_field_errors() {
+    assert_eq!(serde_json::to_value(Val::new("SO")).unwrap(), json!({"value": "SO"}));
+    assert_eq!(serde_json::to_value(Val::<String>::default()).unwrap(), json!({}));
+    let read: Val<String> = serde_json::from_value(json!({"value": "BADID", "error": "not found"})).unwrap();
+    assert_eq!(read.error.as_deref(), Some("not found"));
+    assert_eq!(serde_json::to_value(val(Num(dec!(19.990)))).unwrap(), json!({"value": 19.99}));
+}
+
+#[test]
+fn sales_order_body_wraps_every_field_and_keeps_money_exact() {
+    let body = serde_json::to_value(sales_order_body(&draft())).unwrap();
+    assert_eq!(body["CustomerOrder"], json!({"value": "SC-5512345"}));
+    assert_eq!(body["ExternalRef"], json!({"value": "112-0000000-0000000"}));
+    assert_eq!(body["Date"], json!({"value": "2024-05-01T00:00:00"}));
+    assert_eq!(body["DisableAutomaticTaxCalculation"], json!({"value": true}));
+    assert_eq!(body["ShipToAddressOverride"], json!({"value": true}));
+    assert_eq!(body["ShipToAddress"]["State"], json!({"value": "TX"}));
+    assert!(body["ShipToAddress"].get("AddressLine2").is_none(), "absent fields are not sent");
+    let line = &body["Details"][0];
+    assert_eq!(line["UnitPrice"], json!({"value": 19.99}));
+    assert_eq!(line["DiscountAmount"], json!({"value": 0.1}));
+    assert_eq!(line["ManualPrice"], json!({"value": true}));
+    assert_eq!(line["ManualDiscount"], json!({"value": true}));
+    assert_eq!(body["ShippingSettings"]["FreightPrice"], json!({"value": 5}));
+    assert_eq!(body["ShippingSettings"]["OverrideFreightPrice"], json!({"value": true}));
+    assert_eq!(body["Payments"][0]["PaymentAmount"], json!({"value": 48.08}));
+    assert_eq!(body["TaxDetails"][0]["TaxAmount"], json!({"value": 3.2}));
+    assert_eq!(body["note"], json!({"value": "Gift message: Happy birthday"}));
+    assert_eq!(body["custom"]["Document"]["AttributePRIME"], json!({"type": "CustomStringField", "value": "true"}));
+    // Exactness: the serialized number is the decimal's own text, not an f64 rendering.
+    let text = serde_json::to_string(&sales_order_body(&draft())).unwrap();
+    assert!(text.contains(r#""UnitPrice":{"value":19.99}"#), "{text}");
+}
+
+#[test]
+fn import_id_literals_are_quoted_and_escaped() {
+    assert_eq!(odata_string("SC-5512345"), "'SC-5512345'");
+    assert_eq!(odata_string("O'Brien's"), "'O''Brien''s'");
+}
+
+#[test]
+fn datetimeoffset_literals_carry_an_explicit_offset() {
+    let at = Utc.with_ymd_and_hms(2024, 5, 1, 10, 31, 28).unwrap();
+    assert_eq!(datetimeoffset(at), "datetimeoffset'2024-05-01T10:31:28.000+00:00'");
+}
+
+#[test]
+fn customer_ids_derive_from_the_channel_id_or_the_email_digest() {
+    let mut c = Customer {
+        channel_customer_id: Some("200-123".into()),
+        email: Some("Buyer@Example.com".into()),
+        name: "Ann".into(),
+        company: None,
+        phone: None,
+    };
+    assert_eq!(derive_customer_id("SC", &c).unwrap().as_str(), "SC200123");
+    c.channel_customer_id = Some("0".into()); // BigCommerce guest
+    let by_email = derive_customer_id("BC", &c).unwrap();
+    assert!(by_email.as_str().starts_with("BCE") && by_email.as_str().len() == 15, "{by_email}");
+    c.email = Some("buyer@example.com".into());
+    assert_eq!(derive_customer_id("BC", &c).unwrap(), by_email, "email case does not matter");
+    c.email = None;
+    assert!(derive_customer_id("BC", &c).is_none());
+}
+
+#[test]
+fn http_error_envelope_gives_the_exception_message() {
+    let body = br#"{"message":"An error has occurred.","exceptionMessage":"Customer 'X' cannot be found.","exceptionType":"PX.Data.PXException","stackTrace":"at ..."}"#;
+    assert_eq!(error_message(body).as_deref(), Some("Customer 'X' cannot be found."));
+}
+
+#[test]
+fn entity_errors_name_the_fields_and_mark_500_outcomes_as_validation() {
+    let body = json!({
+        "error": "Inserting 'Sales Order' record raised at least one error. Please review the errors.",
+        "CustomerID": {"value": "BADID", "error": "Customer 'BADID' cannot be found in the system."},
+        "Details": [{"InventoryID": {"value": "NOPE", "error": "Inventory ID 'NOPE' cannot be found in the system."}}]
+    });
+    let bytes = serde_json::to_vec(&body).unwrap();
+    let msg = error_message(&bytes).unwrap();
+    assert!(msg.contains("CustomerID: Customer 'BADID' cannot be found"), "{msg}");
+    assert!(msg.contains("Details[0].InventoryID: Inventory ID 'NOPE'"), "{msg}");
+    assert!(is_entity_outcome_error(&bytes));
+    let outcome = br#"{"message":"x","exceptionType":"PX.Api.ContractBased.OutcomeEntityHasErrorsException"}"#;
+    assert!(is_entity_outcome_error(outcome));
+    assert!(!is_entity_outcome_error(br#"{"message":"An error has occurred."}"#));
+}
+
+#[test]
+fn status_strings_map_to_canonical_statuses() {
+    assert_eq!(order_status("Open"), OrderStatus::Open);
+    assert_eq!(order_status("Back Order"), OrderStatus::BackOrder);
+    assert_eq!(order_status("Canceled"), OrderStatus::Cancelled);
+    assert_eq!(order_status("Weird"), OrderStatus::Other("Weird".into()));
+}
+
+#[test]
+fn confirmed_shipments_map_per_order_with_one_package_per_tracking_number() {
+    let wire: ShipmentWire = serde_json::from_value(json!({
+        "ShipmentNbr": {"value": "000123"}, "Status": {"value": "Confirmed"},
+        "ShipmentDate": {"value": "2024-05-02T00:00:00-04:00"}, "ShipVia": {"value": "UPSGROUND"},
+        "LastModifiedDateTime": {"value": "2024-05-02T15:00:00.123-04:00"},
+        "Orders": [{"OrderType": {"value": "SO"}, "OrderNbr": {"value": "SO001234"}}],
+        "Details": [{"InventoryID": {"value": "SKU-RED-M"}, "ShippedQty": {"value": 2}, "OrderNbr": {"value": "SO001234"}, "OrderLineNbr": {"value": 1}}],
+        "Packages": [{"LineNbr": {"value": 1}, "TrackingNbr": {"value": "1Z999AA10123456784"}, "Weight": {"value": 2.5}},
+                     {"LineNbr": {"value": 2}, "TrackingNbr": {"value": ""}}]
+    }))
+    .unwrap();
+    let out = shipment_to_canonical(&wire, &["Confirmed".into()]).unwrap();
+    assert_eq!(out.len(), 1);
+    let (erp, shipment) = &out[0];
+    assert_eq!(erp.to_string(), "SO/SO001234");
+    assert!(matches!(&shipment.source, ShipmentSource::Acumatica(n) if n.as_str() == "000123"));
+    assert_eq!(shipment.ship_date, NaiveDate::from_ymd_opt(2024, 5, 2).unwrap());
+    assert_eq!(shipment.packages.len(), 1, "a package without tracking is not pushed");
+    assert_eq!(shipment.packages[0].items[0].quantity, dec!(2));
+    assert_eq!(shipment.packages[0].weight, Some(dec!(2.5)));
+    assert!(shipment_to_canonical(&wire, &["Completed".into()]).unwrap().is_empty());
+}
+
+#[test]
+fn config_validation_names_the_field() {
+    let mut c = AcumaticaConfig::new("https://erp.example.com/AcumaticaERP", "api", "pw".to_string().into(), "Company");
+    c.validate().unwrap();
+    c.endpoint_version = "24.200".into();
+    assert!(c.validate().unwrap_err().to_string().contains("endpoint_version"));
+    c.endpoint_version = "24.200.001".into();
+    c.base_url = "https://erp.example.com/AcumaticaERP/entity/Default/24.200.001".into();
+    assert!(c.validate().unwrap_err().to_string().contains("base_url"));
+}
+
+#[test]
+fn config_deserializes_from_toml_with_defaults_and_hides_the_password() {
+    let c: AcumaticaConfig = toml::from_str(
+        r#"
+        base_url = "https://erp.example.com/AcumaticaERP"
+        username = "api_user"
+        password = "s3cret"
+        tenant = "Company"
+        "#,
+    )
+    .unwrap();
+    assert_eq!(c.endpoint_version, "24.200.001");
+    assert_eq!(c.rate_limit.requests, 100);
+    assert!(!format!("{c:?}").contains("s3cret"));
+}

@@ -1,0 +1,336 @@
+//! Acumatica's JSON: every non-system field wrapped as `{"value": ...}` (§2.4). Request types
+//! serialize only the fields that are set; response types read only what the client needs.
+#![allow(non_snake_case)] // Field names are Acumatica's, so the JSON maps one to one.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::connectors::lenient;
+
+/// A wrapped field: `{"value": v}`. Absent when `None` (see [`val`]); a response may add `error`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Val<T> {
+    #[serde(default = "Option::default", skip_serializing_if = "Option::is_none")]
+    pub value: Option<T>,
+    /// A field-level validation error the server attached (responses only).
+    #[serde(default, skip_serializing)]
+    pub error: Option<String>,
+}
+
+impl<T> Val<T> {
+    pub fn new(value: T) -> Self {
+        Self { value: Some(value), error: None }
+    }
+}
+
+/// `Some(Val(v))`, the form entity fields take, so absent values are skipped on the wire.
+pub fn val<T>(value: T) -> Option<Val<T>> {
+    Some(Val::new(value))
+}
+
+/// `Some(Val(v))` when `value` is `Some`.
+pub fn opt<T>(value: Option<T>) -> Option<Val<T>> {
+    value.map(Val::new)
+}
+
+/// A decimal that goes over the wire as an exact JSON number and is read leniently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Num(pub Decimal);
+
+impl Serialize for Num {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        lenient::serialize_number(&self.0, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Num {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        lenient::decimal_or_zero(d).map(Num)
+    }
+}
+
+pub fn num(value: Decimal) -> Option<Val<Num>> {
+    val(Num(value))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests.
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LoginRequest<'a> {
+    pub name: &'a str,
+    pub password: &'a str,
+    pub tenant: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub branch: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct AddressWire {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub AddressLine1: Option<Val<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub AddressLine2: Option<Val<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub City: Option<Val<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub State: Option<Val<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub PostalCode: Option<Val<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub Country: Option<Val<String>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct DocContactWire {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub Attention: Option<Val<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub BusinessName: Option<Val<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub Email: Option<Val<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub Phone1: Option<Val<String>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ShippingSettingsWire {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub FreightPrice: Option<Val<Num>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub OverrideFreightPrice: Option<Val<bool>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SalesOrderDetailWire {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub InventoryID: Option<Val<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub OrderQty: Option<Val<Num>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub UnitPrice: Option<Val<Num>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ManualPrice: Option<Val<bool>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub DiscountAmount: Option<Val<Num>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ManualDiscount: Option<Val<bool>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub LineDescription: Option<Val<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub WarehouseID: Option<Val<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ExternalRef: Option<Val<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<Val<String>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SalesOrderPaymentWire {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub PaymentMethod: Option<Val<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub CashAccount: Option<Val<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub PaymentAmount: Option<Val<Num>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub PaymentRef: Option<Val<String>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TaxDetailWire {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub TaxID: Option<Val<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub TaxRate: Option<Val<Num>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub TaxableAmount: Option<Val<Num>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub TaxAmount: Option<Val<Num>>,
+}
+
+/// A custom field as the contract API writes it: `{"type": "CustomStringField", "value": ...}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomField {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub value: String,
+}
+
+/// `PUT SalesOrder` body for an insert.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SalesOrderPut {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub OrderType: Option<Val<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub CustomerID: Option<Val<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub CustomerOrder: Option<Val<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ExternalRef: Option<Val<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub Date: Option<Val<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub RequestedOn: Option<Val<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub Description: Option<Val<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub CurrencyID: Option<Val<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ShipVia: Option<Val<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub DisableAutomaticTaxCalculation: Option<Val<bool>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub BillToAddressOverride: Option<Val<bool>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub BillToContactOverride: Option<Val<bool>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub BillToAddress: Option<AddressWire>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub BillToContact: Option<DocContactWire>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ShipToAddressOverride: Option<Val<bool>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ShipToContactOverride: Option<Val<bool>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ShipToAddress: Option<AddressWire>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ShipToContact: Option<DocContactWire>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ShippingSettings: Option<ShippingSettingsWire>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub Details: Vec<SalesOrderDetailWire>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub Payments: Vec<SalesOrderPaymentWire>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub TaxDetails: Vec<TaxDetailWire>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<Val<String>>,
+    /// `{"Document": {"<field>": {"type": "CustomStringField", "value": ...}}}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custom: Option<std::collections::BTreeMap<&'static str, std::collections::BTreeMap<String, CustomField>>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ContactWire {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub Email: Option<Val<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub Phone1: Option<Val<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub DisplayName: Option<Val<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub CompanyName: Option<Val<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub Address: Option<AddressWire>,
+}
+
+/// `PUT Customer` body for an insert.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CustomerPut {
+    pub CustomerID: Option<Val<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub CustomerName: Option<Val<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub CustomerClass: Option<Val<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub MainContact: Option<ContactWire>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Responses.
+// ---------------------------------------------------------------------------------------------
+
+/// The key fields of a sales order (find, create, status).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SalesOrderKeys {
+    #[serde(default)]
+    pub OrderType: Option<Val<String>>,
+    #[serde(default)]
+    pub OrderNbr: Option<Val<String>>,
+    #[serde(default)]
+    pub OrderTotal: Option<Val<Num>>,
+    #[serde(default)]
+    pub Status: Option<Val<String>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CustomerKey {
+    #[serde(default)]
+    pub CustomerID: Option<Val<String>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CrossReferenceWire {
+    #[serde(default)]
+    pub AlternateID: Option<Val<String>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct StockItemWire {
+    #[serde(default)]
+    pub InventoryID: Option<Val<String>>,
+    #[serde(default)]
+    pub CrossReferences: Vec<CrossReferenceWire>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ShipmentOrderWire {
+    #[serde(default)]
+    pub OrderType: Option<Val<String>>,
+    #[serde(default)]
+    pub OrderNbr: Option<Val<String>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ShipmentDetailWire {
+    #[serde(default)]
+    pub InventoryID: Option<Val<String>>,
+    #[serde(default)]
+    pub ShippedQty: Option<Val<Num>>,
+    #[serde(default)]
+    pub OrderNbr: Option<Val<String>>,
+    #[serde(default)]
+    pub OrderLineNbr: Option<Val<Num>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ShipmentPackageWire {
+    #[serde(default)]
+    pub LineNbr: Option<Val<Num>>,
+    #[serde(default)]
+    pub TrackingNbr: Option<Val<String>>,
+    #[serde(default)]
+    pub Weight: Option<Val<Num>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ShipmentWire {
+    #[serde(default)]
+    pub ShipmentNbr: Option<Val<String>>,
+    #[serde(default)]
+    pub Status: Option<Val<String>>,
+    #[serde(default)]
+    pub ShipmentDate: Option<Val<String>>,
+    #[serde(default)]
+    pub ShipVia: Option<Val<String>>,
+    #[serde(default)]
+    pub LastModifiedDateTime: Option<Val<String>>,
+    #[serde(default)]
+    pub Orders: Vec<ShipmentOrderWire>,
+    #[serde(default)]
+    pub Details: Vec<ShipmentDetailWire>,
+    #[serde(default)]
+    pub Packages: Vec<ShipmentPackageWire>,
+}
+
+/// The unwrapped value of an optional wrapped field.
+pub fn get<T: Clone>(field: &Option<Val<T>>) -> Option<T> {
+    field.as_ref().and_then(|v| v.value.clone())
+}
+
+/// The unwrapped, trimmed, non-empty text of an optional wrapped field.
+pub fn text(field: &Option<Val<String>>) -> Option<String> {
+    field.as_ref().and_then(|v| v.value.as_deref()).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
+}

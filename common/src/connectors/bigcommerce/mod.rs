@@ -1,0 +1,1 @@
+//! BigCommerce v2 Orders client (in progress).

@@ -1,0 +1,1 @@
+//! Sellercloud REST client (in progress).
