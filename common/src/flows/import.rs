@@ -163,7 +163,11 @@ async fn run_claimed(
     };
 
     // Look before you create: a previous attempt may have created it and died before recording.
-    let (erp, outcome_of) = match ctx.sink.find_by_import_id(&key.import_id()).await.map_err(vendor_err)? {
+    // The first attempt ever made on this key has no predecessor, so it skips the lookup (one ERP
+    // call saved per order under the ERP's per-minute licence limit).
+    let existing =
+        if lease.attempt > 1 { ctx.sink.find_by_import_id(&key.import_id()).await.map_err(vendor_err)? } else { None };
+    let (erp, outcome_of) = match existing {
         Some(erp) => (erp, ImportOutcome::Recovered as fn(ErpOrderRef) -> ImportOutcome),
         None => {
             let draft = match map_order(ctx, &order).await {

@@ -232,6 +232,8 @@ async fn reacknowledge(source: &dyn OrderSource, acks: &[Acknowledgement]) {
         Ok(missed) => {
             warn!(connection = %connection, count = missed.len(), "Some re-acknowledgements were not applied; the next pull retries them.")
         }
-        Err(e) => warn!(connection = %connection, error = %e, "Re-acknowledging imported orders failed; the next pull retries."),
+        Err(e) => {
+            warn!(connection = %connection, error = %e, "Re-acknowledging imported orders failed; the next pull retries.")
+        }
     }
 }

@@ -121,6 +121,7 @@ struct FakeErp {
     created: Mutex<Vec<SalesOrderDraft>>,
     lose_next_response: AtomicBool,
     next_nbr: AtomicU32,
+    lookups: AtomicU32,
 }
 
 #[async_trait]
@@ -128,6 +129,7 @@ impl OrderSink for FakeErp {
     type Draft = SalesOrderDraft;
 
     async fn find_by_import_id(&self, import_id: &str) -> Result<Option<ErpOrderRef>, ConnectorError> {
+        self.lookups.fetch_add(1, Ordering::SeqCst);
         let created = self.created.lock().unwrap();
         Ok(created.iter().position(|d| d.import_id == import_id).map(|i| erp_ref(i as u32 + 1)))
     }
@@ -246,6 +248,7 @@ async fn a_redelivered_message_does_not_create_a_second_order() {
     let m = mapping(1, MAPPING);
     let first = import_order(&source, &message(1), &world.import_ctx(&m, "a")).await.unwrap();
     assert!(matches!(first, ImportOutcome::Created(_)));
+    assert_eq!(world.erp.lookups.load(Ordering::SeqCst), 0, "a first attempt has nothing to look for");
     let second = import_order(&source, &message(1), &world.import_ctx(&m, "b")).await.unwrap();
     assert_eq!(second, ImportOutcome::AlreadyImported(erp_ref(1)));
     assert_eq!(world.erp.created.lock().unwrap().len(), 1);
