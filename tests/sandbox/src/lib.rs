@@ -26,6 +26,8 @@
 // Handlers return `Result<_, Response>` so early exits carry the vendor's own error envelope;
 // the response is built once per failed request, so boxing it would only add noise.
 #![allow(clippy::result_large_err)]
+// The vendor payloads are large `json!` literals.
+#![recursion_limit = "256"]
 
 pub mod acumatica;
 pub mod bigcommerce;

@@ -1,0 +1,293 @@
+//! ShipStation simulator behaviour over HTTP: Basic auth, createorder upserts, paging and
+//! filters, the 40/min limit headers, SHIP_NOTIFY with a resource_url that lists the batch, and
+//! Pacific timestamps.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use orderbridge_sandbox::shipstation::CreateShipments;
+use orderbridge_sandbox::{FaultKind, ScriptedFault, Vendor, WebhookTarget, WindowLimit};
+use serde_json::{json, Value};
+
+fn order(number: &str, key: Option<&str>, status: &str) -> Value {
+    let mut o = json!({
+        "orderNumber": number,
+        "orderDate": "2024-05-01T09:30:00.0000000",
+        "orderStatus": status,
+        "billTo": {"name": "Ann Lee"},
+        "shipTo": {"name": "Ann Lee", "street1": "1 Main St", "city": "Austin", "state": "TX",
+                   "postalCode": "78701", "country": "US"},
+        "items": [{"sku": "MUG-RED-0001", "name": "Mug", "quantity": 2, "unitPrice": 9.99}],
+        "amountPaid": 19.98
+    });
+    if let Some(k) = key {
+        o["orderKey"] = json!(k);
+    }
+    o
+}
+
+async fn post(c: &reqwest::Client, base: &str, path: &str, body: &Value) -> reqwest::Response {
+    c.post(format!("{base}{path}"))
+        .basic_auth("ss-sandbox-key", Some("ss-sandbox-secret"))
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn get(c: &reqwest::Client, url: String) -> reqwest::Response {
+    c.get(url).basic_auth("ss-sandbox-key", Some("ss-sandbox-secret")).send().await.unwrap()
+}
+
+#[tokio::test]
+async fn basic_auth_is_required() {
+    let sb = common::sandbox().await;
+    let c = common::client();
+    let base = &sb.urls().shipstation;
+    assert_eq!(c.get(format!("{base}/orders")).send().await.unwrap().status(), 401);
+    let r = c.get(format!("{base}/orders")).basic_auth("ss-sandbox-key", Some("wrong")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let v: Value = r.json().await.unwrap();
+    assert!(v["message"].is_string());
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn createorder_upserts_on_order_key_and_duplicates_without_one() {
+    let sb = common::sandbox().await;
+    let c = common::client();
+    let base = sb.urls().shipstation.clone();
+    let a: Value = post(&c, &base, "/orders/createorder", &order("SC-1", Some("sc-1"), "awaiting_shipment"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut again = order("SC-1", Some("sc-1"), "awaiting_shipment");
+    again["internalNotes"] = json!("updated");
+    let b: Value = post(&c, &base, "/orders/createorder", &again).await.json().await.unwrap();
+    assert_eq!(a["orderId"], b["orderId"]);
+    assert_eq!(b["internalNotes"], "updated");
+    let x: Value =
+        post(&c, &base, "/orders/createorder", &order("SC-2", None, "awaiting_shipment")).await.json().await.unwrap();
+    let y: Value =
+        post(&c, &base, "/orders/createorder", &order("SC-2", None, "awaiting_shipment")).await.json().await.unwrap();
+    assert_ne!(x["orderId"], y["orderId"], "no orderKey: every POST creates an order");
+    assert_eq!(sb.state().write_count(Vendor::Shipstation, "order.orderNumber", "SC-2"), 2);
+    assert_eq!(sb.state().write_count(Vendor::Shipstation, "order.orderKey", "sc-1"), 2);
+    // Missing required field names it.
+    let mut bad = order("SC-3", None, "awaiting_shipment");
+    bad.as_object_mut().unwrap().remove("shipTo");
+    let r = post(&c, &base, "/orders/createorder", &bad).await;
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("shipTo"));
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn order_paging_returns_each_order_once_and_filters_work() {
+    let sb = common::sandbox().await;
+    let c = common::client();
+    let base = sb.urls().shipstation.clone();
+    let mut bodies = Vec::new();
+    for i in 0..23 {
+        let status = if i % 4 == 0 { "on_hold" } else { "awaiting_shipment" };
+        bodies.push(order(&format!("WEB-{i:03}"), Some(&format!("k{i}")), status));
+    }
+    let r: Value = post(&c, &base, "/orders/createorders", &json!(bodies)).await.json().await.unwrap();
+    assert_eq!(r["hasErrors"], false);
+    let mut seen = Vec::new();
+    let mut page = 1;
+    loop {
+        let v: Value =
+            get(&c, format!("{base}/orders?pageSize=5&page={page}&sortBy=CreateDate")).await.json().await.unwrap();
+        assert_eq!(v["total"], 23);
+        assert_eq!(v["pages"], 5);
+        seen.extend(v["orders"].as_array().unwrap().iter().map(|o| o["orderId"].as_i64().unwrap()));
+        if page >= v["pages"].as_u64().unwrap() {
+            break;
+        }
+        page += 1;
+    }
+    assert_eq!(seen.len(), 23);
+    assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 23);
+    let v: Value = get(&c, format!("{base}/orders?orderStatus=on_hold&pageSize=500")).await.json().await.unwrap();
+    assert_eq!(v["total"], 6);
+    let v: Value = get(&c, format!("{base}/orders?orderNumber=WEB-01")).await.json().await.unwrap();
+    assert_eq!(v["total"], 10, "orderNumber is a starts-with match");
+    let r = get(&c, format!("{base}/orders?pageSize=501")).await;
+    assert_eq!(r.status(), 400);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn timestamps_are_pacific_without_offset_and_date_filters_read_pacific() {
+    let sb = common::sandbox().await;
+    let c = common::client();
+    let base = sb.urls().shipstation.clone();
+    let before = chrono::Utc::now();
+    let o: Value = post(&c, &base, "/orders/createorder", &order("TZ-1", Some("tz-1"), "awaiting_shipment"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let created = o["createDate"].as_str().unwrap();
+    assert_eq!(created.len(), "2024-05-01T14:00:34.8230000".len(), "{created}");
+    let naive = chrono::NaiveDateTime::parse_from_str(created, "%Y-%m-%dT%H:%M:%S%.f").unwrap();
+    let pacific_now = before.with_timezone(&chrono_tz::America::Los_Angeles).naive_local();
+    assert!((naive - pacific_now).num_seconds().abs() < 60, "{naive} vs {pacific_now}");
+    // A modifyDateStart one minute before now (Pacific) finds it; one minute after does not.
+    let fmt = |d: chrono::NaiveDateTime| d.format("%Y-%m-%d %H:%M:%S").to_string();
+    let lo = fmt(pacific_now - chrono::Duration::minutes(1));
+    let hi = fmt(pacific_now + chrono::Duration::minutes(1));
+    let v: Value = c
+        .get(format!("{base}/orders"))
+        .basic_auth("ss-sandbox-key", Some("ss-sandbox-secret"))
+        .query(&[("modifyDateStart", lo.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["total"], 1);
+    let v: Value = c
+        .get(format!("{base}/orders"))
+        .basic_auth("ss-sandbox-key", Some("ss-sandbox-secret"))
+        .query(&[("modifyDateStart", hi.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["total"], 0);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn rate_limit_headers_and_429_after_the_quota() {
+    let sb = common::sandbox_with(|c| c.limits.shipstation = WindowLimit::new(3, Duration::from_secs(60))).await;
+    let c = common::client();
+    let base = sb.urls().shipstation.clone();
+    for remaining in [2, 1, 0] {
+        let r = get(&c, format!("{base}/orders")).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["X-Rate-Limit-Limit"], "3");
+        assert_eq!(r.headers()["X-Rate-Limit-Remaining"], remaining.to_string().as_str());
+        let reset: u64 = r.headers()["X-Rate-Limit-Reset"].to_str().unwrap().parse().unwrap();
+        assert!(reset <= 60);
+    }
+    let r = get(&c, format!("{base}/orders")).await;
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.headers()["X-Rate-Limit-Remaining"], "0");
+    // Another API key has its own budget.
+    let r = c.get(format!("{base}/orders")).basic_auth("other", Some("x")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn commit_then_fail_on_createorder_leaves_the_order() {
+    let sb = common::sandbox().await;
+    let c = common::client();
+    let base = sb.urls().shipstation.clone();
+    sb.state().push_fault(Vendor::Shipstation, ScriptedFault::new(FaultKind::CommitThen500).on("POST", "createorder"));
+    let r = post(&c, &base, "/orders/createorder", &order("CTF-1", Some("ctf-1"), "awaiting_shipment")).await;
+    assert_eq!(r.status(), 500);
+    let v: Value = get(&c, format!("{base}/orders?orderNumber=CTF-1")).await.json().await.unwrap();
+    assert_eq!(v["total"], 1);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn ship_notify_resource_url_lists_exactly_the_new_shipments() {
+    let rx = common::Receiver::start(0).await;
+    let sb = common::sandbox().await;
+    let c = common::client();
+    let base = sb.urls().shipstation.clone();
+    // Subscribe through the documented API (the control-API target would work too).
+    let r = post(
+        &c,
+        &base,
+        "/webhooks/subscribe",
+        &json!({"target_url": rx.url, "event": "SHIP_NOTIFY", "friendly_name": "erp"}),
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    let a: Value = post(&c, &base, "/orders/createorder", &order("SN-1", Some("sn-1"), "awaiting_shipment"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let b: Value = post(&c, &base, "/orders/createorder", &order("SN-2", Some("sn-2"), "awaiting_shipment"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    // An earlier, unrelated batch.
+    sb.state()
+        .shipstation_create_shipments(&CreateShipments {
+            order_ids: vec![b["orderId"].as_i64().unwrap()],
+            ..Default::default()
+        })
+        .unwrap();
+    let (_, made) = sb
+        .state()
+        .shipstation_create_shipments(&CreateShipments {
+            order_ids: vec![a["orderId"].as_i64().unwrap()],
+            tracking_numbers: vec!["1ZSHIPNOTIFY".into()],
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(made.len(), 1);
+    let got = rx.wait(2).await;
+    let last = &got.last().unwrap().1;
+    assert_eq!(last["resource_type"], "SHIP_NOTIFY");
+    let url = last["resource_url"].as_str().unwrap();
+    assert!(url.starts_with(&base) && url.contains("batchId="), "{url}");
+    let v: Value = get(&c, url.to_string()).await.json().await.unwrap();
+    assert_eq!(v["total"], 1);
+    assert_eq!(v["shipments"][0]["trackingNumber"], "1ZSHIPNOTIFY");
+    assert_eq!(v["shipments"][0]["orderKey"], "sn-1");
+    assert!(v["shipments"][0]["shipmentItems"].is_null(), "includeShipmentItems=False");
+    // The order is now shipped; markasshipped orders never appear in /shipments.
+    let o: Value = get(&c, format!("{base}/orders/{}", a["orderId"])).await.json().await.unwrap();
+    assert_eq!(o["orderStatus"], "shipped");
+    let r: Value = post(&c, &base, "/orders/createorder", &order("SN-3", Some("sn-3"), "awaiting_shipment"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let m = post(
+        &c,
+        &base,
+        "/orders/markasshipped",
+        &json!({"orderId": r["orderId"], "carrierCode": "ups", "trackingNumber": "1ZMARK"}),
+    )
+    .await;
+    assert_eq!(m.status(), 200);
+    let v: Value = get(&c, format!("{base}/shipments?trackingNumber=1ZMARK")).await.json().await.unwrap();
+    assert_eq!(v["total"], 0);
+    // A shipped order can no longer be updated through createorder.
+    let r = post(&c, &base, "/orders/createorder", &order("SN-1", Some("sn-1"), "awaiting_shipment")).await;
+    assert_eq!(r.status(), 400);
+    // Duplicated deliveries on request.
+    sb.state().set_webhook(Vendor::Shipstation, Some(WebhookTarget::new(&rx.url).copies(3)));
+    let n0 = rx.got.lock().unwrap().len();
+    let b2: Value = post(&c, &base, "/orders/createorder", &order("SN-4", Some("sn-4"), "awaiting_shipment"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    sb.state()
+        .shipstation_create_shipments(&CreateShipments {
+            order_ids: vec![b2["orderId"].as_i64().unwrap()],
+            ..Default::default()
+        })
+        .unwrap();
+    let got = rx.wait(n0 + 4).await;
+    assert_eq!(got.len(), n0 + 4, "subscription once + control target three times");
+    sb.shutdown().await;
+}
