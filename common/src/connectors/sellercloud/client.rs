@@ -1,0 +1,348 @@
+//! [`SellercloudClient`]: a sales channel (`OrderSource`) over Sellercloud's REST API.
+//!
+//! Calls per operation (with a live token; a new container or an expired token adds one
+//! `POST /api/token`): `list_new_orders` 1, `fetch_order` 2 (order + notes for customer
+//! instructions; 1 with `read_customer_instructions = false`), `acknowledge` 1 `SetExported` for
+//! all imported orders + 1 note per failed order + 1 `StatusCode` for all failed orders.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use reqwest::header::HeaderMap;
+use reqwest::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::Mutex;
+use tracing::{debug, info, warn};
+
+use super::config::{status_code, SellercloudConfig};
+use super::mapper::{error_message, rate_limit_reset, to_order, utc_to_local_param};
+use super::wire::{
+    AddNote, NoteBody, NoteWire, OrderList, OrderWire, SetExported, SetStatus, TokenRequest, TokenResponse,
+};
+use super::VENDOR;
+use crate::connectors::{ConnectorError, InvalidConfig};
+use crate::http::{join_url, Idempotency, Reply, VendorHttp, VendorProfile};
+use crate::model::{ChannelOrderId, ConnectionId, Order, SellercloudOrderId};
+use crate::ports::{Acknowledgement, ListedOrder, OrderPage, OrderSource, PageToken};
+
+fn rate_hint(_: StatusCode, _: &HeaderMap, body: &[u8]) -> Option<Duration> {
+    rate_limit_reset(body, Utc::now())
+}
+
+fn no_pause(_: &HeaderMap) -> Option<Duration> {
+    None
+}
+
+fn never(_: StatusCode, _: &[u8]) -> bool {
+    false
+}
+
+const PROFILE: VendorProfile =
+    VendorProfile { name: VENDOR, error_message, rate_hint, pause_hint: no_pause, rejects: never };
+
+/// Refresh this long before the token's stated expiry (the docs disagree on 30 or 60 min).
+const TOKEN_MARGIN: Duration = Duration::from_secs(120);
+
+struct Token {
+    bearer: SecretString,
+    refresh_after: Instant,
+}
+
+/// Where a walk over the not-exported queue stands.
+///
+/// The queue is `exported=0`, and the import Lambdas mark orders exported while we page, so the
+/// result set shrinks under us (§1.15): plain `pageNumber + 1` would skip orders that slid onto
+/// pages already read. The token therefore remembers the page to read next, the `TotalResults`
+/// seen on the last page, and the fixed `createdOnFrom` of the walk. When the total has dropped
+/// by `d`, the walk steps back ⌈d / pageSize⌉ pages. That may list an order twice, which the pull
+/// flow tolerates (it skips orders already imported or in flight); it never skips one whose
+/// position only moved because earlier orders left the queue. An order that left and came back
+/// is picked up by the next walk, which starts at page 1 after the last page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct WalkToken {
+    pub page: u32,
+    pub total: i64,
+    pub from: i64,
+}
+
+impl WalkToken {
+    pub fn encode(&self) -> PageToken {
+        PageToken(format!("v1:{}:{}:{}", self.page, self.total, self.from))
+    }
+
+    pub fn decode(token: &PageToken) -> Option<Self> {
+        let mut parts = token.0.strip_prefix("v1:")?.split(':');
+        let page = parts.next()?.parse().ok().filter(|p| *p >= 1)?;
+        let total = parts.next()?.parse().ok()?;
+        let from = parts.next()?.parse().ok()?;
+        parts.next().is_none().then_some(Self { page, total, from })
+    }
+
+    /// The page to read given the total now reported by the first read of `self.page`.
+    pub fn stepped_back(&self, total_now: i64, page_size: u32) -> u32 {
+        let shrink = (self.total - total_now).max(0) as u64;
+        let back = shrink.div_ceil(page_size.max(1) as u64) as u32;
+        self.page.saturating_sub(back).max(1)
+    }
+}
+
+/// The Sellercloud client of one connection. Build once per container and share.
+pub struct SellercloudClient {
+    connection: ConnectionId,
+    config: SellercloudConfig,
+    http: VendorHttp,
+    token: Mutex<Option<Token>>,
+}
+
+impl std::fmt::Debug for SellercloudClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SellercloudClient")
+            .field("connection", &self.connection)
+            .field("base_url", &self.config.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum SellercloudSetupError {
+    #[error(transparent)]
+    Config(#[from] InvalidConfig),
+    #[error(transparent)]
+    Http(#[from] ConnectorError),
+}
+
+impl SellercloudClient {
+    /// Validates the config and builds the HTTP client; no request is sent until first use.
+    pub fn new(connection: ConnectionId, config: SellercloudConfig) -> Result<Self, SellercloudSetupError> {
+        config.validate()?;
+        let http = VendorHttp::new(PROFILE, &config.http, config.rate_limit, config.retry)?;
+        Ok(Self { connection, config, http, token: Mutex::new(None) })
+    }
+
+    fn url(&self, path: &str) -> String {
+        join_url(&self.config.base_url, path)
+    }
+
+    async fn bearer(&self) -> Result<SecretString, ConnectorError> {
+        let mut guard = self.token.lock().await;
+        if let Some(t) = guard.as_ref().filter(|t| Instant::now() < t.refresh_after) {
+            return Ok(t.bearer.clone());
+        }
+        let url = self.url("api/token");
+        let body = TokenRequest { Username: &self.config.username, Password: self.config.password.expose_secret() };
+        let reply = self.http.send("get token", Idempotency::Safe, |c| c.post(&url).json(&body)).await?;
+        let token: TokenResponse = reply.json(VENDOR, "get token")?;
+        let lifetime = Duration::from_secs(token.expires_in.unwrap_or(1800).max(0) as u64);
+        let bearer = SecretString::from(token.access_token);
+        *guard = Some(Token {
+            bearer: bearer.clone(),
+            refresh_after: Instant::now() + lifetime.saturating_sub(TOKEN_MARGIN),
+        });
+        debug!(connection = %self.connection, lifetime_s = lifetime.as_secs(), "Sellercloud token issued.");
+        Ok(bearer)
+    }
+
+    /// Sends with the bearer token; on 401 ("Not Valid Token") gets a new token once and repeats.
+    async fn authed<F>(
+        &self,
+        operation: &'static str,
+        idempotency: Idempotency,
+        build: F,
+    ) -> Result<Reply, ConnectorError>
+    where
+        F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    {
+        let mut renewed = false;
+        loop {
+            let bearer = self.bearer().await?;
+            let result = self.http.send(operation, idempotency, |c| build(c).bearer_auth(bearer.expose_secret())).await;
+            match result {
+                Err(ConnectorError::Status { status: 401, .. }) if !renewed => {
+                    renewed = true;
+                    self.token.lock().await.take();
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn list_page(&self, page: u32, from: DateTime<Utc>) -> Result<OrderList, ConnectorError> {
+        let url = self.url("api/Orders");
+        let mut query: Vec<(&str, String)> = vec![
+            ("model.exported", "0".into()),
+            ("model.pageSize", self.config.page_size.to_string()),
+            ("model.pageNumber", page.to_string()),
+            ("model.createdOnFrom", utc_to_local_param(from, self.config.tz())),
+        ];
+        query.extend(self.config.company_ids.iter().map(|c| ("model.companyID", c.to_string())));
+        query.extend(self.config.order_statuses.iter().map(|s| ("model.orderStatus", s.clone())));
+        let reply = self.authed("list orders", Idempotency::Safe, |c| c.get(&url).query(&query)).await?;
+        reply.json(VENDOR, "list orders")
+    }
+
+    async fn customer_instructions(&self, id: i64) -> Result<Option<String>, ConnectorError> {
+        let url = self.url(&format!("rest/api/orders/notes/{id}"));
+        let reply = self.authed("get notes", Idempotency::Safe, |c| c.get(&url)).await?;
+        let notes: Vec<NoteWire> = reply.json(VENDOR, "get notes")?;
+        let text: Vec<String> = notes
+            .into_iter()
+            .filter(|n| n.Category == Some(1))
+            .filter_map(|n| n.Note.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()))
+            .collect();
+        Ok((!text.is_empty()).then(|| text.join("\n")))
+    }
+
+    /// `POST /rest/api/orders/{id}/notes/` (the documented path, §1.12), category General.
+    async fn add_note(&self, id: i64, message: &str) -> Result<(), ConnectorError> {
+        let url = self.url(&format!("rest/api/orders/{id}/notes/"));
+        let body = AddNote { OrderID: id, note: NoteBody { Category: 0, Message: message } };
+        // Not idempotent (a repeat adds a second note), so only throttling is retried.
+        self.authed("add note", Idempotency::Unsafe, |c| c.post(&url).json(&body)).await.map(|_| ())
+    }
+
+    async fn put_ids(
+        &self,
+        operation: &'static str,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<BTreeSet<i64>, ConnectorError> {
+        let url = self.url(path);
+        let reply = self.authed(operation, Idempotency::Safe, |c| c.put(&url).json(body)).await?;
+        let ids: Vec<serde_json::Value> = reply.json(VENDOR, operation)?;
+        Ok(ids.iter().filter_map(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))).collect())
+    }
+}
+
+fn sellercloud_id(id: &ChannelOrderId) -> Option<i64> {
+    match id {
+        ChannelOrderId::Sellercloud(sc) => Some(sc.get()),
+        _ => None,
+    }
+}
+
+#[async_trait]
+impl OrderSource for SellercloudClient {
+    fn connection(&self) -> &ConnectionId {
+        &self.connection
+    }
+
+    /// `GET /api/Orders?model.exported=0&...` — list items are summaries, so every order comes
+    /// back as a `Reference` and `fetch_order` reads it whole. See [`WalkToken`] for paging.
+    async fn list_new_orders(&self, page: Option<&PageToken>) -> Result<OrderPage, ConnectorError> {
+        let walk = match page {
+            None => None,
+            Some(t) => Some(WalkToken::decode(t).ok_or_else(|| ConnectorError::Rejected {
+                vendor: VENDOR,
+                operation: "list orders",
+                message: format!("page token {:?} is not one this client issued; clear the connection's cursor", t.0),
+            })?),
+        };
+        let from = walk
+            .and_then(|w| DateTime::from_timestamp(w.from, 0))
+            .unwrap_or_else(|| Utc::now() - chrono::Duration::days(i64::from(self.config.max_age_days)));
+        let mut number = walk.map_or(1, |w| w.page);
+        let mut list = self.list_page(number, from).await?;
+        if let Some(w) = walk {
+            let stepped = w.stepped_back(list.TotalResults.unwrap_or(w.total), self.config.page_size);
+            if stepped != number {
+                debug!(connection = %self.connection, from_page = number, to_page = stepped, "Queue shrank; stepping back.");
+                number = stepped;
+                list = self.list_page(number, from).await?;
+            }
+        }
+        let mut orders = Vec::with_capacity(list.Items.len());
+        for item in &list.Items {
+            let Some(id) = item.ID.and_then(|i| SellercloudOrderId::new(i).ok()) else {
+                warn!(connection = %self.connection, "Skipped a listed order without a valid ID.");
+                continue;
+            };
+            let display =
+                item.OrderSourceOrderID.clone().filter(|s| !s.trim().is_empty()).unwrap_or_else(|| id.to_string());
+            orders.push(ListedOrder::Reference { id: ChannelOrderId::Sellercloud(id), display_number: display });
+        }
+        let total = list.TotalResults.unwrap_or_default();
+        let full = list.Items.len() as u32 >= self.config.page_size;
+        let read_so_far = i64::from(number) * i64::from(self.config.page_size);
+        let next = (full && read_so_far < total)
+            .then(|| WalkToken { page: number + 1, total, from: from.timestamp() }.encode());
+        Ok(OrderPage { orders, next })
+    }
+
+    /// `GET /api/Orders/{id}` (+ its notes for customer instructions), mapped to the canonical order.
+    async fn fetch_order(&self, id: &ChannelOrderId) -> Result<Order, ConnectorError> {
+        let raw = sellercloud_id(id).ok_or_else(|| ConnectorError::Rejected {
+            vendor: VENDOR,
+            operation: "get order",
+            message: format!("{id} is not a Sellercloud order"),
+        })?;
+        let url = self.url(&format!("api/Orders/{raw}"));
+        let reply = self.authed("get order", Idempotency::Safe, |c| c.get(&url)).await?;
+        let wire: OrderWire = reply.json(VENDOR, "get order")?;
+        let instructions =
+            if self.config.read_customer_instructions { self.customer_instructions(raw).await? } else { None };
+        to_order(&wire, &self.connection, &self.config, instructions).map_err(|message| ConnectorError::Decode {
+            vendor: VENDOR,
+            operation: "get order",
+            detail: message,
+        })
+    }
+
+    /// Imported orders: one `PUT /api/Orders/SetExported` for all; ids missing from the response
+    /// are returned. Failed orders: a General note with the reason each, then (if
+    /// `failed_status` is set) one `PUT /api/Orders/StatusCode`; they stay not exported, so they
+    /// are listed again once the cause is fixed.
+    async fn acknowledge(&self, acks: &[Acknowledgement]) -> Result<Vec<ChannelOrderId>, ConnectorError> {
+        let mut missed = Vec::new();
+        let mut imported = Vec::new();
+        let mut failed = Vec::new();
+        for ack in acks {
+            let (order, target) = match ack {
+                Acknowledgement::Imported { order, .. } => (order, &mut imported),
+                Acknowledgement::Failed { order, reason } => {
+                    let Some(id) = sellercloud_id(order) else {
+                        missed.push(order.clone());
+                        continue;
+                    };
+                    failed.push((id, reason.as_str()));
+                    continue;
+                }
+            };
+            match sellercloud_id(order) {
+                Some(id) => target.push(id),
+                None => missed.push(order.clone()),
+            }
+        }
+        if !imported.is_empty() {
+            let updated = self
+                .put_ids("set exported", "api/Orders/SetExported", &SetExported { Orders: &imported, Exported: true })
+                .await?;
+            for id in imported.iter().filter(|id| !updated.contains(id)) {
+                missed.extend(SellercloudOrderId::new(*id).ok().map(ChannelOrderId::Sellercloud));
+            }
+            info!(connection = %self.connection, sent = imported.len(), updated = updated.len(), "Orders marked exported in Sellercloud.");
+        }
+        let mut noted = Vec::new();
+        for (id, reason) in &failed {
+            let message = format!("Orderbridge could not import this order: {reason}");
+            match self.add_note(*id, &message).await {
+                Ok(()) => noted.push(*id),
+                Err(e) => {
+                    warn!(connection = %self.connection, order = id, error = %e, "Could not add the import-failure note.");
+                    missed.extend(SellercloudOrderId::new(*id).ok().map(ChannelOrderId::Sellercloud));
+                }
+            }
+        }
+        if let (Some(code), false) = (self.config.failed_status.as_deref().and_then(status_code), noted.is_empty()) {
+            let updated = self
+                .put_ids("set status", "api/Orders/StatusCode", &SetStatus { Orders: &noted, Status: code })
+                .await?;
+            for id in noted.iter().filter(|id| !updated.contains(id)) {
+                missed.extend(SellercloudOrderId::new(*id).ok().map(ChannelOrderId::Sellercloud));
+            }
+        }
+        Ok(missed)
+    }
+}
