@@ -1,0 +1,91 @@
+//! BigCommerce v2 JSON (§3.3, §3.4): money as 4-decimal strings, dates as RFC 2822.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::connectors::lenient;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct AddressWire {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub company: Option<String>,
+    pub street_1: Option<String>,
+    pub street_2: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub zip: Option<String>,
+    pub country_iso2: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub shipping_method: Option<String>,
+}
+
+/// A list item or `GET /v2/orders/{id}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct OrderWire {
+    #[serde(deserialize_with = "lenient::opt_i64")]
+    pub id: Option<i64>,
+    #[serde(deserialize_with = "lenient::opt_i64")]
+    pub customer_id: Option<i64>,
+    pub date_created: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_i64")]
+    pub status_id: Option<i64>,
+    pub status: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_decimal")]
+    pub subtotal_ex_tax: Option<Decimal>,
+    #[serde(deserialize_with = "lenient::opt_decimal")]
+    pub shipping_cost_ex_tax: Option<Decimal>,
+    #[serde(deserialize_with = "lenient::opt_decimal")]
+    pub total_inc_tax: Option<Decimal>,
+    #[serde(deserialize_with = "lenient::opt_decimal")]
+    pub total_tax: Option<Decimal>,
+    #[serde(deserialize_with = "lenient::opt_decimal")]
+    pub discount_amount: Option<Decimal>,
+    pub payment_method: Option<String>,
+    pub payment_status: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub payment_provider_id: Option<String>,
+    pub currency_code: Option<String>,
+    pub billing_address: AddressWire,
+    pub customer_message: Option<String>,
+    pub staff_notes: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub external_source: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub external_order_id: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct AppliedDiscount {
+    #[serde(deserialize_with = "lenient::opt_decimal")]
+    pub amount: Option<Decimal>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ProductWire {
+    #[serde(deserialize_with = "lenient::opt_i64")]
+    pub id: Option<i64>,
+    pub name: Option<String>,
+    pub sku: Option<String>,
+    pub upc: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_decimal")]
+    pub price_ex_tax: Option<Decimal>,
+    #[serde(deserialize_with = "lenient::opt_decimal")]
+    pub total_tax: Option<Decimal>,
+    #[serde(deserialize_with = "lenient::opt_decimal")]
+    pub quantity: Option<Decimal>,
+    pub applied_discounts: Vec<AppliedDiscount>,
+    pub wrapping_message: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StatusUpdate<'a> {
+    pub status_id: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub staff_notes: Option<&'a str>,
+}
