@@ -1,0 +1,280 @@
+//! The vendor clients against the in-process vendor sandbox: each speaks its vendor's wire
+//! format well enough to page, fetch, create and acknowledge, and throttling is retried.
+
+use std::collections::BTreeSet;
+
+use orderbridge::connectors::acumatica::{AcumaticaClient, AcumaticaConfig};
+use orderbridge::connectors::bigcommerce::{BigCommerceClient, BigCommerceConfig};
+use orderbridge::connectors::sellercloud::{SellercloudClient, SellercloudConfig};
+use orderbridge::model::{ChannelOrderId, ConnectionId, ErpOrderRef, IdentifierKind};
+use orderbridge::ports::{Acknowledgement, CustomerLookup, ListedOrder, OrderSink, OrderSource};
+use orderbridge_sandbox::{start, FaultKind, Sandbox, SandboxConfig, ScriptedFault, Vendor};
+
+async fn sandbox() -> Sandbox {
+    start(SandboxConfig { seed: 11, sellercloud_orders: 137, bigcommerce_orders: 40, ..SandboxConfig::default() })
+        .await
+        .expect("sandbox starts")
+}
+
+fn acumatica(sb: &Sandbox) -> AcumaticaClient {
+    let c = &sb.state().config().credentials;
+    let mut config = AcumaticaConfig::new(
+        sb.urls().acumatica.clone(),
+        &c.acumatica_username,
+        c.acumatica_password.clone().into(),
+        &c.acumatica_tenant,
+    );
+    config.retry.initial_delay_ms = 10;
+    AcumaticaClient::new(config).expect("valid config")
+}
+
+fn erp_ref() -> ErpOrderRef {
+    ErpOrderRef {
+        order_type: orderbridge::model::AcumaticaOrderType::parse("SO").unwrap(),
+        order_nbr: orderbridge::model::AcumaticaOrderNbr::parse("SO000001").unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn sellercloud_pages_every_not_exported_order_once_and_marks_them_exported() {
+    let sb = sandbox().await;
+    let c = &sb.state().config().credentials;
+    let mut config = SellercloudConfig::new(
+        sb.urls().sellercloud.clone(),
+        &c.sellercloud_username,
+        c.sellercloud_password.clone().into(),
+    );
+    config.max_age_days = 3650;
+    config.page_size = 20;
+    let client = SellercloudClient::new(ConnectionId::parse("sc-main").unwrap(), config).unwrap();
+    let expected: BTreeSet<i64> = sb
+        .state()
+        .sellercloud()
+        .orders
+        .values()
+        .filter(|o| !o.is_exported && o.status_code == 2)
+        .map(|o| o.id)
+        .collect();
+    assert!(expected.len() > 40, "enough orders for several pages");
+
+    let mut seen = Vec::new();
+    let mut token = None;
+    loop {
+        let page = client.list_new_orders(token.as_ref()).await.unwrap();
+        // Acknowledge as we go, so the not-exported set shrinks under the walk (§1.15).
+        let acks: Vec<Acknowledgement> =
+            page.orders.iter().map(|o| Acknowledgement::Imported { order: o.id().clone(), erp: erp_ref() }).collect();
+        assert!(client.acknowledge(&acks).await.unwrap().is_empty());
+        seen.extend(page.orders.iter().map(|o| o.id().raw().parse::<i64>().unwrap()));
+        match page.next {
+            Some(next) => token = Some(next),
+            None => break,
+        }
+    }
+    let unique: BTreeSet<i64> = seen.iter().copied().collect();
+    assert_eq!(unique.len(), seen.len(), "no order listed twice");
+    assert_eq!(unique, expected, "every not-exported InProcess order listed");
+    assert!(sb.state().sellercloud().orders.values().filter(|o| expected.contains(&o.id)).all(|o| o.is_exported));
+
+    let first = ChannelOrderId::Sellercloud(orderbridge::model::SellercloudOrderId::new(seen[0]).unwrap());
+    let order = client.fetch_order(&first).await.unwrap();
+    assert!(!order.lines.is_empty());
+    order.check_totals().unwrap();
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn bigcommerce_lists_new_orders_fetches_them_and_moves_their_status() {
+    let sb = sandbox().await;
+    let token = sb.state().config().credentials.bigcommerce_access_token.clone();
+    let mut config = BigCommerceConfig::new(sb.urls().bigcommerce.clone(), token.into());
+    config.page_size = 10;
+    let client = BigCommerceClient::new(ConnectionId::parse("bc-store").unwrap(), config).unwrap();
+    let expected: BTreeSet<i64> =
+        sb.state().bigcommerce().orders.values().filter(|o| o.status_id == 11).map(|o| o.id).collect();
+
+    let mut listed = Vec::new();
+    let mut token = None;
+    loop {
+        let page = client.list_new_orders(token.as_ref()).await.unwrap();
+        listed.extend(page.orders);
+        match page.next {
+            Some(next) => token = Some(next),
+            None => break,
+        }
+    }
+    let ids: BTreeSet<i64> = listed.iter().map(|o| o.id().raw().parse().unwrap()).collect();
+    assert_eq!(ids, expected);
+    assert!(listed.iter().all(|o| matches!(o, ListedOrder::Reference { .. })));
+
+    let first = listed[0].id().clone();
+    let order = client.fetch_order(&first).await.unwrap();
+    assert!(!order.lines.is_empty() && !order.ship_to.line1.is_empty());
+    order.check_totals().unwrap();
+
+    let second = listed[1].id().clone();
+    let missed = client
+        .acknowledge(&[
+            Acknowledgement::Imported { order: first.clone(), erp: erp_ref() },
+            Acknowledgement::Failed { order: second.clone(), reason: "unknown SKU X".into() },
+        ])
+        .await
+        .unwrap();
+    assert!(missed.is_empty());
+    {
+        let st = sb.state().bigcommerce();
+        assert_eq!(st.orders[&first.raw().parse::<i64>().unwrap()].status_id, 9);
+        let failed = &st.orders[&second.raw().parse::<i64>().unwrap()];
+        assert_eq!(failed.status_id, 12);
+        assert!(failed.staff_notes.contains("unknown SKU X"));
+    }
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn acumatica_finds_creates_and_finds_again_then_logs_out() {
+    let sb = sandbox().await;
+    let client = acumatica(&sb);
+    assert_eq!(client.find_by_import_id("SC-424242").await.unwrap(), None);
+
+    // Items: by InventoryID and by barcode.
+    let product = sb.state().seed_data().products.iter().find(|p| p.erp_inventory_id != p.sku).unwrap().clone();
+    let by_id = client.resolve_item(IdentifierKind::Sku, &product.erp_inventory_id).await.unwrap();
+    assert_eq!(by_id.unwrap().as_str(), product.erp_inventory_id);
+    assert_eq!(client.resolve_item(IdentifierKind::Sku, "NO-SUCH-SKU").await.unwrap(), None);
+    let by_upc = client.resolve_item(IdentifierKind::Upc, &product.upc).await.unwrap();
+    assert_eq!(by_upc.unwrap().as_str(), product.erp_inventory_id);
+
+    // Customers: create with the derived id, then find by id and by email.
+    let mut order = orderbridge_test_order();
+    order.customer.channel_customer_id = Some("777".into());
+    let id = client.create_customer(&order.customer.clone(), &order).await.unwrap();
+    assert_eq!(id.as_str(), "SC777");
+    assert_eq!(client.find_customer(CustomerLookup::ChannelId("SC777")).await.unwrap(), Some(id.clone()));
+    let email = order.customer.email.clone().unwrap();
+    assert_eq!(client.find_customer(CustomerLookup::Email(&email)).await.unwrap(), Some(id.clone()));
+    assert_eq!(client.find_customer(CustomerLookup::ChannelId("SC000")).await.unwrap(), None);
+
+    // A draft order.
+    let draft = orderbridge::mapping::SalesOrderDraft {
+        import_key: order.import_key(),
+        import_id: "SC-424242".into(),
+        external_ref: "112-424242".into(),
+        order_type: orderbridge::model::AcumaticaOrderType::parse("SO").unwrap(),
+        customer_id: id,
+        order_date: chrono::NaiveDate::from_ymd_opt(2024, 5, 1).unwrap(),
+        requested_on: None,
+        description: "Test order".into(),
+        currency: orderbridge::model::Currency::USD,
+        ship_via: Some("UPSGROUND".into()),
+        bill_to: contact(),
+        ship_to: contact(),
+        lines: vec![orderbridge::mapping::DraftLine {
+            inventory_id: orderbridge::model::AcumaticaInventoryId::parse(product.erp_inventory_id.clone()).unwrap(),
+            quantity: rust_decimal::Decimal::from(2),
+            unit_price: rust_decimal::Decimal::new(1999, 2),
+            discount_amount: rust_decimal::Decimal::new(100, 2),
+            description: "Item".into(),
+            note: None,
+            warehouse_id: None,
+            channel_line_id: "9001".into(),
+        }],
+        payments: vec![],
+        freight: rust_decimal::Decimal::new(500, 2),
+        taxes: vec![orderbridge::mapping::DraftTax {
+            tax_id: "CHANNEL".into(),
+            rate: None,
+            taxable_amount: rust_decimal::Decimal::new(3898, 2),
+            tax_amount: rust_decimal::Decimal::new(320, 2),
+        }],
+        note: Some("Leave at door".into()),
+        attributes: Default::default(),
+        expected_total: orderbridge::model::Money::new(
+            rust_decimal::Decimal::new(4718, 2),
+            orderbridge::model::Currency::USD,
+        ),
+    };
+    // The licence throttles the first create: it is retried and succeeds.
+    sb.state().push_fault(Vendor::Acumatica, ScriptedFault::new(FaultKind::TooManyRequests).on("PUT", "/SalesOrder"));
+    let created = client.create_order(&draft).await.unwrap();
+    assert_eq!(client.find_by_import_id("SC-424242").await.unwrap(), Some(created.clone()));
+    let so = sb.state().acumatica().sales_order(created.order_nbr.as_str()).cloned().unwrap();
+    assert_eq!(so["OrderTotal"]["value"], serde_json::json!(47.18));
+    assert_eq!(sb.state().write_count(Vendor::Acumatica, "sales_order.CustomerOrder", "SC-424242"), 1);
+
+    // A bad InventoryID is a permanent rejection naming the field.
+    let mut bad = draft.clone();
+    bad.import_id = "SC-424243".into();
+    bad.lines[0].inventory_id = orderbridge::model::AcumaticaInventoryId::parse("NOPE").unwrap();
+    let err = client.create_order(&bad).await.unwrap_err();
+    assert!(err.to_string().contains("InventoryID"), "{err}");
+    assert!(!orderbridge::Classify::is_retryable(&err));
+
+    client.logout().await;
+    let host = sb.urls().acumatica.rsplit_once('/').unwrap().0.to_owned();
+    let state: serde_json::Value = reqwest::get(format!("{host}/_sandbox/state")).await.unwrap().json().await.unwrap();
+    assert_eq!(state["sessions"], 0, "the API-user slot is freed");
+    // The next call signs in again by itself.
+    assert!(client.find_by_import_id("SC-424242").await.unwrap().is_some());
+    client.logout().await;
+    sb.shutdown().await;
+}
+
+fn contact() -> orderbridge::mapping::DraftContact {
+    orderbridge::mapping::DraftContact {
+        attention: "Ann Lee".into(),
+        business_name: None,
+        email: Some("ann.lee@example.com".into()),
+        phone: None,
+        address: orderbridge::model::Address {
+            name: "Ann Lee".into(),
+            line1: "1 Main St".into(),
+            city: "Austin".into(),
+            region: Some("TX".into()),
+            postal_code: Some("78701".into()),
+            country: "US".into(),
+            ..Default::default()
+        },
+    }
+}
+
+/// A minimal canonical order to create a customer from (the model's own fixtures are crate-private).
+fn orderbridge_test_order() -> orderbridge::model::Order {
+    use orderbridge::model::*;
+    let usd = |d| Money::new(d, Currency::USD);
+    let zero = rust_decimal::Decimal::ZERO;
+    Order {
+        connection: ConnectionId::parse("sc-main").unwrap(),
+        channel_order_id: ChannelOrderId::Sellercloud(SellercloudOrderId::new(424242).unwrap()),
+        display_number: "112-424242".into(),
+        order_source: OrderSource("Amazon".into()),
+        channel_status: "InProcess".into(),
+        placed_at: chrono::Utc::now(),
+        requested_delivery: None,
+        promised_ship_by: None,
+        currency: Currency::USD,
+        customer: Customer {
+            channel_customer_id: None,
+            email: Some("ann.lee.sandbox@example.com".into()),
+            name: "Ann Lee".into(),
+            company: None,
+            phone: Some("512-555-0100".into()),
+        },
+        bill_to: contact().address,
+        ship_to: contact().address,
+        lines: vec![],
+        payments: vec![],
+        shipping: ShippingCharge { method: "Ground".into(), carrier: None, amount: usd(zero) },
+        order_discounts: vec![],
+        taxes: vec![],
+        totals: Totals {
+            subtotal: usd(zero),
+            discount: usd(zero),
+            shipping: usd(zero),
+            tax: usd(zero),
+            grand_total: usd(zero),
+        },
+        notes: Notes::default(),
+        tags: Default::default(),
+    }
+}
