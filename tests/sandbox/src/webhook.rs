@@ -28,6 +28,9 @@ pub struct WebhookTarget {
     /// Deliver every event this many times (>= 1). Copies share the event id / hash.
     #[serde(default = "one")]
     pub copies: u32,
+    /// Only these events (BigCommerce scope, Acumatica query name, `SHIP_NOTIFY`); empty = all.
+    #[serde(default)]
+    pub events: Vec<String>,
 }
 
 fn one() -> u32 {
@@ -36,7 +39,15 @@ fn one() -> u32 {
 
 impl WebhookTarget {
     pub fn new(url: impl Into<String>) -> Self {
-        Self { url: url.into(), headers: BTreeMap::new(), secret: None, copies: 1 }
+        Self { url: url.into(), headers: BTreeMap::new(), secret: None, copies: 1, events: Vec::new() }
+    }
+    /// Restrict the target to these events.
+    pub fn events(mut self, events: &[&str]) -> Self {
+        self.events = events.iter().map(|e| e.to_string()).collect();
+        self
+    }
+    fn wants(&self, event: &str) -> bool {
+        self.events.is_empty() || self.events.iter().any(|e| e == event)
     }
     pub fn header(mut self, k: &str, v: &str) -> Self {
         self.headers.insert(k.to_string(), v.to_string());
@@ -107,7 +118,7 @@ impl SharedState {
         extra: Vec<WebhookTarget>,
     ) {
         let mut targets: Vec<WebhookTarget> = extra;
-        if let Some(t) = self.webhook(vendor) {
+        if let Some(t) = self.webhook(vendor).filter(|t| t.wants(event)) {
             targets.push(t);
         }
         if targets.is_empty() {

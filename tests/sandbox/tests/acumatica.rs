@@ -338,3 +338,80 @@ async fn commit_then_drop_leaves_the_sales_order_in_place() {
     assert_eq!(sb.state().acumatica().sales_orders_by_customer_order("SC-DROP").len(), 1);
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn sales_order_paging_with_top_and_skip_returns_each_order_once() {
+    let sb = common::sandbox().await;
+    let base = sb.urls().acumatica.clone();
+    let c = login(&base).await;
+    let inv = sb.state().seed_data().products[3].erp_inventory_id.clone();
+    for i in 0..17 {
+        let r = c
+            .put(format!("{base}{EP}/SalesOrder"))
+            .json(&sales_order("C000004", &format!("SC-P{i}"), &inv))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let mut seen = Vec::new();
+    let mut skip = 0;
+    loop {
+        let page: Vec<Value> = c
+            .get(format!("{base}{EP}/SalesOrder?$top=5&$skip={skip}&$select=OrderNbr,CustomerOrder"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        skip += page.len();
+        seen.extend(page.into_iter().map(|o| o["OrderNbr"]["value"].as_str().unwrap().to_string()));
+    }
+    assert_eq!(seen.len(), 17);
+    assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 17);
+    // Keyset paging the community recommends works too.
+    let after: Vec<Value> = c
+        .get(format!("{base}{EP}/SalesOrder"))
+        .query(&[("$filter", format!("OrderType eq 'SO' and OrderNbr gt '{}'", seen[9])), ("$top", "100".into())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(after.len(), 7);
+    // OAuth tokens expire.
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn expired_oauth_token_is_refused() {
+    let sb = common::sandbox_with(|c| c.acumatica_token_ttl = Duration::from_millis(150)).await;
+    let base = sb.urls().acumatica.clone();
+    let c = common::client();
+    let t: Value = c
+        .post(format!("{base}/identity/connect/token"))
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", "1D6A2C4E-0000-4000-8000-0000000000AC@Company"),
+            ("client_secret", "ac-client-secret"),
+            ("username", "api_user"),
+            ("password", "ac-sandbox-password"),
+            ("scope", "api"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let tok = t["access_token"].as_str().unwrap();
+    assert_eq!(c.get(format!("{base}{EP}/Customer")).bearer_auth(tok).send().await.unwrap().status(), 200);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(c.get(format!("{base}{EP}/Customer")).bearer_auth(tok).send().await.unwrap().status(), 401);
+    sb.shutdown().await;
+}

@@ -195,8 +195,15 @@ async fn webhooks_are_signed_thin_and_delivered_as_many_times_as_asked() {
     let rx = common::Receiver::start(0).await;
     let hook_rx = common::Receiver::start(0).await;
     let sb = common::sandbox().await;
-    sb.state()
-        .set_webhook(Vendor::Bigcommerce, Some(WebhookTarget::new(&rx.url).header("X-Our-Secret", "abc").copies(2)));
+    sb.state().set_webhook(
+        Vendor::Bigcommerce,
+        Some(
+            WebhookTarget::new(&rx.url)
+                .header("X-Our-Secret", "abc")
+                .copies(2)
+                .events(&["store/order/created", "store/order/statusUpdated"]),
+        ),
+    );
     // A hook registered through the documented v3 API also receives statusUpdated events.
     let c = common::client();
     let r = c
@@ -228,6 +235,9 @@ async fn webhooks_are_signed_thin_and_delivered_as_many_times_as_asked() {
         standard_webhooks_signature(b"bc-sandbox-client-secret", id_h, ts, &raw)
     );
     assert_eq!(h["x-our-secret"], "abc");
+    // A status change also fires store/order/updated (not subscribed by either target here).
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(rx.got.lock().unwrap().len(), 4, "event filter honoured");
     let hooked = hook_rx.wait(1).await;
     assert_eq!(hooked.len(), 1);
     assert_eq!(hooked[0].1["scope"], "store/order/statusUpdated");
@@ -238,11 +248,21 @@ async fn webhooks_are_signed_thin_and_delivered_as_many_times_as_asked() {
 async fn failed_webhook_deliveries_are_retried() {
     let rx = common::Receiver::start(1).await;
     let sb = common::sandbox_with(|c| c.delivery.retry_delay = Duration::from_millis(10)).await;
+    // Unfiltered targets get every event, including store/order/updated on status changes.
+    let all = common::Receiver::start(0).await;
     sb.state().set_webhook(Vendor::Bigcommerce, Some(WebhookTarget::new(&rx.url)));
     sb.state().bigcommerce_create_orders(1, &Default::default());
     let d = sb.state().wait_for_deliveries(Vendor::Bigcommerce, 1, Duration::from_secs(5)).await;
     assert!(d[0].delivered);
     assert_eq!(d[0].attempts.len(), 2);
     assert_eq!(d[0].attempts[0].status, Some(500));
+    sb.state().set_webhook(Vendor::Bigcommerce, Some(WebhookTarget::new(&all.url)));
+    let id = sb.state().bigcommerce_create_orders(1, &Default::default())[0];
+    sb.state().bigcommerce_set_status(id, 5).unwrap();
+    let got = all.wait(3).await;
+    let scopes: Vec<&str> = got.iter().map(|(_, b)| b["scope"].as_str().unwrap()).collect();
+    assert!(scopes.contains(&"store/order/created"));
+    assert!(scopes.contains(&"store/order/statusUpdated"));
+    assert!(scopes.contains(&"store/order/updated"));
     sb.shutdown().await;
 }

@@ -297,3 +297,48 @@ async fn hung_connection_never_answers() {
     assert!(r.unwrap_err().is_timeout());
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn expired_token_is_refused_and_a_new_token_works() {
+    let sb = common::sandbox_with(|c| c.sellercloud_token_ttl = Duration::from_millis(150)).await;
+    let c = common::client();
+    let base = sb.urls().sellercloud.clone();
+    let t = token(&c, &base).await;
+    assert_eq!(c.get(format!("{base}/api/Orders")).bearer_auth(&t).send().await.unwrap().status(), 200);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(c.get(format!("{base}/api/Orders")).bearer_auth(&t).send().await.unwrap().status(), 401);
+    let t2 = token(&c, &base).await;
+    assert_eq!(c.get(format!("{base}/api/Orders")).bearer_auth(&t2).send().await.unwrap().status(), 200);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn ship_date_with_offset_is_converted_to_the_account_zone_and_future_dates_are_refused() {
+    let sb = common::sandbox().await;
+    let c = common::client();
+    let base = sb.urls().sellercloud.clone();
+    let t = token(&c, &base).await;
+    let id = sb.state().sellercloud_create_orders(1, &Default::default())[0];
+    let future = (chrono::Utc::now() + chrono::Duration::hours(3)).to_rfc3339();
+    let r = c
+        .put(format!("{base}/api/Orders/ShippingStatus/SinglePackage"))
+        .bearer_auth(&t)
+        .json(&json!({"OrderID": id, "CarrierName": "UPS", "ShippingMethod": "Ground", "ShipDate": future}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let now_utc = chrono::Utc::now().to_rfc3339();
+    let r = c
+        .put(format!("{base}/api/Orders/ShippingStatus/SinglePackage"))
+        .bearer_auth(&t)
+        .json(&json!({"OrderID": id, "CarrierName": "UPS", "ShippingMethod": "Ground", "ShipDate": now_utc}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let ship = sb.state().sellercloud().orders[&id].ship_date.unwrap();
+    let local_now = chrono::Utc::now().with_timezone(&chrono_tz::America::New_York).naive_local();
+    assert!((local_now - ship).num_seconds().abs() < 60, "stored in account-local time");
+    sb.shutdown().await;
+}

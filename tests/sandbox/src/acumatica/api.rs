@@ -202,7 +202,7 @@ async fn oauth_token(
     let mut st = s.acumatica();
     st.tokens.insert(
         access.clone(),
-        OAuthToken { user, expires: Utc::now() + chrono::Duration::seconds(ttl.as_secs() as i64) },
+        OAuthToken { user, expires: Utc::now() + chrono::Duration::milliseconds(ttl.as_millis() as i64) },
     );
     let mut out = json!({
         "access_token": access,

@@ -311,7 +311,9 @@ async fn update_order(
         s.record_write(V, "status", &id.to_string(), json!({ "status_id": n }));
     }
     if let Some((old, new)) = change {
-        s.bigcommerce_webhook("store/order/statusUpdated", id, Some((old, new)));
+        s.bigcommerce_status_events(id, old, new);
+    } else if new_status.is_some() || v.get("staff_notes").is_some() || v.get("customer_message").is_some() {
+        s.bigcommerce_webhook("store/order/updated", id, None);
     }
     Json(json_out).into_response()
 }
@@ -526,7 +528,7 @@ async fn create_shipment(
         s.record_write(V, "tracking_number", &tracking, json!({ "order_id": id }));
     }
     if let Some((old, new)) = change {
-        s.bigcommerce_webhook("store/order/statusUpdated", id, Some((old, new)));
+        s.bigcommerce_status_events(id, old, new);
     }
     (StatusCode::CREATED, Json(shipment)).into_response()
 }
@@ -754,6 +756,13 @@ impl SharedState {
         self.dispatch(V, scope, body, Signing::StandardWebhooks { key }, extra);
     }
 
+    /// A status change fires `store/order/statusUpdated` and also `store/order/updated`
+    /// (BigCommerce sends both, so receivers must not double-process).
+    pub fn bigcommerce_status_events(&self, order_id: i64, old: i64, new: i64) {
+        self.bigcommerce_webhook("store/order/statusUpdated", order_id, Some((old, new)));
+        self.bigcommerce_webhook("store/order/updated", order_id, None);
+    }
+
     /// Create `count` orders now (Awaiting Fulfillment) and fire `store/order/created`.
     pub fn bigcommerce_create_orders(&self, count: usize, ov: &OrderOverrides) -> Vec<i64> {
         let seed = self.config().seed;
@@ -788,7 +797,7 @@ impl SharedState {
             old
         };
         if old != status_id {
-            self.bigcommerce_webhook("store/order/statusUpdated", order_id, Some((old, status_id)));
+            self.bigcommerce_status_events(order_id, old, status_id);
         }
         Ok(())
     }

@@ -110,7 +110,7 @@ async fn admin_token(
     }
     let token = uuid::Uuid::new_v4().simple().to_string();
     let ttl = s.config().magento_token_ttl;
-    s.magento().tokens.insert(token.clone(), Utc::now() + chrono::Duration::seconds(ttl.as_secs() as i64));
+    s.magento().tokens.insert(token.clone(), Utc::now() + chrono::Duration::milliseconds(ttl.as_millis() as i64));
     // The admin token endpoint answers a bare JSON string.
     Json(Value::String(token)).into_response()
 }

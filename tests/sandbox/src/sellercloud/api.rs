@@ -76,7 +76,7 @@ async fn token(State(s): State<SharedState>, body: Bytes) -> Response {
     }
     let ttl = s.config().sellercloud_token_ttl;
     let now = Utc::now();
-    let expires = now + chrono::Duration::seconds(ttl.as_secs() as i64);
+    let expires = now + chrono::Duration::milliseconds(ttl.as_millis() as i64);
     let token = format!("sc.{}", uuid::Uuid::new_v4().simple());
     s.sellercloud().tokens.insert(token.clone(), super::ScToken { user: user.to_string(), expires });
     let rfc1123 = "%a, %d %b %Y %H:%M:%S GMT";
@@ -105,9 +105,13 @@ fn auth(s: &SharedState, h: &HeaderMap) -> Result<String, Response> {
     }
 }
 
-/// Parse a documented date parameter (`mm/dd/yyyy hh:mm`, or ISO) as account-local time.
-fn parse_local(s: &str) -> Option<NaiveDateTime> {
+/// Parse a documented date parameter (`mm/dd/yyyy hh:mm`, or ISO) as account-local time. Values
+/// carrying an offset (`...Z`, `+02:00`) are converted into the account time zone, as .NET does.
+fn parse_local(s: &str, tz: chrono_tz::Tz) -> Option<NaiveDateTime> {
     let s = s.trim();
+    if let Ok(d) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(d.with_timezone(&tz).naive_local());
+    }
     for f in ["%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"] {
         if let Ok(d) = NaiveDateTime::parse_from_str(s, f) {
             return Some(d);
@@ -189,14 +193,14 @@ async fn list_orders(State(s): State<SharedState>, h: HeaderMap, uri: Uri) -> Re
     };
     let from = match first_param(&pairs, "createdOnFrom") {
         None => None,
-        Some(x) => match parse_local(x) {
+        Some(x) => match parse_local(x, s.config().sellercloud_time_zone) {
             Some(d) => Some(d),
             None => return bad("model.createdOnFrom is not a valid date (mm/dd/yyyy hh:mm)."),
         },
     };
     let to = match first_param(&pairs, "createdOnTo") {
         None => None,
-        Some(x) => match parse_local(x) {
+        Some(x) => match parse_local(x, s.config().sellercloud_time_zone) {
             Some(d) => Some(d),
             None => return bad("model.createdOnTo is not a valid date (mm/dd/yyyy hh:mm)."),
         },
@@ -409,10 +413,10 @@ fn apply_shipment(s: &SharedState, input: ShipInput) -> Response {
     Json(json!(true)).into_response()
 }
 
-fn parse_ship_date(v: &Value) -> Result<Option<NaiveDateTime>, Response> {
+fn parse_ship_date(v: &Value, tz: chrono_tz::Tz) -> Result<Option<NaiveDateTime>, Response> {
     match v.get("ShipDate") {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(x)) => parse_local(x).map(Some).ok_or_else(|| bad("ShipDate is not a valid date.")),
+        Some(Value::String(x)) => parse_local(x, tz).map(Some).ok_or_else(|| bad("ShipDate is not a valid date.")),
         _ => Err(bad("ShipDate is not a valid date.")),
     }
 }
@@ -434,7 +438,7 @@ async fn ship_single_package(State(s): State<SharedState>, h: HeaderMap, body: B
     let Some(service) = str_field(&v, &["ShippingMethod"]) else {
         return bad("ShippingMethod is required.");
     };
-    let ship_date = match parse_ship_date(&v) {
+    let ship_date = match parse_ship_date(&v, s.config().sellercloud_time_zone) {
         Ok(d) => d,
         Err(r) => return r,
     };
@@ -468,7 +472,7 @@ async fn ship_tracking(State(s): State<SharedState>, h: HeaderMap, body: Bytes) 
     let Some(service) = str_field(&v, &["ShippingService"]) else {
         return bad("ShippingService is required.");
     };
-    let ship_date = match parse_ship_date(&v) {
+    let ship_date = match parse_ship_date(&v, s.config().sellercloud_time_zone) {
         Ok(Some(d)) => Some(d),
         Ok(None) => return bad("ShipDate is required."),
         Err(r) => return r,
