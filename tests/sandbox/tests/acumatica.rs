@@ -415,3 +415,17 @@ async fn expired_oauth_token_is_refused() {
     assert_eq!(c.get(format!("{base}{EP}/Customer")).bearer_auth(tok).send().await.unwrap().status(), 401);
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn endpoint_schema_is_served_for_schema_driven_clients() {
+    let sb = common::sandbox().await;
+    let base = sb.urls().acumatica.clone();
+    assert_eq!(common::client().get(format!("{base}{EP}/swagger.json")).send().await.unwrap().status(), 401);
+    let c = login(&base).await;
+    let doc: Value = c.get(format!("{base}{EP}/swagger.json")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(doc["swagger"], "2.0");
+    assert!(doc["definitions"]["SalesOrder"].is_object());
+    assert!(doc["definitions"]["ShipmentPackage"].to_string().contains("TrackingNbr"));
+    assert!(doc["paths"]["/Customer"]["get"].is_object());
+    sb.shutdown().await;
+}

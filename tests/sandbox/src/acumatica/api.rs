@@ -34,6 +34,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/{instance}/entity/auth/logout", post(logout))
         .route("/{instance}/identity/connect/token", post(oauth_token))
         .route("/{instance}/entity", get(endpoints))
+        .route("/{instance}/entity/Default/{ver}/swagger.json", get(swagger))
         .route("/{instance}/entity/Default/{ver}/{entity}", get(list_entities).put(put_entity))
         .route("/{instance}/entity/Default/{ver}/{entity}/{*keys}", get(get_entity).delete(delete_entity))
         .with_state(state)
@@ -227,6 +228,19 @@ async fn endpoints(State(s): State<SharedState>, Path(instance): Path<String>, h
         .map(|v| json!({ "name": "Default", "version": v, "href": format!("/entity/Default/{v}/") }))
         .collect();
     Json(json!({ "version": { "acumaticaBuildVersion": "24.200.0000" }, "endpoints": eps })).into_response()
+}
+
+async fn swagger(
+    State(s): State<SharedState>,
+    Path((instance, ver)): Path<(String, String)>,
+    h: HeaderMap,
+) -> Response {
+    if let Err(r) =
+        check_instance(&s, &instance).and_then(|_| check_version(&ver)).and_then(|_| auth(&s, &h).map(|_| ()))
+    {
+        return r;
+    }
+    Json(super::schema::swagger(&ver, &s.config().acumatica_instance)).into_response()
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

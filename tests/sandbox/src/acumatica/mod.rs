@@ -8,6 +8,7 @@
 
 mod api;
 pub mod filter;
+pub mod schema;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
