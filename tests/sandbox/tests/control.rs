@@ -172,3 +172,44 @@ async fn ten_thousand_orders_page_quickly() {
     assert!(t0.elapsed() < Duration::from_secs(2));
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn absurd_input_gets_a_vendor_error_not_a_crash() {
+    let sb = common::sandbox().await;
+    let c = common::client();
+    let ss = sb.urls().shipstation.clone();
+    let r = c
+        .get(format!("{ss}/orders?page=18446744073709551615&pageSize=500"))
+        .basic_auth("ss-sandbox-key", Some("ss-sandbox-secret"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let bc = sb.urls().bigcommerce.clone();
+    let r = c
+        .get(format!("{bc}/v2/orders?page=18446744073709551615"))
+        .header("X-Auth-Token", "bc-sandbox-access-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let sc = sb.urls().sellercloud.clone();
+    let t: Value = sc_token(&c, &sc).await.json().await.unwrap();
+    let r = c
+        .get(format!("{sc}/api/Orders?model.pageNumber=9223372036854775807"))
+        .bearer_auth(t["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = c
+        .put(format!("{sc}/api/Orders/SetExported"))
+        .bearer_auth(t["access_token"].as_str().unwrap())
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.json::<Value>().await.unwrap()["Message"].is_string());
+    sb.shutdown().await;
+}

@@ -560,6 +560,28 @@ fn validate_sales_order(st: &AcState, e: &Value, inserting: bool) -> FieldErrors
             push(&["Payments", &idx, "PaymentMethod"], format!("Payment Method '{pm}' cannot be found in the system."));
         }
     }
+    // Bound the other amounts that feed the totals, so decimal arithmetic cannot overflow.
+    let limit = Decimal::from(1_000_000_000_000i64);
+    for (coll, f) in [("TaxDetails", "TaxAmount"), ("DiscountDetails", "DiscountAmount")] {
+        for (i, r) in e.get(coll).and_then(Value::as_array).into_iter().flatten().enumerate() {
+            if let Some(v) = val(r, f) {
+                if parse_decimal(v).is_none_or(|x| x.abs() > limit) {
+                    let idx = i.to_string();
+                    push(&[coll, &idx, f], format!("'{v}' is not a valid value for '{f}'."));
+                }
+            }
+        }
+    }
+    for (path, v) in [
+        (vec!["FreightPrice"], val(e, "FreightPrice")),
+        (vec!["ShippingSettings", "FreightPrice"], e.get("ShippingSettings").and_then(|x| val(x, "FreightPrice"))),
+    ] {
+        if let Some(v) = v {
+            if parse_decimal(v).is_none_or(|x| x.abs() > limit) {
+                push(&path, format!("'{v}' is not a valid value for 'FreightPrice'."));
+            }
+        }
+    }
     for (i, d) in e.get("Details").and_then(Value::as_array).into_iter().flatten().enumerate() {
         let idx = i.to_string();
         match val_str(d, "InventoryID") {
@@ -572,6 +594,9 @@ fn validate_sales_order(st: &AcState, e: &Value, inserting: bool) -> FieldErrors
         for f in ["OrderQty", "UnitPrice", "DiscountAmount", "DiscountPercent"] {
             if let Some(v) = val(d, f) {
                 match parse_decimal(v) {
+                    Some(x) if x.abs() > Decimal::from(1_000_000_000_000i64) => {
+                        push(&["Details", &idx, f], format!("'{f}' is out of range."))
+                    }
                     Some(x) if f == "OrderQty" && x < Decimal::ZERO => {
                         push(&["Details", &idx, f], format!("'{f}' cannot be negative."))
                     }

@@ -220,7 +220,8 @@ async fn list_orders(State(s): State<SharedState>, Path(hash): Path<String>, h: 
         }
     });
     let b = base(&s);
-    let page_items: Vec<Value> = hits.iter().skip((page - 1) * limit).take(limit).map(|o| o.to_json(&b)).collect();
+    let page_items: Vec<Value> =
+        hits.iter().skip((page - 1).saturating_mul(limit)).take(limit).map(|o| o.to_json(&b)).collect();
     if page_items.is_empty() {
         // An empty page is 204 No Content, not [] (the historical, documented behaviour).
         return no_content();
@@ -343,7 +344,7 @@ async fn get_products(
         .products
         .iter()
         .enumerate()
-        .skip((page - 1) * limit)
+        .skip((page - 1).saturating_mul(limit))
         .take(limit)
         .map(|(i, p)| o.product_json(p, i == 0))
         .collect();
@@ -486,7 +487,7 @@ async fn create_shipment(
         for (pid, q) in &wanted {
             match o.products.iter().find(|p| p.id == *pid) {
                 None => return bad(format!("The field 'order_product_id' is invalid: {pid}.")),
-                Some(p) if p.quantity_shipped + q > p.quantity => {
+                Some(p) if *q > p.quantity - p.quantity_shipped => {
                     return bad(format!("The quantity for order product {pid} exceeds the quantity remaining to ship."))
                 }
                 _ => {}

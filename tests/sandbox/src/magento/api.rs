@@ -324,7 +324,7 @@ async fn search_orders(
             let last_page = total.div_ceil(size).max(1);
             // Asking past the last page returns the last page again (Magento's behaviour).
             let page = c.current_page.unwrap_or(1).clamp(1, last_page);
-            hits.iter().skip((page - 1) * size).take(size).map(|o| (*o).clone()).collect()
+            hits.iter().skip((page - 1).saturating_mul(size)).take(size).map(|o| (*o).clone()).collect()
         }
         _ => hits.iter().map(|o| (*o).clone()).collect(),
     };
@@ -392,6 +392,20 @@ async fn create_order(
         Some(i) if !i.is_empty() => i.clone(),
         _ => return required("items"),
     };
+    // Bound amounts and quantities so later decimal arithmetic cannot overflow.
+    let limit = Decimal::from(1_000_000_000_000i64);
+    for (i, it) in items.iter().enumerate() {
+        for f in ["qty_ordered", "price", "row_total", "tax_amount", "discount_amount"] {
+            if it.get(f).filter(|v| !v.is_null()).is_some_and(|v| parse_decimal(v).is_none_or(|x| x.abs() > limit)) {
+                return bad(format!("The \"items[{i}].{f}\" value's type is invalid."));
+            }
+        }
+    }
+    for f in ["base_grand_total", "grand_total", "shipping_amount", "total_invoiced"] {
+        if entity.get(f).filter(|v| !v.is_null()).is_some_and(|v| parse_decimal(v).is_none_or(|x| x.abs() > limit)) {
+            return bad(format!("The \"{f}\" value's type is invalid."));
+        }
+    }
     for (i, it) in items.iter().enumerate() {
         if it.get("sku").and_then(Value::as_str).is_none() {
             return required(&format!("items[{i}].sku"));
@@ -503,7 +517,7 @@ fn requested(body: &Value, tops: &[(i64, Decimal, Decimal)]) -> Result<Vec<(i64,
                     .iter()
                     .find(|(i, _, _)| *i == id)
                     .ok_or(format!("order item {id} is not a top-level item of this order"))?;
-                if qty <= Decimal::ZERO || done + qty > *ordered {
+                if qty <= Decimal::ZERO || qty > *ordered - *done {
                     return Err(format!("The quantity for order item {id} exceeds the quantity remaining."));
                 }
                 Ok((id, qty))

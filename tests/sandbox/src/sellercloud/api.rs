@@ -232,7 +232,7 @@ async fn list_orders(State(s): State<SharedState>, h: HeaderMap, uri: Uri) -> Re
     // Stable order by ID so pages never overlap.
     let all: Vec<&ScOrder> = st.orders.values().filter(matches).collect();
     let total = all.len();
-    let start = ((page_number - 1) * page_size) as usize;
+    let start = usize::try_from((page_number - 1).saturating_mul(page_size)).unwrap_or(usize::MAX);
     let items: Vec<Value> = all.iter().skip(start).take(page_size as usize).map(|o| o.summary_json()).collect();
     Json(json!({ "Items": items, "TotalResults": total })).into_response()
 }

@@ -165,7 +165,7 @@ async fn list_orders(State(s): State<SharedState>, h: HeaderMap, uri: Uri) -> Re
         }
     });
     let total = hits.len();
-    let items = hits.iter().skip((page - 1) * size).take(size).map(|o| o.json.clone()).collect();
+    let items = hits.iter().skip((page - 1).saturating_mul(size)).take(size).map(|o| o.json.clone()).collect();
     envelope("orders", items, total, page, size)
 }
 
@@ -381,7 +381,7 @@ async fn list_shipments(State(s): State<SharedState>, h: HeaderMap, uri: Uri) ->
     let total = hits.len();
     let items = hits
         .iter()
-        .skip((page - 1) * size)
+        .skip((page - 1).saturating_mul(size))
         .take(size)
         .map(|x| {
             let mut x = (*x).clone();

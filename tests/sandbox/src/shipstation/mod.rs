@@ -159,7 +159,7 @@ impl SsState {
                 it
             })
             .collect();
-        let qty: i64 = items.iter().filter_map(|i| i["quantity"].as_i64()).sum();
+        let qty: i64 = items.iter().filter_map(|i| i["quantity"].as_i64()).fold(0i64, i64::saturating_add);
         o["orderId"] = json!(id);
         o["orderKey"] = json!(key.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()));
         o["createDate"] = json!(ss_time(&self.tz, &created));
@@ -180,7 +180,7 @@ impl SsState {
             .get("weight")
             .cloned()
             .filter(|w| !w.is_null())
-            .unwrap_or(json!({ "value": qty * 16, "units": "ounces", "WeightUnits": 1 }));
+            .unwrap_or(json!({ "value": qty.saturating_mul(16), "units": "ounces", "WeightUnits": 1 }));
         self.orders.insert(id, SsOrder { json: o.clone(), created, modified: now });
         Ok((o, existing.is_none()))
     }
