@@ -3,6 +3,7 @@
 
 pub mod aws;
 pub mod config;
+pub mod connections;
 pub mod connectors;
 pub mod error;
 pub mod flows;

@@ -341,9 +341,14 @@ pub trait OrderSource: Send + Sync {
 /// How a customer is looked up in the ERP.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CustomerLookup<'a> {
-    /// By the channel's customer id stored on the ERP customer.
+    /// By the CustomerID Orderbridge derives from the channel's customer id.
     ChannelId(&'a str),
     Email(&'a str),
+    /// Either, in one request; a match on the id wins over a match on the email.
+    IdOrEmail {
+        id: &'a str,
+        email: &'a str,
+    },
 }
 
 /// The ERP orders are created in.
@@ -355,7 +360,13 @@ pub trait OrderSink: Send + Sync {
     /// Creates the order (insert only: never updates an existing one).
     async fn create_order(&self, draft: &Self::Draft) -> Result<ErpOrderRef, ConnectorError>;
     async fn find_customer(&self, lookup: CustomerLookup<'_>) -> Result<Option<AcumaticaCustomerId>, ConnectorError>;
-    async fn create_customer(&self, customer: &Customer, order: &Order) -> Result<AcumaticaCustomerId, ConnectorError>;
+    /// Creates the customer under `id` (insert only; an existing `id` is returned as is).
+    async fn create_customer(
+        &self,
+        id: &AcumaticaCustomerId,
+        customer: &Customer,
+        order: &Order,
+    ) -> Result<AcumaticaCustomerId, ConnectorError>;
     /// Resolves a channel identifier to an ERP inventory id.
     async fn resolve_item(
         &self,

@@ -148,12 +148,18 @@ async fn acumatica_finds_creates_and_finds_again_then_logs_out() {
     // Customers: create with the derived id, then find by id and by email.
     let mut order = orderbridge_test_order();
     order.customer.channel_customer_id = Some("777".into());
-    let id = client.create_customer(&order.customer.clone(), &order).await.unwrap();
+    let derived = orderbridge::connectors::acumatica::derive_customer_id("SC", &order.customer).unwrap();
+    let id = client.create_customer(&derived, &order.customer.clone(), &order).await.unwrap();
     assert_eq!(id.as_str(), "SC777");
     assert_eq!(client.find_customer(CustomerLookup::ChannelId("SC777")).await.unwrap(), Some(id.clone()));
     let email = order.customer.email.clone().unwrap();
     assert_eq!(client.find_customer(CustomerLookup::Email(&email)).await.unwrap(), Some(id.clone()));
     assert_eq!(client.find_customer(CustomerLookup::ChannelId("SC000")).await.unwrap(), None);
+    // One request finds it by either key; the id wins over another customer's email.
+    let either = CustomerLookup::IdOrEmail { id: "SC777", email: "someone-else@example.com" };
+    assert_eq!(client.find_customer(either).await.unwrap(), Some(id.clone()));
+    let by_email_only = CustomerLookup::IdOrEmail { id: "SC000", email: &email };
+    assert_eq!(client.find_customer(by_email_only).await.unwrap(), Some(id.clone()));
 
     // A draft order.
     let draft = orderbridge::mapping::SalesOrderDraft {

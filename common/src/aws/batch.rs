@@ -1,7 +1,6 @@
 //! Runs an SQS batch through a per-message handler and reports partial batch failures, so one
 //! bad message never fails (and redelivers) its whole batch.
 
-use std::fmt::Display;
 use std::future::Future;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
@@ -31,7 +30,7 @@ where
     B: DeserializeOwned,
     H: Fn(Envelope<B>, RecordMeta) -> Fut,
     Fut: Future<Output = Result<(), E>>,
-    E: Display + Classify,
+    E: std::error::Error + Classify,
 {
     let handler = &handler;
     let failures: Vec<String> = futures::stream::iter(event.records)
@@ -59,7 +58,8 @@ where
             match handler(envelope, meta).await {
                 Ok(()) => None,
                 Err(e) => {
-                    if e.is_retryable() {
+                    let e = ErrorChain(&e);
+                    if e.0.is_retryable() {
                         warn!(message_id = %message_id, correlation_id = %correlation_id, receive_count, error = %e, "Message failed; SQS will redeliver it.");
                     } else {
                         error!(message_id = %message_id, correlation_id = %correlation_id, receive_count, error = %e, "Message failed permanently; SQS will redeliver it until it reaches the DLQ.");
@@ -77,6 +77,21 @@ where
         response.add_failure(id);
     }
     response
+}
+
+/// Displays an error with its sources, so a log line says what failed down to the vendor's words.
+pub struct ErrorChain<'a, E: std::error::Error + ?Sized>(pub &'a E);
+
+impl<E: std::error::Error + ?Sized> std::fmt::Display for ErrorChain<'_, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(s) = source {
+            write!(f, ": {s}")?;
+            source = s.source();
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use std::error::Error as StdError;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
-pub use batch::{process_batch, RecordMeta};
+pub use batch::{process_batch, ErrorChain, RecordMeta};
 pub use connector_log::DynamoConnectorLog;
 pub use envelope::{Envelope, EnvelopeError};
 pub use ledger::DynamoLedger;

@@ -153,7 +153,12 @@ impl OrderSink for FakeErp {
         Ok(Some(AcumaticaCustomerId::parse("SC77").unwrap()))
     }
 
-    async fn create_customer(&self, _: &Customer, _: &Order) -> Result<AcumaticaCustomerId, ConnectorError> {
+    async fn create_customer(
+        &self,
+        _: &AcumaticaCustomerId,
+        _: &Customer,
+        _: &Order,
+    ) -> Result<AcumaticaCustomerId, ConnectorError> {
         unreachable!("customers are always found in these tests")
     }
 

@@ -3,6 +3,8 @@
 
 mod mappings;
 mod orders;
+mod setup;
 
 pub use mappings::*;
 pub use orders::*;
+pub use setup::*;

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
-use sha2::{Digest, Sha256};
 
 use super::{DraftContact, DraftLine, DraftPayment, DraftTax, Mapping, SalesOrderDraft};
 use crate::connectors::ConnectorError;
@@ -69,45 +68,34 @@ impl Mapping {
         })
     }
 
-    /// The CustomerID Orderbridge gives a buyer it creates: the channel's customer id when there is
-    /// one, else a digest of the email, so a retried create finds the customer it made.
-    pub fn derived_customer_id(&self, customer: &Customer) -> Option<String> {
-        let prefix = self.file.customers.id_prefix.get_ref();
-        if let Some(id) = customer.channel_customer_id.as_deref().filter(|id| !id.trim().is_empty() && id.trim() != "0")
-        {
-            let clean: String = id.chars().filter(char::is_ascii_alphanumeric).collect();
-            return Some(format!("{prefix}{clean}").chars().take(30).collect());
-        }
-        customer.email.as_deref().map(|email| {
-            let digest = Sha256::digest(email.trim().to_ascii_lowercase().as_bytes());
-            let hex: String = digest.iter().take(6).map(|b| format!("{b:02X}")).collect();
-            format!("{prefix}E{hex}")
-        })
+    /// The CustomerID Orderbridge gives a buyer it creates (one rule, in the Acumatica connector).
+    pub fn derived_customer_id(&self, customer: &Customer) -> Option<AcumaticaCustomerId> {
+        crate::connectors::acumatica::derive_customer_id(self.file.customers.id_prefix.get_ref(), customer)
     }
 }
 
-/// Finds the ERP customer for the order: by the derived id, then by email; creates one if allowed.
+/// Finds the ERP customer for the order by its derived id or its email (one ERP request); creates
+/// one under the derived id if allowed. The derived id makes a retried create find its customer.
 pub async fn resolve_customer<S: OrderSink + ?Sized>(
     mapping: &Mapping,
     order: &Order,
     sink: &S,
 ) -> Result<AcumaticaCustomerId, OrderMappingError> {
     let rules = &mapping.file.customers;
-    if let Some(id) = mapping.derived_customer_id(&order.customer) {
-        if let Some(found) =
-            sink.find_customer(CustomerLookup::ChannelId(&id)).await.map_err(OrderMappingError::Lookup)?
-        {
+    let derived = mapping.derived_customer_id(&order.customer);
+    let email = order.customer.email.as_deref().map(str::trim).filter(|e| e.contains('@'));
+    let lookup = match (&derived, email) {
+        (Some(id), Some(email)) => Some(CustomerLookup::IdOrEmail { id: id.as_str(), email }),
+        (Some(id), None) => Some(CustomerLookup::ChannelId(id.as_str())),
+        (None, Some(email)) => Some(CustomerLookup::Email(email)),
+        (None, None) => None,
+    };
+    if let Some(lookup) = lookup {
+        if let Some(found) = sink.find_customer(lookup).await.map_err(OrderMappingError::Lookup)? {
             return Ok(found);
         }
     }
-    if let Some(email) = order.customer.email.as_deref().filter(|e| e.contains('@')) {
-        if let Some(found) =
-            sink.find_customer(CustomerLookup::Email(email)).await.map_err(OrderMappingError::Lookup)?
-        {
-            return Ok(found);
-        }
-    }
-    if mapping.derived_customer_id(&order.customer).is_none() {
+    let Some(derived) = derived else {
         return match &rules.guest_customer {
             Some(guest) => AcumaticaCustomerId::parse(guest.get_ref().clone()).map_err(|e| {
                 OrderMappingError::Unmapped(vec![Problem {
@@ -123,14 +111,14 @@ pub async fn resolve_customer<S: OrderSink + ?Sized>(
                 ),
             }])),
         };
-    }
+    };
     if !rules.create_missing {
         return Err(OrderMappingError::Unmapped(vec![Problem {
             field: format!("customer {:?}", order.customer.email.as_deref().unwrap_or(&order.customer.name)),
             message: format!("no matching ERP customer and customers.create_missing is false in {}", mapping.path),
         }]));
     }
-    sink.create_customer(&order.customer, order).await.map_err(OrderMappingError::Lookup)
+    sink.create_customer(&derived, &order.customer, order).await.map_err(OrderMappingError::Lookup)
 }
 
 /// Resolves every line to an ERP item by the mapping's identifier priority (after substitutions).

@@ -14,8 +14,11 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let app = app.clone();
         async move {
-            let deadline = deadline_from(event.context.deadline().duration_since(std::time::SystemTime::now()).unwrap_or_default());
-            let response: SqsBatchResponse = app.run_import_batch(event.payload, deadline, &event.context.request_id).await;
+            let deadline = deadline_from(
+                event.context.deadline().duration_since(std::time::SystemTime::now()).unwrap_or_default(),
+            );
+            let response: SqsBatchResponse =
+                app.run_import_batch(event.payload, deadline, &event.context.request_id).await;
             Ok::<_, Error>(response)
         }
     }))

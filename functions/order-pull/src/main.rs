@@ -13,11 +13,13 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let app = app.clone();
         async move {
-            let deadline = deadline_from(event.context.deadline().duration_since(std::time::SystemTime::now()).unwrap_or_default());
+            let deadline = deadline_from(
+                event.context.deadline().duration_since(std::time::SystemTime::now()).unwrap_or_default(),
+            );
             let summary = PullSummary::from(app.run_pull(deadline).await);
             // A failed connection fails the invocation so the error metric and alarm see it; the
             // other connections' work is already saved (cursors, queue).
-            summary.into_result()
+            summary.into_result().map_err(Error::from)
         }
     }))
     .await

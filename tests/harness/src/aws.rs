@@ -97,7 +97,10 @@ impl LocalAws {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0)
         };
-        (get(QueueAttributeName::ApproximateNumberOfMessages), get(QueueAttributeName::ApproximateNumberOfMessagesNotVisible))
+        (
+            get(QueueAttributeName::ApproximateNumberOfMessages),
+            get(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+        )
     }
 
     /// Receives up to ten messages as the SQS event source would hand them to a function.
@@ -120,7 +123,9 @@ impl LocalAws {
             record.message_id = m.message_id().map(str::to_owned);
             record.receipt_handle = m.receipt_handle().map(str::to_owned);
             record.body = m.body().map(str::to_owned);
-            if let Some(count) = m.attributes().and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount)) {
+            if let Some(count) =
+                m.attributes().and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+            {
                 record.attributes.insert("ApproximateReceiveCount".into(), count.clone());
             }
             record.event_source = Some("aws:sqs".into());

@@ -66,7 +66,8 @@ pub async fn drain_orders(
             }
             let count = event.records.len() as u32;
             let request_id = format!("local-{}-{i}", uuid::Uuid::new_v4());
-            let response = app.run_import_batch(event.clone(), deadline_from(Duration::from_secs(60)), &request_id).await;
+            let response =
+                app.run_import_batch(event.clone(), deadline_from(Duration::from_secs(60)), &request_id).await;
             aws.delete_succeeded(queue, &event, &response).await;
             Some((count, response.batch_item_failures.len() as u32))
         });

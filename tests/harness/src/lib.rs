@@ -4,3 +4,5 @@
 
 pub mod aws;
 pub mod drive;
+pub mod report;
+pub mod world;

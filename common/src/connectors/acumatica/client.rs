@@ -7,7 +7,8 @@
 //! the cross-reference index is fresh, else ⌈items / page_size⌉, `shipments_since`
 //! ⌈shipments / page_size⌉, `order_status` 1, `logout` 1. A 401 costs one re-login and a repeat.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -20,8 +21,8 @@ use tracing::{debug, info, warn};
 
 use super::config::AcumaticaConfig;
 use super::mapper::{
-    customer_body, datetimeoffset, derive_customer_id, error_message, is_entity_outcome_error, odata_string,
-    order_status, sales_order_body, shipment_to_canonical,
+    customer_body, datetimeoffset, error_message, is_entity_outcome_error, odata_string, order_status,
+    sales_order_body, shipment_to_canonical,
 };
 use super::wire::{get, text, CustomerKey, LoginRequest, SalesOrderKeys, ShipmentWire, StockItemWire};
 use super::VENDOR;
@@ -57,7 +58,10 @@ const PROFILE: VendorProfile =
 /// filtered on, §2.3), reused for `item_index_ttl_secs`.
 struct ItemIndex {
     built: Instant,
-    by_code: HashMap<String, AcumaticaInventoryId>,
+    /// UPC/EAN cross-reference → InventoryID.
+    by_code: Arc<HashMap<String, AcumaticaInventoryId>>,
+    /// Every InventoryID, so SKU lookups of known items cost no request.
+    ids: Arc<HashSet<String>>,
 }
 
 /// The Acumatica contract-based REST client. Build once per container and share.
@@ -281,12 +285,16 @@ impl AcumaticaClient {
         }
     }
 
-    async fn item_index(&self) -> Result<HashMap<String, AcumaticaInventoryId>, ConnectorError> {
+    #[allow(clippy::type_complexity)]
+    async fn item_index(
+        &self,
+    ) -> Result<(Arc<HashMap<String, AcumaticaInventoryId>>, Arc<HashSet<String>>), ConnectorError> {
         let mut guard = self.items.lock().await;
         let ttl = Duration::from_secs(self.config.item_index_ttl_secs);
         if let Some(index) = guard.as_ref().filter(|i| i.built.elapsed() < ttl) {
-            return Ok(index.by_code.clone());
+            return Ok((index.by_code.clone(), index.ids.clone()));
         }
+        let mut ids = HashSet::new();
         let url = self.entity_url(&["StockItem"])?;
         let top = self.config.page_size.to_string();
         let mut by_code = HashMap::new();
@@ -308,6 +316,7 @@ impl AcumaticaClient {
                 let Some(id) = text(&item.InventoryID).and_then(|i| AcumaticaInventoryId::parse(i).ok()) else {
                     continue;
                 };
+                ids.insert(id.as_str().to_owned());
                 for xref in &item.CrossReferences {
                     if let Some(code) = text(&xref.AlternateID) {
                         by_code.entry(code).or_insert_with(|| id.clone());
@@ -319,9 +328,10 @@ impl AcumaticaClient {
                 break;
             }
         }
-        debug!(codes = by_code.len(), items = skip, "Built the Acumatica barcode index.");
-        *guard = Some(ItemIndex { built: Instant::now(), by_code: by_code.clone() });
-        Ok(by_code)
+        debug!(codes = by_code.len(), items = skip, "Built the Acumatica item index.");
+        let (by_code, ids) = (Arc::new(by_code), Arc::new(ids));
+        *guard = Some(ItemIndex { built: Instant::now(), by_code: by_code.clone(), ids: ids.clone() });
+        Ok((by_code, ids))
     }
 }
 
@@ -367,6 +377,24 @@ impl OrderSink for AcumaticaClient {
                 let Ok(id) = AcumaticaCustomerId::parse(id) else { return Ok(None) };
                 Ok(self.customer_exists(&id).await?.then_some(id))
             }
+            CustomerLookup::IdOrEmail { id, email } => {
+                let url = self.entity_url(&["Customer"])?;
+                let filter = format!(
+                    "CustomerID eq {} or MainContact/Email eq {}",
+                    odata_string(id),
+                    odata_string(email.trim())
+                );
+                let reply = self
+                    .authed("find customer by id or email", Idempotency::Safe, |c| {
+                        c.get(url.clone()).query(&[("$filter", filter.as_str()), ("$select", "CustomerID")])
+                    })
+                    .await?;
+                let found: Vec<CustomerKey> = reply.json(VENDOR, "find customer by id or email")?;
+                let ids: Vec<String> = found.iter().filter_map(|c| text(&c.CustomerID)).collect();
+                // A match on the derived id wins: it is the customer an earlier import made.
+                let chosen = ids.iter().find(|c| c.as_str() == id).or_else(|| ids.first());
+                Ok(chosen.and_then(|c| AcumaticaCustomerId::parse(c.clone()).ok()))
+            }
             CustomerLookup::Email(email) => {
                 let email = email.trim();
                 if email.is_empty() {
@@ -385,19 +413,16 @@ impl OrderSink for AcumaticaClient {
         }
     }
 
-    /// `PUT Customer` with `If-None-Match: *` and the derived CustomerID; a 412 (it already exists,
+    /// `PUT Customer` with `If-None-Match: *` under the given CustomerID; a 412 (it already exists,
     /// e.g. the response of an earlier attempt was lost) returns that id.
-    async fn create_customer(&self, customer: &Customer, order: &Order) -> Result<AcumaticaCustomerId, ConnectorError> {
+    async fn create_customer(
+        &self,
+        id: &AcumaticaCustomerId,
+        customer: &Customer,
+        order: &Order,
+    ) -> Result<AcumaticaCustomerId, ConnectorError> {
         const OP: &str = "create customer";
-        let prefix = self.config.customer_prefix_for(order.connection.as_str());
-        let id = derive_customer_id(prefix, customer).ok_or_else(|| ConnectorError::Rejected {
-            vendor: VENDOR,
-            operation: OP,
-            message: format!(
-                "order {} has neither a channel customer id nor an email; set customers.guest_customer in the mapping",
-                order.channel_order_id
-            ),
-        })?;
+        let id = id.clone();
         let body = customer_body(&id, customer, &order.bill_to, self.config.customer_class.as_deref());
         let url = self.entity_url(&["Customer"])?;
         let result = self
@@ -417,7 +442,8 @@ impl OrderSink for AcumaticaClient {
         }
     }
 
-    /// SKU: `GET StockItem/{InventoryID}` (404 → None). UPC/EAN: the cross-reference index.
+    /// SKU: the item index, else `GET StockItem/{InventoryID}` (404 → None). UPC/EAN: the
+    /// cross-reference index.
     async fn resolve_item(
         &self,
         kind: IdentifierKind,
@@ -427,6 +453,11 @@ impl OrderSink for AcumaticaClient {
         match kind {
             IdentifierKind::Sku => {
                 let Ok(id) = AcumaticaInventoryId::parse(value) else { return Ok(None) };
+                // Known items need no request; an unknown one may have been added since the index
+                // was built, so it is asked for directly.
+                if self.item_index().await?.1.contains(id.as_str()) {
+                    return Ok(Some(id));
+                }
                 let url = self.entity_url(&["StockItem", id.as_str()])?;
                 match self
                     .authed("get stock item", Idempotency::Safe, |c| {
@@ -442,7 +473,7 @@ impl OrderSink for AcumaticaClient {
                     Err(e) => Err(e),
                 }
             }
-            IdentifierKind::Upc | IdentifierKind::Ean => Ok(self.item_index().await?.get(value).cloned()),
+            IdentifierKind::Upc | IdentifierKind::Ean => Ok(self.item_index().await?.0.get(value).cloned()),
             // Acumatica keeps no MPN/ASIN in the Default endpoint; the mapping's substitutions cover them.
             IdentifierKind::Mpn | IdentifierKind::Asin => Ok(None),
         }

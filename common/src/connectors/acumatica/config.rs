@@ -1,7 +1,5 @@
 //! Acumatica connection settings, read from the connections TOML file.
 
-use std::collections::BTreeMap;
-
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -39,13 +37,6 @@ pub struct AcumaticaConfig {
     /// HTTP timeouts and user agent.
     #[serde(default)]
     pub http: HttpSettings,
-    /// Prefix of the CustomerIDs Orderbridge creates; must equal `customers.id_prefix` of the
-    /// mapping file, so that customers created here are found again by the mapper.
-    #[serde(default = "default_customer_prefix")]
-    pub customer_id_prefix: String,
-    /// Per-connection overrides of `customer_id_prefix` (connection id → prefix).
-    #[serde(default)]
-    pub customer_id_prefix_by_connection: BTreeMap<String, String>,
     /// Customer class of created customers; the tenant's default class when absent.
     #[serde(default)]
     pub customer_class: Option<String>,
@@ -72,10 +63,6 @@ fn default_budget() -> RateBudget {
     RateBudget::new(100, 60)
 }
 
-fn default_customer_prefix() -> String {
-    "SC".into()
-}
-
 fn default_shipped_statuses() -> Vec<String> {
     vec!["Confirmed".into(), "Completed".into()]
 }
@@ -86,10 +73,6 @@ fn default_item_index_ttl() -> u64 {
 
 fn default_page_size() -> u32 {
     200
-}
-
-fn valid_prefix(p: &str) -> bool {
-    (1..=6).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
 impl AcumaticaConfig {
@@ -106,8 +89,6 @@ impl AcumaticaConfig {
             rate_limit: default_budget(),
             retry: RetryPolicy::default(),
             http: HttpSettings::default(),
-            customer_id_prefix: default_customer_prefix(),
-            customer_id_prefix_by_connection: BTreeMap::new(),
             customer_class: None,
             shipped_statuses: default_shipped_statuses(),
             item_index_ttl_secs: default_item_index_ttl(),
@@ -138,21 +119,10 @@ impl AcumaticaConfig {
         if self.tenant.trim().is_empty() {
             return bad("tenant: must not be empty (the tenant's login name from SM203520)".into());
         }
-        if !valid_prefix(&self.customer_id_prefix) {
-            return bad("customer_id_prefix: use 1-6 letters or digits (the mapping's customers.id_prefix)".into());
-        }
-        if let Some((conn, _)) = self.customer_id_prefix_by_connection.iter().find(|(_, p)| !valid_prefix(p)) {
-            return bad(format!("customer_id_prefix_by_connection.{conn}: use 1-6 letters or digits"));
-        }
         if self.page_size == 0 || self.page_size > 1000 {
             return bad("page_size: must be 1-1000".into());
         }
         self.rate_limit.validate("rate_limit").or_else(bad)?;
         self.retry.validate("retry").or_else(bad)
-    }
-
-    /// The CustomerID prefix for orders of `connection`.
-    pub fn customer_prefix_for(&self, connection: &str) -> &str {
-        self.customer_id_prefix_by_connection.get(connection).map_or(self.customer_id_prefix.as_str(), String::as_str)
     }
 }

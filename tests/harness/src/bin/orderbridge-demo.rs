@@ -1,0 +1,109 @@
+//! `make demo`: a real sync on this machine. Seeds orders in the Sellercloud and BigCommerce
+//! sandboxes, runs the order-pull and order-import handlers (the code the Lambdas run) against
+//! the local emulator until everything settles, and prints what happened.
+
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use orderbridge::model::ConnectionId;
+use orderbridge_harness::drive::settle_orders;
+use orderbridge_harness::report::{erp_orders_by_import_id, import_counts, log_since, print_log_tail};
+use orderbridge_harness::world::{World, WorldConfig};
+use orderbridge_sandbox::SandboxConfig;
+
+#[derive(Parser)]
+#[command(name = "orderbridge-demo", about = "Sync seeded sandbox orders into the sandbox ERP through Orderbridge")]
+struct Args {
+    /// Orders seeded in the Sellercloud sandbox.
+    #[arg(long, default_value_t = 30)]
+    sellercloud_orders: usize,
+    /// Orders seeded in the BigCommerce sandbox.
+    #[arg(long, default_value_t = 20)]
+    bigcommerce_orders: usize,
+    /// Seed of the generated data.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Give up settling after this many seconds.
+    #[arg(long, default_value_t = 300)]
+    limit_secs: u64,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    if std::env::var_os("RUST_LOG").is_none() {
+        std::env::set_var("RUST_LOG", "error");
+    }
+    orderbridge::telemetry::init();
+    let args = Args::parse();
+    let started_at = chrono::Utc::now();
+    let sandbox = SandboxConfig {
+        seed: args.seed,
+        sellercloud_orders: args.sellercloud_orders,
+        bigcommerce_orders: args.bigcommerce_orders,
+        magento_orders: 0,
+        shipstation_orders: 0,
+        ..SandboxConfig::default()
+    };
+    let world =
+        World::start(WorldConfig::demo(&orderbridge_harness::aws::unique_prefix("orderbridge-demo"), sandbox)).await?;
+    println!("Sandbox (rate limits on, as documented by each vendor):");
+    for (vendor, url) in world.sandbox.describe()["vendors"].as_object().into_iter().flatten() {
+        println!("  {vendor:<12} {}", url["base_url"].as_str().unwrap_or_default());
+    }
+    println!(
+        "Local AWS: {}  tables {} / {}",
+        std::env::var("AWS_ENDPOINT_URL").unwrap_or_default(),
+        world.aws.resources.state_table,
+        world.aws.resources.log_table
+    );
+    println!("Syncing...");
+
+    let clock = Instant::now();
+    let drive = settle_orders(&world.app, &world.aws, 2, Duration::from_secs(args.limit_secs)).await;
+    let elapsed = clock.elapsed();
+
+    let connections: Vec<ConnectionId> = world.app.channels.keys().cloned().collect();
+    let entries = log_since(world.app.log.as_ref(), &connections, started_at).await;
+    let counts = import_counts(&entries);
+    let erp = erp_orders_by_import_id(&world.sandbox);
+    let duplicates = erp.values().filter(|v| v.len() > 1).count();
+
+    println!();
+    println!(
+        "Summary ({:.1} s, {} pulls, {} import batches, {} deliveries of which {} redelivered later):",
+        elapsed.as_secs_f64(),
+        drive.pulls,
+        drive.batches,
+        drive.deliveries,
+        drive.failed_deliveries
+    );
+    println!("  {:<10} {:>9} {:>7} {:>22}", "connection", "imported", "failed", "attempts retried later");
+    for c in &connections {
+        let n = counts.get(c.as_str()).cloned().unwrap_or_default();
+        println!("  {:<10} {:>9} {:>7} {:>22}", c.as_str(), n.imported, n.failed.len(), n.retried);
+    }
+    println!("  orders seen in the channels and enqueued: {}", drive.enqueued);
+    println!(
+        "  ERP sales orders: {} (duplicates by Import ID: {duplicates})",
+        erp.values().map(Vec::len).sum::<usize>()
+    );
+    let failures: Vec<(String, String, String)> = counts
+        .iter()
+        .flat_map(|(c, n)| n.failed.iter().map(move |(id, why)| (c.clone(), id.clone(), why.clone())))
+        .collect();
+    if !failures.is_empty() {
+        println!("  Failed (fix the mapping, then they import on the next pull):");
+        for (c, id, why) in &failures {
+            println!("    {c} {id}: {why}");
+        }
+    }
+    println!("  Settled: {}", if drive.settled { "yes" } else { "NO (limit reached)" });
+    println!();
+    println!("Last connector-log lines:");
+    print_log_tail(&entries, 12);
+    world.shutdown().await;
+    if !drive.settled || duplicates > 0 {
+        std::process::exit(1);
+    }
+    Ok(())
+}

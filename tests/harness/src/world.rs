@@ -1,0 +1,125 @@
+//! One complete local world: the vendor sandbox, fresh tables and queues on the emulator, the
+//! connections file filled with the sandbox's URLs and credentials, uploaded mappings, and the
+//! order functions' app built from all of it exactly as a Lambda cold start would.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use orderbridge::config::{QueueUrl, TableName};
+use orderbridge::connections::Connections;
+use orderbridge::handlers::{push_mapping, OrdersApp, OrdersSettings};
+use orderbridge::http::RateBudget;
+use orderbridge_sandbox::{Sandbox, SandboxConfig, Vendor};
+
+use crate::aws::LocalAws;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct WorldConfig {
+    pub prefix: String,
+    pub sandbox: SandboxConfig,
+    /// (visibility seconds, maxReceiveCount) of the queues; short so redeliveries happen in a test.
+    pub queue_timing: Option<(u32, u32)>,
+    /// Mapping files to upload: (connection id, path).
+    pub mappings: Vec<(String, PathBuf)>,
+    /// Orders of one SQS batch imported at once.
+    pub import_concurrency: usize,
+}
+
+/// The demo's files, next to this crate.
+pub fn demo_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("demo")
+}
+
+impl WorldConfig {
+    /// The demo's connections and mappings with the sandbox's default (documented) limits.
+    pub fn demo(prefix: &str, sandbox: SandboxConfig) -> Self {
+        Self {
+            prefix: prefix.to_owned(),
+            sandbox,
+            queue_timing: Some((5, 5)),
+            mappings: vec![
+                ("sc-main".into(), demo_dir().join("mappings/sc-main.toml")),
+                ("bc-store".into(), demo_dir().join("mappings/bc-store.toml")),
+            ],
+            import_concurrency: 4,
+        }
+    }
+}
+
+pub struct World {
+    pub sandbox: Sandbox,
+    pub aws: LocalAws,
+    pub app: OrdersApp,
+    pub connections: Connections,
+    pub settings: OrdersSettings,
+}
+
+fn credential(describe: &serde_json::Value, vendor: &str, field: &str) -> String {
+    describe["vendors"][vendor][field].as_str().unwrap_or_default().to_owned()
+}
+
+impl World {
+    pub async fn start(config: WorldConfig) -> Result<Self, BoxError> {
+        let limits = config.sandbox.limits.clone();
+        let sandbox = orderbridge_sandbox::start(config.sandbox).await?;
+        let aws = LocalAws::provision(&config.prefix, config.queue_timing).await?;
+        let describe = sandbox.describe();
+        let urls = sandbox.urls();
+        let vars = [
+            ("DEMO_ACUMATICA_URL", urls.get(Vendor::Acumatica).to_owned()),
+            ("DEMO_ACUMATICA_USERNAME", credential(&describe, "acumatica", "username")),
+            ("DEMO_ACUMATICA_PASSWORD", credential(&describe, "acumatica", "password")),
+            ("DEMO_ACUMATICA_TENANT", credential(&describe, "acumatica", "tenant")),
+            ("DEMO_SELLERCLOUD_URL", urls.get(Vendor::Sellercloud).to_owned()),
+            ("DEMO_SELLERCLOUD_USERNAME", credential(&describe, "sellercloud", "username")),
+            ("DEMO_SELLERCLOUD_PASSWORD", credential(&describe, "sellercloud", "password")),
+            ("DEMO_BIGCOMMERCE_URL", urls.get(Vendor::Bigcommerce).to_owned()),
+            ("DEMO_BIGCOMMERCE_TOKEN", credential(&describe, "bigcommerce", "access_token")),
+        ];
+        let text = std::fs::read_to_string(demo_dir().join("connections.toml"))?;
+        let mut connections = Connections::parse("demo/connections.toml", &text, |var| {
+            vars.iter().find(|(k, _)| *k == var).map(|(_, v)| v.clone())
+        })?;
+        // The client's budget follows the licence the sandbox enforces.
+        connections.acumatica.rate_limit =
+            RateBudget::new(limits.acumatica_per_minute.requests, limits.acumatica_per_minute.window.as_secs().max(1));
+
+        let settings = OrdersSettings {
+            common: orderbridge::config::CommonSettings {
+                stage: "local".into(),
+                state_table: TableName::parse("state", &aws.resources.state_table)?,
+                log_table: TableName::parse("log", &aws.resources.log_table)?,
+                log_retention: Duration::from_secs(7 * 24 * 3600),
+            },
+            orders_queue: QueueUrl::parse("orders", &aws.resources.orders.url)?,
+            enqueued_ttl: Duration::from_secs(60),
+            import_concurrency: config.import_concurrency,
+            mapping_cache: Duration::from_secs(0),
+        };
+        let app = OrdersApp::build(&aws.sdk, &settings, &connections)?;
+        let world = Self { sandbox, aws, app, connections, settings };
+        for (name, path) in &config.mappings {
+            world.push_mapping(name, path).await?;
+        }
+        Ok(world)
+    }
+
+    /// Validates and uploads a mapping file, as `orderbridge-admin mapping-push` does.
+    pub async fn push_mapping(&self, name: &str, path: &Path) -> Result<u64, BoxError> {
+        let source = std::fs::read_to_string(path)?;
+        let shown = path.strip_prefix(demo_dir()).unwrap_or(path).display().to_string();
+        Ok(push_mapping(self.app.ledger.as_ref(), name, &shown, &source).await?.version)
+    }
+
+    /// Uploads mapping text directly (tests that edit a mapping).
+    pub async fn push_mapping_text(&self, name: &str, shown_path: &str, source: &str) -> Result<u64, BoxError> {
+        Ok(push_mapping(self.app.ledger.as_ref(), name, shown_path, source).await?.version)
+    }
+
+    pub async fn shutdown(self) {
+        self.sandbox.shutdown().await;
+    }
+}
