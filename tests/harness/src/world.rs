@@ -26,6 +26,8 @@ pub struct WorldConfig {
     pub mappings: Vec<(String, PathBuf)>,
     /// Orders of one SQS batch imported at once.
     pub import_concurrency: usize,
+    /// Last changes to the parsed connections file (tests widen windows, change statuses).
+    pub tweak_connections: Option<fn(&mut Connections)>,
 }
 
 /// The demo's files, next to this crate.
@@ -45,6 +47,7 @@ impl WorldConfig {
                 ("bc-store".into(), demo_dir().join("mappings/bc-store.toml")),
             ],
             import_concurrency: 4,
+            tweak_connections: None,
         }
     }
 }
@@ -87,6 +90,9 @@ impl World {
         connections.acumatica.rate_limit =
             RateBudget::new(limits.acumatica_per_minute.requests, limits.acumatica_per_minute.window.as_secs().max(1));
 
+        if let Some(tweak) = config.tweak_connections {
+            tweak(&mut connections);
+        }
         let settings = OrdersSettings {
             common: orderbridge::config::CommonSettings {
                 stage: "local".into(),

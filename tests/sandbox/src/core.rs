@@ -155,6 +155,13 @@ impl WriteLog {
 #[derive(Clone)]
 pub struct SharedState(pub(crate) Arc<Inner>);
 
+/// How many API requests a vendor answered (control routes excluded).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RequestCount {
+    pub total: u64,
+    pub throttled: u64,
+}
+
 pub(crate) struct Inner {
     pub config: SandboxConfig,
     pub sellercloud: Mutex<sellercloud::ScState>,
@@ -168,6 +175,8 @@ pub(crate) struct Inner {
     pub webhooks: Mutex<BTreeMap<Vendor, WebhookTarget>>,
     pub deliveries: Mutex<Vec<Delivery>>,
     pub writes: Mutex<WriteLog>,
+    /// API requests per vendor: (answered, of which 429).
+    pub requests: Mutex<BTreeMap<Vendor, RequestCount>>,
     pub urls: OnceLock<VendorUrls>,
     pub http: reqwest::Client,
     pub shutdown: watch::Sender<bool>,
@@ -203,6 +212,7 @@ impl SharedState {
             webhooks: Mutex::new(webhooks),
             deliveries: Mutex::new(Vec::new()),
             writes: Mutex::new(WriteLog::default()),
+            requests: Mutex::new(BTreeMap::new()),
             urls: OnceLock::new(),
             http,
             shutdown,
@@ -247,6 +257,20 @@ impl SharedState {
     }
 
     /// All counters of a vendor: kind → key → count.
+    pub fn count_request(&self, vendor: Vendor, status: u16) {
+        let mut requests = lock(&self.0.requests);
+        let count = requests.entry(vendor).or_default();
+        count.total += 1;
+        if status == 429 {
+            count.throttled += 1;
+        }
+    }
+
+    /// API requests answered for `vendor` so far (for calls-per-order and 429-share figures).
+    pub fn request_count(&self, vendor: Vendor) -> RequestCount {
+        lock(&self.0.requests).get(&vendor).copied().unwrap_or_default()
+    }
+
     pub fn write_counts(&self, vendor: Vendor) -> BTreeMap<String, BTreeMap<String, u32>> {
         lock(&self.0.writes).counts.get(&vendor).cloned().unwrap_or_default()
     }

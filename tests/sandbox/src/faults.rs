@@ -120,6 +120,11 @@ pub struct FaultSpec {
     /// Probability that a successful write is followed by a failure (commit then fail).
     pub p_commit_then_fail: f64,
     pub commit_fail_mode: CommitFailMode,
+    /// Reset hint of an injected 429, in ms (0 means 1000). An injected throttle models a
+    /// momentary spike (another app on the same account spent the budget), not an exhausted
+    /// hourly quota, so it tells the client to come back soon.
+    #[serde(default)]
+    pub throttle_reset_ms: u64,
     /// One-shot faults consumed in order by matching requests.
     pub script: VecDeque<ScriptedFault>,
 }
@@ -276,7 +281,16 @@ impl Drop for InflightGuard {
 }
 
 /// The per-vendor gate: latency, faults, rate limit, commit-then-fail, rate-limit headers.
+/// Counts every API request and its answer, then applies faults and limits (`gate_inner`).
 pub async fn gate(State(ctx): State<GateCtx>, req: Request, next: Next) -> Response {
+    let state = ctx.state.clone();
+    let vendor = ctx.vendor;
+    let response = gate_inner(State(ctx), req, next).await;
+    state.count_request(vendor, response.status().as_u16());
+    response
+}
+
+async fn gate_inner(State(ctx): State<GateCtx>, req: Request, next: Next) -> Response {
     let conn = req.extensions().get::<ConnectInfo<ConnHandle>>().map(|c| c.0.clone());
     let method = req.method().clone();
     let path = req.uri().path().to_string();
@@ -305,7 +319,11 @@ pub async fn gate(State(ctx): State<GateCtx>, req: Request, next: Next) -> Respo
             return vendor_error(vendor, StatusCode::INTERNAL_SERVER_ERROR, "dropped");
         }
         Some(FaultKind::TooManyRequests) => {
-            let d = ctx.state.peek_quota(vendor);
+            let reset_ms = match ctx.state.faults(vendor).throttle_reset_ms {
+                0 => 1000,
+                ms => ms,
+            };
+            let d = ctx.state.peek_quota(vendor).map(|d| Decision { reset: Duration::from_millis(reset_ms), ..d });
             return too_many(&ctx.state, vendor, d);
         }
         Some(FaultKind::InternalError) => {

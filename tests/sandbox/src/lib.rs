@@ -51,7 +51,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub use crate::config::{Credentials, DeliveryPolicy, Ports, RateLimitConfig, SandboxConfig, WindowLimit};
-pub use crate::core::{SharedState, Vendor, VendorUrls, WriteEvent};
+pub use crate::core::{RequestCount, SharedState, Vendor, VendorUrls, WriteEvent};
 pub use crate::faults::{CommitFailMode, FaultKind, FaultPlan, FaultSpec, ScriptedFault};
 pub use crate::webhook::{Delivery, WebhookTarget};
 

@@ -9,7 +9,7 @@ use orderbridge::model::ConnectionId;
 use orderbridge_harness::drive::settle_orders;
 use orderbridge_harness::report::{erp_orders_by_import_id, import_counts, log_since, print_log_tail};
 use orderbridge_harness::world::{World, WorldConfig};
-use orderbridge_sandbox::SandboxConfig;
+use orderbridge_sandbox::{SandboxConfig, Vendor};
 
 #[derive(Parser)]
 #[command(name = "orderbridge-demo", about = "Sync seeded sandbox orders into the sandbox ERP through Orderbridge")]
@@ -96,6 +96,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         for (c, id, why) in &failures {
             println!("    {c} {id}: {why}");
         }
+    }
+    let imported: usize = counts.values().map(|n| n.imported).sum();
+    if imported > 0 {
+        let per_order = |vendor: Vendor, orders: usize| {
+            let c = world.sandbox.state().request_count(vendor);
+            (c.total as f64 / orders.max(1) as f64, c.throttled)
+        };
+        let sc = counts.get("sc-main").map_or(0, |n| n.imported);
+        let bc = counts.get("bc-store").map_or(0, |n| n.imported);
+        let (erp, erp_429) = per_order(Vendor::Acumatica, imported);
+        let (scp, sc_429) = per_order(Vendor::Sellercloud, sc);
+        let (bcp, bc_429) = per_order(Vendor::Bigcommerce, bc);
+        println!("  API calls per imported order: Acumatica {erp:.2} ({erp_429} answered 429), Sellercloud {scp:.2} ({sc_429}), BigCommerce {bcp:.2} ({bc_429})");
+        println!(
+            "  Throughput: {:.2} orders/s with the vendors' default limits",
+            imported as f64 / elapsed.as_secs_f64()
+        );
     }
     println!("  Settled: {}", if drive.settled { "yes" } else { "NO (limit reached)" });
     println!();

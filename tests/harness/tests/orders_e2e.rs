@@ -1,0 +1,297 @@
+//! Orders in, end to end: the vendor sandbox (Sellercloud, BigCommerce, Acumatica) and the local
+//! AWS emulator, driven through the order-pull and order-import handlers as Lambda would run them.
+//! Needs the emulator (`make test` starts it).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use orderbridge::connections::{ChannelSettings, Connections};
+use orderbridge_harness::drive::settle_orders;
+use orderbridge_harness::report::{erp_orders_by_import_id, import_counts, log_since};
+use orderbridge_harness::world::{demo_dir, World, WorldConfig};
+use orderbridge_sandbox::{FaultSpec, SandboxConfig, Vendor, WindowLimit};
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+/// The Sellercloud and BigCommerce orders the channels list as new, by Import ID, with what the
+/// ERP order must carry: (order type, ship via, channel grand total, line SKUs' ERP ids).
+#[derive(Debug, Clone)]
+struct Expected {
+    order_type: &'static str,
+    ship_via: &'static str,
+    total: Decimal,
+    inventory_ids: Vec<String>,
+    prime: bool,
+    instructions: Option<String>,
+    gift: Option<String>,
+}
+
+fn ship_via(service: &str) -> &'static str {
+    match service {
+        "Ground" => "UPSGROUND",
+        "Priority Mail" => "USPSPRIORITY",
+        "2Day" => "FEDEX2DAY",
+        "Next Day Air" => "UPSNEXTDAY",
+        other => panic!("the seed uses an unexpected service {other}"),
+    }
+}
+
+fn expected_orders(world: &World) -> BTreeMap<String, Expected> {
+    let state = world.sandbox.state();
+    let erp_id: BTreeMap<String, String> =
+        state.seed_data().products.iter().map(|p| (p.sku.clone(), p.erp_inventory_id.clone())).collect();
+    let ids = |lines: &[orderbridge_sandbox::seed::GenLine]| -> Vec<String> {
+        lines.iter().map(|l| erp_id[&l.sku].clone()).collect()
+    };
+    let mut out = BTreeMap::new();
+    for o in state.sellercloud().orders.values().filter(|o| o.status_code == 2 && !o.is_exported) {
+        let g = &o.gen;
+        let order_type = match g.channel {
+            orderbridge_sandbox::seed::Channel::Amazon => "AM",
+            orderbridge_sandbox::seed::Channel::Ebay => "EB",
+            orderbridge_sandbox::seed::Channel::Walmart => "WM",
+            orderbridge_sandbox::seed::Channel::Website => "SO",
+        };
+        out.insert(
+            format!("SC-{}", o.id),
+            Expected {
+                order_type,
+                ship_via: ship_via(g.ship_service),
+                total: g.grand_total(),
+                inventory_ids: ids(&g.lines),
+                prime: g.prime,
+                instructions: g.instructions.clone(),
+                gift: g.gift_message.clone(),
+            },
+        );
+    }
+    for o in state.bigcommerce().orders.values().filter(|o| o.status_id == 11) {
+        let g = &o.gen;
+        out.insert(
+            format!("BC-{}", o.id),
+            Expected {
+                order_type: "SO",
+                ship_via: ship_via(g.ship_service),
+                total: g.grand_total(),
+                inventory_ids: ids(&g.lines),
+                // BigCommerce has no Prime flag; buyer messages and gift wrapping messages do exist.
+                prime: false,
+                instructions: g.instructions.clone(),
+                gift: g.gift_message.clone(),
+            },
+        );
+    }
+    out
+}
+
+fn value(v: &Value) -> Option<&str> {
+    v["value"].as_str()
+}
+
+fn decimal(v: &Value) -> Decimal {
+    match &v["value"] {
+        Value::Number(n) => n.to_string().parse().unwrap_or_default(),
+        Value::String(s) => s.parse().unwrap_or_default(),
+        _ => Decimal::ZERO,
+    }
+}
+
+fn wide_windows(connections: &mut Connections) {
+    for c in &mut connections.connections {
+        match &mut c.channel {
+            // The seed spreads orders over 30 days; a wider window keeps the boundary out of the test.
+            ChannelSettings::Sellercloud(sc) => sc.max_age_days = 60,
+            // The store is on BigCommerce's Pro plan in these tests (see `sandbox`).
+            ChannelSettings::Bigcommerce(bc) => bc.rate_limit = orderbridge::http::RateBudget::new(450, 30),
+        }
+    }
+}
+
+fn sandbox(seed: u64, sellercloud: usize, bigcommerce: usize) -> SandboxConfig {
+    let mut config = SandboxConfig {
+        seed,
+        sellercloud_orders: sellercloud,
+        bigcommerce_orders: bigcommerce,
+        magento_orders: 0,
+        shipstation_orders: 0,
+        ..SandboxConfig::default()
+    };
+    // A larger Acumatica licence (read from SM604000 per customer) and BigCommerce's Pro plan, so
+    // 500 orders fit a test run; the limits stay enforced and the clients follow them.
+    config.limits.acumatica_per_minute = WindowLimit::new(3000, Duration::from_secs(60));
+    config.limits.bigcommerce = WindowLimit::new(450, Duration::from_secs(30));
+    config
+}
+
+async fn start(prefix: &str, config: SandboxConfig) -> World {
+    let mut world_config = WorldConfig::demo(&orderbridge_harness::aws::unique_prefix(prefix), config);
+    world_config.tweak_connections = Some(wide_windows);
+    world_config.queue_timing = Some((2, 8));
+    World::start(world_config).await.unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Checks every expected order is in the ERP exactly once with the right values; returns problems.
+fn check_erp(world: &World, expected: &BTreeMap<String, Expected>) -> Vec<String> {
+    let erp = erp_orders_by_import_id(&world.sandbox);
+    let mut problems = Vec::new();
+    for (import_id, want) in expected {
+        let Some(orders) = erp.get(import_id) else {
+            problems.push(format!("{import_id}: not in the ERP"));
+            continue;
+        };
+        if orders.len() != 1 {
+            problems.push(format!("{import_id}: {} ERP orders", orders.len()));
+            continue;
+        }
+        let got = &orders[0];
+        if value(&got["OrderType"]) != Some(want.order_type) {
+            problems.push(format!("{import_id}: order type {:?}, want {}", got["OrderType"], want.order_type));
+        }
+        let ship_via = value(&got["ShipVia"]).or_else(|| value(&got["ShippingSettings"]["ShipVia"]));
+        if ship_via != Some(want.ship_via) {
+            problems.push(format!("{import_id}: ship via {ship_via:?}, want {}", want.ship_via));
+        }
+        if decimal(&got["OrderTotal"]) != want.total {
+            problems.push(format!("{import_id}: total {}, want {}", decimal(&got["OrderTotal"]), want.total));
+        }
+        let lines: Vec<String> = got["Details"]
+            .as_array()
+            .map(|d| d.iter().filter_map(|l| value(&l["InventoryID"]).map(str::to_owned)).collect())
+            .unwrap_or_default();
+        if lines != want.inventory_ids {
+            problems.push(format!("{import_id}: lines {lines:?}, want {:?}", want.inventory_ids));
+        }
+        if value(&got["CustomerID"]).is_none_or(str::is_empty) {
+            problems.push(format!("{import_id}: no customer"));
+        }
+        if got["Payments"].as_array().is_none_or(Vec::is_empty) {
+            problems.push(format!("{import_id}: no payment"));
+        }
+        let note = value(&got["note"]).unwrap_or_default();
+        for text in [&want.instructions, &want.gift].into_iter().flatten() {
+            if !note.contains(text.as_str()) {
+                problems.push(format!("{import_id}: note {note:?} lacks {text:?}"));
+            }
+        }
+        let prime = got["custom"]["Document"]["PRIME"]["value"].as_str() == Some("true");
+        if prime != want.prime {
+            problems.push(format!("{import_id}: Prime tag {prime}, want {}", want.prime));
+        }
+    }
+    for (import_id, orders) in &erp {
+        if !expected.contains_key(import_id) {
+            problems.push(format!("{import_id}: unexpected ERP order ({} of them)", orders.len()));
+        }
+    }
+    problems
+}
+
+fn check_channels(world: &World, expected: &BTreeMap<String, Expected>) -> Vec<String> {
+    let mut problems = Vec::new();
+    let state = world.sandbox.state();
+    let sc = state.sellercloud();
+    let bc = state.bigcommerce();
+    for import_id in expected.keys() {
+        if let Some(id) = import_id.strip_prefix("SC-").and_then(|i| i.parse::<i64>().ok()) {
+            if !sc.orders[&id].is_exported {
+                problems.push(format!("{import_id}: not marked exported in Sellercloud"));
+            }
+        } else if let Some(id) = import_id.strip_prefix("BC-").and_then(|i| i.parse::<i64>().ok()) {
+            if bc.orders[&id].status_id != 9 {
+                problems.push(format!(
+                    "{import_id}: BigCommerce status {} instead of 9 (downloaded)",
+                    bc.orders[&id].status_id
+                ));
+            }
+        }
+    }
+    problems
+}
+
+fn assert_no_problems(what: &str, problems: &[String]) {
+    assert!(
+        problems.is_empty(),
+        "{what}: {} problems, first ones:\n  {}",
+        problems.len(),
+        problems.iter().take(15).cloned().collect::<Vec<_>>().join("\n  ")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn five_hundred_orders_are_imported_exactly_once_with_the_right_values() {
+    let world = start("e2e-clean", sandbox(11, 580, 260)).await;
+    let expected = expected_orders(&world);
+    let sources: BTreeSet<&str> = expected.values().map(|e| e.order_type).collect();
+    assert!(expected.len() >= 500, "the seed must give at least 500 new orders, gave {}", expected.len());
+    assert_eq!(sources.len(), 4, "four order sources: {sources:?}");
+
+    let report = settle_orders(&world.app, &world.aws, 2, Duration::from_secs(600)).await;
+    assert!(report.settled, "did not settle: {report:?}");
+    assert_no_problems("ERP", &check_erp(&world, &expected));
+    assert_no_problems("channels", &check_channels(&world, &expected));
+
+    // A second run finds nothing new and creates nothing.
+    let before = world.sandbox.state().acumatica().sales_orders.len();
+    let again = settle_orders(&world.app, &world.aws, 2, Duration::from_secs(120)).await;
+    assert_eq!(again.enqueued, 0);
+    assert_eq!(world.sandbox.state().acumatica().sales_orders.len(), before);
+    world.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_faults_on_every_order_still_lands_exactly_once_and_unmapped_ones_fail_by_name() {
+    let started = chrono::Utc::now();
+    let mut config = sandbox(23, 580, 260);
+    let noisy = |commit_then_fail: f64| FaultSpec {
+        p429: 0.05,
+        p500: 0.03,
+        p503: 0.02,
+        p_commit_then_fail: commit_then_fail,
+        jitter_ms: 5,
+        ..FaultSpec::default()
+    };
+    config.faults.set(Vendor::Acumatica, noisy(0.05));
+    config.faults.set(Vendor::Sellercloud, noisy(0.05));
+    config.faults.set(Vendor::Bigcommerce, noisy(0.05));
+    let world = start("e2e-faults", config).await;
+    let expected = expected_orders(&world);
+
+    // The first mapping does not know FedEx 2Day: those orders must fail by name, not block others.
+    let sc_text = std::fs::read_to_string(demo_dir().join("mappings/sc-main.toml")).unwrap();
+    let without_2day = sc_text.replace("\"2Day\" = \"FEDEX2DAY\"\n", "");
+    assert_ne!(without_2day, sc_text);
+    world.push_mapping_text("sc-main", "mappings/sc-main.toml", &without_2day).await.unwrap();
+    let first = settle_orders(&world.app, &world.aws, 2, Duration::from_secs(600)).await;
+    assert!(first.settled, "did not settle: {first:?}");
+
+    let entries =
+        log_since(world.app.log.as_ref(), &world.app.channels.keys().cloned().collect::<Vec<_>>(), started).await;
+    let failed = import_counts(&entries).get("sc-main").cloned().unwrap_or_default().failed;
+    let want_failed: BTreeSet<String> = expected
+        .iter()
+        .filter(|(id, e)| id.starts_with("SC-") && e.ship_via == "FEDEX2DAY")
+        .map(|(id, _)| id.clone())
+        .collect();
+    assert!(!want_failed.is_empty());
+    assert_eq!(failed.keys().cloned().collect::<BTreeSet<_>>(), want_failed);
+    for reason in failed.values() {
+        assert!(
+            reason.contains(
+                "shipping method \"2Day\": not mapped; add it to [shipping_methods] in mappings/sc-main.toml"
+            ),
+            "{reason}"
+        );
+    }
+    let erp = erp_orders_by_import_id(&world.sandbox);
+    assert!(want_failed.iter().all(|id| !erp.contains_key(id)), "failed orders must not reach the ERP");
+
+    // The user fixes the mapping: the next pulls import the failed orders, still exactly once.
+    world.push_mapping_text("sc-main", "mappings/sc-main.toml", &sc_text).await.unwrap();
+    let second = settle_orders(&world.app, &world.aws, 2, Duration::from_secs(600)).await;
+    assert!(second.settled, "did not settle after the fix: {second:?}");
+    assert_no_problems("ERP", &check_erp(&world, &expected));
+    assert_no_problems("channels", &check_channels(&world, &expected));
+    let (visible, in_flight) = world.aws.queue_depth(&world.aws.resources.orders.dlq_url).await;
+    assert_eq!(visible + in_flight, 0, "nothing may end in the DLQ");
+    world.shutdown().await;
+}
