@@ -128,6 +128,15 @@ impl Classify for ConnectorError {
     }
 }
 
+/// Why a vendor client could not be built from its configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Config(#[from] InvalidConfig),
+    #[error(transparent)]
+    Http(#[from] ConnectorError),
+}
+
 /// A webhook that was refused. Each variant maps to the HTTP status the intake answers with.
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {

@@ -26,7 +26,7 @@ use super::mapper::{
 };
 use super::wire::{get, text, CustomerKey, LoginRequest, SalesOrderKeys, ShipmentWire, StockItemWire};
 use super::VENDOR;
-use crate::connectors::{ConnectorError, InvalidConfig};
+use crate::connectors::{ConnectorError, SetupError};
 use crate::error::Classify;
 use crate::http::{Idempotency, Reply, VendorHttp, VendorProfile};
 use crate::mapping::SalesOrderDraft;
@@ -82,18 +82,9 @@ impl std::fmt::Debug for AcumaticaClient {
     }
 }
 
-/// Why a client could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum AcumaticaSetupError {
-    #[error(transparent)]
-    Config(#[from] InvalidConfig),
-    #[error(transparent)]
-    Http(#[from] ConnectorError),
-}
-
 impl AcumaticaClient {
     /// Validates the config and builds the HTTP client; no request is sent until first use.
-    pub fn new(config: AcumaticaConfig) -> Result<Self, AcumaticaSetupError> {
+    pub fn new(config: AcumaticaConfig) -> Result<Self, SetupError> {
         config.validate()?;
         let http = VendorHttp::new(PROFILE, &config.http, config.rate_limit, config.retry)?;
         Ok(Self { config, http, session: Mutex::new(None), items: Mutex::new(None) })

@@ -20,7 +20,7 @@ use super::config::BigCommerceConfig;
 use super::mapper::{error_message, pause_hint, reset_after, to_order};
 use super::wire::{AddressWire, OrderWire, ProductWire, StatusUpdate};
 use super::VENDOR;
-use crate::connectors::{ConnectorError, InvalidConfig};
+use crate::connectors::{ConnectorError, SetupError};
 use crate::http::{join_url, Idempotency, Reply, VendorHttp, VendorProfile};
 use crate::model::{BigCommerceOrderId, ChannelOrderId, ConnectionId, Order};
 use crate::ports::{Acknowledgement, ListedOrder, OrderPage, OrderSource, PageToken};
@@ -51,18 +51,9 @@ impl std::fmt::Debug for BigCommerceClient {
     }
 }
 
-/// Why a client could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum BigCommerceSetupError {
-    #[error(transparent)]
-    Config(#[from] InvalidConfig),
-    #[error(transparent)]
-    Http(#[from] ConnectorError),
-}
-
 impl BigCommerceClient {
     /// Validates the config and builds the HTTP client; no request is sent until first use.
-    pub fn new(connection: ConnectionId, config: BigCommerceConfig) -> Result<Self, BigCommerceSetupError> {
+    pub fn new(connection: ConnectionId, config: BigCommerceConfig) -> Result<Self, SetupError> {
         config.validate()?;
         let http = VendorHttp::new(PROFILE, &config.http, config.rate_limit, config.retry)?;
         Ok(Self { connection, config, http })

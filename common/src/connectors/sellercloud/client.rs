@@ -22,7 +22,7 @@ use super::wire::{
     AddNote, NoteBody, NoteWire, OrderList, OrderWire, SetExported, SetStatus, TokenRequest, TokenResponse,
 };
 use super::VENDOR;
-use crate::connectors::{ConnectorError, InvalidConfig};
+use crate::connectors::{ConnectorError, SetupError};
 use crate::http::{join_url, Idempotency, Reply, VendorHttp, VendorProfile};
 use crate::model::{ChannelOrderId, ConnectionId, Order, SellercloudOrderId};
 use crate::ports::{Acknowledgement, ListedOrder, OrderPage, OrderSource, PageToken};
@@ -105,18 +105,9 @@ impl std::fmt::Debug for SellercloudClient {
     }
 }
 
-/// Why a client could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum SellercloudSetupError {
-    #[error(transparent)]
-    Config(#[from] InvalidConfig),
-    #[error(transparent)]
-    Http(#[from] ConnectorError),
-}
-
 impl SellercloudClient {
     /// Validates the config and builds the HTTP client; no request is sent until first use.
-    pub fn new(connection: ConnectionId, config: SellercloudConfig) -> Result<Self, SellercloudSetupError> {
+    pub fn new(connection: ConnectionId, config: SellercloudConfig) -> Result<Self, SetupError> {
         config.validate()?;
         let http = VendorHttp::new(PROFILE, &config.http, config.rate_limit, config.retry)?;
         Ok(Self { connection, config, http, token: Mutex::new(None) })
