@@ -15,5 +15,6 @@ pub mod ports;
 pub mod telemetry;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod webhooks;
 
 pub use error::{Classify, ErrorClass};

@@ -32,12 +32,15 @@ impl RateBudget {
     }
 
     fn quota(&self) -> Quota {
-        let requests = NonZeroU32::new(self.requests).unwrap_or(NonZeroU32::MIN);
+        // Vendors count per fixed window. A GCRA limiter with burst b and rate r lets b + r·W
+        // requests into any window of length W, so the burst is a tenth of the budget and the rate
+        // the remaining nine tenths: never more than `requests` in any window, however aligned.
+        let burst = (self.requests / 10).max(1);
+        let steady = self.requests.saturating_sub(burst).max(1);
         let window = Duration::from_secs(self.per_seconds.max(1));
-        // One request per (window / requests), with a burst of at most one window's worth: the
-        // vendor counts per window, so a full window may be spent at once but never more.
-        let period = (window / requests.get()).max(Duration::from_micros(1));
-        Quota::with_period(period).unwrap_or_else(|| Quota::per_second(requests)).allow_burst(requests)
+        let period = (window / steady).max(Duration::from_micros(1));
+        let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+        Quota::with_period(period).unwrap_or_else(|| Quota::per_second(burst)).allow_burst(burst)
     }
 }
 
@@ -81,5 +84,25 @@ impl RateLimiter {
             tokio::time::sleep(wait).await;
         }
         self.gcra.until_ready().await;
+    }
+}
+
+#[cfg(test)]
+mod quota_tests {
+    use super::*;
+
+    #[test]
+    fn no_fixed_window_ever_sees_more_than_the_budget() {
+        for (requests, per_seconds) in [(100, 60), (10_800, 3600), (150, 30), (40, 60), (3, 1)] {
+            let quota = RateBudget::new(requests, per_seconds).quota();
+            let window = Duration::from_secs(per_seconds);
+            let steady = window.as_nanos() / quota.replenish_interval().as_nanos();
+            let worst_case = u128::from(quota.burst_size().get()) + steady;
+            assert!(worst_case <= u128::from(requests), "{requests}/{per_seconds}s allows {worst_case}");
+            assert!(
+                worst_case * 100 >= u128::from(requests) * 95,
+                "{requests}/{per_seconds}s wastes budget: {worst_case}"
+            );
+        }
     }
 }
