@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use crate::config::RateLimitConfig;
 use crate::core::{SharedState, Vendor};
 use crate::faults::{FaultSpec, ScriptedFault};
+use crate::seed::OrderOverrides;
 use crate::webhook::WebhookTarget;
 
 #[derive(Clone)]
@@ -25,6 +26,29 @@ pub(crate) struct Ctl {
 /// A control-API error: `{"error": "..."}` with a 4xx status.
 pub(crate) fn ctl_error(status: StatusCode, msg: impl Into<String>) -> Response {
     (status, Json(json!({ "error": msg.into() }))).into_response()
+}
+
+/// Body of a vendor's `POST /_sandbox/orders`: `{"count": n, ...overrides}`; an empty body means one.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CreateBody {
+    count: Option<usize>,
+    #[serde(flatten)]
+    overrides: OrderOverrides,
+}
+
+/// A vendor's `POST /_sandbox/orders`: read [`CreateBody`], create the orders with `create` and
+/// answer `{"created": [ids]}`.
+pub(crate) fn ctl_create_orders(body: &[u8], create: impl FnOnce(usize, &OrderOverrides) -> Vec<i64>) -> Response {
+    let b: CreateBody = if body.is_empty() {
+        CreateBody::default()
+    } else {
+        match serde_json::from_slice(body) {
+            Ok(b) => b,
+            Err(e) => return ctl_error(StatusCode::BAD_REQUEST, format!("invalid body: {e}")),
+        }
+    };
+    Json(json!({ "created": create(b.count.unwrap_or(1), &b.overrides) })).into_response()
 }
 
 pub(crate) fn router(state: SharedState, vendor: Vendor) -> Router {

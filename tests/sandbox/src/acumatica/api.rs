@@ -235,9 +235,7 @@ async fn swagger(
     Path((instance, ver)): Path<(String, String)>,
     h: HeaderMap,
 ) -> Response {
-    if let Err(r) =
-        check_instance(&s, &instance).and_then(|_| check_version(&ver)).and_then(|_| auth(&s, &h).map(|_| ()))
-    {
+    if let Err(r) = gate(&s, &instance, &ver, &h) {
         return r;
     }
     Json(super::schema::swagger(&ver, &s.config().acumatica_instance)).into_response()
@@ -249,6 +247,19 @@ enum Entity {
     Customer,
     StockItem,
     Shipment,
+}
+
+/// Instance, endpoint version and session/token checks for `/entity/Default/{ver}/...`.
+fn gate(s: &SharedState, instance: &str, ver: &str, h: &HeaderMap) -> Result<(), Response> {
+    check_instance(s, instance)?;
+    check_version(ver)?;
+    auth(s, h).map(|_| ())
+}
+
+/// [`gate`], then the entity name.
+fn entity_gate(s: &SharedState, instance: &str, ver: &str, entity: &str, h: &HeaderMap) -> Result<Entity, Response> {
+    gate(s, instance, ver, h)?;
+    entity_of(entity)
 }
 
 fn entity_of(name: &str) -> Result<Entity, Response> {
@@ -325,12 +336,7 @@ async fn list_entities(
     h: HeaderMap,
     uri: Uri,
 ) -> Response {
-    if let Err(r) =
-        check_instance(&s, &instance).and_then(|_| check_version(&ver)).and_then(|_| auth(&s, &h).map(|_| ()))
-    {
-        return r;
-    }
-    let e = match entity_of(&entity) {
+    let e = match entity_gate(&s, &instance, &ver, &entity, &h) {
         Ok(e) => e,
         Err(r) => return r,
     };
@@ -395,12 +401,7 @@ async fn get_entity(
     h: HeaderMap,
     uri: Uri,
 ) -> Response {
-    if let Err(r) =
-        check_instance(&s, &instance).and_then(|_| check_version(&ver)).and_then(|_| auth(&s, &h).map(|_| ()))
-    {
-        return r;
-    }
-    let e = match entity_of(&entity) {
+    let e = match entity_gate(&s, &instance, &ver, &entity, &h) {
         Ok(e) => e,
         Err(r) => return r,
     };
@@ -417,12 +418,7 @@ async fn delete_entity(
     Path((instance, ver, entity, keys)): Path<(String, String, String, String)>,
     h: HeaderMap,
 ) -> Response {
-    if let Err(r) =
-        check_instance(&s, &instance).and_then(|_| check_version(&ver)).and_then(|_| auth(&s, &h).map(|_| ()))
-    {
-        return r;
-    }
-    let e = match entity_of(&entity) {
+    let e = match entity_gate(&s, &instance, &ver, &entity, &h) {
         Ok(e) => e,
         Err(r) => return r,
     };
@@ -700,12 +696,7 @@ async fn put_entity(
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    if let Err(r) =
-        check_instance(&s, &instance).and_then(|_| check_version(&ver)).and_then(|_| auth(&s, &h).map(|_| ()))
-    {
-        return r;
-    }
-    let e = match entity_of(&entity) {
+    let e = match entity_gate(&s, &instance, &ver, &entity, &h) {
         Ok(e) => e,
         Err(r) => return r,
     };

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use super::{m4, rfc2822, status_name, BcOrder, STATUSES};
 use crate::core::{parse_decimal, parse_i64, qget, query_pairs, SharedState, Vendor};
 use crate::faults::{no_content, vendor_error};
-use crate::inspect::ctl_error;
+use crate::inspect::{ctl_create_orders, ctl_error};
 use crate::seed::OrderOverrides;
 use crate::webhook::{Signing, WebhookTarget};
 
@@ -98,6 +98,18 @@ fn parse_date(v: &str) -> Option<DateTime<Utc>> {
 
 fn order_id(id: &str) -> Result<i64, Response> {
     id.parse::<i64>().map_err(|_| bad(format!("The field 'id' is invalid: '{id}'.")))
+}
+
+/// Answers `f(order)` for an authorised request naming an existing order, else the vendor error.
+fn with_order(s: &SharedState, hash: &str, h: &HeaderMap, id: &str, f: impl FnOnce(&BcOrder) -> Response) -> Response {
+    let id = match auth(s, hash, h).and_then(|()| order_id(id)) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    match s.bigcommerce().orders.get(&id) {
+        Some(o) => f(o),
+        None => not_found(),
+    }
 }
 
 fn paging(pairs: &[(String, String)], default_limit: usize) -> Result<(usize, usize), Response> {
@@ -249,18 +261,8 @@ async fn count_orders(State(s): State<SharedState>, Path(hash): Path<String>, h:
 }
 
 async fn get_order(State(s): State<SharedState>, Path((hash, id)): Path<(String, String)>, h: HeaderMap) -> Response {
-    if let Err(r) = auth(&s, &hash, &h) {
-        return r;
-    }
-    let id = match order_id(&id) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
     let b = base(&s);
-    match s.bigcommerce().orders.get(&id) {
-        Some(o) => Json(o.to_json(&b)).into_response(),
-        None => not_found(),
-    }
+    with_order(&s, &hash, &h, &id, |o| Json(o.to_json(&b)).into_response())
 }
 
 async fn update_order(
@@ -269,10 +271,7 @@ async fn update_order(
     h: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = auth(&s, &hash, &h) {
-        return r;
-    }
-    let id = match order_id(&id) {
+    let id = match auth(&s, &hash, &h).and_then(|()| order_id(&id)) {
         Ok(i) => i,
         Err(r) => return r,
     };
@@ -325,10 +324,7 @@ async fn get_products(
     h: HeaderMap,
     uri: Uri,
 ) -> Response {
-    if let Err(r) = auth(&s, &hash, &h) {
-        return r;
-    }
-    let id = match order_id(&id) {
+    let id = match auth(&s, &hash, &h).and_then(|()| order_id(&id)) {
         Ok(i) => i,
         Err(r) => return r,
     };
@@ -359,17 +355,7 @@ async fn get_addresses(
     Path((hash, id)): Path<(String, String)>,
     h: HeaderMap,
 ) -> Response {
-    if let Err(r) = auth(&s, &hash, &h) {
-        return r;
-    }
-    let id = match order_id(&id) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
-    match s.bigcommerce().orders.get(&id) {
-        Some(o) => Json(json!([o.address_json()])).into_response(),
-        None => not_found(),
-    }
+    with_order(&s, &hash, &h, &id, |o| Json(json!([o.address_json()])).into_response())
 }
 
 async fn list_shipments(
@@ -377,18 +363,13 @@ async fn list_shipments(
     Path((hash, id)): Path<(String, String)>,
     h: HeaderMap,
 ) -> Response {
-    if let Err(r) = auth(&s, &hash, &h) {
-        return r;
-    }
-    let id = match order_id(&id) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
-    match s.bigcommerce().orders.get(&id) {
-        Some(o) if o.shipments.is_empty() => no_content(),
-        Some(o) => Json(json!(o.shipments)).into_response(),
-        None => not_found(),
-    }
+    with_order(&s, &hash, &h, &id, |o| {
+        if o.shipments.is_empty() {
+            no_content()
+        } else {
+            Json(json!(o.shipments)).into_response()
+        }
+    })
 }
 
 async fn count_shipments(
@@ -396,17 +377,7 @@ async fn count_shipments(
     Path((hash, id)): Path<(String, String)>,
     h: HeaderMap,
 ) -> Response {
-    if let Err(r) = auth(&s, &hash, &h) {
-        return r;
-    }
-    let id = match order_id(&id) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
-    match s.bigcommerce().orders.get(&id) {
-        Some(o) => Json(json!({ "count": o.shipments.len() })).into_response(),
-        None => not_found(),
-    }
+    with_order(&s, &hash, &h, &id, |o| Json(json!({ "count": o.shipments.len() })).into_response())
 }
 
 async fn get_shipment(
@@ -436,10 +407,7 @@ async fn create_shipment(
     h: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = auth(&s, &hash, &h) {
-        return r;
-    }
-    let id = match order_id(&id) {
+    let id = match auth(&s, &hash, &h).and_then(|()| order_id(&id)) {
         Ok(i) => i,
         Err(r) => return r,
     };
@@ -647,10 +615,7 @@ fn hook_id(x: &str) -> Result<i64, Response> {
 }
 
 async fn get_hook(State(s): State<SharedState>, Path((hash, hid)): Path<(String, String)>, h: HeaderMap) -> Response {
-    if let Err(r) = auth(&s, &hash, &h) {
-        return r;
-    }
-    let hid = match hook_id(&hid) {
+    let hid = match auth(&s, &hash, &h).and_then(|()| hook_id(&hid)) {
         Ok(i) => i,
         Err(r) => return r,
     };
@@ -666,10 +631,7 @@ async fn update_hook(
     h: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = auth(&s, &hash, &h) {
-        return r;
-    }
-    let hid = match hook_id(&hid) {
+    let hid = match auth(&s, &hash, &h).and_then(|()| hook_id(&hid)) {
         Ok(i) => i,
         Err(r) => return r,
     };
@@ -693,10 +655,7 @@ async fn delete_hook(
     Path((hash, hid)): Path<(String, String)>,
     h: HeaderMap,
 ) -> Response {
-    if let Err(r) = auth(&s, &hash, &h) {
-        return r;
-    }
-    let hid = match hook_id(&hid) {
+    let hid = match auth(&s, &hash, &h).and_then(|()| hook_id(&hid)) {
         Ok(i) => i,
         Err(r) => return r,
     };
@@ -804,14 +763,6 @@ impl SharedState {
     }
 }
 
-#[derive(serde::Deserialize, Default)]
-#[serde(default)]
-struct CreateBody {
-    count: Option<usize>,
-    #[serde(flatten)]
-    overrides: OrderOverrides,
-}
-
 pub fn control_router(state: SharedState) -> Router {
     Router::new()
         .route("/_sandbox/state", get(ctl_state))
@@ -842,15 +793,7 @@ async fn ctl_orders(State(s): State<SharedState>) -> Json<Value> {
 }
 
 async fn ctl_create(State(s): State<SharedState>, body: Bytes) -> Response {
-    let b: CreateBody = if body.is_empty() {
-        CreateBody::default()
-    } else {
-        match serde_json::from_slice(&body) {
-            Ok(b) => b,
-            Err(e) => return ctl_error(StatusCode::BAD_REQUEST, format!("invalid body: {e}")),
-        }
-    };
-    Json(json!({ "created": s.bigcommerce_create_orders(b.count.unwrap_or(1), &b.overrides) })).into_response()
+    ctl_create_orders(&body, |n, ov| s.bigcommerce_create_orders(n, ov))
 }
 
 async fn ctl_status(State(s): State<SharedState>, Path(id): Path<i64>, body: Bytes) -> Response {

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use super::{mg_time, MgState};
 use crate::core::{num_dp, parse_decimal, parse_i64, query_pairs, SharedState, Vendor};
 use crate::faults::vendor_error;
-use crate::inspect::ctl_error;
+use crate::inspect::ctl_create_orders;
 use crate::seed::OrderOverrides;
 
 const V: Vendor = Vendor::Magento;
@@ -336,22 +336,37 @@ fn order_id(params: &BTreeMap<String, String>) -> Result<i64, Response> {
     raw.parse::<i64>().map_err(|_| no_entity("orderId", &raw))
 }
 
+/// Answers `f(order)` for an authorised request naming an existing order, else the vendor error.
+fn with_order(
+    s: &SharedState,
+    h: &HeaderMap,
+    params: &BTreeMap<String, String>,
+    f: impl FnOnce(&Value) -> Response,
+) -> Response {
+    let id = match auth(s, h, params).and_then(|()| order_id(params)) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    match s.magento().orders.get(&id) {
+        Some(o) => f(o),
+        None => no_entity("orderId", &id.to_string()),
+    }
+}
+
+/// An optional JSON body (`ship`, `invoice`): empty reads as `{}`.
+fn optional_body(body: &Bytes) -> Result<Value, Response> {
+    if body.is_empty() {
+        return Ok(json!({}));
+    }
+    serde_json::from_slice(body).map_err(|e| bad(format!("Decoding error: {e}")))
+}
+
 async fn get_order(
     State(s): State<SharedState>,
     Path(params): Path<BTreeMap<String, String>>,
     h: HeaderMap,
 ) -> Response {
-    if let Err(r) = auth(&s, &h, &params) {
-        return r;
-    }
-    let id = match order_id(&params) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
-    match s.magento().orders.get(&id) {
-        Some(o) => Json(o.clone()).into_response(),
-        None => no_entity("orderId", &id.to_string()),
-    }
+    with_order(&s, &h, &params, |o| Json(o.clone()).into_response())
 }
 
 fn required(field: &str) -> Response {
@@ -562,20 +577,9 @@ async fn ship(
     h: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = auth(&s, &h, &params) {
-        return r;
-    }
-    let id = match order_id(&params) {
-        Ok(i) => i,
+    let (id, v) = match auth(&s, &h, &params).and_then(|()| Ok((order_id(&params)?, optional_body(&body)?))) {
+        Ok(x) => x,
         Err(r) => return r,
-    };
-    let v: Value = if body.is_empty() {
-        json!({})
-    } else {
-        match serde_json::from_slice(&body) {
-            Ok(v) => v,
-            Err(e) => return bad(format!("Decoding error: {e}")),
-        }
     };
     let tracks: Vec<Value> = v.get("tracks").and_then(Value::as_array).cloned().unwrap_or_default();
     for (i, t) in tracks.iter().enumerate() {
@@ -647,20 +651,9 @@ async fn invoice(
     h: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = auth(&s, &h, &params) {
-        return r;
-    }
-    let id = match order_id(&params) {
-        Ok(i) => i,
+    let (id, v) = match auth(&s, &h, &params).and_then(|()| Ok((order_id(&params)?, optional_body(&body)?))) {
+        Ok(x) => x,
         Err(r) => return r,
-    };
-    let v: Value = if body.is_empty() {
-        json!({})
-    } else {
-        match serde_json::from_slice(&body) {
-            Ok(v) => v,
-            Err(e) => return bad(format!("Decoding error: {e}")),
-        }
     };
     let iid = {
         let mut st = s.magento();
@@ -723,10 +716,7 @@ async fn add_comment(
     h: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = auth(&s, &h, &params) {
-        return r;
-    }
-    let id = match order_id(&params) {
+    let id = match auth(&s, &h, &params).and_then(|()| order_id(&params)) {
         Ok(i) => i,
         Err(r) => return r,
     };
@@ -773,22 +763,11 @@ async fn list_comments(
     Path(params): Path<BTreeMap<String, String>>,
     h: HeaderMap,
 ) -> Response {
-    if let Err(r) = auth(&s, &h, &params) {
-        return r;
-    }
-    let id = match order_id(&params) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
-    match s.magento().orders.get(&id) {
-        Some(o) => {
-            let items = o["status_histories"].clone();
-            let n = items.as_array().map(Vec::len).unwrap_or(0);
-            Json(json!({ "items": items, "search_criteria": { "filter_groups": [] }, "total_count": n }))
-                .into_response()
-        }
-        None => no_entity("orderId", &id.to_string()),
-    }
+    with_order(&s, &h, &params, |o| {
+        let items = o["status_histories"].clone();
+        let n = items.as_array().map(Vec::len).unwrap_or(0);
+        Json(json!({ "items": items, "search_criteria": { "filter_groups": [] }, "total_count": n })).into_response()
+    })
 }
 
 async fn get_shipment(
@@ -866,14 +845,6 @@ impl SharedState {
     }
 }
 
-#[derive(serde::Deserialize, Default)]
-#[serde(default)]
-struct CreateBody {
-    count: Option<usize>,
-    #[serde(flatten)]
-    overrides: OrderOverrides,
-}
-
 pub fn control_router(state: SharedState) -> Router {
     Router::new()
         .route("/_sandbox/state", get(ctl_state))
@@ -894,15 +865,7 @@ async fn ctl_state(State(s): State<SharedState>) -> Json<Value> {
 }
 
 async fn ctl_create(State(s): State<SharedState>, body: Bytes) -> Response {
-    let b: CreateBody = if body.is_empty() {
-        CreateBody::default()
-    } else {
-        match serde_json::from_slice(&body) {
-            Ok(b) => b,
-            Err(e) => return ctl_error(StatusCode::BAD_REQUEST, format!("invalid body: {e}")),
-        }
-    };
-    Json(json!({ "created": s.magento_create_orders(b.count.unwrap_or(1), &b.overrides) })).into_response()
+    ctl_create_orders(&body, |n, ov| s.magento_create_orders(n, ov))
 }
 
 async fn ctl_shipments(State(s): State<SharedState>) -> Json<Value> {

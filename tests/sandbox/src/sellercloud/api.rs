@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::{dt, ScOrder, STATUS_CODES};
 use crate::core::{parse_decimal, parse_i64, query_pairs, SharedState, Vendor};
 use crate::faults::vendor_error;
-use crate::inspect::ctl_error;
+use crate::inspect::ctl_create_orders;
 use crate::seed::OrderOverrides;
 
 const V: Vendor = Vendor::Sellercloud;
@@ -242,10 +242,7 @@ fn parse_id(id: &str) -> Result<i64, Response> {
 }
 
 async fn get_order(State(s): State<SharedState>, h: HeaderMap, Path(id): Path<String>) -> Response {
-    if let Err(r) = auth(&s, &h) {
-        return r;
-    }
-    let id = match parse_id(&id) {
+    let id = match auth(&s, &h).and_then(|_| parse_id(&id)) {
         Ok(i) => i,
         Err(r) => return r,
     };
@@ -263,49 +260,47 @@ fn id_list(v: &Value, field: &str) -> Result<Vec<i64>, Response> {
     arr.iter().map(|x| parse_i64(x).ok_or_else(|| bad(format!("{field} must contain integer order IDs.")))).collect()
 }
 
-async fn set_exported(State(s): State<SharedState>, h: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = auth(&s, &h) {
-        return r;
-    }
-    let v = match json_body(&body) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let ids = match id_list(&v, "Orders") {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
-    let Some(exported) = v.get("Exported").and_then(Value::as_bool) else {
-        return bad("Exported is required and must be a boolean.");
-    };
+/// Session check, then the JSON body.
+fn authed_body(s: &SharedState, h: &HeaderMap, body: &Bytes) -> Result<Value, Response> {
+    auth(s, h)?;
+    json_body(body)
+}
+
+/// Applies `f` to each listed order that exists (stamping `LastUpdated`), records a `kind` write
+/// with `payload` for each one, and answers the IDs updated.
+fn update_orders(s: &SharedState, ids: Vec<i64>, kind: &str, payload: Value, f: impl Fn(&mut ScOrder)) -> Response {
     let mut updated = Vec::new();
     {
         let mut st = s.sellercloud();
         let now = st.now_local();
         for id in ids {
             if let Some(o) = st.orders.get_mut(&id) {
-                o.is_exported = exported;
+                f(o);
                 o.last_updated = now;
                 updated.push(id);
             }
         }
     }
     for id in &updated {
-        s.record_write(V, "exported", &id.to_string(), json!({ "Exported": exported }));
+        s.record_write(V, kind, &id.to_string(), payload.clone());
     }
     Json(json!(updated)).into_response()
 }
 
-async fn set_status(State(s): State<SharedState>, h: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = auth(&s, &h) {
-        return r;
-    }
-    let v = match json_body(&body) {
-        Ok(v) => v,
+async fn set_exported(State(s): State<SharedState>, h: HeaderMap, body: Bytes) -> Response {
+    let (ids, v) = match authed_body(&s, &h, &body).and_then(|v| Ok((id_list(&v, "Orders")?, v))) {
+        Ok(x) => x,
         Err(r) => return r,
     };
-    let ids = match id_list(&v, "Orders") {
-        Ok(i) => i,
+    let Some(exported) = v.get("Exported").and_then(Value::as_bool) else {
+        return bad("Exported is required and must be a boolean.");
+    };
+    update_orders(&s, ids, "exported", json!({ "Exported": exported }), |o| o.is_exported = exported)
+}
+
+async fn set_status(State(s): State<SharedState>, h: HeaderMap, body: Bytes) -> Response {
+    let (ids, v) = match authed_body(&s, &h, &body).and_then(|v| Ok((id_list(&v, "Orders")?, v))) {
+        Ok(x) => x,
         Err(r) => return r,
     };
     let status = match v.get("Status") {
@@ -316,22 +311,7 @@ async fn set_status(State(s): State<SharedState>, h: HeaderMap, body: Bytes) -> 
     let Some(status) = status else {
         return bad("Status is required and must be a valid OrderStatusCode.");
     };
-    let mut updated = Vec::new();
-    {
-        let mut st = s.sellercloud();
-        let now = st.now_local();
-        for id in ids {
-            if let Some(o) = st.orders.get_mut(&id) {
-                o.status_code = status;
-                o.last_updated = now;
-                updated.push(id);
-            }
-        }
-    }
-    for id in &updated {
-        s.record_write(V, "status", &id.to_string(), json!({ "Status": status }));
-    }
-    Json(json!(updated)).into_response()
+    update_orders(&s, ids, "status", json!({ "Status": status }), |o| o.status_code = status)
 }
 
 struct ShipInput {
@@ -421,23 +401,20 @@ fn parse_ship_date(v: &Value, tz: chrono_tz::Tz) -> Result<Option<NaiveDateTime>
     }
 }
 
+/// `OrderID` and the carrier and service under the endpoint's own names, all required.
+fn ship_fields(v: &Value, carrier: &str, service: &str) -> Result<(i64, String, String), Response> {
+    let order_id = v.get("OrderID").and_then(parse_i64).ok_or_else(|| bad("OrderID is required."))?;
+    let c = str_field(v, &[carrier]).ok_or_else(|| bad(format!("{carrier} is required.")))?;
+    let sv = str_field(v, &[service]).ok_or_else(|| bad(format!("{service} is required.")))?;
+    Ok((order_id, c, sv))
+}
+
 async fn ship_single_package(State(s): State<SharedState>, h: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = auth(&s, &h) {
-        return r;
-    }
-    let v = match json_body(&body) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let Some(order_id) = v.get("OrderID").and_then(parse_i64) else {
-        return bad("OrderID is required.");
-    };
-    let Some(carrier) = str_field(&v, &["CarrierName"]) else {
-        return bad("CarrierName is required.");
-    };
-    let Some(service) = str_field(&v, &["ShippingMethod"]) else {
-        return bad("ShippingMethod is required.");
-    };
+    let ((order_id, carrier, service), v) =
+        match authed_body(&s, &h, &body).and_then(|v| Ok((ship_fields(&v, "CarrierName", "ShippingMethod")?, v))) {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
     let ship_date = match parse_ship_date(&v, s.config().sellercloud_time_zone) {
         Ok(d) => d,
         Err(r) => return r,
@@ -456,21 +433,11 @@ async fn ship_single_package(State(s): State<SharedState>, h: HeaderMap, body: B
 }
 
 async fn ship_tracking(State(s): State<SharedState>, h: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = auth(&s, &h) {
-        return r;
-    }
-    let v = match json_body(&body) {
-        Ok(v) => v,
+    let ((order_id, carrier, service), v) = match authed_body(&s, &h, &body)
+        .and_then(|v| Ok((ship_fields(&v, "ShippingCarrier", "ShippingService")?, v)))
+    {
+        Ok(x) => x,
         Err(r) => return r,
-    };
-    let Some(order_id) = v.get("OrderID").and_then(parse_i64) else {
-        return bad("OrderID is required.");
-    };
-    let Some(carrier) = str_field(&v, &["ShippingCarrier"]) else {
-        return bad("ShippingCarrier is required.");
-    };
-    let Some(service) = str_field(&v, &["ShippingService"]) else {
-        return bad("ShippingService is required.");
     };
     let ship_date = match parse_ship_date(&v, s.config().sellercloud_time_zone) {
         Ok(Some(d)) => Some(d),
@@ -485,10 +452,7 @@ async fn ship_tracking(State(s): State<SharedState>, h: HeaderMap, body: Bytes) 
 }
 
 async fn add_note(State(s): State<SharedState>, h: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
-    if let Err(r) = auth(&s, &h) {
-        return r;
-    }
-    let id = match parse_id(&id) {
+    let id = match auth(&s, &h).and_then(|_| parse_id(&id)) {
         Ok(i) => i,
         Err(r) => return r,
     };
@@ -517,10 +481,7 @@ async fn add_note(State(s): State<SharedState>, h: HeaderMap, Path(id): Path<Str
 }
 
 async fn get_notes(State(s): State<SharedState>, h: HeaderMap, Path(id): Path<String>) -> Response {
-    if let Err(r) = auth(&s, &h) {
-        return r;
-    }
-    let id = match parse_id(&id) {
+    let id = match auth(&s, &h).and_then(|_| parse_id(&id)) {
         Ok(i) => i,
         Err(r) => return r,
     };
@@ -567,14 +528,6 @@ impl SharedState {
     }
 }
 
-#[derive(serde::Deserialize, Default)]
-#[serde(default)]
-struct CreateBody {
-    count: Option<usize>,
-    #[serde(flatten)]
-    overrides: OrderOverrides,
-}
-
 /// `/_sandbox/...` routes specific to Sellercloud (lower-case; the path is lower-cased first).
 pub fn control_router(state: SharedState) -> Router {
     Router::new()
@@ -584,16 +537,7 @@ pub fn control_router(state: SharedState) -> Router {
 }
 
 async fn ctl_create(State(s): State<SharedState>, body: Bytes) -> Response {
-    let b: CreateBody = if body.is_empty() {
-        CreateBody::default()
-    } else {
-        match serde_json::from_slice(&body) {
-            Ok(b) => b,
-            Err(e) => return ctl_error(StatusCode::BAD_REQUEST, format!("invalid body: {e}")),
-        }
-    };
-    let ids = s.sellercloud_create_orders(b.count.unwrap_or(1), &b.overrides);
-    Json(json!({ "created": ids })).into_response()
+    ctl_create_orders(&body, |n, ov| s.sellercloud_create_orders(n, ov))
 }
 
 async fn ctl_list(State(s): State<SharedState>) -> Json<Value> {
