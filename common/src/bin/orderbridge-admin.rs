@@ -49,9 +49,20 @@ enum Command {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
     orderbridge::telemetry::init();
-    match Cli::parse().command {
+    match run(Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // People read this: Display with every source, not Debug.
+            eprintln!("error: {}", orderbridge::aws::ErrorChain(e.as_ref()));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    match cli.command {
         Command::Provision { prefix, env_file } => {
             let config = load_sdk_config().await;
             let dynamo = aws_sdk_dynamodb::Client::new(&config);
