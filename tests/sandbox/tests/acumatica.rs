@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use orderbridge_sandbox::acumatica::ConfirmShipment;
-use orderbridge_sandbox::{FaultKind, ScriptedFault, Vendor, WebhookTarget, WindowLimit};
+use orderbridge_sandbox::{FaultKind, Sandbox, ScriptedFault, Vendor, WebhookTarget, WindowLimit};
 use serde_json::{json, Value};
 
 const EP: &str = "/entity/Default/24.200.001";
@@ -32,6 +32,39 @@ async fn login(base: &str) -> reqwest::Client {
     let mut h = reqwest::header::HeaderMap::new();
     h.insert("cookie", cookies.join("; ").parse().unwrap());
     reqwest::Client::builder().default_headers(h).timeout(Duration::from_secs(10)).build().unwrap()
+}
+
+/// A seeded sandbox, the Acumatica base URL and a logged-in client.
+async fn start() -> (Sandbox, String, reqwest::Client) {
+    let sb = common::sandbox().await;
+    let base = sb.urls().acumatica.clone();
+    let c = login(&base).await;
+    (sb, base, c)
+}
+
+/// The OAuth password grant's answer (`access_token`, `refresh_token`) for `scope`.
+async fn oauth_token(c: &reqwest::Client, base: &str, scope: &str) -> Value {
+    common::json(c.post(format!("{base}/identity/connect/token")).form(&[
+        ("grant_type", "password"),
+        ("client_id", "1D6A2C4E-0000-4000-8000-0000000000AC@Company"),
+        ("client_secret", "ac-client-secret"),
+        ("username", "api_user"),
+        ("password", "ac-sandbox-password"),
+        ("scope", scope),
+    ]))
+    .await
+}
+
+/// Every record a `$top`/`$skip` URL pages through: `url(skip)` until a page comes back empty.
+async fn all_pages(c: &reqwest::Client, url: impl Fn(usize) -> String) -> Vec<Value> {
+    let mut seen = Vec::new();
+    loop {
+        let page: Vec<Value> = common::json(c.get(url(seen.len()))).await;
+        if page.is_empty() {
+            return seen;
+        }
+        seen.extend(page);
+    }
 }
 
 fn sales_order(customer: &str, reference: &str, inv: &str) -> Value {
@@ -66,22 +99,7 @@ async fn auth_is_refused_without_session_or_token_and_bad_credentials_fail() {
         .unwrap();
     assert_eq!(r.status(), 401);
     // OAuth password grant works and the Bearer token is accepted.
-    let t: Value = c
-        .post(format!("{base}/identity/connect/token"))
-        .form(&[
-            ("grant_type", "password"),
-            ("client_id", "1D6A2C4E-0000-4000-8000-0000000000AC@Company"),
-            ("client_secret", "ac-client-secret"),
-            ("username", "api_user"),
-            ("password", "ac-sandbox-password"),
-            ("scope", "api offline_access"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let t = oauth_token(&c, base.as_str(), "api offline_access").await;
     assert!(t["refresh_token"].is_string());
     let r =
         c.get(format!("{base}{EP}/Customer")).bearer_auth(t["access_token"].as_str().unwrap()).send().await.unwrap();
@@ -127,9 +145,7 @@ async fn requests_per_minute_limit_returns_429() {
 
 #[tokio::test]
 async fn put_without_order_nbr_inserts_every_time_and_if_none_match_refuses_existing() {
-    let sb = common::sandbox().await;
-    let base = sb.urls().acumatica.clone();
-    let c = login(&base).await;
+    let (sb, base, c) = start().await;
     let inv = sb.state().seed_data().products[0].erp_inventory_id.clone();
     let body = sales_order("C000001", "SC-900001", &inv);
     let mut nbrs = Vec::new();
@@ -151,15 +167,11 @@ async fn put_without_order_nbr_inserts_every_time_and_if_none_match_refuses_exis
     assert_ne!(nbrs[0], nbrs[1], "a retried insert duplicates (auto-numbering)");
     assert_eq!(sb.state().write_count(Vendor::Acumatica, "sales_order.CustomerOrder", "SC-900001"), 2);
     // Lookup by CustomerOrder finds both, as a defensive client would before inserting.
-    let found: Value = c
-        .get(format!("{base}{EP}/SalesOrder"))
-        .query(&[("$filter", "CustomerOrder eq 'SC-900001'"), ("$select", "OrderNbr,CustomerOrder")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let found: Value = common::json(
+        c.get(format!("{base}{EP}/SalesOrder"))
+            .query(&[("$filter", "CustomerOrder eq 'SC-900001'"), ("$select", "OrderNbr,CustomerOrder")]),
+    )
+    .await;
     assert_eq!(found.as_array().unwrap().len(), 2);
     assert!(found[0].get("OrderTotal").is_none(), "$select narrows fields");
     // With the key present, If-None-Match: * refuses; without it the PUT updates.
@@ -178,9 +190,7 @@ async fn put_without_order_nbr_inserts_every_time_and_if_none_match_refuses_exis
 
 #[tokio::test]
 async fn unknown_selector_values_fail_with_per_field_errors() {
-    let sb = common::sandbox().await;
-    let base = sb.urls().acumatica.clone();
-    let c = login(&base).await;
+    let (sb, base, c) = start().await;
     let mut body = sales_order("C999999", "SC-BAD", "NO-SUCH-SKU");
     body["ShipVia"] = json!({"value": "TELEPORT"});
     body["PaymentMethod"] = json!({"value": "BITCOIN"});
@@ -198,27 +208,9 @@ async fn unknown_selector_values_fail_with_per_field_errors() {
 
 #[tokio::test]
 async fn top_skip_paging_returns_every_stock_item_once_and_cross_references_resolve() {
-    let sb = common::sandbox().await;
-    let base = sb.urls().acumatica.clone();
-    let c = login(&base).await;
+    let (sb, base, c) = start().await;
     let total = sb.state().acumatica().stock_items.len();
-    let mut seen = Vec::new();
-    let mut skip = 0;
-    loop {
-        let page: Vec<Value> = c
-            .get(format!("{base}{EP}/StockItem?$expand=CrossReferences&$top=25&$skip={skip}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if page.is_empty() {
-            break;
-        }
-        skip += page.len();
-        seen.extend(page);
-    }
+    let seen = all_pages(&c, |skip| format!("{base}{EP}/StockItem?$expand=CrossReferences&$top=25&$skip={skip}")).await;
     let ids: HashSet<String> = seen.iter().map(|s| s["InventoryID"]["value"].as_str().unwrap().to_string()).collect();
     assert_eq!(ids.len(), total);
     assert_eq!(seen.len(), total);
@@ -246,19 +238,13 @@ async fn top_skip_paging_returns_every_stock_item_once_and_cross_references_reso
 
 #[tokio::test]
 async fn customer_lookup_by_email_and_create() {
-    let sb = common::sandbox().await;
-    let base = sb.urls().acumatica.clone();
-    let c = login(&base).await;
+    let (sb, base, c) = start().await;
     let email = sb.state().seed_data().buyers[0].email.clone();
-    let v: Value = c
-        .get(format!("{base}{EP}/Customer"))
-        .query(&[("$filter", format!("MainContact/Email eq '{email}'")), ("$expand", "MainContact".into())])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = common::json(
+        c.get(format!("{base}{EP}/Customer"))
+            .query(&[("$filter", format!("MainContact/Email eq '{email}'")), ("$expand", "MainContact".into())]),
+    )
+    .await;
     assert_eq!(v.as_array().unwrap().len(), 1);
     assert_eq!(v[0]["MainContact"]["Email"]["value"], email.as_str());
     let r = c
@@ -294,7 +280,7 @@ async fn partial_shipment_confirmation_pushes_notification_with_custom_header() 
         .as_array_mut()
         .unwrap()
         .push(json!({"InventoryID": {"value": p[1].erp_inventory_id}, "OrderQty": {"value": 1}}));
-    let v: Value = c.put(format!("{base}{EP}/SalesOrder")).json(&body).send().await.unwrap().json().await.unwrap();
+    let v: Value = common::json(c.put(format!("{base}{EP}/SalesOrder")).json(&body)).await;
     let nbr = v["OrderNbr"]["value"].as_str().unwrap().to_string();
     let mut req = ConfirmShipment::all(&nbr);
     req.lines = Some(vec![serde_json::from_value(json!({"LineNbr": 1, "Qty": 1})).unwrap()]);
@@ -316,8 +302,7 @@ async fn partial_shipment_confirmation_pushes_notification_with_custom_header() 
     assert_eq!(order.1["Deleted"][0]["Status"], "Open");
     assert_eq!(order.1["Inserted"][0]["Status"], "Back Order");
     // The shipment is readable through the API with packages and tracking numbers.
-    let shipments: Value =
-        c.get(format!("{base}{EP}/Shipment?$expand=Packages,Orders")).send().await.unwrap().json().await.unwrap();
+    let shipments: Value = common::json(c.get(format!("{base}{EP}/Shipment?$expand=Packages,Orders"))).await;
     assert_eq!(shipments[0]["Packages"].as_array().unwrap().len(), 2);
     assert_eq!(shipments[0]["Orders"][0]["OrderNbr"]["value"], nbr.as_str());
     // Shipping the rest completes the order.
@@ -328,9 +313,7 @@ async fn partial_shipment_confirmation_pushes_notification_with_custom_header() 
 
 #[tokio::test]
 async fn commit_then_drop_leaves_the_sales_order_in_place() {
-    let sb = common::sandbox().await;
-    let base = sb.urls().acumatica.clone();
-    let c = login(&base).await;
+    let (sb, base, c) = start().await;
     sb.state().push_fault(Vendor::Acumatica, ScriptedFault::new(FaultKind::CommitThenDrop).on("PUT", "/SalesOrder"));
     let inv = sb.state().seed_data().products[2].erp_inventory_id.clone();
     let r = c.put(format!("{base}{EP}/SalesOrder")).json(&sales_order("C000003", "SC-DROP", &inv)).send().await;
@@ -341,9 +324,7 @@ async fn commit_then_drop_leaves_the_sales_order_in_place() {
 
 #[tokio::test]
 async fn sales_order_paging_with_top_and_skip_returns_each_order_once() {
-    let sb = common::sandbox().await;
-    let base = sb.urls().acumatica.clone();
-    let c = login(&base).await;
+    let (sb, base, c) = start().await;
     let inv = sb.state().seed_data().products[3].erp_inventory_id.clone();
     for i in 0..17 {
         let r = c
@@ -354,35 +335,20 @@ async fn sales_order_paging_with_top_and_skip_returns_each_order_once() {
             .unwrap();
         assert_eq!(r.status(), 200);
     }
-    let mut seen = Vec::new();
-    let mut skip = 0;
-    loop {
-        let page: Vec<Value> = c
-            .get(format!("{base}{EP}/SalesOrder?$top=5&$skip={skip}&$select=OrderNbr,CustomerOrder"))
-            .send()
+    let seen: Vec<String> =
+        all_pages(&c, |skip| format!("{base}{EP}/SalesOrder?$top=5&$skip={skip}&$select=OrderNbr,CustomerOrder"))
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if page.is_empty() {
-            break;
-        }
-        skip += page.len();
-        seen.extend(page.into_iter().map(|o| o["OrderNbr"]["value"].as_str().unwrap().to_string()));
-    }
+            .into_iter()
+            .map(|o| o["OrderNbr"]["value"].as_str().unwrap().to_string())
+            .collect();
     assert_eq!(seen.len(), 17);
     assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 17);
     // Keyset paging the community recommends works too.
-    let after: Vec<Value> = c
-        .get(format!("{base}{EP}/SalesOrder"))
-        .query(&[("$filter", format!("OrderType eq 'SO' and OrderNbr gt '{}'", seen[9])), ("$top", "100".into())])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let after: Vec<Value> = common::json(
+        c.get(format!("{base}{EP}/SalesOrder"))
+            .query(&[("$filter", format!("OrderType eq 'SO' and OrderNbr gt '{}'", seen[9])), ("$top", "100".into())]),
+    )
+    .await;
     assert_eq!(after.len(), 7);
     // OAuth tokens expire.
     sb.shutdown().await;
@@ -393,22 +359,7 @@ async fn expired_oauth_token_is_refused() {
     let sb = common::sandbox_with(|c| c.acumatica_token_ttl = Duration::from_millis(150)).await;
     let base = sb.urls().acumatica.clone();
     let c = common::client();
-    let t: Value = c
-        .post(format!("{base}/identity/connect/token"))
-        .form(&[
-            ("grant_type", "password"),
-            ("client_id", "1D6A2C4E-0000-4000-8000-0000000000AC@Company"),
-            ("client_secret", "ac-client-secret"),
-            ("username", "api_user"),
-            ("password", "ac-sandbox-password"),
-            ("scope", "api"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let t = oauth_token(&c, base.as_str(), "api").await;
     let tok = t["access_token"].as_str().unwrap();
     assert_eq!(c.get(format!("{base}{EP}/Customer")).bearer_auth(tok).send().await.unwrap().status(), 200);
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -422,7 +373,7 @@ async fn endpoint_schema_is_served_for_schema_driven_clients() {
     let base = sb.urls().acumatica.clone();
     assert_eq!(common::client().get(format!("{base}{EP}/swagger.json")).send().await.unwrap().status(), 401);
     let c = login(&base).await;
-    let doc: Value = c.get(format!("{base}{EP}/swagger.json")).send().await.unwrap().json().await.unwrap();
+    let doc: Value = common::json(c.get(format!("{base}{EP}/swagger.json"))).await;
     assert_eq!(doc["swagger"], "2.0");
     assert!(doc["definitions"]["SalesOrder"].is_object());
     assert!(doc["definitions"]["ShipmentPackage"].to_string().contains("TrackingNbr"));

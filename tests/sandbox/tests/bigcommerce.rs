@@ -56,8 +56,7 @@ async fn filters_and_money_and_date_formats_follow_the_docs() {
     let sb = common::sandbox().await;
     let c = common::client();
     let base = sb.urls().bigcommerce.clone();
-    let v: Vec<Value> =
-        get(&c, format!("{base}/v2/orders?status_id=11&limit=250")).send().await.unwrap().json().await.unwrap();
+    let v: Vec<Value> = common::json(get(&c, format!("{base}/v2/orders?status_id=11&limit=250"))).await;
     let expected = sb.state().bigcommerce().orders.values().filter(|o| o.status_id == 11).count();
     assert_eq!(v.len(), expected);
     assert!(v.iter().all(|o| o["status_id"] == 11 && o["status"] == "Awaiting Fulfillment"));
@@ -87,7 +86,7 @@ async fn filters_and_money_and_date_formats_follow_the_docs() {
     let r = get(&c, format!("{base}/v2/orders?status_id=99")).send().await.unwrap();
     assert_eq!(r.status(), 400);
     // Guests have customer_id 0.
-    let all: Vec<Value> = get(&c, format!("{base}/v2/orders?limit=250")).send().await.unwrap().json().await.unwrap();
+    let all: Vec<Value> = common::json(get(&c, format!("{base}/v2/orders?limit=250"))).await;
     assert!(all.iter().any(|o| o["customer_id"] == 0));
     sb.shutdown().await;
 }
@@ -103,10 +102,8 @@ async fn shipment_with_tracking_moves_order_to_partially_shipped_then_shipped() 
         1,
         &serde_json::from_value(json!({"lines": [{"sku": sku_a, "qty": 2}, {"sku": sku_b, "qty": 1}]})).unwrap(),
     )[0];
-    let products: Vec<Value> =
-        get(&c, format!("{base}/v2/orders/{id}/products")).send().await.unwrap().json().await.unwrap();
-    let addrs: Vec<Value> =
-        get(&c, format!("{base}/v2/orders/{id}/shipping_addresses")).send().await.unwrap().json().await.unwrap();
+    let products: Vec<Value> = common::json(get(&c, format!("{base}/v2/orders/{id}/products"))).await;
+    let addrs: Vec<Value> = common::json(get(&c, format!("{base}/v2/orders/{id}/shipping_addresses"))).await;
     let addr = addrs[0]["id"].as_i64().unwrap();
     let post = |items: Value, tn: &str| {
         c.post(format!("{base}/v2/orders/{id}/shipments"))
@@ -127,7 +124,7 @@ async fn shipment_with_tracking_moves_order_to_partially_shipped_then_shipped() 
     .await
     .unwrap();
     assert_eq!(r.status(), 201);
-    let o: Value = get(&c, format!("{base}/v2/orders/{id}")).send().await.unwrap().json().await.unwrap();
+    let o: Value = common::json(get(&c, format!("{base}/v2/orders/{id}"))).await;
     assert_eq!(o["status_id"], 2);
     assert_eq!(o["items_shipped"], 3);
     assert_eq!(sb.state().write_count(Vendor::Bigcommerce, "tracking_number", "1ZBC3"), 1);

@@ -52,15 +52,8 @@ async fn write_counters_expose_duplicates_and_reset_restores_the_seed() {
     let base = sb.urls().sellercloud.clone();
     let t: Value = sc_token(&c, &base).await.json().await.unwrap();
     let t = t["access_token"].as_str().unwrap().to_string();
-    let created: Value = c
-        .post(format!("{base}/_sandbox/orders"))
-        .json(&json!({"count": 2, "channel": "ebay"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created: Value =
+        common::json(c.post(format!("{base}/_sandbox/orders")).json(&json!({"count": 2, "channel": "ebay"}))).await;
     let id = created["created"][0].as_i64().unwrap();
     for _ in 0..2 {
         c.put(format!("{base}/api/Orders/SetExported"))
@@ -70,14 +63,14 @@ async fn write_counters_expose_duplicates_and_reset_restores_the_seed() {
             .await
             .unwrap();
     }
-    let d: Value = c.get(format!("{base}/_sandbox/writes?duplicates=true")).send().await.unwrap().json().await.unwrap();
+    let d: Value = common::json(c.get(format!("{base}/_sandbox/writes?duplicates=true"))).await;
     assert_eq!(d["exported"][id.to_string()], 2);
-    let o: Value = c.get(format!("{base}/api/Orders/{id}")).bearer_auth(&t).send().await.unwrap().json().await.unwrap();
+    let o: Value = common::json(c.get(format!("{base}/api/Orders/{id}")).bearer_auth(&t)).await;
     assert_eq!(o["OrderSource"], 1, "created on demand as an eBay order");
     let before = sb.state().sellercloud().orders.len();
     c.post(format!("{base}/_sandbox/reset")).send().await.unwrap();
     assert_eq!(sb.state().sellercloud().orders.len(), before - 2);
-    let d: Value = c.get(format!("{base}/_sandbox/writes")).send().await.unwrap().json().await.unwrap();
+    let d: Value = common::json(c.get(format!("{base}/_sandbox/writes"))).await;
     assert_eq!(d, json!({}));
     sb.shutdown().await;
 }
@@ -87,7 +80,7 @@ async fn rate_limits_can_be_tightened_and_disabled_over_http() {
     let sb = common::sandbox().await;
     let c = common::client();
     let base = sb.urls().shipstation.clone();
-    let mut limits: Value = c.get(format!("{base}/_sandbox/rate-limits")).send().await.unwrap().json().await.unwrap();
+    let mut limits: Value = common::json(c.get(format!("{base}/_sandbox/rate-limits"))).await;
     assert_eq!(limits["enabled"], true);
     assert_eq!(limits["limits"]["shipstation"]["requests"], 40);
     limits["limits"]["shipstation"]["requests"] = json!(1);
@@ -108,15 +101,9 @@ async fn same_seed_gives_identical_api_output() {
     let mut bodies = Vec::new();
     for sb in [&a, &b] {
         let base = sb.urls().bigcommerce.clone();
-        let v: Value = c
-            .get(format!("{base}/v2/orders?limit=5"))
-            .header("X-Auth-Token", "bc-sandbox-access-token")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v: Value =
+            common::json(c.get(format!("{base}/v2/orders?limit=5")).header("X-Auth-Token", "bc-sandbox-access-token"))
+                .await;
         // Sub-resource links carry the (different) port; everything else must match.
         bodies.push(v.to_string().replace(&base, "BASE"));
     }
@@ -158,15 +145,8 @@ async fn ten_thousand_orders_page_quickly() {
     let t: Value = sc_token(&c, &base).await.json().await.unwrap();
     let t = t["access_token"].as_str().unwrap();
     let t0 = Instant::now();
-    let v: Value = c
-        .get(format!("{base}/api/Orders?model.pageSize=50&model.pageNumber=150"))
-        .bearer_auth(t)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value =
+        common::json(c.get(format!("{base}/api/Orders?model.pageSize=50&model.pageNumber=150")).bearer_auth(t)).await;
     assert_eq!(v["TotalResults"], 10_000);
     assert_eq!(v["Items"].as_array().unwrap().len(), 50);
     assert!(t0.elapsed() < Duration::from_secs(2));

@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::HashSet;
 
-use orderbridge_sandbox::{FaultKind, ScriptedFault, Vendor};
+use orderbridge_sandbox::{FaultKind, Sandbox, ScriptedFault, Vendor};
 use serde_json::{json, Value};
 
 async fn token(c: &reqwest::Client, base: &str) -> String {
@@ -17,6 +17,15 @@ async fn token(c: &reqwest::Client, base: &str) -> String {
         .unwrap();
     assert_eq!(r.status(), 200);
     r.json::<String>().await.unwrap()
+}
+
+/// A seeded sandbox, a client, the magento base URL and a fresh token.
+async fn start() -> (Sandbox, reqwest::Client, String, String) {
+    let sb = common::sandbox().await;
+    let c = common::client();
+    let base = sb.urls().magento.clone();
+    let t = token(&c, &base).await;
+    (sb, c, base, t)
 }
 
 #[tokio::test]
@@ -48,31 +57,20 @@ async fn requests_without_a_token_are_refused() {
 
 #[tokio::test]
 async fn paging_by_entity_id_returns_each_order_once_and_past_the_end_repeats_the_last_page() {
-    let sb = common::sandbox().await;
-    let c = common::client();
-    let base = sb.urls().magento.clone();
-    let t = token(&c, &base).await;
+    let (sb, c, base, t) = start().await;
     let total = sb.state().magento().orders.len();
     let mut seen = Vec::new();
     let mut page = 1;
     let size = 20;
     let mut last: Value;
     loop {
-        let v: Value = c
-            .get(format!("{base}/rest/default/V1/orders"))
-            .bearer_auth(&t)
-            .query(&[
-                ("searchCriteria[sortOrders][0][field]", "entity_id"),
-                ("searchCriteria[sortOrders][0][direction]", "ASC"),
-                ("searchCriteria[pageSize]", &size.to_string()),
-                ("searchCriteria[currentPage]", &page.to_string()),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v: Value = common::json(c.get(format!("{base}/rest/default/V1/orders")).bearer_auth(&t).query(&[
+            ("searchCriteria[sortOrders][0][field]", "entity_id"),
+            ("searchCriteria[sortOrders][0][direction]", "ASC"),
+            ("searchCriteria[pageSize]", &size.to_string()),
+            ("searchCriteria[currentPage]", &page.to_string()),
+        ]))
+        .await;
         assert_eq!(v["total_count"].as_u64().unwrap() as usize, total);
         seen.extend(v["items"].as_array().unwrap().iter().map(|o| o["entity_id"].as_i64().unwrap()));
         last = v["items"].clone();
@@ -84,48 +82,29 @@ async fn paging_by_entity_id_returns_each_order_once_and_past_the_end_repeats_th
     assert_eq!(seen.len(), total);
     assert_eq!(seen.iter().collect::<HashSet<_>>().len(), total);
     // Magento's trap: asking past the last page returns the last page again.
-    let v: Value = c
-        .get(format!("{base}/rest/default/V1/orders"))
-        .bearer_auth(&t)
-        .query(&[
-            ("searchCriteria[sortOrders][0][field]", "entity_id"),
-            ("searchCriteria[pageSize]", &size.to_string()),
-            ("searchCriteria[currentPage]", &(page + 1).to_string()),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = common::json(c.get(format!("{base}/rest/default/V1/orders")).bearer_auth(&t).query(&[
+        ("searchCriteria[sortOrders][0][field]", "entity_id"),
+        ("searchCriteria[pageSize]", &size.to_string()),
+        ("searchCriteria[currentPage]", &(page + 1).to_string()),
+    ]))
+    .await;
     assert_eq!(v["items"], last);
     sb.shutdown().await;
 }
 
 #[tokio::test]
 async fn filter_groups_or_within_and_across() {
-    let sb = common::sandbox().await;
-    let c = common::client();
-    let base = sb.urls().magento.clone();
-    let t = token(&c, &base).await;
-    let v: Value = c
-        .get(format!("{base}/rest/default/V1/orders"))
-        .bearer_auth(&t)
-        .query(&[
-            ("searchCriteria[filter_groups][0][filters][0][field]", "status"),
-            ("searchCriteria[filter_groups][0][filters][0][value]", "processing"),
-            ("searchCriteria[filter_groups][0][filters][1][field]", "status"),
-            ("searchCriteria[filter_groups][0][filters][1][value]", "pending"),
-            ("searchCriteria[filter_groups][1][filters][0][field]", "created_at"),
-            ("searchCriteria[filter_groups][1][filters][0][value]", "2024-05-15 00:00:00"),
-            ("searchCriteria[filter_groups][1][filters][0][condition_type]", "gteq"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (sb, c, base, t) = start().await;
+    let v: Value = common::json(c.get(format!("{base}/rest/default/V1/orders")).bearer_auth(&t).query(&[
+        ("searchCriteria[filter_groups][0][filters][0][field]", "status"),
+        ("searchCriteria[filter_groups][0][filters][0][value]", "processing"),
+        ("searchCriteria[filter_groups][0][filters][1][field]", "status"),
+        ("searchCriteria[filter_groups][0][filters][1][value]", "pending"),
+        ("searchCriteria[filter_groups][1][filters][0][field]", "created_at"),
+        ("searchCriteria[filter_groups][1][filters][0][value]", "2024-05-15 00:00:00"),
+        ("searchCriteria[filter_groups][1][filters][0][condition_type]", "gteq"),
+    ]))
+    .await;
     let items = v["items"].as_array().unwrap();
     assert!(!items.is_empty());
     for o in items {
@@ -164,24 +143,13 @@ async fn filter_groups_or_within_and_across() {
 
 #[tokio::test]
 async fn partial_ship_with_tracks_then_invoice_completes_the_order() {
-    let sb = common::sandbox().await;
-    let c = common::client();
-    let base = sb.urls().magento.clone();
-    let t = token(&c, &base).await;
+    let (sb, c, base, t) = start().await;
     let p = sb.state().seed_data().products.clone();
     let id = sb.state().magento_create_orders(
         1,
         &serde_json::from_value(json!({"lines": [{"sku": p[0].sku, "qty": 2}, {"sku": p[1].sku, "qty": 1}]})).unwrap(),
     )[0];
-    let o: Value = c
-        .get(format!("{base}/rest/default/V1/orders/{id}"))
-        .bearer_auth(&t)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let o: Value = common::json(c.get(format!("{base}/rest/default/V1/orders/{id}")).bearer_auth(&t)).await;
     let first = o["items"][0]["item_id"].as_i64().unwrap();
     let r = c
         .post(format!("{base}/rest/default/V1/order/{id}/ship"))
@@ -211,15 +179,7 @@ async fn partial_ship_with_tracks_then_invoice_completes_the_order() {
         .unwrap();
     assert_eq!(r.status(), 400);
     assert!(r.json::<Value>().await.unwrap()["message"].as_str().unwrap().contains("Shipment Document Validation"));
-    let o: Value = c
-        .get(format!("{base}/rest/default/V1/orders/{id}"))
-        .bearer_auth(&t)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let o: Value = common::json(c.get(format!("{base}/rest/default/V1/orders/{id}")).bearer_auth(&t)).await;
     assert_eq!(o["state"], "processing", "shipped but not invoiced");
     let r = c
         .post(format!("{base}/rest/default/V1/order/{id}/invoice"))
@@ -229,15 +189,7 @@ async fn partial_ship_with_tracks_then_invoice_completes_the_order() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let o: Value = c
-        .get(format!("{base}/rest/default/V1/orders/{id}"))
-        .bearer_auth(&t)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let o: Value = common::json(c.get(format!("{base}/rest/default/V1/orders/{id}")).bearer_auth(&t)).await;
     assert_eq!(o["state"], "complete");
     assert_eq!(o["total_invoiced"], o["grand_total"]);
     assert_eq!(sb.state().write_count(Vendor::Magento, "track_number", "1ZMG1"), 1);
@@ -246,15 +198,7 @@ async fn partial_ship_with_tracks_then_invoice_completes_the_order() {
         .json(&json!({"statusHistory": {"comment": "Shipped from ERP", "is_customer_notified": 0, "is_visible_on_front": 0, "parent_id": id}}))
         .send().await.unwrap();
     assert_eq!(r.status(), 200);
-    let v: Value = c
-        .get(format!("{base}/rest/default/V1/orders/{id}/comments"))
-        .bearer_auth(&t)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = common::json(c.get(format!("{base}/rest/default/V1/orders/{id}/comments")).bearer_auth(&t)).await;
     assert_eq!(v["items"][0]["comment"], "Shipped from ERP");
     let r = c.get(format!("{base}/rest/default/V1/orders/999999")).bearer_auth(&t).send().await.unwrap();
     assert_eq!(r.status(), 404);
@@ -264,10 +208,7 @@ async fn partial_ship_with_tracks_then_invoice_completes_the_order() {
 
 #[tokio::test]
 async fn erp_originated_order_create_validates_and_commit_then_fail_leaves_it() {
-    let sb = common::sandbox().await;
-    let c = common::client();
-    let base = sb.urls().magento.clone();
-    let t = token(&c, &base).await;
+    let (sb, c, base, t) = start().await;
     let entity = json!({
         "increment_id": "ERP-000123", "ext_order_id": "SO000123", "customer_email": "erp@example.com",
         "base_grand_total": 21.5, "grand_total": 21.5, "order_currency_code": "USD",
@@ -304,19 +245,11 @@ async fn erp_originated_order_create_validates_and_commit_then_fail_leaves_it() 
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
-    let v: Value = c
-        .get(format!("{base}/rest/default/V1/orders"))
-        .bearer_auth(&t)
-        .query(&[
-            ("searchCriteria[filter_groups][0][filters][0][field]", "ext_order_id"),
-            ("searchCriteria[filter_groups][0][filters][0][value]", "SO000123"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = common::json(c.get(format!("{base}/rest/default/V1/orders")).bearer_auth(&t).query(&[
+        ("searchCriteria[filter_groups][0][filters][0][field]", "ext_order_id"),
+        ("searchCriteria[filter_groups][0][filters][0][value]", "SO000123"),
+    ]))
+    .await;
     assert_eq!(v["total_count"], 1);
     sb.shutdown().await;
 }

@@ -5,7 +5,7 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use orderbridge_sandbox::{FaultKind, ScriptedFault, Vendor, WindowLimit};
+use orderbridge_sandbox::{FaultKind, Sandbox, ScriptedFault, Vendor, WindowLimit};
 use serde_json::{json, Value};
 
 async fn token(c: &reqwest::Client, base: &str) -> String {
@@ -19,6 +19,15 @@ async fn token(c: &reqwest::Client, base: &str) -> String {
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["token_type"], "bearer");
     v["access_token"].as_str().unwrap().to_string()
+}
+
+/// A seeded sandbox, a client, the sellercloud base URL and a fresh token.
+async fn start() -> (Sandbox, reqwest::Client, String, String) {
+    let sb = common::sandbox().await;
+    let c = common::client();
+    let base = sb.urls().sellercloud.clone();
+    let t = token(&c, &base).await;
+    (sb, c, base, t)
 }
 
 #[tokio::test]
@@ -44,24 +53,17 @@ async fn requests_without_a_valid_token_are_refused_with_401() {
 
 #[tokio::test]
 async fn paging_not_exported_returns_every_order_exactly_once() {
-    let sb = common::sandbox().await;
-    let c = common::client();
-    let base = sb.urls().sellercloud.clone();
-    let t = token(&c, &base).await;
+    let (sb, c, base, t) = start().await;
     let expected: HashSet<i64> = sb.state().sellercloud().unexported_ids().into_iter().collect();
     assert!(expected.len() > 50, "needs several pages");
     let mut seen = Vec::new();
     let mut page = 1;
     loop {
-        let v: Value = c
-            .get(format!("{base}/api/Orders?model.exported=0&model.pageSize=50&model.pageNumber={page}"))
-            .bearer_auth(&t)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v: Value = common::json(
+            c.get(format!("{base}/api/Orders?model.exported=0&model.pageSize=50&model.pageNumber={page}"))
+                .bearer_auth(&t),
+        )
+        .await;
         assert_eq!(v["TotalResults"].as_u64().unwrap() as usize, expected.len());
         let items = v["Items"].as_array().unwrap();
         if items.is_empty() {
@@ -77,10 +79,7 @@ async fn paging_not_exported_returns_every_order_exactly_once() {
 
 #[tokio::test]
 async fn page_size_over_50_is_rejected_naming_the_field() {
-    let sb = common::sandbox().await;
-    let c = common::client();
-    let base = sb.urls().sellercloud.clone();
-    let t = token(&c, &base).await;
+    let (sb, c, base, t) = start().await;
     let r = c.get(format!("{base}/api/Orders?model.pageSize=51")).bearer_auth(&t).send().await.unwrap();
     assert_eq!(r.status(), 400);
     let v: Value = r.json().await.unwrap();
@@ -90,24 +89,14 @@ async fn page_size_over_50_is_rejected_naming_the_field() {
 
 #[tokio::test]
 async fn filters_status_company_exported_and_date_range_behave_as_documented() {
-    let sb = common::sandbox().await;
-    let c = common::client();
-    let base = sb.urls().sellercloud.clone();
-    let t = token(&c, &base).await;
+    let (sb, c, base, t) = start().await;
     let get = |q: String| {
         let c = c.clone();
         let t = t.clone();
         let base = base.clone();
         async move {
-            let v: Value = c
-                .get(format!("{base}/api/Orders?model.pageSize=50&{q}"))
-                .bearer_auth(&t)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let v: Value =
+                common::json(c.get(format!("{base}/api/Orders?model.pageSize=50&{q}")).bearer_auth(&t)).await;
             v
         }
     };
@@ -142,12 +131,9 @@ async fn filters_status_company_exported_and_date_range_behave_as_documented() {
 
 #[tokio::test]
 async fn order_detail_has_consistent_totals_and_documented_blocks() {
-    let sb = common::sandbox().await;
-    let c = common::client();
-    let base = sb.urls().sellercloud.clone();
-    let t = token(&c, &base).await;
+    let (sb, c, base, t) = start().await;
     let id = *sb.state().sellercloud().orders.keys().next().unwrap();
-    let v: Value = c.get(format!("{base}/api/Orders/{id}")).bearer_auth(&t).send().await.unwrap().json().await.unwrap();
+    let v: Value = common::json(c.get(format!("{base}/api/Orders/{id}")).bearer_auth(&t)).await;
     use rust_decimal::Decimal;
     use std::str::FromStr;
     let d = |x: &Value| Decimal::from_str(x.as_str().unwrap()).unwrap();
@@ -165,21 +151,14 @@ async fn order_detail_has_consistent_totals_and_documented_blocks() {
 
 #[tokio::test]
 async fn set_exported_shipping_status_and_notes_are_recorded_and_counted() {
-    let sb = common::sandbox().await;
-    let c = common::client();
-    let base = sb.urls().sellercloud.clone();
-    let t = token(&c, &base).await;
+    let (sb, c, base, t) = start().await;
     let ids = sb.state().sellercloud_create_orders(2, &Default::default());
-    let r: Value = c
-        .put(format!("{base}/api/Orders/SetExported"))
-        .bearer_auth(&t)
-        .json(&json!({"Orders": [ids[0], ids[1], 1], "Exported": true}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r: Value = common::json(
+        c.put(format!("{base}/api/Orders/SetExported"))
+            .bearer_auth(&t)
+            .json(&json!({"Orders": [ids[0], ids[1], 1], "Exported": true})),
+    )
+    .await;
     assert_eq!(r, json!([ids[0], ids[1]]), "unknown id 1 is not echoed");
     assert!(sb.state().sellercloud().orders[&ids[0]].is_exported);
 
@@ -219,15 +198,7 @@ async fn set_exported_shipping_status_and_notes_are_recorded_and_counted() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let notes: Value = c
-        .get(format!("{base}/rest/api/orders/notes/{}", ids[1]))
-        .bearer_auth(&t)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let notes: Value = common::json(c.get(format!("{base}/rest/api/orders/notes/{}", ids[1])).bearer_auth(&t)).await;
     assert!(notes.as_array().unwrap().iter().any(|n| n["Note"] == "Imported as SO000001"));
     sb.shutdown().await;
 }
@@ -258,10 +229,7 @@ async fn rate_limit_returns_429_with_documented_body() {
 
 #[tokio::test]
 async fn commit_then_fail_leaves_the_export_flag_set() {
-    let sb = common::sandbox().await;
-    let c = common::client();
-    let base = sb.urls().sellercloud.clone();
-    let t = token(&c, &base).await;
+    let (sb, c, base, t) = start().await;
     let ids = sb.state().sellercloud_create_orders(1, &Default::default());
     sb.state().push_fault(Vendor::Sellercloud, ScriptedFault::new(FaultKind::CommitThen500).on("PUT", "SetExported"));
     let r = c
@@ -314,10 +282,7 @@ async fn expired_token_is_refused_and_a_new_token_works() {
 
 #[tokio::test]
 async fn ship_date_with_offset_is_converted_to_the_account_zone_and_future_dates_are_refused() {
-    let sb = common::sandbox().await;
-    let c = common::client();
-    let base = sb.urls().sellercloud.clone();
-    let t = token(&c, &base).await;
+    let (sb, c, base, t) = start().await;
     let id = sb.state().sellercloud_create_orders(1, &Default::default())[0];
     let future = (chrono::Utc::now() + chrono::Duration::hours(3)).to_rfc3339();
     let r = c

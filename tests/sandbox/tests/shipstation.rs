@@ -41,6 +41,11 @@ async fn get(c: &reqwest::Client, url: String) -> reqwest::Response {
     c.get(url).basic_auth("ss-sandbox-key", Some("ss-sandbox-secret")).send().await.unwrap()
 }
 
+/// `createorder` an awaiting-shipment order with an orderKey; the stored order.
+async fn create_order(c: &reqwest::Client, base: &str, number: &str, key: &str) -> Value {
+    post(c, base, "/orders/createorder", &order(number, Some(key), "awaiting_shipment")).await.json().await.unwrap()
+}
+
 #[tokio::test]
 async fn basic_auth_is_required() {
     let sb = common::sandbox().await;
@@ -59,11 +64,7 @@ async fn createorder_upserts_on_order_key_and_duplicates_without_one() {
     let sb = common::sandbox().await;
     let c = common::client();
     let base = sb.urls().shipstation.clone();
-    let a: Value = post(&c, &base, "/orders/createorder", &order("SC-1", Some("sc-1"), "awaiting_shipment"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let a: Value = create_order(&c, &base, "SC-1", "sc-1").await;
     let mut again = order("SC-1", Some("sc-1"), "awaiting_shipment");
     again["internalNotes"] = json!("updated");
     let b: Value = post(&c, &base, "/orders/createorder", &again).await.json().await.unwrap();
@@ -127,11 +128,7 @@ async fn timestamps_are_pacific_without_offset_and_date_filters_read_pacific() {
     let c = common::client();
     let base = sb.urls().shipstation.clone();
     let before = chrono::Utc::now();
-    let o: Value = post(&c, &base, "/orders/createorder", &order("TZ-1", Some("tz-1"), "awaiting_shipment"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let o: Value = create_order(&c, &base, "TZ-1", "tz-1").await;
     let created = o["createDate"].as_str().unwrap();
     assert_eq!(created.len(), "2024-05-01T14:00:34.8230000".len(), "{created}");
     let naive = chrono::NaiveDateTime::parse_from_str(created, "%Y-%m-%dT%H:%M:%S%.f").unwrap();
@@ -141,27 +138,19 @@ async fn timestamps_are_pacific_without_offset_and_date_filters_read_pacific() {
     let fmt = |d: chrono::NaiveDateTime| d.format("%Y-%m-%d %H:%M:%S").to_string();
     let lo = fmt(pacific_now - chrono::Duration::minutes(1));
     let hi = fmt(pacific_now + chrono::Duration::minutes(1));
-    let v: Value = c
-        .get(format!("{base}/orders"))
-        .basic_auth("ss-sandbox-key", Some("ss-sandbox-secret"))
-        .query(&[("modifyDateStart", lo.as_str())])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = common::json(
+        c.get(format!("{base}/orders"))
+            .basic_auth("ss-sandbox-key", Some("ss-sandbox-secret"))
+            .query(&[("modifyDateStart", lo.as_str())]),
+    )
+    .await;
     assert_eq!(v["total"], 1);
-    let v: Value = c
-        .get(format!("{base}/orders"))
-        .basic_auth("ss-sandbox-key", Some("ss-sandbox-secret"))
-        .query(&[("modifyDateStart", hi.as_str())])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = common::json(
+        c.get(format!("{base}/orders"))
+            .basic_auth("ss-sandbox-key", Some("ss-sandbox-secret"))
+            .query(&[("modifyDateStart", hi.as_str())]),
+    )
+    .await;
     assert_eq!(v["total"], 0);
     sb.shutdown().await;
 }
@@ -216,16 +205,8 @@ async fn ship_notify_resource_url_lists_exactly_the_new_shipments() {
     )
     .await;
     assert_eq!(r.status(), 201);
-    let a: Value = post(&c, &base, "/orders/createorder", &order("SN-1", Some("sn-1"), "awaiting_shipment"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let b: Value = post(&c, &base, "/orders/createorder", &order("SN-2", Some("sn-2"), "awaiting_shipment"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let a: Value = create_order(&c, &base, "SN-1", "sn-1").await;
+    let b: Value = create_order(&c, &base, "SN-2", "sn-2").await;
     // An earlier, unrelated batch.
     sb.state()
         .shipstation_create_shipments(&CreateShipments {
@@ -255,11 +236,7 @@ async fn ship_notify_resource_url_lists_exactly_the_new_shipments() {
     // The order is now shipped; markasshipped orders never appear in /shipments.
     let o: Value = get(&c, format!("{base}/orders/{}", a["orderId"])).await.json().await.unwrap();
     assert_eq!(o["orderStatus"], "shipped");
-    let r: Value = post(&c, &base, "/orders/createorder", &order("SN-3", Some("sn-3"), "awaiting_shipment"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let r: Value = create_order(&c, &base, "SN-3", "sn-3").await;
     let m = post(
         &c,
         &base,
@@ -276,11 +253,7 @@ async fn ship_notify_resource_url_lists_exactly_the_new_shipments() {
     // Duplicated deliveries on request.
     sb.state().set_webhook(Vendor::Shipstation, Some(WebhookTarget::new(&rx.url).copies(3)));
     let n0 = rx.got.lock().unwrap().len();
-    let b2: Value = post(&c, &base, "/orders/createorder", &order("SN-4", Some("sn-4"), "awaiting_shipment"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let b2: Value = create_order(&c, &base, "SN-4", "sn-4").await;
     sb.state()
         .shipstation_create_shipments(&CreateShipments {
             order_ids: vec![b2["orderId"].as_i64().unwrap()],

@@ -87,3 +87,8 @@ impl Receiver {
             .collect()
     }
 }
+
+/// Sends `req` and reads the JSON answer, whatever the status.
+pub async fn json<T: serde::de::DeserializeOwned>(req: reqwest::RequestBuilder) -> T {
+    req.send().await.unwrap().json().await.unwrap()
+}
