@@ -8,7 +8,7 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 
 use super::item::{epoch, epoch_millis, s, Item, ItemReader};
 use super::schema::TTL_ATTRIBUTE;
-use super::{sdk_error_is_retryable, LedgerError};
+use super::LedgerError;
 use crate::model::ConnectionId;
 use crate::ports::{ConnectorLog, LogEntry};
 
@@ -33,12 +33,7 @@ impl DynamoConnectorLog {
         E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
     {
-        LedgerError::Dynamo {
-            operation,
-            table: self.table.clone(),
-            retryable: sdk_error_is_retryable(&source),
-            source: Box::new(source),
-        }
+        super::dynamo_error(operation, &self.table, source)
     }
 
     fn day_pk(connection: &ConnectionId, day: NaiveDate) -> String {

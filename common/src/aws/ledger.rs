@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use super::item::{epoch, epoch_millis, n, s, Item, ItemReader};
 use super::schema::TTL_ATTRIBUTE;
-use super::{sdk_error_is_retryable, LedgerError};
+use super::LedgerError;
 use crate::model::{ChannelOrderId, ConnectionId, ErpOrderRef};
 use crate::ports::{
     Binding, ClaimKey, ClaimLease, ClaimOutcome, ClaimRecord, ClaimStatus, Clock, Cursor, Ledger, StoredMapping,
@@ -49,12 +49,7 @@ impl DynamoLedger {
         E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
     {
-        LedgerError::Dynamo {
-            operation,
-            table: self.table.clone(),
-            retryable: sdk_error_is_retryable(&source),
-            source: Box::new(source),
-        }
+        super::dynamo_error(operation, &self.table, source)
     }
 
     async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, LedgerError> {

@@ -111,6 +111,24 @@ where
     }
 }
 
+/// Wraps a DynamoDB SDK error with the operation and table it came from, classified.
+pub(crate) fn dynamo_error<E, R>(
+    operation: &'static str,
+    table: &str,
+    source: aws_sdk_dynamodb::error::SdkError<E, R>,
+) -> LedgerError
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    LedgerError::Dynamo {
+        operation,
+        table: table.to_owned(),
+        retryable: sdk_error_is_retryable(&source),
+        source: Box::new(source),
+    }
+}
+
 /// Shared AWS configuration, loaded once per cold start. `AWS_ENDPOINT_URL` (read natively by
 /// the SDK) points it at the local emulator in tests and the demo.
 pub async fn load_sdk_config() -> aws_config::SdkConfig {

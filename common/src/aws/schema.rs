@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 
-use super::{sdk_error_is_retryable, LedgerError, QueueError};
+use super::{dynamo_error, sdk_error_is_retryable, LedgerError, QueueError};
 
 /// The attribute every table uses for DynamoDB TTL (epoch seconds).
 pub const TTL_ATTRIBUTE: &str = "expires_at";
@@ -131,23 +131,6 @@ fn string_attribute(name: &str) -> AttributeDefinition {
         .expect("attribute definition has its required fields")
 }
 
-fn dynamo_err<E, R>(
-    operation: &'static str,
-    table: &str,
-    source: aws_sdk_dynamodb::error::SdkError<E, R>,
-) -> LedgerError
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    LedgerError::Dynamo {
-        operation,
-        table: table.to_owned(),
-        retryable: sdk_error_is_retryable(&source),
-        source: Box::new(source),
-    }
-}
-
 /// Creates `spec` as `name` (on-demand, TTL on) unless it exists. Returns true when created.
 pub async fn ensure_table(
     client: &aws_sdk_dynamodb::Client,
@@ -177,7 +160,7 @@ pub async fn ensure_table(
     let created = match request.set_attribute_definitions(Some(attributes)).send().await {
         Ok(_) => true,
         Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => false,
-        Err(err) => return Err(dynamo_err("CreateTable", name, err)),
+        Err(err) => return Err(dynamo_error("CreateTable", name, err)),
     };
     let ttl = client
         .update_time_to_live()
@@ -196,7 +179,7 @@ pub async fn ensure_table(
         let already_on =
             err.as_service_error().and_then(|e| e.meta().message()).is_some_and(|m| m.contains("already enabled"));
         if !already_on {
-            return Err(dynamo_err("UpdateTimeToLive", name, err));
+            return Err(dynamo_error("UpdateTimeToLive", name, err));
         }
     }
     Ok(created)
