@@ -28,6 +28,11 @@ pub(crate) fn ctl_error(status: StatusCode, msg: impl Into<String>) -> Response 
     (status, Json(json!({ "error": msg.into() }))).into_response()
 }
 
+/// A control-API JSON body, or a 400 `{"error": "invalid body: ..."}`.
+pub(crate) fn ctl_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
+    serde_json::from_slice(body).map_err(|e| ctl_error(StatusCode::BAD_REQUEST, format!("invalid body: {e}")))
+}
+
 /// Body of a vendor's `POST /_sandbox/orders`: `{"count": n, ...overrides}`; an empty body means one.
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -43,9 +48,9 @@ pub(crate) fn ctl_create_orders(body: &[u8], create: impl FnOnce(usize, &OrderOv
     let b: CreateBody = if body.is_empty() {
         CreateBody::default()
     } else {
-        match serde_json::from_slice(body) {
+        match ctl_body(body) {
             Ok(b) => b,
-            Err(e) => return ctl_error(StatusCode::BAD_REQUEST, format!("invalid body: {e}")),
+            Err(r) => return r,
         }
     };
     Json(json!({ "created": create(b.count.unwrap_or(1), &b.overrides) })).into_response()
@@ -130,9 +135,9 @@ struct LimitsBody {
 }
 
 async fn put_limits(State(c): State<Ctl>, body: axum::body::Bytes) -> Response {
-    let b: LimitsBody = match serde_json::from_slice(&body) {
+    let b: LimitsBody = match ctl_body(&body) {
         Ok(b) => b,
-        Err(e) => return ctl_error(StatusCode::BAD_REQUEST, format!("invalid body: {e}")),
+        Err(r) => return r,
     };
     if let Some(l) = b.limits {
         c.state.set_rate_limits(l);

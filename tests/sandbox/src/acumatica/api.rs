@@ -19,7 +19,7 @@ use super::{
 };
 use crate::core::{num, parse_decimal, qget, query_pairs, SharedState, Vendor};
 use crate::faults::{no_content, vendor_error};
-use crate::inspect::ctl_error;
+use crate::inspect::{ctl_body, ctl_error};
 use crate::webhook::Signing;
 
 const V: Vendor = Vendor::Acumatica;
@@ -1152,9 +1152,9 @@ async fn ctl_shipments(State(s): State<SharedState>) -> Json<Value> {
 }
 
 async fn ctl_confirm(State(s): State<SharedState>, body: Bytes) -> Response {
-    let req: ConfirmShipment = match serde_json::from_slice(&body) {
+    let req: ConfirmShipment = match ctl_body(&body) {
         Ok(r) => r,
-        Err(e) => return ctl_error(StatusCode::BAD_REQUEST, format!("invalid body: {e}")),
+        Err(r) => return r,
     };
     match s.acumatica_confirm_shipment(&req) {
         Ok(sh) => Json(sh).into_response(),
@@ -1170,9 +1170,9 @@ struct StatusBody {
 }
 
 async fn ctl_status(State(s): State<SharedState>, body: Bytes) -> Response {
-    let b: StatusBody = match serde_json::from_slice(&body) {
+    let b: StatusBody = match ctl_body(&body) {
         Ok(b) => b,
-        Err(e) => return ctl_error(StatusCode::BAD_REQUEST, format!("invalid body: {e}")),
+        Err(r) => return r,
     };
     match s.acumatica_set_order_status(&b.order_nbr, &b.status) {
         Ok(so) => Json(so).into_response(),

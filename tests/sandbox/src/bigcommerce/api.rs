@@ -112,6 +112,13 @@ fn with_order(s: &SharedState, hash: &str, h: &HeaderMap, id: &str, f: impl FnOn
     }
 }
 
+fn object_body(body: &[u8]) -> Result<Value, Response> {
+    match serde_json::from_slice(body) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        _ => Err(bad("The request body must be a JSON object.")),
+    }
+}
+
 fn paging(pairs: &[(String, String)], default_limit: usize) -> Result<(usize, usize), Response> {
     let page = match qget(pairs, "page") {
         None => 1,
@@ -271,13 +278,9 @@ async fn update_order(
     h: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let id = match auth(&s, &hash, &h).and_then(|()| order_id(&id)) {
-        Ok(i) => i,
+    let (id, v) = match auth(&s, &hash, &h).and_then(|()| Ok((order_id(&id)?, object_body(&body)?))) {
+        Ok(x) => x,
         Err(r) => return r,
-    };
-    let v: Value = match serde_json::from_slice(&body) {
-        Ok(v @ Value::Object(_)) => v,
-        _ => return bad("The request body must be a JSON object."),
     };
     let new_status = match v.get("status_id") {
         None => None,
@@ -407,13 +410,9 @@ async fn create_shipment(
     h: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let id = match auth(&s, &hash, &h).and_then(|()| order_id(&id)) {
-        Ok(i) => i,
+    let (id, v) = match auth(&s, &hash, &h).and_then(|()| Ok((order_id(&id)?, object_body(&body)?))) {
+        Ok(x) => x,
         Err(r) => return r,
-    };
-    let v: Value = match serde_json::from_slice(&body) {
-        Ok(v @ Value::Object(_)) => v,
-        _ => return bad("The request body must be a JSON object."),
     };
     let Some(address_id) = v.get("order_address_id").and_then(parse_i64) else {
         return bad("The field 'order_address_id' is required.");

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use super::{parse_ss_time, ss_time, ORDER_STATUSES};
 use crate::core::{parse_i64, qget, query_pairs, SharedState, Vendor};
 use crate::faults::vendor_error;
-use crate::inspect::ctl_error;
+use crate::inspect::{ctl_body, ctl_error};
 use crate::webhook::{Signing, WebhookTarget};
 
 const V: Vendor = Vendor::Shipstation;
@@ -82,6 +82,15 @@ fn date_param(s: &SharedState, pairs: &[(String, String)], k: &str) -> Result<Op
     }
 }
 
+/// [`date_param`] for each key, in order; the first bad one answers.
+fn date_params(
+    s: &SharedState,
+    pairs: &[(String, String)],
+    keys: &[&str],
+) -> Result<Vec<Option<DateTime<Utc>>>, Response> {
+    keys.iter().map(|k| date_param(s, pairs, k)).collect()
+}
+
 fn envelope(key: &str, items: Vec<Value>, total: usize, page: usize, size: usize) -> Response {
     Json(json!({
         key: items,
@@ -93,22 +102,19 @@ fn envelope(key: &str, items: Vec<Value>, total: usize, page: usize, size: usize
 }
 
 async fn list_orders(State(s): State<SharedState>, h: HeaderMap, uri: Uri) -> Response {
-    if let Err(r) = auth(&s, &h) {
-        return r;
-    }
     let pairs = query_pairs(uri.query());
-    let (page, size) = match paging(&pairs) {
+    let (page, size) = match auth(&s, &h).and_then(|()| paging(&pairs)) {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let mut ranges = Vec::new();
-    for k in ["createDateStart", "createDateEnd", "modifyDateStart", "modifyDateEnd", "orderDateStart", "orderDateEnd"]
-    {
-        match date_param(&s, &pairs, k) {
-            Ok(d) => ranges.push(d),
-            Err(r) => return r,
-        }
-    }
+    let ranges = match date_params(
+        &s,
+        &pairs,
+        &["createDateStart", "createDateEnd", "modifyDateStart", "modifyDateEnd", "orderDateStart", "orderDateEnd"],
+    ) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
     let status = qget(&pairs, "orderStatus").map(str::to_string);
     if status.as_deref().is_some_and(|x| !ORDER_STATUSES.contains(&x)) {
         return bad("The orderStatus parameter is invalid.");
@@ -310,21 +316,15 @@ async fn mark_shipped(State(s): State<SharedState>, h: HeaderMap, body: Bytes) -
 }
 
 async fn list_shipments(State(s): State<SharedState>, h: HeaderMap, uri: Uri) -> Response {
-    if let Err(r) = auth(&s, &h) {
-        return r;
-    }
     let pairs = query_pairs(uri.query());
-    let (page, size) = match paging(&pairs) {
+    let (page, size) = match auth(&s, &h).and_then(|()| paging(&pairs)) {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let mut ranges = Vec::new();
-    for k in ["createDateStart", "createDateEnd", "shipDateStart", "shipDateEnd"] {
-        match date_param(&s, &pairs, k) {
-            Ok(d) => ranges.push(d),
-            Err(r) => return r,
-        }
-    }
+    let ranges = match date_params(&s, &pairs, &["createDateStart", "createDateEnd", "shipDateStart", "shipDateEnd"]) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
     let eq = |k: &str| qget(&pairs, k).map(str::to_string);
     let (recipient, country, number, order_id, carrier, service, tracking, store, batch) = (
         eq("recipientName").map(|x| x.to_ascii_lowercase()),
@@ -604,9 +604,9 @@ async fn ctl_shipments(State(s): State<SharedState>) -> Json<Value> {
 }
 
 async fn ctl_create_shipments(State(s): State<SharedState>, body: Bytes) -> Response {
-    let req: CreateShipments = match serde_json::from_slice(&body) {
+    let req: CreateShipments = match ctl_body(&body) {
         Ok(r) => r,
-        Err(e) => return ctl_error(StatusCode::BAD_REQUEST, format!("invalid body: {e}")),
+        Err(r) => return r,
     };
     match s.shipstation_create_shipments(&req) {
         Ok((batch, shipments)) => Json(json!({ "batchId": batch, "shipments": shipments })).into_response(),
