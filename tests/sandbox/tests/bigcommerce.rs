@@ -16,9 +16,7 @@ fn get(c: &reqwest::Client, url: String) -> reqwest::RequestBuilder {
 
 #[tokio::test]
 async fn requests_without_the_access_token_are_refused() {
-    let sb = common::sandbox().await;
-    let c = common::client();
-    let base = &sb.urls().bigcommerce;
+    let (sb, c, base) = common::sandbox_for(Vendor::Bigcommerce).await;
     let r = c.get(format!("{base}/v2/orders")).send().await.unwrap();
     assert_eq!(r.status(), 401);
     let v: Value = r.json().await.unwrap();
@@ -30,9 +28,7 @@ async fn requests_without_the_access_token_are_refused() {
 
 #[tokio::test]
 async fn paging_returns_every_order_once_and_ends_with_204() {
-    let sb = common::sandbox().await;
-    let c = common::client();
-    let base = sb.urls().bigcommerce.clone();
+    let (sb, c, base) = common::sandbox_for(Vendor::Bigcommerce).await;
     let expected: HashSet<i64> = sb.state().bigcommerce().orders.keys().copied().collect();
     let mut seen = Vec::new();
     let mut page = 1;
@@ -53,9 +49,7 @@ async fn paging_returns_every_order_once_and_ends_with_204() {
 
 #[tokio::test]
 async fn filters_and_money_and_date_formats_follow_the_docs() {
-    let sb = common::sandbox().await;
-    let c = common::client();
-    let base = sb.urls().bigcommerce.clone();
+    let (sb, c, base) = common::sandbox_for(Vendor::Bigcommerce).await;
     let v: Vec<Value> = common::json(get(&c, format!("{base}/v2/orders?status_id=11&limit=250"))).await;
     let expected = sb.state().bigcommerce().orders.values().filter(|o| o.status_id == 11).count();
     assert_eq!(v.len(), expected);
@@ -93,9 +87,7 @@ async fn filters_and_money_and_date_formats_follow_the_docs() {
 
 #[tokio::test]
 async fn shipment_with_tracking_moves_order_to_partially_shipped_then_shipped() {
-    let sb = common::sandbox().await;
-    let c = common::client();
-    let base = sb.urls().bigcommerce.clone();
+    let (sb, c, base) = common::sandbox_for(Vendor::Bigcommerce).await;
     let sku_a = sb.state().seed_data().products[0].sku.clone();
     let sku_b = sb.state().seed_data().products[1].sku.clone();
     let id = sb.state().bigcommerce_create_orders(
@@ -164,9 +156,7 @@ async fn injected_429_carries_the_vendor_headers() {
 
 #[tokio::test]
 async fn commit_then_fail_on_shipment_leaves_the_shipment() {
-    let sb = common::sandbox().await;
-    let c = common::client();
-    let base = sb.urls().bigcommerce.clone();
+    let (sb, c, base) = common::sandbox_for(Vendor::Bigcommerce).await;
     let id = sb.state().bigcommerce_create_orders(1, &Default::default())[0];
     let (pid, qty, addr) = {
         let st = sb.state().bigcommerce();

@@ -4,6 +4,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use orderbridge_sandbox::Vendor;
 use serde_json::{json, Value};
 
 async fn sc_token(c: &reqwest::Client, base: &str) -> reqwest::Response {
@@ -16,9 +17,7 @@ async fn sc_token(c: &reqwest::Client, base: &str) -> reqwest::Response {
 
 #[tokio::test]
 async fn faults_set_over_http_apply_at_run_time_and_can_be_cleared() {
-    let sb = common::sandbox().await;
-    let c = common::client();
-    let base = sb.urls().sellercloud.clone();
+    let (sb, c, base) = common::sandbox_for(Vendor::Sellercloud).await;
     let r = c.put(format!("{base}/_sandbox/faults")).json(&json!({"p503": 1.0})).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let r = sc_token(&c, &base).await;
@@ -47,9 +46,7 @@ async fn faults_set_over_http_apply_at_run_time_and_can_be_cleared() {
 
 #[tokio::test]
 async fn write_counters_expose_duplicates_and_reset_restores_the_seed() {
-    let sb = common::sandbox().await;
-    let c = common::client();
-    let base = sb.urls().sellercloud.clone();
+    let (sb, c, base) = common::sandbox_for(Vendor::Sellercloud).await;
     let t: Value = sc_token(&c, &base).await.json().await.unwrap();
     let t = t["access_token"].as_str().unwrap().to_string();
     let created: Value =
@@ -77,9 +74,7 @@ async fn write_counters_expose_duplicates_and_reset_restores_the_seed() {
 
 #[tokio::test]
 async fn rate_limits_can_be_tightened_and_disabled_over_http() {
-    let sb = common::sandbox().await;
-    let c = common::client();
-    let base = sb.urls().shipstation.clone();
+    let (sb, c, base) = common::sandbox_for(Vendor::Shipstation).await;
     let mut limits: Value = common::json(c.get(format!("{base}/_sandbox/rate-limits"))).await;
     assert_eq!(limits["enabled"], true);
     assert_eq!(limits["limits"]["shipstation"]["requests"], 40);

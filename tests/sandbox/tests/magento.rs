@@ -21,18 +21,14 @@ async fn token(c: &reqwest::Client, base: &str) -> String {
 
 /// A seeded sandbox, a client, the magento base URL and a fresh token.
 async fn start() -> (Sandbox, reqwest::Client, String, String) {
-    let sb = common::sandbox().await;
-    let c = common::client();
-    let base = sb.urls().magento.clone();
+    let (sb, c, base) = common::sandbox_for(Vendor::Magento).await;
     let t = token(&c, &base).await;
     (sb, c, base, t)
 }
 
 #[tokio::test]
 async fn requests_without_a_token_are_refused() {
-    let sb = common::sandbox().await;
-    let c = common::client();
-    let base = &sb.urls().magento;
+    let (sb, c, base) = common::sandbox_for(Vendor::Magento).await;
     let r = c.get(format!("{base}/rest/default/V1/orders")).send().await.unwrap();
     assert_eq!(r.status(), 401);
     let v: Value = r.json().await.unwrap();

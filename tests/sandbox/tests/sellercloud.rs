@@ -23,18 +23,14 @@ async fn token(c: &reqwest::Client, base: &str) -> String {
 
 /// A seeded sandbox, a client, the sellercloud base URL and a fresh token.
 async fn start() -> (Sandbox, reqwest::Client, String, String) {
-    let sb = common::sandbox().await;
-    let c = common::client();
-    let base = sb.urls().sellercloud.clone();
+    let (sb, c, base) = common::sandbox_for(Vendor::Sellercloud).await;
     let t = token(&c, &base).await;
     (sb, c, base, t)
 }
 
 #[tokio::test]
 async fn requests_without_a_valid_token_are_refused_with_401() {
-    let sb = common::sandbox().await;
-    let c = common::client();
-    let base = &sb.urls().sellercloud;
+    let (sb, c, base) = common::sandbox_for(Vendor::Sellercloud).await;
     let r = c.get(format!("{base}/api/Orders")).send().await.unwrap();
     assert_eq!(r.status(), 401);
     let v: Value = r.json().await.unwrap();

@@ -48,9 +48,7 @@ async fn create_order(c: &reqwest::Client, base: &str, number: &str, key: &str) 
 
 #[tokio::test]
 async fn basic_auth_is_required() {
-    let sb = common::sandbox().await;
-    let c = common::client();
-    let base = &sb.urls().shipstation;
+    let (sb, c, base) = common::sandbox_for(Vendor::Shipstation).await;
     assert_eq!(c.get(format!("{base}/orders")).send().await.unwrap().status(), 401);
     let r = c.get(format!("{base}/orders")).basic_auth("ss-sandbox-key", Some("wrong")).send().await.unwrap();
     assert_eq!(r.status(), 401);
@@ -61,9 +59,7 @@ async fn basic_auth_is_required() {
 
 #[tokio::test]
 async fn createorder_upserts_on_order_key_and_duplicates_without_one() {
-    let sb = common::sandbox().await;
-    let c = common::client();
-    let base = sb.urls().shipstation.clone();
+    let (sb, c, base) = common::sandbox_for(Vendor::Shipstation).await;
     let a: Value = create_order(&c, &base, "SC-1", "sc-1").await;
     let mut again = order("SC-1", Some("sc-1"), "awaiting_shipment");
     again["internalNotes"] = json!("updated");
@@ -88,9 +84,7 @@ async fn createorder_upserts_on_order_key_and_duplicates_without_one() {
 
 #[tokio::test]
 async fn order_paging_returns_each_order_once_and_filters_work() {
-    let sb = common::sandbox().await;
-    let c = common::client();
-    let base = sb.urls().shipstation.clone();
+    let (sb, c, base) = common::sandbox_for(Vendor::Shipstation).await;
     let mut bodies = Vec::new();
     for i in 0..23 {
         let status = if i % 4 == 0 { "on_hold" } else { "awaiting_shipment" };
@@ -124,9 +118,7 @@ async fn order_paging_returns_each_order_once_and_filters_work() {
 
 #[tokio::test]
 async fn timestamps_are_pacific_without_offset_and_date_filters_read_pacific() {
-    let sb = common::sandbox().await;
-    let c = common::client();
-    let base = sb.urls().shipstation.clone();
+    let (sb, c, base) = common::sandbox_for(Vendor::Shipstation).await;
     let before = chrono::Utc::now();
     let o: Value = create_order(&c, &base, "TZ-1", "tz-1").await;
     let created = o["createDate"].as_str().unwrap();
@@ -179,9 +171,7 @@ async fn rate_limit_headers_and_429_after_the_quota() {
 
 #[tokio::test]
 async fn commit_then_fail_on_createorder_leaves_the_order() {
-    let sb = common::sandbox().await;
-    let c = common::client();
-    let base = sb.urls().shipstation.clone();
+    let (sb, c, base) = common::sandbox_for(Vendor::Shipstation).await;
     sb.state().push_fault(Vendor::Shipstation, ScriptedFault::new(FaultKind::CommitThen500).on("POST", "createorder"));
     let r = post(&c, &base, "/orders/createorder", &order("CTF-1", Some("ctf-1"), "awaiting_shipment")).await;
     assert_eq!(r.status(), 500);
@@ -193,9 +183,7 @@ async fn commit_then_fail_on_createorder_leaves_the_order() {
 #[tokio::test]
 async fn ship_notify_resource_url_lists_exactly_the_new_shipments() {
     let rx = common::Receiver::start(0).await;
-    let sb = common::sandbox().await;
-    let c = common::client();
-    let base = sb.urls().shipstation.clone();
+    let (sb, c, base) = common::sandbox_for(Vendor::Shipstation).await;
     // Subscribe through the documented API (the control-API target would work too).
     let r = post(
         &c,

@@ -92,3 +92,10 @@ impl Receiver {
 pub async fn json<T: serde::de::DeserializeOwned>(req: reqwest::RequestBuilder) -> T {
     req.send().await.unwrap().json().await.unwrap()
 }
+
+/// A seeded sandbox, a client and `vendor`'s base URL.
+pub async fn sandbox_for(vendor: orderbridge_sandbox::Vendor) -> (Sandbox, reqwest::Client, String) {
+    let sb = sandbox().await;
+    let base = sb.urls().get(vendor).to_string();
+    (sb, client(), base)
+}
