@@ -284,3 +284,196 @@ fn orderbridge_test_order() -> orderbridge::model::Order {
         tags: Default::default(),
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// StatusPublisher: shipments, statuses and notes back to the channels.
+// ---------------------------------------------------------------------------------------------
+
+fn package(id: &str, tracking: &str, carrier: &str, items: &[(&str, i64)]) -> orderbridge::model::Package {
+    use orderbridge::model::*;
+    Package {
+        package_id: id.into(),
+        tracking: Tracking {
+            number: TrackingNumber::parse(tracking).unwrap(),
+            carrier: carrier.into(),
+            service: Some("Ground".into()),
+            url: None,
+        },
+        items: items
+            .iter()
+            .map(|(sku, q)| PackageItem {
+                item_id: (*sku).into(),
+                erp_line_nbr: None,
+                quantity: rust_decimal::Decimal::from(*q),
+            })
+            .collect(),
+        weight: None,
+    }
+}
+
+fn shipment(nbr: &str, packages: Vec<orderbridge::model::Package>) -> orderbridge::model::Shipment {
+    use orderbridge::model::*;
+    Shipment {
+        source: ShipmentSource::Acumatica(AcumaticaShipmentNbr::parse(nbr).unwrap()),
+        ship_date: chrono::Utc::now().with_timezone(&chrono_tz::America::New_York).date_naive(),
+        confirmed_at: Some(chrono::Utc::now() - chrono::Duration::minutes(30)),
+        packages,
+        completes_order: true,
+    }
+}
+
+fn bigcommerce(sb: &Sandbox) -> BigCommerceClient {
+    let token = sb.state().config().credentials.bigcommerce_access_token.clone();
+    let mut config = BigCommerceConfig::new(sb.urls().bigcommerce.clone(), token.into());
+    config.retry.initial_delay_ms = 10;
+    BigCommerceClient::new(ConnectionId::parse("bc-store").unwrap(), config).unwrap()
+}
+
+/// Tracking numbers and `(order_product_id, quantity)` of every shipment on a sandbox order.
+fn bc_shipments(sb: &Sandbox, id: i64) -> Vec<(String, Vec<(i64, i64)>)> {
+    sb.state().bigcommerce().orders[&id]
+        .shipments
+        .iter()
+        .map(|s| {
+            let items = s["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| (i["order_product_id"].as_i64().unwrap(), i["quantity"].as_i64().unwrap()))
+                .collect();
+            (s["tracking_number"].as_str().unwrap().to_owned(), items)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn bigcommerce_gets_one_shipment_per_package_and_a_repeated_push_creates_nothing() {
+    use orderbridge::ports::StatusPublisher;
+    let sb = sandbox().await;
+    let client = bigcommerce(&sb);
+    let (id, products) = {
+        let st = sb.state().bigcommerce();
+        let o = st
+            .orders
+            .values()
+            .find(|o| o.status_id == 11 && o.products.len() >= 2 && o.products.iter().all(|p| p.quantity_shipped == 0))
+            .expect("an unshipped order with two products");
+        (o.id, o.products.iter().map(|p| (p.id, p.sku.clone(), p.quantity)).collect::<Vec<_>>())
+    };
+    let order = ChannelOrderId::BigCommerce(orderbridge::model::BigCommerceOrderId::new(id).unwrap());
+    let (a, b) = (&products[0], &products[1]);
+    let ship = shipment(
+        "000901",
+        vec![
+            package("1", "1ZBCPKG0000000001", "UPS", &[(&a.1, a.2)]),
+            package("2", "9400BCPKG0002", "USPS", &[(&b.1, b.2)]),
+        ],
+    );
+    // The first post commits and its response is lost: the push fails without a blind retry...
+    sb.state().push_fault(Vendor::Bigcommerce, ScriptedFault::new(FaultKind::CommitThenDrop).on("POST", "/shipments"));
+    assert!(client.push_shipment(&order, &ship).await.is_err());
+    // ...and the caller's retry posts only what is missing.
+    client.push_shipment(&order, &ship).await.unwrap();
+    let expected =
+        vec![("1ZBCPKG0000000001".to_owned(), vec![(a.0, a.2)]), ("9400BCPKG0002".to_owned(), vec![(b.0, b.2)])];
+    assert_eq!(bc_shipments(&sb, id), expected);
+    {
+        let st = sb.state().bigcommerce();
+        let providers: Vec<&str> =
+            st.orders[&id].shipments.iter().map(|s| s["shipping_provider"].as_str().unwrap()).collect();
+        assert_eq!(providers, ["ups", "usps"]);
+    }
+
+    // The same shipment again: nothing new, each tracking number written once.
+    client.push_shipment(&order, &ship).await.unwrap();
+    assert_eq!(bc_shipments(&sb, id), expected);
+    for t in ["1ZBCPKG0000000001", "9400BCPKG0002"] {
+        assert_eq!(sb.state().write_count(Vendor::Bigcommerce, "tracking_number", t), 1, "{t}");
+    }
+
+    // An unknown SKU is refused by name before anything is posted.
+    let bad = shipment("000902", vec![package("1", "1ZBCPKG0000000003", "UPS", &[("NO-SUCH-SKU", 1)])]);
+    let err = client.push_shipment(&order, &bad).await.unwrap_err();
+    assert!(err.to_string().contains("NO-SUCH-SKU"), "{err}");
+    assert_eq!(bc_shipments(&sb, id).len(), 2);
+
+    // Status by numeric id; anything else is refused naming the value.
+    client.push_status(&order, "10").await.unwrap();
+    assert_eq!(sb.state().bigcommerce().orders[&id].status_id, 10);
+    let err = client.push_status(&order, "Shipped").await.unwrap_err();
+    assert!(err.to_string().contains("\"Shipped\""), "{err}");
+
+    // Notes are appended to staff_notes, once.
+    client.add_note(&order, "Shipped from the ERP.").await.unwrap();
+    client.add_note(&order, "Shipped from the ERP.").await.unwrap();
+    let notes = sb.state().bigcommerce().orders[&id].staff_notes.clone();
+    assert_eq!(notes.matches("Shipped from the ERP.").count(), 1, "{notes}");
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn sellercloud_order_is_marked_shipped_with_the_first_tracking_and_a_note_lists_them_all() {
+    use orderbridge::ports::StatusPublisher;
+    let sb = sandbox().await;
+    let c = &sb.state().config().credentials;
+    let mut config = SellercloudConfig::new(
+        sb.urls().sellercloud.clone(),
+        &c.sellercloud_username,
+        c.sellercloud_password.clone().into(),
+    );
+    config.retry.initial_delay_ms = 10;
+    let client = SellercloudClient::new(ConnectionId::parse("sc-main").unwrap(), config).unwrap();
+    let id = sb
+        .state()
+        .sellercloud()
+        .orders
+        .values()
+        .find(|o| o.status_code == 2 && o.shipping_status != 3)
+        .map(|o| o.id)
+        .expect("an unshipped order");
+    let order = ChannelOrderId::Sellercloud(orderbridge::model::SellercloudOrderId::new(id).unwrap());
+    let ship = shipment(
+        "000903",
+        vec![package("1", "1ZSCPKG0000000001", "UPS", &[]), package("2", "1ZSCPKG0000000002", "UPS", &[])],
+    );
+    client.push_shipment(&order, &ship).await.unwrap();
+    client.push_shipment(&order, &ship).await.unwrap();
+    {
+        let st = sb.state().sellercloud();
+        let o = &st.orders[&id];
+        assert_eq!(o.shipping_status, 3, "fully shipped");
+        assert_eq!(o.packages[0].tracking_number, "1ZSCPKG0000000001");
+        assert_eq!((o.carrier.as_str(), o.service.as_str()), ("UPS", "Ground"));
+        let notes: Vec<&str> =
+            st.notes.get(&id).map(|n| n.iter().map(|n| n.message.as_str()).collect()).unwrap_or_default();
+        let tracking_notes: Vec<&&str> = notes.iter().filter(|n| n.contains("1ZSCPKG0000000001")).collect();
+        assert_eq!(tracking_notes.len(), 1, "one note, not repeated: {notes:?}");
+        assert!(tracking_notes[0].contains("1ZSCPKG0000000002"));
+    }
+    assert_eq!(sb.state().write_count(Vendor::Sellercloud, "tracking_number", "1ZSCPKG0000000001"), 1);
+
+    // A later shipment does not overwrite the tracking; its numbers go to a note.
+    let later = shipment("000904", vec![package("1", "1ZSCPKG0000000009", "FedEx", &[])]);
+    client.push_shipment(&order, &later).await.unwrap();
+    {
+        let st = sb.state().sellercloud();
+        assert_eq!(st.orders[&id].packages[0].tracking_number, "1ZSCPKG0000000001");
+        assert!(st.notes[&id].iter().any(|n| n.message.contains("1ZSCPKG0000000009")));
+    }
+
+    // Status by name or code; anything else is refused naming the value.
+    client.push_status(&order, "OnHold").await.unwrap();
+    assert_eq!(sb.state().sellercloud().orders[&id].status_code, 200);
+    client.push_status(&order, "3").await.unwrap();
+    assert_eq!(sb.state().sellercloud().orders[&id].status_code, 3);
+    let err = client.push_status(&order, "Shipped").await.unwrap_err();
+    assert!(err.to_string().contains("\"Shipped\""), "{err}");
+
+    client.add_note(&order, "Delivered per carrier.").await.unwrap();
+    {
+        let st = sb.state().sellercloud();
+        let note = st.notes[&id].iter().find(|n| n.message == "Delivered per carrier.").expect("note added");
+        assert_eq!(note.category, 0, "General");
+    }
+    sb.shutdown().await;
+}

@@ -6,24 +6,27 @@
 //! deferring them to the import Lambdas spreads them over SQS-throttled concurrency instead.
 //!
 //! Calls per operation: `list_new_orders` 1, `fetch_order` 3 (+1 per further 250 products),
-//! `acknowledge` 1 per order (v2 has no bulk update).
+//! `acknowledge` 1 per order (v2 has no bulk update). `push_shipment` 3 reads (products, shipping
+//! addresses, existing shipments; +1 per further 250 products) + 1 `POST …/shipments` per package
+//! not yet on the order; `push_status` 1; `add_note` 2 (read the notes, write them back).
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use reqwest::header::{HeaderMap, ACCEPT};
 use reqwest::StatusCode;
 use secrecy::ExposeSecret;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::config::BigCommerceConfig;
-use super::mapper::{error_message, pause_hint, reset_after, to_order};
-use super::wire::{AddressWire, OrderWire, ProductWire, StatusUpdate};
+use super::mapper::{allocate, error_message, pause_hint, provider_codes, reset_after, to_order, unshipped};
+use super::wire::{AddressWire, NewShipment, NotesUpdate, OrderWire, ProductWire, ShipmentWire, StatusUpdate};
 use super::VENDOR;
 use crate::connectors::{ConnectorError, SetupError};
 use crate::http::{join_url, Idempotency, Reply, VendorHttp, VendorProfile};
-use crate::model::{BigCommerceOrderId, ChannelOrderId, ConnectionId, Order};
-use crate::ports::{Acknowledgement, ListedOrder, OrderPage, OrderSource, PageToken};
+use crate::model::{BigCommerceOrderId, ChannelOrderId, ConnectionId, Order, Shipment};
+use crate::ports::{Acknowledgement, ListedOrder, OrderPage, OrderSource, PageToken, StatusPublisher};
 
 fn rate_hint(status: StatusCode, headers: &HeaderMap, _: &[u8]) -> Option<Duration> {
     (status == StatusCode::TOO_MANY_REQUESTS).then(|| reset_after(headers)).flatten()
@@ -89,6 +92,22 @@ impl BigCommerceClient {
         reply.json(VENDOR, operation)
     }
 
+    /// `GET /v2/orders/{id}/products`, every page.
+    async fn products(&self, id: i64) -> Result<Vec<ProductWire>, ConnectorError> {
+        let mut products: Vec<ProductWire> = Vec::new();
+        for page in 1.. {
+            let query = [("page", page.to_string()), ("limit", "250".to_owned())];
+            let batch: Vec<ProductWire> =
+                self.list("get order products", &format!("v2/orders/{id}/products"), &query).await?;
+            let done = batch.len() < 250;
+            products.extend(batch);
+            if done {
+                break;
+            }
+        }
+        Ok(products)
+    }
+
     async fn set_status(&self, id: i64, status_id: i64, staff_notes: Option<&str>) -> Result<(), ConnectorError> {
         let url = join_url(&self.config.base_url, &format!("v2/orders/{id}"));
         let body = StatusUpdate { status_id, staff_notes };
@@ -100,6 +119,146 @@ fn bigcommerce_id(id: &ChannelOrderId) -> Option<i64> {
     match id {
         ChannelOrderId::BigCommerce(bc) => Some(bc.get()),
         _ => None,
+    }
+}
+
+fn rejected(operation: &'static str, message: String) -> ConnectorError {
+    ConnectorError::Rejected { vendor: VENDOR, operation, message }
+}
+
+fn require_id(id: &ChannelOrderId, operation: &'static str) -> Result<i64, ConnectorError> {
+    bigcommerce_id(id).ok_or_else(|| rejected(operation, format!("{id} is not a BigCommerce order")))
+}
+
+/// Shipments, statuses and notes back to BigCommerce.
+///
+/// **One BigCommerce shipment per package**, with that package's tracking number and items, so
+/// the customer sees which box holds what. Partial shipments are native (§6.2): BigCommerce
+/// moves the order to Partially Shipped or Shipped by itself.
+///
+/// **Retries.** Before posting, the order's shipments are read and a package whose tracking
+/// number is already on one is skipped; the quantities of the others are capped at what is
+/// still unshipped (`quantity − quantity_shipped`), so a repeated push creates nothing and can
+/// never ship more than the order has. Everything is checked before the first write (unknown
+/// SKU, fractional quantity, package without items, no address), so a bad shipment posts
+/// nothing. Posts are `Unsafe`: a lost response is left to the caller's retry, which then finds
+/// the shipment by its tracking number.
+#[async_trait]
+impl StatusPublisher for BigCommerceClient {
+    async fn push_shipment(&self, order: &ChannelOrderId, shipment: &Shipment) -> Result<(), ConnectorError> {
+        const OP: &str = "push shipment";
+        let id = require_id(order, OP)?;
+        if shipment.packages.is_empty() {
+            return Err(rejected(OP, format!("shipment {}: packages: none to push", shipment.source)));
+        }
+        // Every BigCommerce shipment needs its items; the split of items over packages must come
+        // from the source, guessing it would misstate what is in each box.
+        if let Some(p) = shipment.packages.iter().find(|p| p.items.is_empty()) {
+            return Err(rejected(
+                OP,
+                format!(
+                    "shipment {} package {}: items: none listed, and a BigCommerce shipment needs its items",
+                    shipment.source, p.package_id
+                ),
+            ));
+        }
+        let products = self.products(id).await?;
+        let addresses: Vec<AddressWire> =
+            self.list("get shipping addresses", &format!("v2/orders/{id}/shipping_addresses"), &[]).await?;
+        let existing: Vec<ShipmentWire> =
+            self.list("list shipments", &format!("v2/orders/{id}/shipments"), &[("limit", "250".to_owned())]).await?;
+        let posted: BTreeSet<String> =
+            existing.iter().filter_map(|s| s.tracking_number.as_deref()).map(|t| t.trim().to_owned()).collect();
+        let default_address = addresses.iter().find_map(|a| a.id);
+        let mut lines = unshipped(&products);
+
+        let mut planned = Vec::new();
+        for package in &shipment.packages {
+            let number = package.tracking.number.as_str();
+            if posted.contains(number) {
+                debug!(connection = %self.connection, order = id, tracking = number, "Package already on the order; skipped.");
+                continue;
+            }
+            let allocation = allocate(&package.items, &mut lines).map_err(|m| {
+                rejected(OP, format!("shipment {} package {}: {m}", shipment.source, package.package_id))
+            })?;
+            if !allocation.capped.is_empty() {
+                warn!(connection = %self.connection, order = id, tracking = number, capped = ?allocation.capped, "Shipped short: the order has less left to ship.");
+            }
+            if allocation.is_empty() {
+                warn!(connection = %self.connection, order = id, tracking = number, "Nothing left to ship for this package; not posted.");
+                continue;
+            }
+            for (address, items) in allocation.by_address {
+                let address = address.or(default_address).ok_or_else(|| {
+                    rejected(OP, format!("order {id}: order_address_id: the order has no shipping address"))
+                })?;
+                planned.push((package, address, items));
+            }
+        }
+
+        for (package, address, items) in planned {
+            let t = &package.tracking;
+            let carrier = t.carrier.trim();
+            let codes = provider_codes(carrier);
+            let mut comments = format!("Shipment {} package {}", shipment.source, package.package_id);
+            if codes.is_none() && !carrier.is_empty() {
+                // No BigCommerce provider: the carrier still reaches staff and the customer.
+                comments.push_str(&format!(", carrier {carrier}"));
+            }
+            let (provider, tracking_carrier) = codes.unwrap_or(("", ""));
+            let body = NewShipment {
+                order_address_id: address,
+                tracking_number: t.number.as_str(),
+                shipping_method: [Some(carrier), t.service.as_deref().map(str::trim)]
+                    .into_iter()
+                    .flatten()
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                shipping_provider: provider,
+                tracking_carrier,
+                tracking_link: t.url.as_deref().map(str::trim).filter(|u| !u.is_empty()),
+                comments,
+                items,
+            };
+            let url = join_url(&self.config.base_url, &format!("v2/orders/{id}/shipments"));
+            self.call("create shipment", Idempotency::Unsafe, |c| c.post(&url).json(&body)).await?;
+            info!(connection = %self.connection, order = id, tracking = %t.number, "BigCommerce shipment created.");
+        }
+        Ok(())
+    }
+
+    /// `PUT /v2/orders/{id}` `{"status_id": n}`; the status is the numeric id (0-14, §3.0).
+    async fn push_status(&self, order: &ChannelOrderId, status: &str) -> Result<(), ConnectorError> {
+        const OP: &str = "update order status";
+        let id = require_id(order, OP)?;
+        let status_id = status.trim().parse::<i64>().ok().filter(|n| (0..=14).contains(n)).ok_or_else(|| {
+            rejected(OP, format!("status {status:?} is not a BigCommerce status id (0-14, e.g. 2 = Shipped)"))
+        })?;
+        self.set_status(id, status_id, None).await
+    }
+
+    /// Appends a line to `staff_notes` (read, then written back whole). A note the notes already
+    /// end with is not appended again, so a retried call does not double it.
+    async fn add_note(&self, order: &ChannelOrderId, note: &str) -> Result<(), ConnectorError> {
+        const OP: &str = "add note";
+        let id = require_id(order, OP)?;
+        let note = note.trim();
+        if note.is_empty() {
+            return Err(rejected(OP, "note: must not be empty".into()));
+        }
+        let url = join_url(&self.config.base_url, &format!("v2/orders/{id}"));
+        let current: OrderWire =
+            self.call("get order", Idempotency::Safe, |c| c.get(&url)).await?.json(VENDOR, "get order")?;
+        let existing = current.staff_notes.as_deref().unwrap_or("").trim_end();
+        if existing == note || existing.ends_with(&format!("\n{note}")) {
+            debug!(connection = %self.connection, order = id, "Note already the last staff note.");
+            return Ok(());
+        }
+        let text = if existing.is_empty() { note.to_owned() } else { format!("{existing}\n{note}") };
+        // Setting the whole text is idempotent, so it may be retried.
+        self.call(OP, Idempotency::Safe, |c| c.put(&url).json(&NotesUpdate { staff_notes: &text })).await.map(|_| ())
     }
 }
 
@@ -156,17 +315,7 @@ impl OrderSource for BigCommerceClient {
         let url = join_url(&self.config.base_url, &format!("v2/orders/{raw}"));
         let order: OrderWire =
             self.call("get order", Idempotency::Safe, |c| c.get(&url)).await?.json(VENDOR, "get order")?;
-        let mut products: Vec<ProductWire> = Vec::new();
-        for page in 1.. {
-            let query = [("page", page.to_string()), ("limit", "250".to_owned())];
-            let batch: Vec<ProductWire> =
-                self.list("get order products", &format!("v2/orders/{raw}/products"), &query).await?;
-            let done = batch.len() < 250;
-            products.extend(batch);
-            if done {
-                break;
-            }
-        }
+        let products = self.products(raw).await?;
         let addresses: Vec<AddressWire> =
             self.list("get shipping addresses", &format!("v2/orders/{raw}/shipping_addresses"), &[]).await?;
         to_order(&order, &products, &addresses, &self.connection, &self.config.store_source_name)

@@ -8,11 +8,11 @@ use reqwest::header::HeaderMap;
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-use super::wire::{AddressWire, OrderWire, ProductWire};
+use super::wire::{AddressWire, OrderWire, ProductWire, ShipmentItem};
 use crate::http::{cap_message, json_message};
 use crate::model::{
     Address, BigCommerceOrderId, ChannelOrderId, ConnectionId, Currency, Customer, Discount, ItemIdentifiers, Line,
-    Money, Notes, Order, OrderSource, Payment, ShippingCharge, TaxLine, Totals,
+    Money, Notes, Order, OrderSource, PackageItem, Payment, ShippingCharge, TaxLine, Totals,
 };
 
 /// v2 errors are `[{"status","message"}]`, v3 errors `{"title","errors"}` (§3.8).
@@ -164,4 +164,119 @@ pub fn to_order(
         },
         tags: BTreeSet::new(),
     })
+}
+
+/// BigCommerce's `shipping_provider` and `tracking_carrier` (§3.5) for a carrier as the ERP or
+/// ShipStation names it (`UPS`, `FedEx Ground`, `stamps_com`, ...); None when BigCommerce has no
+/// provider for it (the caller sends `""` and names the carrier in `comments`).
+///
+/// The tracking carrier must belong to the provider's carrier, so both come from one table.
+/// Endicia and Stamps.com print USPS labels: their tracking is USPS's.
+pub fn provider_codes(carrier: &str) -> Option<(&'static str, &'static str)> {
+    let key: String = carrier.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_ascii_lowercase();
+    let starts = |p: &str| key.starts_with(p);
+    if starts("usps") || starts("stamps") || starts("endicia") || starts("uspostal") || starts("unitedstatespostal") {
+        Some(("usps", "usps"))
+    } else if starts("ups") || key == "unitedparcelservice" {
+        Some(("ups", "ups"))
+    } else if starts("fedex") || starts("federalexpress") {
+        Some(("fedex", "fedex"))
+    } else if starts("auspost") || starts("australiapost") {
+        Some(("auspost", "australia-post"))
+    } else if starts("canadapost") {
+        Some(("canadapost", "canada-post"))
+    } else if starts("royalmail") {
+        Some(("royalmail", "royal-mail"))
+    } else {
+        None
+    }
+}
+
+/// What is still unshipped of one order product.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unshipped {
+    pub order_product_id: i64,
+    pub sku: Option<String>,
+    pub order_address_id: Option<i64>,
+    pub remaining: i64,
+}
+
+/// `quantity − quantity_shipped` of every product with an id (never below zero).
+pub fn unshipped(products: &[ProductWire]) -> Vec<Unshipped> {
+    let whole = |d: Option<Decimal>| d.and_then(|d| i64::try_from(d.trunc()).ok()).unwrap_or(0);
+    products
+        .iter()
+        .filter_map(|p| {
+            Some(Unshipped {
+                order_product_id: p.id?,
+                sku: clean(&p.sku),
+                order_address_id: p.order_address_id,
+                remaining: (whole(p.quantity) - whole(p.quantity_shipped)).max(0),
+            })
+        })
+        .collect()
+}
+
+/// The shipments one package becomes: one per order address its items belong to (usually one).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Allocation {
+    pub by_address: Vec<(Option<i64>, Vec<ShipmentItem>)>,
+    /// Items shipped short (or not at all) because the order has less left to ship: a repeat of
+    /// a shipment BigCommerce already has, or an ERP quantity above the channel's.
+    pub capped: Vec<String>,
+}
+
+impl Allocation {
+    pub fn is_empty(&self) -> bool {
+        self.by_address.iter().all(|(_, items)| items.is_empty())
+    }
+}
+
+/// Takes a package's items out of `lines` by SKU, each capped at what is still unshipped, so a
+/// push never asks BigCommerce to ship more than is left (it would refuse the whole shipment).
+/// A SKU on several products is spread over them in order. Errors name the item: a SKU not on
+/// the order, or a quantity that is not a whole number.
+pub fn allocate(items: &[PackageItem], lines: &mut [Unshipped]) -> Result<Allocation, String> {
+    let mut out = Allocation::default();
+    for item in items {
+        let sku = item.item_id.trim();
+        if item.quantity <= Decimal::ZERO {
+            continue;
+        }
+        if !item.quantity.fract().is_zero() {
+            return Err(format!("items[{sku}].quantity: {} is not a whole number", item.quantity));
+        }
+        let mut wanted = i64::try_from(item.quantity).map_err(|_| format!("items[{sku}].quantity: out of range"))?;
+        let matching: Vec<usize> = (0..lines.len())
+            .filter(|i| lines[*i].sku.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(sku)))
+            .collect();
+        if matching.is_empty() {
+            return Err(format!("items[{sku}].item_id: no product on the order has SKU {sku:?}"));
+        }
+        for i in matching {
+            let line = &mut lines[i];
+            let take = wanted.min(line.remaining);
+            if take == 0 {
+                continue;
+            }
+            line.remaining -= take;
+            wanted -= take;
+            let group = match out.by_address.iter().position(|(a, _)| *a == line.order_address_id) {
+                Some(g) => g,
+                None => {
+                    out.by_address.push((line.order_address_id, Vec::new()));
+                    out.by_address.len() - 1
+                }
+            };
+            let group = &mut out.by_address[group].1;
+            match group.iter_mut().find(|s| s.order_product_id == line.order_product_id) {
+                Some(existing) => existing.quantity += take,
+                None => group.push(ShipmentItem { order_product_id: line.order_product_id, quantity: take }),
+            }
+        }
+        if wanted > 0 {
+            out.capped.push(format!("{sku} ({wanted} not shipped: none left on the order)"));
+        }
+    }
+    Ok(out)
 }

@@ -1,5 +1,6 @@
 //! BigCommerce v2 Orders client (vendor-apis.md §3): `X-Auth-Token`, keyset paging over the
-//! configured "new" status, order + products + shipping addresses, status-based acknowledgement.
+//! configured "new" status, order + products + shipping addresses, status-based acknowledgement;
+//! one shipment per package, statuses and staff notes back (`StatusPublisher`).
 
 mod client;
 mod config;

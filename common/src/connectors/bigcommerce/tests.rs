@@ -71,3 +71,93 @@ fn config_refuses_a_downloaded_status_equal_to_new() {
     c.downloaded_status_id = c.new_status_id;
     assert!(c.validate().unwrap_err().to_string().contains("downloaded_status_id"));
 }
+
+mod publisher {
+    use rust_decimal::Decimal;
+    use rust_decimal_macros::dec;
+
+    use super::super::mapper::{allocate, provider_codes, unshipped, Unshipped};
+    use super::super::wire::{ProductWire, ShipmentItem};
+    use crate::model::PackageItem;
+
+    fn item(sku: &str, quantity: Decimal) -> PackageItem {
+        PackageItem { item_id: sku.into(), erp_line_nbr: None, quantity }
+    }
+
+    fn line(id: i64, sku: &str, remaining: i64) -> Unshipped {
+        Unshipped { order_product_id: id, sku: Some(sku.into()), order_address_id: Some(7), remaining }
+    }
+
+    #[test]
+    fn carriers_map_to_bigcommerce_provider_codes() {
+        assert_eq!(provider_codes("UPS"), Some(("ups", "ups")));
+        assert_eq!(provider_codes("UPS Ground"), Some(("ups", "ups")));
+        assert_eq!(provider_codes("USPS"), Some(("usps", "usps")), "USPS is not UPS");
+        assert_eq!(provider_codes("stamps_com"), Some(("usps", "usps")));
+        assert_eq!(provider_codes("FedEx"), Some(("fedex", "fedex")));
+        assert_eq!(provider_codes("fedex_ground"), Some(("fedex", "fedex")));
+        assert_eq!(provider_codes("Canada Post"), Some(("canadapost", "canada-post")));
+        assert_eq!(provider_codes("DHL Express"), None);
+        assert_eq!(provider_codes(""), None);
+    }
+
+    #[test]
+    fn unshipped_is_quantity_minus_quantity_shipped() {
+        let products: Vec<ProductWire> = serde_json::from_value(serde_json::json!([
+            {"id": 88, "sku": "A", "quantity": 3, "quantity_shipped": 1, "order_address_id": 7},
+            {"id": 89, "sku": "B", "quantity": 1, "quantity_shipped": 1},
+            {"sku": "no-id", "quantity": 1}
+        ]))
+        .unwrap();
+        let lines = unshipped(&products);
+        assert_eq!(lines.len(), 2, "a product without an id cannot be shipped");
+        assert_eq!((lines[0].remaining, lines[0].order_address_id), (2, Some(7)));
+        assert_eq!(lines[1].remaining, 0);
+    }
+
+    #[test]
+    fn quantities_are_capped_at_what_is_left_across_packages() {
+        let mut lines = vec![line(88, "SKU-A", 3), line(89, "SKU-B", 1)];
+        let first = allocate(&[item("sku-a", dec!(2)), item("SKU-B", dec!(1))], &mut lines).unwrap();
+        assert_eq!(
+            first.by_address,
+            vec![(
+                Some(7),
+                vec![
+                    ShipmentItem { order_product_id: 88, quantity: 2 },
+                    ShipmentItem { order_product_id: 89, quantity: 1 }
+                ]
+            )]
+        );
+        assert!(first.capped.is_empty());
+        // The second package asks for more than is left: capped, and the shortfall reported.
+        let second = allocate(&[item("SKU-A", dec!(2)), item("SKU-B", dec!(1))], &mut lines).unwrap();
+        assert_eq!(second.by_address, vec![(Some(7), vec![ShipmentItem { order_product_id: 88, quantity: 1 }])]);
+        assert_eq!(second.capped.len(), 2);
+        let third = allocate(&[item("SKU-A", dec!(1))], &mut lines).unwrap();
+        assert!(third.is_empty(), "nothing left: nothing to post");
+    }
+
+    #[test]
+    fn a_sku_on_two_lines_is_spread_over_them() {
+        let mut lines = vec![line(88, "SKU-A", 1), line(90, "SKU-A", 2)];
+        let a = allocate(&[item("SKU-A", dec!(3))], &mut lines).unwrap();
+        assert_eq!(
+            a.by_address[0].1,
+            vec![
+                ShipmentItem { order_product_id: 88, quantity: 1 },
+                ShipmentItem { order_product_id: 90, quantity: 2 }
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_skus_and_fractional_quantities_are_refused_by_name() {
+        let mut lines = vec![line(88, "SKU-A", 3)];
+        let e = allocate(&[item("NOPE", dec!(1))], &mut lines).unwrap_err();
+        assert!(e.contains("items[NOPE].item_id"), "{e}");
+        let e = allocate(&[item("SKU-A", dec!(1.5))], &mut lines).unwrap_err();
+        assert!(e.contains("items[SKU-A].quantity"), "{e}");
+        assert_eq!(lines[0].remaining, 3, "nothing taken");
+    }
+}

@@ -8,6 +8,9 @@ use crate::connectors::lenient;
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct AddressWire {
+    /// The `order_address_id` shipments are created against.
+    #[serde(deserialize_with = "lenient::opt_i64")]
+    pub id: Option<i64>,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub company: Option<String>,
@@ -81,6 +84,10 @@ pub struct ProductWire {
     pub quantity: Option<Decimal>,
     pub applied_discounts: Vec<AppliedDiscount>,
     pub wrapping_message: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_i64")]
+    pub order_address_id: Option<i64>,
+    #[serde(deserialize_with = "lenient::opt_decimal")]
+    pub quantity_shipped: Option<Decimal>,
 }
 
 #[derive(Debug, Serialize)]
@@ -88,4 +95,40 @@ pub struct StatusUpdate<'a> {
     pub status_id: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub staff_notes: Option<&'a str>,
+}
+
+/// `PUT /v2/orders/{id}` with only the staff notes.
+#[derive(Debug, Serialize)]
+pub struct NotesUpdate<'a> {
+    pub staff_notes: &'a str,
+}
+
+/// `GET /v2/orders/{id}/shipments` item: the parts that tell whether a package was posted.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ShipmentWire {
+    #[serde(deserialize_with = "lenient::opt_i64")]
+    pub id: Option<i64>,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub tracking_number: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ShipmentItem {
+    pub order_product_id: i64,
+    pub quantity: i64,
+}
+
+/// `POST /v2/orders/{id}/shipments` (§3.5).
+#[derive(Debug, Serialize)]
+pub struct NewShipment<'a> {
+    pub order_address_id: i64,
+    pub tracking_number: &'a str,
+    pub shipping_method: String,
+    pub shipping_provider: &'static str,
+    pub tracking_carrier: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tracking_link: Option<&'a str>,
+    pub comments: String,
+    pub items: Vec<ShipmentItem>,
 }

@@ -4,6 +4,10 @@
 //! `POST /api/token`): `list_new_orders` 1, `fetch_order` 2 (order + notes for customer
 //! instructions; 1 with `read_customer_instructions = false`), `acknowledge` 1 `SetExported` for
 //! all imported orders + 1 note per failed order + 1 `StatusCode` for all failed orders.
+//! `push_shipment` 1 (read the order) + 1 `ShippingStatus/SinglePackage` unless the order already
+//! carries tracking, plus (several packages, or other tracking already on the order) 1 notes
+//! read and 1 note unless it is already there;
+//! `push_status` 1; `add_note` 1.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -17,15 +21,19 @@ use tokio::sync::Mutex;
 use tracing::{debug, info, warn};
 
 use super::config::{status_code, SellercloudConfig};
-use super::mapper::{error_message, rate_limit_reset, to_order, utc_to_local_param};
+use super::mapper::{
+    error_message, local_to_utc, rate_limit_reset, ship_date_param, status_code_of, to_order, tracking_note,
+    utc_to_local_param, FULLY_SHIPPED,
+};
 use super::wire::{
-    AddNote, NoteBody, NoteWire, OrderList, OrderWire, SetExported, SetStatus, TokenRequest, TokenResponse,
+    AddNote, NoteBody, NoteWire, OrderList, OrderWire, SetExported, SetStatus, ShipSinglePackage, TokenRequest,
+    TokenResponse,
 };
 use super::VENDOR;
 use crate::connectors::{ConnectorError, SetupError};
 use crate::http::{join_url, Idempotency, Reply, VendorHttp, VendorProfile};
-use crate::model::{ChannelOrderId, ConnectionId, Order, SellercloudOrderId};
-use crate::ports::{Acknowledgement, ListedOrder, OrderPage, OrderSource, PageToken};
+use crate::model::{ChannelOrderId, ConnectionId, Order, SellercloudOrderId, Shipment};
+use crate::ports::{Acknowledgement, ListedOrder, OrderPage, OrderSource, PageToken, StatusPublisher};
 
 fn rate_hint(_: StatusCode, _: &HeaderMap, body: &[u8]) -> Option<Duration> {
     rate_limit_reset(body, Utc::now())
@@ -174,10 +182,23 @@ impl SellercloudClient {
         reply.json(VENDOR, "list orders")
     }
 
-    async fn customer_instructions(&self, id: i64) -> Result<Option<String>, ConnectorError> {
+    async fn get_order(&self, id: i64) -> Result<OrderWire, ConnectorError> {
+        let url = self.url(&format!("api/Orders/{id}"));
+        let reply = self.authed("get order", Idempotency::Safe, |c| c.get(&url)).await?;
+        reply.json(VENDOR, "get order")
+    }
+
+    async fn notes(&self, id: i64) -> Result<Vec<NoteWire>, ConnectorError> {
         let url = self.url(&format!("rest/api/orders/notes/{id}"));
         let reply = self.authed("get notes", Idempotency::Safe, |c| c.get(&url)).await?;
-        let notes: Vec<NoteWire> = reply.json(VENDOR, "get notes")?;
+        if reply.is_empty() {
+            return Ok(Vec::new());
+        }
+        reply.json(VENDOR, "get notes")
+    }
+
+    async fn customer_instructions(&self, id: i64) -> Result<Option<String>, ConnectorError> {
+        let notes = self.notes(id).await?;
         let text: Vec<String> = notes
             .into_iter()
             .filter(|n| n.Category == Some(1))
@@ -187,7 +208,7 @@ impl SellercloudClient {
     }
 
     /// `POST /rest/api/orders/{id}/notes/` (the documented path, §1.12), category General.
-    async fn add_note(&self, id: i64, message: &str) -> Result<(), ConnectorError> {
+    async fn post_note(&self, id: i64, message: &str) -> Result<(), ConnectorError> {
         let url = self.url(&format!("rest/api/orders/{id}/notes/"));
         let body = AddNote { OrderID: id, note: NoteBody { Category: 0, Message: message } };
         // Not idempotent (a repeat adds a second note), so only throttling is retried.
@@ -211,6 +232,134 @@ fn sellercloud_id(id: &ChannelOrderId) -> Option<i64> {
     match id {
         ChannelOrderId::Sellercloud(sc) => Some(sc.get()),
         _ => None,
+    }
+}
+
+fn rejected(operation: &'static str, message: String) -> ConnectorError {
+    ConnectorError::Rejected { vendor: VENDOR, operation, message }
+}
+
+fn require_id(id: &ChannelOrderId, operation: &'static str) -> Result<i64, ConnectorError> {
+    sellercloud_id(id).ok_or_else(|| rejected(operation, format!("{id} is not a Sellercloud order")))
+}
+
+fn text(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Shipments, statuses and notes back to Sellercloud.
+///
+/// **Several packages.** Sellercloud's shipping call marks the *whole* order shipped and keeps
+/// one tracking number (the first package's, §1.11); it has no partial shipments. The docs
+/// mention a `PackageID` on the single-package call, but what it does on an order with one
+/// package is UNCONFIRMED (§1.15) and the sandbox, like the docs, always writes the first
+/// package. So the first package's tracking goes through `ShippingStatus/SinglePackage`, and
+/// when the shipment has more than one package, a General note lists every tracking number with
+/// its carrier and service, so none is lost and staff can see them on the order.
+///
+/// **Partial shipments.** `completes_order` is not consulted: the ERP mapper cannot tell yet
+/// (it reports `false`), and holding an update until the order is complete is the flow's
+/// business decision (§6.2). Once an order carries tracking, a later shipment does not
+/// overwrite it (Sellercloud would not move the ShipDate anyway); its tracking goes to a note.
+///
+/// **Retries.** The order is read first: if it is already shipped with this tracking number, the
+/// shipping call is skipped, and a note identical to an existing one is not added again, so a
+/// repeated push changes nothing. Writes are sent as `Unsafe`: a lost response is left to the
+/// caller's retry, which then finds the effect through the same reads.
+#[async_trait]
+impl StatusPublisher for SellercloudClient {
+    async fn push_shipment(&self, order: &ChannelOrderId, shipment: &Shipment) -> Result<(), ConnectorError> {
+        const OP: &str = "push shipment";
+        let id = require_id(order, OP)?;
+        let Some(first) = shipment.packages.first() else {
+            return Err(rejected(OP, format!("shipment {}: packages: none to push", shipment.source)));
+        };
+        let wire = self.get_order(id).await?;
+        let tz = self.config.tz();
+        let tracked: Vec<&str> = wire.OrderPackages.iter().filter_map(|p| text(&p.TrackingNumber)).collect();
+        let shipped = wire.ShippingDetails.ShippingStatus.or(wire.Statuses.ShippingStatus) == Some(FULLY_SHIPPED);
+        let has_ours = tracked.contains(&first.tracking.number.as_str());
+        // Tracking is written unless the order already has some (ours on a retry, or an earlier
+        // shipment's, which we must not overwrite).
+        let write_tracking = !shipped || tracked.is_empty();
+        if write_tracking {
+            let carrier = first.tracking.carrier.trim();
+            if carrier.is_empty() {
+                return Err(rejected(
+                    OP,
+                    format!("package {}: tracking.carrier (CarrierName) is empty", first.package_id),
+                ));
+            }
+            // ShippingMethod is required; the order's own service is the best fallback.
+            let service = first
+                .tracking
+                .service
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .or_else(|| text(&wire.ShippingDetails.Service))
+                .ok_or_else(|| {
+                    rejected(
+                        OP,
+                        format!(
+                            "package {}: tracking.service (ShippingMethod) is empty and the order has no service",
+                            first.package_id
+                        ),
+                    )
+                })?;
+            let created = text(&wire.CreatedOn)
+                .or_else(|| text(&wire.TimeOfOrder))
+                .or_else(|| text(&wire.OrderDetails.OrderDate))
+                .and_then(|t| local_to_utc(t, tz));
+            let body = ShipSinglePackage {
+                OrderID: id,
+                CarrierName: carrier,
+                ShippingMethod: service,
+                TrackingNumber: first.tracking.number.as_str(),
+                ShipDate: ship_date_param(shipment.ship_date, shipment.confirmed_at, tz, created, Utc::now()),
+            };
+            let url = self.url("api/Orders/ShippingStatus/SinglePackage");
+            self.authed("update tracking", Idempotency::Unsafe, |c| c.put(&url).json(&body)).await?;
+            info!(connection = %self.connection, order = id, tracking = %first.tracking.number, "Sellercloud order marked shipped.");
+        } else if !has_ours {
+            warn!(connection = %self.connection, order = id, shipment = %shipment.source, "Order already shipped with other tracking; recording this shipment's tracking as a note.");
+        }
+        if shipment.packages.len() > 1 || (!write_tracking && !has_ours) {
+            let message = tracking_note(shipment);
+            let existing = self.notes(id).await?;
+            if existing.iter().any(|n| text(&n.Note) == Some(message.as_str())) {
+                debug!(connection = %self.connection, order = id, "Tracking note already on the order.");
+            } else {
+                self.post_note(id, &message).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `PUT /api/Orders/StatusCode` for the one order; the status is a documented name or code.
+    async fn push_status(&self, order: &ChannelOrderId, status: &str) -> Result<(), ConnectorError> {
+        const OP: &str = "set status";
+        let id = require_id(order, OP)?;
+        let code = status_code_of(status).ok_or_else(|| {
+            rejected(
+                OP,
+                format!("status {status:?} is not a Sellercloud status name or code (InProcess, Completed, 3, ...)"),
+            )
+        })?;
+        let updated = self.put_ids(OP, "api/Orders/StatusCode", &SetStatus { Orders: &[id], Status: code }).await?;
+        if !updated.contains(&id) {
+            return Err(rejected(OP, format!("order {id} was not updated to status {code}")));
+        }
+        Ok(())
+    }
+
+    /// A General note (category 0). Not idempotent: the caller claims it before calling.
+    async fn add_note(&self, order: &ChannelOrderId, note: &str) -> Result<(), ConnectorError> {
+        let id = require_id(order, "add note")?;
+        if note.trim().is_empty() {
+            return Err(rejected("add note", "note: must not be empty".into()));
+        }
+        self.post_note(id, note.trim()).await
     }
 }
 
@@ -269,9 +418,7 @@ impl OrderSource for SellercloudClient {
             operation: "get order",
             message: format!("{id} is not a Sellercloud order"),
         })?;
-        let url = self.url(&format!("api/Orders/{raw}"));
-        let reply = self.authed("get order", Idempotency::Safe, |c| c.get(&url)).await?;
-        let wire: OrderWire = reply.json(VENDOR, "get order")?;
+        let wire = self.get_order(raw).await?;
         let instructions =
             if self.config.read_customer_instructions { self.customer_instructions(raw).await? } else { None };
         to_order(&wire, &self.connection, &self.config, instructions).map_err(|message| ConnectorError::Decode {
@@ -318,7 +465,7 @@ impl OrderSource for SellercloudClient {
         let mut noted = Vec::new();
         for (id, reason) in &failed {
             let message = format!("Orderbridge could not import this order: {reason}");
-            match self.add_note(*id, &message).await {
+            match self.post_note(*id, &message).await {
                 Ok(()) => noted.push(*id),
                 Err(e) => {
                     warn!(connection = %self.connection, order = id, error = %e, "Could not add the import-failure note.");

@@ -12,7 +12,7 @@ use super::wire::{AddressWire, OrderWire};
 use crate::http::{cap_message, json_message};
 use crate::model::{
     Address, ChannelOrderId, ConnectionId, Customer, Discount, ItemIdentifiers, Line, Money, Notes, Order, OrderSource,
-    Payment, SellercloudOrderId, ShippingCharge, Tag, TaxLine, Totals,
+    Payment, SellercloudOrderId, Shipment, ShippingCharge, Tag, TaxLine, Totals,
 };
 
 /// Sellercloud datetimes carry no offset (§6.1): they are account-local. Ambiguous times (the
@@ -252,4 +252,73 @@ pub fn to_order(
         },
         tags: tags(wire),
     })
+}
+
+/// Sellercloud's `OrderShippingStatus` for a fully shipped order (§1.9).
+pub const FULLY_SHIPPED: i64 = 3;
+
+/// The `ShipDate` to send for a shipment, account-local without an offset (§6.1).
+///
+/// The instant is the confirmation time when it falls on the shipment's date in the account's
+/// zone, otherwise noon of that date (a date alone says nothing about the hour, and noon keeps a
+/// zone mismatch of up to 12 h on the same day). Sellercloud refuses a ShipDate in the future or
+/// before the order was created (§1.11), so the result is clamped to `[created, now − 5 min]`;
+/// the margin absorbs clock skew between us and Sellercloud. `created` wins over `now` when the
+/// two cross (an order created in the last minutes).
+pub fn ship_date_param(
+    ship_date: NaiveDate,
+    confirmed_at: Option<DateTime<Utc>>,
+    tz: Tz,
+    created: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> String {
+    let noon = ship_date.and_hms_opt(12, 0, 0).unwrap_or_default();
+    let intended = confirmed_at.filter(|c| c.with_timezone(&tz).date_naive() == ship_date).unwrap_or_else(|| {
+        // Noon never falls in a DST gap, but fall back to reading it as UTC rather than panic.
+        tz.from_local_datetime(&noon).earliest().map_or_else(|| noon.and_utc(), |t| t.with_timezone(&Utc))
+    });
+    let mut at = intended.min(now - chrono::Duration::minutes(5));
+    if let Some(created) = created {
+        at = at.max(created);
+    }
+    at.with_timezone(&tz).format("%Y-%m-%dT%H:%M:%S").to_string()
+}
+
+/// A status given as a documented name (`Completed`) or code (`3`); None for anything else.
+pub fn status_code_of(value: &str) -> Option<i64> {
+    let value = value.trim();
+    match value.parse::<i64>() {
+        Ok(code) => ORDER_STATUSES.iter().any(|(_, c)| *c == code).then_some(code),
+        Err(_) => super::config::status_code(value),
+    }
+}
+
+/// The note recording every tracking number of a shipment: Sellercloud's shipping call keeps one
+/// tracking number per order, so the others would otherwise be lost.
+pub fn tracking_note(shipment: &Shipment) -> String {
+    let numbers: Vec<String> = shipment
+        .packages
+        .iter()
+        .map(|p| {
+            let t = &p.tracking;
+            let how = [Some(t.carrier.trim()), t.service.as_deref().map(str::trim)]
+                .into_iter()
+                .flatten()
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
+            if how.is_empty() {
+                t.number.to_string()
+            } else {
+                format!("{} ({how})", t.number)
+            }
+        })
+        .collect();
+    format!(
+        "Shipment {} shipped {} in {} package(s), tracking: {}",
+        shipment.source,
+        shipment.ship_date,
+        shipment.packages.len(),
+        numbers.join(", ")
+    )
 }

@@ -1,5 +1,6 @@
 //! Sellercloud REST client (vendor-apis.md §1): token auth, the not-exported order queue with
-//! drift-tolerant paging, full order fetch, bulk SetExported and failure notes.
+//! drift-tolerant paging, full order fetch, bulk SetExported and failure notes; shipments,
+//! statuses and notes back (`StatusPublisher`).
 
 mod client;
 mod config;

@@ -131,3 +131,80 @@ fn config_validation_names_the_field() {
     assert_eq!(config().source_name(50), "Walmart");
     assert_eq!(config().source_name(999), "OrderSource 999");
 }
+
+mod publisher {
+    use chrono::{NaiveDate, TimeZone, Utc};
+
+    use super::super::mapper::{ship_date_param, status_code_of, tracking_note};
+    use crate::model::{AcumaticaShipmentNbr, Package, Shipment, ShipmentSource, Tracking, TrackingNumber};
+
+    const NY: chrono_tz::Tz = chrono_tz::America::New_York;
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2024, 5, d).unwrap()
+    }
+
+    #[test]
+    fn ship_date_is_the_confirmation_time_in_the_account_zone_without_offset() {
+        let confirmed = Utc.with_ymd_and_hms(2024, 5, 2, 19, 30, 0).unwrap();
+        let now = Utc.with_ymd_and_hms(2024, 5, 10, 0, 0, 0).unwrap();
+        assert_eq!(ship_date_param(day(2), Some(confirmed), NY, None, now), "2024-05-02T15:30:00");
+    }
+
+    #[test]
+    fn ship_date_without_a_matching_confirmation_is_noon_of_the_ship_date() {
+        let now = Utc.with_ymd_and_hms(2024, 5, 10, 0, 0, 0).unwrap();
+        // Confirmed at 02:00 UTC on the 3rd = 22:00 local on the 2nd, not the ship date (the 3rd).
+        let confirmed = Utc.with_ymd_and_hms(2024, 5, 3, 2, 0, 0).unwrap();
+        assert_eq!(ship_date_param(day(3), Some(confirmed), NY, None, now), "2024-05-03T12:00:00");
+        assert_eq!(ship_date_param(day(3), None, NY, None, now), "2024-05-03T12:00:00");
+    }
+
+    #[test]
+    fn ship_date_is_never_in_the_future_nor_before_the_order_was_created() {
+        let now = Utc.with_ymd_and_hms(2024, 5, 2, 14, 0, 0).unwrap(); // 10:00 local
+        assert_eq!(ship_date_param(day(2), None, NY, None, now), "2024-05-02T09:55:00", "five minutes before now");
+        let created = Utc.with_ymd_and_hms(2024, 5, 2, 13, 58, 0).unwrap();
+        assert_eq!(ship_date_param(day(2), None, NY, Some(created), now), "2024-05-02T09:58:00", "not before creation");
+        let created_later_day = Utc.with_ymd_and_hms(2024, 5, 1, 20, 0, 0).unwrap();
+        let later = Utc.with_ymd_and_hms(2024, 5, 9, 0, 0, 0).unwrap();
+        assert_eq!(ship_date_param(day(1), None, NY, Some(created_later_day), later), "2024-05-01T16:00:00");
+    }
+
+    #[test]
+    fn statuses_are_accepted_by_name_or_code_and_nothing_else() {
+        assert_eq!(status_code_of("Completed"), Some(3));
+        assert_eq!(status_code_of(" onhold "), Some(200));
+        assert_eq!(status_code_of("Canceled"), Some(-1));
+        assert_eq!(status_code_of("3"), Some(3));
+        assert_eq!(status_code_of("-1"), Some(-1));
+        assert_eq!(status_code_of("4"), None, "not a documented code");
+        assert_eq!(status_code_of("Shipped"), None);
+    }
+
+    #[test]
+    fn tracking_note_lists_every_package_with_its_carrier() {
+        let package = |id: &str, n: &str, service: Option<&str>| Package {
+            package_id: id.into(),
+            tracking: Tracking {
+                number: TrackingNumber::parse(n).unwrap(),
+                carrier: "UPS".into(),
+                service: service.map(Into::into),
+                url: None,
+            },
+            items: vec![],
+            weight: None,
+        };
+        let shipment = Shipment {
+            source: ShipmentSource::Acumatica(AcumaticaShipmentNbr::parse("000123").unwrap()),
+            ship_date: day(2),
+            confirmed_at: None,
+            packages: vec![package("1", "1ZA", Some("Ground")), package("2", "1ZB", None)],
+            completes_order: true,
+        };
+        assert_eq!(
+            tracking_note(&shipment),
+            "Shipment AC-000123 shipped 2024-05-02 in 2 package(s), tracking: 1ZA (UPS Ground), 1ZB (UPS)"
+        );
+    }
+}

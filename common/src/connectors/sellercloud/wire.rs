@@ -57,6 +57,8 @@ pub struct OrderDetails {
 #[serde(default)]
 pub struct Statuses {
     pub RushOrder: Option<bool>,
+    #[serde(deserialize_with = "lenient::opt_i64")]
+    pub ShippingStatus: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -124,6 +126,19 @@ pub struct ShippingDetails {
     #[serde(deserialize_with = "lenient::opt_string")]
     pub Service: Option<String>,
     pub RushOrder: Option<bool>,
+    /// OrderShippingStatus (§1.9): 3 = FullyShipped.
+    #[serde(deserialize_with = "lenient::opt_i64")]
+    pub ShippingStatus: Option<i64>,
+}
+
+/// One of the order's packages (`OrderPackages`), read to see which tracking is already there.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PackageWire {
+    #[serde(deserialize_with = "lenient::opt_i64")]
+    pub ID: Option<i64>,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub TrackingNumber: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -196,6 +211,7 @@ pub struct OrderWire {
     pub BillingAddress: AddressWire,
     pub CustomColumns: Vec<CustomColumn>,
     pub GiftDetails: GiftDetails,
+    pub OrderPackages: Vec<PackageWire>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -229,4 +245,15 @@ pub struct NoteBody<'a> {
 pub struct AddNote<'a> {
     pub OrderID: i64,
     pub note: NoteBody<'a>,
+}
+
+/// `PUT /api/Orders/ShippingStatus/SinglePackage` (§1.11 B). `ShipDate` is account-local
+/// without an offset; `PackageID` is left out so the first package gets the tracking.
+#[derive(Debug, Serialize)]
+pub struct ShipSinglePackage<'a> {
+    pub OrderID: i64,
+    pub CarrierName: &'a str,
+    pub ShippingMethod: &'a str,
+    pub TrackingNumber: &'a str,
+    pub ShipDate: String,
 }
