@@ -235,13 +235,16 @@ fn upsert_one(s: &SharedState, v: &Value) -> Result<Value, String> {
     Ok(order)
 }
 
+/// Basic auth, then the JSON body.
+fn authed_body(s: &SharedState, h: &HeaderMap, body: &[u8]) -> Result<Value, Response> {
+    auth(s, h)?;
+    serde_json::from_slice(body).map_err(|e| bad(format!("The request body is not valid JSON: {e}")))
+}
+
 async fn create_order(State(s): State<SharedState>, h: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = auth(&s, &h) {
-        return r;
-    }
-    let v: Value = match serde_json::from_slice(&body) {
+    let v = match authed_body(&s, &h, &body) {
         Ok(v) => v,
-        Err(e) => return bad(format!("The request body is not valid JSON: {e}")),
+        Err(r) => return r,
     };
     match upsert_one(&s, &v) {
         Ok(o) => Json(o).into_response(),
@@ -250,12 +253,9 @@ async fn create_order(State(s): State<SharedState>, h: HeaderMap, body: Bytes) -
 }
 
 async fn create_orders(State(s): State<SharedState>, h: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = auth(&s, &h) {
-        return r;
-    }
-    let v: Value = match serde_json::from_slice(&body) {
+    let v = match authed_body(&s, &h, &body) {
         Ok(v) => v,
-        Err(e) => return bad(format!("The request body is not valid JSON: {e}")),
+        Err(r) => return r,
     };
     let Some(list) = v.as_array() else {
         return bad("The request body must be an array of orders.");
@@ -280,12 +280,9 @@ async fn create_orders(State(s): State<SharedState>, h: HeaderMap, body: Bytes) 
 }
 
 async fn mark_shipped(State(s): State<SharedState>, h: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = auth(&s, &h) {
-        return r;
-    }
-    let v: Value = match serde_json::from_slice(&body) {
+    let v = match authed_body(&s, &h, &body) {
         Ok(v) => v,
-        Err(e) => return bad(format!("The request body is not valid JSON: {e}")),
+        Err(r) => return r,
     };
     let Some(id) = v.get("orderId").and_then(parse_i64) else {
         return bad("orderId is required.");
