@@ -280,24 +280,16 @@ async fn expired_token_is_refused_and_a_new_token_works() {
 async fn ship_date_with_offset_is_converted_to_the_account_zone_and_future_dates_are_refused() {
     let (sb, c, base, t) = start().await;
     let id = sb.state().sellercloud_create_orders(1, &Default::default())[0];
+    let ship_on = |date: String| {
+        c.put(format!("{base}/api/Orders/ShippingStatus/SinglePackage"))
+            .bearer_auth(&t)
+            .json(&json!({"OrderID": id, "CarrierName": "UPS", "ShippingMethod": "Ground", "ShipDate": date}))
+            .send()
+    };
     let future = (chrono::Utc::now() + chrono::Duration::hours(3)).to_rfc3339();
-    let r = c
-        .put(format!("{base}/api/Orders/ShippingStatus/SinglePackage"))
-        .bearer_auth(&t)
-        .json(&json!({"OrderID": id, "CarrierName": "UPS", "ShippingMethod": "Ground", "ShipDate": future}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
+    assert_eq!(ship_on(future).await.unwrap().status(), 400);
     let now_utc = chrono::Utc::now().to_rfc3339();
-    let r = c
-        .put(format!("{base}/api/Orders/ShippingStatus/SinglePackage"))
-        .bearer_auth(&t)
-        .json(&json!({"OrderID": id, "CarrierName": "UPS", "ShippingMethod": "Ground", "ShipDate": now_utc}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(ship_on(now_utc).await.unwrap().status(), 200);
     let ship = sb.state().sellercloud().orders[&id].ship_date.unwrap();
     let local_now = chrono::Utc::now().with_timezone(&chrono_tz::America::New_York).naive_local();
     assert!((local_now - ship).num_seconds().abs() < 60, "stored in account-local time");
