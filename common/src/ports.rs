@@ -178,6 +178,8 @@ pub trait Ledger: Send + Sync {
 
     /// True the first time `key` is seen in `scope` within `ttl` (webhook delivery dedupe).
     async fn remember_once(&self, scope: &str, key: &str, ttl: Duration) -> Result<bool, crate::aws::LedgerError>;
+    /// Forgets a key remembered by `remember_once` (its effect did not happen after all).
+    async fn forget(&self, scope: &str, key: &str) -> Result<(), crate::aws::LedgerError>;
 
     async fn save_mapping(
         &self,

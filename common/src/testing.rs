@@ -188,6 +188,11 @@ impl Ledger for MemoryLedger {
         Ok(true)
     }
 
+    async fn forget(&self, scope: &str, key: &str) -> Result<(), LedgerError> {
+        self.dedupe.lock().unwrap().remove(&(scope.to_owned(), key.to_owned()));
+        Ok(())
+    }
+
     async fn save_mapping(&self, name: &str, source_path: &str, source: &str) -> Result<StoredMapping, LedgerError> {
         let mut mappings = self.mappings.lock().unwrap();
         let version = mappings.iter().filter(|m| m.name == name).map(|m| m.version).max().unwrap_or(0) + 1;

@@ -256,6 +256,8 @@ async fn dedupe_keys_expire_even_though_the_emulator_never_deletes_them() {
     assert!(ledger.remember_once("acumatica", "batch-987654", ttl).await.unwrap(), "scopes are separate");
     clock.advance(chrono::Duration::seconds(3601));
     assert!(ledger.remember_once("shipstation", "batch-987654", ttl).await.unwrap(), "expired key counts as new");
+    ledger.forget("shipstation", "batch-987654").await.unwrap();
+    assert!(ledger.remember_once("shipstation", "batch-987654", ttl).await.unwrap(), "a forgotten key is new again");
 }
 
 #[tokio::test]

@@ -437,6 +437,18 @@ impl Ledger for DynamoLedger {
         }
     }
 
+    async fn forget(&self, scope: &str, key: &str) -> Result<(), LedgerError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("DEDUPE#{scope}#{key}")))
+            .key("sk", s(DEDUPE_SK))
+            .send()
+            .await
+            .map_err(|e| self.err("DeleteItem", e))?;
+        Ok(())
+    }
+
     async fn save_mapping(&self, name: &str, source_path: &str, source: &str) -> Result<StoredMapping, LedgerError> {
         let sha256 = sha256_hex(source);
         // Two writers racing for the next version: the conditional put lets one win; retry the other.

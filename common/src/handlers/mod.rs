@@ -4,7 +4,9 @@
 mod mappings;
 mod orders;
 mod setup;
+mod webhooks;
 
 pub use mappings::*;
 pub use orders::*;
 pub use setup::*;
+pub use webhooks::*;

@@ -1,0 +1,219 @@
+//! The shipment-webhook handler: route an API Gateway HTTP API request to its vendor's verifier,
+//! refuse anything forged, stale, oversized or malformed with the right 4xx and nothing enqueued,
+//! deduplicate deliveries, enqueue the rest, and answer fast. No vendor is called here.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::encodings::Body;
+use aws_lambda_events::event::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use tracing::{error, info, warn};
+
+use crate::aws::Envelope;
+use crate::ports::{Clock, Ledger, Queue, WebhookEvent, WebhookRequest, WebhookVerifier};
+
+/// Messages on the shipments queue, tagged with kind and version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+pub enum ShipmentMessage {
+    /// A verified webhook delivery, to be resolved and pushed by status-push.
+    #[serde(rename = "webhook_event.v1")]
+    WebhookEventV1(WebhookEvent),
+}
+
+/// Ledger scope of delivery dedupe keys.
+pub const WEBHOOK_SCOPE: &str = "webhook";
+
+pub struct WebhookApp {
+    pub ledger: Arc<dyn Ledger>,
+    pub queue: Arc<dyn Queue>,
+    pub clock: Arc<dyn Clock>,
+    /// Path (as API Gateway's `rawPath`) → the verifier of that vendor's deliveries.
+    pub routes: Vec<(String, Arc<dyn WebhookVerifier>)>,
+    /// How long a delivery id is remembered (vendors retry for up to 48 h).
+    pub dedupe_ttl: Duration,
+}
+
+fn respond(status: u16, text: &'static str) -> ApiGatewayV2httpResponse {
+    let mut response = ApiGatewayV2httpResponse::default();
+    response.status_code = i64::from(status);
+    response.headers.insert("content-type", aws_lambda_events::http::HeaderValue::from_static("text/plain"));
+    response.body = Some(Body::Text(text.to_owned()));
+    response
+}
+
+/// A body for people that reveals nothing about our internals.
+fn reason_text(status: u16) -> &'static str {
+    match status {
+        401 => "unauthorized",
+        404 => "not found",
+        413 => "payload too large",
+        503 => "try again later",
+        _ => "bad request",
+    }
+}
+
+impl WebhookApp {
+    pub async fn handle(&self, request: &ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+        let path = request.raw_path.as_deref().unwrap_or_default();
+        let Some((_, verifier)) = self.routes.iter().find(|(p, _)| p == path) else {
+            return respond(404, reason_text(404));
+        };
+        let raw = request.body.as_deref().unwrap_or_default();
+        let body = if request.is_base64_encoded {
+            match base64::engine::general_purpose::STANDARD.decode(raw) {
+                Ok(bytes) => bytes,
+                Err(_) => return respond(400, reason_text(400)),
+            }
+        } else {
+            raw.as_bytes().to_vec()
+        };
+        let headers: Vec<(String, String)> = request
+            .headers
+            .iter()
+            .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), v.to_owned())))
+            .collect();
+        let webhook = WebhookRequest {
+            path,
+            query: request.raw_query_string.as_deref().unwrap_or_default(),
+            headers: &headers,
+            body: &body,
+            received_at: self.clock.now(),
+        };
+        let events = match verifier.verify(&webhook) {
+            Ok(events) => events,
+            Err(e) => {
+                // The reason goes to our logs only; never a secret, never the body.
+                warn!(path = %path, status = e.status_code(), reason = %e, "Webhook refused.");
+                return respond(e.status_code(), reason_text(e.status_code()));
+            }
+        };
+        for event in events {
+            match self.enqueue_once(&event).await {
+                Ok(true) => info!(path = %path, key = %event.dedupe_key, kind = %event.kind, "Webhook accepted."),
+                Ok(false) => info!(path = %path, key = %event.dedupe_key, "Duplicate webhook delivery ignored."),
+                Err(reason) => {
+                    error!(path = %path, key = %event.dedupe_key, error = %reason, "Webhook not enqueued; the sender will retry.");
+                    return respond(503, reason_text(503));
+                }
+            }
+        }
+        respond(200, "ok")
+    }
+
+    /// Enqueues an event unless its delivery was seen; a failed send forgets the key so the
+    /// sender's retry is not mistaken for a duplicate.
+    async fn enqueue_once(&self, event: &WebhookEvent) -> Result<bool, String> {
+        let first = self
+            .ledger
+            .remember_once(WEBHOOK_SCOPE, &event.dedupe_key, self.dedupe_ttl)
+            .await
+            .map_err(|e| e.to_string())?;
+        if !first {
+            return Ok(false);
+        }
+        let envelope = Envelope::new(ShipmentMessage::WebhookEventV1(event.clone()), self.clock.now());
+        let sent = match envelope.to_outgoing("0") {
+            Ok(message) => self.queue.send(vec![message]).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match sent {
+            Ok(report) if report.failed.is_empty() => Ok(true),
+            other => {
+                let reason = match other {
+                    Ok(report) => format!("{:?}", report.failed),
+                    Err(e) => e,
+                };
+                if let Err(e) = self.ledger.forget(WEBHOOK_SCOPE, &event.dedupe_key).await {
+                    error!(key = %event.dedupe_key, error = %e, "Could not forget the dedupe key of an unsent webhook.");
+                }
+                Err(reason)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::SecretString;
+
+    use super::*;
+    use crate::testing::{ManualClock, MemoryLedger, MemoryQueue};
+    use crate::webhooks::{AcumaticaPushVerifier, ShipStationVerifier};
+
+    const SHIP_NOTIFY: &str = r#"{"resource_url":"https://ssapi.shipstation.com/shipments?storeID=1&batchId=42","resource_type":"SHIP_NOTIFY"}"#;
+
+    fn app() -> (WebhookApp, Arc<MemoryQueue>) {
+        let queue = Arc::new(MemoryQueue::default());
+        let app = WebhookApp {
+            ledger: Arc::new(MemoryLedger::default()),
+            queue: queue.clone(),
+            clock: Arc::new(ManualClock::new()),
+            routes: vec![
+                (
+                    "/webhooks/shipstation".into(),
+                    Arc::new(ShipStationVerifier::new(
+                        SecretString::from("tok".to_string()),
+                        vec!["ssapi.shipstation.com".into()],
+                    )),
+                ),
+                (
+                    "/webhooks/acumatica".into(),
+                    Arc::new(AcumaticaPushVerifier::new("X-Key", SecretString::from("k".to_string()))),
+                ),
+            ],
+            dedupe_ttl: Duration::from_secs(48 * 3600),
+        };
+        (app, queue)
+    }
+
+    fn request(path: &str, query: &str, body: &str, base64: bool) -> ApiGatewayV2httpRequest {
+        let mut r = ApiGatewayV2httpRequest::default();
+        r.raw_path = Some(path.into());
+        r.raw_query_string = Some(query.into());
+        r.is_base64_encoded = base64;
+        r.body = Some(if base64 { base64::engine::general_purpose::STANDARD.encode(body) } else { body.into() });
+        r
+    }
+
+    #[tokio::test]
+    async fn a_delivery_sent_three_times_is_enqueued_once() {
+        let (app, queue) = app();
+        for _ in 0..3 {
+            let response = app.handle(&request("/webhooks/shipstation", "token=tok", SHIP_NOTIFY, true)).await;
+            assert_eq!(response.status_code, 200);
+        }
+        assert_eq!(queue.0.lock().unwrap().len(), 1);
+        assert!(queue.0.lock().unwrap()[0].body.contains("webhook_event.v1"));
+    }
+
+    #[tokio::test]
+    async fn refused_deliveries_get_their_status_a_bland_body_and_enqueue_nothing() {
+        let (app, queue) = app();
+        let cases = [
+            (request("/webhooks/shipstation", "token=wrong", SHIP_NOTIFY, false), 401),
+            (request("/webhooks/shipstation", "token=tok", "{oops", false), 400),
+            (
+                request(
+                    "/webhooks/shipstation",
+                    "token=tok",
+                    &SHIP_NOTIFY.replace("ssapi.shipstation.com", "evil.example"),
+                    false,
+                ),
+                400,
+            ),
+            (request("/webhooks/shipstation", "token=tok", &"x".repeat(70_000), false), 413),
+            (request("/webhooks/acumatica", "", "{}", false), 401),
+            (request("/webhooks/unknown", "", "{}", false), 404),
+        ];
+        for (req, status) in cases {
+            let response = app.handle(&req).await;
+            assert_eq!(response.status_code, status, "{:?}", req.raw_path);
+            let Some(Body::Text(text)) = &response.body else { panic!("text body") };
+            assert!(!text.contains("tok") && !text.contains("evil"), "{text}");
+        }
+        assert!(queue.0.lock().unwrap().is_empty());
+    }
+}
