@@ -112,7 +112,7 @@ impl Connections {
     ) -> Result<Self, ConnectionsError> {
         let text = substitute_env(source_name, text, lookup)?;
         let parsed: Connections = toml::from_str(&text).map_err(|e| {
-            let line = e.span().map_or(1, |s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            let line = e.span().map_or(1, |s| crate::mapping::line_col(&text, s.start).0);
             ConnectionsError::Syntax { source_name: source_name.into(), line, message: e.message().to_owned() }
         })?;
         let mut seen = std::collections::BTreeSet::new();

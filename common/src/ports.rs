@@ -226,6 +226,11 @@ pub enum LogResult {
     Failure,
 }
 
+/// The snake_case name serde gives one of the log enums (how it is stored and shown).
+pub fn serde_name<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
 /// One connector-log record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogEntry {

@@ -10,7 +10,7 @@ use super::item::{epoch, epoch_millis, s, Item, ItemReader};
 use super::schema::TTL_ATTRIBUTE;
 use super::LedgerError;
 use crate::model::ConnectionId;
-use crate::ports::{ConnectorLog, LogEntry};
+use crate::ports::{serde_name, ConnectorLog, LogEntry};
 
 const ENTITY_INDEX: &str = "by-entity";
 
@@ -64,10 +64,6 @@ impl DynamoConnectorLog {
         })
     }
 
-    fn enum_text<T: serde::Serialize>(value: &T) -> String {
-        serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
-    }
-
     /// Runs a paginated query, keeping unexpired entries, up to `limit`.
     async fn collect(
         &self,
@@ -112,10 +108,10 @@ impl ConnectorLog for DynamoConnectorLog {
             .item("entity_sk", s(&sort_key))
             .item("id", s(entry.id.to_string()))
             .item("connection", s(entry.connection.as_str()))
-            .item("group", s(Self::enum_text(&entry.group)))
+            .item("group", s(serde_name(&entry.group)))
             .item("action", s(&entry.action))
-            .item("direction", s(Self::enum_text(&entry.direction)))
-            .item("result", s(Self::enum_text(&entry.result)))
+            .item("direction", s(serde_name(&entry.direction)))
+            .item("result", s(serde_name(&entry.result)))
             .item("entity_id", s(&entry.entity_id))
             .item("notes", s(notes))
             .item("started_at", epoch_millis(entry.started_at))

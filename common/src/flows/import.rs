@@ -128,21 +128,10 @@ pub async fn import_order(
             if let Err(e) = ctx.ledger.release(&lease).await {
                 warn!(key = %key_text, error = %e, "Releasing the import claim failed; it frees itself when the lease expires.");
             }
-            recorder.finish(action, LogResult::Retry, format!("Will retry: {}", error_chain(&error))).await;
+            recorder.finish(action, LogResult::Retry, format!("Will retry: {}", crate::aws::ErrorChain(&error))).await;
             Err(error)
         }
     }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// The claimed part: returns the outcome and the connector-log note.

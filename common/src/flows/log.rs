@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use tracing::warn;
 
 use crate::model::ConnectionId;
-use crate::ports::{Clock, ConnectorLog, Direction, LogEntry, LogGroup, LogResult};
+use crate::ports::{serde_name, Clock, ConnectorLog, Direction, LogEntry, LogGroup, LogResult};
 
 /// Records connector-log entries; a failed write is reported in the function's own logs.
 pub struct LogRecorder<'a> {
@@ -66,16 +66,11 @@ pub fn format_log_line(entry: &LogEntry) -> String {
         "{} {:>6}ms {:<9} {:<14} {:<8} {:<8} {:<14} {}",
         entry.started_at.format("%Y-%m-%d %H:%M:%S%.3f"),
         (entry.completed_at - entry.started_at).num_milliseconds(),
-        snake_name(&entry.group),
+        serde_name(&entry.group),
         entry.action,
-        snake_name(&entry.direction),
-        snake_name(&entry.result),
+        serde_name(&entry.direction),
+        serde_name(&entry.result),
         entry.entity_id,
         entry.notes
     )
-}
-
-/// The snake_case name serde gives a log enum.
-fn snake_name<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }

@@ -200,13 +200,7 @@ impl From<Vec<(ConnectionId, Result<PullReport, PullError>)>> for PullSummary {
             .map(|(connection, result)| match result {
                 Ok(report) => ConnectionPull { connection, report: Some(report), error: None, retryable: false },
                 Err(e) => {
-                    let mut text = e.to_string();
-                    let mut source = std::error::Error::source(&e);
-                    while let Some(s) = source {
-                        text.push_str(": ");
-                        text.push_str(&s.to_string());
-                        source = s.source();
-                    }
+                    let text = crate::aws::ErrorChain(&e).to_string();
                     error!(connection = %connection, error = %text, "Order pull failed.");
                     ConnectionPull { connection, report: None, error: Some(text), retryable: e.is_retryable() }
                 }

@@ -18,7 +18,6 @@ pub struct DriveReport {
     pub enqueued: u32,
     pub settled: bool,
     pub elapsed: Duration,
-    pub last_pull: Option<PullSummary>,
 }
 
 /// Pulls and imports until a pull finds nothing new and the orders queue is empty, or `limit`
@@ -32,7 +31,6 @@ pub async fn settle_orders(app: &OrdersApp, aws: &LocalAws, concurrency: usize, 
         let enqueued: u32 = summary.connections.iter().filter_map(|c| c.report.as_ref()).map(|r| r.enqueued).sum();
         let pull_failed = summary.connections.iter().any(|c| c.error.is_some());
         report.enqueued += enqueued;
-        report.last_pull = Some(summary);
         drain_orders(app, aws, concurrency, &mut report, started, limit).await;
         if enqueued == 0 && !pull_failed {
             report.settled = aws.queue_depth(&aws.resources.orders.url).await == (0, 0);
