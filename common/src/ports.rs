@@ -380,11 +380,62 @@ pub trait OrderSink: Send + Sync {
         kind: IdentifierKind,
         value: &str,
     ) -> Result<Option<AcumaticaInventoryId>, ConnectorError>;
-    /// Shipments confirmed since `since`, with the orders they belong to.
-    async fn shipments_since(&self, since: DateTime<Utc>) -> Result<Vec<(ErpOrderRef, Shipment)>, ConnectorError>;
-    async fn order_status(&self, erp: &ErpOrderRef) -> Result<OrderStatus, ConnectorError>;
     /// Ends the ERP session at the end of a batch (Acumatica: log out, freeing the API-user slot).
     async fn end_session(&self) {}
+}
+
+/// One ERP order line as shipments need it: the channel line it was imported from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErpOrderLine {
+    pub line_nbr: i64,
+    pub inventory_id: String,
+    /// The channel's line id stored on the line at import (`ExternalRef`).
+    pub channel_line_id: Option<String>,
+}
+
+/// What status-push reads of an ERP order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErpOrderState {
+    /// The status as the ERP shows it (`Back Order`); status mappings are keyed on it.
+    pub status: String,
+    pub canonical: OrderStatus,
+    /// The order's note as people edit it in the ERP (synced to channels that keep notes).
+    pub note: Option<String>,
+    pub lines: Vec<ErpOrderLine>,
+    /// Numbers of the order's shipments, in the ERP's order.
+    pub shipment_nbrs: Vec<String>,
+}
+
+/// The ERP side of shipments and statuses: what status-push and the catch-up poll read.
+#[async_trait]
+pub trait ErpShipments: Send + Sync {
+    /// Shipped shipments modified since `since`, one entry per sales order each covers.
+    async fn shipments_since(&self, since: DateTime<Utc>) -> Result<Vec<(ErpOrderRef, Shipment)>, ConnectorError>;
+    /// One shipment by number (empty when it is not shipped yet or covers no sales order).
+    async fn shipment(&self, shipment_nbr: &str) -> Result<Vec<(ErpOrderRef, Shipment)>, ConnectorError>;
+    async fn order_state(&self, erp: &ErpOrderRef) -> Result<ErpOrderState, ConnectorError>;
+    /// Ends the ERP session at the end of a batch.
+    async fn end_session(&self) {}
+}
+
+/// The order a shipping tool's shipment belongs to, as the tool names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShippingToolOrder {
+    /// The store the order came from (ShipStation `advancedOptions.storeId`).
+    pub store_id: Option<i64>,
+    /// The order number the tool shows (the channel's order number when the store imports it).
+    pub order_number: String,
+    pub order_key: Option<String>,
+}
+
+/// A shipping tool (ShipStation) whose labels are shipments to push back to the channels.
+#[async_trait]
+pub trait ShippingTool: Send + Sync {
+    /// The shipments a webhook's `resource_url` lists. The URL's host must be the tool's own.
+    async fn shipments_at(&self, resource_url: &str) -> Result<Vec<(ShippingToolOrder, Shipment)>, ConnectorError>;
+    /// Shipments created since `since` (voided ones left out).
+    async fn shipments_since(&self, since: DateTime<Utc>)
+        -> Result<Vec<(ShippingToolOrder, Shipment)>, ConnectorError>;
 }
 
 /// A channel shipments and statuses are pushed back to.

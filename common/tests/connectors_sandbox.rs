@@ -304,6 +304,7 @@ fn package(id: &str, tracking: &str, carrier: &str, items: &[(&str, i64)]) -> or
             .map(|(sku, q)| PackageItem {
                 item_id: (*sku).into(),
                 erp_line_nbr: None,
+                channel_line_id: None,
                 quantity: rust_decimal::Decimal::from(*q),
             })
             .collect(),

@@ -2,7 +2,9 @@
 
 pub mod acumatica;
 pub mod bigcommerce;
+pub mod magento;
 pub mod sellercloud;
+pub mod shipstation;
 
 use std::time::Duration;
 

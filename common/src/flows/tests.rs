@@ -7,7 +7,6 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use chrono::DateTime;
 use chrono::Utc;
 
 use super::*;
@@ -16,7 +15,7 @@ use crate::mapping::{Mapping, SalesOrderDraft};
 use crate::model::fixtures;
 use crate::model::{
     AcumaticaCustomerId, AcumaticaInventoryId, AcumaticaOrderNbr, AcumaticaOrderType, ChannelOrderId, ConnectionId,
-    Customer, ErpOrderRef, IdentifierKind, ImportKey, Order, OrderStatus, SellercloudOrderId, Shipment,
+    Customer, ErpOrderRef, IdentifierKind, ImportKey, Order, SellercloudOrderId,
 };
 use crate::ports::Clock;
 use crate::ports::{
@@ -168,14 +167,6 @@ impl OrderSink for FakeErp {
         value: &str,
     ) -> Result<Option<AcumaticaInventoryId>, ConnectorError> {
         Ok(Some(AcumaticaInventoryId::parse(value).unwrap()))
-    }
-
-    async fn shipments_since(&self, _: DateTime<Utc>) -> Result<Vec<(ErpOrderRef, Shipment)>, ConnectorError> {
-        Ok(Vec::new())
-    }
-
-    async fn order_status(&self, _: &ErpOrderRef) -> Result<OrderStatus, ConnectorError> {
-        Ok(OrderStatus::Open)
     }
 }
 

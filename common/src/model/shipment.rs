@@ -82,6 +82,10 @@ pub struct PackageItem {
     pub item_id: String,
     /// The ERP order line number, when the source gives it.
     pub erp_line_nbr: Option<i64>,
+    /// The channel's own line id (BigCommerce `order_product_id`, Magento `item_id`), when known;
+    /// channels match it before the item id.
+    #[serde(default)]
+    pub channel_line_id: Option<String>,
     #[serde(with = "rust_decimal::serde::str")]
     pub quantity: Decimal,
 }

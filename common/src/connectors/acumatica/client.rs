@@ -5,7 +5,7 @@
 //! `find_by_import_id` 1, `create_order` 1 (+1 lookup and at most one more PUT after an ambiguous
 //! failure), `find_customer` 1, `create_customer` 1, `resolve_item` by SKU 1, by UPC/EAN 0 while
 //! the cross-reference index is fresh, else ⌈items / page_size⌉, `shipments_since`
-//! ⌈shipments / page_size⌉, `order_status` 1, `logout` 1. A 401 costs one re-login and a repeat.
+//! ⌈shipments / page_size⌉, `shipment` 1, `order_state` 1, `logout` 1. A 401 costs one re-login and a repeat.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -21,10 +21,12 @@ use tracing::{debug, info, warn};
 
 use super::config::AcumaticaConfig;
 use super::mapper::{
-    customer_body, datetimeoffset, error_message, is_entity_outcome_error, odata_string, order_status,
+    customer_body, datetimeoffset, error_message, is_entity_outcome_error, odata_string, order_state_from_wire,
     sales_order_body, shipment_to_canonical,
 };
-use super::wire::{get, text, CustomerKey, LoginRequest, SalesOrderKeys, ShipmentWire, StockItemWire};
+use super::wire::{
+    get, text, CustomerKey, LoginRequest, SalesOrderKeys, SalesOrderStateWire, ShipmentWire, StockItemWire,
+};
 use super::VENDOR;
 use crate::connectors::{ConnectorError, SetupError};
 use crate::error::Classify;
@@ -32,9 +34,9 @@ use crate::http::{Idempotency, Reply, VendorHttp, VendorProfile};
 use crate::mapping::SalesOrderDraft;
 use crate::model::{
     AcumaticaCustomerId, AcumaticaInventoryId, AcumaticaOrderNbr, AcumaticaOrderType, Customer, ErpOrderRef,
-    IdentifierKind, Order, OrderStatus, Shipment,
+    IdentifierKind, Order, Shipment,
 };
-use crate::ports::{CustomerLookup, OrderSink};
+use crate::ports::{CustomerLookup, ErpOrderState, ErpShipments, OrderSink};
 
 fn no_hint(_: StatusCode, _: &HeaderMap, _: &[u8]) -> Option<Duration> {
     // Acumatica documents no rate-limit headers; a 429 is classified as throttling by status.
@@ -470,6 +472,13 @@ impl OrderSink for AcumaticaClient {
         }
     }
 
+    async fn end_session(&self) {
+        self.logout().await;
+    }
+}
+
+#[async_trait]
+impl ErpShipments for AcumaticaClient {
     /// `GET Shipment?$filter=LastModifiedDateTime gt datetimeoffset'…'&$expand=Packages,Details,Orders`,
     /// paged with `$top`/`$skip`, keeping the statuses in `shipped_statuses`.
     async fn shipments_since(&self, since: DateTime<Utc>) -> Result<Vec<(ErpOrderRef, Shipment)>, ConnectorError> {
@@ -505,18 +514,36 @@ impl OrderSink for AcumaticaClient {
         }
     }
 
-    /// `GET SalesOrder/{type}/{nbr}?$select=Status`.
-    async fn order_status(&self, erp: &ErpOrderRef) -> Result<OrderStatus, ConnectorError> {
-        const OP: &str = "get sales order status";
-        let url = self.entity_url(&["SalesOrder", erp.order_type.as_str(), erp.order_nbr.as_str()])?;
-        let reply = self.authed(OP, Idempotency::Safe, |c| c.get(url.clone()).query(&[("$select", "Status")])).await?;
-        let keys: SalesOrderKeys = reply.json(VENDOR, OP)?;
-        let status = text(&keys.Status).ok_or_else(|| ConnectorError::Decode {
+    /// `GET Shipment/{nbr}?$expand=Packages,Details,Orders`; a shipment that does not exist (yet)
+    /// is empty, like one that is not shipped.
+    async fn shipment(&self, shipment_nbr: &str) -> Result<Vec<(ErpOrderRef, Shipment)>, ConnectorError> {
+        const OP: &str = "get shipment";
+        let url = self.entity_url(&["Shipment", shipment_nbr])?;
+        let reply = match self
+            .authed(OP, Idempotency::Safe, |c| c.get(url.clone()).query(&[("$expand", "Packages,Details,Orders")]))
+            .await
+        {
+            Ok(reply) => reply,
+            Err(ConnectorError::Status { status: 404, .. }) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let wire: ShipmentWire = reply.json(VENDOR, OP)?;
+        shipment_to_canonical(&wire, &self.config.shipped_statuses).map_err(|detail| ConnectorError::Decode {
             vendor: VENDOR,
             operation: OP,
-            detail: "no Status in the response".into(),
-        })?;
-        Ok(order_status(&status))
+            detail,
+        })
+    }
+
+    /// `GET SalesOrder/{type}/{nbr}?$expand=Details,Shipments`: status, note, lines, shipments.
+    async fn order_state(&self, erp: &ErpOrderRef) -> Result<ErpOrderState, ConnectorError> {
+        const OP: &str = "get sales order state";
+        let url = self.entity_url(&["SalesOrder", erp.order_type.as_str(), erp.order_nbr.as_str()])?;
+        let reply = self
+            .authed(OP, Idempotency::Safe, |c| c.get(url.clone()).query(&[("$expand", "Details,Shipments")]))
+            .await?;
+        let wire: SalesOrderStateWire = reply.json(VENDOR, OP)?;
+        order_state_from_wire(&wire).map_err(|detail| ConnectorError::Decode { vendor: VENDOR, operation: OP, detail })
     }
 
     async fn end_session(&self) {

@@ -289,6 +289,7 @@ pub fn shipment_to_canonical(
                 Some(PackageItem {
                     item_id: text(&d.InventoryID)?,
                     erp_line_nbr: get(&d.OrderLineNbr).and_then(|n| i64::try_from(n.0).ok()),
+                    channel_line_id: None,
                     quantity: get(&d.ShippedQty).map(|n| n.0).unwrap_or_default(),
                 })
             })
@@ -318,4 +319,34 @@ pub fn shipment_to_canonical(
         results.push((erp, shipment));
     }
     Ok(results)
+}
+
+/// A sales order's state as status-push needs it.
+pub fn order_state_from_wire(wire: &super::wire::SalesOrderStateWire) -> Result<crate::ports::ErpOrderState, String> {
+    let status = text(&wire.Status).ok_or("no Status in the response")?;
+    let note = match &wire.note {
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(serde_json::Value::Object(o)) => o.get("value").and_then(|v| v.as_str()).map(str::to_owned),
+        _ => None,
+    }
+    .map(|n| n.trim().to_owned())
+    .filter(|n| !n.is_empty());
+    let lines = wire
+        .Details
+        .iter()
+        .filter_map(|d| {
+            Some(crate::ports::ErpOrderLine {
+                line_nbr: get(&d.LineNbr).and_then(|n| i64::try_from(n.0).ok())?,
+                inventory_id: text(&d.InventoryID).unwrap_or_default(),
+                channel_line_id: text(&d.ExternalRef),
+            })
+        })
+        .collect();
+    Ok(crate::ports::ErpOrderState {
+        canonical: order_status(&status),
+        status,
+        note,
+        lines,
+        shipment_nbrs: wire.Shipments.iter().filter_map(|s| text(&s.ShipmentNbr)).collect(),
+    })
 }

@@ -251,8 +251,36 @@ pub struct SalesOrderKeys {
     pub OrderNbr: Option<Val<String>>,
     #[serde(default)]
     pub OrderTotal: Option<Val<Num>>,
+}
+
+/// What status-push reads of a sales order (`$expand=Details,Shipments`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SalesOrderStateWire {
     #[serde(default)]
     pub Status: Option<Val<String>>,
+    /// `{"value": "..."}` in current versions, a bare string in some older ones.
+    #[serde(default)]
+    pub note: Option<serde_json::Value>,
+    #[serde(default)]
+    pub Details: Vec<SalesOrderLineStateWire>,
+    #[serde(default)]
+    pub Shipments: Vec<SalesOrderShipmentWire>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SalesOrderLineStateWire {
+    #[serde(default)]
+    pub LineNbr: Option<Val<Num>>,
+    #[serde(default)]
+    pub InventoryID: Option<Val<String>>,
+    #[serde(default)]
+    pub ExternalRef: Option<Val<String>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SalesOrderShipmentWire {
+    #[serde(default)]
+    pub ShipmentNbr: Option<Val<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -81,7 +81,7 @@ mod publisher {
     use crate::model::PackageItem;
 
     fn item(sku: &str, quantity: Decimal) -> PackageItem {
-        PackageItem { item_id: sku.into(), erp_line_nbr: None, quantity }
+        PackageItem { item_id: sku.into(), erp_line_nbr: None, channel_line_id: None, quantity }
     }
 
     fn line(id: i64, sku: &str, remaining: i64) -> Unshipped {

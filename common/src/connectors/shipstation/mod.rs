@@ -1,0 +1,1 @@
+//! ShipStation V1: shipments read back from the shipping tool (being written).
