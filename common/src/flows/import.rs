@@ -165,7 +165,10 @@ async fn run_claimed(
                 Err(e) => return record_failure(ctx, lease, &e.to_string()).await.map_err(ledger_err),
             };
             match ctx.sink.create_order(&draft).await {
-                Ok(erp) => (erp, ImportOutcome::Created as fn(ErpOrderRef) -> ImportOutcome),
+                Ok(erp) => {
+                    remember_imported_note(ctx, key, draft.note.as_deref()).await;
+                    (erp, ImportOutcome::Created as fn(ErpOrderRef) -> ImportOutcome)
+                }
                 Err(e) if !e.is_retryable() => {
                     return record_failure(ctx, lease, &format!("the ERP refused the order: {e}"))
                         .await
@@ -202,6 +205,16 @@ async fn run_claimed(
             order.totals.grand_total
         ),
     ))
+}
+
+/// The note the import wrote is the channel's own text: status-push must not copy it back as if
+/// customer service had written it.
+async fn remember_imported_note(ctx: &ImportContext<'_>, key: &ImportKey, note: Option<&str>) {
+    let Some(note) = note.map(str::trim).filter(|n| !n.is_empty()) else { return };
+    let note_key = super::note_key(&key.connection, &key.order, note);
+    if let Err(e) = ctx.ledger.remember_once(super::NOTE_SCOPE, &note_key, super::NOTE_MEMORY).await {
+        warn!(key = %key.ledger_key(), error = %e, "Imported note not remembered; status-push may copy it back once.");
+    }
 }
 
 async fn map_order(ctx: &ImportContext<'_>, order: &Order) -> Result<SalesOrderDraft, OrderMappingError> {

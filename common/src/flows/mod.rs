@@ -5,11 +5,13 @@ mod import;
 mod log;
 mod messages;
 mod pull;
+mod shipments;
 
 pub use import::*;
 pub use log::*;
 pub use messages::*;
 pub use pull::*;
+pub use shipments::*;
 
 #[cfg(test)]
 mod tests;

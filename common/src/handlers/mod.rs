@@ -4,9 +4,11 @@
 mod mappings;
 mod orders;
 mod setup;
+mod status;
 mod webhooks;
 
 pub use mappings::*;
 pub use orders::*;
 pub use setup::*;
+pub use status::*;
 pub use webhooks::*;

@@ -8,20 +8,11 @@ use std::time::Duration;
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::event::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use base64::Engine;
-use serde::{Deserialize, Serialize};
 use tracing::{error, info, warn};
 
 use crate::aws::Envelope;
+use crate::flows::ShipmentMessage;
 use crate::ports::{Clock, Ledger, Queue, WebhookEvent, WebhookRequest, WebhookVerifier};
-
-/// Messages on the shipments queue, tagged with kind and version.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind")]
-pub enum ShipmentMessage {
-    /// A verified webhook delivery, to be resolved and pushed by status-push.
-    #[serde(rename = "webhook_event.v1")]
-    WebhookEventV1(WebhookEvent),
-}
 
 /// Ledger scope of delivery dedupe keys.
 pub const WEBHOOK_SCOPE: &str = "webhook";

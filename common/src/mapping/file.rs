@@ -113,6 +113,64 @@ pub struct DateRules {
     pub time_zone: Spanned<String>,
 }
 
+/// What a channel without partial shipments (Sellercloud) gets when only part of an order shipped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartialShipmentPolicy {
+    /// Hold the tracking until the rest ships, then push every package at once.
+    #[default]
+    Wait,
+    /// Push at the first shipment (the channel shows the order shipped); later tracking follows as notes.
+    MarkShipped,
+}
+
+/// A carrier as the channel should see it: just the name, or the name with a service.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum CarrierTarget {
+    Carrier(String),
+    Detailed {
+        carrier: String,
+        #[serde(default)]
+        service: Option<String>,
+    },
+}
+
+impl CarrierTarget {
+    pub fn carrier(&self) -> &str {
+        match self {
+            Self::Carrier(c) | Self::Detailed { carrier: c, .. } => c,
+        }
+    }
+
+    pub fn service(&self) -> Option<&str> {
+        match self {
+            Self::Carrier(_) => None,
+            Self::Detailed { service, .. } => service.as_deref(),
+        }
+    }
+}
+
+/// Shipments and statuses pushed back to the channel.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusPushRules {
+    /// ERP order status as the ERP shows it ("Back Order", "Completed") → channel status. A status
+    /// not listed pushes nothing.
+    #[serde(default)]
+    pub statuses: BTreeMap<String, Spanned<String>>,
+    /// Only read for channels that cannot take partial shipments.
+    #[serde(default)]
+    pub partial_shipments: PartialShipmentPolicy,
+    /// Carrier as the ERP or shipping tool names it (ShipVia "UPSGROUND", ShipStation "ups") →
+    /// as the channel knows it. Carriers not listed are sent as they are.
+    #[serde(default)]
+    pub carriers: BTreeMap<String, Spanned<CarrierTarget>>,
+    /// Copy the ERP order's note to the channel as a note when it changes.
+    #[serde(default = "yes")]
+    pub sync_notes: bool,
+}
+
 /// The mapping file as written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -131,6 +189,8 @@ pub struct MappingFile {
     #[serde(default)]
     pub tags: BTreeMap<String, Spanned<String>>,
     pub dates: DateRules,
+    #[serde(default)]
+    pub status_push: StatusPushRules,
 }
 
 /// A validated mapping, with the file it came from for error messages.
@@ -236,6 +296,25 @@ impl Mapping {
         for (tag, field) in &file.tags {
             check(field, format!("tags.{tag:?}"))?;
         }
+        for (erp_status, channel_status) in &file.status_push.statuses {
+            let value = channel_status.get_ref();
+            if value.trim().is_empty() || value.len() > 50 {
+                return Err(invalid(
+                    channel_status.span(),
+                    format!("status_push.statuses.{erp_status:?}"),
+                    "a channel status is 1-50 characters; leave the ERP status out to push nothing".into(),
+                ));
+            }
+        }
+        for (source, target) in &file.status_push.carriers {
+            if target.get_ref().carrier().trim().is_empty() {
+                return Err(invalid(
+                    target.span(),
+                    format!("status_push.carriers.{source:?}"),
+                    "the carrier must not be empty".into(),
+                ));
+            }
+        }
         let tz_name = &file.dates.time_zone;
         let time_zone: chrono_tz::Tz = tz_name.get_ref().parse().map_err(|_| {
             invalid(
@@ -278,6 +357,11 @@ prime = "PRIME"
 
 [dates]
 time_zone = "America/New_York"
+
+[status_push]
+statuses = { "Completed" = "ShippingComplete", "Back Order" = "InProcess" }
+partial_shipments = "mark_shipped"
+carriers = { UPSGROUND = { carrier = "UPS", service = "Ground" }, ups = "UPS" }
 "#;
 
 #[cfg(test)]
@@ -318,6 +402,30 @@ mod tests {
         let empty = EXAMPLE.replace("Standard = \"UPSGROUND\"", "Standard = \"\"");
         let err = Mapping::parse("m.toml", 1, &empty).unwrap_err().to_string();
         assert!(err.contains("shipping_methods.\"Standard\": must not be empty"), "{err}");
+    }
+
+    #[test]
+    fn status_push_rules_parse_and_default_to_waiting_for_the_whole_order() {
+        let m = Mapping::parse("m.toml", 1, EXAMPLE).unwrap();
+        let rules = &m.file.status_push;
+        assert_eq!(rules.statuses["Back Order"].get_ref(), "InProcess");
+        assert_eq!(rules.partial_shipments, PartialShipmentPolicy::MarkShipped);
+        assert_eq!(rules.carriers["UPSGROUND"].get_ref().service(), Some("Ground"));
+        assert_eq!(rules.carriers["ups"].get_ref().carrier(), "UPS");
+        let start = EXAMPLE.find("[status_push]").unwrap();
+        let without = Mapping::parse("m.toml", 1, &EXAMPLE[..start]).unwrap();
+        assert_eq!(without.file.status_push.partial_shipments, PartialShipmentPolicy::Wait);
+        assert!(without.file.status_push.statuses.is_empty() && without.file.status_push.sync_notes);
+    }
+
+    #[test]
+    fn status_push_mistakes_name_line_and_field() {
+        let empty = EXAMPLE.replace(r#""Back Order" = "InProcess""#, r#""Back Order" = """#);
+        let err = Mapping::parse("m.toml", 1, &empty).unwrap_err().to_string();
+        let line = empty.lines().position(|l| l.starts_with("statuses")).unwrap() + 1;
+        assert!(err.starts_with(&format!("m.toml:{line}: status_push.statuses.\"Back Order\"")), "{err}");
+        let typo = EXAMPLE.replace("partial_shipments = \"mark_shipped\"", "partial_shipments = \"later\"");
+        assert!(Mapping::parse("m.toml", 1, &typo).unwrap_err().to_string().contains("later"));
     }
 
     #[test]

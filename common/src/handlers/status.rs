@@ -1,0 +1,157 @@
+//! The status-push handler: consumes the shipments queue (webhook events and shipments the poll
+//! found) with partial batch failures, and runs the scheduled catch-up poll.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use tracing::{error, info};
+
+use super::MappingCache;
+use crate::aws::process_batch;
+use crate::flows::{
+    catch_up, handle_shipment_message, PollContext, PollError, PollReport, PushContext, PushError, PushTarget,
+    PushTargets, ShipmentMessage,
+};
+use crate::model::{ChannelOrderId, ConnectionId};
+use crate::ports::{Clock, ConnectorLog, ErpShipments, Ledger, Queue, ShippingTool, StatusPublisher};
+
+/// One channel connection's publisher.
+pub struct PublisherEntry {
+    pub publisher: Arc<dyn StatusPublisher>,
+    pub mapping_name: String,
+    pub enabled: bool,
+    pub takes_partial_shipments: bool,
+    pub order_id: fn(&str) -> Option<ChannelOrderId>,
+}
+
+/// Everything status-push shares, built once per cold start.
+pub struct StatusApp {
+    pub ledger: Arc<dyn Ledger>,
+    pub log: Arc<dyn ConnectorLog>,
+    /// The shipments queue: the poll enqueues what it finds here.
+    pub queue: Arc<dyn Queue>,
+    pub clock: Arc<dyn Clock>,
+    pub erp: Arc<dyn ErpShipments>,
+    pub tool: Option<Arc<dyn ShippingTool>>,
+    pub tool_stores: BTreeMap<i64, ConnectionId>,
+    pub channels: BTreeMap<ConnectionId, PublisherEntry>,
+    pub mappings: MappingCache,
+    /// Messages of one batch handled at once.
+    pub concurrency: usize,
+    pub poll_overlap: Duration,
+    pub poll_first_window: Duration,
+}
+
+#[async_trait]
+impl PushTargets for StatusApp {
+    async fn target(&self, connection: &ConnectionId) -> Result<Option<PushTarget>, PushError> {
+        let Some(entry) = self.channels.get(connection).filter(|c| c.enabled) else { return Ok(None) };
+        let mapping = self.mappings.get(self.ledger.as_ref(), &entry.mapping_name).await.map_err(|e| {
+            let retryable = crate::error::Classify::is_retryable(&e);
+            PushError::Mapping { what: format!("connection {connection}"), source: Box::new(e), retryable }
+        })?;
+        Ok(Some(PushTarget {
+            publisher: entry.publisher.clone(),
+            rules: mapping.file.status_push.clone(),
+            mapping_label: format!("{} (mapping v{})", mapping.path, mapping.version),
+            takes_partial_shipments: entry.takes_partial_shipments,
+            order_id: entry.order_id,
+        }))
+    }
+}
+
+/// What one catch-up poll did, returned by the Lambda and printed by the demo.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PollSummary {
+    pub sources: Vec<SourcePoll>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SourcePoll {
+    pub source: String,
+    pub report: Option<PollReport>,
+    pub error: Option<String>,
+}
+
+/// The poll failed for at least one source; the message names each.
+#[derive(Debug, thiserror::Error)]
+#[error("shipment catch-up poll failed for {0}")]
+pub struct PollFailed(pub String);
+
+impl PollSummary {
+    pub fn into_result(self) -> Result<serde_json::Value, PollFailed> {
+        let failed: Vec<String> =
+            self.sources.iter().filter_map(|s| s.error.as_ref().map(|e| format!("{}: {e}", s.source))).collect();
+        if failed.is_empty() {
+            Ok(serde_json::to_value(&self).unwrap_or_default())
+        } else {
+            Err(PollFailed(failed.join("; ")))
+        }
+    }
+}
+
+impl StatusApp {
+    fn push_context(&self, owner: String, lease: Duration) -> PushContext<'_> {
+        PushContext {
+            ledger: self.ledger.as_ref(),
+            log: self.log.as_ref(),
+            clock: self.clock.as_ref(),
+            erp: self.erp.as_ref(),
+            tool: self.tool.as_deref(),
+            tool_stores: &self.tool_stores,
+            targets: self,
+            owner,
+            lease,
+        }
+    }
+
+    /// Handles one SQS batch of the shipments queue.
+    pub async fn run_batch(&self, event: SqsEvent, deadline: Instant, request_id: &str) -> SqsBatchResponse {
+        let lease = deadline.saturating_duration_since(Instant::now()) + Duration::from_secs(35);
+        let response =
+            process_batch(event, self.concurrency, |envelope: crate::aws::Envelope<ShipmentMessage>, meta| {
+                let ctx = self.push_context(format!("{request_id}/{}", meta.message_id), lease);
+                async move {
+                    let outcomes = handle_shipment_message(&envelope.body, &ctx).await?;
+                    info!(message_id = %meta.message_id, outcomes = ?outcomes, "Shipment message handled.");
+                    Ok::<(), PushError>(())
+                }
+            })
+            .await;
+        self.erp.end_session().await;
+        response
+    }
+
+    /// The scheduled catch-up poll.
+    pub async fn run_catch_up(&self) -> PollSummary {
+        let ctx = PollContext {
+            ledger: self.ledger.as_ref(),
+            log: self.log.as_ref(),
+            clock: self.clock.as_ref(),
+            queue: self.queue.as_ref(),
+            erp: self.erp.as_ref(),
+            tool: self.tool.as_deref(),
+            tool_stores: &self.tool_stores,
+            targets: self,
+            overlap: self.poll_overlap,
+            first_window: self.poll_first_window,
+        };
+        let results = catch_up(&ctx).await;
+        self.erp.end_session().await;
+        let sources = results
+            .into_iter()
+            .map(|(source, result): (&str, Result<PollReport, PollError>)| match result {
+                Ok(report) => SourcePoll { source: source.to_owned(), report: Some(report), error: None },
+                Err(e) => {
+                    let text = crate::aws::ErrorChain(&e).to_string();
+                    error!(source, error = %text, "Shipment catch-up poll failed.");
+                    SourcePoll { source: source.to_owned(), report: None, error: Some(text) }
+                }
+            })
+            .collect();
+        PollSummary { sources }
+    }
+}
