@@ -14,4 +14,6 @@ pub use pull::*;
 pub use shipments::*;
 
 #[cfg(test)]
+mod shipment_tests;
+#[cfg(test)]
 mod tests;

@@ -152,7 +152,7 @@ impl CarrierTarget {
 }
 
 /// Shipments and statuses pushed back to the channel.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StatusPushRules {
     /// ERP order status as the ERP shows it ("Back Order", "Completed") → channel status. A status
@@ -169,6 +169,17 @@ pub struct StatusPushRules {
     /// Copy the ERP order's note to the channel as a note when it changes.
     #[serde(default = "yes")]
     pub sync_notes: bool,
+}
+
+impl Default for StatusPushRules {
+    fn default() -> Self {
+        Self {
+            statuses: BTreeMap::new(),
+            partial_shipments: PartialShipmentPolicy::default(),
+            carriers: BTreeMap::new(),
+            sync_notes: true,
+        }
+    }
 }
 
 /// The mapping file as written.

@@ -97,7 +97,8 @@ pub struct Package {
     pub package_id: String,
     pub tracking: Tracking,
     pub items: Vec<PackageItem>,
-    #[serde(with = "rust_decimal::serde::str_option", default)]
+    // Absent rather than null: the str_option deserializer refuses null.
+    #[serde(with = "rust_decimal::serde::str_option", default, skip_serializing_if = "Option::is_none")]
     pub weight: Option<Decimal>,
 }
 
@@ -169,6 +170,10 @@ mod tests {
             weight: None,
         };
         assert_eq!(shipment.push_key(&package), "AC-000123#2");
+        let mut shipment = shipment;
+        shipment.packages.push(package);
+        let json = serde_json::to_string(&shipment).unwrap();
+        assert_eq!(serde_json::from_str::<Shipment>(&json).unwrap(), shipment, "a package without weight round-trips");
         let json = serde_json::to_string(&shipment).unwrap();
         assert_eq!(serde_json::from_str::<Shipment>(&json).unwrap(), shipment);
     }

@@ -1,0 +1,424 @@
+//! Status-push flow tests over in-memory ports: per-package exactly-once, the partial-shipment
+//! policy, mapped statuses, note sync, permanent refusals and the catch-up poll.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::*;
+use crate::connectors::ConnectorError;
+use crate::mapping::Mapping;
+use crate::model::{
+    AcumaticaOrderNbr, AcumaticaOrderType, AcumaticaShipmentNbr, BigCommerceOrderId, ChannelOrderId, ConnectionId,
+    ErpOrderRef, Package, PackageItem, SellercloudOrderId, Shipment, ShipmentSource, Tracking, TrackingNumber,
+};
+use crate::ports::{
+    Binding, ClaimKey, ClaimStatus, Clock, ErpOrderLine, ErpOrderState, ErpShipments, Ledger, StatusPublisher,
+    WebhookEvent,
+};
+use crate::testing::{ManualClock, MemoryLedger, MemoryLog, MemoryQueue};
+
+fn erp(n: u32) -> ErpOrderRef {
+    ErpOrderRef {
+        order_type: AcumaticaOrderType::parse("SO").unwrap(),
+        order_nbr: AcumaticaOrderNbr::parse(format!("SO{n:06}")).unwrap(),
+    }
+}
+
+fn package(id: &str, tracking: &str, line: i64) -> Package {
+    Package {
+        package_id: id.into(),
+        tracking: Tracking {
+            number: TrackingNumber::parse(tracking).unwrap(),
+            carrier: "UPSGROUND".into(),
+            service: None,
+            url: None,
+        },
+        items: vec![PackageItem {
+            item_id: "WIDGET".into(),
+            erp_line_nbr: Some(line),
+            channel_line_id: None,
+            quantity: 1.into(),
+        }],
+        weight: None,
+    }
+}
+
+fn shipment(nbr: &str, packages: Vec<Package>) -> Shipment {
+    Shipment {
+        source: ShipmentSource::Acumatica(AcumaticaShipmentNbr::parse(nbr).unwrap()),
+        ship_date: NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+        confirmed_at: None,
+        packages,
+        completes_order: false,
+    }
+}
+
+#[derive(Default)]
+struct FakeErp {
+    shipments: Mutex<BTreeMap<String, (ErpOrderRef, Shipment)>>,
+    states: Mutex<BTreeMap<String, ErpOrderState>>,
+}
+
+impl FakeErp {
+    fn set_state(&self, erp: &ErpOrderRef, status: &str, note: Option<&str>) {
+        let shipment_nbrs =
+            self.shipments.lock().unwrap().iter().filter(|(_, (o, _))| o == erp).map(|(n, _)| n.clone()).collect();
+        self.states.lock().unwrap().insert(
+            erp.to_string(),
+            ErpOrderState {
+                status: status.into(),
+                canonical: match status {
+                    "Completed" => crate::model::OrderStatus::Completed,
+                    "Back Order" => crate::model::OrderStatus::BackOrder,
+                    other => crate::model::OrderStatus::Other(other.into()),
+                },
+                note: note.map(str::to_owned),
+                lines: vec![ErpOrderLine {
+                    line_nbr: 1,
+                    inventory_id: "WIDGET".into(),
+                    channel_line_id: Some("77".into()),
+                }],
+                shipment_nbrs,
+            },
+        );
+    }
+}
+
+#[async_trait]
+impl ErpShipments for FakeErp {
+    async fn shipments_since(&self, _: DateTime<Utc>) -> Result<Vec<(ErpOrderRef, Shipment)>, ConnectorError> {
+        Ok(self.shipments.lock().unwrap().values().cloned().collect())
+    }
+    async fn shipment(&self, nbr: &str) -> Result<Vec<(ErpOrderRef, Shipment)>, ConnectorError> {
+        Ok(self.shipments.lock().unwrap().get(nbr).cloned().into_iter().collect())
+    }
+    async fn order_state(&self, erp: &ErpOrderRef) -> Result<ErpOrderState, ConnectorError> {
+        self.states.lock().unwrap().get(&erp.to_string()).cloned().ok_or(ConnectorError::Status {
+            vendor: "Acumatica",
+            operation: "get sales order state",
+            status: 404,
+            message: "not found".into(),
+            retry_after: None,
+        })
+    }
+}
+
+#[derive(Default)]
+struct FakeChannel {
+    shipments: Mutex<Vec<(ChannelOrderId, Shipment)>>,
+    statuses: Mutex<Vec<String>>,
+    notes: Mutex<Vec<String>>,
+    refuse: Mutex<Option<String>>,
+}
+
+#[async_trait]
+impl StatusPublisher for FakeChannel {
+    async fn push_shipment(&self, order: &ChannelOrderId, shipment: &Shipment) -> Result<(), ConnectorError> {
+        if let Some(message) = self.refuse.lock().unwrap().clone() {
+            return Err(ConnectorError::Rejected { vendor: "Fake", operation: "push shipment", message });
+        }
+        self.shipments.lock().unwrap().push((order.clone(), shipment.clone()));
+        Ok(())
+    }
+    async fn push_status(&self, _: &ChannelOrderId, status: &str) -> Result<(), ConnectorError> {
+        self.statuses.lock().unwrap().push(status.into());
+        Ok(())
+    }
+    async fn add_note(&self, _: &ChannelOrderId, note: &str) -> Result<(), ConnectorError> {
+        self.notes.lock().unwrap().push(note.into());
+        Ok(())
+    }
+}
+
+const MAPPING: &str = r#"
+[order_types]
+default = "SO"
+[customers]
+id_prefix = "SC"
+[items]
+identifier_priority = ["sku"]
+[taxes]
+tax_id = "CHANNELTAX"
+[dates]
+time_zone = "America/New_York"
+[status_push]
+statuses = { "Completed" = "ShippingComplete", "Back Order" = "InProcess" }
+carriers = { UPSGROUND = { carrier = "UPS", service = "Ground" } }
+"#;
+
+struct Targets {
+    channel: Arc<FakeChannel>,
+    takes_partials: bool,
+    rules: crate::mapping::StatusPushRules,
+}
+
+#[async_trait]
+impl PushTargets for Targets {
+    async fn target(&self, _: &ConnectionId) -> Result<Option<PushTarget>, PushError> {
+        Ok(Some(PushTarget {
+            publisher: self.channel.clone(),
+            rules: self.rules.clone(),
+            mapping_label: "mappings/test.toml (mapping v1)".into(),
+            takes_partial_shipments: self.takes_partials,
+            order_id: |raw| {
+                raw.parse().ok().and_then(|n| SellercloudOrderId::new(n).ok()).map(ChannelOrderId::Sellercloud)
+            },
+        }))
+    }
+}
+
+struct World {
+    ledger: MemoryLedger,
+    log: MemoryLog,
+    clock: ManualClock,
+    erp: FakeErp,
+    targets: Targets,
+    stores: BTreeMap<i64, ConnectionId>,
+}
+
+fn conn() -> ConnectionId {
+    ConnectionId::parse("sc-main").unwrap()
+}
+
+impl World {
+    async fn new(takes_partials: bool, policy: &str) -> Self {
+        let mapping = Mapping::parse("t.toml", 1, &format!("{MAPPING}partial_shipments = \"{policy}\"\n")).unwrap();
+        let world = Self {
+            ledger: MemoryLedger::default(),
+            log: MemoryLog::default(),
+            clock: ManualClock::new(),
+            erp: FakeErp::default(),
+            targets: Targets {
+                channel: Arc::new(FakeChannel::default()),
+                takes_partials,
+                rules: mapping.file.status_push.clone(),
+            },
+            stores: BTreeMap::new(),
+        };
+        let order = if takes_partials {
+            ChannelOrderId::BigCommerce(BigCommerceOrderId::new(500).unwrap())
+        } else {
+            ChannelOrderId::Sellercloud(SellercloudOrderId::new(500).unwrap())
+        };
+        world
+            .ledger
+            .bind(&Binding {
+                connection: conn(),
+                channel_order_id: order,
+                display_number: "500".into(),
+                erp: erp(1),
+                created_at: Utc::now(),
+            })
+            .await
+            .unwrap();
+        world
+    }
+
+    fn ctx(&self) -> PushContext<'_> {
+        PushContext {
+            ledger: &self.ledger,
+            log: &self.log,
+            clock: &self.clock,
+            erp: &self.erp,
+            tool: None,
+            tool_stores: &self.stores,
+            targets: &self.targets,
+            owner: "test".into(),
+            lease: Duration::from_secs(60),
+        }
+    }
+
+    fn confirm(&self, nbr: &str, packages: Vec<Package>, order_status: &str) {
+        self.erp.shipments.lock().unwrap().insert(nbr.into(), (erp(1), shipment(nbr, packages)));
+        self.erp.set_state(&erp(1), order_status, None);
+    }
+
+    fn pushed_tracking(&self) -> Vec<String> {
+        self.targets
+            .channel
+            .shipments
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|(_, s)| s.packages.iter().map(|p| p.tracking.number.to_string()))
+            .collect()
+    }
+}
+
+fn acumatica_event(id: &str, rows: serde_json::Value) -> ShipmentMessage {
+    ShipmentMessage::WebhookEventV1(WebhookEvent {
+        dedupe_key: format!("acumatica:{id}"),
+        kind: "acumatica.ShipmentsForSync".into(),
+        payload: serde_json::json!({ "inserted": rows, "deleted": [] }),
+    })
+}
+
+#[tokio::test]
+async fn each_package_is_pushed_once_however_often_the_shipment_arrives() {
+    let world = World::new(true, "wait").await;
+    world.confirm("000010", vec![package("1", "1ZA1", 1), package("2", "1ZA2", 1)], "Completed");
+    let event = acumatica_event("a", serde_json::json!([{ "ShipmentNbr": "000010" }, { "ShipmentNbr": "000010" }]));
+    for _ in 0..3 {
+        handle_shipment_message(&event, &world.ctx()).await.unwrap();
+    }
+    assert_eq!(world.pushed_tracking(), vec!["1ZA1", "1ZA2"]);
+    let pushed = world.targets.channel.shipments.lock().unwrap()[0].1.clone();
+    // Carrier mapped, channel line attached from the ERP line's ExternalRef.
+    assert_eq!(pushed.packages[0].tracking.carrier, "UPS");
+    assert_eq!(pushed.packages[0].tracking.service.as_deref(), Some("Ground"));
+    assert_eq!(pushed.packages[0].items[0].channel_line_id.as_deref(), Some("77"));
+    let key = ClaimKey::push(&conn(), "AC-000010#2");
+    assert_eq!(world.ledger.claim_record(&key).await.unwrap().unwrap().status, ClaimStatus::Completed);
+    // The mapped status went once, although three events carried it.
+    assert_eq!(*world.targets.channel.statuses.lock().unwrap(), vec!["ShippingComplete"]);
+}
+
+#[tokio::test]
+async fn a_partial_shipment_waits_for_the_rest_when_the_channel_takes_no_partials() {
+    let world = World::new(false, "wait").await;
+    world.confirm("000010", vec![package("1", "1ZA1", 1)], "Back Order");
+    let first = acumatica_event("a", serde_json::json!([{ "ShipmentNbr": "000010" }]));
+    let outcomes = handle_shipment_message(&first, &world.ctx()).await.unwrap();
+    assert!(matches!(outcomes[0], PushOutcome::Held { .. }), "{outcomes:?}");
+    assert!(world.pushed_tracking().is_empty());
+    assert!(world.log.0.lock().unwrap().iter().any(|e| e.notes.contains("partial_shipments = \"wait\"")));
+
+    world.confirm("000011", vec![package("1", "1ZB1", 1)], "Completed");
+    let second = acumatica_event("b", serde_json::json!([{ "ShipmentNbr": "000011" }]));
+    handle_shipment_message(&second, &world.ctx()).await.unwrap();
+    let mut tracking = world.pushed_tracking();
+    tracking.sort();
+    assert_eq!(tracking, vec!["1ZA1", "1ZB1"], "one push with every package of the order");
+    assert_eq!(world.targets.channel.shipments.lock().unwrap().len(), 1);
+    // A late redelivery of the first shipment pushes nothing more.
+    handle_shipment_message(&first, &world.ctx()).await.unwrap();
+    assert_eq!(world.targets.channel.shipments.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn mark_shipped_pushes_a_partial_shipment_at_once() {
+    let world = World::new(false, "mark_shipped").await;
+    world.confirm("000010", vec![package("1", "1ZA1", 1)], "Back Order");
+    handle_shipment_message(&acumatica_event("a", serde_json::json!([{ "ShipmentNbr": "000010" }])), &world.ctx())
+        .await
+        .unwrap();
+    assert_eq!(world.pushed_tracking(), vec!["1ZA1"]);
+    assert_eq!(*world.targets.channel.statuses.lock().unwrap(), vec!["InProcess"]);
+}
+
+#[tokio::test]
+async fn statuses_follow_the_mapping_and_unassigned_ones_push_nothing() {
+    let world = World::new(true, "wait").await;
+    world.erp.set_state(&erp(1), "On Hold", None);
+    let status_event = |id: &str| {
+        acumatica_event(id, serde_json::json!([{ "OrderType": "SO", "OrderNbr": "SO000001", "Status": "x" }]))
+    };
+    let outcomes = handle_shipment_message(&status_event("1"), &world.ctx()).await.unwrap();
+    assert_eq!(outcomes, vec![PushOutcome::NoStatusChange]);
+    assert!(world.log.0.lock().unwrap().iter().any(|e| e.notes.contains("not assigned in [status_push.statuses]")));
+    world.erp.set_state(&erp(1), "Back Order", None);
+    handle_shipment_message(&status_event("2"), &world.ctx()).await.unwrap();
+    handle_shipment_message(&status_event("3"), &world.ctx()).await.unwrap();
+    world.erp.set_state(&erp(1), "Completed", None);
+    handle_shipment_message(&status_event("4"), &world.ctx()).await.unwrap();
+    assert_eq!(*world.targets.channel.statuses.lock().unwrap(), vec!["InProcess", "ShippingComplete"]);
+}
+
+#[tokio::test]
+async fn a_changed_erp_note_is_copied_once_and_the_imported_note_never() {
+    let world = World::new(false, "wait").await;
+    let order = ChannelOrderId::Sellercloud(SellercloudOrderId::new(500).unwrap());
+    world
+        .ledger
+        .remember_once(NOTE_SCOPE, &note_key(&conn(), &order, "Gift: happy birthday"), NOTE_MEMORY)
+        .await
+        .unwrap();
+    let status_event =
+        |id: &str| acumatica_event(id, serde_json::json!([{ "OrderType": "SO", "OrderNbr": "SO000001" }]));
+    world.erp.set_state(&erp(1), "On Hold", Some("Gift: happy birthday"));
+    handle_shipment_message(&status_event("1"), &world.ctx()).await.unwrap();
+    assert!(world.targets.channel.notes.lock().unwrap().is_empty());
+    world.erp.set_state(&erp(1), "On Hold", Some("Customer called: ship to the office"));
+    handle_shipment_message(&status_event("2"), &world.ctx()).await.unwrap();
+    handle_shipment_message(&status_event("3"), &world.ctx()).await.unwrap();
+    assert_eq!(*world.targets.channel.notes.lock().unwrap(), vec!["Customer called: ship to the office"]);
+}
+
+#[tokio::test]
+async fn a_permanent_refusal_is_recorded_on_the_claims_and_not_retried() {
+    let world = World::new(true, "wait").await;
+    world.confirm("000010", vec![package("1", "1ZA1", 1)], "Completed");
+    *world.targets.channel.refuse.lock().unwrap() = Some("order 500 is cancelled".into());
+    let outcomes =
+        handle_shipment_message(&acumatica_event("a", serde_json::json!([{ "ShipmentNbr": "000010" }])), &world.ctx())
+            .await
+            .unwrap();
+    assert!(matches!(&outcomes[0], PushOutcome::Failed(r) if r.contains("cancelled")), "{outcomes:?}");
+    let record = world.ledger.claim_record(&ClaimKey::push(&conn(), "AC-000010#1")).await.unwrap().unwrap();
+    assert_eq!(record.status, ClaimStatus::Failed);
+    assert!(record.failure.unwrap().contains("cancelled"));
+}
+
+#[tokio::test]
+async fn shipments_of_orders_orderbridge_did_not_import_are_left_alone() {
+    let world = World::new(true, "wait").await;
+    world
+        .erp
+        .shipments
+        .lock()
+        .unwrap()
+        .insert("000099".into(), (erp(99), shipment("000099", vec![package("1", "1ZX", 1)])));
+    let outcomes =
+        handle_shipment_message(&acumatica_event("a", serde_json::json!([{ "ShipmentNbr": "000099" }])), &world.ctx())
+            .await
+            .unwrap();
+    assert!(matches!(&outcomes[0], PushOutcome::NotOurs(w) if w.contains("SO/SO000099")), "{outcomes:?}");
+    assert!(world.pushed_tracking().is_empty());
+}
+
+#[tokio::test]
+async fn the_poll_enqueues_only_shipments_not_yet_pushed_and_moves_its_cursor() {
+    let world = World::new(true, "wait").await;
+    world.confirm("000010", vec![package("1", "1ZA1", 1)], "Completed");
+    handle_shipment_message(&acumatica_event("a", serde_json::json!([{ "ShipmentNbr": "000010" }])), &world.ctx())
+        .await
+        .unwrap();
+    world.confirm("000011", vec![package("1", "1ZB1", 1)], "Completed");
+    world
+        .erp
+        .shipments
+        .lock()
+        .unwrap()
+        .insert("000099".into(), (erp(99), shipment("000099", vec![package("1", "1ZX", 1)])));
+    let queue = MemoryQueue::default();
+    let poll = PollContext {
+        ledger: &world.ledger,
+        log: &world.log,
+        clock: &world.clock,
+        queue: &queue,
+        erp: &world.erp,
+        tool: None,
+        tool_stores: &world.stores,
+        targets: &world.targets,
+        overlap: Duration::from_secs(600),
+        first_window: Duration::from_secs(86_400),
+    };
+    let results = catch_up(&poll).await;
+    let report = results[0].1.as_ref().unwrap();
+    assert_eq!((report.seen, report.enqueued, report.already_pushed, report.not_ours), (3, 1, 1, 1));
+    let sent = queue.0.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].body.contains("push_shipment.v1") && sent[0].body.contains("000011"));
+    let cursor = world.ledger.cursor(&ConnectionId::parse("acumatica").unwrap(), "shipments").await.unwrap();
+    assert_eq!(cursor.unwrap().value, world.clock.now().to_rfc3339());
+
+    // The enqueued message, handled, pushes the missing shipment.
+    let envelope: crate::aws::Envelope<ShipmentMessage> =
+        crate::aws::Envelope::parse("m", Some(&sent[0].body)).unwrap();
+    handle_shipment_message(&envelope.body, &world.ctx()).await.unwrap();
+    assert_eq!(world.pushed_tracking(), vec!["1ZA1", "1ZB1"]);
+}
