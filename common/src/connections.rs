@@ -3,6 +3,7 @@
 //! Secrets Manager at deploy time); locally a TOML file. `${VAR}` references are replaced from the
 //! environment before parsing, so a file in a repository need not hold secrets.
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::connectors::acumatica::AcumaticaConfig;
@@ -61,6 +62,63 @@ pub enum ChannelSettings {
     Bigcommerce(Box<BigCommerceConfig>),
 }
 
+/// Webhook intake secrets (shipment-webhook). A route answers only when its secret is set.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Token ShipStation deliveries carry as `?token=` (put it in the webhook's target URL).
+    #[serde(default)]
+    pub shipstation_token: Option<SecretString>,
+    /// Header name and value set on Acumatica's push notification definition (form SM302000).
+    #[serde(default)]
+    pub acumatica_header: Option<String>,
+    #[serde(default)]
+    pub acumatica_secret: Option<SecretString>,
+    /// Standard Webhooks secrets (`whsec_…`) of the generic endpoint: the current one first, then
+    /// any still accepted while senders rotate.
+    #[serde(default)]
+    pub generic_secrets: Vec<SecretString>,
+    /// How long a delivery id is remembered, in hours (default 72: vendors retry for up to 48 h).
+    #[serde(default)]
+    pub dedupe_hours: Option<u64>,
+}
+
+/// Shortest webhook secret accepted: guessable tokens would make the intake an open door.
+pub const MIN_WEBHOOK_SECRET: usize = 16;
+
+impl WebhookSettings {
+    fn validate(&self) -> Result<(), String> {
+        let short = |name: &str, secret: &SecretString| {
+            (secret.expose_secret().trim().len() < MIN_WEBHOOK_SECRET)
+                .then(|| format!("{name}: use at least {MIN_WEBHOOK_SECRET} random characters"))
+        };
+        if let Some(problem) = self.shipstation_token.as_ref().and_then(|t| short("webhooks.shipstation_token", t)) {
+            return Err(problem);
+        }
+        match (&self.acumatica_header, &self.acumatica_secret) {
+            (Some(h), Some(secret)) => {
+                if h.trim().is_empty() || !h.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                    return Err(format!("webhooks.acumatica_header: {h:?} is not an HTTP header name"));
+                }
+                if let Some(problem) = short("webhooks.acumatica_secret", secret) {
+                    return Err(problem);
+                }
+            }
+            (None, None) => {}
+            _ => return Err("webhooks.acumatica_header and webhooks.acumatica_secret go together".into()),
+        }
+        for (i, secret) in self.generic_secrets.iter().enumerate() {
+            if let Some(problem) = short(&format!("webhooks.generic_secrets[{i}]"), secret) {
+                return Err(problem);
+            }
+        }
+        if self.dedupe_hours == Some(0) {
+            return Err("webhooks.dedupe_hours: must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
 /// The whole file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -69,6 +127,8 @@ pub struct Connections {
     pub acumatica: AcumaticaConfig,
     #[serde(default, rename = "connection")]
     pub connections: Vec<ChannelConnection>,
+    #[serde(default)]
+    pub webhooks: WebhookSettings,
 }
 
 /// Replaces `${VAR}` with the variable's value; a missing variable is an error naming it.
@@ -115,6 +175,11 @@ impl Connections {
             let line = e.span().map_or(1, |s| crate::mapping::line_col(&text, s.start).0);
             ConnectionsError::Syntax { source_name: source_name.into(), line, message: e.message().to_owned() }
         })?;
+        parsed.webhooks.validate().map_err(|message| ConnectionsError::Invalid {
+            source_name: source_name.into(),
+            connection: "webhooks".into(),
+            message,
+        })?;
         let mut seen = std::collections::BTreeSet::new();
         for c in &parsed.connections {
             if !seen.insert(c.id.clone()) {
@@ -140,5 +205,20 @@ mod tests {
         assert_eq!(out, "# use ${VAR} for secrets\npassword = \"p\\\"w\"\n");
         let err = substitute_env("f", "a = \"${NOPE}\"", |_| None).unwrap_err();
         assert_eq!(err.to_string(), "f: references ${NOPE}, but environment variable NOPE is not set");
+    }
+
+    const ACUMATICA: &str =
+        "[acumatica]\nbase_url = \"https://erp.example.com\"\nusername = \"u\"\npassword = \"p\"\ntenant = \"t\"\n";
+
+    #[test]
+    fn weak_or_half_configured_webhook_secrets_are_refused_by_name() {
+        let ok = format!("{ACUMATICA}[webhooks]\nshipstation_token = \"0123456789abcdef0123\"\n");
+        assert!(Connections::parse("c.toml", &ok, |_| None).is_ok());
+        let short = format!("{ACUMATICA}[webhooks]\nshipstation_token = \"abc\"\n");
+        let err = Connections::parse("c.toml", &short, |_| None).unwrap_err().to_string();
+        assert!(err.contains("webhooks.shipstation_token") && !err.contains("abc"), "{err}");
+        let half = format!("{ACUMATICA}[webhooks]\nacumatica_header = \"X-Key\"\n");
+        let err = Connections::parse("c.toml", &half, |_| None).unwrap_err().to_string();
+        assert!(err.contains("go together"), "{err}");
     }
 }

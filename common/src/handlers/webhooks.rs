@@ -11,14 +11,19 @@ use base64::Engine;
 use tracing::{error, info, warn};
 
 use crate::aws::Envelope;
+use crate::flows::LogRecorder;
 use crate::flows::ShipmentMessage;
-use crate::ports::{Clock, Ledger, Queue, WebhookEvent, WebhookRequest, WebhookVerifier};
+use crate::model::ConnectionId;
+use crate::ports::{
+    Clock, ConnectorLog, Direction, Ledger, LogGroup, LogResult, Queue, WebhookEvent, WebhookRequest, WebhookVerifier,
+};
 
 /// Ledger scope of delivery dedupe keys.
 pub const WEBHOOK_SCOPE: &str = "webhook";
 
 pub struct WebhookApp {
     pub ledger: Arc<dyn Ledger>,
+    pub log: Arc<dyn ConnectorLog>,
     pub queue: Arc<dyn Queue>,
     pub clock: Arc<dyn Clock>,
     /// Path (as API Gateway's `rawPath`) → the verifier of that vendor's deliveries.
@@ -44,6 +49,14 @@ fn reason_text(status: u16) -> &'static str {
         503 => "try again later",
         _ => "bad request",
     }
+}
+
+/// The connector-log "connection" of a route: its last path segment (`shipstation`), or `webhooks`.
+fn log_connection(path: &str) -> ConnectionId {
+    let name = path.rsplit('/').next().unwrap_or_default();
+    ConnectionId::parse(name)
+        .or_else(|_| ConnectionId::parse("webhooks"))
+        .unwrap_or_else(|_| unreachable!("\"webhooks\" is a valid connection id"))
 }
 
 impl WebhookApp {
@@ -73,20 +86,35 @@ impl WebhookApp {
             body: &body,
             received_at: self.clock.now(),
         };
+        let recorder = LogRecorder { log: self.log.as_ref(), clock: self.clock.as_ref() };
+        let source = log_connection(path);
         let events = match verifier.verify(&webhook) {
             Ok(events) => events,
             Err(e) => {
                 // The reason goes to our logs only; never a secret, never the body.
                 warn!(path = %path, status = e.status_code(), reason = %e, "Webhook refused.");
+                let action = recorder.start(&source, LogGroup::Webhooks, "intake", Direction::Internal, path);
+                recorder.finish(action, LogResult::Failure, format!("Refused with {}: {e}.", e.status_code())).await;
                 return respond(e.status_code(), reason_text(e.status_code()));
             }
         };
         for event in events {
+            let action =
+                recorder.start(&source, LogGroup::Webhooks, "intake", Direction::Internal, event.dedupe_key.clone());
             match self.enqueue_once(&event).await {
-                Ok(true) => info!(path = %path, key = %event.dedupe_key, kind = %event.kind, "Webhook accepted."),
-                Ok(false) => info!(path = %path, key = %event.dedupe_key, "Duplicate webhook delivery ignored."),
+                Ok(true) => {
+                    info!(path = %path, key = %event.dedupe_key, kind = %event.kind, "Webhook accepted.");
+                    recorder.finish(action, LogResult::Success, format!("{} enqueued.", event.kind)).await;
+                }
+                Ok(false) => {
+                    info!(path = %path, key = %event.dedupe_key, "Duplicate webhook delivery ignored.");
+                    recorder.finish(action, LogResult::Skipped, "Duplicate delivery; enqueued before.").await;
+                }
                 Err(reason) => {
                     error!(path = %path, key = %event.dedupe_key, error = %reason, "Webhook not enqueued; the sender will retry.");
+                    recorder
+                        .finish(action, LogResult::Retry, "Not enqueued; answered 503 so the sender retries.")
+                        .await;
                     return respond(503, reason_text(503));
                 }
             }
@@ -140,6 +168,7 @@ mod tests {
         let queue = Arc::new(MemoryQueue::default());
         let app = WebhookApp {
             ledger: Arc::new(MemoryLedger::default()),
+            log: Arc::new(crate::testing::MemoryLog::default()),
             queue: queue.clone(),
             clock: Arc::new(ManualClock::new()),
             routes: vec![

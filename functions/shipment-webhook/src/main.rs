@@ -1,0 +1,20 @@
+//! shipment-webhook: behind an API Gateway HTTP API. Authenticates each delivery (ShipStation
+//! token, Acumatica push header, Standard Webhooks signature), deduplicates it, enqueues it on the
+//! shipments queue and answers at once; no vendor is called in the request path.
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use orderbridge::handlers::WebhookApp;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    orderbridge::telemetry::init();
+    let app = Arc::new(WebhookApp::from_env().await?);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayV2httpRequest>| {
+        let app = app.clone();
+        async move { Ok::<ApiGatewayV2httpResponse, Error>(app.handle(&event.payload).await) }
+    }))
+    .await
+}
