@@ -2,9 +2,12 @@
 //! to ten through order-import (two at once, like the event source's maximum concurrency),
 //! deleting what succeeded and letting failures come back after the visibility timeout.
 
+use std::future::Future;
 use std::time::{Duration, Instant};
 
-use orderbridge::handlers::{deadline_from, OrdersApp, PullSummary};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use orderbridge::aws::schema::QueueUrls;
+use orderbridge::handlers::{deadline_from, OrdersApp, PullSummary, StatusApp};
 
 use crate::aws::LocalAws;
 
@@ -55,7 +58,40 @@ pub async fn drain_orders(
     started: Instant,
     limit: Duration,
 ) {
-    let queue = &aws.resources.orders;
+    drain_queue(aws, &aws.resources.orders, concurrency, report, started, limit, |event, request_id| async move {
+        app.run_import_batch(event, deadline_from(Duration::from_secs(60)), &request_id).await
+    })
+    .await;
+}
+
+/// Runs status-push over the shipments queue until it is empty.
+pub async fn drain_shipments(app: &StatusApp, aws: &LocalAws, concurrency: usize, limit: Duration) -> DriveReport {
+    let started = Instant::now();
+    let mut report = DriveReport::default();
+    drain_queue(aws, &aws.resources.shipments, concurrency, &mut report, started, limit, |event, request_id| async move {
+        app.run_batch(event, deadline_from(Duration::from_secs(60)), &request_id).await
+    })
+    .await;
+    report.settled = aws.queue_depth(&aws.resources.shipments.url).await == (0, 0);
+    report.elapsed = started.elapsed();
+    report
+}
+
+/// Hands SQS batches of `queue` to `handler`, `concurrency` at once, deleting what succeeded (as
+/// the event source mapping does), until the queue is empty or `limit` passes.
+pub async fn drain_queue<H, Fut>(
+    aws: &LocalAws,
+    queue: &QueueUrls,
+    concurrency: usize,
+    report: &mut DriveReport,
+    started: Instant,
+    limit: Duration,
+    handler: H,
+) where
+    H: Fn(SqsEvent, String) -> Fut,
+    Fut: Future<Output = SqsBatchResponse>,
+{
+    let handler = &handler;
     loop {
         let workers = (0..concurrency.max(1)).map(|i| async move {
             let event = aws.receive_event(queue, 0).await;
@@ -64,8 +100,7 @@ pub async fn drain_orders(
             }
             let count = event.records.len() as u32;
             let request_id = format!("local-{}-{i}", uuid::Uuid::new_v4());
-            let response =
-                app.run_import_batch(event.clone(), deadline_from(Duration::from_secs(60)), &request_id).await;
+            let response = handler(event.clone(), request_id).await;
             aws.delete_succeeded(queue, &event, &response).await;
             Some((count, response.batch_item_failures.len() as u32))
         });

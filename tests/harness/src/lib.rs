@@ -4,5 +4,6 @@
 
 pub mod aws;
 pub mod drive;
+pub mod gateway;
 pub mod report;
 pub mod world;

@@ -3,15 +3,21 @@
 //! order functions' app built from all of it exactly as a Lambda cold start would.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
+
+use base64::Engine;
 
 use orderbridge::config::{QueueUrl, TableName};
 use orderbridge::connections::Connections;
-use orderbridge::handlers::{push_mapping, OrdersApp, OrdersSettings};
+use orderbridge::handlers::{
+    push_mapping, OrdersApp, OrdersSettings, StatusApp, StatusSettings, WebhookApp, WebhookSettingsEnv, ACUMATICA_ROUTE,
+};
 use orderbridge::http::RateBudget;
-use orderbridge_sandbox::{Sandbox, SandboxConfig, Vendor};
+use orderbridge_sandbox::{Sandbox, SandboxConfig, Vendor, WebhookTarget};
 
 use crate::aws::LocalAws;
+use crate::gateway::LocalGateway;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -56,8 +62,39 @@ pub struct World {
     pub sandbox: Sandbox,
     pub aws: LocalAws,
     pub app: OrdersApp,
+    /// status-push, built from the same connections file.
+    pub status: StatusApp,
+    /// shipment-webhook, reachable over HTTP through `gateway`.
+    pub webhooks: Arc<WebhookApp>,
+    pub gateway: LocalGateway,
+    pub secrets: WebhookSecrets,
     pub connections: Connections,
     pub settings: OrdersSettings,
+}
+
+/// The webhook secrets of one world (fresh per run, as an operator would generate them).
+#[derive(Debug, Clone)]
+pub struct WebhookSecrets {
+    pub shipstation_token: String,
+    pub acumatica_header: String,
+    pub acumatica_secret: String,
+    /// The generic endpoint's Standard Webhooks secret, `whsec_<base64>`.
+    pub generic_secret: String,
+    pub generic_key: Vec<u8>,
+}
+
+impl WebhookSecrets {
+    fn generate() -> Self {
+        let key: Vec<u8> =
+            uuid::Uuid::new_v4().as_bytes().iter().chain(uuid::Uuid::new_v4().as_bytes()).copied().collect();
+        Self {
+            shipstation_token: uuid::Uuid::new_v4().simple().to_string(),
+            acumatica_header: "X-Orderbridge-Key".into(),
+            acumatica_secret: uuid::Uuid::new_v4().simple().to_string(),
+            generic_secret: format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(&key)),
+            generic_key: key,
+        }
+    }
 }
 
 fn credential(describe: &serde_json::Value, vendor: &str, field: &str) -> String {
@@ -71,7 +108,11 @@ impl World {
         let aws = LocalAws::provision(&config.prefix, config.queue_timing).await?;
         let describe = sandbox.describe();
         let urls = sandbox.urls();
+        let secrets = WebhookSecrets::generate();
         let vars = [
+            ("DEMO_SHIPSTATION_WEBHOOK_TOKEN", secrets.shipstation_token.clone()),
+            ("DEMO_ACUMATICA_PUSH_SECRET", secrets.acumatica_secret.clone()),
+            ("DEMO_GENERIC_WEBHOOK_SECRET", secrets.generic_secret.clone()),
             ("DEMO_ACUMATICA_URL", urls.get(Vendor::Acumatica).to_owned()),
             ("DEMO_ACUMATICA_USERNAME", credential(&describe, "acumatica", "username")),
             ("DEMO_ACUMATICA_PASSWORD", credential(&describe, "acumatica", "password")),
@@ -106,7 +147,23 @@ impl World {
             mapping_cache: Duration::from_secs(0),
         };
         let app = OrdersApp::build(&aws.sdk, &settings, &connections)?;
-        let world = Self { sandbox, aws, app, connections, settings };
+        let shipments_queue = QueueUrl::parse("shipments", &aws.resources.shipments.url)?;
+        let status_settings = StatusSettings {
+            common: settings.common.clone(),
+            shipments_queue: shipments_queue.clone(),
+            concurrency: 4,
+            poll_overlap: Duration::from_secs(900),
+            poll_first_window: Duration::from_secs(86_400),
+            mapping_cache: Duration::from_secs(0),
+        };
+        let status = StatusApp::build(&aws.sdk, &status_settings, &connections)?;
+        let webhooks = Arc::new(WebhookApp::build(
+            &aws.sdk,
+            &WebhookSettingsEnv { common: settings.common.clone(), shipments_queue },
+            &connections,
+        ));
+        let gateway = LocalGateway::start(webhooks.clone()).await?;
+        let world = Self { sandbox, aws, app, status, webhooks, gateway, secrets, connections, settings };
         for (name, path) in &config.mappings {
             world.push_mapping(name, path).await?;
         }
@@ -123,6 +180,17 @@ impl World {
     /// Uploads mapping text directly (tests that edit a mapping).
     pub async fn push_mapping_text(&self, name: &str, shown_path: &str, source: &str) -> Result<u64, BoxError> {
         Ok(push_mapping(self.app.ledger.as_ref(), name, shown_path, source).await?.version)
+    }
+
+    /// Points the Acumatica sandbox's push notifications at shipment-webhook (through the local
+    /// gateway), each delivered `copies` times; `None` switches them off.
+    pub fn route_acumatica_pushes(&self, copies: Option<u32>) {
+        let target = copies.map(|n| {
+            WebhookTarget::new(format!("{}{ACUMATICA_ROUTE}", self.gateway.base_url))
+                .header(&self.secrets.acumatica_header, &self.secrets.acumatica_secret)
+                .copies(n)
+        });
+        self.sandbox.state().set_webhook(Vendor::Acumatica, target);
     }
 
     pub async fn shutdown(self) {
