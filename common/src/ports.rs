@@ -462,6 +462,8 @@ pub struct WebhookRequest<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebhookEvent {
     pub dedupe_key: String,
+    /// Serialized as `event`: queue messages are tagged with `kind` already.
+    #[serde(rename = "event")]
     pub kind: String,
     pub payload: serde_json::Value,
 }

@@ -206,7 +206,12 @@ mod tests {
             assert_eq!(response.status_code, 200);
         }
         assert_eq!(queue.0.lock().unwrap().len(), 1);
-        assert!(queue.0.lock().unwrap()[0].body.contains("webhook_event.v1"));
+        let body = queue.0.lock().unwrap()[0].body.clone();
+        // status-push must be able to read what the intake wrote.
+        let envelope: Envelope<ShipmentMessage> = Envelope::parse("m", Some(&body)).unwrap();
+        let ShipmentMessage::WebhookEventV1(event) = envelope.body else { panic!("{body}") };
+        assert_eq!(event.kind, "shipstation.ship_notify");
+        assert!(event.payload["resource_url"].as_str().unwrap().contains("batchId=42"));
     }
 
     #[tokio::test]

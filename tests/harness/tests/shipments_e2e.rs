@@ -1,0 +1,295 @@
+//! Shipments and statuses back, end to end: orders imported through the real handlers, shipments
+//! confirmed in the Acumatica sandbox (several packages, a partial shipment), push notifications
+//! delivered three times each through the local API gateway into shipment-webhook, status-push
+//! draining the shipments queue; and the same with webhooks off, through the catch-up poll.
+//! Needs the emulator (`make test` starts it).
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use orderbridge::connections::{ChannelSettings, Connections};
+use orderbridge::flows::format_log_line;
+use orderbridge::model::ConnectionId;
+use orderbridge_harness::drive::{drain_shipments, settle_orders};
+use orderbridge_harness::report::{erp_orders_by_import_id, log_since};
+use orderbridge_harness::world::{World, WorldConfig};
+use orderbridge_sandbox::acumatica::ConfirmShipment;
+use orderbridge_sandbox::{SandboxConfig, Vendor, WindowLimit};
+use serde_json::{json, Value};
+
+fn wide_windows(connections: &mut Connections) {
+    for c in &mut connections.connections {
+        if let ChannelSettings::Sellercloud(sc) = &mut c.channel {
+            sc.max_age_days = 60;
+        }
+    }
+}
+
+async fn imported_world(prefix: &str, seed: u64) -> World {
+    let mut config = SandboxConfig {
+        seed,
+        sellercloud_orders: 30,
+        bigcommerce_orders: 30,
+        magento_orders: 0,
+        shipstation_orders: 0,
+        ..SandboxConfig::default()
+    };
+    config.limits.acumatica_per_minute = WindowLimit::new(3000, Duration::from_secs(60));
+    let mut world_config = WorldConfig::demo(&orderbridge_harness::aws::unique_prefix(prefix), config);
+    world_config.tweak_connections = Some(wide_windows);
+    world_config.queue_timing = Some((2, 8));
+    let world = World::start(world_config).await.unwrap_or_else(|e| panic!("{e}"));
+    let report = settle_orders(&world.app, &world.aws, 2, Duration::from_secs(300)).await;
+    assert!(report.settled, "orders did not settle: {report:?}");
+    world
+}
+
+/// An imported order with at least two lines: (Import ID, ERP "type/nbr", ERP line numbers).
+fn multi_line_orders(world: &World, prefix: &str) -> Vec<(String, String, Vec<i64>)> {
+    erp_orders_by_import_id(&world.sandbox)
+        .into_iter()
+        .filter(|(id, _)| id.starts_with(prefix))
+        .filter_map(|(id, orders)| {
+            let order = orders.into_iter().next()?;
+            let nbr = format!("{}/{}", order["OrderType"]["value"].as_str()?, order["OrderNbr"]["value"].as_str()?);
+            let lines: Vec<i64> =
+                order["Details"].as_array()?.iter().filter_map(|l| l["LineNbr"]["value"].as_i64()).collect();
+            (lines.len() >= 2).then_some((id, nbr, lines))
+        })
+        .collect()
+}
+
+/// Confirms a shipment of the order `type/nbr` named in the request's `Order`.
+fn confirm(world: &World, mut request: Value) {
+    let order = request["Order"].as_str().unwrap_or_default().to_owned();
+    let (order_type, order_nbr) = order.split_once('/').expect("type/nbr");
+    request["OrderType"] = json!(order_type);
+    request["OrderNbr"] = json!(order_nbr);
+    let request: ConfirmShipment = serde_json::from_value(request).expect("confirm request");
+    world.sandbox.state().acumatica_confirm_shipment(&request).unwrap_or_else(|e| panic!("confirm: {e}"));
+}
+
+/// What the scenario expects each channel order to end with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Plan {
+    bc_partial: (i64, Vec<String>),
+    bc_two_boxes: (i64, Vec<String>),
+    sc_held: (i64, Vec<String>),
+    sc_two_boxes: (i64, Vec<String>),
+}
+
+fn channel_id(import_id: &str) -> i64 {
+    import_id[3..].parse().expect("numeric channel id")
+}
+
+/// Confirms the scenario's shipments; `tag` keeps tracking numbers unique per world.
+fn ship_round_one(world: &World, tag: &str) -> (Plan, String) {
+    let bc = multi_line_orders(world, "BC-");
+    let sc = multi_line_orders(world, "SC-");
+    assert!(bc.len() >= 2 && sc.len() >= 2, "the seed must give two multi-line orders per channel");
+    let t = |n: u32| format!("1Z{tag}{n:04}");
+
+    // BigCommerce: a partial shipment (first line only), and a two-box shipment, one line per box.
+    let (bc1, bc1_nbr, bc1_lines) = &bc[0];
+    confirm(
+        world,
+        json!({"Order": bc1_nbr, "Lines": [{"LineNbr": bc1_lines[0], "Qty": 1}],
+               "Packages": [{"TrackingNbr": t(1)}]}),
+    );
+    let (bc2, bc2_nbr, bc2_lines) = &bc[1];
+    let open = |nbr: &str, line: i64| open_qty(world, nbr, line);
+    confirm(
+        world,
+        json!({"Order": bc2_nbr, "Packages": [
+            {"TrackingNbr": t(2), "Contents": [{"LineNbr": bc2_lines[0], "Qty": open(bc2_nbr, bc2_lines[0])}]},
+            {"TrackingNbr": t(3), "Contents": bc2_lines[1..].iter().map(|l| json!({"LineNbr": l, "Qty": open(bc2_nbr, *l)})).collect::<Vec<_>>()}
+        ]}),
+    );
+    // Sellercloud: a partial shipment that must wait for the rest, and a two-box shipment.
+    let (sc1, sc1_nbr, sc1_lines) = &sc[0];
+    confirm(
+        world,
+        json!({"Order": sc1_nbr, "Lines": [{"LineNbr": sc1_lines[0], "Qty": open(sc1_nbr, sc1_lines[0])}],
+               "Packages": [{"TrackingNbr": t(4)}]}),
+    );
+    let (sc2, sc2_nbr, _) = &sc[1];
+    confirm(world, json!({"Order": sc2_nbr, "Packages": [{"TrackingNbr": t(6)}, {"TrackingNbr": t(7)}]}));
+    let plan = Plan {
+        bc_partial: (channel_id(bc1), vec![t(1)]),
+        bc_two_boxes: (channel_id(bc2), vec![t(2), t(3)]),
+        sc_held: (channel_id(sc1), vec![t(4), t(5)]),
+        sc_two_boxes: (channel_id(sc2), vec![t(6), t(7)]),
+    };
+    (plan, sc1_nbr.clone())
+}
+
+/// The rest of the held Sellercloud order ships.
+fn ship_round_two(world: &World, sc_nbr: &str, tag: &str) {
+    confirm(world, json!({"Order": sc_nbr, "Packages": [{"TrackingNbr": format!("1Z{tag}0005")}]}));
+}
+
+fn open_qty(world: &World, nbr: &str, line: i64) -> i64 {
+    let state = world.sandbox.state();
+    let acumatica = state.acumatica();
+    let order = &acumatica.sales_orders[nbr];
+    order["Details"]
+        .as_array()
+        .and_then(|d| d.iter().find(|l| l["LineNbr"]["value"].as_i64() == Some(line)))
+        .and_then(|l| l["OpenQty"]["value"].as_f64())
+        .map_or(0, |q| q as i64)
+}
+
+/// Tracking numbers on a BigCommerce order, one per shipment, with each shipment's item count.
+fn bc_shipments(world: &World, id: i64) -> Vec<(String, usize)> {
+    let state = world.sandbox.state();
+    let bc = state.bigcommerce();
+    bc.orders[&id]
+        .shipments
+        .iter()
+        .map(|s| {
+            (s["tracking_number"].as_str().unwrap_or_default().to_owned(), s["items"].as_array().map_or(0, Vec::len))
+        })
+        .collect()
+}
+
+/// (package tracking numbers, notes, status code, shipping status) of a Sellercloud order.
+fn sc_state(world: &World, id: i64) -> (Vec<String>, Vec<String>, i64, i64) {
+    let state = world.sandbox.state();
+    let sc = state.sellercloud();
+    let order = &sc.orders[&id];
+    let notes = sc.notes.get(&id).map(|n| n.iter().map(|n| n.message.clone()).collect()).unwrap_or_default();
+    (
+        order.packages.iter().map(|p| p.tracking_number.clone()).collect(),
+        notes,
+        order.status_code,
+        order.shipping_status,
+    )
+}
+
+fn check(world: &World, plan: &Plan) -> Vec<String> {
+    let mut problems = Vec::new();
+    let (id, want) = &plan.bc_partial;
+    let got = bc_shipments(world, *id);
+    if got.iter().map(|(t, _)| t.clone()).collect::<Vec<_>>() != *want {
+        problems.push(format!("BC-{id}: shipments {got:?}, want tracking {want:?}"));
+    }
+    let status = world.sandbox.state().bigcommerce().orders[id].status_id;
+    if status != 3 {
+        problems.push(format!("BC-{id}: status {status}, want 3 (Partially Shipped, mapped from Back Order)"));
+    }
+    let (id, want) = &plan.bc_two_boxes;
+    let got = bc_shipments(world, *id);
+    let tracking: BTreeSet<String> = got.iter().map(|(t, _)| t.clone()).collect();
+    if got.len() != 2 || tracking != want.iter().cloned().collect() || got.iter().any(|(_, items)| *items == 0) {
+        problems.push(format!("BC-{id}: shipments {got:?}, want one per box {want:?}, each with its items"));
+    }
+    let status = world.sandbox.state().bigcommerce().orders[id].status_id;
+    if status != 2 {
+        problems.push(format!("BC-{id}: status {status}, want 2 (Shipped, mapped from Completed)"));
+    }
+    for (id, want) in [&plan.sc_held, &plan.sc_two_boxes] {
+        let (packages, notes, status, shipping) = sc_state(world, *id);
+        if packages.len() != 1 || !want.contains(&packages[0]) {
+            problems.push(format!("SC-{id}: packages {packages:?}, want one of {want:?}"));
+        }
+        for t in want {
+            if !notes.iter().any(|n| n.contains(t.as_str())) {
+                problems.push(format!("SC-{id}: no note lists {t}: {notes:?}"));
+            }
+        }
+        if status != 3 || shipping != 3 {
+            problems.push(format!(
+                "SC-{id}: status {status} / shipping {shipping}, want 3 (Completed) / 3 (fully shipped)"
+            ));
+        }
+    }
+    let duplicates = world.sandbox.state().duplicates(Vendor::Bigcommerce);
+    if !duplicates.is_empty() {
+        problems.push(format!("BigCommerce duplicate writes: {duplicates:?}"));
+    }
+    problems
+}
+
+/// Fails with the problems and the connector log, which says what each push did and why.
+async fn assert_no_problems(world: &World, what: &str, problems: &[String]) {
+    if problems.is_empty() {
+        return;
+    }
+    let connections: Vec<ConnectionId> = ["sc-main", "bc-store", "acumatica", "shipstation", "generic"]
+        .into_iter()
+        .filter_map(|c| ConnectionId::parse(c).ok())
+        .collect();
+    let since = chrono::Utc::now() - chrono::Duration::minutes(30);
+    let log = log_since(world.status.log.as_ref(), &connections, since).await;
+    let lines: Vec<String> = log
+        .iter()
+        .filter(|e| e.action != "import_order" && e.action != "pull_page" && e.action != "acknowledge")
+        .map(format_log_line)
+        .collect();
+    panic!("{what}:\n  {}\nconnector log:\n{}", problems.join("\n  "), lines.join("\n"));
+}
+
+async fn wait_for_pushes(world: &World, want: usize) {
+    let got = world.sandbox.state().wait_for_deliveries(Vendor::Acumatica, want, Duration::from_secs(20)).await;
+    assert!(got.len() >= want, "only {} of {want} push deliveries arrived", got.len());
+    assert!(got.iter().all(|d| d.delivered), "a push delivery was refused: {got:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn shipments_reach_the_right_channel_orders_once_by_webhook_and_by_the_catch_up_poll() {
+    orderbridge::telemetry::init();
+    let (by_webhook, by_poll) = tokio::join!(imported_world("e2e-ship-hook", 31), imported_world("e2e-ship-poll", 31));
+
+    // Webhooks on: every push notification delivered three times.
+    let world = &by_webhook;
+    world.route_acumatica_pushes(Some(3));
+    let started = Instant::now();
+    let (plan, held_nbr) = ship_round_one(world, "W");
+    // Four shipments and four order-status changes, each pushed three times.
+    wait_for_pushes(world, 24).await;
+    let report = drain_shipments(&world.status, &world.aws, 2, Duration::from_secs(120)).await;
+    assert!(report.settled, "{report:?}");
+    let latency = started.elapsed();
+    // The Sellercloud order shipped in part is held: nothing on it yet.
+    assert!(sc_state(world, plan.sc_held.0).0.is_empty(), "a partial shipment reached Sellercloud");
+    ship_round_two(world, &held_nbr, "W");
+    wait_for_pushes(world, 30).await;
+    let report = drain_shipments(&world.status, &world.aws, 2, Duration::from_secs(120)).await;
+    assert!(report.settled, "{report:?}");
+    assert_no_problems(world, "by webhook", &check(world, &plan)).await;
+    let calls = world.gateway.calls();
+    assert!(calls.iter().all(|c| c.status == 200), "{calls:?}");
+    let mut times: Vec<Duration> = calls.iter().map(|c| c.handler_time).collect();
+    times.sort();
+    println!(
+        "webhook handler: {} requests, median {:?}, p95 {:?}, max {:?}; first round shipment-to-channel {:?}",
+        times.len(),
+        times[times.len() / 2],
+        times[times.len() * 95 / 100],
+        times[times.len() - 1],
+        latency
+    );
+
+    // Webhooks off: the same shipments reach the channels through the catch-up poll.
+    let world = &by_poll;
+    world.route_acumatica_pushes(None);
+    let (plan_poll, held_nbr) = ship_round_one(world, "P");
+    let summary = world.status.run_catch_up().await;
+    assert!(summary.sources.iter().all(|s| s.error.is_none()), "{summary:?}");
+    drain_shipments(&world.status, &world.aws, 2, Duration::from_secs(120)).await;
+    assert!(sc_state(world, plan_poll.sc_held.0).0.is_empty(), "a partial shipment reached Sellercloud");
+    ship_round_two(world, &held_nbr, "P");
+    world.status.run_catch_up().await;
+    drain_shipments(&world.status, &world.aws, 2, Duration::from_secs(120)).await;
+    assert_no_problems(world, "by poll", &check(world, &plan_poll)).await;
+    // Same orders, same shapes (tracking differs only by its W/P tag).
+    let untag = |p: &Plan| format!("{p:?}").replace("1ZW", "1Z").replace("1ZP", "1Z");
+    assert_eq!(untag(&plan), untag(&plan_poll));
+    // A poll finding nothing new enqueues nothing.
+    let again = world.status.run_catch_up().await;
+    let enqueued: u32 = again.sources.iter().filter_map(|s| s.report.as_ref()).map(|r| r.enqueued).sum();
+    assert_eq!(enqueued, 0, "{again:?}");
+
+    by_webhook.shutdown().await;
+    by_poll.shutdown().await;
+}
