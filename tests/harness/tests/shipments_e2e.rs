@@ -293,3 +293,129 @@ async fn shipments_reach_the_right_channel_orders_once_by_webhook_and_by_the_cat
     by_webhook.shutdown().await;
     by_poll.shutdown().await;
 }
+
+/// Posts to the local gateway; returns the status code.
+async fn post(client: &reqwest::Client, url: String, headers: &[(&str, String)], body: Vec<u8>) -> u16 {
+    let mut request = client.post(url).body(body).header("content-type", "application/json");
+    for (k, v) in headers {
+        request = request.header(*k, v);
+    }
+    request.send().await.expect("gateway reachable").status().as_u16()
+}
+
+/// Standard Webhooks headers for `body`, signed with `key` at `timestamp`.
+fn signed(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> Vec<(&'static str, String)> {
+    vec![
+        ("webhook-id", id.to_owned()),
+        ("webhook-timestamp", timestamp.to_string()),
+        ("webhook-signature", orderbridge_sandbox::webhook::standard_webhooks_signature(key, id, timestamp, body)),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn refused_webhooks_enqueue_nothing_and_a_delivery_sent_three_times_pushes_once() {
+    let world = imported_world("e2e-hooks", 37).await;
+    let client = reqwest::Client::new();
+    let base = world.gateway.base_url.clone();
+    let secrets = world.secrets.clone();
+    let now = chrono::Utc::now().timestamp();
+    let ship_notify = |url: &str| json!({"resource_url": url, "resource_type": "SHIP_NOTIFY"}).to_string().into_bytes();
+    let good_generic =
+        json!({"type": "order.status_changed", "data": {"erp_order": {"order_type": "SO", "order_nbr": "SO000001"}}})
+            .to_string()
+            .into_bytes();
+    let acumatica_auth = vec![(secrets.acumatica_header.as_str(), secrets.acumatica_secret.clone())];
+    let cases: Vec<(&str, String, Vec<(&str, String)>, Vec<u8>, u16)> = vec![
+        (
+            "forged signature",
+            format!("{base}/webhooks/generic"),
+            signed(b"not-the-secret-key", "msg_forged", now, &good_generic),
+            good_generic.clone(),
+            401,
+        ),
+        (
+            "wrong token",
+            format!("{base}/webhooks/shipstation?token=guessed-token-123456"),
+            vec![],
+            ship_notify("https://ssapi.shipstation.com/shipments?batchId=1"),
+            401,
+        ),
+        (
+            "stale timestamp",
+            format!("{base}/webhooks/generic"),
+            signed(&secrets.generic_key, "msg_stale", now - 600, &good_generic),
+            good_generic.clone(),
+            401,
+        ),
+        (
+            "body over the limit",
+            format!("{base}/webhooks/shipstation?token={}", secrets.shipstation_token),
+            vec![],
+            vec![b' '; 70_000],
+            413,
+        ),
+        (
+            "malformed JSON",
+            format!("{base}/webhooks/acumatica"),
+            acumatica_auth.clone(),
+            b"{\"Inserted\": [".to_vec(),
+            400,
+        ),
+        (
+            "resource_url on a foreign host",
+            format!("{base}/webhooks/shipstation?token={}", secrets.shipstation_token),
+            vec![],
+            ship_notify("https://169.254.169.254/latest/meta-data?batchId=1"),
+            400,
+        ),
+        ("missing Acumatica header", format!("{base}/webhooks/acumatica"), vec![], b"{}".to_vec(), 401),
+    ];
+    for (what, url, headers, body, want) in cases {
+        let got = post(&client, url, &headers, body).await;
+        assert_eq!(got, want, "{what}");
+    }
+    assert_eq!(world.aws.queue_depth(&world.aws.resources.shipments.url).await, (0, 0), "refusals enqueue nothing");
+
+    // A signed generic shipment for an imported BigCommerce order, delivered three times.
+    let (bc_id, erp, sku) = {
+        let erp_orders = erp_orders_by_import_id(&world.sandbox);
+        let state = world.sandbox.state();
+        let bc = state.bigcommerce();
+        let order = bc
+            .orders
+            .values()
+            .find(|o| erp_orders.contains_key(&format!("BC-{}", o.id)))
+            .expect("an imported BC order");
+        let erp = &erp_orders[&format!("BC-{}", order.id)][0];
+        let erp = json!({"order_type": erp["OrderType"]["value"], "order_nbr": erp["OrderNbr"]["value"]});
+        (order.id, erp, order.products[0].sku.clone())
+    };
+    let body = json!({"type": "shipment.shipped", "data": {"erp_order": erp, "shipment": {
+        "source": {"system": "acumatica", "id": "900001"}, "ship_date": "2026-11-20", "confirmed_at": null,
+        "completes_order": false,
+        "packages": [{"package_id": "1", "tracking": {"number": "1ZGENERIC01", "carrier": "UPS", "service": "Ground", "url": null},
+                      "items": [{"item_id": sku, "erp_line_nbr": null, "quantity": "1"}]}]
+    }}})
+    .to_string()
+    .into_bytes();
+    let headers = signed(&secrets.generic_key, "msg_2f9c1e", now, &body);
+    for _ in 0..3 {
+        assert_eq!(post(&client, format!("{base}/webhooks/generic"), &headers, body.clone()).await, 200);
+    }
+    let (visible, _) = world.aws.queue_depth(&world.aws.resources.shipments.url).await;
+    assert_eq!(visible, 1, "three deliveries of one webhook enqueue one message");
+    let report = drain_shipments(&world.status, &world.aws, 2, Duration::from_secs(60)).await;
+    assert!(report.settled, "{report:?}");
+    let shipments = bc_shipments(&world, bc_id);
+    assert_eq!(shipments.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>(), vec!["1ZGENERIC01"], "{shipments:?}");
+
+    let mut times: Vec<Duration> = world.gateway.calls().iter().map(|c| c.handler_time).collect();
+    times.sort();
+    println!(
+        "webhook handler over {} requests (refusals included): median {:?}, max {:?}",
+        times.len(),
+        times[times.len() / 2],
+        times[times.len() - 1]
+    );
+    world.shutdown().await;
+}
