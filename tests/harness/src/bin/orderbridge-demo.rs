@@ -1,14 +1,17 @@
 //! `make demo`: a real sync on this machine. Seeds orders in the Sellercloud and BigCommerce
 //! sandboxes, runs the order-pull and order-import handlers (the code the Lambdas run) against
-//! the local emulator until everything settles, and prints what happened.
+//! the local emulator until everything settles, then ships every order in the ERP sandbox and
+//! runs shipment-webhook and status-push until the tracking is on each channel order, and prints
+//! what happened.
 
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use orderbridge::model::ConnectionId;
-use orderbridge_harness::drive::settle_orders;
+use orderbridge_harness::drive::{drain_shipments, settle_orders};
 use orderbridge_harness::report::{erp_orders_by_import_id, import_counts, log_since, print_log_tail};
 use orderbridge_harness::world::{World, WorldConfig};
+use orderbridge_sandbox::acumatica::ConfirmShipment;
 use orderbridge_sandbox::{SandboxConfig, Vendor};
 
 #[derive(Parser)]
@@ -115,12 +118,84 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         );
     }
     println!("  Settled: {}", if drive.settled { "yes" } else { "NO (limit reached)" });
+
+    let shipped = ship_back(&world, args.limit_secs).await?;
     println!();
     println!("Last connector-log lines:");
+    let mut all = connections.clone();
+    all.extend(["acumatica"].into_iter().filter_map(|c| ConnectionId::parse(c).ok()));
+    let entries = log_since(world.app.log.as_ref(), &all, started_at).await;
     print_log_tail(&entries, 12);
     world.shutdown().await;
-    if !drive.settled || duplicates > 0 {
+    if !drive.settled || duplicates > 0 || !shipped {
         std::process::exit(1);
     }
     Ok(())
+}
+
+/// Ships every imported order in the ERP sandbox (one box each) with push notifications going
+/// through the local API gateway into shipment-webhook, drains status-push, and checks every
+/// tracking number reached its channel order once. Returns whether all did.
+async fn ship_back(world: &World, limit_secs: u64) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
+    println!();
+    println!("Shipping back: confirming one shipment per imported order in the ERP sandbox...");
+    world.route_acumatica_pushes(Some(1));
+    let erp = erp_orders_by_import_id(&world.sandbox);
+    let started = Instant::now();
+    let mut confirmed = 0usize;
+    for orders in erp.values() {
+        let Some(order) = orders.first() else { continue };
+        let (Some(order_type), Some(order_nbr)) =
+            (order["OrderType"]["value"].as_str(), order["OrderNbr"]["value"].as_str())
+        else {
+            continue;
+        };
+        let request: ConfirmShipment =
+            serde_json::from_value(serde_json::json!({ "OrderType": order_type, "OrderNbr": order_nbr }))?;
+        world.sandbox.state().acumatica_confirm_shipment(&request).map_err(|e| format!("confirm {order_nbr}: {e}"))?;
+        confirmed += 1;
+    }
+    // One shipment push and one order-status push per order.
+    world.sandbox.state().wait_for_deliveries(Vendor::Acumatica, confirmed * 2, Duration::from_secs(30)).await;
+    let drive = drain_shipments(&world.status, &world.aws, 2, Duration::from_secs(limit_secs)).await;
+    let elapsed = started.elapsed();
+
+    let state = world.sandbox.state();
+    // Tracking numbers the ERP sandbox generated for these shipments start with 1ZAC.
+    let ours = |t: &str| t.starts_with("1ZAC");
+    let on_sellercloud: usize =
+        state.sellercloud().orders.values().filter(|o| o.packages.iter().any(|p| ours(&p.tracking_number))).count();
+    let on_bigcommerce: usize = state
+        .bigcommerce()
+        .orders
+        .values()
+        .flat_map(|o| o.shipments.iter())
+        .filter(|s| s["tracking_number"].as_str().is_some_and(ours))
+        .count();
+    let bc_duplicates =
+        state.duplicates(Vendor::Bigcommerce).get("tracking_number").map_or(0, std::collections::BTreeMap::len);
+    let connections: Vec<ConnectionId> = world.status.channels.keys().cloned().collect();
+    let since = chrono::Utc::now() - chrono::Duration::hours(1);
+    for e in log_since(world.status.log.as_ref(), &connections, since).await {
+        if e.action.starts_with("push_") && e.result == orderbridge::ports::LogResult::Failure {
+            println!("  FAILED {} {}: {}", e.connection, e.entity_id, e.notes);
+        }
+    }
+    let mut handler: Vec<Duration> = world.gateway.calls().iter().map(|c| c.handler_time).collect();
+    handler.sort();
+    let median = handler.get(handler.len() / 2).copied().unwrap_or_default();
+    let p95 = handler.get(handler.len() * 95 / 100).copied().unwrap_or_default();
+    println!(
+        "  {confirmed} shipments confirmed; {} webhook deliveries, handler median {median:?}, p95 {p95:?}",
+        handler.len()
+    );
+    println!(
+        "  Sellercloud orders with tracking: {on_sellercloud}; BigCommerce shipments: {on_bigcommerce} (duplicates: {bc_duplicates})"
+    );
+    println!(
+        "  All {confirmed} pushed {:.1} s after the first confirmation ({} status-push batches)",
+        elapsed.as_secs_f64(),
+        drive.batches
+    );
+    Ok(drive.settled && on_sellercloud + on_bigcommerce == confirmed && bc_duplicates == 0)
 }
