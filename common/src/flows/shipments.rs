@@ -867,7 +867,7 @@ async fn finish_poll(
     let mut messages: Vec<OutgoingMessage> = Vec::new();
     for (i, push) in found.into_iter().enumerate() {
         let envelope = Envelope::new(ShipmentMessage::PushShipmentV1(push), ctx.clock.now());
-        match envelope.to_outgoing(&i.to_string()) {
+        match envelope.to_outgoing(i.to_string()) {
             Ok(message) => messages.push(message),
             Err(e) => warn!(error = %e, "A found shipment could not be serialized; it is left for the next poll."),
         }

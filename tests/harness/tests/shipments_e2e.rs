@@ -294,6 +294,9 @@ async fn shipments_reach_the_right_channel_orders_once_by_webhook_and_by_the_cat
     by_poll.shutdown().await;
 }
 
+/// (what, URL, headers, body, the status it must get).
+type RefusalCase<'a> = (&'a str, String, Vec<(&'a str, String)>, Vec<u8>, u16);
+
 /// Posts to the local gateway; returns the status code.
 async fn post(client: &reqwest::Client, url: String, headers: &[(&str, String)], body: Vec<u8>) -> u16 {
     let mut request = client.post(url).body(body).header("content-type", "application/json");
@@ -325,7 +328,7 @@ async fn refused_webhooks_enqueue_nothing_and_a_delivery_sent_three_times_pushes
             .to_string()
             .into_bytes();
     let acumatica_auth = vec![(secrets.acumatica_header.as_str(), secrets.acumatica_secret.clone())];
-    let cases: Vec<(&str, String, Vec<(&str, String)>, Vec<u8>, u16)> = vec![
+    let cases: Vec<RefusalCase> = vec![
         (
             "forged signature",
             format!("{base}/webhooks/generic"),
