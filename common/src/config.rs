@@ -69,6 +69,14 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         }
     }
 
+    /// A count that must be at least 1 (concurrency settings).
+    pub fn count(&self, var: &'static str, default: usize) -> Result<usize, SettingsError> {
+        match self.number(var, default)? {
+            0 => Err(SettingsError::Invalid { var, reason: "must be at least 1".into() }),
+            n => Ok(n),
+        }
+    }
+
     pub fn number<T: std::str::FromStr>(&self, var: &'static str, default: T) -> Result<T, SettingsError> {
         match self.optional(var) {
             None => Ok(default),

@@ -218,8 +218,8 @@ impl World {
         world
     }
 
-    fn ctx(&self) -> PushContext<'_> {
-        PushContext {
+    fn ports(&self) -> ShipmentPorts<'_> {
+        ShipmentPorts {
             ledger: &self.ledger,
             log: &self.log,
             clock: &self.clock,
@@ -227,9 +227,11 @@ impl World {
             tool: None,
             tool_stores: &self.stores,
             targets: &self.targets,
-            owner: "test".into(),
-            lease: Duration::from_secs(60),
         }
+    }
+
+    fn ctx(&self) -> PushContext<'_> {
+        PushContext { ports: self.ports(), owner: "test".into(), lease: Duration::from_secs(60) }
     }
 
     fn confirm(&self, nbr: &str, packages: Vec<Package>, order_status: &str) {
@@ -396,14 +398,8 @@ async fn the_poll_enqueues_only_shipments_not_yet_pushed_and_moves_its_cursor() 
         .insert("000099".into(), (erp(99), shipment("000099", vec![package("1", "1ZX", 1)])));
     let queue = MemoryQueue::default();
     let poll = PollContext {
-        ledger: &world.ledger,
-        log: &world.log,
-        clock: &world.clock,
+        ports: world.ports(),
         queue: &queue,
-        erp: &world.erp,
-        tool: None,
-        tool_stores: &world.stores,
-        targets: &world.targets,
         overlap: Duration::from_secs(600),
         first_window: Duration::from_secs(86_400),
     };

@@ -82,7 +82,9 @@ pub trait PushTargets: Send + Sync {
     async fn target(&self, connection: &ConnectionId) -> Result<Option<PushTarget>, PushError>;
 }
 
-pub struct PushContext<'a> {
+/// The ports status-push and the catch-up poll both read.
+#[derive(Clone, Copy)]
+pub struct ShipmentPorts<'a> {
     pub ledger: &'a dyn Ledger,
     pub log: &'a dyn ConnectorLog,
     pub clock: &'a dyn Clock,
@@ -91,8 +93,20 @@ pub struct PushContext<'a> {
     /// ShipStation store id → the channel connection whose orders it ships.
     pub tool_stores: &'a BTreeMap<i64, ConnectionId>,
     pub targets: &'a dyn PushTargets,
+}
+
+pub struct PushContext<'a> {
+    pub ports: ShipmentPorts<'a>,
+    /// Identifies this attempt (request id); claims are fenced on it.
     pub owner: String,
     pub lease: Duration,
+}
+
+impl<'a> std::ops::Deref for PushContext<'a> {
+    type Target = ShipmentPorts<'a>;
+    fn deref(&self) -> &Self::Target {
+        &self.ports
+    }
 }
 
 /// A failure that must be retried (the message goes back to the queue), or a message that can
@@ -691,18 +705,19 @@ async fn sync_note(
 // ---------------------------------------------------------------------------------------------
 
 pub struct PollContext<'a> {
-    pub ledger: &'a dyn Ledger,
-    pub log: &'a dyn ConnectorLog,
-    pub clock: &'a dyn Clock,
+    pub ports: ShipmentPorts<'a>,
     pub queue: &'a dyn Queue,
-    pub erp: &'a dyn ErpShipments,
-    pub tool: Option<&'a dyn ShippingTool>,
-    pub tool_stores: &'a BTreeMap<i64, ConnectionId>,
-    pub targets: &'a dyn PushTargets,
     /// Read this much before the cursor: clock skew, and ShipStation's ambiguous DST hour.
     pub overlap: Duration,
     /// How far back the very first poll looks.
     pub first_window: Duration,
+}
+
+impl<'a> std::ops::Deref for PollContext<'a> {
+    type Target = ShipmentPorts<'a>;
+    fn deref(&self) -> &Self::Target {
+        &self.ports
+    }
 }
 
 /// What one poll of one source found.

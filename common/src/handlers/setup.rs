@@ -45,13 +45,7 @@ pub struct OrdersSettings {
 
 impl OrdersSettings {
     pub fn load<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, SettingsError> {
-        let import_concurrency: usize = env.number("ORDERBRIDGE_IMPORT_CONCURRENCY", 4)?;
-        if import_concurrency == 0 {
-            return Err(SettingsError::Invalid {
-                var: "ORDERBRIDGE_IMPORT_CONCURRENCY",
-                reason: "must be at least 1".into(),
-            });
-        }
+        let import_concurrency = env.count("ORDERBRIDGE_IMPORT_CONCURRENCY", 4)?;
         Ok(Self {
             common: CommonSettings::load(env)?,
             orders_queue: env.queue_url("ORDERBRIDGE_ORDERS_QUEUE_URL")?,
@@ -186,13 +180,7 @@ pub struct StatusSettings {
 
 impl StatusSettings {
     pub fn load<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, SettingsError> {
-        let concurrency: usize = env.number("ORDERBRIDGE_PUSH_CONCURRENCY", 4)?;
-        if concurrency == 0 {
-            return Err(SettingsError::Invalid {
-                var: "ORDERBRIDGE_PUSH_CONCURRENCY",
-                reason: "must be at least 1".into(),
-            });
-        }
+        let concurrency = env.count("ORDERBRIDGE_PUSH_CONCURRENCY", 4)?;
         Ok(Self {
             common: CommonSettings::load(env)?,
             shipments_queue: env.queue_url("ORDERBRIDGE_SHIPMENTS_QUEUE_URL")?,

@@ -13,7 +13,7 @@ use super::MappingCache;
 use crate::aws::process_batch;
 use crate::flows::{
     catch_up, handle_shipment_message, PollContext, PollError, PollReport, PushContext, PushError, PushTarget,
-    PushTargets, ShipmentMessage,
+    PushTargets, ShipmentMessage, ShipmentPorts,
 };
 use crate::model::{ChannelOrderId, ConnectionId};
 use crate::ports::{Clock, ConnectorLog, ErpShipments, Ledger, Queue, ShippingTool, StatusPublisher};
@@ -94,8 +94,8 @@ impl PollSummary {
 }
 
 impl StatusApp {
-    fn push_context(&self, owner: String, lease: Duration) -> PushContext<'_> {
-        PushContext {
+    fn ports(&self) -> ShipmentPorts<'_> {
+        ShipmentPorts {
             ledger: self.ledger.as_ref(),
             log: self.log.as_ref(),
             clock: self.clock.as_ref(),
@@ -103,8 +103,6 @@ impl StatusApp {
             tool: self.tool.as_deref(),
             tool_stores: &self.tool_stores,
             targets: self,
-            owner,
-            lease,
         }
     }
 
@@ -113,7 +111,8 @@ impl StatusApp {
         let lease = deadline.saturating_duration_since(Instant::now()) + Duration::from_secs(35);
         let response =
             process_batch(event, self.concurrency, |envelope: crate::aws::Envelope<ShipmentMessage>, meta| {
-                let ctx = self.push_context(format!("{request_id}/{}", meta.message_id), lease);
+                let ctx =
+                    PushContext { ports: self.ports(), owner: format!("{request_id}/{}", meta.message_id), lease };
                 async move {
                     let outcomes = handle_shipment_message(&envelope.body, &ctx).await?;
                     info!(message_id = %meta.message_id, outcomes = ?outcomes, "Shipment message handled.");
@@ -128,14 +127,8 @@ impl StatusApp {
     /// The scheduled catch-up poll.
     pub async fn run_catch_up(&self) -> PollSummary {
         let ctx = PollContext {
-            ledger: self.ledger.as_ref(),
-            log: self.log.as_ref(),
-            clock: self.clock.as_ref(),
+            ports: self.ports(),
             queue: self.queue.as_ref(),
-            erp: self.erp.as_ref(),
-            tool: self.tool.as_deref(),
-            tool_stores: &self.tool_stores,
-            targets: self,
             overlap: self.poll_overlap,
             first_window: self.poll_first_window,
         };
