@@ -444,6 +444,9 @@ async fn push_to_channel(
         }
     }
 
+    // Claims are taken in key order, so two messages covering the same packages (a held shipment
+    // and the one that completed its order) never hold one each and wait on the other.
+    packages.sort_by(|a, b| a.0.cmp(&b.0));
     let mut leases: Vec<(ClaimLease, Package)> = Vec::new();
     for (key, package) in packages {
         let claim_key = ClaimKey::push(connection, &key);
@@ -453,6 +456,9 @@ async fn push_to_channel(
             Ok(ClaimOutcome::Completed(_)) => {}
             Ok(ClaimOutcome::InProgress { .. }) | Err(_) => {
                 release_all(ctx, &leases).await;
+                recorder
+                    .finish(action, LogResult::Retry, format!("{claim_key} is busy or unreadable; retrying."))
+                    .await;
                 return match outcome {
                     Err(source) => Err(PushError::Ledger { what: claim_key.to_string(), source }),
                     _ => Err(PushError::InProgress { key: claim_key.to_string() }),

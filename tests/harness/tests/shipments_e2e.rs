@@ -279,7 +279,9 @@ async fn shipments_reach_the_right_channel_orders_once_by_webhook_and_by_the_cat
     drain_shipments(&world.status, &world.aws, 2, Duration::from_secs(120)).await;
     assert!(sc_state(world, plan_poll.sc_held.0).0.is_empty(), "a partial shipment reached Sellercloud");
     ship_round_two(world, &held_nbr, "P");
-    world.status.run_catch_up().await;
+    let summary = world.status.run_catch_up().await;
+    assert!(summary.sources.iter().all(|s| s.error.is_none()), "{summary:?}");
+    println!("second poll: {summary:?}");
     drain_shipments(&world.status, &world.aws, 2, Duration::from_secs(120)).await;
     assert_no_problems(world, "by poll", &check(world, &plan_poll)).await;
     // Same orders, same shapes (tracking differs only by its W/P tag).
@@ -290,6 +292,10 @@ async fn shipments_reach_the_right_channel_orders_once_by_webhook_and_by_the_cat
     let enqueued: u32 = again.sources.iter().filter_map(|s| s.report.as_ref()).map(|r| r.enqueued).sum();
     assert_eq!(enqueued, 0, "{again:?}");
 
+    for world in [&by_webhook, &by_poll] {
+        let (visible, in_flight) = world.aws.queue_depth(&world.aws.resources.shipments.dlq_url).await;
+        assert_eq!(visible + in_flight, 0, "nothing may end in the shipments DLQ");
+    }
     by_webhook.shutdown().await;
     by_poll.shutdown().await;
 }

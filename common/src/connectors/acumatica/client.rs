@@ -477,9 +477,12 @@ impl OrderSink for AcumaticaClient {
     }
 }
 
+/// Shipments with their orders, lines, packages and what is in each package.
+const SHIPMENT_EXPAND: &str = "Packages,Packages/PackageContents,Details,Orders";
+
 #[async_trait]
 impl ErpShipments for AcumaticaClient {
-    /// `GET Shipment?$filter=LastModifiedDateTime gt datetimeoffset'…'&$expand=Packages,Details,Orders`,
+    /// `GET Shipment?$filter=LastModifiedDateTime gt datetimeoffset'…'&$expand=` [`SHIPMENT_EXPAND`],
     /// paged with `$top`/`$skip`, keeping the statuses in `shipped_statuses`.
     async fn shipments_since(&self, since: DateTime<Utc>) -> Result<Vec<(ErpOrderRef, Shipment)>, ConnectorError> {
         const OP: &str = "list shipments";
@@ -494,7 +497,7 @@ impl ErpShipments for AcumaticaClient {
                 .authed(OP, Idempotency::Safe, |c| {
                     c.get(url.clone()).query(&[
                         ("$filter", filter.as_str()),
-                        ("$expand", "Packages,Details,Orders"),
+                        ("$expand", SHIPMENT_EXPAND),
                         ("$top", top.as_str()),
                         ("$skip", skip_text.as_str()),
                     ])
@@ -514,13 +517,13 @@ impl ErpShipments for AcumaticaClient {
         }
     }
 
-    /// `GET Shipment/{nbr}?$expand=Packages,Details,Orders`; a shipment that does not exist (yet)
+    /// `GET Shipment/{nbr}?$expand=` [`SHIPMENT_EXPAND`]; a shipment that does not exist (yet)
     /// is empty, like one that is not shipped.
     async fn shipment(&self, shipment_nbr: &str) -> Result<Vec<(ErpOrderRef, Shipment)>, ConnectorError> {
         const OP: &str = "get shipment";
         let url = self.entity_url(&["Shipment", shipment_nbr])?;
         let reply = match self
-            .authed(OP, Idempotency::Safe, |c| c.get(url.clone()).query(&[("$expand", "Packages,Details,Orders")]))
+            .authed(OP, Idempotency::Safe, |c| c.get(url.clone()).query(&[("$expand", SHIPMENT_EXPAND)]))
             .await
         {
             Ok(reply) => reply,

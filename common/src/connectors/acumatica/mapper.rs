@@ -257,8 +257,9 @@ fn parse_datetime(text: &str) -> Option<DateTime<Utc>> {
 }
 
 /// A shipped shipment as one canonical shipment per sales order it covers. Packages without a
-/// tracking number are left out (nothing to push). Items are attached to the package when the
-/// shipment has exactly one; Acumatica's per-package contents are not read yet.
+/// tracking number are left out (nothing to push). Each package's items come from its
+/// PackageContents; a single package without contents holds everything shipped, several packages
+/// without contents say nothing about their items (the channel decides whether it can push that).
 pub fn shipment_to_canonical(
     wire: &ShipmentWire,
     shipped_statuses: &[String],
@@ -296,16 +297,25 @@ pub fn shipment_to_canonical(
             .collect();
         let tracked: Vec<_> = wire.Packages.iter().filter(|p| text(&p.TrackingNbr).is_some()).collect();
         let single = tracked.len() == 1;
+        // What is left of each shipped line to attribute to package contents, in line order.
+        let mut unpacked: Vec<PackageItem> = items.clone();
         let mut packages = Vec::new();
         for (i, p) in tracked.into_iter().enumerate() {
             let number = TrackingNumber::parse(text(&p.TrackingNbr).unwrap_or_default())
                 .map_err(|e| format!("shipment {nbr}: {e}"))?;
             let package_id =
                 get(&p.LineNbr).map(|n| n.0.normalize().to_string()).unwrap_or_else(|| (i + 1).to_string());
+            let package_items = if !p.PackageContents.is_empty() {
+                contents_to_items(&p.PackageContents, &mut unpacked)
+            } else if single {
+                items.clone()
+            } else {
+                Vec::new()
+            };
             packages.push(Package {
                 package_id,
                 tracking: Tracking { number, carrier: carrier.clone(), service: None, url: None },
-                items: if single { items.clone() } else { Vec::new() },
+                items: package_items,
                 weight: get(&p.Weight).map(|n| n.0),
             });
         }
@@ -319,6 +329,38 @@ pub fn shipment_to_canonical(
         results.push((erp, shipment));
     }
     Ok(results)
+}
+
+/// A package's contents as items of this order's lines: each content row takes its quantity from
+/// the shipped lines with the same InventoryID, in line order, so an item on two lines is split
+/// over them and the ERP line (hence the channel line) of every unit is known.
+fn contents_to_items(contents: &[super::wire::PackageContentWire], unpacked: &mut [PackageItem]) -> Vec<PackageItem> {
+    let mut out: Vec<PackageItem> = Vec::new();
+    for row in contents {
+        let Some(inventory) = text(&row.InventoryID) else { continue };
+        let mut wanted = get(&row.Quantity).map(|n| n.0).unwrap_or_default();
+        for line in unpacked.iter_mut().filter(|l| l.item_id.eq_ignore_ascii_case(&inventory)) {
+            if wanted <= rust_decimal::Decimal::ZERO {
+                break;
+            }
+            let take = wanted.min(line.quantity);
+            if take <= rust_decimal::Decimal::ZERO {
+                continue;
+            }
+            line.quantity -= take;
+            wanted -= take;
+            match out.iter_mut().find(|o| o.item_id == line.item_id && o.erp_line_nbr == line.erp_line_nbr) {
+                Some(existing) => existing.quantity += take,
+                None => out.push(PackageItem { quantity: take, ..line.clone() }),
+            }
+        }
+        // Contents of another order on a shared shipment, or more than the details say: the item
+        // is still in the box, without a line to tie it to.
+        if wanted > rust_decimal::Decimal::ZERO && unpacked.iter().any(|l| l.item_id.eq_ignore_ascii_case(&inventory)) {
+            out.push(PackageItem { item_id: inventory, erp_line_nbr: None, channel_line_id: None, quantity: wanted });
+        }
+    }
+    out
 }
 
 /// A sales order's state as status-push needs it.

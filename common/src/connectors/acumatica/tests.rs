@@ -199,6 +199,37 @@ fn confirmed_shipments_map_per_order_with_one_package_per_tracking_number() {
 }
 
 #[test]
+fn each_package_carries_its_own_contents_tied_to_the_order_lines() {
+    let wire: ShipmentWire = serde_json::from_value(json!({
+        "ShipmentNbr": {"value": "000124"}, "Status": {"value": "Confirmed"},
+        "ShipmentDate": {"value": "2024-05-02T00:00:00"}, "ShipVia": {"value": "UPSGROUND"},
+        "Orders": [{"OrderType": {"value": "SO"}, "OrderNbr": {"value": "SO001234"}}],
+        "Details": [
+            {"InventoryID": {"value": "MUG"}, "ShippedQty": {"value": 1}, "OrderLineNbr": {"value": 1}},
+            {"InventoryID": {"value": "TEE"}, "ShippedQty": {"value": 2}, "OrderLineNbr": {"value": 2}},
+            {"InventoryID": {"value": "TEE"}, "ShippedQty": {"value": 1}, "OrderLineNbr": {"value": 3}}
+        ],
+        "Packages": [
+            {"LineNbr": {"value": 1}, "TrackingNbr": {"value": "1ZBOX1"},
+             "PackageContents": [{"InventoryID": {"value": "MUG"}, "Quantity": {"value": 1}},
+                                 {"InventoryID": {"value": "TEE"}, "Quantity": {"value": 1}}]},
+            {"LineNbr": {"value": 2}, "TrackingNbr": {"value": "1ZBOX2"},
+             "PackageContents": [{"InventoryID": {"value": "TEE"}, "Quantity": {"value": 2}}]},
+            {"LineNbr": {"value": 3}, "TrackingNbr": {"value": "1ZBOX3"}}
+        ]
+    }))
+    .unwrap();
+    let (_, shipment) = shipment_to_canonical(&wire, &["Confirmed".into()]).unwrap().remove(0);
+    let items = |p: usize| -> Vec<(String, Option<i64>, rust_decimal::Decimal)> {
+        shipment.packages[p].items.iter().map(|i| (i.item_id.clone(), i.erp_line_nbr, i.quantity)).collect()
+    };
+    assert_eq!(items(0), vec![("MUG".into(), Some(1), dec!(1)), ("TEE".into(), Some(2), dec!(1))]);
+    // The second box's two tees: the rest of line 2, then line 3.
+    assert_eq!(items(1), vec![("TEE".into(), Some(2), dec!(1)), ("TEE".into(), Some(3), dec!(1))]);
+    assert!(items(2).is_empty(), "a box without contents among several says nothing about its items");
+}
+
+#[test]
 fn config_validation_names_the_field() {
     let mut c = AcumaticaConfig::new("https://erp.example.com/AcumaticaERP", "api", "pw".to_string().into(), "Company");
     c.validate().unwrap();

@@ -325,12 +325,24 @@ pub struct ShipmentDetailWire {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ShipmentPackageWire {
+    /// ShipmentPackageDetail rows (expanded with `Packages/PackageContents`).
+    #[serde(default)]
+    pub PackageContents: Vec<PackageContentWire>,
     #[serde(default)]
     pub LineNbr: Option<Val<Num>>,
     #[serde(default)]
     pub TrackingNbr: Option<Val<String>>,
     #[serde(default)]
     pub Weight: Option<Val<Num>>,
+}
+
+/// One item line inside a package (ShipmentPackageDetail).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PackageContentWire {
+    #[serde(default)]
+    pub InventoryID: Option<Val<String>>,
+    #[serde(default)]
+    pub Quantity: Option<Val<Num>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

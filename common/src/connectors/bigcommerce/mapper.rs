@@ -232,10 +232,12 @@ impl Allocation {
     }
 }
 
-/// Takes a package's items out of `lines` by SKU, each capped at what is still unshipped, so a
-/// push never asks BigCommerce to ship more than is left (it would refuse the whole shipment).
-/// A SKU on several products is spread over them in order. Errors name the item: a SKU not on
-/// the order, or a quantity that is not a whole number.
+/// Takes a package's items out of `lines`, each capped at what is still unshipped, so a push never
+/// asks BigCommerce to ship more than is left (it would refuse the whole shipment). An item with a
+/// channel line id goes to that product (`order_product_id`, kept on the ERP line at import), so
+/// an ERP item id that differs from the BigCommerce SKU still ships the right product; otherwise
+/// by SKU, spread over the products carrying it in order. Errors name the item: a line or SKU not
+/// on the order, or a quantity that is not a whole number.
 pub fn allocate(items: &[PackageItem], lines: &mut [Unshipped]) -> Result<Allocation, String> {
     let mut out = Allocation::default();
     for item in items {
@@ -247,9 +249,21 @@ pub fn allocate(items: &[PackageItem], lines: &mut [Unshipped]) -> Result<Alloca
             return Err(format!("items[{sku}].quantity: {} is not a whole number", item.quantity));
         }
         let mut wanted = i64::try_from(item.quantity).map_err(|_| format!("items[{sku}].quantity: out of range"))?;
-        let matching: Vec<usize> = (0..lines.len())
-            .filter(|i| lines[*i].sku.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(sku)))
-            .collect();
+        let matching: Vec<usize> = match item.channel_line_id.as_deref() {
+            Some(line_id) => {
+                let found: Vec<usize> =
+                    (0..lines.len()).filter(|i| lines[*i].order_product_id.to_string() == line_id.trim()).collect();
+                if found.is_empty() {
+                    return Err(format!(
+                        "items[{sku}].channel_line_id: no product on the order has order_product_id {line_id:?}"
+                    ));
+                }
+                found
+            }
+            None => (0..lines.len())
+                .filter(|i| lines[*i].sku.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(sku)))
+                .collect(),
+        };
         if matching.is_empty() {
             return Err(format!("items[{sku}].item_id: no product on the order has SKU {sku:?}"));
         }

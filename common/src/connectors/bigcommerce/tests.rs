@@ -152,6 +152,19 @@ mod publisher {
     }
 
     #[test]
+    fn the_channel_line_wins_over_an_erp_item_id_that_is_not_the_sku() {
+        let mut lines = vec![line(88, "SKU-A", 1), line(89, "SKU-B", 2)];
+        // The ERP knows SKU-B as WIDGET-9 (found by barcode at import); its line kept product 89.
+        let mut widget = item("WIDGET-9", dec!(2));
+        widget.channel_line_id = Some("89".into());
+        let a = allocate(&[widget.clone()], &mut lines).unwrap();
+        assert_eq!(a.by_address[0].1, vec![ShipmentItem { order_product_id: 89, quantity: 2 }]);
+        widget.channel_line_id = Some("404".into());
+        let e = allocate(&[widget], &mut lines).unwrap_err();
+        assert!(e.contains("items[WIDGET-9].channel_line_id") && e.contains("404"), "{e}");
+    }
+
+    #[test]
     fn unknown_skus_and_fractional_quantities_are_refused_by_name() {
         let mut lines = vec![line(88, "SKU-A", 3)];
         let e = allocate(&[item("NOPE", dec!(1))], &mut lines).unwrap_err();

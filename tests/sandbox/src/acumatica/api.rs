@@ -1,5 +1,6 @@
 //! Acumatica HTTP handlers, push notifications and the Acumatica part of the control API.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use axum::body::Bytes;
@@ -304,7 +305,8 @@ fn list_of(pairs: &[(String, String)], key: &str) -> Vec<String> {
     qget(pairs, key)
         .map(|v| {
             v.split(',')
-                .map(|x| x.trim().split('/').next().unwrap_or("").to_string())
+                // Nested paths (`Packages/PackageContents`) are kept: `render` expands level by level.
+                .map(|x| x.trim().to_string())
                 .filter(|x| !x.is_empty())
                 .collect()
         })
@@ -967,6 +969,49 @@ impl SharedState {
                 })
                 .collect();
             let pkgs = if req.packages.is_empty() { vec![ShipPackage::default()] } else { req.packages.clone() };
+            // Order line number → (shipment detail line, InventoryID, quantity shipped).
+            let shipped: Vec<(i64, usize, String, Decimal)> = to_ship
+                .iter()
+                .enumerate()
+                .map(|(n, (i, q))| {
+                    let r = &rows[*i];
+                    let line = val_dec(r, "LineNbr").and_then(|d| i64::try_from(d).ok()).unwrap_or_default();
+                    (line, n + 1, val_str(r, "InventoryID").unwrap_or_default(), *q)
+                })
+                .collect();
+            let mut packed: BTreeMap<i64, Decimal> = BTreeMap::new();
+            let mut contents_of: Vec<Vec<Value>> = Vec::new();
+            for (n, p) in pkgs.iter().enumerate() {
+                let lines: Vec<ShipLine> = match &p.contents {
+                    Some(lines) => lines.clone(),
+                    None if pkgs.len() == 1 => {
+                        shipped.iter().map(|(line, _, _, q)| ShipLine { line_nbr: *line, qty: *q }).collect()
+                    }
+                    None => Vec::new(),
+                };
+                let mut rows_out = Vec::new();
+                for (k, l) in lines.iter().enumerate() {
+                    let Some((_, split, inventory, qty)) = shipped.iter().find(|(line, ..)| *line == l.line_nbr) else {
+                        return Err(format!("package {}: line {} is not on this shipment", n + 1, l.line_nbr));
+                    };
+                    let total = packed.entry(l.line_nbr).or_default();
+                    *total += l.qty;
+                    if l.qty <= Decimal::ZERO || *total > *qty {
+                        return Err(format!(
+                            "package {}: line {} packs {} but the shipment ships {qty} of it",
+                            n + 1,
+                            l.line_nbr,
+                            total
+                        ));
+                    }
+                    rows_out.push(json!({
+                        "id": uuid::Uuid::new_v4().to_string(), "rowNumber": k + 1,
+                        "InventoryID": w(inventory.clone()), "Quantity": w(num(l.qty)), "UOM": w("EA"),
+                        "ShipmentSplitLineNbr": w(*split), "LotSerialNbr": w(""), "Subitem": w(""),
+                    }));
+                }
+                contents_of.push(rows_out);
+            }
             let packages: Vec<Value> = pkgs
                 .iter()
                 .enumerate()
@@ -980,6 +1025,7 @@ impl SharedState {
                         "DeclaredValue": w(0), "CODAmount": w(0), "Confirmed": w(true),
                         "Description": w(format!("Package {}", n + 1)),
                         "CustomRefNbr1": w(""), "CustomRefNbr2": w(""),
+                        "PackageContents": contents_of[n],
                     })
                 })
                 .collect();
@@ -1099,6 +1145,11 @@ pub struct ShipPackage {
     pub weight: Option<Decimal>,
     #[serde(default, rename = "BoxID")]
     pub box_id: Option<String>,
+    /// What is in the box: order lines and quantities. Default: everything shipped when the
+    /// shipment has one box, nothing listed when it has several (a warehouse that did not pack
+    /// by item).
+    #[serde(default)]
+    pub contents: Option<Vec<ShipLine>>,
 }
 
 // ------------------------------------------------------------------------------------------

@@ -238,12 +238,22 @@ pub(crate) fn customer_json(id: &str, name: &str, email: &str, now: &str) -> Val
 }
 
 /// Shape an entity for a response: wrapped fields always, linked objects and detail arrays only
-/// when `$expand`ed, `$select` narrowing fields (system fields always stay).
+/// when `$expand`ed (nested ones as `Packages/PackageContents`, like Acumatica), `$select`
+/// narrowing fields (system fields always stay).
 pub fn render(entity: &Value, expand: &[String], select: &[String]) -> Value {
     let Some(obj) = entity.as_object() else {
         return entity.clone();
     };
     let expanded = |k: &str| expand.iter().any(|e| e.eq_ignore_ascii_case(k));
+    // What `k/...` expands inside an expanded detail or linked object.
+    let nested = |k: &str| -> Vec<String> {
+        let prefix = format!("{}/", k.to_ascii_lowercase());
+        expand
+            .iter()
+            .filter(|e| e.to_ascii_lowercase().starts_with(&prefix))
+            .map(|e| e[prefix.len()..].to_owned())
+            .collect()
+    };
     let selected_top: Vec<String> =
         select.iter().map(|s| s.split('/').next().unwrap_or("").to_ascii_lowercase()).collect();
     let mut out = Map::new();
@@ -253,8 +263,16 @@ pub fn render(entity: &Value, expand: &[String], select: &[String]) -> Value {
         if !system && !select.is_empty() && !selected_top.contains(&k.to_ascii_lowercase()) {
             continue;
         }
-        if system || is_wrapped || expanded(k) {
+        if system || is_wrapped {
             out.insert(k.clone(), v.clone());
+        } else if expanded(k) {
+            let inner = nested(k);
+            let shaped = match v {
+                Value::Array(items) => Value::Array(items.iter().map(|i| render(i, &inner, &[])).collect()),
+                Value::Object(_) => render(v, &inner, &[]),
+                other => other.clone(),
+            };
+            out.insert(k.clone(), shaped);
         }
     }
     Value::Object(out)
