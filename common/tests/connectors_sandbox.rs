@@ -7,7 +7,7 @@ use orderbridge::connectors::acumatica::{AcumaticaClient, AcumaticaConfig};
 use orderbridge::connectors::bigcommerce::{BigCommerceClient, BigCommerceConfig};
 use orderbridge::connectors::sellercloud::{SellercloudClient, SellercloudConfig};
 use orderbridge::model::{ChannelOrderId, ConnectionId, ErpOrderRef, IdentifierKind};
-use orderbridge::ports::{Acknowledgement, CustomerLookup, ListedOrder, OrderSink, OrderSource};
+use orderbridge::ports::{Acknowledgement, CustomerLookup, ErpShipments, ListedOrder, OrderSink, OrderSource};
 use orderbridge_sandbox::{start, FaultKind, Sandbox, SandboxConfig, ScriptedFault, Vendor};
 
 async fn sandbox() -> Sandbox {
@@ -215,6 +215,36 @@ async fn acumatica_finds_creates_and_finds_again_then_logs_out() {
     let err = client.create_order(&bad).await.unwrap_err();
     assert!(err.to_string().contains("InventoryID"), "{err}");
     assert!(!orderbridge::Classify::is_retryable(&err));
+
+    // Shipments back: two boxes, one unit each, read with their contents; the order's state.
+    let confirm: orderbridge_sandbox::acumatica::ConfirmShipment = serde_json::from_value(serde_json::json!({
+        "OrderType": "SO", "OrderNbr": created.order_nbr.as_str(),
+        "Packages": [{"TrackingNbr": "1ZBOXONE", "Contents": [{"LineNbr": 1, "Qty": 1}]},
+                     {"TrackingNbr": "1ZBOXTWO", "Contents": [{"LineNbr": 1, "Qty": 1}]}]
+    }))
+    .unwrap();
+    let shipped = sb.state().acumatica_confirm_shipment(&confirm).unwrap();
+    let nbr = shipped["ShipmentNbr"]["value"].as_str().unwrap().to_owned();
+    let found = ErpShipments::shipment(&client, &nbr).await.unwrap();
+    assert_eq!(found.len(), 1);
+    let (erp, shipment) = &found[0];
+    assert_eq!(erp, &created);
+    let boxes: Vec<(String, Vec<(String, Option<i64>, rust_decimal::Decimal)>)> = shipment
+        .packages
+        .iter()
+        .map(|p| {
+            let items = p.items.iter().map(|i| (i.item_id.clone(), i.erp_line_nbr, i.quantity)).collect();
+            (p.tracking.number.to_string(), items)
+        })
+        .collect();
+    let one = vec![(product.erp_inventory_id.clone(), Some(1), rust_decimal::Decimal::ONE)];
+    assert_eq!(boxes, vec![("1ZBOXONE".to_owned(), one.clone()), ("1ZBOXTWO".to_owned(), one)]);
+    let state = ErpShipments::order_state(&client, &created).await.unwrap();
+    assert_eq!(state.status, "Completed");
+    assert_eq!(state.lines[0].channel_line_id.as_deref(), Some("9001"), "the channel line id kept at import");
+    assert_eq!(state.shipment_nbrs, vec![nbr]);
+    assert_eq!(state.note.as_deref(), Some("Leave at door"));
+    assert!(ErpShipments::shipment(&client, "999999").await.unwrap().is_empty(), "an unknown shipment is empty");
 
     client.logout().await;
     let host = sb.urls().acumatica.rsplit_once('/').unwrap().0.to_owned();
