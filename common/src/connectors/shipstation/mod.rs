@@ -1,1 +1,19 @@
-//! ShipStation V1: shipments read back from the shipping tool (being written).
+//! ShipStation V1 (vendor-apis.md §4): label shipments read back from the shipping tool
+//! (`ShippingTool`): the batch a `SHIP_NOTIFY` webhook points to, and shipments created since a
+//! cursor for the catch-up poll. Basic auth with the API key and secret, 40 requests a minute,
+//! times without an offset in the account's (Pacific) time zone, converted at this edge.
+
+mod client;
+mod config;
+mod mapper;
+mod wire;
+
+pub use client::ShipStationClient;
+pub use config::ShipStationConfig;
+pub use mapper::{from_shipstation_time, to_shipstation_time};
+
+/// Vendor name in errors and logs.
+pub const VENDOR: &str = "shipstation";
+
+#[cfg(test)]
+mod tests;
