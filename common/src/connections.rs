@@ -83,6 +83,32 @@ pub struct WebhookSettings {
     pub dedupe_hours: Option<u64>,
 }
 
+/// The shipping tool whose labels are shipments to push back (ShipStation).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShipStationSection {
+    /// ShipStation store id → the channel connection whose orders that store holds (their
+    /// ShipStation order number is the channel's order id). Shipments of other stores are ignored.
+    #[serde(default)]
+    pub stores: std::collections::BTreeMap<String, ConnectionId>,
+    pub settings: crate::connectors::shipstation::ShipStationConfig,
+}
+
+impl ShipStationSection {
+    /// The store map with numeric keys; names the bad key.
+    pub fn store_map(&self) -> Result<std::collections::BTreeMap<i64, ConnectionId>, String> {
+        self.stores
+            .iter()
+            .map(|(k, v)| {
+                k.trim()
+                    .parse::<i64>()
+                    .map(|id| (id, v.clone()))
+                    .map_err(|_| format!("shipstation.stores: {k:?} is not a ShipStation store id"))
+            })
+            .collect()
+    }
+}
+
 /// Shortest webhook secret accepted: guessable tokens would make the intake an open door.
 pub const MIN_WEBHOOK_SECRET: usize = 16;
 
@@ -129,6 +155,8 @@ pub struct Connections {
     pub connections: Vec<ChannelConnection>,
     #[serde(default)]
     pub webhooks: WebhookSettings,
+    #[serde(default)]
+    pub shipstation: Option<ShipStationSection>,
 }
 
 /// Replaces `${VAR}` with the variable's value; a missing variable is an error naming it.
@@ -180,6 +208,18 @@ impl Connections {
             connection: "webhooks".into(),
             message,
         })?;
+        if let Some(ss) = &parsed.shipstation {
+            let invalid = |message: String| ConnectionsError::Invalid {
+                source_name: source_name.into(),
+                connection: "shipstation".into(),
+                message,
+            };
+            let stores = ss.store_map().map_err(invalid)?;
+            if let Some((store, c)) = stores.iter().find(|(_, c)| !parsed.connections.iter().any(|k| &k.id == *c)) {
+                return Err(invalid(format!("shipstation.stores.{store}: connection {c:?} is not defined")));
+            }
+            ss.settings.validate().map_err(|e| invalid(e.to_string()))?;
+        }
         let mut seen = std::collections::BTreeSet::new();
         for c in &parsed.connections {
             if !seen.insert(c.id.clone()) {

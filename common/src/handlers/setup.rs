@@ -11,6 +11,7 @@ use crate::connections::{ChannelSettings, Connections, ConnectionsError};
 use crate::connectors::acumatica::AcumaticaClient;
 use crate::connectors::bigcommerce::BigCommerceClient;
 use crate::connectors::sellercloud::SellercloudClient;
+use crate::connectors::shipstation::ShipStationClient;
 use crate::model::{BigCommerceOrderId, ChannelOrderId, ConnectionId, SellercloudOrderId};
 use crate::ports::{OrderSource, StatusPublisher, SystemClock, WebhookVerifier};
 use crate::webhooks::{AcumaticaPushVerifier, ShipStationVerifier, StandardWebhooksVerifier};
@@ -254,8 +255,15 @@ impl StatusApp {
 
 type ToolParts = (Option<Arc<dyn crate::ports::ShippingTool>>, BTreeMap<i64, ConnectionId>);
 
-fn build_shipping_tool(_connections: &Connections) -> Result<ToolParts, SetupError> {
-    Ok((None, BTreeMap::new()))
+fn build_shipping_tool(connections: &Connections) -> Result<ToolParts, SetupError> {
+    let Some(section) = &connections.shipstation else { return Ok((None, BTreeMap::new())) };
+    let err = |source: Box<dyn std::error::Error + Send + Sync>| SetupError::Connection {
+        connection: "shipstation".into(),
+        source,
+    };
+    let client = ShipStationClient::new(section.settings.clone()).map_err(|e| err(Box::new(e)))?;
+    let stores = section.store_map().map_err(|e| err(e.into()))?;
+    Ok((Some(Arc::new(client)), stores))
 }
 
 /// Settings of shipment-webhook beyond the common ones.
@@ -324,7 +332,18 @@ impl WebhookApp {
     }
 }
 
-/// Hosts a ShipStation `resource_url` may name: ShipStation's API host (the configured one).
-fn shipstation_hosts(_connections: &Connections) -> Vec<String> {
-    vec!["ssapi.shipstation.com".into()]
+/// Hosts a ShipStation `resource_url` may name: the configured API host (ShipStation's own by
+/// default), and nothing else.
+fn shipstation_hosts(connections: &Connections) -> Vec<String> {
+    let base =
+        connections.shipstation.as_ref().map_or("https://ssapi.shipstation.com", |s| s.settings.base_url.as_str());
+    url::Url::parse(base)
+        .ok()
+        .and_then(|u| match (u.host_str(), u.port()) {
+            (Some(h), Some(p)) => Some(format!("{h}:{p}")),
+            (Some(h), None) => Some(h.to_owned()),
+            _ => None,
+        })
+        .into_iter()
+        .collect()
 }

@@ -11,7 +11,8 @@ use base64::Engine;
 use orderbridge::config::{QueueUrl, TableName};
 use orderbridge::connections::Connections;
 use orderbridge::handlers::{
-    push_mapping, OrdersApp, OrdersSettings, StatusApp, StatusSettings, WebhookApp, WebhookSettingsEnv, ACUMATICA_ROUTE,
+    push_mapping, OrdersApp, OrdersSettings, StatusApp, StatusSettings, WebhookApp, WebhookSettingsEnv,
+    ACUMATICA_ROUTE, SHIPSTATION_ROUTE,
 };
 use orderbridge::http::RateBudget;
 use orderbridge_sandbox::{Sandbox, SandboxConfig, Vendor, WebhookTarget};
@@ -122,6 +123,10 @@ impl World {
             ("DEMO_SELLERCLOUD_PASSWORD", credential(&describe, "sellercloud", "password")),
             ("DEMO_BIGCOMMERCE_URL", urls.get(Vendor::Bigcommerce).to_owned()),
             ("DEMO_BIGCOMMERCE_TOKEN", credential(&describe, "bigcommerce", "access_token")),
+            ("DEMO_SHIPSTATION_URL", urls.get(Vendor::Shipstation).to_owned()),
+            ("DEMO_SHIPSTATION_API_KEY", credential(&describe, "shipstation", "api_key")),
+            ("DEMO_SHIPSTATION_API_SECRET", credential(&describe, "shipstation", "api_secret")),
+            ("DEMO_SHIPSTATION_STORE_ID", describe["vendors"]["shipstation"]["store_id"].to_string()),
         ];
         let text = std::fs::read_to_string(demo_dir().join("connections.toml"))?;
         let mut connections = Connections::parse("demo/connections.toml", &text, |var| {
@@ -191,6 +196,19 @@ impl World {
                 .copies(n)
         });
         self.sandbox.state().set_webhook(Vendor::Acumatica, target);
+    }
+
+    /// Points ShipStation's SHIP_NOTIFY at shipment-webhook (with the token in the URL), each
+    /// delivered `copies` times; `None` switches them off.
+    pub fn route_shipstation_notifications(&self, copies: Option<u32>) {
+        let target = copies.map(|n| {
+            WebhookTarget::new(format!(
+                "{}{SHIPSTATION_ROUTE}?token={}",
+                self.gateway.base_url, self.secrets.shipstation_token
+            ))
+            .copies(n)
+        });
+        self.sandbox.state().set_webhook(Vendor::Shipstation, target);
     }
 
     pub async fn shutdown(self) {

@@ -76,6 +76,8 @@ struct Plan {
     bc_two_boxes: (i64, Vec<String>),
     sc_held: (i64, Vec<String>),
     sc_two_boxes: (i64, Vec<String>),
+    /// A label bought in ShipStation for a Sellercloud order.
+    sc_via_shipstation: (i64, Vec<String>),
 }
 
 fn channel_id(import_id: &str) -> i64 {
@@ -114,13 +116,38 @@ fn ship_round_one(world: &World, tag: &str) -> (Plan, String) {
     );
     let (sc2, sc2_nbr, _) = &sc[1];
     confirm(world, json!({"Order": sc2_nbr, "Packages": [{"TrackingNbr": t(6)}, {"TrackingNbr": t(7)}]}));
+    // ShipStation: the store holding Sellercloud orders buys a label for a third order.
+    let sc3 = &sc[2].0;
+    label_in_shipstation(world, channel_id(sc3), &t(8));
     let plan = Plan {
         bc_partial: (channel_id(bc1), vec![t(1)]),
         bc_two_boxes: (channel_id(bc2), vec![t(2), t(3)]),
         sc_held: (channel_id(sc1), vec![t(4), t(5)]),
         sc_two_boxes: (channel_id(sc2), vec![t(6), t(7)]),
+        sc_via_shipstation: (channel_id(sc3), vec![t(8)]),
     };
     (plan, sc1_nbr.clone())
+}
+
+/// The order arrives in the ShipStation store mapped to `sc-main` (as ShipStation's own
+/// Sellercloud integration would put it there) and a label is bought: SHIP_NOTIFY fires.
+fn label_in_shipstation(world: &World, sellercloud_id: i64, tracking: &str) {
+    let state = world.sandbox.state();
+    let store = state.config().shipstation_store_id;
+    let body = json!({
+        "orderNumber": sellercloud_id.to_string(), "orderKey": format!("sc-{sellercloud_id}"),
+        "orderDate": "2026-11-20T10:00:00.0000000", "orderStatus": "awaiting_shipment",
+        "advancedOptions": {"storeId": store},
+        "shipTo": {"name": "Buyer", "street1": "1 Main St", "city": "Austin", "state": "TX", "postalCode": "78701", "country": "US"},
+        "items": [{"sku": "ANY", "name": "Item", "quantity": 1, "unitPrice": 1.0}],
+    });
+    state.shipstation().upsert(&body, chrono::Utc::now()).expect("ShipStation order");
+    let request: orderbridge_sandbox::shipstation::CreateShipments = serde_json::from_value(json!({
+        "orderNumbers": [sellercloud_id.to_string()], "carrierCode": "ups", "serviceCode": "ups_ground",
+        "trackingNumbers": [tracking],
+    }))
+    .expect("create shipments request");
+    state.shipstation_create_shipments(&request).expect("label");
 }
 
 /// The rest of the held Sellercloud order ships.
@@ -203,6 +230,12 @@ fn check(world: &World, plan: &Plan) -> Vec<String> {
             ));
         }
     }
+    let (id, want) = &plan.sc_via_shipstation;
+    let (packages, _, _, shipping) = sc_state(world, *id);
+    if packages != *want || shipping != 3 {
+        problems
+            .push(format!("SC-{id}: packages {packages:?} / shipping {shipping}, want {want:?} / 3 from ShipStation"));
+    }
     let duplicates = world.sandbox.state().duplicates(Vendor::Bigcommerce).remove("tracking_number");
     if let Some(duplicates) = duplicates {
         problems.push(format!("BigCommerce duplicate writes: {duplicates:?}"));
@@ -243,10 +276,13 @@ async fn shipments_reach_the_right_channel_orders_once_by_webhook_and_by_the_cat
     // Webhooks on: every push notification delivered three times.
     let world = &by_webhook;
     world.route_acumatica_pushes(Some(3));
+    world.route_shipstation_notifications(Some(3));
     let started = Instant::now();
     let (plan, held_nbr) = ship_round_one(world, "W");
-    // Four shipments and four order-status changes, each pushed three times.
+    // Four shipments and four order-status changes, each pushed three times; one SHIP_NOTIFY, too.
     wait_for_pushes(world, 24).await;
+    let notified = world.sandbox.state().wait_for_deliveries(Vendor::Shipstation, 3, Duration::from_secs(20)).await;
+    assert!(notified.len() >= 3 && notified.iter().all(|d| d.delivered), "{notified:?}");
     let report = drain_shipments(&world.status, &world.aws, 2, Duration::from_secs(120)).await;
     assert!(report.settled, "{report:?}");
     let latency = started.elapsed();
@@ -259,6 +295,7 @@ async fn shipments_reach_the_right_channel_orders_once_by_webhook_and_by_the_cat
     assert_no_problems(world, "by webhook", &check(world, &plan)).await;
     let calls = world.gateway.calls();
     assert!(calls.iter().all(|c| c.status == 200), "{calls:?}");
+    assert_eq!(calls.iter().filter(|c| c.path == "/webhooks/shipstation").count(), 3);
     let mut times: Vec<Duration> = calls.iter().map(|c| c.handler_time).collect();
     times.sort();
     println!(
@@ -273,6 +310,7 @@ async fn shipments_reach_the_right_channel_orders_once_by_webhook_and_by_the_cat
     // Webhooks off: the same shipments reach the channels through the catch-up poll.
     let world = &by_poll;
     world.route_acumatica_pushes(None);
+    world.route_shipstation_notifications(None);
     let (plan_poll, held_nbr) = ship_round_one(world, "P");
     let summary = world.status.run_catch_up().await;
     assert!(summary.sources.iter().all(|s| s.error.is_none()), "{summary:?}");
