@@ -229,7 +229,7 @@ async fn acumatica_finds_creates_and_finds_again_then_logs_out() {
     assert_eq!(found.len(), 1);
     let (erp, shipment) = &found[0];
     assert_eq!(erp, &created);
-    let boxes: Vec<(String, Vec<(String, Option<i64>, rust_decimal::Decimal)>)> = shipment
+    let boxes: Vec<(String, Vec<BoxItem>)> = shipment
         .packages
         .iter()
         .map(|p| {
@@ -255,6 +255,9 @@ async fn acumatica_finds_creates_and_finds_again_then_logs_out() {
     client.logout().await;
     sb.shutdown().await;
 }
+
+/// (item id, ERP line, quantity) of one item in a box.
+type BoxItem = (String, Option<i64>, rust_decimal::Decimal);
 
 fn contact() -> orderbridge::mapping::DraftContact {
     orderbridge::mapping::DraftContact {
