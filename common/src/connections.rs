@@ -60,6 +60,9 @@ impl ChannelConnection {
 pub enum ChannelSettings {
     Sellercloud(Box<SellercloudConfig>),
     Bigcommerce(Box<BigCommerceConfig>),
+    /// Shipments and statuses go back to Magento orders; Orderbridge does not pull Magento
+    /// orders yet, so its bindings come from another importer writing the same ledger.
+    Magento(Box<crate::connectors::magento::MagentoConfig>),
 }
 
 /// Webhook intake secrets (shipment-webhook). A route answers only when its secret is set.

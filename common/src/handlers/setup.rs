@@ -10,9 +10,10 @@ use crate::config::{CommonSettings, Env, QueueUrl, SettingsError};
 use crate::connections::{ChannelSettings, Connections, ConnectionsError};
 use crate::connectors::acumatica::AcumaticaClient;
 use crate::connectors::bigcommerce::BigCommerceClient;
+use crate::connectors::magento::MagentoClient;
 use crate::connectors::sellercloud::SellercloudClient;
 use crate::connectors::shipstation::ShipStationClient;
-use crate::model::{BigCommerceOrderId, ChannelOrderId, ConnectionId, SellercloudOrderId};
+use crate::model::{BigCommerceOrderId, ChannelOrderId, ConnectionId, MagentoOrderId, SellercloudOrderId};
 use crate::ports::{OrderSource, StatusPublisher, SystemClock, WebhookVerifier};
 use crate::webhooks::{AcumaticaPushVerifier, ShipStationVerifier, StandardWebhooksVerifier};
 
@@ -131,6 +132,10 @@ fn bigcommerce_order_id(raw: &str) -> Option<ChannelOrderId> {
     BigCommerceOrderId::parse(raw).ok().map(ChannelOrderId::BigCommerce)
 }
 
+fn magento_order_id(raw: &str) -> Option<ChannelOrderId> {
+    MagentoOrderId::parse(raw).ok().map(ChannelOrderId::Magento)
+}
+
 pub fn build_channel(connection: &crate::connections::ChannelConnection) -> Result<BuiltChannel, SetupError> {
     let channel_err = |source: Box<dyn std::error::Error + Send + Sync>| SetupError::Connection {
         connection: connection.id.to_string(),
@@ -161,6 +166,14 @@ pub fn build_channel(connection: &crate::connections::ChannelConnection) -> Resu
                 order_id: bigcommerce_order_id,
             }
         }
+        ChannelSettings::Magento(config) => BuiltChannel {
+            source: None,
+            publisher: Arc::new(
+                MagentoClient::new(connection.id.clone(), (**config).clone()).map_err(|e| channel_err(Box::new(e)))?,
+            ),
+            takes_partial_shipments: true,
+            order_id: magento_order_id,
+        },
     })
 }
 

@@ -103,6 +103,7 @@ fn wide_windows(connections: &mut Connections) {
             ChannelSettings::Sellercloud(sc) => sc.max_age_days = 60,
             // The store is on BigCommerce's Pro plan in these tests (see `sandbox`).
             ChannelSettings::Bigcommerce(bc) => bc.rate_limit = orderbridge::http::RateBudget::new(450, 30),
+            ChannelSettings::Magento(_) => {}
         }
     }
 }

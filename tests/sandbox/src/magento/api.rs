@@ -50,6 +50,7 @@ pub fn router(state: SharedState) -> Router {
             .route(&format!("{p}/order/{{id}}/ship"), post(ship))
             .route(&format!("{p}/order/{{id}}/invoice"), post(invoice))
             .route(&format!("{p}/shipment/{{id}}"), get(get_shipment))
+            .route(&format!("{p}/shipments"), get(search_shipments))
             .route(&format!("{p}/shipment/track"), post(add_track));
     }
     r.with_state(state)
@@ -783,6 +784,36 @@ async fn get_shipment(
         Some(x) => Json(x).into_response(),
         None => no_entity("id", &raw),
     }
+}
+
+/// `GET /V1/shipments?searchCriteria[filter_groups][0][filters][0][field]=order_id&...[value]=N`:
+/// the shipments (with tracks) of an order. Only `order_id` filters are modelled.
+async fn search_shipments(
+    State(s): State<SharedState>,
+    Path(params): Path<BTreeMap<String, String>>,
+    h: HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
+    if let Err(r) = auth(&s, &h, &params) {
+        return r;
+    }
+    let pairs = crate::core::query_pairs(uri.query());
+    let field = pairs.iter().find(|(k, _)| k.ends_with("[field]")).map(|(_, v)| v.as_str());
+    let value = pairs.iter().find(|(k, _)| k.ends_with("[value]")).and_then(|(_, v)| v.parse::<i64>().ok());
+    let order = match (field, value) {
+        (Some("order_id"), Some(id)) => Some(id),
+        (None, None) => None,
+        _ => return bad("Only order_id filters are supported by this sandbox."),
+    };
+    let items: Vec<Value> = s
+        .magento()
+        .shipments
+        .values()
+        .filter(|x| order.is_none_or(|id| x["order_id"].as_i64() == Some(id)))
+        .cloned()
+        .collect();
+    let n = items.len();
+    Json(json!({ "items": items, "search_criteria": { "filter_groups": [] }, "total_count": n })).into_response()
 }
 
 async fn add_track(
