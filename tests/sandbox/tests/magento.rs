@@ -249,3 +249,62 @@ async fn erp_originated_order_create_validates_and_commit_then_fail_leaves_it() 
     assert_eq!(v["total_count"], 1);
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn shipment_search_by_order_id_returns_that_orders_shipments_with_their_tracks() {
+    let (sb, c, base, t) = start().await;
+    let p = sb.state().seed_data().products.clone();
+    let ids = sb.state().magento_create_orders(
+        2,
+        &serde_json::from_value(json!({"lines": [{"sku": p[0].sku, "qty": 2}, {"sku": p[2].sku, "qty": 1}]})).unwrap(),
+    );
+    let ship = |id: i64, track: &'static str| {
+        let first = sb.state().magento().orders[&id]["items"][0]["item_id"].as_i64().unwrap();
+        c.post(format!("{base}/rest/default/V1/order/{id}/ship")).bearer_auth(&t).json(&json!({
+            "items": [{"order_item_id": first, "qty": 1}],
+            "tracks": [{"track_number": track, "title": "UPS", "carrier_code": "ups"}]
+        }))
+    };
+    for (id, track) in [(ids[0], "1ZSEARCH1"), (ids[0], "1ZSEARCH2"), (ids[1], "1ZSEARCH3")] {
+        assert_eq!(ship(id, track).send().await.unwrap().status(), 200);
+    }
+    let search = |order: String| {
+        c.get(format!("{base}/rest/default/V1/shipments")).bearer_auth(&t).query(&[
+            ("searchCriteria[filter_groups][0][filters][0][field]", "order_id".to_owned()),
+            ("searchCriteria[filter_groups][0][filters][0][value]", order),
+            ("searchCriteria[filter_groups][0][filters][0][condition_type]", "eq".to_owned()),
+        ])
+    };
+    let v: Value = common::json(search(ids[0].to_string())).await;
+    assert_eq!(v["total_count"], 2);
+    let tracks: HashSet<&str> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .inspect(|s| assert_eq!(s["order_id"], ids[0]))
+        .flat_map(|s| s["tracks"].as_array().unwrap())
+        .map(|tr| tr["track_number"].as_str().unwrap())
+        .collect();
+    assert_eq!(tracks, HashSet::from(["1ZSEARCH1", "1ZSEARCH2"]));
+    let v: Value = common::json(search(ids[1].to_string())).await;
+    assert_eq!(v["total_count"], 1);
+    assert_eq!(v["items"][0]["items"][0]["qty"].to_string().parse::<rust_decimal::Decimal>().unwrap(), 1.into());
+    // An order without shipments is an empty result, not an error.
+    let v: Value = common::json(search("987654".into())).await;
+    assert_eq!((v["total_count"].clone(), v["items"].clone()), (json!(0), json!([])));
+    // Unmodelled filters are refused rather than silently ignored; no token, no shipments.
+    let r = c
+        .get(format!("{base}/rest/default/V1/shipments"))
+        .bearer_auth(&t)
+        .query(&[
+            ("searchCriteria[filter_groups][0][filters][0][field]", "increment_id"),
+            ("searchCriteria[filter_groups][0][filters][0][value]", "000000500"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = c.get(format!("{base}/rest/default/V1/shipments")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    sb.shutdown().await;
+}

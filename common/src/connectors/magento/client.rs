@@ -2,19 +2,23 @@
 //!
 //! Calls: `push_shipment` 2 reads (the order; its shipments and their tracks) + 1 `/ship` per
 //! package not yet on the order; `push_status` 1; `add_note` 2 (read the status, then comment).
+//! With admin credentials, a new container or an expired token adds one
+//! `POST /V1/integration/admin/token`.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use reqwest::header::{HeaderMap, ACCEPT};
 use reqwest::StatusCode;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::json;
+use tokio::sync::Mutex;
 use tracing::{debug, info, warn};
 
-use super::config::MagentoConfig;
-use super::mapper::{carrier_code, error_message, ship_items, shippable};
-use super::wire::{CommentRequest, OrderWire, ShipRequest, ShipTrack, ShipmentSearch, StatusHistory};
+use super::config::{Credentials, MagentoConfig};
+use super::mapper::{error_message, ship_items, ship_track, shippable};
+use super::wire::{CommentRequest, OrderWire, ShipRequest, ShipmentSearch, StatusHistory};
 use super::VENDOR;
 use crate::connectors::{ConnectorError, SetupError};
 use crate::http::{join_url, Idempotency, Reply, VendorHttp, VendorProfile};
@@ -36,11 +40,23 @@ fn never(_: StatusCode, _: &[u8]) -> bool {
 const PROFILE: VendorProfile =
     VendorProfile { name: VENDOR, error_message, rate_hint: no_hint, pause_hint: no_pause, rejects: never };
 
+/// Admin tokens live 4 hours by default (§5.0) but the store can shorten that; a 401 renews the
+/// token early, and this margin keeps a call from starting on a token about to lapse.
+const ADMIN_TOKEN_LIFETIME: Duration = Duration::from_secs(4 * 3600);
+const TOKEN_MARGIN: Duration = Duration::from_secs(10 * 60);
+
+struct AdminToken {
+    bearer: SecretString,
+    refresh_after: Instant,
+}
+
 /// The Magento client of one store connection. Build once per container and share.
 pub struct MagentoClient {
     connection: ConnectionId,
     config: MagentoConfig,
+    credentials: Credentials,
     http: VendorHttp,
+    admin_token: Mutex<Option<AdminToken>>,
 }
 
 impl std::fmt::Debug for MagentoClient {
@@ -56,6 +72,12 @@ fn rejected(operation: &'static str, message: String) -> ConnectorError {
     ConnectorError::Rejected { vendor: VENDOR, operation, message }
 }
 
+/// Tracking numbers as compared with those already on the order: staff may have typed them in
+/// another case.
+fn track_key(number: &str) -> String {
+    number.trim().to_ascii_uppercase()
+}
+
 fn require_id(id: &ChannelOrderId, operation: &'static str) -> Result<i64, ConnectorError> {
     match id {
         ChannelOrderId::Magento(m) => Ok(m.get()),
@@ -66,8 +88,10 @@ fn require_id(id: &ChannelOrderId, operation: &'static str) -> Result<i64, Conne
 impl MagentoClient {
     pub fn new(connection: ConnectionId, config: MagentoConfig) -> Result<Self, SetupError> {
         config.validate()?;
+        let credentials =
+            config.credentials().map_err(|problem| crate::connectors::InvalidConfig { vendor: VENDOR, problem })?;
         let http = VendorHttp::new(PROFILE, &config.http, config.rate_limit, config.retry)?;
-        Ok(Self { connection, config, http })
+        Ok(Self { connection, config, credentials, http, admin_token: Mutex::new(None) })
     }
 
     pub fn connection(&self) -> &ConnectionId {
@@ -78,6 +102,40 @@ impl MagentoClient {
         join_url(&self.config.base_url, &format!("rest/{}/V1/{path}", self.config.store_code))
     }
 
+    /// The Bearer token: the integration token, or a cached admin token (fetched when missing
+    /// or near its expiry).
+    async fn bearer(&self) -> Result<SecretString, ConnectorError> {
+        let (username, password) = match &self.credentials {
+            Credentials::Integration(token) => return Ok(token.clone()),
+            Credentials::Admin { username, password } => (username, password),
+        };
+        let mut guard = self.admin_token.lock().await;
+        if let Some(t) = guard.as_ref().filter(|t| Instant::now() < t.refresh_after) {
+            return Ok(t.bearer.clone());
+        }
+        let url = self.url("integration/admin/token");
+        let body = json!({ "username": username, "password": password.expose_secret() });
+        let reply = self.http.send("get admin token", Idempotency::Safe, |c| c.post(&url).json(&body)).await?;
+        // The endpoint answers a bare JSON string.
+        let token: String = reply.json(VENDOR, "get admin token")?;
+        if token.trim().is_empty() {
+            return Err(ConnectorError::Decode {
+                vendor: VENDOR,
+                operation: "get admin token",
+                detail: "empty token".into(),
+            });
+        }
+        let bearer = SecretString::from(token);
+        *guard = Some(AdminToken {
+            bearer: bearer.clone(),
+            refresh_after: Instant::now() + ADMIN_TOKEN_LIFETIME.saturating_sub(TOKEN_MARGIN),
+        });
+        debug!(connection = %self.connection, "Magento admin token issued.");
+        Ok(bearer)
+    }
+
+    /// Sends with the Bearer token. An admin token that expired early answers 401; the request
+    /// was refused unprocessed, so even a `/ship` may be repeated once with a new token.
     async fn call<F>(
         &self,
         operation: &'static str,
@@ -87,8 +145,24 @@ impl MagentoClient {
     where
         F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     {
-        let token = self.config.access_token.expose_secret();
-        self.http.send(operation, idempotency, |c| build(c).bearer_auth(token).header(ACCEPT, "application/json")).await
+        let mut renewed = matches!(self.credentials, Credentials::Integration(_));
+        loop {
+            let bearer = self.bearer().await?;
+            let result = self
+                .http
+                .send(operation, idempotency, |c| {
+                    build(c).bearer_auth(bearer.expose_secret()).header(ACCEPT, "application/json")
+                })
+                .await;
+            match result {
+                Err(ConnectorError::Status { status: 401, .. }) if !renewed => {
+                    renewed = true;
+                    debug!(connection = %self.connection, operation, "Magento admin token refused; renewing.");
+                    self.admin_token.lock().await.take();
+                }
+                other => return other,
+            }
+        }
     }
 
     async fn order(&self, id: i64) -> Result<OrderWire, ConnectorError> {
@@ -112,7 +186,7 @@ impl MagentoClient {
             .items
             .iter()
             .flat_map(|s| s.tracks.iter())
-            .filter_map(|t| t.track_number.as_deref().map(str::trim).map(str::to_owned))
+            .filter_map(|t| t.track_number.as_deref().map(track_key))
             .collect())
     }
 
@@ -144,7 +218,7 @@ impl StatusPublisher for MagentoClient {
         let mut planned = Vec::new();
         for package in &shipment.packages {
             let number = package.tracking.number.as_str();
-            if posted.contains(number) {
+            if posted.contains(&track_key(number)) {
                 debug!(connection = %self.connection, order = id, tracking = number, "Track already on the order; skipped.");
                 continue;
             }
@@ -175,27 +249,16 @@ impl StatusPublisher for MagentoClient {
                 }
                 Some(items)
             };
-            let carrier = package.tracking.carrier.trim();
-            let title = [Some(carrier), package.tracking.service.as_deref().map(str::trim)]
-                .into_iter()
-                .flatten()
-                .filter(|s| !s.is_empty())
-                .collect::<Vec<_>>()
-                .join(" ");
-            planned.push(ShipRequest {
-                items,
-                notify: false,
-                tracks: vec![ShipTrack {
-                    track_number: number.to_owned(),
-                    title: if title.is_empty() { "Carrier".into() } else { title },
-                    carrier_code: carrier_code(carrier).to_owned(),
-                }],
-            });
+            let mapped = self.config.mapped_carrier(&package.tracking.carrier);
+            planned.push(ShipRequest { items, notify: false, tracks: vec![ship_track(&package.tracking, mapped)] });
         }
         for request in planned {
             let url = self.url(&format!("order/{id}/ship"));
-            self.call("create shipment", Idempotency::Unsafe, |c| c.post(&url).json(&request)).await?;
-            info!(connection = %self.connection, order = id, tracking = %request.tracks[0].track_number, "Magento shipment created.");
+            let reply = self.call("create shipment", Idempotency::Unsafe, |c| c.post(&url).json(&request)).await?;
+            // The answer is the new shipment's id; only logged, so an odd body is no failure.
+            let shipment_id: Option<i64> = reply.json(VENDOR, "create shipment").ok();
+            let tracking: Vec<&str> = request.tracks.iter().map(|t| t.track_number.as_str()).collect();
+            info!(connection = %self.connection, order = id, shipment_id, tracking = ?tracking, items = request.items.as_ref().map_or(0, Vec::len), "Magento shipment created.");
         }
         Ok(())
     }

@@ -1,24 +1,40 @@
 //! Magento connection settings, read from the connections TOML file.
 
-use secrecy::SecretString;
+use std::collections::BTreeMap;
+
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::VENDOR;
 use crate::connectors::InvalidConfig;
 use crate::http::{validate_base_url, HttpSettings, RateBudget, RetryPolicy};
 
-/// How Orderbridge reaches one Magento 2 store.
+/// How Orderbridge reaches one Magento 2 store. Authenticate with **either** `access_token` (an
+/// integration token) **or** `admin_username` + `admin_password` (exchanged for a 4-hour admin
+/// token, renewed on expiry).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MagentoConfig {
     /// The store's base URL, before `/rest`: `https://shop.example.com`.
     pub base_url: String,
     /// Integration access token (System → Integrations), sent as `Authorization: Bearer`. The
-    /// integration needs `Magento_Sales::sales` (ship, comment).
-    pub access_token: SecretString,
+    /// integration needs `Magento_Sales::sales` (ship, comment). Since 2.4.4 the store must allow
+    /// OAuth access tokens as standalone Bearer tokens (§5.0).
+    #[serde(default)]
+    pub access_token: Option<SecretString>,
+    /// Admin user for `POST /V1/integration/admin/token`, when no integration token is used.
+    #[serde(default)]
+    pub admin_username: Option<String>,
+    #[serde(default)]
+    pub admin_password: Option<SecretString>,
     /// Store code in the path (`/rest/{store_code}/V1`): `default` or `all`.
     #[serde(default = "default_store")]
     pub store_code: String,
+    /// Carrier name as the ERP or shipping tool writes it → Magento `carrier_code`, for carriers
+    /// the built-in list (ups, usps, fedex, dhl) does not know. Names match ignoring case, spaces
+    /// and punctuation.
+    #[serde(default)]
+    pub carriers: BTreeMap<String, String>,
     /// Magento documents no rate limit; this keeps a busy status-push from overrunning the store.
     #[serde(default = "default_budget")]
     pub rate_limit: RateBudget,
@@ -26,6 +42,13 @@ pub struct MagentoConfig {
     pub retry: RetryPolicy,
     #[serde(default)]
     pub http: HttpSettings,
+}
+
+/// The credentials a validated config resolves to.
+#[derive(Debug, Clone)]
+pub(super) enum Credentials {
+    Integration(SecretString),
+    Admin { username: String, password: SecretString },
 }
 
 fn default_store() -> String {
@@ -36,14 +59,28 @@ fn default_budget() -> RateBudget {
 }
 
 impl MagentoConfig {
+    /// A config authenticating with an integration token.
     pub fn new(base_url: impl Into<String>, access_token: SecretString) -> Self {
         Self {
             base_url: base_url.into(),
-            access_token,
+            access_token: Some(access_token),
+            admin_username: None,
+            admin_password: None,
             store_code: default_store(),
+            carriers: BTreeMap::new(),
             rate_limit: default_budget(),
             retry: RetryPolicy::default(),
             http: HttpSettings::default(),
+        }
+    }
+
+    /// A config authenticating as an admin user (token from `/V1/integration/admin/token`).
+    pub fn with_admin(base_url: impl Into<String>, username: impl Into<String>, password: SecretString) -> Self {
+        Self {
+            access_token: None,
+            admin_username: Some(username.into()),
+            admin_password: Some(password),
+            ..Self::new(base_url, SecretString::from(String::new()))
         }
     }
 
@@ -56,10 +93,49 @@ impl MagentoConfig {
         if self.base_url.trim_end_matches('/').ends_with("/rest") || self.base_url.contains("/V1") {
             return bad(format!("base_url: {:?} must stop before /rest (the store's base URL)", self.base_url));
         }
+        self.credentials().map_err(|problem| InvalidConfig { vendor: VENDOR, problem })?;
         if self.store_code.is_empty() || !self.store_code.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return bad(format!("store_code: {:?} is not a store code", self.store_code));
+        }
+        for (name, code) in &self.carriers {
+            if carrier_key(name).is_empty() {
+                return bad(format!("carriers: {name:?} is not a carrier name"));
+            }
+            // Magento carrier codes are lowercase identifiers (`ups`, `custom`, `dhl_express`).
+            if code.is_empty() || !code.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+                return bad(format!("carriers.{name}: {code:?} is not a Magento carrier code (e.g. \"custom\")"));
+            }
         }
         self.rate_limit.validate("rate_limit").or_else(bad)?;
         self.retry.validate("retry").or_else(bad)
     }
+
+    /// The one authentication method configured, or the problem naming the field.
+    pub(super) fn credentials(&self) -> Result<Credentials, String> {
+        let blank = |s: &SecretString| s.expose_secret().trim().is_empty();
+        match (&self.access_token, &self.admin_username, &self.admin_password) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+                Err("access_token: set either access_token or admin_username/admin_password, not both".into())
+            }
+            (Some(t), None, None) if blank(t) => Err("access_token: must not be empty".into()),
+            (Some(t), None, None) => Ok(Credentials::Integration(t.clone())),
+            (None, Some(u), Some(_)) if u.trim().is_empty() => Err("admin_username: must not be empty".into()),
+            (None, Some(_), Some(p)) if blank(p) => Err("admin_password: must not be empty".into()),
+            (None, Some(u), Some(p)) => Ok(Credentials::Admin { username: u.trim().to_owned(), password: p.clone() }),
+            (None, Some(_), None) => Err("admin_password: required with admin_username".into()),
+            (None, None, Some(_)) => Err("admin_username: required with admin_password".into()),
+            (None, None, None) => Err("access_token: required (or admin_username and admin_password)".into()),
+        }
+    }
+
+    /// The configured carrier code for a carrier name, if the `carriers` map has it.
+    pub(super) fn mapped_carrier(&self, carrier: &str) -> Option<&str> {
+        let key = carrier_key(carrier);
+        self.carriers.iter().find(|(name, _)| carrier_key(name) == key).map(|(_, code)| code.as_str())
+    }
+}
+
+/// A carrier name reduced to what identifies it: `"Royal Mail"`, `"royal_mail"` → `royalmail`.
+pub(super) fn carrier_key(name: &str) -> String {
+    name.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_ascii_lowercase()
 }
