@@ -140,6 +140,8 @@ async fn ship_back(world: &World, limit_secs: u64) -> Result<bool, Box<dyn std::
     println!();
     println!("Shipping back: confirming one shipment per imported order in the ERP sandbox...");
     world.route_acumatica_pushes(Some(1));
+    let vendors = [Vendor::Acumatica, Vendor::Sellercloud, Vendor::Bigcommerce];
+    let calls_before: Vec<u64> = vendors.iter().map(|v| world.sandbox.state().request_count(*v).total).collect();
     let erp = erp_orders_by_import_id(&world.sandbox);
     let started = Instant::now();
     let mut confirmed = 0usize;
@@ -191,6 +193,17 @@ async fn ship_back(world: &World, limit_secs: u64) -> Result<bool, Box<dyn std::
     );
     println!(
         "  Sellercloud orders with tracking: {on_sellercloud}; BigCommerce shipments: {on_bigcommerce} (duplicates: {bc_duplicates})"
+    );
+    let calls: Vec<f64> = vendors
+        .iter()
+        .zip(&calls_before)
+        .map(|(v, before)| (world.sandbox.state().request_count(*v).total - before) as f64 / confirmed.max(1) as f64)
+        .collect();
+    println!(
+        "  API calls per shipment (tracking + status): Acumatica {:.2}, Sellercloud {:.2} per SC order, BigCommerce {:.2} per BC order",
+        calls[0],
+        calls[1] * confirmed as f64 / on_sellercloud.max(1) as f64,
+        calls[2] * confirmed as f64 / on_bigcommerce.max(1) as f64
     );
     println!(
         "  All {confirmed} pushed {:.1} s after the first confirmation ({} status-push batches)",
