@@ -11,14 +11,14 @@ use chrono::{DateTime, Utc};
 use reqwest::header::{HeaderMap, ACCEPT};
 use reqwest::StatusCode;
 use secrecy::ExposeSecret;
-use tracing::warn;
+use tracing::{debug, warn};
 
 use super::config::ShipStationConfig;
-use super::mapper::{error_message, pause_hint, reset_after, to_shipment, to_shipstation_time};
-use super::wire::{ShipmentWire, ShipmentsPage};
+use super::mapper::{error_message, map_shipment, pause_hint, reset_after, to_shipstation_time, Skip};
+use super::wire::ShipmentsPage;
 use super::VENDOR;
-use crate::connectors::{ConnectorError, SetupError};
-use crate::http::{join_url, Idempotency, VendorHttp, VendorProfile};
+use crate::connectors::{ConnectorError, InvalidConfig, SetupError};
+use crate::http::{Idempotency, VendorHttp, VendorProfile};
 use crate::model::Shipment;
 use crate::ports::{ShippingTool, ShippingToolOrder};
 
@@ -31,6 +31,13 @@ fn never(_: StatusCode, _: &[u8]) -> bool {
 }
 
 const PROFILE: VendorProfile = VendorProfile { name: VENDOR, error_message, rate_hint, pause_hint, rejects: never };
+
+/// More pages than any batch or catch-up window can have (500 a page): a vendor answering the
+/// same `pages` forever must not keep one invocation looping.
+const MAX_PAGES: i64 = 1_000;
+
+const FETCH_RESOURCE: &str = "fetch webhook resource";
+const LIST_SHIPMENTS: &str = "list shipments";
 
 /// The ShipStation client of one account. Build once per container and share.
 pub struct ShipStationClient {
@@ -46,6 +53,7 @@ impl std::fmt::Debug for ShipStationClient {
     }
 }
 
+/// `host` or `host:port` (only a non-default port is written; `url` drops default ones).
 fn host_of(url: &url::Url) -> Option<String> {
     match (url.host_str(), url.port()) {
         (Some(h), Some(p)) => Some(format!("{h}:{p}")),
@@ -57,11 +65,22 @@ fn host_of(url: &url::Url) -> Option<String> {
 impl ShipStationClient {
     pub fn new(config: ShipStationConfig) -> Result<Self, SetupError> {
         config.validate()?;
-        let base = url::Url::parse(&config.base_url).map_err(|e| {
-            SetupError::Config(crate::connectors::InvalidConfig { vendor: VENDOR, problem: format!("base_url: {e}") })
-        })?;
+        let tz = config.tz()?;
+        let mut base = url::Url::parse(&config.base_url)
+            .map_err(|e| InvalidConfig { vendor: VENDOR, problem: format!("base_url: {e}") })?;
+        if base.query().is_some() || base.fragment().is_some() || !base.username().is_empty() {
+            return Err(InvalidConfig {
+                vendor: VENDOR,
+                problem: "base_url: must not carry a query, fragment or user name".into(),
+            }
+            .into());
+        }
+        // A trailing slash so joining "shipments" keeps a path prefix (a proxy's, the sandbox's).
+        if !base.path().ends_with('/') {
+            base.set_path(&format!("{}/", base.path()));
+        }
         let http = VendorHttp::new(PROFILE, &config.http, config.rate_limit, config.retry)?;
-        Ok(Self { tz: config.tz(), base, config, http })
+        Ok(Self { tz, base, config, http })
     }
 
     /// The hosts a webhook's `resource_url` may name: the API's own (`host` or `host:port`).
@@ -69,35 +88,55 @@ impl ShipStationClient {
         host_of(&self.base).into_iter().collect()
     }
 
-    /// Refuses any URL not on the API's scheme, host and port: it is fetched with our credentials.
-    fn own_url(&self, text: &str) -> Result<url::Url, ConnectorError> {
-        let refuse = |why: String| ConnectorError::Rejected {
+    fn shipments_url(&self) -> Result<url::Url, ConnectorError> {
+        self.base.join("shipments").map_err(|e| ConnectorError::Rejected {
             vendor: VENDOR,
-            operation: "fetch webhook resource",
-            message: why,
-        };
-        let url = url::Url::parse(text).map_err(|e| refuse(format!("resource_url is not a URL: {e}")))?;
+            operation: LIST_SHIPMENTS,
+            message: format!("base_url: {e}"),
+        })
+    }
+
+    /// The webhook's URL if it is a shipments listing on the API's own scheme, host and port;
+    /// refused otherwise, because it is fetched with our credentials (no request forgery even if
+    /// the intake's host check was bypassed).
+    fn own_url(&self, text: &str) -> Result<url::Url, ConnectorError> {
+        let refuse = |why: String| ConnectorError::Rejected { vendor: VENDOR, operation: FETCH_RESOURCE, message: why };
+        let mut url = url::Url::parse(text.trim()).map_err(|e| refuse(format!("resource_url is not a URL: {e}")))?;
         if url.scheme() != self.base.scheme() || host_of(&url) != host_of(&self.base) {
             return Err(refuse(format!(
-                "resource_url host {:?} is not the configured ShipStation API host",
-                host_of(&url).unwrap_or_default()
+                "resource_url {}://{} is not the configured ShipStation API ({}://{})",
+                url.scheme(),
+                host_of(&url).unwrap_or_default(),
+                self.base.scheme(),
+                host_of(&self.base).unwrap_or_default(),
             )));
         }
+        // Credentials in the URL would be sent instead of (or beside) ours.
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(refuse("resource_url must not carry credentials".into()));
+        }
+        // SHIP_NOTIFY points at a shipments listing; anything else is not ours to fetch.
+        let listing = self.shipments_url()?;
+        if !url.path().trim_end_matches('/').eq_ignore_ascii_case(listing.path()) {
+            return Err(refuse(format!("resource_url path {:?} is not {:?}", url.path(), listing.path())));
+        }
+        url.set_fragment(None);
         Ok(url)
     }
 
     async fn page(&self, operation: &'static str, url: &url::Url) -> Result<ShipmentsPage, ConnectorError> {
-        let secret = self.config.api_secret.expose_secret();
+        let (key, secret) = (self.config.api_key.expose_secret(), self.config.api_secret.expose_secret());
         let reply = self
             .http
             .send(operation, Idempotency::Safe, |c| {
-                c.get(url.clone()).basic_auth(&self.config.api_key, Some(secret)).header(ACCEPT, "application/json")
+                c.get(url.clone()).basic_auth(key, Some(secret)).header(ACCEPT, "application/json")
             })
             .await?;
         reply.json(VENDOR, operation)
     }
 
-    /// Every page of a shipments listing, mapped; unreadable shipments are skipped with a warning.
+    /// Every page of a shipments listing, mapped; shipments that cannot be used are skipped with
+    /// a warning naming them, never failing the rest.
     async fn all_pages(
         &self,
         operation: &'static str,
@@ -109,25 +148,44 @@ impl ShipStationClient {
             set_param(&mut url, "page", &page.to_string());
             let reply = self.page(operation, &url).await?;
             for raw in &reply.shipments {
-                let mapped = serde_json::from_value::<ShipmentWire>(raw.clone())
-                    .map_err(|e| format!("shipment {}: {e}", raw["shipmentId"]))
-                    .and_then(|wire| to_shipment(&self.tz, &wire));
-                match mapped {
-                    Ok(Some(found)) => out.push(found),
-                    Ok(None) => {}
-                    Err(problem) => warn!(problem = %problem, "Skipped a ShipStation shipment that cannot be read."),
+                match map_shipment(&self.tz, raw) {
+                    Ok(mapped) => {
+                        for note in &mapped.notes {
+                            warn!(vendor = VENDOR, shipment_id = %note.shipment, field = %note.field,
+                                problem = %note.problem, "Left part of a ShipStation shipment out.");
+                        }
+                        out.push((mapped.order, mapped.shipment));
+                    }
+                    Err(Skip::Voided(id)) => debug!(vendor = VENDOR, shipment_id = id, "Skipped a voided label."),
+                    Err(Skip::Untracked(id)) => {
+                        warn!(
+                            vendor = VENDOR,
+                            shipment_id = id,
+                            "Skipped a ShipStation shipment without a tracking number."
+                        )
+                    }
+                    Err(Skip::Unreadable(e)) => warn!(vendor = VENDOR, shipment_id = %e.shipment, field = %e.field,
+                        problem = %e.problem, "Skipped a ShipStation shipment that cannot be read."),
                 }
             }
             let pages = reply.pages.unwrap_or(1);
             if reply.shipments.is_empty() || page >= pages {
                 return Ok(out);
             }
+            if page >= MAX_PAGES {
+                return Err(ConnectorError::Decode {
+                    vendor: VENDOR,
+                    operation,
+                    detail: format!("listing claims {pages} pages; stopped after {MAX_PAGES}"),
+                });
+            }
             page += 1;
         }
     }
 }
 
-/// Sets one query parameter, replacing any existing one of the same name (case-insensitively).
+/// Sets one query parameter, replacing any existing one of the same name (case-insensitively:
+/// ShipStation reads `includeShipmentItems` and `IncludeShipmentItems` alike).
 fn set_param(url: &mut url::Url, name: &str, value: &str) {
     let kept: Vec<(String, String)> = url
         .query_pairs()
@@ -141,24 +199,68 @@ fn set_param(url: &mut url::Url, name: &str, value: &str) {
 impl ShippingTool for ShipStationClient {
     async fn shipments_at(&self, resource_url: &str) -> Result<Vec<(ShippingToolOrder, Shipment)>, ConnectorError> {
         let mut url = self.own_url(resource_url)?;
-        // The webhook's URL leaves items out; the channels need them.
+        // SHIP_NOTIFY's URL asks for no items (`includeShipmentItems=False`); the channels need them.
         set_param(&mut url, "includeShipmentItems", "True");
-        self.all_pages("fetch webhook resource", url).await
+        self.all_pages(FETCH_RESOURCE, url).await
     }
 
     async fn shipments_since(
         &self,
         since: DateTime<Utc>,
     ) -> Result<Vec<(ShippingToolOrder, Shipment)>, ConnectorError> {
-        let mut url = url::Url::parse(&join_url(&self.config.base_url, "shipments")).map_err(|e| {
-            ConnectorError::Rejected { vendor: VENDOR, operation: "list shipments", message: format!("base_url: {e}") }
-        })?;
+        let mut url = self.shipments_url()?;
         url.query_pairs_mut()
             .append_pair("createDateStart", &to_shipstation_time(&self.tz, since))
             .append_pair("includeShipmentItems", "true")
+            // Oldest first, so labels created while paging land on later pages, not shift earlier ones.
             .append_pair("sortBy", "CreateDate")
             .append_pair("sortDir", "ASC")
             .append_pair("pageSize", &self.config.page_size.to_string());
-        self.all_pages("list shipments", url).await
+        self.all_pages(LIST_SHIPMENTS, url).await
+    }
+}
+
+#[cfg(test)]
+mod url_tests {
+    use secrecy::SecretString;
+
+    use super::*;
+
+    fn client(base: &str) -> ShipStationClient {
+        let secret = |s: &str| SecretString::from(s.to_owned());
+        ShipStationClient::new(ShipStationConfig::new(base, secret("key"), secret("secret"))).unwrap()
+    }
+
+    #[test]
+    fn only_shipment_listings_on_the_api_host_are_fetched() {
+        let c = client("https://ssapi.shipstation.com");
+        assert_eq!(c.allowed_hosts(), vec!["ssapi.shipstation.com".to_owned()]);
+        let ok = c.own_url("https://ssapi.shipstation.com:443/shipments?storeID=1&batchId=2#x").unwrap();
+        assert_eq!(ok.as_str(), "https://ssapi.shipstation.com/shipments?storeID=1&batchId=2");
+        for bad in [
+            "https://evil.example/shipments?batchId=2",
+            "http://ssapi.shipstation.com/shipments?batchId=2",
+            "https://ssapi.shipstation.com:8443/shipments?batchId=2",
+            "https://ssapi.shipstation.com.evil.example/shipments",
+            "https://user:pw@ssapi.shipstation.com/shipments",
+            "https://ssapi.shipstation.com/orders?orderId=1",
+            "/shipments?batchId=2",
+        ] {
+            let err = c.own_url(bad).unwrap_err();
+            assert!(matches!(err, ConnectorError::Rejected { .. }), "{bad}: {err}");
+            assert!(!err.to_string().contains("secret"), "{err}");
+        }
+        let local = client("http://127.0.0.1:4000/prefix");
+        assert_eq!(local.allowed_hosts(), vec!["127.0.0.1:4000".to_owned()]);
+        assert!(local.own_url("http://127.0.0.1:4000/prefix/shipments?batchId=1").is_ok());
+        assert!(local.own_url("http://127.0.0.1:4000/shipments?batchId=1").is_err());
+    }
+
+    #[test]
+    fn the_items_flag_is_replaced_not_duplicated() {
+        let mut url =
+            url::Url::parse("https://x.test/shipments?storeID=1&includeShipmentItems=False&batchId=9").unwrap();
+        set_param(&mut url, "includeShipmentItems", "True");
+        assert_eq!(url.query(), Some("storeID=1&batchId=9&includeShipmentItems=True"));
     }
 }

@@ -1,6 +1,6 @@
 //! ShipStation connection settings, read from the connections TOML file (`[shipstation.settings]`).
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::VENDOR;
@@ -14,14 +14,14 @@ pub struct ShipStationConfig {
     /// API base: `https://ssapi.shipstation.com`. Webhook `resource_url`s must be on this host.
     #[serde(default = "default_base_url")]
     pub base_url: String,
-    /// API key (the Basic-auth user name).
-    pub api_key: String,
+    /// API key (the Basic-auth user name). Secret too: with the secret it is the account.
+    pub api_key: SecretString,
     /// API secret (the Basic-auth password).
     pub api_secret: SecretString,
     /// IANA zone ShipStation's offset-less times are in (§4.7: Pacific).
     #[serde(default = "default_time_zone")]
     pub time_zone: String,
-    /// `pageSize` of shipment listings, 1-500.
+    /// `pageSize` of shipment listings, 1-500 (§4.3: at most 500; ShipStation's default is 100).
     #[serde(default = "default_page_size")]
     pub page_size: u32,
     /// 40 requests per minute per key pair (§4.0).
@@ -48,10 +48,10 @@ fn default_budget() -> RateBudget {
 
 impl ShipStationConfig {
     /// A config with defaults for everything but the base URL and credentials.
-    pub fn new(base_url: impl Into<String>, api_key: impl Into<String>, api_secret: SecretString) -> Self {
+    pub fn new(base_url: impl Into<String>, api_key: SecretString, api_secret: SecretString) -> Self {
         Self {
             base_url: base_url.into(),
-            api_key: api_key.into(),
+            api_key,
             api_secret,
             time_zone: default_time_zone(),
             page_size: default_page_size(),
@@ -61,8 +61,12 @@ impl ShipStationConfig {
         }
     }
 
-    pub fn tz(&self) -> chrono_tz::Tz {
-        self.time_zone.parse().unwrap_or(chrono_tz::America::Los_Angeles)
+    /// The configured zone; `validate` refuses names chrono-tz does not know.
+    pub fn tz(&self) -> Result<chrono_tz::Tz, InvalidConfig> {
+        self.time_zone.parse().map_err(|_| InvalidConfig {
+            vendor: VENDOR,
+            problem: format!("time_zone: {:?} is not an IANA time zone name", self.time_zone),
+        })
     }
 
     /// Checks every field; the error names the first bad one.
@@ -71,12 +75,17 @@ impl ShipStationConfig {
         if let Err(p) = validate_base_url("base_url", &self.base_url) {
             return bad(p);
         }
-        if self.api_key.trim().is_empty() {
+        if self.api_key.expose_secret().trim().is_empty() {
             return bad("api_key: must not be empty".into());
         }
-        if self.time_zone.parse::<chrono_tz::Tz>().is_err() {
-            return bad(format!("time_zone: {:?} is not an IANA time zone", self.time_zone));
+        // Basic auth joins the two with a colon: one in the key would shift it into the secret.
+        if self.api_key.expose_secret().contains(':') {
+            return bad("api_key: must not contain ':'".into());
         }
+        if self.api_secret.expose_secret().trim().is_empty() {
+            return bad("api_secret: must not be empty".into());
+        }
+        self.tz()?;
         if !(1..=500).contains(&self.page_size) {
             return bad(format!("page_size: {} is outside 1-500", self.page_size));
         }

@@ -2,12 +2,13 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use reqwest::header::HeaderMap;
+use rust_decimal::Decimal;
 use serde_json::Value;
 
-use super::wire::ShipmentWire;
+use super::wire::{ShipmentWire, Unreadable};
 use crate::http::{cap_message, json_message};
 use crate::model::{Package, PackageItem, ShipStationShipmentId, Shipment, ShipmentSource, Tracking, TrackingNumber};
 use crate::ports::ShippingToolOrder;
@@ -22,8 +23,11 @@ pub fn from_shipstation_time(tz: &Tz, text: &str) -> Option<DateTime<Utc>> {
         .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
         .or_else(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)))?;
     let local = tz.from_local_datetime(&naive).earliest().or_else(|| {
-        // Inside the spring-forward gap: the first valid local time after it.
-        (1..=120).find_map(|m| tz.from_local_datetime(&(naive + chrono::Duration::minutes(m))).earliest())
+        // Inside the spring-forward gap: the first valid local minute after it, which is the jump
+        // itself (changes fall on whole minutes). Keeps the mapping monotonic: nothing read in
+        // the gap lands after a time read just past it.
+        let minute = naive.with_second(0)?.with_nanosecond(0)?;
+        (1..=180).find_map(|m| tz.from_local_datetime(&(minute + chrono::Duration::minutes(m))).earliest())
     })?;
     Some(local.with_timezone(&Utc))
 }
@@ -54,67 +58,99 @@ pub fn reset_after(headers: &HeaderMap) -> Option<Duration> {
     header_secs(headers, "X-Rate-Limit-Reset")
 }
 
-/// A label shipment as a canonical shipment of one package. Voided labels and labels without a
-/// tracking number give `Ok(None)`; a label that cannot be read gives the reason.
-pub fn to_shipment(tz: &Tz, wire: &ShipmentWire) -> Result<Option<(ShippingToolOrder, Shipment)>, String> {
+/// Why a listed shipment is not returned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Skip {
+    /// Voided labels stay listed (§4.3); they ship nothing.
+    #[error("shipment {0} is voided")]
+    Voided(i64),
+    /// Nothing a channel could show the buyer; ShipStation labels normally have one.
+    #[error("shipment {0} has no tracking number")]
+    Untracked(i64),
+    #[error(transparent)]
+    Unreadable(#[from] Unreadable),
+}
+
+/// One label read back: the order it belongs to, the canonical shipment, and what of it could
+/// not be read and was left out (an item, the create date), each named for a warning.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mapped {
+    pub order: ShippingToolOrder,
+    pub shipment: Shipment,
+    pub notes: Vec<Unreadable>,
+}
+
+/// A label shipment as a canonical shipment of one package.
+pub fn to_shipment(tz: &Tz, wire: &ShipmentWire) -> Result<Mapped, Skip> {
     let id = wire.shipment_id;
+    let bad = |field: &str, problem: String| Unreadable { shipment: id.to_string(), field: field.into(), problem };
     if wire.voided {
-        return Ok(None);
+        return Err(Skip::Voided(id));
     }
-    let Some(number) = wire.tracking_number.as_deref().map(str::trim).filter(|t| !t.is_empty()) else {
-        return Ok(None);
+    let Some(number) = wire.tracking_number.as_deref() else {
+        return Err(Skip::Untracked(id));
     };
-    let number = TrackingNumber::parse(number).map_err(|e| format!("shipment {id}: trackingNumber: {e}"))?;
-    let order_number = wire
-        .order_number
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| format!("shipment {id}: orderNumber is empty"))?;
+    let number = TrackingNumber::parse(number).map_err(|e| bad("trackingNumber", e.to_string()))?;
+    // Carriers are mapped per channel from this code; a blank one would publish a nameless carrier.
+    let carrier = wire.carrier_code.clone().ok_or_else(|| bad("carrierCode", "missing".into()))?;
+    let order_number = wire.order_number.clone().ok_or_else(|| bad("orderNumber", "missing".into()))?;
     let ship_date = wire
         .ship_date
         .as_deref()
-        .and_then(|d| NaiveDate::parse_from_str(d.get(..10).unwrap_or(d), "%Y-%m-%d").ok())
-        .ok_or_else(|| format!("shipment {id}: shipDate {:?} is not a date", wire.ship_date))?;
-    let items = wire
-        .shipment_items
-        .iter()
-        .flatten()
-        .filter_map(|i| {
-            Some(PackageItem {
-                item_id: i.sku.as_deref().map(str::trim).filter(|s| !s.is_empty())?.to_owned(),
+        .ok_or_else(|| bad("shipDate", "missing".into()))
+        // A plain date, though some accounts send it with a midnight time.
+        .and_then(|d| {
+            NaiveDate::parse_from_str(d.get(..10).unwrap_or(d), "%Y-%m-%d")
+                .map_err(|_| bad("shipDate", format!("{d:?} is not a date")))
+        })?;
+    let source = ShipStationShipmentId::new(id).map_err(|e| bad("shipmentId", e.to_string()))?;
+    let mut notes = Vec::new();
+    // Only informative (when the label was bought): an odd one must not cost the shipment.
+    let confirmed_at = wire.create_date.as_deref().and_then(|d| {
+        let at = from_shipstation_time(tz, d);
+        if at.is_none() {
+            notes.push(bad("createDate", format!("{d:?} is not a date and time; left out")));
+        }
+        at
+    });
+    let mut items = Vec::new();
+    for (i, item) in wire.items.iter().enumerate() {
+        let field = |name: &str| format!("shipmentItems[{i}].{name}");
+        match (&item.sku, item.quantity) {
+            (None, _) => notes.push(bad(&field("sku"), "missing".into())),
+            (_, None) => notes.push(bad(&field("quantity"), "missing".into())),
+            (_, Some(q)) if q <= Decimal::ZERO => {
+                notes.push(bad(&field("quantity"), format!("{q} is not a positive quantity")))
+            }
+            (Some(sku), Some(quantity)) => items.push(PackageItem {
+                item_id: sku.clone(),
                 erp_line_nbr: None,
-                channel_line_id: i.line_item_key.clone().filter(|k| !k.trim().is_empty()),
-                quantity: i.quantity?,
-            })
-        })
-        .collect();
+                channel_line_id: item.line_item_key.clone(),
+                quantity,
+            }),
+        }
+    }
     let shipment = Shipment {
-        source: ShipmentSource::ShipStation(
-            ShipStationShipmentId::new(id).map_err(|e| format!("shipment {id}: shipmentId: {e}"))?,
-        ),
+        source: ShipmentSource::ShipStation(source),
         ship_date,
-        confirmed_at: wire.create_date.as_deref().and_then(|d| from_shipstation_time(tz, d)),
+        confirmed_at,
         packages: vec![Package {
-            // One label is one box; its id is the shipment's, so the push key is `SS-{id}#1`.
+            // One label is one box; the push key is `SS-{shipmentId}#1`.
             package_id: "1".into(),
-            tracking: Tracking {
-                number,
-                carrier: wire.carrier_code.clone().unwrap_or_default(),
-                service: wire.service_code.clone(),
-                url: None,
-            },
+            tracking: Tracking { number, carrier, service: wire.service_code.clone(), url: None },
             items,
             weight: None,
         }],
-        // A ShipStation label ships its order (split orders are separate orders there), and the
-        // tool has no notion of the rest of an ERP order.
+        // A ShipStation label ships its order: split orders are separate orders there, each with
+        // its own order number, and the tool knows nothing of the rest of an ERP order. So the
+        // channel order this label names has nothing left to ship.
         completes_order: true,
     };
-    let order = ShippingToolOrder {
-        store_id: wire.advanced_options.as_ref().and_then(|a| a.store_id),
-        order_number: order_number.to_owned(),
-        order_key: wire.order_key.clone(),
-    };
-    Ok(Some((order, shipment)))
+    let order = ShippingToolOrder { store_id: wire.store_id, order_number, order_key: wire.order_key.clone() };
+    Ok(Mapped { order, shipment, notes })
+}
+
+/// Reads and maps one element of a listing's `shipments`.
+pub fn map_shipment(tz: &Tz, raw: &Value) -> Result<Mapped, Skip> {
+    to_shipment(tz, &ShipmentWire::decode(raw)?)
 }

@@ -3,9 +3,11 @@ use chrono_tz::America::Los_Angeles;
 use secrecy::SecretString;
 use serde_json::json;
 
-use super::mapper::{from_shipstation_time, pause_hint, to_shipment, to_shipstation_time};
-use super::wire::ShipmentWire;
+use rust_decimal::Decimal;
+
+use super::mapper::{from_shipstation_time, map_shipment, pause_hint, to_shipstation_time, Mapped, Skip};
 use super::ShipStationConfig;
+use crate::ports::ShippingToolOrder;
 
 #[test]
 fn pacific_times_convert_both_ways_around_the_2026_changes() {
@@ -21,6 +23,10 @@ fn pacific_times_convert_both_ways_around_the_2026_changes() {
     // Spring forward, 2026-03-08: 02:00-03:00 does not exist; it reads as the jump (10:00 UTC).
     assert_eq!(
         from_shipstation_time(&Los_Angeles, "2026-03-08T02:30:00"),
+        Some(Utc.with_ymd_and_hms(2026, 3, 8, 10, 0, 0).unwrap())
+    );
+    assert_eq!(
+        from_shipstation_time(&Los_Angeles, "2026-03-08T02:59:59.9990000"),
         Some(Utc.with_ymd_and_hms(2026, 3, 8, 10, 0, 0).unwrap())
     );
     assert_eq!(
@@ -67,43 +73,103 @@ fn a_since_filter_never_starts_after_the_instant_it_stands_for() {
     }
 }
 
-fn wire(value: serde_json::Value) -> ShipmentWire {
-    serde_json::from_value(value).unwrap()
+fn map(value: serde_json::Value) -> Result<Mapped, Skip> {
+    map_shipment(&Los_Angeles, &value)
 }
 
 #[test]
 fn a_label_is_one_package_with_its_tracking_carrier_service_and_items() {
-    let w = wire(json!({
+    let m = map(json!({
         "shipmentId": 71000001, "orderNumber": "5500003", "orderKey": "sc-5500003",
         "createDate": "2026-11-01T01:30:00.0000000", "shipDate": "2026-11-01",
         "trackingNumber": "1ZSS000071000001", "carrierCode": "ups", "serviceCode": "ups_ground", "voided": false,
         "advancedOptions": {"storeId": 123456},
-        "shipmentItems": [{"sku": "MUG", "lineItemKey": "77", "quantity": 2}, {"sku": "TEE", "lineItemKey": null, "quantity": 1}]
-    }));
-    let (order, shipment) = to_shipment(&Los_Angeles, &w).unwrap().unwrap();
-    assert_eq!((order.store_id, order.order_number.as_str()), (Some(123456), "5500003"));
+        "shipmentItems": [{"sku": "MUG", "lineItemKey": "77", "quantity": 2}, {"sku": "TEE", "lineItemKey": null, "quantity": "1"}]
+    }))
+    .unwrap();
+    let (order, shipment) = (m.order, m.shipment);
+    assert_eq!(
+        order,
+        ShippingToolOrder {
+            store_id: Some(123456),
+            order_number: "5500003".into(),
+            order_key: Some("sc-5500003".into())
+        }
+    );
     assert_eq!(shipment.source.to_string(), "SS-71000001");
+    assert_eq!(shipment.ship_date, chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap());
+    assert_eq!(shipment.packages.len(), 1);
     assert_eq!(shipment.push_key(&shipment.packages[0]), "SS-71000001#1");
     let p = &shipment.packages[0];
+    assert_eq!(p.tracking.number.as_str(), "1ZSS000071000001");
     assert_eq!((p.tracking.carrier.as_str(), p.tracking.service.as_deref()), ("ups", Some("ups_ground")));
-    assert_eq!(p.items[0].channel_line_id.as_deref(), Some("77"));
-    assert_eq!(p.items[1].quantity, rust_decimal::Decimal::ONE);
+    assert_eq!(p.tracking.url, None);
+    assert_eq!(p.items.len(), 2);
+    assert_eq!((p.items[0].item_id.as_str(), p.items[0].channel_line_id.as_deref()), ("MUG", Some("77")));
+    assert_eq!(p.items[0].quantity, Decimal::TWO);
+    assert_eq!((p.items[1].item_id.as_str(), p.items[1].channel_line_id.as_deref()), ("TEE", None));
+    assert_eq!(p.items[1].quantity, Decimal::ONE);
+    // The repeated 01:30 of the fall-back night is the earlier one (PDT).
     assert_eq!(shipment.confirmed_at, Some(Utc.with_ymd_and_hms(2026, 11, 1, 8, 30, 0).unwrap()));
     assert!(shipment.completes_order);
+    assert!(m.notes.is_empty());
 }
 
 #[test]
 fn voided_and_untracked_labels_are_left_out_and_bad_ones_named() {
-    let base = json!({"shipmentId": 5, "orderNumber": "1", "shipDate": "2026-11-01", "trackingNumber": "1Z5"});
-    let mut voided = base.clone();
-    voided["voided"] = json!(true);
-    assert!(to_shipment(&Los_Angeles, &wire(voided)).unwrap().is_none());
-    let mut untracked = base.clone();
-    untracked["trackingNumber"] = json!("");
-    assert!(to_shipment(&Los_Angeles, &wire(untracked)).unwrap().is_none());
-    let mut no_date = base.clone();
-    no_date["shipDate"] = json!(null);
-    assert!(to_shipment(&Los_Angeles, &wire(no_date)).unwrap_err().contains("shipment 5: shipDate"));
+    let base = json!({"shipmentId": 5, "orderNumber": "1", "shipDate": "2026-11-01", "trackingNumber": "1Z5",
+                      "carrierCode": "usps"});
+    assert!(map(base.clone()).is_ok());
+    let with = |field: &str, value: serde_json::Value| {
+        let mut v = base.clone();
+        v[field] = value;
+        map(v)
+    };
+    assert_eq!(with("voided", json!(true)).unwrap_err(), Skip::Voided(5));
+    assert_eq!(with("trackingNumber", json!("  ")).unwrap_err(), Skip::Untracked(5));
+    assert_eq!(with("trackingNumber", json!(null)).unwrap_err(), Skip::Untracked(5));
+    let named = |r: Result<Mapped, Skip>| match r {
+        Err(Skip::Unreadable(e)) => (e.shipment, e.field),
+        other => panic!("expected an unreadable shipment, got {other:?}"),
+    };
+    assert_eq!(named(with("shipDate", json!(null))), ("5".into(), "shipDate".into()));
+    assert_eq!(named(with("shipDate", json!("soon"))), ("5".into(), "shipDate".into()));
+    assert_eq!(named(with("carrierCode", json!(""))), ("5".into(), "carrierCode".into()));
+    assert_eq!(named(with("orderNumber", json!(null))), ("5".into(), "orderNumber".into()));
+    assert_eq!(named(with("trackingNumber", json!("1Z 5"))), ("5".into(), "trackingNumber".into()));
+    assert_eq!(named(with("voided", json!("no"))), ("5".into(), "voided".into()));
+    assert_eq!(
+        named(with("advancedOptions", json!({"storeId": "abc"}))),
+        ("5".into(), "advancedOptions.storeId".into())
+    );
+    assert_eq!(
+        named(with("shipmentItems", json!([{"sku": "A", "quantity": 1}, {"sku": "B", "quantity": "two"}]))),
+        ("5".into(), "shipmentItems[1].quantity".into())
+    );
+    assert_eq!(named(with("shipmentId", json!("x7"))), ("\"x7\"".into(), "shipmentId".into()));
+    assert_eq!(named(map(json!("not an object"))).1, "(shipment)");
+    // A numeric order number is read as its text.
+    assert_eq!(with("orderNumber", json!(1001)).unwrap().order.order_number, "1001");
+}
+
+#[test]
+fn items_without_sku_or_quantity_and_odd_create_dates_are_left_out_with_a_note() {
+    let m = map(json!({
+        "shipmentId": 9, "orderNumber": "1", "shipDate": "2026-11-01T00:00:00", "trackingNumber": "1Z9",
+        "carrierCode": "ups", "createDate": "last tuesday",
+        "shipmentItems": [{"sku": null, "quantity": 1}, {"sku": "A", "quantity": 0}, {"sku": "B"}, {"sku": "C", "quantity": 3}]
+    }))
+    .unwrap();
+    let items = &m.shipment.packages[0].items;
+    assert_eq!(items.len(), 1);
+    assert_eq!((items[0].item_id.as_str(), items[0].quantity), ("C", Decimal::from(3)));
+    assert_eq!(m.shipment.confirmed_at, None);
+    let fields: Vec<&str> = m.notes.iter().map(|n| n.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        ["createDate", "shipmentItems[0].sku", "shipmentItems[1].quantity", "shipmentItems[2].quantity"]
+    );
+    assert!(m.notes.iter().all(|n| n.shipment == "9"));
 }
 
 #[test]
@@ -118,13 +184,40 @@ fn an_exhausted_minute_pauses_until_the_reset() {
 
 #[test]
 fn config_validation_names_the_field_and_hides_the_secret() {
-    let mut c =
-        ShipStationConfig::new("https://ssapi.shipstation.com", "key", SecretString::from("s3cret".to_string()));
+    let mut c = ShipStationConfig::new(
+        "https://ssapi.shipstation.com",
+        SecretString::from("k3y-value".to_string()),
+        SecretString::from("s3cret".to_string()),
+    );
     c.validate().unwrap();
-    assert!(!format!("{c:?}").contains("s3cret"));
+    let shown = format!("{c:?}");
+    assert!(!shown.contains("s3cret") && !shown.contains("k3y-value"), "{shown}");
+    c.api_key = SecretString::from("a:b".to_string());
+    assert!(c.validate().unwrap_err().to_string().contains("api_key"));
+    c.api_key = SecretString::from("key".to_string());
+    c.api_secret = SecretString::from(" ".to_string());
+    assert!(c.validate().unwrap_err().to_string().contains("api_secret"));
+    c.api_secret = SecretString::from("s3cret".to_string());
     c.time_zone = "Pacific".into();
     assert!(c.validate().unwrap_err().to_string().contains("time_zone"));
     c.time_zone = "America/Los_Angeles".into();
     c.page_size = 501;
     assert!(c.validate().unwrap_err().to_string().contains("page_size"));
+}
+
+#[test]
+fn config_reads_from_toml_with_documented_defaults_and_refuses_unknown_fields() {
+    let c: ShipStationConfig = toml::from_str("api_key = \"k\"\napi_secret = \"s\"").unwrap();
+    c.validate().unwrap();
+    assert_eq!(c.base_url, "https://ssapi.shipstation.com");
+    assert_eq!(c.time_zone, "America/Los_Angeles");
+    assert_eq!(c.tz().unwrap(), Los_Angeles);
+    assert_eq!(c.page_size, 100);
+    let c: ShipStationConfig = toml::from_str(
+        "api_key = \"k\"\napi_secret = \"s\"\nbase_url = \"http://127.0.0.1:9\"\ntime_zone = \"America/New_York\"\npage_size = 500",
+    )
+    .unwrap();
+    c.validate().unwrap();
+    assert_eq!(c.tz().unwrap(), chrono_tz::America::New_York);
+    assert!(toml::from_str::<ShipStationConfig>("api_key = \"k\"\napi_secret = \"s\"\napi_token = \"x\"").is_err());
 }
