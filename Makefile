@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/orderbridge/target
 
-.PHONY: test fmt lint local-up local-down demo build-lambdas validate
+.PHONY: test fmt lint local-up local-down demo chaos build-lambdas validate
 
 ## Everything CI runs: fmt, clippy, cfn-lint, unit + emulator + sandbox tests.
 test:
@@ -40,3 +40,10 @@ build-lambdas:
 validate:
 	@DEPLOY_VENV="$$(infra/local/deploy-tools.sh)" && SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 \
 	  "$$DEPLOY_VENV/bin/sam" validate --lint -t infra/template.yaml
+
+## Exactly-once under injected faults: CHAOS_ORDERS orders (default 10000) and their shipments,
+## faults on every vendor, killed invocations, poison messages; exits non-zero on any loss,
+## duplicate or wrong total.
+CHAOS_ORDERS ?= 10000
+chaos:
+	@HARNESS_BIN=orderbridge-chaos infra/local/demo.sh --orders $(CHAOS_ORDERS)

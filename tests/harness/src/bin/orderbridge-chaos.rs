@@ -1,0 +1,398 @@
+//! `make chaos`: N orders and their shipments through the real handlers, the local emulator and
+//! the vendor sandbox with faults on (5xx, 429, commit-then-fail on every vendor), invocations
+//! killed before create / bind / complete, short visibility timeouts, every webhook delivered three
+//! times and a few poison messages; then a DLQ redrive of everything that is not poison and an
+//! accounting. Exits non-zero if anything is lost, unexpected or duplicated, a total is off by a
+//! cent, or a DLQ holds anything but the poison.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use futures::FutureExt;
+use orderbridge::aws::schema::QueueUrls;
+use orderbridge::handlers::{deadline_from, PullSummary};
+use orderbridge_harness::aws::{unique_prefix, LocalAws};
+use orderbridge_harness::chaos::{new_channel_orders, Accounting, KillSwitch, KillingLedger, KillingSink};
+use orderbridge_harness::report::erp_orders_by_import_id;
+use orderbridge_harness::world::{World, WorldConfig};
+use orderbridge_sandbox::acumatica::ConfirmShipment;
+use orderbridge_sandbox::{FaultSpec, SandboxConfig, Vendor, WindowLimit};
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+#[derive(Parser)]
+#[command(name = "orderbridge-chaos", about = "Prove exactly-once under injected faults")]
+struct Args {
+    /// Orders seeded (70 % Sellercloud, 30 % BigCommerce).
+    #[arg(long, default_value_t = 10_000)]
+    orders: usize,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Share of invocations killed at each kill point.
+    #[arg(long, default_value_t = 0.02)]
+    kill_rate: f64,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 3600)]
+    limit_secs: u64,
+}
+
+/// A handler deadline short enough that a killed invocation's claims free themselves soon.
+const DEADLINE: Duration = Duration::from_secs(10);
+/// How long a killed invocation's claims stay held: the deadline plus the handlers' margins.
+const LEASE: Duration = Duration::from_secs(50);
+const POISON_ORDERS: usize = 2;
+const POISON_SHIPMENTS: usize = 1;
+
+fn faults() -> FaultSpec {
+    FaultSpec { p500: 0.03, p503: 0.02, p429: 0.05, p_commit_then_fail: 0.02, jitter_ms: 2, ..FaultSpec::default() }
+}
+
+#[derive(Clone, Copy)]
+enum Which {
+    Orders,
+    Shipments,
+}
+
+/// Drains one queue like the event source: batches of ten, two at once; a killed invocation
+/// deletes nothing. Returns (batches, killed).
+async fn drain(world: &World, which: Which, limit: Instant) -> (u32, u32) {
+    let queue: &QueueUrls = match which {
+        Which::Orders => &world.aws.resources.orders,
+        Which::Shipments => &world.aws.resources.shipments,
+    };
+    let (mut batches, mut killed) = (0, 0);
+    loop {
+        let workers = (0..2).map(|i| async move {
+            let event = world.aws.receive_event(queue, 0).await;
+            if event.records.is_empty() {
+                return None;
+            }
+            let request_id = format!("chaos-{}-{i}", uuid::Uuid::new_v4());
+            let run = async {
+                match which {
+                    Which::Orders => {
+                        world.app.run_import_batch(event.clone(), deadline_from(DEADLINE), &request_id).await
+                    }
+                    Which::Shipments => {
+                        world.status.run_batch(event.clone(), deadline_from(DEADLINE), &request_id).await
+                    }
+                }
+            };
+            match AssertUnwindSafe(run).catch_unwind().await {
+                Ok(response) => {
+                    world.aws.delete_succeeded(queue, &event, &response).await;
+                    Some(false)
+                }
+                Err(_) => Some(true),
+            }
+        });
+        let results: Vec<Option<bool>> = futures::future::join_all(workers).await;
+        let mut any = false;
+        for was_killed in results.into_iter().flatten() {
+            any = true;
+            batches += 1;
+            killed += u32::from(was_killed);
+        }
+        if !any {
+            let (visible, in_flight) = world.aws.queue_depth(&queue.url).await;
+            if visible == 0 && in_flight == 0 {
+                return (batches, killed);
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        if Instant::now() > limit {
+            return (batches, killed);
+        }
+    }
+}
+
+/// Moves every message of a DLQ that is a readable envelope back to its queue; returns how many.
+async fn redrive(aws: &LocalAws, queue: &QueueUrls) -> usize {
+    let mut moved = 0;
+    loop {
+        // A short visibility: what stays (the poison) is visible again for the accounting.
+        let Ok(out) = aws
+            .sqs
+            .receive_message()
+            .queue_url(&queue.dlq_url)
+            .max_number_of_messages(10)
+            .visibility_timeout(1)
+            .send()
+            .await
+        else {
+            return moved;
+        };
+        let mut readable = 0;
+        for m in out.messages() {
+            let body = m.body().unwrap_or_default();
+            if serde_json::from_str::<Value>(body).ok().and_then(|v| v.get("kind").cloned()).is_none() {
+                continue; // poison stays (it becomes visible again after the DLQ's timeout)
+            }
+            readable += 1;
+            if aws.sqs.send_message().queue_url(&queue.url).message_body(body).send().await.is_ok() {
+                if let Some(handle) = m.receipt_handle() {
+                    let _ = aws.sqs.delete_message().queue_url(&queue.dlq_url).receipt_handle(handle).send().await;
+                }
+                moved += 1;
+            }
+        }
+        if readable == 0 {
+            return moved;
+        }
+    }
+}
+
+/// What a DLQ holds (every message, with what it is), read without consuming it.
+async fn dlq_contents(aws: &LocalAws, queue: &QueueUrls) -> Vec<String> {
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (visible, in_flight) = aws.queue_depth(&queue.dlq_url).await;
+    let mut out = Vec::new();
+    let Ok(got) = aws
+        .sqs
+        .receive_message()
+        .queue_url(&queue.dlq_url)
+        .max_number_of_messages(10)
+        .visibility_timeout(1)
+        .send()
+        .await
+    else {
+        return out;
+    };
+    for m in got.messages() {
+        let body = m.body().unwrap_or_default();
+        let what = match serde_json::from_str::<Value>(body).ok().and_then(|v| v.get("kind").cloned()) {
+            Some(kind) => format!("{kind} message (not poison)"),
+            None => format!("poison: {:?}", body.chars().take(40).collect::<String>()),
+        };
+        out.push(what);
+    }
+    // Messages not returned by the one receive still count.
+    let total = usize::try_from(visible + in_flight).unwrap_or(usize::MAX);
+    while out.len() < total {
+        out.push("message not read (counted by the queue)".into());
+    }
+    out
+}
+
+fn decimal(v: &Value) -> Decimal {
+    match &v["value"] {
+        Value::Number(n) => n.to_string().parse().unwrap_or_default(),
+        Value::String(s) => s.parse().unwrap_or_default(),
+        _ => Decimal::ZERO,
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    if std::env::var_os("RUST_LOG").is_none() {
+        // The accounting reports outcomes; the injected poison would fill the screen with errors.
+        std::env::set_var("RUST_LOG", "off");
+    }
+    orderbridge::telemetry::init();
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        // Injected kills are expected; anything else is reported as usual.
+        let injected = info.payload().downcast_ref::<String>().is_some_and(|m| m.starts_with("chaos: "));
+        if !injected {
+            default_hook(info);
+        }
+    }));
+    let args = Args::parse();
+    let started = Instant::now();
+    let limit = started + Duration::from_secs(args.limit_secs);
+
+    let mut sandbox = SandboxConfig {
+        seed: args.seed,
+        sellercloud_orders: args.orders * 7 / 10,
+        bigcommerce_orders: args.orders - args.orders * 7 / 10,
+        magento_orders: 0,
+        shipstation_orders: 0,
+        ..SandboxConfig::default()
+    };
+    for vendor in [Vendor::Acumatica, Vendor::Sellercloud, Vendor::Bigcommerce] {
+        sandbox.faults.set(vendor, faults());
+    }
+    // Faults, not quotas, are under test here (`make bench` measures the quotas).
+    sandbox.limits.acumatica_per_minute = WindowLimit::new(100_000, Duration::from_secs(60));
+    sandbox.limits.bigcommerce = WindowLimit::new(100_000, Duration::from_secs(30));
+    let mut config = WorldConfig::demo(&unique_prefix("orderbridge-chaos"), sandbox);
+    config.queue_timing = Some((5, 20));
+    config.tweak_connections = Some(|c| {
+        for connection in &mut c.connections {
+            match &mut connection.channel {
+                orderbridge::connections::ChannelSettings::Sellercloud(sc) => {
+                    sc.max_age_days = 60;
+                    sc.rate_limit = orderbridge::http::RateBudget::new(100_000, 60);
+                }
+                orderbridge::connections::ChannelSettings::Bigcommerce(bc) => {
+                    bc.rate_limit = orderbridge::http::RateBudget::new(100_000, 30)
+                }
+                orderbridge::connections::ChannelSettings::Magento(_) => {}
+            }
+        }
+    });
+    let mut world = World::start(config).await?;
+    let switch = KillSwitch::new(args.kill_rate, args.seed);
+    world.app.ledger = Arc::new(KillingLedger { inner: world.app.ledger.clone(), switch: switch.clone() });
+    world.app.sink = Arc::new(KillingSink { inner: world.app.sink.clone(), switch: switch.clone() });
+    world.status.ledger = Arc::new(KillingLedger { inner: world.status.ledger.clone(), switch: switch.clone() });
+    world.route_acumatica_pushes(Some(3));
+
+    let expected = new_channel_orders(&world.sandbox);
+    println!(
+        "Chaos: {} new channel orders, kill rate {} per point, faults {:?}",
+        expected.len(),
+        args.kill_rate,
+        faults()
+    );
+    for (queue, n) in [(&world.aws.resources.orders, POISON_ORDERS), (&world.aws.resources.shipments, POISON_SHIPMENTS)]
+    {
+        for i in 0..n {
+            world
+                .aws
+                .sqs
+                .send_message()
+                .queue_url(&queue.url)
+                .message_body(format!("poison {i}: not an envelope"))
+                .send()
+                .await?;
+        }
+    }
+
+    // Orders in.
+    loop {
+        let summary = PullSummary::from(world.app.run_pull(deadline_from(Duration::from_secs(120))).await);
+        let enqueued: u32 = summary.connections.iter().filter_map(|c| c.report.as_ref()).map(|r| r.enqueued).sum();
+        drain(&world, Which::Orders, limit).await;
+        let imported = erp_orders_by_import_id(&world.sandbox).len();
+        println!(
+            "  {:>6.0} s: pull enqueued {enqueued}, {imported} orders in the ERP",
+            started.elapsed().as_secs_f64()
+        );
+        if (imported >= expected.len() && enqueued == 0) || Instant::now() > limit {
+            break;
+        }
+        if enqueued == 0 {
+            // Killed imports hold their claims until the lease ends.
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+    }
+
+    // Shipments back: one box per order, confirmed in the ERP.
+    let mut shipped: Vec<(String, String)> = Vec::new();
+    for (import_id, orders) in erp_orders_by_import_id(&world.sandbox) {
+        let Some(order) = orders.first() else { continue };
+        let (Some(t), Some(n)) = (order["OrderType"]["value"].as_str(), order["OrderNbr"]["value"].as_str()) else {
+            continue;
+        };
+        let request: ConfirmShipment = serde_json::from_value(serde_json::json!({"OrderType": t, "OrderNbr": n}))?;
+        if let Ok(shipment) = world.sandbox.state().acumatica_confirm_shipment(&request) {
+            let tracking = shipment["Packages"][0]["TrackingNbr"]["value"].as_str().unwrap_or_default().to_owned();
+            shipped.push((import_id, tracking));
+        }
+    }
+    world.sandbox.state().wait_for_deliveries(Vendor::Acumatica, shipped.len() * 6, Duration::from_secs(120)).await;
+    drain(&world, Which::Shipments, limit).await;
+
+    // Full drain: no more kills, leases run out, everything readable in the DLQs goes back.
+    switch.disarm();
+    for round in 1..=3 {
+        tokio::time::sleep(LEASE).await;
+        let moved = redrive(&world.aws, &world.aws.resources.orders).await
+            + redrive(&world.aws, &world.aws.resources.shipments).await;
+        let _ = world.app.run_pull(deadline_from(Duration::from_secs(120))).await;
+        drain(&world, Which::Orders, limit).await;
+        let _ = world.status.run_catch_up().await;
+        drain(&world, Which::Shipments, limit).await;
+        println!("  redrive round {round}: {moved} messages back from the DLQs");
+        if moved == 0 && round > 1 {
+            break;
+        }
+    }
+
+    // Accounting.
+    let state = world.sandbox.state();
+    let erp = erp_orders_by_import_id(&world.sandbox);
+    let mut a = Accounting {
+        seen: expected.len(),
+        shipped: shipped.len(),
+        poison_injected: POISON_ORDERS + POISON_SHIPMENTS,
+        kills: switch.kills(),
+        ..Accounting::default()
+    };
+    for (import_id, total) in &expected {
+        match erp.get(import_id) {
+            None => a.lost.push(import_id.clone()),
+            Some(orders) => {
+                a.created += 1;
+                if orders.len() > 1 {
+                    a.erp_duplicates.push(format!("{import_id} ×{}", orders.len()));
+                }
+                let got = decimal(&orders[0]["OrderTotal"]);
+                if got != *total {
+                    a.wrong_totals.push(format!("{import_id}: {got} != {total}"));
+                }
+            }
+        }
+        let acknowledged = if let Some(id) = import_id.strip_prefix("SC-").and_then(|i| i.parse::<i64>().ok()) {
+            state.sellercloud().orders.get(&id).is_some_and(|o| o.is_exported)
+        } else if let Some(id) = import_id.strip_prefix("BC-").and_then(|i| i.parse::<i64>().ok()) {
+            state.bigcommerce().orders.get(&id).is_some_and(|o| o.status_id != 11 && o.status_id != 12)
+        } else {
+            false
+        };
+        a.acknowledged += usize::from(acknowledged);
+    }
+    a.unexpected = erp.keys().filter(|k| !expected.contains_key(*k)).cloned().collect();
+    for (import_id, tracking) in &shipped {
+        let on_channel = if let Some(id) = import_id.strip_prefix("SC-").and_then(|i| i.parse::<i64>().ok()) {
+            state
+                .sellercloud()
+                .orders
+                .get(&id)
+                .is_some_and(|o| o.packages.iter().any(|p| p.tracking_number == *tracking))
+        } else if let Some(id) = import_id.strip_prefix("BC-").and_then(|i| i.parse::<i64>().ok()) {
+            state
+                .bigcommerce()
+                .orders
+                .get(&id)
+                .is_some_and(|o| o.shipments.iter().any(|s| s["tracking_number"].as_str() == Some(tracking)))
+        } else {
+            false
+        };
+        if on_channel {
+            a.tracking_on_channel += 1;
+        } else {
+            a.tracking_missing.push(format!("{import_id} {tracking}"));
+        }
+    }
+    for vendor in [Vendor::Sellercloud, Vendor::Bigcommerce] {
+        for (tracking, n) in state.duplicates(vendor).get("tracking_number").cloned().unwrap_or_default() {
+            a.tracking_duplicates.push(format!("{} {tracking} ×{n}", vendor.name()));
+        }
+    }
+    a.dlq = dlq_contents(&world.aws, &world.aws.resources.orders).await;
+    a.dlq.extend(dlq_contents(&world.aws, &world.aws.resources.shipments).await);
+
+    println!();
+    println!("Accounting after {:.0} s:", started.elapsed().as_secs_f64());
+    a.print();
+    for vendor in [Vendor::Acumatica, Vendor::Sellercloud, Vendor::Bigcommerce] {
+        let c = world.sandbox.state().request_count(vendor);
+        println!(
+            "  {:<12} {:>7} requests, {:>5} answered 429 (5xx and commit-then-fail not counted here)",
+            vendor.name(),
+            c.total,
+            c.throttled
+        );
+    }
+    let ok = a.ok();
+    println!("  verdict: {}", if ok { "exactly once, money exact" } else { "FAILED" });
+    world.shutdown().await;
+    if !ok {
+        std::process::exit(1);
+    }
+    Ok(())
+}

@@ -1,0 +1,278 @@
+//! Chaos for the exactly-once claims: invocations killed at chosen points, poison messages, DLQ
+//! redrive, and a Jepsen-style accounting of what reached the ERP and the channels.
+//!
+//! A kill is a panic inside the handler, caught by the driver like the Lambda service sees a
+//! crashed invocation: nothing of its batch is deleted, its acknowledgements never go out, and its
+//! claims stay held until their lease ends.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use orderbridge::aws::LedgerError;
+use orderbridge::connectors::ConnectorError;
+use orderbridge::mapping::SalesOrderDraft;
+use orderbridge::model::{
+    AcumaticaCustomerId, AcumaticaInventoryId, ChannelOrderId, ConnectionId, Customer, ErpOrderRef, IdentifierKind,
+    Order,
+};
+use orderbridge::ports::{
+    Binding, ClaimKey, ClaimLease, ClaimOutcome, ClaimRecord, Cursor, CustomerLookup, Ledger, OrderSink, StoredMapping,
+};
+use rand::{Rng, SeedableRng};
+use rust_decimal::Decimal;
+
+/// Where an invocation can be killed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum KillPoint {
+    /// Claimed, ERP order not created yet.
+    BeforeCreate,
+    /// ERP order created, binding not written.
+    BeforeBind,
+    /// Bound, claim not completed and the channel not acknowledged.
+    BeforeComplete,
+    /// A tracking push done, its claim not completed.
+    BeforePushComplete,
+}
+
+/// Decides, with a seeded RNG, whether to kill at a point; counts the kills.
+pub struct KillSwitch {
+    rate: f64,
+    rng: Mutex<rand::rngs::StdRng>,
+    kills: Mutex<BTreeMap<KillPoint, u32>>,
+    pub armed: AtomicU32,
+}
+
+impl KillSwitch {
+    pub fn new(rate: f64, seed: u64) -> Arc<Self> {
+        Arc::new(Self {
+            rate,
+            rng: Mutex::new(rand::rngs::StdRng::seed_from_u64(seed)),
+            kills: Mutex::new(BTreeMap::new()),
+            armed: AtomicU32::new(1),
+        })
+    }
+
+    /// Stops killing (the final drain must be able to finish).
+    pub fn disarm(&self) {
+        self.armed.store(0, Ordering::SeqCst);
+    }
+
+    pub fn kills(&self) -> BTreeMap<KillPoint, u32> {
+        self.kills.lock().map(|k| k.clone()).unwrap_or_default()
+    }
+
+    fn maybe_kill(&self, point: KillPoint) {
+        if self.armed.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let hit = self.rng.lock().map(|mut r| r.gen_bool(self.rate)).unwrap_or(false);
+        if hit {
+            if let Ok(mut k) = self.kills.lock() {
+                *k.entry(point).or_default() += 1;
+            }
+            panic!("chaos: invocation killed at {point:?}");
+        }
+    }
+}
+
+/// The ledger with kill points before `bind` and `complete`.
+pub struct KillingLedger {
+    pub inner: Arc<dyn Ledger>,
+    pub switch: Arc<KillSwitch>,
+}
+
+#[async_trait]
+impl Ledger for KillingLedger {
+    async fn claim(&self, key: &ClaimKey, owner: &str, lease: Duration) -> Result<ClaimOutcome, LedgerError> {
+        self.inner.claim(key, owner, lease).await
+    }
+    async fn complete(&self, lease: &ClaimLease, result: &str) -> Result<(), LedgerError> {
+        let point = if lease.key.as_str().starts_with("PUSH#") {
+            KillPoint::BeforePushComplete
+        } else {
+            KillPoint::BeforeComplete
+        };
+        self.switch.maybe_kill(point);
+        self.inner.complete(lease, result).await
+    }
+    async fn fail(&self, lease: &ClaimLease, reason: &str) -> Result<(), LedgerError> {
+        self.inner.fail(lease, reason).await
+    }
+    async fn release(&self, lease: &ClaimLease) -> Result<(), LedgerError> {
+        self.inner.release(lease).await
+    }
+    async fn claim_record(&self, key: &ClaimKey) -> Result<Option<ClaimRecord>, LedgerError> {
+        self.inner.claim_record(key).await
+    }
+    async fn bind(&self, binding: &Binding) -> Result<(), LedgerError> {
+        self.switch.maybe_kill(KillPoint::BeforeBind);
+        self.inner.bind(binding).await
+    }
+    async fn binding_for_channel(
+        &self,
+        connection: &ConnectionId,
+        order: &ChannelOrderId,
+    ) -> Result<Option<Binding>, LedgerError> {
+        self.inner.binding_for_channel(connection, order).await
+    }
+    async fn binding_for_erp(&self, erp: &ErpOrderRef) -> Result<Option<Binding>, LedgerError> {
+        self.inner.binding_for_erp(erp).await
+    }
+    async fn cursor(&self, connection: &ConnectionId, stream: &str) -> Result<Option<Cursor>, LedgerError> {
+        self.inner.cursor(connection, stream).await
+    }
+    async fn save_cursor(
+        &self,
+        connection: &ConnectionId,
+        stream: &str,
+        value: &str,
+        expected_version: Option<u64>,
+    ) -> Result<Cursor, LedgerError> {
+        self.inner.save_cursor(connection, stream, value, expected_version).await
+    }
+    async fn remember_once(&self, scope: &str, key: &str, ttl: Duration) -> Result<bool, LedgerError> {
+        self.inner.remember_once(scope, key, ttl).await
+    }
+    async fn forget(&self, scope: &str, key: &str) -> Result<(), LedgerError> {
+        self.inner.forget(scope, key).await
+    }
+    async fn save_mapping(&self, name: &str, source_path: &str, source: &str) -> Result<StoredMapping, LedgerError> {
+        self.inner.save_mapping(name, source_path, source).await
+    }
+    async fn latest_mapping(&self, name: &str) -> Result<Option<StoredMapping>, LedgerError> {
+        self.inner.latest_mapping(name).await
+    }
+    async fn mapping_version(&self, name: &str, version: u64) -> Result<Option<StoredMapping>, LedgerError> {
+        self.inner.mapping_version(name, version).await
+    }
+}
+
+/// The ERP with a kill point before `create_order`.
+pub struct KillingSink {
+    pub inner: Arc<dyn OrderSink<Draft = SalesOrderDraft>>,
+    pub switch: Arc<KillSwitch>,
+}
+
+#[async_trait]
+impl OrderSink for KillingSink {
+    type Draft = SalesOrderDraft;
+    async fn find_by_import_id(&self, import_id: &str) -> Result<Option<ErpOrderRef>, ConnectorError> {
+        self.inner.find_by_import_id(import_id).await
+    }
+    async fn create_order(&self, draft: &SalesOrderDraft) -> Result<ErpOrderRef, ConnectorError> {
+        self.switch.maybe_kill(KillPoint::BeforeCreate);
+        self.inner.create_order(draft).await
+    }
+    async fn find_customer(&self, lookup: CustomerLookup<'_>) -> Result<Option<AcumaticaCustomerId>, ConnectorError> {
+        self.inner.find_customer(lookup).await
+    }
+    async fn create_customer(
+        &self,
+        id: &AcumaticaCustomerId,
+        customer: &Customer,
+        order: &Order,
+    ) -> Result<AcumaticaCustomerId, ConnectorError> {
+        self.inner.create_customer(id, customer, order).await
+    }
+    async fn resolve_item(
+        &self,
+        kind: IdentifierKind,
+        value: &str,
+    ) -> Result<Option<AcumaticaInventoryId>, ConnectorError> {
+        self.inner.resolve_item(kind, value).await
+    }
+    async fn end_session(&self) {
+        self.inner.end_session().await;
+    }
+}
+
+/// Channel orders waiting to be imported when the run starts: Import ID → channel grand total.
+pub fn new_channel_orders(sandbox: &orderbridge_sandbox::Sandbox) -> BTreeMap<String, Decimal> {
+    let state = sandbox.state();
+    let mut out = BTreeMap::new();
+    for o in state.sellercloud().orders.values().filter(|o| o.status_code == 2 && !o.is_exported) {
+        out.insert(format!("SC-{}", o.id), o.gen.grand_total());
+    }
+    for o in state.bigcommerce().orders.values().filter(|o| o.status_id == 11) {
+        out.insert(format!("BC-{}", o.id), o.gen.grand_total());
+    }
+    out
+}
+
+/// The accounting printed at the end, in the style of Jepsen's total-queue checker.
+#[derive(Debug, Default)]
+pub struct Accounting {
+    pub seen: usize,
+    pub created: usize,
+    pub acknowledged: usize,
+    pub lost: Vec<String>,
+    pub unexpected: Vec<String>,
+    pub erp_duplicates: Vec<String>,
+    pub wrong_totals: Vec<String>,
+    pub shipped: usize,
+    pub tracking_on_channel: usize,
+    pub tracking_missing: Vec<String>,
+    pub tracking_duplicates: Vec<String>,
+    pub dlq: Vec<String>,
+    pub poison_injected: usize,
+    pub kills: BTreeMap<KillPoint, u32>,
+    pub started: Option<DateTime<Utc>>,
+}
+
+impl Accounting {
+    /// True when nothing was lost, unexpected or duplicated, money is exact, every shipment reached
+    /// its channel once, and the DLQs hold exactly the poison.
+    pub fn ok(&self) -> bool {
+        self.lost.is_empty()
+            && self.unexpected.is_empty()
+            && self.erp_duplicates.is_empty()
+            && self.wrong_totals.is_empty()
+            && self.tracking_missing.is_empty()
+            && self.tracking_duplicates.is_empty()
+            && self.acknowledged == self.seen
+            && self.dlq.len() == self.poison_injected
+    }
+
+    pub fn print(&self) {
+        let list = |v: &[String]| {
+            if v.is_empty() {
+                String::new()
+            } else {
+                format!("  {}", v.iter().take(10).cloned().collect::<Vec<_>>().join(", "))
+            }
+        };
+        println!("  orders seen in the channels        {:>7}", self.seen);
+        println!("  created in the ERP                 {:>7}", self.created);
+        println!("  acknowledged in the channels       {:>7}", self.acknowledged);
+        println!("  lost                               {:>7}{}", self.lost.len(), list(&self.lost));
+        println!("  unexpected                         {:>7}{}", self.unexpected.len(), list(&self.unexpected));
+        println!("  ERP duplicates                     {:>7}{}", self.erp_duplicates.len(), list(&self.erp_duplicates));
+        println!("  ERP total != channel total         {:>7}{}", self.wrong_totals.len(), list(&self.wrong_totals));
+        println!("  shipments confirmed                {:>7}", self.shipped);
+        println!("  tracking on the channel order      {:>7}", self.tracking_on_channel);
+        println!(
+            "  tracking missing                   {:>7}{}",
+            self.tracking_missing.len(),
+            list(&self.tracking_missing)
+        );
+        println!(
+            "  tracking duplicates                {:>7}{}",
+            self.tracking_duplicates.len(),
+            list(&self.tracking_duplicates)
+        );
+        println!(
+            "  left in the DLQs                   {:>7} (poison injected: {})",
+            self.dlq.len(),
+            self.poison_injected
+        );
+        for reason in self.dlq.iter().take(10) {
+            println!("    {reason}");
+        }
+        let kills: Vec<String> = self.kills.iter().map(|(p, n)| format!("{p:?} {n}")).collect();
+        println!("  invocations killed                 {}", kills.join(", "));
+    }
+}
