@@ -377,6 +377,175 @@ async fn endpoint_schema_is_served_for_schema_driven_clients() {
     assert_eq!(doc["swagger"], "2.0");
     assert!(doc["definitions"]["SalesOrder"].is_object());
     assert!(doc["definitions"]["ShipmentPackage"].to_string().contains("TrackingNbr"));
+    assert!(doc["definitions"]["ShipmentPackage"].to_string().contains("#/definitions/ShipmentPackageDetail"));
+    assert!(doc["definitions"]["ShipmentPackageDetail"].to_string().contains("ShipmentSplitLineNbr"));
     assert!(doc["paths"]["/Customer"]["get"].is_object());
+    sb.shutdown().await;
+}
+
+/// The control-API host of the Acumatica server (the base URL without the instance).
+fn control_host(base: &str) -> String {
+    base.rsplit_once('/').unwrap().0.to_owned()
+}
+
+/// A sales order with two lines (2 × products[0], 1 × products[1]), channel line ids in each
+/// line's `ExternalRef` and an order note; its `OrderNbr`.
+async fn two_line_order(sb: &Sandbox, c: &reqwest::Client, base: &str, reference: &str) -> String {
+    let p = &sb.state().seed_data().products;
+    let mut body = sales_order("C000002", reference, &p[0].erp_inventory_id);
+    body["note"] = json!({"value": "Gift wrap"});
+    body["Details"][0]["ExternalRef"] = json!({"value": "501"});
+    body["Details"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"InventoryID": {"value": p[1].erp_inventory_id}, "OrderQty": {"value": 1}, "ExternalRef": {"value": "502"}}));
+    let v: Value = common::json(c.put(format!("{base}{EP}/SalesOrder")).json(&body)).await;
+    v["OrderNbr"]["value"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn package_contents_are_confirmed_per_box_and_returned_only_when_expanded() {
+    let (sb, base, c) = start().await;
+    let p = sb.state().seed_data().products.clone();
+    let nbr = two_line_order(&sb, &c, &base, "SC-BOXES").await;
+    let confirm = json!({
+        "OrderNbr": nbr,
+        "Packages": [
+            {"TrackingNbr": "1ZBOXA", "Contents": [{"LineNbr": 1, "Qty": 1}, {"LineNbr": 2, "Qty": 1}]},
+            {"TrackingNbr": "1ZBOXB", "BoxID": "SMALL", "Contents": [{"LineNbr": 1, "Qty": 1}]}
+        ]
+    });
+    let r = c.post(format!("{}/_sandbox/shipments/confirm", control_host(&base))).json(&confirm).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let shipped: Value = r.json().await.unwrap();
+    let ship_nbr = shipped["ShipmentNbr"]["value"].as_str().unwrap().to_owned();
+
+    let get = |expand: &str| c.get(format!("{base}{EP}/Shipment/{ship_nbr}?$expand={expand}"));
+    let full: Value = common::json(get("Packages,Details,Orders,Packages/PackageContents")).await;
+    assert_eq!(full["Details"].as_array().unwrap().len(), 2);
+    assert_eq!(full["Orders"][0]["OrderNbr"]["value"], nbr.as_str());
+    let boxes = full["Packages"].as_array().unwrap();
+    assert_eq!(boxes.len(), 2);
+    assert_eq!(boxes[0]["TrackingNbr"]["value"], "1ZBOXA");
+    assert_eq!(boxes[1]["BoxID"]["value"], "SMALL");
+    let a = boxes[0]["PackageContents"].as_array().unwrap();
+    assert_eq!(a.len(), 2);
+    let row = &a[0];
+    assert!(row["id"].is_string());
+    assert_eq!(row["rowNumber"], 1);
+    assert_eq!(row["InventoryID"]["value"], p[0].erp_inventory_id.as_str());
+    assert_eq!(row["Quantity"]["value"], 1);
+    assert_eq!(row["UOM"]["value"], "EA");
+    assert_eq!(row["ShipmentSplitLineNbr"]["value"], 1, "the shipment's detail line");
+    assert_eq!(row["LotSerialNbr"]["value"], "");
+    assert_eq!(row["Subitem"]["value"], "");
+    assert_eq!(a[1]["InventoryID"]["value"], p[1].erp_inventory_id.as_str());
+    assert_eq!(a[1]["ShipmentSplitLineNbr"]["value"], 2);
+    let b = boxes[1]["PackageContents"].as_array().unwrap();
+    assert_eq!((b.len(), &b[0]["Quantity"]["value"]), (1, &json!(1)));
+
+    // `$expand=Packages` alone: packages without contents; the nested path alone brings both.
+    let plain: Value = common::json(get("Packages")).await;
+    assert!(plain["Packages"][0]["TrackingNbr"].is_object());
+    assert!(plain["Packages"][0].get("PackageContents").is_none(), "{plain}");
+    assert!(plain.get("Details").is_none());
+    let nested: Value = common::json(get("Packages/PackageContents")).await;
+    assert_eq!(nested["Packages"][1]["PackageContents"][0]["Quantity"]["value"], 1);
+    let listed: Vec<Value> =
+        common::json(c.get(format!("{base}{EP}/Shipment?$expand=Packages,Packages/PackageContents"))).await;
+    assert_eq!(listed[0]["Packages"][0]["PackageContents"].as_array().unwrap().len(), 2);
+
+    // The order: lines with their channel ids, the shipment, the note.
+    let so: Value = common::json(c.get(format!("{base}{EP}/SalesOrder/SO/{nbr}?$expand=Details,Shipments"))).await;
+    assert_eq!(so["Status"]["value"], "Completed");
+    assert_eq!(so["note"]["value"], "Gift wrap");
+    let lines: Vec<(Value, Value, Value)> = so["Details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["LineNbr"]["value"].clone(), l["InventoryID"]["value"].clone(), l["ExternalRef"]["value"].clone()))
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            (json!(1), json!(p[0].erp_inventory_id), json!("501")),
+            (json!(2), json!(p[1].erp_inventory_id), json!("502"))
+        ]
+    );
+    assert_eq!(so["Shipments"][0]["ShipmentNbr"]["value"], ship_nbr.as_str());
+    assert_eq!(so["Shipments"][0]["Status"]["value"], "Confirmed");
+
+    // An unknown shipment number is Acumatica's 404 HttpError.
+    let r = c.get(format!("{base}{EP}/Shipment/NOPE?$expand=Packages")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let e: Value = r.json().await.unwrap();
+    assert!(e["message"].as_str().unwrap().contains("No entity satisfies the condition"), "{e}");
+    assert!(e["exceptionType"].is_string());
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn package_contents_default_by_box_count_and_are_validated() {
+    let (sb, base, c) = start().await;
+    let p = sb.state().seed_data().products.clone();
+    let ctl = format!("{}/_sandbox/shipments/confirm", control_host(&base));
+    let confirm = |body: Value| c.post(&ctl).json(&body).send();
+
+    // One box without contents holds everything shipped.
+    let one = two_line_order(&sb, &c, &base, "SC-ONEBOX").await;
+    let sh: Value =
+        confirm(json!({"OrderNbr": one, "Packages": [{"TrackingNbr": "1ZONE"}]})).await.unwrap().json().await.unwrap();
+    let rows: Vec<(Value, Value)> = sh["Packages"][0]["PackageContents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["InventoryID"]["value"].clone(), r["Quantity"]["value"].clone()))
+        .collect();
+    assert_eq!(rows, vec![(json!(p[0].erp_inventory_id), json!(2)), (json!(p[1].erp_inventory_id), json!(1))]);
+
+    // Several boxes without contents: the warehouse did not pack by item.
+    let two = two_line_order(&sb, &c, &base, "SC-TWOBOX").await;
+    let sh: Value = confirm(json!({"OrderNbr": two, "Packages": [{"TrackingNbr": "1ZX"}, {"TrackingNbr": "1ZY"}]}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for b in sh["Packages"].as_array().unwrap() {
+        assert_eq!(b["PackageContents"], json!([]));
+    }
+
+    // Refusals name the package and line; nothing is shipped or numbered by them.
+    let bad = two_line_order(&sb, &c, &base, "SC-BADBOX").await;
+    let shipments_before = sb.state().acumatica().shipments.len();
+    for (packages, lines, wanted) in [
+        (json!([{"Contents": [{"LineNbr": 9, "Qty": 1}]}]), Value::Null, "package 1: line 9 is not on this shipment"),
+        // Line 2 exists on the order but this shipment only takes line 1.
+        (
+            json!([{"Contents": [{"LineNbr": 2, "Qty": 1}]}]),
+            json!([{"LineNbr": 1, "Qty": 2}]),
+            "line 2 is not on this shipment",
+        ),
+        (
+            json!([{"Contents": [{"LineNbr": 1, "Qty": 2}]}, {"Contents": [{"LineNbr": 1, "Qty": 1}]}]),
+            Value::Null,
+            "package 2: line 1 packs 3 in all but the shipment ships 2",
+        ),
+        (json!([{"Contents": [{"LineNbr": 1, "Qty": 0}]}]), Value::Null, "quantity 0 must be positive"),
+    ] {
+        let mut body = json!({"OrderNbr": bad, "Packages": packages});
+        if !lines.is_null() {
+            body["Lines"] = lines;
+        }
+        let r = confirm(body).await.unwrap();
+        assert_eq!(r.status(), 422);
+        let e: Value = r.json().await.unwrap();
+        assert!(e["error"].as_str().unwrap().contains(wanted), "{e} should say {wanted}");
+    }
+    assert_eq!(sb.state().acumatica().shipments.len(), shipments_before);
+    assert_eq!(sb.state().acumatica().sales_order(&bad).unwrap()["Status"]["value"], "Open");
+    // A valid confirmation afterwards gets the next number.
+    let ok: Value = confirm(json!({"OrderNbr": bad})).await.unwrap().json().await.unwrap();
+    assert_eq!(ok["ShipmentNbr"]["value"], format!("{:06}", shipments_before + 1));
     sb.shutdown().await;
 }

@@ -947,9 +947,6 @@ impl SharedState {
             if to_ship.is_empty() {
                 return Err(format!("nothing left to ship on {key}"));
             }
-            let nbr = st.next_shipment_nbr();
-            let now = st.now();
-            let today = st.today();
             let ship_via =
                 req.ship_via.clone().or_else(|| val_str(&so, "ShipVia")).unwrap_or_else(|| "UPSGROUND".into());
             let shipped_total: Decimal = to_ship.iter().map(|(_, q)| *q).sum();
@@ -994,14 +991,21 @@ impl SharedState {
                     let Some((_, split, inventory, qty)) = shipped.iter().find(|(line, ..)| *line == l.line_nbr) else {
                         return Err(format!("package {}: line {} is not on this shipment", n + 1, l.line_nbr));
                     };
-                    let total = packed.entry(l.line_nbr).or_default();
-                    *total += l.qty;
-                    if l.qty <= Decimal::ZERO || *total > *qty {
+                    if l.qty <= Decimal::ZERO {
                         return Err(format!(
-                            "package {}: line {} packs {} but the shipment ships {qty} of it",
+                            "package {}: line {} quantity {} must be positive",
                             n + 1,
                             l.line_nbr,
-                            total
+                            l.qty
+                        ));
+                    }
+                    let total = packed.entry(l.line_nbr).or_default();
+                    *total += l.qty;
+                    if *total > *qty {
+                        return Err(format!(
+                            "package {}: line {} packs {total} in all but the shipment ships {qty} of it",
+                            n + 1,
+                            l.line_nbr,
                         ));
                     }
                     rows_out.push(json!({
@@ -1012,6 +1016,10 @@ impl SharedState {
                 }
                 contents_of.push(rows_out);
             }
+            // Numbered only once the request is known to be valid: a refused one leaves no gap.
+            let nbr = st.next_shipment_nbr();
+            let now = st.now();
+            let today = st.today();
             let packages: Vec<Value> = pkgs
                 .iter()
                 .enumerate()

@@ -244,7 +244,6 @@ pub fn render(entity: &Value, expand: &[String], select: &[String]) -> Value {
     let Some(obj) = entity.as_object() else {
         return entity.clone();
     };
-    let expanded = |k: &str| expand.iter().any(|e| e.eq_ignore_ascii_case(k));
     // What `k/...` expands inside an expanded detail or linked object.
     let nested = |k: &str| -> Vec<String> {
         let prefix = format!("{}/", k.to_ascii_lowercase());
@@ -254,6 +253,9 @@ pub fn render(entity: &Value, expand: &[String], select: &[String]) -> Value {
             .map(|e| e[prefix.len()..].to_owned())
             .collect()
     };
+    // A nested path expands its parents too (`Packages/PackageContents` alone brings the
+    // packages), as OData paths do.
+    let expanded = |k: &str| expand.iter().any(|e| e.eq_ignore_ascii_case(k)) || !nested(k).is_empty();
     let selected_top: Vec<String> =
         select.iter().map(|s| s.split('/').next().unwrap_or("").to_ascii_lowercase()).collect();
     let mut out = Map::new();

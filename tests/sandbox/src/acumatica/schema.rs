@@ -281,6 +281,18 @@ const DEFS: &[(&str, &[(&str, &str)])] = &[
             ("Description", "S"),
             ("CustomRefNbr1", "S"),
             ("CustomRefNbr2", "S"),
+            ("PackageContents", "[ShipmentPackageDetail]"),
+        ],
+    ),
+    (
+        "ShipmentPackageDetail",
+        &[
+            ("InventoryID", "S"),
+            ("LotSerialNbr", "S"),
+            ("Quantity", "D"),
+            ("ShipmentSplitLineNbr", "I"),
+            ("Subitem", "S"),
+            ("UOM", "S"),
         ],
     ),
 ];
