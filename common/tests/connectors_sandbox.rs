@@ -216,10 +216,30 @@ async fn acumatica_finds_creates_and_finds_again_then_logs_out() {
     assert!(err.to_string().contains("InventoryID"), "{err}");
     assert!(!orderbridge::Classify::is_retryable(&err));
 
-    // Shipments back: two boxes, one unit each, read with their contents; the order's state.
+    // Shipments back: a two-line order packed in two boxes, read box by box with their contents.
+    let other = sb
+        .state()
+        .seed_data()
+        .products
+        .iter()
+        .find(|p| p.erp_inventory_id != product.erp_inventory_id)
+        .unwrap()
+        .clone();
+    let mut two_lines = draft.clone();
+    two_lines.import_id = "SC-424244".into();
+    let mut second = two_lines.lines[0].clone();
+    second.inventory_id = orderbridge::model::AcumaticaInventoryId::parse(other.erp_inventory_id.clone()).unwrap();
+    second.quantity = rust_decimal::Decimal::ONE;
+    second.unit_price = rust_decimal::Decimal::new(1000, 2);
+    second.discount_amount = rust_decimal::Decimal::ZERO;
+    second.channel_line_id = "9002".into();
+    two_lines.lines.push(second);
+    two_lines.expected_total =
+        orderbridge::model::Money::new(rust_decimal::Decimal::new(5718, 2), orderbridge::model::Currency::USD);
+    let boxed = client.create_order(&two_lines).await.unwrap();
     let confirm: orderbridge_sandbox::acumatica::ConfirmShipment = serde_json::from_value(serde_json::json!({
-        "OrderType": "SO", "OrderNbr": created.order_nbr.as_str(),
-        "Packages": [{"TrackingNbr": "1ZBOXONE", "Contents": [{"LineNbr": 1, "Qty": 1}]},
+        "OrderType": "SO", "OrderNbr": boxed.order_nbr.as_str(),
+        "Packages": [{"TrackingNbr": "1ZBOXONE", "Contents": [{"LineNbr": 1, "Qty": 1}, {"LineNbr": 2, "Qty": 1}]},
                      {"TrackingNbr": "1ZBOXTWO", "Contents": [{"LineNbr": 1, "Qty": 1}]}]
     }))
     .unwrap();
@@ -228,7 +248,7 @@ async fn acumatica_finds_creates_and_finds_again_then_logs_out() {
     let found = ErpShipments::shipment(&client, &nbr).await.unwrap();
     assert_eq!(found.len(), 1);
     let (erp, shipment) = &found[0];
-    assert_eq!(erp, &created);
+    assert_eq!(erp, &boxed);
     let boxes: Vec<(String, Vec<BoxItem>)> = shipment
         .packages
         .iter()
@@ -237,14 +257,33 @@ async fn acumatica_finds_creates_and_finds_again_then_logs_out() {
             (p.tracking.number.to_string(), items)
         })
         .collect();
-    let one = vec![(product.erp_inventory_id.clone(), Some(1), rust_decimal::Decimal::ONE)];
-    assert_eq!(boxes, vec![("1ZBOXONE".to_owned(), one.clone()), ("1ZBOXTWO".to_owned(), one)]);
-    let state = ErpShipments::order_state(&client, &created).await.unwrap();
+    let one = rust_decimal::Decimal::ONE;
+    assert_eq!(
+        boxes,
+        vec![
+            (
+                "1ZBOXONE".to_owned(),
+                vec![(product.erp_inventory_id.clone(), Some(1), one), (other.erp_inventory_id.clone(), Some(2), one)]
+            ),
+            ("1ZBOXTWO".to_owned(), vec![(product.erp_inventory_id.clone(), Some(1), one)]),
+        ]
+    );
+    // The order's state: status, lines with the channel line ids kept at import, shipments, note.
+    let state = ErpShipments::order_state(&client, &boxed).await.unwrap();
     assert_eq!(state.status, "Completed");
-    assert_eq!(state.lines[0].channel_line_id.as_deref(), Some("9001"), "the channel line id kept at import");
+    let lines: Vec<(i64, &str, Option<&str>)> =
+        state.lines.iter().map(|l| (l.line_nbr, l.inventory_id.as_str(), l.channel_line_id.as_deref())).collect();
+    assert_eq!(
+        lines,
+        vec![(1, product.erp_inventory_id.as_str(), Some("9001")), (2, other.erp_inventory_id.as_str(), Some("9002"))]
+    );
     assert_eq!(state.shipment_nbrs, vec![nbr]);
     assert_eq!(state.note.as_deref(), Some("Leave at door"));
-    assert!(ErpShipments::shipment(&client, "999999").await.unwrap().is_empty(), "an unknown shipment is empty");
+    let untouched = ErpShipments::order_state(&client, &created).await.unwrap();
+    assert_eq!((untouched.status.as_str(), untouched.shipment_nbrs.len()), ("Open", 0));
+    for unknown in ["999999", "NOPE"] {
+        assert!(ErpShipments::shipment(&client, unknown).await.unwrap().is_empty(), "{unknown} is not a shipment");
+    }
 
     client.logout().await;
     let host = sb.urls().acumatica.rsplit_once('/').unwrap().0.to_owned();

@@ -477,8 +477,9 @@ impl OrderSink for AcumaticaClient {
     }
 }
 
-/// Shipments with their orders, lines, packages and what is in each package.
-const SHIPMENT_EXPAND: &str = "Packages,Packages/PackageContents,Details,Orders";
+/// Shipments with their orders, lines, packages and what is in each package. PackageContents is a
+/// detail of a detail: Acumatica returns it only for the nested path, never for `Packages` alone.
+const SHIPMENT_EXPAND: &str = "Packages,Details,Orders,Packages/PackageContents";
 
 #[async_trait]
 impl ErpShipments for AcumaticaClient {

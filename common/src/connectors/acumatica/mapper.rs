@@ -3,8 +3,10 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use rust_decimal::Decimal;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use tracing::warn;
 
 use super::wire::{
     get, num, opt, text, val, AddressWire, ContactWire, CustomField, CustomerPut, DocContactWire, SalesOrderDetailWire,
@@ -258,8 +260,10 @@ fn parse_datetime(text: &str) -> Option<DateTime<Utc>> {
 
 /// A shipped shipment as one canonical shipment per sales order it covers. Packages without a
 /// tracking number are left out (nothing to push). Each package's items come from its
-/// PackageContents; a single package without contents holds everything shipped, several packages
-/// without contents say nothing about their items (the channel decides whether it can push that).
+/// PackageContents, tied to the shipment's detail lines (see [`pack_contents`]); a package whose
+/// contents hold nothing of an order is not part of that order's shipment. A single tracked package
+/// without contents holds everything shipped; several packages without contents say nothing
+/// about their items (the channel decides whether it can push that).
 pub fn shipment_to_canonical(
     wire: &ShipmentWire,
     shipped_statuses: &[String],
@@ -275,6 +279,9 @@ pub fn shipment_to_canonical(
         .map_err(|_| format!("shipment {nbr}: ShipmentDate {date_text:?} is not a date"))?;
     let confirmed_at = text(&wire.LastModifiedDateTime).as_deref().and_then(parse_datetime);
     let carrier = text(&wire.ShipVia).unwrap_or_default();
+    let lines = shipped_lines(wire);
+    let contents = pack_contents(&nbr, wire, &lines);
+    let tracked = wire.Packages.iter().filter(|p| text(&p.TrackingNbr).is_some()).count();
     let mut results = Vec::new();
     for order in &wire.Orders {
         let (Some(order_type), Some(order_nbr)) = (text(&order.OrderType), text(&order.OrderNbr)) else { continue };
@@ -282,40 +289,39 @@ pub fn shipment_to_canonical(
             order_type: AcumaticaOrderType::parse(order_type).map_err(|e| e.to_string())?,
             order_nbr: AcumaticaOrderNbr::parse(order_nbr).map_err(|e| e.to_string())?,
         };
-        let items: Vec<PackageItem> = wire
-            .Details
-            .iter()
-            .filter(|d| text(&d.OrderNbr).is_none_or(|n| n == erp.order_nbr.as_str()))
-            .filter_map(|d| {
-                Some(PackageItem {
-                    item_id: text(&d.InventoryID)?,
-                    erp_line_nbr: get(&d.OrderLineNbr).and_then(|n| i64::try_from(n.0).ok()),
-                    channel_line_id: None,
-                    quantity: get(&d.ShippedQty).map(|n| n.0).unwrap_or_default(),
-                })
-            })
-            .collect();
-        let tracked: Vec<_> = wire.Packages.iter().filter(|p| text(&p.TrackingNbr).is_some()).collect();
-        let single = tracked.len() == 1;
-        // What is left of each shipped line to attribute to package contents, in line order.
-        let mut unpacked: Vec<PackageItem> = items.clone();
+        // Detail lines without an OrderNbr are taken to be this order's (a one-order shipment).
+        let ours = |l: &ShippedLine| l.order_nbr.as_deref().is_none_or(|n| n == erp.order_nbr.as_str());
         let mut packages = Vec::new();
-        for (i, p) in tracked.into_iter().enumerate() {
-            let number = TrackingNumber::parse(text(&p.TrackingNbr).unwrap_or_default())
-                .map_err(|e| format!("shipment {nbr}: {e}"))?;
+        for (i, (p, packed)) in wire.Packages.iter().zip(&contents).enumerate() {
+            let Some(tracking) = text(&p.TrackingNbr) else { continue };
+            let items = match packed {
+                Some(packed) => {
+                    let mut items: Vec<PackageItem> = Vec::new();
+                    for (line, quantity) in packed.iter().filter(|(l, _)| ours(&lines[*l])) {
+                        let item = lines[*line].item.clone();
+                        match items
+                            .iter_mut()
+                            .find(|o| o.erp_line_nbr == item.erp_line_nbr && o.item_id == item.item_id)
+                        {
+                            Some(o) => o.quantity += *quantity,
+                            None => items.push(PackageItem { quantity: *quantity, ..item }),
+                        }
+                    }
+                    if items.is_empty() {
+                        continue;
+                    }
+                    items
+                }
+                None if tracked == 1 => lines.iter().filter(|l| ours(l)).map(|l| l.item.clone()).collect(),
+                None => Vec::new(),
+            };
+            let number = TrackingNumber::parse(tracking).map_err(|e| format!("shipment {nbr}: {e}"))?;
             let package_id =
                 get(&p.LineNbr).map(|n| n.0.normalize().to_string()).unwrap_or_else(|| (i + 1).to_string());
-            let package_items = if !p.PackageContents.is_empty() {
-                contents_to_items(&p.PackageContents, &mut unpacked)
-            } else if single {
-                items.clone()
-            } else {
-                Vec::new()
-            };
             packages.push(Package {
                 package_id,
                 tracking: Tracking { number, carrier: carrier.clone(), service: None, url: None },
-                items: package_items,
+                items,
                 weight: get(&p.Weight).map(|n| n.0),
             });
         }
@@ -331,34 +337,72 @@ pub fn shipment_to_canonical(
     Ok(results)
 }
 
-/// A package's contents as items of this order's lines: each content row takes its quantity from
-/// the shipped lines with the same InventoryID, in line order, so an item on two lines is split
-/// over them and the ERP line (hence the channel line) of every unit is known.
-fn contents_to_items(contents: &[super::wire::PackageContentWire], unpacked: &mut [PackageItem]) -> Vec<PackageItem> {
-    let mut out: Vec<PackageItem> = Vec::new();
-    for row in contents {
-        let Some(inventory) = text(&row.InventoryID) else { continue };
-        let mut wanted = get(&row.Quantity).map(|n| n.0).unwrap_or_default();
-        for line in unpacked.iter_mut().filter(|l| l.item_id.eq_ignore_ascii_case(&inventory)) {
-            if wanted <= rust_decimal::Decimal::ZERO {
-                break;
+/// One shipment detail line: whose order it ships and what (item, ERP line, shipped quantity).
+struct ShippedLine {
+    order_nbr: Option<String>,
+    item: PackageItem,
+}
+
+fn shipped_lines(wire: &ShipmentWire) -> Vec<ShippedLine> {
+    wire.Details
+        .iter()
+        .filter_map(|d| {
+            Some(ShippedLine {
+                order_nbr: text(&d.OrderNbr),
+                item: PackageItem {
+                    item_id: text(&d.InventoryID)?,
+                    erp_line_nbr: get(&d.OrderLineNbr).and_then(|n| i64::try_from(n.0).ok()),
+                    channel_line_id: None,
+                    quantity: get(&d.ShippedQty).map(|n| n.0).unwrap_or_default(),
+                },
+            })
+        })
+        .collect()
+}
+
+/// Each package's contents as (index into `lines`, quantity), or `None` for a package whose
+/// contents were not recorded. PackageContents name only the InventoryID, so a row's quantity is
+/// taken from the detail lines carrying that item in line order, each capped at its ShippedQty:
+/// an item on two lines (or two orders of a shared shipment) is split over them and every unit
+/// keeps its ERP line. Every package takes part, tracked or not, so a box without tracking still
+/// uses up the lines it holds. What no line has left is dropped (with a warning): Details are
+/// what shipped.
+fn pack_contents(
+    nbr: &AcumaticaShipmentNbr,
+    wire: &ShipmentWire,
+    lines: &[ShippedLine],
+) -> Vec<Option<Vec<(usize, Decimal)>>> {
+    let mut left: Vec<Decimal> = lines.iter().map(|l| l.item.quantity).collect();
+    let mut out = Vec::with_capacity(wire.Packages.len());
+    for (n, p) in wire.Packages.iter().enumerate() {
+        if p.PackageContents.is_empty() {
+            out.push(None);
+            continue;
+        }
+        let mut packed: Vec<(usize, Decimal)> = Vec::new();
+        for row in &p.PackageContents {
+            let Some(inventory) = text(&row.InventoryID) else { continue };
+            let mut wanted = get(&row.Quantity).map(|n| n.0).unwrap_or_default();
+            for (i, line) in lines.iter().enumerate() {
+                if wanted <= Decimal::ZERO {
+                    break;
+                }
+                if !line.item.item_id.eq_ignore_ascii_case(&inventory) || left[i] <= Decimal::ZERO {
+                    continue;
+                }
+                let take = wanted.min(left[i]);
+                left[i] -= take;
+                wanted -= take;
+                packed.push((i, take));
             }
-            let take = wanted.min(line.quantity);
-            if take <= rust_decimal::Decimal::ZERO {
-                continue;
-            }
-            line.quantity -= take;
-            wanted -= take;
-            match out.iter_mut().find(|o| o.item_id == line.item_id && o.erp_line_nbr == line.erp_line_nbr) {
-                Some(existing) => existing.quantity += take,
-                None => out.push(PackageItem { quantity: take, ..line.clone() }),
+            if wanted > Decimal::ZERO {
+                warn!(shipment = %nbr, package = n + 1, item = %inventory, quantity = %wanted,
+                    "Package contents exceed what the shipment's lines ship; the excess is left out.");
             }
         }
-        // Contents of another order on a shared shipment, or more than the details say: the item
-        // is still in the box, without a line to tie it to.
-        if wanted > rust_decimal::Decimal::ZERO && unpacked.iter().any(|l| l.item_id.eq_ignore_ascii_case(&inventory)) {
-            out.push(PackageItem { item_id: inventory, erp_line_nbr: None, channel_line_id: None, quantity: wanted });
-        }
+        // Contents that tie to no line (all excess, or items the details do not list) say nothing
+        // usable: treated as unrecorded rather than hiding the package's tracking from every order.
+        out.push(Some(packed).filter(|p| !p.is_empty()));
     }
     out
 }

@@ -229,6 +229,103 @@ fn each_package_carries_its_own_contents_tied_to_the_order_lines() {
     assert!(items(2).is_empty(), "a box without contents among several says nothing about its items");
 }
 
+/// (item id, ERP line, quantity) of each item in package `p`.
+fn box_items(shipment: &crate::model::Shipment, p: usize) -> Vec<(String, Option<i64>, rust_decimal::Decimal)> {
+    shipment.packages[p].items.iter().map(|i| (i.item_id.clone(), i.erp_line_nbr, i.quantity)).collect()
+}
+
+/// A confirmed shipment of `orders` with these details and packages, in Acumatica's shape (the
+/// ShipmentPackageDetail rows as the Default endpoint returns them, system fields included).
+fn shipment_wire(orders: &[&str], details: serde_json::Value, packages: serde_json::Value) -> ShipmentWire {
+    let orders: Vec<_> =
+        orders.iter().map(|o| json!({"OrderType": {"value": "SO"}, "OrderNbr": {"value": o}})).collect();
+    serde_json::from_value(json!({
+        "id": "5f0c6a57-0000-4000-8000-000000000001", "rowNumber": 1,
+        "ShipmentNbr": {"value": "000200"}, "Status": {"value": "Confirmed"},
+        "ShipmentDate": {"value": "2024-05-02T00:00:00-04:00"}, "ShipVia": {"value": "UPSGROUND"},
+        "Orders": orders, "Details": details, "Packages": packages
+    }))
+    .unwrap()
+}
+
+fn detail(order: &str, inventory: &str, qty: i64, line: i64) -> serde_json::Value {
+    json!({"OrderType": {"value": "SO"}, "OrderNbr": {"value": order}, "InventoryID": {"value": inventory},
+           "ShippedQty": {"value": qty}, "OrderLineNbr": {"value": line}, "UOM": {"value": "EA"}})
+}
+
+fn content(inventory: &str, qty: i64) -> serde_json::Value {
+    json!({"id": "5f0c6a57-0000-4000-8000-0000000000cc", "rowNumber": 1, "InventoryID": {"value": inventory},
+           "Quantity": {"value": qty}, "UOM": {"value": "EA"}, "ShipmentSplitLineNbr": {"value": 1},
+           "LotSerialNbr": {"value": ""}, "Subitem": {"value": ""}})
+}
+
+#[test]
+fn a_shared_shipment_splits_box_contents_over_its_orders_lines_in_order() {
+    let wire = shipment_wire(
+        &["SO000001", "SO000002"],
+        json!([detail("SO000001", "TEE", 1, 1), detail("SO000002", "TEE", 2, 4), detail("SO000002", "MUG", 1, 5)]),
+        json!([
+            {"LineNbr": {"value": 1}, "TrackingNbr": {"value": "1ZSHARED1"}, "PackageContents": [content("TEE", 2)]},
+            {"LineNbr": {"value": 2}, "TrackingNbr": {"value": "1ZSHARED2"},
+             "PackageContents": [content("TEE", 1), content("MUG", 1)]}
+        ]),
+    );
+    let out = shipment_to_canonical(&wire, &["Confirmed".into()]).unwrap();
+    let (first, second) = (&out[0].1, &out[1].1);
+    // The first TEE of box 1 is order 1's only one; the second is order 2's line 4.
+    assert_eq!(first.packages.len(), 1, "box 2 holds nothing of order 1, so it is not order 1's");
+    assert_eq!(first.packages[0].tracking.number.to_string(), "1ZSHARED1");
+    assert_eq!(box_items(first, 0), vec![("TEE".into(), Some(1), dec!(1))]);
+    assert_eq!(second.packages.len(), 2);
+    assert_eq!(box_items(second, 0), vec![("TEE".into(), Some(4), dec!(1))]);
+    assert_eq!(box_items(second, 1), vec![("TEE".into(), Some(4), dec!(1)), ("MUG".into(), Some(5), dec!(1))]);
+    assert!(second.packages.iter().flat_map(|p| &p.items).all(|i| i.channel_line_id.is_none()));
+}
+
+#[test]
+fn untracked_boxes_use_up_lines_and_excess_contents_are_capped_at_what_shipped() {
+    let wire = shipment_wire(
+        &["SO000001"],
+        json!([detail("SO000001", "TEE", 2, 1), detail("SO000001", "TEE", 1, 2)]),
+        json!([
+            // Not pushed (no tracking), but it holds line 1's first tee.
+            {"LineNbr": {"value": 1}, "PackageContents": [content("TEE", 1)]},
+            // Four tees where only two are left to ship: line 1's second one and line 2's.
+            {"LineNbr": {"value": 2}, "TrackingNbr": {"value": "1ZTEES"}, "PackageContents": [content("TEE", 4)]}
+        ]),
+    );
+    let (_, shipment) = shipment_to_canonical(&wire, &["Confirmed".into()]).unwrap().remove(0);
+    assert_eq!(shipment.packages.len(), 1);
+    assert_eq!(shipment.packages[0].package_id, "2");
+    assert_eq!(box_items(&shipment, 0), vec![("TEE".into(), Some(1), dec!(1)), ("TEE".into(), Some(2), dec!(1))]);
+}
+
+#[test]
+fn boxes_without_contents_keep_all_lines_when_alone_and_nothing_when_several() {
+    let details = json!([detail("SO000001", "TEE", 2, 1), detail("SO000001", "MUG", 1, 2)]);
+    let one = shipment_wire(&["SO000001"], details.clone(), json!([{"TrackingNbr": {"value": "1ZONE"}}]));
+    let (_, shipment) = shipment_to_canonical(&one, &["Confirmed".into()]).unwrap().remove(0);
+    assert_eq!(box_items(&shipment, 0), vec![("TEE".into(), Some(1), dec!(2)), ("MUG".into(), Some(2), dec!(1))]);
+
+    let two = shipment_wire(
+        &["SO000001"],
+        details.clone(),
+        json!([{"TrackingNbr": {"value": "1ZA"}, "PackageContents": []}, {"TrackingNbr": {"value": "1ZB"}}]),
+    );
+    let (_, shipment) = shipment_to_canonical(&two, &["Confirmed".into()]).unwrap().remove(0);
+    assert_eq!(shipment.packages.len(), 2);
+    assert!(shipment.packages.iter().all(|p| p.items.is_empty()));
+
+    // Contents that tie to no shipped line are as good as none: the lone box still holds it all.
+    let stray = shipment_wire(
+        &["SO000001"],
+        details,
+        json!([{"TrackingNbr": {"value": "1ZSTRAY"}, "PackageContents": [content("KIT-PART", 1)]}]),
+    );
+    let (_, shipment) = shipment_to_canonical(&stray, &["Confirmed".into()]).unwrap().remove(0);
+    assert_eq!(box_items(&shipment, 0).len(), 2);
+}
+
 #[test]
 fn config_validation_names_the_field() {
     let mut c = AcumaticaConfig::new("https://erp.example.com/AcumaticaERP", "api", "pw".to_string().into(), "Company");

@@ -165,6 +165,31 @@ mod publisher {
     }
 
     #[test]
+    fn a_channel_line_picks_its_product_even_when_the_item_id_is_another_products_sku() {
+        // Two products share SKU-A; the ERP line of the second one kept its product id 90.
+        let mut lines = vec![line(88, "SKU-A", 1), line(90, "SKU-A", 1), line(91, "SKU-C", 1)];
+        let mut second = item("SKU-A", dec!(1));
+        second.channel_line_id = Some(" 90 ".into());
+        // By SKU this would have gone to 88; without a channel line the next one still does.
+        let a = allocate(&[second, item("sku-c", dec!(1)), item("SKU-A", dec!(1))], &mut lines).unwrap();
+        assert_eq!(
+            a.by_address[0].1,
+            vec![
+                ShipmentItem { order_product_id: 90, quantity: 1 },
+                ShipmentItem { order_product_id: 91, quantity: 1 },
+                ShipmentItem { order_product_id: 88, quantity: 1 }
+            ]
+        );
+        // A channel line already shipped is capped, not moved to another product with the SKU.
+        let mut lines = vec![line(88, "SKU-A", 1), line(90, "SKU-A", 0)];
+        let mut again = item("SKU-A", dec!(1));
+        again.channel_line_id = Some("90".into());
+        let b = allocate(&[again], &mut lines).unwrap();
+        assert!(b.is_empty() && b.capped.len() == 1, "{b:?}");
+        assert_eq!(lines[0].remaining, 1);
+    }
+
+    #[test]
     fn unknown_skus_and_fractional_quantities_are_refused_by_name() {
         let mut lines = vec![line(88, "SKU-A", 3)];
         let e = allocate(&[item("NOPE", dec!(1))], &mut lines).unwrap_err();
