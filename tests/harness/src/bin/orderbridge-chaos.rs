@@ -108,26 +108,36 @@ async fn drain(world: &World, which: Which, limit: Instant) -> (u32, u32) {
     }
 }
 
+/// Up to ten DLQ messages, invisible for one second only: what stays (the poison) is visible
+/// again for the accounting.
+async fn peek_dlq(
+    aws: &LocalAws,
+    queue: &QueueUrls,
+) -> Option<aws_sdk_sqs::operation::receive_message::ReceiveMessageOutput> {
+    aws.sqs
+        .receive_message()
+        .queue_url(&queue.dlq_url)
+        .max_number_of_messages(10)
+        .visibility_timeout(1)
+        .send()
+        .await
+        .ok()
+}
+
+/// The envelope kind of a message body; `None` for poison.
+fn message_kind(body: &str) -> Option<Value> {
+    serde_json::from_str::<Value>(body).ok().and_then(|v| v.get("kind").cloned())
+}
+
 /// Moves every message of a DLQ that is a readable envelope back to its queue; returns how many.
 async fn redrive(aws: &LocalAws, queue: &QueueUrls) -> usize {
     let mut moved = 0;
     loop {
-        // A short visibility: what stays (the poison) is visible again for the accounting.
-        let Ok(out) = aws
-            .sqs
-            .receive_message()
-            .queue_url(&queue.dlq_url)
-            .max_number_of_messages(10)
-            .visibility_timeout(1)
-            .send()
-            .await
-        else {
-            return moved;
-        };
+        let Some(out) = peek_dlq(aws, queue).await else { return moved };
         let mut readable = 0;
         for m in out.messages() {
             let body = m.body().unwrap_or_default();
-            if serde_json::from_str::<Value>(body).ok().and_then(|v| v.get("kind").cloned()).is_none() {
+            if message_kind(body).is_none() {
                 continue; // poison stays (it becomes visible again after the DLQ's timeout)
             }
             readable += 1;
@@ -149,20 +159,10 @@ async fn dlq_contents(aws: &LocalAws, queue: &QueueUrls) -> Vec<String> {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (visible, in_flight) = aws.queue_depth(&queue.dlq_url).await;
     let mut out = Vec::new();
-    let Ok(got) = aws
-        .sqs
-        .receive_message()
-        .queue_url(&queue.dlq_url)
-        .max_number_of_messages(10)
-        .visibility_timeout(1)
-        .send()
-        .await
-    else {
-        return out;
-    };
+    let Some(got) = peek_dlq(aws, queue).await else { return out };
     for m in got.messages() {
         let body = m.body().unwrap_or_default();
-        let what = match serde_json::from_str::<Value>(body).ok().and_then(|v| v.get("kind").cloned()) {
+        let what = match message_kind(body) {
             Some(kind) => format!("{kind} message (not poison)"),
             None => format!("poison: {:?}", body.chars().take(40).collect::<String>()),
         };
