@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/orderbridge/target
 
-.PHONY: test fmt lint local-up local-down demo chaos build-lambdas validate
+.PHONY: test fmt lint local-up local-down demo chaos bench build-lambdas validate
 
 ## Everything CI runs: fmt, clippy, cfn-lint, unit + emulator + sandbox tests.
 test:
@@ -33,7 +33,7 @@ demo:
 build-lambdas:
 	@DEPLOY_VENV="$$(infra/local/deploy-tools.sh)" && export PATH="$$DEPLOY_VENV/bin:$$PATH" && \
 	  rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1 || true; \
-	  cargo lambda build --release --arm64 --bin order-pull --bin order-import && \
+	  cargo lambda build --release --arm64 --bin order-pull --bin order-import --bin shipment-webhook --bin status-push && \
 	  ls -l "$(CARGO_TARGET_DIR)/lambda"/*/bootstrap
 
 ## SAM's own validation of the template (cfn-lint runs in `make test`).
@@ -47,3 +47,10 @@ validate:
 CHAOS_ORDERS ?= 10000
 chaos:
 	@HARNESS_BIN=orderbridge-chaos infra/local/demo.sh --orders $(CHAOS_ORDERS)
+
+## Latency p50/p95, throughput under the vendors' documented limits, calls per order, init time /
+## peak RSS / size of each release binary next to a hello-world lambda_runtime binary, and the
+## cost per million orders; prints a table (also in .local/bench/latest.md). BENCH_ARGS passes
+## options, e.g. BENCH_ARGS="--pull-interval-secs 60 --burst-orders 200".
+bench:
+	@infra/local/bench.sh $(BENCH_ARGS)

@@ -60,14 +60,20 @@ impl Drop for LocalGateway {
     }
 }
 
-async fn forward(State(shared): State<Arc<Shared>>, uri: OriginalUri, headers: HeaderMap, body: Bytes) -> Response {
+/// The payload-2.0 event API Gateway's HTTP API hands the function for one request.
+pub fn api_gateway_event(path: &str, query: Option<&str>, headers: HeaderMap, body: &[u8]) -> ApiGatewayV2httpRequest {
     let mut event = ApiGatewayV2httpRequest::default();
-    event.raw_path = Some(uri.path().to_owned());
-    event.raw_query_string = Some(uri.query().unwrap_or_default().to_owned());
+    event.raw_path = Some(path.to_owned());
+    event.raw_query_string = Some(query.unwrap_or_default().to_owned());
     event.headers = headers;
     event.is_base64_encoded = true;
-    event.body = Some(base64::engine::general_purpose::STANDARD.encode(&body));
+    event.body = Some(base64::engine::general_purpose::STANDARD.encode(body));
     event.request_context.time_epoch = chrono::Utc::now().timestamp_millis();
+    event
+}
+
+async fn forward(State(shared): State<Arc<Shared>>, uri: OriginalUri, headers: HeaderMap, body: Bytes) -> Response {
+    let event = api_gateway_event(uri.path(), uri.query(), headers, &body);
     let started = Instant::now();
     let answer = shared.app.handle(&event).await;
     let handler_time = started.elapsed();

@@ -3,6 +3,7 @@
 //! and bench.
 
 pub mod aws;
+pub mod bench;
 pub mod chaos;
 pub mod drive;
 pub mod gateway;

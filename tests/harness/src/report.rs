@@ -66,3 +66,33 @@ pub fn print_log_tail(entries: &[LogEntry], n: usize) {
         println!("  {}", format_log_line(e));
     }
 }
+
+/// Confirms a one-box shipment of the ERP order imported under `import_id` in the Acumatica
+/// sandbox (as a warehouse would); returns its tracking number.
+pub fn confirm_one_box(sandbox: &Sandbox, import_id: &str) -> Option<String> {
+    let erp = erp_orders_by_import_id(sandbox);
+    let order = erp.get(import_id)?.first()?;
+    let request: orderbridge_sandbox::acumatica::ConfirmShipment = serde_json::from_value(serde_json::json!({
+        "OrderType": order["OrderType"]["value"],
+        "OrderNbr": order["OrderNbr"]["value"],
+    }))
+    .ok()?;
+    let shipment = sandbox.state().acumatica_confirm_shipment(&request).ok()?;
+    shipment["Packages"][0]["TrackingNbr"]["value"].as_str().map(str::to_owned)
+}
+
+/// Whether the channel order behind `import_id` (`SC-…` / `BC-…`) carries `tracking`.
+pub fn tracking_on_channel(sandbox: &Sandbox, import_id: &str, tracking: &str) -> bool {
+    let state = sandbox.state();
+    if let Some(id) = import_id.strip_prefix("SC-").and_then(|i| i.parse::<i64>().ok()) {
+        state.sellercloud().orders.get(&id).is_some_and(|o| o.packages.iter().any(|p| p.tracking_number == tracking))
+    } else if let Some(id) = import_id.strip_prefix("BC-").and_then(|i| i.parse::<i64>().ok()) {
+        state
+            .bigcommerce()
+            .orders
+            .get(&id)
+            .is_some_and(|o| o.shipments.iter().any(|s| s["tracking_number"].as_str() == Some(tracking)))
+    } else {
+        false
+    }
+}

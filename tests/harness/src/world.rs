@@ -71,6 +71,9 @@ pub struct World {
     pub secrets: WebhookSecrets,
     pub connections: Connections,
     pub settings: OrdersSettings,
+    /// The `${VAR}` values the demo connections file was filled with (the bench hands them to
+    /// the real function binaries with the file itself, as `ORDERBRIDGE_CONNECTIONS`).
+    pub connection_vars: Vec<(&'static str, String)>,
 }
 
 /// The webhook secrets of one world (fresh per run, as an operator would generate them).
@@ -110,7 +113,7 @@ impl World {
         let describe = sandbox.describe();
         let urls = sandbox.urls();
         let secrets = WebhookSecrets::generate();
-        let vars = [
+        let vars: Vec<(&'static str, String)> = vec![
             ("DEMO_SHIPSTATION_WEBHOOK_TOKEN", secrets.shipstation_token.clone()),
             ("DEMO_ACUMATICA_PUSH_SECRET", secrets.acumatica_secret.clone()),
             ("DEMO_GENERIC_WEBHOOK_SECRET", secrets.generic_secret.clone()),
@@ -168,7 +171,18 @@ impl World {
             &connections,
         ));
         let gateway = LocalGateway::start(webhooks.clone()).await?;
-        let world = Self { sandbox, aws, app, status, webhooks, gateway, secrets, connections, settings };
+        let world = Self {
+            sandbox,
+            aws,
+            app,
+            status,
+            webhooks,
+            gateway,
+            secrets,
+            connections,
+            settings,
+            connection_vars: vars,
+        };
         for (name, path) in &config.mappings {
             world.push_mapping(name, path).await?;
         }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -279,7 +279,10 @@ pub fn ship_date_param(
     });
     let mut at = intended.min(now - chrono::Duration::minutes(5));
     if let Some(created) = created {
-        at = at.max(created);
+        // The parameter carries whole seconds: a creation time with a fraction is rounded up, or
+        // an order shipped within minutes of its creation would get a ShipDate just before it.
+        let whole = created.with_nanosecond(0).unwrap_or(created);
+        at = at.max(if whole < created { whole + chrono::Duration::seconds(1) } else { whole });
     }
     at.with_timezone(&tz).format("%Y-%m-%dT%H:%M:%S").to_string()
 }

@@ -169,6 +169,10 @@ mod publisher {
         let created_later_day = Utc.with_ymd_and_hms(2024, 5, 1, 20, 0, 0).unwrap();
         let later = Utc.with_ymd_and_hms(2024, 5, 9, 0, 0, 0).unwrap();
         assert_eq!(ship_date_param(day(1), None, NY, Some(created_later_day), later), "2024-05-01T16:00:00");
+        // Found by `make bench`: shipped a minute after creation, created at .4 of a second.
+        let created_fraction =
+            Utc.with_ymd_and_hms(2024, 5, 2, 13, 59, 0).unwrap() + chrono::Duration::milliseconds(400);
+        assert_eq!(ship_date_param(day(2), None, NY, Some(created_fraction), now), "2024-05-02T09:59:01");
     }
 
     #[test]
