@@ -161,20 +161,71 @@ impl Background {
     }
 }
 
-/// Waits until `done` holds for every item or `limit` passes, checking every 100 ms; returns the
-/// time each item was first seen done.
-async fn watch<T: Clone>(items: &[(T, Instant)], limit: Duration, done: impl Fn(&T) -> bool) -> Vec<(T, Duration)> {
-    let started = Instant::now();
-    let mut seen: Vec<Option<Duration>> = vec![None; items.len()];
-    while seen.iter().any(Option::is_none) && started.elapsed() < limit {
-        for (i, (item, since)) in items.iter().enumerate() {
+/// Items as they arrive: what, and when it started to count.
+type Arrivals<T> = Arc<Mutex<Vec<(T, Instant)>>>;
+
+/// Watches items while they keep arriving, checking every 100 ms, until `arrived` is set and
+/// every item is done or `limit` passes after the last arrival; returns how long each took from
+/// its arrival to the first check that saw it done.
+async fn watch<T: Clone>(
+    items: &Arrivals<T>,
+    arrived: &AtomicBool,
+    limit: Duration,
+    done: impl Fn(&T) -> bool,
+) -> Vec<(T, Duration)> {
+    let mut seen: Vec<Option<Duration>> = Vec::new();
+    let mut all_arrived_at: Option<Instant> = None;
+    loop {
+        // Read before the snapshot: an item arriving after it is seen by the next round.
+        let all_arrived = arrived.load(Ordering::SeqCst);
+        let snapshot: Vec<(T, Instant)> = items.lock().map(|v| v.clone()).unwrap_or_default();
+        seen.resize(snapshot.len(), None);
+        for (i, (item, since)) in snapshot.iter().enumerate() {
             if seen[i].is_none() && done(item) {
                 seen[i] = Some(since.elapsed());
             }
         }
+        if all_arrived {
+            let at = *all_arrived_at.get_or_insert_with(Instant::now);
+            if seen.iter().all(Option::is_some) || at.elapsed() > limit {
+                return snapshot.into_iter().zip(seen).filter_map(|((item, _), s)| s.map(|d| (item, d))).collect();
+            }
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    items.iter().zip(seen).filter_map(|((item, _), s)| s.map(|d| (item.clone(), d))).collect()
+}
+
+/// Makes `n` items spaced evenly over `over`, recording when each arrived, while `watch`
+/// measures them; returns the measured items and how many arrived.
+async fn arrive_and_watch<T: Clone + Send + 'static>(
+    n: usize,
+    over: Duration,
+    limit: Duration,
+    make: impl Fn(usize) -> Option<T> + Send + 'static,
+    done: impl Fn(&T) -> bool,
+) -> (Vec<(T, Duration)>, usize) {
+    let items: Arrivals<T> = Arc::new(Mutex::new(Vec::new()));
+    let arrived = Arc::new(AtomicBool::new(false));
+    let gap = over / u32::try_from(n.max(1)).unwrap_or(1);
+    let producer = {
+        let (items, arrived) = (items.clone(), arrived.clone());
+        tokio::spawn(async move {
+            let started = Instant::now();
+            for i in 0..n {
+                tokio::time::sleep_until((started + gap * u32::try_from(i).unwrap_or(0)).into()).await;
+                if let Some(item) = make(i) {
+                    if let Ok(mut v) = items.lock() {
+                        v.push((item, Instant::now()));
+                    }
+                }
+            }
+            arrived.store(true, Ordering::SeqCst);
+        })
+    };
+    let measured = watch(&items, &arrived, limit, done).await;
+    let _ = producer.await;
+    let expected = items.lock().map(|v| v.len()).unwrap_or(0);
+    (measured, expected)
 }
 
 struct LatencyRun {
@@ -182,17 +233,14 @@ struct LatencyRun {
     orders_expected: usize,
     shipments: Vec<Duration>,
     shipments_expected: usize,
-    aws: AwsUsage,
     deliveries: usize,
     webhook_handler: Vec<Duration>,
     vendor_orders: Vec<(Vendor, RequestCount)>,
     vendor_shipments: Vec<(Vendor, RequestCount)>,
 }
 
-async fn latency_run(world: &Arc<World>, meter: &AwsMeter, args: &Args) -> LatencyRun {
+async fn latency_run(world: &Arc<World>, args: &Args) -> LatencyRun {
     let interval = Duration::from_secs(args.pull_interval_secs);
-    let gap = Duration::from_secs(args.arrival_secs) / u32::try_from(args.latency_orders.max(1)).unwrap_or(1);
-    let usage_before = meter.usage();
     let counts_before = vendor_counts(world);
     let background = Background::start(world, interval, 2);
 
@@ -200,38 +248,38 @@ async fn latency_run(world: &Arc<World>, meter: &AwsMeter, args: &Args) -> Laten
         "Latency: {} orders arriving over {} s, pull every {} s ...",
         args.latency_orders, args.arrival_secs, args.pull_interval_secs
     );
-    let mut arrivals: Vec<(String, Instant)> = Vec::new();
-    let started = Instant::now();
-    for i in 0..args.latency_orders {
-        tokio::time::sleep_until((started + gap * u32::try_from(i).unwrap_or(0)).into()).await;
-        arrivals.push((new_order(world, i), Instant::now()));
-    }
-    let limit = interval * 3 + Duration::from_secs(180);
-    let orders = watch(&arrivals, limit, |id| erp_orders_by_import_id(&world.sandbox).contains_key(id)).await;
+    let over = Duration::from_secs(args.arrival_secs);
+    let maker = world.clone();
+    let watcher = world.clone();
+    let (orders, orders_expected) = arrive_and_watch(
+        args.latency_orders,
+        over,
+        interval * 3 + Duration::from_secs(180),
+        move |i| Some(new_order(&maker, i)),
+        |id: &String| erp_orders_by_import_id(&watcher.sandbox).contains_key(id),
+    )
+    .await;
     let counts_orders = vendor_counts(world);
 
     println!("Latency: {} shipments confirmed over {} s ...", orders.len(), args.arrival_secs);
     let deliveries_before = world.gateway.calls().len();
-    let gap = Duration::from_secs(args.arrival_secs) / u32::try_from(orders.len().max(1)).unwrap_or(1);
-    let mut confirmed: Vec<((String, String), Instant)> = Vec::new();
-    let started = Instant::now();
-    for (i, (import_id, _)) in orders.iter().enumerate() {
-        tokio::time::sleep_until((started + gap * u32::try_from(i).unwrap_or(0)).into()).await;
-        if let Some(tracking) = confirm_one_box(&world.sandbox, import_id) {
-            confirmed.push(((import_id.clone(), tracking), Instant::now()));
-        }
-    }
-    let shipments =
-        watch(&confirmed, Duration::from_secs(240), |(id, tracking)| tracking_on_channel(&world.sandbox, id, tracking))
-            .await;
+    let to_ship: Vec<String> = orders.iter().map(|(id, _)| id.clone()).collect();
+    let maker = world.clone();
+    let (shipments, shipments_expected) = arrive_and_watch(
+        to_ship.len(),
+        over,
+        Duration::from_secs(240),
+        move |i| to_ship.get(i).and_then(|id| confirm_one_box(&maker.sandbox, id).map(|t| (id.clone(), t))),
+        |(id, tracking): &(String, String)| tracking_on_channel(&watcher.sandbox, id, tracking),
+    )
+    .await;
     background.stop().await;
     let calls = world.gateway.calls();
     LatencyRun {
         orders: orders.iter().map(|(_, d)| *d).collect(),
-        orders_expected: arrivals.len(),
+        orders_expected,
         shipments: shipments.iter().map(|(_, d)| *d).collect(),
-        shipments_expected: confirmed.len(),
-        aws: usage_between(&usage_before, &meter.usage()),
+        shipments_expected,
         deliveries: calls.len() - deliveries_before,
         webhook_handler: calls[deliveries_before..].iter().map(|c| c.handler_time).collect(),
         vendor_orders: counts_orders
@@ -285,6 +333,13 @@ struct BinaryRun {
     size_bytes: u64,
     /// status-push only: the scheduled catch-up poll's duration.
     catch_up: Option<Duration>,
+    /// DynamoDB and SQS calls of the work (order-pull: the first pull, which found the orders;
+    /// shipment-webhook: every delivery, those handed to the in-process handler included).
+    aws: AwsUsage,
+    /// order-pull only: the calls of the pulls that found nothing (the schedule's fixed cost).
+    idle_aws: AwsUsage,
+    /// shipment-webhook only: deliveries handled (by the binary and the in-process handler).
+    deliveries: usize,
 }
 
 /// Captures Acumatica's push notifications so the real shipment-webhook binary can be handed them.
@@ -349,12 +404,105 @@ async fn sqs_event(aws: &LocalAws, shipments: bool) -> Option<SqsEvent> {
     None
 }
 
+/// What the batch runs share: the world, the captured Acumatica pushes and the orders created for
+/// the binaries.
+struct Stage<'a> {
+    world: &'a Arc<World>,
+    captured: &'a Captured,
+    capture_url: &'a str,
+    ids: &'a [String],
+    batch_orders: usize,
+}
+
+impl Stage<'_> {
+    /// The event for invocation `i` of `name`, fetched as its trigger would deliver it; `None`
+    /// when there is no more work for it.
+    async fn event(&self, name: &str, i: usize) -> Result<Option<(Value, Option<SqsEvent>)>, BoxError> {
+        let world = self.world;
+        Ok(match name {
+            HELLO => Some((json!({"n": i}), None)),
+            "order-pull" => Some((scheduled_event(), None)),
+            "order-import" | "status-push" => match sqs_event(&world.aws, name == "status-push").await {
+                Some(e) => Some((serde_json::to_value(&e)?, Some(e))),
+                None => None,
+            },
+            _ => {
+                if i == 0 {
+                    // Ship half of the orders the import just created; Acumatica pushes each
+                    // shipment (and its order's status change) to the capture endpoint.
+                    world.sandbox.state().set_webhook(
+                        Vendor::Acumatica,
+                        Some(
+                            WebhookTarget::new(format!("{}{ACUMATICA_ROUTE}", self.capture_url))
+                                .header(&world.secrets.acumatica_header, &world.secrets.acumatica_secret)
+                                .copies(1),
+                        ),
+                    );
+                    for id in self.ids.iter().take(self.batch_orders / 2) {
+                        confirm_one_box(&world.sandbox, id);
+                    }
+                    let until = Instant::now() + Duration::from_secs(30);
+                    while self.captured.0.lock().map(|c| c.len()).unwrap_or(0) < self.batch_orders
+                        && Instant::now() < until
+                    {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+                let delivery = self.captured.0.lock().ok().and_then(|c| c.get(i).cloned());
+                match delivery {
+                    Some((path, query, headers, body)) => {
+                        Some((serde_json::to_value(api_gateway_event(&path, query.as_deref(), headers, &body))?, None))
+                    }
+                    None => None,
+                }
+            }
+        })
+    }
+
+    /// Runs invocations `range` of `name` on `process`, recording durations, items and errors in
+    /// `run`, and acknowledging SQS batches as the event source does.
+    async fn invocations(
+        &self,
+        process: &FunctionProcess,
+        name: &str,
+        range: std::ops::Range<usize>,
+        run: &mut BinaryRun,
+    ) {
+        for i in range {
+            let (payload, sqs) = match self.event(name, i).await {
+                Ok(Some(e)) => e,
+                Ok(None) => break,
+                Err(e) => {
+                    run.errors.push(e.to_string());
+                    break;
+                }
+            };
+            match process.api.invoke(payload).await {
+                Ok((answer, took)) => {
+                    run.durations.push(took);
+                    if let Some(event) = &sqs {
+                        run.items.push(event.records.len());
+                        let response: SqsBatchResponse = serde_json::from_value(answer).unwrap_or_default();
+                        let resources = &self.world.aws.resources;
+                        let queue = if name == "status-push" { &resources.shipments } else { &resources.orders };
+                        self.world.aws.delete_succeeded(queue, event, &response).await;
+                    } else if name == "shipment-webhook" && answer["statusCode"] != 200 {
+                        run.errors.push(format!("answered {}", answer["statusCode"]));
+                    }
+                }
+                Err(e) => run.errors.push(e),
+            }
+        }
+    }
+}
+
+/// Returns the runs and the number of shipments confirmed for the webhook and status-push runs.
 async fn binaries_run(
     world: &Arc<World>,
     meter: &AwsMeter,
     args: &Args,
     bin_dir: &Path,
-) -> Result<Vec<BinaryRun>, BoxError> {
+) -> Result<(Vec<BinaryRun>, usize), BoxError> {
     let template = std::fs::read_to_string(demo_dir().join("../../../infra/template.yaml"))?;
     let functions = template_functions(&template)?;
     let env = binary_env(world, meter)?;
@@ -400,84 +548,60 @@ async fn binaries_run(
     let capture_task = tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
     });
-    for (run, (name, memory, timeout)) in runs.iter_mut().zip(&plan) {
-        let log = logs.join(format!("{name}.log"));
-        let process = FunctionProcess::start(&bin_dir.join(name), name, *memory, *timeout, &env, &log).await?;
-        for i in 0..10 {
-            let (payload, sqs): (Value, Option<SqsEvent>) = match name.as_str() {
-                HELLO => (json!({"n": i}), None),
-                "order-pull" => (scheduled_event(), None),
-                "order-import" => match sqs_event(&world.aws, false).await {
-                    Some(e) => (serde_json::to_value(&e)?, Some(e)),
-                    None => break,
-                },
-                "shipment-webhook" => {
-                    if i == 0 {
-                        // Ship half of the orders the import just created; Acumatica pushes each
-                        // shipment (and its order's status change) to the capture endpoint.
-                        state.set_webhook(
-                            Vendor::Acumatica,
-                            Some(
-                                WebhookTarget::new(format!("{capture_url}{ACUMATICA_ROUTE}"))
-                                    .header(&world.secrets.acumatica_header, &world.secrets.acumatica_secret)
-                                    .copies(1),
-                            ),
-                        );
-                        for id in ids.iter().take(batch_orders / 2) {
-                            confirm_one_box(&world.sandbox, id);
-                        }
-                        let until = Instant::now() + Duration::from_secs(30);
-                        while captured.0.lock().map(|c| c.len()).unwrap_or(0) < batch_orders && Instant::now() < until {
-                            tokio::time::sleep(Duration::from_millis(100)).await;
-                        }
-                    }
-                    let delivery = captured.0.lock().ok().and_then(|c| c.get(i).cloned());
-                    let Some((path, query, headers, body)) = delivery else { break };
-                    (serde_json::to_value(api_gateway_event(&path, query.as_deref(), headers, &body))?, None)
-                }
-                _ => {
-                    if i == 0 {
-                        // The deliveries the binary did not take go through the in-process handler,
-                        // so status-push has ten batches to work on.
-                        let rest: Vec<_> =
-                            captured.0.lock().map(|c| c.iter().skip(10).cloned().collect()).unwrap_or_default();
-                        for (path, query, headers, body) in rest {
-                            world.webhooks.handle(&api_gateway_event(&path, query.as_deref(), headers, &body)).await;
-                        }
-                    }
-                    match sqs_event(&world.aws, true).await {
-                        Some(e) => (serde_json::to_value(&e)?, Some(e)),
-                        None => break,
-                    }
-                }
-            };
-            match process.api.invoke(payload).await {
-                Ok((answer, took)) => {
-                    run.durations.push(took);
-                    if let Some(event) = &sqs {
-                        run.items.push(event.records.len());
-                        let response: SqsBatchResponse = serde_json::from_value(answer).unwrap_or_default();
-                        let queue = if name == "status-push" {
-                            &world.aws.resources.shipments
-                        } else {
-                            &world.aws.resources.orders
-                        };
-                        world.aws.delete_succeeded(queue, event, &response).await;
-                    } else if name == "shipment-webhook" && answer["statusCode"] != 200 {
-                        run.errors.push(format!("answered {}", answer["statusCode"]));
-                    }
-                }
-                Err(e) => run.errors.push(e),
+    let stage = Stage { world, captured: &captured, capture_url: &capture_url, ids: &ids, batch_orders };
+    let start = |name: &str| {
+        let (memory, timeout) =
+            plan.iter().find(|(n, _, _)| n == name).map(|(_, m, t)| (*m, *t)).unwrap_or((128, Duration::from_secs(10)));
+        let (binary, log, env) = (bin_dir.join(name), logs.join(format!("{name}.log")), env.clone());
+        let name = name.to_owned();
+        async move { FunctionProcess::start(&binary, &name, memory, timeout, &env, &log).await }
+    };
+    let run_of = |runs: &mut Vec<BinaryRun>, name: &str| runs.iter().position(|r| r.name == name).unwrap_or(0);
+
+    let hello = start(HELLO).await?;
+    let i = run_of(&mut runs, HELLO);
+    stage.invocations(&hello, HELLO, 0..10, &mut runs[i]).await;
+    runs[i].peak_rss_kib = hello.peak_rss_kib();
+    hello.stop().await;
+
+    // order-pull: its first invocation finds the new orders; the other nine run after the
+    // imports, as the schedule's later runs do, and find nothing new.
+    let pull = start("order-pull").await?;
+    let p = run_of(&mut runs, "order-pull");
+    let before = meter.usage();
+    stage.invocations(&pull, "order-pull", 0..1, &mut runs[p]).await;
+    let after_first = meter.usage();
+    runs[p].aws = usage_between(&before, &after_first);
+
+    for name in ["order-import", "shipment-webhook", "status-push"] {
+        let process = start(name).await?;
+        let r = run_of(&mut runs, name);
+        let before = meter.usage();
+        stage.invocations(&process, name, 0..10, &mut runs[r]).await;
+        runs[r].peak_rss_kib = process.peak_rss_kib();
+        if name == "shipment-webhook" {
+            // The deliveries the binary did not take go through the in-process handler, so
+            // status-push has ten batches to work on; their calls are webhook work too.
+            let rest: Vec<_> = captured.0.lock().map(|c| c.iter().skip(10).cloned().collect()).unwrap_or_default();
+            runs[r].deliveries = rest.len() + runs[r].durations.len();
+            for (path, query, headers, body) in rest {
+                world.webhooks.handle(&api_gateway_event(&path, query.as_deref(), headers, &body)).await;
             }
         }
-        run.peak_rss_kib = process.peak_rss_kib();
+        runs[r].aws = usage_between(&before, &meter.usage());
         if name == "status-push" {
             if let Ok((_, took)) = process.api.invoke(scheduled_event()).await {
-                run.catch_up = Some(took);
+                runs[r].catch_up = Some(took);
             }
         }
         process.stop().await;
     }
+
+    let before_idle = meter.usage();
+    stage.invocations(&pull, "order-pull", 1..10, &mut runs[p]).await;
+    runs[p].idle_aws = usage_between(&before_idle, &meter.usage());
+    runs[p].peak_rss_kib = pull.peak_rss_kib();
+    pull.stop().await;
     capture_task.abort();
     let erp = erp_orders_by_import_id(&world.sandbox);
     let imported = ids.iter().filter(|i| erp.contains_key(*i)).count();
@@ -486,7 +610,7 @@ async fn binaries_run(
             "  note: {imported} of {batch_orders} orders reached the ERP through the binaries' ten import batches"
         );
     }
-    Ok(runs)
+    Ok((runs, batch_orders / 2))
 }
 
 fn budget_per_second(limit: WindowLimit) -> f64 {
@@ -559,46 +683,37 @@ fn print_throughput(burst: &BurstRun, light: &LatencyRun, limits: &orderbridge_s
     }
     println!();
     println!("## API calls per order");
-    let per = |list: &[(Vendor, RequestCount)], vendor: Vendor, n: usize| {
-        let c = list.iter().find(|(v, _)| *v == vendor).map(|(_, c)| c.total).unwrap_or(0);
+    let per = |list: &[(Vendor, RequestCount)], vendors: &[Vendor], n: usize| {
+        let calls: u64 = list.iter().filter(|(v, _)| vendors.contains(v)).map(|(_, c)| c.total).sum();
         if n == 0 {
             "-".to_owned()
         } else {
-            format!("{:.2}", c as f64 / n as f64)
+            format!("{:.2}", calls as f64 / n as f64)
         }
     };
+    let channels = [Vendor::Sellercloud, Vendor::Bigcommerce];
     let bc = burst.orders - burst.sellercloud_orders;
-    println!("| calls | burst (import only) | light load: import | light load: shipment back |");
+    let (n_light, n_ship) = (light.orders.len(), light.shipments_expected);
+    println!("| calls | burst: import | light load: import | light load: shipment back |");
     println!("|---|---|---|---|");
-    let n_light = light.orders.len();
-    let n_ship = light.shipments_expected;
     println!(
         "| Acumatica (ERP) per order | {} | {} | {} |",
-        per(&burst.vendors, Vendor::Acumatica, burst.orders),
-        per(&light.vendor_orders, Vendor::Acumatica, n_light),
-        per(&light.vendor_shipments, Vendor::Acumatica, n_ship)
+        per(&burst.vendors, &[Vendor::Acumatica], burst.orders),
+        per(&light.vendor_orders, &[Vendor::Acumatica], n_light),
+        per(&light.vendor_shipments, &[Vendor::Acumatica], n_ship)
     );
     println!(
-        "| channel per order (Sellercloud + BigCommerce) | {} | {} | {} |",
-        per(&burst.vendors, Vendor::Sellercloud, burst.sellercloud_orders.max(1))
-            .parse::<f64>()
-            .map(|sc| {
-                let bcv = per(&burst.vendors, Vendor::Bigcommerce, bc.max(1)).parse::<f64>().unwrap_or(0.0);
-                format!("SC {sc:.2} / BC {bcv:.2}")
-            })
-            .unwrap_or_else(|_| "-".into()),
-        format!(
-            "{} total",
-            per(&light.vendor_orders, Vendor::Sellercloud, n_light).parse::<f64>().unwrap_or(0.0)
-                + per(&light.vendor_orders, Vendor::Bigcommerce, n_light).parse::<f64>().unwrap_or(0.0)
-        ),
-        format!(
-            "{:.2} total",
-            per(&light.vendor_shipments, Vendor::Sellercloud, n_ship).parse::<f64>().unwrap_or(0.0)
-                + per(&light.vendor_shipments, Vendor::Bigcommerce, n_ship).parse::<f64>().unwrap_or(0.0)
-        )
+        "| channel per order | Sellercloud {} / BigCommerce {} | {} | {} |",
+        per(&burst.vendors, &[Vendor::Sellercloud], burst.sellercloud_orders),
+        per(&burst.vendors, &[Vendor::Bigcommerce], bc),
+        per(&light.vendor_orders, &channels, n_light),
+        per(&light.vendor_shipments, &channels, n_ship)
     );
-    println!("(burst: per channel order of that channel; light load: all channel calls / orders, pulls on the schedule included)");
+    println!(
+        "| webhook deliveries per shipment | | | {} |",
+        if n_ship == 0 { "-".to_owned() } else { format!("{:.2}", light.deliveries as f64 / n_ship as f64) }
+    );
+    println!("(burst: calls of each channel / its orders, pulls included; light load: every call in the run / its orders or shipments, scheduled pulls included)");
 }
 
 fn print_binaries(runs: &[BinaryRun]) {
@@ -635,48 +750,72 @@ fn print_binaries(runs: &[BinaryRun]) {
     println!("(init = process start → first `GET /runtime/invocation/next`; invocation = event handed over → response posted; peak RSS = VmHWM after the 10th invocation)");
 }
 
-fn print_cost(light: &LatencyRun, runs: &[BinaryRun]) {
+/// SQS requests a piece of work costs: what it sent, and for each receive that returned messages
+/// one receive and one DeleteMessageBatch, as Lambda's event source does (the harness deletes
+/// one by one; empty long polls are the pollers' fixed cost, counted apart).
+fn sqs_requests(usage: &AwsUsage) -> u64 {
+    let sends: u64 = usage.iter().filter(|(op, _)| op.starts_with("sqs:Send")).map(|(_, s)| s.calls).sum();
+    let receives = usage.get("sqs:ReceiveMessage").map(|s| s.calls - s.empty_receives).unwrap_or(0);
+    sends + 2 * receives
+}
+
+fn print_cost(runs: &[BinaryRun], shipments: usize) {
     let find = |name: &str| runs.iter().find(|r| r.name == name);
     let (Some(pull), Some(import), Some(webhook), Some(push)) =
         (find("order-pull"), find("order-import"), find("shipment-webhook"), find("status-push"))
     else {
         return;
     };
-    let orders = Decimal::from(light.orders.len().max(1) as u64);
-    let shipments = Decimal::from(light.shipments_expected.max(1) as u64);
-    let deliveries_per_shipment = ratio(Decimal::from(light.deliveries as u64), shipments);
+    let count = |n: usize| Decimal::from(n.max(1) as u64);
     let imported: usize = import.items.iter().sum();
+    let deliveries = webhook.deliveries;
     let pushed: usize = push.items.iter().sum();
-    // The first scheduled pull of the batch run found the new orders; the others are the idle
-    // schedule.
-    let pull_busy = pull.durations.first().copied().map(|d| vec![d]).unwrap_or_default();
+    let orders = count(imported);
+    let shipments = count(shipments);
+    let deliveries_per_shipment = ratio(count(deliveries), shipments);
+    // Per order: the pull that found it and its import; per shipment (one per order): its
+    // webhook deliveries and the status-push work on the messages they queued.
+    let per_order_of = |order_side: Decimal, shipment_side: Decimal| order_side / orders + shipment_side / shipments;
+    let pull_busy: Vec<Duration> = pull.durations.first().copied().into_iter().collect();
     let pull_idle: Vec<Duration> = pull.durations.iter().skip(1).copied().collect();
-    let mut per = PerOrder::default();
-    per.lambda_gb_seconds = ratio(gb_seconds(&pull_busy, pull.memory_mb), Decimal::from(imported.max(1) as u64))
-        + ratio(gb_seconds(&import.durations, import.memory_mb), Decimal::from(imported.max(1) as u64))
-        + ratio(gb_seconds(&webhook.durations, webhook.memory_mb), Decimal::from(webhook.durations.len() as u64))
-            * deliveries_per_shipment
-        + ratio(gb_seconds(&push.durations, push.memory_mb), Decimal::from(pushed.max(1) as u64))
-            * deliveries_per_shipment;
-    per.lambda_invocations = ratio(Decimal::from(import.durations.len() as u64), Decimal::from(imported.max(1) as u64))
-        + deliveries_per_shipment
-        + ratio(Decimal::from(push.durations.len() as u64), Decimal::from(pushed.max(1) as u64))
-            * deliveries_per_shipment;
-    let sqs = service_total(&light.aws, "sqs");
-    let sends = light.aws.iter().filter(|(op, _)| op.starts_with("sqs:Send")).map(|(_, s)| s.calls).sum::<u64>();
-    let receives = light.aws.get("sqs:ReceiveMessage").map(|s| s.calls - s.empty_receives).unwrap_or(0);
-    // Each non-empty receive is followed by one DeleteMessageBatch in Lambda's event source.
-    per.sqs_requests = ratio(Decimal::from(sends + 2 * receives), orders);
-    let dynamo = service_total(&light.aws, "dynamodb");
-    per.dynamodb_wru = ratio(Decimal::from(dynamo.write_units), orders);
-    per.dynamodb_rru = ratio(Decimal::from(dynamo.read_units), orders);
-    per.http_api_requests = deliveries_per_shipment;
+    let webhook_each = ratio(gb_seconds(&webhook.durations, webhook.memory_mb), count(webhook.durations.len()));
+    let push_per_message = ratio(gb_seconds(&push.durations, push.memory_mb), count(pushed));
+    let per = PerOrder {
+        lambda_gb_seconds: per_order_of(
+            gb_seconds(&pull_busy, pull.memory_mb) + gb_seconds(&import.durations, import.memory_mb),
+            (webhook_each + push_per_message) * count(deliveries),
+        ),
+        lambda_invocations: per_order_of(
+            Decimal::from(import.durations.len() as u64),
+            count(deliveries) + ratio(count(deliveries), ratio(count(pushed), count(push.durations.len()))),
+        ),
+        sqs_requests: per_order_of(
+            Decimal::from(sqs_requests(&pull.aws) + sqs_requests(&import.aws)),
+            Decimal::from(sqs_requests(&webhook.aws) + sqs_requests(&push.aws)),
+        ),
+        dynamodb_wru: per_order_of(
+            Decimal::from(
+                service_total(&pull.aws, "dynamodb").write_units + service_total(&import.aws, "dynamodb").write_units,
+            ),
+            Decimal::from(
+                service_total(&webhook.aws, "dynamodb").write_units + service_total(&push.aws, "dynamodb").write_units,
+            ),
+        ),
+        dynamodb_rru: per_order_of(
+            Decimal::from(
+                service_total(&pull.aws, "dynamodb").read_units + service_total(&import.aws, "dynamodb").read_units,
+            ),
+            Decimal::from(
+                service_total(&webhook.aws, "dynamodb").read_units + service_total(&push.aws, "dynamodb").read_units,
+            ),
+        ),
+        http_api_requests: deliveries_per_shipment,
+    };
     let prices = Prices::default();
     println!();
     println!("## Cost per million orders (each imported once and shipped back once), AWS list prices us-east-1, free tiers ignored");
     println!("| item | per order | per million orders | unit price | cost |");
     println!("|---|---|---|---|---|");
-    let per_order = |q: Decimal| q / Decimal::from(1_000_000);
     let mut total = Decimal::ZERO;
     for line in cost_per_million(&per, &prices) {
         total += line.cost;
@@ -688,7 +827,7 @@ fn print_cost(light: &LatencyRun, runs: &[BinaryRun]) {
         println!(
             "| {} | {} {} | {} | {} | ${} |",
             line.item,
-            per_order(line.quantity).round_dp(5),
+            (line.quantity / Decimal::from(1_000_000)).round_dp(4),
             line.unit,
             line.quantity.round_dp(0),
             unit_price,
@@ -696,27 +835,49 @@ fn print_cost(light: &LatencyRun, runs: &[BinaryRun]) {
         );
     }
     println!("| **total** | | | | **${total}** |");
-    let idle_pull = gb_seconds(&pull_idle, pull.memory_mb) / Decimal::from(pull_idle.len().max(1) as u64);
+    let idle_pull = ratio(gb_seconds(&pull_idle, pull.memory_mb), count(pull_idle.len()));
     let catch_up = push.catch_up.map(|d| gb_seconds(&[d], push.memory_mb)).unwrap_or_default();
-    let pulls = Decimal::from(PULLS_PER_MONTH);
-    let fixed_lambda = (idle_pull + catch_up) * pulls * prices.lambda_gb_second
-        + Decimal::from(2 * PULLS_PER_MONTH) * prices.lambda_per_million_requests / Decimal::from(1_000_000);
+    let idle = service_total(&pull.idle_aws, "dynamodb");
+    let idle_wru = ratio(Decimal::from(idle.write_units), count(pull_idle.len()));
+    let idle_rru = ratio(Decimal::from(idle.read_units), count(pull_idle.len()));
+    let runs_a_month = Decimal::from(PULLS_PER_MONTH);
+    let million = Decimal::from(1_000_000);
+    let fixed_lambda = (idle_pull + catch_up) * runs_a_month * prices.lambda_gb_second
+        + Decimal::from(2 * PULLS_PER_MONTH) * prices.lambda_per_million_requests / million;
+    let fixed_dynamo = runs_a_month
+        * (idle_wru * prices.dynamodb_per_million_wru + idle_rru * prices.dynamodb_per_million_rru)
+        / million;
     // Lambda's SQS pollers long-poll each queue continuously: 5 pollers × 3 receives a minute.
     let idle_receives = Decimal::from(2u64 * 5 * 3 * 60 * 24 * 30);
-    let fixed_sqs = idle_receives * prices.sqs_per_million_requests / Decimal::from(1_000_000);
+    let fixed_sqs = idle_receives * prices.sqs_per_million_requests / million;
     println!(
-        "Fixed per month whatever the volume: scheduled pull + catch-up poll every 5 min ({} invocations each, {:.3} + {:.3} GB-s per run) ${}; SQS event-source long polling of 2 queues (~{} receives) ${}.",
-        PULLS_PER_MONTH,
+        "Fixed per month at any volume (template default schedule, every 5 min = {PULLS_PER_MONTH} runs): pull + catch-up poll Lambda {:.3} + {:.3} GB-s per run ${}, their DynamoDB {idle_wru:.1} WRU + {idle_rru:.1} RRU per pull ${}, SQS event-source long polling of 2 queues (~{idle_receives} receives) ${}: ${} a month.",
         idle_pull,
         catch_up,
         fixed_lambda.round_dp(2),
-        idle_receives,
-        fixed_sqs.round_dp(2)
+        fixed_dynamo.round_dp(2),
+        fixed_sqs.round_dp(2),
+        (fixed_lambda + fixed_dynamo + fixed_sqs).round_dp(2)
     );
     println!(
-        "How: GB-s from the release binaries' invocation times above (billed per ms) × the template's memory; {deliveries_per_shipment:.2} webhook deliveries per shipment ({} Acumatica pushes for {} shipments); SQS and DynamoDB from every call the functions made in the latency run (metering proxy: {} SQS calls, {} DynamoDB calls, WRU = started KiB of each write request, RRU = started 4 KiB of each read response); ESM receive+delete counted once per non-empty batch.",
-        light.deliveries, light.shipments_expected, sqs.calls, dynamo.calls
+        "How: GB-s from the release binaries' invocation times above (billed per ms) × the template's memory, batches as measured ({imported} orders in {} import invocations, {pushed} messages in {} status-push invocations); {deliveries_per_shipment:.2} webhook deliveries per shipment ({deliveries} Acumatica pushes for {shipments} shipments); SQS and DynamoDB from every call those invocations made (metering proxy; WRU = started KiB of each write request, RRU = started 4 KiB of each read response, both over-estimates); ESM receive + batch delete once per non-empty batch. Measured against moto, not DynamoDB: real service latency differs.",
+        import.durations.len(),
+        push.durations.len()
     );
+    let mut calls = AwsUsage::new();
+    for run in [pull, import, webhook, push] {
+        for (op, stats) in &run.aws {
+            let entry = calls.entry(op.clone()).or_default();
+            entry.calls += stats.calls;
+            entry.write_units += stats.write_units;
+        }
+    }
+    let breakdown: Vec<String> = calls
+        .iter()
+        .filter(|(op, _)| op.starts_with("dynamodb:"))
+        .map(|(op, s)| format!("{} {} ({} WRU)", op.trim_start_matches("dynamodb:"), s.calls, s.write_units))
+        .collect();
+    println!("DynamoDB calls behind it ({imported} orders, {shipments} shipments): {}.", breakdown.join(", "));
     println!("Not included: CloudWatch Logs ingestion, Secrets Manager, data transfer, DynamoDB storage.");
 }
 
@@ -746,10 +907,10 @@ async fn main() -> Result<(), BoxError> {
     world.route_acumatica_pushes(Some(1));
     let started = Instant::now();
 
-    let light = latency_run(&world, &meter, &args).await;
+    let light = latency_run(&world, &args).await;
     let burst = burst_run(&world, &args).await;
-    let runs = if args.skip_binaries {
-        Vec::new()
+    let (runs, shipped) = if args.skip_binaries {
+        (Vec::new(), 0)
     } else {
         let bin_dir = args.bin_dir.clone().unwrap_or_else(|| {
             PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into())).join("release")
@@ -767,7 +928,7 @@ async fn main() -> Result<(), BoxError> {
     print_throughput(&burst, &light, &limits);
     if !runs.is_empty() {
         print_binaries(&runs);
-        print_cost(&light, &runs);
+        print_cost(&runs, shipped);
     }
     let failed = light.orders.len() < light.orders_expected
         || light.shipments.len() < light.shipments_expected
