@@ -344,7 +344,10 @@ struct BinaryRun {
 
 /// Captures Acumatica's push notifications so the real shipment-webhook binary can be handed them.
 #[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<(String, Option<String>, HeaderMap, Bytes)>>>);
+struct Captured(Arc<Mutex<Vec<Delivery>>>);
+
+/// One captured request: path, query, headers, body.
+type Delivery = (String, Option<String>, HeaderMap, Bytes);
 
 async fn capture(State(c): State<Captured>, uri: OriginalUri, headers: HeaderMap, body: Bytes) -> &'static str {
     if let Ok(mut list) = c.0.lock() {
