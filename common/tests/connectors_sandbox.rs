@@ -550,3 +550,40 @@ async fn sellercloud_order_is_marked_shipped_with_the_first_tracking_and_a_note_
     }
     sb.shutdown().await;
 }
+
+/// An Acumatica whose sign-in works but whose every session is ended before it is used (another
+/// invocation signing out, the licence's API-user limit): the client signs in again once, then
+/// reports a retryable error, never the order's permanent failure.
+#[tokio::test]
+async fn acumatica_session_ended_again_after_signing_in_is_retryable() {
+    use axum::http::{header::SET_COOKIE, StatusCode};
+    use axum::response::IntoResponse;
+    use orderbridge::connectors::ConnectorError;
+    use orderbridge::error::{Classify, ErrorClass};
+    use orderbridge::ports::OrderSink;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Arc;
+
+    let logins = Arc::new(AtomicU32::new(0));
+    let counted = logins.clone();
+    let app = axum::Router::new()
+        .route(
+            "/entity/auth/login",
+            axum::routing::post(move || {
+                let n = counted.fetch_add(1, Ordering::SeqCst);
+                async move { ([(SET_COOKIE, format!("ASP.NET_SessionId=s{n}; path=/"))], StatusCode::NO_CONTENT) }
+            }),
+        )
+        .fallback(|| async { (StatusCode::UNAUTHORIZED, "{\"message\":\"You are not logged in.\"}").into_response() });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let mut config = AcumaticaConfig::new(base, "admin", "secret".to_owned().into(), "Company");
+    config.retry.initial_delay_ms = 10;
+    let client = AcumaticaClient::new(config).expect("valid config");
+    let err = client.find_by_import_id("SC-1").await.unwrap_err();
+    assert!(matches!(err, ConnectorError::SessionLost { .. }), "{err:?}");
+    assert!(matches!(err.class(), ErrorClass::Retryable { .. }), "{err:?}");
+    assert_eq!(logins.load(Ordering::SeqCst), 2, "signed in, then once again after the first 401");
+}

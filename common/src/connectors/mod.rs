@@ -113,6 +113,11 @@ pub enum ConnectorError {
     Decode { vendor: &'static str, operation: &'static str, detail: String },
     #[error("{vendor} {operation}: {message}")]
     Rejected { vendor: &'static str, operation: &'static str, message: String },
+    /// Signed in again after a 401 and refused again: the new session was ended at once (another
+    /// sign-out, or the licence's API-user limit). The credentials work (the sign-in succeeded),
+    /// so this is worth retrying later, not recording as the order's failure.
+    #[error("{vendor} {operation}: the session was ended again right after signing in; will retry")]
+    SessionLost { vendor: &'static str, operation: &'static str },
 }
 
 impl Classify for ConnectorError {
@@ -126,6 +131,7 @@ impl Classify for ConnectorError {
             // A vendor answering garbage is most often a proxy error page; retry, then DLQ.
             Self::Decode { .. } => ErrorClass::RETRY,
             Self::Rejected { .. } => ErrorClass::Permanent,
+            Self::SessionLost { .. } => ErrorClass::Retryable { after: Some(Duration::from_secs(5)) },
         }
     }
 }

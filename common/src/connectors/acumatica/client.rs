@@ -187,6 +187,10 @@ impl AcumaticaClient {
                     }
                     debug!(operation, "Acumatica session expired; signing in again.");
                 }
+                Err(ConnectorError::Status { status: 401, .. }) => {
+                    warn!(operation, "Acumatica ended the new session at once; leaving it for a retry.");
+                    return Err(ConnectorError::SessionLost { vendor: VENDOR, operation });
+                }
                 other => return other,
             }
         }

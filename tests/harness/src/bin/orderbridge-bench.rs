@@ -33,7 +33,7 @@ use orderbridge_harness::bench::{
 };
 use orderbridge_harness::drive::settle_orders;
 use orderbridge_harness::gateway::api_gateway_event;
-use orderbridge_harness::report::{confirm_one_box, erp_orders_by_import_id, tracking_on_channel};
+use orderbridge_harness::report::{confirm_one_box, erp_orders_by_import_id, log_since, tracking_on_channel};
 use orderbridge_harness::world::{demo_dir, World, WorldConfig};
 use orderbridge_sandbox::seed::OrderOverrides;
 use orderbridge_sandbox::{RequestCount, SandboxConfig, Vendor, WebhookTarget, WindowLimit};
@@ -196,14 +196,14 @@ async fn watch<T: Clone>(
 }
 
 /// Makes `n` items spaced evenly over `over`, recording when each arrived, while `watch`
-/// measures them; returns the measured items and how many arrived.
+/// measures them; returns the measured items and every item that arrived.
 async fn arrive_and_watch<T: Clone + Send + 'static>(
     n: usize,
     over: Duration,
     limit: Duration,
     make: impl Fn(usize) -> Option<T> + Send + 'static,
     done: impl Fn(&T) -> bool,
-) -> (Vec<(T, Duration)>, usize) {
+) -> (Vec<(T, Duration)>, Vec<T>) {
     let items: Arrivals<T> = Arc::new(Mutex::new(Vec::new()));
     let arrived = Arc::new(AtomicBool::new(false));
     let gap = over / u32::try_from(n.max(1)).unwrap_or(1);
@@ -224,8 +224,8 @@ async fn arrive_and_watch<T: Clone + Send + 'static>(
     };
     let measured = watch(&items, &arrived, limit, done).await;
     let _ = producer.await;
-    let expected = items.lock().map(|v| v.len()).unwrap_or(0);
-    (measured, expected)
+    let arrived: Vec<T> = items.lock().map(|v| v.iter().map(|(t, _)| t.clone()).collect()).unwrap_or_default();
+    (measured, arrived)
 }
 
 struct LatencyRun {
@@ -251,7 +251,8 @@ async fn latency_run(world: &Arc<World>, args: &Args) -> LatencyRun {
     let over = Duration::from_secs(args.arrival_secs);
     let maker = world.clone();
     let watcher = world.clone();
-    let (orders, orders_expected) = arrive_and_watch(
+    let log_from = chrono::Utc::now();
+    let (orders, arrived) = arrive_and_watch(
         args.latency_orders,
         over,
         interval * 3 + Duration::from_secs(180),
@@ -260,12 +261,28 @@ async fn latency_run(world: &Arc<World>, args: &Args) -> LatencyRun {
     )
     .await;
     let counts_orders = vendor_counts(world);
+    let orders_expected = arrived.len();
+    let missing: Vec<&String> = arrived.iter().filter(|id| !orders.iter().any(|(o, _)| o == *id)).collect();
+    if !missing.is_empty() {
+        // Say why, from the connector log, so a partial figure is never a mystery.
+        let connections: Vec<_> = world.app.channels.keys().cloned().collect();
+        let entries = log_since(world.app.log.as_ref(), &connections, log_from).await;
+        for id in missing {
+            let number = id.split_once('-').map_or(id.as_str(), |(_, n)| n);
+            let last = entries.iter().rev().find(|e| e.entity_id.ends_with(number));
+            println!(
+                "  {id} not in the ERP: {}",
+                last.map(|e| format!("{} {:?}: {}", e.action, e.result, e.notes))
+                    .unwrap_or_else(|| "never seen by a pull".into())
+            );
+        }
+    }
 
     println!("Latency: {} shipments confirmed over {} s ...", orders.len(), args.arrival_secs);
     let deliveries_before = world.gateway.calls().len();
     let to_ship: Vec<String> = orders.iter().map(|(id, _)| id.clone()).collect();
     let maker = world.clone();
-    let (shipments, shipments_expected) = arrive_and_watch(
+    let (shipments, shipped) = arrive_and_watch(
         to_ship.len(),
         over,
         Duration::from_secs(240),
@@ -279,7 +296,7 @@ async fn latency_run(world: &Arc<World>, args: &Args) -> LatencyRun {
         orders: orders.iter().map(|(_, d)| *d).collect(),
         orders_expected,
         shipments: shipments.iter().map(|(_, d)| *d).collect(),
-        shipments_expected,
+        shipments_expected: shipped.len(),
         deliveries: calls.len() - deliveries_before,
         webhook_handler: calls[deliveries_before..].iter().map(|c| c.handler_time).collect(),
         vendor_orders: counts_orders
