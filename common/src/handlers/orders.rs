@@ -41,10 +41,17 @@ pub struct OrdersApp {
     pub enqueued_ttl: Duration,
     /// Orders of one SQS batch imported at once (the ERP's concurrent-request limit bounds it).
     pub import_concurrency: usize,
+    /// How far an import claim's lease reaches past the invocation's own deadline (and its
+    /// margin). The claim must outlive the invocation: if it lapsed while the holder was still
+    /// in a vendor call or writing its binding (a call started just before the deadline, clock
+    /// skew between hosts), a redelivery could claim the order and import it a second time.
+    /// Production uses 30 s; the chaos harness shortens it so killed invocations free their
+    /// claims within seconds.
+    pub lease_slack: Duration,
 }
 
 /// Margin kept before the Lambda deadline for bookkeeping after the last vendor call.
-const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
+pub(super) const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
 
 pub fn deadline_from(remaining: Duration) -> Instant {
     Instant::now() + remaining.saturating_sub(DEADLINE_MARGIN)
@@ -103,7 +110,7 @@ impl OrdersApp {
     /// Imports one SQS batch; acknowledges the imported orders per connection in bulk afterwards.
     pub async fn run_import_batch(&self, event: SqsEvent, deadline: Instant, request_id: &str) -> SqsBatchResponse {
         let acks: Mutex<Vec<(ConnectionId, Acknowledgement)>> = Mutex::new(Vec::new());
-        let lease = deadline.saturating_duration_since(Instant::now()) + DEADLINE_MARGIN + Duration::from_secs(30);
+        let lease = deadline.saturating_duration_since(Instant::now()) + DEADLINE_MARGIN + self.lease_slack;
         let response = process_batch(event, self.import_concurrency, |envelope: Envelope<OrderMessage>, meta| {
             let acks = &acks;
             async move {

@@ -17,6 +17,9 @@ use crate::model::{BigCommerceOrderId, ChannelOrderId, ConnectionId, MagentoOrde
 use crate::ports::{OrderSource, StatusPublisher, SystemClock, WebhookVerifier};
 use crate::webhooks::{AcumaticaPushVerifier, ShipStationVerifier, StandardWebhooksVerifier};
 
+/// Claim lease beyond the deadline (and its margin) in production; see `OrdersApp::lease_slack`.
+const DEFAULT_LEASE_SLACK: Duration = Duration::from_secs(30);
+
 /// Why a function could not start; each names what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
@@ -110,6 +113,7 @@ impl OrdersApp {
             mappings: MappingCache::new(settings.mapping_cache),
             enqueued_ttl: settings.enqueued_ttl,
             import_concurrency: settings.import_concurrency,
+            lease_slack: DEFAULT_LEASE_SLACK,
         })
     }
 }
@@ -262,6 +266,7 @@ impl StatusApp {
             concurrency: settings.concurrency,
             poll_overlap: settings.poll_overlap,
             poll_first_window: settings.poll_first_window,
+            lease_slack: DEFAULT_LEASE_SLACK,
         })
     }
 }

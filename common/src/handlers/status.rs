@@ -43,6 +43,11 @@ pub struct StatusApp {
     pub concurrency: usize,
     pub poll_overlap: Duration,
     pub poll_first_window: Duration,
+    /// How far a push claim's lease reaches past the invocation's own deadline (and its margin).
+    /// The claim must outlive the invocation, or a redelivery could push the same tracking while
+    /// the holder's push is still under way. Production uses 30 s, as order-import does; the
+    /// chaos harness shortens it so killed invocations free their claims within seconds.
+    pub lease_slack: Duration,
 }
 
 #[async_trait]
@@ -108,7 +113,8 @@ impl StatusApp {
 
     /// Handles one SQS batch of the shipments queue.
     pub async fn run_batch(&self, event: SqsEvent, deadline: Instant, request_id: &str) -> SqsBatchResponse {
-        let lease = deadline.saturating_duration_since(Instant::now()) + Duration::from_secs(35);
+        let lease =
+            deadline.saturating_duration_since(Instant::now()) + super::orders::DEADLINE_MARGIN + self.lease_slack;
         let response =
             process_batch(event, self.concurrency, |envelope: crate::aws::Envelope<ShipmentMessage>, meta| {
                 let ctx =

@@ -1,8 +1,9 @@
 //! `make chaos`: N orders and their shipments through the real handlers, the local emulator and
 //! the vendor sandbox with faults on (5xx, 429, commit-then-fail on every vendor), invocations
-//! killed before create / bind / complete, short visibility timeouts, every webhook delivered three
-//! times and a few poison messages; then a DLQ redrive of everything that is not poison and an
-//! accounting. Exits non-zero if anything is lost, unexpected or duplicated, a total is off by a
+//! killed before create / bind / complete / acknowledge / push-complete, short visibility
+//! timeouts and claim leases, shipments both confirmed in Acumatica and bought as ShipStation
+//! labels, every webhook delivered three times and a few poison messages; then a DLQ redrive of
+//! everything that is not poison and an accounting. Exits non-zero if anything is lost, unexpected or duplicated, a total is off by a
 //! cent, or a DLQ holds anything but the poison.
 
 use std::panic::AssertUnwindSafe;
@@ -14,13 +15,16 @@ use futures::FutureExt;
 use orderbridge::aws::schema::QueueUrls;
 use orderbridge::handlers::{deadline_from, PullSummary};
 use orderbridge_harness::aws::{unique_prefix, LocalAws};
-use orderbridge_harness::chaos::{new_channel_orders, Accounting, KillSwitch, KillingLedger, KillingSink};
+use orderbridge_harness::chaos::{
+    as_import_invocation, new_channel_orders, Accounting, KillSwitch, KillingLedger, KillingSink, KillingSource,
+};
 use orderbridge_harness::report::erp_orders_by_import_id;
 use orderbridge_harness::world::{World, WorldConfig};
 use orderbridge_sandbox::acumatica::ConfirmShipment;
+use orderbridge_sandbox::shipstation::CreateShipments;
 use orderbridge_sandbox::{FaultSpec, SandboxConfig, Vendor, WindowLimit};
 use rust_decimal::Decimal;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 #[derive(Parser)]
 #[command(name = "orderbridge-chaos", about = "Prove exactly-once under injected faults")]
@@ -40,8 +44,18 @@ struct Args {
 
 /// A handler deadline short enough that a killed invocation's claims free themselves soon.
 const DEADLINE: Duration = Duration::from_secs(10);
-/// How long a killed invocation's claims stay held: the deadline plus the handlers' margins.
-const LEASE: Duration = Duration::from_secs(50);
+/// The handlers' lease slack in this run (production: 30 s). Nothing here outlives its deadline by
+/// more than a vendor call, and the kills are panics that stop at once.
+const LEASE_SLACK: Duration = Duration::from_secs(2);
+/// How long a killed invocation's claims stay held at most. A handler given `deadline_from(DEADLINE)`
+/// leases its claims for the time left plus the deadline margin plus the slack, and the margin
+/// `deadline_from` took off comes back: DEADLINE + LEASE_SLACK from the invocation's start.
+const LEASE: Duration = Duration::from_secs(DEADLINE.as_secs() + LEASE_SLACK.as_secs());
+/// Every this-many-th imported Sellercloud order ships by a ShipStation label (20 %) instead of an
+/// Acumatica confirmation.
+const SHIPSTATION_EVERY: usize = 5;
+/// ShipStation labels bought in one batch (one SHIP_NOTIFY names the whole batch).
+const SHIPSTATION_BATCH: usize = 5;
 const POISON_ORDERS: usize = 2;
 const POISON_SHIPMENTS: usize = 1;
 
@@ -73,7 +87,12 @@ async fn drain(world: &World, which: Which, limit: Instant) -> (u32, u32) {
             let run = async {
                 match which {
                     Which::Orders => {
-                        world.app.run_import_batch(event.clone(), deadline_from(DEADLINE), &request_id).await
+                        as_import_invocation(world.app.run_import_batch(
+                            event.clone(),
+                            deadline_from(DEADLINE),
+                            &request_id,
+                        ))
+                        .await
                     }
                     Which::Shipments => {
                         world.status.run_batch(event.clone(), deadline_from(DEADLINE), &request_id).await
@@ -176,6 +195,44 @@ async fn dlq_contents(aws: &LocalAws, queue: &QueueUrls) -> Vec<String> {
     out
 }
 
+/// Puts Sellercloud orders into the ShipStation store mapped to `sc-main` (as ShipStation's own
+/// Sellercloud integration would) and buys one label each in a single batch, which fires one
+/// SHIP_NOTIFY. Returns (Import ID, tracking number) per label.
+fn labels_in_shipstation(
+    world: &World,
+    sellercloud_ids: &[i64],
+) -> Result<Vec<(String, String)>, Box<dyn std::error::Error + Send + Sync>> {
+    let state = world.sandbox.state();
+    let store = state.config().shipstation_store_id;
+    let now = chrono::Utc::now();
+    for id in sellercloud_ids {
+        let body = json!({
+            "orderNumber": id.to_string(), "orderKey": format!("sc-{id}"),
+            "orderDate": now.format("%Y-%m-%dT%H:%M:%S%.6f0").to_string(), "orderStatus": "awaiting_shipment",
+            "advancedOptions": {"storeId": store},
+            "shipTo": {"name": "Buyer", "street1": "1 Main St", "city": "Austin", "state": "TX",
+                       "postalCode": "78701", "country": "US"},
+            "items": [{"sku": "ANY", "name": "Item", "quantity": 1, "unitPrice": 1.0}],
+        });
+        state.shipstation().upsert(&body, now)?;
+    }
+    let request = CreateShipments {
+        order_numbers: sellercloud_ids.iter().map(ToString::to_string).collect(),
+        carrier_code: Some("ups".into()),
+        service_code: Some("ups_ground".into()),
+        ..CreateShipments::default()
+    };
+    let (_batch, shipments) = state.shipstation_create_shipments(&request)?;
+    Ok(shipments
+        .iter()
+        .filter_map(|s| {
+            let number = s["orderNumber"].as_str()?;
+            let tracking = s["trackingNumber"].as_str()?;
+            Some((format!("SC-{number}"), tracking.to_owned()))
+        })
+        .collect())
+}
+
 fn decimal(v: &Value) -> Decimal {
     match &v["value"] {
         Value::Number(n) => n.to_string().parse().unwrap_or_default(),
@@ -211,12 +268,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         shipstation_orders: 0,
         ..SandboxConfig::default()
     };
-    for vendor in [Vendor::Acumatica, Vendor::Sellercloud, Vendor::Bigcommerce] {
+    for vendor in [Vendor::Acumatica, Vendor::Sellercloud, Vendor::Bigcommerce, Vendor::Shipstation] {
         sandbox.faults.set(vendor, faults());
     }
     // Faults, not quotas, are under test here (`make bench` measures the quotas).
     sandbox.limits.acumatica_per_minute = WindowLimit::new(100_000, Duration::from_secs(60));
     sandbox.limits.bigcommerce = WindowLimit::new(100_000, Duration::from_secs(30));
+    sandbox.limits.shipstation = WindowLimit::new(100_000, Duration::from_secs(60));
     let mut config = WorldConfig::demo(&unique_prefix("orderbridge-chaos"), sandbox);
     config.queue_timing = Some((5, 20));
     config.tweak_connections = Some(|c| {
@@ -232,13 +290,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
                 orderbridge::connections::ChannelSettings::Magento(_) => {}
             }
         }
+        if let Some(shipstation) = &mut c.shipstation {
+            shipstation.settings.rate_limit = orderbridge::http::RateBudget::new(100_000, 60);
+        }
     });
     let mut world = World::start(config).await?;
     let switch = KillSwitch::new(args.kill_rate, args.seed);
     world.app.ledger = Arc::new(KillingLedger { inner: world.app.ledger.clone(), switch: switch.clone() });
     world.app.sink = Arc::new(KillingSink { inner: world.app.sink.clone(), switch: switch.clone() });
+    for channel in world.app.channels.values_mut() {
+        channel.source = Arc::new(KillingSource { inner: channel.source.clone(), switch: switch.clone() });
+    }
     world.status.ledger = Arc::new(KillingLedger { inner: world.status.ledger.clone(), switch: switch.clone() });
+    world.app.lease_slack = LEASE_SLACK;
+    world.status.lease_slack = LEASE_SLACK;
     world.route_acumatica_pushes(Some(3));
+    world.route_shipstation_notifications(Some(3));
 
     let expected = new_channel_orders(&world.sandbox);
     println!(
@@ -280,9 +347,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         }
     }
 
-    // Shipments back: one box per order, confirmed in the ERP.
+    // Shipments back: one box per order, confirmed in the ERP, or for every fifth Sellercloud
+    // order a label bought in ShipStation.
     let mut shipped: Vec<(String, String)> = Vec::new();
+    let mut via_shipstation: Vec<i64> = Vec::new();
+    let mut sellercloud_seen = 0;
     for (import_id, orders) in erp_orders_by_import_id(&world.sandbox) {
+        if let Some(id) = import_id.strip_prefix("SC-").and_then(|i| i.parse::<i64>().ok()) {
+            sellercloud_seen += 1;
+            if sellercloud_seen % SHIPSTATION_EVERY == 0 {
+                via_shipstation.push(id);
+                continue;
+            }
+        }
         let Some(order) = orders.first() else { continue };
         let (Some(t), Some(n)) = (order["OrderType"]["value"].as_str(), order["OrderNbr"]["value"].as_str()) else {
             continue;
@@ -293,7 +370,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             shipped.push((import_id, tracking));
         }
     }
-    world.sandbox.state().wait_for_deliveries(Vendor::Acumatica, shipped.len() * 6, Duration::from_secs(120)).await;
+    let confirmed = shipped.len();
+    let mut label_batches = 0;
+    for batch in via_shipstation.chunks(SHIPSTATION_BATCH) {
+        shipped.extend(labels_in_shipstation(&world, batch)?);
+        label_batches += 1;
+    }
+    let sandbox = world.sandbox.state();
+    // Each confirmation pushes its shipment and its order's status, each delivered 3 times.
+    sandbox.wait_for_deliveries(Vendor::Acumatica, confirmed * 6, Duration::from_secs(120)).await;
+    sandbox.wait_for_deliveries(Vendor::Shipstation, label_batches * 3, Duration::from_secs(120)).await;
     drain(&world, Which::Shipments, limit).await;
 
     // Full drain: no more kills, leases run out, everything readable in the DLQs goes back.
@@ -318,6 +404,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let mut a = Accounting {
         seen: expected.len(),
         shipped: shipped.len(),
+        shipped_via_shipstation: shipped.len() - confirmed,
         poison_injected: POISON_ORDERS + POISON_SHIPMENTS,
         kills: switch.kills(),
         ..Accounting::default()
@@ -379,7 +466,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     println!();
     println!("Accounting after {:.0} s:", started.elapsed().as_secs_f64());
     a.print();
-    for vendor in [Vendor::Acumatica, Vendor::Sellercloud, Vendor::Bigcommerce] {
+    for vendor in [Vendor::Acumatica, Vendor::Sellercloud, Vendor::Bigcommerce, Vendor::Shipstation] {
         let c = world.sandbox.state().request_count(vendor);
         println!(
             "  {:<12} {:>7} requests, {:>5} answered 429 (5xx and commit-then-fail not counted here)",
