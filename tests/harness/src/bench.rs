@@ -662,7 +662,7 @@ mod tests {
         };
         let lines = cost_per_million(&per_order, &Prices::default());
         let cost = |item| lines.iter().find(|l| l.item == item).map(|l| l.cost).unwrap_or_default();
-        assert_eq!(cost("Lambda compute"), Decimal::new(13333, 2)); // 10,000 GB-s × $0.0000133334
+        assert_eq!(cost("Lambda compute"), Decimal::new(13, 2)); // 10,000 GB-s × $0.0000133334 = $0.133
         assert_eq!(cost("Lambda requests"), Decimal::new(50, 2));
         assert_eq!(cost("SQS requests"), Decimal::new(240, 2));
         assert_eq!(cost("DynamoDB writes"), Decimal::new(625, 2));
