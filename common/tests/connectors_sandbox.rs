@@ -587,3 +587,31 @@ async fn acumatica_session_ended_again_after_signing_in_is_retryable() {
     assert!(matches!(err.class(), ErrorClass::Retryable { .. }), "{err:?}");
     assert_eq!(logins.load(Ordering::SeqCst), 2, "signed in, then once again after the first 401");
 }
+
+/// Every API user of the Acumatica licence is signed in (another integration, or sessions a lost
+/// sign-in reply left behind until their idle timeout): the client reports a retryable error in
+/// Acumatica's own words, so the operator knows which limit to look at, and works again as soon
+/// as a slot is free.
+#[tokio::test]
+async fn acumatica_licence_full_of_api_users_is_retryable_and_says_so() {
+    use orderbridge::error::{Classify, ErrorClass};
+
+    let mut config =
+        SandboxConfig { seed: 11, sellercloud_orders: 1, bigcommerce_orders: 1, ..SandboxConfig::default() };
+    config.limits.acumatica_max_api_users = 1;
+    let sb = start(config).await.expect("sandbox starts");
+    let other_integration = acumatica(&sb);
+    assert_eq!(other_integration.find_by_import_id("SC-1").await.unwrap(), None);
+
+    let ours = acumatica(&sb);
+    let err = ours.find_by_import_id("SC-1").await.unwrap_err();
+    assert!(matches!(err.class(), ErrorClass::Retryable { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("API Login Limit"), "the vendor's reason must reach the log: {text}");
+    assert!(text.contains("login"), "names the failing call: {text}");
+
+    other_integration.logout().await;
+    assert_eq!(ours.find_by_import_id("SC-1").await.unwrap(), None, "signs in once a slot is free");
+    ours.logout().await;
+    sb.shutdown().await;
+}

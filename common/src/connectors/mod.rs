@@ -107,8 +107,11 @@ pub enum ConnectorError {
         message: String,
         retry_after: Option<Duration>,
     },
-    #[error("{vendor} {operation}: rate limited; retry in {retry_after:?}")]
-    RateLimited { vendor: &'static str, operation: &'static str, retry_after: Option<Duration> },
+    /// The vendor's budget is spent. `message` keeps the vendor's own words: an Acumatica 429
+    /// may mean requests per minute or "API Login Limit" (every licensed API user signed in),
+    /// and only the words tell an operator which limit to look at.
+    #[error("{vendor} {operation}: rate limited ({message}); {}", retry_text(*retry_after))]
+    RateLimited { vendor: &'static str, operation: &'static str, message: String, retry_after: Option<Duration> },
     #[error("{vendor} {operation}: unexpected response body: {detail}")]
     Decode { vendor: &'static str, operation: &'static str, detail: String },
     #[error("{vendor} {operation}: {message}")]
@@ -118,6 +121,13 @@ pub enum ConnectorError {
     /// so this is worth retrying later, not recording as the order's failure.
     #[error("{vendor} {operation}: the session was ended again right after signing in; will retry")]
     SessionLost { vendor: &'static str, operation: &'static str },
+}
+
+fn retry_text(after: Option<Duration>) -> String {
+    match after {
+        Some(wait) => format!("retry in {:.1} s", wait.as_secs_f64()),
+        None => "the vendor gave no reset time; retried with backoff".to_owned(),
+    }
 }
 
 impl Classify for ConnectorError {

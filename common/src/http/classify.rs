@@ -68,14 +68,19 @@ pub fn classify_failure(
 ) -> ConnectorError {
     let header_wait = retry_after_header(headers);
     let hint = (profile.rate_hint)(status, headers, body);
-    if status == StatusCode::TOO_MANY_REQUESTS || hint.is_some() {
-        return ConnectorError::RateLimited { vendor: profile.name, operation, retry_after: hint.or(header_wait) };
-    }
     let message = match (profile.error_message)(body) {
         Some(m) => cap_message(&m),
         None if body.is_empty() => "empty body".to_owned(),
         None => format!("no readable error message ({} byte body)", body.len()),
     };
+    if status == StatusCode::TOO_MANY_REQUESTS || hint.is_some() {
+        return ConnectorError::RateLimited {
+            vendor: profile.name,
+            operation,
+            message: format!("HTTP {}: {message}", status.as_u16()),
+            retry_after: hint.or(header_wait),
+        };
+    }
     ConnectorError::Status {
         vendor: profile.name,
         operation,

@@ -179,7 +179,12 @@ impl VendorHttp {
     {
         // A vendor-imposed pause longer than we may wait goes back to the caller (and SQS).
         if let Some(pause) = self.limiter.pause_remaining().filter(|p| *p > may_wait) {
-            return Err(ConnectorError::RateLimited { vendor: self.profile.name, operation, retry_after: Some(pause) });
+            return Err(ConnectorError::RateLimited {
+                vendor: self.profile.name,
+                operation,
+                message: "paused by the vendor's last reset hint".to_owned(),
+                retry_after: Some(pause),
+            });
         }
         self.limiter.acquire().await;
         let vendor = self.profile.name;

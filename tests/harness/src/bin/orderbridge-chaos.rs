@@ -275,6 +275,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     sandbox.limits.acumatica_per_minute = WindowLimit::new(100_000, Duration::from_secs(60));
     sandbox.limits.bigcommerce = WindowLimit::new(100_000, Duration::from_secs(30));
     sandbox.limits.shipstation = WindowLimit::new(100_000, Duration::from_secs(60));
+    // A sign-in whose reply is lost (commit-then-fail) leaves a session holding an API-user slot
+    // for 20 minutes; over a long run they would fill a small licence. That is a quota too, and
+    // `acumatica_licence_full_of_api_users_is_retryable_and_says_so` covers what happens then.
+    sandbox.limits.acumatica_max_api_users = 1_000;
     let mut config = WorldConfig::demo(&unique_prefix("orderbridge-chaos"), sandbox);
     config.queue_timing = Some((5, 20));
     config.tweak_connections = Some(|c| {

@@ -204,6 +204,12 @@ impl AcState {
         })
     }
 
+    /// Sessions and tokens still holding a licence slot (none timed out yet): after a run, the
+    /// ones a client never signed out of.
+    pub fn api_users_signed_in(&mut self, idle: std::time::Duration) -> usize {
+        self.active_api_users(idle)
+    }
+
     /// Active API users: live cookie sessions plus live OAuth tokens.
     pub(crate) fn active_api_users(&mut self, idle: std::time::Duration) -> usize {
         let now = Instant::now();
