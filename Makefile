@@ -4,7 +4,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/orderbridge/target
 
 .PHONY: test fmt lint local-up local-down demo chaos bench build-lambdas validate
 
-## Everything CI runs: fmt, clippy, cfn-lint, unit + emulator + sandbox tests.
+## Everything CI runs: fmt, clippy, cfn-lint, unit + emulator + sandbox tests, then a 150-order chaos run.
 test:
 	@infra/local/test.sh
 

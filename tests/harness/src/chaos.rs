@@ -262,10 +262,20 @@ pub struct Accounting {
     pub tracking_on_channel: usize,
     pub tracking_missing: Vec<String>,
     pub tracking_duplicates: Vec<String>,
-    pub dlq: Vec<String>,
+    /// What the DLQs hold after the redrive.
+    pub dlq: Vec<DlqEntry>,
     pub poison_injected: usize,
     pub kills: BTreeMap<KillPoint, u32>,
     pub started: Option<DateTime<Utc>>,
+}
+
+/// One message left in a DLQ.
+#[derive(Debug, Clone)]
+pub struct DlqEntry {
+    /// Not a readable envelope: injected poison (anything else must not stay in a DLQ).
+    pub poison: bool,
+    /// Which DLQ, and what the message is.
+    pub what: String,
 }
 
 impl Accounting {
@@ -279,6 +289,7 @@ impl Accounting {
             && self.tracking_missing.is_empty()
             && self.tracking_duplicates.is_empty()
             && self.acknowledged == self.seen
+            && self.dlq.iter().all(|e| e.poison)
             && self.dlq.len() == self.poison_injected
     }
 
@@ -319,10 +330,56 @@ impl Accounting {
             self.dlq.len(),
             self.poison_injected
         );
-        for reason in self.dlq.iter().take(10) {
-            println!("    {reason}");
+        for entry in self.dlq.iter().take(10) {
+            println!("    {}", entry.what);
         }
         let kills: Vec<String> = self.kills.iter().map(|(p, n)| format!("{p:?} {n}")).collect();
         println!("  invocations killed                 {}", kills.join(", "));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clean() -> Accounting {
+        Accounting {
+            seen: 3,
+            created: 3,
+            acknowledged: 3,
+            shipped: 3,
+            tracking_on_channel: 3,
+            poison_injected: 1,
+            dlq: vec![DlqEntry { poison: true, what: "orders DLQ: poison".into() }],
+            ..Accounting::default()
+        }
+    }
+
+    #[test]
+    fn the_verdict_passes_only_an_exact_accounting() {
+        assert!(clean().ok());
+        let mut lost = clean();
+        lost.lost.push("SC-1".into());
+        assert!(!lost.ok());
+        let mut twice = clean();
+        twice.tracking_duplicates.push("Sellercloud 1Z ×2".into());
+        assert!(!twice.ok());
+        let mut unacknowledged = clean();
+        unacknowledged.acknowledged = 2;
+        assert!(!unacknowledged.ok());
+        let mut off_by_a_cent = clean();
+        off_by_a_cent.wrong_totals.push("BC-7: 10.00 != 10.01".into());
+        assert!(!off_by_a_cent.ok());
+    }
+
+    #[test]
+    fn a_real_message_in_the_dlq_fails_even_when_the_count_matches_the_poison() {
+        let mut swapped = clean();
+        swapped.dlq = vec![DlqEntry { poison: false, what: "orders DLQ: \"order\" message (not poison)".into() }];
+        assert_eq!(swapped.dlq.len(), swapped.poison_injected);
+        assert!(!swapped.ok());
+        let mut poison_missing = clean();
+        poison_missing.dlq.clear();
+        assert!(!poison_missing.ok(), "the poison must have reached the DLQ");
     }
 }

@@ -16,7 +16,8 @@ use orderbridge::aws::schema::QueueUrls;
 use orderbridge::handlers::{deadline_from, PullSummary};
 use orderbridge_harness::aws::{unique_prefix, LocalAws};
 use orderbridge_harness::chaos::{
-    as_import_invocation, new_channel_orders, Accounting, KillSwitch, KillingLedger, KillingSink, KillingSource,
+    as_import_invocation, new_channel_orders, Accounting, DlqEntry, KillSwitch, KillingLedger, KillingSink,
+    KillingSource,
 };
 use orderbridge_harness::report::erp_orders_by_import_id;
 use orderbridge_harness::world::{World, WorldConfig};
@@ -174,23 +175,25 @@ async fn redrive(aws: &LocalAws, queue: &QueueUrls) -> usize {
 }
 
 /// What a DLQ holds (every message, with what it is), read without consuming it.
-async fn dlq_contents(aws: &LocalAws, queue: &QueueUrls) -> Vec<String> {
+async fn dlq_contents(aws: &LocalAws, queue: &QueueUrls, name: &str) -> Vec<DlqEntry> {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (visible, in_flight) = aws.queue_depth(&queue.dlq_url).await;
     let mut out = Vec::new();
     let Some(got) = peek_dlq(aws, queue).await else { return out };
     for m in got.messages() {
         let body = m.body().unwrap_or_default();
-        let what = match message_kind(body) {
-            Some(kind) => format!("{kind} message (not poison)"),
-            None => format!("poison: {:?}", body.chars().take(40).collect::<String>()),
-        };
-        out.push(what);
+        out.push(match message_kind(body) {
+            Some(kind) => DlqEntry { poison: false, what: format!("{name} DLQ: {kind} message (not poison)") },
+            None => DlqEntry {
+                poison: true,
+                what: format!("{name} DLQ: poison {:?}", body.chars().take(40).collect::<String>()),
+            },
+        });
     }
     // Messages not returned by the one receive still count.
     let total = usize::try_from(visible + in_flight).unwrap_or(usize::MAX);
     while out.len() < total {
-        out.push("message not read (counted by the queue)".into());
+        out.push(DlqEntry { poison: false, what: format!("{name} DLQ: message not read (counted by the queue)") });
     }
     out
 }
@@ -280,7 +283,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     // `acumatica_licence_full_of_api_users_is_retryable_and_says_so` covers what happens then.
     sandbox.limits.acumatica_max_api_users = 1_000;
     let mut config = WorldConfig::demo(&unique_prefix("orderbridge-chaos"), sandbox);
-    config.queue_timing = Some((5, 20));
+    // Redeliveries every 3 s and the DLQ after 6 receives: the poison leaves the queues in about
+    // 20 s instead of holding each drain open for minutes, and an order that a kill's lease and
+    // the faults keep failing six times lands in the DLQ, so the redrive below has real work.
+    config.queue_timing = Some((3, 6));
     config.tweak_connections = Some(|c| {
         for connection in &mut c.connections {
             match &mut connection.channel {
@@ -336,10 +342,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     loop {
         let summary = PullSummary::from(world.app.run_pull(deadline_from(Duration::from_secs(120))).await);
         let enqueued: u32 = summary.connections.iter().filter_map(|c| c.report.as_ref()).map(|r| r.enqueued).sum();
-        drain(&world, Which::Orders, limit).await;
+        let (batches, killed) = drain(&world, Which::Orders, limit).await;
         let imported = erp_orders_by_import_id(&world.sandbox).len();
         println!(
-            "  {:>6.0} s: pull enqueued {enqueued}, {imported} orders in the ERP",
+            "  {:>6.0} s: pull enqueued {enqueued}, order-import ran {batches} batches ({killed} killed), \
+             {imported} orders in the ERP",
             started.elapsed().as_secs_f64()
         );
         if (imported >= expected.len() && enqueued == 0) || Instant::now() > limit {
@@ -382,9 +389,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     }
     let sandbox = world.sandbox.state();
     // Each confirmation pushes its shipment and its order's status, each delivered 3 times.
-    sandbox.wait_for_deliveries(Vendor::Acumatica, confirmed * 6, Duration::from_secs(120)).await;
-    sandbox.wait_for_deliveries(Vendor::Shipstation, label_batches * 3, Duration::from_secs(120)).await;
-    drain(&world, Which::Shipments, limit).await;
+    let pushed = sandbox.wait_for_deliveries(Vendor::Acumatica, confirmed * 6, Duration::from_secs(120)).await.len();
+    let notified =
+        sandbox.wait_for_deliveries(Vendor::Shipstation, label_batches * 3, Duration::from_secs(120)).await.len();
+    println!(
+        "  {:>6.0} s: {confirmed} shipments confirmed in Acumatica ({pushed} push deliveries), {} labels in \
+         {label_batches} ShipStation batches ({notified} SHIP_NOTIFY deliveries)",
+        started.elapsed().as_secs_f64(),
+        shipped.len() - confirmed,
+    );
+    let (batches, killed) = drain(&world, Which::Shipments, limit).await;
+    println!("  {:>6.0} s: status-push ran {batches} batches ({killed} killed)", started.elapsed().as_secs_f64());
 
     // Full drain: no more kills, leases run out, everything readable in the DLQs goes back.
     switch.disarm();
@@ -396,7 +411,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         drain(&world, Which::Orders, limit).await;
         let _ = world.status.run_catch_up().await;
         drain(&world, Which::Shipments, limit).await;
-        println!("  redrive round {round}: {moved} messages back from the DLQs");
+        println!(
+            "  {:>6.0} s: redrive round {round}: {moved} messages back from the DLQs",
+            started.elapsed().as_secs_f64()
+        );
         if moved == 0 && round > 1 {
             break;
         }
@@ -464,8 +482,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             a.tracking_duplicates.push(format!("{} {tracking} ×{n}", vendor.name()));
         }
     }
-    a.dlq = dlq_contents(&world.aws, &world.aws.resources.orders).await;
-    a.dlq.extend(dlq_contents(&world.aws, &world.aws.resources.shipments).await);
+    a.dlq = dlq_contents(&world.aws, &world.aws.resources.orders, "orders").await;
+    a.dlq.extend(dlq_contents(&world.aws, &world.aws.resources.shipments, "shipments").await);
 
     println!();
     println!("Accounting after {:.0} s:", started.elapsed().as_secs_f64());
