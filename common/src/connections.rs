@@ -7,8 +7,6 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::connectors::acumatica::AcumaticaConfig;
-use crate::connectors::bigcommerce::BigCommerceConfig;
-use crate::connectors::sellercloud::SellercloudConfig;
 use crate::model::ConnectionId;
 
 /// A connections file that cannot be used; names the source, line and field or variable.
@@ -44,25 +42,17 @@ pub struct ChannelConnection {
     /// Name the mapping is stored under (`orderbridge-admin mapping-push --name`); defaults to `id`.
     #[serde(default)]
     pub mapping: Option<String>,
-    #[serde(flatten)]
-    pub channel: ChannelSettings,
+    /// The vendor, as registered in `connectors/registry.rs` (`sellercloud`, `bigcommerce`, ...).
+    pub kind: String,
+    /// The vendor's settings (each field is documented on the vendor's config struct).
+    #[serde(default)]
+    pub settings: toml::Table,
 }
 
 impl ChannelConnection {
     pub fn mapping_name(&self) -> &str {
         self.mapping.as_deref().unwrap_or(self.id.as_str())
     }
-}
-
-/// The vendor of a channel connection and its settings.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "kind", content = "settings", rename_all = "lowercase")]
-pub enum ChannelSettings {
-    Sellercloud(Box<SellercloudConfig>),
-    Bigcommerce(Box<BigCommerceConfig>),
-    /// Shipments and statuses go back to Magento orders; Orderbridge does not pull Magento
-    /// orders yet, so its bindings come from another importer writing the same ledger.
-    Magento(Box<crate::connectors::magento::MagentoConfig>),
 }
 
 /// Webhook intake secrets (shipment-webhook). A route answers only when its secret is set.
@@ -225,6 +215,15 @@ impl Connections {
         }
         let mut seen = std::collections::BTreeSet::new();
         for c in &parsed.connections {
+            // Every channel is built here once, so a wrong kind or setting stops the cold start
+            // with the connection and field named (the clients themselves are built by the apps).
+            if let Err(e) = crate::connectors::registry::channel(c) {
+                return Err(ConnectionsError::Invalid {
+                    source_name: source_name.into(),
+                    connection: c.id.to_string(),
+                    message: crate::error::ErrorChain(&e).to_string(),
+                });
+            }
             if !seen.insert(c.id.clone()) {
                 return Err(ConnectionsError::Invalid {
                     source_name: source_name.into(),

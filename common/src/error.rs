@@ -41,6 +41,21 @@ pub fn classify_http_status(status: u16, retry_after: Option<Duration>) -> Error
     }
 }
 
+/// Displays an error with its sources, so a log line says what failed down to the vendor's words.
+pub struct ErrorChain<'a, E: std::error::Error + ?Sized>(pub &'a E);
+
+impl<E: std::error::Error + ?Sized> std::fmt::Display for ErrorChain<'_, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(s) = source {
+            write!(f, ": {s}")?;
+            source = s.source();
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use crate::aws::{LedgerError, QueueError};
 use crate::model::{ChannelOrderId, ConnectionId, ErpOrderRef};
 use crate::ports::{
-    Binding, ClaimKey, ClaimLease, ClaimOutcome, ClaimRecord, ClaimStatus, Clock, ConnectorLog, Cursor, Ledger,
-    LogEntry, OutgoingMessage, Queue, SendReport, StoredMapping,
+    Binding, Bindings, ClaimKey, ClaimLease, ClaimOutcome, ClaimRecord, ClaimStatus, Claims, Clock, ConnectorLog,
+    Cursor, Cursors, LogEntry, MappingStore, Markers, OutgoingMessage, Queue, SendReport, StoredMapping,
 };
 
 /// A clock tests move by hand.
@@ -51,7 +51,7 @@ impl MemoryLedger {
 }
 
 #[async_trait]
-impl Ledger for MemoryLedger {
+impl Claims for MemoryLedger {
     async fn claim(&self, key: &ClaimKey, owner: &str, lease: Duration) -> Result<ClaimOutcome, LedgerError> {
         let now = self.now();
         let mut claims = self.claims.lock().unwrap();
@@ -117,7 +117,10 @@ impl Ledger for MemoryLedger {
     async fn claim_record(&self, key: &ClaimKey) -> Result<Option<ClaimRecord>, LedgerError> {
         Ok(self.claims.lock().unwrap().get(key).cloned())
     }
+}
 
+#[async_trait]
+impl Bindings for MemoryLedger {
     async fn bind(&self, binding: &Binding) -> Result<(), LedgerError> {
         let mut bindings = self.bindings.lock().unwrap();
         let key = (binding.connection.clone(), binding.channel_order_id.clone());
@@ -145,7 +148,10 @@ impl Ledger for MemoryLedger {
     async fn binding_for_erp(&self, erp: &ErpOrderRef) -> Result<Option<Binding>, LedgerError> {
         Ok(self.bindings.lock().unwrap().values().find(|b| &b.erp == erp).cloned())
     }
+}
 
+#[async_trait]
+impl Cursors for MemoryLedger {
     async fn cursor(&self, connection: &ConnectionId, stream: &str) -> Result<Option<Cursor>, LedgerError> {
         Ok(self.cursors.lock().unwrap().get(&(connection.clone(), stream.to_owned())).cloned())
     }
@@ -176,7 +182,10 @@ impl Ledger for MemoryLedger {
         cursors.insert(key, cursor.clone());
         Ok(cursor)
     }
+}
 
+#[async_trait]
+impl Markers for MemoryLedger {
     async fn remember_once(&self, scope: &str, key: &str, ttl: Duration) -> Result<bool, LedgerError> {
         let now = self.now();
         let mut dedupe = self.dedupe.lock().unwrap();
@@ -192,7 +201,10 @@ impl Ledger for MemoryLedger {
         self.dedupe.lock().unwrap().remove(&(scope.to_owned(), key.to_owned()));
         Ok(())
     }
+}
 
+#[async_trait]
+impl MappingStore for MemoryLedger {
     async fn save_mapping(&self, name: &str, source_path: &str, source: &str) -> Result<StoredMapping, LedgerError> {
         let mut mappings = self.mappings.lock().unwrap();
         let version = mappings.iter().filter(|m| m.name == name).map(|m| m.version).max().unwrap_or(0) + 1;

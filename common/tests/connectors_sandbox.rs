@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use orderbridge::connectors::acumatica::{AcumaticaClient, AcumaticaConfig};
 use orderbridge::connectors::bigcommerce::{BigCommerceClient, BigCommerceConfig};
 use orderbridge::connectors::sellercloud::{SellercloudClient, SellercloudConfig};
-use orderbridge::model::{ChannelOrderId, ConnectionId, ErpOrderRef, IdentifierKind};
+use orderbridge::model::{ConnectionId, ErpOrderRef, IdentifierKind};
 use orderbridge::ports::{Acknowledgement, CustomerLookup, ErpShipments, ListedOrder, OrderSink, OrderSource};
 use orderbridge_sandbox::{start, FaultKind, Sandbox, SandboxConfig, ScriptedFault, Vendor};
 
@@ -30,8 +30,8 @@ fn acumatica(sb: &Sandbox) -> AcumaticaClient {
 
 fn erp_ref() -> ErpOrderRef {
     ErpOrderRef {
-        order_type: orderbridge::model::AcumaticaOrderType::parse("SO").unwrap(),
-        order_nbr: orderbridge::model::AcumaticaOrderNbr::parse("SO000001").unwrap(),
+        order_type: orderbridge::model::ErpOrderType::parse("SO").unwrap(),
+        order_nbr: orderbridge::model::ErpOrderNbr::parse("SO000001").unwrap(),
     }
 }
 
@@ -76,7 +76,7 @@ async fn sellercloud_pages_every_not_exported_order_once_and_marks_them_exported
     assert_eq!(unique, expected, "every not-exported InProcess order listed");
     assert!(sb.state().sellercloud().orders.values().filter(|o| expected.contains(&o.id)).all(|o| o.is_exported));
 
-    let first = ChannelOrderId::Sellercloud(orderbridge::model::SellercloudOrderId::new(seen[0]).unwrap());
+    let first = orderbridge::connectors::sellercloud::SellercloudOrderId::new(seen[0]).unwrap().channel_order_id();
     let order = client.fetch_order(&first).await.unwrap();
     assert!(!order.lines.is_empty());
     order.check_totals().unwrap();
@@ -166,7 +166,7 @@ async fn acumatica_finds_creates_and_finds_again_then_logs_out() {
         import_key: order.import_key(),
         import_id: "SC-424242".into(),
         external_ref: "112-424242".into(),
-        order_type: orderbridge::model::AcumaticaOrderType::parse("SO").unwrap(),
+        order_type: orderbridge::model::ErpOrderType::parse("SO").unwrap(),
         customer_id: id,
         order_date: chrono::NaiveDate::from_ymd_opt(2024, 5, 1).unwrap(),
         requested_on: None,
@@ -176,7 +176,7 @@ async fn acumatica_finds_creates_and_finds_again_then_logs_out() {
         bill_to: contact(),
         ship_to: contact(),
         lines: vec![orderbridge::mapping::DraftLine {
-            inventory_id: orderbridge::model::AcumaticaInventoryId::parse(product.erp_inventory_id.clone()).unwrap(),
+            inventory_id: orderbridge::model::ErpItemId::parse(product.erp_inventory_id.clone()).unwrap(),
             quantity: rust_decimal::Decimal::from(2),
             unit_price: rust_decimal::Decimal::new(1999, 2),
             discount_amount: rust_decimal::Decimal::new(100, 2),
@@ -211,7 +211,7 @@ async fn acumatica_finds_creates_and_finds_again_then_logs_out() {
     // A bad InventoryID is a permanent rejection naming the field.
     let mut bad = draft.clone();
     bad.import_id = "SC-424243".into();
-    bad.lines[0].inventory_id = orderbridge::model::AcumaticaInventoryId::parse("NOPE").unwrap();
+    bad.lines[0].inventory_id = orderbridge::model::ErpItemId::parse("NOPE").unwrap();
     let err = client.create_order(&bad).await.unwrap_err();
     assert!(err.to_string().contains("InventoryID"), "{err}");
     assert!(!orderbridge::Classify::is_retryable(&err));
@@ -228,7 +228,7 @@ async fn acumatica_finds_creates_and_finds_again_then_logs_out() {
     let mut two_lines = draft.clone();
     two_lines.import_id = "SC-424244".into();
     let mut second = two_lines.lines[0].clone();
-    second.inventory_id = orderbridge::model::AcumaticaInventoryId::parse(other.erp_inventory_id.clone()).unwrap();
+    second.inventory_id = orderbridge::model::ErpItemId::parse(other.erp_inventory_id.clone()).unwrap();
     second.quantity = rust_decimal::Decimal::ONE;
     second.unit_price = rust_decimal::Decimal::new(1000, 2);
     second.discount_amount = rust_decimal::Decimal::ZERO;
@@ -323,7 +323,9 @@ fn orderbridge_test_order() -> orderbridge::model::Order {
     let zero = rust_decimal::Decimal::ZERO;
     Order {
         connection: ConnectionId::parse("sc-main").unwrap(),
-        channel_order_id: ChannelOrderId::Sellercloud(SellercloudOrderId::new(424242).unwrap()),
+        channel_order_id: orderbridge::connectors::sellercloud::SellercloudOrderId::new(424242)
+            .unwrap()
+            .channel_order_id(),
         display_number: "112-424242".into(),
         order_source: OrderSource("Amazon".into()),
         channel_status: "InProcess".into(),
@@ -387,7 +389,7 @@ fn package(id: &str, tracking: &str, carrier: &str, items: &[(&str, i64)]) -> or
 fn shipment(nbr: &str, packages: Vec<orderbridge::model::Package>) -> orderbridge::model::Shipment {
     use orderbridge::model::*;
     Shipment {
-        source: ShipmentSource::Acumatica(AcumaticaShipmentNbr::parse(nbr).unwrap()),
+        source: ShipmentSource::new(orderbridge::model::SystemCode::parse("AC").unwrap(), nbr),
         ship_date: chrono::Utc::now().with_timezone(&chrono_tz::America::New_York).date_naive(),
         confirmed_at: Some(chrono::Utc::now() - chrono::Duration::minutes(30)),
         packages,
@@ -433,7 +435,7 @@ async fn bigcommerce_gets_one_shipment_per_package_and_a_repeated_push_creates_n
             .expect("an unshipped order with two products");
         (o.id, o.products.iter().map(|p| (p.id, p.sku.clone(), p.quantity)).collect::<Vec<_>>())
     };
-    let order = ChannelOrderId::BigCommerce(orderbridge::model::BigCommerceOrderId::new(id).unwrap());
+    let order = orderbridge::connectors::bigcommerce::BigCommerceOrderId::new(id).unwrap().channel_order_id();
     let (a, b) = (&products[0], &products[1]);
     let ship = shipment(
         "000901",
@@ -504,7 +506,7 @@ async fn sellercloud_order_is_marked_shipped_with_the_first_tracking_and_a_note_
         .find(|o| o.status_code == 2 && o.shipping_status != 3)
         .map(|o| o.id)
         .expect("an unshipped order");
-    let order = ChannelOrderId::Sellercloud(orderbridge::model::SellercloudOrderId::new(id).unwrap());
+    let order = orderbridge::connectors::sellercloud::SellercloudOrderId::new(id).unwrap().channel_order_id();
     let ship = shipment(
         "000903",
         vec![package("1", "1ZSCPKG0000000001", "UPS", &[]), package("2", "1ZSCPKG0000000002", "UPS", &[])],

@@ -12,13 +12,10 @@ use chrono::{DateTime, SubsecRound, TimeZone, Utc};
 use orderbridge::aws::schema::{self, QueueUrls};
 use orderbridge::aws::{process_batch, DynamoConnectorLog, DynamoLedger, Envelope, SqsQueue};
 use orderbridge::error::{Classify, ErrorClass};
-use orderbridge::model::{
-    AcumaticaOrderNbr, AcumaticaOrderType, BigCommerceOrderId, ChannelOrderId, ConnectionId, ErpOrderRef, ImportKey,
-    SellercloudOrderId,
-};
+use orderbridge::model::{ChannelOrderId, ConnectionId, ErpOrderNbr, ErpOrderRef, ErpOrderType, ImportKey};
 use orderbridge::ports::{
-    Binding, ClaimKey, ClaimOutcome, ClaimStatus, Clock, ConnectorLog, Direction, Ledger, LogEntry, LogGroup,
-    LogResult, Queue,
+    Binding, Bindings, ClaimKey, ClaimOutcome, ClaimStatus, Claims, Clock, ConnectorLog, Cursors, Direction, LogEntry,
+    LogGroup, LogResult, MappingStore, Markers, Queue,
 };
 use serde::{Deserialize, Serialize};
 
@@ -102,7 +99,7 @@ fn conn(name: &str) -> ConnectionId {
 }
 
 fn sc_order(id: i64) -> ChannelOrderId {
-    ChannelOrderId::Sellercloud(SellercloudOrderId::new(id).unwrap())
+    orderbridge::connectors::sellercloud::SellercloudOrderId::new(id).unwrap().channel_order_id()
 }
 
 fn import_claim(id: i64) -> ClaimKey {
@@ -110,10 +107,7 @@ fn import_claim(id: i64) -> ClaimKey {
 }
 
 fn erp(nbr: &str) -> ErpOrderRef {
-    ErpOrderRef {
-        order_type: AcumaticaOrderType::parse("SO").unwrap(),
-        order_nbr: AcumaticaOrderNbr::parse(nbr).unwrap(),
-    }
+    ErpOrderRef { order_type: ErpOrderType::parse("SO").unwrap(), order_nbr: ErpOrderNbr::parse(nbr).unwrap() }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -208,7 +202,9 @@ async fn bindings_read_both_ways_and_refuse_a_conflicting_rebind() {
     let (ledger, _clock) = ledger("bindings").await;
     let binding = Binding {
         connection: conn("bc-store"),
-        channel_order_id: ChannelOrderId::BigCommerce(BigCommerceOrderId::new(1042).unwrap()),
+        channel_order_id: orderbridge::connectors::bigcommerce::BigCommerceOrderId::new(1042)
+            .unwrap()
+            .channel_order_id(),
         display_number: "1042".into(),
         erp: erp("SO001042"),
         created_at: Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap(),
@@ -297,6 +293,8 @@ fn log_entry(connection: &str, entity: &str, at: DateTime<Utc>, action: &str) ->
         notes: format!("{action} {entity}"),
         started_at: at,
         completed_at: at + chrono::Duration::milliseconds(250),
+        // Half the entries carry one, so both forms are stored and read back.
+        correlation_id: entity.ends_with(['0', '2', '4', '6', '8']).then(|| format!("corr-{entity}")),
     }
 }
 

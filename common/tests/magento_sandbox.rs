@@ -9,8 +9,7 @@ use orderbridge::connectors::magento::{MagentoClient, MagentoConfig};
 use orderbridge::connectors::ConnectorError;
 use orderbridge::error::{Classify, ErrorClass};
 use orderbridge::model::{
-    AcumaticaShipmentNbr, BigCommerceOrderId, ChannelOrderId, ConnectionId, MagentoOrderId, Package, PackageItem,
-    Shipment, ShipmentSource, Tracking, TrackingNumber,
+    ChannelOrderId, ConnectionId, Package, PackageItem, Shipment, ShipmentSource, Tracking, TrackingNumber,
 };
 use orderbridge::ports::StatusPublisher;
 use orderbridge_sandbox::{start, FaultKind, Sandbox, SandboxConfig, ScriptedFault, Vendor};
@@ -71,7 +70,7 @@ fn new_order(sb: &Sandbox, quantities: &[i64]) -> (i64, ChannelOrderId) {
     let products = sb.state().seed_data().products.clone();
     let lines: Vec<Value> = quantities.iter().zip(&products).map(|(q, p)| json!({ "sku": p.sku, "qty": q })).collect();
     let id = sb.state().magento_create_orders(1, &serde_json::from_value(json!({ "lines": lines })).unwrap())[0];
-    (id, ChannelOrderId::Magento(MagentoOrderId::new(id).unwrap()))
+    (id, orderbridge::connectors::magento::MagentoOrderId::new(id).unwrap().channel_order_id())
 }
 
 fn package(id: &str, tracking: &str, carrier: &str, items: Vec<PackageItem>) -> Package {
@@ -94,7 +93,7 @@ fn by_sku(sku: &str, qty: i64) -> PackageItem {
 
 fn shipment(packages: Vec<Package>, completes: bool) -> Shipment {
     Shipment {
-        source: ShipmentSource::Acumatica(AcumaticaShipmentNbr::parse("000777").unwrap()),
+        source: ShipmentSource::new(orderbridge::model::SystemCode::parse("AC").unwrap(), "000777"),
         ship_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
         confirmed_at: None,
         packages,
@@ -344,7 +343,7 @@ async fn status_and_note_land_as_comments_and_the_note_keeps_the_status() {
 async fn a_bad_order_id_is_a_clear_permanent_error() {
     let sb = sandbox().await;
     let mg = client(&sb);
-    let missing = ChannelOrderId::Magento(MagentoOrderId::new(987_654).unwrap());
+    let missing = orderbridge::connectors::magento::MagentoOrderId::new(987_654).unwrap().channel_order_id();
     let boxes = shipment(vec![package("1", "1ZMGNONE", "UPS", vec![by_sku("ANY", 1)])], true);
     for err in [
         mg.push_shipment(&missing, &boxes).await.unwrap_err(),
@@ -358,7 +357,7 @@ async fn a_bad_order_id_is_a_clear_permanent_error() {
     }
     assert!(sb.state().magento().shipments.is_empty());
 
-    let foreign = ChannelOrderId::BigCommerce(BigCommerceOrderId::new(42).unwrap());
+    let foreign = orderbridge::connectors::bigcommerce::BigCommerceOrderId::new(42).unwrap().channel_order_id();
     let err = mg.push_status(&foreign, "complete").await.unwrap_err();
     assert!(matches!(err, ConnectorError::Rejected { .. }) && err.to_string().contains("not a Magento order"), "{err}");
     sb.shutdown().await;

@@ -8,7 +8,7 @@ use chrono::Utc;
 use orderbridge::connectors::shipstation::{ShipStationClient, ShipStationConfig};
 use orderbridge::connectors::ConnectorError;
 use orderbridge::error::{Classify, ErrorClass};
-use orderbridge::model::{ShipStationShipmentId, Shipment, ShipmentSource};
+use orderbridge::model::{Shipment, ShipmentSource, SystemCode};
 use orderbridge::ports::{ShippingTool, ShippingToolOrder};
 use orderbridge_sandbox::shipstation::CreateShipments;
 use orderbridge_sandbox::{
@@ -131,8 +131,8 @@ async fn a_ship_notify_batch_reads_back_exactly_its_labels_with_tracking_carrier
     let a = by_order(&found, "1001");
     let b = by_order(&found, "1002");
     for (s, wire, tracking) in [(a, &made[0], "1ZBATCH0001"), (b, &made[1], "1ZBATCH0002")] {
-        let id = ShipStationShipmentId::new(wire["shipmentId"].as_i64().unwrap()).unwrap();
-        assert_eq!(s.source, ShipmentSource::ShipStation(id));
+        let id = wire["shipmentId"].as_i64().unwrap();
+        assert_eq!(s.source, ShipmentSource::new(SystemCode::parse("SS").unwrap(), id.to_string()));
         assert_eq!(s.packages.len(), 1);
         let t = &s.packages[0].tracking;
         assert_eq!(

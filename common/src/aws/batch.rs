@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use tracing::{error, warn};
 
 use super::Envelope;
-use crate::error::Classify;
+use crate::error::{Classify, ErrorChain};
 
 /// What the handler learns about the SQS record besides its body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,21 +77,6 @@ where
         response.add_failure(id);
     }
     response
-}
-
-/// Displays an error with its sources, so a log line says what failed down to the vendor's words.
-pub struct ErrorChain<'a, E: std::error::Error + ?Sized>(pub &'a E);
-
-impl<E: std::error::Error + ?Sized> std::fmt::Display for ErrorChain<'_, E> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(s) = source {
-            write!(f, ": {s}")?;
-            source = s.source();
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]

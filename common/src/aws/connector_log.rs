@@ -61,6 +61,7 @@ impl DynamoConnectorLog {
             notes: r.opt_string("notes")?.unwrap_or_default(),
             started_at: r.epoch_millis("started_at")?,
             completed_at: r.epoch_millis("completed_at")?,
+            correlation_id: r.opt_string("correlation_id")?,
         })
     }
 
@@ -99,7 +100,8 @@ impl ConnectorLog for DynamoConnectorLog {
             entry.completed_at + chrono::Duration::from_std(self.retention).unwrap_or(chrono::Duration::days(30));
         // Notes are for people; cap them so a vendor's giant error page cannot exceed the item limit.
         let notes: String = entry.notes.chars().take(4000).collect();
-        self.client
+        let mut put = self
+            .client
             .put_item()
             .table_name(&self.table)
             .item("pk", s(Self::day_pk(&entry.connection, entry.started_at.date_naive())))
@@ -116,10 +118,11 @@ impl ConnectorLog for DynamoConnectorLog {
             .item("notes", s(notes))
             .item("started_at", epoch_millis(entry.started_at))
             .item("completed_at", epoch_millis(entry.completed_at))
-            .item(TTL_ATTRIBUTE, epoch(expires))
-            .send()
-            .await
-            .map_err(|e| self.err("PutItem", e))?;
+            .item(TTL_ATTRIBUTE, epoch(expires));
+        if let Some(id) = &entry.correlation_id {
+            put = put.item("correlation_id", s(id));
+        }
+        put.send().await.map_err(|e| self.err("PutItem", e))?;
         Ok(())
     }
 

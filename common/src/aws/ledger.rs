@@ -18,7 +18,8 @@ use super::schema::TTL_ATTRIBUTE;
 use super::LedgerError;
 use crate::model::{ChannelOrderId, ConnectionId, ErpOrderRef};
 use crate::ports::{
-    Binding, ClaimKey, ClaimLease, ClaimOutcome, ClaimRecord, ClaimStatus, Clock, Cursor, Ledger, StoredMapping,
+    Binding, Bindings, ClaimKey, ClaimLease, ClaimOutcome, ClaimRecord, ClaimStatus, Claims, Clock, Cursor, Cursors,
+    MappingStore, Markers, StoredMapping,
 };
 
 const CLAIM_SK: &str = "CLAIM";
@@ -150,9 +151,9 @@ impl DynamoLedger {
             channel_order_id: r.json("channel_order")?,
             display_number: r.string("display_number")?,
             erp: ErpOrderRef {
-                order_type: crate::model::AcumaticaOrderType::parse(r.string("order_type")?)
+                order_type: crate::model::ErpOrderType::parse(r.string("order_type")?)
                     .map_err(|e| corrupt(e.to_string()))?,
-                order_nbr: crate::model::AcumaticaOrderNbr::parse(r.string("order_nbr")?)
+                order_nbr: crate::model::ErpOrderNbr::parse(r.string("order_nbr")?)
                     .map_err(|e| corrupt(e.to_string()))?,
             },
             created_at: r.epoch_millis("created_at")?,
@@ -204,7 +205,7 @@ fn lease_end(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
 }
 
 #[async_trait]
-impl Ledger for DynamoLedger {
+impl Claims for DynamoLedger {
     async fn claim(&self, key: &ClaimKey, owner: &str, lease: Duration) -> Result<ClaimOutcome, LedgerError> {
         let now = self.clock.now();
         let lease_until = lease_end(now, lease);
@@ -294,7 +295,10 @@ impl Ledger for DynamoLedger {
     async fn claim_record(&self, key: &ClaimKey) -> Result<Option<ClaimRecord>, LedgerError> {
         self.get(&Self::claim_pk(key), CLAIM_SK).await?.map(|item| self.read_claim(key, &item)).transpose()
     }
+}
 
+#[async_trait]
+impl Bindings for DynamoLedger {
     async fn bind(&self, binding: &Binding) -> Result<(), LedgerError> {
         let pk = Self::binding_pk(&binding.connection, &binding.channel_order_id);
         let channel_order = serde_json::to_string(&binding.channel_order_id).map_err(|e| LedgerError::Corrupt {
@@ -364,7 +368,10 @@ impl Ledger for DynamoLedger {
             .map_err(|e| self.err("Query", e))?;
         out.items().first().map(|item| self.read_binding(item)).transpose()
     }
+}
 
+#[async_trait]
+impl Cursors for DynamoLedger {
     async fn cursor(&self, connection: &ConnectionId, stream: &str) -> Result<Option<Cursor>, LedgerError> {
         self.get(&Self::cursor_pk(connection, stream), CURSOR_SK).await?.map(|item| self.read_cursor(&item)).transpose()
     }
@@ -413,7 +420,10 @@ impl Ledger for DynamoLedger {
             Err(e) => Err(self.err("PutItem", e)),
         }
     }
+}
 
+#[async_trait]
+impl Markers for DynamoLedger {
     async fn remember_once(&self, scope: &str, key: &str, ttl: Duration) -> Result<bool, LedgerError> {
         let now = self.clock.now();
         let expires = lease_end(now, ttl);
@@ -448,7 +458,10 @@ impl Ledger for DynamoLedger {
             .map_err(|e| self.err("DeleteItem", e))?;
         Ok(())
     }
+}
 
+#[async_trait]
+impl MappingStore for DynamoLedger {
     async fn save_mapping(&self, name: &str, source_path: &str, source: &str) -> Result<StoredMapping, LedgerError> {
         let sha256 = sha256_hex(source);
         // Two writers racing for the next version: the conditional put lets one win; retry the other.

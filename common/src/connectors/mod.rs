@@ -3,12 +3,28 @@
 pub mod acumatica;
 pub mod bigcommerce;
 pub mod magento;
+pub mod registry;
 pub mod sellercloud;
 pub mod shipstation;
 
-use std::time::Duration;
+use crate::error::{Classify, ErrorClass};
+use crate::model::{ChannelOrderId, SystemCode};
+pub use crate::ports::{ConnectorError, TransportStage, WebhookError};
 
-use crate::error::{classify_http_status, Classify, ErrorClass};
+/// A connector's system code (a constant each connector declares; checked by the registry test).
+pub(crate) fn system_code(code: &'static str) -> SystemCode {
+    SystemCode::parse(code).unwrap_or_else(|_| unreachable!("{code} is a connector's constant code"))
+}
+
+/// The canonical id of an order of the channel `code` whose own id is `id`.
+pub(crate) fn channel_order_id(code: &'static str, id: impl std::fmt::Display) -> Result<ChannelOrderId, String> {
+    ChannelOrderId::new(system_code(code), id.to_string()).map_err(|e| e.to_string())
+}
+
+/// The channel's own numeric id, when `id` is an order of the channel `code`.
+pub(crate) fn own_numeric_id(code: &'static str, id: &ChannelOrderId) -> Option<i64> {
+    (id.channel_code().as_str() == code).then(|| id.raw().parse::<i64>().ok()).flatten().filter(|n| *n > 0)
+}
 
 /// A vendor connection's configuration that cannot work; names the field and what to change.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -88,64 +104,6 @@ pub mod lenient {
     }
 }
 
-/// A vendor call that failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ConnectorError {
-    #[error("{vendor} {operation}: request failed before a response arrived")]
-    Transport {
-        vendor: &'static str,
-        operation: &'static str,
-        #[source]
-        source: reqwest::Error,
-    },
-    #[error("{vendor} {operation}: HTTP {status}: {message}")]
-    Status {
-        vendor: &'static str,
-        operation: &'static str,
-        status: u16,
-        /// The vendor's error message (from its documented error envelope), trimmed.
-        message: String,
-        retry_after: Option<Duration>,
-    },
-    /// The vendor's budget is spent. `message` keeps the vendor's own words: an Acumatica 429
-    /// may mean requests per minute or "API Login Limit" (every licensed API user signed in),
-    /// and only the words tell an operator which limit to look at.
-    #[error("{vendor} {operation}: rate limited ({message}); {}", retry_text(*retry_after))]
-    RateLimited { vendor: &'static str, operation: &'static str, message: String, retry_after: Option<Duration> },
-    #[error("{vendor} {operation}: unexpected response body: {detail}")]
-    Decode { vendor: &'static str, operation: &'static str, detail: String },
-    #[error("{vendor} {operation}: {message}")]
-    Rejected { vendor: &'static str, operation: &'static str, message: String },
-    /// Signed in again after a 401 and refused again: the new session was ended at once (another
-    /// sign-out, or the licence's API-user limit). The credentials work (the sign-in succeeded),
-    /// so this is worth retrying later, not recording as the order's failure.
-    #[error("{vendor} {operation}: the session was ended again right after signing in; will retry")]
-    SessionLost { vendor: &'static str, operation: &'static str },
-}
-
-fn retry_text(after: Option<Duration>) -> String {
-    match after {
-        Some(wait) => format!("retry in {:.1} s", wait.as_secs_f64()),
-        None => "the vendor gave no reset time; retried with backoff".to_owned(),
-    }
-}
-
-impl Classify for ConnectorError {
-    fn class(&self) -> ErrorClass {
-        match self {
-            // Timeouts and refused connections are transient; a malformed request URL is not.
-            Self::Transport { source, .. } if source.is_builder() => ErrorClass::Permanent,
-            Self::Transport { .. } => ErrorClass::RETRY,
-            Self::Status { status, retry_after, .. } => classify_http_status(*status, *retry_after),
-            Self::RateLimited { retry_after, .. } => ErrorClass::Retryable { after: *retry_after },
-            // A vendor answering garbage is most often a proxy error page; retry, then DLQ.
-            Self::Decode { .. } => ErrorClass::RETRY,
-            Self::Rejected { .. } => ErrorClass::Permanent,
-            Self::SessionLost { .. } => ErrorClass::Retryable { after: Some(Duration::from_secs(5)) },
-        }
-    }
-}
-
 /// Why a vendor client could not be built from its configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
@@ -153,38 +111,4 @@ pub enum SetupError {
     Config(#[from] InvalidConfig),
     #[error(transparent)]
     Http(#[from] ConnectorError),
-}
-
-/// A webhook that was refused. Each variant maps to the HTTP status the intake answers with.
-#[derive(Debug, thiserror::Error)]
-pub enum WebhookError {
-    #[error("missing or invalid credentials")]
-    Unauthorized,
-    #[error("signature does not match")]
-    BadSignature,
-    #[error("timestamp outside the tolerance window")]
-    Stale,
-    #[error("body larger than {limit} bytes")]
-    TooLarge { limit: usize },
-    #[error("malformed payload: {0}")]
-    Malformed(String),
-    #[error("resource host {0:?} is not on the allowlist")]
-    ForeignHost(String),
-}
-
-impl WebhookError {
-    /// The status code a refused delivery gets; never a body that reveals internals.
-    pub fn status_code(&self) -> u16 {
-        match self {
-            Self::Unauthorized | Self::BadSignature | Self::Stale => 401,
-            Self::TooLarge { .. } => 413,
-            Self::Malformed(_) | Self::ForeignHost(_) => 400,
-        }
-    }
-}
-
-impl Classify for WebhookError {
-    fn class(&self) -> ErrorClass {
-        ErrorClass::Permanent
-    }
 }

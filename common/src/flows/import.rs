@@ -6,20 +6,20 @@ use std::time::Duration;
 
 use tracing::{info, warn};
 
-use super::{failure_reason, parse_erp_ref, ImportOrder, LogRecorder};
-use crate::aws::LedgerError;
-use crate::connectors::ConnectorError;
-use crate::error::{Classify, ErrorClass};
-use crate::mapping::{build_draft, resolve_customer, resolve_lines, Mapping, OrderMappingError, SalesOrderDraft};
+use super::{failure_reason, parse_erp_ref, resolve_customer, resolve_lines, ImportOrder, LogRecorder};
+use crate::error::{Classify, ErrorChain, ErrorClass};
+use crate::mapping::{build_draft, Mapping, OrderMappingError, SalesOrderDraft};
 use crate::model::{ErpOrderRef, ImportKey, Order};
 use crate::ports::{
-    Acknowledgement, Binding, ClaimKey, ClaimLease, ClaimOutcome, Clock, ConnectorLog, Direction, Ledger, ListedOrder,
-    LogGroup, LogResult, OrderSink, OrderSource,
+    Acknowledgement, Binding, Bindings, ClaimKey, ClaimLease, ClaimOutcome, Claims, Clock, ConnectorError,
+    ConnectorLog, Direction, LedgerError, ListedOrder, LogGroup, LogResult, Markers, OrderSink, OrderSource,
 };
 
 /// What the import needs besides the channel.
 pub struct ImportContext<'a> {
-    pub ledger: &'a dyn Ledger,
+    pub claims: &'a dyn Claims,
+    pub bindings: &'a dyn Bindings,
+    pub markers: &'a dyn Markers,
     pub log: &'a dyn ConnectorLog,
     pub clock: &'a dyn Clock,
     pub sink: &'a dyn OrderSink<Draft = SalesOrderDraft>,
@@ -94,9 +94,11 @@ pub async fn import_order(
     let key_text = key.ledger_key();
     let ledger_err = |source: LedgerError| ImportError::Ledger { key: key_text.clone(), source };
     let recorder = LogRecorder { log: ctx.log, clock: ctx.clock };
-    let action = recorder.start(&key.connection, LogGroup::Orders, "import_order", Direction::Import, key.import_id());
+    let action = recorder
+        .start(&key.connection, LogGroup::Orders, "import_order", Direction::Import, key.import_id())
+        .correlated(&key.correlation_id());
 
-    let lease = match ctx.ledger.claim(&ClaimKey::import(&key), &ctx.owner, ctx.lease).await.map_err(ledger_err)? {
+    let lease = match ctx.claims.claim(&ClaimKey::import(&key), &ctx.owner, ctx.lease).await.map_err(ledger_err)? {
         ClaimOutcome::Acquired(lease) => lease,
         ClaimOutcome::Completed(record) => {
             if let Some(erp) = record.result.as_deref().and_then(parse_erp_ref) {
@@ -125,10 +127,10 @@ pub async fn import_order(
         }
         Err(error) => {
             // Free the claim at once so the redelivery need not wait for the lease to expire.
-            if let Err(e) = ctx.ledger.release(&lease).await {
+            if let Err(e) = ctx.claims.release(&lease).await {
                 warn!(key = %key_text, error = %e, "Releasing the import claim failed; it frees itself when the lease expires.");
             }
-            recorder.finish(action, LogResult::Retry, format!("Will retry: {}", crate::aws::ErrorChain(&error))).await;
+            recorder.finish(action, LogResult::Retry, format!("Will retry: {}", ErrorChain(&error))).await;
             Err(error)
         }
     }
@@ -148,7 +150,18 @@ async fn run_claimed(
 
     let order: Order = match &message.order {
         ListedOrder::Whole(order) => (**order).clone(),
-        ListedOrder::Reference { id, .. } => source.fetch_order(id).await.map_err(vendor_err)?,
+        ListedOrder::Reference { id, .. } => match source.fetch_order(id).await {
+            Ok(order) => order,
+            // The channel answered, but with an order that can never be read or mapped (or it
+            // refused for good): the same answer comes back on every retry, so it is this order's
+            // recorded failure now, not a message circling until the DLQ.
+            Err(e) if !e.is_retryable() => {
+                return record_failure(ctx, lease, &format!("the channel's order cannot be read: {e}"))
+                    .await
+                    .map_err(ledger_err)
+            }
+            Err(e) => return Err(vendor_err(e)),
+        },
     };
 
     // Look before you create: a previous attempt may have created it and died before recording.
@@ -186,15 +199,15 @@ async fn run_claimed(
         erp: erp.clone(),
         created_at: ctx.clock.now(),
     };
-    ctx.ledger.bind(&binding).await.map_err(ledger_err)?;
-    ctx.ledger.complete(lease, &erp.to_string()).await.map_err(ledger_err)?;
+    ctx.bindings.bind(&binding).await.map_err(ledger_err)?;
+    ctx.claims.complete(lease, &erp.to_string()).await.map_err(ledger_err)?;
     let outcome = outcome_of(erp.clone());
     let verb = if matches!(outcome, ImportOutcome::Recovered(_)) {
         "Found (created by an earlier attempt)"
     } else {
         "Created"
     };
-    info!(key = %key_text, erp = %erp, source = %order.order_source.0, total = %order.totals.grand_total, "Order imported.");
+    info!(key = %key_text, correlation_id = %key.correlation_id(), erp = %erp, source = %order.order_source.0, total = %order.totals.grand_total, "Order imported.");
     Ok((
         outcome,
         format!(
@@ -212,7 +225,7 @@ async fn run_claimed(
 async fn remember_imported_note(ctx: &ImportContext<'_>, key: &ImportKey, note: Option<&str>) {
     let Some(note) = note.map(str::trim).filter(|n| !n.is_empty()) else { return };
     let note_key = super::note_key(&key.connection, &key.order, note);
-    if let Err(e) = ctx.ledger.remember_once(super::NOTE_SCOPE, &note_key, super::NOTE_MEMORY).await {
+    if let Err(e) = ctx.markers.remember_once(super::NOTE_SCOPE, &note_key, super::NOTE_MEMORY).await {
         warn!(key = %key.ledger_key(), error = %e, "Imported note not remembered; status-push may copy it back once.");
     }
 }
@@ -236,7 +249,7 @@ async fn record_failure(
     lease: &ClaimLease,
     reason: &str,
 ) -> Result<(ImportOutcome, String), LedgerError> {
-    ctx.ledger.fail(lease, &failure_reason(ctx.mapping.version, reason)).await?;
+    ctx.claims.fail(lease, &failure_reason(ctx.mapping.version, reason)).await?;
     warn!(key = %lease.key, reason = %reason, "Order import failed permanently; fix the cause and it is imported on the next pull.");
     Ok((ImportOutcome::Failed(reason.to_owned()), format!("Not imported: {reason}")))
 }

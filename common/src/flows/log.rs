@@ -20,6 +20,15 @@ pub struct LogAction {
     pub direction: Direction,
     pub entity_id: String,
     pub started_at: DateTime<Utc>,
+    pub correlation_id: Option<String>,
+}
+
+impl LogAction {
+    /// Ties the entry to the order or shipment it is about (one id end to end).
+    pub fn correlated(mut self, correlation_id: &str) -> Self {
+        self.correlation_id = Some(correlation_id.to_owned());
+        self
+    }
 }
 
 impl LogRecorder<'_> {
@@ -38,6 +47,7 @@ impl LogRecorder<'_> {
             direction,
             entity_id: entity_id.into(),
             started_at: self.clock.now(),
+            correlation_id: None,
         }
     }
 
@@ -53,6 +63,7 @@ impl LogRecorder<'_> {
             notes: notes.into(),
             started_at: action.started_at,
             completed_at: self.clock.now(),
+            correlation_id: action.correlation_id,
         };
         if let Err(e) = self.log.record(&entry).await {
             warn!(connection = %entry.connection, action = %entry.action, entity = %entry.entity_id, error = %e, "Connector log entry not written.");

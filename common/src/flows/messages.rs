@@ -1,9 +1,9 @@
-//! The messages that flow through the orders queue.
+//! The messages of both queues: orders to import, and shipments and statuses to push.
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::ConnectionId;
-use crate::ports::ListedOrder;
+use crate::model::{ConnectionId, ErpOrderRef, Shipment};
+use crate::ports::{ListedOrder, ShippingToolOrder, WebhookEvent};
 
 /// Bodies of messages on the orders queue, tagged with kind and version.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -19,4 +19,44 @@ pub struct ImportOrder {
     pub connection: ConnectionId,
     /// The order as the listing returned it: whole (a snapshot) or a reference to fetch.
     pub order: ListedOrder,
+}
+
+/// Messages on the shipments queue, tagged with kind and version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+pub enum ShipmentMessage {
+    /// A verified webhook delivery as a typed event, to be resolved (and fetched, for thin
+    /// webhooks) and pushed.
+    #[serde(rename = "webhook_event.v2")]
+    WebhookEventV2(WebhookEvent),
+    /// A delivery enqueued before events were typed: the sender's payload as it came. The
+    /// consumer turns it into a typed event with the sender's own parser before anything else.
+    #[serde(rename = "webhook_event.v1")]
+    WebhookEventV1(LegacyWebhookEvent),
+    /// A shipment the catch-up poll found not yet pushed.
+    #[serde(rename = "push_shipment.v1")]
+    PushShipmentV1(PushShipment),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushShipment {
+    pub origin: ShipmentOrigin,
+    pub shipment: Shipment,
+}
+
+/// Which order a shipment belongs to, as the system that recorded it says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "system", rename_all = "snake_case")]
+pub enum ShipmentOrigin {
+    Erp { order: ErpOrderRef },
+    ShippingTool { order: ShippingToolOrder },
+}
+
+/// A `webhook_event.v1` body: the sender's route name as `event` (`acumatica.ShipmentsForSync`,
+/// `shipstation.ship_notify`, `generic`) and its payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LegacyWebhookEvent {
+    pub dedupe_key: String,
+    pub event: String,
+    pub payload: serde_json::Value,
 }

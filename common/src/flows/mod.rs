@@ -1,17 +1,29 @@
-//! Use cases, written against the ports only: pull new orders, import one order, and the
-//! bookkeeping they share (connector log, messages).
+//! Use cases, written against the ports only, split along the data flow: orders are pulled →
+//! imported (customer and items resolved, then a pure draft) → acknowledged; shipments arrive by
+//! intake (dedupe + enqueue) → are pushed → statuses and notes follow → the poll catches what
+//! webhooks missed.
 
+mod acknowledge;
 mod import;
+mod intake;
 mod log;
 mod messages;
+mod poll;
 mod pull;
-mod shipments;
+mod push;
+mod resolve;
+mod status;
 
+pub use acknowledge::*;
 pub use import::*;
+pub use intake::*;
 pub use log::*;
 pub use messages::*;
+pub use poll::*;
 pub use pull::*;
-pub use shipments::*;
+pub use push::*;
+pub use resolve::*;
+pub use status::*;
 
 #[cfg(test)]
 mod shipment_tests;

@@ -5,14 +5,12 @@ use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
 
-use super::{ImportOrder, LogRecorder, OrderMessage};
-use crate::aws::{Envelope, LedgerError, QueueError};
-use crate::connectors::ConnectorError;
+use super::{acknowledge, AckRound, ImportOrder, LogRecorder, OrderMessage};
 use crate::error::{Classify, ErrorClass};
-use crate::model::{AcumaticaOrderNbr, AcumaticaOrderType, ErpOrderRef, ImportKey};
+use crate::model::{ErpOrderRef, ImportKey};
 use crate::ports::{
-    Acknowledgement, ClaimKey, ClaimStatus, Clock, ConnectorLog, Direction, Ledger, LogGroup, LogResult, OrderSource,
-    PageToken, Queue,
+    Acknowledgement, ClaimKey, ClaimStatus, Claims, Clock, ConnectorError, ConnectorLog, Cursors, Direction, Envelope,
+    LedgerError, LogGroup, LogResult, Markers, OrderSource, PageToken, Queue, QueueError,
 };
 
 /// The cursor stream the order pull keeps per connection.
@@ -22,7 +20,9 @@ pub const ENQUEUED_SCOPE: &str = "enqueued";
 
 /// What the pull needs besides the channel.
 pub struct PullContext<'a> {
-    pub ledger: &'a dyn Ledger,
+    pub claims: &'a dyn Claims,
+    pub cursors: &'a dyn Cursors,
+    pub markers: &'a dyn Markers,
     pub queue: &'a dyn Queue,
     pub log: &'a dyn ConnectorLog,
     pub clock: &'a dyn Clock,
@@ -84,11 +84,7 @@ fn failed_under(failure: Option<&str>, mapping_version: u64) -> bool {
 
 /// Parses the `type/nbr` result a completed import claim stores.
 pub fn parse_erp_ref(result: &str) -> Option<ErpOrderRef> {
-    let (order_type, order_nbr) = result.split_once('/')?;
-    Some(ErpOrderRef {
-        order_type: AcumaticaOrderType::parse(order_type).ok()?,
-        order_nbr: AcumaticaOrderNbr::parse(order_nbr).ok()?,
-    })
+    ErpOrderRef::parse(result)
 }
 
 /// Pulls one connection until its listing is exhausted or the deadline passes.
@@ -96,7 +92,7 @@ pub async fn pull_connection(source: &dyn OrderSource, ctx: &PullContext<'_>) ->
     let connection = source.connection().clone();
     let recorder = LogRecorder { log: ctx.log, clock: ctx.clock };
     let mut report = PullReport::default();
-    let cursor = ctx.ledger.cursor(&connection, ORDERS_STREAM).await.map_err(PullError::Ledger)?;
+    let cursor = ctx.cursors.cursor(&connection, ORDERS_STREAM).await.map_err(PullError::Ledger)?;
     let mut version = cursor.as_ref().map(|c| c.version);
     let mut token = cursor.filter(|c| !c.value.is_empty()).map(|c| PageToken(c.value));
     // Re-acknowledgements wait until the listing is read: acknowledging shrinks a "not exported"
@@ -109,7 +105,7 @@ pub async fn pull_connection(source: &dyn OrderSource, ctx: &PullContext<'_>) ->
     loop {
         if Instant::now() >= ctx.deadline {
             warn!(connection = %connection, pages = report.pages, "Order pull stopped at the deadline; the next run resumes from the cursor.");
-            reacknowledge(source, &pending_reacks).await;
+            acknowledge(source, &pending_reacks, AckRound::Again, &recorder).await;
             return Ok(report);
         }
         let action = recorder.start(
@@ -135,7 +131,7 @@ pub async fn pull_connection(source: &dyn OrderSource, ctx: &PullContext<'_>) ->
         for listed in page.orders {
             report.listed += 1;
             let key = ImportKey::new(connection.clone(), listed.id().clone());
-            let record = ctx.ledger.claim_record(&ClaimKey::import(&key)).await.map_err(PullError::Ledger)?;
+            let record = ctx.claims.claim_record(&ClaimKey::import(&key)).await.map_err(PullError::Ledger)?;
             match record {
                 Some(r) if r.status == ClaimStatus::Completed => {
                     if let Some(erp) = r.result.as_deref().and_then(parse_erp_ref) {
@@ -158,7 +154,7 @@ pub async fn pull_connection(source: &dyn OrderSource, ctx: &PullContext<'_>) ->
             }
             // Marked before sending: a crash in between delays the order by `enqueued_ttl`, never loses it.
             if !ctx
-                .ledger
+                .markers
                 .remember_once(ENQUEUED_SCOPE, &key.ledger_key(), ctx.enqueued_ttl)
                 .await
                 .map_err(PullError::Ledger)?
@@ -166,9 +162,12 @@ pub async fn pull_connection(source: &dyn OrderSource, ctx: &PullContext<'_>) ->
                 in_flight += 1;
                 continue;
             }
-            let envelope = Envelope::new(
+            // The order's correlation id is minted here, where the order is first seen, and
+            // derived from its key, so a later pull of the same order carries the same one.
+            let envelope = Envelope::correlated(
                 OrderMessage::ImportOrderV1(ImportOrder { connection: connection.clone(), order: listed }),
                 ctx.clock.now(),
+                key.correlation_id(),
             );
             let outgoing = envelope
                 .to_outgoing(key.import_id())
@@ -203,37 +202,20 @@ pub async fn pull_connection(source: &dyn OrderSource, ctx: &PullContext<'_>) ->
 
         // Saved after the page's messages are safely in SQS: a crash re-reads at most this page.
         let next_value = page.next.as_ref().map_or("", |t| t.0.as_str());
-        let saved =
-            ctx.ledger.save_cursor(&connection, ORDERS_STREAM, next_value, version).await.map_err(PullError::Ledger)?;
+        let saved = ctx
+            .cursors
+            .save_cursor(&connection, ORDERS_STREAM, next_value, version)
+            .await
+            .map_err(PullError::Ledger)?;
         version = Some(saved.version);
         match page.next {
             Some(next) => token = Some(next),
             None => {
                 report.finished = true;
-                reacknowledge(source, &pending_reacks).await;
+                acknowledge(source, &pending_reacks, AckRound::Again, &recorder).await;
                 info!(connection = %connection, pages = report.pages, listed = report.listed, enqueued = report.enqueued, "Order pull finished.");
                 return Ok(report);
             }
-        }
-    }
-}
-
-/// Acknowledges orders that are imported but still listed (their first acknowledgement was lost).
-/// A failure only delays: the next pull lists them again.
-async fn reacknowledge(source: &dyn OrderSource, acks: &[Acknowledgement]) {
-    if acks.is_empty() {
-        return;
-    }
-    let connection = source.connection();
-    match source.acknowledge(acks).await {
-        Ok(missed) if missed.is_empty() => {
-            info!(connection = %connection, count = acks.len(), "Imported orders acknowledged again.")
-        }
-        Ok(missed) => {
-            warn!(connection = %connection, count = missed.len(), "Some re-acknowledgements were not applied; the next pull retries them.")
-        }
-        Err(e) => {
-            warn!(connection = %connection, error = %e, "Re-acknowledging imported orders failed; the next pull retries.")
         }
     }
 }

@@ -12,19 +12,19 @@ use super::*;
 use crate::connectors::ConnectorError;
 use crate::mapping::Mapping;
 use crate::model::{
-    AcumaticaOrderNbr, AcumaticaOrderType, AcumaticaShipmentNbr, BigCommerceOrderId, ChannelOrderId, ConnectionId,
-    ErpOrderRef, Package, PackageItem, SellercloudOrderId, Shipment, ShipmentSource, Tracking, TrackingNumber,
+    ChannelOrderId, ConnectionId, ErpOrderNbr, ErpOrderRef, ErpOrderType, Package, PackageItem, Shipment,
+    ShipmentSource, Tracking, TrackingNumber,
 };
 use crate::ports::{
-    Binding, ClaimKey, ClaimStatus, Clock, ErpOrderLine, ErpOrderState, ErpShipments, Ledger, StatusPublisher,
-    WebhookEvent,
+    Binding, Bindings, ClaimKey, ClaimStatus, Claims, Clock, Cursors, ErpOrderLine, ErpOrderState, ErpShipments,
+    Markers, StatusPublisher, WebhookEvent,
 };
 use crate::testing::{ManualClock, MemoryLedger, MemoryLog, MemoryQueue};
 
 fn erp(n: u32) -> ErpOrderRef {
     ErpOrderRef {
-        order_type: AcumaticaOrderType::parse("SO").unwrap(),
-        order_nbr: AcumaticaOrderNbr::parse(format!("SO{n:06}")).unwrap(),
+        order_type: ErpOrderType::parse("SO").unwrap(),
+        order_nbr: ErpOrderNbr::parse(format!("SO{n:06}")).unwrap(),
     }
 }
 
@@ -49,7 +49,7 @@ fn package(id: &str, tracking: &str, line: i64) -> Package {
 
 fn shipment(nbr: &str, packages: Vec<Package>) -> Shipment {
     Shipment {
-        source: ShipmentSource::Acumatica(AcumaticaShipmentNbr::parse(nbr).unwrap()),
+        source: ShipmentSource::new(crate::model::SystemCode::parse("AC").unwrap(), nbr),
         ship_date: NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
         confirmed_at: None,
         packages,
@@ -165,13 +165,17 @@ impl PushTargets for Targets {
             mapping_label: "mappings/test.toml (mapping v1)".into(),
             takes_partial_shipments: self.takes_partials,
             order_id: |raw| {
-                raw.parse().ok().and_then(|n| SellercloudOrderId::new(n).ok()).map(ChannelOrderId::Sellercloud)
+                crate::connectors::sellercloud::SellercloudOrderId::parse(raw)
+                    .ok()
+                    .map(crate::connectors::sellercloud::SellercloudOrderId::channel_order_id)
             },
         }))
     }
 }
 
 struct World {
+    erp_name: ConnectionId,
+    tool_name: ConnectionId,
     ledger: MemoryLedger,
     log: MemoryLog,
     clock: ManualClock,
@@ -188,6 +192,8 @@ impl World {
     async fn new(takes_partials: bool, policy: &str) -> Self {
         let mapping = Mapping::parse("t.toml", 1, &format!("{MAPPING}partial_shipments = \"{policy}\"\n")).unwrap();
         let world = Self {
+            erp_name: ConnectionId::parse("acumatica").unwrap(),
+            tool_name: ConnectionId::parse("shipstation").unwrap(),
             ledger: MemoryLedger::default(),
             log: MemoryLog::default(),
             clock: ManualClock::new(),
@@ -200,9 +206,9 @@ impl World {
             stores: BTreeMap::new(),
         };
         let order = if takes_partials {
-            ChannelOrderId::BigCommerce(BigCommerceOrderId::new(500).unwrap())
+            crate::connectors::bigcommerce::BigCommerceOrderId::new(500).unwrap().channel_order_id()
         } else {
-            ChannelOrderId::Sellercloud(SellercloudOrderId::new(500).unwrap())
+            crate::connectors::sellercloud::SellercloudOrderId::new(500).unwrap().channel_order_id()
         };
         world
             .ledger
@@ -220,13 +226,18 @@ impl World {
 
     fn ports(&self) -> ShipmentPorts<'_> {
         ShipmentPorts {
-            ledger: &self.ledger,
+            claims: &self.ledger,
+            bindings: &self.ledger,
+            cursors: &self.ledger,
+            markers: &self.ledger,
             log: &self.log,
             clock: &self.clock,
             erp: &self.erp,
             tool: None,
             tool_stores: &self.stores,
             targets: &self.targets,
+            erp_name: &self.erp_name,
+            tool_name: &self.tool_name,
         }
     }
 
@@ -251,11 +262,12 @@ impl World {
     }
 }
 
+/// An ERP notification naming shipments and orders, as the ERP's webhook parser produces it.
 fn acumatica_event(id: &str, rows: serde_json::Value) -> ShipmentMessage {
-    ShipmentMessage::WebhookEventV1(WebhookEvent {
+    let rows: Vec<serde_json::Value> = rows.as_array().cloned().unwrap_or_default();
+    ShipmentMessage::WebhookEventV2(WebhookEvent {
         dedupe_key: format!("acumatica:{id}"),
-        kind: "acumatica.ShipmentsForSync".into(),
-        payload: serde_json::json!({ "inserted": rows, "deleted": [] }),
+        event: crate::connectors::acumatica::webhook::changed_rows(&rows),
     })
 }
 
@@ -333,7 +345,7 @@ async fn statuses_follow_the_mapping_and_unassigned_ones_push_nothing() {
 #[tokio::test]
 async fn a_changed_erp_note_is_copied_once_and_the_imported_note_never() {
     let world = World::new(false, "wait").await;
-    let order = ChannelOrderId::Sellercloud(SellercloudOrderId::new(500).unwrap());
+    let order = crate::connectors::sellercloud::SellercloudOrderId::new(500).unwrap().channel_order_id();
     world
         .ledger
         .remember_once(NOTE_SCOPE, &note_key(&conn(), &order, "Gift: happy birthday"), NOTE_MEMORY)
@@ -413,7 +425,7 @@ async fn the_poll_enqueues_only_shipments_not_yet_pushed_and_moves_its_cursor() 
     assert_eq!(cursor.unwrap().value, world.clock.now().to_rfc3339());
 
     // The enqueued message, handled, pushes the missing shipment.
-    let envelope: crate::aws::Envelope<ShipmentMessage> =
+    let envelope: crate::ports::Envelope<ShipmentMessage> =
         crate::aws::Envelope::parse("m", Some(&sent[0].body)).unwrap();
     handle_shipment_message(&envelope.body, &world.ctx()).await.unwrap();
     assert_eq!(world.pushed_tracking(), vec!["1ZA1", "1ZB1"]);

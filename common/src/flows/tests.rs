@@ -14,13 +14,13 @@ use crate::connectors::ConnectorError;
 use crate::mapping::{Mapping, SalesOrderDraft};
 use crate::model::fixtures;
 use crate::model::{
-    AcumaticaCustomerId, AcumaticaInventoryId, AcumaticaOrderNbr, AcumaticaOrderType, ChannelOrderId, ConnectionId,
-    Customer, ErpOrderRef, IdentifierKind, ImportKey, Order, SellercloudOrderId,
+    ChannelOrderId, ConnectionId, Customer, ErpCustomerId, ErpItemId, ErpOrderNbr, ErpOrderRef, ErpOrderType,
+    IdentifierKind, ImportKey, Order,
 };
 use crate::ports::Clock;
 use crate::ports::{
-    Acknowledgement, ClaimKey, ClaimOutcome, ClaimStatus, CustomerLookup, Ledger, ListedOrder, OrderPage, OrderSink,
-    OrderSource, PageToken,
+    Acknowledgement, Bindings, ClaimKey, ClaimOutcome, ClaimStatus, Claims, Cursors, CustomerLookup, ListedOrder,
+    MappingStore, OrderPage, OrderSink, OrderSource, PageToken,
 };
 use crate::testing::{ManualClock, MemoryLedger, MemoryLog, MemoryQueue};
 
@@ -47,7 +47,7 @@ fn mapping(version: u64, source: &str) -> Mapping {
 
 fn order(id: i64) -> Order {
     let mut o = fixtures::order();
-    o.channel_order_id = ChannelOrderId::Sellercloud(SellercloudOrderId::new(id).unwrap());
+    o.channel_order_id = crate::connectors::sellercloud::SellercloudOrderId::new(id).unwrap().channel_order_id();
     o.display_number = format!("AMZ-{id}");
     o.shipping.method = "Standard".into();
     o
@@ -127,6 +127,10 @@ struct FakeErp {
 impl OrderSink for FakeErp {
     type Draft = SalesOrderDraft;
 
+    fn derive_customer_id(&self, prefix: &str, customer: &Customer) -> Option<crate::model::ErpCustomerId> {
+        crate::connectors::acumatica::derive_customer_id(prefix, customer)
+    }
+
     async fn find_by_import_id(&self, import_id: &str) -> Result<Option<ErpOrderRef>, ConnectorError> {
         self.lookups.fetch_add(1, Ordering::SeqCst);
         let created = self.created.lock().unwrap();
@@ -148,32 +152,28 @@ impl OrderSink for FakeErp {
         Ok(erp_ref(nbr))
     }
 
-    async fn find_customer(&self, _: CustomerLookup<'_>) -> Result<Option<AcumaticaCustomerId>, ConnectorError> {
-        Ok(Some(AcumaticaCustomerId::parse("SC77").unwrap()))
+    async fn find_customer(&self, _: CustomerLookup<'_>) -> Result<Option<ErpCustomerId>, ConnectorError> {
+        Ok(Some(ErpCustomerId::parse("SC77").unwrap()))
     }
 
     async fn create_customer(
         &self,
-        _: &AcumaticaCustomerId,
+        _: &ErpCustomerId,
         _: &Customer,
         _: &Order,
-    ) -> Result<AcumaticaCustomerId, ConnectorError> {
+    ) -> Result<ErpCustomerId, ConnectorError> {
         unreachable!("customers are always found in these tests")
     }
 
-    async fn resolve_item(
-        &self,
-        _: IdentifierKind,
-        value: &str,
-    ) -> Result<Option<AcumaticaInventoryId>, ConnectorError> {
-        Ok(Some(AcumaticaInventoryId::parse(value).unwrap()))
+    async fn resolve_item(&self, _: IdentifierKind, value: &str) -> Result<Option<ErpItemId>, ConnectorError> {
+        Ok(Some(ErpItemId::parse(value).unwrap()))
     }
 }
 
 fn erp_ref(n: u32) -> ErpOrderRef {
     ErpOrderRef {
-        order_type: AcumaticaOrderType::parse("SO").unwrap(),
-        order_nbr: AcumaticaOrderNbr::parse(format!("SO{n:06}")).unwrap(),
+        order_type: ErpOrderType::parse("SO").unwrap(),
+        order_nbr: ErpOrderNbr::parse(format!("SO{n:06}")).unwrap(),
     }
 }
 
@@ -198,7 +198,9 @@ impl World {
 
     fn import_ctx<'a>(&'a self, mapping: &'a Mapping, owner: &str) -> ImportContext<'a> {
         ImportContext {
-            ledger: &self.ledger,
+            claims: &self.ledger,
+            bindings: &self.ledger,
+            markers: &self.ledger,
             log: &self.log,
             clock: &self.clock,
             sink: &self.erp,
@@ -210,7 +212,9 @@ impl World {
 
     fn pull_ctx(&self, mapping_version: u64) -> PullContext<'_> {
         PullContext {
-            ledger: &self.ledger,
+            claims: &self.ledger,
+            cursors: &self.ledger,
+            markers: &self.ledger,
             queue: &self.queue,
             log: &self.log,
             clock: &self.clock,
@@ -281,8 +285,8 @@ async fn a_crash_between_create_and_bind_is_finished_by_the_next_attempt() {
     let draft = crate::mapping::build_draft(
         &m,
         &order(1),
-        AcumaticaCustomerId::parse("SC77").unwrap(),
-        vec![AcumaticaInventoryId::parse("SKU-RED-M").unwrap()],
+        ErpCustomerId::parse("SC77").unwrap(),
+        vec![ErpItemId::parse("SKU-RED-M").unwrap()],
     )
     .unwrap();
     world.erp.create_order(&draft).await.unwrap();

@@ -4,10 +4,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::aws::LedgerError;
 use crate::error::{Classify, ErrorClass};
 use crate::mapping::{Mapping, MappingFileError};
-use crate::ports::Ledger;
+use crate::ports::LedgerError;
+use crate::ports::MappingStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MappingLoadError {
@@ -51,7 +51,7 @@ impl MappingCache {
         Self { ttl, entries: Mutex::new(HashMap::new()) }
     }
 
-    pub async fn get(&self, ledger: &dyn Ledger, name: &str) -> Result<Arc<Mapping>, MappingLoadError> {
+    pub async fn get(&self, ledger: &dyn MappingStore, name: &str) -> Result<Arc<Mapping>, MappingLoadError> {
         if let Some((loaded, mapping)) = self.entries.lock().ok().and_then(|e| e.get(name).cloned()) {
             if loaded.elapsed() < self.ttl {
                 return Ok(mapping);
@@ -74,7 +74,7 @@ impl MappingCache {
 
 /// Validates a mapping file and stores it as the next version (unchanged content keeps its version).
 pub async fn push_mapping(
-    ledger: &dyn Ledger,
+    ledger: &dyn MappingStore,
     name: &str,
     path: &str,
     source: &str,

@@ -12,3 +12,5 @@ pub use orders::*;
 pub use setup::*;
 pub use status::*;
 pub use webhooks::*;
+
+pub use crate::connectors::registry::{ACUMATICA_ROUTE, GENERIC_ROUTE, SHIPSTATION_ROUTE};

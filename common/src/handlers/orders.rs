@@ -5,22 +5,23 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use tracing::{error, info, warn};
+use tracing::error;
 
 use super::MappingCache;
-use crate::aws::{process_batch, Envelope};
-use crate::error::{Classify, ErrorClass};
+use crate::aws::process_batch;
+use crate::error::{Classify, ErrorChain, ErrorClass};
 use crate::flows::{
-    import_order, pull_connection, ImportContext, ImportError, LogRecorder, OrderMessage, PullContext, PullError,
-    PullReport,
+    acknowledge, import_order, pull_connection, AckRound, ImportContext, ImportError, LogRecorder, OrderMessage,
+    PullContext, PullError, PullReport,
 };
 use crate::mapping::SalesOrderDraft;
-use crate::model::ConnectionId;
+use crate::model::{ConnectionId, ImportKey};
 use crate::ports::{
-    Acknowledgement, Clock, ConnectorLog, Direction, Ledger, LogGroup, LogResult, OrderSink, OrderSource, Queue,
+    Acknowledgement, Clock, ConnectorLog, Direction, Envelope, Ledger, LogGroup, LogResult, OrderSink, OrderSource,
+    Queue,
 };
 
-/// One sales-channel connection.
+/// One sales-channel connection orders are pulled from.
 pub struct ChannelEntry {
     pub source: Arc<dyn OrderSource>,
     /// Name the connection's mapping is stored under.
@@ -28,17 +29,26 @@ pub struct ChannelEntry {
     pub enabled: bool,
 }
 
-/// Everything the order functions share, built once per cold start.
-pub struct OrdersApp {
+/// What order-pull holds, built once per cold start: the channels and the state store, no ERP.
+pub struct PullApp {
     pub ledger: Arc<dyn Ledger>,
     pub log: Arc<dyn ConnectorLog>,
     pub queue: Arc<dyn Queue>,
     pub clock: Arc<dyn Clock>,
     pub channels: BTreeMap<ConnectionId, ChannelEntry>,
-    pub sink: Arc<dyn OrderSink<Draft = SalesOrderDraft>>,
     pub mappings: MappingCache,
     /// See `PullContext::enqueued_ttl`.
     pub enqueued_ttl: Duration,
+}
+
+/// What order-import holds, built once per cold start.
+pub struct ImportApp {
+    pub ledger: Arc<dyn Ledger>,
+    pub log: Arc<dyn ConnectorLog>,
+    pub clock: Arc<dyn Clock>,
+    pub channels: BTreeMap<ConnectionId, ChannelEntry>,
+    pub sink: Arc<dyn OrderSink<Draft = SalesOrderDraft>>,
+    pub mappings: MappingCache,
     /// Orders of one SQS batch imported at once (the ERP's concurrent-request limit bounds it).
     pub import_concurrency: usize,
     /// How far an import claim's lease reaches past the invocation's own deadline (and its
@@ -60,7 +70,7 @@ pub fn deadline_from(remaining: Duration) -> Instant {
 /// A failure of a message that is not about the order itself.
 #[derive(Debug, thiserror::Error)]
 enum MessageError {
-    #[error("message names connection {0:?}, which is not configured (or disabled) in this deployment")]
+    #[error("message names connection {0:?}, which is not configured in this deployment")]
     UnknownConnection(String),
     #[error(transparent)]
     Mapping(#[from] super::MappingLoadError),
@@ -78,7 +88,11 @@ impl Classify for MessageError {
     }
 }
 
-impl OrdersApp {
+impl PullApp {
+    fn recorder(&self) -> LogRecorder<'_> {
+        LogRecorder { log: self.log.as_ref(), clock: self.clock.as_ref() }
+    }
+
     /// Pulls every enabled connection concurrently (each has its own vendor budget).
     pub async fn run_pull(&self, deadline: Instant) -> Vec<(ConnectionId, Result<PullReport, PullError>)> {
         let pulls = self.channels.iter().filter(|(_, c)| c.enabled).map(|(id, channel)| async move {
@@ -87,14 +101,16 @@ impl OrdersApp {
                 Err(e) => {
                     // Without a mapping nothing can import; pulling would only queue failures.
                     error!(connection = %id, error = %e, "No usable mapping; skipping the pull of this connection.");
-                    let recorder = LogRecorder { log: self.log.as_ref(), clock: self.clock.as_ref() };
+                    let recorder = self.recorder();
                     let action = recorder.start(id, LogGroup::Orders, "pull_page", Direction::Import, "start");
                     recorder.finish(action, LogResult::Failure, e.to_string()).await;
                     return (id.clone(), Ok(PullReport::default()));
                 }
             };
             let ctx = PullContext {
-                ledger: self.ledger.as_ref(),
+                claims: self.ledger.as_ref(),
+                cursors: self.ledger.as_ref(),
+                markers: self.ledger.as_ref(),
                 queue: self.queue.as_ref(),
                 log: self.log.as_ref(),
                 clock: self.clock.as_ref(),
@@ -106,22 +122,45 @@ impl OrdersApp {
         });
         futures::future::join_all(pulls).await
     }
+}
 
+impl ImportApp {
     /// Imports one SQS batch; acknowledges the imported orders per connection in bulk afterwards.
     pub async fn run_import_batch(&self, event: SqsEvent, deadline: Instant, request_id: &str) -> SqsBatchResponse {
         let acks: Mutex<Vec<(ConnectionId, Acknowledgement)>> = Mutex::new(Vec::new());
         let lease = deadline.saturating_duration_since(Instant::now()) + DEADLINE_MARGIN + self.lease_slack;
+        let recorder = LogRecorder { log: self.log.as_ref(), clock: self.clock.as_ref() };
         let response = process_batch(event, self.import_concurrency, |envelope: Envelope<OrderMessage>, meta| {
-            let acks = &acks;
+            let (acks, recorder) = (&acks, &recorder);
             async move {
                 let OrderMessage::ImportOrderV1(message) = envelope.body;
                 let channel = self
                     .channels
                     .get(&message.connection)
                     .ok_or_else(|| MessageError::UnknownConnection(message.connection.to_string()))?;
+                if !channel.enabled {
+                    // Not imported, and not lost: the order is still unexported in the channel, so
+                    // the pull lists it again once the connection is enabled.
+                    let key = ImportKey::new(message.connection.clone(), message.order.id().clone());
+                    let action = recorder
+                        .start(
+                            &message.connection,
+                            LogGroup::Orders,
+                            "import_order",
+                            Direction::Import,
+                            key.import_id(),
+                        )
+                        .correlated(&key.correlation_id());
+                    recorder
+                        .finish(action, LogResult::Skipped, "Connection is disabled (enabled = false); not imported.")
+                        .await;
+                    return Ok(());
+                }
                 let mapping = self.mappings.get(self.ledger.as_ref(), &channel.mapping_name).await?;
                 let ctx = ImportContext {
-                    ledger: self.ledger.as_ref(),
+                    claims: self.ledger.as_ref(),
+                    bindings: self.ledger.as_ref(),
+                    markers: self.ledger.as_ref(),
                     log: self.log.as_ref(),
                     clock: self.clock.as_ref(),
                     sink: self.sink.as_ref(),
@@ -137,52 +176,17 @@ impl OrdersApp {
             }
         })
         .await;
-        self.acknowledge(acks.into_inner().unwrap_or_default()).await;
-        self.sink.end_session().await;
-        response
-    }
-
-    /// Acknowledges in bulk per connection. A failure here loses nothing: the order is bound, and
-    /// the next pull lists it again and re-acknowledges it.
-    async fn acknowledge(&self, acks: Vec<(ConnectionId, Acknowledgement)>) {
         let mut by_connection: BTreeMap<ConnectionId, Vec<Acknowledgement>> = BTreeMap::new();
-        for (connection, ack) in acks {
+        for (connection, ack) in acks.into_inner().unwrap_or_default() {
             by_connection.entry(connection).or_default().push(ack);
         }
-        let recorder = LogRecorder { log: self.log.as_ref(), clock: self.clock.as_ref() };
         for (connection, acks) in by_connection {
-            let Some(channel) = self.channels.get(&connection) else { continue };
-            let ids: Vec<String> = acks
-                .iter()
-                .map(|a| match a {
-                    Acknowledgement::Imported { order, .. } | Acknowledgement::Failed { order, .. } => {
-                        order.to_string()
-                    }
-                })
-                .collect();
-            let action = recorder.start(&connection, LogGroup::Orders, "acknowledge", Direction::Export, ids.join(","));
-            match channel.source.acknowledge(&acks).await {
-                Ok(missed) if missed.is_empty() => {
-                    info!(connection = %connection, count = acks.len(), "Orders acknowledged in the channel.");
-                    recorder.finish(action, LogResult::Success, format!("{} orders acknowledged.", acks.len())).await;
-                }
-                Ok(missed) => {
-                    warn!(connection = %connection, missed = missed.len(), "Channel did not apply every acknowledgement; the next pull retries them.");
-                    let missed: Vec<String> = missed.iter().map(ToString::to_string).collect();
-                    recorder
-                        .finish(
-                            action,
-                            LogResult::Retry,
-                            format!("Not applied: {}; the next pull retries.", missed.join(",")),
-                        )
-                        .await;
-                }
-                Err(e) => {
-                    warn!(connection = %connection, error = %e, "Acknowledgement failed; the next pull retries it.");
-                    recorder.finish(action, LogResult::Retry, format!("Failed ({e}); the next pull retries.")).await;
-                }
+            if let Some(channel) = self.channels.get(&connection) {
+                acknowledge(channel.source.as_ref(), &acks, AckRound::AfterImport, &recorder).await;
             }
         }
+        self.sink.end_session().await;
+        response
     }
 }
 
@@ -207,7 +211,7 @@ impl From<Vec<(ConnectionId, Result<PullReport, PullError>)>> for PullSummary {
             .map(|(connection, result)| match result {
                 Ok(report) => ConnectionPull { connection, report: Some(report), error: None, retryable: false },
                 Err(e) => {
-                    let text = crate::aws::ErrorChain(&e).to_string();
+                    let text = ErrorChain(&e).to_string();
                     error!(connection = %connection, error = %text, "Order pull failed.");
                     ConnectionPull { connection, report: None, error: Some(text), retryable: e.is_retryable() }
                 }

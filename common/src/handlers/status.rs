@@ -11,12 +11,16 @@ use tracing::{error, info};
 
 use super::MappingCache;
 use crate::aws::process_batch;
+use crate::connectors::registry;
+use crate::error::ErrorChain;
 use crate::flows::{
     catch_up, handle_shipment_message, PollContext, PollError, PollReport, PushContext, PushError, PushTarget,
     PushTargets, ShipmentMessage, ShipmentPorts,
 };
 use crate::model::{ChannelOrderId, ConnectionId};
-use crate::ports::{Clock, ConnectorLog, ErpShipments, Ledger, Queue, ShippingTool, StatusPublisher};
+use crate::ports::{
+    Clock, ConnectorLog, Envelope, ErpShipments, Ledger, Queue, ShippingTool, StatusPublisher, WebhookEvent,
+};
 
 /// One channel connection's publisher.
 pub struct PublisherEntry {
@@ -37,6 +41,9 @@ pub struct StatusApp {
     pub erp: Arc<dyn ErpShipments>,
     pub tool: Option<Arc<dyn ShippingTool>>,
     pub tool_stores: BTreeMap<i64, ConnectionId>,
+    /// Connector-log names of the ERP and the shipping tool.
+    pub erp_name: ConnectionId,
+    pub tool_name: ConnectionId,
     pub channels: BTreeMap<ConnectionId, PublisherEntry>,
     pub mappings: MappingCache,
     /// Messages of one batch handled at once.
@@ -101,13 +108,18 @@ impl PollSummary {
 impl StatusApp {
     fn ports(&self) -> ShipmentPorts<'_> {
         ShipmentPorts {
-            ledger: self.ledger.as_ref(),
+            claims: self.ledger.as_ref(),
+            bindings: self.ledger.as_ref(),
+            cursors: self.ledger.as_ref(),
+            markers: self.ledger.as_ref(),
             log: self.log.as_ref(),
             clock: self.clock.as_ref(),
             erp: self.erp.as_ref(),
             tool: self.tool.as_deref(),
             tool_stores: &self.tool_stores,
             targets: self,
+            erp_name: &self.erp_name,
+            tool_name: &self.tool_name,
         }
     }
 
@@ -115,17 +127,16 @@ impl StatusApp {
     pub async fn run_batch(&self, event: SqsEvent, deadline: Instant, request_id: &str) -> SqsBatchResponse {
         let lease =
             deadline.saturating_duration_since(Instant::now()) + super::orders::DEADLINE_MARGIN + self.lease_slack;
-        let response =
-            process_batch(event, self.concurrency, |envelope: crate::aws::Envelope<ShipmentMessage>, meta| {
-                let ctx =
-                    PushContext { ports: self.ports(), owner: format!("{request_id}/{}", meta.message_id), lease };
-                async move {
-                    let outcomes = handle_shipment_message(&envelope.body, &ctx).await?;
-                    info!(message_id = %meta.message_id, outcomes = ?outcomes, "Shipment message handled.");
-                    Ok::<(), PushError>(())
-                }
-            })
-            .await;
+        let response = process_batch(event, self.concurrency, |envelope: Envelope<ShipmentMessage>, meta| {
+            let ctx = PushContext { ports: self.ports(), owner: format!("{request_id}/{}", meta.message_id), lease };
+            async move {
+                let message = upgrade(envelope.body)?;
+                let outcomes = handle_shipment_message(&message, &ctx).await?;
+                info!(message_id = %meta.message_id, outcomes = ?outcomes, "Shipment message handled.");
+                Ok::<(), PushError>(())
+            }
+        })
+        .await;
         self.erp.end_session().await;
         response
     }
@@ -142,15 +153,26 @@ impl StatusApp {
         self.erp.end_session().await;
         let sources = results
             .into_iter()
-            .map(|(source, result): (&str, Result<PollReport, PollError>)| match result {
-                Ok(report) => SourcePoll { source: source.to_owned(), report: Some(report), error: None },
+            .map(|(source, result): (ConnectionId, Result<PollReport, PollError>)| match result {
+                Ok(report) => SourcePoll { source: source.to_string(), report: Some(report), error: None },
                 Err(e) => {
-                    let text = crate::aws::ErrorChain(&e).to_string();
-                    error!(source, error = %text, "Shipment catch-up poll failed.");
-                    SourcePoll { source: source.to_owned(), report: None, error: Some(text) }
+                    let text = ErrorChain(&e).to_string();
+                    error!(source = %source, error = %text, "Shipment catch-up poll failed.");
+                    SourcePoll { source: source.to_string(), report: None, error: Some(text) }
                 }
             })
             .collect();
         PollSummary { sources }
+    }
+}
+
+/// A `webhook_event.v1` message (enqueued by an earlier version) turned into the typed event the
+/// flows take, by the sender's own parser; the other kinds pass unchanged.
+fn upgrade(message: ShipmentMessage) -> Result<ShipmentMessage, PushError> {
+    match message {
+        ShipmentMessage::WebhookEventV1(legacy) => registry::legacy_webhook_event(&legacy.event, &legacy.payload)
+            .map(|event| ShipmentMessage::WebhookEventV2(WebhookEvent { dedupe_key: legacy.dedupe_key.clone(), event }))
+            .map_err(|e| PushError::Unprocessable(format!("event {}: {e}", legacy.dedupe_key))),
+        other => Ok(other),
     }
 }

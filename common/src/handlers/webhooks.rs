@@ -8,18 +8,14 @@ use std::time::Duration;
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::event::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use base64::Engine;
-use tracing::{error, info, warn};
+use tracing::warn;
 
-use crate::aws::Envelope;
-use crate::flows::LogRecorder;
-use crate::flows::ShipmentMessage;
+pub use crate::flows::WEBHOOK_SCOPE;
+use crate::flows::{intake, IntakeContext, IntakeOutcome, LogRecorder};
 use crate::model::ConnectionId;
 use crate::ports::{
-    Clock, ConnectorLog, Direction, Ledger, LogGroup, LogResult, Queue, WebhookEvent, WebhookRequest, WebhookVerifier,
+    Clock, ConnectorLog, Direction, Ledger, LogGroup, LogResult, Queue, WebhookRequest, WebhookVerifier,
 };
-
-/// Ledger scope of delivery dedupe keys.
-pub const WEBHOOK_SCOPE: &str = "webhook";
 
 pub struct WebhookApp {
     pub ledger: Arc<dyn Ledger>,
@@ -98,58 +94,16 @@ impl WebhookApp {
                 return respond(e.status_code(), reason_text(e.status_code()));
             }
         };
-        for event in events {
-            let action =
-                recorder.start(&source, LogGroup::Webhooks, "intake", Direction::Internal, event.dedupe_key.clone());
-            match self.enqueue_once(&event).await {
-                Ok(true) => {
-                    info!(path = %path, key = %event.dedupe_key, kind = %event.kind, "Webhook accepted.");
-                    recorder.finish(action, LogResult::Success, format!("{} enqueued.", event.kind)).await;
-                }
-                Ok(false) => {
-                    info!(path = %path, key = %event.dedupe_key, "Duplicate webhook delivery ignored.");
-                    recorder.finish(action, LogResult::Skipped, "Duplicate delivery; enqueued before.").await;
-                }
-                Err(reason) => {
-                    error!(path = %path, key = %event.dedupe_key, error = %reason, "Webhook not enqueued; the sender will retry.");
-                    recorder
-                        .finish(action, LogResult::Retry, "Not enqueued; answered 503 so the sender retries.")
-                        .await;
-                    return respond(503, reason_text(503));
-                }
-            }
-        }
-        respond(200, "ok")
-    }
-
-    /// Enqueues an event unless its delivery was seen; a failed send forgets the key so the
-    /// sender's retry is not mistaken for a duplicate.
-    async fn enqueue_once(&self, event: &WebhookEvent) -> Result<bool, String> {
-        let first = self
-            .ledger
-            .remember_once(WEBHOOK_SCOPE, &event.dedupe_key, self.dedupe_ttl)
-            .await
-            .map_err(|e| e.to_string())?;
-        if !first {
-            return Ok(false);
-        }
-        let envelope = Envelope::new(ShipmentMessage::WebhookEventV1(event.clone()), self.clock.now());
-        let sent = match envelope.to_outgoing("0") {
-            Ok(message) => self.queue.send(vec![message]).await.map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
+        let ctx = IntakeContext {
+            markers: self.ledger.as_ref(),
+            queue: self.queue.as_ref(),
+            log: self.log.as_ref(),
+            clock: self.clock.as_ref(),
+            dedupe_ttl: self.dedupe_ttl,
         };
-        match sent {
-            Ok(report) if report.failed.is_empty() => Ok(true),
-            other => {
-                let reason = match other {
-                    Ok(report) => format!("{:?}", report.failed),
-                    Err(e) => e,
-                };
-                if let Err(e) = self.ledger.forget(WEBHOOK_SCOPE, &event.dedupe_key).await {
-                    error!(key = %event.dedupe_key, error = %e, "Could not forget the dedupe key of an unsent webhook.");
-                }
-                Err(reason)
-            }
+        match intake(&source, &events, &ctx).await {
+            IntakeOutcome::Enqueued => respond(200, "ok"),
+            IntakeOutcome::NotEnqueued(_) => respond(503, reason_text(503)),
         }
     }
 }
@@ -159,8 +113,11 @@ mod tests {
     use secrecy::SecretString;
 
     use super::*;
+    use crate::connectors::acumatica::AcumaticaPushVerifier;
+    use crate::connectors::shipstation::ShipStationVerifier;
+    use crate::flows::ShipmentMessage;
+    use crate::ports::{Envelope, InboundEvent};
     use crate::testing::{ManualClock, MemoryLedger, MemoryQueue};
-    use crate::webhooks::{AcumaticaPushVerifier, ShipStationVerifier};
 
     const SHIP_NOTIFY: &str = r#"{"resource_url":"https://ssapi.shipstation.com/shipments?storeID=1&batchId=42","resource_type":"SHIP_NOTIFY"}"#;
 
@@ -209,9 +166,9 @@ mod tests {
         let body = queue.0.lock().unwrap()[0].body.clone();
         // status-push must be able to read what the intake wrote.
         let envelope: Envelope<ShipmentMessage> = Envelope::parse("m", Some(&body)).unwrap();
-        let ShipmentMessage::WebhookEventV1(event) = envelope.body else { panic!("{body}") };
-        assert_eq!(event.kind, "shipstation.ship_notify");
-        assert!(event.payload["resource_url"].as_str().unwrap().contains("batchId=42"));
+        let ShipmentMessage::WebhookEventV2(event) = envelope.body else { panic!("{body}") };
+        let InboundEvent::ToolBatchReady { resource_url } = event.event else { panic!("{body}") };
+        assert!(resource_url.contains("batchId=42"));
     }
 
     #[tokio::test]

@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use super::VendorProfile;
-use crate::connectors::ConnectorError;
+use crate::ports::ConnectorError;
 
 /// Longest vendor message kept in an error or a log line.
 pub const MAX_MESSAGE_CHARS: usize = 300;

@@ -10,8 +10,8 @@ use tracing::{debug, trace};
 
 use super::classify::{cap_message, classify_failure};
 use super::{build_client, HttpSettings, RateBudget, RateLimiter, RetryPolicy};
-use crate::connectors::ConnectorError;
 use crate::error::{Classify, ErrorClass};
+use crate::ports::{ConnectorError, TransportStage};
 
 /// What the shared layer needs to know about a vendor's wire conventions.
 #[derive(Debug, Clone, Copy)]
@@ -188,15 +188,10 @@ impl VendorHttp {
         }
         self.limiter.acquire().await;
         let vendor = self.profile.name;
-        let response = build(&self.client).send().await.map_err(|source| ConnectorError::Transport {
-            vendor,
-            operation,
-            source,
-        })?;
+        let response = build(&self.client).send().await.map_err(|source| transport_error(vendor, operation, source))?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body =
-            response.bytes().await.map_err(|source| ConnectorError::Transport { vendor, operation, source })?.to_vec();
+        let body = response.bytes().await.map_err(|source| transport_error(vendor, operation, source))?.to_vec();
         if let Some(pause) = (self.profile.pause_hint)(&headers) {
             self.limiter.pause_for(pause);
         }
@@ -208,6 +203,18 @@ impl VendorHttp {
     }
 }
 
+/// A reqwest failure as the port's transport error, with how far the request got.
+pub fn transport_error(vendor: &'static str, operation: &'static str, source: reqwest::Error) -> ConnectorError {
+    let stage = if source.is_builder() {
+        TransportStage::Build
+    } else if source.is_connect() {
+        TransportStage::Connect
+    } else {
+        TransportStage::Exchange
+    };
+    ConnectorError::Transport { vendor, operation, stage, source: Box::new(source) }
+}
+
 /// Whether an error of a request with `idempotency` may be repeated without duplicating it.
 fn may_repeat(error: &ConnectorError, idempotency: Idempotency) -> bool {
     match idempotency {
@@ -215,7 +222,7 @@ fn may_repeat(error: &ConnectorError, idempotency: Idempotency) -> bool {
         Idempotency::Unsafe => match error {
             ConnectorError::RateLimited { .. } => true,
             ConnectorError::Status { status, .. } => *status == 429,
-            ConnectorError::Transport { source, .. } => source.is_connect(),
+            ConnectorError::Transport { stage, .. } => *stage == TransportStage::Connect,
             _ => false,
         },
     }

@@ -1,5 +1,5 @@
 //! Shared HTTP layer of the vendor clients: client builder, rate limiting, retries with backoff,
-//! and the translation of vendor responses into [`ConnectorError`](crate::connectors::ConnectorError).
+//! and the translation of vendor responses into [`ConnectorError`](crate::ports::ConnectorError).
 //!
 //! Every vendor client owns one [`VendorHttp`]: it waits for the vendor's budget, sends, classifies
 //! the response per architecture.md §6, retries what may be retried within a bounded time (we run
@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::connectors::ConnectorError;
+use crate::ports::ConnectorError;
 
 pub use classify::{cap_message, classify_failure, json_message, retry_after_header, MAX_MESSAGE_CHARS};
 pub use client::{Idempotency, Reply, VendorHttp, VendorProfile};
@@ -63,7 +63,7 @@ pub fn build_client(vendor: &'static str, settings: &HttpSettings) -> Result<req
         .user_agent(settings.user_agent.clone())
         .pool_idle_timeout(Duration::from_secs(50))
         .build()
-        .map_err(|source| ConnectorError::Transport { vendor, operation: "build HTTP client", source })
+        .map_err(|source| client::transport_error(vendor, "build HTTP client", source))
 }
 
 /// Joins a configured base URL and a path without doubling or losing the slash between them.

@@ -93,7 +93,7 @@ fn retry_after_accepts_seconds_and_http_dates() {
 #[test]
 fn statuses_classify_per_architecture_and_keep_the_envelope_message() {
     let e = classify_failure(&PROFILE, "op", StatusCode::NOT_FOUND, &HeaderMap::new(), br#"{"message":"nope"}"#);
-    assert!(matches!(&e, crate::connectors::ConnectorError::Status { status: 404, message, .. } if message == "nope"));
+    assert!(matches!(&e, crate::ports::ConnectorError::Status { status: 404, message, .. } if message == "nope"));
     assert!(!e.is_retryable());
     let e = classify_failure(&PROFILE, "op", StatusCode::BAD_GATEWAY, &HeaderMap::new(), b"<html>proxy</html>");
     assert!(e.is_retryable());
@@ -151,7 +151,7 @@ async fn a_hint_longer_than_the_budget_is_returned_not_waited_for() {
     assert_eq!(hits.load(Ordering::SeqCst), 1);
     // The pause now applies to the next call too, without touching the server.
     let again = http.send("get", Idempotency::Safe, |c| c.get(&url)).await.unwrap_err();
-    assert!(matches!(again, crate::connectors::ConnectorError::RateLimited { .. }));
+    assert!(matches!(again, crate::ports::ConnectorError::RateLimited { .. }));
     assert_eq!(hits.load(Ordering::SeqCst), 1);
 }
 

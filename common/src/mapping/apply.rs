@@ -7,12 +7,8 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 
 use super::{DraftContact, DraftLine, DraftPayment, DraftTax, Mapping, SalesOrderDraft};
-use crate::connectors::ConnectorError;
-use crate::model::{
-    AcumaticaCustomerId, AcumaticaInventoryId, AcumaticaOrderType, Address, Customer, IdentifierKind, ModelError,
-    Order, Tag,
-};
-use crate::ports::{CustomerLookup, OrderSink};
+use crate::model::{Address, Customer, ErpCustomerId, ErpItemId, ErpOrderType, IdentifierKind, ModelError, Order, Tag};
+use crate::ports::ConnectorError;
 
 /// One thing that keeps an order out of the ERP until a person acts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,123 +52,20 @@ impl Mapping {
     }
 
     /// The ERP order type for the order's source.
-    pub fn order_type(&self, order: &Order) -> Result<AcumaticaOrderType, Problem> {
+    pub fn order_type(&self, order: &Order) -> Result<ErpOrderType, Problem> {
         let by_source = self.file.order_types.by_source.get(&order.order_source.0);
         let chosen = by_source.or(self.file.order_types.default.as_ref());
         let Some(chosen) = chosen else {
             return Err(self.unmapped("order_types.by_source", "order source", &order.order_source.0));
         };
-        AcumaticaOrderType::parse(chosen.get_ref().clone()).map_err(|e| Problem {
+        ErpOrderType::parse(chosen.get_ref().clone()).map_err(|e| Problem {
             field: format!("order type for {:?}", order.order_source.0),
             message: e.to_string(),
         })
     }
-
-    /// The CustomerID Orderbridge gives a buyer it creates (one rule, in the Acumatica connector).
-    pub fn derived_customer_id(&self, customer: &Customer) -> Option<AcumaticaCustomerId> {
-        crate::connectors::acumatica::derive_customer_id(self.file.customers.id_prefix.get_ref(), customer)
-    }
 }
 
-/// Finds the ERP customer for the order by its derived id or its email (one ERP request); creates
-/// one under the derived id if allowed. The derived id makes a retried create find its customer.
-pub async fn resolve_customer<S: OrderSink + ?Sized>(
-    mapping: &Mapping,
-    order: &Order,
-    sink: &S,
-) -> Result<AcumaticaCustomerId, OrderMappingError> {
-    let rules = &mapping.file.customers;
-    let derived = mapping.derived_customer_id(&order.customer);
-    let email = order.customer.email.as_deref().map(str::trim).filter(|e| e.contains('@'));
-    let lookup = match (&derived, email) {
-        (Some(id), Some(email)) => Some(CustomerLookup::IdOrEmail { id: id.as_str(), email }),
-        (Some(id), None) => Some(CustomerLookup::ChannelId(id.as_str())),
-        (None, Some(email)) => Some(CustomerLookup::Email(email)),
-        (None, None) => None,
-    };
-    if let Some(lookup) = lookup {
-        if let Some(found) = sink.find_customer(lookup).await.map_err(OrderMappingError::Lookup)? {
-            return Ok(found);
-        }
-    }
-    let Some(derived) = derived else {
-        return match &rules.guest_customer {
-            Some(guest) => AcumaticaCustomerId::parse(guest.get_ref().clone()).map_err(|e| {
-                OrderMappingError::Unmapped(vec![Problem {
-                    field: "customers.guest_customer".into(),
-                    message: e.to_string(),
-                }])
-            }),
-            None => Err(OrderMappingError::Unmapped(vec![Problem {
-                field: "customer".into(),
-                message: format!(
-                    "the order has no customer id and no email; set customers.guest_customer in {}",
-                    mapping.path
-                ),
-            }])),
-        };
-    };
-    if !rules.create_missing {
-        return Err(OrderMappingError::Unmapped(vec![Problem {
-            field: format!("customer {:?}", order.customer.email.as_deref().unwrap_or(&order.customer.name)),
-            message: format!("no matching ERP customer and customers.create_missing is false in {}", mapping.path),
-        }]));
-    }
-    sink.create_customer(&derived, &order.customer, order).await.map_err(OrderMappingError::Lookup)
-}
-
-/// Resolves every line to an ERP item by the mapping's identifier priority (after substitutions).
-/// Lines that match nothing are reported together.
-pub async fn resolve_lines<S: OrderSink + ?Sized>(
-    mapping: &Mapping,
-    order: &Order,
-    sink: &S,
-) -> Result<Vec<AcumaticaInventoryId>, OrderMappingError> {
-    let rules = &mapping.file.items;
-    let mut resolved = Vec::with_capacity(order.lines.len());
-    let mut problems = Vec::new();
-    for line in &order.lines {
-        if let Some(sub) = line.identifiers.sku.as_deref().and_then(|sku| rules.substitutions.get(sku)) {
-            match AcumaticaInventoryId::parse(sub.get_ref().clone()) {
-                Ok(id) => resolved.push(id),
-                Err(e) => problems.push(Problem { field: "items.substitutions".into(), message: e.to_string() }),
-            }
-            continue;
-        }
-        let mut found = None;
-        let mut tried = Vec::new();
-        for kind in rules.identifier_priority.get_ref() {
-            let Some(value) = line.identifiers.get(*kind) else { continue };
-            tried.push(format!("{} {value:?}", kind_name(*kind)));
-            if let Some(id) = sink.resolve_item(*kind, value).await.map_err(OrderMappingError::Lookup)? {
-                found = Some(id);
-                break;
-            }
-        }
-        match found {
-            Some(id) => resolved.push(id),
-            None => problems.push(Problem {
-                field: format!("line {:?}", line.channel_line_id),
-                message: if tried.is_empty() {
-                    format!("carries none of the identifiers in items.identifier_priority ({})", mapping.path)
-                } else {
-                    format!(
-                        "no ERP item matches {}; add the item in the ERP or a substitution under [items.substitutions] in {}",
-                        tried.join(", "),
-                        mapping.path
-                    )
-                },
-            }),
-        }
-    }
-    if problems.is_empty() {
-        Ok(resolved)
-    } else {
-        Err(OrderMappingError::Unmapped(problems))
-    }
-}
-
-fn kind_name(kind: IdentifierKind) -> &'static str {
+pub(crate) fn kind_name(kind: IdentifierKind) -> &'static str {
     match kind {
         IdentifierKind::Sku => "SKU",
         IdentifierKind::Upc => "UPC",
@@ -235,8 +128,8 @@ fn tag_key(tag: &Tag) -> (String, String) {
 pub fn build_draft(
     mapping: &Mapping,
     order: &Order,
-    customer_id: AcumaticaCustomerId,
-    items: Vec<AcumaticaInventoryId>,
+    customer_id: ErpCustomerId,
+    items: Vec<ErpItemId>,
 ) -> Result<SalesOrderDraft, OrderMappingError> {
     order.check_totals()?;
     let mut problems = Vec::new();
@@ -384,12 +277,12 @@ mod tests {
         Mapping::parse("mappings/sc.toml", 3, super::super::file::EXAMPLE_FOR_TESTS).unwrap()
     }
 
-    fn items(n: usize) -> Vec<AcumaticaInventoryId> {
-        (0..n).map(|i| AcumaticaInventoryId::parse(format!("ITEM{i}")).unwrap()).collect()
+    fn items(n: usize) -> Vec<ErpItemId> {
+        (0..n).map(|i| ErpItemId::parse(format!("ITEM{i}")).unwrap()).collect()
     }
 
-    fn customer() -> AcumaticaCustomerId {
-        AcumaticaCustomerId::parse("SC77").unwrap()
+    fn customer() -> ErpCustomerId {
+        ErpCustomerId::parse("SC77").unwrap()
     }
 
     #[test]

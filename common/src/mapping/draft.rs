@@ -7,9 +7,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{
-    AcumaticaCustomerId, AcumaticaInventoryId, AcumaticaOrderType, Address, Currency, ImportKey, Money,
-};
+use crate::model::{Address, Currency, ErpCustomerId, ErpItemId, ErpOrderType, ImportKey, Money};
 
 /// A sales order ready to create in Acumatica.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -19,8 +17,8 @@ pub struct SalesOrderDraft {
     pub import_id: String,
     /// Stored as `ExternalRef`: the number people see in the channel.
     pub external_ref: String,
-    pub order_type: AcumaticaOrderType,
-    pub customer_id: AcumaticaCustomerId,
+    pub order_type: ErpOrderType,
+    pub customer_id: ErpCustomerId,
     /// The order's business date in the merchant's time zone.
     pub order_date: NaiveDate,
     pub requested_on: Option<NaiveDate>,
@@ -56,7 +54,7 @@ pub struct DraftContact {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DraftLine {
-    pub inventory_id: AcumaticaInventoryId,
+    pub inventory_id: ErpItemId,
     #[serde(with = "rust_decimal::serde::str")]
     pub quantity: Decimal,
     /// Sent with `ManualPrice` so Acumatica keeps the channel's price.

@@ -1,4 +1,5 @@
-//! Identifier newtypes, one per system, so an id of one vendor can never stand in for another's.
+//! Identifier newtypes: ERP ids named by role, channel order ids as a channel code plus the
+//! channel's own id, and the macros connectors use to declare their own id types.
 
 use std::fmt;
 
@@ -7,29 +8,30 @@ use serde::{Deserialize, Serialize};
 use super::ModelError;
 
 /// Defines a newtype over an integer id that a vendor assigns (always positive).
+#[macro_export]
 macro_rules! numeric_id {
     ($(#[$doc:meta])* $name:ident, $field:literal) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ::serde::Serialize, ::serde::Deserialize)]
         #[serde(try_from = "i64", into = "i64")]
         pub struct $name(i64);
 
         impl $name {
             /// Parses a vendor id; zero and negative values are refused because no vendor issues them.
-            pub fn new(value: i64) -> Result<Self, ModelError> {
+            pub fn new(value: i64) -> Result<Self, $crate::model::ModelError> {
                 if value > 0 {
                     Ok(Self(value))
                 } else {
-                    Err(ModelError::InvalidId { field: $field, value: value.to_string() })
+                    Err($crate::model::ModelError::InvalidId { field: $field, value: value.to_string() })
                 }
             }
 
             /// Parses the id from its decimal text form (path segments, message attributes).
-            pub fn parse(text: &str) -> Result<Self, ModelError> {
+            pub fn parse(text: &str) -> Result<Self, $crate::model::ModelError> {
                 let value = text
                     .trim()
                     .parse::<i64>()
-                    .map_err(|_| ModelError::InvalidId { field: $field, value: text.to_owned() })?;
+                    .map_err(|_| $crate::model::ModelError::InvalidId { field: $field, value: text.to_owned() })?;
                 Self::new(value)
             }
 
@@ -39,7 +41,7 @@ macro_rules! numeric_id {
         }
 
         impl TryFrom<i64> for $name {
-            type Error = ModelError;
+            type Error = $crate::model::ModelError;
             fn try_from(value: i64) -> Result<Self, Self::Error> {
                 Self::new(value)
             }
@@ -51,8 +53,8 @@ macro_rules! numeric_id {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 write!(f, "{}", self.0)
             }
         }
@@ -60,20 +62,21 @@ macro_rules! numeric_id {
 }
 
 /// Defines a newtype over a non-empty, trimmed text id.
+#[macro_export]
 macro_rules! text_id {
     ($(#[$doc:meta])* $name:ident, $field:literal, $max:expr) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, ::serde::Serialize, ::serde::Deserialize)]
         #[serde(try_from = "String", into = "String")]
         pub struct $name(String);
 
         impl $name {
             /// Parses the id; empty, over-long or control-character values are refused.
-            pub fn parse(text: impl Into<String>) -> Result<Self, ModelError> {
+            pub fn parse(text: impl Into<String>) -> Result<Self, $crate::model::ModelError> {
                 let text = text.into();
                 let trimmed = text.trim();
                 if trimmed.is_empty() || trimmed.len() > $max || trimmed.chars().any(char::is_control) {
-                    return Err(ModelError::InvalidId { field: $field, value: text });
+                    return Err($crate::model::ModelError::InvalidId { field: $field, value: text });
                 }
                 Ok(Self(trimmed.to_owned()))
             }
@@ -84,7 +87,7 @@ macro_rules! text_id {
         }
 
         impl TryFrom<String> for $name {
-            type Error = ModelError;
+            type Error = $crate::model::ModelError;
             fn try_from(value: String) -> Result<Self, Self::Error> {
                 Self::parse(value)
             }
@@ -96,70 +99,117 @@ macro_rules! text_id {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(&self.0)
             }
         }
     };
 }
 
-numeric_id!(
-    /// Sellercloud's internal order `ID`.
-    SellercloudOrderId,
-    "sellercloud order id"
-);
-numeric_id!(
-    /// BigCommerce v2 order `id`.
-    BigCommerceOrderId,
-    "bigcommerce order id"
-);
-numeric_id!(
-    /// Magento `entity_id` of an order (the id URLs take; `increment_id` is only for display).
-    MagentoOrderId,
-    "magento entity_id"
-);
-numeric_id!(
-    /// ShipStation's internal `orderId`.
-    ShipStationOrderId,
-    "shipstation orderId"
-);
-numeric_id!(
-    /// ShipStation's `shipmentId`.
-    ShipStationShipmentId,
-    "shipstation shipmentId"
-);
-
 text_id!(
-    /// Acumatica `OrderNbr` of a sales order (unique only together with its order type).
-    AcumaticaOrderNbr,
-    "acumatica OrderNbr",
+    /// The ERP's number of a sales order (unique only together with its order type).
+    ErpOrderNbr,
+    "ERP order number",
     15
 );
 text_id!(
-    /// Acumatica `OrderType`, such as `SO`.
-    AcumaticaOrderType,
-    "acumatica OrderType",
+    /// The ERP's order type, such as `SO`.
+    ErpOrderType,
+    "ERP order type",
     2
 );
 text_id!(
-    /// Acumatica `ShipmentNbr`.
-    AcumaticaShipmentNbr,
-    "acumatica ShipmentNbr",
+    /// The ERP's number of a shipment.
+    ErpShipmentNbr,
+    "ERP shipment number",
     15
 );
 text_id!(
-    /// Acumatica `CustomerID` (a business account code).
-    AcumaticaCustomerId,
-    "acumatica CustomerID",
+    /// The ERP's id of a customer (a business account code).
+    ErpCustomerId,
+    "ERP customer id",
     30
 );
 text_id!(
-    /// Acumatica `InventoryID` of a stock or non-stock item.
-    AcumaticaInventoryId,
-    "acumatica InventoryID",
+    /// The ERP's id of a stock or non-stock item.
+    ErpItemId,
+    "ERP item id",
     30
 );
+
+/// The short code of a system Orderbridge talks to (`SC`, `BC`, `AC`, ...): the prefix of the
+/// Import ID on ERP orders and of shipment push keys. Two to four uppercase ASCII letters; each
+/// connector declares its own in the registry.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SystemCode(String);
+
+impl SystemCode {
+    pub fn parse(text: impl Into<String>) -> Result<Self, ModelError> {
+        let text = text.into();
+        if (2..=4).contains(&text.len()) && text.chars().all(|c| c.is_ascii_uppercase()) {
+            Ok(Self(text))
+        } else {
+            Err(ModelError::InvalidId { field: "system code", value: text })
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Reads a code as stored: the code itself, or (records written before codes were stored)
+    /// the lowercase system name, translated by the names the connector registry installed.
+    fn from_stored(text: &str) -> Result<Self, ModelError> {
+        if let Ok(code) = Self::parse(text) {
+            return Ok(code);
+        }
+        LEGACY_NAMES
+            .get()
+            .and_then(|resolve| resolve(text))
+            .map(|code| Self(code.to_owned()))
+            .ok_or_else(|| ModelError::InvalidId { field: "system code", value: text.to_owned() })
+    }
+}
+
+impl fmt::Display for SystemCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for SystemCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for SystemCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Self::from_stored(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Translates a system name of records written before codes were stored (`"<name>"` → `"XX"`).
+pub type LegacyNames = fn(&str) -> Option<&'static str>;
+
+static LEGACY_NAMES: std::sync::OnceLock<LegacyNames> = std::sync::OnceLock::new();
+
+/// Installs the translation of stored system names; the connector registry calls it once (the
+/// model itself knows no system by name). Later calls are ignored.
+pub fn install_legacy_names(resolve: LegacyNames) {
+    let _ = LEGACY_NAMES.set(resolve);
+}
+
+/// A vendor's own id as stored in messages and records: older records hold numbers.
+fn id_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) if !s.trim().is_empty() => Ok(s),
+        serde_json::Value::Number(n) => Ok(n.to_string()),
+        other => Err(serde::de::Error::custom(format!("expected an id, got {other}"))),
+    }
+}
 
 /// Name of one configured connection (one channel account or ERP tenant), e.g. `sc-main`.
 ///
@@ -207,47 +257,56 @@ impl fmt::Display for ConnectionId {
     }
 }
 
-/// The id of an order in the sales channel it came from.
+/// The id of an order in the sales channel it came from: the channel's code and the channel's
+/// own id, as text (each connector parses and validates its ids at its edge).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(tag = "channel", content = "id", rename_all = "snake_case")]
-pub enum ChannelOrderId {
-    Sellercloud(SellercloudOrderId),
-    #[serde(rename = "bigcommerce")]
-    BigCommerce(BigCommerceOrderId),
-    Magento(MagentoOrderId),
+pub struct ChannelOrderId {
+    channel: SystemCode,
+    #[serde(deserialize_with = "id_text")]
+    id: String,
 }
 
 impl ChannelOrderId {
-    /// Short code of the channel, used in import keys and the Import ID stored on the ERP order.
-    pub fn channel_code(&self) -> &'static str {
-        match self {
-            Self::Sellercloud(_) => "SC",
-            Self::BigCommerce(_) => "BC",
-            Self::Magento(_) => "MG",
+    /// An id of the channel `channel`; `id` must be non-empty and free of spaces and `#`, because
+    /// it becomes part of ledger keys.
+    pub fn new(channel: SystemCode, id: impl Into<String>) -> Result<Self, ModelError> {
+        let id = id.into();
+        if id.is_empty() || id.len() > 64 || id.chars().any(|c| c.is_whitespace() || c.is_control() || c == '#') {
+            return Err(ModelError::InvalidId { field: "channel order id", value: id });
         }
+        Ok(Self { channel, id })
+    }
+
+    /// Short code of the channel, used in import keys and the Import ID stored on the ERP order.
+    pub fn channel_code(&self) -> &SystemCode {
+        &self.channel
     }
 
     /// The channel's own id as text.
-    pub fn raw(&self) -> String {
-        match self {
-            Self::Sellercloud(id) => id.to_string(),
-            Self::BigCommerce(id) => id.to_string(),
-            Self::Magento(id) => id.to_string(),
-        }
+    pub fn raw(&self) -> &str {
+        &self.id
     }
 }
 
 impl fmt::Display for ChannelOrderId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.channel_code(), self.raw())
+        write!(f, "{}-{}", self.channel, self.id)
     }
 }
 
-/// An ERP order: type and number together form Acumatica's key.
+/// An ERP order: type and number together form the ERP's key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ErpOrderRef {
-    pub order_type: AcumaticaOrderType,
-    pub order_nbr: AcumaticaOrderNbr,
+    pub order_type: ErpOrderType,
+    pub order_nbr: ErpOrderNbr,
+}
+
+impl ErpOrderRef {
+    /// Parses `TYPE/NUMBER`, the form claims and logs store.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (order_type, order_nbr) = text.split_once('/')?;
+        Some(Self { order_type: ErpOrderType::parse(order_type).ok()?, order_nbr: ErpOrderNbr::parse(order_nbr).ok()? })
+    }
 }
 
 impl fmt::Display for ErpOrderRef {
@@ -256,9 +315,12 @@ impl fmt::Display for ErpOrderRef {
     }
 }
 
+/// The UUID namespace of order correlation ids (any fixed value; changing it changes every id).
+const CORRELATION_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6f72_6465_7262_7269_6467_6500_0000_0001);
+
 /// The key under which one channel order is imported exactly once: `{connection}#{channel order}`.
 ///
-/// Its ERP-facing form (the "Import ID", e.g. `SC-5512345`) is stored on the Acumatica order so
+/// Its ERP-facing form (the "Import ID", e.g. `SC-5512345`) is stored on the ERP order so
 /// that a lost create response can be recovered by searching the ERP.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ImportKey {
@@ -280,28 +342,43 @@ impl ImportKey {
     pub fn import_id(&self) -> String {
         self.order.to_string()
     }
+
+    /// The order's correlation id. Derived from the key rather than drawn at random, so every
+    /// pull that lists the order, every message, function and connector-log entry about it, and
+    /// the pushes of its shipments later carry the same one without storing it anywhere.
+    pub fn correlation_id(&self) -> String {
+        uuid::Uuid::new_v5(&CORRELATION_NAMESPACE, self.ledger_key().as_bytes()).to_string()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn numeric_ids_refuse_zero_and_garbage() {
-        assert!(SellercloudOrderId::new(0).is_err());
-        assert!(SellercloudOrderId::parse("12a").is_err());
-        assert_eq!(SellercloudOrderId::parse(" 42 ").map(i64::from).ok(), Some(42));
+    fn code(c: &str) -> SystemCode {
+        SystemCode::parse(c).unwrap()
     }
 
     #[test]
-    fn ids_of_different_systems_do_not_deserialize_into_each_other_shape() {
-        let sc = ChannelOrderId::Sellercloud(SellercloudOrderId::new(7).unwrap());
+    fn system_codes_are_two_to_four_capitals() {
+        assert!(SystemCode::parse("SC").is_ok());
+        assert!(SystemCode::parse("s").is_err());
+        assert!(SystemCode::parse("ABCDE").is_err());
+        assert!(SystemCode::parse("S-").is_err());
+    }
+
+    #[test]
+    fn channel_order_ids_keep_their_channel_and_refuse_key_breaking_text() {
+        let sc = ChannelOrderId::new(code("SC"), "7").unwrap();
         let json = serde_json::to_string(&sc).unwrap();
-        assert_eq!(json, r#"{"channel":"sellercloud","id":7}"#);
+        assert_eq!(json, r#"{"channel":"SC","id":"7"}"#);
         let back: ChannelOrderId = serde_json::from_str(&json).unwrap();
         assert_eq!(back, sc);
-        let bc: ChannelOrderId = serde_json::from_str(r#"{"channel":"bigcommerce","id":7}"#).unwrap();
+        let bc: ChannelOrderId = serde_json::from_str(r#"{"channel":"BC","id":7}"#).unwrap();
         assert_ne!(bc, sc);
+        assert!(ChannelOrderId::new(code("SC"), "a#b").is_err());
+        assert!(ChannelOrderId::new(code("SC"), "").is_err());
+        assert!(serde_json::from_str::<ChannelOrderId>(r#"{"channel":"nobody","id":7}"#).is_err());
     }
 
     #[test]
@@ -314,18 +391,21 @@ mod tests {
 
     #[test]
     fn import_id_names_the_channel() {
-        let key = ImportKey::new(
-            ConnectionId::parse("bc-store").unwrap(),
-            ChannelOrderId::BigCommerce(BigCommerceOrderId::new(1042).unwrap()),
-        );
+        let key =
+            ImportKey::new(ConnectionId::parse("bc-store").unwrap(), ChannelOrderId::new(code("BC"), "1042").unwrap());
         assert_eq!(key.import_id(), "BC-1042");
         assert_eq!(key.ledger_key(), "bc-store#BC-1042");
+        let other = ImportKey::new(ConnectionId::parse("bc-other").unwrap(), key.order.clone());
+        assert_eq!(key.correlation_id(), key.clone().correlation_id(), "stable for one order");
+        assert_ne!(key.correlation_id(), other.correlation_id(), "distinct across connections");
     }
 
     #[test]
     fn text_ids_trim_and_refuse_empty() {
-        assert_eq!(AcumaticaOrderNbr::parse(" SO001 ").unwrap().as_str(), "SO001");
-        assert!(AcumaticaOrderNbr::parse("   ").is_err());
-        assert!(AcumaticaOrderType::parse("SOX").is_err());
+        assert_eq!(ErpOrderNbr::parse(" SO001 ").unwrap().as_str(), "SO001");
+        assert!(ErpOrderNbr::parse("   ").is_err());
+        assert!(ErpOrderType::parse("SOX").is_err());
+        assert_eq!(ErpOrderRef::parse("SO/000123").unwrap().to_string(), "SO/000123");
+        assert!(ErpOrderRef::parse("SO000123").is_none());
     }
 }

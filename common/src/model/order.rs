@@ -234,7 +234,7 @@ pub(crate) mod fixtures {
     use rust_decimal_macros::dec;
 
     use super::*;
-    use crate::model::SellercloudOrderId;
+    use crate::model::SystemCode;
 
     pub fn usd(amount: Decimal) -> Money {
         Money::new(amount, Currency::USD)
@@ -257,7 +257,7 @@ pub(crate) mod fixtures {
         let lines = vec![line("SKU-RED-M", dec!(2), dec!(19.99), dec!(0), dec!(3.20))];
         Order {
             connection: ConnectionId::parse("sc-main").unwrap(),
-            channel_order_id: ChannelOrderId::Sellercloud(SellercloudOrderId::new(5512345).unwrap()),
+            channel_order_id: ChannelOrderId::new(SystemCode::parse("SC").unwrap(), "5512345").unwrap(),
             display_number: "112-0000000-0000000".into(),
             order_source: OrderSource("Amazon".into()),
             channel_status: "InProcess".into(),

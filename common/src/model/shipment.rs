@@ -6,21 +6,33 @@ use serde::{Deserialize, Serialize};
 
 use super::ModelError;
 
-/// Where a shipment was recorded: the ERP or the shipping tool, with that system's id.
+/// Where a shipment was recorded: the system (the ERP or the shipping tool, by its code) and that
+/// system's id of the shipment. Displayed `AC-000123`; part of every package's push key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "system", content = "id", rename_all = "snake_case")]
-pub enum ShipmentSource {
-    Acumatica(super::AcumaticaShipmentNbr),
-    #[serde(rename = "shipstation")]
-    ShipStation(super::ShipStationShipmentId),
+pub struct ShipmentSource {
+    pub system: super::SystemCode,
+    #[serde(deserialize_with = "shipment_id_text")]
+    pub id: String,
+}
+
+impl ShipmentSource {
+    pub fn new(system: super::SystemCode, id: impl Into<String>) -> Self {
+        Self { system, id: id.into() }
+    }
+}
+
+/// Older messages hold numeric shipment ids.
+fn shipment_id_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) if !s.trim().is_empty() => Ok(s),
+        serde_json::Value::Number(n) => Ok(n.to_string()),
+        other => Err(serde::de::Error::custom(format!("expected a shipment id, got {other}"))),
+    }
 }
 
 impl std::fmt::Display for ShipmentSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Acumatica(nbr) => write!(f, "AC-{nbr}"),
-            Self::ShipStation(id) => write!(f, "SS-{id}"),
-        }
+        write!(f, "{}-{}", self.system, self.id)
     }
 }
 
@@ -139,7 +151,7 @@ pub enum OrderStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::AcumaticaShipmentNbr;
+    use crate::model::SystemCode;
 
     #[test]
     fn tracking_numbers_refuse_concatenations() {
@@ -152,7 +164,7 @@ mod tests {
     #[test]
     fn push_key_is_per_package() {
         let shipment = Shipment {
-            source: ShipmentSource::Acumatica(AcumaticaShipmentNbr::parse("000123").unwrap()),
+            source: ShipmentSource::new(SystemCode::parse("AC").unwrap(), "000123"),
             ship_date: NaiveDate::from_ymd_opt(2024, 5, 2).unwrap(),
             confirmed_at: None,
             packages: vec![],

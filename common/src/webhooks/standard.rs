@@ -8,9 +8,11 @@ use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
+use serde::Deserialize;
+
 use super::{check_size, header, secrets_equal, DEFAULT_MAX_BODY};
-use crate::connectors::WebhookError;
-use crate::ports::{WebhookEvent, WebhookRequest, WebhookVerifier};
+use crate::model::{ErpOrderRef, Shipment};
+use crate::ports::{InboundEvent, WebhookError, WebhookEvent, WebhookRequest, WebhookVerifier};
 
 /// Verifies Standard Webhooks deliveries for any sender that signs them.
 pub struct StandardWebhooksVerifier {
@@ -82,10 +84,35 @@ impl WebhookVerifier for StandardWebhooksVerifier {
         }
         let payload: serde_json::Value = serde_json::from_slice(request.body)
             .map_err(|e| WebhookError::Malformed(format!("body is not JSON: {e}")))?;
-        if !payload.is_object() {
-            return Err(WebhookError::Malformed("body is not a JSON object".into()));
-        }
-        Ok(vec![WebhookEvent { dedupe_key: format!("{}:{id}", self.kind), kind: self.kind.clone(), payload }])
+        let event = event_of(&payload).map_err(WebhookError::Malformed)?;
+        Ok(vec![WebhookEvent { dedupe_key: format!("{}:{id}", self.kind), event }])
+    }
+}
+
+/// The body of a generic delivery.
+#[derive(Deserialize)]
+#[serde(tag = "type", content = "data", deny_unknown_fields)]
+enum GenericBody {
+    #[serde(rename = "shipment.shipped")]
+    Shipped { erp_order: ErpOrderRef, shipment: Shipment },
+    #[serde(rename = "order.status_changed")]
+    StatusChanged { erp_order: ErpOrderRef },
+}
+
+/// Reads a generic delivery: `{"type": "shipment.shipped", "data": {"erp_order": {"order_type",
+/// "order_nbr"}, "shipment": <Shipment>}}` or `{"type": "order.status_changed", "data":
+/// {"erp_order": {...}}}`. Anything else is refused at intake (400), naming what is wrong.
+pub fn event_of(payload: &serde_json::Value) -> Result<InboundEvent, String> {
+    if !payload.is_object() {
+        return Err("body is not a JSON object".into());
+    }
+    let kind = payload["type"].as_str().unwrap_or_default();
+    if !matches!(kind, "shipment.shipped" | "order.status_changed") {
+        return Err(format!("type {kind:?} is not shipment.shipped or order.status_changed"));
+    }
+    match serde_json::from_value::<GenericBody>(payload.clone()).map_err(|e| format!("{kind}: data: {e}"))? {
+        GenericBody::Shipped { erp_order, shipment } => Ok(InboundEvent::Shipped { erp_order, shipment }),
+        GenericBody::StatusChanged { erp_order } => Ok(InboundEvent::StatusChanged { erp_order }),
     }
 }
 
@@ -130,15 +157,47 @@ mod tests {
     #[test]
     fn the_specs_test_vector_verifies() {
         let h = headers(ID, TS, SIG);
-        let events = verifier(&[SECRET]).verify(&request(&h, BODY.as_bytes(), 1614265330)).unwrap();
+        // The signature verifies; the vector's body is no event of ours, so it is refused after.
+        let err = verifier(&[SECRET]).verify(&request(&h, BODY.as_bytes(), 1614265330)).unwrap_err();
+        assert!(matches!(err, WebhookError::Malformed(ref m) if m.contains("type")), "{err}");
+    }
+
+    fn sign(secret: &str, id: &str, ts: &str, body: &str) -> String {
+        let key = B64.decode(secret.trim_start_matches("whsec_")).unwrap();
+        let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
+        mac.update(format!("{id}.{ts}.{body}").as_bytes());
+        format!("v1,{}", B64.encode(mac.finalize().into_bytes()))
+    }
+
+    #[test]
+    fn signed_generic_events_become_typed_events_and_bad_ones_are_named() {
+        let status = r#"{"type":"order.status_changed","data":{"erp_order":{"order_type":"SO","order_nbr":"SO0042"}}}"#;
+        let h = headers(ID, TS, &sign(SECRET, ID, TS, status));
+        let events = verifier(&[SECRET]).verify(&request(&h, status.as_bytes(), 1614265330)).unwrap();
         assert_eq!(events[0].dedupe_key, format!("generic:{ID}"));
+        assert_eq!(
+            events[0].event,
+            InboundEvent::StatusChanged { erp_order: ErpOrderRef::parse("SO/SO0042").unwrap() }
+        );
+        for (body, named) in [
+            (r#"{"type":"order.created","data":{}}"#, "order.created"),
+            (r#"{"type":"shipment.shipped","data":{"erp_order":{"order_type":"SO","order_nbr":"1"}}}"#, "shipment"),
+            (
+                r#"{"type":"order.status_changed","data":{"erp_order":{"order_type":"SOXX","order_nbr":"1"}}}"#,
+                "ERP order type",
+            ),
+        ] {
+            let h = headers(ID, TS, &sign(SECRET, ID, TS, body));
+            let err = verifier(&[SECRET]).verify(&request(&h, body.as_bytes(), 1614265330)).unwrap_err();
+            assert!(matches!(&err, WebhookError::Malformed(m) if m.contains(named)), "{body}: {err}");
+        }
     }
 
     #[test]
     fn any_of_several_signatures_and_secrets_may_match_during_rotation() {
         let h = headers(ID, TS, &format!("v1,bm90IGl0 {SIG}"));
         let v = verifier(&["whsec_b2xkLXNlY3JldA==", SECRET]);
-        assert!(v.verify(&request(&h, BODY.as_bytes(), 1614265330)).is_ok());
+        assert!(matches!(v.verify(&request(&h, BODY.as_bytes(), 1614265330)), Err(WebhookError::Malformed(_))));
     }
 
     #[test]

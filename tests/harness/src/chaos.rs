@@ -17,12 +17,11 @@ use orderbridge::aws::LedgerError;
 use orderbridge::connectors::ConnectorError;
 use orderbridge::mapping::SalesOrderDraft;
 use orderbridge::model::{
-    AcumaticaCustomerId, AcumaticaInventoryId, ChannelOrderId, ConnectionId, Customer, ErpOrderRef, IdentifierKind,
-    Order,
+    ChannelOrderId, ConnectionId, Customer, ErpCustomerId, ErpItemId, ErpOrderRef, IdentifierKind, Order,
 };
 use orderbridge::ports::{
-    Acknowledgement, Binding, ClaimKey, ClaimLease, ClaimOutcome, ClaimRecord, Cursor, CustomerLookup, Ledger,
-    OrderPage, OrderSink, OrderSource, PageToken, StoredMapping,
+    Acknowledgement, Binding, Bindings, ClaimKey, ClaimLease, ClaimOutcome, ClaimRecord, Claims, Cursor, Cursors,
+    CustomerLookup, Ledger, MappingStore, Markers, OrderPage, OrderSink, OrderSource, PageToken, StoredMapping,
 };
 use rand::{Rng, SeedableRng};
 use rust_decimal::Decimal;
@@ -91,10 +90,11 @@ pub struct KillingLedger {
 }
 
 #[async_trait]
-impl Ledger for KillingLedger {
+impl Claims for KillingLedger {
     async fn claim(&self, key: &ClaimKey, owner: &str, lease: Duration) -> Result<ClaimOutcome, LedgerError> {
         self.inner.claim(key, owner, lease).await
     }
+
     async fn complete(&self, lease: &ClaimLease, result: &str) -> Result<(), LedgerError> {
         let point = if lease.key.as_str().starts_with("PUSH#") {
             KillPoint::BeforePushComplete
@@ -104,19 +104,27 @@ impl Ledger for KillingLedger {
         self.switch.maybe_kill(point);
         self.inner.complete(lease, result).await
     }
+
     async fn fail(&self, lease: &ClaimLease, reason: &str) -> Result<(), LedgerError> {
         self.inner.fail(lease, reason).await
     }
+
     async fn release(&self, lease: &ClaimLease) -> Result<(), LedgerError> {
         self.inner.release(lease).await
     }
+
     async fn claim_record(&self, key: &ClaimKey) -> Result<Option<ClaimRecord>, LedgerError> {
         self.inner.claim_record(key).await
     }
+}
+
+#[async_trait]
+impl Bindings for KillingLedger {
     async fn bind(&self, binding: &Binding) -> Result<(), LedgerError> {
         self.switch.maybe_kill(KillPoint::BeforeBind);
         self.inner.bind(binding).await
     }
+
     async fn binding_for_channel(
         &self,
         connection: &ConnectionId,
@@ -124,12 +132,18 @@ impl Ledger for KillingLedger {
     ) -> Result<Option<Binding>, LedgerError> {
         self.inner.binding_for_channel(connection, order).await
     }
+
     async fn binding_for_erp(&self, erp: &ErpOrderRef) -> Result<Option<Binding>, LedgerError> {
         self.inner.binding_for_erp(erp).await
     }
+}
+
+#[async_trait]
+impl Cursors for KillingLedger {
     async fn cursor(&self, connection: &ConnectionId, stream: &str) -> Result<Option<Cursor>, LedgerError> {
         self.inner.cursor(connection, stream).await
     }
+
     async fn save_cursor(
         &self,
         connection: &ConnectionId,
@@ -139,18 +153,29 @@ impl Ledger for KillingLedger {
     ) -> Result<Cursor, LedgerError> {
         self.inner.save_cursor(connection, stream, value, expected_version).await
     }
+}
+
+#[async_trait]
+impl Markers for KillingLedger {
     async fn remember_once(&self, scope: &str, key: &str, ttl: Duration) -> Result<bool, LedgerError> {
         self.inner.remember_once(scope, key, ttl).await
     }
+
     async fn forget(&self, scope: &str, key: &str) -> Result<(), LedgerError> {
         self.inner.forget(scope, key).await
     }
+}
+
+#[async_trait]
+impl MappingStore for KillingLedger {
     async fn save_mapping(&self, name: &str, source_path: &str, source: &str) -> Result<StoredMapping, LedgerError> {
         self.inner.save_mapping(name, source_path, source).await
     }
+
     async fn latest_mapping(&self, name: &str) -> Result<Option<StoredMapping>, LedgerError> {
         self.inner.latest_mapping(name).await
     }
+
     async fn mapping_version(&self, name: &str, version: u64) -> Result<Option<StoredMapping>, LedgerError> {
         self.inner.mapping_version(name, version).await
     }
@@ -202,6 +227,9 @@ pub struct KillingSink {
 #[async_trait]
 impl OrderSink for KillingSink {
     type Draft = SalesOrderDraft;
+    fn derive_customer_id(&self, prefix: &str, customer: &Customer) -> Option<ErpCustomerId> {
+        self.inner.derive_customer_id(prefix, customer)
+    }
     async fn find_by_import_id(&self, import_id: &str) -> Result<Option<ErpOrderRef>, ConnectorError> {
         self.inner.find_by_import_id(import_id).await
     }
@@ -209,22 +237,18 @@ impl OrderSink for KillingSink {
         self.switch.maybe_kill(KillPoint::BeforeCreate);
         self.inner.create_order(draft).await
     }
-    async fn find_customer(&self, lookup: CustomerLookup<'_>) -> Result<Option<AcumaticaCustomerId>, ConnectorError> {
+    async fn find_customer(&self, lookup: CustomerLookup<'_>) -> Result<Option<ErpCustomerId>, ConnectorError> {
         self.inner.find_customer(lookup).await
     }
     async fn create_customer(
         &self,
-        id: &AcumaticaCustomerId,
+        id: &ErpCustomerId,
         customer: &Customer,
         order: &Order,
-    ) -> Result<AcumaticaCustomerId, ConnectorError> {
+    ) -> Result<ErpCustomerId, ConnectorError> {
         self.inner.create_customer(id, customer, order).await
     }
-    async fn resolve_item(
-        &self,
-        kind: IdentifierKind,
-        value: &str,
-    ) -> Result<Option<AcumaticaInventoryId>, ConnectorError> {
+    async fn resolve_item(&self, kind: IdentifierKind, value: &str) -> Result<Option<ErpItemId>, ConnectorError> {
         self.inner.resolve_item(kind, value).await
     }
     async fn end_session(&self) {

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use orderbridge::aws::schema::QueueUrls;
-use orderbridge::handlers::{deadline_from, OrdersApp, PullSummary, StatusApp};
+use orderbridge::handlers::{deadline_from, PullSummary, StatusApp};
+
+use crate::world::OrdersApp;
 
 use crate::aws::LocalAws;
 

@@ -11,10 +11,11 @@ use base64::Engine;
 use orderbridge::config::{QueueUrl, TableName};
 use orderbridge::connections::Connections;
 use orderbridge::handlers::{
-    push_mapping, OrdersApp, OrdersSettings, StatusApp, StatusSettings, WebhookApp, WebhookSettingsEnv,
-    ACUMATICA_ROUTE, SHIPSTATION_ROUTE,
+    push_mapping, ImportApp, ImportSettings, PullApp, PullSettings, StatusApp, StatusSettings, WebhookApp,
+    WebhookSettingsEnv, ACUMATICA_ROUTE, SHIPSTATION_ROUTE,
 };
 use orderbridge::http::RateBudget;
+use orderbridge::model::ConnectionId;
 use orderbridge_sandbox::{Sandbox, SandboxConfig, Vendor, WebhookTarget};
 
 use crate::aws::LocalAws;
@@ -57,6 +58,73 @@ impl WorldConfig {
             tweak_connections: None,
         }
     }
+}
+
+/// order-pull and order-import side by side, as the two functions run against one deployment.
+pub struct OrdersApp {
+    pub pull: PullApp,
+    pub import: ImportApp,
+}
+
+impl OrdersApp {
+    pub async fn run_pull(
+        &self,
+        deadline: std::time::Instant,
+    ) -> Vec<(ConnectionId, Result<orderbridge::flows::PullReport, orderbridge::flows::PullError>)> {
+        self.pull.run_pull(deadline).await
+    }
+
+    pub async fn run_import_batch(
+        &self,
+        event: aws_lambda_events::event::sqs::SqsEvent,
+        deadline: std::time::Instant,
+        request_id: &str,
+    ) -> aws_lambda_events::event::sqs::SqsBatchResponse {
+        self.import.run_import_batch(event, deadline, request_id).await
+    }
+
+    /// The connector log both write to.
+    pub fn log(&self) -> &dyn orderbridge::ports::ConnectorLog {
+        self.pull.log.as_ref()
+    }
+
+    /// The channel connections orders are pulled from.
+    pub fn connections(&self) -> Vec<ConnectionId> {
+        self.pull.channels.keys().cloned().collect()
+    }
+}
+
+/// The settings of both order functions.
+#[derive(Debug, Clone)]
+pub struct OrdersSettings {
+    pub pull: PullSettings,
+    pub import_concurrency: usize,
+}
+
+impl OrdersSettings {
+    pub fn import(&self) -> ImportSettings {
+        ImportSettings {
+            common: self.pull.common.clone(),
+            import_concurrency: self.import_concurrency,
+            mapping_cache: self.pull.mapping_cache,
+        }
+    }
+}
+
+/// Sets `key` in the settings of every connection of `kind`, as a line in its
+/// `[connection.settings]` would.
+pub fn set_setting(connections: &mut Connections, kind: &str, key: &str, value: toml::Value) {
+    for c in connections.connections.iter_mut().filter(|c| c.kind == kind) {
+        c.settings.insert(key.to_owned(), value.clone());
+    }
+}
+
+/// A `rate_limit = { requests, per_seconds }` setting.
+pub fn rate_limit(requests: i64, per_seconds: i64) -> toml::Value {
+    let mut table = toml::Table::new();
+    table.insert("requests".into(), requests.into());
+    table.insert("per_seconds".into(), per_seconds.into());
+    toml::Value::Table(table)
 }
 
 pub struct World {
@@ -143,21 +211,26 @@ impl World {
             tweak(&mut connections);
         }
         let settings = OrdersSettings {
-            common: orderbridge::config::CommonSettings {
-                stage: "local".into(),
-                state_table: TableName::parse("state", &aws.resources.state_table)?,
-                log_table: TableName::parse("log", &aws.resources.log_table)?,
-                log_retention: Duration::from_secs(7 * 24 * 3600),
+            pull: PullSettings {
+                common: orderbridge::config::CommonSettings {
+                    stage: "local".into(),
+                    state_table: TableName::parse("state", &aws.resources.state_table)?,
+                    log_table: TableName::parse("log", &aws.resources.log_table)?,
+                    log_retention: Duration::from_secs(7 * 24 * 3600),
+                },
+                orders_queue: QueueUrl::parse("orders", &aws.resources.orders.url)?,
+                enqueued_ttl: Duration::from_secs(60),
+                mapping_cache: Duration::from_secs(0),
             },
-            orders_queue: QueueUrl::parse("orders", &aws.resources.orders.url)?,
-            enqueued_ttl: Duration::from_secs(60),
             import_concurrency: config.import_concurrency,
-            mapping_cache: Duration::from_secs(0),
         };
-        let app = OrdersApp::build(&aws.sdk, &settings, &connections)?;
+        let app = OrdersApp {
+            pull: PullApp::build(&aws.sdk, &settings.pull, &connections)?,
+            import: ImportApp::build(&aws.sdk, &settings.import(), &connections)?,
+        };
         let shipments_queue = QueueUrl::parse("shipments", &aws.resources.shipments.url)?;
         let status_settings = StatusSettings {
-            common: settings.common.clone(),
+            common: settings.pull.common.clone(),
             shipments_queue: shipments_queue.clone(),
             concurrency: 4,
             poll_overlap: Duration::from_secs(900),
@@ -167,7 +240,7 @@ impl World {
         let status = StatusApp::build(&aws.sdk, &status_settings, &connections)?;
         let webhooks = Arc::new(WebhookApp::build(
             &aws.sdk,
-            &WebhookSettingsEnv { common: settings.common.clone(), shipments_queue },
+            &WebhookSettingsEnv { common: settings.pull.common.clone(), shipments_queue },
             &connections,
         ));
         let gateway = LocalGateway::start(webhooks.clone()).await?;
@@ -193,12 +266,12 @@ impl World {
     pub async fn push_mapping(&self, name: &str, path: &Path) -> Result<u64, BoxError> {
         let source = std::fs::read_to_string(path)?;
         let shown = path.strip_prefix(demo_dir()).unwrap_or(path).display().to_string();
-        Ok(push_mapping(self.app.ledger.as_ref(), name, &shown, &source).await?.version)
+        Ok(push_mapping(self.app.pull.ledger.as_ref(), name, &shown, &source).await?.version)
     }
 
     /// Uploads mapping text directly (tests that edit a mapping).
     pub async fn push_mapping_text(&self, name: &str, shown_path: &str, source: &str) -> Result<u64, BoxError> {
-        Ok(push_mapping(self.app.ledger.as_ref(), name, shown_path, source).await?.version)
+        Ok(push_mapping(self.app.pull.ledger.as_ref(), name, shown_path, source).await?.version)
     }
 
     /// Points the Acumatica sandbox's push notifications at shipment-webhook (through the local

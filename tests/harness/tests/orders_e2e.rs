@@ -5,10 +5,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use orderbridge::connections::{ChannelSettings, Connections};
+use orderbridge::connections::Connections;
 use orderbridge_harness::drive::settle_orders;
 use orderbridge_harness::report::{erp_orders_by_import_id, import_counts, log_since};
-use orderbridge_harness::world::{demo_dir, World, WorldConfig};
+use orderbridge_harness::world::{demo_dir, rate_limit, set_setting, World, WorldConfig};
 use orderbridge_sandbox::{FaultSpec, SandboxConfig, Vendor, WindowLimit};
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -97,15 +97,10 @@ fn decimal(v: &Value) -> Decimal {
 }
 
 fn wide_windows(connections: &mut Connections) {
-    for c in &mut connections.connections {
-        match &mut c.channel {
-            // The seed spreads orders over 30 days; a wider window keeps the boundary out of the test.
-            ChannelSettings::Sellercloud(sc) => sc.max_age_days = 60,
-            // The store is on BigCommerce's Pro plan in these tests (see `sandbox`).
-            ChannelSettings::Bigcommerce(bc) => bc.rate_limit = orderbridge::http::RateBudget::new(450, 30),
-            ChannelSettings::Magento(_) => {}
-        }
-    }
+    // The seed spreads orders over 30 days; a wider window keeps the boundary out of the test.
+    set_setting(connections, "sellercloud", "max_age_days", 60.into());
+    // The store is on BigCommerce's Pro plan in these tests (see `sandbox`).
+    set_setting(connections, "bigcommerce", "rate_limit", rate_limit(450, 30));
 }
 
 fn sandbox(seed: u64, sellercloud: usize, bigcommerce: usize) -> SandboxConfig {
@@ -276,8 +271,7 @@ async fn with_faults_on_every_order_still_lands_exactly_once_and_unmapped_ones_f
     eprintln!("faults, first settle: {first:?}; Acumatica sessions left signed in: {left_signed_in}");
     assert!(first.settled, "did not settle: {first:?}");
 
-    let entries =
-        log_since(world.app.log.as_ref(), &world.app.channels.keys().cloned().collect::<Vec<_>>(), started).await;
+    let entries = log_since(world.app.log(), &world.app.connections(), started).await;
     let failed = import_counts(&entries).get("sc-main").cloned().unwrap_or_default().failed;
     let want_failed: BTreeSet<String> = expected
         .iter()

@@ -7,22 +7,18 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use orderbridge::connections::{ChannelSettings, Connections};
+use orderbridge::connections::Connections;
 use orderbridge::flows::format_log_line;
 use orderbridge::model::ConnectionId;
 use orderbridge_harness::drive::{drain_shipments, settle_orders};
 use orderbridge_harness::report::{erp_orders_by_import_id, log_since};
-use orderbridge_harness::world::{World, WorldConfig};
+use orderbridge_harness::world::{set_setting, World, WorldConfig};
 use orderbridge_sandbox::acumatica::ConfirmShipment;
 use orderbridge_sandbox::{SandboxConfig, Vendor, WindowLimit};
 use serde_json::{json, Value};
 
 fn wide_windows(connections: &mut Connections) {
-    for c in &mut connections.connections {
-        if let ChannelSettings::Sellercloud(sc) = &mut c.channel {
-            sc.max_age_days = 60;
-        }
-    }
+    set_setting(connections, "sellercloud", "max_age_days", 60.into());
 }
 
 async fn imported_world(prefix: &str, seed: u64) -> World {

@@ -33,8 +33,7 @@ use crate::error::Classify;
 use crate::http::{Idempotency, Reply, VendorHttp, VendorProfile};
 use crate::mapping::SalesOrderDraft;
 use crate::model::{
-    AcumaticaCustomerId, AcumaticaInventoryId, AcumaticaOrderNbr, AcumaticaOrderType, Customer, ErpOrderRef,
-    IdentifierKind, Order, Shipment,
+    Customer, ErpCustomerId, ErpItemId, ErpOrderNbr, ErpOrderRef, ErpOrderType, IdentifierKind, Order, Shipment,
 };
 use crate::ports::{CustomerLookup, ErpOrderState, ErpShipments, OrderSink};
 
@@ -61,7 +60,7 @@ const PROFILE: VendorProfile =
 struct ItemIndex {
     built: Instant,
     /// UPC/EAN cross-reference → InventoryID.
-    by_code: Arc<HashMap<String, AcumaticaInventoryId>>,
+    by_code: Arc<HashMap<String, ErpItemId>>,
     /// Every InventoryID, so SKU lookups of known items cost no request.
     ids: Arc<HashSet<String>>,
 }
@@ -270,7 +269,7 @@ impl AcumaticaClient {
         Ok(erp)
     }
 
-    async fn customer_exists(&self, id: &AcumaticaCustomerId) -> Result<bool, ConnectorError> {
+    async fn customer_exists(&self, id: &ErpCustomerId) -> Result<bool, ConnectorError> {
         let url = self.entity_url(&["Customer", id.as_str()])?;
         match self
             .authed("get customer", Idempotency::Safe, |c| c.get(url.clone()).query(&[("$select", "CustomerID")]))
@@ -283,9 +282,7 @@ impl AcumaticaClient {
     }
 
     #[allow(clippy::type_complexity)]
-    async fn item_index(
-        &self,
-    ) -> Result<(Arc<HashMap<String, AcumaticaInventoryId>>, Arc<HashSet<String>>), ConnectorError> {
+    async fn item_index(&self) -> Result<(Arc<HashMap<String, ErpItemId>>, Arc<HashSet<String>>), ConnectorError> {
         let mut guard = self.items.lock().await;
         let ttl = Duration::from_secs(self.config.item_index_ttl_secs);
         if let Some(index) = guard.as_ref().filter(|i| i.built.elapsed() < ttl) {
@@ -310,7 +307,7 @@ impl AcumaticaClient {
                 .await?;
             let page: Vec<StockItemWire> = reply.json(VENDOR, "list stock items")?;
             for item in &page {
-                let Some(id) = text(&item.InventoryID).and_then(|i| AcumaticaInventoryId::parse(i).ok()) else {
+                let Some(id) = text(&item.InventoryID).and_then(|i| ErpItemId::parse(i).ok()) else {
                     continue;
                 };
                 ids.insert(id.as_str().to_owned());
@@ -337,14 +334,18 @@ fn erp_ref(keys: &SalesOrderKeys) -> Result<ErpOrderRef, ConnectorError> {
     let order_type = text(&keys.OrderType).ok_or_else(|| bad("no OrderType in the response".into()))?;
     let order_nbr = text(&keys.OrderNbr).ok_or_else(|| bad("no OrderNbr in the response".into()))?;
     Ok(ErpOrderRef {
-        order_type: AcumaticaOrderType::parse(order_type).map_err(|e| bad(e.to_string()))?,
-        order_nbr: AcumaticaOrderNbr::parse(order_nbr).map_err(|e| bad(e.to_string()))?,
+        order_type: ErpOrderType::parse(order_type).map_err(|e| bad(e.to_string()))?,
+        order_nbr: ErpOrderNbr::parse(order_nbr).map_err(|e| bad(e.to_string()))?,
     })
 }
 
 #[async_trait]
 impl OrderSink for AcumaticaClient {
     type Draft = SalesOrderDraft;
+
+    fn derive_customer_id(&self, prefix: &str, customer: &Customer) -> Option<ErpCustomerId> {
+        super::derive_customer_id(prefix, customer)
+    }
 
     /// `GET SalesOrder?$filter=CustomerOrder eq '<import id>'&$select=OrderType,OrderNbr,CustomerOrder`.
     async fn find_by_import_id(&self, import_id: &str) -> Result<Option<ErpOrderRef>, ConnectorError> {
@@ -368,10 +369,10 @@ impl OrderSink for AcumaticaClient {
         }
     }
 
-    async fn find_customer(&self, lookup: CustomerLookup<'_>) -> Result<Option<AcumaticaCustomerId>, ConnectorError> {
+    async fn find_customer(&self, lookup: CustomerLookup<'_>) -> Result<Option<ErpCustomerId>, ConnectorError> {
         match lookup {
             CustomerLookup::ChannelId(id) => {
-                let Ok(id) = AcumaticaCustomerId::parse(id) else { return Ok(None) };
+                let Ok(id) = ErpCustomerId::parse(id) else { return Ok(None) };
                 Ok(self.customer_exists(&id).await?.then_some(id))
             }
             CustomerLookup::IdOrEmail { id, email } => {
@@ -390,7 +391,7 @@ impl OrderSink for AcumaticaClient {
                 let ids: Vec<String> = found.iter().filter_map(|c| text(&c.CustomerID)).collect();
                 // A match on the derived id wins: it is the customer an earlier import made.
                 let chosen = ids.iter().find(|c| c.as_str() == id).or_else(|| ids.first());
-                Ok(chosen.and_then(|c| AcumaticaCustomerId::parse(c.clone()).ok()))
+                Ok(chosen.and_then(|c| ErpCustomerId::parse(c.clone()).ok()))
             }
             CustomerLookup::Email(email) => {
                 let email = email.trim();
@@ -405,7 +406,7 @@ impl OrderSink for AcumaticaClient {
                     })
                     .await?;
                 let found: Vec<CustomerKey> = reply.json(VENDOR, "find customer by email")?;
-                Ok(found.iter().filter_map(|c| text(&c.CustomerID)).find_map(|id| AcumaticaCustomerId::parse(id).ok()))
+                Ok(found.iter().filter_map(|c| text(&c.CustomerID)).find_map(|id| ErpCustomerId::parse(id).ok()))
             }
         }
     }
@@ -414,10 +415,10 @@ impl OrderSink for AcumaticaClient {
     /// e.g. the response of an earlier attempt was lost) returns that id.
     async fn create_customer(
         &self,
-        id: &AcumaticaCustomerId,
+        id: &ErpCustomerId,
         customer: &Customer,
         order: &Order,
-    ) -> Result<AcumaticaCustomerId, ConnectorError> {
+    ) -> Result<ErpCustomerId, ConnectorError> {
         const OP: &str = "create customer";
         let id = id.clone();
         let body = customer_body(&id, customer, &order.bill_to, self.config.customer_class.as_deref());
@@ -441,15 +442,11 @@ impl OrderSink for AcumaticaClient {
 
     /// SKU: the item index, else `GET StockItem/{InventoryID}` (404 → None). UPC/EAN: the
     /// cross-reference index.
-    async fn resolve_item(
-        &self,
-        kind: IdentifierKind,
-        value: &str,
-    ) -> Result<Option<AcumaticaInventoryId>, ConnectorError> {
+    async fn resolve_item(&self, kind: IdentifierKind, value: &str) -> Result<Option<ErpItemId>, ConnectorError> {
         let value = value.trim();
         match kind {
             IdentifierKind::Sku => {
-                let Ok(id) = AcumaticaInventoryId::parse(value) else { return Ok(None) };
+                let Ok(id) = ErpItemId::parse(value) else { return Ok(None) };
                 // Known items need no request; an unknown one may have been added since the index
                 // was built, so it is asked for directly.
                 if self.item_index().await?.1.contains(id.as_str()) {
@@ -464,7 +461,7 @@ impl OrderSink for AcumaticaClient {
                 {
                     Ok(reply) => {
                         let item: StockItemWire = reply.json(VENDOR, "get stock item")?;
-                        Ok(text(&item.InventoryID).and_then(|i| AcumaticaInventoryId::parse(i).ok()).or(Some(id)))
+                        Ok(text(&item.InventoryID).and_then(|i| ErpItemId::parse(i).ok()).or(Some(id)))
                     }
                     Err(ConnectorError::Status { status: 404, .. }) => Ok(None),
                     Err(e) => Err(e),

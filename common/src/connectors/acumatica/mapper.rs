@@ -15,8 +15,8 @@ use super::wire::{
 use crate::http::{cap_message, json_message};
 use crate::mapping::{DraftContact, SalesOrderDraft};
 use crate::model::{
-    AcumaticaCustomerId, AcumaticaOrderNbr, AcumaticaOrderType, AcumaticaShipmentNbr, Address, Customer, ErpOrderRef,
-    OrderStatus, Package, PackageItem, Shipment, ShipmentSource, Tracking, TrackingNumber,
+    Address, Customer, ErpCustomerId, ErpOrderNbr, ErpOrderRef, ErpOrderType, ErpShipmentNbr, OrderStatus, Package,
+    PackageItem, Shipment, ShipmentSource, Tracking, TrackingNumber,
 };
 
 /// An OData string literal: quoted, with embedded quotes doubled, so an Import ID such as
@@ -38,8 +38,8 @@ pub fn business_date(date: NaiveDate) -> String {
 /// The CustomerID Orderbridge gives a buyer: `prefix` + the channel customer id (letters and
 /// digits only) when the channel has one, else `prefix` + `E` + 12 hex digits of SHA-256 of the
 /// lower-cased email; at most 30 characters. It is the same rule as
-/// `mapping::Mapping::derived_customer_id`, so a customer created here is found there by id.
-pub fn derive_customer_id(prefix: &str, customer: &Customer) -> Option<AcumaticaCustomerId> {
+/// `OrderSink::derive_customer_id`, so a customer created here is found there by id.
+pub fn derive_customer_id(prefix: &str, customer: &Customer) -> Option<ErpCustomerId> {
     let raw = if let Some(id) =
         customer.channel_customer_id.as_deref().map(str::trim).filter(|id| !id.is_empty() && *id != "0")
     {
@@ -51,7 +51,7 @@ pub fn derive_customer_id(prefix: &str, customer: &Customer) -> Option<Acumatica
         let hex: String = digest.iter().take(6).map(|b| format!("{b:02X}")).collect();
         format!("{prefix}E{hex}")
     };
-    AcumaticaCustomerId::parse(raw).ok()
+    ErpCustomerId::parse(raw).ok()
 }
 
 fn some_text(value: &Option<String>) -> Option<String> {
@@ -157,12 +157,7 @@ pub fn sales_order_body(draft: &SalesOrderDraft) -> SalesOrderPut {
 }
 
 /// The insert body for a customer created from an order's buyer and billing address.
-pub fn customer_body(
-    id: &AcumaticaCustomerId,
-    customer: &Customer,
-    bill_to: &Address,
-    class: Option<&str>,
-) -> CustomerPut {
+pub fn customer_body(id: &ErpCustomerId, customer: &Customer, bill_to: &Address, class: Option<&str>) -> CustomerPut {
     let name = [customer.name.trim(), customer.company.as_deref().unwrap_or("").trim(), bill_to.name.trim()]
         .into_iter()
         .find(|n| !n.is_empty())
@@ -273,7 +268,7 @@ pub fn shipment_to_canonical(
     if !shipped_statuses.iter().any(|s| s.eq_ignore_ascii_case(&status)) {
         return Ok(Vec::new());
     }
-    let nbr = AcumaticaShipmentNbr::parse(nbr).map_err(|e| e.to_string())?;
+    let nbr = ErpShipmentNbr::parse(nbr).map_err(|e| e.to_string())?;
     let date_text = text(&wire.ShipmentDate).ok_or_else(|| format!("shipment {nbr} without ShipmentDate"))?;
     let ship_date = NaiveDate::parse_from_str(date_text.get(..10).unwrap_or(&date_text), "%Y-%m-%d")
         .map_err(|_| format!("shipment {nbr}: ShipmentDate {date_text:?} is not a date"))?;
@@ -286,8 +281,8 @@ pub fn shipment_to_canonical(
     for order in &wire.Orders {
         let (Some(order_type), Some(order_nbr)) = (text(&order.OrderType), text(&order.OrderNbr)) else { continue };
         let erp = ErpOrderRef {
-            order_type: AcumaticaOrderType::parse(order_type).map_err(|e| e.to_string())?,
-            order_nbr: AcumaticaOrderNbr::parse(order_nbr).map_err(|e| e.to_string())?,
+            order_type: ErpOrderType::parse(order_type).map_err(|e| e.to_string())?,
+            order_nbr: ErpOrderNbr::parse(order_nbr).map_err(|e| e.to_string())?,
         };
         // Detail lines without an OrderNbr are taken to be this order's (a one-order shipment).
         let ours = |l: &ShippedLine| l.order_nbr.as_deref().is_none_or(|n| n == erp.order_nbr.as_str());
@@ -326,7 +321,7 @@ pub fn shipment_to_canonical(
             });
         }
         let shipment = Shipment {
-            source: ShipmentSource::Acumatica(nbr.clone()),
+            source: ShipmentSource::new(super::super::system_code(super::CODE), nbr.as_str()),
             ship_date,
             confirmed_at,
             packages,
@@ -368,7 +363,7 @@ fn shipped_lines(wire: &ShipmentWire) -> Vec<ShippedLine> {
 /// uses up the lines it holds. What no line has left is dropped (with a warning): Details are
 /// what shipped.
 fn pack_contents(
-    nbr: &AcumaticaShipmentNbr,
+    nbr: &ErpShipmentNbr,
     wire: &ShipmentWire,
     lines: &[ShippedLine],
 ) -> Vec<Option<Vec<(usize, Decimal)>>> {

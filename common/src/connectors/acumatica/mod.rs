@@ -4,6 +4,7 @@
 mod client;
 mod config;
 mod mapper;
+pub mod webhook;
 mod wire;
 
 pub use client::AcumaticaClient;
@@ -11,8 +12,17 @@ pub use config::AcumaticaConfig;
 pub use mapper::{derive_customer_id, odata_string};
 pub use wire::Val;
 
+pub use webhook::AcumaticaPushVerifier;
+
 /// Vendor name in errors and logs.
 pub const VENDOR: &str = "acumatica";
+
+/// Code of the ERP in shipment push keys (`AC-000123#1`).
+pub const CODE: &str = "AC";
+
+/// This connector's line in the registry.
+pub const VENDOR_ENTRY: super::registry::Vendor =
+    super::registry::Vendor { kind: VENDOR, code: CODE, role: super::registry::Role::Erp, channel: None };
 
 #[cfg(test)]
 mod tests;

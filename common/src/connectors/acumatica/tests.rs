@@ -10,10 +10,7 @@ use super::mapper::*;
 use super::wire::{val, Num, ShipmentWire, Val};
 use super::AcumaticaConfig;
 use crate::mapping::{DraftContact, DraftLine, DraftPayment, DraftTax, SalesOrderDraft};
-use crate::model::{
-    AcumaticaCustomerId, AcumaticaInventoryId, AcumaticaOrderType, Address, Currency, Customer, Money, OrderStatus,
-    ShipmentSource,
-};
+use crate::model::{Address, Currency, Customer, ErpCustomerId, ErpItemId, ErpOrderType, Money, OrderStatus};
 
 fn contact() -> DraftContact {
     DraftContact {
@@ -39,8 +36,8 @@ fn draft() -> SalesOrderDraft {
         import_key: order.import_key(),
         import_id: "SC-5512345".into(),
         external_ref: "112-0000000-0000000".into(),
-        order_type: AcumaticaOrderType::parse("SO").unwrap(),
-        customer_id: AcumaticaCustomerId::parse("SC77").unwrap(),
+        order_type: ErpOrderType::parse("SO").unwrap(),
+        customer_id: ErpCustomerId::parse("SC77").unwrap(),
         order_date: NaiveDate::from_ymd_opt(2024, 5, 1).unwrap(),
         requested_on: None,
         description: "Amazon order 112-0000000-0000000".into(),
@@ -49,7 +46,7 @@ fn draft() -> SalesOrderDraft {
         bill_to: contact(),
         ship_to: contact(),
         lines: vec![DraftLine {
-            inventory_id: AcumaticaInventoryId::parse("SKU-RED-M").unwrap(),
+            inventory_id: ErpItemId::parse("SKU-RED-M").unwrap(),
             quantity: dec!(2),
             unit_price: dec!(19.99),
             discount_amount: dec!(0.10),
@@ -190,7 +187,7 @@ fn confirmed_shipments_map_per_order_with_one_package_per_tracking_number() {
     assert_eq!(out.len(), 1);
     let (erp, shipment) = &out[0];
     assert_eq!(erp.to_string(), "SO/SO001234");
-    assert!(matches!(&shipment.source, ShipmentSource::Acumatica(n) if n.as_str() == "000123"));
+    assert_eq!(shipment.source.to_string(), "AC-000123");
     assert_eq!(shipment.ship_date, NaiveDate::from_ymd_opt(2024, 5, 2).unwrap());
     assert_eq!(shipment.packages.len(), 1, "a package without tracking is not pushed");
     assert_eq!(shipment.packages[0].items[0].quantity, dec!(2));

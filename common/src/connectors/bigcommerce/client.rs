@@ -22,10 +22,11 @@ use tracing::{debug, info, warn};
 use super::config::BigCommerceConfig;
 use super::mapper::{allocate, error_message, pause_hint, provider_codes, reset_after, to_order, unshipped};
 use super::wire::{AddressWire, NewShipment, NotesUpdate, OrderWire, ProductWire, ShipmentWire, StatusUpdate};
+use super::BigCommerceOrderId;
 use super::VENDOR;
 use crate::connectors::{ConnectorError, SetupError};
 use crate::http::{join_url, Idempotency, Reply, VendorHttp, VendorProfile};
-use crate::model::{BigCommerceOrderId, ChannelOrderId, ConnectionId, Order, Shipment};
+use crate::model::{ChannelOrderId, ConnectionId, Order, Shipment};
 use crate::ports::{Acknowledgement, ListedOrder, OrderPage, OrderSource, PageToken, StatusPublisher};
 
 fn rate_hint(status: StatusCode, headers: &HeaderMap, _: &[u8]) -> Option<Duration> {
@@ -116,10 +117,7 @@ impl BigCommerceClient {
 }
 
 fn bigcommerce_id(id: &ChannelOrderId) -> Option<i64> {
-    match id {
-        ChannelOrderId::BigCommerce(bc) => Some(bc.get()),
-        _ => None,
-    }
+    BigCommerceOrderId::of(id).map(BigCommerceOrderId::get)
 }
 
 fn rejected(operation: &'static str, message: String) -> ConnectorError {
@@ -298,7 +296,7 @@ impl OrderSource for BigCommerceClient {
                 continue;
             };
             max_id = max_id.max(Some(id.get()));
-            orders.push(ListedOrder::Reference { id: ChannelOrderId::BigCommerce(id), display_number: id.to_string() });
+            orders.push(ListedOrder::Reference { id: id.channel_order_id(), display_number: id.to_string() });
         }
         let full = listed.len() as u32 >= self.config.page_size;
         let next = max_id.filter(|_| full).map(|m| PageToken((m + 1).to_string()));

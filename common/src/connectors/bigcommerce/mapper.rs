@@ -9,10 +9,11 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 
 use super::wire::{AddressWire, OrderWire, ProductWire, ShipmentItem};
+use super::BigCommerceOrderId;
 use crate::http::{cap_message, json_message};
 use crate::model::{
-    Address, BigCommerceOrderId, ChannelOrderId, ConnectionId, Currency, Customer, Discount, ItemIdentifiers, Line,
-    Money, Notes, Order, OrderSource, PackageItem, Payment, ShippingCharge, TaxLine, Totals,
+    Address, ConnectionId, Currency, Customer, Discount, ItemIdentifiers, Line, Money, Notes, Order, OrderSource,
+    PackageItem, Payment, ShippingCharge, TaxLine, Totals,
 };
 
 /// v2 errors are `[{"status","message"}]`, v3 errors `{"title","errors"}` (§3.8).
@@ -71,7 +72,7 @@ pub fn to_order(
     store_source: &str,
 ) -> Result<Order, String> {
     let id = order.id.ok_or("order without id")?;
-    let channel_order_id = ChannelOrderId::BigCommerce(BigCommerceOrderId::new(id).map_err(|e| e.to_string())?);
+    let channel_order_id = BigCommerceOrderId::new(id).map_err(|e| e.to_string())?.channel_order_id();
     let currency =
         Currency::parse(order.currency_code.as_deref().unwrap_or("USD")).map_err(|e| format!("order {id}: {e}"))?;
     let money = |d: Option<Decimal>| Money::new(d.unwrap_or_default(), currency);

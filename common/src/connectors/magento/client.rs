@@ -79,10 +79,9 @@ fn track_key(number: &str) -> String {
 }
 
 fn require_id(id: &ChannelOrderId, operation: &'static str) -> Result<i64, ConnectorError> {
-    match id {
-        ChannelOrderId::Magento(m) => Ok(m.get()),
-        other => Err(rejected(operation, format!("{other} is not a Magento order"))),
-    }
+    super::MagentoOrderId::of(id)
+        .map(super::MagentoOrderId::get)
+        .ok_or_else(|| rejected(operation, format!("{id} is not a Magento order")))
 }
 
 impl MagentoClient {

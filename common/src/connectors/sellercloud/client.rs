@@ -29,10 +29,11 @@ use super::wire::{
     AddNote, NoteBody, NoteWire, OrderList, OrderWire, SetExported, SetStatus, ShipSinglePackage, TokenRequest,
     TokenResponse,
 };
+use super::SellercloudOrderId;
 use super::VENDOR;
 use crate::connectors::{ConnectorError, SetupError};
 use crate::http::{join_url, Idempotency, Reply, VendorHttp, VendorProfile};
-use crate::model::{ChannelOrderId, ConnectionId, Order, SellercloudOrderId, Shipment};
+use crate::model::{ChannelOrderId, ConnectionId, Order, Shipment};
 use crate::ports::{Acknowledgement, ListedOrder, OrderPage, OrderSource, PageToken, StatusPublisher};
 
 fn rate_hint(_: StatusCode, _: &HeaderMap, body: &[u8]) -> Option<Duration> {
@@ -229,10 +230,7 @@ impl SellercloudClient {
 }
 
 fn sellercloud_id(id: &ChannelOrderId) -> Option<i64> {
-    match id {
-        ChannelOrderId::Sellercloud(sc) => Some(sc.get()),
-        _ => None,
-    }
+    SellercloudOrderId::of(id).map(SellercloudOrderId::get)
 }
 
 fn rejected(operation: &'static str, message: String) -> ConnectorError {
@@ -401,7 +399,7 @@ impl OrderSource for SellercloudClient {
             };
             let display =
                 item.OrderSourceOrderID.clone().filter(|s| !s.trim().is_empty()).unwrap_or_else(|| id.to_string());
-            orders.push(ListedOrder::Reference { id: ChannelOrderId::Sellercloud(id), display_number: display });
+            orders.push(ListedOrder::Reference { id: id.channel_order_id(), display_number: display });
         }
         let total = list.TotalResults.unwrap_or_default();
         let full = list.Items.len() as u32 >= self.config.page_size;
@@ -458,7 +456,7 @@ impl OrderSource for SellercloudClient {
                 .put_ids("set exported", "api/Orders/SetExported", &SetExported { Orders: &imported, Exported: true })
                 .await?;
             for id in imported.iter().filter(|id| !updated.contains(id)) {
-                missed.extend(SellercloudOrderId::new(*id).ok().map(ChannelOrderId::Sellercloud));
+                missed.extend(SellercloudOrderId::new(*id).ok().map(SellercloudOrderId::channel_order_id));
             }
             info!(connection = %self.connection, sent = imported.len(), updated = updated.len(), "Orders marked exported in Sellercloud.");
         }
@@ -469,7 +467,7 @@ impl OrderSource for SellercloudClient {
                 Ok(()) => noted.push(*id),
                 Err(e) => {
                     warn!(connection = %self.connection, order = id, error = %e, "Could not add the import-failure note.");
-                    missed.extend(SellercloudOrderId::new(*id).ok().map(ChannelOrderId::Sellercloud));
+                    missed.extend(SellercloudOrderId::new(*id).ok().map(SellercloudOrderId::channel_order_id));
                 }
             }
         }
@@ -478,7 +476,7 @@ impl OrderSource for SellercloudClient {
                 .put_ids("set status", "api/Orders/StatusCode", &SetStatus { Orders: &noted, Status: code })
                 .await?;
             for id in noted.iter().filter(|id| !updated.contains(id)) {
-                missed.extend(SellercloudOrderId::new(*id).ok().map(ChannelOrderId::Sellercloud));
+                missed.extend(SellercloudOrderId::new(*id).ok().map(SellercloudOrderId::channel_order_id));
             }
         }
         Ok(missed)

@@ -9,10 +9,11 @@ use serde_json::Value;
 
 use super::config::{SellercloudConfig, ORDER_STATUSES};
 use super::wire::{AddressWire, OrderWire};
+use super::SellercloudOrderId;
 use crate::http::{cap_message, json_message};
 use crate::model::{
-    Address, ChannelOrderId, ConnectionId, Customer, Discount, ItemIdentifiers, Line, Money, Notes, Order, OrderSource,
-    Payment, SellercloudOrderId, Shipment, ShippingCharge, Tag, TaxLine, Totals,
+    Address, ConnectionId, Customer, Discount, ItemIdentifiers, Line, Money, Notes, Order, OrderSource, Payment,
+    Shipment, ShippingCharge, Tag, TaxLine, Totals,
 };
 
 /// Sellercloud datetimes carry no offset (§6.1): they are account-local. Ambiguous times (the
@@ -133,7 +134,7 @@ pub fn to_order(
     let currency = config.currency;
     let money = |d: Option<Decimal>| Money::new(d.unwrap_or_default(), currency);
     let id = wire.ID.ok_or("order without ID")?;
-    let channel_order_id = ChannelOrderId::Sellercloud(SellercloudOrderId::new(id).map_err(|e| e.to_string())?);
+    let channel_order_id = SellercloudOrderId::new(id).map_err(|e| e.to_string())?.channel_order_id();
     let placed_text =
         clean(&wire.TimeOfOrder).or_else(|| clean(&wire.OrderDetails.OrderDate)).or_else(|| clean(&wire.CreatedOn));
     let placed_at = placed_text

@@ -136,7 +136,7 @@ mod publisher {
     use chrono::{NaiveDate, TimeZone, Utc};
 
     use super::super::mapper::{ship_date_param, status_code_of, tracking_note};
-    use crate::model::{AcumaticaShipmentNbr, Package, Shipment, ShipmentSource, Tracking, TrackingNumber};
+    use crate::model::{Package, Shipment, ShipmentSource, Tracking, TrackingNumber};
 
     const NY: chrono_tz::Tz = chrono_tz::America::New_York;
 
@@ -200,7 +200,7 @@ mod publisher {
             weight: None,
         };
         let shipment = Shipment {
-            source: ShipmentSource::Acumatica(AcumaticaShipmentNbr::parse("000123").unwrap()),
+            source: ShipmentSource::new(crate::model::SystemCode::parse("AC").unwrap(), "000123"),
             ship_date: day(2),
             confirmed_at: None,
             packages: vec![package("1", "1ZA", Some("Ground")), package("2", "1ZB", None)],

@@ -33,8 +33,11 @@ pub struct ShipStationConfig {
     pub http: HttpSettings,
 }
 
+/// ShipStation's API host.
+pub const DEFAULT_BASE_URL: &str = "https://ssapi.shipstation.com";
+
 fn default_base_url() -> String {
-    "https://ssapi.shipstation.com".into()
+    DEFAULT_BASE_URL.into()
 }
 fn default_time_zone() -> String {
     "America/Los_Angeles".into()

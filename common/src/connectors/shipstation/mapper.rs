@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::wire::{ShipmentWire, Unreadable};
 use crate::http::{cap_message, json_message};
-use crate::model::{Package, PackageItem, ShipStationShipmentId, Shipment, ShipmentSource, Tracking, TrackingNumber};
+use crate::model::{Package, PackageItem, Shipment, ShipmentSource, Tracking, TrackingNumber};
 use crate::ports::ShippingToolOrder;
 
 /// A ShipStation time (no offset, in the account's zone) as UTC. At the autumn change an hour
@@ -103,7 +103,10 @@ pub fn to_shipment(tz: &Tz, wire: &ShipmentWire) -> Result<Mapped, Skip> {
             NaiveDate::parse_from_str(d.get(..10).unwrap_or(d), "%Y-%m-%d")
                 .map_err(|_| bad("shipDate", format!("{d:?} is not a date")))
         })?;
-    let source = ShipStationShipmentId::new(id).map_err(|e| bad("shipmentId", e.to_string()))?;
+    if id <= 0 {
+        return Err(bad("shipmentId", format!("{id} is not a shipment id")).into());
+    }
+    let source = ShipmentSource::new(super::super::system_code(super::CODE), id.to_string());
     let mut notes = Vec::new();
     // Only informative (when the label was bought): an odd one must not cost the shipment.
     let confirmed_at = wire.create_date.as_deref().and_then(|d| {
@@ -131,7 +134,7 @@ pub fn to_shipment(tz: &Tz, wire: &ShipmentWire) -> Result<Mapped, Skip> {
         }
     }
     let shipment = Shipment {
-        source: ShipmentSource::ShipStation(source),
+        source,
         ship_date,
         confirmed_at,
         packages: vec![Package {

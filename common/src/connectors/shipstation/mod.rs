@@ -6,14 +6,24 @@
 mod client;
 mod config;
 mod mapper;
+pub mod webhook;
 mod wire;
 
 pub use client::ShipStationClient;
 pub use config::ShipStationConfig;
 pub use mapper::{from_shipstation_time, to_shipstation_time};
 
+pub use webhook::ShipStationVerifier;
+
 /// Vendor name in errors and logs.
 pub const VENDOR: &str = "shipstation";
+
+/// Code of ShipStation in shipment push keys (`SS-5566#1`).
+pub const CODE: &str = "SS";
+
+/// This connector's line in the registry.
+pub const VENDOR_ENTRY: super::registry::Vendor =
+    super::registry::Vendor { kind: VENDOR, code: CODE, role: super::registry::Role::ShippingTool, channel: None };
 
 #[cfg(test)]
 mod tests;

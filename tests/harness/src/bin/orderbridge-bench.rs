@@ -265,8 +265,8 @@ async fn latency_run(world: &Arc<World>, args: &Args) -> LatencyRun {
     let missing: Vec<&String> = arrived.iter().filter(|id| !orders.iter().any(|(o, _)| o == *id)).collect();
     if !missing.is_empty() {
         // Say why, from the connector log, so a partial figure is never a mystery.
-        let connections: Vec<_> = world.app.channels.keys().cloned().collect();
-        let entries = log_since(world.app.log.as_ref(), &connections, log_from).await;
+        let connections: Vec<_> = world.app.connections();
+        let entries = log_since(world.app.log(), &connections, log_from).await;
         for id in missing {
             let number = id.split_once('-').map_or(id.as_str(), |(_, n)| n);
             let last = entries.iter().rev().find(|e| e.entity_id.ends_with(number));

@@ -20,7 +20,7 @@ use orderbridge_harness::chaos::{
     KillingSource,
 };
 use orderbridge_harness::report::erp_orders_by_import_id;
-use orderbridge_harness::world::{World, WorldConfig};
+use orderbridge_harness::world::{rate_limit, set_setting, World, WorldConfig};
 use orderbridge_sandbox::acumatica::ConfirmShipment;
 use orderbridge_sandbox::shipstation::CreateShipments;
 use orderbridge_sandbox::{FaultSpec, SandboxConfig, Vendor, WindowLimit};
@@ -290,31 +290,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     // the faults keep failing six times lands in the DLQ, so the redrive below has real work.
     config.queue_timing = Some((3, 6));
     config.tweak_connections = Some(|c| {
-        for connection in &mut c.connections {
-            match &mut connection.channel {
-                orderbridge::connections::ChannelSettings::Sellercloud(sc) => {
-                    sc.max_age_days = 60;
-                    sc.rate_limit = orderbridge::http::RateBudget::new(100_000, 60);
-                }
-                orderbridge::connections::ChannelSettings::Bigcommerce(bc) => {
-                    bc.rate_limit = orderbridge::http::RateBudget::new(100_000, 30)
-                }
-                orderbridge::connections::ChannelSettings::Magento(_) => {}
-            }
-        }
+        set_setting(c, "sellercloud", "max_age_days", 60.into());
+        set_setting(c, "sellercloud", "rate_limit", rate_limit(100_000, 60));
+        set_setting(c, "bigcommerce", "rate_limit", rate_limit(100_000, 30));
         if let Some(shipstation) = &mut c.shipstation {
             shipstation.settings.rate_limit = orderbridge::http::RateBudget::new(100_000, 60);
         }
     });
     let mut world = World::start(config).await?;
     let switch = KillSwitch::new(args.kill_rate, args.seed);
-    world.app.ledger = Arc::new(KillingLedger { inner: world.app.ledger.clone(), switch: switch.clone() });
-    world.app.sink = Arc::new(KillingSink { inner: world.app.sink.clone(), switch: switch.clone() });
-    for channel in world.app.channels.values_mut() {
+    world.app.pull.ledger = Arc::new(KillingLedger { inner: world.app.pull.ledger.clone(), switch: switch.clone() });
+    world.app.import.ledger =
+        Arc::new(KillingLedger { inner: world.app.import.ledger.clone(), switch: switch.clone() });
+    world.app.import.sink = Arc::new(KillingSink { inner: world.app.import.sink.clone(), switch: switch.clone() });
+    for channel in world.app.pull.channels.values_mut().chain(world.app.import.channels.values_mut()) {
         channel.source = Arc::new(KillingSource { inner: channel.source.clone(), switch: switch.clone() });
     }
     world.status.ledger = Arc::new(KillingLedger { inner: world.status.ledger.clone(), switch: switch.clone() });
-    world.app.lease_slack = LEASE_SLACK;
+    world.app.import.lease_slack = LEASE_SLACK;
     world.status.lease_slack = LEASE_SLACK;
     world.route_acumatica_pushes(Some(3));
     world.route_shipstation_notifications(Some(3));

@@ -65,8 +65,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let drive = settle_orders(&world.app, &world.aws, 2, Duration::from_secs(args.limit_secs)).await;
     let elapsed = clock.elapsed();
 
-    let connections: Vec<ConnectionId> = world.app.channels.keys().cloned().collect();
-    let entries = log_since(world.app.log.as_ref(), &connections, started_at).await;
+    let connections: Vec<ConnectionId> = world.app.connections();
+    let entries = log_since(world.app.log(), &connections, started_at).await;
     let counts = import_counts(&entries);
     let erp = erp_orders_by_import_id(&world.sandbox);
     let duplicates = erp.values().filter(|v| v.len() > 1).count();
@@ -124,7 +124,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     println!("Last connector-log lines:");
     let mut all = connections.clone();
     all.extend(["acumatica"].into_iter().filter_map(|c| ConnectionId::parse(c).ok()));
-    let entries = log_since(world.app.log.as_ref(), &all, started_at).await;
+    let entries = log_since(world.app.log(), &all, started_at).await;
     print_log_tail(&entries, 12);
     world.shutdown().await;
     if !drive.settled || duplicates > 0 || !shipped {

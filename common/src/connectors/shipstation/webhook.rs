@@ -6,9 +6,8 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::{check_size, query_param, secrets_equal, DEFAULT_MAX_BODY};
-use crate::connectors::WebhookError;
-use crate::ports::{WebhookEvent, WebhookRequest, WebhookVerifier};
+use crate::ports::{InboundEvent, WebhookError, WebhookEvent, WebhookRequest, WebhookVerifier};
+use crate::webhooks::{check_size, query_param, secrets_equal, DEFAULT_MAX_BODY};
 
 /// Event types whose resource lists shipments.
 const SHIPMENT_EVENTS: &[&str] = &["SHIP_NOTIFY", "ITEM_SHIP_NOTIFY"];
@@ -62,10 +61,31 @@ impl WebhookVerifier for ShipStationVerifier {
         Ok(vec![WebhookEvent {
             // ShipStation retries the same batch with the same URL: that is the delivery's identity.
             dedupe_key: format!("shipstation:{}", body.resource_url),
-            kind: "shipstation.ship_notify".into(),
-            payload: serde_json::json!({ "resource_url": body.resource_url, "resource_type": body.resource_type }),
+            event: InboundEvent::ToolBatchReady { resource_url: body.resource_url },
         }])
     }
+}
+
+/// A `webhook_event.v1` payload (enqueued before events were typed) as a typed event.
+pub fn legacy_event(payload: &serde_json::Value) -> Result<InboundEvent, String> {
+    payload["resource_url"]
+        .as_str()
+        .map(|url| InboundEvent::ToolBatchReady { resource_url: url.to_owned() })
+        .ok_or_else(|| "has no resource_url".to_owned())
+}
+
+/// Hosts a `resource_url` may name: the configured API host (ShipStation's own by default), and
+/// nothing else.
+pub fn api_hosts(base_url: Option<&str>) -> Vec<String> {
+    url::Url::parse(base_url.unwrap_or(super::config::DEFAULT_BASE_URL))
+        .ok()
+        .and_then(|u| match (u.host_str(), u.port()) {
+            (Some(h), Some(p)) => Some(format!("{h}:{p}")),
+            (Some(h), None) => Some(h.to_owned()),
+            _ => None,
+        })
+        .into_iter()
+        .collect()
 }
 
 #[cfg(test)]
@@ -88,6 +108,9 @@ mod tests {
     fn a_delivery_with_the_token_and_an_allowed_host_is_accepted() {
         let events = verifier().verify(&request("token=s3cret-token", GOOD.as_bytes())).unwrap();
         assert!(events[0].dedupe_key.contains("batchId=987654"));
+        assert!(
+            matches!(&events[0].event, InboundEvent::ToolBatchReady { resource_url } if resource_url.contains("batchId=987654"))
+        );
     }
 
     #[test]

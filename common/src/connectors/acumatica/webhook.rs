@@ -5,9 +5,11 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::{check_size, header, secrets_equal, DEFAULT_MAX_BODY};
-use crate::connectors::WebhookError;
-use crate::ports::{WebhookEvent, WebhookRequest, WebhookVerifier};
+use tracing::warn;
+
+use crate::model::{ErpOrderRef, ErpShipmentNbr};
+use crate::ports::{InboundEvent, WebhookError, WebhookEvent, WebhookRequest, WebhookVerifier};
+use crate::webhooks::{check_size, header, secrets_equal, DEFAULT_MAX_BODY};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -47,15 +49,43 @@ impl WebhookVerifier for AcumaticaPushVerifier {
         if push.id.trim().is_empty() {
             return Err(WebhookError::Malformed("push notification without Id".into()));
         }
-        Ok(vec![WebhookEvent {
-            dedupe_key: format!("acumatica:{}", push.id),
-            kind: format!("acumatica.{}", push.query),
-            payload: serde_json::json!({
-                "query": push.query, "company": push.company_id, "timestamp": push.time_stamp,
-                "inserted": push.inserted, "deleted": push.deleted,
-            }),
-        }])
+        // Deleted rows, the query name, the company and the time stamp say nothing a push needs.
+        let _ = (&push.deleted, &push.query, push.time_stamp, &push.company_id);
+        Ok(vec![WebhookEvent { dedupe_key: format!("acumatica:{}", push.id), event: changed_rows(&push.inserted) }])
     }
+}
+
+/// The shipments and (status-only) orders named by a push notification's inserted rows: rows with
+/// `ShipmentNbr` are shipments; rows with only `OrderType`/`OrderNbr` are order-status changes.
+pub fn changed_rows(inserted: &[serde_json::Value]) -> InboundEvent {
+    let mut shipments: Vec<ErpShipmentNbr> = Vec::new();
+    let mut orders: Vec<ErpOrderRef> = Vec::new();
+    let text = |row: &serde_json::Value, field: &str| {
+        row.get(field).and_then(|v| v.as_str()).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
+    };
+    for row in inserted {
+        if let Some(nbr) = text(row, "ShipmentNbr") {
+            match ErpShipmentNbr::parse(nbr.as_str()) {
+                Ok(nbr) if !shipments.contains(&nbr) => shipments.push(nbr),
+                Ok(_) => {}
+                Err(_) => {
+                    warn!(shipment = %nbr, "Acumatica push row names a shipment that cannot be a shipment number.")
+                }
+            }
+        } else if let (Some(order_type), Some(order_nbr)) = (text(row, "OrderType"), text(row, "OrderNbr")) {
+            match ErpOrderRef::parse(&format!("{order_type}/{order_nbr}")) {
+                Some(erp) if !orders.contains(&erp) => orders.push(erp),
+                Some(_) => {}
+                None => warn!(order_type, order_nbr, "Acumatica push row names an order that cannot be an order key."),
+            }
+        }
+    }
+    InboundEvent::ErpChanged { shipments, orders }
+}
+
+/// A `webhook_event.v1` payload (enqueued before events were typed) as a typed event.
+pub fn legacy_event(payload: &serde_json::Value) -> InboundEvent {
+    changed_rows(payload["inserted"].as_array().map(Vec::as_slice).unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -76,8 +106,22 @@ mod tests {
         let h = vec![("x-orderbridge-key".to_string(), "k3y".to_string())];
         let events = v.verify(&request(&h, BODY.as_bytes())).unwrap();
         assert_eq!(events[0].dedupe_key, "acumatica:4b6c0f1e-0000-0000-0000-000000000000");
-        assert_eq!(events[0].kind, "acumatica.ShipmentsForSync");
-        assert_eq!(events[0].payload["inserted"][0]["ShipmentNbr"], "000123");
+        let InboundEvent::ErpChanged { shipments, orders } = &events[0].event else { panic!("{:?}", events[0]) };
+        assert_eq!(shipments.iter().map(ErpShipmentNbr::as_str).collect::<Vec<_>>(), ["000123"]);
+        assert!(orders.is_empty(), "a row with a shipment number is a shipment, not a status change");
+    }
+
+    #[test]
+    fn order_rows_become_status_changes_and_repeats_are_dropped() {
+        let rows: Vec<serde_json::Value> = serde_json::from_str(
+            r#"[{"OrderType":"SO","OrderNbr":"SO1"},{"OrderType":"SO","OrderNbr":"SO1"},{"ShipmentNbr":"7"},{"ShipmentNbr":"7"},{"OrderNbr":"X"}]"#,
+        )
+        .unwrap();
+        let InboundEvent::ErpChanged { shipments, orders } = changed_rows(&rows) else { panic!() };
+        assert_eq!(shipments.len(), 1);
+        assert_eq!(orders, vec![ErpOrderRef::parse("SO/SO1").unwrap()]);
+        let legacy = serde_json::json!({"inserted": rows});
+        assert_eq!(legacy_event(&legacy), changed_rows(&rows));
     }
 
     #[test]

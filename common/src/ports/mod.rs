@@ -7,11 +7,18 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::connectors::ConnectorError;
 use crate::model::{
-    AcumaticaCustomerId, AcumaticaInventoryId, ChannelOrderId, ConnectionId, Customer, ErpOrderRef, IdentifierKind,
-    Order, OrderStatus, Shipment,
+    ChannelOrderId, ConnectionId, Customer, ErpCustomerId, ErpItemId, ErpOrderRef, IdentifierKind, Order, OrderStatus,
+    Shipment,
 };
+
+mod envelope;
+mod errors;
+mod webhook;
+
+pub use envelope::{Envelope, EnvelopeError};
+pub use errors::*;
+pub use webhook::*;
 
 /// The time, so cursors, leases and expiry are testable.
 pub trait Clock: Send + Sync {
@@ -139,34 +146,38 @@ pub struct StoredMapping {
     pub saved_at: DateTime<Utc>,
 }
 
+/// Exactly-once claims on effects (an import, a package push).
 #[async_trait]
-pub trait Ledger: Send + Sync {
+pub trait Claims: Send + Sync {
     /// Claims `key` for `lease`. Refused while another unexpired lease holds it; an expired
     /// in-progress claim or a failed one is taken over (with `attempt` incremented).
-    async fn claim(
-        &self,
-        key: &ClaimKey,
-        owner: &str,
-        lease: Duration,
-    ) -> Result<ClaimOutcome, crate::aws::LedgerError>;
+    async fn claim(&self, key: &ClaimKey, owner: &str, lease: Duration) -> Result<ClaimOutcome, LedgerError>;
     /// Marks the effect done with its result. Fails with `LeaseLost` if another owner took over.
-    async fn complete(&self, lease: &ClaimLease, result: &str) -> Result<(), crate::aws::LedgerError>;
+    async fn complete(&self, lease: &ClaimLease, result: &str) -> Result<(), LedgerError>;
     /// Records a permanent failure; a later claim may retry (after the cause is fixed).
-    async fn fail(&self, lease: &ClaimLease, reason: &str) -> Result<(), crate::aws::LedgerError>;
+    async fn fail(&self, lease: &ClaimLease, reason: &str) -> Result<(), LedgerError>;
     /// Gives up the claim without an outcome, so a retry can take it at once.
-    async fn release(&self, lease: &ClaimLease) -> Result<(), crate::aws::LedgerError>;
-    async fn claim_record(&self, key: &ClaimKey) -> Result<Option<ClaimRecord>, crate::aws::LedgerError>;
+    async fn release(&self, lease: &ClaimLease) -> Result<(), LedgerError>;
+    async fn claim_record(&self, key: &ClaimKey) -> Result<Option<ClaimRecord>, LedgerError>;
+}
 
+/// Bindings: a channel order and the ERP order it became, readable from either side.
+#[async_trait]
+pub trait Bindings: Send + Sync {
     /// Records a binding; writing the same binding again is a no-op, a conflicting one an error.
-    async fn bind(&self, binding: &Binding) -> Result<(), crate::aws::LedgerError>;
+    async fn bind(&self, binding: &Binding) -> Result<(), LedgerError>;
     async fn binding_for_channel(
         &self,
         connection: &ConnectionId,
         order: &ChannelOrderId,
-    ) -> Result<Option<Binding>, crate::aws::LedgerError>;
-    async fn binding_for_erp(&self, erp: &ErpOrderRef) -> Result<Option<Binding>, crate::aws::LedgerError>;
+    ) -> Result<Option<Binding>, LedgerError>;
+    async fn binding_for_erp(&self, erp: &ErpOrderRef) -> Result<Option<Binding>, LedgerError>;
+}
 
-    async fn cursor(&self, connection: &ConnectionId, stream: &str) -> Result<Option<Cursor>, crate::aws::LedgerError>;
+/// Cursors: where a stream (a pull, a poll, the last status pushed) stopped.
+#[async_trait]
+pub trait Cursors: Send + Sync {
+    async fn cursor(&self, connection: &ConnectionId, stream: &str) -> Result<Option<Cursor>, LedgerError>;
     /// Saves a cursor if its stored version is still `expected_version` (None: must not exist).
     async fn save_cursor(
         &self,
@@ -174,23 +185,31 @@ pub trait Ledger: Send + Sync {
         stream: &str,
         value: &str,
         expected_version: Option<u64>,
-    ) -> Result<Cursor, crate::aws::LedgerError>;
-
-    /// True the first time `key` is seen in `scope` within `ttl` (webhook delivery dedupe).
-    async fn remember_once(&self, scope: &str, key: &str, ttl: Duration) -> Result<bool, crate::aws::LedgerError>;
-    /// Forgets a key remembered by `remember_once` (its effect did not happen after all).
-    async fn forget(&self, scope: &str, key: &str) -> Result<(), crate::aws::LedgerError>;
-
-    async fn save_mapping(
-        &self,
-        name: &str,
-        source_path: &str,
-        source: &str,
-    ) -> Result<StoredMapping, crate::aws::LedgerError>;
-    async fn latest_mapping(&self, name: &str) -> Result<Option<StoredMapping>, crate::aws::LedgerError>;
-    async fn mapping_version(&self, name: &str, version: u64)
-        -> Result<Option<StoredMapping>, crate::aws::LedgerError>;
+    ) -> Result<Cursor, LedgerError>;
 }
+
+/// Markers: keys remembered for a while (webhook delivery dedupe, enqueued orders, copied notes).
+#[async_trait]
+pub trait Markers: Send + Sync {
+    /// True the first time `key` is seen in `scope` within `ttl`.
+    async fn remember_once(&self, scope: &str, key: &str, ttl: Duration) -> Result<bool, LedgerError>;
+    /// Forgets a key remembered by `remember_once` (its effect did not happen after all).
+    async fn forget(&self, scope: &str, key: &str) -> Result<(), LedgerError>;
+}
+
+/// Versioned mapping files.
+#[async_trait]
+pub trait MappingStore: Send + Sync {
+    async fn save_mapping(&self, name: &str, source_path: &str, source: &str) -> Result<StoredMapping, LedgerError>;
+    async fn latest_mapping(&self, name: &str) -> Result<Option<StoredMapping>, LedgerError>;
+    async fn mapping_version(&self, name: &str, version: u64) -> Result<Option<StoredMapping>, LedgerError>;
+}
+
+/// All five capabilities of the state table, for the adapters and apps that hold them together;
+/// flows take only the capabilities they use.
+pub trait Ledger: Claims + Bindings + Cursors + Markers + MappingStore {}
+
+impl<T: Claims + Bindings + Cursors + Markers + MappingStore + ?Sized> Ledger for T {}
 
 // ---------------------------------------------------------------------------------------------
 // Connector log: every action, visible to operators.
@@ -246,11 +265,14 @@ pub struct LogEntry {
     pub notes: String,
     pub started_at: DateTime<Utc>,
     pub completed_at: DateTime<Utc>,
+    /// The order's (or delivery's) correlation id, the same in every function and log line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
 }
 
 #[async_trait]
 pub trait ConnectorLog: Send + Sync {
-    async fn record(&self, entry: &LogEntry) -> Result<(), crate::aws::LedgerError>;
+    async fn record(&self, entry: &LogEntry) -> Result<(), LedgerError>;
     /// Entries of a connection that started in `[from, to)`, oldest first.
     async fn entries_between(
         &self,
@@ -258,14 +280,14 @@ pub trait ConnectorLog: Send + Sync {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         limit: usize,
-    ) -> Result<Vec<LogEntry>, crate::aws::LedgerError>;
+    ) -> Result<Vec<LogEntry>, LedgerError>;
     /// Entries about one entity, newest first.
     async fn entries_for_entity(
         &self,
         connection: &ConnectionId,
         entity_id: &str,
         limit: usize,
-    ) -> Result<Vec<LogEntry>, crate::aws::LedgerError>;
+    ) -> Result<Vec<LogEntry>, LedgerError>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -290,7 +312,7 @@ pub struct SendReport {
 #[async_trait]
 pub trait Queue: Send + Sync {
     /// Sends messages in batches of ten, retrying entries SQS reports as retryable.
-    async fn send(&self, messages: Vec<OutgoingMessage>) -> Result<SendReport, crate::aws::QueueError>;
+    async fn send(&self, messages: Vec<OutgoingMessage>) -> Result<SendReport, QueueError>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -366,21 +388,20 @@ pub trait OrderSink: Send + Sync {
     async fn find_by_import_id(&self, import_id: &str) -> Result<Option<ErpOrderRef>, ConnectorError>;
     /// Creates the order (insert only: never updates an existing one).
     async fn create_order(&self, draft: &Self::Draft) -> Result<ErpOrderRef, ConnectorError>;
-    async fn find_customer(&self, lookup: CustomerLookup<'_>) -> Result<Option<AcumaticaCustomerId>, ConnectorError>;
+    /// The customer id Orderbridge gives a buyer it creates: `prefix` plus the channel's customer
+    /// id, or a digest of the email; the ERP's own id rules decide (length, characters).
+    fn derive_customer_id(&self, prefix: &str, customer: &Customer) -> Option<ErpCustomerId>;
+    async fn find_customer(&self, lookup: CustomerLookup<'_>) -> Result<Option<ErpCustomerId>, ConnectorError>;
     /// Creates the customer under `id` (insert only; an existing `id` is returned as is).
     async fn create_customer(
         &self,
-        id: &AcumaticaCustomerId,
+        id: &ErpCustomerId,
         customer: &Customer,
         order: &Order,
-    ) -> Result<AcumaticaCustomerId, ConnectorError>;
-    /// Resolves a channel identifier to an ERP inventory id.
-    async fn resolve_item(
-        &self,
-        kind: IdentifierKind,
-        value: &str,
-    ) -> Result<Option<AcumaticaInventoryId>, ConnectorError>;
-    /// Ends the ERP session at the end of a batch (Acumatica: log out, freeing the API-user slot).
+    ) -> Result<ErpCustomerId, ConnectorError>;
+    /// Resolves a channel identifier to an ERP item id.
+    async fn resolve_item(&self, kind: IdentifierKind, value: &str) -> Result<Option<ErpItemId>, ConnectorError>;
+    /// Ends the ERP session at the end of a batch (log out, freeing a licensed API-user slot).
     async fn end_session(&self) {}
 }
 
@@ -446,29 +467,4 @@ pub trait StatusPublisher: Send + Sync {
     /// Sets the channel status the mapping chose.
     async fn push_status(&self, order: &ChannelOrderId, status: &str) -> Result<(), ConnectorError>;
     async fn add_note(&self, order: &ChannelOrderId, note: &str) -> Result<(), ConnectorError>;
-}
-
-/// A webhook request as API Gateway hands it over, body already base64-decoded.
-#[derive(Debug, Clone)]
-pub struct WebhookRequest<'a> {
-    pub path: &'a str,
-    pub query: &'a str,
-    pub headers: &'a [(String, String)],
-    pub body: &'a [u8],
-    pub received_at: DateTime<Utc>,
-}
-
-/// A webhook's meaning once verified: what to do later, and the key to deduplicate it on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WebhookEvent {
-    pub dedupe_key: String,
-    /// Serialized as `event`: queue messages are tagged with `kind` already.
-    #[serde(rename = "event")]
-    pub kind: String,
-    pub payload: serde_json::Value,
-}
-
-/// Authenticates and parses one vendor's webhooks.
-pub trait WebhookVerifier: Send + Sync {
-    fn verify(&self, request: &WebhookRequest<'_>) -> Result<Vec<WebhookEvent>, crate::connectors::WebhookError>;
 }

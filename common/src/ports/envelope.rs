@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::ports::OutgoingMessage;
+use super::OutgoingMessage;
 
 /// A message with the metadata every hop carries.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,6 +38,11 @@ impl<B> Envelope<B> {
     /// A new envelope with a fresh correlation id.
     pub fn new(body: B, now: DateTime<Utc>) -> Self {
         Self { correlation_id: uuid::Uuid::new_v4().to_string(), sent_at: now, body }
+    }
+
+    /// A new envelope carrying an existing correlation id (an order's, derived from its key).
+    pub fn correlated(body: B, now: DateTime<Utc>, correlation_id: String) -> Self {
+        Self { correlation_id, sent_at: now, body }
     }
 
     /// A follow-up message in the same flow keeps the correlation id.

@@ -1,0 +1,228 @@
+//! The vendor registry: the one place that lists the connectors and maps the connections file's
+//! `kind` to each. A new vendor is its folder under `connectors/` plus one line in [`VENDORS`].
+//!
+//! Everything outside `connectors/` reaches vendors only through here: the apps ask for a channel's
+//! parts by kind, the ERP and the shipping tool by their sections, the webhook routes by the
+//! secrets configured; stored records name systems by the codes declared here.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::connections::{ChannelConnection, Connections};
+use crate::mapping::SalesOrderDraft;
+use crate::model::{ChannelOrderId, ConnectionId};
+use crate::ports::{
+    ErpShipments, InboundEvent, OrderSink, OrderSource, ShippingTool, StatusPublisher, WebhookVerifier,
+};
+use crate::webhooks::StandardWebhooksVerifier;
+
+use super::{acumatica, bigcommerce, magento, sellercloud, shipstation, InvalidConfig, SetupError};
+
+/// What a vendor is to Orderbridge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// A sales channel: orders are pulled from it (when it has a source) and shipments, statuses
+    /// and notes pushed back to it.
+    Channel,
+    /// The ERP orders are created in and shipments are read from.
+    Erp,
+    /// The shipping tool labels are read from.
+    ShippingTool,
+}
+
+/// One channel connection's clients, built from its `[connection.settings]`.
+pub struct ChannelParts {
+    /// Where orders are pulled from; None for a publish-only channel.
+    pub source: Option<Arc<dyn OrderSource>>,
+    pub publisher: Arc<dyn StatusPublisher>,
+    /// False for channels that mark the whole order shipped at once.
+    pub takes_partial_shipments: bool,
+    /// Turns the order number a shipping tool shows into this channel's order id.
+    pub order_id: fn(&str) -> Option<ChannelOrderId>,
+}
+
+/// Builds a channel's parts from its connection (id, settings).
+pub type ChannelBuilder = fn(&ConnectionId, &toml::Table) -> Result<ChannelParts, SetupError>;
+
+/// A registered vendor.
+pub struct Vendor {
+    /// The connections file's `kind` (and the system name records written before codes were
+    /// stored use).
+    pub kind: &'static str,
+    /// The system code in Import IDs, ledger keys and push keys (`SC-5512345`, `AC-000123#1`).
+    pub code: &'static str,
+    pub role: Role,
+    /// For channels: how a connection of this kind is built.
+    pub channel: Option<ChannelBuilder>,
+}
+
+/// Every vendor Orderbridge speaks to.
+pub const VENDORS: &[Vendor] = &[
+    sellercloud::VENDOR_ENTRY,
+    bigcommerce::VENDOR_ENTRY,
+    magento::VENDOR_ENTRY,
+    acumatica::VENDOR_ENTRY,
+    shipstation::VENDOR_ENTRY,
+];
+
+/// The vendor of a `kind`, if registered.
+pub fn vendor(kind: &str) -> Option<&'static Vendor> {
+    VENDORS.iter().find(|v| v.kind == kind)
+}
+
+/// The kinds a channel connection may have, for error messages.
+pub fn channel_kinds() -> Vec<&'static str> {
+    VENDORS.iter().filter(|v| v.channel.is_some()).map(|v| v.kind).collect()
+}
+
+/// Teaches the model the system names older records hold (`"sellercloud"` → `SC`). Idempotent.
+pub fn install() {
+    crate::model::install_legacy_names(|name| VENDORS.iter().find(|v| v.kind == name).map(|v| v.code));
+}
+
+/// Parses a channel connection's settings as `T` (the vendor's config), naming the bad field.
+pub fn settings<T: serde::de::DeserializeOwned>(vendor: &'static str, table: &toml::Table) -> Result<T, SetupError> {
+    T::deserialize(toml::Value::Table(table.clone()))
+        .map_err(|e| SetupError::Config(InvalidConfig { vendor, problem: format!("settings: {}", e.message()) }))
+}
+
+/// A channel connection's parts, by its `kind`.
+pub fn channel(connection: &ChannelConnection) -> Result<ChannelParts, SetupError> {
+    install();
+    let build = vendor(&connection.kind).and_then(|v| v.channel).ok_or_else(|| {
+        SetupError::Config(InvalidConfig {
+            vendor: "connections",
+            problem: format!(
+                "kind {:?} is not a sales channel Orderbridge knows ({})",
+                connection.kind,
+                channel_kinds().join(", ")
+            ),
+        })
+    })?;
+    build(&connection.id, &connection.settings)
+}
+
+/// The ERP's two faces: where orders are created, and where shipments and order states are read.
+pub struct ErpParts {
+    pub sink: Arc<dyn OrderSink<Draft = SalesOrderDraft>>,
+    pub shipments: Arc<dyn ErpShipments>,
+    /// Its name in the connector log (shipments come from it; it is no channel connection).
+    pub log_name: ConnectionId,
+}
+
+/// The ERP of a deployment.
+pub fn erp(connections: &Connections) -> Result<ErpParts, SetupError> {
+    install();
+    let client = Arc::new(acumatica::AcumaticaClient::new(connections.acumatica.clone())?);
+    Ok(ErpParts { sink: client.clone(), shipments: client, log_name: log_name(acumatica::VENDOR) })
+}
+
+/// The shipping tool whose labels are pushed back, with its store → connection map.
+pub struct ToolParts {
+    pub tool: Arc<dyn ShippingTool>,
+    pub stores: BTreeMap<i64, ConnectionId>,
+}
+
+/// The shipping tool, when the connections file configures one.
+pub fn shipping_tool(connections: &Connections) -> Result<Option<ToolParts>, SetupError> {
+    let Some(section) = &connections.shipstation else { return Ok(None) };
+    let tool = Arc::new(shipstation::ShipStationClient::new(section.settings.clone())?);
+    let stores = section
+        .store_map()
+        .map_err(|problem| SetupError::Config(InvalidConfig { vendor: shipstation::VENDOR, problem }))?;
+    Ok(Some(ToolParts { tool, stores }))
+}
+
+/// The shipping tool's name in the connector log.
+pub fn shipping_tool_log_name() -> ConnectionId {
+    log_name(shipstation::VENDOR)
+}
+
+fn log_name(vendor: &'static str) -> ConnectionId {
+    ConnectionId::parse(vendor).unwrap_or_else(|_| unreachable!("{vendor} is a valid connection id"))
+}
+
+/// The routes of shipment-webhook (paths as API Gateway's `rawPath`).
+pub const SHIPSTATION_ROUTE: &str = "/webhooks/shipstation";
+pub const ACUMATICA_ROUTE: &str = "/webhooks/acumatica";
+pub const GENERIC_ROUTE: &str = "/webhooks/generic";
+
+/// The webhook routes whose secrets are configured; the others answer 404.
+pub fn webhook_routes(connections: &Connections) -> Vec<(String, Arc<dyn WebhookVerifier>)> {
+    let hooks = &connections.webhooks;
+    let mut routes: Vec<(String, Arc<dyn WebhookVerifier>)> = Vec::new();
+    if let Some(token) = &hooks.shipstation_token {
+        let base = connections.shipstation.as_ref().map(|s| s.settings.base_url.as_str());
+        routes.push((
+            SHIPSTATION_ROUTE.into(),
+            Arc::new(shipstation::ShipStationVerifier::new(token.clone(), shipstation::webhook::api_hosts(base))),
+        ));
+    }
+    if let (Some(header), Some(secret)) = (&hooks.acumatica_header, &hooks.acumatica_secret) {
+        routes.push((ACUMATICA_ROUTE.into(), Arc::new(acumatica::AcumaticaPushVerifier::new(header, secret.clone()))));
+    }
+    if !hooks.generic_secrets.is_empty() {
+        routes.push((GENERIC_ROUTE.into(), Arc::new(StandardWebhooksVerifier::new("generic", &hooks.generic_secrets))));
+    }
+    routes
+}
+
+/// A `webhook_event.v1` message (enqueued before events were typed) as a typed event, parsed by
+/// the sender's own parser. `event` is the v1 kind (`acumatica.<query>`, `shipstation.ship_notify`,
+/// `generic`).
+pub fn legacy_webhook_event(event: &str, payload: &serde_json::Value) -> Result<InboundEvent, String> {
+    if event.starts_with("acumatica.") {
+        Ok(acumatica::webhook::legacy_event(payload))
+    } else if event == "shipstation.ship_notify" {
+        shipstation::webhook::legacy_event(payload)
+    } else {
+        crate::webhooks::generic_event(payload)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::SystemCode;
+
+    #[test]
+    fn every_vendor_has_a_unique_kind_and_a_valid_unique_code() {
+        let mut kinds = std::collections::BTreeSet::new();
+        let mut codes = std::collections::BTreeSet::new();
+        for v in VENDORS {
+            assert!(SystemCode::parse(v.code).is_ok(), "{}: code {:?}", v.kind, v.code);
+            assert!(ConnectionId::parse(v.kind).is_ok(), "{}: kind must be a valid log name", v.kind);
+            assert!(kinds.insert(v.kind) && codes.insert(v.code), "{} registered twice", v.kind);
+            assert_eq!(v.channel.is_some(), v.role == Role::Channel, "{}: only channels build connections", v.kind);
+        }
+    }
+
+    #[test]
+    fn records_written_with_system_names_still_read() {
+        install();
+        let old: ChannelOrderId = serde_json::from_str(r#"{"channel":"sellercloud","id":5512345}"#).unwrap();
+        assert_eq!(old.to_string(), "SC-5512345");
+        let new: ChannelOrderId = serde_json::from_str(&serde_json::to_string(&old).unwrap()).unwrap();
+        assert_eq!(new, old);
+        let bc: ChannelOrderId = serde_json::from_str(r#"{"channel":"bigcommerce","id":7}"#).unwrap();
+        assert_eq!(bc.to_string(), "BC-7");
+        let shipment: crate::model::ShipmentSource =
+            serde_json::from_str(r#"{"system":"shipstation","id":778899}"#).unwrap();
+        assert_eq!(shipment.to_string(), "SS-778899");
+    }
+
+    #[test]
+    fn legacy_webhook_messages_become_typed_events() {
+        let acu = serde_json::json!({"inserted": [{"ShipmentNbr": "000123"}]});
+        assert!(matches!(
+            legacy_webhook_event("acumatica.ShipmentsForSync", &acu),
+            Ok(InboundEvent::ErpChanged { shipments, .. }) if shipments.len() == 1
+        ));
+        let ss = serde_json::json!({"resource_url": "https://ssapi.shipstation.com/shipments?batchId=1"});
+        assert!(matches!(
+            legacy_webhook_event("shipstation.ship_notify", &ss),
+            Ok(InboundEvent::ToolBatchReady { .. })
+        ));
+        assert!(legacy_webhook_event("generic", &serde_json::json!({"type": "nope"})).is_err());
+    }
+}

@@ -1,0 +1,104 @@
+//! Resolving an order's customer and items in the ERP (lookups and, where the mapping allows, a
+//! customer create), so that building the draft afterwards is pure.
+
+use crate::mapping::{kind_name, Mapping, OrderMappingError, Problem};
+use crate::model::{ErpCustomerId, ErpItemId, Order};
+use crate::ports::{CustomerLookup, OrderSink};
+
+/// Finds the ERP customer for the order by its derived id or its email (one ERP request); creates
+/// one under the derived id if allowed. The derived id makes a retried create find its customer.
+pub async fn resolve_customer<S: OrderSink + ?Sized>(
+    mapping: &Mapping,
+    order: &Order,
+    sink: &S,
+) -> Result<ErpCustomerId, OrderMappingError> {
+    let rules = &mapping.file.customers;
+    let derived = sink.derive_customer_id(rules.id_prefix.get_ref(), &order.customer);
+    let email = order.customer.email.as_deref().map(str::trim).filter(|e| e.contains('@'));
+    let lookup = match (&derived, email) {
+        (Some(id), Some(email)) => Some(CustomerLookup::IdOrEmail { id: id.as_str(), email }),
+        (Some(id), None) => Some(CustomerLookup::ChannelId(id.as_str())),
+        (None, Some(email)) => Some(CustomerLookup::Email(email)),
+        (None, None) => None,
+    };
+    if let Some(lookup) = lookup {
+        if let Some(found) = sink.find_customer(lookup).await.map_err(OrderMappingError::Lookup)? {
+            return Ok(found);
+        }
+    }
+    let Some(derived) = derived else {
+        return match &rules.guest_customer {
+            Some(guest) => ErpCustomerId::parse(guest.get_ref().clone()).map_err(|e| {
+                OrderMappingError::Unmapped(vec![Problem {
+                    field: "customers.guest_customer".into(),
+                    message: e.to_string(),
+                }])
+            }),
+            None => Err(OrderMappingError::Unmapped(vec![Problem {
+                field: "customer".into(),
+                message: format!(
+                    "the order has no customer id and no email; set customers.guest_customer in {}",
+                    mapping.path
+                ),
+            }])),
+        };
+    };
+    if !rules.create_missing {
+        return Err(OrderMappingError::Unmapped(vec![Problem {
+            field: format!("customer {:?}", order.customer.email.as_deref().unwrap_or(&order.customer.name)),
+            message: format!("no matching ERP customer and customers.create_missing is false in {}", mapping.path),
+        }]));
+    }
+    sink.create_customer(&derived, &order.customer, order).await.map_err(OrderMappingError::Lookup)
+}
+
+/// Resolves every line to an ERP item by the mapping's identifier priority (after substitutions).
+/// Lines that match nothing are reported together.
+pub async fn resolve_lines<S: OrderSink + ?Sized>(
+    mapping: &Mapping,
+    order: &Order,
+    sink: &S,
+) -> Result<Vec<ErpItemId>, OrderMappingError> {
+    let rules = &mapping.file.items;
+    let mut resolved = Vec::with_capacity(order.lines.len());
+    let mut problems = Vec::new();
+    for line in &order.lines {
+        if let Some(sub) = line.identifiers.sku.as_deref().and_then(|sku| rules.substitutions.get(sku)) {
+            match ErpItemId::parse(sub.get_ref().clone()) {
+                Ok(id) => resolved.push(id),
+                Err(e) => problems.push(Problem { field: "items.substitutions".into(), message: e.to_string() }),
+            }
+            continue;
+        }
+        let mut found = None;
+        let mut tried = Vec::new();
+        for kind in rules.identifier_priority.get_ref() {
+            let Some(value) = line.identifiers.get(*kind) else { continue };
+            tried.push(format!("{} {value:?}", kind_name(*kind)));
+            if let Some(id) = sink.resolve_item(*kind, value).await.map_err(OrderMappingError::Lookup)? {
+                found = Some(id);
+                break;
+            }
+        }
+        match found {
+            Some(id) => resolved.push(id),
+            None => problems.push(Problem {
+                field: format!("line {:?}", line.channel_line_id),
+                message: if tried.is_empty() {
+                    format!("carries none of the identifiers in items.identifier_priority ({})", mapping.path)
+                } else {
+                    format!(
+                        "no ERP item matches {}; add the item in the ERP or a substitution under [items.substitutions] in {}",
+                        tried.join(", "),
+                        mapping.path
+                    )
+                },
+            }),
+        }
+    }
+    if problems.is_empty() {
+        Ok(resolved)
+    } else {
+        Err(OrderMappingError::Unmapped(problems))
+    }
+}
