@@ -4,6 +4,7 @@
 //! RFC-2822 dates, the Standard-plan rate-limit headers and signed `store/order/*` webhooks.
 
 mod api;
+mod sim;
 
 use std::collections::BTreeMap;
 
@@ -17,6 +18,7 @@ use crate::core::fixed;
 use crate::seed::{Channel, GenOrder, SeedData};
 
 pub use api::{control_router, router};
+pub use sim::Sim;
 
 /// BigCommerce order statuses [BC3]: (id, name).
 pub const STATUSES: &[(i64, &str)] = &[

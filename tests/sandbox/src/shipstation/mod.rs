@@ -5,6 +5,7 @@
 //! 40-per-minute limit with `X-Rate-Limit-*` headers, and offset-less Pacific timestamps.
 
 mod api;
+mod sim;
 
 use std::collections::BTreeMap;
 
@@ -17,6 +18,7 @@ use crate::core::num;
 use crate::seed::{GenOrder, SeedData};
 
 pub use api::{control_router, router, CreateShipments};
+pub use sim::Sim;
 
 /// Documented order statuses [SS5].
 pub const ORDER_STATUSES: &[&str] =
