@@ -2,6 +2,10 @@
 //! per hour, BigCommerce per store per 30 s, ShipStation per API key per minute, Acumatica per
 //! instance per minute plus concurrent-request and API-user licence limits. Each vendor's
 //! window, bucket key and headers come from its [`SimulatedVendor`](crate::SimulatedVendor).
+//!
+//! With limits switched off (`--no-rate-limits`, `SandboxConfig::rate_limits = false` or the
+//! control API) nothing is refused and nothing is counted: every request sees a full budget, so
+//! the vendors' headers never count down and a well-behaved client never throttles itself.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -71,18 +75,27 @@ impl RateLimiter {
     }
 
     /// Count one request of `key` (client, store or API key) against `vendor`'s window.
-    /// Rejected requests are not counted. With limits disabled every request is allowed, but the
-    /// quota is still tracked so header values stay realistic.
+    /// Rejected requests are not counted. With limits disabled every request is allowed and
+    /// nothing is counted: the decision reports the full quota with a whole window to go.
     pub fn check(&mut self, vendor: Vendor, key: &str, now: Instant) -> Option<Decision> {
         let limit = vendor.sim().rate_limit(&self.config)?;
+        if !self.enabled {
+            return Some(Decision {
+                allowed: true,
+                limit: limit.requests,
+                remaining: limit.requests,
+                reset: limit.window,
+                window: limit.window,
+            });
+        }
         let w = self.windows.entry((vendor, key.to_string())).or_insert(Window { start: now, used: 0 });
         if now.duration_since(w.start) >= limit.window {
             w.start = now;
             w.used = 0;
         }
         let reset = limit.window.saturating_sub(now.duration_since(w.start));
-        let allowed = !self.enabled || w.used < limit.requests;
-        if w.used < limit.requests || !self.enabled {
+        let allowed = w.used < limit.requests;
+        if allowed {
             w.used = w.used.saturating_add(1);
         }
         Some(Decision {
@@ -127,7 +140,10 @@ mod tests {
         let mut rl = RateLimiter::new(false, cfg);
         let t0 = Instant::now();
         for _ in 0..5 {
-            assert!(rl.check(Vendor::Bigcommerce, "store", t0).unwrap().allowed);
+            let d = rl.check(Vendor::Bigcommerce, "store", t0).unwrap();
+            assert!(d.allowed);
+            // Nothing counts down while limits are off.
+            assert_eq!((d.remaining, d.reset), (1, Duration::from_secs(30)));
         }
         assert!(rl.check(Vendor::Magento, "x", t0).is_none());
     }
