@@ -318,6 +318,17 @@ impl BcOrder {
         })
     }
 
+    /// The order coupon (`GET /v2/orders/{id}/coupons` item), if a promo code was applied:
+    /// `WELCOME10` is a 10 % percentage discount (coupon type 1) on the order.
+    pub fn coupon_json(&self) -> Option<Value> {
+        let g = &self.gen;
+        let code = g.promo_code.as_ref()?;
+        Some(json!({
+            "id": self.id, "coupon_id": 1, "order_id": self.id, "code": code,
+            "amount": m4(Decimal::new(10, 0)), "type": 1, "discount": m4(g.order_discount),
+        }))
+    }
+
     pub fn address_json(&self) -> Value {
         let g = &self.gen;
         let a = &g.buyer.address;
