@@ -6,6 +6,10 @@
 //! only its base URL changed. Every port also serves an inspection/control API under
 //! `/_sandbox/...`, and the same operations are Rust methods on [`SharedState`].
 //!
+//! Each vendor module implements [`SimulatedVendor`] (routes, base URL, credentials, rate-limit
+//! policy and headers, error envelopes); [`Vendor::sim`] is the single place that dispatches on
+//! the [`Vendor`] enum. See [`vendor`] and the README for what a new simulated vendor needs.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), orderbridge_sandbox::SandboxError> {
 //! use orderbridge_sandbox::{start, SandboxConfig};
