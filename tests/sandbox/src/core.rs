@@ -3,7 +3,6 @@
 //! fault plan, the rate limiter and webhook deliveries. Tests reach it through [`SharedState`].
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
@@ -18,57 +17,12 @@ use tokio::sync::watch;
 use crate::config::{RateLimitConfig, SandboxConfig};
 use crate::faults::FaultPlan;
 use crate::ratelimit::RateLimiter;
+pub use crate::vendor::Vendor;
 use crate::webhook::{Delivery, WebhookTarget};
 use crate::{acumatica, bigcommerce, magento, sellercloud, shipstation};
 
-/// The five simulated vendors.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Vendor {
-    Sellercloud,
-    Acumatica,
-    Bigcommerce,
-    Shipstation,
-    Magento,
-}
-
-impl Vendor {
-    pub const ALL: [Vendor; 5] =
-        [Vendor::Sellercloud, Vendor::Acumatica, Vendor::Bigcommerce, Vendor::Shipstation, Vendor::Magento];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Vendor::Sellercloud => "sellercloud",
-            Vendor::Acumatica => "acumatica",
-            Vendor::Bigcommerce => "bigcommerce",
-            Vendor::Shipstation => "shipstation",
-            Vendor::Magento => "magento",
-        }
-    }
-}
-
-impl fmt::Display for Vendor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Vendor {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "sellercloud" | "sc" => Ok(Vendor::Sellercloud),
-            "acumatica" | "ac" => Ok(Vendor::Acumatica),
-            "bigcommerce" | "bc" => Ok(Vendor::Bigcommerce),
-            "shipstation" | "ss" => Ok(Vendor::Shipstation),
-            "magento" | "mg" => Ok(Vendor::Magento),
-            other => Err(format!("unknown vendor '{other}'")),
-        }
-    }
-}
-
 /// Base URL of each vendor. A documented client appends the vendor's documented path.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct VendorUrls {
     /// `http://127.0.0.1:P` — append `/api/token`, `/api/Orders`, `/rest/api/...`.
     pub sellercloud: String,
@@ -84,13 +38,7 @@ pub struct VendorUrls {
 
 impl VendorUrls {
     pub fn get(&self, v: Vendor) -> &str {
-        match v {
-            Vendor::Sellercloud => &self.sellercloud,
-            Vendor::Acumatica => &self.acumatica,
-            Vendor::Bigcommerce => &self.bigcommerce,
-            Vendor::Shipstation => &self.shipstation,
-            Vendor::Magento => &self.magento,
-        }
+        v.sim().url(self)
     }
 }
 
@@ -187,16 +135,10 @@ impl SharedState {
     /// Build state and seed every vendor from `config`.
     pub fn new(config: SandboxConfig) -> Self {
         let data = Arc::new(crate::seed::SeedData::generate(&config));
-        let mut webhooks = BTreeMap::new();
-        if let Some(t) = &config.acumatica_push {
-            webhooks.insert(Vendor::Acumatica, t.clone());
-        }
-        if let Some(t) = &config.bigcommerce_webhook {
-            webhooks.insert(Vendor::Bigcommerce, t.clone());
-        }
-        if let Some(t) = &config.shipstation_webhook {
-            webhooks.insert(Vendor::Shipstation, t.clone());
-        }
+        let webhooks: BTreeMap<Vendor, WebhookTarget> = Vendor::ALL
+            .into_iter()
+            .filter_map(|v| v.sim().configured_webhook(&config).map(|t| (v, t.clone())))
+            .collect();
         let (shutdown, _) = watch::channel(false);
         let limiter = RateLimiter::new(config.rate_limits, config.limits.clone());
         let http = reqwest::Client::builder().timeout(config.delivery.timeout).build().unwrap_or_default();
@@ -356,15 +298,7 @@ impl SharedState {
 
     /// Re-seed one vendor and forget its writes, deliveries, faults queue and rate windows.
     pub fn reset(&self, vendor: Vendor) {
-        let cfg = &self.0.config;
-        let data = self.0.seed_data.clone();
-        match vendor {
-            Vendor::Sellercloud => *self.sellercloud() = sellercloud::ScState::seeded(cfg, &data),
-            Vendor::Acumatica => *self.acumatica() = acumatica::AcState::seeded(cfg, &data),
-            Vendor::Bigcommerce => *self.bigcommerce() = bigcommerce::BcState::seeded(cfg, &data),
-            Vendor::Shipstation => *self.shipstation() = shipstation::SsState::seeded(cfg, &data),
-            Vendor::Magento => *self.magento() = magento::MgState::seeded(cfg, &data),
-        }
+        vendor.sim().reseed(self);
         lock(&self.0.writes).clear_vendor(vendor);
         lock(&self.0.deliveries).retain(|d| d.vendor != vendor);
         lock(&self.0.faults).clear_script(vendor);

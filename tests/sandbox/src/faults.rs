@@ -12,14 +12,11 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use chrono::{SecondsFormat, Utc};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::core::{lock, SharedState, Vendor};
 use crate::ratelimit::Decision;
@@ -271,12 +268,11 @@ pub struct GateCtx {
     pub vendor: Vendor,
 }
 
-/// Decrements Acumatica's in-flight counter when the request finishes (or is dropped).
-struct InflightGuard(SharedState);
+/// Releases a request's slot of its vendor's concurrency limit when it finishes (or is dropped).
+struct InflightGuard(SharedState, Vendor);
 impl Drop for InflightGuard {
     fn drop(&mut self) {
-        let mut l = lock(&self.0 .0.limiter);
-        l.acumatica_inflight = l.acumatica_inflight.saturating_sub(1);
+        lock(&self.0 .0.limiter).end_request(self.1);
     }
 }
 
@@ -324,7 +320,7 @@ async fn gate_inner(State(ctx): State<GateCtx>, req: Request, next: Next) -> Res
                 ms => ms,
             };
             let d = ctx.state.peek_quota(vendor).map(|d| Decision { reset: Duration::from_millis(reset_ms), ..d });
-            return too_many(&ctx.state, vendor, d);
+            return too_many(vendor, d);
         }
         Some(FaultKind::InternalError) => {
             return vendor_error(vendor, StatusCode::INTERNAL_SERVER_ERROR, "An error has occurred.")
@@ -335,31 +331,26 @@ async fn gate_inner(State(ctx): State<GateCtx>, req: Request, next: Next) -> Res
         _ => {}
     }
 
-    let key = rate_key(vendor, req.headers(), conn.as_ref());
+    let sim = vendor.sim();
+    let key = sim.rate_key(req.headers(), conn.as_ref().map(|c| c.remote));
     let decision = {
         let mut l = lock(&ctx.state.0.limiter);
         l.check(vendor, &key, Instant::now())
     };
     if let Some(d) = decision {
         if !d.allowed {
-            return too_many(&ctx.state, vendor, Some(d));
+            return too_many(vendor, Some(d));
         }
     }
 
-    let _inflight = if vendor == Vendor::Acumatica {
+    let _inflight = {
         let mut l = lock(&ctx.state.0.limiter);
-        if l.enabled && l.acumatica_inflight >= l.config.acumatica_max_concurrent {
+        if l.begin_request(vendor) {
+            Some(InflightGuard(ctx.state.clone(), vendor))
+        } else {
             drop(l);
-            return vendor_error(
-                vendor,
-                StatusCode::TOO_MANY_REQUESTS,
-                "The maximum number of concurrent API requests allowed by the license has been exceeded.",
-            );
+            return vendor_error(vendor, StatusCode::TOO_MANY_REQUESTS, sim.concurrency_message());
         }
-        l.acumatica_inflight += 1;
-        Some(InflightGuard(ctx.state.clone()))
-    } else {
-        None
     };
 
     let mut resp = next.run(req).await;
@@ -381,7 +372,7 @@ async fn gate_inner(State(ctx): State<GateCtx>, req: Request, next: Next) -> Res
         }
     }
     if let Some(d) = decision {
-        add_rate_headers(vendor, resp.headers_mut(), &d);
+        sim.rate_headers(resp.headers_mut(), &d);
     }
     resp
 }
@@ -391,110 +382,25 @@ impl SharedState {
     /// the headers of an injected 429).
     fn peek_quota(&self, vendor: Vendor) -> Option<Decision> {
         let l = lock(&self.0.limiter);
-        let lim = match vendor {
-            Vendor::Sellercloud => l.config.sellercloud,
-            Vendor::Bigcommerce => l.config.bigcommerce,
-            Vendor::Shipstation => l.config.shipstation,
-            Vendor::Acumatica => l.config.acumatica_per_minute,
-            Vendor::Magento => l.config.magento?,
-        };
+        let lim = vendor.sim().rate_limit(&l.config)?;
         Some(Decision { allowed: false, limit: lim.requests, remaining: 0, reset: lim.window, window: lim.window })
     }
 }
 
-/// Which bucket a request counts against: Sellercloud per client IP, ShipStation per API key,
-/// BigCommerce per store, Acumatica per instance, Magento per server.
-fn rate_key(vendor: Vendor, headers: &HeaderMap, conn: Option<&ConnHandle>) -> String {
-    match vendor {
-        Vendor::Sellercloud => conn.map(|c| c.remote.ip().to_string()).unwrap_or_else(|| "unknown".into()),
-        Vendor::Shipstation => headers
-            .get("authorization")
-            .and_then(|h| h.to_str().ok())
-            .and_then(|h| h.strip_prefix("Basic "))
-            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|s| s.split_once(':').map(|(k, _)| k.to_string()))
-            .unwrap_or_else(|| "anonymous".into()),
-        _ => "store".into(),
-    }
-}
-
-fn hv(s: String) -> HeaderValue {
-    HeaderValue::from_str(&s).unwrap_or_else(|_| HeaderValue::from_static("0"))
-}
-
-/// BigCommerce sends its quota headers on every response; ShipStation too.
-fn add_rate_headers(vendor: Vendor, h: &mut HeaderMap, d: &Decision) {
-    match vendor {
-        Vendor::Bigcommerce => {
-            h.insert("X-Rate-Limit-Time-Window-Ms", hv(d.window.as_millis().to_string()));
-            h.insert("X-Rate-Limit-Time-Reset-Ms", hv(d.reset.as_millis().to_string()));
-            h.insert("X-Rate-Limit-Requests-Quota", hv(d.limit.to_string()));
-            h.insert("X-Rate-Limit-Requests-Left", hv(d.remaining.to_string()));
-        }
-        Vendor::Shipstation => {
-            h.insert("X-Rate-Limit-Limit", hv(d.limit.to_string()));
-            h.insert("X-Rate-Limit-Remaining", hv(d.remaining.to_string()));
-            // Seconds until the window resets, rounded up so a client never retries early.
-            let secs = d.reset.as_millis().div_ceil(1000);
-            h.insert("X-Rate-Limit-Reset", hv(secs.to_string()));
-        }
-        _ => {}
-    }
-}
-
-/// The vendor's own 429.
-fn too_many(state: &SharedState, vendor: Vendor, d: Option<Decision>) -> Response {
+/// The vendor's own 429, with its rate-limit headers showing an empty budget.
+fn too_many(vendor: Vendor, d: Option<Decision>) -> Response {
+    let sim = vendor.sim();
     let reset = d.map(|d| d.reset).unwrap_or(Duration::from_secs(60));
-    let mut resp = match vendor {
-        Vendor::Sellercloud => {
-            let at = Utc::now() + chrono::Duration::milliseconds(reset.as_millis() as i64);
-            (
-                StatusCode::TOO_MANY_REQUESTS,
-                axum::Json(json!({
-                    "Error": "Too many requests.",
-                    "RateLimitResetTime": at.to_rfc3339_opts(SecondsFormat::AutoSi, true),
-                })),
-            )
-                .into_response()
-        }
-        Vendor::Acumatica => vendor_error(
-            vendor,
-            StatusCode::TOO_MANY_REQUESTS,
-            "The number of API requests per minute has exceeded the limit allowed by the license.",
-        ),
-        Vendor::Bigcommerce => vendor_error(
-            vendor,
-            StatusCode::TOO_MANY_REQUESTS,
-            "You have exceeded your request quota. Please try again later.",
-        ),
-        Vendor::Shipstation => vendor_error(vendor, StatusCode::TOO_MANY_REQUESTS, "Too Many Requests"),
-        Vendor::Magento => vendor_error(vendor, StatusCode::TOO_MANY_REQUESTS, "Too Many Requests"),
-    };
+    let mut resp = sim.too_many_requests(reset);
     if let Some(d) = d {
-        add_rate_headers(vendor, resp.headers_mut(), &Decision { remaining: 0, ..d });
+        sim.rate_headers(resp.headers_mut(), &Decision { remaining: 0, ..d });
     }
-    let _ = state;
     resp
 }
 
 /// An error in the vendor's documented envelope.
 pub fn vendor_error(vendor: Vendor, status: StatusCode, message: &str) -> Response {
-    let body = match vendor {
-        // ASP.NET Web API default error body (Sellercloud's own shape is undocumented).
-        Vendor::Sellercloud => json!({ "Message": message }),
-        // Acumatica HttpError [AC14].
-        Vendor::Acumatica => json!({
-            "message": message,
-            "exceptionMessage": message,
-            "exceptionType": "PX.Api.ContractBased.SandboxException",
-            "stackTrace": "",
-        }),
-        // BigCommerce v2 error array.
-        Vendor::Bigcommerce => json!([{ "status": status.as_u16(), "message": message }]),
-        Vendor::Shipstation => json!({ "message": message }),
-        Vendor::Magento => json!({ "message": message }),
-    };
+    let body = vendor.sim().error_body(status, message);
     let mut resp = (status, axum::Json(body)).into_response();
     if status == StatusCode::SERVICE_UNAVAILABLE {
         resp.headers_mut().insert("Retry-After", HeaderValue::from_static("1"));

@@ -6,6 +6,10 @@
 //! only its base URL changed. Every port also serves an inspection/control API under
 //! `/_sandbox/...`, and the same operations are Rust methods on [`SharedState`].
 //!
+//! Each vendor module implements [`SimulatedVendor`] (routes, base URL, credentials, rate-limit
+//! policy and headers, error envelopes); [`Vendor::sim`] is the single place that dispatches on
+//! the [`Vendor`] enum. See [`vendor`] and the README for what a new simulated vendor needs.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), orderbridge_sandbox::SandboxError> {
 //! use orderbridge_sandbox::{start, SandboxConfig};
@@ -41,6 +45,7 @@ pub mod seed;
 pub mod sellercloud;
 pub mod server;
 pub mod shipstation;
+pub mod vendor;
 pub mod webhook;
 
 use std::time::Duration;
@@ -53,6 +58,7 @@ use tokio::task::JoinHandle;
 pub use crate::config::{Credentials, DeliveryPolicy, Ports, RateLimitConfig, SandboxConfig, WindowLimit};
 pub use crate::core::{RequestCount, SharedState, Vendor, VendorUrls, WriteEvent};
 pub use crate::faults::{CommitFailMode, FaultKind, FaultPlan, FaultSpec, ScriptedFault};
+pub use crate::vendor::SimulatedVendor;
 pub use crate::webhook::{Delivery, WebhookTarget};
 
 /// Start-up failures.
@@ -116,58 +122,18 @@ impl Sandbox {
 
 /// Credentials a client of `vendor` must present (as JSON, printed at start-up).
 pub fn vendor_credentials(cfg: &SandboxConfig, vendor: Vendor) -> Value {
-    let c = &cfg.credentials;
-    match vendor {
-        Vendor::Sellercloud => json!({
-            "username": c.sellercloud_username, "password": c.sellercloud_password,
-        }),
-        Vendor::Acumatica => json!({
-            "username": c.acumatica_username, "password": c.acumatica_password,
-            "tenant": c.acumatica_tenant, "client_id": c.acumatica_client_id,
-            "client_secret": c.acumatica_client_secret, "endpoint": "Default",
-            "endpoint_versions": acumatica::ENDPOINT_VERSIONS,
-        }),
-        Vendor::Bigcommerce => json!({
-            "store_hash": cfg.bigcommerce_store_hash, "access_token": c.bigcommerce_access_token,
-            "client_id": c.bigcommerce_client_id, "client_secret": c.bigcommerce_client_secret,
-        }),
-        Vendor::Shipstation => json!({
-            "api_key": c.shipstation_api_key, "api_secret": c.shipstation_api_secret,
-            "store_id": cfg.shipstation_store_id,
-        }),
-        Vendor::Magento => json!({
-            "admin_username": c.magento_admin_username, "admin_password": c.magento_admin_password,
-            "integration_token": c.magento_integration_token, "store_code": "default",
-        }),
-    }
+    vendor.sim().credentials(cfg)
 }
 
+/// One port's app: the vendor API behind the fault/rate-limit gate, the common control API and
+/// the vendor's own control routes.
 fn vendor_router(state: &SharedState, vendor: Vendor) -> Router {
-    let api = match vendor {
-        Vendor::Sellercloud => sellercloud::router(state.clone()),
-        Vendor::Acumatica => acumatica::router(state.clone()),
-        Vendor::Bigcommerce => bigcommerce::router(state.clone()),
-        Vendor::Shipstation => shipstation::router(state.clone()),
-        Vendor::Magento => magento::router(state.clone()),
-    };
-    let gated =
-        api.layer(axum::middleware::from_fn_with_state(faults::GateCtx { state: state.clone(), vendor }, faults::gate));
-    let control = match vendor {
-        Vendor::Sellercloud => sellercloud::control_router(state.clone()),
-        Vendor::Acumatica => acumatica::control_router(state.clone()),
-        Vendor::Bigcommerce => bigcommerce::control_router(state.clone()),
-        Vendor::Shipstation => shipstation::control_router(state.clone()),
-        Vendor::Magento => magento::control_router(state.clone()),
-    };
-    let app = gated.merge(inspect::router(state.clone(), vendor)).merge(control);
-    match vendor {
-        // ASP.NET routing is case-insensitive; Sellercloud's docs mix `/api/Orders` and
-        // `/rest/api/orders/...`, so match paths case-insensitively.
-        Vendor::Sellercloud => {
-            Router::new().fallback_service(app).layer(axum::middleware::map_request(sellercloud::lowercase_path))
-        }
-        _ => app,
-    }
+    let sim = vendor.sim();
+    let gated = sim
+        .router(state.clone())
+        .layer(axum::middleware::from_fn_with_state(faults::GateCtx { state: state.clone(), vendor }, faults::gate));
+    let app = gated.merge(inspect::router(state.clone(), vendor)).merge(sim.control_router(state.clone()));
+    sim.finish_app(app)
 }
 
 /// Bind every vendor on 127.0.0.1 (port 0 = any free port unless `config.ports` says otherwise)
@@ -177,29 +143,16 @@ pub async fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
     let state = SharedState::new(config);
     let mut listeners = Vec::new();
     for v in Vendor::ALL {
-        let port = match v {
-            Vendor::Sellercloud => ports.sellercloud,
-            Vendor::Acumatica => ports.acumatica,
-            Vendor::Bigcommerce => ports.bigcommerce,
-            Vendor::Shipstation => ports.shipstation,
-            Vendor::Magento => ports.magento,
-        };
+        let port = v.sim().port(&ports);
         let l =
             TcpListener::bind(("127.0.0.1", port)).await.map_err(|source| SandboxError::Bind { vendor: v, source })?;
         let addr = l.local_addr().map_err(|source| SandboxError::Bind { vendor: v, source })?;
         listeners.push((v, l, addr));
     }
-    let base = |v: Vendor| {
-        listeners.iter().find(|(x, _, _)| *x == v).map(|(_, _, a)| format!("http://{a}")).unwrap_or_default()
-    };
-    let cfg = state.config();
-    let urls = VendorUrls {
-        sellercloud: base(Vendor::Sellercloud),
-        acumatica: format!("{}/{}", base(Vendor::Acumatica), cfg.acumatica_instance),
-        bigcommerce: format!("{}/stores/{}", base(Vendor::Bigcommerce), cfg.bigcommerce_store_hash),
-        shipstation: base(Vendor::Shipstation),
-        magento: base(Vendor::Magento),
-    };
+    let mut urls = VendorUrls::default();
+    for (v, _, addr) in &listeners {
+        *v.sim().url_mut(&mut urls) = v.sim().base_url(&format!("http://{addr}"), state.config());
+    }
     let _ = state.0.urls.set(urls.clone());
     let mut tasks = Vec::new();
     for (v, l, _) in listeners {

@@ -1,11 +1,18 @@
 //! Fixed-window rate limiting, modelled per vendor as each documents it: Sellercloud per client
 //! per hour, BigCommerce per store per 30 s, ShipStation per API key per minute, Acumatica per
-//! instance per minute plus concurrent-request and API-user licence limits.
+//! instance per minute plus concurrent-request and API-user licence limits. Each vendor's
+//! window, bucket key and headers come from its [`SimulatedVendor`](crate::SimulatedVendor).
+//!
+//! With limits switched off (`--no-rate-limits`, `SandboxConfig::rate_limits = false` or the
+//! control API) nothing is refused and nothing is counted: every request sees a full budget, so
+//! the vendors' headers never count down and a well-behaved client never throttles itself.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::config::{RateLimitConfig, WindowLimit};
+use axum::http::HeaderValue;
+
+use crate::config::RateLimitConfig;
 use crate::core::Vendor;
 
 #[derive(Debug, Clone, Copy)]
@@ -31,12 +38,32 @@ pub struct RateLimiter {
     pub enabled: bool,
     pub config: RateLimitConfig,
     windows: HashMap<(Vendor, String), Window>,
-    pub(crate) acumatica_inflight: usize,
+    /// Requests in flight per vendor with a concurrency limit.
+    inflight: HashMap<Vendor, usize>,
 }
 
 impl RateLimiter {
     pub fn new(enabled: bool, config: RateLimitConfig) -> Self {
-        Self { enabled, config, windows: HashMap::new(), acumatica_inflight: 0 }
+        Self { enabled, config, windows: HashMap::new(), inflight: HashMap::new() }
+    }
+
+    /// Take a slot of `vendor`'s concurrency limit; false (and nothing taken) when it is full.
+    /// Vendors without such a limit, and every vendor with limits off, always get one.
+    pub(crate) fn begin_request(&mut self, vendor: Vendor) -> bool {
+        let max = vendor.sim().max_concurrent(&self.config);
+        let n = self.inflight.entry(vendor).or_insert(0);
+        if self.enabled && max.is_some_and(|m| *n >= m) {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    /// Give back the slot taken by [`Self::begin_request`].
+    pub(crate) fn end_request(&mut self, vendor: Vendor) {
+        if let Some(n) = self.inflight.get_mut(&vendor) {
+            *n = n.saturating_sub(1);
+        }
     }
 
     pub fn reset(&mut self) {
@@ -47,29 +74,28 @@ impl RateLimiter {
         self.windows.retain(|(v, _), _| *v != vendor);
     }
 
-    fn limit_for(&self, vendor: Vendor) -> Option<WindowLimit> {
-        match vendor {
-            Vendor::Sellercloud => Some(self.config.sellercloud),
-            Vendor::Bigcommerce => Some(self.config.bigcommerce),
-            Vendor::Shipstation => Some(self.config.shipstation),
-            Vendor::Acumatica => Some(self.config.acumatica_per_minute),
-            Vendor::Magento => self.config.magento,
-        }
-    }
-
     /// Count one request of `key` (client, store or API key) against `vendor`'s window.
-    /// Rejected requests are not counted. With limits disabled every request is allowed, but the
-    /// quota is still tracked so header values stay realistic.
+    /// Rejected requests are not counted. With limits disabled every request is allowed and
+    /// nothing is counted: the decision reports the full quota with a whole window to go.
     pub fn check(&mut self, vendor: Vendor, key: &str, now: Instant) -> Option<Decision> {
-        let limit = self.limit_for(vendor)?;
+        let limit = vendor.sim().rate_limit(&self.config)?;
+        if !self.enabled {
+            return Some(Decision {
+                allowed: true,
+                limit: limit.requests,
+                remaining: limit.requests,
+                reset: limit.window,
+                window: limit.window,
+            });
+        }
         let w = self.windows.entry((vendor, key.to_string())).or_insert(Window { start: now, used: 0 });
         if now.duration_since(w.start) >= limit.window {
             w.start = now;
             w.used = 0;
         }
         let reset = limit.window.saturating_sub(now.duration_since(w.start));
-        let allowed = !self.enabled || w.used < limit.requests;
-        if w.used < limit.requests || !self.enabled {
+        let allowed = w.used < limit.requests;
+        if allowed {
             w.used = w.used.saturating_add(1);
         }
         Some(Decision {
@@ -82,9 +108,15 @@ impl RateLimiter {
     }
 }
 
+/// A header value from a number rendered as text (rate-limit headers).
+pub(crate) fn header_value(s: String) -> HeaderValue {
+    HeaderValue::from_str(&s).unwrap_or_else(|_| HeaderValue::from_static("0"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::WindowLimit;
 
     #[test]
     fn window_rejects_after_quota_and_refills_after_window() {
@@ -108,7 +140,10 @@ mod tests {
         let mut rl = RateLimiter::new(false, cfg);
         let t0 = Instant::now();
         for _ in 0..5 {
-            assert!(rl.check(Vendor::Bigcommerce, "store", t0).unwrap().allowed);
+            let d = rl.check(Vendor::Bigcommerce, "store", t0).unwrap();
+            assert!(d.allowed);
+            // Nothing counts down while limits are off.
+            assert_eq!((d.remaining, d.reset), (1, Duration::from_secs(30)));
         }
         assert!(rl.check(Vendor::Magento, "x", t0).is_none());
     }

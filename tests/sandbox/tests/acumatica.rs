@@ -373,13 +373,51 @@ async fn endpoint_schema_is_served_for_schema_driven_clients() {
     let base = sb.urls().acumatica.clone();
     assert_eq!(common::client().get(format!("{base}{EP}/swagger.json")).send().await.unwrap().status(), 401);
     let c = login(&base).await;
+
+    // 24.200.001: OpenAPI 3.0.1 — components/schemas, parameters by $ref, requestBody.
     let doc: Value = common::json(c.get(format!("{base}{EP}/swagger.json"))).await;
-    assert_eq!(doc["swagger"], "2.0");
-    assert!(doc["definitions"]["SalesOrder"].is_object());
-    assert!(doc["definitions"]["ShipmentPackage"].to_string().contains("TrackingNbr"));
-    assert!(doc["definitions"]["ShipmentPackage"].to_string().contains("#/definitions/ShipmentPackageDetail"));
-    assert!(doc["definitions"]["ShipmentPackageDetail"].to_string().contains("ShipmentSplitLineNbr"));
-    assert!(doc["paths"]["/Customer"]["get"].is_object());
+    assert_eq!(doc["openapi"], "3.0.1");
+    assert!(doc.get("swagger").is_none() && doc.get("definitions").is_none());
+    assert_eq!(doc["info"]["title"], "Default/24.200.001");
+    assert!(doc["servers"][0]["url"].as_str().unwrap().ends_with("/AcumaticaERP/entity/Default/24.200.001"));
+    let schemas = &doc["components"]["schemas"];
+    assert!(schemas["SalesOrder"].is_object());
+    assert!(schemas["ShipmentPackage"].to_string().contains("TrackingNbr"));
+    assert!(schemas["ShipmentPackage"].to_string().contains("#/components/schemas/ShipmentPackageDetail"));
+    assert!(schemas["ShipmentPackageDetail"].to_string().contains("ShipmentSplitLineNbr"));
+    let list = &doc["paths"]["/Customer"]["get"];
+    assert!(list["parameters"].as_array().unwrap().iter().any(|p| p["$ref"] == "#/components/parameters/filter"));
+    assert_eq!(doc["components"]["parameters"]["filter"]["name"], "$filter");
+    let put = &doc["paths"]["/SalesOrder"]["put"];
+    assert_eq!(put["requestBody"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/SalesOrder");
+    assert!(put["parameters"].as_array().unwrap().iter().all(|p| p["in"] != "body"));
+    assert_eq!(
+        put["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/SalesOrder"
+    );
+    // Every $ref resolves.
+    let text = doc.to_string();
+    for piece in text.split("\"#/components/").skip(1) {
+        let path: Vec<&str> = piece.split('"').next().unwrap().split('/').collect();
+        assert!(doc["components"][path[0]][path[1]].is_object(), "dangling $ref {path:?}");
+    }
+
+    // 22.200.001 and 23.200.001: Swagger 2.0 with the same entities and fields.
+    for ver in ["22.200.001", "23.200.001"] {
+        let old: Value = common::json(c.get(format!("{base}/entity/Default/{ver}/swagger.json"))).await;
+        assert_eq!(old["swagger"], "2.0", "{ver}");
+        assert!(old.get("openapi").is_none() && old.get("components").is_none());
+        let defs = &old["definitions"];
+        assert!(defs["ShipmentPackage"].to_string().contains("#/definitions/ShipmentPackageDetail"));
+        assert!(old["paths"]["/SalesOrder"]["put"]["parameters"].to_string().contains("\"in\":\"body\""));
+        let names = |m: &Value| m.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(names(defs), names(schemas), "{ver}: same definitions");
+        assert_eq!(
+            defs["SalesOrder"].to_string().replace("#/definitions/", "#/components/schemas/"),
+            schemas["SalesOrder"].to_string(),
+            "{ver}: same SalesOrder fields"
+        );
+    }
     sb.shutdown().await;
 }
 

@@ -253,3 +253,51 @@ async fn failed_webhook_deliveries_are_retried() {
     assert!(scopes.contains(&"store/order/updated"));
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn order_coupons_link_answers_204_when_empty_and_lists_the_coupon_otherwise() {
+    let (sb, c, base) = common::sandbox_for(Vendor::Bigcommerce).await;
+    let (plain, couponed) = {
+        let st = sb.state().bigcommerce();
+        let plain = st.orders.values().find(|o| o.gen.promo_code.is_none()).map(|o| o.id).unwrap();
+        let couponed = st.orders.values().find(|o| o.gen.promo_code.is_some()).map(|o| o.id).unwrap();
+        (plain, couponed)
+    };
+    // Follow the order's own `coupons` link, as a client would.
+    let order: Value = common::json(get(&c, format!("{base}/v2/orders/{plain}"))).await;
+    let link = order["coupons"]["url"].as_str().unwrap().to_string();
+    let r = get(&c, link).send().await.unwrap();
+    assert_eq!(r.status(), 204, "an order without coupons has an empty coupons sub-resource");
+    assert!(r.bytes().await.unwrap().is_empty());
+    // Like the other empty sub-resources (products, shipments): 204, not 404.
+    assert_eq!(get(&c, format!("{base}/v2/orders/{plain}/shipments")).send().await.unwrap().status(), 204);
+
+    let order: Value = common::json(get(&c, format!("{base}/v2/orders/{couponed}"))).await;
+    let r = get(&c, format!("{base}/v2/orders/{couponed}/coupons")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let coupons: Vec<Value> = r.json().await.unwrap();
+    assert_eq!(coupons.len(), 1);
+    assert_eq!(coupons[0]["order_id"], couponed);
+    assert_eq!(coupons[0]["code"], "WELCOME10");
+    assert_eq!(coupons[0]["type"], 1, "percentage_discount");
+    assert_eq!(coupons[0]["amount"], "10.0000");
+    assert_eq!(coupons[0]["discount"], order["coupon_discount"]);
+
+    // A missing order is still 404, and the token is still required.
+    assert_eq!(get(&c, format!("{base}/v2/orders/999999/coupons")).send().await.unwrap().status(), 404);
+    assert_eq!(c.get(format!("{base}/v2/orders/{plain}/coupons")).send().await.unwrap().status(), 401);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn time_endpoint_returns_unix_seconds_and_requires_the_token() {
+    let (sb, c, base) = common::sandbox_for(Vendor::Bigcommerce).await;
+    let r = get(&c, format!("{base}/v2/time")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    let t = v["time"].as_i64().expect("time is an integer");
+    assert!((t - chrono::Utc::now().timestamp()).abs() <= 5);
+    assert_eq!(v.as_object().unwrap().len(), 1);
+    assert_eq!(c.get(format!("{base}/v2/time")).send().await.unwrap().status(), 401);
+    sb.shutdown().await;
+}

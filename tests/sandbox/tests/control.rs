@@ -188,3 +188,37 @@ async fn absurd_input_gets_a_vendor_error_not_a_crash() {
     assert!(r.json::<Value>().await.unwrap()["Message"].is_string());
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn with_rate_limits_off_the_quota_headers_never_count_down() {
+    use orderbridge_sandbox::WindowLimit;
+    use std::time::Duration;
+    let sb = common::sandbox_with(|c| {
+        c.rate_limits = false; // what `--no-rate-limits` sets
+        c.limits.shipstation = WindowLimit::new(3, Duration::from_secs(60));
+        c.limits.bigcommerce = WindowLimit::new(3, Duration::from_secs(30));
+    })
+    .await;
+    let c = common::client();
+    let ss = sb.urls().shipstation.clone();
+    let bc = sb.urls().bigcommerce.clone();
+    for _ in 0..6 {
+        let r = c.get(format!("{ss}/orders")).basic_auth("ss-sandbox-key", Some("ss-sandbox-secret")).send().await;
+        let r = r.unwrap();
+        assert_eq!(r.status(), 200);
+        // A full budget on every response: a client that honours the headers never waits.
+        assert_eq!(r.headers()["X-Rate-Limit-Remaining"], "3");
+        assert_eq!(r.headers()["X-Rate-Limit-Reset"], "60");
+        let r = c.get(format!("{bc}/v2/order_statuses")).header("X-Auth-Token", "bc-sandbox-access-token").send();
+        let r = r.await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["X-Rate-Limit-Requests-Left"], "3");
+        assert_eq!(r.headers()["X-Rate-Limit-Time-Reset-Ms"], "30000");
+    }
+    // Switching limits on at run time starts counting from a fresh window.
+    let r = c.put(format!("{ss}/_sandbox/rate-limits")).json(&serde_json::json!({"enabled": true})).send().await;
+    assert_eq!(r.unwrap().status(), 200);
+    let r = c.get(format!("{ss}/orders")).basic_auth("ss-sandbox-key", Some("ss-sandbox-secret")).send().await;
+    assert_eq!(r.unwrap().headers()["X-Rate-Limit-Remaining"], "2");
+    sb.shutdown().await;
+}

@@ -252,3 +252,56 @@ async fn ship_notify_resource_url_lists_exactly_the_new_shipments() {
     assert_eq!(got.len(), n0 + 4, "subscription once + control target three times");
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn createorder_answers_the_typed_order_model_without_unknown_fields() {
+    let (sb, c, base) = common::sandbox_for(Vendor::Shipstation).await;
+    let mut body = order("TYPED-1", Some("typed-1"), "awaiting_shipment");
+    // Numbers and booleans sent as strings (JSON.NET reads them), plus fields the model lacks.
+    body["amountPaid"] = json!("48.18");
+    body["shippingAmount"] = json!("5.00");
+    body["gift"] = json!("true");
+    body["items"][0]["quantity"] = json!("2");
+    body["items"][0]["unitPrice"] = json!("19.99");
+    body["items"][0]["notAField"] = json!(true);
+    body["shipTo"]["residential"] = json!("false");
+    body["shipTo"]["nickname"] = json!("home");
+    body["weight"] = json!({"value": "8", "units": "ounces"});
+    body["advancedOptions"] = json!({"storeId": "123456", "customField1": "ERP:SO1", "whatever": 1});
+    body["unknownTopLevel"] = json!("echo me not");
+    let r = post(&c, &base, "/orders/createorder", &body).await;
+    assert_eq!(r.status(), 200);
+    let o: Value = r.json().await.unwrap();
+    let number = |v: &Value| v.as_f64().unwrap_or_else(|| panic!("{v} is a JSON number"));
+    assert_eq!(number(&o["amountPaid"]), 48.18);
+    assert_eq!(number(&o["orderTotal"]), 48.18);
+    assert_eq!(number(&o["shippingAmount"]), 5.0);
+    assert_eq!(o["gift"], json!(true));
+    assert_eq!(o["items"][0]["quantity"].as_i64(), Some(2));
+    assert_eq!(number(&o["items"][0]["unitPrice"]), 19.99);
+    assert_eq!(o["shipTo"]["residential"], json!(false));
+    assert_eq!(number(&o["weight"]["value"]), 8.0);
+    assert_eq!(o["advancedOptions"]["storeId"].as_i64(), Some(123456));
+    assert_eq!(o["advancedOptions"]["customField1"], "ERP:SO1");
+    // Only the model's fields: unknown ones are dropped, absent ones come back as null.
+    assert!(o.get("unknownTopLevel").is_none());
+    assert!(o["items"][0].get("notAField").is_none());
+    assert!(o["shipTo"].get("nickname").is_none());
+    assert!(o["advancedOptions"].get("whatever").is_none());
+    for k in ["paymentDate", "shipByDate", "customerId", "internalNotes", "tagIds", "carrierCode"] {
+        assert!(o.get(k).is_some_and(Value::is_null), "{k} is present and null");
+    }
+    assert!(o["orderId"].is_i64());
+    // The stored order (GET) is the same typed model.
+    let id = o["orderId"].as_i64().unwrap();
+    let got: Value = get(&c, format!("{base}/orders/{id}")).await.json().await.unwrap();
+    assert_eq!(got, o);
+    // A value that is not a number is refused, naming the field.
+    let mut bad = order("TYPED-2", Some("typed-2"), "awaiting_shipment");
+    bad["amountPaid"] = json!("lots");
+    let r = post(&c, &base, "/orders/createorder", &bad).await;
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert!(v["message"].as_str().unwrap().contains("amountPaid"), "{v}");
+    sb.shutdown().await;
+}

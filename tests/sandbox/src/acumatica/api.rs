@@ -239,7 +239,9 @@ async fn swagger(
     if let Err(r) = gate(&s, &instance, &ver, &h) {
         return r;
     }
-    Json(super::schema::swagger(&ver, &s.config().acumatica_instance)).into_response()
+    let instance_url =
+        s.urls().map(|u| u.acumatica.clone()).unwrap_or_else(|| format!("/{}", s.config().acumatica_instance));
+    Json(super::schema::swagger(&ver, &instance_url)).into_response()
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -9,6 +9,7 @@
 mod api;
 pub mod filter;
 pub mod schema;
+mod sim;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
@@ -23,6 +24,7 @@ use crate::core::{num, parse_decimal};
 use crate::seed::SeedData;
 
 pub use api::{control_router, router, ConfirmShipment, ShipLine, ShipPackage};
+pub use sim::Sim;
 
 /// Endpoint versions served under `/entity/Default/{version}/`.
 pub const ENDPOINT_VERSIONS: &[&str] = &["22.200.001", "23.200.001", "24.200.001"];

@@ -1,7 +1,13 @@
-//! `GET /entity/Default/{version}/swagger.json`: an OpenAPI 2.0 description of the entities the
-//! sandbox models, in the shape Acumatica's endpoint generator consumes (wrapped value types such
-//! as `StringValue`, entity definitions that extend `Entity`, detail collections as arrays).
-//! It lists only the modelled entities and fields.
+//! `GET /entity/Default/{version}/swagger.json`: the endpoint schema of the entities the sandbox
+//! models, in the shape Acumatica's endpoint generator consumes (wrapped value types such as
+//! `StringValue`, entity definitions that extend `Entity`, detail collections as arrays). It lists
+//! only the modelled entities and fields.
+//!
+//! Acumatica serves **OpenAPI 3.0.1** for 24.200.001 and later (`"openapi": "3.0.1"`, `servers`,
+//! `components/schemas`, `requestBody`, parameters by `$ref` to `components/parameters`) and
+//! **Swagger 2.0** for 22.200.001 and 23.200.001 (`"swagger": "2.0"`, `host`/`basePath`,
+//! `definitions`, a `body` parameter) — Acumatica/AcumaticaRESTAPIClientForCSharp,
+//! `EndpointDefinitions/Default_2x.200.001`. Both shapes carry the same entities and fields.
 
 use serde_json::{json, Map, Value};
 
@@ -304,11 +310,18 @@ fn value_def(json_type: &str, format: Option<&str>) -> Value {
     if let Some(f) = format {
         v["format"] = json!(f);
     }
-    json!({ "type": "object", "properties": { "value": v } })
+    json!({ "type": "object", "properties": { "value": v, "error": { "type": "string" } } })
 }
 
-/// The OpenAPI 2.0 document for `version`.
-pub fn swagger(version: &str, instance: &str) -> Value {
+/// Whether `version` is served as OpenAPI 3 (24.200.001 and later) rather than Swagger 2.0.
+pub fn is_openapi3(version: &str) -> bool {
+    version.split('.').next().and_then(|m| m.parse::<u32>().ok()).is_some_and(|major| major >= 24)
+}
+
+/// The entity schemas, with references written as `{prefix}Name` (`#/definitions/` in Swagger
+/// 2.0, `#/components/schemas/` in OpenAPI 3).
+fn schemas(prefix: &str) -> Map<String, Value> {
+    let r = |name: &str| json!({ "$ref": format!("{prefix}{name}") });
     let mut defs = Map::new();
     defs.insert("StringValue".into(), value_def("string", None));
     defs.insert("DecimalValue".into(), value_def("number", Some("double")));
@@ -319,7 +332,7 @@ pub fn swagger(version: &str, instance: &str) -> Value {
         "Entity".into(),
         json!({ "type": "object", "properties": {
             "id": { "type": "string", "format": "uuid" }, "rowNumber": { "type": "integer", "format": "int64" },
-            "note": { "$ref": "#/definitions/StringValue" }, "custom": { "type": "object" },
+            "note": r("StringValue"), "custom": { "type": "object" },
             "error": { "type": "string" }, "files": { "type": "array", "items": { "type": "object" } },
         }}),
     );
@@ -327,31 +340,46 @@ pub fn swagger(version: &str, instance: &str) -> Value {
         let mut props = Map::new();
         for (f, t) in *fields {
             let p = match *t {
-                "S" => json!({ "$ref": "#/definitions/StringValue" }),
-                "D" => json!({ "$ref": "#/definitions/DecimalValue" }),
-                "B" => json!({ "$ref": "#/definitions/BooleanValue" }),
-                "T" => json!({ "$ref": "#/definitions/DateTimeValue" }),
-                "I" => json!({ "$ref": "#/definitions/IntValue" }),
+                "S" => r("StringValue"),
+                "D" => r("DecimalValue"),
+                "B" => r("BooleanValue"),
+                "T" => r("DateTimeValue"),
+                "I" => r("IntValue"),
                 other if other.starts_with('[') => {
-                    json!({ "type": "array", "items": { "$ref": format!("#/definitions/{}", other.trim_matches(['[', ']'])) } })
+                    json!({ "type": "array", "items": r(other.trim_matches(['[', ']'])) })
                 }
-                other => json!({ "$ref": format!("#/definitions/{other}") }),
+                other => r(other),
             };
             props.insert(f.to_string(), p);
         }
-        defs.insert(
-            name.to_string(),
-            json!({ "allOf": [ { "$ref": "#/definitions/Entity" }, { "type": "object", "properties": props } ] }),
-        );
+        defs.insert(name.to_string(), json!({ "allOf": [ r("Entity"), { "type": "object", "properties": props } ] }));
     }
-    let params = json!([
-        { "name": "$select", "in": "query", "type": "string" },
-        { "name": "$filter", "in": "query", "type": "string" },
-        { "name": "$expand", "in": "query", "type": "string" },
-        { "name": "$custom", "in": "query", "type": "string" },
-        { "name": "$skip", "in": "query", "type": "integer" },
-        { "name": "$top", "in": "query", "type": "integer" },
-    ]);
+    defs
+}
+
+/// The endpoint schema of `version`: OpenAPI 3.0.1 for 24.200.001 and later, Swagger 2.0 before.
+/// `instance_url` is the instance's base URL (`http://127.0.0.1:P/AcumaticaERP`).
+pub fn swagger(version: &str, instance_url: &str) -> Value {
+    if is_openapi3(version) {
+        openapi3(version, instance_url)
+    } else {
+        swagger2(version, instance_url)
+    }
+}
+
+/// Query options as (component key, name, type, format).
+const QUERY_OPTIONS: &[(&str, &str, &str, Option<&str>)] = &[
+    ("select", "$select", "string", None),
+    ("filter", "$filter", "string", None),
+    ("expand", "$expand", "string", None),
+    ("custom", "$custom", "string", None),
+    ("skip", "$skip", "integer", Some("int32")),
+    ("top", "$top", "integer", Some("int32")),
+];
+
+fn swagger2(version: &str, instance_url: &str) -> Value {
+    let params: Vec<Value> =
+        QUERY_OPTIONS.iter().map(|(_, name, ty, _)| json!({ "name": name, "in": "query", "type": ty })).collect();
     let mut paths = Map::new();
     for e in TOP_LEVEL {
         let r = json!({ "$ref": format!("#/definitions/{e}") });
@@ -378,15 +406,89 @@ pub fn swagger(version: &str, instance: &str) -> Value {
             }),
         );
     }
-    json!({
+    let (host, path) = match url::Url::parse(instance_url) {
+        Ok(u) => (
+            u.host_str().map(|h| match u.port() {
+                Some(p) => format!("{h}:{p}"),
+                None => h.to_string(),
+            }),
+            u.path().trim_end_matches('/').to_string(),
+        ),
+        Err(_) => (None, instance_url.trim_end_matches('/').to_string()),
+    };
+    let mut doc = json!({
         "swagger": "2.0",
-        "info": { "title": "Default/".to_string() + version, "version": version },
-        "basePath": format!("/{instance}/entity/Default/{version}"),
+        "info": { "title": format!("Default/{version}"), "version": version },
+        "basePath": format!("{path}/entity/Default/{version}"),
         "schemes": ["http"],
         "consumes": ["application/json"],
         "produces": ["application/json"],
         "paths": paths,
-        "definitions": defs,
+        "definitions": schemas("#/definitions/"),
+    });
+    if let Some(h) = host {
+        doc["host"] = json!(h);
+    }
+    doc
+}
+
+fn openapi3(version: &str, instance_url: &str) -> Value {
+    // Request and response bodies are offered as application/json and text/json.
+    let content =
+        |schema: Value| json!({ "application/json": { "schema": schema }, "text/json": { "schema": schema } });
+    let param = |key: &str| json!({ "$ref": format!("#/components/parameters/{key}") });
+    let mut parameters = Map::new();
+    for (key, name, ty, format) in QUERY_OPTIONS {
+        let mut schema = json!({ "type": ty });
+        if let Some(f) = format {
+            schema["format"] = json!(f);
+        }
+        parameters.insert(key.to_string(), json!({ "name": name, "in": "query", "schema": schema }));
+    }
+    parameters.insert(
+        "ids".into(),
+        json!({ "name": "ids", "in": "path", "required": true, "schema": { "type": "string" },
+                "description": "The values of the key fields of the record. The values are slash-delimited." }),
+    );
+    let query = |keys: &[&str]| Value::Array(keys.iter().map(|k| param(k)).collect());
+    let mut paths = Map::new();
+    for e in TOP_LEVEL {
+        let r = json!({ "$ref": format!("#/components/schemas/{e}") });
+        paths.insert(
+            format!("/{e}"),
+            json!({
+                "get": { "tags": [e], "operationId": format!("{e}_GetList"),
+                         "parameters": query(&["select", "filter", "expand", "custom", "skip", "top"]),
+                         "responses": { "200": { "description": "OK",
+                                                 "content": content(json!({ "type": "array", "items": r })) } } },
+                "put": { "tags": [e], "operationId": format!("{e}_PutEntity"),
+                         "parameters": query(&["select", "filter", "expand", "custom"]),
+                         "requestBody": { "description": "The record to be passed to the system.",
+                                          "content": content(r.clone()), "required": true, "x-bodyName": "entity" },
+                         "responses": { "200": { "description": "OK", "content": content(r.clone()) },
+                                        "412": { "description": "Precondition Failed" },
+                                        "422": { "description": "Unprocessable Entity", "content": content(r.clone()) } } },
+            }),
+        );
+        paths.insert(
+            format!("/{e}/{{ids}}"),
+            json!({
+                "get": { "tags": [e], "operationId": format!("{e}_GetByKeys"),
+                         "parameters": query(&["ids", "select", "filter", "expand", "custom"]),
+                         "responses": { "200": { "description": "OK", "content": content(r.clone()) },
+                                        "404": { "description": "Not Found" } } },
+                "delete": { "tags": [e], "operationId": format!("{e}_DeleteByKeys"),
+                            "parameters": query(&["ids"]),
+                            "responses": { "204": { "description": "No Content" } } },
+            }),
+        );
+    }
+    json!({
+        "openapi": "3.0.1",
+        "info": { "title": format!("Default/{version}"), "version": version },
+        "servers": [ { "url": format!("{}/entity/Default/{version}", instance_url.trim_end_matches('/')) } ],
+        "paths": paths,
+        "components": { "schemas": schemas("#/components/schemas/"), "parameters": parameters },
     })
 }
 
@@ -396,7 +498,10 @@ mod tests {
 
     #[test]
     fn every_reference_resolves_to_a_definition() {
-        let doc = swagger("24.200.001", "AcumaticaERP");
+        let doc = swagger("23.200.001", "http://127.0.0.1:8080/AcumaticaERP");
+        assert_eq!(doc["swagger"], "2.0");
+        assert_eq!(doc["host"], "127.0.0.1:8080");
+        assert_eq!(doc["basePath"], "/AcumaticaERP/entity/Default/23.200.001");
         let defs = doc["definitions"].as_object().unwrap();
         let text = doc.to_string();
         for piece in text.split("\"#/definitions/").skip(1) {
@@ -404,5 +509,19 @@ mod tests {
             assert!(defs.contains_key(name), "dangling $ref {name}");
         }
         assert!(doc["paths"]["/SalesOrder"]["put"].is_object());
+    }
+
+    #[test]
+    fn openapi3_references_resolve_to_components() {
+        let doc = swagger("24.200.001", "http://127.0.0.1:8080/AcumaticaERP");
+        assert_eq!(doc["openapi"], "3.0.1");
+        assert_eq!(doc["servers"][0]["url"], "http://127.0.0.1:8080/AcumaticaERP/entity/Default/24.200.001");
+        let text = doc.to_string();
+        for piece in text.split("\"#/components/").skip(1) {
+            let path: Vec<&str> = piece.split('"').next().unwrap().split('/').collect();
+            assert!(doc["components"][path[0]][path[1]].is_object(), "dangling $ref {path:?}");
+        }
+        assert!(!text.contains("#/definitions/"));
+        assert!(is_openapi3("25.200.001") && !is_openapi3("22.200.001") && !is_openapi3("23.200.001"));
     }
 }

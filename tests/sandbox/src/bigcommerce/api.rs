@@ -48,10 +48,12 @@ pub fn router(state: SharedState) -> Router {
         .route("/stores/{hash}/v2/orders/{id}", get(get_order).put(update_order))
         .route("/stores/{hash}/v2/orders/{id}/products", get(get_products))
         .route("/stores/{hash}/v2/orders/{id}/shipping_addresses", get(get_addresses))
+        .route("/stores/{hash}/v2/orders/{id}/coupons", get(get_coupons))
         .route("/stores/{hash}/v2/orders/{id}/shipments", get(list_shipments).post(create_shipment))
         .route("/stores/{hash}/v2/orders/{id}/shipments/count", get(count_shipments))
         .route("/stores/{hash}/v2/orders/{id}/shipments/{sid}", get(get_shipment))
         .route("/stores/{hash}/v2/order_statuses", get(order_statuses))
+        .route("/stores/{hash}/v2/time", get(server_time))
         .route("/stores/{hash}/v3/hooks", get(list_hooks).post(create_hook))
         .route("/stores/{hash}/v3/hooks/{hid}", get(get_hook).put(update_hook).delete(delete_hook))
         .with_state(state)
@@ -359,6 +361,23 @@ async fn get_addresses(
     h: HeaderMap,
 ) -> Response {
     with_order(&s, &hash, &h, &id, |o| Json(json!([o.address_json()])).into_response())
+}
+
+/// `GET /v2/orders/{id}/coupons`: the coupon applied to the order (one at most), or 204 No
+/// Content like the other empty sub-resources; 404 only when the order does not exist.
+async fn get_coupons(State(s): State<SharedState>, Path((hash, id)): Path<(String, String)>, h: HeaderMap) -> Response {
+    with_order(&s, &hash, &h, &id, |o| match o.coupon_json() {
+        Some(c) => Json(json!([c])).into_response(),
+        None => no_content(),
+    })
+}
+
+/// `GET /v2/time`: the store's clock in Unix seconds.
+async fn server_time(State(s): State<SharedState>, Path(hash): Path<String>, h: HeaderMap) -> Response {
+    if let Err(r) = auth(&s, &hash, &h) {
+        return r;
+    }
+    Json(json!({ "time": Utc::now().timestamp() })).into_response()
 }
 
 async fn list_shipments(

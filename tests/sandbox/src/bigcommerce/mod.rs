@@ -4,6 +4,7 @@
 //! RFC-2822 dates, the Standard-plan rate-limit headers and signed `store/order/*` webhooks.
 
 mod api;
+mod sim;
 
 use std::collections::BTreeMap;
 
@@ -17,6 +18,7 @@ use crate::core::fixed;
 use crate::seed::{Channel, GenOrder, SeedData};
 
 pub use api::{control_router, router};
+pub use sim::Sim;
 
 /// BigCommerce order statuses [BC3]: (id, name).
 pub const STATUSES: &[(i64, &str)] = &[
@@ -314,6 +316,17 @@ impl BcOrder {
             "wrapping_cost_ex_tax": m4(Decimal::ZERO), "wrapping_cost_inc_tax": m4(Decimal::ZERO),
             "is_bundled_product": false, "parent_order_product_id": null,
         })
+    }
+
+    /// The order coupon (`GET /v2/orders/{id}/coupons` item), if a promo code was applied:
+    /// `WELCOME10` is a 10 % percentage discount (coupon type 1) on the order.
+    pub fn coupon_json(&self) -> Option<Value> {
+        let g = &self.gen;
+        let code = g.promo_code.as_ref()?;
+        Some(json!({
+            "id": self.id, "coupon_id": 1, "order_id": self.id, "code": code,
+            "amount": m4(Decimal::new(10, 0)), "type": 1, "discount": m4(g.order_discount),
+        }))
     }
 
     pub fn address_json(&self) -> Value {

@@ -6,6 +6,7 @@
 //! `order/{id}/invoice`, and status-history comments. Timestamps are UTC `YYYY-MM-DD HH:MM:SS`.
 
 mod api;
+mod sim;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -18,6 +19,7 @@ use crate::core::num_dp;
 use crate::seed::{GenOrder, SeedData};
 
 pub use api::{control_router, router};
+pub use sim::Sim;
 
 /// Magento's wire datetime (always UTC).
 pub fn mg_time(d: &DateTime<Utc>) -> String {

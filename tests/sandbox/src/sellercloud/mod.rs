@@ -5,6 +5,7 @@
 //! `/rest/api/...`, case-insensitively (ASP.NET routing).
 
 mod api;
+mod sim;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -19,6 +20,7 @@ use crate::core::{num, num_dp};
 use crate::seed::{Channel, GenOrder, SeedData};
 
 pub use api::{control_router, lowercase_path, router};
+pub use sim::Sim;
 
 /// Sellercloud order status codes [SC8].
 pub const STATUS_CODES: &[(&str, i64)] = &[

@@ -5,6 +5,8 @@
 //! 40-per-minute limit with `X-Rate-Limit-*` headers, and offset-less Pacific timestamps.
 
 mod api;
+pub mod model;
+mod sim;
 
 use std::collections::BTreeMap;
 
@@ -17,6 +19,7 @@ use crate::core::num;
 use crate::seed::{GenOrder, SeedData};
 
 pub use api::{control_router, router, CreateShipments};
+pub use sim::Sim;
 
 /// Documented order statuses [SS5].
 pub const ORDER_STATUSES: &[&str] =
@@ -123,8 +126,10 @@ impl SsState {
     }
 
     /// `createorder` semantics: update the order with the same `orderKey`, else create.
-    /// Returns (order json, created?).
+    /// The body is read as the typed Order model ([`model`]): numbers and booleans sent as
+    /// strings are converted and unknown fields dropped. Returns (order json, created?).
     pub fn upsert(&mut self, body: &Value, now: DateTime<Utc>) -> Result<(Value, bool), String> {
+        let body = &model::order_from_request(body)?;
         let key = body.get("orderKey").and_then(Value::as_str).filter(|k| !k.is_empty()).map(str::to_string);
         let existing = key.as_ref().and_then(|k| {
             self.orders.iter().find(|(_, o)| o.json["orderKey"].as_str() == Some(k.as_str())).map(|(id, _)| *id)
@@ -151,9 +156,6 @@ impl SsState {
             .map(|mut it| {
                 self.next_item += 1;
                 it["orderItemId"] = json!(self.next_item);
-                if it.get("lineItemKey").is_none() {
-                    it["lineItemKey"] = Value::Null;
-                }
                 it["createDate"] = json!(ss_time(&self.tz, &now));
                 it["modifyDate"] = json!(ss_time(&self.tz, &now));
                 it
@@ -165,14 +167,11 @@ impl SsState {
         o["createDate"] = json!(ss_time(&self.tz, &created));
         o["modifyDate"] = json!(ss_time(&self.tz, &now));
         o["items"] = json!(items);
-        o["orderTotal"] = o.get("amountPaid").cloned().unwrap_or(json!(0));
+        o["orderTotal"] = o.get("amountPaid").cloned().filter(|v| !v.is_null()).unwrap_or(json!(0));
         o["userId"] = Value::Null;
         o["externallyFulfilled"] = json!(false);
         o["externallyFulfilledBy"] = Value::Null;
         o["labelMessages"] = Value::Null;
-        if o.get("advancedOptions").is_none_or(Value::is_null) {
-            o["advancedOptions"] = json!({});
-        }
         if o["advancedOptions"].get("storeId").is_none_or(Value::is_null) {
             o["advancedOptions"]["storeId"] = json!(self.store_id);
         }
