@@ -144,12 +144,16 @@ async fn acumatica_finds_creates_and_finds_again_then_logs_out() {
     assert_eq!(client.resolve_item(IdentifierKind::Sku, "NO-SUCH-SKU").await.unwrap(), None);
     let by_upc = client.resolve_item(IdentifierKind::Upc, &product.upc).await.unwrap();
     assert_eq!(by_upc.unwrap().as_str(), product.erp_inventory_id);
+    // An MPN or ASIN recorded as a cross-reference is found the same way (here the barcode one).
+    let by_mpn = client.resolve_item(IdentifierKind::Mpn, &product.upc).await.unwrap();
+    assert_eq!(by_mpn.unwrap().as_str(), product.erp_inventory_id);
+    assert_eq!(client.resolve_item(IdentifierKind::Asin, "B000NOSUCH").await.unwrap(), None);
 
     // Customers: create with the derived id, then find by id and by email.
     let mut order = orderbridge_test_order();
     order.customer.channel_customer_id = Some("777".into());
     let derived = orderbridge::connectors::acumatica::derive_customer_id("SC", &order.customer).unwrap();
-    let id = client.create_customer(&derived, &order.customer.clone(), &order).await.unwrap();
+    let id = client.create_customer(&derived, &order.customer.clone(), &order, None).await.unwrap();
     assert_eq!(id.as_str(), "SC777");
     assert_eq!(client.find_customer(CustomerLookup::ChannelId("SC777")).await.unwrap(), Some(id.clone()));
     let email = order.customer.email.clone().unwrap();

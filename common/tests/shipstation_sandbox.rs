@@ -284,7 +284,8 @@ async fn wrong_credentials_are_a_permanent_error_that_does_not_show_the_secret()
         ShipStationClient::new(ShipStationConfig { api_secret: SecretString::from(secret.to_owned()), ..config(&sb) })
             .unwrap();
     let err = ss.shipments_since(Utc::now()).await.unwrap_err();
-    assert!(matches!(err, ConnectorError::Status { status: 401, .. }), "{err}");
+    assert!(matches!(&err, ConnectorError::Unauthorized { connection, .. } if connection == "shipstation"), "{err}");
+    assert!(err.to_string().contains("credentials of connection shipstation were refused"), "{err}");
     assert_eq!(err.class(), ErrorClass::Permanent);
     assert!(!format!("{err} {err:?}").contains(secret));
     sb.shutdown().await;

@@ -55,7 +55,10 @@ where
             };
             let correlation_id = envelope.correlation_id.clone();
             let meta = RecordMeta { message_id: message_id.clone(), receive_count };
-            match handler(envelope, meta).await {
+            // Every log line the handler writes carries the message's correlation id (an order's
+            // is the same in every function it passes through).
+            let span = tracing::info_span!("message", correlation_id = %correlation_id, message_id = %message_id);
+            match tracing::Instrument::instrument(handler(envelope, meta), span).await {
                 Ok(()) => None,
                 Err(e) => {
                     let e = ErrorChain(&e);

@@ -8,22 +8,12 @@ pub mod sellercloud;
 pub mod shipstation;
 
 use crate::error::{Classify, ErrorClass};
-use crate::model::{ChannelOrderId, SystemCode};
+use crate::model::SystemCode;
 pub use crate::ports::{ConnectorError, TransportStage, WebhookError};
 
 /// A connector's system code (a constant each connector declares; checked by the registry test).
 pub(crate) fn system_code(code: &'static str) -> SystemCode {
     SystemCode::parse(code).unwrap_or_else(|_| unreachable!("{code} is a connector's constant code"))
-}
-
-/// The canonical id of an order of the channel `code` whose own id is `id`.
-pub(crate) fn channel_order_id(code: &'static str, id: impl std::fmt::Display) -> Result<ChannelOrderId, String> {
-    ChannelOrderId::new(system_code(code), id.to_string()).map_err(|e| e.to_string())
-}
-
-/// The channel's own numeric id, when `id` is an order of the channel `code`.
-pub(crate) fn own_numeric_id(code: &'static str, id: &ChannelOrderId) -> Option<i64> {
-    (id.channel_code().as_str() == code).then(|| id.raw().parse::<i64>().ok()).flatten().filter(|n| *n > 0)
 }
 
 /// A vendor connection's configuration that cannot work; names the field and what to change.

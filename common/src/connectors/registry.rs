@@ -41,6 +41,27 @@ pub struct ChannelParts {
     pub order_id: fn(&str) -> Option<ChannelOrderId>,
 }
 
+impl ChannelParts {
+    /// A channel orders are pulled from and shipments pushed back to, by one client.
+    pub fn pulled<C: OrderSource + StatusPublisher + 'static>(
+        client: C,
+        takes_partial_shipments: bool,
+        order_id: fn(&str) -> Option<ChannelOrderId>,
+    ) -> Self {
+        let client = Arc::new(client);
+        Self { source: Some(client.clone()), publisher: client, takes_partial_shipments, order_id }
+    }
+
+    /// A channel shipments and statuses are only pushed to.
+    pub fn publish_only<C: StatusPublisher + 'static>(
+        client: C,
+        takes_partial_shipments: bool,
+        order_id: fn(&str) -> Option<ChannelOrderId>,
+    ) -> Self {
+        Self { source: None, publisher: Arc::new(client), takes_partial_shipments, order_id }
+    }
+}
+
 /// Builds a channel's parts from its connection (id, settings).
 pub type ChannelBuilder = fn(&ConnectionId, &toml::Table) -> Result<ChannelParts, SetupError>;
 
@@ -52,6 +73,9 @@ pub struct Vendor {
     /// The system code in Import IDs, ledger keys and push keys (`SC-5512345`, `AC-000123#1`).
     pub code: &'static str,
     pub role: Role,
+    /// Whether the vendor's 429 says when to try again (`Retry-After` or its own reset header);
+    /// the compliance suite holds the client to passing that hint on.
+    pub throttle_hint: bool,
     /// For channels: how a connection of this kind is built.
     pub channel: Option<ChannelBuilder>,
 }

@@ -217,13 +217,16 @@ async fn handle_webhook_event(event: &WebhookEvent, ctx: &PushContext<'_>) -> Re
     Ok(outcomes)
 }
 
-async fn push_from_erp(erp: &ErpOrderRef, shipment: Shipment, ctx: &PushContext<'_>) -> Result<PushOutcome, PushError> {
-    let binding = ctx
-        .bindings
+/// The channel order an ERP order was imported from (None: not an Orderbridge order).
+pub(crate) async fn binding_of(erp: &ErpOrderRef, ctx: &PushContext<'_>) -> Result<Option<Binding>, PushError> {
+    ctx.bindings
         .binding_for_erp(erp)
         .await
-        .map_err(|source| PushError::Ledger { what: format!("binding of {erp}"), source })?;
-    let Some(binding) = binding else {
+        .map_err(|source| PushError::Ledger { what: format!("binding of {erp}"), source })
+}
+
+async fn push_from_erp(erp: &ErpOrderRef, shipment: Shipment, ctx: &PushContext<'_>) -> Result<PushOutcome, PushError> {
+    let Some(binding) = binding_of(erp, ctx).await? else {
         return not_ours(ctx, ctx.erp_name, &shipment, format!("{erp} was not imported by Orderbridge")).await;
     };
     push_to_channel(&binding, shipment, true, ctx).await

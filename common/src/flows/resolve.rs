@@ -49,7 +49,9 @@ pub async fn resolve_customer<S: OrderSink + ?Sized>(
             message: format!("no matching ERP customer and customers.create_missing is false in {}", mapping.path),
         }]));
     }
-    sink.create_customer(&derived, &order.customer, order).await.map_err(OrderMappingError::Lookup)
+    sink.create_customer(&derived, &order.customer, order, rules.customer_class.as_deref())
+        .await
+        .map_err(OrderMappingError::Lookup)
 }
 
 /// Resolves every line to an ERP item by the mapping's identifier priority (after substitutions).

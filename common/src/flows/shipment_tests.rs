@@ -98,7 +98,7 @@ impl ErpShipments for FakeErp {
     }
     async fn order_state(&self, erp: &ErpOrderRef) -> Result<ErpOrderState, ConnectorError> {
         self.states.lock().unwrap().get(&erp.to_string()).cloned().ok_or(ConnectorError::Status {
-            vendor: "Acumatica",
+            vendor: "erp",
             operation: "get sales order state",
             status: 404,
             message: "not found".into(),
@@ -164,11 +164,7 @@ impl PushTargets for Targets {
             rules: self.rules.clone(),
             mapping_label: "mappings/test.toml (mapping v1)".into(),
             takes_partial_shipments: self.takes_partials,
-            order_id: |raw| {
-                crate::connectors::sellercloud::SellercloudOrderId::parse(raw)
-                    .ok()
-                    .map(crate::connectors::sellercloud::SellercloudOrderId::channel_order_id)
-            },
+            order_id: |raw| raw.parse::<u64>().ok().and_then(|n| ChannelOrderId::new(code("SC"), n.to_string()).ok()),
         }))
     }
 }
@@ -192,8 +188,8 @@ impl World {
     async fn new(takes_partials: bool, policy: &str) -> Self {
         let mapping = Mapping::parse("t.toml", 1, &format!("{MAPPING}partial_shipments = \"{policy}\"\n")).unwrap();
         let world = Self {
-            erp_name: ConnectionId::parse("acumatica").unwrap(),
-            tool_name: ConnectionId::parse("shipstation").unwrap(),
+            erp_name: ConnectionId::parse("erp").unwrap(),
+            tool_name: ConnectionId::parse("tool").unwrap(),
             ledger: MemoryLedger::default(),
             log: MemoryLog::default(),
             clock: ManualClock::new(),
@@ -206,9 +202,9 @@ impl World {
             stores: BTreeMap::new(),
         };
         let order = if takes_partials {
-            crate::connectors::bigcommerce::BigCommerceOrderId::new(500).unwrap().channel_order_id()
+            ChannelOrderId::new(code("BC"), "500").unwrap()
         } else {
-            crate::connectors::sellercloud::SellercloudOrderId::new(500).unwrap().channel_order_id()
+            ChannelOrderId::new(code("SC"), "500").unwrap()
         };
         world
             .ledger
@@ -262,12 +258,19 @@ impl World {
     }
 }
 
-/// An ERP notification naming shipments and orders, as the ERP's webhook parser produces it.
-fn acumatica_event(id: &str, rows: serde_json::Value) -> ShipmentMessage {
-    let rows: Vec<serde_json::Value> = rows.as_array().cloned().unwrap_or_default();
+fn code(c: &str) -> crate::model::SystemCode {
+    crate::model::SystemCode::parse(c).unwrap()
+}
+
+/// An ERP notification naming shipments (by number) and orders (`TYPE/NBR`), as the ERP's webhook
+/// parser produces it; repeats are kept, as a notification may repeat a row.
+fn erp_event(id: &str, shipments: &[&str], orders: &[&str]) -> ShipmentMessage {
     ShipmentMessage::WebhookEventV2(WebhookEvent {
-        dedupe_key: format!("acumatica:{id}"),
-        event: crate::connectors::acumatica::webhook::changed_rows(&rows),
+        dedupe_key: format!("erp:{id}"),
+        event: crate::ports::InboundEvent::ErpChanged {
+            shipments: shipments.iter().map(|n| crate::model::ErpShipmentNbr::parse(*n).unwrap()).collect(),
+            orders: orders.iter().map(|o| ErpOrderRef::parse(o).unwrap()).collect(),
+        },
     })
 }
 
@@ -275,7 +278,7 @@ fn acumatica_event(id: &str, rows: serde_json::Value) -> ShipmentMessage {
 async fn each_package_is_pushed_once_however_often_the_shipment_arrives() {
     let world = World::new(true, "wait").await;
     world.confirm("000010", vec![package("1", "1ZA1", 1), package("2", "1ZA2", 1)], "Completed");
-    let event = acumatica_event("a", serde_json::json!([{ "ShipmentNbr": "000010" }, { "ShipmentNbr": "000010" }]));
+    let event = erp_event("a", &["000010", "000010"], &[]);
     for _ in 0..3 {
         handle_shipment_message(&event, &world.ctx()).await.unwrap();
     }
@@ -295,14 +298,14 @@ async fn each_package_is_pushed_once_however_often_the_shipment_arrives() {
 async fn a_partial_shipment_waits_for_the_rest_when_the_channel_takes_no_partials() {
     let world = World::new(false, "wait").await;
     world.confirm("000010", vec![package("1", "1ZA1", 1)], "Back Order");
-    let first = acumatica_event("a", serde_json::json!([{ "ShipmentNbr": "000010" }]));
+    let first = erp_event("a", &["000010"], &[]);
     let outcomes = handle_shipment_message(&first, &world.ctx()).await.unwrap();
     assert!(matches!(outcomes[0], PushOutcome::Held { .. }), "{outcomes:?}");
     assert!(world.pushed_tracking().is_empty());
     assert!(world.log.0.lock().unwrap().iter().any(|e| e.notes.contains("partial_shipments = \"wait\"")));
 
     world.confirm("000011", vec![package("1", "1ZB1", 1)], "Completed");
-    let second = acumatica_event("b", serde_json::json!([{ "ShipmentNbr": "000011" }]));
+    let second = erp_event("b", &["000011"], &[]);
     handle_shipment_message(&second, &world.ctx()).await.unwrap();
     let mut tracking = world.pushed_tracking();
     tracking.sort();
@@ -317,9 +320,7 @@ async fn a_partial_shipment_waits_for_the_rest_when_the_channel_takes_no_partial
 async fn mark_shipped_pushes_a_partial_shipment_at_once() {
     let world = World::new(false, "mark_shipped").await;
     world.confirm("000010", vec![package("1", "1ZA1", 1)], "Back Order");
-    handle_shipment_message(&acumatica_event("a", serde_json::json!([{ "ShipmentNbr": "000010" }])), &world.ctx())
-        .await
-        .unwrap();
+    handle_shipment_message(&erp_event("a", &["000010"], &[]), &world.ctx()).await.unwrap();
     assert_eq!(world.pushed_tracking(), vec!["1ZA1"]);
     assert_eq!(*world.targets.channel.statuses.lock().unwrap(), vec!["InProcess"]);
 }
@@ -328,9 +329,7 @@ async fn mark_shipped_pushes_a_partial_shipment_at_once() {
 async fn statuses_follow_the_mapping_and_unassigned_ones_push_nothing() {
     let world = World::new(true, "wait").await;
     world.erp.set_state(&erp(1), "On Hold", None);
-    let status_event = |id: &str| {
-        acumatica_event(id, serde_json::json!([{ "OrderType": "SO", "OrderNbr": "SO000001", "Status": "x" }]))
-    };
+    let status_event = |id: &str| erp_event(id, &[], &["SO/SO000001"]);
     let outcomes = handle_shipment_message(&status_event("1"), &world.ctx()).await.unwrap();
     assert_eq!(outcomes, vec![PushOutcome::NoStatusChange]);
     assert!(world.log.0.lock().unwrap().iter().any(|e| e.notes.contains("not assigned in [status_push.statuses]")));
@@ -345,14 +344,13 @@ async fn statuses_follow_the_mapping_and_unassigned_ones_push_nothing() {
 #[tokio::test]
 async fn a_changed_erp_note_is_copied_once_and_the_imported_note_never() {
     let world = World::new(false, "wait").await;
-    let order = crate::connectors::sellercloud::SellercloudOrderId::new(500).unwrap().channel_order_id();
+    let order = ChannelOrderId::new(code("SC"), "500").unwrap();
     world
         .ledger
         .remember_once(NOTE_SCOPE, &note_key(&conn(), &order, "Gift: happy birthday"), NOTE_MEMORY)
         .await
         .unwrap();
-    let status_event =
-        |id: &str| acumatica_event(id, serde_json::json!([{ "OrderType": "SO", "OrderNbr": "SO000001" }]));
+    let status_event = |id: &str| erp_event(id, &[], &["SO/SO000001"]);
     world.erp.set_state(&erp(1), "On Hold", Some("Gift: happy birthday"));
     handle_shipment_message(&status_event("1"), &world.ctx()).await.unwrap();
     assert!(world.targets.channel.notes.lock().unwrap().is_empty());
@@ -367,10 +365,7 @@ async fn a_permanent_refusal_is_recorded_on_the_claims_and_not_retried() {
     let world = World::new(true, "wait").await;
     world.confirm("000010", vec![package("1", "1ZA1", 1)], "Completed");
     *world.targets.channel.refuse.lock().unwrap() = Some("order 500 is cancelled".into());
-    let outcomes =
-        handle_shipment_message(&acumatica_event("a", serde_json::json!([{ "ShipmentNbr": "000010" }])), &world.ctx())
-            .await
-            .unwrap();
+    let outcomes = handle_shipment_message(&erp_event("a", &["000010"], &[]), &world.ctx()).await.unwrap();
     assert!(matches!(&outcomes[0], PushOutcome::Failed(r) if r.contains("cancelled")), "{outcomes:?}");
     let record = world.ledger.claim_record(&ClaimKey::push(&conn(), "AC-000010#1")).await.unwrap().unwrap();
     assert_eq!(record.status, ClaimStatus::Failed);
@@ -386,10 +381,7 @@ async fn shipments_of_orders_orderbridge_did_not_import_are_left_alone() {
         .lock()
         .unwrap()
         .insert("000099".into(), (erp(99), shipment("000099", vec![package("1", "1ZX", 1)])));
-    let outcomes =
-        handle_shipment_message(&acumatica_event("a", serde_json::json!([{ "ShipmentNbr": "000099" }])), &world.ctx())
-            .await
-            .unwrap();
+    let outcomes = handle_shipment_message(&erp_event("a", &["000099"], &[]), &world.ctx()).await.unwrap();
     assert!(matches!(&outcomes[0], PushOutcome::NotOurs(w) if w.contains("SO/SO000099")), "{outcomes:?}");
     assert!(world.pushed_tracking().is_empty());
 }
@@ -398,9 +390,7 @@ async fn shipments_of_orders_orderbridge_did_not_import_are_left_alone() {
 async fn the_poll_enqueues_only_shipments_not_yet_pushed_and_moves_its_cursor() {
     let world = World::new(true, "wait").await;
     world.confirm("000010", vec![package("1", "1ZA1", 1)], "Completed");
-    handle_shipment_message(&acumatica_event("a", serde_json::json!([{ "ShipmentNbr": "000010" }])), &world.ctx())
-        .await
-        .unwrap();
+    handle_shipment_message(&erp_event("a", &["000010"], &[]), &world.ctx()).await.unwrap();
     world.confirm("000011", vec![package("1", "1ZB1", 1)], "Completed");
     world
         .erp
@@ -421,7 +411,7 @@ async fn the_poll_enqueues_only_shipments_not_yet_pushed_and_moves_its_cursor() 
     let sent = queue.0.lock().unwrap().clone();
     assert_eq!(sent.len(), 1);
     assert!(sent[0].body.contains("push_shipment.v1") && sent[0].body.contains("000011"));
-    let cursor = world.ledger.cursor(&ConnectionId::parse("acumatica").unwrap(), "shipments").await.unwrap();
+    let cursor = world.ledger.cursor(&ConnectionId::parse("erp").unwrap(), "shipments").await.unwrap();
     assert_eq!(cursor.unwrap().value, world.clock.now().to_rfc3339());
 
     // The enqueued message, handled, pushes the missing shipment.

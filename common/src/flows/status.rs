@@ -17,14 +17,10 @@ pub const NOTE_SCOPE: &str = "note";
 /// How long a copied note is remembered; a note unchanged for longer is copied again at most once.
 pub const NOTE_MEMORY: Duration = Duration::from_secs(400 * 24 * 3600);
 
+/// Handles an order-status notification: pushes the ERP's *current* status (so a late or
 /// reordered notification never moves the channel backwards) when the mapping assigns one.
 pub(crate) async fn push_status_of(erp: &ErpOrderRef, ctx: &PushContext<'_>) -> Result<PushOutcome, PushError> {
-    let binding = ctx
-        .bindings
-        .binding_for_erp(erp)
-        .await
-        .map_err(|source| PushError::Ledger { what: format!("binding of {erp}"), source })?;
-    let Some(binding) = binding else {
+    let Some(binding) = super::binding_of(erp, ctx).await? else {
         return Ok(PushOutcome::NotOurs(format!("{erp} was not imported by Orderbridge")));
     };
     let Some(target) = ctx.targets.target(&binding.connection).await? else {

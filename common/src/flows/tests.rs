@@ -47,7 +47,7 @@ fn mapping(version: u64, source: &str) -> Mapping {
 
 fn order(id: i64) -> Order {
     let mut o = fixtures::order();
-    o.channel_order_id = crate::connectors::sellercloud::SellercloudOrderId::new(id).unwrap().channel_order_id();
+    o.channel_order_id = ChannelOrderId::new(crate::model::SystemCode::parse("SC").unwrap(), id.to_string()).unwrap();
     o.display_number = format!("AMZ-{id}");
     o.shipping.method = "Standard".into();
     o
@@ -118,6 +118,9 @@ impl OrderSource for FakeSource {
 #[derive(Default)]
 struct FakeErp {
     created: Mutex<Vec<SalesOrderDraft>>,
+    /// When set, no customer is found and creates record (id, class) here.
+    no_customers: AtomicBool,
+    customers_created: Mutex<Vec<(String, Option<String>)>>,
     lose_next_response: AtomicBool,
     next_nbr: AtomicU32,
     lookups: AtomicU32,
@@ -128,7 +131,8 @@ impl OrderSink for FakeErp {
     type Draft = SalesOrderDraft;
 
     fn derive_customer_id(&self, prefix: &str, customer: &Customer) -> Option<crate::model::ErpCustomerId> {
-        crate::connectors::acumatica::derive_customer_id(prefix, customer)
+        let id = customer.channel_customer_id.as_deref()?;
+        crate::model::ErpCustomerId::parse(format!("{prefix}{id}")).ok()
     }
 
     async fn find_by_import_id(&self, import_id: &str) -> Result<Option<ErpOrderRef>, ConnectorError> {
@@ -153,16 +157,21 @@ impl OrderSink for FakeErp {
     }
 
     async fn find_customer(&self, _: CustomerLookup<'_>) -> Result<Option<ErpCustomerId>, ConnectorError> {
+        if self.no_customers.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
         Ok(Some(ErpCustomerId::parse("SC77").unwrap()))
     }
 
     async fn create_customer(
         &self,
-        _: &ErpCustomerId,
+        id: &ErpCustomerId,
         _: &Customer,
         _: &Order,
+        class: Option<&str>,
     ) -> Result<ErpCustomerId, ConnectorError> {
-        unreachable!("customers are always found in these tests")
+        self.customers_created.lock().unwrap().push((id.to_string(), class.map(str::to_owned)));
+        Ok(id.clone())
     }
 
     async fn resolve_item(&self, _: IdentifierKind, value: &str) -> Result<Option<ErpItemId>, ConnectorError> {
@@ -252,6 +261,22 @@ async fn a_redelivered_message_does_not_create_a_second_order() {
     let second = import_order(&source, &message(1), &world.import_ctx(&m, "b")).await.unwrap();
     assert_eq!(second, ImportOutcome::AlreadyImported(erp_ref(1)));
     assert_eq!(world.erp.created.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_new_buyer_is_created_in_the_customer_class_the_mapping_names() {
+    let world = World::new();
+    world.erp.no_customers.store(true, Ordering::SeqCst);
+    let source = FakeSource::new(2);
+    let with_class =
+        mapping(1, &MAPPING.replace("id_prefix = \"SC\"", "id_prefix = \"SC\"\ncustomer_class = \"RETAIL\""));
+    import_order(&source, &message(1), &world.import_ctx(&with_class, "a")).await.unwrap();
+    let without = mapping(2, MAPPING);
+    import_order(&source, &message(2), &world.import_ctx(&without, "b")).await.unwrap();
+    let created = world.erp.customers_created.lock().unwrap().clone();
+    assert_eq!(created.len(), 2, "{created:?}");
+    assert_eq!(created[0].1.as_deref(), Some("RETAIL"), "the mapping's class is passed on");
+    assert_eq!(created[1].1, None, "no class in the mapping: the connection's default applies");
 }
 
 #[tokio::test]

@@ -93,16 +93,26 @@ impl Common {
     }
 }
 
-/// Reads the settings and the connections file from the process environment and loads the AWS
-/// configuration: what every app's `from_env` starts with.
-async fn from_env<S>(
-    load: impl FnOnce(&Env<fn(&str) -> Option<String>>) -> Result<S, SettingsError>,
-) -> Result<(aws_config::SdkConfig, S, Connections), SetupError> {
+/// An app a function runs: its own settings, built with the connections file.
+pub trait App: Sized {
+    type Settings;
+    fn load_settings<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self::Settings, SettingsError>;
+    /// Builds the app from explicit settings (the demo and tests call this directly).
+    fn build(
+        sdk: &aws_config::SdkConfig,
+        settings: &Self::Settings,
+        connections: &Connections,
+    ) -> Result<Self, SetupError>;
+}
+
+/// Reads the app's settings and the connections file from the process environment, loads the AWS
+/// configuration and builds the app: a function's cold start.
+pub async fn from_env<A: App>() -> Result<A, SetupError> {
     let env = Env::process();
-    let settings = load(&env)?;
+    let settings = A::load_settings(&env)?;
     let text = env.required("ORDERBRIDGE_CONNECTIONS", "set it to the connections TOML (see README, Configuration)")?;
     let connections = Connections::parse("ORDERBRIDGE_CONNECTIONS", &text, |var| env.optional(var))?;
-    Ok((crate::aws::load_sdk_config().await, settings, connections))
+    A::build(&crate::aws::load_sdk_config().await, &settings, &connections)
 }
 
 fn connection_error(connection: impl Into<String>) -> impl FnOnce(ConnectorSetupError) -> SetupError {
@@ -127,15 +137,14 @@ fn sources(connections: &Connections) -> Result<BTreeMap<ConnectionId, ChannelEn
     Ok(channels)
 }
 
-impl PullApp {
-    /// Reads settings and the connections file from the environment and builds the channels.
-    pub async fn from_env() -> Result<Self, SetupError> {
-        let (sdk, settings, connections) = from_env(PullSettings::load).await?;
-        Self::build(&sdk, &settings, &connections)
+impl App for PullApp {
+    type Settings = PullSettings;
+
+    fn load_settings<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<PullSettings, SettingsError> {
+        PullSettings::load(env)
     }
 
-    /// Builds the app from explicit settings (the demo and tests use this directly).
-    pub fn build(
+    fn build(
         sdk: &aws_config::SdkConfig,
         settings: &PullSettings,
         connections: &Connections,
@@ -153,14 +162,14 @@ impl PullApp {
     }
 }
 
-impl ImportApp {
-    /// Reads settings and the connections file from the environment; builds the channels and the ERP.
-    pub async fn from_env() -> Result<Self, SetupError> {
-        let (sdk, settings, connections) = from_env(ImportSettings::load).await?;
-        Self::build(&sdk, &settings, &connections)
+impl App for ImportApp {
+    type Settings = ImportSettings;
+
+    fn load_settings<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<ImportSettings, SettingsError> {
+        ImportSettings::load(env)
     }
 
-    pub fn build(
+    fn build(
         sdk: &aws_config::SdkConfig,
         settings: &ImportSettings,
         connections: &Connections,
@@ -208,13 +217,14 @@ impl StatusSettings {
     }
 }
 
-impl StatusApp {
-    pub async fn from_env() -> Result<Self, SetupError> {
-        let (sdk, settings, connections) = from_env(StatusSettings::load).await?;
-        Self::build(&sdk, &settings, &connections)
+impl App for StatusApp {
+    type Settings = StatusSettings;
+
+    fn load_settings<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<StatusSettings, SettingsError> {
+        StatusSettings::load(env)
     }
 
-    pub fn build(
+    fn build(
         sdk: &aws_config::SdkConfig,
         settings: &StatusSettings,
         connections: &Connections,
@@ -272,22 +282,27 @@ impl WebhookSettingsEnv {
     }
 }
 
-impl WebhookApp {
-    pub async fn from_env() -> Result<Self, SetupError> {
-        let (sdk, settings, connections) = from_env(WebhookSettingsEnv::load).await?;
-        Ok(Self::build(&sdk, &settings, &connections))
+impl App for WebhookApp {
+    type Settings = WebhookSettingsEnv;
+
+    fn load_settings<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<WebhookSettingsEnv, SettingsError> {
+        WebhookSettingsEnv::load(env)
     }
 
-    /// Builds the routes whose secrets are configured; the others answer 404. No vendor client.
-    pub fn build(sdk: &aws_config::SdkConfig, settings: &WebhookSettingsEnv, connections: &Connections) -> Self {
+    /// The routes whose secrets are configured; the others answer 404. No vendor client.
+    fn build(
+        sdk: &aws_config::SdkConfig,
+        settings: &WebhookSettingsEnv,
+        connections: &Connections,
+    ) -> Result<Self, SetupError> {
         let common = Common::open(sdk, &settings.common);
-        Self {
+        Ok(Self {
             ledger: common.ledger,
             log: common.log,
             queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk), settings.shipments_queue.as_str())),
             clock: common.clock,
             routes: registry::webhook_routes(connections),
             dedupe_ttl: Duration::from_secs(connections.webhooks.dedupe_hours.unwrap_or(72) * 3600),
-        }
+        })
     }
 }

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use tracing::{debug, trace};
 
 use super::classify::{cap_message, classify_failure};
-use super::{build_client, HttpSettings, RateBudget, RateLimiter, RetryPolicy};
+use super::{build_client, RateLimiter, RetryPolicy, Transport};
 use crate::error::{Classify, ErrorClass};
 use crate::ports::{ConnectorError, TransportStage};
 
@@ -57,10 +57,16 @@ impl Reply {
         vendor: &'static str,
         operation: &'static str,
     ) -> Result<T, ConnectorError> {
-        serde_json::from_slice(&self.body).map_err(|e| ConnectorError::Decode {
-            vendor,
-            operation,
-            detail: cap_message(&format!("{e} (HTTP {}, {} bytes)", self.status.as_u16(), self.body.len())),
+        serde_json::from_slice(&self.body).map_err(|e| {
+            let detail = cap_message(&format!("{e} (HTTP {}, {} bytes)", self.status.as_u16(), self.body.len()));
+            // Well-formed JSON of the wrong shape (a field of the wrong type, a required one
+            // missing) is the record itself, and comes back the same on every retry; anything
+            // else (an HTML error page, a cut-off body) is most often a proxy and worth retrying.
+            if e.classify() == serde_json::error::Category::Data {
+                ConnectorError::Unmappable { vendor, operation, detail }
+            } else {
+                ConnectorError::Decode { vendor, operation, detail }
+            }
         })
     }
 
@@ -76,22 +82,30 @@ impl Reply {
 pub struct VendorHttp {
     client: reqwest::Client,
     profile: VendorProfile,
+    /// The connection this pipe serves, named in refusals of its credentials.
+    connection: String,
     limiter: RateLimiter,
     retry: RetryPolicy,
 }
 
 impl VendorHttp {
-    pub fn new(
-        profile: VendorProfile,
-        settings: &HttpSettings,
-        budget: RateBudget,
-        retry: RetryPolicy,
-    ) -> Result<Self, ConnectorError> {
-        Ok(Self { client: build_client(profile.name, settings)?, profile, limiter: RateLimiter::new(budget), retry })
+    /// The pipe of `connection` over `transport` (checked by the vendor's config beforehand).
+    pub fn new(profile: VendorProfile, connection: &str, transport: Transport<'_>) -> Result<Self, ConnectorError> {
+        Ok(Self {
+            client: build_client(profile.name, transport.http)?,
+            profile,
+            connection: connection.to_owned(),
+            limiter: RateLimiter::new(transport.rate_limit),
+            retry: transport.retry,
+        })
     }
 
     pub fn vendor(&self) -> &'static str {
         self.profile.name
+    }
+
+    pub fn connection(&self) -> &str {
+        &self.connection
     }
 
     pub fn limiter(&self) -> &RateLimiter {
@@ -197,6 +211,12 @@ impl VendorHttp {
         }
         if status.is_success() {
             Ok(Reply { status, headers, body })
+        } else if status == StatusCode::UNAUTHORIZED {
+            // Named for the connection, so the operator knows whose credentials to fix; a
+            // session-holding client renews once on it (`Session::send`).
+            let message =
+                (self.profile.error_message)(&body).map_or_else(|| "HTTP 401".to_owned(), |m| cap_message(&m));
+            Err(ConnectorError::Unauthorized { vendor, operation, connection: self.connection.clone(), message })
         } else {
             Err(classify_failure(&self.profile, operation, status, &headers, &body))
         }

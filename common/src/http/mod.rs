@@ -9,6 +9,7 @@ mod classify;
 mod client;
 mod limit;
 mod retry;
+mod session;
 
 use std::time::Duration;
 
@@ -20,6 +21,7 @@ pub use classify::{cap_message, classify_failure, json_message, retry_after_head
 pub use client::{Idempotency, Reply, VendorHttp, VendorProfile};
 pub use limit::{RateBudget, RateLimiter};
 pub use retry::RetryPolicy;
+pub use session::{Credential, SecondRefusal, Session};
 
 /// Timeouts and identification of the outgoing HTTP client.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -64,6 +66,30 @@ pub fn build_client(vendor: &'static str, settings: &HttpSettings) -> Result<req
         .pool_idle_timeout(Duration::from_secs(50))
         .build()
         .map_err(|source| client::transport_error(vendor, "build HTTP client", source))
+}
+
+/// The transport part every vendor connection's settings share: where the vendor is, how fast
+/// it may be called, how often a call is retried, and the client's timeouts. Each vendor config
+/// lends its fields through `transport()`, so they are checked in one place.
+#[derive(Debug, Clone, Copy)]
+pub struct Transport<'a> {
+    pub base_url: &'a str,
+    pub rate_limit: RateBudget,
+    pub retry: RetryPolicy,
+    pub http: &'a HttpSettings,
+}
+
+impl Transport<'_> {
+    /// Checks the shared fields; the error names the first bad one.
+    pub fn validate(&self) -> Result<(), String> {
+        validate_base_url("base_url", self.base_url)?;
+        self.rate_limit.validate("rate_limit")?;
+        self.retry.validate("retry")?;
+        if self.http.connect_timeout_ms == 0 || self.http.request_timeout_ms == 0 {
+            return Err("http: connect_timeout_ms and request_timeout_ms must be above 0".into());
+        }
+        Ok(())
+    }
 }
 
 /// Joins a configured base URL and a path without doubling or losing the slash between them.

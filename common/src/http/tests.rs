@@ -117,7 +117,12 @@ fn budgets_and_policies_name_the_bad_field() {
 async fn transient_failures_are_retried_until_success() {
     let (url, hits) =
         scripted(vec!["503 Service Unavailable\n\n{\"message\":\"busy\"}", "500 Internal Server Error\n\n{}"]).await;
-    let http = VendorHttp::new(PROFILE, &HttpSettings::default(), RateBudget::new(100, 1), fast_policy()).unwrap();
+    let http = VendorHttp::new(
+        PROFILE,
+        "test-conn",
+        transport(&HttpSettings::default(), RateBudget::new(100, 1), fast_policy()),
+    )
+    .unwrap();
     let reply = http.send("get", Idempotency::Safe, |c| c.get(&url)).await.unwrap();
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(hits.load(Ordering::SeqCst), 3);
@@ -126,7 +131,12 @@ async fn transient_failures_are_retried_until_success() {
 #[tokio::test]
 async fn unsafe_requests_are_not_repeated_after_a_server_error() {
     let (url, hits) = scripted(vec!["500 Internal Server Error\n\n{\"message\":\"boom\"}"]).await;
-    let http = VendorHttp::new(PROFILE, &HttpSettings::default(), RateBudget::new(100, 1), fast_policy()).unwrap();
+    let http = VendorHttp::new(
+        PROFILE,
+        "test-conn",
+        transport(&HttpSettings::default(), RateBudget::new(100, 1), fast_policy()),
+    )
+    .unwrap();
     let err = http.send("insert", Idempotency::Unsafe, |c| c.put(&url)).await.unwrap_err();
     assert!(err.to_string().contains("boom"), "{err}");
     assert_eq!(hits.load(Ordering::SeqCst), 1);
@@ -135,7 +145,12 @@ async fn unsafe_requests_are_not_repeated_after_a_server_error() {
 #[tokio::test]
 async fn unsafe_requests_are_repeated_when_throttled() {
     let (url, hits) = scripted(vec!["429 Too Many Requests\nretry-after: 0\n\n{}"]).await;
-    let http = VendorHttp::new(PROFILE, &HttpSettings::default(), RateBudget::new(100, 1), fast_policy()).unwrap();
+    let http = VendorHttp::new(
+        PROFILE,
+        "test-conn",
+        transport(&HttpSettings::default(), RateBudget::new(100, 1), fast_policy()),
+    )
+    .unwrap();
     http.send("insert", Idempotency::Unsafe, |c| c.put(&url)).await.unwrap();
     assert_eq!(hits.load(Ordering::SeqCst), 2);
 }
@@ -143,7 +158,12 @@ async fn unsafe_requests_are_repeated_when_throttled() {
 #[tokio::test]
 async fn a_hint_longer_than_the_budget_is_returned_not_waited_for() {
     let (url, hits) = scripted(vec!["429 Too Many Requests\nretry-after: 3600\n\n{}"]).await;
-    let http = VendorHttp::new(PROFILE, &HttpSettings::default(), RateBudget::new(100, 1), fast_policy()).unwrap();
+    let http = VendorHttp::new(
+        PROFILE,
+        "test-conn",
+        transport(&HttpSettings::default(), RateBudget::new(100, 1), fast_policy()),
+    )
+    .unwrap();
     let started = std::time::Instant::now();
     let err = http.send("get", Idempotency::Safe, |c| c.get(&url)).await.unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(1));
@@ -160,4 +180,8 @@ fn base_urls_are_checked_and_joined() {
     assert!(validate_base_url("sellercloud.base_url", "ftp://x").is_err());
     assert!(validate_base_url("sellercloud.base_url", "not a url").unwrap_err().contains("sellercloud.base_url"));
     assert_eq!(join_url("http://h/base/", "/api/token"), "http://h/base/api/token");
+}
+
+fn transport(http: &HttpSettings, rate_limit: RateBudget, retry: RetryPolicy) -> super::Transport<'_> {
+    super::Transport { base_url: "http://127.0.0.1", rate_limit, retry, http }
 }

@@ -226,7 +226,7 @@ fn check_code(value: &str) -> Result<(), String> {
     if value.trim().is_empty() {
         Err("must not be empty".into())
     } else if value.len() > 30 {
-        Err(format!("{value:?} is longer than the 30 characters Acumatica allows"))
+        Err(format!("{value:?} is longer than the 30 characters the ERP allows"))
     } else if value.chars().any(char::is_control) {
         Err(format!("{value:?} contains control characters"))
     } else {

@@ -7,9 +7,32 @@ use serde::{Deserialize, Serialize};
 
 use super::ModelError;
 
-/// Defines a newtype over an integer id that a vendor assigns (always positive).
+/// Defines a newtype over an integer id that a vendor assigns (always positive). With
+/// `channel = CODE`, the id is a channel's order id: it converts to and from `ChannelOrderId`.
 #[macro_export]
 macro_rules! numeric_id {
+    ($(#[$doc:meta])* $name:ident, $field:literal, channel = $code:expr) => {
+        $crate::numeric_id!($(#[$doc])* $name, $field);
+
+        impl $name {
+            /// The canonical id of this order.
+            pub fn channel_order_id(self) -> $crate::model::ChannelOrderId {
+                $crate::model::SystemCode::parse($code)
+                    .and_then(|code| $crate::model::ChannelOrderId::new(code, self.0.to_string()))
+                    .unwrap_or_else(|_| unreachable!("a connector's code and a positive number make a valid id"))
+            }
+
+            /// This channel's id inside a canonical id (None for another channel's order).
+            pub fn of(id: &$crate::model::ChannelOrderId) -> Option<Self> {
+                (id.channel_code().as_str() == $code).then(|| Self::parse(id.raw()).ok()).flatten()
+            }
+
+            /// The canonical id of the order the channel numbers `raw` (a shipping tool's order number).
+            pub fn channel_order_id_of(raw: &str) -> Option<$crate::model::ChannelOrderId> {
+                Self::parse(raw).ok().map(Self::channel_order_id)
+            }
+        }
+    };
     ($(#[$doc:meta])* $name:ident, $field:literal) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ::serde::Serialize, ::serde::Deserialize)]

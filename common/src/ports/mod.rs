@@ -392,12 +392,14 @@ pub trait OrderSink: Send + Sync {
     /// id, or a digest of the email; the ERP's own id rules decide (length, characters).
     fn derive_customer_id(&self, prefix: &str, customer: &Customer) -> Option<ErpCustomerId>;
     async fn find_customer(&self, lookup: CustomerLookup<'_>) -> Result<Option<ErpCustomerId>, ConnectorError>;
-    /// Creates the customer under `id` (insert only; an existing `id` is returned as is).
+    /// Creates the customer under `id` (insert only; an existing `id` is returned as is), in the
+    /// customer class `class` when the mapping names one (else the connection's default).
     async fn create_customer(
         &self,
         id: &ErpCustomerId,
         customer: &Customer,
         order: &Order,
+        class: Option<&str>,
     ) -> Result<ErpCustomerId, ConnectorError>;
     /// Resolves a channel identifier to an ERP item id.
     async fn resolve_item(&self, kind: IdentifierKind, value: &str) -> Result<Option<ErpItemId>, ConnectorError>;

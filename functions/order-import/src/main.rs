@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use orderbridge::handlers::{deadline_from, ImportApp};
+use orderbridge::handlers::{deadline_from, from_env, ImportApp};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     orderbridge::telemetry::init();
-    let app = Arc::new(ImportApp::from_env().await?);
+    let app = Arc::new(from_env::<ImportApp>().await?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let app = app.clone();
         async move {

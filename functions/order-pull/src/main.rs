@@ -4,12 +4,12 @@
 use std::sync::Arc;
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use orderbridge::handlers::{deadline_from, PullApp, PullSummary};
+use orderbridge::handlers::{deadline_from, from_env, PullApp, PullSummary};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     orderbridge::telemetry::init();
-    let app = Arc::new(PullApp::from_env().await?);
+    let app = Arc::new(from_env::<PullApp>().await?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let app = app.clone();
         async move {

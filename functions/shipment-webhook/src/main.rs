@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use orderbridge::handlers::WebhookApp;
+use orderbridge::handlers::{from_env, WebhookApp};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     orderbridge::telemetry::init();
-    let app = Arc::new(WebhookApp::from_env().await?);
+    let app = Arc::new(from_env::<WebhookApp>().await?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayV2httpRequest>| {
         let app = app.clone();
         async move { Ok::<ApiGatewayV2httpResponse, Error>(app.handle(&event.payload).await) }

@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use orderbridge::handlers::{deadline_from, StatusApp};
+use orderbridge::handlers::{deadline_from, from_env, StatusApp};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     orderbridge::telemetry::init();
-    let app = Arc::new(StatusApp::from_env().await?);
+    let app = Arc::new(from_env::<StatusApp>().await?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let app = app.clone();
         async move {

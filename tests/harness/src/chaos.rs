@@ -245,8 +245,9 @@ impl OrderSink for KillingSink {
         id: &ErpCustomerId,
         customer: &Customer,
         order: &Order,
+        class: Option<&str>,
     ) -> Result<ErpCustomerId, ConnectorError> {
-        self.inner.create_customer(id, customer, order).await
+        self.inner.create_customer(id, customer, order, class).await
     }
     async fn resolve_item(&self, kind: IdentifierKind, value: &str) -> Result<Option<ErpItemId>, ConnectorError> {
         self.inner.resolve_item(kind, value).await

@@ -11,7 +11,7 @@ use base64::Engine;
 use orderbridge::config::{QueueUrl, TableName};
 use orderbridge::connections::Connections;
 use orderbridge::handlers::{
-    push_mapping, ImportApp, ImportSettings, PullApp, PullSettings, StatusApp, StatusSettings, WebhookApp,
+    push_mapping, App, ImportApp, ImportSettings, PullApp, PullSettings, StatusApp, StatusSettings, WebhookApp,
     WebhookSettingsEnv, ACUMATICA_ROUTE, SHIPSTATION_ROUTE,
 };
 use orderbridge::http::RateBudget;
@@ -156,7 +156,7 @@ pub struct WebhookSecrets {
 }
 
 impl WebhookSecrets {
-    fn generate() -> Self {
+    pub fn generate() -> Self {
         let key: Vec<u8> =
             uuid::Uuid::new_v4().as_bytes().iter().chain(uuid::Uuid::new_v4().as_bytes()).copied().collect();
         Self {
@@ -173,36 +173,49 @@ fn credential(describe: &serde_json::Value, vendor: &str, field: &str) -> String
     describe["vendors"][vendor][field].as_str().unwrap_or_default().to_owned()
 }
 
+/// The `${VAR}` values a connections file was filled with.
+pub type ConnectionVars = Vec<(&'static str, String)>;
+
+/// The demo's connections file filled in for `sandbox` (every vendor pointed at it), and the
+/// `${VAR}` values it was filled with.
+pub fn demo_connections(
+    sandbox: &Sandbox,
+    secrets: &WebhookSecrets,
+) -> Result<(Connections, ConnectionVars), BoxError> {
+    let describe = sandbox.describe();
+    let urls = sandbox.urls();
+    let vars: Vec<(&'static str, String)> = vec![
+        ("DEMO_SHIPSTATION_WEBHOOK_TOKEN", secrets.shipstation_token.clone()),
+        ("DEMO_ACUMATICA_PUSH_SECRET", secrets.acumatica_secret.clone()),
+        ("DEMO_GENERIC_WEBHOOK_SECRET", secrets.generic_secret.clone()),
+        ("DEMO_ACUMATICA_URL", urls.get(Vendor::Acumatica).to_owned()),
+        ("DEMO_ACUMATICA_USERNAME", credential(&describe, "acumatica", "username")),
+        ("DEMO_ACUMATICA_PASSWORD", credential(&describe, "acumatica", "password")),
+        ("DEMO_ACUMATICA_TENANT", credential(&describe, "acumatica", "tenant")),
+        ("DEMO_SELLERCLOUD_URL", urls.get(Vendor::Sellercloud).to_owned()),
+        ("DEMO_SELLERCLOUD_USERNAME", credential(&describe, "sellercloud", "username")),
+        ("DEMO_SELLERCLOUD_PASSWORD", credential(&describe, "sellercloud", "password")),
+        ("DEMO_BIGCOMMERCE_URL", urls.get(Vendor::Bigcommerce).to_owned()),
+        ("DEMO_BIGCOMMERCE_TOKEN", credential(&describe, "bigcommerce", "access_token")),
+        ("DEMO_SHIPSTATION_URL", urls.get(Vendor::Shipstation).to_owned()),
+        ("DEMO_SHIPSTATION_API_KEY", credential(&describe, "shipstation", "api_key")),
+        ("DEMO_SHIPSTATION_API_SECRET", credential(&describe, "shipstation", "api_secret")),
+        ("DEMO_SHIPSTATION_STORE_ID", describe["vendors"]["shipstation"]["store_id"].to_string()),
+    ];
+    let text = std::fs::read_to_string(demo_dir().join("connections.toml"))?;
+    let connections = Connections::parse("demo/connections.toml", &text, |var| {
+        vars.iter().find(|(k, _)| *k == var).map(|(_, v)| v.clone())
+    })?;
+    Ok((connections, vars))
+}
+
 impl World {
     pub async fn start(config: WorldConfig) -> Result<Self, BoxError> {
         let limits = config.sandbox.limits.clone();
         let sandbox = orderbridge_sandbox::start(config.sandbox).await?;
         let aws = LocalAws::provision(&config.prefix, config.queue_timing).await?;
-        let describe = sandbox.describe();
-        let urls = sandbox.urls();
         let secrets = WebhookSecrets::generate();
-        let vars: Vec<(&'static str, String)> = vec![
-            ("DEMO_SHIPSTATION_WEBHOOK_TOKEN", secrets.shipstation_token.clone()),
-            ("DEMO_ACUMATICA_PUSH_SECRET", secrets.acumatica_secret.clone()),
-            ("DEMO_GENERIC_WEBHOOK_SECRET", secrets.generic_secret.clone()),
-            ("DEMO_ACUMATICA_URL", urls.get(Vendor::Acumatica).to_owned()),
-            ("DEMO_ACUMATICA_USERNAME", credential(&describe, "acumatica", "username")),
-            ("DEMO_ACUMATICA_PASSWORD", credential(&describe, "acumatica", "password")),
-            ("DEMO_ACUMATICA_TENANT", credential(&describe, "acumatica", "tenant")),
-            ("DEMO_SELLERCLOUD_URL", urls.get(Vendor::Sellercloud).to_owned()),
-            ("DEMO_SELLERCLOUD_USERNAME", credential(&describe, "sellercloud", "username")),
-            ("DEMO_SELLERCLOUD_PASSWORD", credential(&describe, "sellercloud", "password")),
-            ("DEMO_BIGCOMMERCE_URL", urls.get(Vendor::Bigcommerce).to_owned()),
-            ("DEMO_BIGCOMMERCE_TOKEN", credential(&describe, "bigcommerce", "access_token")),
-            ("DEMO_SHIPSTATION_URL", urls.get(Vendor::Shipstation).to_owned()),
-            ("DEMO_SHIPSTATION_API_KEY", credential(&describe, "shipstation", "api_key")),
-            ("DEMO_SHIPSTATION_API_SECRET", credential(&describe, "shipstation", "api_secret")),
-            ("DEMO_SHIPSTATION_STORE_ID", describe["vendors"]["shipstation"]["store_id"].to_string()),
-        ];
-        let text = std::fs::read_to_string(demo_dir().join("connections.toml"))?;
-        let mut connections = Connections::parse("demo/connections.toml", &text, |var| {
-            vars.iter().find(|(k, _)| *k == var).map(|(_, v)| v.clone())
-        })?;
+        let (mut connections, vars) = demo_connections(&sandbox, &secrets)?;
         // The client's budget follows the licence the sandbox enforces.
         connections.acumatica.rate_limit =
             RateBudget::new(limits.acumatica_per_minute.requests, limits.acumatica_per_minute.window.as_secs().max(1));
@@ -242,7 +255,7 @@ impl World {
             &aws.sdk,
             &WebhookSettingsEnv { common: settings.pull.common.clone(), shipments_queue },
             &connections,
-        ));
+        )?);
         let gateway = LocalGateway::start(webhooks.clone()).await?;
         let world = Self {
             sandbox,

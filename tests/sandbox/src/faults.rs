@@ -42,6 +42,10 @@ pub enum FaultKind {
     CommitThen503,
     /// Run the write, then drop the connection before any response byte.
     CommitThenDrop,
+    /// Answer 200 with well-formed JSON of another shape (`{"unexpected": true}`) without running
+    /// the handler, as a changed API or a misbehaving proxy would: a client must report the
+    /// record as unreadable for good, not retry it forever.
+    WrongShape,
 }
 
 impl FaultKind {
@@ -327,6 +331,9 @@ async fn gate_inner(State(ctx): State<GateCtx>, req: Request, next: Next) -> Res
         }
         Some(FaultKind::Unavailable) => {
             return vendor_error(vendor, StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
+        }
+        Some(FaultKind::WrongShape) => {
+            return (StatusCode::OK, axum::Json(serde_json::json!({ "unexpected": true }))).into_response();
         }
         _ => {}
     }

@@ -30,7 +30,7 @@ use super::wire::{
 use super::VENDOR;
 use crate::connectors::{ConnectorError, SetupError};
 use crate::error::Classify;
-use crate::http::{Idempotency, Reply, VendorHttp, VendorProfile};
+use crate::http::{Credential, Idempotency, Reply, SecondRefusal, Session, VendorHttp, VendorProfile};
 use crate::mapping::SalesOrderDraft;
 use crate::model::{
     Customer, ErpCustomerId, ErpItemId, ErpOrderNbr, ErpOrderRef, ErpOrderType, IdentifierKind, Order, Shipment,
@@ -70,7 +70,7 @@ pub struct AcumaticaClient {
     config: AcumaticaConfig,
     http: VendorHttp,
     /// The `Cookie` header of the live session; a secret, like a password.
-    session: Mutex<Option<SecretString>>,
+    session: Session,
     items: Mutex<Option<ItemIndex>>,
 }
 
@@ -87,8 +87,8 @@ impl AcumaticaClient {
     /// Validates the config and builds the HTTP client; no request is sent until first use.
     pub fn new(config: AcumaticaConfig) -> Result<Self, SetupError> {
         config.validate()?;
-        let http = VendorHttp::new(PROFILE, &config.http, config.rate_limit, config.retry)?;
-        Ok(Self { config, http, session: Mutex::new(None), items: Mutex::new(None) })
+        let http = VendorHttp::new(PROFILE, VENDOR, config.transport())?;
+        Ok(Self { config, http, session: Session::new(SecondRefusal::SessionLost), items: Mutex::new(None) })
     }
 
     fn url(&self, path: &str) -> String {
@@ -110,7 +110,7 @@ impl AcumaticaClient {
     }
 
     /// Signs in (`POST /entity/auth/login`) and keeps the session cookies.
-    async fn login(&self) -> Result<SecretString, ConnectorError> {
+    async fn login(&self) -> Result<Credential, ConnectorError> {
         let body = LoginRequest {
             name: &self.config.username,
             password: self.config.password.expose_secret(),
@@ -136,22 +136,21 @@ impl AcumaticaClient {
                 detail: "login succeeded but set no session cookie".into(),
             });
         }
-        info!(tenant = %self.config.tenant, "Signed in to Acumatica.");
-        Ok(SecretString::from(cookies.join("; ")))
-    }
-
-    async fn session_cookie(&self) -> Result<SecretString, ConnectorError> {
-        let mut guard = self.session.lock().await;
-        if let Some(cookie) = guard.as_ref() {
-            return Ok(cookie.clone());
+        let cookie = cookies.join("; ");
+        if HeaderValue::from_str(&cookie).is_err() {
+            return Err(ConnectorError::Decode {
+                vendor: VENDOR,
+                operation: "login",
+                detail: "session cookie is not a valid header value".into(),
+            });
         }
-        let cookie = self.login().await?;
-        *guard = Some(cookie.clone());
-        Ok(cookie)
+        info!(tenant = %self.config.tenant, "Signed in to Acumatica.");
+        Ok(Credential { secret: SecretString::from(cookie), renew_after: None })
     }
 
     /// Sends with the session cookie; on 401 signs in again once and repeats (the session timed
-    /// out or was ended by someone else).
+    /// out or was ended by someone else); refused again, the new session was ended at once
+    /// (another sign-out, or every licensed API user signed in): `SessionLost`, retried later.
     async fn authed<F>(
         &self,
         operation: &'static str,
@@ -161,45 +160,24 @@ impl AcumaticaClient {
     where
         F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     {
-        let mut relogged = false;
-        loop {
-            let cookie = self.session_cookie().await?;
-            let header = HeaderValue::from_str(cookie.expose_secret()).map_err(|_| ConnectorError::Decode {
-                vendor: VENDOR,
-                operation: "login",
-                detail: "session cookie is not a valid header value".into(),
-            })?;
-            let result = self
-                .http
-                .send(operation, idempotency, |c| {
-                    let mut h = header.clone();
-                    h.set_sensitive(true);
-                    build(c).header(COOKIE, h)
-                })
-                .await;
-            match result {
-                Err(ConnectorError::Status { status: 401, .. }) if !relogged => {
-                    relogged = true;
-                    let mut guard = self.session.lock().await;
-                    if guard.as_ref().is_some_and(|c| c.expose_secret() == cookie.expose_secret()) {
-                        *guard = None;
-                    }
-                    debug!(operation, "Acumatica session expired; signing in again.");
-                }
-                Err(ConnectorError::Status { status: 401, .. }) => {
-                    warn!(operation, "Acumatica ended the new session at once; leaving it for a retry.");
-                    return Err(ConnectorError::SessionLost { vendor: VENDOR, operation });
-                }
-                other => return other,
+        let cookie = |request: reqwest::RequestBuilder, cookie: &SecretString| match HeaderValue::from_str(
+            cookie.expose_secret(),
+        ) {
+            Ok(mut header) => {
+                header.set_sensitive(true);
+                request.header(COOKIE, header)
             }
-        }
+            // Checked at sign-in; without the cookie the request is refused and signs in again.
+            Err(_) => request,
+        };
+        self.session.send(&self.http, operation, idempotency, || self.login(), cookie, build).await
     }
 
     /// Ends the session (`POST /entity/auth/logout`), freeing the licence's API-user slot. Call it
     /// at the end of every invocation batch; the next call signs in again. Never fails: a logout
     /// that does not arrive only holds the slot until the idle timeout.
     pub async fn logout(&self) {
-        let Some(cookie) = self.session.lock().await.take() else { return };
+        let Some(cookie) = self.session.take().await else { return };
         let url = self.url("entity/auth/logout");
         let Ok(mut header) = HeaderValue::from_str(cookie.expose_secret()) else { return };
         header.set_sensitive(true);
@@ -418,10 +396,12 @@ impl OrderSink for AcumaticaClient {
         id: &ErpCustomerId,
         customer: &Customer,
         order: &Order,
+        class: Option<&str>,
     ) -> Result<ErpCustomerId, ConnectorError> {
         const OP: &str = "create customer";
         let id = id.clone();
-        let body = customer_body(&id, customer, &order.bill_to, self.config.customer_class.as_deref());
+        let class = class.or(self.config.customer_class.as_deref());
+        let body = customer_body(&id, customer, &order.bill_to, class);
         let url = self.entity_url(&["Customer"])?;
         let result = self
             .authed(OP, Idempotency::Safe, |c| {
@@ -440,8 +420,8 @@ impl OrderSink for AcumaticaClient {
         }
     }
 
-    /// SKU: the item index, else `GET StockItem/{InventoryID}` (404 → None). UPC/EAN: the
-    /// cross-reference index.
+    /// SKU: the item index, else `GET StockItem/{InventoryID}` (404 → None). UPC, EAN, MPN,
+    /// ASIN: the cross-reference index.
     async fn resolve_item(&self, kind: IdentifierKind, value: &str) -> Result<Option<ErpItemId>, ConnectorError> {
         let value = value.trim();
         match kind {
@@ -467,9 +447,11 @@ impl OrderSink for AcumaticaClient {
                     Err(e) => Err(e),
                 }
             }
-            IdentifierKind::Upc | IdentifierKind::Ean => Ok(self.item_index().await?.0.get(value).cloned()),
-            // Acumatica keeps no MPN/ASIN in the Default endpoint; the mapping's substitutions cover them.
-            IdentifierKind::Mpn | IdentifierKind::Asin => Ok(None),
+            // Every alternate id is a cross-reference of the item (barcodes as Global, an MPN or
+            // an ASIN as the merchant's own), so all four are looked up in the same index.
+            IdentifierKind::Upc | IdentifierKind::Ean | IdentifierKind::Mpn | IdentifierKind::Asin => {
+                Ok(self.item_index().await?.0.get(value).cloned())
+            }
         }
     }
 
@@ -533,7 +515,7 @@ impl ErpShipments for AcumaticaClient {
             Err(e) => return Err(e),
         };
         let wire: ShipmentWire = reply.json(VENDOR, OP)?;
-        shipment_to_canonical(&wire, &self.config.shipped_statuses).map_err(|detail| ConnectorError::Decode {
+        shipment_to_canonical(&wire, &self.config.shipped_statuses).map_err(|detail| ConnectorError::Unmappable {
             vendor: VENDOR,
             operation: OP,
             detail,

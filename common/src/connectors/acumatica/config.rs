@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::VENDOR;
 use crate::connectors::InvalidConfig;
-use crate::http::{validate_base_url, HttpSettings, RateBudget, RetryPolicy};
+use crate::http::{HttpSettings, RateBudget, RetryPolicy, Transport};
 
 /// How Orderbridge reaches one Acumatica tenant.
 #[derive(Debug, Clone, Deserialize)]
@@ -99,9 +99,7 @@ impl AcumaticaConfig {
     /// Checks every field; the error names the first bad one.
     pub fn validate(&self) -> Result<(), InvalidConfig> {
         let bad = |problem: String| Err(InvalidConfig { vendor: VENDOR, problem });
-        if let Err(p) = validate_base_url("base_url", &self.base_url) {
-            return bad(p);
-        }
+        self.transport().validate().or_else(bad)?;
         if self.base_url.contains("/entity") {
             return bad(format!("base_url: {:?} must stop before /entity (the instance URL)", self.base_url));
         }
@@ -122,7 +120,11 @@ impl AcumaticaConfig {
         if self.page_size == 0 || self.page_size > 1000 {
             return bad("page_size: must be 1-1000".into());
         }
-        self.rate_limit.validate("rate_limit").or_else(bad)?;
-        self.retry.validate("retry").or_else(bad)
+        Ok(())
+    }
+
+    /// The shared transport fields (base URL, rate limit, retry, timeouts), checked in one place.
+    pub fn transport(&self) -> Transport<'_> {
+        Transport { base_url: &self.base_url, rate_limit: self.rate_limit, retry: self.retry, http: &self.http }
     }
 }

@@ -21,8 +21,14 @@ pub const VENDOR: &str = "acumatica";
 pub const CODE: &str = "AC";
 
 /// This connector's line in the registry.
-pub const VENDOR_ENTRY: super::registry::Vendor =
-    super::registry::Vendor { kind: VENDOR, code: CODE, role: super::registry::Role::Erp, channel: None };
+pub const VENDOR_ENTRY: super::registry::Vendor = super::registry::Vendor {
+    kind: VENDOR,
+    code: CODE,
+    role: super::registry::Role::Erp,
+    // The licence's 429 documents no reset time (vendor-apis.md §2): backoff, then SQS.
+    throttle_hint: false,
+    channel: None,
+};
 
 #[cfg(test)]
 mod tests;

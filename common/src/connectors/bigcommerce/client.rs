@@ -59,7 +59,7 @@ impl BigCommerceClient {
     /// Validates the config and builds the HTTP client; no request is sent until first use.
     pub fn new(connection: ConnectionId, config: BigCommerceConfig) -> Result<Self, SetupError> {
         config.validate()?;
-        let http = VendorHttp::new(PROFILE, &config.http, config.rate_limit, config.retry)?;
+        let http = VendorHttp::new(PROFILE, connection.as_str(), config.transport())?;
         Ok(Self { connection, config, http })
     }
 
@@ -317,7 +317,8 @@ impl OrderSource for BigCommerceClient {
         let addresses: Vec<AddressWire> =
             self.list("get shipping addresses", &format!("v2/orders/{raw}/shipping_addresses"), &[]).await?;
         to_order(&order, &products, &addresses, &self.connection, &self.config.store_source_name)
-            .map_err(|detail| ConnectorError::Decode { vendor: VENDOR, operation: "get order", detail })
+            // The order was read but can never become a canonical order: its permanent failure.
+            .map_err(|detail| ConnectorError::Unmappable { vendor: VENDOR, operation: "get order", detail })
     }
 
     /// `PUT /v2/orders/{id}` per order: the downloaded status, or the import-error status with

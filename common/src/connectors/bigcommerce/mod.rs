@@ -19,43 +19,21 @@ pub const CODE: &str = "BC";
 crate::numeric_id!(
     /// BigCommerce v2 order `id`.
     BigCommerceOrderId,
-    "bigcommerce order id"
+    "bigcommerce order id",
+    channel = CODE
 );
-
-impl BigCommerceOrderId {
-    /// The canonical id of this order.
-    pub fn channel_order_id(self) -> crate::model::ChannelOrderId {
-        super::channel_order_id(CODE, self.get())
-            .unwrap_or_else(|_| unreachable!("a positive number is a valid channel order id"))
-    }
-
-    /// This channel's id inside a canonical id (None for another channel's order).
-    pub fn of(id: &crate::model::ChannelOrderId) -> Option<Self> {
-        super::own_numeric_id(CODE, id).and_then(|n| Self::new(n).ok())
-    }
-}
 
 /// This connector's line in the registry.
 pub const VENDOR_ENTRY: super::registry::Vendor = super::registry::Vendor {
     kind: VENDOR,
     code: CODE,
     role: super::registry::Role::Channel,
-    channel: Some(build_channel),
+    throttle_hint: true,
+    channel: Some(|connection, settings| {
+        let client = BigCommerceClient::new(connection.clone(), super::registry::settings(VENDOR, settings)?)?;
+        Ok(super::registry::ChannelParts::pulled(client, true, BigCommerceOrderId::channel_order_id_of))
+    }),
 };
-
-fn build_channel(
-    connection: &crate::model::ConnectionId,
-    settings: &toml::Table,
-) -> Result<super::registry::ChannelParts, super::SetupError> {
-    let client =
-        std::sync::Arc::new(BigCommerceClient::new(connection.clone(), super::registry::settings(VENDOR, settings)?)?);
-    Ok(super::registry::ChannelParts {
-        source: Some(client.clone()),
-        publisher: client,
-        takes_partial_shipments: true,
-        order_id: |raw| BigCommerceOrderId::parse(raw).ok().map(BigCommerceOrderId::channel_order_id),
-    })
-}
 
 #[cfg(test)]
 mod tests;

@@ -13,7 +13,6 @@ use reqwest::header::{HeaderMap, ACCEPT};
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
-use tokio::sync::Mutex;
 use tracing::{debug, info, warn};
 
 use super::config::{Credentials, MagentoConfig};
@@ -21,7 +20,7 @@ use super::mapper::{error_message, ship_items, ship_track, shippable};
 use super::wire::{CommentRequest, OrderWire, ShipRequest, ShipmentSearch, StatusHistory};
 use super::VENDOR;
 use crate::connectors::{ConnectorError, SetupError};
-use crate::http::{join_url, Idempotency, Reply, VendorHttp, VendorProfile};
+use crate::http::{join_url, Credential, Idempotency, Reply, SecondRefusal, Session, VendorHttp, VendorProfile};
 use crate::model::{ChannelOrderId, ConnectionId, Shipment};
 use crate::ports::StatusPublisher;
 
@@ -45,18 +44,13 @@ const PROFILE: VendorProfile =
 const ADMIN_TOKEN_LIFETIME: Duration = Duration::from_secs(4 * 3600);
 const TOKEN_MARGIN: Duration = Duration::from_secs(10 * 60);
 
-struct AdminToken {
-    bearer: SecretString,
-    refresh_after: Instant,
-}
-
 /// The Magento client of one store connection. Build once per container and share.
 pub struct MagentoClient {
     connection: ConnectionId,
     config: MagentoConfig,
     credentials: Credentials,
     http: VendorHttp,
-    admin_token: Mutex<Option<AdminToken>>,
+    admin_token: Session,
 }
 
 impl std::fmt::Debug for MagentoClient {
@@ -89,8 +83,8 @@ impl MagentoClient {
         config.validate()?;
         let credentials =
             config.credentials().map_err(|problem| crate::connectors::InvalidConfig { vendor: VENDOR, problem })?;
-        let http = VendorHttp::new(PROFILE, &config.http, config.rate_limit, config.retry)?;
-        Ok(Self { connection, config, credentials, http, admin_token: Mutex::new(None) })
+        let http = VendorHttp::new(PROFILE, connection.as_str(), config.transport())?;
+        Ok(Self { connection, config, credentials, http, admin_token: Session::new(SecondRefusal::Unauthorized) })
     }
 
     pub fn connection(&self) -> &ConnectionId {
@@ -101,17 +95,8 @@ impl MagentoClient {
         join_url(&self.config.base_url, &format!("rest/{}/V1/{path}", self.config.store_code))
     }
 
-    /// The Bearer token: the integration token, or a cached admin token (fetched when missing
-    /// or near its expiry).
-    async fn bearer(&self) -> Result<SecretString, ConnectorError> {
-        let (username, password) = match &self.credentials {
-            Credentials::Integration(token) => return Ok(token.clone()),
-            Credentials::Admin { username, password } => (username, password),
-        };
-        let mut guard = self.admin_token.lock().await;
-        if let Some(t) = guard.as_ref().filter(|t| Instant::now() < t.refresh_after) {
-            return Ok(t.bearer.clone());
-        }
+    /// `POST integration/admin/token` with the admin username and password.
+    async fn admin_sign_in(&self, username: &str, password: &SecretString) -> Result<Credential, ConnectorError> {
         let url = self.url("integration/admin/token");
         let body = json!({ "username": username, "password": password.expose_secret() });
         let reply = self.http.send("get admin token", Idempotency::Safe, |c| c.post(&url).json(&body)).await?;
@@ -124,13 +109,11 @@ impl MagentoClient {
                 detail: "empty token".into(),
             });
         }
-        let bearer = SecretString::from(token);
-        *guard = Some(AdminToken {
-            bearer: bearer.clone(),
-            refresh_after: Instant::now() + ADMIN_TOKEN_LIFETIME.saturating_sub(TOKEN_MARGIN),
-        });
         debug!(connection = %self.connection, "Magento admin token issued.");
-        Ok(bearer)
+        Ok(Credential {
+            secret: SecretString::from(token),
+            renew_after: Some(Instant::now() + ADMIN_TOKEN_LIFETIME.saturating_sub(TOKEN_MARGIN)),
+        })
     }
 
     /// Sends with the Bearer token. An admin token that expired early answers 401; the request
@@ -144,22 +127,17 @@ impl MagentoClient {
     where
         F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     {
-        let mut renewed = matches!(self.credentials, Credentials::Integration(_));
-        loop {
-            let bearer = self.bearer().await?;
-            let result = self
-                .http
-                .send(operation, idempotency, |c| {
-                    build(c).bearer_auth(bearer.expose_secret()).header(ACCEPT, "application/json")
-                })
-                .await;
-            match result {
-                Err(ConnectorError::Status { status: 401, .. }) if !renewed => {
-                    renewed = true;
-                    debug!(connection = %self.connection, operation, "Magento admin token refused; renewing.");
-                    self.admin_token.lock().await.take();
-                }
-                other => return other,
+        let bearer = |request: reqwest::RequestBuilder, token: &SecretString| {
+            request.bearer_auth(token.expose_secret()).header(ACCEPT, "application/json")
+        };
+        match &self.credentials {
+            // An integration token is not renewed: a refusal names the connection.
+            Credentials::Integration(token) => {
+                self.http.send(operation, idempotency, |c| bearer(build(c), token)).await
+            }
+            Credentials::Admin { username, password } => {
+                let sign_in = || self.admin_sign_in(username, password);
+                self.admin_token.send(&self.http, operation, idempotency, sign_in, bearer, build).await
             }
         }
     }

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::VENDOR;
 use crate::connectors::InvalidConfig;
-use crate::http::{validate_base_url, HttpSettings, RateBudget, RetryPolicy};
+use crate::http::{HttpSettings, RateBudget, RetryPolicy, Transport};
 
 /// How Orderbridge reaches one Magento 2 store. Authenticate with **either** `access_token` (an
 /// integration token) **or** `admin_username` + `admin_password` (exchanged for a 4-hour admin
@@ -87,9 +87,7 @@ impl MagentoConfig {
     /// Checks every field; the error names the first bad one.
     pub fn validate(&self) -> Result<(), InvalidConfig> {
         let bad = |problem: String| Err(InvalidConfig { vendor: VENDOR, problem });
-        if let Err(p) = validate_base_url("base_url", &self.base_url) {
-            return bad(p);
-        }
+        self.transport().validate().or_else(bad)?;
         if self.base_url.trim_end_matches('/').ends_with("/rest") || self.base_url.contains("/V1") {
             return bad(format!("base_url: {:?} must stop before /rest (the store's base URL)", self.base_url));
         }
@@ -106,8 +104,12 @@ impl MagentoConfig {
                 return bad(format!("carriers.{name}: {code:?} is not a Magento carrier code (e.g. \"custom\")"));
             }
         }
-        self.rate_limit.validate("rate_limit").or_else(bad)?;
-        self.retry.validate("retry").or_else(bad)
+        Ok(())
+    }
+
+    /// The shared transport fields (base URL, rate limit, retry, timeouts), checked in one place.
+    pub fn transport(&self) -> Transport<'_> {
+        Transport { base_url: &self.base_url, rate_limit: self.rate_limit, retry: self.retry, http: &self.http }
     }
 
     /// The one authentication method configured, or the problem naming the field.

@@ -17,7 +17,6 @@ use chrono::{DateTime, Utc};
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
-use tokio::sync::Mutex;
 use tracing::{debug, info, warn};
 
 use super::config::{status_code, SellercloudConfig};
@@ -32,7 +31,7 @@ use super::wire::{
 use super::SellercloudOrderId;
 use super::VENDOR;
 use crate::connectors::{ConnectorError, SetupError};
-use crate::http::{join_url, Idempotency, Reply, VendorHttp, VendorProfile};
+use crate::http::{join_url, Credential, Idempotency, Reply, SecondRefusal, Session, VendorHttp, VendorProfile};
 use crate::model::{ChannelOrderId, ConnectionId, Order, Shipment};
 use crate::ports::{Acknowledgement, ListedOrder, OrderPage, OrderSource, PageToken, StatusPublisher};
 
@@ -53,11 +52,6 @@ const PROFILE: VendorProfile =
 
 /// Refresh this long before the token's stated expiry (the docs disagree on 30 or 60 min).
 const TOKEN_MARGIN: Duration = Duration::from_secs(120);
-
-struct Token {
-    bearer: SecretString,
-    refresh_after: Instant,
-}
 
 /// Where a walk over the not-exported queue stands.
 ///
@@ -102,7 +96,7 @@ pub struct SellercloudClient {
     connection: ConnectionId,
     config: SellercloudConfig,
     http: VendorHttp,
-    token: Mutex<Option<Token>>,
+    token: Session,
 }
 
 impl std::fmt::Debug for SellercloudClient {
@@ -118,31 +112,26 @@ impl SellercloudClient {
     /// Validates the config and builds the HTTP client; no request is sent until first use.
     pub fn new(connection: ConnectionId, config: SellercloudConfig) -> Result<Self, SetupError> {
         config.validate()?;
-        let http = VendorHttp::new(PROFILE, &config.http, config.rate_limit, config.retry)?;
-        Ok(Self { connection, config, http, token: Mutex::new(None) })
+        let http = VendorHttp::new(PROFILE, connection.as_str(), config.transport())?;
+        Ok(Self { connection, config, http, token: Session::new(SecondRefusal::Unauthorized) })
     }
 
     fn url(&self, path: &str) -> String {
         join_url(&self.config.base_url, path)
     }
 
-    async fn bearer(&self) -> Result<SecretString, ConnectorError> {
-        let mut guard = self.token.lock().await;
-        if let Some(t) = guard.as_ref().filter(|t| Instant::now() < t.refresh_after) {
-            return Ok(t.bearer.clone());
-        }
+    /// `POST api/token`: a bearer token, renewed a little before its stated expiry.
+    async fn sign_in(&self) -> Result<Credential, ConnectorError> {
         let url = self.url("api/token");
         let body = TokenRequest { Username: &self.config.username, Password: self.config.password.expose_secret() };
         let reply = self.http.send("get token", Idempotency::Safe, |c| c.post(&url).json(&body)).await?;
         let token: TokenResponse = reply.json(VENDOR, "get token")?;
         let lifetime = Duration::from_secs(token.expires_in.unwrap_or(1800).max(0) as u64);
-        let bearer = SecretString::from(token.access_token);
-        *guard = Some(Token {
-            bearer: bearer.clone(),
-            refresh_after: Instant::now() + lifetime.saturating_sub(TOKEN_MARGIN),
-        });
         debug!(connection = %self.connection, lifetime_s = lifetime.as_secs(), "Sellercloud token issued.");
-        Ok(bearer)
+        Ok(Credential {
+            secret: SecretString::from(token.access_token),
+            renew_after: Some(Instant::now() + lifetime.saturating_sub(TOKEN_MARGIN)),
+        })
     }
 
     /// Sends with the bearer token; on 401 ("Not Valid Token") gets a new token once and repeats.
@@ -155,18 +144,9 @@ impl SellercloudClient {
     where
         F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     {
-        let mut renewed = false;
-        loop {
-            let bearer = self.bearer().await?;
-            let result = self.http.send(operation, idempotency, |c| build(c).bearer_auth(bearer.expose_secret())).await;
-            match result {
-                Err(ConnectorError::Status { status: 401, .. }) if !renewed => {
-                    renewed = true;
-                    self.token.lock().await.take();
-                }
-                other => return other,
-            }
-        }
+        let bearer =
+            |request: reqwest::RequestBuilder, token: &SecretString| request.bearer_auth(token.expose_secret());
+        self.token.send(&self.http, operation, idempotency, || self.sign_in(), bearer, build).await
     }
 
     async fn list_page(&self, page: u32, from: DateTime<Utc>) -> Result<OrderList, ConnectorError> {
@@ -419,7 +399,8 @@ impl OrderSource for SellercloudClient {
         let wire = self.get_order(raw).await?;
         let instructions =
             if self.config.read_customer_instructions { self.customer_instructions(raw).await? } else { None };
-        to_order(&wire, &self.connection, &self.config, instructions).map_err(|message| ConnectorError::Decode {
+        // The order was read but can never become a canonical order: its permanent failure.
+        to_order(&wire, &self.connection, &self.config, instructions).map_err(|message| ConnectorError::Unmappable {
             vendor: VENDOR,
             operation: "get order",
             detail: message,

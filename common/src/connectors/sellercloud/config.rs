@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::VENDOR;
 use crate::connectors::InvalidConfig;
-use crate::http::{validate_base_url, HttpSettings, RateBudget, RetryPolicy};
+use crate::http::{HttpSettings, RateBudget, RetryPolicy, Transport};
 use crate::model::Currency;
 
 /// Order status names Sellercloud documents, with their codes (§1.9).
@@ -150,9 +150,7 @@ impl SellercloudConfig {
     /// Checks every field; the error names the first bad one.
     pub fn validate(&self) -> Result<(), InvalidConfig> {
         let bad = |problem: String| Err(InvalidConfig { vendor: VENDOR, problem });
-        if let Err(p) = validate_base_url("base_url", &self.base_url) {
-            return bad(p);
-        }
+        self.transport().validate().or_else(bad)?;
         if self.username.trim().is_empty() {
             return bad("username: must not be empty".into());
         }
@@ -174,8 +172,12 @@ impl SellercloudConfig {
         if let Some(id) = self.company_ids.iter().find(|id| **id <= 0) {
             return bad(format!("company_ids: {id} is not a company id"));
         }
-        self.rate_limit.validate("rate_limit").or_else(bad)?;
-        self.retry.validate("retry").or_else(bad)
+        Ok(())
+    }
+
+    /// The shared transport fields (base URL, rate limit, retry, timeouts), checked in one place.
+    pub fn transport(&self) -> Transport<'_> {
+        Transport { base_url: &self.base_url, rate_limit: self.rate_limit, retry: self.retry, http: &self.http }
     }
 
     /// The account's time zone (validated).

@@ -79,7 +79,7 @@ impl ShipStationClient {
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
         }
-        let http = VendorHttp::new(PROFILE, &config.http, config.rate_limit, config.retry)?;
+        let http = VendorHttp::new(PROFILE, VENDOR, config.transport())?;
         Ok(Self { tz, base, config, http })
     }
 

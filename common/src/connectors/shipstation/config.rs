@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::VENDOR;
 use crate::connectors::InvalidConfig;
-use crate::http::{validate_base_url, HttpSettings, RateBudget, RetryPolicy};
+use crate::http::{HttpSettings, RateBudget, RetryPolicy, Transport};
 
 /// How Orderbridge reaches one ShipStation account.
 #[derive(Debug, Clone, Deserialize)]
@@ -75,9 +75,7 @@ impl ShipStationConfig {
     /// Checks every field; the error names the first bad one.
     pub fn validate(&self) -> Result<(), InvalidConfig> {
         let bad = |problem: String| Err(InvalidConfig { vendor: VENDOR, problem });
-        if let Err(p) = validate_base_url("base_url", &self.base_url) {
-            return bad(p);
-        }
+        self.transport().validate().or_else(bad)?;
         if self.api_key.expose_secret().trim().is_empty() {
             return bad("api_key: must not be empty".into());
         }
@@ -92,7 +90,11 @@ impl ShipStationConfig {
         if !(1..=500).contains(&self.page_size) {
             return bad(format!("page_size: {} is outside 1-500", self.page_size));
         }
-        self.rate_limit.validate("rate_limit").or_else(bad)?;
-        self.retry.validate("retry").or_else(bad)
+        Ok(())
+    }
+
+    /// The shared transport fields (base URL, rate limit, retry, timeouts), checked in one place.
+    pub fn transport(&self) -> Transport<'_> {
+        Transport { base_url: &self.base_url, rate_limit: self.rate_limit, retry: self.retry, http: &self.http }
     }
 }

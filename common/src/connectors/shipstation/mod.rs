@@ -22,8 +22,13 @@ pub const VENDOR: &str = "shipstation";
 pub const CODE: &str = "SS";
 
 /// This connector's line in the registry.
-pub const VENDOR_ENTRY: super::registry::Vendor =
-    super::registry::Vendor { kind: VENDOR, code: CODE, role: super::registry::Role::ShippingTool, channel: None };
+pub const VENDOR_ENTRY: super::registry::Vendor = super::registry::Vendor {
+    kind: VENDOR,
+    code: CODE,
+    role: super::registry::Role::ShippingTool,
+    throttle_hint: true,
+    channel: None,
+};
 
 #[cfg(test)]
 mod tests;
