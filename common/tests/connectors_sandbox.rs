@@ -180,7 +180,7 @@ async fn acumatica_finds_creates_and_finds_again_then_logs_out() {
         bill_to: contact(),
         ship_to: contact(),
         lines: vec![orderbridge::mapping::DraftLine {
-            inventory_id: orderbridge::model::ErpItemId::parse(product.erp_inventory_id.clone()).unwrap(),
+            item_id: orderbridge::model::ErpItemId::parse(product.erp_inventory_id.clone()).unwrap(),
             quantity: rust_decimal::Decimal::from(2),
             unit_price: rust_decimal::Decimal::new(1999, 2),
             discount_amount: rust_decimal::Decimal::new(100, 2),
@@ -215,7 +215,7 @@ async fn acumatica_finds_creates_and_finds_again_then_logs_out() {
     // A bad InventoryID is a permanent rejection naming the field.
     let mut bad = draft.clone();
     bad.import_id = "SC-424243".into();
-    bad.lines[0].inventory_id = orderbridge::model::ErpItemId::parse("NOPE").unwrap();
+    bad.lines[0].item_id = orderbridge::model::ErpItemId::parse("NOPE").unwrap();
     let err = client.create_order(&bad).await.unwrap_err();
     assert!(err.to_string().contains("InventoryID"), "{err}");
     assert!(!orderbridge::Classify::is_retryable(&err));
@@ -232,7 +232,7 @@ async fn acumatica_finds_creates_and_finds_again_then_logs_out() {
     let mut two_lines = draft.clone();
     two_lines.import_id = "SC-424244".into();
     let mut second = two_lines.lines[0].clone();
-    second.inventory_id = orderbridge::model::ErpItemId::parse(other.erp_inventory_id.clone()).unwrap();
+    second.item_id = orderbridge::model::ErpItemId::parse(other.erp_inventory_id.clone()).unwrap();
     second.quantity = rust_decimal::Decimal::ONE;
     second.unit_price = rust_decimal::Decimal::new(1000, 2);
     second.discount_amount = rust_decimal::Decimal::ZERO;
@@ -276,7 +276,7 @@ async fn acumatica_finds_creates_and_finds_again_then_logs_out() {
     let state = ErpShipments::order_state(&client, &boxed).await.unwrap();
     assert_eq!(state.status, "Completed");
     let lines: Vec<(i64, &str, Option<&str>)> =
-        state.lines.iter().map(|l| (l.line_nbr, l.inventory_id.as_str(), l.channel_line_id.as_deref())).collect();
+        state.lines.iter().map(|l| (l.line_nbr, l.item_id.as_str(), l.channel_line_id.as_deref())).collect();
     assert_eq!(
         lines,
         vec![(1, product.erp_inventory_id.as_str(), Some("9001")), (2, other.erp_inventory_id.as_str(), Some("9002"))]

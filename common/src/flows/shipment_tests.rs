@@ -77,11 +77,7 @@ impl FakeErp {
                     other => crate::model::OrderStatus::Other(other.into()),
                 },
                 note: note.map(str::to_owned),
-                lines: vec![ErpOrderLine {
-                    line_nbr: 1,
-                    inventory_id: "WIDGET".into(),
-                    channel_line_id: Some("77".into()),
-                }],
+                lines: vec![ErpOrderLine { line_nbr: 1, item_id: "WIDGET".into(), channel_line_id: Some("77".into()) }],
                 shipment_nbrs,
             },
         );

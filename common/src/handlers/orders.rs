@@ -242,3 +242,111 @@ impl PullSummary {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use async_trait::async_trait;
+    use aws_lambda_events::event::sqs::SqsMessage;
+    use chrono::Utc;
+
+    use super::*;
+    use crate::flows::ImportOrder;
+    use crate::model::{ChannelOrderId, Customer, ErpCustomerId, ErpItemId, ErpOrderRef, IdentifierKind, Order};
+    use crate::ports::{ConnectorError, CustomerLookup, ListedOrder, LogResult, OrderPage, PageToken};
+    use crate::testing::{ManualClock, MemoryLedger, MemoryLog};
+
+    /// A channel or ERP that must not be called.
+    struct Untouchable(ConnectionId);
+
+    #[async_trait]
+    impl OrderSource for Untouchable {
+        fn connection(&self) -> &ConnectionId {
+            &self.0
+        }
+        async fn list_new_orders(&self, _: Option<&PageToken>) -> Result<OrderPage, ConnectorError> {
+            unreachable!("a disabled connection is not listed")
+        }
+        async fn fetch_order(&self, _: &ChannelOrderId) -> Result<Order, ConnectorError> {
+            unreachable!("a disabled connection's order is not fetched")
+        }
+        async fn acknowledge(&self, _: &[Acknowledgement]) -> Result<Vec<ChannelOrderId>, ConnectorError> {
+            unreachable!("nothing is acknowledged for a disabled connection")
+        }
+    }
+
+    #[async_trait]
+    impl OrderSink for Untouchable {
+        type Draft = SalesOrderDraft;
+        fn derive_customer_id(&self, _: &str, _: &Customer) -> Option<ErpCustomerId> {
+            unreachable!("no customer is resolved for a disabled connection")
+        }
+        async fn find_by_import_id(&self, _: &str) -> Result<Option<ErpOrderRef>, ConnectorError> {
+            unreachable!("no ERP lookup for a disabled connection")
+        }
+        async fn create_order(&self, _: &SalesOrderDraft) -> Result<ErpOrderRef, ConnectorError> {
+            unreachable!("no ERP order for a disabled connection")
+        }
+        async fn find_customer(&self, _: CustomerLookup<'_>) -> Result<Option<ErpCustomerId>, ConnectorError> {
+            unreachable!()
+        }
+        async fn create_customer(
+            &self,
+            _: &ErpCustomerId,
+            _: &Customer,
+            _: &Order,
+            _: Option<&str>,
+        ) -> Result<ErpCustomerId, ConnectorError> {
+            unreachable!()
+        }
+        async fn resolve_item(&self, _: IdentifierKind, _: &str) -> Result<Option<ErpItemId>, ConnectorError> {
+            unreachable!()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_queued_order_of_a_disabled_connection_is_skipped_not_imported_and_not_retried() {
+        let connection = ConnectionId::parse("sc-off").unwrap();
+        let log = Arc::new(MemoryLog::default());
+        let app = ImportApp {
+            ledger: Arc::new(MemoryLedger::default()),
+            log: log.clone(),
+            clock: Arc::new(ManualClock::new()),
+            channels: BTreeMap::from([(
+                connection.clone(),
+                ChannelEntry {
+                    source: Arc::new(Untouchable(connection.clone())),
+                    mapping_name: "sc-off".into(),
+                    enabled: false,
+                },
+            )]),
+            sink: Arc::new(Untouchable(connection.clone())),
+            mappings: super::super::MappingCache::new(Duration::from_secs(60)),
+            import_concurrency: 1,
+            lease_slack: Duration::from_secs(1),
+        };
+        let order = crate::model::fixtures::order();
+        let key = ImportKey::new(connection.clone(), order.channel_order_id.clone());
+        let message = OrderMessage::ImportOrderV1(ImportOrder {
+            connection: connection.clone(),
+            order: ListedOrder::Whole(Box::new(order)),
+        });
+        let mut record = SqsMessage::default();
+        record.message_id = Some("m1".into());
+        record.body = Some(serde_json::to_string(&Envelope::new(message, Utc::now())).unwrap());
+        record.attributes = HashMap::from([("ApproximateReceiveCount".to_string(), "1".to_string())]);
+        let mut event = SqsEvent::default();
+        event.records = vec![record];
+
+        let response = app.run_import_batch(event, deadline_from(Duration::from_secs(30)), "req").await;
+
+        assert!(response.batch_item_failures.is_empty(), "the message is done, not redelivered");
+        let entries = log.0.lock().unwrap().clone();
+        let skipped: Vec<_> = entries.iter().filter(|e| e.entity_id == key.import_id()).collect();
+        assert_eq!(skipped.len(), 1, "{entries:?}");
+        assert_eq!(skipped[0].result, LogResult::Skipped);
+        assert!(skipped[0].notes.contains("enabled = false"), "{}", skipped[0].notes);
+        assert_eq!(skipped[0].correlation_id.as_deref(), Some(key.correlation_id().as_str()));
+    }
+}

@@ -42,8 +42,8 @@ pub struct PullSettings {
     pub mapping_cache: Duration,
 }
 
-impl PullSettings {
-    pub fn load<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, SettingsError> {
+impl LoadSettings for PullSettings {
+    fn load<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, SettingsError> {
         Ok(Self {
             common: CommonSettings::load(env)?,
             orders_queue: env.queue_url("ORDERBRIDGE_ORDERS_QUEUE_URL")?,
@@ -63,8 +63,8 @@ pub struct ImportSettings {
     pub mapping_cache: Duration,
 }
 
-impl ImportSettings {
-    pub fn load<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, SettingsError> {
+impl LoadSettings for ImportSettings {
+    fn load<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, SettingsError> {
         Ok(Self {
             common: CommonSettings::load(env)?,
             import_concurrency: env.count("ORDERBRIDGE_IMPORT_CONCURRENCY", 4)?,
@@ -91,12 +91,20 @@ impl Common {
             clock,
         }
     }
+
+    fn queue(sdk: &aws_config::SdkConfig, url: &QueueUrl) -> Arc<SqsQueue> {
+        Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk), url.as_str()))
+    }
+}
+
+/// A function's settings, read from its environment; every error names the variable.
+pub trait LoadSettings: Sized {
+    fn load<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, SettingsError>;
 }
 
 /// An app a function runs: its own settings, built with the connections file.
 pub trait App: Sized {
-    type Settings;
-    fn load_settings<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self::Settings, SettingsError>;
+    type Settings: LoadSettings;
     /// Builds the app from explicit settings (the demo and tests call this directly).
     fn build(
         sdk: &aws_config::SdkConfig,
@@ -109,7 +117,7 @@ pub trait App: Sized {
 /// configuration and builds the app: a function's cold start.
 pub async fn from_env<A: App>() -> Result<A, SetupError> {
     let env = Env::process();
-    let settings = A::load_settings(&env)?;
+    let settings = A::Settings::load(&env)?;
     let text = env.required("ORDERBRIDGE_CONNECTIONS", "set it to the connections TOML (see README, Configuration)")?;
     let connections = Connections::parse("ORDERBRIDGE_CONNECTIONS", &text, |var| env.optional(var))?;
     A::build(&crate::aws::load_sdk_config().await, &settings, &connections)
@@ -140,10 +148,6 @@ fn sources(connections: &Connections) -> Result<BTreeMap<ConnectionId, ChannelEn
 impl App for PullApp {
     type Settings = PullSettings;
 
-    fn load_settings<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<PullSettings, SettingsError> {
-        PullSettings::load(env)
-    }
-
     fn build(
         sdk: &aws_config::SdkConfig,
         settings: &PullSettings,
@@ -153,7 +157,7 @@ impl App for PullApp {
         Ok(Self {
             ledger: common.ledger,
             log: common.log,
-            queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk), settings.orders_queue.as_str())),
+            queue: Common::queue(sdk, &settings.orders_queue),
             clock: common.clock,
             channels: sources(connections)?,
             mappings: MappingCache::new(settings.mapping_cache),
@@ -164,10 +168,6 @@ impl App for PullApp {
 
 impl App for ImportApp {
     type Settings = ImportSettings;
-
-    fn load_settings<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<ImportSettings, SettingsError> {
-        ImportSettings::load(env)
-    }
 
     fn build(
         sdk: &aws_config::SdkConfig,
@@ -203,8 +203,8 @@ pub struct StatusSettings {
     pub mapping_cache: Duration,
 }
 
-impl StatusSettings {
-    pub fn load<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, SettingsError> {
+impl LoadSettings for StatusSettings {
+    fn load<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, SettingsError> {
         let concurrency = env.count("ORDERBRIDGE_PUSH_CONCURRENCY", 4)?;
         Ok(Self {
             common: CommonSettings::load(env)?,
@@ -219,10 +219,6 @@ impl StatusSettings {
 
 impl App for StatusApp {
     type Settings = StatusSettings;
-
-    fn load_settings<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<StatusSettings, SettingsError> {
-        StatusSettings::load(env)
-    }
 
     fn build(
         sdk: &aws_config::SdkConfig,
@@ -249,7 +245,7 @@ impl App for StatusApp {
         Ok(Self {
             ledger: common.ledger,
             log: common.log,
-            queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk), settings.shipments_queue.as_str())),
+            queue: Common::queue(sdk, &settings.shipments_queue),
             clock: common.clock,
             erp: erp.shipments,
             erp_name: erp.log_name,
@@ -273,8 +269,8 @@ pub struct WebhookSettingsEnv {
     pub shipments_queue: QueueUrl,
 }
 
-impl WebhookSettingsEnv {
-    pub fn load<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, SettingsError> {
+impl LoadSettings for WebhookSettingsEnv {
+    fn load<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, SettingsError> {
         Ok(Self {
             common: CommonSettings::load(env)?,
             shipments_queue: env.queue_url("ORDERBRIDGE_SHIPMENTS_QUEUE_URL")?,
@@ -284,10 +280,6 @@ impl WebhookSettingsEnv {
 
 impl App for WebhookApp {
     type Settings = WebhookSettingsEnv;
-
-    fn load_settings<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<WebhookSettingsEnv, SettingsError> {
-        WebhookSettingsEnv::load(env)
-    }
 
     /// The routes whose secrets are configured; the others answer 404. No vendor client.
     fn build(
@@ -299,7 +291,7 @@ impl App for WebhookApp {
         Ok(Self {
             ledger: common.ledger,
             log: common.log,
-            queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk), settings.shipments_queue.as_str())),
+            queue: Common::queue(sdk, &settings.shipments_queue),
             clock: common.clock,
             routes: registry::webhook_routes(connections),
             dedupe_ttl: Duration::from_secs(connections.webhooks.dedupe_hours.unwrap_or(72) * 3600),

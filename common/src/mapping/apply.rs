@@ -165,8 +165,8 @@ pub fn build_draft(
         .iter()
         .zip(items)
         .zip(shares)
-        .map(|((line, inventory_id), share)| DraftLine {
-            inventory_id,
+        .map(|((line, item_id), share)| DraftLine {
+            item_id,
             quantity: line.quantity,
             unit_price: line.unit_price.amount,
             discount_amount: line.discount.amount + share,

@@ -1,5 +1,6 @@
 //! The ERP-ready sales order: a canonical order after every mapping has been applied, carrying
-//! only ids that exist in the ERP. The Acumatica client turns it into its wire format.
+//! only ids that exist in the ERP. Fields are named by what they are to the business; the ERP's
+//! connector turns the draft into its own wire format.
 
 use std::collections::BTreeMap;
 
@@ -9,13 +10,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Address, Currency, ErpCustomerId, ErpItemId, ErpOrderType, ImportKey, Money};
 
-/// A sales order ready to create in Acumatica.
+/// A sales order ready to create in the ERP.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SalesOrderDraft {
     pub import_key: ImportKey,
-    /// Stored as `CustomerOrder`, so the order can be found again by it (look before you create).
+    /// Stored on the ERP order where it can be searched, so the order is found again by it (look
+    /// before you create).
     pub import_id: String,
-    /// Stored as `ExternalRef`: the number people see in the channel.
+    /// The number people see in the channel, kept on the ERP order as its external reference.
     pub external_ref: String,
     pub order_type: ErpOrderType,
     pub customer_id: ErpCustomerId,
@@ -24,16 +26,17 @@ pub struct SalesOrderDraft {
     pub requested_on: Option<NaiveDate>,
     pub description: String,
     pub currency: Currency,
-    /// Acumatica `ShipVia` code.
+    /// The ERP's shipping method (carrier and service) code.
     pub ship_via: Option<String>,
     pub bill_to: DraftContact,
     pub ship_to: DraftContact,
     pub lines: Vec<DraftLine>,
     pub payments: Vec<DraftPayment>,
-    /// Shipping charged to the buyer (`ShippingSettings.FreightPrice` with `OverrideFreightPrice`).
+    /// Shipping charged to the buyer, as charged (the ERP must not recompute it).
     #[serde(with = "rust_decimal::serde::str")]
     pub freight: Decimal,
-    /// The channel's taxes; sent with `DisableAutomaticTaxCalculation` so totals match the channel.
+    /// The channel's taxes, as charged (the ERP's own tax calculation is switched off for the order, so
+    /// totals match the channel).
     pub taxes: Vec<DraftTax>,
     /// Order note: customer instructions, gift message, discount codes.
     pub note: Option<String>,
@@ -54,19 +57,19 @@ pub struct DraftContact {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DraftLine {
-    pub inventory_id: ErpItemId,
+    pub item_id: ErpItemId,
     #[serde(with = "rust_decimal::serde::str")]
     pub quantity: Decimal,
-    /// Sent with `ManualPrice` so Acumatica keeps the channel's price.
+    /// The channel's price, kept as is (marked manual, so the ERP does not reprice the line).
     #[serde(with = "rust_decimal::serde::str")]
     pub unit_price: Decimal,
-    /// Line discount plus this line's share of order discounts (`DiscountAmount`, `ManualDiscount`).
+    /// Line discount plus this line's share of order discounts, kept as is.
     #[serde(with = "rust_decimal::serde::str")]
     pub discount_amount: Decimal,
     pub description: String,
     pub note: Option<String>,
     pub warehouse_id: Option<String>,
-    /// The channel's line id, kept on the ERP line (`ExternalRef`) to map shipments back.
+    /// The channel's line id, kept on the ERP line to map shipments back.
     pub channel_line_id: String,
 }
 
@@ -79,7 +82,7 @@ impl DraftLine {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DraftPayment {
-    /// Acumatica `PaymentMethod`.
+    /// The ERP's payment method code.
     pub payment_method: String,
     pub cash_account: Option<String>,
     #[serde(with = "rust_decimal::serde::str")]
@@ -89,7 +92,7 @@ pub struct DraftPayment {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DraftTax {
-    /// Acumatica `TaxID`.
+    /// The ERP's tax id.
     pub tax_id: String,
     #[serde(with = "rust_decimal::serde::str_option", default)]
     pub rate: Option<Decimal>,
@@ -100,7 +103,7 @@ pub struct DraftTax {
 }
 
 impl SalesOrderDraft {
-    /// Lines + freight + tax, what Acumatica's `OrderTotal` must come to.
+    /// Lines + freight + tax, what the ERP order's total must come to.
     pub fn computed_total(&self) -> Decimal {
         let lines: Decimal = self.lines.iter().map(DraftLine::amount).sum();
         let tax: Decimal = self.taxes.iter().map(|t| t.tax_amount).sum();

@@ -411,7 +411,7 @@ pub trait OrderSink: Send + Sync {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErpOrderLine {
     pub line_nbr: i64,
-    pub inventory_id: String,
+    pub item_id: String,
     /// The channel's line id stored on the line at import (`ExternalRef`).
     pub channel_line_id: Option<String>,
 }

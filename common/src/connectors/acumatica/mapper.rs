@@ -85,7 +85,7 @@ pub fn sales_order_body(draft: &SalesOrderDraft) -> SalesOrderPut {
         .lines
         .iter()
         .map(|l| SalesOrderDetailWire {
-            InventoryID: val(l.inventory_id.as_str().to_owned()),
+            InventoryID: val(l.item_id.as_str().to_owned()),
             OrderQty: num(l.quantity),
             UnitPrice: num(l.unit_price),
             ManualPrice: val(true),
@@ -418,7 +418,7 @@ pub fn order_state_from_wire(wire: &super::wire::SalesOrderStateWire) -> Result<
         .filter_map(|d| {
             Some(crate::ports::ErpOrderLine {
                 line_nbr: get(&d.LineNbr).and_then(|n| i64::try_from(n.0).ok())?,
-                inventory_id: text(&d.InventoryID).unwrap_or_default(),
+                item_id: text(&d.InventoryID).unwrap_or_default(),
                 channel_line_id: text(&d.ExternalRef),
             })
         })

@@ -46,7 +46,7 @@ fn draft() -> SalesOrderDraft {
         bill_to: contact(),
         ship_to: contact(),
         lines: vec![DraftLine {
-            inventory_id: ErpItemId::parse("SKU-RED-M").unwrap(),
+            item_id: ErpItemId::parse("SKU-RED-M").unwrap(),
             quantity: dec!(2),
             unit_price: dec!(19.99),
             discount_amount: dec!(0.10),
