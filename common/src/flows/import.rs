@@ -152,10 +152,12 @@ async fn run_claimed(
         ListedOrder::Whole(order) => (**order).clone(),
         ListedOrder::Reference { id, .. } => match source.fetch_order(id).await {
             Ok(order) => order,
-            // The channel answered, but with an order that can never be read or mapped (or it
-            // refused for good): the same answer comes back on every retry, so it is this order's
-            // recorded failure now, not a message circling until the DLQ.
-            Err(e) if !e.is_retryable() => {
+            // The channel answered, but with an order that can never be read or mapped: the same
+            // answer comes back on every retry, so it is this order's recorded failure now, not a
+            // message circling until the DLQ. Other permanent errors (refused credentials, a 404)
+            // are not about the order: they go to the DLQ, and the order is pulled again once the
+            // cause is fixed.
+            Err(e @ ConnectorError::Unmappable { .. }) => {
                 return record_failure(ctx, lease, &format!("the channel's order cannot be read: {e}"))
                     .await
                     .map_err(ledger_err)

@@ -425,3 +425,58 @@ async fn a_pull_that_fails_half_way_resumes_from_its_cursor() {
     assert_eq!(ids.len(), 6, "every order enqueued exactly once");
     assert_eq!(world.ledger.cursor(&source.connection, ORDERS_STREAM).await.unwrap().unwrap().value, "");
 }
+
+/// A channel whose every order fetch fails with one error.
+struct FetchFails(ConnectionId, fn() -> ConnectorError);
+
+#[async_trait]
+impl OrderSource for FetchFails {
+    fn connection(&self) -> &ConnectionId {
+        &self.0
+    }
+    async fn list_new_orders(&self, _: Option<&PageToken>) -> Result<OrderPage, ConnectorError> {
+        unreachable!()
+    }
+    async fn fetch_order(&self, _: &ChannelOrderId) -> Result<Order, ConnectorError> {
+        Err((self.1)())
+    }
+    async fn acknowledge(&self, _: &[Acknowledgement]) -> Result<Vec<ChannelOrderId>, ConnectorError> {
+        unreachable!()
+    }
+}
+
+fn referenced(id: i64) -> ImportOrder {
+    ImportOrder {
+        connection: ConnectionId::parse("sc-main").unwrap(),
+        order: ListedOrder::Reference { id: order(id).channel_order_id, display_number: id.to_string() },
+    }
+}
+
+#[tokio::test]
+async fn an_order_that_can_never_be_read_fails_once_but_refused_credentials_are_retried() {
+    let world = World::new();
+    let m = mapping(1, MAPPING);
+    let unreadable = FetchFails(ConnectionId::parse("sc-main").unwrap(), || ConnectorError::Unmappable {
+        vendor: "channel",
+        operation: "get order",
+        detail: "order 7: invalid currency code \"DOLLARS\"".into(),
+    });
+    let outcome = import_order(&unreadable, &referenced(7), &world.import_ctx(&m, "a")).await.unwrap();
+    assert!(matches!(&outcome, ImportOutcome::Failed(reason) if reason.contains("DOLLARS")), "{outcome:?}");
+    let key = ImportKey::new(ConnectionId::parse("sc-main").unwrap(), order(7).channel_order_id);
+    let record = world.ledger.claim_record(&ClaimKey::import(&key)).await.unwrap().unwrap();
+    assert_eq!((record.status, record.attempts), (ClaimStatus::Failed, 1));
+
+    // Credentials refused: not the order's fault, so no recorded failure; the message retries.
+    let refused = FetchFails(ConnectionId::parse("sc-main").unwrap(), || ConnectorError::Unauthorized {
+        vendor: "channel",
+        operation: "get order",
+        connection: "sc-main".into(),
+        message: "HTTP 401".into(),
+    });
+    let err = import_order(&refused, &referenced(8), &world.import_ctx(&m, "b")).await.unwrap_err();
+    assert!(matches!(err, ImportError::Vendor { .. }), "{err}");
+    let key = ImportKey::new(ConnectionId::parse("sc-main").unwrap(), order(8).channel_order_id);
+    let record = world.ledger.claim_record(&ClaimKey::import(&key)).await.unwrap().unwrap();
+    assert_ne!(record.status, ClaimStatus::Failed, "released, not failed: {record:?}");
+}

@@ -211,14 +211,19 @@ impl VendorHttp {
         }
         if status.is_success() {
             Ok(Reply { status, headers, body })
-        } else if status == StatusCode::UNAUTHORIZED {
-            // Named for the connection, so the operator knows whose credentials to fix; a
-            // session-holding client renews once on it (`Session::send`).
-            let message =
-                (self.profile.error_message)(&body).map_or_else(|| "HTTP 401".to_owned(), |m| cap_message(&m));
-            Err(ConnectorError::Unauthorized { vendor, operation, connection: self.connection.clone(), message })
         } else {
-            Err(classify_failure(&self.profile, operation, status, &headers, &body))
+            match classify_failure(&self.profile, operation, status, &headers, &body) {
+                // Named for the connection, so the operator knows whose credentials to fix; a
+                // session-holding client renews once on it (`Session::send`). A throttle some
+                // vendor sends with a 401 stays a throttle (classified first).
+                ConnectorError::Status { status: 401, message, .. } => Err(ConnectorError::Unauthorized {
+                    vendor,
+                    operation,
+                    connection: self.connection.clone(),
+                    message,
+                }),
+                other => Err(other),
+            }
         }
     }
 }

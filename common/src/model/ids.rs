@@ -283,10 +283,26 @@ impl fmt::Display for ConnectionId {
 /// The id of an order in the sales channel it came from: the channel's code and the channel's
 /// own id, as text (each connector parses and validates its ids at its edge).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "StoredChannelOrderId")]
 pub struct ChannelOrderId {
+    channel: SystemCode,
+    id: String,
+}
+
+/// A channel order id as stored; read through `ChannelOrderId::new`, so stored ids are checked
+/// like new ones.
+#[derive(Deserialize)]
+struct StoredChannelOrderId {
     channel: SystemCode,
     #[serde(deserialize_with = "id_text")]
     id: String,
+}
+
+impl TryFrom<StoredChannelOrderId> for ChannelOrderId {
+    type Error = ModelError;
+    fn try_from(stored: StoredChannelOrderId) -> Result<Self, ModelError> {
+        Self::new(stored.channel, stored.id)
+    }
 }
 
 impl ChannelOrderId {
@@ -402,6 +418,7 @@ mod tests {
         assert!(ChannelOrderId::new(code("SC"), "a#b").is_err());
         assert!(ChannelOrderId::new(code("SC"), "").is_err());
         assert!(serde_json::from_str::<ChannelOrderId>(r#"{"channel":"nobody","id":7}"#).is_err());
+        assert!(serde_json::from_str::<ChannelOrderId>(r#"{"channel":"SC","id":"1#2"}"#).is_err(), "checked when read");
     }
 
     #[test]

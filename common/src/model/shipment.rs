@@ -9,15 +9,41 @@ use super::ModelError;
 /// Where a shipment was recorded: the system (the ERP or the shipping tool, by its code) and that
 /// system's id of the shipment. Displayed `AC-000123`; part of every package's push key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "StoredShipmentSource")]
 pub struct ShipmentSource {
     pub system: super::SystemCode,
-    #[serde(deserialize_with = "shipment_id_text")]
     pub id: String,
 }
 
 impl ShipmentSource {
+    /// The id is trimmed; the connectors pass ids they have already parsed.
     pub fn new(system: super::SystemCode, id: impl Into<String>) -> Self {
-        Self { system, id: id.into() }
+        let id: String = id.into();
+        Self { system, id: id.trim().to_owned() }
+    }
+
+    /// A source read from a message: the id must be usable in a push key (`AC-000123#1`).
+    pub fn parse(system: super::SystemCode, id: &str) -> Result<Self, ModelError> {
+        let id = id.trim();
+        if id.is_empty() || id.len() > 64 || id.chars().any(|c| c.is_whitespace() || c.is_control() || c == '#') {
+            return Err(ModelError::InvalidId { field: "shipment id", value: id.to_owned() });
+        }
+        Ok(Self::new(system, id))
+    }
+}
+
+/// A shipment source as stored in a message; read through `ShipmentSource::parse`.
+#[derive(Deserialize)]
+struct StoredShipmentSource {
+    system: super::SystemCode,
+    #[serde(deserialize_with = "shipment_id_text")]
+    id: String,
+}
+
+impl TryFrom<StoredShipmentSource> for ShipmentSource {
+    type Error = ModelError;
+    fn try_from(stored: StoredShipmentSource) -> Result<Self, ModelError> {
+        Self::parse(stored.system, &stored.id)
     }
 }
 

@@ -91,7 +91,7 @@ impl WebhookVerifier for StandardWebhooksVerifier {
 
 /// The body of a generic delivery.
 #[derive(Deserialize)]
-#[serde(tag = "type", content = "data", deny_unknown_fields)]
+#[serde(tag = "type", content = "data")]
 enum GenericBody {
     #[serde(rename = "shipment.shipped")]
     Shipped { erp_order: ErpOrderRef, shipment: Shipment },
@@ -179,6 +179,10 @@ mod tests {
             events[0].event,
             InboundEvent::StatusChanged { erp_order: ErpOrderRef::parse("SO/SO0042").unwrap() }
         );
+        // Fields the spec recommends (`timestamp`) or a sender adds are no reason to refuse.
+        let extra = r#"{"type":"order.status_changed","timestamp":"2026-11-30T10:00:00Z","data":{"erp_order":{"order_type":"SO","order_nbr":"SO0043"},"source":"erp"}}"#;
+        let h = headers(ID, TS, &sign(SECRET, ID, TS, extra));
+        assert!(verifier(&[SECRET]).verify(&request(&h, extra.as_bytes(), 1614265330)).is_ok());
         for (body, named) in [
             (r#"{"type":"order.created","data":{}}"#, "order.created"),
             (r#"{"type":"shipment.shipped","data":{"erp_order":{"order_type":"SO","order_nbr":"1"}}}"#, "shipment"),

@@ -338,8 +338,15 @@ impl OrderSink for AcumaticaClient {
         match self.put_order(draft).await {
             Err(e) if e.is_retryable() && !matches!(e, ConnectorError::RateLimited { .. }) => {
                 warn!(import_id = %draft.import_id, error = %e, "Ambiguous create failure; looking the order up before retrying.");
-                if let Some(found) = self.find_order(&draft.import_id).await? {
-                    return Ok(found);
+                // The order may exist: whatever stops the lookup, the outcome stays the create's own
+                // (retryable) failure, never a permanent one that would record a created order as failed.
+                match self.find_order(&draft.import_id).await {
+                    Ok(Some(found)) => return Ok(found),
+                    Ok(None) => {}
+                    Err(lookup) => {
+                        warn!(import_id = %draft.import_id, error = %lookup, "Lookup after an ambiguous create failed; retrying later.");
+                        return Err(e);
+                    }
                 }
                 self.put_order(draft).await
             }
