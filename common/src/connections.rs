@@ -263,4 +263,24 @@ mod tests {
         let err = Connections::parse("c.toml", &half, |_| None).unwrap_err().to_string();
         assert!(err.contains("go together"), "{err}");
     }
+
+    #[test]
+    fn a_channel_is_built_through_the_registry_and_its_mistakes_are_named() {
+        let channel = |kind: &str, extra: &str| {
+            format!(
+                "{ACUMATICA}[[connection]]\nid = \"c-1\"\nkind = \"{kind}\"\n[connection.settings]\nbase_url = \"https://x.api.sellercloud.com\"\nusername = \"u\"\npassword = \"p\"\n{extra}"
+            )
+        };
+        assert!(Connections::parse("c.toml", &channel("sellercloud", ""), |_| None).is_ok());
+        let typo = Connections::parse("c.toml", &channel("sellercloud", "pasword = \"x\"\n"), |_| None).unwrap_err();
+        assert!(typo.to_string().contains("c-1") && typo.to_string().contains("pasword"), "{typo}");
+        let unknown = Connections::parse("c.toml", &channel("shopify", ""), |_| None).unwrap_err().to_string();
+        assert!(unknown.contains("\"shopify\"") && unknown.contains("sellercloud, bigcommerce, magento"), "{unknown}");
+        let budget = Connections::parse(
+            "c.toml",
+            &channel("sellercloud", "rate_limit = { requests = 0, per_seconds = 60 }\n"),
+            |_| None,
+        );
+        assert!(budget.unwrap_err().to_string().contains("rate_limit"), "the shared transport check names the field");
+    }
 }

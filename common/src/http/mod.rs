@@ -68,6 +68,50 @@ pub fn build_client(vendor: &'static str, settings: &HttpSettings) -> Result<req
         .map_err(|source| client::transport_error(vendor, "build HTTP client", source))
 }
 
+/// Declares a vendor connection's settings: the vendor's own fields as written, then the transport
+/// fields every vendor shares (`rate_limit` with the vendor's documented budget as its default,
+/// `retry`, `http`), refusing unknown keys, and `transport()`, which lends them to
+/// [`VendorHttp`] and to the one check in [`Transport::validate`]. The vendor's fields end with
+/// a comma; `rate_limit` takes its doc text and the name of the vendor's default function.
+#[macro_export]
+macro_rules! vendor_settings {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $($fields:tt)*
+        }
+        rate_limit($budget_doc:literal, default = $default:literal);
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, ::serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            $($fields)*
+            #[doc = $budget_doc]
+            #[serde(default = $default)]
+            pub rate_limit: $crate::http::RateBudget,
+            /// Retries inside one invocation.
+            #[serde(default)]
+            pub retry: $crate::http::RetryPolicy,
+            /// HTTP timeouts and user agent.
+            #[serde(default)]
+            pub http: $crate::http::HttpSettings,
+        }
+
+        impl $name {
+            /// The shared transport fields (base URL, rate limit, retry, timeouts), checked in one place.
+            pub fn transport(&self) -> $crate::http::Transport<'_> {
+                $crate::http::Transport {
+                    base_url: &self.base_url,
+                    rate_limit: self.rate_limit,
+                    retry: self.retry,
+                    http: &self.http,
+                }
+            }
+        }
+    };
+}
+
 /// The transport part every vendor connection's settings share: where the vendor is, how fast
 /// it may be called, how often a call is retried, and the client's timeouts. Each vendor config
 /// lends its fields through `transport()`, so they are checked in one place.

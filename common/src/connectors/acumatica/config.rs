@@ -1,54 +1,45 @@
 //! Acumatica connection settings, read from the connections TOML file.
 
 use secrecy::SecretString;
-use serde::Deserialize;
 
 use super::VENDOR;
 use crate::connectors::InvalidConfig;
-use crate::http::{HttpSettings, RateBudget, RetryPolicy, Transport};
+use crate::http::{HttpSettings, RateBudget, RetryPolicy};
 
-/// How Orderbridge reaches one Acumatica tenant.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AcumaticaConfig {
-    /// Instance URL, everything before `/entity`: `https://erp.example.com/AcumaticaERP`.
-    pub base_url: String,
-    /// Web-service endpoint name; `Default` unless the tenant publishes an extended endpoint.
-    #[serde(default = "default_endpoint")]
-    pub endpoint: String,
-    /// Endpoint version, pinned because field sets differ between versions (§2.12).
-    #[serde(default = "default_endpoint_version")]
-    pub endpoint_version: String,
-    /// API user name (a dedicated API user; it counts against the licence's API-user limit).
-    pub username: String,
-    /// API user password.
-    pub password: SecretString,
-    /// Tenant login name (form SM203520).
-    pub tenant: String,
-    /// Branch ID to sign in to (form CS102000); omitted when empty.
-    #[serde(default)]
-    pub branch: Option<String>,
-    /// The licence's request budget (read it from SM604000); 100 per minute by default.
-    #[serde(default = "default_budget")]
-    pub rate_limit: RateBudget,
-    /// Retries inside one invocation.
-    #[serde(default)]
-    pub retry: RetryPolicy,
-    /// HTTP timeouts and user agent.
-    #[serde(default)]
-    pub http: HttpSettings,
-    /// Customer class of created customers; the tenant's default class when absent.
-    #[serde(default)]
-    pub customer_class: Option<String>,
-    /// Shipment `Status` values that count as shipped for `shipments_since`.
-    #[serde(default = "default_shipped_statuses")]
-    pub shipped_statuses: Vec<String>,
-    /// Seconds the UPC/EAN → InventoryID index built from stock-item cross-references is reused.
-    #[serde(default = "default_item_index_ttl")]
-    pub item_index_ttl_secs: u64,
-    /// `$top` used when paging stock items and shipments.
-    #[serde(default = "default_page_size")]
-    pub page_size: u32,
+crate::vendor_settings! {
+    /// How Orderbridge reaches one Acumatica tenant.
+    pub struct AcumaticaConfig {
+        /// Instance URL, everything before `/entity`: `https://erp.example.com/AcumaticaERP`.
+        pub base_url: String,
+        /// Web-service endpoint name; `Default` unless the tenant publishes an extended endpoint.
+        #[serde(default = "default_endpoint")]
+        pub endpoint: String,
+        /// Endpoint version, pinned because field sets differ between versions (§2.12).
+        #[serde(default = "default_endpoint_version")]
+        pub endpoint_version: String,
+        /// API user name (a dedicated API user; it counts against the licence's API-user limit).
+        pub username: String,
+        /// API user password.
+        pub password: SecretString,
+        /// Tenant login name (form SM203520).
+        pub tenant: String,
+        /// Branch ID to sign in to (form CS102000); omitted when empty.
+        #[serde(default)]
+        pub branch: Option<String>,
+        /// Customer class of created customers; the tenant's default class when absent.
+        #[serde(default)]
+        pub customer_class: Option<String>,
+        /// Shipment `Status` values that count as shipped for `shipments_since`.
+        #[serde(default = "default_shipped_statuses")]
+        pub shipped_statuses: Vec<String>,
+        /// Seconds the UPC/EAN → InventoryID index built from stock-item cross-references is reused.
+        #[serde(default = "default_item_index_ttl")]
+        pub item_index_ttl_secs: u64,
+        /// `$top` used when paging stock items and shipments.
+        #[serde(default = "default_page_size")]
+        pub page_size: u32,
+    }
+    rate_limit("The licence's request budget (read it from SM604000); 100 per minute by default.", default = "default_budget");
 }
 
 fn default_endpoint() -> String {
@@ -121,10 +112,5 @@ impl AcumaticaConfig {
             return bad("page_size: must be 1-1000".into());
         }
         Ok(())
-    }
-
-    /// The shared transport fields (base URL, rate limit, retry, timeouts), checked in one place.
-    pub fn transport(&self) -> Transport<'_> {
-        Transport { base_url: &self.base_url, rate_limit: self.rate_limit, retry: self.retry, http: &self.http }
     }
 }

@@ -1,45 +1,36 @@
 //! BigCommerce connection settings, read from the connections TOML file.
 
 use secrecy::SecretString;
-use serde::Deserialize;
 
 use super::VENDOR;
 use crate::connectors::InvalidConfig;
-use crate::http::{HttpSettings, RateBudget, RetryPolicy, Transport};
+use crate::http::{HttpSettings, RateBudget, RetryPolicy};
 
-/// How Orderbridge reaches one BigCommerce store and which orders it pulls.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BigCommerceConfig {
-    /// Store API base including the store hash: `https://api.bigcommerce.com/stores/{store_hash}`.
-    pub base_url: String,
-    /// Store-level API account access token (sent as `X-Auth-Token`).
-    pub access_token: SecretString,
-    /// `status_id` of orders waiting to be imported (11 = Awaiting Fulfillment).
-    #[serde(default = "default_new_status")]
-    pub new_status_id: i64,
-    /// `status_id` set once an order is in the ERP (9 = Awaiting Shipment); must differ from new.
-    #[serde(default = "default_downloaded_status")]
-    pub downloaded_status_id: i64,
-    /// `status_id` set when the import failed; the reason goes to `staff_notes` (12 = Manual
-    /// Verification Required).
-    #[serde(default = "default_error_status")]
-    pub import_error_status_id: i64,
-    /// `limit` of list and products pages, 1-250.
-    #[serde(default = "default_page_size")]
-    pub page_size: u32,
-    /// Source name of store-front orders (orders with an `external_source` use that name).
-    #[serde(default = "default_source")]
-    pub store_source_name: String,
-    /// The store's quota: the Standard/Plus plan allows about 150 requests per 30 s (§3.7).
-    #[serde(default = "default_budget")]
-    pub rate_limit: RateBudget,
-    /// Retries inside one invocation.
-    #[serde(default)]
-    pub retry: RetryPolicy,
-    /// HTTP timeouts and user agent.
-    #[serde(default)]
-    pub http: HttpSettings,
+crate::vendor_settings! {
+    /// How Orderbridge reaches one BigCommerce store and which orders it pulls.
+    pub struct BigCommerceConfig {
+        /// Store API base including the store hash: `https://api.bigcommerce.com/stores/{store_hash}`.
+        pub base_url: String,
+        /// Store-level API account access token (sent as `X-Auth-Token`).
+        pub access_token: SecretString,
+        /// `status_id` of orders waiting to be imported (11 = Awaiting Fulfillment).
+        #[serde(default = "default_new_status")]
+        pub new_status_id: i64,
+        /// `status_id` set once an order is in the ERP (9 = Awaiting Shipment); must differ from new.
+        #[serde(default = "default_downloaded_status")]
+        pub downloaded_status_id: i64,
+        /// `status_id` set when the import failed; the reason goes to `staff_notes` (12 = Manual
+        /// Verification Required).
+        #[serde(default = "default_error_status")]
+        pub import_error_status_id: i64,
+        /// `limit` of list and products pages, 1-250.
+        #[serde(default = "default_page_size")]
+        pub page_size: u32,
+        /// Source name of store-front orders (orders with an `external_source` use that name).
+        #[serde(default = "default_source")]
+        pub store_source_name: String,
+    }
+    rate_limit("The store's quota: the Standard/Plus plan allows about 150 requests per 30 s (§3.7).", default = "default_budget");
 }
 
 fn default_new_status() -> i64 {
@@ -101,10 +92,5 @@ impl BigCommerceConfig {
             return bad(format!("page_size: {} is outside 1-250", self.page_size));
         }
         Ok(())
-    }
-
-    /// The shared transport fields (base URL, rate limit, retry, timeouts), checked in one place.
-    pub fn transport(&self) -> Transport<'_> {
-        Transport { base_url: &self.base_url, rate_limit: self.rate_limit, retry: self.retry, http: &self.http }
     }
 }

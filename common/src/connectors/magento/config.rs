@@ -3,45 +3,38 @@
 use std::collections::BTreeMap;
 
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
 
 use super::VENDOR;
 use crate::connectors::InvalidConfig;
-use crate::http::{HttpSettings, RateBudget, RetryPolicy, Transport};
+use crate::http::{HttpSettings, RateBudget, RetryPolicy};
 
-/// How Orderbridge reaches one Magento 2 store. Authenticate with **either** `access_token` (an
-/// integration token) **or** `admin_username` + `admin_password` (exchanged for a 4-hour admin
-/// token, renewed on expiry).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MagentoConfig {
-    /// The store's base URL, before `/rest`: `https://shop.example.com`.
-    pub base_url: String,
-    /// Integration access token (System → Integrations), sent as `Authorization: Bearer`. The
-    /// integration needs `Magento_Sales::sales` (ship, comment). Since 2.4.4 the store must allow
-    /// OAuth access tokens as standalone Bearer tokens (§5.0).
-    #[serde(default)]
-    pub access_token: Option<SecretString>,
-    /// Admin user for `POST /V1/integration/admin/token`, when no integration token is used.
-    #[serde(default)]
-    pub admin_username: Option<String>,
-    #[serde(default)]
-    pub admin_password: Option<SecretString>,
-    /// Store code in the path (`/rest/{store_code}/V1`): `default` or `all`.
-    #[serde(default = "default_store")]
-    pub store_code: String,
-    /// Carrier name as the ERP or shipping tool writes it → Magento `carrier_code`, for carriers
-    /// the built-in list (ups, usps, fedex, dhl) does not know. Names match ignoring case, spaces
-    /// and punctuation.
-    #[serde(default)]
-    pub carriers: BTreeMap<String, String>,
-    /// Magento documents no rate limit; this keeps a busy status-push from overrunning the store.
-    #[serde(default = "default_budget")]
-    pub rate_limit: RateBudget,
-    #[serde(default)]
-    pub retry: RetryPolicy,
-    #[serde(default)]
-    pub http: HttpSettings,
+crate::vendor_settings! {
+    /// How Orderbridge reaches one Magento 2 store. Authenticate with **either** `access_token` (an
+    /// integration token) **or** `admin_username` + `admin_password` (exchanged for a 4-hour admin
+    /// token, renewed on expiry).
+    pub struct MagentoConfig {
+        /// The store's base URL, before `/rest`: `https://shop.example.com`.
+        pub base_url: String,
+        /// Integration access token (System → Integrations), sent as `Authorization: Bearer`. The
+        /// integration needs `Magento_Sales::sales` (ship, comment). Since 2.4.4 the store must allow
+        /// OAuth access tokens as standalone Bearer tokens (§5.0).
+        #[serde(default)]
+        pub access_token: Option<SecretString>,
+        /// Admin user for `POST /V1/integration/admin/token`, when no integration token is used.
+        #[serde(default)]
+        pub admin_username: Option<String>,
+        #[serde(default)]
+        pub admin_password: Option<SecretString>,
+        /// Store code in the path (`/rest/{store_code}/V1`): `default` or `all`.
+        #[serde(default = "default_store")]
+        pub store_code: String,
+        /// Carrier name as the ERP or shipping tool writes it → Magento `carrier_code`, for carriers
+        /// the built-in list (ups, usps, fedex, dhl) does not know. Names match ignoring case, spaces
+        /// and punctuation.
+        #[serde(default)]
+        pub carriers: BTreeMap<String, String>,
+    }
+    rate_limit("Magento documents no rate limit; this keeps a busy status-push from overrunning the store.", default = "default_budget");
 }
 
 /// The credentials a validated config resolves to.
@@ -105,11 +98,6 @@ impl MagentoConfig {
             }
         }
         Ok(())
-    }
-
-    /// The shared transport fields (base URL, rate limit, retry, timeouts), checked in one place.
-    pub fn transport(&self) -> Transport<'_> {
-        Transport { base_url: &self.base_url, rate_limit: self.rate_limit, retry: self.retry, http: &self.http }
     }
 
     /// The one authentication method configured, or the problem naming the field.

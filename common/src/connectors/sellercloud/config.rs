@@ -4,11 +4,10 @@ use std::collections::BTreeMap;
 
 use chrono_tz::Tz;
 use secrecy::SecretString;
-use serde::Deserialize;
 
 use super::VENDOR;
 use crate::connectors::InvalidConfig;
-use crate::http::{HttpSettings, RateBudget, RetryPolicy, Transport};
+use crate::http::{HttpSettings, RateBudget, RetryPolicy};
 use crate::model::Currency;
 
 /// Order status names Sellercloud documents, with their codes (§1.9).
@@ -29,52 +28,44 @@ pub fn status_code(name: &str) -> Option<i64> {
     ORDER_STATUSES.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, c)| *c)
 }
 
-/// How Orderbridge reaches one Sellercloud team and which orders it pulls.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SellercloudConfig {
-    /// REST endpoint of the team (from `server-by-team`), without `/api`: `https://xx.api.sellercloud.com`.
-    pub base_url: String,
-    /// API user (a dedicated Sellercloud employee for the integration, §1.2).
-    pub username: String,
-    /// API user password.
-    pub password: SecretString,
-    /// Sellercloud companies to pull (`model.companyID`); empty pulls every company.
-    #[serde(default)]
-    pub company_ids: Vec<i64>,
-    /// Statuses to pull (`model.orderStatus`), by documented name.
-    #[serde(default = "default_statuses")]
-    pub order_statuses: Vec<String>,
-    /// Only orders created in the last this many days (`model.createdOnFrom`).
-    #[serde(default = "default_max_age_days")]
-    pub max_age_days: u32,
-    /// IANA time zone of the account: Sellercloud datetimes carry no offset (§6.1).
-    #[serde(default = "default_time_zone")]
-    pub time_zone: String,
-    /// `model.pageSize`, 1-50.
-    #[serde(default = "default_page_size")]
-    pub page_size: u32,
-    /// Currency the amounts are in; Sellercloud converts international orders to USD (§1.0.9).
-    #[serde(default = "default_currency")]
-    pub currency: Currency,
-    /// OrderSource code → source name, added to (and overriding) the built-in table.
-    #[serde(default)]
-    pub order_sources: BTreeMap<i64, String>,
-    /// Status set on orders whose import failed (e.g. `ProblemOrder`); none leaves the status.
-    #[serde(default)]
-    pub failed_status: Option<String>,
-    /// Read the order's notes for customer instructions (one more call per order).
-    #[serde(default = "default_true")]
-    pub read_customer_instructions: bool,
-    /// The account's budget: 10,800 requests per hour per IP (§1.4).
-    #[serde(default = "default_budget")]
-    pub rate_limit: RateBudget,
-    /// Retries inside one invocation.
-    #[serde(default)]
-    pub retry: RetryPolicy,
-    /// HTTP timeouts and user agent.
-    #[serde(default)]
-    pub http: HttpSettings,
+crate::vendor_settings! {
+    /// How Orderbridge reaches one Sellercloud team and which orders it pulls.
+    pub struct SellercloudConfig {
+        /// REST endpoint of the team (from `server-by-team`), without `/api`: `https://xx.api.sellercloud.com`.
+        pub base_url: String,
+        /// API user (a dedicated Sellercloud employee for the integration, §1.2).
+        pub username: String,
+        /// API user password.
+        pub password: SecretString,
+        /// Sellercloud companies to pull (`model.companyID`); empty pulls every company.
+        #[serde(default)]
+        pub company_ids: Vec<i64>,
+        /// Statuses to pull (`model.orderStatus`), by documented name.
+        #[serde(default = "default_statuses")]
+        pub order_statuses: Vec<String>,
+        /// Only orders created in the last this many days (`model.createdOnFrom`).
+        #[serde(default = "default_max_age_days")]
+        pub max_age_days: u32,
+        /// IANA time zone of the account: Sellercloud datetimes carry no offset (§6.1).
+        #[serde(default = "default_time_zone")]
+        pub time_zone: String,
+        /// `model.pageSize`, 1-50.
+        #[serde(default = "default_page_size")]
+        pub page_size: u32,
+        /// Currency the amounts are in; Sellercloud converts international orders to USD (§1.0.9).
+        #[serde(default = "default_currency")]
+        pub currency: Currency,
+        /// OrderSource code → source name, added to (and overriding) the built-in table.
+        #[serde(default)]
+        pub order_sources: BTreeMap<i64, String>,
+        /// Status set on orders whose import failed (e.g. `ProblemOrder`); none leaves the status.
+        #[serde(default)]
+        pub failed_status: Option<String>,
+        /// Read the order's notes for customer instructions (one more call per order).
+        #[serde(default = "default_true")]
+        pub read_customer_instructions: bool,
+    }
+    rate_limit("The account's budget: 10,800 requests per hour per IP (§1.4).", default = "default_budget");
 }
 
 fn default_statuses() -> Vec<String> {
@@ -173,11 +164,6 @@ impl SellercloudConfig {
             return bad(format!("company_ids: {id} is not a company id"));
         }
         Ok(())
-    }
-
-    /// The shared transport fields (base URL, rate limit, retry, timeouts), checked in one place.
-    pub fn transport(&self) -> Transport<'_> {
-        Transport { base_url: &self.base_url, rate_limit: self.rate_limit, retry: self.retry, http: &self.http }
     }
 
     /// The account's time zone (validated).

@@ -1,36 +1,29 @@
 //! ShipStation connection settings, read from the connections TOML file (`[shipstation.settings]`).
 
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
 
 use super::VENDOR;
 use crate::connectors::InvalidConfig;
-use crate::http::{HttpSettings, RateBudget, RetryPolicy, Transport};
+use crate::http::{HttpSettings, RateBudget, RetryPolicy};
 
-/// How Orderbridge reaches one ShipStation account.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ShipStationConfig {
-    /// API base: `https://ssapi.shipstation.com`. Webhook `resource_url`s must be on this host.
-    #[serde(default = "default_base_url")]
-    pub base_url: String,
-    /// API key (the Basic-auth user name). Secret too: with the secret it is the account.
-    pub api_key: SecretString,
-    /// API secret (the Basic-auth password).
-    pub api_secret: SecretString,
-    /// IANA zone ShipStation's offset-less times are in (§4.7: Pacific).
-    #[serde(default = "default_time_zone")]
-    pub time_zone: String,
-    /// `pageSize` of shipment listings, 1-500 (§4.3: at most 500; ShipStation's default is 100).
-    #[serde(default = "default_page_size")]
-    pub page_size: u32,
-    /// 40 requests per minute per key pair (§4.0).
-    #[serde(default = "default_budget")]
-    pub rate_limit: RateBudget,
-    #[serde(default)]
-    pub retry: RetryPolicy,
-    #[serde(default)]
-    pub http: HttpSettings,
+crate::vendor_settings! {
+    /// How Orderbridge reaches one ShipStation account.
+    pub struct ShipStationConfig {
+        /// API base: `https://ssapi.shipstation.com`. Webhook `resource_url`s must be on this host.
+        #[serde(default = "default_base_url")]
+        pub base_url: String,
+        /// API key (the Basic-auth user name). Secret too: with the secret it is the account.
+        pub api_key: SecretString,
+        /// API secret (the Basic-auth password).
+        pub api_secret: SecretString,
+        /// IANA zone ShipStation's offset-less times are in (§4.7: Pacific).
+        #[serde(default = "default_time_zone")]
+        pub time_zone: String,
+        /// `pageSize` of shipment listings, 1-500 (§4.3: at most 500; ShipStation's default is 100).
+        #[serde(default = "default_page_size")]
+        pub page_size: u32,
+    }
+    rate_limit("40 requests per minute per key pair (§4.0).", default = "default_budget");
 }
 
 /// ShipStation's API host.
@@ -91,10 +84,5 @@ impl ShipStationConfig {
             return bad(format!("page_size: {} is outside 1-500", self.page_size));
         }
         Ok(())
-    }
-
-    /// The shared transport fields (base URL, rate limit, retry, timeouts), checked in one place.
-    pub fn transport(&self) -> Transport<'_> {
-        Transport { base_url: &self.base_url, rate_limit: self.rate_limit, retry: self.retry, http: &self.http }
     }
 }
