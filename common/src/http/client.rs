@@ -76,6 +76,11 @@ impl Reply {
     }
 }
 
+/// Makes the request of one attempt; called again for every retry, so it must not move anything.
+pub trait BuildRequest: Fn(&reqwest::Client) -> reqwest::RequestBuilder {}
+
+impl<F: Fn(&reqwest::Client) -> reqwest::RequestBuilder> BuildRequest for F {}
+
 /// One vendor account's HTTP pipe: the reqwest client, the account's rate limiter and the retry
 /// policy. Cheap to share behind an `Arc`; build it once per Lambda container.
 #[derive(Debug)]
@@ -113,15 +118,12 @@ impl VendorHttp {
     }
 
     /// Sends the request `build` makes (called again for every attempt), retrying per the policy.
-    pub async fn send<F>(
+    pub async fn send(
         &self,
         operation: &'static str,
         idempotency: Idempotency,
-        build: F,
-    ) -> Result<Reply, ConnectorError>
-    where
-        F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
-    {
+        build: impl BuildRequest,
+    ) -> Result<Reply, ConnectorError> {
         let started = Instant::now();
         let budget = self.retry.max_total_wait();
         let mut delays = self.retry.delays();

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use crate::ports::ConnectorError;
 
 pub use classify::{cap_message, classify_failure, json_message, retry_after_header, MAX_MESSAGE_CHARS};
-pub use client::{Idempotency, Reply, VendorHttp, VendorProfile};
+pub use client::{BuildRequest, Idempotency, Reply, VendorHttp, VendorProfile};
 pub use limit::{RateBudget, RateLimiter};
 pub use retry::RetryPolicy;
 pub use session::{Credential, SecondRefusal, Session};

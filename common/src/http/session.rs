@@ -9,7 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 use tracing::debug;
 
-use super::{Idempotency, Reply, VendorHttp};
+use super::{BuildRequest, Idempotency, Reply, VendorHttp};
 use crate::ports::ConnectorError;
 
 /// A credential as the vendor issued it.
@@ -86,7 +86,7 @@ impl Session {
         S: Fn() -> SFut,
         SFut: Future<Output = Result<Credential, ConnectorError>>,
         A: Fn(reqwest::RequestBuilder, &SecretString) -> reqwest::RequestBuilder,
-        B: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+        B: BuildRequest,
     {
         let mut renewed = false;
         loop {

@@ -30,7 +30,7 @@ use super::wire::{
 use super::VENDOR;
 use crate::connectors::{ConnectorError, SetupError};
 use crate::error::Classify;
-use crate::http::{Credential, Idempotency, Reply, SecondRefusal, Session, VendorHttp, VendorProfile};
+use crate::http::{BuildRequest, Credential, Idempotency, Reply, SecondRefusal, Session, VendorHttp, VendorProfile};
 use crate::mapping::SalesOrderDraft;
 use crate::model::{
     Customer, ErpCustomerId, ErpItemId, ErpOrderNbr, ErpOrderRef, ErpOrderType, IdentifierKind, Order, Shipment,
@@ -151,15 +151,12 @@ impl AcumaticaClient {
     /// Sends with the session cookie; on 401 signs in again once and repeats (the session timed
     /// out or was ended by someone else); refused again, the new session was ended at once
     /// (another sign-out, or every licensed API user signed in): `SessionLost`, retried later.
-    async fn authed<F>(
+    async fn authed(
         &self,
         operation: &'static str,
         idempotency: Idempotency,
-        build: F,
-    ) -> Result<Reply, ConnectorError>
-    where
-        F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
-    {
+        build: impl BuildRequest,
+    ) -> Result<Reply, ConnectorError> {
         let cookie = |request: reqwest::RequestBuilder, cookie: &SecretString| match HeaderValue::from_str(
             cookie.expose_secret(),
         ) {

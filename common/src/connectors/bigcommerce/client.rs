@@ -25,7 +25,7 @@ use super::wire::{AddressWire, NewShipment, NotesUpdate, OrderWire, ProductWire,
 use super::BigCommerceOrderId;
 use super::VENDOR;
 use crate::connectors::{ConnectorError, SetupError};
-use crate::http::{join_url, Idempotency, Reply, VendorHttp, VendorProfile};
+use crate::http::{join_url, BuildRequest, Idempotency, Reply, VendorHttp, VendorProfile};
 use crate::model::{ChannelOrderId, ConnectionId, Order, Shipment};
 use crate::ports::{Acknowledgement, ListedOrder, OrderPage, OrderSource, PageToken, StatusPublisher};
 
@@ -63,15 +63,12 @@ impl BigCommerceClient {
         Ok(Self { connection, config, http })
     }
 
-    async fn call<F>(
+    async fn call(
         &self,
         operation: &'static str,
         idempotency: Idempotency,
-        build: F,
-    ) -> Result<Reply, ConnectorError>
-    where
-        F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
-    {
+        build: impl BuildRequest,
+    ) -> Result<Reply, ConnectorError> {
         let token = self.config.access_token.expose_secret();
         self.http
             .send(operation, idempotency, |c| build(c).header("X-Auth-Token", token).header(ACCEPT, "application/json"))

@@ -20,7 +20,9 @@ use super::mapper::{error_message, ship_items, ship_track, shippable};
 use super::wire::{CommentRequest, OrderWire, ShipRequest, ShipmentSearch, StatusHistory};
 use super::VENDOR;
 use crate::connectors::{ConnectorError, SetupError};
-use crate::http::{join_url, Credential, Idempotency, Reply, SecondRefusal, Session, VendorHttp, VendorProfile};
+use crate::http::{
+    join_url, BuildRequest, Credential, Idempotency, Reply, SecondRefusal, Session, VendorHttp, VendorProfile,
+};
 use crate::model::{ChannelOrderId, ConnectionId, Shipment};
 use crate::ports::StatusPublisher;
 
@@ -118,15 +120,12 @@ impl MagentoClient {
 
     /// Sends with the Bearer token. An admin token that expired early answers 401; the request
     /// was refused unprocessed, so even a `/ship` may be repeated once with a new token.
-    async fn call<F>(
+    async fn call(
         &self,
         operation: &'static str,
         idempotency: Idempotency,
-        build: F,
-    ) -> Result<Reply, ConnectorError>
-    where
-        F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
-    {
+        build: impl BuildRequest,
+    ) -> Result<Reply, ConnectorError> {
         let bearer = |request: reqwest::RequestBuilder, token: &SecretString| {
             request.bearer_auth(token.expose_secret()).header(ACCEPT, "application/json")
         };

@@ -31,7 +31,9 @@ use super::wire::{
 use super::SellercloudOrderId;
 use super::VENDOR;
 use crate::connectors::{ConnectorError, SetupError};
-use crate::http::{join_url, Credential, Idempotency, Reply, SecondRefusal, Session, VendorHttp, VendorProfile};
+use crate::http::{
+    join_url, BuildRequest, Credential, Idempotency, Reply, SecondRefusal, Session, VendorHttp, VendorProfile,
+};
 use crate::model::{ChannelOrderId, ConnectionId, Order, Shipment};
 use crate::ports::{Acknowledgement, ListedOrder, OrderPage, OrderSource, PageToken, StatusPublisher};
 
@@ -135,15 +137,12 @@ impl SellercloudClient {
     }
 
     /// Sends with the bearer token; on 401 ("Not Valid Token") gets a new token once and repeats.
-    async fn authed<F>(
+    async fn authed(
         &self,
         operation: &'static str,
         idempotency: Idempotency,
-        build: F,
-    ) -> Result<Reply, ConnectorError>
-    where
-        F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
-    {
+        build: impl BuildRequest,
+    ) -> Result<Reply, ConnectorError> {
         let bearer =
             |request: reqwest::RequestBuilder, token: &SecretString| request.bearer_auth(token.expose_secret());
         self.token.send(&self.http, operation, idempotency, || self.sign_in(), bearer, build).await
