@@ -177,10 +177,7 @@ pub fn webhook_routes(connections: &Connections) -> Vec<(String, Arc<dyn Webhook
     let mut routes: Vec<(String, Arc<dyn WebhookVerifier>)> = Vec::new();
     if let Some(token) = &hooks.shipstation_token {
         let base = connections.shipstation.as_ref().map(|s| s.settings.base_url.as_str());
-        routes.push((
-            SHIPSTATION_ROUTE.into(),
-            Arc::new(shipstation::ShipStationVerifier::new(token.clone(), shipstation::webhook::api_hosts(base))),
-        ));
+        routes.push((SHIPSTATION_ROUTE.into(), Arc::new(shipstation::ShipStationVerifier::new(token.clone(), base))));
     }
     if let (Some(header), Some(secret)) = (&hooks.acumatica_header, &hooks.acumatica_secret) {
         routes.push((ACUMATICA_ROUTE.into(), Arc::new(acumatica::AcumaticaPushVerifier::new(header, secret.clone()))));

@@ -131,10 +131,7 @@ mod tests {
             routes: vec![
                 (
                     "/webhooks/shipstation".into(),
-                    Arc::new(ShipStationVerifier::new(
-                        SecretString::from("tok".to_string()),
-                        vec!["ssapi.shipstation.com".into()],
-                    )),
+                    Arc::new(ShipStationVerifier::new(SecretString::from("tok".to_string()), None)),
                 ),
                 (
                     "/webhooks/acumatica".into(),

@@ -53,39 +53,19 @@ impl std::fmt::Debug for ShipStationClient {
     }
 }
 
-/// `host` or `host:port` (only a non-default port is written; `url` drops default ones).
-fn host_of(url: &url::Url) -> Option<String> {
-    match (url.host_str(), url.port()) {
-        (Some(h), Some(p)) => Some(format!("{h}:{p}")),
-        (Some(h), None) => Some(h.to_owned()),
-        (None, _) => None,
-    }
-}
-
 impl ShipStationClient {
     pub fn new(config: ShipStationConfig) -> Result<Self, SetupError> {
         config.validate()?;
         let tz = config.tz()?;
-        let mut base = url::Url::parse(&config.base_url)
-            .map_err(|e| InvalidConfig { vendor: VENDOR, problem: format!("base_url: {e}") })?;
-        if base.query().is_some() || base.fragment().is_some() || !base.username().is_empty() {
-            return Err(InvalidConfig {
-                vendor: VENDOR,
-                problem: "base_url: must not carry a query, fragment or user name".into(),
-            }
-            .into());
-        }
-        // A trailing slash so joining "shipments" keeps a path prefix (a proxy's, the sandbox's).
-        if !base.path().ends_with('/') {
-            base.set_path(&format!("{}/", base.path()));
-        }
+        let base =
+            super::webhook::api_base(&config.base_url).map_err(|problem| InvalidConfig { vendor: VENDOR, problem })?;
         let http = VendorHttp::new(PROFILE, VENDOR, config.transport())?;
         Ok(Self { tz, base, config, http })
     }
 
     /// The hosts a webhook's `resource_url` may name: the API's own (`host` or `host:port`).
     pub fn allowed_hosts(&self) -> Vec<String> {
-        host_of(&self.base).into_iter().collect()
+        super::webhook::host_of(&self.base).into_iter().collect()
     }
 
     fn shipments_url(&self) -> Result<url::Url, ConnectorError> {
@@ -96,32 +76,15 @@ impl ShipStationClient {
         })
     }
 
-    /// The webhook's URL if it is a shipments listing on the API's own scheme, host and port;
-    /// refused otherwise, because it is fetched with our credentials (no request forgery even if
-    /// the intake's host check was bypassed).
+    /// The webhook's URL if it passes the intake's own check (`webhook::check_resource_url`):
+    /// checked again here because it is fetched with our credentials (no request forgery even if
+    /// the intake was bypassed, or the message was enqueued by an older version).
     fn own_url(&self, text: &str) -> Result<url::Url, ConnectorError> {
-        let refuse = |why: String| ConnectorError::Rejected { vendor: VENDOR, operation: FETCH_RESOURCE, message: why };
-        let mut url = url::Url::parse(text.trim()).map_err(|e| refuse(format!("resource_url is not a URL: {e}")))?;
-        if url.scheme() != self.base.scheme() || host_of(&url) != host_of(&self.base) {
-            return Err(refuse(format!(
-                "resource_url {}://{} is not the configured ShipStation API ({}://{})",
-                url.scheme(),
-                host_of(&url).unwrap_or_default(),
-                self.base.scheme(),
-                host_of(&self.base).unwrap_or_default(),
-            )));
-        }
-        // Credentials in the URL would be sent instead of (or beside) ours.
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(refuse("resource_url must not carry credentials".into()));
-        }
-        // SHIP_NOTIFY points at a shipments listing; anything else is not ours to fetch.
-        let listing = self.shipments_url()?;
-        if !url.path().trim_end_matches('/').eq_ignore_ascii_case(listing.path()) {
-            return Err(refuse(format!("resource_url path {:?} is not {:?}", url.path(), listing.path())));
-        }
-        url.set_fragment(None);
-        Ok(url)
+        super::webhook::check_resource_url(&self.base, text).map_err(|refusal| ConnectorError::Rejected {
+            vendor: VENDOR,
+            operation: FETCH_RESOURCE,
+            message: refusal.to_string(),
+        })
     }
 
     async fn page(&self, operation: &'static str, url: &url::Url) -> Result<ShipmentsPage, ConnectorError> {
