@@ -3,9 +3,11 @@
 
 use std::time::Duration;
 
+use sha2::Digest;
 use tracing::{error, info};
 
 use super::{LogRecorder, ShipmentMessage};
+use crate::error::ErrorChain;
 use crate::model::ConnectionId;
 use crate::ports::{Clock, ConnectorLog, Direction, Envelope, LogGroup, LogResult, Markers, Queue, WebhookEvent};
 
@@ -38,7 +40,7 @@ pub async fn intake(source: &ConnectionId, events: &[WebhookEvent], ctx: &Intake
     for event in events {
         let envelope = Envelope::new(ShipmentMessage::WebhookEventV2(event.clone()), ctx.clock.now());
         let action = recorder
-            .start(source, LogGroup::Webhooks, "intake", Direction::Internal, event.dedupe_key.clone())
+            .start(source, LogGroup::Webhooks, "intake", Direction::Internal, marker_key(&event.dedupe_key))
             .correlated(&envelope.correlation_id);
         match enqueue_once(event, &envelope, ctx).await {
             Ok(true) => {
@@ -60,19 +62,33 @@ pub async fn intake(source: &ConnectionId, events: &[WebhookEvent], ctx: &Intake
     IntakeOutcome::Enqueued
 }
 
+/// Longest delivery key stored as it is; a longer one (a sender's long URL) is stored as its
+/// SHA-256, well inside DynamoDB's 2,048-byte key limit with the scope and prefix around it.
+const MAX_PLAIN_KEY: usize = 512;
+
+/// The key a delivery is remembered under.
+pub fn marker_key(dedupe_key: &str) -> String {
+    if dedupe_key.len() <= MAX_PLAIN_KEY {
+        return dedupe_key.to_owned();
+    }
+    let digest = sha2::Sha256::digest(dedupe_key.as_bytes());
+    format!("sha256:{}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
 async fn enqueue_once(
     event: &WebhookEvent,
     envelope: &Envelope<ShipmentMessage>,
     ctx: &IntakeContext<'_>,
 ) -> Result<bool, String> {
+    let key = marker_key(&event.dedupe_key);
     let first =
-        ctx.markers.remember_once(WEBHOOK_SCOPE, &event.dedupe_key, ctx.dedupe_ttl).await.map_err(|e| e.to_string())?;
+        ctx.markers.remember_once(WEBHOOK_SCOPE, &key, ctx.dedupe_ttl).await.map_err(|e| ErrorChain(&e).to_string())?;
     if !first {
         return Ok(false);
     }
     let sent = match envelope.to_outgoing("0") {
-        Ok(message) => ctx.queue.send(vec![message]).await.map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
+        Ok(message) => ctx.queue.send(vec![message]).await.map_err(|e| ErrorChain(&e).to_string()),
+        Err(e) => Err(ErrorChain(&e).to_string()),
     };
     match sent {
         Ok(report) if report.failed.is_empty() => Ok(true),
@@ -81,10 +97,48 @@ async fn enqueue_once(
                 Ok(report) => format!("{:?}", report.failed),
                 Err(e) => e,
             };
-            if let Err(e) = ctx.markers.forget(WEBHOOK_SCOPE, &event.dedupe_key).await {
+            if let Err(e) = ctx.markers.forget(WEBHOOK_SCOPE, &key).await {
                 error!(key = %event.dedupe_key, error = %e, "Could not forget the dedupe key of an unsent webhook.");
             }
             Err(reason)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ErpOrderRef, ErpShipmentNbr};
+    use crate::ports::InboundEvent;
+    use crate::testing::{ManualClock, MemoryLedger, MemoryLog, MemoryQueue};
+
+    #[tokio::test]
+    async fn a_delivery_key_beyond_the_store_limit_is_hashed_and_still_deduplicated() {
+        let (markers, queue, log, clock) =
+            (MemoryLedger::default(), MemoryQueue::default(), MemoryLog::default(), ManualClock::new());
+        let ctx = IntakeContext {
+            markers: &markers,
+            queue: &queue,
+            log: &log,
+            clock: &clock,
+            dedupe_ttl: Duration::from_secs(3600),
+        };
+        let long = format!("generic:{}", "k".repeat(3000));
+        let event = WebhookEvent {
+            dedupe_key: long.clone(),
+            event: InboundEvent::ErpChanged {
+                shipments: vec![ErpShipmentNbr::parse("000001").unwrap()],
+                orders: vec![ErpOrderRef::parse("SO/SO1").unwrap()],
+            },
+        };
+        let source = ConnectionId::parse("generic").unwrap();
+        assert_eq!(intake(&source, std::slice::from_ref(&event), &ctx).await, IntakeOutcome::Enqueued);
+        assert_eq!(intake(&source, &[event], &ctx).await, IntakeOutcome::Enqueued);
+        assert_eq!(queue.0.lock().unwrap().len(), 1, "the second delivery is a duplicate");
+        let key = marker_key(&long);
+        assert!(key.starts_with("sha256:") && key.len() < 100, "{key}");
+        assert_eq!(marker_key("acumatica:Q:1"), "acumatica:Q:1", "short keys stay readable");
+        let entries = log.0.lock().unwrap().clone();
+        assert!(entries.iter().all(|e| e.entity_id.len() < 100), "the log names the hashed key");
     }
 }

@@ -49,9 +49,12 @@ impl WebhookVerifier for AcumaticaPushVerifier {
         if push.id.trim().is_empty() {
             return Err(WebhookError::Malformed("push notification without Id".into()));
         }
-        // Deleted rows, the query name, the company and the time stamp say nothing a push needs.
-        let _ = (&push.deleted, &push.query, push.time_stamp, &push.company_id);
-        Ok(vec![WebhookEvent { dedupe_key: format!("acumatica:{}", push.id), event: changed_rows(&push.inserted) }])
+        // Deleted rows, the company and the time stamp say nothing a push needs.
+        let _ = (&push.deleted, push.time_stamp, &push.company_id);
+        // One transaction firing two push definitions sends two notifications with one `Id`: the
+        // documented key is `Id` with `Query`.
+        let dedupe_key = format!("acumatica:{}:{}", push.query.trim(), push.id.trim());
+        Ok(vec![WebhookEvent { dedupe_key, event: changed_rows(&push.inserted) }])
     }
 }
 
@@ -105,7 +108,11 @@ mod tests {
         let v = AcumaticaPushVerifier::new("X-Orderbridge-Key", SecretString::from("k3y".to_string()));
         let h = vec![("x-orderbridge-key".to_string(), "k3y".to_string())];
         let events = v.verify(&request(&h, BODY.as_bytes())).unwrap();
-        assert_eq!(events[0].dedupe_key, "acumatica:4b6c0f1e-0000-0000-0000-000000000000");
+        assert_eq!(events[0].dedupe_key, "acumatica:ShipmentsForSync:4b6c0f1e-0000-0000-0000-000000000000");
+        // Another push definition fired by the same transaction is another delivery.
+        let other = BODY.replace("ShipmentsForSync", "OrderStatusForSync");
+        let again = v.verify(&request(&h, other.as_bytes())).unwrap();
+        assert_ne!(again[0].dedupe_key, events[0].dedupe_key);
         let InboundEvent::ErpChanged { shipments, orders } = &events[0].event else { panic!("{:?}", events[0]) };
         assert_eq!(shipments.iter().map(ErpShipmentNbr::as_str).collect::<Vec<_>>(), ["000123"]);
         assert!(orders.is_empty(), "a row with a shipment number is a shipment, not a status change");
