@@ -59,14 +59,16 @@ impl ChannelConnection {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookSettings {
-    /// Token ShipStation deliveries carry as `?token=` (put it in the webhook's target URL).
-    #[serde(default)]
-    pub shipstation_token: Option<SecretString>,
+    /// Token ShipStation deliveries carry as `?token=` (put it in the webhook's target URL): one, or a
+    /// list while the webhook's URL is being switched to a new token (any listed token is accepted).
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub shipstation_token: Vec<SecretString>,
     /// Header name and value set on Acumatica's push notification definition (form SM302000).
     #[serde(default)]
     pub acumatica_header: Option<String>,
-    #[serde(default)]
-    pub acumatica_secret: Option<SecretString>,
+    /// The header's value: one, or a list while the push definition is switched to a new one.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub acumatica_secret: Vec<SecretString>,
     /// Standard Webhooks secrets (`whsec_…`) of the generic endpoint: the current one first, then
     /// any still accepted while senders rotate.
     #[serde(default)]
@@ -102,6 +104,20 @@ impl ShipStationSection {
     }
 }
 
+/// A secret given as one string or as a list of them (rotation).
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<SecretString>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(SecretString),
+        Many(Vec<SecretString>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(secret) => vec![secret],
+        OneOrMany::Many(secrets) => secrets,
+    })
+}
+
 /// Shortest webhook secret accepted: guessable tokens would make the intake an open door.
 pub const MIN_WEBHOOK_SECRET: usize = 16;
 
@@ -111,19 +127,23 @@ impl WebhookSettings {
             (secret.expose_secret().trim().len() < MIN_WEBHOOK_SECRET)
                 .then(|| format!("{name}: use at least {MIN_WEBHOOK_SECRET} random characters"))
         };
-        if let Some(problem) = self.shipstation_token.as_ref().and_then(|t| short("webhooks.shipstation_token", t)) {
-            return Err(problem);
+        for (i, token) in self.shipstation_token.iter().enumerate() {
+            if let Some(problem) = short(&format!("webhooks.shipstation_token[{i}]"), token) {
+                return Err(problem);
+            }
         }
-        match (&self.acumatica_header, &self.acumatica_secret) {
-            (Some(h), Some(secret)) => {
+        match (&self.acumatica_header, self.acumatica_secret.is_empty()) {
+            (Some(h), false) => {
                 if h.trim().is_empty() || !h.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
                     return Err(format!("webhooks.acumatica_header: {h:?} is not an HTTP header name"));
                 }
-                if let Some(problem) = short("webhooks.acumatica_secret", secret) {
-                    return Err(problem);
+                for (i, secret) in self.acumatica_secret.iter().enumerate() {
+                    if let Some(problem) = short(&format!("webhooks.acumatica_secret[{i}]"), secret) {
+                        return Err(problem);
+                    }
                 }
             }
-            (None, None) => {}
+            (None, true) => {}
             _ => return Err("webhooks.acumatica_header and webhooks.acumatica_secret go together".into()),
         }
         for (i, secret) in self.generic_secrets.iter().enumerate() {
@@ -259,6 +279,14 @@ mod tests {
         let short = format!("{ACUMATICA}[webhooks]\nshipstation_token = \"abc\"\n");
         let err = Connections::parse("c.toml", &short, |_| None).unwrap_err().to_string();
         assert!(err.contains("webhooks.shipstation_token") && !err.contains("abc"), "{err}");
+        let rotating = format!(
+            "{ACUMATICA}[webhooks]\nshipstation_token = [\"0123456789abcdef0123\", \"fedcba98765432100123\"]\n"
+        );
+        let parsed = Connections::parse("c.toml", &rotating, |_| None).unwrap();
+        assert_eq!(parsed.webhooks.shipstation_token.len(), 2);
+        let one_weak = format!("{ACUMATICA}[webhooks]\nshipstation_token = [\"0123456789abcdef0123\", \"abc\"]\n");
+        let err = Connections::parse("c.toml", &one_weak, |_| None).unwrap_err().to_string();
+        assert!(err.contains("webhooks.shipstation_token[1]"), "{err}");
         let half = format!("{ACUMATICA}[webhooks]\nacumatica_header = \"X-Key\"\n");
         let err = Connections::parse("c.toml", &half, |_| None).unwrap_err().to_string();
         assert!(err.contains("go together"), "{err}");

@@ -175,12 +175,14 @@ pub const GENERIC_ROUTE: &str = "/webhooks/generic";
 pub fn webhook_routes(connections: &Connections) -> Vec<(String, Arc<dyn WebhookVerifier>)> {
     let hooks = &connections.webhooks;
     let mut routes: Vec<(String, Arc<dyn WebhookVerifier>)> = Vec::new();
-    if let Some(token) = &hooks.shipstation_token {
+    if !hooks.shipstation_token.is_empty() {
         let base = connections.shipstation.as_ref().map(|s| s.settings.base_url.as_str());
-        routes.push((SHIPSTATION_ROUTE.into(), Arc::new(shipstation::ShipStationVerifier::new(token.clone(), base))));
+        let verifier = shipstation::ShipStationVerifier::new(hooks.shipstation_token.clone(), base);
+        routes.push((SHIPSTATION_ROUTE.into(), Arc::new(verifier)));
     }
-    if let (Some(header), Some(secret)) = (&hooks.acumatica_header, &hooks.acumatica_secret) {
-        routes.push((ACUMATICA_ROUTE.into(), Arc::new(acumatica::AcumaticaPushVerifier::new(header, secret.clone()))));
+    if let (Some(header), false) = (&hooks.acumatica_header, hooks.acumatica_secret.is_empty()) {
+        let verifier = acumatica::AcumaticaPushVerifier::new(header, hooks.acumatica_secret.clone());
+        routes.push((ACUMATICA_ROUTE.into(), Arc::new(verifier)));
     }
     if !hooks.generic_secrets.is_empty() {
         routes.push((GENERIC_ROUTE.into(), Arc::new(StandardWebhooksVerifier::new("generic", &hooks.generic_secrets))));

@@ -131,11 +131,11 @@ mod tests {
             routes: vec![
                 (
                     "/webhooks/shipstation".into(),
-                    Arc::new(ShipStationVerifier::new(SecretString::from("tok".to_string()), None)),
+                    Arc::new(ShipStationVerifier::new(vec![SecretString::from("tok".to_string())], None)),
                 ),
                 (
                     "/webhooks/acumatica".into(),
-                    Arc::new(AcumaticaPushVerifier::new("X-Key", SecretString::from("k".to_string()))),
+                    Arc::new(AcumaticaPushVerifier::new("X-Key", vec![SecretString::from("k".to_string())])),
                 ),
             ],
             dedupe_ttl: Duration::from_secs(48 * 3600),

@@ -27,13 +27,14 @@ struct Push {
 
 pub struct AcumaticaPushVerifier {
     header_name: String,
-    header_value: SecretString,
+    /// Accepted values: the current one, and the previous one while the push definition is switched.
+    header_values: Vec<SecretString>,
     max_body: usize,
 }
 
 impl AcumaticaPushVerifier {
-    pub fn new(header_name: &str, header_value: SecretString) -> Self {
-        Self { header_name: header_name.to_owned(), header_value, max_body: DEFAULT_MAX_BODY }
+    pub fn new(header_name: &str, header_values: Vec<SecretString>) -> Self {
+        Self { header_name: header_name.to_owned(), header_values, max_body: DEFAULT_MAX_BODY }
     }
 }
 
@@ -41,7 +42,9 @@ impl WebhookVerifier for AcumaticaPushVerifier {
     fn verify(&self, request: &WebhookRequest<'_>) -> Result<Vec<WebhookEvent>, WebhookError> {
         check_size(request, self.max_body)?;
         let given = header(request, &self.header_name).ok_or(WebhookError::Unauthorized)?;
-        if !secrets_equal(given.as_bytes(), self.header_value.expose_secret().as_bytes()) {
+        let matches =
+            self.header_values.iter().filter(|v| secrets_equal(given.as_bytes(), v.expose_secret().as_bytes())).count();
+        if matches == 0 {
             return Err(WebhookError::Unauthorized);
         }
         let push: Push = serde_json::from_slice(request.body)
@@ -105,7 +108,7 @@ mod tests {
 
     #[test]
     fn a_push_with_the_configured_header_is_accepted_and_keyed_on_its_id() {
-        let v = AcumaticaPushVerifier::new("X-Orderbridge-Key", SecretString::from("k3y".to_string()));
+        let v = AcumaticaPushVerifier::new("X-Orderbridge-Key", vec![SecretString::from("k3y".to_string())]);
         let h = vec![("x-orderbridge-key".to_string(), "k3y".to_string())];
         let events = v.verify(&request(&h, BODY.as_bytes())).unwrap();
         assert_eq!(events[0].dedupe_key, "acumatica:ShipmentsForSync:4b6c0f1e-0000-0000-0000-000000000000");
@@ -133,7 +136,7 @@ mod tests {
 
     #[test]
     fn a_wrong_or_missing_header_and_a_malformed_body_are_refused() {
-        let v = AcumaticaPushVerifier::new("X-Orderbridge-Key", SecretString::from("k3y".to_string()));
+        let v = AcumaticaPushVerifier::new("X-Orderbridge-Key", vec![SecretString::from("k3y".to_string())]);
         let wrong = vec![("X-Orderbridge-Key".to_string(), "k3z".to_string())];
         assert_eq!(v.verify(&request(&wrong, BODY.as_bytes())).unwrap_err().status_code(), 401);
         assert_eq!(v.verify(&request(&[], BODY.as_bytes())).unwrap_err().status_code(), 401);

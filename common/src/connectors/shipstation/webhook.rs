@@ -19,7 +19,8 @@ struct Body {
 }
 
 pub struct ShipStationVerifier {
-    token: SecretString,
+    /// Accepted tokens: the current one, and the previous one while the webhook URL is switched.
+    tokens: Vec<SecretString>,
     /// The configured API base (`https://ssapi.shipstation.com/` in production): the only place a
     /// `resource_url` may point to.
     api: Option<url::Url>,
@@ -28,9 +29,9 @@ pub struct ShipStationVerifier {
 
 impl ShipStationVerifier {
     /// `base_url`: the configured `[shipstation.settings] base_url` (ShipStation's own by default).
-    pub fn new(token: SecretString, base_url: Option<&str>) -> Self {
+    pub fn new(tokens: Vec<SecretString>, base_url: Option<&str>) -> Self {
         Self {
-            token,
+            tokens,
             api: api_base(base_url.unwrap_or(super::config::DEFAULT_BASE_URL)).ok(),
             max_body: DEFAULT_MAX_BODY,
         }
@@ -41,7 +42,10 @@ impl WebhookVerifier for ShipStationVerifier {
     fn verify(&self, request: &WebhookRequest<'_>) -> Result<Vec<WebhookEvent>, WebhookError> {
         check_size(request, self.max_body)?;
         let given = query_param(request.query, "token").ok_or(WebhookError::Unauthorized)?;
-        if !secrets_equal(given.as_bytes(), self.token.expose_secret().as_bytes()) {
+        // Every token is compared, so the time taken does not tell which (if any) came close.
+        let matches =
+            self.tokens.iter().filter(|t| secrets_equal(given.as_bytes(), t.expose_secret().as_bytes())).count();
+        if matches == 0 {
             return Err(WebhookError::Unauthorized);
         }
         let body: Body = serde_json::from_slice(request.body)
@@ -164,7 +168,10 @@ mod tests {
     use super::*;
 
     fn verifier() -> ShipStationVerifier {
-        ShipStationVerifier::new(SecretString::from("s3cret-token".to_string()), None)
+        ShipStationVerifier::new(
+            vec![SecretString::from("old-token-0000".to_string()), SecretString::from("s3cret-token".to_string())],
+            None,
+        )
     }
 
     fn request<'a>(query: &'a str, body: &'a [u8]) -> WebhookRequest<'a> {
@@ -186,6 +193,10 @@ mod tests {
     fn wrong_token_foreign_host_and_malformed_bodies_are_refused_with_their_status() {
         let v = verifier();
         assert_eq!(v.verify(&request("token=guess", GOOD.as_bytes())).unwrap_err().status_code(), 401);
+        assert!(
+            v.verify(&request("token=old-token-0000", GOOD.as_bytes())).is_ok(),
+            "a token being rotated out still works"
+        );
         assert_eq!(v.verify(&request("", GOOD.as_bytes())).unwrap_err().status_code(), 401);
         let foreign = GOOD.replace("ssapi.shipstation.com", "169.254.169.254");
         let err = v.verify(&request("token=s3cret-token", foreign.as_bytes())).unwrap_err();
