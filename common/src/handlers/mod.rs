@@ -5,12 +5,14 @@ mod mappings;
 mod orders;
 mod setup;
 mod status;
+mod trigger;
 mod webhooks;
 
 pub use mappings::*;
 pub use orders::*;
 pub use setup::*;
 pub use status::*;
+pub use trigger::*;
 pub use webhooks::*;
 
 pub use crate::connectors::registry::{ACUMATICA_ROUTE, GENERIC_ROUTE, SHIPSTATION_ROUTE};

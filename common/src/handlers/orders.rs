@@ -104,7 +104,8 @@ impl PullApp {
                     let recorder = self.recorder();
                     let action = recorder.start(id, LogGroup::Orders, "pull_page", Direction::Import, "start");
                     recorder.finish(action, LogResult::Failure, e.to_string()).await;
-                    return (id.clone(), Ok(PullReport::default()));
+                    // Nothing to read until a mapping is uploaded: done, and said in the log.
+                    return (id.clone(), Ok(PullReport { finished: true, ..PullReport::default() }));
                 }
             };
             let ctx = PullContext {
@@ -233,7 +234,14 @@ impl PullSummary {
         let failed: Vec<String> = self
             .connections
             .iter()
-            .filter_map(|c| c.error.as_ref().map(|e| format!("{}: {e}", c.connection)))
+            .filter_map(|c| match (&c.error, &c.report) {
+                (Some(e), _) => Some(format!("{}: {e}", c.connection)),
+                // Started with no time left: nothing was read, which is no success.
+                (None, Some(r)) if r.pages == 0 && !r.finished => {
+                    Some(format!("{}: the deadline passed before the first page was read", c.connection))
+                }
+                _ => None,
+            })
             .collect();
         if failed.is_empty() {
             Ok(serde_json::to_value(&self).unwrap_or_default())
@@ -303,6 +311,15 @@ mod tests {
         async fn resolve_item(&self, _: IdentifierKind, _: &str) -> Result<Option<ErpItemId>, ConnectorError> {
             unreachable!()
         }
+    }
+
+    #[test]
+    fn a_pull_that_read_nothing_for_lack_of_time_is_no_success() {
+        let connection = ConnectionId::parse("sc-main").unwrap();
+        let starved = PullSummary::from(vec![(connection.clone(), Ok(PullReport::default()))]);
+        assert!(starved.into_result().unwrap_err().to_string().contains("deadline passed"));
+        let done = PullReport { pages: 1, finished: true, ..PullReport::default() };
+        assert!(PullSummary::from(vec![(connection, Ok(done))]).into_result().is_ok());
     }
 
     #[tokio::test]

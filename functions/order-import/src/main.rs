@@ -1,25 +1,25 @@
 //! order-import: consume the orders queue, import each order into the ERP exactly once, and
-//! report partial batch failures so only the failed orders are redelivered.
+//! report partial batch failures so only the failed orders are redelivered. Any other event is
+//! refused.
 
 use std::sync::Arc;
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use orderbridge::handlers::{deadline_from, from_env, ImportApp};
+use orderbridge::handlers::{classify, deadline_from, from_env, ImportApp, Trigger, UnexpectedEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     orderbridge::telemetry::init();
     let app = Arc::new(from_env::<ImportApp>().await?);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let app = app.clone();
         async move {
-            let deadline = deadline_from(
-                event.context.deadline().duration_since(std::time::SystemTime::now()).unwrap_or_default(),
-            );
-            let response: SqsBatchResponse =
-                app.run_import_batch(event.payload, deadline, &event.context.request_id).await;
-            Ok::<_, Error>(response)
+            let Trigger::Sqs(batch) = classify(event.payload)? else {
+                return Err(UnexpectedEvent("order-import consumes the orders queue only".into()).into());
+            };
+            let remaining = event.context.deadline().duration_since(std::time::SystemTime::now()).unwrap_or_default();
+            let response = app.run_import_batch(batch, deadline_from(remaining), &event.context.request_id).await;
+            Ok::<_, Error>(serde_json::to_value(response)?)
         }
     }))
     .await

@@ -1,10 +1,10 @@
 //! order-pull: on each EventBridge schedule, page through every enabled sales channel's new
-//! orders and enqueue one import message per order.
+//! orders and enqueue one import message per order. Any other event is refused.
 
 use std::sync::Arc;
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use orderbridge::handlers::{deadline_from, from_env, PullApp, PullSummary};
+use orderbridge::handlers::{classify, deadline_from, from_env, PullApp, PullSummary, Trigger, UnexpectedEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -13,13 +13,13 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let app = app.clone();
         async move {
-            let deadline = deadline_from(
-                event.context.deadline().duration_since(std::time::SystemTime::now()).unwrap_or_default(),
-            );
-            let summary = PullSummary::from(app.run_pull(deadline).await);
+            if let trigger @ Trigger::Sqs(_) = classify(event.payload)? {
+                return Err(UnexpectedEvent(format!("order-pull runs on its schedule, not {}", trigger.name())).into());
+            }
+            let remaining = event.context.deadline().duration_since(std::time::SystemTime::now()).unwrap_or_default();
             // A failed connection fails the invocation so the error metric and alarm see it; the
             // other connections' work is already saved (cursors, queue).
-            summary.into_result().map_err(Error::from)
+            PullSummary::from(app.run_pull(deadline_from(remaining)).await).into_result().map_err(Error::from)
         }
     }))
     .await

@@ -1,12 +1,12 @@
 //! status-push: consumes the shipments queue (webhook events, shipments found by the poll) and
 //! pushes tracking, statuses and notes to the channel each order came from, reporting partial
-//! batch failures; on its EventBridge schedule it runs the catch-up poll instead.
+//! batch failures; on its EventBridge schedule it runs the catch-up poll instead. Any other event
+//! is refused.
 
 use std::sync::Arc;
 
-use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use orderbridge::handlers::{deadline_from, from_env, StatusApp};
+use orderbridge::handlers::{classify, deadline_from, from_env, StatusApp, Trigger};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -15,16 +15,14 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let app = app.clone();
         async move {
-            // One function, two triggers: SQS batches carry `Records`; the schedule does not.
-            if event.payload.get("Records").is_some() {
-                let batch: SqsEvent = serde_json::from_value(event.payload)?;
-                let deadline = deadline_from(
-                    event.context.deadline().duration_since(std::time::SystemTime::now()).unwrap_or_default(),
-                );
-                let response = app.run_batch(batch, deadline, &event.context.request_id).await;
-                Ok(serde_json::to_value(response)?)
-            } else {
-                app.run_catch_up().await.into_result().map_err(Error::from)
+            match classify(event.payload)? {
+                Trigger::Sqs(batch) => {
+                    let remaining =
+                        event.context.deadline().duration_since(std::time::SystemTime::now()).unwrap_or_default();
+                    let response = app.run_batch(batch, deadline_from(remaining), &event.context.request_id).await;
+                    Ok(serde_json::to_value(response)?)
+                }
+                Trigger::Schedule => app.run_catch_up().await.into_result().map_err(Error::from),
             }
         }
     }))
