@@ -235,9 +235,9 @@ impl Connections {
         }
         let mut seen = std::collections::BTreeSet::new();
         for c in &parsed.connections {
-            // Every channel is built here once, so a wrong kind or setting stops the cold start
-            // with the connection and field named (the clients themselves are built by the apps).
-            if let Err(e) = crate::connectors::registry::channel(c) {
+            // A wrong kind or setting stops the cold start with the connection and field named;
+            // the clients themselves are built by the apps that use them.
+            if let Err(e) = crate::connectors::registry::check_channel(c) {
                 return Err(ConnectionsError::Invalid {
                     source_name: source_name.into(),
                     connection: c.id.to_string(),

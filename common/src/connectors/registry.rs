@@ -65,6 +65,14 @@ impl ChannelParts {
 /// Builds a channel's parts from its connection (id, settings).
 pub type ChannelBuilder = fn(&ConnectionId, &toml::Table) -> Result<ChannelParts, SetupError>;
 
+/// How a channel connection of one vendor is checked and built.
+pub struct ChannelKind {
+    /// Reads and validates the settings without building a client (done once per cold start when
+    /// the connections file is parsed, in every function, so it must cost no connection setup).
+    pub check: fn(&toml::Table) -> Result<(), SetupError>,
+    pub build: ChannelBuilder,
+}
+
 /// A registered vendor.
 pub struct Vendor {
     /// The connections file's `kind` (and the system name records written before codes were
@@ -76,8 +84,8 @@ pub struct Vendor {
     /// Whether the vendor's 429 says when to try again (`Retry-After` or its own reset header);
     /// the compliance suite holds the client to passing that hint on.
     pub throttle_hint: bool,
-    /// For channels: how a connection of this kind is built.
-    pub channel: Option<ChannelBuilder>,
+    /// For channels: how a connection of this kind is checked and built.
+    pub channel: Option<ChannelKind>,
 }
 
 /// Every vendor Orderbridge speaks to.
@@ -110,10 +118,18 @@ pub fn settings<T: serde::de::DeserializeOwned>(vendor: &'static str, table: &to
         .map_err(|e| SetupError::Config(InvalidConfig { vendor, problem: format!("settings: {}", e.message()) }))
 }
 
+/// Checks a channel connection's kind and settings (no client is built).
+pub fn check_channel(connection: &ChannelConnection) -> Result<(), SetupError> {
+    (channel_kind(connection)?.check)(&connection.settings)
+}
+
 /// A channel connection's parts, by its `kind`.
 pub fn channel(connection: &ChannelConnection) -> Result<ChannelParts, SetupError> {
-    install();
-    let build = vendor(&connection.kind).and_then(|v| v.channel).ok_or_else(|| {
+    (channel_kind(connection)?.build)(&connection.id, &connection.settings)
+}
+
+fn channel_kind(connection: &ChannelConnection) -> Result<&'static ChannelKind, SetupError> {
+    vendor(&connection.kind).and_then(|v| v.channel.as_ref()).ok_or_else(|| {
         SetupError::Config(InvalidConfig {
             vendor: "connections",
             problem: format!(
@@ -122,8 +138,7 @@ pub fn channel(connection: &ChannelConnection) -> Result<ChannelParts, SetupErro
                 channel_kinds().join(", ")
             ),
         })
-    })?;
-    build(&connection.id, &connection.settings)
+    })
 }
 
 /// The ERP's two faces: where orders are created, and where shipments and order states are read.
@@ -136,7 +151,6 @@ pub struct ErpParts {
 
 /// The ERP of a deployment.
 pub fn erp(connections: &Connections) -> Result<ErpParts, SetupError> {
-    install();
     let client = Arc::new(acumatica::AcumaticaClient::new(connections.acumatica.clone())?);
     Ok(ErpParts { sink: client.clone(), shipments: client, log_name: log_name(acumatica::VENDOR) })
 }

@@ -5,7 +5,7 @@
 use tracing::{info, warn};
 
 use super::LogRecorder;
-use crate::model::{ChannelOrderId, ImportKey};
+use crate::model::ImportKey;
 use crate::ports::{Acknowledgement, Direction, LogGroup, LogResult, OrderSource};
 
 /// Why acknowledgements are sent.
@@ -15,14 +15,6 @@ pub enum AckRound {
     AfterImport,
     /// For orders imported earlier whose acknowledgement was lost (the pull lists them again).
     Again,
-}
-
-impl Acknowledgement {
-    pub fn order(&self) -> &ChannelOrderId {
-        match self {
-            Self::Imported { order, .. } | Self::Failed { order, .. } => order,
-        }
-    }
 }
 
 /// Acknowledges in bulk (where the channel allows) and records the outcome. A failure loses

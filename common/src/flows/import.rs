@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tracing::{info, warn};
 
-use super::{failure_reason, parse_erp_ref, resolve_customer, resolve_lines, ImportOrder, LogRecorder};
+use super::{failure_reason, resolve_customer, resolve_lines, ImportOrder, LogRecorder};
 use crate::error::{Classify, ErrorChain, ErrorClass};
 use crate::mapping::{build_draft, Mapping, OrderMappingError, SalesOrderDraft};
 use crate::model::{ErpOrderRef, ImportKey, Order};
@@ -101,7 +101,7 @@ pub async fn import_order(
     let lease = match ctx.claims.claim(&ClaimKey::import(&key), &ctx.owner, ctx.lease).await.map_err(ledger_err)? {
         ClaimOutcome::Acquired(lease) => lease,
         ClaimOutcome::Completed(record) => {
-            if let Some(erp) = record.result.as_deref().and_then(parse_erp_ref) {
+            if let Some(erp) = record.result.as_deref().and_then(ErpOrderRef::parse) {
                 recorder
                     .finish(action, LogResult::Skipped, format!("Already imported as {erp}; acknowledging again."))
                     .await;

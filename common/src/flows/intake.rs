@@ -137,7 +137,7 @@ mod tests {
         assert_eq!(queue.0.lock().unwrap().len(), 1, "the second delivery is a duplicate");
         let key = marker_key(&long);
         assert!(key.starts_with("sha256:") && key.len() < 100, "{key}");
-        assert_eq!(marker_key("acumatica:Q:1"), "acumatica:Q:1", "short keys stay readable");
+        assert_eq!(marker_key("erp:Q:1"), "erp:Q:1", "short keys stay readable");
         let entries = log.0.lock().unwrap().clone();
         assert!(entries.iter().all(|e| e.entity_id.len() < 100), "the log names the hashed key");
     }

@@ -82,11 +82,6 @@ fn failed_under(failure: Option<&str>, mapping_version: u64) -> bool {
     failure.is_some_and(|f| f.starts_with(&format!("mapping v{mapping_version}: ")))
 }
 
-/// Parses the `type/nbr` result a completed import claim stores.
-pub fn parse_erp_ref(result: &str) -> Option<ErpOrderRef> {
-    ErpOrderRef::parse(result)
-}
-
 /// Pulls one connection until its listing is exhausted or the deadline passes.
 pub async fn pull_connection(source: &dyn OrderSource, ctx: &PullContext<'_>) -> Result<PullReport, PullError> {
     let connection = source.connection().clone();
@@ -134,7 +129,7 @@ pub async fn pull_connection(source: &dyn OrderSource, ctx: &PullContext<'_>) ->
             let record = ctx.claims.claim_record(&ClaimKey::import(&key)).await.map_err(PullError::Ledger)?;
             match record {
                 Some(r) if r.status == ClaimStatus::Completed => {
-                    if let Some(erp) = r.result.as_deref().and_then(parse_erp_ref) {
+                    if let Some(erp) = r.result.as_deref().and_then(ErpOrderRef::parse) {
                         reacks.push(Acknowledgement::Imported { order: key.order.clone(), erp });
                         reacked += 1;
                     }

@@ -226,7 +226,7 @@ pub fn install_legacy_names(resolve: LegacyNames) {
 }
 
 /// A vendor's own id as stored in messages and records: older records hold numbers.
-fn id_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+pub(super) fn id_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     match serde_json::Value::deserialize(d)? {
         serde_json::Value::String(s) if !s.trim().is_empty() => Ok(s),
         serde_json::Value::Number(n) => Ok(n.to_string()),

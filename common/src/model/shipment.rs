@@ -36,7 +36,8 @@ impl ShipmentSource {
 #[derive(Deserialize)]
 struct StoredShipmentSource {
     system: super::SystemCode,
-    #[serde(deserialize_with = "shipment_id_text")]
+    // Older messages hold numeric shipment ids.
+    #[serde(deserialize_with = "super::ids::id_text")]
     id: String,
 }
 
@@ -44,15 +45,6 @@ impl TryFrom<StoredShipmentSource> for ShipmentSource {
     type Error = ModelError;
     fn try_from(stored: StoredShipmentSource) -> Result<Self, ModelError> {
         Self::parse(stored.system, &stored.id)
-    }
-}
-
-/// Older messages hold numeric shipment ids.
-fn shipment_id_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    match serde_json::Value::deserialize(d)? {
-        serde_json::Value::String(s) if !s.trim().is_empty() => Ok(s),
-        serde_json::Value::Number(n) => Ok(n.to_string()),
-        other => Err(serde::de::Error::custom(format!("expected a shipment id, got {other}"))),
     }
 }
 

@@ -356,6 +356,15 @@ pub enum Acknowledgement {
     Failed { order: ChannelOrderId, reason: String },
 }
 
+impl Acknowledgement {
+    /// The channel order it is about.
+    pub fn order(&self) -> &ChannelOrderId {
+        match self {
+            Self::Imported { order, .. } | Self::Failed { order, .. } => order,
+        }
+    }
+}
+
 /// A sales channel orders are pulled from.
 #[async_trait]
 pub trait OrderSource: Send + Sync {

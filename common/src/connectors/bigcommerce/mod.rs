@@ -29,9 +29,12 @@ pub const VENDOR_ENTRY: super::registry::Vendor = super::registry::Vendor {
     code: CODE,
     role: super::registry::Role::Channel,
     throttle_hint: true,
-    channel: Some(|connection, settings| {
-        let client = BigCommerceClient::new(connection.clone(), super::registry::settings(VENDOR, settings)?)?;
-        Ok(super::registry::ChannelParts::pulled(client, true, BigCommerceOrderId::channel_order_id_of))
+    channel: Some(super::registry::ChannelKind {
+        check: |settings| Ok(super::registry::settings::<BigCommerceConfig>(VENDOR, settings)?.validate()?),
+        build: |connection, settings| {
+            let client = BigCommerceClient::new(connection.clone(), super::registry::settings(VENDOR, settings)?)?;
+            Ok(super::registry::ChannelParts::pulled(client, true, BigCommerceOrderId::channel_order_id_of))
+        },
     }),
 };
 

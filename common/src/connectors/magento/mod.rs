@@ -28,10 +28,13 @@ pub const VENDOR_ENTRY: super::registry::Vendor = super::registry::Vendor {
     code: CODE,
     role: super::registry::Role::Channel,
     throttle_hint: false,
-    channel: Some(|connection, settings| {
-        let client = MagentoClient::new(connection.clone(), super::registry::settings(VENDOR, settings)?)?;
-        // Publish-only: Magento orders are not pulled yet.
-        Ok(super::registry::ChannelParts::publish_only(client, true, MagentoOrderId::channel_order_id_of))
+    channel: Some(super::registry::ChannelKind {
+        check: |settings| Ok(super::registry::settings::<MagentoConfig>(VENDOR, settings)?.validate()?),
+        build: |connection, settings| {
+            let client = MagentoClient::new(connection.clone(), super::registry::settings(VENDOR, settings)?)?;
+            // Publish-only: Magento orders are not pulled yet.
+            Ok(super::registry::ChannelParts::publish_only(client, true, MagentoOrderId::channel_order_id_of))
+        },
     }),
 };
 

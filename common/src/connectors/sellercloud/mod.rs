@@ -30,10 +30,13 @@ pub const VENDOR_ENTRY: super::registry::Vendor = super::registry::Vendor {
     code: CODE,
     role: super::registry::Role::Channel,
     throttle_hint: true,
-    channel: Some(|connection, settings| {
-        let client = SellercloudClient::new(connection.clone(), super::registry::settings(VENDOR, settings)?)?;
-        // Sellercloud marks the whole order shipped at once: no partial shipments.
-        Ok(super::registry::ChannelParts::pulled(client, false, SellercloudOrderId::channel_order_id_of))
+    channel: Some(super::registry::ChannelKind {
+        check: |settings| Ok(super::registry::settings::<SellercloudConfig>(VENDOR, settings)?.validate()?),
+        build: |connection, settings| {
+            let client = SellercloudClient::new(connection.clone(), super::registry::settings(VENDOR, settings)?)?;
+            // Sellercloud marks the whole order shipped at once: no partial shipments.
+            Ok(super::registry::ChannelParts::pulled(client, false, SellercloudOrderId::channel_order_id_of))
+        },
     }),
 };
 
