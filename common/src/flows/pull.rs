@@ -48,6 +48,8 @@ pub struct PullReport {
     pub failed_under_current_mapping: u32,
     /// True when the listing was read to its end; false when the deadline cut it short.
     pub finished: bool,
+    /// True when the deadline had passed before the first page: nothing was read at all.
+    pub out_of_time: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +103,7 @@ pub async fn pull_connection(source: &dyn OrderSource, ctx: &PullContext<'_>) ->
         if Instant::now() >= ctx.deadline {
             warn!(connection = %connection, pages = report.pages, "Order pull stopped at the deadline; the next run resumes from the cursor.");
             acknowledge(source, &pending_reacks, AckRound::Again, &recorder).await;
+            report.out_of_time = report.pages == 0;
             return Ok(report);
         }
         let action = recorder.start(

@@ -480,3 +480,15 @@ async fn an_order_that_can_never_be_read_fails_once_but_refused_credentials_are_
     let record = world.ledger.claim_record(&ClaimKey::import(&key)).await.unwrap().unwrap();
     assert_ne!(record.status, ClaimStatus::Failed, "released, not failed: {record:?}");
 }
+
+#[tokio::test]
+async fn a_pull_started_past_its_deadline_reads_nothing_and_says_so() {
+    let world = World::new();
+    let source = FakeSource::new(3);
+    let mut ctx = world.pull_ctx(1);
+    ctx.deadline = Instant::now();
+    let report = pull_connection(&source, &ctx).await.unwrap();
+    assert_eq!((report.pages, report.finished, report.out_of_time), (0, false, true));
+    let report = pull_connection(&source, &world.pull_ctx(1)).await.unwrap();
+    assert!(report.finished && !report.out_of_time);
+}

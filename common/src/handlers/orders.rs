@@ -104,8 +104,7 @@ impl PullApp {
                     let recorder = self.recorder();
                     let action = recorder.start(id, LogGroup::Orders, "pull_page", Direction::Import, "start");
                     recorder.finish(action, LogResult::Failure, e.to_string()).await;
-                    // Nothing to read until a mapping is uploaded: done, and said in the log.
-                    return (id.clone(), Ok(PullReport { finished: true, ..PullReport::default() }));
+                    return (id.clone(), Ok(PullReport::default()));
                 }
             };
             let ctx = PullContext {
@@ -237,7 +236,7 @@ impl PullSummary {
             .filter_map(|c| match (&c.error, &c.report) {
                 (Some(e), _) => Some(format!("{}: {e}", c.connection)),
                 // Started with no time left: nothing was read, which is no success.
-                (None, Some(r)) if r.pages == 0 && !r.finished => {
+                (None, Some(r)) if r.out_of_time => {
                     Some(format!("{}: the deadline passed before the first page was read", c.connection))
                 }
                 _ => None,
@@ -316,10 +315,13 @@ mod tests {
     #[test]
     fn a_pull_that_read_nothing_for_lack_of_time_is_no_success() {
         let connection = ConnectionId::parse("sc-main").unwrap();
-        let starved = PullSummary::from(vec![(connection.clone(), Ok(PullReport::default()))]);
+        let starved = PullReport { out_of_time: true, ..PullReport::default() };
+        let starved = PullSummary::from(vec![(connection.clone(), Ok(starved))]);
         assert!(starved.into_result().unwrap_err().to_string().contains("deadline passed"));
         let done = PullReport { pages: 1, finished: true, ..PullReport::default() };
-        assert!(PullSummary::from(vec![(connection, Ok(done))]).into_result().is_ok());
+        assert!(PullSummary::from(vec![(connection.clone(), Ok(done))]).into_result().is_ok());
+        let no_mapping = PullSummary::from(vec![(connection, Ok(PullReport::default()))]);
+        assert!(no_mapping.into_result().is_ok(), "a skipped connection is logged, not an out-of-time pull");
     }
 
     #[tokio::test]
