@@ -208,6 +208,7 @@ async fn bindings_read_both_ways_and_refuse_a_conflicting_rebind() {
         display_number: "1042".into(),
         erp: erp("SO001042"),
         created_at: Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap(),
+        origin: Default::default(),
     };
     ledger.bind(&binding).await.unwrap();
     // Writing the same binding again (a retried import) is fine.

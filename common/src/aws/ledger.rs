@@ -18,7 +18,7 @@ use super::schema::TTL_ATTRIBUTE;
 use super::LedgerError;
 use crate::model::{ChannelOrderId, ConnectionId, ErpOrderRef};
 use crate::ports::{
-    Binding, Bindings, ClaimKey, ClaimLease, ClaimOutcome, ClaimRecord, ClaimStatus, Claims, Clock, Cursor, Cursors,
+    Binding, BindingOrigin, Bindings, ClaimKey, ClaimLease, ClaimOutcome, ClaimRecord, ClaimStatus, Claims, Clock, Cursor, Cursors,
     MappingStore, Markers, StoredMapping,
 };
 
@@ -157,6 +157,11 @@ impl DynamoLedger {
                     .map_err(|e| corrupt(e.to_string()))?,
             },
             created_at: r.epoch_millis("created_at")?,
+            // Bindings written before the ERP-originated direction existed are all imports.
+            origin: match r.opt_string("origin")?.as_deref() {
+                Some("erp") => BindingOrigin::Erp,
+                _ => BindingOrigin::Channel,
+            },
         })
     }
 
@@ -320,6 +325,7 @@ impl Bindings for DynamoLedger {
             .item("order_type", s(binding.erp.order_type.as_str()))
             .item("order_nbr", s(binding.erp.order_nbr.as_str()))
             .item("created_at", epoch_millis(binding.created_at))
+            .item("origin", s(binding.origin.as_str()))
             .condition_expression("attribute_not_exists(pk) OR (order_type = :type AND order_nbr = :nbr)")
             .expression_attribute_values(":type", s(binding.erp.order_type.as_str()))
             .expression_attribute_values(":nbr", s(binding.erp.order_nbr.as_str()))

@@ -200,6 +200,7 @@ async fn run_claimed(
         display_number: order.display_number.clone(),
         erp: erp.clone(),
         created_at: ctx.clock.now(),
+        origin: Default::default(),
     };
     ctx.bindings.bind(&binding).await.map_err(ledger_err)?;
     ctx.claims.complete(lease, &erp.to_string()).await.map_err(ledger_err)?;

@@ -210,6 +210,7 @@ impl World {
                 display_number: "500".into(),
                 erp: erp(1),
                 created_at: Utc::now(),
+                origin: Default::default(),
             })
             .await
             .unwrap();

@@ -1,10 +1,12 @@
 //! The canonical model every connector maps to and from.
 
+mod erp_order;
 mod ids;
 mod money;
 mod order;
 mod shipment;
 
+pub use erp_order::*;
 pub use ids::*;
 pub use money::{Currency, Money};
 pub use order::*;

@@ -13,10 +13,12 @@ use crate::model::{
 };
 
 mod envelope;
+mod erp_orders;
 mod errors;
 mod webhook;
 
 pub use envelope::{Envelope, EnvelopeError};
+pub use erp_orders::*;
 pub use errors::*;
 pub use webhook::*;
 
@@ -121,6 +123,30 @@ pub struct Binding {
     pub display_number: String,
     pub erp: ErpOrderRef,
     pub created_at: DateTime<Utc>,
+    /// Where the order was entered: in the channel (imported) or in the ERP (published). An
+    /// order the ERP published is never imported back (the echo guard).
+    #[serde(default)]
+    pub origin: BindingOrigin,
+}
+
+/// Which side an order was first entered on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BindingOrigin {
+    /// Entered in the channel and imported into the ERP.
+    #[default]
+    Channel,
+    /// Entered in the ERP and published to the channel.
+    Erp,
+}
+
+impl BindingOrigin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Channel => "channel",
+            Self::Erp => "erp",
+        }
+    }
 }
 
 /// Where a pull stream stopped; `value` is opaque to the ledger (a page token, a timestamp).
@@ -221,6 +247,7 @@ pub enum LogGroup {
     Orders,
     Customers,
     Shipments,
+    Invoices,
     Statuses,
     Webhooks,
     System,
