@@ -135,3 +135,134 @@ pub struct PublishedOrder {
     /// The number the storefront shows (Magento `increment_id`).
     pub display_number: String,
 }
+
+/// Which ERP orders a storefront receives: the order is sent when **any one** condition set
+/// holds; each set holds when every criterion it names holds (an empty set never holds).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncConditions {
+    #[serde(default)]
+    pub when: Vec<ConditionSet>,
+}
+
+/// One set of criteria, all of which must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConditionSet {
+    /// The order type is one of these (`SO`).
+    #[serde(default)]
+    pub order_types: Option<Vec<String>>,
+    /// The status is one of these (as the ERP shows it: `Open`, `Back Order`) and the order is
+    /// not on hold.
+    #[serde(default)]
+    pub statuses: Option<Vec<String>>,
+    /// The customer's class is one of these (costs one customer read per customer and batch).
+    #[serde(default)]
+    pub customer_classes: Option<Vec<String>>,
+    /// The unpaid balance is 0.00 (payments applied in the ERP cover the order).
+    #[serde(default)]
+    pub unpaid_balance_zero: Option<bool>,
+}
+
+impl ConditionSet {
+    /// The criteria that do not hold, each in words; empty when the set holds.
+    pub fn failures(&self, order: &ErpSalesOrder) -> Vec<String> {
+        let mut failed = Vec::new();
+        let listed = |list: &[String], value: &str| list.iter().any(|v| v.trim().eq_ignore_ascii_case(value.trim()));
+        if self.is_empty() {
+            failed.push("the condition set names no criterion".to_owned());
+        }
+        if let Some(types) = &self.order_types {
+            if !listed(types, order.erp.order_type.as_str()) {
+                failed.push(format!("order type {} is not in {types:?}", order.erp.order_type));
+            }
+        }
+        if let Some(statuses) = &self.statuses {
+            if !listed(statuses, &order.status) {
+                failed.push(format!("status {:?} is not in {statuses:?}", order.status));
+            } else if order.hold {
+                failed.push("the order is on hold".to_owned());
+            }
+        }
+        if let Some(classes) = &self.customer_classes {
+            match &order.customer_class {
+                Some(class) if listed(classes, class) => {}
+                Some(class) => failed.push(format!("customer class {class} is not in {classes:?}")),
+                None => failed.push(format!("customer {} has no class (wanted one of {classes:?})", order.customer_id)),
+            }
+        }
+        if self.unpaid_balance_zero == Some(true) && !order.totals.unpaid_balance.is_zero() {
+            failed.push(format!("unpaid balance is {}, not 0.00", order.totals.unpaid_balance));
+        }
+        failed
+    }
+
+    fn is_empty(&self) -> bool {
+        self.order_types.is_none()
+            && self.statuses.is_none()
+            && self.customer_classes.is_none()
+            && self.unpaid_balance_zero != Some(true)
+    }
+}
+
+impl SyncConditions {
+    /// True when the customer's class must be read to evaluate the conditions.
+    pub fn needs_customer_class(&self) -> bool {
+        self.when.iter().any(|set| set.customer_classes.is_some())
+    }
+
+    /// `Ok` when any set holds; else why each set failed (`set 1: …; set 2: …`).
+    pub fn evaluate(&self, order: &ErpSalesOrder) -> Result<(), String> {
+        if self.when.is_empty() {
+            return Err("no sync condition is configured".to_owned());
+        }
+        let mut reasons = Vec::new();
+        for (i, set) in self.when.iter().enumerate() {
+            let failed = set.failures(order);
+            if failed.is_empty() {
+                return Ok(());
+            }
+            reasons.push(format!("condition {}: {}", i + 1, failed.join(", ")));
+        }
+        Err(reasons.join("; "))
+    }
+}
+
+/// How the buyer of a published order is found in the storefront.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PublishCustomers {
+    /// Found by email, else created.
+    #[default]
+    FindOrCreate,
+    /// Found by email, else a guest order.
+    FindOrGuest,
+    /// Always a guest order.
+    Guest,
+}
+
+/// A storefront connection's settings for ERP-originated orders (`[connection.settings.erp_orders]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErpOrderSync {
+    #[serde(default = "enabled")]
+    pub enabled: bool,
+    /// `[[connection.settings.erp_orders.when]]`: the condition sets (any one must hold).
+    #[serde(default)]
+    pub when: Vec<ConditionSet>,
+    #[serde(default)]
+    pub customers: PublishCustomers,
+    /// Invoices released in the ERP become storefront invoices.
+    #[serde(default = "enabled")]
+    pub invoices: bool,
+}
+
+impl ErpOrderSync {
+    pub fn conditions(&self) -> SyncConditions {
+        SyncConditions { when: self.when.clone() }
+    }
+}
+
+fn enabled() -> bool {
+    true
+}
