@@ -182,6 +182,34 @@ impl Default for StatusPushRules {
     }
 }
 
+/// A storefront shipping method: Magento's `carrier_method` code and the title shown with it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShippingMethodTarget {
+    /// `carrier_method`, e.g. `flatrate_flatrate`, `tablerate_bestway`, `freeshipping_freeshipping`.
+    pub method: String,
+    /// As the storefront shows it, e.g. "Flat Rate - Fixed".
+    pub title: String,
+}
+
+/// ERP-originated orders sent to this storefront (`[erp_orders]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErpOrderRules {
+    /// ERP Ship Via → storefront shipping method and title.
+    #[serde(default)]
+    pub ship_via: BTreeMap<String, Spanned<ShippingMethodTarget>>,
+    /// ERP payment method → storefront payment method code (`checkmo`, `purchaseorder`).
+    #[serde(default)]
+    pub payment_methods: BTreeMap<String, Spanned<String>>,
+    /// For orders without a payment method, or with one not listed.
+    #[serde(default)]
+    pub default_payment_method: Option<Spanned<String>>,
+    /// ERP item id → storefront SKU, where they differ (else the item id is the SKU).
+    #[serde(default)]
+    pub skus: BTreeMap<String, Spanned<String>>,
+}
+
 /// The mapping file as written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -202,6 +230,9 @@ pub struct MappingFile {
     pub dates: DateRules,
     #[serde(default)]
     pub status_push: StatusPushRules,
+    /// Orders entered in the ERP and sent to this storefront.
+    #[serde(default)]
+    pub erp_orders: ErpOrderRules,
 }
 
 /// A validated mapping, with the file it came from for error messages.
@@ -326,6 +357,40 @@ impl Mapping {
                 ));
             }
         }
+        for (ship_via, target) in &file.erp_orders.ship_via {
+            let t = target.get_ref();
+            let field = format!("erp_orders.ship_via.{ship_via:?}");
+            let method_ok = t.method.split_once('_').is_some_and(|(c, m)| !c.is_empty() && !m.is_empty());
+            if !method_ok || t.method.len() > 120 || t.method.chars().any(char::is_whitespace) {
+                return Err(invalid(
+                    target.span(),
+                    field,
+                    format!("method {:?} is not a carrier_method code such as \"flatrate_flatrate\"", t.method),
+                ));
+            }
+            if t.title.trim().is_empty() || t.title.len() > 255 {
+                return Err(invalid(target.span(), field, "title: 1-255 characters".into()));
+            }
+        }
+        let payment_code = |value: &Spanned<String>, field: String| {
+            let v = value.get_ref();
+            if v.is_empty() || v.len() > 32 || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                Err(invalid(value.span(), field, format!("{v:?} is not a payment method code (letters, digits, _)")))
+            } else {
+                Ok(())
+            }
+        };
+        for (erp, code) in &file.erp_orders.payment_methods {
+            payment_code(code, format!("erp_orders.payment_methods.{erp:?}"))?;
+        }
+        if let Some(code) = &file.erp_orders.default_payment_method {
+            payment_code(code, "erp_orders.default_payment_method".into())?;
+        }
+        for (item, sku) in &file.erp_orders.skus {
+            if sku.get_ref().trim().is_empty() || sku.get_ref().len() > 64 {
+                return Err(invalid(sku.span(), format!("erp_orders.skus.{item:?}"), "a SKU is 1-64 characters".into()));
+            }
+        }
         let tz_name = &file.dates.time_zone;
         let time_zone: chrono_tz::Tz = tz_name.get_ref().parse().map_err(|_| {
             invalid(
@@ -373,6 +438,12 @@ time_zone = "America/New_York"
 statuses = { "Completed" = "ShippingComplete", "Back Order" = "InProcess" }
 partial_shipments = "mark_shipped"
 carriers = { UPSGROUND = { carrier = "UPS", service = "Ground" }, ups = "UPS" }
+
+[erp_orders]
+ship_via = { UPSGROUND = { method = "flatrate_flatrate", title = "Flat Rate - Fixed" }, LOCAL = { method = "freeshipping_freeshipping", title = "Free Shipping - Free" } }
+payment_methods = { CHECK = "checkmo" }
+default_payment_method = "checkmo"
+skus = { "WATER-OLD" = "WATER2809" }
 "#;
 
 #[cfg(test)]
@@ -437,6 +508,21 @@ mod tests {
         assert!(err.starts_with(&format!("m.toml:{line}: status_push.statuses.\"Back Order\"")), "{err}");
         let typo = EXAMPLE.replace("partial_shipments = \"mark_shipped\"", "partial_shipments = \"later\"");
         assert!(Mapping::parse("m.toml", 1, &typo).unwrap_err().to_string().contains("later"));
+    }
+
+    #[test]
+    fn erp_order_rules_parse_and_mistakes_name_line_and_field() {
+        let m = Mapping::parse("m.toml", 1, EXAMPLE).unwrap();
+        let rules = &m.file.erp_orders;
+        assert_eq!(rules.ship_via["LOCAL"].get_ref().method, "freeshipping_freeshipping");
+        assert_eq!(rules.ship_via["UPSGROUND"].get_ref().title, "Flat Rate - Fixed");
+        assert_eq!(rules.default_payment_method.as_ref().unwrap().get_ref(), "checkmo");
+        let bad = EXAMPLE.replace(r#"method = "flatrate_flatrate""#, r#"method = "flatrate""#);
+        let err = Mapping::parse("m.toml", 1, &bad).unwrap_err().to_string();
+        let line = bad.lines().position(|l| l.starts_with("ship_via")).unwrap() + 1;
+        assert!(err.starts_with(&format!("m.toml:{line}: erp_orders.ship_via.\"UPSGROUND\"")), "{err}");
+        let bad = EXAMPLE.replace(r#"CHECK = "checkmo""#, r#"CHECK = "check mo""#);
+        assert!(Mapping::parse("m.toml", 1, &bad).unwrap_err().to_string().contains("erp_orders.payment_methods"));
     }
 
     #[test]

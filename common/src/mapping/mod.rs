@@ -4,7 +4,9 @@
 mod apply;
 mod draft;
 mod file;
+mod publish;
 
 pub use apply::*;
 pub use draft::*;
 pub use file::*;
+pub use publish::*;
