@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use crate::connections::{ChannelConnection, Connections};
 use crate::mapping::SalesOrderDraft;
-use crate::model::{ChannelOrderId, ConnectionId};
+use crate::model::{ChannelOrderId, ConnectionId, ErpOrderSync};
 use crate::ports::{
-    ErpShipments, InboundEvent, OrderSink, OrderSource, ShippingTool, StatusPublisher, WebhookVerifier,
+    ErpOrders, ErpShipments, OrderPublisher, InboundEvent, OrderSink, OrderSource, ShippingTool, StatusPublisher, WebhookVerifier,
 };
 use crate::webhooks::StandardWebhooksVerifier;
 
@@ -39,6 +39,8 @@ pub struct ChannelParts {
     pub takes_partial_shipments: bool,
     /// Turns the order number a shipping tool shows into this channel's order id.
     pub order_id: fn(&str) -> Option<ChannelOrderId>,
+    /// For a storefront that receives ERP-originated orders: its client and settings.
+    pub storefront: Option<(Arc<dyn OrderPublisher>, ErpOrderSync)>,
 }
 
 impl ChannelParts {
@@ -49,7 +51,7 @@ impl ChannelParts {
         order_id: fn(&str) -> Option<ChannelOrderId>,
     ) -> Self {
         let client = Arc::new(client);
-        Self { source: Some(client.clone()), publisher: client, takes_partial_shipments, order_id }
+        Self { source: Some(client.clone()), publisher: client, takes_partial_shipments, order_id, storefront: None }
     }
 
     /// A channel shipments and statuses are only pushed to.
@@ -58,7 +60,19 @@ impl ChannelParts {
         takes_partial_shipments: bool,
         order_id: fn(&str) -> Option<ChannelOrderId>,
     ) -> Self {
-        Self { source: None, publisher: Arc::new(client), takes_partial_shipments, order_id }
+        Self { source: None, publisher: Arc::new(client), takes_partial_shipments, order_id, storefront: None }
+    }
+
+    /// A storefront that also receives ERP-originated orders (when `sync` is set and enabled).
+    pub fn receiving_erp_orders<C: StatusPublisher + OrderPublisher + 'static>(
+        client: C,
+        takes_partial_shipments: bool,
+        order_id: fn(&str) -> Option<ChannelOrderId>,
+        sync: Option<ErpOrderSync>,
+    ) -> Self {
+        let client = Arc::new(client);
+        let storefront = sync.filter(|s| s.enabled).map(|s| (client.clone() as Arc<dyn OrderPublisher>, s));
+        Self { source: None, publisher: client, takes_partial_shipments, order_id, storefront }
     }
 }
 
@@ -124,6 +138,12 @@ pub fn check_channel(connection: &ChannelConnection) -> Result<(), SetupError> {
 }
 
 /// A channel connection's parts, by its `kind`.
+/// Codes of the channel vendors (`SC`, `BC`, `MG`): an ERP order whose customer order number is
+/// one of their Import IDs was imported from a channel.
+pub fn channel_codes() -> Vec<String> {
+    VENDORS.iter().filter(|v| v.channel.is_some()).map(|v| v.code.to_owned()).collect()
+}
+
 pub fn channel(connection: &ChannelConnection) -> Result<ChannelParts, SetupError> {
     (channel_kind(connection)?.build)(&connection.id, &connection.settings)
 }
@@ -145,6 +165,8 @@ fn channel_kind(connection: &ChannelConnection) -> Result<&'static ChannelKind, 
 pub struct ErpParts {
     pub sink: Arc<dyn OrderSink<Draft = SalesOrderDraft>>,
     pub shipments: Arc<dyn ErpShipments>,
+    /// Where ERP-originated orders are read.
+    pub orders: Arc<dyn ErpOrders>,
     /// Its name in the connector log (shipments come from it; it is no channel connection).
     pub log_name: ConnectionId,
 }
@@ -152,7 +174,12 @@ pub struct ErpParts {
 /// The ERP of a deployment.
 pub fn erp(connections: &Connections) -> Result<ErpParts, SetupError> {
     let client = Arc::new(acumatica::AcumaticaClient::new(connections.acumatica.clone())?);
-    Ok(ErpParts { sink: client.clone(), shipments: client, log_name: log_name(acumatica::VENDOR) })
+    Ok(ErpParts {
+        sink: client.clone(),
+        shipments: client.clone(),
+        orders: client,
+        log_name: log_name(acumatica::VENDOR),
+    })
 }
 
 /// The shipping tool whose labels are pushed back, with its store → connection map.

@@ -36,6 +36,10 @@ pub enum ShipmentMessage {
     /// A shipment the catch-up poll found not yet pushed.
     #[serde(rename = "push_shipment.v1")]
     PushShipmentV1(PushShipment),
+    /// An ERP order the catch-up poll read whole (changed since its cursor): published, or its
+    /// invoices and status followed.
+    #[serde(rename = "erp_order.v1")]
+    ErpOrderV1(super::ErpOrderMessage),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

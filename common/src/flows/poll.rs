@@ -83,13 +83,102 @@ pub async fn catch_up(ctx: &PollContext<'_>) -> Vec<(ConnectionId, Result<PollRe
     if ctx.tool.is_some() {
         results.push((ctx.tool_name.clone(), poll_tool(ctx).await));
     }
+    if ctx.erp_orders.is_some() {
+        let name = ConnectionId::parse(format!("{}-orders", ctx.erp_name)).unwrap_or_else(|_| ctx.erp_name.clone());
+        match poll_erp_orders(ctx).await {
+            Ok(None) => {}
+            Ok(Some(report)) => results.push((name, Ok(report))),
+            Err(e) => results.push((name, Err(e))),
+        }
+    }
     results
 }
 
+/// The cursor stream of ERP-originated orders (on the ERP's log name).
+const ORDERS_STREAM: &str = "erp-orders";
+/// Marker scope of ERP order versions the poll already enqueued (`SO/SO000123@<last modified>`).
+const SEEN_SCOPE: &str = "erp-order-seen";
+
+/// ERP sales orders modified since the cursor, for the storefronts that receive ERP orders (None
+/// when there is none): each new version of an order not imported from a channel is enqueued
+/// whole (published, or its invoices and status followed); orders that failed under an older
+/// mapping version are enqueued again.
+async fn poll_erp_orders(ctx: &PollContext<'_>) -> Result<Option<PollReport>, PollError> {
+    let Some(source) = ctx.erp_orders else { return Ok(None) };
+    let targets = ctx.publishing.publish_targets().await?;
+    if targets.is_empty() {
+        return Ok(None);
+    }
+    let name = ctx.erp_name;
+    let ledger_err = |source| PollError::Ledger { source_name: name.to_string(), source };
+    let started = ctx.clock.now();
+    let (since, version) = window_of(ctx, name, ORDERS_STREAM).await?;
+    let found = source
+        .orders_modified_since(since)
+        .await
+        .map_err(|source| PollError::Vendor { source_name: name.to_string(), source })?;
+    let mut report = PollReport::default();
+    let mut messages = Vec::new();
+    let mut remembered = Vec::new();
+    for order in found {
+        report.seen += 1;
+        if order.customer_order.as_deref().is_some_and(|c| super::is_import_id(c, ctx.channel_codes)) {
+            report.not_ours += 1;
+            continue;
+        }
+        let seen = format!("{}@{}", order.erp, order.last_modified.to_rfc3339());
+        if !ctx.markers.remember_once(SEEN_SCOPE, &seen, super::SEEN_MEMORY).await.map_err(ledger_err)? {
+            report.already_pushed += 1;
+            continue;
+        }
+        remembered.push(seen);
+        messages.push(ShipmentMessage::ErpOrderV1(super::ErpOrderMessage { order }));
+    }
+    // Orders that failed under an older mapping: the mapping changed, so they are tried again.
+    for target in &targets {
+        let waiting = ctx.cursors.cursor(&target.connection, super::WAITING_STREAM).await.map_err(ledger_err)?;
+        let Some(waiting) = waiting else { continue };
+        let list: Vec<super::WaitingOrder> = serde_json::from_str(&waiting.value).unwrap_or_default();
+        let (retry, keep): (Vec<_>, Vec<_>) = list.into_iter().partition(|w| w.mapping_version < target.mapping_version);
+        if retry.is_empty() {
+            continue;
+        }
+        for w in &retry {
+            if let Some(erp) = crate::model::ErpOrderRef::parse(&w.erp) {
+                let event = crate::ports::InboundEvent::ErpChanged { shipments: Vec::new(), orders: vec![erp] };
+                let dedupe_key = format!("retry:{}@v{}", w.erp, target.mapping_version);
+                messages.push(ShipmentMessage::WebhookEventV2(crate::ports::WebhookEvent { dedupe_key, event }));
+            }
+        }
+        let value = serde_json::to_string(&keep).unwrap_or_else(|_| "[]".into());
+        match ctx.cursors.save_cursor(&target.connection, super::WAITING_STREAM, &value, Some(waiting.version)).await {
+            // A publish failed meanwhile and added itself: the next poll sees the list again.
+            Ok(_) | Err(LedgerError::CursorConflict { .. }) => {}
+            Err(e) => return Err(ledger_err(e)),
+        }
+    }
+    let result = finish_poll(ctx, name, ORDERS_STREAM, started, version, messages, report, "ERP orders").await;
+    if result.is_err() {
+        // Not on the queue: let the next poll enqueue these versions again.
+        for key in &remembered {
+            let _ = ctx.markers.forget(SEEN_SCOPE, key).await;
+        }
+    }
+    result.map(Some)
+}
+
 async fn window(ctx: &PollContext<'_>, name: &ConnectionId) -> Result<(DateTime<Utc>, Option<u64>), PollError> {
+    window_of(ctx, name, POLL_STREAM).await
+}
+
+async fn window_of(
+    ctx: &PollContext<'_>,
+    name: &ConnectionId,
+    stream: &str,
+) -> Result<(DateTime<Utc>, Option<u64>), PollError> {
     let cursor = ctx
         .cursors
-        .cursor(name, POLL_STREAM)
+        .cursor(name, stream)
         .await
         .map_err(|source| PollError::Ledger { source_name: name.to_string(), source })?;
     let overlap = chrono::Duration::from_std(ctx.overlap).unwrap_or_default();
@@ -147,9 +236,9 @@ async fn poll_erp(ctx: &PollContext<'_>) -> Result<PollReport, PollError> {
             report.already_pushed += 1;
             continue;
         }
-        messages.push(PushShipment { origin: ShipmentOrigin::Erp { order: erp }, shipment });
+        messages.push(ShipmentMessage::PushShipmentV1(PushShipment { origin: ShipmentOrigin::Erp { order: erp }, shipment }));
     }
-    finish_poll(ctx, name, started, version, messages, report).await
+    finish_poll(ctx, name, POLL_STREAM, started, version, messages, report, "shipments").await
 }
 
 async fn poll_tool(ctx: &PollContext<'_>) -> Result<PollReport, PollError> {
@@ -188,29 +277,37 @@ async fn poll_tool(ctx: &PollContext<'_>) -> Result<PollReport, PollError> {
             report.already_pushed += 1;
             continue;
         }
-        messages.push(PushShipment { origin: ShipmentOrigin::ShippingTool { order }, shipment });
+        messages.push(ShipmentMessage::PushShipmentV1(PushShipment { origin: ShipmentOrigin::ShippingTool { order }, shipment }));
     }
-    finish_poll(ctx, name, started, version, messages, report).await
+    finish_poll(ctx, name, POLL_STREAM, started, version, messages, report, "shipments").await
 }
 
 /// Enqueues what the poll found, then moves the cursor to the poll's start (only after every
 /// message is on the queue, so a failed send re-reads the same window next time).
+#[allow(clippy::too_many_arguments)]
 async fn finish_poll(
     ctx: &PollContext<'_>,
     name: &ConnectionId,
+    stream: &'static str,
     started: DateTime<Utc>,
     version: Option<u64>,
-    found: Vec<PushShipment>,
+    found: Vec<ShipmentMessage>,
     mut report: PollReport,
+    what: &str,
 ) -> Result<PollReport, PollError> {
     let recorder = LogRecorder { log: ctx.log, clock: ctx.clock };
-    let action = recorder.start(name, LogGroup::Shipments, "poll_shipments", Direction::Export, POLL_STREAM);
+    let (group, action_name) = if stream == POLL_STREAM {
+        (LogGroup::Shipments, "poll_shipments")
+    } else {
+        (LogGroup::Orders, "poll_erp_orders")
+    };
+    let action = recorder.start(name, group, action_name, Direction::Export, stream);
     let mut messages: Vec<OutgoingMessage> = Vec::new();
-    for (i, push) in found.into_iter().enumerate() {
-        let envelope = Envelope::new(ShipmentMessage::PushShipmentV1(push), ctx.clock.now());
+    for (i, message) in found.into_iter().enumerate() {
+        let envelope = Envelope::new(message, ctx.clock.now());
         match envelope.to_outgoing(i.to_string()) {
             Ok(message) => messages.push(message),
-            Err(e) => warn!(error = %e, "A found shipment could not be serialized; it is left for the next poll."),
+            Err(e) => warn!(error = %e, "A poll message could not be serialized; it is left for the next poll."),
         }
     }
     let count = messages.len() as u32;
@@ -227,7 +324,7 @@ async fn finish_poll(
         }
     }
     report.enqueued = count;
-    match ctx.cursors.save_cursor(name, POLL_STREAM, &started.to_rfc3339(), version).await {
+    match ctx.cursors.save_cursor(name, stream, &started.to_rfc3339(), version).await {
         // Another poll moved it meanwhile; its window covers ours.
         Ok(_) | Err(LedgerError::CursorConflict { .. }) => {}
         Err(source) => return Err(PollError::Ledger { source_name: name.to_string(), source }),
@@ -237,7 +334,7 @@ async fn finish_poll(
             action,
             LogResult::Success,
             format!(
-                "{} shipments seen, {} enqueued, {} already pushed, {} not Orderbridge orders.",
+                "{} {what} seen, {} enqueued, {} already handled, {} not Orderbridge's to send.",
                 report.seen, report.enqueued, report.already_pushed, report.not_ours
             ),
         )

@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tracing::{info, warn};
 
-use super::{push_status_of, sync_status_and_note, LogRecorder, ShipmentMessage, ShipmentOrigin};
+use super::{sync_status_and_note, LogRecorder, ShipmentMessage, ShipmentOrigin};
 use crate::error::{Classify, ErrorChain, ErrorClass};
 use crate::mapping::{PartialShipmentPolicy, StatusPushRules};
 use crate::model::{ChannelOrderId, ConnectionId, ErpOrderRef, OrderStatus, Package, Shipment};
@@ -52,6 +52,13 @@ pub struct ShipmentPorts<'a> {
     /// The shipping tool's store id → the channel connection whose orders it ships.
     pub tool_stores: &'a BTreeMap<i64, ConnectionId>,
     pub targets: &'a dyn PushTargets,
+    /// The ERP as the source of ERP-originated orders (None: nothing is published).
+    pub erp_orders: Option<&'a dyn crate::ports::ErpOrders>,
+    /// The storefronts that receive ERP-originated orders.
+    pub publishing: &'a dyn super::PublishTargets,
+    /// Codes of the channels orders are imported from: an ERP order carrying one of their Import
+    /// IDs came from a channel and is never published.
+    pub channel_codes: &'a [String],
     /// Connector-log names of the ERP and the shipping tool (shipments come from them; they are
     /// not channel connections).
     pub erp_name: &'a ConnectionId,
@@ -139,12 +146,31 @@ pub enum PushOutcome {
     NoStatusChange,
     /// Not an order Orderbridge imported, or its connection is not configured here.
     NotOurs(String),
+    /// An ERP order sent to a storefront (`existed`: found there already, bound without a create).
+    Published {
+        connection: ConnectionId,
+        order: ChannelOrderId,
+        existed: bool,
+    },
+    /// An ERP order whose publish was completed before.
+    AlreadyPublished { erp: ErpOrderRef, result: String },
+    /// An ERP order no storefront's sync conditions accept yet; why, per storefront.
+    NotQualified(String),
+    /// A released ERP invoice sent to the storefront order.
+    Invoiced {
+        connection: ConnectionId,
+        order: ChannelOrderId,
+        invoice: String,
+    },
     /// A permanent problem, recorded on the claims and in the connector log.
     Failed(String),
 }
 
 /// The correlation id of the order a binding names (the one its import carried).
 pub fn binding_correlation(binding: &Binding) -> String {
+    if binding.origin == crate::ports::BindingOrigin::Erp {
+        return binding.erp.correlation_id();
+    }
     crate::model::ImportKey::new(binding.connection.clone(), binding.channel_order_id.clone()).correlation_id()
 }
 
@@ -161,6 +187,9 @@ pub async fn handle_shipment_message(
             }
         },
         ShipmentMessage::WebhookEventV2(event) => handle_webhook_event(event, ctx).await,
+        ShipmentMessage::ErpOrderV1(message) => {
+            super::erp_order_changed(&message.order.erp, Some(message.order.clone()), ctx).await
+        }
         // The consumer converts these with the sender's parser before calling (see `LegacyWebhookEvent`).
         ShipmentMessage::WebhookEventV1(legacy) => Err(PushError::Unprocessable(format!(
             "event {}: a webhook_event.v1 from {:?} was not converted to a typed event",
@@ -191,7 +220,7 @@ async fn handle_webhook_event(event: &WebhookEvent, ctx: &PushContext<'_>) -> Re
                 }
             }
             for erp in orders {
-                outcomes.push(push_status_of(erp, ctx).await?);
+                outcomes.extend(super::erp_order_changed(erp, None, ctx).await?);
             }
         }
         InboundEvent::ToolBatchReady { resource_url } => {
@@ -212,7 +241,7 @@ async fn handle_webhook_event(event: &WebhookEvent, ctx: &PushContext<'_>) -> Re
         InboundEvent::Shipped { erp_order, shipment } => {
             outcomes.push(push_from_erp(erp_order, shipment.clone(), ctx).await?);
         }
-        InboundEvent::StatusChanged { erp_order } => outcomes.push(push_status_of(erp_order, ctx).await?),
+        InboundEvent::StatusChanged { erp_order } => outcomes.extend(super::erp_order_changed(erp_order, None, ctx).await?),
     }
     Ok(outcomes)
 }

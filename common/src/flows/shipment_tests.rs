@@ -229,6 +229,9 @@ impl World {
             tool: None,
             tool_stores: &self.stores,
             targets: &self.targets,
+            erp_orders: None,
+            publishing: &super::NoPublishing,
+            channel_codes: &[],
             erp_name: &self.erp_name,
             tool_name: &self.tool_name,
         }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{ChannelEntry, ImportApp, MappingCache, PublisherEntry, PullApp, StatusApp, WebhookApp};
+use super::{ChannelEntry, ImportApp, MappingCache, PublisherEntry, PullApp, StatusApp, StorefrontEntry, WebhookApp};
 use crate::aws::{DynamoConnectorLog, DynamoLedger, SqsQueue};
 use crate::config::{CommonSettings, Env, QueueUrl, SettingsError};
 use crate::connections::{Connections, ConnectionsError};
@@ -227,8 +227,12 @@ impl App for StatusApp {
     ) -> Result<Self, SetupError> {
         let common = Common::open(sdk, &settings.common);
         let mut channels = BTreeMap::new();
+        let mut storefronts = Vec::new();
         for connection in &connections.connections {
             let parts = registry::channel(connection).map_err(connection_error(connection.id.as_str()))?;
+            if let Some((publisher, sync)) = parts.storefront.clone() {
+                storefronts.push(StorefrontEntry { connection: connection.id.clone(), publisher, sync });
+            }
             channels.insert(
                 connection.id.clone(),
                 PublisherEntry {
@@ -248,6 +252,9 @@ impl App for StatusApp {
             queue: Common::queue(sdk, &settings.shipments_queue),
             clock: common.clock,
             erp: erp.shipments,
+            erp_orders: Some(erp.orders),
+            storefronts,
+            channel_codes: registry::channel_codes(),
             erp_name: erp.log_name,
             tool_stores: tool.as_ref().map(|t| t.stores.clone()).unwrap_or_default(),
             tool: tool.map(|t| t.tool),

@@ -14,12 +14,13 @@ use crate::aws::process_batch;
 use crate::connectors::registry;
 use crate::error::ErrorChain;
 use crate::flows::{
-    catch_up, handle_shipment_message, PollContext, PollError, PollReport, PushContext, PushError, PushTarget,
+    PublishTarget, PublishTargets, catch_up, handle_shipment_message, PollContext, PollError, PollReport, PushContext, PushError, PushTarget,
     PushTargets, ShipmentMessage, ShipmentPorts,
 };
 use crate::model::{ChannelOrderId, ConnectionId};
+use crate::model::ErpOrderSync;
 use crate::ports::{
-    Clock, ConnectorLog, Envelope, ErpShipments, Ledger, Queue, ShippingTool, StatusPublisher, WebhookEvent,
+    ErpOrders, OrderPublisher, Clock, ConnectorLog, Envelope, ErpShipments, Ledger, Queue, ShippingTool, StatusPublisher, WebhookEvent,
 };
 
 /// One channel connection's publisher.
@@ -55,6 +56,55 @@ pub struct StatusApp {
     /// the holder's push is still under way. Production uses 30 s, as order-import does; the
     /// chaos harness shortens it so killed invocations free their claims within seconds.
     pub lease_slack: Duration,
+    /// Where ERP-originated orders are read.
+    pub erp_orders: Option<Arc<dyn ErpOrders>>,
+    /// Storefronts receiving ERP-originated orders, in the connections file's order.
+    pub storefronts: Vec<StorefrontEntry>,
+    /// Codes of the channels orders are imported from (the publish flow's echo guard).
+    pub channel_codes: Vec<String>,
+}
+
+/// A storefront connection that receives ERP-originated orders.
+pub struct StorefrontEntry {
+    pub connection: ConnectionId,
+    pub publisher: Arc<dyn OrderPublisher>,
+    pub sync: ErpOrderSync,
+}
+
+impl StatusApp {
+    async fn storefront(&self, entry: &StorefrontEntry) -> Result<Option<PublishTarget>, PushError> {
+        let Some(channel) = self.channels.get(&entry.connection).filter(|c| c.enabled) else { return Ok(None) };
+        let mapping = self.mappings.get(self.ledger.as_ref(), &channel.mapping_name).await.map_err(|e| {
+            let retryable = crate::error::Classify::is_retryable(&e);
+            PushError::Mapping { what: format!("connection {}", entry.connection), source: Box::new(e), retryable }
+        })?;
+        Ok(Some(PublishTarget {
+            connection: entry.connection.clone(),
+            publisher: entry.publisher.clone(),
+            sync: entry.sync.clone(),
+            rules: mapping.file.erp_orders.clone(),
+            mapping_label: format!("{} (mapping v{})", mapping.path, mapping.version),
+            mapping_version: mapping.version,
+        }))
+    }
+}
+
+#[async_trait]
+impl PublishTargets for StatusApp {
+    async fn publish_targets(&self) -> Result<Vec<PublishTarget>, PushError> {
+        let mut out = Vec::new();
+        for entry in &self.storefronts {
+            out.extend(self.storefront(entry).await?);
+        }
+        Ok(out)
+    }
+
+    async fn publish_target(&self, connection: &ConnectionId) -> Result<Option<PublishTarget>, PushError> {
+        match self.storefronts.iter().find(|s| &s.connection == connection) {
+            Some(entry) => self.storefront(entry).await,
+            None => Ok(None),
+        }
+    }
 }
 
 #[async_trait]
@@ -118,6 +168,9 @@ impl StatusApp {
             tool: self.tool.as_deref(),
             tool_stores: &self.tool_stores,
             targets: self,
+            erp_orders: self.erp_orders.as_deref(),
+            publishing: self,
+            channel_codes: &self.channel_codes,
             erp_name: &self.erp_name,
             tool_name: &self.tool_name,
         }

@@ -348,6 +348,14 @@ impl ErpOrderRef {
     }
 }
 
+impl ErpOrderRef {
+    /// The correlation id of an order entered in the ERP (the ERP ref is its only stable key
+    /// before the storefront order exists); the same in every message and log line about it.
+    pub fn correlation_id(&self) -> String {
+        uuid::Uuid::new_v5(&CORRELATION_NAMESPACE, format!("erp#{self}").as_bytes()).to_string()
+    }
+}
+
 impl fmt::Display for ErpOrderRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.order_type, self.order_nbr)

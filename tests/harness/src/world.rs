@@ -53,6 +53,7 @@ impl WorldConfig {
             mappings: vec![
                 ("sc-main".into(), demo_dir().join("mappings/sc-main.toml")),
                 ("bc-store".into(), demo_dir().join("mappings/bc-store.toml")),
+                ("mg-store".into(), demo_dir().join("mappings/mg-store.toml")),
             ],
             import_concurrency: 4,
             tweak_connections: None,
@@ -197,6 +198,8 @@ pub fn demo_connections(
         ("DEMO_SELLERCLOUD_PASSWORD", credential(&describe, "sellercloud", "password")),
         ("DEMO_BIGCOMMERCE_URL", urls.get(Vendor::Bigcommerce).to_owned()),
         ("DEMO_BIGCOMMERCE_TOKEN", credential(&describe, "bigcommerce", "access_token")),
+        ("DEMO_MAGENTO_URL", urls.get(Vendor::Magento).to_owned()),
+        ("DEMO_MAGENTO_TOKEN", credential(&describe, "magento", "integration_token")),
         ("DEMO_SHIPSTATION_URL", urls.get(Vendor::Shipstation).to_owned()),
         ("DEMO_SHIPSTATION_API_KEY", credential(&describe, "shipstation", "api_key")),
         ("DEMO_SHIPSTATION_API_SECRET", credential(&describe, "shipstation", "api_secret")),
