@@ -287,6 +287,12 @@ pub struct Accounting {
     pub tracking_on_channel: usize,
     pub tracking_missing: Vec<String>,
     pub tracking_duplicates: Vec<String>,
+    /// Orders entered in the ERP for the storefront, and what became of them there.
+    pub erp_origin_entered: usize,
+    pub erp_origin_created: usize,
+    pub erp_origin_lost: Vec<String>,
+    pub erp_origin_duplicates: Vec<String>,
+    pub erp_origin_wrong_totals: Vec<String>,
     /// What the DLQs hold after the redrive.
     pub dlq: Vec<DlqEntry>,
     pub poison_injected: usize,
@@ -314,6 +320,10 @@ impl Accounting {
             && self.tracking_missing.is_empty()
             && self.tracking_duplicates.is_empty()
             && self.acknowledged == self.seen
+            && self.erp_origin_lost.is_empty()
+            && self.erp_origin_duplicates.is_empty()
+            && self.erp_origin_wrong_totals.is_empty()
+            && self.erp_origin_created == self.erp_origin_entered
             && self.dlq.iter().all(|e| e.poison)
             && self.dlq.len() == self.poison_injected
     }
@@ -349,6 +359,23 @@ impl Accounting {
             "  tracking duplicates                {:>7}{}",
             self.tracking_duplicates.len(),
             list(&self.tracking_duplicates)
+        );
+        println!("  ERP orders entered for Magento     {:>7}", self.erp_origin_entered);
+        println!("  created in Magento (once)          {:>7}", self.erp_origin_created);
+        println!(
+            "  ERP orders lost                    {:>7}{}",
+            self.erp_origin_lost.len(),
+            list(&self.erp_origin_lost)
+        );
+        println!(
+            "  Magento duplicates                 {:>7}{}",
+            self.erp_origin_duplicates.len(),
+            list(&self.erp_origin_duplicates)
+        );
+        println!(
+            "  Magento total != ERP total         {:>7}{}",
+            self.erp_origin_wrong_totals.len(),
+            list(&self.erp_origin_wrong_totals)
         );
         println!(
             "  left in the DLQs                   {:>7} (poison injected: {})",
@@ -392,6 +419,12 @@ mod tests {
         let mut unacknowledged = clean();
         unacknowledged.acknowledged = 2;
         assert!(!unacknowledged.ok());
+        let mut twice_in_magento = clean();
+        twice_in_magento.erp_origin_duplicates.push("SO/SO000001 ×2".into());
+        assert!(!twice_in_magento.ok());
+        let mut not_in_magento = clean();
+        not_in_magento.erp_origin_entered = 1;
+        assert!(!not_in_magento.ok(), "an entered ERP order must be created in Magento");
         let mut off_by_a_cent = clean();
         off_by_a_cent.wrong_totals.push("BC-7: 10.00 != 10.01".into());
         assert!(!off_by_a_cent.ok());

@@ -15,6 +15,10 @@ pub fn erp_orders_by_import_id(sandbox: &Sandbox) -> BTreeMap<String, Vec<Value>
     let mut by_id: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for order in sandbox.state().acumatica().sales_orders.values() {
         let key = order["CustomerOrder"]["value"].as_str().unwrap_or_default().to_owned();
+        // Orders entered in the ERP itself carry no Import ID: they are not imports.
+        if key.is_empty() {
+            continue;
+        }
         by_id.entry(key).or_default().push(order.clone());
     }
     by_id

@@ -52,7 +52,8 @@ impl Suite {
         let mut settings = toml::Table::new();
         settings.insert("base_url".into(), mg["base_url"].as_str().unwrap_or_default().into());
         settings.insert("access_token".into(), mg["integration_token"].as_str().unwrap_or_default().into());
-        connections.connections.push(connection("mg-store", "magento", settings));
+        // The demo's file has one (receiving ERP orders); the suite checks a plain one as well.
+        connections.connections.push(connection("mg-plain", "magento", settings));
         Self { sandbox, connections }
     }
 

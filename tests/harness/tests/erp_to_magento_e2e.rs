@@ -14,7 +14,7 @@ use orderbridge::ports::{serde_name, LogEntry, LogResult};
 use orderbridge_harness::drive::drain_shipments;
 use orderbridge_harness::report::log_since;
 use orderbridge_harness::world::{demo_dir, World, WorldConfig};
-use orderbridge_sandbox::acumatica::{ConfirmShipment, EnterOrder, EnterOrderLine};
+use orderbridge_sandbox::acumatica::{ConfirmShipment, EnterLine, EnterOrder};
 use orderbridge_sandbox::faults::{FaultKind, ScriptedFault};
 use orderbridge_sandbox::{SandboxConfig, Vendor};
 use rust_decimal::Decimal;
@@ -40,9 +40,9 @@ fn walkthrough(ship_via: &str) -> EnterOrder {
     EnterOrder {
         order_type: "SO".into(),
         customer_id: "AACUSTOMER".into(),
-        location_id: Some("MAIN".into()),
+        location_id: "MAIN".into(),
         ship_via: Some(ship_via.into()),
-        lines: vec![EnterOrderLine {
+        lines: vec![EnterLine {
             inventory_id: "WATER2809".into(),
             qty: dec!(2),
             uom: Some("BOTTLE".into()),

@@ -21,7 +21,7 @@ use orderbridge_harness::chaos::{
 };
 use orderbridge_harness::report::erp_orders_by_import_id;
 use orderbridge_harness::world::{rate_limit, set_setting, World, WorldConfig};
-use orderbridge_sandbox::acumatica::ConfirmShipment;
+use orderbridge_sandbox::acumatica::{ConfirmShipment, EnterLine, EnterOrder};
 use orderbridge_sandbox::shipstation::CreateShipments;
 use orderbridge_sandbox::{FaultSpec, SandboxConfig, Vendor, WindowLimit};
 use rust_decimal::Decimal;
@@ -43,6 +43,35 @@ struct Args {
     /// items, so 10,000 seeded orders (about 6,100 new) need roughly three hours in all.
     #[arg(long, default_value_t = 5 * 3600)]
     limit_secs: u64,
+    /// Orders entered in Acumatica for the Magento storefront (default: one per 20 channel
+    /// orders, at least 4). Half are paid at once; the rest wait unpaid and are paid later.
+    #[arg(long)]
+    erp_orders: Option<usize>,
+}
+
+/// Enters `n` sales orders in the Acumatica sandbox as a user would (the walkthrough customer,
+/// one or two lines, Ship Via LOCAL or UPSGROUND): (ERP number as Magento shows it, type, number,
+/// total).
+fn enter_erp_orders(world: &World, n: usize) -> Result<Vec<(String, String, String, Decimal)>, String> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        let mut lines = vec![EnterLine::new("WATER2809", Decimal::from(1 + i % 3))];
+        if i % 2 == 1 {
+            lines.push(EnterLine::new("WATER2809", Decimal::ONE));
+        }
+        let order = EnterOrder {
+            customer_id: "AACUSTOMER".into(),
+            ship_via: Some(if i % 2 == 0 { "LOCAL" } else { "UPSGROUND" }.into()),
+            freight: (i % 2 == 1).then(|| Decimal::new(595, 2)),
+            lines,
+            ..EnterOrder::default()
+        };
+        let so = world.sandbox.state().acumatica_enter_order(&order)?;
+        let t = so["OrderType"]["value"].as_str().unwrap_or_default().to_owned();
+        let nbr = so["OrderNbr"]["value"].as_str().unwrap_or_default().to_owned();
+        out.push((format!("{t}/{nbr}"), t, nbr, decimal(&so["OrderTotal"])));
+    }
+    Ok(out)
 }
 
 /// A handler deadline short enough that a killed invocation's claims free themselves soon.
@@ -273,7 +302,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         shipstation_orders: 0,
         ..SandboxConfig::default()
     };
-    for vendor in [Vendor::Acumatica, Vendor::Sellercloud, Vendor::Bigcommerce, Vendor::Shipstation] {
+    for vendor in [Vendor::Acumatica, Vendor::Sellercloud, Vendor::Bigcommerce, Vendor::Shipstation, Vendor::Magento] {
         sandbox.faults.set(vendor, faults());
     }
     // Faults, not quotas, are under test here (`make bench` measures the quotas).
@@ -353,6 +382,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         }
     }
 
+    // ERP-originated orders for the Magento storefront: half paid at once (they qualify now), half
+    // left unpaid (skipped) and paid after the shipments below; every push notification comes
+    // three times, Magento and Acumatica fail and commit-then-fail like the others, and
+    // status-push is killed at the same points (before the bind, before the complete).
+    let erp_count = args.erp_orders.unwrap_or_else(|| args.orders.div_ceil(20).max(4));
+    let erp_entered = enter_erp_orders(&world, erp_count)?;
+    for (i, (_, t, n, total)) in erp_entered.iter().enumerate() {
+        if i % 2 == 0 {
+            world.sandbox.state().acumatica_apply_payment(t, n, *total)?;
+        }
+    }
+    println!(
+        "  {:>6.0} s: {} orders entered in Acumatica for Magento ({} paid now, the rest later)",
+        started.elapsed().as_secs_f64(),
+        erp_entered.len(),
+        erp_entered.len().div_ceil(2)
+    );
+
     // Shipments back: one box per order, confirmed in the ERP, or for every fifth Sellercloud
     // order a label bought in ShipStation.
     let mut shipped: Vec<(String, String)> = Vec::new();
@@ -395,6 +442,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     );
     let (batches, killed) = drain(&world, Which::Shipments, limit).await;
     println!("  {:>6.0} s: status-push ran {batches} batches ({killed} killed)", started.elapsed().as_secs_f64());
+    for (i, (_, t, n, total)) in erp_entered.iter().enumerate() {
+        if i % 2 == 1 {
+            world.sandbox.state().acumatica_apply_payment(t, n, *total)?;
+        }
+    }
+    let (batches, killed) = drain(&world, Which::Shipments, limit).await;
+    println!(
+        "  {:>6.0} s: the waiting ERP orders paid; status-push ran {batches} batches ({killed} killed)",
+        started.elapsed().as_secs_f64()
+    );
 
     // Full drain: no more kills, leases run out, everything readable in the DLQs goes back.
     switch.disarm();
@@ -477,13 +534,34 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             a.tracking_duplicates.push(format!("{} {tracking} ×{n}", vendor.name()));
         }
     }
+    a.erp_origin_entered = erp_entered.len();
+    for (number, _, _, total) in &erp_entered {
+        let in_magento: Vec<Value> = state
+            .magento()
+            .orders
+            .values()
+            .filter(|o| o["ext_order_id"].as_str() == Some(number.as_str()))
+            .cloned()
+            .collect();
+        match in_magento.len() {
+            0 => a.erp_origin_lost.push(number.clone()),
+            1 => a.erp_origin_created += 1,
+            n => a.erp_origin_duplicates.push(format!("{number} ×{n}")),
+        }
+        if let Some(first) = in_magento.first() {
+            let got = decimal(&first["grand_total"]);
+            if got != *total {
+                a.erp_origin_wrong_totals.push(format!("{number}: {got} != {total}"));
+            }
+        }
+    }
     a.dlq = dlq_contents(&world.aws, &world.aws.resources.orders, "orders").await;
     a.dlq.extend(dlq_contents(&world.aws, &world.aws.resources.shipments, "shipments").await);
 
     println!();
     println!("Accounting after {:.0} s:", started.elapsed().as_secs_f64());
     a.print();
-    for vendor in [Vendor::Acumatica, Vendor::Sellercloud, Vendor::Bigcommerce, Vendor::Shipstation] {
+    for vendor in [Vendor::Acumatica, Vendor::Sellercloud, Vendor::Bigcommerce, Vendor::Shipstation, Vendor::Magento] {
         let c = world.sandbox.state().request_count(vendor);
         println!(
             "  {:<12} {:>7} requests, {:>5} answered 429 (5xx and commit-then-fail not counted here)",
