@@ -81,9 +81,20 @@ fn erp_order(world: &World, (t, n): &(String, String)) -> Value {
     world.sandbox.state().acumatica().sales_orders[&format!("{t}/{n}")].clone()
 }
 
+/// Lets the sandbox's push notifications arrive (through the gateway into the shipments queue),
+/// then runs status-push until the queue is empty and no new notification came meanwhile (the
+/// flow's own writes to the ERP notify too).
 async fn drain(world: &World) {
-    let report = drain_shipments(&world.status, &world.aws, 2, Duration::from_secs(120)).await;
-    assert!(report.settled, "shipments queue did not settle: {report:?}");
+    loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let before = world.sandbox.state().deliveries(Vendor::Acumatica).len();
+        let report = drain_shipments(&world.status, &world.aws, 2, Duration::from_secs(120)).await;
+        assert!(report.settled, "shipments queue did not settle: {report:?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if world.sandbox.state().deliveries(Vendor::Acumatica).len() == before {
+            break;
+        }
+    }
 }
 
 async fn mg_log(world: &World, since: chrono::DateTime<Utc>) -> Vec<LogEntry> {

@@ -11,7 +11,7 @@ use orderbridge::model::ConnectionId;
 use orderbridge_harness::drive::{drain_shipments, settle_orders};
 use orderbridge_harness::report::{erp_orders_by_import_id, import_counts, log_since, print_log_tail};
 use orderbridge_harness::world::{World, WorldConfig};
-use orderbridge_sandbox::acumatica::ConfirmShipment;
+use orderbridge_sandbox::acumatica::{ConfirmShipment, EnterLine, EnterOrder};
 use orderbridge_sandbox::{SandboxConfig, Vendor};
 
 #[derive(Parser)]
@@ -26,6 +26,9 @@ struct Args {
     /// Seed of the generated data.
     #[arg(long, default_value_t = 7)]
     seed: u64,
+    /// Orders entered in the Acumatica sandbox for the Magento storefront.
+    #[arg(long, default_value_t = 4)]
+    erp_orders: usize,
     /// Give up settling after this many seconds.
     #[arg(long, default_value_t = 300)]
     limit_secs: u64,
@@ -120,14 +123,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     println!("  Settled: {}", if drive.settled { "yes" } else { "NO (limit reached)" });
 
     let shipped = ship_back(&world, args.limit_secs).await?;
+    let published = erp_orders_to_magento(&world, args.erp_orders, args.limit_secs).await?;
     println!();
     println!("Last connector-log lines:");
     let mut all = connections.clone();
-    all.extend(["acumatica"].into_iter().filter_map(|c| ConnectionId::parse(c).ok()));
+    all.extend(["acumatica", "mg-store"].into_iter().filter_map(|c| ConnectionId::parse(c).ok()));
     let entries = log_since(world.app.log(), &all, started_at).await;
     print_log_tail(&entries, 12);
     world.shutdown().await;
-    if !drive.settled || duplicates > 0 || !shipped {
+    if !drive.settled || duplicates > 0 || !shipped || !published {
         std::process::exit(1);
     }
     Ok(())
@@ -211,4 +215,111 @@ async fn ship_back(world: &World, limit_secs: u64) -> Result<bool, Box<dyn std::
         drive.batches
     );
     Ok(drive.settled && on_sellercloud + on_bigcommerce == confirmed && bc_duplicates == 0)
+}
+
+/// Lets the push notifications arrive, then drains status-push until nothing new comes.
+async fn settle_pushes(world: &World, limit_secs: u64) -> u32 {
+    let mut batches = 0;
+    loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let before = world.sandbox.state().deliveries(Vendor::Acumatica).len();
+        batches += drain_shipments(&world.status, &world.aws, 2, Duration::from_secs(limit_secs)).await.batches;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if world.sandbox.state().deliveries(Vendor::Acumatica).len() == before {
+            return batches;
+        }
+    }
+}
+
+/// Orders entered in Acumatica → Magento: `n` sales orders entered as a user would (the first
+/// one unpaid at first, so it waits), paid, created in Magento through the push notifications;
+/// then each is shipped and invoiced in the ERP and the shipment and invoice follow. Returns
+/// whether every order reached Magento once, with its tracking, its invoice and Complete.
+async fn erp_orders_to_magento(
+    world: &World,
+    n: usize,
+    limit_secs: u64,
+) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
+    if n == 0 {
+        return Ok(true);
+    }
+    println!();
+    println!("ERP-originated orders: {n} sales orders entered in Acumatica for the Magento storefront mg-store...");
+    world.route_acumatica_pushes(Some(1));
+    let count = |v: Vendor| world.sandbox.state().request_count(v).total;
+    let before = (count(Vendor::Acumatica), count(Vendor::Magento));
+    let mut entered = Vec::new();
+    for i in 0..n {
+        let order = EnterOrder {
+            customer_id: "AACUSTOMER".into(),
+            ship_via: Some(if i % 2 == 0 { "LOCAL" } else { "UPSGROUND" }.into()),
+            freight: (i % 2 == 1).then(|| rust_decimal::Decimal::new(595, 2)),
+            lines: vec![EnterLine::new("WATER2809", rust_decimal::Decimal::from(2 + i as i64 % 3))],
+            ..EnterOrder::default()
+        };
+        let so = world.sandbox.state().acumatica_enter_order(&order)?;
+        let t = so["OrderType"]["value"].as_str().unwrap_or_default().to_owned();
+        let nbr = so["OrderNbr"]["value"].as_str().unwrap_or_default().to_owned();
+        let total = so["OrderTotal"]["value"].as_f64().unwrap_or_default();
+        entered.push((t, nbr, rust_decimal::Decimal::try_from(total).unwrap_or_default()));
+    }
+    settle_pushes(world, limit_secs).await;
+    let waiting = magento_orders(world, &entered).iter().filter(|c| **c == 0).count();
+    let started = Instant::now();
+    for (t, nbr, total) in &entered {
+        world.sandbox.state().acumatica_apply_payment(t, nbr, *total)?;
+    }
+    settle_pushes(world, limit_secs).await;
+    let created_in = started.elapsed();
+    let counts = magento_orders(world, &entered);
+    let created = counts.iter().filter(|c| **c == 1).count();
+    let duplicates = counts.iter().filter(|c| **c > 1).count();
+    let calls = (count(Vendor::Acumatica) - before.0, count(Vendor::Magento) - before.1);
+    for (t, nbr, _) in &entered {
+        let request: ConfirmShipment = serde_json::from_value(serde_json::json!({ "OrderType": t, "OrderNbr": nbr }))?;
+        world.sandbox.state().acumatica_confirm_shipment(&request).map_err(|e| format!("confirm {nbr}: {e}"))?;
+    }
+    settle_pushes(world, limit_secs).await;
+    for (t, nbr, _) in &entered {
+        world.sandbox.state().acumatica_release_invoice(t, nbr).map_err(|e| format!("invoice {nbr}: {e}"))?;
+    }
+    settle_pushes(world, limit_secs).await;
+    let state = world.sandbox.state();
+    let mg = state.magento();
+    let ours: Vec<&serde_json::Value> = mg
+        .orders
+        .values()
+        .filter(|o| entered.iter().any(|(t, nbr, _)| o["ext_order_id"].as_str() == Some(&format!("{t}/{nbr}"))))
+        .collect();
+    let with_tracking = ours
+        .iter()
+        .filter(|o| mg.shipments.values().any(|s| s["order_id"] == o["entity_id"] && s["tracks"][0]["track_number"].is_string()))
+        .count();
+    let invoiced = ours.iter().filter(|o| mg.invoices.values().any(|i| i["order_id"] == o["entity_id"])).count();
+    let complete = ours.iter().filter(|o| o["state"] == "complete").count();
+    println!(
+        "  {n} entered ({waiting} waiting while unpaid); after payment {created} created in Magento once \
+         (duplicates {duplicates}) in {:.1} s on the push path",
+        created_in.as_secs_f64()
+    );
+    println!("  shipped with tracking {with_tracking}, invoiced {invoiced}, Complete {complete}");
+    println!(
+        "  API calls per ERP order to publish it (from the payment on): Acumatica {:.2}, Magento {:.2}",
+        calls.0 as f64 / n as f64,
+        calls.1 as f64 / n as f64
+    );
+    Ok(waiting == n && created == n && duplicates == 0 && with_tracking == n && invoiced == n && complete == n)
+}
+
+/// How many Magento orders carry each entered order's ERP number.
+fn magento_orders(world: &World, entered: &[(String, String, rust_decimal::Decimal)]) -> Vec<usize> {
+    let state = world.sandbox.state();
+    let mg = state.magento();
+    entered
+        .iter()
+        .map(|(t, nbr, _)| {
+            let number = format!("{t}/{nbr}");
+            mg.orders.values().filter(|o| o["ext_order_id"].as_str() == Some(number.as_str())).count()
+        })
+        .collect()
 }
