@@ -1,11 +1,14 @@
-//! [`AcumaticaClient`]: the ERP side of the import (`OrderSink`), over one cookie session that is
-//! reused by every call of a warm Lambda container and ended with [`AcumaticaClient::logout`].
+//! [`AcumaticaClient`]: the ERP side of the import (`OrderSink`), of status-push (`ErpShipments`)
+//! and the source of ERP-originated orders (`ErpOrders`), over one cookie session that is reused by
+//! every call of a warm Lambda container and ended with [`AcumaticaClient::logout`].
 //!
 //! Calls per operation (with a live session; the first call of a container adds one login):
 //! `find_by_import_id` 1, `create_order` 1 (+1 lookup and at most one more PUT after an ambiguous
 //! failure), `find_customer` 1, `create_customer` 1, `resolve_item` by SKU 1, by UPC/EAN 0 while
 //! the cross-reference index is fresh, else ⌈items / page_size⌉, `shipments_since`
-//! ⌈shipments / page_size⌉, `shipment` 1, `order_state` 1, `logout` 1. A 401 costs one re-login and a repeat.
+//! ⌈shipments / page_size⌉, `shipment` 1, `order_state` 1, `logout` 1; ERP-originated orders: `orders_modified_since`
+//! ⌈orders / page_size⌉, `sales_order` 1, `customer_class` 1, `record_channel_number` 1,
+//! `invoices_of` 1 + 1 per distinct invoice of the order's shipments. A 401 costs one re-login and a repeat.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -21,11 +24,13 @@ use tracing::{debug, info, warn};
 
 use super::config::AcumaticaConfig;
 use super::mapper::{
-    customer_body, datetimeoffset, error_message, is_entity_outcome_error, odata_string, order_state_from_wire,
-    sales_order_body, shipment_to_canonical,
+    channel_number_body, customer_body, datetimeoffset, error_message, invoice_from_wire, invoice_keys,
+    is_entity_outcome_error, odata_string, order_state_from_wire, sales_order_body, sales_order_from_wire,
+    shipment_to_canonical,
 };
 use super::wire::{
-    get, text, CustomerKey, LoginRequest, SalesOrderKeys, SalesOrderStateWire, ShipmentWire, StockItemWire,
+    get, text, CustomerClassWire, CustomerKey, LoginRequest, SalesInvoiceWire, SalesOrderInvoicesWire, SalesOrderKeys,
+    SalesOrderStateWire, SalesOrderWire, ShipmentWire, StockItemWire,
 };
 use super::VENDOR;
 use crate::connectors::{ConnectorError, SetupError};
@@ -33,9 +38,10 @@ use crate::error::Classify;
 use crate::http::{BuildRequest, Credential, Idempotency, Reply, SecondRefusal, Session, VendorHttp, VendorProfile};
 use crate::mapping::SalesOrderDraft;
 use crate::model::{
-    Customer, ErpCustomerId, ErpItemId, ErpOrderNbr, ErpOrderRef, ErpOrderType, IdentifierKind, Order, Shipment,
+    Customer, ErpCustomerId, ErpInvoice, ErpItemId, ErpOrderNbr, ErpOrderRef, ErpOrderType, ErpSalesOrder,
+    IdentifierKind, Order, Shipment,
 };
-use crate::ports::{CustomerLookup, ErpOrderState, ErpShipments, OrderSink};
+use crate::ports::{CustomerLookup, ErpOrderState, ErpOrders, ErpShipments, OrderSink};
 
 fn no_hint(_: StatusCode, _: &HeaderMap, _: &[u8]) -> Option<Duration> {
     // Acumatica documents no rate-limit headers; a 429 is classified as throttling by status.
@@ -539,5 +545,163 @@ impl ErpShipments for AcumaticaClient {
 
     async fn end_session(&self) {
         self.logout().await;
+    }
+}
+
+/// What the publish flow reads of a sales order: lines, totals, payments, addresses and contacts.
+const SALES_ORDER_EXPAND: &str = "Details,Totals,Payments,ShipToAddress,ShipToContact,BillToAddress,BillToContact";
+
+#[async_trait]
+impl ErpOrders for AcumaticaClient {
+    /// `GET SalesOrder?$filter=LastModified gt datetimeoffset'…'&$expand=` [`SALES_ORDER_EXPAND`],
+    /// paged with `$top`/`$skip`. An order that cannot be mapped (a missing field, totals that do
+    /// not add up) is left out with a warning naming it and the field, so one bad order does not
+    /// hold up the others; [`ErpOrders::sales_order`] reports it as `Unmappable`.
+    async fn orders_modified_since(&self, since: DateTime<Utc>) -> Result<Vec<ErpSalesOrder>, ConnectorError> {
+        const OP: &str = "list sales orders";
+        let url = self.entity_url(&["SalesOrder"])?;
+        let filter = format!("LastModified gt {}", datetimeoffset(since));
+        let top = self.config.page_size.to_string();
+        let mut out = Vec::new();
+        let mut skip = 0usize;
+        loop {
+            let skip_text = skip.to_string();
+            let reply = self
+                .authed(OP, Idempotency::Safe, |c| {
+                    c.get(url.clone()).query(&[
+                        ("$filter", filter.as_str()),
+                        ("$expand", SALES_ORDER_EXPAND),
+                        ("$top", top.as_str()),
+                        ("$skip", skip_text.as_str()),
+                    ])
+                })
+                .await?;
+            let page: Vec<SalesOrderWire> = reply.json(VENDOR, OP)?;
+            for order in &page {
+                match sales_order_from_wire(order) {
+                    Ok(order) => out.push(order),
+                    Err(problem) => warn!(problem = %problem, "Skipped an Acumatica sales order that cannot be read."),
+                }
+            }
+            skip += page.len();
+            if page.len() < self.config.page_size as usize {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// `GET SalesOrder/{type}/{nbr}?$expand=` [`SALES_ORDER_EXPAND`]; 404 → None.
+    async fn sales_order(&self, erp: &ErpOrderRef) -> Result<Option<ErpSalesOrder>, ConnectorError> {
+        const OP: &str = "get sales order";
+        let url = self.entity_url(&["SalesOrder", erp.order_type.as_str(), erp.order_nbr.as_str()])?;
+        let reply = match self
+            .authed(OP, Idempotency::Safe, |c| c.get(url.clone()).query(&[("$expand", SALES_ORDER_EXPAND)]))
+            .await
+        {
+            Ok(reply) => reply,
+            Err(ConnectorError::Status { status: 404, .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let wire: SalesOrderWire = reply.json(VENDOR, OP)?;
+        sales_order_from_wire(&wire).map(Some).map_err(|detail| ConnectorError::Unmappable {
+            vendor: VENDOR,
+            operation: OP,
+            detail,
+        })
+    }
+
+    /// `GET Customer/{id}?$select=CustomerID,CustomerClass`; 404 (or no class) → None.
+    async fn customer_class(&self, customer_id: &str) -> Result<Option<String>, ConnectorError> {
+        const OP: &str = "get customer class";
+        let id = customer_id.trim();
+        if id.is_empty() {
+            return Ok(None);
+        }
+        let url = self.entity_url(&["Customer", id])?;
+        match self
+            .authed(OP, Idempotency::Safe, |c| c.get(url.clone()).query(&[("$select", "CustomerID,CustomerClass")]))
+            .await
+        {
+            Ok(reply) => Ok(text(&reply.json::<CustomerClassWire>(VENDOR, OP)?.CustomerClass)),
+            Err(ConnectorError::Status { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `PUT SalesOrder` `{OrderType, OrderNbr, ExternalRef}` with `If-Match: *` (update only: an
+    /// order deleted meanwhile is not re-created, it answers 412). Setting the same value twice is
+    /// harmless, so the call is retried like a read. Entity errors in the answer are `Rejected`.
+    async fn record_channel_number(&self, erp: &ErpOrderRef, number: &str) -> Result<(), ConnectorError> {
+        const OP: &str = "record channel order number";
+        if number.trim().is_empty() {
+            return Err(ConnectorError::Rejected {
+                vendor: VENDOR,
+                operation: OP,
+                message: format!("sales order {erp}: ExternalRef: the channel order number is empty"),
+            });
+        }
+        let url = self.entity_url(&["SalesOrder"])?;
+        let body = channel_number_body(erp, number);
+        let result = self
+            .authed(OP, Idempotency::Safe, |c| {
+                c.put(url.clone())
+                    .query(&[("$select", "OrderType,OrderNbr,ExternalRef")])
+                    .header("If-Match", "*")
+                    .json(&body)
+            })
+            .await;
+        let reply = match result {
+            Ok(reply) => reply,
+            Err(ConnectorError::Status { status: 412, .. }) => {
+                return Err(ConnectorError::Rejected {
+                    vendor: VENDOR,
+                    operation: OP,
+                    message: format!("sales order {erp} no longer exists"),
+                })
+            }
+            Err(ConnectorError::Status { status: 400, message, .. }) => {
+                return Err(ConnectorError::Rejected { vendor: VENDOR, operation: OP, message })
+            }
+            Err(e) => return Err(e),
+        };
+        if !reply.is_empty() {
+            let value: serde_json::Value = reply.json(VENDOR, OP)?;
+            let errors = super::mapper::entity_errors(&value);
+            if !errors.is_empty() {
+                return Err(ConnectorError::Rejected { vendor: VENDOR, operation: OP, message: errors.join("; ") });
+            }
+        }
+        info!(erp = %erp, number = number.trim(), "Channel order number recorded on the Acumatica order.");
+        Ok(())
+    }
+
+    /// `GET SalesOrder/{t}/{n}?$expand=Shipments` → the distinct invoices of its shipments →
+    /// `GET SalesInvoice/{InvoiceType}/{InvoiceNbr}?$expand=Details` each (an invoice deleted
+    /// meanwhile, 404, is left out).
+    async fn invoices_of(&self, erp: &ErpOrderRef) -> Result<Vec<ErpInvoice>, ConnectorError> {
+        const OP: &str = "get sales order invoices";
+        let url = self.entity_url(&["SalesOrder", erp.order_type.as_str(), erp.order_nbr.as_str()])?;
+        let reply =
+            self.authed(OP, Idempotency::Safe, |c| c.get(url.clone()).query(&[("$expand", "Shipments")])).await?;
+        let wire: SalesOrderInvoicesWire = reply.json(VENDOR, OP)?;
+        let mut out = Vec::new();
+        for key in invoice_keys(&wire) {
+            const GET: &str = "get sales invoice";
+            let url = self.entity_url(&["SalesInvoice", key.0.as_str(), key.1.as_str()])?;
+            let reply = match self
+                .authed(GET, Idempotency::Safe, |c| c.get(url.clone()).query(&[("$expand", "Details")]))
+                .await
+            {
+                Ok(reply) => reply,
+                Err(ConnectorError::Status { status: 404, .. }) => {
+                    warn!(erp = %erp, invoice = %format!("{}/{}", key.0, key.1), "An invoice of the order's shipments does not exist; left out.");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let invoice: SalesInvoiceWire = reply.json(VENDOR, GET)?;
+            out.push(invoice_from_wire(&invoice, erp, &key));
+        }
+        Ok(out)
     }
 }

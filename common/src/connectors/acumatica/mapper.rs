@@ -9,14 +9,16 @@ use sha2::{Digest, Sha256};
 use tracing::warn;
 
 use super::wire::{
-    get, num, opt, text, val, AddressWire, ContactWire, CustomField, CustomerPut, DocContactWire, SalesOrderDetailWire,
-    SalesOrderPaymentWire, SalesOrderPut, ShipmentWire, ShippingSettingsWire, TaxDetailWire,
+    get, num, opt, text, val, AddressWire, ContactWire, CustomField, CustomerPut, DocContactWire, Num,
+    SalesInvoiceWire, SalesOrderDetailWire, SalesOrderExternalRefPut, SalesOrderInvoicesWire, SalesOrderPaymentWire,
+    SalesOrderPut, SalesOrderWire, ShipmentWire, ShippingSettingsWire, TaxDetailWire, Val,
 };
 use crate::http::{cap_message, json_message};
 use crate::mapping::{DraftContact, SalesOrderDraft};
 use crate::model::{
-    Address, Customer, ErpCustomerId, ErpOrderNbr, ErpOrderRef, ErpOrderType, ErpShipmentNbr, OrderStatus, Package,
-    PackageItem, Shipment, ShipmentSource, Tracking, TrackingNumber,
+    Address, Currency, Customer, ErpCustomerId, ErpInvoice, ErpOrderNbr, ErpOrderRef, ErpOrderTotals, ErpOrderType,
+    ErpSalesLine, ErpSalesOrder, ErpShipmentNbr, Money, OrderStatus, Package, PackageItem, Shipment, ShipmentSource,
+    Tracking, TrackingNumber,
 };
 
 /// An OData string literal: quoted, with embedded quotes doubled, so an Import ID such as
@@ -405,13 +407,7 @@ fn pack_contents(
 /// A sales order's state as status-push needs it.
 pub fn order_state_from_wire(wire: &super::wire::SalesOrderStateWire) -> Result<crate::ports::ErpOrderState, String> {
     let status = text(&wire.Status).ok_or("no Status in the response")?;
-    let note = match &wire.note {
-        Some(serde_json::Value::String(s)) => Some(s.clone()),
-        Some(serde_json::Value::Object(o)) => o.get("value").and_then(|v| v.as_str()).map(str::to_owned),
-        _ => None,
-    }
-    .map(|n| n.trim().to_owned())
-    .filter(|n| !n.is_empty());
+    let note = note_text(&wire.note);
     let lines = wire
         .Details
         .iter()
@@ -430,4 +426,195 @@ pub fn order_state_from_wire(wire: &super::wire::SalesOrderStateWire) -> Result<
         lines,
         shipment_nbrs: wire.Shipments.iter().filter_map(|s| text(&s.ShipmentNbr)).collect(),
     })
+}
+
+/// The text of a `note` field: `{"value": "..."}` in current versions, a bare string in some
+/// older ones; None when empty.
+fn note_text(note: &Option<Value>) -> Option<String> {
+    match note {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Object(o)) => o.get("value").and_then(|v| v.as_str()).map(str::to_owned),
+        _ => None,
+    }
+    .map(|n| n.trim().to_owned())
+    .filter(|n| !n.is_empty())
+}
+
+/// The first non-empty text among the fields.
+fn first_text<'a>(fields: impl IntoIterator<Item = Option<&'a Option<Val<String>>>>) -> Option<String> {
+    fields.into_iter().flatten().find_map(text)
+}
+
+/// An order address from its `*ToAddress` and `*ToContact` (Attention → name, BusinessName →
+/// company; the name falls back to the business name).
+fn erp_address(address: Option<&AddressWire>, contact: Option<&DocContactWire>) -> Address {
+    let a = address.cloned().unwrap_or_default();
+    let c = contact.cloned().unwrap_or_default();
+    Address {
+        name: text(&c.Attention).or_else(|| text(&c.BusinessName)).unwrap_or_default(),
+        company: text(&c.BusinessName),
+        line1: text(&a.AddressLine1).unwrap_or_default(),
+        line2: text(&a.AddressLine2),
+        city: text(&a.City).unwrap_or_default(),
+        region: text(&a.State),
+        postal_code: text(&a.PostalCode),
+        country: text(&a.Country).unwrap_or_default(),
+        phone: text(&c.Phone1),
+        email: text(&c.Email),
+    }
+}
+
+/// A whole sales order as the vendor-neutral [`ErpSalesOrder`]. Refused (naming the order and the
+/// field) when a required field is missing or when the lines, freight, tax and document discount
+/// do not add up to the order total to the cent. The document discount is `Totals.DiscountTotal`
+/// less the lines' `DiscountAmount`; a version whose `DiscountTotal` holds document discounts
+/// only is recognised by the totals balancing with it as is (and not with the difference).
+/// `customer_class` is left empty (it is on the customer, one more read).
+pub fn sales_order_from_wire(wire: &SalesOrderWire) -> Result<ErpSalesOrder, String> {
+    let order_type = text(&wire.OrderType).ok_or("sales order without OrderType")?;
+    let order_nbr = text(&wire.OrderNbr).ok_or_else(|| format!("sales order {order_type}/?: OrderNbr is missing"))?;
+    let name = format!("sales order {order_type}/{order_nbr}");
+    let missing = |field: &str| format!("{name}: {field} is missing");
+    let erp = ErpOrderRef {
+        order_type: ErpOrderType::parse(order_type.as_str()).map_err(|e| format!("{name}: OrderType: {e}"))?,
+        order_nbr: ErpOrderNbr::parse(order_nbr.as_str()).map_err(|e| format!("{name}: OrderNbr: {e}"))?,
+    };
+    let currency_text = text(&wire.CurrencyID).ok_or_else(|| missing("CurrencyID"))?;
+    let currency = Currency::parse(&currency_text).map_err(|e| format!("{name}: CurrencyID: {e}"))?;
+    let money = |field: &Option<Val<Num>>| get(field).map(|n| Money::new(n.0, currency));
+    let time = |field: &Option<Val<String>>, label: &str| -> Result<DateTime<Utc>, String> {
+        let raw = text(field).ok_or_else(|| missing(label))?;
+        parse_datetime(&raw).ok_or_else(|| format!("{name}: {label} {raw:?} is not a date and time"))
+    };
+    let mut lines = Vec::with_capacity(wire.Details.len());
+    for (i, d) in wire.Details.iter().enumerate() {
+        let field = |f: &str| format!("Details[{i}].{f}");
+        let line_nbr =
+            get(&d.LineNbr).and_then(|n| i64::try_from(n.0).ok()).ok_or_else(|| missing(&field("LineNbr")))?;
+        lines.push(ErpSalesLine {
+            line_nbr,
+            item_id: text(&d.InventoryID).ok_or_else(|| missing(&field("InventoryID")))?,
+            description: text(&d.LineDescription).unwrap_or_default(),
+            quantity: get(&d.OrderQty).map(|n| n.0).ok_or_else(|| missing(&field("OrderQty")))?,
+            uom: text(&d.UOM),
+            warehouse: text(&d.WarehouseID),
+            unit_price: money(&d.UnitPrice).ok_or_else(|| missing(&field("UnitPrice")))?,
+            discount: money(&d.DiscountAmount).unwrap_or(Money::zero(currency)),
+            amount: money(&d.Amount).ok_or_else(|| missing(&field("Amount")))?,
+        });
+    }
+    let totals = wire.Totals.as_ref().ok_or_else(|| missing("Totals"))?;
+    let lines_total = money(&totals.LineTotalAmount).ok_or_else(|| missing("Totals.LineTotalAmount"))?;
+    let freight = money(&totals.Freight).ok_or_else(|| missing("Totals.Freight"))?;
+    let tax = money(&wire.TaxTotal).or_else(|| money(&totals.TaxTotal)).ok_or_else(|| missing("TaxTotal"))?;
+    let order_total = money(&wire.OrderTotal).ok_or_else(|| missing("OrderTotal"))?;
+    let unpaid_balance = money(&totals.UnpaidBalance).ok_or_else(|| missing("Totals.UnpaidBalance"))?;
+    let discount_total = money(&totals.DiscountTotal).unwrap_or(Money::zero(currency));
+    let overflow = |_| format!("{name}: totals overflow");
+    let line_discounts = Money::sum(currency, lines.iter().map(|l| &l.discount)).map_err(overflow)?;
+    let balance = |discount: Money| -> Result<bool, String> {
+        let computed =
+            lines_total.checked_add(freight).and_then(|m| m.checked_add(tax)).and_then(|m| m.checked_sub(discount));
+        Ok(computed.map_err(overflow)?.round_to_minor() == order_total.round_to_minor())
+    };
+    let document_discount = discount_total.checked_sub(line_discounts).map_err(overflow)?;
+    let discount = if balance(document_discount)? {
+        document_discount
+    } else if balance(discount_total)? {
+        discount_total
+    } else {
+        let shown = |m: Money| {
+            let mut amount = m.round_to_minor().amount;
+            amount.rescale(currency.minor_units());
+            amount
+        };
+        return Err(format!(
+            "{name}: OrderTotal {} is not Totals.LineTotalAmount {} + Totals.Freight {} + TaxTotal {} - document discount {} (Totals.DiscountTotal {} less line discounts {})",
+            shown(order_total), shown(lines_total), shown(freight), shown(tax), shown(document_discount),
+            shown(discount_total), shown(line_discounts)
+        ));
+    };
+    let bill_contact = wire.BillToContact.as_ref();
+    let ship_contact = wire.ShipToContact.as_ref();
+    let customer_id = text(&wire.CustomerID).ok_or_else(|| missing("CustomerID"))?;
+    let customer = Customer {
+        channel_customer_id: None,
+        email: first_text([bill_contact.map(|c| &c.Email), ship_contact.map(|c| &c.Email)]),
+        name: first_text([
+            bill_contact.map(|c| &c.Attention),
+            ship_contact.map(|c| &c.Attention),
+            bill_contact.map(|c| &c.BusinessName),
+            ship_contact.map(|c| &c.BusinessName),
+        ])
+        .unwrap_or_default(),
+        company: first_text([bill_contact.map(|c| &c.BusinessName), ship_contact.map(|c| &c.BusinessName)]),
+        phone: first_text([bill_contact.map(|c| &c.Phone1), ship_contact.map(|c| &c.Phone1)]),
+    };
+    Ok(ErpSalesOrder {
+        status: text(&wire.Status).ok_or_else(|| missing("Status"))?,
+        hold: get(&wire.Hold).unwrap_or(false),
+        customer_id,
+        customer_class: None,
+        location: text(&wire.LocationID),
+        customer_order: text(&wire.CustomerOrder),
+        external_ref: text(&wire.ExternalRef),
+        ship_via: text(&wire.ShipVia),
+        payment_method: text(&wire.PaymentMethod),
+        currency,
+        ordered_at: time(&wire.Date, "Date")?,
+        last_modified: time(&wire.LastModified, "LastModified")?,
+        customer,
+        bill_to: erp_address(wire.BillToAddress.as_ref(), bill_contact),
+        ship_to: erp_address(wire.ShipToAddress.as_ref(), ship_contact),
+        lines,
+        totals: ErpOrderTotals { lines: lines_total, discount, freight, tax, order_total, unpaid_balance },
+        note: note_text(&wire.note),
+        erp,
+    })
+}
+
+/// The update that records the channel's order number in the order's `ExternalRef`.
+pub fn channel_number_body(erp: &ErpOrderRef, number: &str) -> SalesOrderExternalRefPut {
+    SalesOrderExternalRefPut {
+        OrderType: val(erp.order_type.as_str().to_owned()),
+        OrderNbr: val(erp.order_nbr.as_str().to_owned()),
+        ExternalRef: val(number.trim().to_owned()),
+    }
+}
+
+/// The distinct (InvoiceType, InvoiceNbr) of an order's shipments, in order; shipments not
+/// invoiced yet are left out.
+pub fn invoice_keys(wire: &SalesOrderInvoicesWire) -> Vec<(String, String)> {
+    let mut keys: Vec<(String, String)> = Vec::new();
+    for s in &wire.Shipments {
+        if let (Some(t), Some(n)) = (text(&s.InvoiceType), text(&s.InvoiceNbr)) {
+            if !keys.iter().any(|(kt, kn)| *kt == t && *kn == n) {
+                keys.push((t, n));
+            }
+        }
+    }
+    keys
+}
+
+/// An invoice as the follow-up step needs it: `Invoice/INV000001`, released when its status is
+/// Open or Closed (an AR invoice has no "Released" status, B.0 item 6), and the lines of `erp`
+/// only (an invoice may cover several orders) as (InventoryID, Qty).
+pub fn invoice_from_wire(wire: &SalesInvoiceWire, erp: &ErpOrderRef, key: &(String, String)) -> ErpInvoice {
+    let kind = text(&wire.Type).unwrap_or_else(|| key.0.clone());
+    let nbr = text(&wire.ReferenceNbr).unwrap_or_else(|| key.1.clone());
+    let status = text(&wire.Status).unwrap_or_default();
+    let lines = wire
+        .Details
+        .iter()
+        .filter(|d| {
+            text(&d.OrderType).is_some_and(|t| t.eq_ignore_ascii_case(erp.order_type.as_str()))
+                && text(&d.OrderNbr).is_some_and(|n| n == erp.order_nbr.as_str())
+        })
+        .filter_map(|d| Some((text(&d.InventoryID)?, get(&d.Qty).map(|q| q.0).unwrap_or_default())))
+        .collect();
+    ErpInvoice {
+        reference: format!("{kind}/{nbr}"),
+        released: ["Open", "Closed"].iter().any(|s| status.eq_ignore_ascii_case(s)),
+        lines,
+    }
 }

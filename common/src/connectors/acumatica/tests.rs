@@ -349,3 +349,224 @@ fn config_deserializes_from_toml_with_defaults_and_hides_the_password() {
     assert_eq!(c.rate_limit.requests, 100);
     assert!(!format!("{c:?}").contains("s3cret"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// ERP-originated orders.
+// ---------------------------------------------------------------------------------------------
+
+/// SO/SO001234: 2 × 19.99 less 0.10 line discount (39.88) + 5.00 freight + 3.20 tax − 1.00
+/// document discount = 47.08; DiscountTotal 1.10 holds both discounts.
+fn erp_order_json() -> serde_json::Value {
+    json!({
+        "id": "6f1a", "rowNumber": 1,
+        "OrderType": {"value": "SO"}, "OrderNbr": {"value": "SO001234"},
+        "Status": {"value": "Open"}, "Hold": {"value": false},
+        "CustomerID": {"value": "AACUSTOMER"}, "LocationID": {"value": "MAIN"},
+        "CustomerOrder": {"value": "PO-77"}, "ExternalRef": {"value": ""},
+        "ShipVia": {"value": "UPSGROUND"}, "PaymentMethod": {"value": "CHECK"},
+        "CurrencyID": {"value": "USD"},
+        "Date": {"value": "2024-05-01T00:00:00+02:00"},
+        "LastModified": {"value": "2024-05-02T10:31:28.45"},
+        "OrderTotal": {"value": 47.08}, "TaxTotal": {"value": 3.2},
+        "BillToAddress": {"AddressLine1": {"value": "1 Main St"}, "City": {"value": "Austin"},
+                          "State": {"value": "TX"}, "PostalCode": {"value": "78701"}, "Country": {"value": "US"}},
+        "BillToContact": {"Attention": {"value": "Ann Lee"}, "BusinessName": {"value": "Lee Co"},
+                          "Email": {"value": "ann@example.com"}},
+        "ShipToAddress": {"AddressLine1": {"value": "9 Dock Rd"}, "AddressLine2": {"value": "Unit 4"},
+                          "City": {"value": "Dallas"}, "State": {"value": "TX"}, "PostalCode": {"value": "75201"},
+                          "Country": {"value": "US"}},
+        "ShipToContact": {"Attention": {"value": "Bob Dock"}, "Phone1": {"value": "555-0100"},
+                          "Email": {"value": "bob@example.com"}},
+        "Totals": {"LineTotalAmount": {"value": 39.88}, "Freight": {"value": 5.0}, "TaxTotal": {"value": 3.2},
+                   "DiscountTotal": {"value": 1.1}, "UnpaidBalance": {"value": 47.08}},
+        "Details": [{"LineNbr": {"value": 1}, "InventoryID": {"value": "SKU-RED-M"},
+                     "LineDescription": {"value": "Red shirt M"}, "OrderQty": {"value": 2}, "UOM": {"value": "EA"},
+                     "WarehouseID": {"value": "WH1"}, "UnitPrice": {"value": 19.99},
+                     "DiscountAmount": {"value": 0.1}, "Amount": {"value": 39.88}}],
+        "Payments": [],
+        "note": {"value": " Call before delivery "}
+    })
+}
+
+fn erp_order(value: serde_json::Value) -> Result<crate::model::ErpSalesOrder, String> {
+    let wire: super::wire::SalesOrderWire = serde_json::from_value(value).unwrap();
+    sales_order_from_wire(&wire)
+}
+
+#[test]
+fn a_sales_order_maps_header_customer_addresses_lines_and_totals() {
+    let o = erp_order(erp_order_json()).unwrap();
+    assert_eq!(o.erp.to_string(), "SO/SO001234");
+    assert_eq!((o.status.as_str(), o.hold, o.customer_id.as_str()), ("Open", false, "AACUSTOMER"));
+    assert_eq!(o.customer_class, None);
+    assert_eq!(o.location.as_deref(), Some("MAIN"));
+    assert_eq!(o.customer_order.as_deref(), Some("PO-77"));
+    assert_eq!(o.external_ref, None, "an empty ExternalRef is no number");
+    assert_eq!((o.ship_via.as_deref(), o.payment_method.as_deref()), (Some("UPSGROUND"), Some("CHECK")));
+    assert_eq!(o.currency, Currency::USD);
+    assert_eq!(o.ordered_at, Utc.with_ymd_and_hms(2024, 4, 30, 22, 0, 0).unwrap());
+    assert_eq!(
+        o.last_modified,
+        Utc.with_ymd_and_hms(2024, 5, 2, 10, 31, 28).unwrap() + chrono::Duration::milliseconds(450)
+    );
+    // The buyer from the bill-to contact, the phone from the ship-to contact (bill-to has none).
+    assert_eq!(o.customer.email.as_deref(), Some("ann@example.com"));
+    assert_eq!(o.customer.name, "Ann Lee");
+    assert_eq!(o.customer.company.as_deref(), Some("Lee Co"));
+    assert_eq!(o.customer.phone.as_deref(), Some("555-0100"));
+    assert_eq!(o.customer.channel_customer_id, None);
+    assert_eq!(
+        o.bill_to,
+        Address {
+            name: "Ann Lee".into(),
+            company: Some("Lee Co".into()),
+            line1: "1 Main St".into(),
+            line2: None,
+            city: "Austin".into(),
+            region: Some("TX".into()),
+            postal_code: Some("78701".into()),
+            country: "US".into(),
+            phone: None,
+            email: Some("ann@example.com".into()),
+        }
+    );
+    assert_eq!((o.ship_to.name.as_str(), o.ship_to.line2.as_deref()), ("Bob Dock", Some("Unit 4")));
+    assert_eq!(o.ship_to.phone.as_deref(), Some("555-0100"));
+    let line = &o.lines[0];
+    assert_eq!((line.line_nbr, line.item_id.as_str(), line.description.as_str()), (1, "SKU-RED-M", "Red shirt M"));
+    assert_eq!((line.quantity, line.uom.as_deref(), line.warehouse.as_deref()), (dec!(2), Some("EA"), Some("WH1")));
+    assert_eq!(line.unit_price, Money::new(dec!(19.99), Currency::USD));
+    assert_eq!(line.discount, Money::new(dec!(0.1), Currency::USD));
+    assert_eq!(line.amount, Money::new(dec!(39.88), Currency::USD));
+    let usd = |a| Money::new(a, Currency::USD);
+    assert_eq!(o.totals.lines, usd(dec!(39.88)));
+    assert_eq!(o.totals.freight, usd(dec!(5.00)));
+    assert_eq!(o.totals.tax, usd(dec!(3.20)));
+    assert_eq!(o.totals.discount, usd(dec!(1.00)), "DiscountTotal less the line discounts");
+    assert_eq!(o.totals.order_total, usd(dec!(47.08)));
+    assert_eq!(o.totals.unpaid_balance, usd(dec!(47.08)));
+    assert_eq!(o.note.as_deref(), Some("Call before delivery"));
+}
+
+#[test]
+fn a_discount_total_of_document_discounts_only_is_recognised_by_the_balance() {
+    let mut v = erp_order_json();
+    v["Totals"]["DiscountTotal"] = json!({"value": 1.0});
+    let o = erp_order(v).unwrap();
+    assert_eq!(o.totals.discount.amount, dec!(1.00));
+    // Without line discounts both readings agree.
+    let mut v = erp_order_json();
+    v["Details"][0]["DiscountAmount"] = json!({"value": 0});
+    v["Details"][0]["Amount"] = json!({"value": 39.98});
+    v["Totals"]["LineTotalAmount"] = json!({"value": 39.98});
+    v["OrderTotal"] = json!({"value": 47.18});
+    v["Totals"]["DiscountTotal"] = json!({"value": 1.0});
+    assert_eq!(erp_order(v).unwrap().totals.discount.amount, dec!(1.00));
+}
+
+#[test]
+fn totals_that_do_not_add_up_to_the_cent_are_refused_naming_the_order() {
+    let mut v = erp_order_json();
+    v["OrderTotal"] = json!({"value": 47.09});
+    let err = erp_order(v).unwrap_err();
+    assert!(err.starts_with("sales order SO/SO001234: OrderTotal 47.09 is not"), "{err}");
+    assert!(err.contains("Totals.LineTotalAmount 39.88") && err.contains("document discount 1.00"), "{err}");
+    // Sub-cent noise is not a difference.
+    let mut v = erp_order_json();
+    v["OrderTotal"] = json!({"value": 47.0800});
+    erp_order(v).unwrap();
+}
+
+#[test]
+fn a_missing_required_field_is_refused_naming_the_order_and_the_field() {
+    for (path, field) in [
+        (vec!["CurrencyID"], "CurrencyID"),
+        (vec!["OrderTotal"], "OrderTotal"),
+        (vec!["Totals"], "Totals"),
+        (vec!["CustomerID"], "CustomerID"),
+        (vec!["Status"], "Status"),
+        (vec!["Date"], "Date"),
+        (vec!["LastModified"], "LastModified"),
+        (vec!["Totals", "UnpaidBalance"], "Totals.UnpaidBalance"),
+        (vec!["Totals", "LineTotalAmount"], "Totals.LineTotalAmount"),
+        (vec!["Totals", "Freight"], "Totals.Freight"),
+    ] {
+        let mut v = erp_order_json();
+        let (last, parents) = path.split_last().unwrap();
+        let mut node = &mut v;
+        for p in parents {
+            node = &mut node[*p];
+        }
+        node.as_object_mut().unwrap().remove(*last);
+        let err = erp_order(v).unwrap_err();
+        assert_eq!(err, format!("sales order SO/SO001234: {field} is missing"));
+    }
+    let mut v = erp_order_json();
+    v["Details"][0].as_object_mut().unwrap().remove("InventoryID");
+    assert_eq!(erp_order(v).unwrap_err(), "sales order SO/SO001234: Details[0].InventoryID is missing");
+    let mut v = erp_order_json();
+    v["Date"] = json!({"value": "yesterday"});
+    assert!(erp_order(v).unwrap_err().contains("Date \"yesterday\" is not a date"));
+    // The tax falls back to Totals.TaxTotal.
+    let mut v = erp_order_json();
+    v.as_object_mut().unwrap().remove("TaxTotal");
+    assert_eq!(erp_order(v).unwrap().totals.tax.amount, dec!(3.2));
+}
+
+#[test]
+fn the_contact_falls_back_to_the_ship_to_contact() {
+    let mut v = erp_order_json();
+    v.as_object_mut().unwrap().remove("BillToContact");
+    let o = erp_order(v).unwrap();
+    assert_eq!(o.customer.email.as_deref(), Some("bob@example.com"));
+    assert_eq!(o.customer.name, "Bob Dock");
+    assert_eq!(o.customer.company, None);
+    assert_eq!(o.bill_to.name, "", "the bill-to address keeps its own (absent) contact");
+}
+
+#[test]
+fn the_channel_number_is_an_update_of_external_ref_only() {
+    let erp = crate::model::ErpOrderRef::parse("SO/SO001234").unwrap();
+    let body = serde_json::to_value(channel_number_body(&erp, " 000000123 ")).unwrap();
+    assert_eq!(
+        body,
+        json!({"OrderType": {"value": "SO"}, "OrderNbr": {"value": "SO001234"}, "ExternalRef": {"value": "000000123"}})
+    );
+}
+
+#[test]
+fn invoices_are_the_distinct_invoices_of_the_shipments_with_this_orders_lines() {
+    let order: super::wire::SalesOrderInvoicesWire = serde_json::from_value(json!({"Shipments": [
+        {"ShipmentNbr": {"value": "000001"}, "InvoiceType": {"value": "Invoice"}, "InvoiceNbr": {"value": "INV000001"}},
+        {"ShipmentNbr": {"value": "000002"}, "InvoiceType": {"value": "Invoice"}, "InvoiceNbr": {"value": "INV000001"}},
+        {"ShipmentNbr": {"value": "000003"}, "InvoiceType": {"value": ""}, "InvoiceNbr": {"value": ""}},
+        {"ShipmentNbr": {"value": "000004"}},
+        {"ShipmentNbr": {"value": "000005"}, "InvoiceType": {"value": "Invoice"}, "InvoiceNbr": {"value": "INV000002"}}
+    ]}))
+    .unwrap();
+    assert_eq!(
+        invoice_keys(&order),
+        vec![("Invoice".to_string(), "INV000001".to_string()), ("Invoice".to_string(), "INV000002".to_string())]
+    );
+    let erp = crate::model::ErpOrderRef::parse("SO/SO001234").unwrap();
+    let invoice: super::wire::SalesInvoiceWire = serde_json::from_value(json!({
+        "Type": {"value": "Invoice"}, "ReferenceNbr": {"value": "INV000001"}, "Status": {"value": "Open"},
+        "Details": [
+            {"OrderType": {"value": "SO"}, "OrderNbr": {"value": "SO001234"}, "InventoryID": {"value": "SKU-RED-M"}, "Qty": {"value": 2}},
+            {"OrderType": {"value": "SO"}, "OrderNbr": {"value": "SO009999"}, "InventoryID": {"value": "OTHER"}, "Qty": {"value": 1}},
+            {"OrderType": {"value": "RC"}, "OrderNbr": {"value": "SO001234"}, "InventoryID": {"value": "OTHER"}, "Qty": {"value": 1}},
+            {"OrderType": {"value": "SO"}, "OrderNbr": {"value": "SO001234"}, "InventoryID": {"value": "MUG"}, "Qty": {"value": 1.5}}
+        ]
+    }))
+    .unwrap();
+    let key = ("Invoice".to_string(), "INV000001".to_string());
+    let mapped = invoice_from_wire(&invoice, &erp, &key);
+    assert_eq!(mapped.reference, "Invoice/INV000001");
+    assert!(mapped.released);
+    assert_eq!(mapped.lines, vec![("SKU-RED-M".to_string(), dec!(2)), ("MUG".to_string(), dec!(1.5))]);
+    for (status, released) in [("Closed", true), ("Balanced", false), ("On Hold", false), ("", false)] {
+        let mut i = invoice.clone();
+        i.Status = val(status.to_string());
+        assert_eq!(invoice_from_wire(&i, &erp, &key).released, released, "{status}");
+    }
+}

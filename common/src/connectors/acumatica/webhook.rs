@@ -61,16 +61,30 @@ impl WebhookVerifier for AcumaticaPushVerifier {
     }
 }
 
-/// The shipments and (status-only) orders named by a push notification's inserted rows: rows with
-/// `ShipmentNbr` are shipments; rows with only `OrderType`/`OrderNbr` are order-status changes.
+/// The shipments and orders named by a push notification's inserted rows: rows with `ShipmentNbr`
+/// are shipments; rows with `OrderType`/`OrderNbr` and no `ShipmentNbr` (a sales-order query, or
+/// an invoice query without shipment column) are changed orders, which status-push and the publish
+/// flow of ERP-originated orders read again. An invoice row (`InvoiceNbr` or `ReferenceNbr`) that
+/// names its order is a changed order even when it also names a shipment: a released invoice is
+/// news for the order (its storefront invoice), not for the shipment.
 pub fn changed_rows(inserted: &[serde_json::Value]) -> InboundEvent {
     let mut shipments: Vec<ErpShipmentNbr> = Vec::new();
     let mut orders: Vec<ErpOrderRef> = Vec::new();
     let text = |row: &serde_json::Value, field: &str| {
         row.get(field).and_then(|v| v.as_str()).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
     };
+    let mut add_order =
+        |order_type: String, order_nbr: String| match ErpOrderRef::parse(&format!("{order_type}/{order_nbr}")) {
+            Some(erp) if !orders.contains(&erp) => orders.push(erp),
+            Some(_) => {}
+            None => warn!(order_type, order_nbr, "Acumatica push row names an order that cannot be an order key."),
+        };
     for row in inserted {
-        if let Some(nbr) = text(row, "ShipmentNbr") {
+        let order = text(row, "OrderType").zip(text(row, "OrderNbr"));
+        let invoice = text(row, "InvoiceNbr").or_else(|| text(row, "ReferenceNbr")).is_some();
+        if let (true, Some((order_type, order_nbr))) = (invoice, order.clone()) {
+            add_order(order_type, order_nbr);
+        } else if let Some(nbr) = text(row, "ShipmentNbr") {
             match ErpShipmentNbr::parse(nbr.as_str()) {
                 Ok(nbr) if !shipments.contains(&nbr) => shipments.push(nbr),
                 Ok(_) => {}
@@ -78,12 +92,8 @@ pub fn changed_rows(inserted: &[serde_json::Value]) -> InboundEvent {
                     warn!(shipment = %nbr, "Acumatica push row names a shipment that cannot be a shipment number.")
                 }
             }
-        } else if let (Some(order_type), Some(order_nbr)) = (text(row, "OrderType"), text(row, "OrderNbr")) {
-            match ErpOrderRef::parse(&format!("{order_type}/{order_nbr}")) {
-                Some(erp) if !orders.contains(&erp) => orders.push(erp),
-                Some(_) => {}
-                None => warn!(order_type, order_nbr, "Acumatica push row names an order that cannot be an order key."),
-            }
+        } else if let Some((order_type, order_nbr)) = order {
+            add_order(order_type, order_nbr);
         }
     }
     InboundEvent::ErpChanged { shipments, orders }
@@ -132,6 +142,32 @@ mod tests {
         assert_eq!(orders, vec![ErpOrderRef::parse("SO/SO1").unwrap()]);
         let legacy = serde_json::json!({"inserted": rows});
         assert_eq!(legacy_event(&legacy), changed_rows(&rows));
+    }
+
+    #[test]
+    fn sales_order_and_invoice_query_rows_become_changed_orders() {
+        let v = AcumaticaPushVerifier::new("X-Orderbridge-Key", vec![SecretString::from("k3y".to_string())]);
+        let h = vec![("X-Orderbridge-Key".to_string(), "k3y".to_string())];
+        let body = r#"{"Inserted":[{"OrderType":"SO","OrderNbr":"SO001234","Status":"Open","LastModified":"2024-05-01T10:00:00"}],"Deleted":[],"Query":"ErpOrdersForSync","CompanyId":"Company","Id":"aa","TimeStamp":1}"#;
+        let events = v.verify(&request(&h, body.as_bytes())).unwrap();
+        assert_eq!(
+            events[0].event,
+            InboundEvent::ErpChanged { shipments: vec![], orders: vec![ErpOrderRef::parse("SO/SO001234").unwrap()] }
+        );
+        // An invoice query: the invoice's order is what changed, even when the row names the shipment.
+        let rows: Vec<serde_json::Value> = serde_json::from_str(
+            r#"[{"Type":"Invoice","ReferenceNbr":"INV000001","Status":"Open","OrderType":"SO","OrderNbr":"SO001234","ShipmentNbr":"000123"},
+                {"InvoiceNbr":"INV000002","OrderType":"SO","OrderNbr":"SO005678"},
+                {"ReferenceNbr":"INV000003","OrderType":"SO","OrderNbr":"SO001234"},
+                {"ReferenceNbr":"INV000004","Status":"Open"}]"#,
+        )
+        .unwrap();
+        let InboundEvent::ErpChanged { shipments, orders } = changed_rows(&rows) else { panic!() };
+        assert!(shipments.is_empty(), "{shipments:?}");
+        assert_eq!(
+            orders,
+            vec![ErpOrderRef::parse("SO/SO001234").unwrap(), ErpOrderRef::parse("SO/SO005678").unwrap()]
+        );
     }
 
     #[test]

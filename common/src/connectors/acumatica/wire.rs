@@ -374,3 +374,151 @@ pub fn get<T: Clone>(field: &Option<Val<T>>) -> Option<T> {
 pub fn text(field: &Option<Val<String>>) -> Option<String> {
     field.as_ref().and_then(|v| v.value.as_deref()).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
 }
+
+// ---------------------------------------------------------------------------------------------
+// ERP-originated orders (vendor-apis-erp-out.md B.1, B.4).
+// ---------------------------------------------------------------------------------------------
+
+/// A whole sales order as the publish flow reads it
+/// (`$expand=Details,Totals,Payments,ShipToAddress,ShipToContact,BillToAddress,BillToContact`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SalesOrderWire {
+    #[serde(default)]
+    pub OrderType: Option<Val<String>>,
+    #[serde(default)]
+    pub OrderNbr: Option<Val<String>>,
+    #[serde(default)]
+    pub Status: Option<Val<String>>,
+    #[serde(default)]
+    pub Hold: Option<Val<bool>>,
+    #[serde(default)]
+    pub CustomerID: Option<Val<String>>,
+    #[serde(default)]
+    pub LocationID: Option<Val<String>>,
+    #[serde(default)]
+    pub CustomerOrder: Option<Val<String>>,
+    #[serde(default)]
+    pub ExternalRef: Option<Val<String>>,
+    #[serde(default)]
+    pub ShipVia: Option<Val<String>>,
+    #[serde(default)]
+    pub PaymentMethod: Option<Val<String>>,
+    #[serde(default)]
+    pub CurrencyID: Option<Val<String>>,
+    #[serde(default)]
+    pub Date: Option<Val<String>>,
+    #[serde(default)]
+    pub LastModified: Option<Val<String>>,
+    #[serde(default)]
+    pub OrderTotal: Option<Val<Num>>,
+    #[serde(default)]
+    pub TaxTotal: Option<Val<Num>>,
+    #[serde(default)]
+    pub BillToAddress: Option<AddressWire>,
+    #[serde(default)]
+    pub BillToContact: Option<DocContactWire>,
+    #[serde(default)]
+    pub ShipToAddress: Option<AddressWire>,
+    #[serde(default)]
+    pub ShipToContact: Option<DocContactWire>,
+    #[serde(default)]
+    pub Totals: Option<TotalsWire>,
+    #[serde(default)]
+    pub Details: Vec<SalesOrderLineWire>,
+    /// `{"value": "..."}` in current versions, a bare string in some older ones.
+    #[serde(default)]
+    pub note: Option<serde_json::Value>,
+}
+
+/// One `Details[]` row of a sales order, as the publish flow reads it.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SalesOrderLineWire {
+    #[serde(default)]
+    pub LineNbr: Option<Val<Num>>,
+    #[serde(default)]
+    pub InventoryID: Option<Val<String>>,
+    #[serde(default)]
+    pub LineDescription: Option<Val<String>>,
+    #[serde(default)]
+    pub OrderQty: Option<Val<Num>>,
+    #[serde(default)]
+    pub UOM: Option<Val<String>>,
+    #[serde(default)]
+    pub WarehouseID: Option<Val<String>>,
+    #[serde(default)]
+    pub UnitPrice: Option<Val<Num>>,
+    #[serde(default)]
+    pub DiscountAmount: Option<Val<Num>>,
+    #[serde(default)]
+    pub Amount: Option<Val<Num>>,
+}
+
+/// The sales order's `Totals` block (`$expand=Totals`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TotalsWire {
+    #[serde(default)]
+    pub LineTotalAmount: Option<Val<Num>>,
+    #[serde(default)]
+    pub Freight: Option<Val<Num>>,
+    #[serde(default)]
+    pub TaxTotal: Option<Val<Num>>,
+    #[serde(default)]
+    pub DiscountTotal: Option<Val<Num>>,
+    #[serde(default)]
+    pub UnpaidBalance: Option<Val<Num>>,
+}
+
+/// `GET Customer/{id}?$select=CustomerID,CustomerClass`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CustomerClassWire {
+    #[serde(default)]
+    pub CustomerClass: Option<Val<String>>,
+}
+
+/// `PUT SalesOrder` (update only, `If-Match: *`): the channel's order number in `ExternalRef`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SalesOrderExternalRefPut {
+    pub OrderType: Option<Val<String>>,
+    pub OrderNbr: Option<Val<String>>,
+    pub ExternalRef: Option<Val<String>>,
+}
+
+/// `GET SalesOrder/{t}/{n}?$expand=Shipments`: the invoices of the order's shipments.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SalesOrderInvoicesWire {
+    #[serde(default)]
+    pub Shipments: Vec<SalesOrderShipmentInvoiceWire>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SalesOrderShipmentInvoiceWire {
+    #[serde(default)]
+    pub InvoiceType: Option<Val<String>>,
+    #[serde(default)]
+    pub InvoiceNbr: Option<Val<String>>,
+}
+
+/// `GET SalesInvoice/{Type}/{ReferenceNbr}?$expand=Details`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SalesInvoiceWire {
+    #[serde(default)]
+    pub Type: Option<Val<String>>,
+    #[serde(default)]
+    pub ReferenceNbr: Option<Val<String>>,
+    #[serde(default)]
+    pub Status: Option<Val<String>>,
+    #[serde(default)]
+    pub Details: Vec<SalesInvoiceLineWire>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SalesInvoiceLineWire {
+    #[serde(default)]
+    pub OrderType: Option<Val<String>>,
+    #[serde(default)]
+    pub OrderNbr: Option<Val<String>>,
+    #[serde(default)]
+    pub InventoryID: Option<Val<String>>,
+    #[serde(default)]
+    pub Qty: Option<Val<Num>>,
+}

@@ -1,7 +1,14 @@
-//! [`MagentoClient`]: shipments, statuses and notes back to Magento orders (`StatusPublisher`).
+//! [`MagentoClient`]: shipments, statuses and notes back to Magento orders (`StatusPublisher`),
+//! and ERP-originated orders created in the store (`OrderPublisher`, direct route `POST /V1/orders`).
 //!
 //! Calls: `push_shipment` 2 reads (the order; its shipments and their tracks) + 1 `/ship` per
-//! package not yet on the order; `push_status` 1; `add_note` 2 (read the status, then comment).
+//! package not yet on the order; `push_status` 1 read of the order + 0 (already there), 1
+//! (`/hold`, `/cancel`, `/unhold` back to the status before the hold, or a comment) or 2 (`/unhold`
+//! then `/cancel` or a comment); `add_note` 2 (read the status, then comment).
+//! ERP-originated orders: `find_by_erp_number` 1, `find_customer` 1, `create_customer` 1 (+1 search
+//! when Magento refuses it because the e-mail exists), `unknown_skus` ⌈SKUs / 20⌉, `create_order` 1
+//! (never repeated after an ambiguous failure), `create_invoice` 1 read of the order + 0 (all
+//! invoiced already) or 1 `/invoice`.
 //! With admin credentials, a new container or an expired token adds one
 //! `POST /V1/integration/admin/token`.
 
@@ -11,20 +18,29 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use reqwest::header::{HeaderMap, ACCEPT};
 use reqwest::StatusCode;
+use rust_decimal::Decimal;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use tracing::{debug, info, warn};
 
 use super::config::{Credentials, MagentoConfig};
-use super::mapper::{error_message, ship_items, ship_track, shippable};
-use super::wire::{CommentRequest, OrderWire, ShipRequest, ShipmentSearch, StatusHistory};
-use super::VENDOR;
+use super::mapper::{
+    customer_body, error_message, invoice_items, invoice_request, order_body, ship_items, ship_track, shippable,
+    status_steps, storefront_customer, StatusStep,
+};
+use super::wire::{
+    CommentRequest, CustomerSearch, CustomerWire, OrderRefSearch, OrderRefWire, OrderWire, ProductSearch, ShipRequest,
+    ShipmentSearch, StatusHistory,
+};
+use super::{MagentoOrderId, VENDOR};
 use crate::connectors::{ConnectorError, SetupError};
 use crate::http::{
     join_url, BuildRequest, Credential, Idempotency, Reply, SecondRefusal, Session, VendorHttp, VendorProfile,
 };
-use crate::model::{ChannelOrderId, ConnectionId, Shipment};
-use crate::ports::StatusPublisher;
+use crate::model::{
+    Address, ChannelOrderDraft, ChannelOrderId, ConnectionId, Customer, PublishedOrder, Shipment, StorefrontCustomer,
+};
+use crate::ports::{OrderPublisher, StatusPublisher};
 
 fn no_hint(_: StatusCode, _: &HeaderMap, _: &[u8]) -> Option<Duration> {
     None
@@ -78,6 +94,32 @@ fn require_id(id: &ChannelOrderId, operation: &'static str) -> Result<i64, Conne
     super::MagentoOrderId::of(id)
         .map(super::MagentoOrderId::get)
         .ok_or_else(|| rejected(operation, format!("{id} is not a Magento order")))
+}
+
+/// `searchCriteria` with each filter in its own group (all must hold), plus extra parameters.
+fn search_query(filters: &[(&str, &str, &str)], extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut query = Vec::new();
+    for (g, (field, condition, value)) in filters.iter().enumerate() {
+        let at = format!("searchCriteria[filter_groups][{g}][filters][0]");
+        query.push((format!("{at}[field]"), (*field).to_owned()));
+        query.push((format!("{at}[value]"), (*value).to_owned()));
+        query.push((format!("{at}[condition_type]"), (*condition).to_owned()));
+    }
+    query.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    query
+}
+
+/// Magento's SKU search chunk: the store's Web API input limit is 20 when switched on (A.4).
+const SKU_CHUNK: usize = 20;
+
+fn published(operation: &'static str, wire: &OrderRefWire) -> Result<PublishedOrder, ConnectorError> {
+    let decode = |detail: String| ConnectorError::Decode { vendor: VENDOR, operation, detail };
+    let id = wire.entity_id.ok_or_else(|| decode("order without entity_id".into()))?;
+    let id = MagentoOrderId::new(id).map_err(|e| decode(e.to_string()))?;
+    Ok(PublishedOrder {
+        id: id.channel_order_id(),
+        display_number: wire.increment_id.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| id.to_string()),
+    })
 }
 
 impl MagentoClient {
@@ -166,6 +208,38 @@ impl MagentoClient {
             .collect())
     }
 
+    /// `POST orders/{id}/{action}` (`hold`, `unhold`, `cancel`): Magento answers `true`, or
+    /// `false` when the order does not allow it (a complete order cannot be canceled).
+    async fn order_action(&self, id: i64, action: &'static str, operation: &'static str) -> Result<(), ConnectorError> {
+        let url = self.url(&format!("orders/{id}/{action}"));
+        let reply = self.call(operation, Idempotency::Unsafe, |c| c.post(&url)).await?;
+        match reply.json::<serde_json::Value>(VENDOR, operation) {
+            Ok(serde_json::Value::Bool(false)) => {
+                Err(rejected(operation, format!("order {id}: Magento did not allow {action} in its current state")))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    async fn search_customers(&self, email: &str) -> Result<Option<StorefrontCustomer>, ConnectorError> {
+        const OP: &str = "find customer";
+        let email = email.trim();
+        if email.is_empty() {
+            return Ok(None);
+        }
+        let url = self.url("customers/search");
+        let website = self.config.website_id.to_string();
+        let query = search_query(&[("email", "eq", email), ("website_id", "eq", &website)], &[]);
+        let found: CustomerSearch =
+            self.call(OP, Idempotency::Safe, |c| c.get(&url).query(&query)).await?.json(VENDOR, OP)?;
+        Ok(found
+            .items
+            .iter()
+            .filter(|c| c.email.as_deref().is_some_and(|e| e.trim().eq_ignore_ascii_case(email)))
+            .filter(|c| c.website_id.is_none_or(|w| w == self.config.website_id))
+            .find_map(storefront_customer))
+    }
+
     async fn comment(&self, id: i64, comment: &str, status: &str) -> Result<(), ConnectorError> {
         let url = self.url(&format!("orders/{id}/comments"));
         let body = CommentRequest {
@@ -246,7 +320,25 @@ impl StatusPublisher for MagentoClient {
         if status.is_empty() {
             return Err(rejected(OP, "status: must not be empty".into()));
         }
-        self.comment(id, &format!("Status {status} from the ERP (Orderbridge)."), status).await
+        let order = self.order(id).await?;
+        let steps = status_steps(&order, status);
+        if steps.is_empty() {
+            debug!(connection = %self.connection, order = id, status, "The order has this status already.");
+        }
+        for step in steps {
+            match step {
+                StatusStep::Hold => self.order_action(id, "hold", "hold order").await?,
+                StatusStep::Unhold => self.order_action(id, "unhold", "unhold order").await?,
+                StatusStep::Cancel => self.order_action(id, "cancel", "cancel order").await?,
+                StatusStep::Comment => {
+                    warn!(connection = %self.connection, order = id, status,
+                        "Setting a custom status with a comment; Magento 2.4.7 and later may keep the old status.");
+                    self.comment(id, &format!("Status {status} from the ERP (Orderbridge)."), status).await?
+                }
+            }
+        }
+        info!(connection = %self.connection, order = id, status, "Magento status pushed.");
+        Ok(())
     }
 
     async fn add_note(&self, order: &ChannelOrderId, note: &str) -> Result<(), ConnectorError> {
@@ -258,5 +350,157 @@ impl StatusPublisher for MagentoClient {
         // The comment endpoint sets the status it is given: keep the current one.
         let status = self.order(id).await?.status.unwrap_or_default();
         self.comment(id, note.trim(), &status).await
+    }
+}
+
+/// ERP-originated orders on the direct route (A.1.1): Magento stores the ERP's prices and totals
+/// as sent. Look before you create: the flow calls [`OrderPublisher::find_by_erp_number`] first,
+/// and `create_order` is never repeated by the HTTP layer after an ambiguous failure.
+#[async_trait]
+impl OrderPublisher for MagentoClient {
+    /// `GET orders?searchCriteria` `ext_order_id eq <erp_number>`,
+    /// `fields=items[entity_id,increment_id,ext_order_id]`.
+    async fn find_by_erp_number(&self, erp_number: &str) -> Result<Option<PublishedOrder>, ConnectorError> {
+        const OP: &str = "find order by ERP number";
+        let number = erp_number.trim();
+        if number.is_empty() {
+            return Ok(None);
+        }
+        let url = self.url("orders");
+        let query = search_query(
+            &[("ext_order_id", "eq", number)],
+            &[("fields", "items[entity_id,increment_id,ext_order_id]")],
+        );
+        let found: OrderRefSearch =
+            self.call(OP, Idempotency::Safe, |c| c.get(&url).query(&query)).await?.json(VENDOR, OP)?;
+        // A store that ignored the filter would list other orders: only an exact match counts.
+        let mut matches = found.items.iter().filter(|o| o.ext_order_id.as_deref().map(str::trim) == Some(number));
+        let Some(first) = matches.next() else { return Ok(None) };
+        if matches.next().is_some() {
+            warn!(connection = %self.connection, erp_number = number, "Several Magento orders carry this ERP number; using the first.");
+        }
+        published(OP, first).map(Some)
+    }
+
+    /// `GET customers/search` with `email eq` and `website_id eq` the configured website.
+    async fn find_customer(&self, email: &str) -> Result<Option<StorefrontCustomer>, ConnectorError> {
+        self.search_customers(email).await
+    }
+
+    /// `POST customers` with the default billing and shipping address, no password (Magento
+    /// e-mails the customer to set one). Refused because the e-mail exists (a lost answer of an
+    /// earlier attempt), the existing customer is returned.
+    async fn create_customer(
+        &self,
+        customer: &Customer,
+        address: &Address,
+    ) -> Result<StorefrontCustomer, ConnectorError> {
+        const OP: &str = "create customer";
+        let body = customer_body(customer, address, self.config.website_id).map_err(|m| rejected(OP, m))?;
+        let url = self.url("customers");
+        match self.call(OP, Idempotency::Unsafe, |c| c.post(&url).json(&body)).await {
+            Ok(reply) => {
+                let created: CustomerWire = reply.json(VENDOR, OP)?;
+                let made = storefront_customer(&created).ok_or_else(|| ConnectorError::Decode {
+                    vendor: VENDOR,
+                    operation: OP,
+                    detail: "the created customer has no id or email".into(),
+                })?;
+                info!(connection = %self.connection, customer = ?made.id, "Magento customer created.");
+                Ok(made)
+            }
+            Err(ConnectorError::Status { status: 400, message, .. }) => {
+                match self.search_customers(&body.customer.email).await? {
+                    Some(existing) => Ok(existing),
+                    None => Err(rejected(OP, message)),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `GET products?searchCriteria` `sku in <up to 20>` per chunk (`fields=items[sku]`); SKUs
+    /// compare ignoring case. A SKU containing a comma cannot be in an `in` list and is asked
+    /// for alone (`eq`).
+    async fn unknown_skus(&self, skus: &[String]) -> Result<Vec<String>, ConnectorError> {
+        const OP: &str = "find products";
+        let mut wanted: Vec<&str> = Vec::new();
+        for sku in skus.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+            if !wanted.iter().any(|w| w.eq_ignore_ascii_case(sku)) {
+                wanted.push(sku);
+            }
+        }
+        let (lists, alone): (Vec<&str>, Vec<&str>) = wanted.iter().partition(|s| !s.contains(','));
+        let mut queries: Vec<(String, &str)> = lists.chunks(SKU_CHUNK).map(|c| (c.join(","), "in")).collect();
+        queries.extend(alone.iter().map(|s| ((*s).to_owned(), "eq")));
+        let url = self.url("products");
+        let mut known: Vec<String> = Vec::new();
+        for (value, condition) in &queries {
+            let size = SKU_CHUNK.to_string();
+            let query = search_query(
+                &[("sku", condition, value)],
+                &[("searchCriteria[pageSize]", size.as_str()), ("fields", "items[sku]")],
+            );
+            let found: ProductSearch =
+                self.call(OP, Idempotency::Safe, |c| c.get(&url).query(&query)).await?.json(VENDOR, OP)?;
+            known.extend(found.items.into_iter().filter_map(|p| p.sku));
+        }
+        Ok(wanted
+            .into_iter()
+            .filter(|w| !known.iter().any(|k| k.trim().eq_ignore_ascii_case(w)))
+            .map(str::to_owned)
+            .collect())
+    }
+
+    /// `POST orders` `{"entity": …}` (the direct route), `Idempotency::Unsafe`: after an
+    /// ambiguous failure the flow looks the order up by its ERP number before creating again.
+    async fn create_order(&self, draft: &ChannelOrderDraft) -> Result<PublishedOrder, ConnectorError> {
+        const OP: &str = "create order";
+        let body = order_body(draft, self.config.store_id)
+            .map_err(|m| rejected(OP, format!("ERP order {}: {m}", draft.erp_number)))?;
+        let url = self.url("orders");
+        let reply = match self.call(OP, Idempotency::Unsafe, |c| c.post(&url).json(&body)).await {
+            Ok(reply) => reply,
+            Err(ConnectorError::Status { status: 400, message, .. }) => return Err(rejected(OP, message)),
+            Err(e) => return Err(e),
+        };
+        let created: OrderRefWire = reply.json(VENDOR, OP)?;
+        let order = published(OP, &created)?;
+        info!(connection = %self.connection, erp = %draft.erp, order = %order.id, number = %order.display_number,
+            "ERP order created in Magento.");
+        Ok(order)
+    }
+
+    /// Reads the order's items, then `POST order/{id}/invoice` with the quantities still to
+    /// invoice (`capture: true`: the ERP has the payment). Nothing left to invoice: no call.
+    async fn create_invoice(
+        &self,
+        order: &ChannelOrderId,
+        lines: &[(String, Decimal)],
+        erp_invoice: &str,
+    ) -> Result<(), ConnectorError> {
+        const OP: &str = "create invoice";
+        let id = require_id(order, OP)?;
+        let wire = self.order(id).await?;
+        let (items, capped) =
+            invoice_items(lines, &wire.items).map_err(|m| rejected(OP, format!("invoice {erp_invoice}: {m}")))?;
+        if !capped.is_empty() {
+            warn!(connection = %self.connection, order = id, invoice = erp_invoice, capped = ?capped,
+                "Invoiced short: the order has less left to invoice.");
+        }
+        if items.is_empty() {
+            debug!(connection = %self.connection, order = id, invoice = erp_invoice, "Nothing left to invoice.");
+            return Ok(());
+        }
+        let body = invoice_request(items, erp_invoice);
+        let url = self.url(&format!("order/{id}/invoice"));
+        let reply = match self.call(OP, Idempotency::Unsafe, |c| c.post(&url).json(&body)).await {
+            Ok(reply) => reply,
+            Err(ConnectorError::Status { status: 400, message, .. }) => return Err(rejected(OP, message)),
+            Err(e) => return Err(e),
+        };
+        let invoice_id: Option<i64> = reply.json(VENDOR, OP).ok();
+        info!(connection = %self.connection, order = id, invoice_id, erp_invoice, "Magento invoice created.");
+        Ok(())
     }
 }

@@ -33,6 +33,17 @@ crate::vendor_settings! {
         /// and punctuation.
         #[serde(default)]
         pub carriers: BTreeMap<String, String>,
+        /// Website of the customers Orderbridge finds and creates for ERP-originated orders
+        /// (`website_id`; 1 is the default website).
+        #[serde(default = "default_website_id")]
+        pub website_id: i64,
+        /// Store view ERP-originated orders are created in (`store_id`; 1 is the default store view).
+        #[serde(default = "default_store_id")]
+        pub store_id: i64,
+        /// `[connection.settings.erp_orders]`: which ERP orders this storefront receives, and how.
+        /// Absent: it receives none.
+        #[serde(default)]
+        pub erp_orders: Option<crate::model::ErpOrderSync>,
     }
     rate_limit("Magento documents no rate limit; this keeps a busy status-push from overrunning the store.", default = "default_budget");
 }
@@ -50,6 +61,12 @@ fn default_store() -> String {
 fn default_budget() -> RateBudget {
     RateBudget::new(300, 60)
 }
+fn default_website_id() -> i64 {
+    1
+}
+fn default_store_id() -> i64 {
+    1
+}
 
 impl MagentoConfig {
     /// A config authenticating with an integration token.
@@ -61,6 +78,9 @@ impl MagentoConfig {
             admin_password: None,
             store_code: default_store(),
             carriers: BTreeMap::new(),
+            website_id: default_website_id(),
+            store_id: default_store_id(),
+            erp_orders: None,
             rate_limit: default_budget(),
             retry: RetryPolicy::default(),
             http: HttpSettings::default(),
@@ -97,6 +117,15 @@ impl MagentoConfig {
                 return bad(format!("carriers.{name}: {code:?} is not a Magento carrier code (e.g. \"custom\")"));
             }
         }
+        if self.website_id < 1 {
+            return bad(format!("website_id: {} is not a website id (1 is the default website)", self.website_id));
+        }
+        if self.store_id < 1 {
+            return bad(format!("store_id: {} is not a store view id (1 is the default store view)", self.store_id));
+        }
+        if let Some(sync) = &self.erp_orders {
+            validate_erp_orders(sync).or_else(bad)?;
+        }
         Ok(())
     }
 
@@ -128,4 +157,33 @@ impl MagentoConfig {
 /// A carrier name reduced to what identifies it: `"Royal Mail"`, `"royal_mail"` → `royalmail`.
 pub(super) fn carrier_key(name: &str) -> String {
     name.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_ascii_lowercase()
+}
+
+/// The ERP-order settings: when enabled, at least one condition set, and each set naming a
+/// criterion with something to match (an empty set or list never holds).
+fn validate_erp_orders(sync: &crate::model::ErpOrderSync) -> Result<(), String> {
+    if sync.enabled && sync.when.is_empty() {
+        return Err("erp_orders.when: at least one condition set is required when erp_orders is enabled \
+             (e.g. [[connection.settings.erp_orders.when]] statuses = [\"Open\"])"
+            .into());
+    }
+    for (i, set) in sync.when.iter().enumerate() {
+        let at = format!("erp_orders.when[{}]", i + 1);
+        let lists = [
+            ("order_types", &set.order_types),
+            ("statuses", &set.statuses),
+            ("customer_classes", &set.customer_classes),
+        ];
+        for (name, list) in lists {
+            if list.as_ref().is_some_and(|l| l.iter().all(|v| v.trim().is_empty())) {
+                return Err(format!("{at}.{name}: an empty list never holds"));
+            }
+        }
+        if lists.iter().all(|(_, l)| l.is_none()) && set.unpaid_balance_zero != Some(true) {
+            return Err(format!(
+                "{at}: names no criterion (order_types, statuses, customer_classes or unpaid_balance_zero = true)"
+            ));
+        }
+    }
+    Ok(())
 }

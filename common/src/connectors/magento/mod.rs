@@ -1,5 +1,9 @@
 //! Magento 2 REST (vendor-apis.md §5): shipments, statuses and notes back to orders that came
-//! from Magento (`StatusPublisher`). Integration token as Bearer; `/rest/{store}/V1`.
+//! from Magento (`StatusPublisher`). Magento also receives ERP-originated orders
+//! (`OrderPublisher`, vendor-apis-erp-out.md A): sales orders entered in the ERP are created on the
+//! direct route (`POST /V1/orders`, a "history mirror" that stores the ERP's prices and totals as
+//! sent, numbered by the ERP in `ext_order_id`), with their customers, invoices and statuses
+//! following. Integration token as Bearer; `/rest/{store}/V1`.
 
 mod client;
 mod config;

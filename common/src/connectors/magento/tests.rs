@@ -214,3 +214,378 @@ fn toml_settings_are_strict_and_default_the_store() {
     .unwrap_err();
     assert!(err.to_string().contains("token"), "{err}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// ERP-originated orders.
+// ---------------------------------------------------------------------------------------------
+
+mod erp_orders {
+    use chrono::{TimeZone, Utc};
+    use rust_decimal_macros::dec;
+    use serde_json::json;
+
+    use super::super::mapper::{
+        customer_body, invoice_items, invoice_request, order_body, split_name, status_steps, storefront_customer,
+        StatusStep,
+    };
+    use super::super::wire::{CustomerWire, OrderWire, ShipItem};
+    use super::config;
+    use crate::model::{
+        Address, ChannelOrderDraft, ConditionSet, Currency, Customer, DraftLine, ErpOrderRef, ErpOrderSync, Money,
+        StorefrontCustomer,
+    };
+
+    fn usd(amount: rust_decimal::Decimal) -> Money {
+        Money::new(amount, Currency::USD)
+    }
+
+    fn address(name: &str, phone: Option<&str>) -> Address {
+        Address {
+            name: name.into(),
+            company: Some("Lee Co".into()),
+            line1: "1 Main St".into(),
+            line2: Some("Suite 2".into()),
+            city: "Austin".into(),
+            region: Some("TX".into()),
+            postal_code: Some("78701".into()),
+            country: "us".into(),
+            phone: phone.map(str::to_owned),
+            email: None,
+        }
+    }
+
+    /// 2 × 19.99 (39.98) less 0.10 line and 1.00 document discount, + 5.00 shipping + 3.20 tax = 47.08.
+    fn draft() -> ChannelOrderDraft {
+        ChannelOrderDraft {
+            erp: ErpOrderRef::parse("SO/SO001234").unwrap(),
+            erp_number: "SO001234".into(),
+            currency: Currency::USD,
+            placed_at: Utc.with_ymd_and_hms(2024, 5, 1, 9, 30, 0).unwrap(),
+            customer: StorefrontCustomer {
+                id: Some("42".into()),
+                group_id: Some(3),
+                email: "ann@example.com".into(),
+                first_name: "Ann".into(),
+                last_name: "Lee".into(),
+            },
+            bill_to: address("Ann Lee", None),
+            ship_to: address("Bob van Dock", Some("555-0100")),
+            lines: vec![DraftLine {
+                sku: "SKU-RED-M".into(),
+                name: "Red shirt M".into(),
+                quantity: dec!(2),
+                unit_price: usd(dec!(19.99)),
+                row_total: usd(dec!(39.98)),
+                discount: usd(dec!(0.10)),
+                tax: usd(dec!(3.20)),
+            }],
+            shipping_method: "freeshipping_freeshipping".into(),
+            shipping_title: "ERP freight".into(),
+            payment_method: "checkmo".into(),
+            subtotal: usd(dec!(39.98)),
+            discount: usd(dec!(1.10)),
+            shipping: usd(dec!(5.00)),
+            tax: usd(dec!(3.20)),
+            grand_total: usd(dec!(47.08)),
+            comment: Some("Phone order, Acumatica SO001234".into()),
+        }
+    }
+
+    #[test]
+    fn the_order_body_is_the_direct_route_entity_with_exact_money() {
+        let body = serde_json::to_value(order_body(&draft(), 1).unwrap()).unwrap();
+        let e = &body["entity"];
+        for (field, value) in [
+            ("store_id", json!(1)),
+            ("base_currency_code", json!("USD")),
+            ("order_currency_code", json!("USD")),
+            ("global_currency_code", json!("USD")),
+            ("store_currency_code", json!("USD")),
+            ("base_to_global_rate", json!(1)),
+            ("base_to_order_rate", json!(1)),
+            ("state", json!("new")),
+            ("status", json!("pending")),
+            ("ext_order_id", json!("SO001234")),
+            ("created_at", json!("2024-05-01 09:30:00")),
+            ("customer_is_guest", json!(0)),
+            ("customer_id", json!(42)),
+            ("customer_group_id", json!(3)),
+            ("customer_email", json!("ann@example.com")),
+            ("customer_firstname", json!("Ann")),
+            ("customer_lastname", json!("Lee")),
+            ("subtotal", json!(39.98)),
+            ("base_subtotal", json!(39.98)),
+            ("discount_amount", json!(-1.1)),
+            ("base_discount_amount", json!(-1.1)),
+            ("shipping_amount", json!(5)),
+            ("base_shipping_amount", json!(5)),
+            ("tax_amount", json!(3.2)),
+            ("base_tax_amount", json!(3.2)),
+            ("grand_total", json!(47.08)),
+            ("base_grand_total", json!(47.08)),
+            ("total_qty_ordered", json!(2)),
+            ("total_due", json!(47.08)),
+            ("base_total_due", json!(47.08)),
+            ("shipping_method", json!("freeshipping_freeshipping")),
+            ("shipping_description", json!("ERP freight")),
+        ] {
+            assert_eq!(e[field], value, "{field}");
+        }
+        let item = &e["items"][0];
+        for (field, value) in [
+            ("sku", json!("SKU-RED-M")),
+            ("name", json!("Red shirt M")),
+            ("product_type", json!("simple")),
+            ("qty_ordered", json!(2)),
+            ("price", json!(19.99)),
+            ("base_price", json!(19.99)),
+            ("original_price", json!(19.99)),
+            ("row_total", json!(39.98)),
+            ("base_row_total", json!(39.98)),
+            ("discount_amount", json!(0.1)),
+            ("tax_amount", json!(3.2)),
+            ("price_incl_tax", json!(21.59)),
+            ("row_total_incl_tax", json!(43.18)),
+        ] {
+            assert_eq!(item[field], value, "items[0].{field}");
+        }
+        assert_eq!(
+            e["billing_address"],
+            json!({"address_type": "billing", "firstname": "Ann", "lastname": "Lee", "company": "Lee Co",
+                   "street": ["1 Main St", "Suite 2"], "city": "Austin", "region": "TX", "region_code": "TX",
+                   "postcode": "78701", "country_id": "US", "telephone": "555-0100", "email": "ann@example.com"})
+        );
+        let shipping = &e["extension_attributes"]["shipping_assignments"][0]["shipping"];
+        assert_eq!(shipping["method"], "freeshipping_freeshipping");
+        assert_eq!(shipping["address"]["address_type"], "shipping");
+        assert_eq!(
+            (&shipping["address"]["firstname"], &shipping["address"]["lastname"]),
+            (&json!("Bob"), &json!("van Dock"))
+        );
+        assert_eq!(e["payment"], json!({"method": "checkmo", "amount_ordered": 47.08, "base_amount_ordered": 47.08}));
+        assert_eq!(e["status_histories"][0]["comment"], "Phone order, Acumatica SO001234");
+        assert_eq!(e["status_histories"][0]["is_visible_on_front"], 0);
+        // Exactness: the money is the decimal's own text, never an f64 rendering.
+        let text = serde_json::to_string(&order_body(&draft(), 1).unwrap()).unwrap();
+        assert!(text.contains(r#""grand_total":47.08"#) && text.contains(r#""price":19.99"#), "{text}");
+    }
+
+    #[test]
+    fn a_guest_order_has_no_customer_id_and_no_comment_without_one() {
+        let mut d = draft();
+        d.customer.id = None;
+        d.customer.group_id = None;
+        d.comment = None;
+        let body = serde_json::to_value(order_body(&d, 2).unwrap()).unwrap();
+        let e = &body["entity"];
+        assert_eq!(
+            (&e["customer_is_guest"], &e["customer_group_id"], &e["store_id"]),
+            (&json!(1), &json!(0), &json!(2))
+        );
+        assert!(e.get("customer_id").is_none());
+        assert!(e.get("status_histories").is_none());
+    }
+
+    #[test]
+    fn an_order_body_that_does_not_add_up_or_mixes_currencies_is_refused_naming_the_field() {
+        let mut d = draft();
+        d.grand_total = usd(dec!(47.09));
+        let err = order_body(&d, 1).unwrap_err();
+        assert!(err.starts_with("grand_total: 47.09 is not subtotal 39.98 - discount 1.10"), "{err}");
+        let mut d = draft();
+        d.subtotal = usd(dec!(40.00));
+        d.grand_total = usd(dec!(47.10));
+        assert!(order_body(&d, 1).unwrap_err().starts_with("subtotal: 40.00 is not the sum"));
+        let mut d = draft();
+        d.lines[0].tax = Money::new(dec!(3.20), Currency::EUR);
+        assert_eq!(order_body(&d, 1).unwrap_err(), "lines[0].tax: currency EUR is not the order's USD");
+        let mut d = draft();
+        d.lines[0].sku = " ".into();
+        assert_eq!(order_body(&d, 1).unwrap_err(), "lines[0].sku: must not be empty");
+        let mut d = draft();
+        d.customer.id = Some("abc".into());
+        assert!(order_body(&d, 1).unwrap_err().starts_with("customer.id:"));
+        let mut d = draft();
+        d.lines.clear();
+        assert!(order_body(&d, 1).unwrap_err().starts_with("lines:"));
+    }
+
+    #[test]
+    fn names_split_at_the_first_word_and_a_one_word_name_gets_a_dash() {
+        assert_eq!(split_name("Ann Lee"), ("Ann".into(), "Lee".into()));
+        assert_eq!(split_name("  Anne  van der  Berg "), ("Anne".into(), "van der Berg".into()));
+        assert_eq!(split_name("Cher"), ("Cher".into(), "-".into()));
+        assert_eq!(split_name(" "), ("-".into(), "-".into()));
+    }
+
+    #[test]
+    fn the_customer_body_has_the_default_address_in_the_configured_website() {
+        let buyer = Customer {
+            channel_customer_id: None,
+            email: Some(" ann@example.com ".into()),
+            name: "Ann Lee".into(),
+            company: None,
+            phone: Some("555-0199".into()),
+        };
+        let body = serde_json::to_value(customer_body(&buyer, &address("Ann B Lee", None), 2).unwrap()).unwrap();
+        assert_eq!(
+            body,
+            json!({"customer": {"email": "ann@example.com", "firstname": "Ann", "lastname": "Lee", "website_id": 2,
+                "addresses": [{"firstname": "Ann", "lastname": "B Lee", "company": "Lee Co",
+                    "street": ["1 Main St", "Suite 2"], "city": "Austin", "region": {"region_code": "TX"},
+                    "postcode": "78701", "country_id": "US", "telephone": "555-0199",
+                    "default_billing": true, "default_shipping": true}]}})
+        );
+        let no_email = Customer { email: None, ..buyer };
+        let err = customer_body(&no_email, &address("Ann", None), 1).unwrap_err();
+        assert!(err.starts_with("customer.email"), "{err}");
+    }
+
+    #[test]
+    fn a_found_customer_needs_an_id_and_an_email() {
+        let wire: CustomerWire = serde_json::from_value(
+            json!({"id": 7, "group_id": 1, "email": "a@b.c", "firstname": "A", "lastname": "B", "website_id": 1}),
+        )
+        .unwrap();
+        assert_eq!(
+            storefront_customer(&wire),
+            Some(StorefrontCustomer {
+                id: Some("7".into()),
+                group_id: Some(1),
+                email: "a@b.c".into(),
+                first_name: "A".into(),
+                last_name: "B".into()
+            })
+        );
+        assert_eq!(storefront_customer(&CustomerWire { id: None, ..wire }), None);
+    }
+
+    fn order(value: serde_json::Value) -> OrderWire {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn invoice_items_are_capped_at_what_is_left_to_invoice() {
+        let o = order(json!({"items": [
+            {"item_id": 10, "sku": "MUG", "qty_ordered": 3, "qty_invoiced": 1},
+            {"item_id": 11, "sku": "TEE", "qty_ordered": 2, "qty_invoiced": 2},
+            {"item_id": 12, "sku": "CONF", "qty_ordered": 1},
+            {"item_id": 13, "sku": "CONF-RED", "parent_item_id": 12, "qty_ordered": 1}
+        ]}));
+        let (items, capped) =
+            invoice_items(&[("mug".into(), dec!(5)), ("TEE".into(), dec!(1)), ("CONF-RED".into(), dec!(1))], &o.items)
+                .unwrap();
+        assert_eq!(
+            items,
+            vec![ShipItem { order_item_id: 10, qty: dec!(2) }, ShipItem { order_item_id: 12, qty: dec!(1) }]
+        );
+        assert_eq!(capped.len(), 2, "{capped:?}");
+        assert!(capped[0].starts_with("mug: 3 of 5"), "{capped:?}");
+        // Everything invoiced already: nothing to send.
+        let done = order(json!({"items": [{"item_id": 11, "sku": "TEE", "qty_ordered": 2, "qty_invoiced": 2}]}));
+        assert!(invoice_items(&[("TEE".into(), dec!(2))], &done.items).unwrap().0.is_empty());
+        let err = invoice_items(&[("NOPE".into(), dec!(1))], &o.items).unwrap_err();
+        assert!(err.contains("NOPE"), "{err}");
+        let body = serde_json::to_value(invoice_request(items, "Invoice/INV000001")).unwrap();
+        assert_eq!(
+            body,
+            json!({"capture": true, "notify": false,
+                   "items": [{"order_item_id": 10, "qty": 2}, {"order_item_id": 12, "qty": 1}],
+                   "comment": {"comment": "Acumatica invoice Invoice/INV000001", "is_visible_on_front": 0}})
+        );
+    }
+
+    #[test]
+    fn statuses_move_through_hold_unhold_and_cancel_and_custom_ones_by_comment() {
+        use StatusStep::*;
+        let pending = order(json!({"state": "new", "status": "pending"}));
+        let held = order(json!({"state": "holded", "status": "holded", "hold_before_status": "processing"}));
+        assert_eq!(status_steps(&pending, "pending"), vec![], "already there: no call");
+        assert_eq!(status_steps(&pending, " Pending "), vec![]);
+        assert_eq!(status_steps(&pending, "canceled"), vec![Cancel]);
+        assert_eq!(status_steps(&pending, "holded"), vec![Hold]);
+        assert_eq!(status_steps(&pending, "erp_released"), vec![Comment]);
+        assert_eq!(status_steps(&held, "holded"), vec![]);
+        assert_eq!(status_steps(&held, "canceled"), vec![Unhold, Cancel]);
+        assert_eq!(status_steps(&held, "processing"), vec![Unhold], "unhold restores the status before the hold");
+        assert_eq!(status_steps(&held, "erp_released"), vec![Unhold, Comment]);
+    }
+
+    fn sync(when: Vec<ConditionSet>) -> ErpOrderSync {
+        ErpOrderSync { enabled: true, when, ..ErpOrderSync::default() }
+    }
+
+    #[test]
+    fn website_store_and_erp_order_settings_are_validated_naming_the_field() {
+        let c = config();
+        assert_eq!((c.website_id, c.store_id, c.erp_orders.clone()), (1, 1, None));
+        let problem = |c: &super::MagentoConfig| c.validate().unwrap_err().to_string();
+        let mut c = config();
+        c.website_id = 0;
+        assert!(problem(&c).contains("website_id: 0"), "{}", problem(&c));
+        let mut c = config();
+        c.store_id = -1;
+        assert!(problem(&c).contains("store_id: -1"));
+        let mut c = config();
+        c.erp_orders = Some(sync(vec![]));
+        assert!(problem(&c).contains("erp_orders.when: at least one condition set"), "{}", problem(&c));
+        c.erp_orders = Some(ErpOrderSync { enabled: false, ..sync(vec![]) });
+        c.validate().unwrap();
+        c.erp_orders = Some(sync(vec![ConditionSet::default()]));
+        assert!(problem(&c).contains("erp_orders.when[1]: names no criterion"), "{}", problem(&c));
+        c.erp_orders = Some(sync(vec![
+            ConditionSet { statuses: Some(vec!["Open".into()]), ..ConditionSet::default() },
+            ConditionSet { order_types: Some(vec![]), ..ConditionSet::default() },
+        ]));
+        assert!(problem(&c).contains("erp_orders.when[2].order_types: an empty list never holds"), "{}", problem(&c));
+        c.erp_orders = Some(sync(vec![ConditionSet { unpaid_balance_zero: Some(true), ..ConditionSet::default() }]));
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn erp_order_settings_read_from_toml_and_old_files_stay_valid() {
+        let old: super::MagentoConfig = toml::from_str(
+            r#"
+            base_url = "https://shop.example.com"
+            access_token = "t0k"
+            "#,
+        )
+        .unwrap();
+        old.validate().unwrap();
+        assert_eq!((old.website_id, old.store_id), (1, 1));
+        assert!(old.erp_orders.is_none());
+        let c: super::MagentoConfig = toml::from_str(
+            r#"
+            base_url = "https://shop.example.com"
+            access_token = "t0k"
+            website_id = 2
+            store_id = 3
+            [erp_orders]
+            customers = "find_or_guest"
+            [[erp_orders.when]]
+            order_types = ["SO"]
+            statuses = ["Open", "Back Order"]
+            [[erp_orders.when]]
+            unpaid_balance_zero = true
+            "#,
+        )
+        .unwrap();
+        c.validate().unwrap();
+        assert_eq!((c.website_id, c.store_id), (2, 3));
+        let sync = c.erp_orders.unwrap();
+        assert!(sync.enabled && sync.invoices);
+        assert_eq!(sync.when.len(), 2);
+        assert_eq!(sync.customers, crate::model::PublishCustomers::FindOrGuest);
+        let err = toml::from_str::<super::MagentoConfig>(
+            r#"
+            base_url = "https://shop.example.com"
+            access_token = "t0k"
+            [erp_orders]
+            [[erp_orders.when]]
+            status = ["Open"]
+            "#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("status"), "{err}");
+    }
+}

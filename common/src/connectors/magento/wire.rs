@@ -10,6 +10,11 @@ pub struct OrderWire {
     #[serde(default)]
     pub status: Option<String>,
     #[serde(default)]
+    pub state: Option<String>,
+    /// The status an order had before it was put on hold (restored by `/unhold`).
+    #[serde(default)]
+    pub hold_before_status: Option<String>,
+    #[serde(default)]
     pub items: Vec<OrderItemWire>,
 }
 
@@ -27,6 +32,8 @@ pub struct OrderItemWire {
     pub qty_shipped: Decimal,
     #[serde(default, deserialize_with = "lenient::decimal_or_zero")]
     pub qty_canceled: Decimal,
+    #[serde(default, deserialize_with = "lenient::decimal_or_zero")]
+    pub qty_invoiced: Decimal,
 }
 
 /// `GET /V1/shipments` search result.
@@ -83,5 +90,270 @@ pub struct StatusHistory<'a> {
     pub comment: &'a str,
     pub status: &'a str,
     pub is_customer_notified: u8,
+    pub is_visible_on_front: u8,
+}
+
+// ---------------------------------------------------------------------------------------------
+// ERP-originated orders (vendor-apis-erp-out.md A.1.1, A.2, A.3).
+// ---------------------------------------------------------------------------------------------
+
+/// `GET /V1/orders` with `fields=items[entity_id,increment_id,ext_order_id]`, and the answer of
+/// `POST /V1/orders` (the whole order, of which only the ids are read).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct OrderRefWire {
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    pub entity_id: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub increment_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub ext_order_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct OrderRefSearch {
+    #[serde(default)]
+    pub items: Vec<OrderRefWire>,
+}
+
+/// A customer as `GET /V1/customers/search` and `POST /V1/customers` answer it.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CustomerWire {
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    pub id: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    pub group_id: Option<i64>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub firstname: Option<String>,
+    #[serde(default)]
+    pub lastname: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    pub website_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CustomerSearch {
+    #[serde(default)]
+    pub items: Vec<CustomerWire>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ProductSkuWire {
+    #[serde(default)]
+    pub sku: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ProductSearch {
+    #[serde(default)]
+    pub items: Vec<ProductSkuWire>,
+}
+
+/// `POST /V1/customers`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CustomerCreate {
+    pub customer: NewCustomer,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NewCustomer {
+    pub email: String,
+    pub firstname: String,
+    pub lastname: String,
+    pub website_id: i64,
+    pub addresses: Vec<CustomerAddress>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CustomerAddress {
+    pub firstname: String,
+    pub lastname: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub company: Option<String>,
+    pub street: Vec<String>,
+    pub city: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<RegionCode>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub postcode: Option<String>,
+    pub country_id: String,
+    pub telephone: String,
+    pub default_billing: bool,
+    pub default_shipping: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RegionCode {
+    pub region_code: String,
+}
+
+/// `POST /V1/orders` (the direct route): `{"entity": <OrderInterface>}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OrderCreate {
+    pub entity: OrderEntity,
+}
+
+/// The order as Magento stores it, every amount in both the order and the base currency.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OrderEntity {
+    pub store_id: i64,
+    pub base_currency_code: String,
+    pub order_currency_code: String,
+    pub global_currency_code: String,
+    pub store_currency_code: String,
+    pub base_to_global_rate: u8,
+    pub base_to_order_rate: u8,
+    pub state: &'static str,
+    pub status: &'static str,
+    pub ext_order_id: String,
+    /// `YYYY-MM-DD HH:MM:SS`, UTC (§5.0 item 4).
+    pub created_at: String,
+    pub customer_is_guest: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<i64>,
+    pub customer_group_id: i64,
+    pub customer_email: String,
+    pub customer_firstname: String,
+    pub customer_lastname: String,
+    #[serde(serialize_with = "lenient::serialize_number")]
+    pub subtotal: Decimal,
+    #[serde(serialize_with = "lenient::serialize_number")]
+    pub base_subtotal: Decimal,
+    /// Negative, as Magento stores discounts on the order.
+    #[serde(serialize_with = "lenient::serialize_number")]
+    pub discount_amount: Decimal,
+    #[serde(serialize_with = "lenient::serialize_number")]
+    pub base_discount_amount: Decimal,
+    #[serde(serialize_with = "lenient::serialize_number")]
+    pub shipping_amount: Decimal,
+    #[serde(serialize_with = "lenient::serialize_number")]
+    pub base_shipping_amount: Decimal,
+    #[serde(serialize_with = "lenient::serialize_number")]
+    pub tax_amount: Decimal,
+    #[serde(serialize_with = "lenient::serialize_number")]
+    pub base_tax_amount: Decimal,
+    #[serde(serialize_with = "lenient::serialize_number")]
+    pub grand_total: Decimal,
+    #[serde(serialize_with = "lenient::serialize_number")]
+    pub base_grand_total: Decimal,
+    #[serde(serialize_with = "lenient::serialize_number")]
+    pub total_qty_ordered: Decimal,
+    #[serde(serialize_with = "lenient::serialize_number")]
+    pub total_due: Decimal,
+    #[serde(serialize_with = "lenient::serialize_number")]
+    pub base_total_due: Decimal,
+    pub items: Vec<OrderItemCreate>,
+    pub billing_address: OrderAddress,
+    pub payment: OrderPayment,
+    pub extension_attributes: OrderExtension,
+    pub shipping_method: String,
+    pub shipping_description: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub status_histories: Vec<OrderHistory>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OrderItemCreate {
+    pub sku: String,
+    pub name: String,
+    pub product_type: &'static str,
+    #[serde(serialize_with = "lenient::serialize_number")]
+    pub qty_ordered: Decimal,
+    #[serde(serialize_with = "lenient::serialize_number")]
+    pub price: Decimal,
+    #[serde(serialize_with = "lenient::serialize_number")]
+    pub base_price: Decimal,
+    #[serde(serialize_with = "lenient::serialize_number")]
+    pub original_price: Decimal,
+    #[serde(serialize_with = "lenient::serialize_number")]
+    pub row_total: Decimal,
+    #[serde(serialize_with = "lenient::serialize_number")]
+    pub base_row_total: Decimal,
+    /// Positive on items (Magento's convention), unlike the order's.
+    #[serde(serialize_with = "lenient::serialize_number")]
+    pub discount_amount: Decimal,
+    #[serde(serialize_with = "lenient::serialize_number")]
+    pub base_discount_amount: Decimal,
+    #[serde(serialize_with = "lenient::serialize_number")]
+    pub tax_amount: Decimal,
+    #[serde(serialize_with = "lenient::serialize_number")]
+    pub base_tax_amount: Decimal,
+    #[serde(serialize_with = "lenient::serialize_number")]
+    pub price_incl_tax: Decimal,
+    #[serde(serialize_with = "lenient::serialize_number")]
+    pub base_price_incl_tax: Decimal,
+    #[serde(serialize_with = "lenient::serialize_number")]
+    pub row_total_incl_tax: Decimal,
+    #[serde(serialize_with = "lenient::serialize_number")]
+    pub base_row_total_incl_tax: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OrderAddress {
+    pub address_type: &'static str,
+    pub firstname: String,
+    pub lastname: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub company: Option<String>,
+    pub street: Vec<String>,
+    pub city: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub postcode: Option<String>,
+    pub country_id: String,
+    pub telephone: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OrderPayment {
+    pub method: String,
+    #[serde(serialize_with = "lenient::serialize_number")]
+    pub amount_ordered: Decimal,
+    #[serde(serialize_with = "lenient::serialize_number")]
+    pub base_amount_ordered: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OrderExtension {
+    pub shipping_assignments: Vec<ShippingAssignment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ShippingAssignment {
+    pub shipping: Shipping,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Shipping {
+    pub address: OrderAddress,
+    pub method: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OrderHistory {
+    pub comment: String,
+    pub status: &'static str,
+    pub is_customer_notified: u8,
+    pub is_visible_on_front: u8,
+}
+
+/// `POST /V1/order/{id}/invoice`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InvoiceRequest {
+    pub capture: bool,
+    pub notify: bool,
+    pub items: Vec<ShipItem>,
+    pub comment: InvoiceComment,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InvoiceComment {
+    pub comment: String,
     pub is_visible_on_front: u8,
 }
