@@ -35,9 +35,17 @@ pub const VENDOR_ENTRY: super::registry::Vendor = super::registry::Vendor {
     channel: Some(super::registry::ChannelKind {
         check: |settings| Ok(super::registry::settings::<MagentoConfig>(VENDOR, settings)?.validate()?),
         build: |connection, settings| {
-            let client = MagentoClient::new(connection.clone(), super::registry::settings(VENDOR, settings)?)?;
-            // Publish-only: Magento orders are not pulled yet.
-            Ok(super::registry::ChannelParts::publish_only(client, true, MagentoOrderId::channel_order_id_of))
+            let config: MagentoConfig = super::registry::settings(VENDOR, settings)?;
+            let sync = config.erp_orders.clone();
+            let client = MagentoClient::new(connection.clone(), config)?;
+            // Magento orders are not pulled yet: shipments and statuses go back, and with
+            // `erp_orders` set it receives orders entered in the ERP.
+            Ok(super::registry::ChannelParts::receiving_erp_orders(
+                client,
+                true,
+                MagentoOrderId::channel_order_id_of,
+                sync,
+            ))
         },
     }),
 };

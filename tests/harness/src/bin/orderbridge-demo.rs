@@ -260,8 +260,10 @@ async fn erp_orders_to_magento(
         let so = world.sandbox.state().acumatica_enter_order(&order)?;
         let t = so["OrderType"]["value"].as_str().unwrap_or_default().to_owned();
         let nbr = so["OrderNbr"]["value"].as_str().unwrap_or_default().to_owned();
-        let total = so["OrderTotal"]["value"].as_f64().unwrap_or_default();
-        entered.push((t, nbr, rust_decimal::Decimal::try_from(total).unwrap_or_default()));
+        // The amount as the sandbox wrote it (a JSON number), read as a decimal, never a float.
+        let total: rust_decimal::Decimal =
+            so["OrderTotal"]["value"].to_string().trim_matches('"').parse().unwrap_or_default();
+        entered.push((t, nbr, total));
     }
     settle_pushes(world, limit_secs).await;
     let waiting = magento_orders(world, &entered).iter().filter(|c| **c == 0).count();
