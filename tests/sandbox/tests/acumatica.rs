@@ -672,11 +672,12 @@ async fn an_entered_order_is_numbered_defaulted_from_the_customer_and_pushed() {
     let so = sb.state().acumatica_enter_order(&water_order(dec!(1))).unwrap();
     assert_eq!(so["OrderNbr"]["value"], "SO000003");
     // The seeded customer carries its class (not on the order).
-    let st = sb.state().acumatica();
-    assert_eq!(st.customers["AACUSTOMER"]["CustomerClass"]["value"], "WHOLESALE");
-    assert!(st.customers.values().all(|c| c["CustomerClass"]["value"].is_string()));
-    assert!(so.get("CustomerClass").is_none());
-    drop(st);
+    {
+        let st = sb.state().acumatica();
+        assert_eq!(st.customers["AACUSTOMER"]["CustomerClass"]["value"], "WHOLESALE");
+        assert!(st.customers.values().all(|c| c["CustomerClass"]["value"].is_string()));
+        assert!(so.get("CustomerClass").is_none());
+    }
     sb.shutdown().await;
 }
 
