@@ -4,7 +4,8 @@
 //! validation with per-field `error`), Customer, StockItem with UPC/EAN cross-references,
 //! Shipment with packages and tracking numbers, `$filter/$expand/$select/$top/$skip`, the
 //! `{"value": ...}` wrapper, custom fields, and push notifications on shipment confirmation and
-//! order status changes.
+//! order status changes. ERP-side activity (`erp.rs`): sales orders entered as in SO301000,
+//! payments applied to them, SalesInvoice released from confirmed shipments.
 
 mod api;
 mod erp;

@@ -3,7 +3,9 @@
 //! last-page-repeat trap), order detail in the OrderInterface shape (configurable parent/child
 //! rows, shipping address under `extension_attributes.shipping_assignments`), ERP-originated order
 //! creation (`PUT /V1/orders/create`, `POST /V1/orders`), `order/{id}/ship` with tracks,
-//! `order/{id}/invoice`, and status-history comments. Timestamps are UTC `YYYY-MM-DD HH:MM:SS`.
+//! `order/{id}/invoice`, and status-history comments; for ERP-originated flows (`erp.rs`) the
+//! catalogue, MSI source items / reservations / salable quantity, customers, and order
+//! cancel / hold / unhold. Timestamps are UTC `YYYY-MM-DD HH:MM:SS`.
 
 mod api;
 mod erp;
