@@ -178,6 +178,10 @@ pub struct SandboxConfig {
     pub magento_token_ttl: Duration,
     /// Acumatica OAuth access-token lifetime.
     pub acumatica_token_ttl: Duration,
+    /// Magento `POST /V1/orders/{id}/comments` with a `status`: `true` (default, Magento ≤ 2.4.6)
+    /// changes the order's status; `false` is 2.4.7 behaviour (core commit 632f2531): the comment
+    /// is stored and the status stays as it was.
+    pub magento_comment_sets_status: bool,
     /// Fixed loopback ports per vendor (0 = any free port).
     pub ports: Ports,
 }
@@ -224,6 +228,7 @@ impl Default for SandboxConfig {
             sellercloud_token_ttl: Duration::from_secs(3600),
             magento_token_ttl: Duration::from_secs(4 * 3600),
             acumatica_token_ttl: Duration::from_secs(3600),
+            magento_comment_sets_status: true,
             ports: Ports::default(),
         }
     }

@@ -148,6 +148,28 @@ impl GenOrder {
     }
 }
 
+/// An item that exists only in the ERP catalogue (entered on ERP orders, never on the seeded
+/// channel orders): an Acumatica stock item and a Magento simple product under the same id.
+#[derive(Clone, Debug, Serialize)]
+pub struct ErpItem {
+    pub inventory_id: &'static str,
+    pub description: &'static str,
+    pub base_uom: &'static str,
+    pub price: Decimal,
+    pub warehouse: &'static str,
+}
+
+/// The ERP-only items every sandbox is seeded with (whatever the seed).
+pub fn erp_items() -> Vec<ErpItem> {
+    vec![ErpItem {
+        inventory_id: "WATER2809",
+        description: "Spring water 28 oz",
+        base_uom: "BOTTLE",
+        price: Decimal::new(2000, 2),
+        warehouse: "RETAIL",
+    }]
+}
+
 /// Everything the vendors are seeded from.
 #[derive(Clone, Debug)]
 pub struct SeedData {

@@ -587,3 +587,330 @@ async fn package_contents_default_by_box_count_and_are_validated() {
     assert_eq!(ok["ShipmentNbr"]["value"], format!("{:06}", shipments_before + 1));
     sb.shutdown().await;
 }
+
+// ------------------------------------------------------------------------------------------
+// ERP-originated orders: entered in SO301000, paid, shipped, invoiced, canceled
+// ------------------------------------------------------------------------------------------
+
+use orderbridge_sandbox::acumatica::{EnterLine, EnterOrder, ShipToOverride};
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+
+fn water_order(qty: Decimal) -> EnterOrder {
+    EnterOrder {
+        customer_id: "AACUSTOMER".into(),
+        lines: vec![EnterLine::new("WATER2809", qty)],
+        ship_via: Some("UPSGROUND".into()),
+        freight: Some(dec!(12.50)),
+        tax: Some(dec!(8.00)),
+        payment_method: Some("CHECK".into()),
+        customer_order: Some("PO-7781".into()),
+        ..EnterOrder::default()
+    }
+}
+
+fn dec_of(v: &Value) -> Decimal {
+    v["value"].as_f64().map(|f| Decimal::try_from(f).unwrap().round_dp(4)).unwrap()
+}
+
+#[tokio::test]
+async fn an_entered_order_is_numbered_defaulted_from_the_customer_and_pushed() {
+    let rx = common::Receiver::start(0).await;
+    let sb = common::sandbox().await;
+    sb.state().set_webhook(Vendor::Acumatica, Some(WebhookTarget::new(&rx.url)));
+    let so = sb.state().acumatica_enter_order(&water_order(dec!(3))).unwrap();
+    assert_eq!(so["OrderType"]["value"], "SO");
+    assert_eq!(so["OrderNbr"]["value"], "SO000001");
+    assert_eq!(so["Status"]["value"], "Open");
+    assert_eq!(so["LocationID"]["value"], "MAIN");
+    assert_eq!(so["CurrencyID"]["value"], "USD");
+    assert_eq!(so["PaymentMethod"]["value"], "CHECK");
+    assert!(so["LastModified"]["value"].is_string() && so.get("LastModifiedDateTime").is_none());
+    assert_eq!(so["ShipToAddress"]["City"]["value"], "Denver");
+    assert_eq!(so["ShipToContact"]["Email"]["value"], "ap@altaace.com");
+    assert_eq!(so["ShipToContact"]["BusinessName"]["value"], "Alta Ace");
+    assert_eq!(so["BillToAddress"]["PostalCode"]["value"], "80204");
+    assert_eq!(so["BillToContact"]["Email"]["value"], "ap@altaace.com");
+    // Line from the stock item: base UOM, default warehouse and price.
+    let line = &so["Details"][0];
+    assert_eq!(line["UOM"]["value"], "BOTTLE");
+    assert_eq!(line["WarehouseID"]["value"], "RETAIL");
+    assert_eq!(line["LineDescription"]["value"], "Spring water 28 oz");
+    assert_eq!(dec_of(&line["Amount"]), dec!(60));
+    // 3 × 20.00 + 12.50 freight + 8.00 tax.
+    assert_eq!(dec_of(&so["OrderTotal"]), dec!(80.5));
+    assert_eq!(dec_of(&so["Totals"]["UnpaidBalance"]), dec!(80.5));
+    let got = rx.wait(1).await;
+    assert_eq!(got[0].1["Query"], "SalesOrdersForSync");
+    assert_eq!(got[0].1["Inserted"][0]["OrderNbr"], "SO000001");
+    assert_eq!(got[0].1["Inserted"][0]["Status"], "Open");
+    assert_eq!(got[0].1["Deleted"].as_array().unwrap().len(), 0);
+
+    // Hold, and a ship-to override.
+    let mut held = water_order(dec!(1));
+    held.hold = true;
+    held.ship_to =
+        Some(ShipToOverride { city: Some("Boulder".into()), attention: Some("Dock 4".into()), ..Default::default() });
+    let so = sb.state().acumatica_enter_order(&held).unwrap();
+    assert_eq!(so["Status"]["value"], "On Hold");
+    assert_eq!(so["OrderNbr"]["value"], "SO000002");
+    assert_eq!(so["ShipToAddress"]["City"]["value"], "Boulder");
+    assert_eq!(so["ShipToAddress"]["AddressLine1"]["value"], "1200 Larimer St");
+    assert_eq!(so["ShipToAddressOverride"]["value"], true);
+    assert_eq!(so["BillToAddress"]["City"]["value"], "Denver");
+
+    // Refusals name the field and consume no number.
+    let mut bad = water_order(dec!(1));
+    bad.lines.push(EnterLine::new("NO-SUCH-ITEM", dec!(1)));
+    assert!(sb.state().acumatica_enter_order(&bad).unwrap_err().contains("NO-SUCH-ITEM"));
+    let bad = EnterOrder { customer_id: "NOBODY".into(), ..water_order(dec!(1)) };
+    assert!(sb.state().acumatica_enter_order(&bad).unwrap_err().contains("NOBODY"));
+    let bad = EnterOrder { location_id: "WEST".into(), ..water_order(dec!(1)) };
+    assert!(sb.state().acumatica_enter_order(&bad).unwrap_err().contains("WEST"));
+    let bad = EnterOrder { ship_via: Some("PIGEON".into()), ..water_order(dec!(1)) };
+    assert!(sb.state().acumatica_enter_order(&bad).unwrap_err().contains("PIGEON"));
+    let so = sb.state().acumatica_enter_order(&water_order(dec!(1))).unwrap();
+    assert_eq!(so["OrderNbr"]["value"], "SO000003");
+    // The seeded customer carries its class (not on the order).
+    {
+        let st = sb.state().acumatica();
+        assert_eq!(st.customers["AACUSTOMER"]["CustomerClass"]["value"], "WHOLESALE");
+        assert!(st.customers.values().all(|c| c["CustomerClass"]["value"].is_string()));
+        assert!(so.get("CustomerClass").is_none());
+    }
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn entered_orders_are_listed_by_last_modified_with_the_documented_expansions() {
+    let (sb, base, c) = start().await;
+    for _ in 0..5 {
+        sb.state().acumatica_enter_order(&water_order(dec!(2))).unwrap();
+    }
+    let url = |skip: usize| {
+        format!(
+            "{base}{EP}/SalesOrder?$filter={}&$expand=Details,Totals,Payments,ShipToAddress,ShipToContact,BillToAddress,BillToContact&$top=2&$skip={skip}",
+            "OrderType%20eq%20'SO'%20and%20LastModified%20gt%20datetimeoffset'2024-05-01T00%3A00%3A00%2B00%3A00'"
+        )
+    };
+    let all = all_pages(&c, url).await;
+    assert_eq!(all.len(), 5);
+    assert_eq!(all[0]["ShipToAddress"]["City"]["value"], "Denver");
+    assert_eq!(all[0]["BillToContact"]["Email"]["value"], "ap@altaace.com");
+    assert!(all[0]["Totals"]["UnpaidBalance"]["value"].is_number());
+    assert!(all[0]["Payments"].is_array() && all[0]["Details"].is_array());
+    // A filter after the last change finds nothing: the stored time is comparable.
+    let later = (chrono::Utc::now() + chrono::Duration::hours(1)).format("%Y-%m-%dT%H:%M:%S%%2B00:00").to_string();
+    let v: Value =
+        common::json(c.get(format!("{base}{EP}/SalesOrder?$filter=LastModified%20gt%20datetimeoffset'{later}'"))).await;
+    assert_eq!(v.as_array().unwrap().len(), 0, "{v}");
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_put_on_an_existing_order_updates_the_header_and_a_line_by_id() {
+    let (sb, base, c) = start().await;
+    let so = sb.state().acumatica_enter_order(&water_order(dec!(2))).unwrap();
+    let line_id = so["Details"][0]["id"].as_str().unwrap().to_string();
+    let body = json!({
+        "OrderType": {"value": "SO"}, "OrderNbr": {"value": "SO000001"},
+        "ExternalRef": {"value": "MG-000000042"},
+        "Details": [{"id": line_id, "ExternalRef": {"value": "item-9001"}}]
+    });
+    let r = c.put(format!("{base}{EP}/SalesOrder?$expand=Details")).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["ExternalRef"]["value"], "MG-000000042");
+    assert_eq!(v["Details"].as_array().unwrap().len(), 1, "updated by id, not added");
+    assert_eq!(v["Details"][0]["ExternalRef"]["value"], "item-9001");
+    assert_eq!(v["Details"][0]["InventoryID"]["value"], "WATER2809");
+    assert_eq!(sb.state().acumatica().sales_orders.len(), 1);
+    assert_eq!(sb.state().write_count(Vendor::Acumatica, "sales_order.ExternalRef", "MG-000000042"), 1);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn payments_reduce_the_unpaid_balance_and_overpaying_is_refused() {
+    let rx = common::Receiver::start(0).await;
+    let (sb, base, c) = start().await;
+    sb.state().set_webhook(Vendor::Acumatica, Some(WebhookTarget::new(&rx.url)));
+    sb.state().acumatica_enter_order(&water_order(dec!(3))).unwrap(); // 80.50
+    let so = sb.state().acumatica_apply_payment("SO", "SO000001", dec!(30)).unwrap();
+    assert_eq!(dec_of(&so["Totals"]["UnpaidBalance"]), dec!(50.5));
+    let p = &so["Payments"][0];
+    assert_eq!(p["DocType"]["value"], "Payment");
+    assert_eq!(p["ReferenceNbr"]["value"], "000001");
+    assert_eq!(dec_of(&p["PaymentAmount"]), dec!(30));
+    assert_eq!(dec_of(&p["AppliedToOrder"]), dec!(30));
+    assert_eq!(p["Status"]["value"], "Open");
+    let err = sb.state().acumatica_apply_payment("SO", "SO000001", dec!(50.51)).unwrap_err();
+    assert!(err.contains("unpaid balance"), "{err}");
+    assert!(sb.state().acumatica_apply_payment("SO", "SO000001", dec!(0)).is_err());
+    assert!(sb.state().acumatica_apply_payment("SO", "SO999999", dec!(1)).unwrap_err().contains("not found"));
+    let so = sb.state().acumatica_apply_payment("SO", "SO000001", dec!(50.5)).unwrap();
+    assert_eq!(dec_of(&so["Totals"]["UnpaidBalance"]), dec!(0));
+    assert_eq!(so["Payments"][1]["ReferenceNbr"]["value"], "000002");
+    assert!(sb.state().acumatica_apply_payment("SO", "SO000001", dec!(0.01)).is_err(), "nothing left to pay");
+    // Readable through the API, and each payment pushed the order (insert + 2 changes).
+    let v: Value = common::json(c.get(format!("{base}{EP}/SalesOrder/SO/SO000001?$expand=Payments,Totals"))).await;
+    assert_eq!(v["Payments"].as_array().unwrap().len(), 2);
+    assert_eq!(v["Totals"]["UnpaidBalance"]["value"], 0.0);
+    let got = rx.wait(3).await;
+    assert_eq!(got.len(), 3);
+    assert_eq!(got[2].1["Deleted"][0]["OrderNbr"], "SO000001");
+    assert_eq!(got[2].1["Inserted"][0]["Status"], "Open");
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn releasing_an_invoice_bills_confirmed_shipments_and_completes_the_order() {
+    let (sb, base, c) = start().await;
+    let st = sb.state();
+    let mut req = water_order(dec!(4)); // 4 × 20 + 12.50 + 8.00 = 100.50
+    req.lines.push(EnterLine { unit_price: Some(dec!(5)), ..EnterLine::new("WATER2809", dec!(2)) }); // +10
+    st.acumatica_enter_order(&req).unwrap(); // 110.50
+    assert!(st.acumatica_release_invoice("SO", "SO000001").unwrap_err().contains("no confirmed shipments"));
+    st.acumatica_apply_payment("SO", "SO000001", dec!(40)).unwrap();
+    // Partial shipment: 2 of line 1.
+    let mut part = ConfirmShipment::all("SO000001");
+    part.lines = Some(vec![serde_json::from_value(json!({"LineNbr": 1, "Qty": 2})).unwrap()]);
+    st.acumatica_confirm_shipment(&part).unwrap();
+    let inv = st.acumatica_release_invoice("SO", "SO000001").unwrap();
+    assert_eq!(inv["Type"]["value"], "Invoice");
+    assert_eq!(inv["ReferenceNbr"]["value"], "INV000001");
+    assert_eq!(inv["CustomerID"]["value"], "AACUSTOMER");
+    // Lines 40.00 + all freight 12.50 + tax share 8 × 40/90 = 3.56.
+    assert_eq!(dec_of(&inv["Amount"]), dec!(56.06));
+    assert_eq!(dec_of(&inv["PaymentTotal"]), dec!(40));
+    assert_eq!(dec_of(&inv["Balance"]), dec!(16.06));
+    assert_eq!(inv["Status"]["value"], "Open");
+    assert_eq!(inv["Details"][0]["ShipmentNbr"]["value"], "000001");
+    assert_eq!(inv["Details"][0]["OrderNbr"]["value"], "SO000001");
+    assert_eq!(dec_of(&inv["Details"][0]["Qty"]), dec!(2));
+    assert!(inv["LastModifiedDateTime"]["value"].is_string());
+    assert!(st.acumatica_release_invoice("SO", "SO000001").is_err(), "nothing new to invoice");
+    let so = st.acumatica().sales_order("SO000001").unwrap().clone();
+    assert_eq!(so["Status"]["value"], "Back Order");
+    assert_eq!(so["Shipments"][0]["InvoiceNbr"]["value"], "INV000001");
+    assert_eq!(so["Shipments"][0]["InvoiceType"]["value"], "Invoice");
+    assert_eq!(so["Payments"][0]["Status"]["value"], "Closed");
+    assert_eq!(dec_of(&so["Totals"]["UnbilledAmount"]), dec!(54.44));
+    // Ship and invoice the rest: the order completes; a fully paid invoice would be Closed.
+    st.acumatica_apply_payment("SO", "SO000001", dec!(54.44)).unwrap();
+    st.acumatica_confirm_shipment(&ConfirmShipment::all("SO000001")).unwrap();
+    let so = st.acumatica().sales_order("SO000001").unwrap().clone();
+    assert_eq!(so["Shipments"][1]["InvoiceNbr"]["value"], "");
+    let err = st.acumatica_apply_payment("SO", "SO000001", dec!(1)).unwrap_err();
+    assert!(err.contains("Completed"), "{err}");
+    let inv2 = st.acumatica_release_invoice("SO", "SO000001").unwrap();
+    // Lines 40 + 10, tax remainder 8 − 3.56, no freight again.
+    assert_eq!(dec_of(&inv2["Amount"]), dec!(54.44));
+    assert_eq!(inv2["Status"]["value"], "Closed");
+    assert_eq!(dec_of(&inv2["Balance"]), dec!(0));
+    let so = st.acumatica().sales_order("SO000001").unwrap().clone();
+    assert_eq!(so["Status"]["value"], "Completed");
+    assert_eq!(dec_of(&so["Totals"]["UnbilledAmount"]), dec!(0));
+    // Over the API: the expansion, the invoice by key, the list.
+    let v: Value = common::json(c.get(format!("{base}{EP}/SalesOrder/SO/SO000001?$expand=Shipments"))).await;
+    let nbrs: Vec<&str> =
+        v["Shipments"].as_array().unwrap().iter().map(|r| r["InvoiceNbr"]["value"].as_str().unwrap()).collect();
+    assert_eq!(nbrs, ["INV000001", "INV000002"]);
+    let r = c.get(format!("{base}{EP}/SalesInvoice/Invoice/INV000002?$expand=Details")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["Status"]["value"], "Closed");
+    assert_eq!(v["Details"].as_array().unwrap().len(), 2);
+    let r = c.get(format!("{base}{EP}/SalesInvoice/Invoice/INV000009")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let v: Value = common::json(c.get(format!("{base}{EP}/SalesInvoice?$filter=Status%20eq%20'Open'&$top=10"))).await;
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    assert_eq!(v[0]["ReferenceNbr"]["value"], "INV000001");
+    assert!(v[0].get("Details").is_none(), "details only with $expand");
+    let sh: Value = common::json(c.get(format!("{base}{EP}/Shipment/000001?$expand=Orders"))).await;
+    assert_eq!(sh["Status"]["value"], "Invoiced");
+    assert_eq!(sh["Orders"][0]["InvoiceNbr"]["value"], "INV000001");
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn canceling_works_without_shipments_and_is_refused_with_confirmed_ones() {
+    let sb = common::sandbox().await;
+    let st = sb.state();
+    st.acumatica_enter_order(&water_order(dec!(2))).unwrap();
+    st.acumatica_enter_order(&water_order(dec!(2))).unwrap();
+    let so = st.acumatica_set_order_status("SO000001", "Canceled").unwrap();
+    assert_eq!(so["Status"]["value"], "Canceled");
+    assert_eq!(so["Details"][0]["OpenQty"]["value"], 0);
+    assert!(st.acumatica_confirm_shipment(&ConfirmShipment::all("SO000001")).is_err(), "nothing open to ship");
+    st.acumatica_confirm_shipment(&ConfirmShipment::all("SO000002")).unwrap();
+    let err = st.acumatica_set_order_status("SO000002", "Canceled").unwrap_err();
+    assert!(err.contains("shipments"), "{err}");
+    assert_eq!(st.acumatica().sales_order("SO000002").unwrap()["Status"]["value"], "Completed");
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn control_routes_enter_pay_invoice_and_list() {
+    let sb = common::sandbox().await;
+    // Control routes are on the port, outside the instance path.
+    let base = sb.urls().acumatica.trim_end_matches("/AcumaticaERP").to_string();
+    let c = common::client();
+    let r = c
+        .post(format!("{base}/_sandbox/sales-orders/enter"))
+        .json(&json!({"customer_id": "AACUSTOMER", "lines": [{"inventory_id": "WATER2809", "qty": 2}], "freight": 5}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let so: Value = r.json().await.unwrap();
+    assert_eq!(so["OrderNbr"]["value"], "SO000001");
+    assert_eq!(so["OrderTotal"]["value"], 45.0);
+    let r = c
+        .post(format!("{base}/_sandbox/sales-orders/enter"))
+        .json(&json!({"customer_id": "AACUSTOMER", "lines": [{"inventory_id": "NOPE", "qty": 2}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let r = c
+        .post(format!("{base}/_sandbox/sales-orders/payment"))
+        .json(&json!({"order_type": "SO", "order_nbr": "SO000001", "amount": 45}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = c
+        .post(format!("{base}/_sandbox/sales-orders/release-invoice"))
+        .json(&json!({"order_nbr": "SO000001"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422, "nothing shipped yet");
+    let r = c
+        .post(format!("{base}/_sandbox/shipments/confirm"))
+        .json(&json!({"OrderNbr": "SO000001"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = c
+        .post(format!("{base}/_sandbox/sales-orders/release-invoice"))
+        .json(&json!({"order_type": "SO", "order_nbr": "SO000001"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let list: Value = common::json(c.get(format!("{base}/_sandbox/invoices"))).await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["Status"]["value"], "Closed");
+    let state: Value = common::json(c.get(format!("{base}/_sandbox/state"))).await;
+    assert_eq!(state["invoices"], 1);
+    let r = c
+        .post(format!("{base}/_sandbox/sales-orders/status"))
+        .json(&json!({"OrderNbr": "SO000001", "Status": "Canceled"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    sb.shutdown().await;
+}

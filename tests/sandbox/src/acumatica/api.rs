@@ -250,6 +250,7 @@ enum Entity {
     Customer,
     StockItem,
     Shipment,
+    SalesInvoice,
 }
 
 /// Instance, endpoint version and session/token checks for `/entity/Default/{ver}/...`.
@@ -271,10 +272,11 @@ fn entity_of(name: &str) -> Result<Entity, Response> {
         "Customer" => Ok(Entity::Customer),
         "StockItem" => Ok(Entity::StockItem),
         "Shipment" => Ok(Entity::Shipment),
+        "SalesInvoice" => Ok(Entity::SalesInvoice),
         other => Err(err(
             StatusCode::NOT_FOUND,
             format!(
-                "The entity '{other}' is not modelled by the sandbox (SalesOrder, Customer, StockItem, Shipment are)."
+                "The entity '{other}' is not modelled by the sandbox (SalesOrder, Customer, StockItem, Shipment, SalesInvoice are)."
             ),
         )),
     }
@@ -286,6 +288,7 @@ fn store(st: &AcState, e: Entity) -> &std::collections::BTreeMap<String, Value> 
         Entity::Customer => &st.customers,
         Entity::StockItem => &st.stock_items,
         Entity::Shipment => &st.shipments,
+        Entity::SalesInvoice => &st.invoices,
     }
 }
 
@@ -295,6 +298,7 @@ fn store_mut(st: &mut AcState, e: Entity) -> &mut std::collections::BTreeMap<Str
         Entity::Customer => &mut st.customers,
         Entity::StockItem => &mut st.stock_items,
         Entity::Shipment => &mut st.shipments,
+        Entity::SalesInvoice => &mut st.invoices,
     }
 }
 
@@ -528,7 +532,7 @@ fn annotate(body: &mut Value, path: &[&str], msg: &str) {
 
 type FieldErrors = Vec<(Vec<String>, String)>;
 
-fn validate_sales_order(st: &AcState, e: &Value, inserting: bool) -> FieldErrors {
+pub(super) fn validate_sales_order(st: &AcState, e: &Value, inserting: bool) -> FieldErrors {
     let mut errs: FieldErrors = Vec::new();
     let mut push = |p: &[&str], m: String| errs.push((p.iter().map(|x| x.to_string()).collect(), m));
     match val_str(e, "CustomerID") {
@@ -609,12 +613,12 @@ fn validate_sales_order(st: &AcState, e: &Value, inserting: bool) -> FieldErrors
     errs
 }
 
-fn money(d: Decimal) -> Value {
+pub(super) fn money(d: Decimal) -> Value {
     w(num(d.round_dp(2)))
 }
 
 /// Fill computed fields: line numbers, amounts, open quantities and order totals.
-fn compute_sales_order(st: &AcState, e: &mut Value) {
+pub(super) fn compute_sales_order(st: &AcState, e: &mut Value) {
     let mut line_total = Decimal::ZERO;
     let mut qty_total = Decimal::ZERO;
     let mut line_discounts = Decimal::ZERO;
@@ -678,13 +682,40 @@ fn compute_sales_order(st: &AcState, e: &mut Value) {
         .map(|rows| rows.iter().filter_map(|r| val_dec(r, "DiscountAmount")).sum())
         .unwrap_or(Decimal::ZERO);
     let total = line_total + freight + tax - doc_discount;
+    // Payments applied to the order (a row sent without `AppliedToOrder` applies its amount).
+    let paid: Decimal = e
+        .get("Payments")
+        .and_then(Value::as_array)
+        .map(|rows| {
+            rows.iter()
+                .filter_map(|r| val_dec(r, "AppliedToOrder").or_else(|| val_dec(r, "PaymentAmount")))
+                .filter(|x| *x > Decimal::ZERO)
+                .sum()
+        })
+        .unwrap_or(Decimal::ZERO);
+    // What released invoices already bill of this order.
+    let (order_type, order_nbr) = (val_str(e, "OrderType"), val_str(e, "OrderNbr"));
+    let (mut billed_amount, mut billed_qty) = (Decimal::ZERO, Decimal::ZERO);
+    if order_nbr.is_some() {
+        for inv in st.invoices.values() {
+            let rows = inv.get("Details").and_then(Value::as_array).into_iter().flatten();
+            let ours: Vec<&Value> =
+                rows.filter(|d| val_str(d, "OrderNbr") == order_nbr && val_str(d, "OrderType") == order_type).collect();
+            if !ours.is_empty() {
+                billed_amount += val_dec(inv, "Amount").unwrap_or(Decimal::ZERO);
+                billed_qty += ours.iter().filter_map(|d| val_dec(d, "Qty")).sum::<Decimal>();
+            }
+        }
+    }
     e["OrderedQty"] = w(num(qty_total));
     e["TaxTotal"] = money(tax);
     e["OrderTotal"] = money(total);
     let totals = json!({
         "LineTotalAmount": money(line_total), "Freight": money(freight),
         "DiscountTotal": money(line_discounts + doc_discount), "TaxTotal": money(tax),
-        "UnpaidBalance": money(total),
+        "UnpaidBalance": money((total - paid).max(Decimal::ZERO)),
+        "UnbilledAmount": money((total - billed_amount).max(Decimal::ZERO)),
+        "UnbilledQty": w(num((qty_total - billed_qty).max(Decimal::ZERO))),
     });
     e["Totals"] = totals;
 }
@@ -853,6 +884,16 @@ fn put_customer(s: &SharedState, h: &HeaderMap, body: Value, sh: &Shape, ver: &s
 // Push notifications
 // ------------------------------------------------------------------------------------------
 
+/// One row of the order push query.
+fn order_push_row(so: &Value, status: &str) -> Value {
+    json!({
+        "OrderType": val_str(so, "OrderType"), "OrderNbr": val_str(so, "OrderNbr"),
+        "Status": status, "CustomerID": val_str(so, "CustomerID"),
+        "CustomerOrder": val_str(so, "CustomerOrder"), "ExternalRef": val_str(so, "ExternalRef"),
+        "LastModified": val_str(so, "LastModified").map(|d| d.chars().take(19).collect::<String>()),
+    })
+}
+
 /// .NET ticks, the unit of the push `TimeStamp` (monotonic within the sandbox).
 fn ticks() -> i64 {
     Utc::now().timestamp_micros() * 10 + 621_355_968_000_000_000
@@ -877,22 +918,25 @@ impl SharedState {
         self.dispatch(V, query, body, Signing::None, Vec::new());
     }
 
-    fn acumatica_push_order(&self, so: &Value, old_status: Option<String>) {
-        let row = |status: &str| {
-            json!({
-                "OrderType": val_str(so, "OrderType"), "OrderNbr": val_str(so, "OrderNbr"),
-                "Status": status, "CustomerID": val_str(so, "CustomerID"),
-                "CustomerOrder": val_str(so, "CustomerOrder"), "ExternalRef": val_str(so, "ExternalRef"),
-                "LastModified": val_str(so, "LastModified").map(|d| d.chars().take(19).collect::<String>()),
-            })
-        };
+    pub(super) fn acumatica_push_order(&self, so: &Value, old_status: Option<String>) {
         let new_status = val_str(so, "Status").unwrap_or_default();
-        let deleted = old_status.map(|o| vec![row(&o)]).unwrap_or_default();
+        let deleted = old_status.map(|o| vec![order_push_row(so, &o)]).unwrap_or_default();
         let q = self.config().acumatica_order_query.clone();
-        self.acumatica_push(&q, vec![row(&new_status)], deleted);
+        self.acumatica_push(&q, vec![order_push_row(so, &new_status)], deleted);
     }
 
-    /// Change a sales order's status (as an ERP user would) and push the change.
+    /// An order row changed (status, payment, invoice): the old row in `Deleted`, the new one in
+    /// `Inserted`, as a generic inquiry reports a changed row.
+    pub(super) fn acumatica_push_order_change(&self, before: &Value, after: &Value) {
+        let old = order_push_row(before, &val_str(before, "Status").unwrap_or_default());
+        let new = order_push_row(after, &val_str(after, "Status").unwrap_or_default());
+        let q = self.config().acumatica_order_query.clone();
+        self.acumatica_push(&q, vec![new], vec![old]);
+    }
+
+    /// Change a sales order's status (as an ERP user would) and push the change. `Canceled` is
+    /// refused for an order with shipments (Acumatica: cancel or correct the shipments first);
+    /// it zeroes the open quantities.
     pub fn acumatica_set_order_status(&self, order_nbr: &str, status: &str) -> Result<Value, String> {
         let (rec, old) = {
             let mut st = self.acumatica();
@@ -905,7 +949,24 @@ impl SharedState {
                 .ok_or_else(|| format!("sales order {order_nbr} not found"))?;
             let so = st.sales_orders.get_mut(&key).ok_or("vanished")?;
             let old = val_str(so, "Status");
-            so["Status"] = w(status);
+            if status.eq_ignore_ascii_case("Canceled") || status.eq_ignore_ascii_case("Cancelled") {
+                let shipped = so.get("Shipments").and_then(Value::as_array).is_some_and(|l| !l.is_empty());
+                if shipped {
+                    return Err(format!(
+                        "The {order_nbr} sales order cannot be canceled because it has shipments. \
+                         Cancel or correct the shipments first."
+                    ));
+                }
+                if let Some(rows) = so.get_mut("Details").and_then(Value::as_array_mut) {
+                    for r in rows {
+                        r["OpenQty"] = w(0);
+                    }
+                }
+                so["Status"] = w("Canceled");
+                so["Hold"] = w(false);
+            } else {
+                so["Status"] = w(status);
+            }
             so["LastModified"] = w(now);
             (so.clone(), old)
         };
@@ -1051,7 +1112,7 @@ impl SharedState {
                     "id": uuid::Uuid::new_v4().to_string(), "rowNumber": 1,
                     "OrderType": w(req.order_type.clone()), "OrderNbr": w(req.order_nbr.clone()),
                     "ShipmentNbr": w(nbr.clone()), "ShipmentType": w("Shipment"),
-                    "ShippedQty": w(num(shipped_total)), "InvoiceNbr": w(""),
+                    "ShippedQty": w(num(shipped_total)), "InvoiceType": w(""), "InvoiceNbr": w(""),
                 }],
                 "Details": details,
                 "Packages": packages,
@@ -1077,6 +1138,7 @@ impl SharedState {
                 "id": uuid::Uuid::new_v4().to_string(), "ShipmentNbr": w(nbr.clone()),
                 "ShipmentType": w("Shipment"), "Status": w("Confirmed"),
                 "ShippedQty": w(num(shipped_total)), "ShipmentDate": shipment["ShipmentDate"].clone(),
+                "InvoiceType": w(""), "InvoiceNbr": w(""),
             });
             match so_mut.get_mut("Shipments").and_then(Value::as_array_mut) {
                 Some(list) => list.push(entry),
@@ -1175,6 +1237,10 @@ pub fn control_router(state: SharedState) -> Router {
         .route("/_sandbox/stock-items", get(ctl_stock))
         .route("/_sandbox/shipments", get(ctl_shipments))
         .route("/_sandbox/shipments/confirm", post(ctl_confirm))
+        .route("/_sandbox/sales-orders/enter", post(super::erp::ctl_enter))
+        .route("/_sandbox/sales-orders/payment", post(super::erp::ctl_payment))
+        .route("/_sandbox/sales-orders/release-invoice", post(super::erp::ctl_release_invoice))
+        .route("/_sandbox/invoices", get(super::erp::ctl_invoices))
         .route("/_sandbox/sessions/expire", put(ctl_expire).post(ctl_expire))
         .with_state(state)
 }
@@ -1188,6 +1254,7 @@ async fn ctl_state(State(s): State<SharedState>) -> Json<Value> {
         "customers": st.customers.len(),
         "stock_items": st.stock_items.len(),
         "shipments": st.shipments.len(),
+        "invoices": st.invoices.len(),
         "sessions": st.sessions.len(),
         "oauth_tokens": st.tokens.len(),
         "active_api_users": users,
@@ -1237,7 +1304,8 @@ async fn ctl_status(State(s): State<SharedState>, body: Bytes) -> Response {
     };
     match s.acumatica_set_order_status(&b.order_nbr, &b.status) {
         Ok(so) => Json(so).into_response(),
-        Err(m) => ctl_error(StatusCode::NOT_FOUND, m),
+        Err(m) if m.contains("not found") => ctl_error(StatusCode::NOT_FOUND, m),
+        Err(m) => ctl_error(StatusCode::UNPROCESSABLE_ENTITY, m),
     }
 }
 

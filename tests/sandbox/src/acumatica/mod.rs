@@ -4,9 +4,11 @@
 //! validation with per-field `error`), Customer, StockItem with UPC/EAN cross-references,
 //! Shipment with packages and tracking numbers, `$filter/$expand/$select/$top/$skip`, the
 //! `{"value": ...}` wrapper, custom fields, and push notifications on shipment confirmation and
-//! order status changes.
+//! order status changes. ERP-side activity (`erp.rs`): sales orders entered as in SO301000,
+//! payments applied to them, SalesInvoice released from confirmed shipments.
 
 mod api;
+mod erp;
 pub mod filter;
 pub mod schema;
 mod sim;
@@ -24,6 +26,7 @@ use crate::core::{num, parse_decimal};
 use crate::seed::SeedData;
 
 pub use api::{control_router, router, ConfirmShipment, ShipLine, ShipPackage};
+pub use erp::{EnterLine, EnterOrder, ShipToOverride};
 pub use sim::Sim;
 
 /// Endpoint versions served under `/entity/Default/{version}/`.
@@ -79,12 +82,16 @@ pub struct AcState {
     pub customers: BTreeMap<String, Value>,
     pub stock_items: BTreeMap<String, Value>,
     pub shipments: BTreeMap<String, Value>,
+    /// SalesInvoice records keyed by `Type/ReferenceNbr`, e.g. `Invoice/INV000001`.
+    pub invoices: BTreeMap<String, Value>,
     pub(crate) sessions: HashMap<String, Session>,
     pub(crate) tokens: HashMap<String, OAuthToken>,
     pub(crate) refresh_tokens: HashMap<String, String>,
     next_so: u64,
     next_customer: u64,
     next_shipment: u64,
+    next_invoice: u64,
+    next_payment: u64,
     /// Sales orders and shipments created through the API (licence metering) [AC10].
     pub commercial_transactions: u64,
     pub tz: Tz,
@@ -98,12 +105,15 @@ impl AcState {
             customers: BTreeMap::new(),
             stock_items: BTreeMap::new(),
             shipments: BTreeMap::new(),
+            invoices: BTreeMap::new(),
             sessions: HashMap::new(),
             tokens: HashMap::new(),
             refresh_tokens: HashMap::new(),
             next_so: 1,
             next_customer: 1,
             next_shipment: 1,
+            next_invoice: 1,
+            next_payment: 1,
             commercial_transactions: 0,
             tz: cfg.acumatica_time_zone,
             push_seq: 0,
@@ -140,17 +150,65 @@ impl AcState {
                 }),
             );
         }
+        // Items that exist only in the ERP (entered on ERP orders).
+        for (i, it) in crate::seed::erp_items().iter().enumerate() {
+            s.stock_items.entry(it.inventory_id.to_string()).or_insert_with(|| {
+                json!({
+                    "id": uuid_for("stock-erp", i), "rowNumber": 1, "note": w(""),
+                    "InventoryID": w(it.inventory_id), "Description": w(it.description),
+                    "ItemStatus": w("Active"), "ItemClass": w("GOODS"), "BaseUOM": w(it.base_uom),
+                    "DefaultPrice": w(num(it.price)), "DefaultWarehouseID": w(it.warehouse),
+                    "LastModified": w(now.clone()), "LastModifiedDateTime": w(now.clone()),
+                    "CrossReferences": [],
+                })
+            });
+        }
         // A handful of customers, the first ones matching channel buyer emails (repeat buyers
         // are drawn from the front of the pool, so these match often).
         for b in data.buyers.iter().take(12) {
             let id = s.next_customer_id();
             let a = &b.address;
-            s.customers
-                .insert(id.clone(), customer_json(&id, &format!("{} {}", a.first_name, a.last_name), &b.email, &now));
+            let mut c = customer_json(&id, &format!("{} {}", a.first_name, a.last_name), &b.email, &now);
+            set_main_address(
+                &mut c,
+                &MainAddress {
+                    line1: &a.line1,
+                    line2: &a.line2,
+                    city: &a.city,
+                    state: &a.state,
+                    postal: &a.postal,
+                    country: &a.country,
+                    phone: &a.phone,
+                    company: &a.company,
+                    attention: &format!("{} {}", a.first_name, a.last_name),
+                },
+            );
+            c["CustomerClass"] = w("RETAIL");
+            s.customers.insert(id, c);
         }
         // One catch-all customer for web-store guest checkouts.
         let id = s.next_customer_id();
-        s.customers.insert(id.clone(), customer_json(&id, "Web Store Guest", "guest@webstore.example.com", &now));
+        let mut guest = customer_json(&id, "Web Store Guest", "guest@webstore.example.com", &now);
+        guest["CustomerClass"] = w("RETAIL");
+        s.customers.insert(id, guest);
+        // A wholesale customer whose orders are entered in the ERP (SO301000), not on a channel.
+        let mut aa = customer_json("AACUSTOMER", "Alta Ace", "ap@altaace.com", &now);
+        aa["CustomerClass"] = w("WHOLESALE");
+        set_main_address(
+            &mut aa,
+            &MainAddress {
+                line1: "1200 Larimer St",
+                line2: "Suite 400",
+                city: "Denver",
+                state: "CO",
+                postal: "80204",
+                country: "US",
+                phone: "+1 303-555-0148",
+                company: "Alta Ace",
+                attention: "Accounts Payable",
+            },
+        );
+        s.customers.insert("AACUSTOMER".into(), aa);
         s
     }
 
@@ -175,6 +233,23 @@ impl AcState {
         let n = format!("C{:06}", self.next_customer);
         self.next_customer += 1;
         n
+    }
+
+    pub(crate) fn next_invoice_nbr(&mut self) -> String {
+        let n = format!("INV{:06}", self.next_invoice);
+        self.next_invoice += 1;
+        n
+    }
+
+    pub(crate) fn next_payment_nbr(&mut self) -> String {
+        let n = format!("{:06}", self.next_payment);
+        self.next_payment += 1;
+        n
+    }
+
+    /// Sales invoice by `ReferenceNbr` (type Invoice) — convenience for tests.
+    pub fn sales_invoice(&self, reference_nbr: &str) -> Option<&Value> {
+        self.invoices.get(&format!("Invoice/{reference_nbr}"))
     }
 
     pub(crate) fn next_shipment_nbr(&mut self) -> String {
@@ -243,6 +318,31 @@ pub(crate) fn customer_json(id: &str, name: &str, email: &str, now: &str) -> Val
         "CreatedDateTime": w(now), "LastModifiedDateTime": w(now),
         "MainContact": { "Email": w(email), "DisplayName": w(name) },
     })
+}
+
+/// A customer's main address and contact details (seeded customers).
+pub(crate) struct MainAddress<'a> {
+    pub line1: &'a str,
+    pub line2: &'a str,
+    pub city: &'a str,
+    pub state: &'a str,
+    pub postal: &'a str,
+    pub country: &'a str,
+    pub phone: &'a str,
+    pub company: &'a str,
+    pub attention: &'a str,
+}
+
+/// Put `MainContact{Phone1, CompanyName, Attention, Address{...}}` on a customer.
+pub(crate) fn set_main_address(c: &mut Value, a: &MainAddress<'_>) {
+    let mc = &mut c["MainContact"];
+    mc["Phone1"] = w(a.phone);
+    mc["CompanyName"] = w(a.company);
+    mc["Attention"] = w(a.attention);
+    mc["Address"] = json!({
+        "AddressLine1": w(a.line1), "AddressLine2": w(a.line2), "City": w(a.city),
+        "State": w(a.state), "PostalCode": w(a.postal), "Country": w(a.country),
+    });
 }
 
 /// Shape an entity for a response: wrapped fields always, linked objects and detail arrays only

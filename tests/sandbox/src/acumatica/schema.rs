@@ -105,6 +105,7 @@ const DEFS: &[(&str, &[(&str, &str)])] = &[
             ("PaymentMethod", "S"),
             ("PaymentAmount", "D"),
             ("AppliedToOrder", "D"),
+            ("Balance", "D"),
             ("PaymentRef", "S"),
             ("CashAccount", "S"),
             ("Currency", "S"),
@@ -130,7 +131,63 @@ const DEFS: &[(&str, &[(&str, &str)])] = &[
     ("SalesOrdersDiscountDetails", &[("DiscountCode", "S"), ("DiscountAmount", "D"), ("ManualDiscount", "B")]),
     (
         "SalesOrderShipment",
-        &[("ShipmentNbr", "S"), ("ShipmentType", "S"), ("Status", "S"), ("ShippedQty", "D"), ("ShipmentDate", "T")],
+        &[
+            ("ShipmentNbr", "S"),
+            ("ShipmentType", "S"),
+            ("Status", "S"),
+            ("ShippedQty", "D"),
+            ("ShipmentDate", "T"),
+            ("InvoiceType", "S"),
+            ("InvoiceNbr", "S"),
+        ],
+    ),
+    (
+        "SalesInvoice",
+        &[
+            ("Type", "S"),
+            ("ReferenceNbr", "S"),
+            ("Status", "S"),
+            ("Hold", "B"),
+            ("CreditHold", "B"),
+            ("Date", "T"),
+            ("DueDate", "T"),
+            ("CustomerID", "S"),
+            ("LocationID", "S"),
+            ("CustomerOrder", "S"),
+            ("CurrencyID", "S"),
+            ("Description", "S"),
+            ("Amount", "D"),
+            ("Balance", "D"),
+            ("PaymentTotal", "D"),
+            ("TaxTotal", "D"),
+            ("DetailTotal", "D"),
+            ("DiscountTotal", "D"),
+            ("FreightPrice", "D"),
+            ("CreatedDateTime", "T"),
+            ("LastModifiedDateTime", "T"),
+            ("Details", "[SalesInvoiceDetail]"),
+            ("ApplicationsInvoice", "[SalesInvoiceApplicationInvoice]"),
+            ("ApplicationsCreditMemo", "[SalesInvoiceApplicationInvoice]"),
+        ],
+    ),
+    (
+        "SalesInvoiceDetail",
+        &[
+            ("OrderType", "S"),
+            ("OrderNbr", "S"),
+            ("OrderLineNbr", "I"),
+            ("ShipmentNbr", "S"),
+            ("InventoryID", "S"),
+            ("TransactionDescr", "S"),
+            ("Qty", "D"),
+            ("UOM", "S"),
+            ("UnitPrice", "D"),
+            ("Amount", "D"),
+        ],
+    ),
+    (
+        "SalesInvoiceApplicationInvoice",
+        &[("DocType", "S"), ("ReferenceNbr", "S"), ("AmountPaid", "D"), ("Balance", "D")],
     ),
     (
         "SalesOrderShippingSettings",
@@ -165,6 +222,8 @@ const DEFS: &[(&str, &[(&str, &str)])] = &[
             ("DiscountTotal", "D"),
             ("TaxTotal", "D"),
             ("UnpaidBalance", "D"),
+            ("UnbilledAmount", "D"),
+            ("UnbilledQty", "D"),
         ],
     ),
     (
@@ -303,7 +362,7 @@ const DEFS: &[(&str, &[(&str, &str)])] = &[
     ),
 ];
 
-const TOP_LEVEL: &[&str] = &["SalesOrder", "Customer", "StockItem", "Shipment"];
+const TOP_LEVEL: &[&str] = &["SalesOrder", "Customer", "StockItem", "Shipment", "SalesInvoice"];
 
 fn value_def(json_type: &str, format: Option<&str>) -> Value {
     let mut v = json!({ "type": json_type });

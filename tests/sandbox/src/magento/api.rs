@@ -21,16 +21,16 @@ use crate::seed::OrderOverrides;
 
 const V: Vendor = Vendor::Magento;
 
-fn bad(msg: impl AsRef<str>) -> Response {
+pub(super) fn bad(msg: impl AsRef<str>) -> Response {
     vendor_error(V, StatusCode::BAD_REQUEST, msg.as_ref())
 }
 
 /// `{"message": "...", "parameters": {...}}` — Magento's documented error body [MG5].
-fn err_params(status: StatusCode, message: &str, params: Value) -> Response {
+pub(super) fn err_params(status: StatusCode, message: &str, params: Value) -> Response {
     (status, Json(json!({ "message": message, "parameters": params }))).into_response()
 }
 
-fn no_entity(field: &str, value: &str) -> Response {
+pub(super) fn no_entity(field: &str, value: &str) -> Response {
     err_params(
         StatusCode::NOT_FOUND,
         "No such entity with %fieldName = %fieldValue",
@@ -51,7 +51,23 @@ pub fn router(state: SharedState) -> Router {
             .route(&format!("{p}/order/{{id}}/invoice"), post(invoice))
             .route(&format!("{p}/shipment/{{id}}"), get(get_shipment))
             .route(&format!("{p}/shipments"), get(search_shipments))
-            .route(&format!("{p}/shipment/track"), post(add_track));
+            .route(&format!("{p}/shipment/track"), post(add_track))
+            .route(&format!("{p}/orders/{{id}}/cancel"), post(super::erp::cancel_order))
+            .route(&format!("{p}/orders/{{id}}/hold"), post(super::erp::hold_order))
+            .route(&format!("{p}/orders/{{id}}/unhold"), post(super::erp::unhold_order))
+            .route(&format!("{p}/products"), get(super::erp::search_products))
+            .route(&format!("{p}/products/{{sku}}"), get(super::erp::get_product))
+            .route(
+                &format!("{p}/inventory/get-product-salable-quantity/{{sku}}/{{stockId}}"),
+                get(super::erp::salable_quantity),
+            )
+            .route(
+                &format!("{p}/inventory/source-items"),
+                get(super::erp::search_source_items).post(super::erp::save_source_items),
+            )
+            .route(&format!("{p}/customers"), post(super::erp::create_customer))
+            .route(&format!("{p}/customers/search"), get(super::erp::search_customers))
+            .route(&format!("{p}/customers/{{id}}"), get(super::erp::get_customer));
     }
     r.with_state(state)
 }
@@ -64,7 +80,7 @@ fn check_store(params: &BTreeMap<String, String>) -> Result<(), Response> {
     }
 }
 
-fn auth(s: &SharedState, h: &HeaderMap, params: &BTreeMap<String, String>) -> Result<(), Response> {
+pub(super) fn auth(s: &SharedState, h: &HeaderMap, params: &BTreeMap<String, String>) -> Result<(), Response> {
     check_store(params)?;
     let token =
         h.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
@@ -121,22 +137,22 @@ async fn admin_token(
 // ------------------------------------------------------------------------------------------
 
 #[derive(Debug, Default, Clone)]
-struct Filter {
-    field: String,
-    value: String,
-    condition: String,
+pub(super) struct Filter {
+    pub(super) field: String,
+    pub(super) value: String,
+    pub(super) condition: String,
 }
 
 #[derive(Debug, Default)]
-struct Criteria {
-    groups: BTreeMap<usize, BTreeMap<usize, Filter>>,
-    sorts: BTreeMap<usize, (String, bool)>,
-    page_size: Option<usize>,
-    current_page: Option<usize>,
+pub(super) struct Criteria {
+    pub(super) groups: BTreeMap<usize, BTreeMap<usize, Filter>>,
+    pub(super) sorts: BTreeMap<usize, (String, bool)>,
+    pub(super) page_size: Option<usize>,
+    pub(super) current_page: Option<usize>,
 }
 
 /// Parse `searchCriteria[filter_groups][0][filters][0][field]=...` style parameters.
-fn parse_criteria(pairs: &[(String, String)]) -> Result<Criteria, String> {
+pub(super) fn parse_criteria(pairs: &[(String, String)]) -> Result<Criteria, String> {
     let mut c = Criteria::default();
     for (k, v) in pairs {
         let Some(rest) = k.strip_prefix("searchCriteria") else {
@@ -188,7 +204,7 @@ fn parse_criteria(pairs: &[(String, String)]) -> Result<Criteria, String> {
     Ok(c)
 }
 
-fn field_str(o: &Value, field: &str) -> Option<String> {
+pub(super) fn field_str(o: &Value, field: &str) -> Option<String> {
     match o.get(field)? {
         Value::Null => None,
         Value::String(s) => Some(s.clone()),
@@ -196,7 +212,7 @@ fn field_str(o: &Value, field: &str) -> Option<String> {
     }
 }
 
-fn cmp_vals(a: &str, b: &str) -> Ordering {
+pub(super) fn cmp_vals(a: &str, b: &str) -> Ordering {
     match (parse_decimal(&json!(a)), parse_decimal(&json!(b))) {
         (Some(x), Some(y)) => x.cmp(&y),
         _ => a.cmp(b),
@@ -259,7 +275,7 @@ fn matches(o: &Value, f: &Filter) -> bool {
 }
 
 /// Filters in one group are OR-ed, except a `from`/`to` pair on the same field (a range).
-fn group_matches(o: &Value, g: &BTreeMap<usize, Filter>) -> bool {
+pub(super) fn group_matches(o: &Value, g: &BTreeMap<usize, Filter>) -> bool {
     let fs: Vec<&Filter> = g.values().collect();
     let range_fields: Vec<&str> = fs
         .iter()
@@ -273,7 +289,7 @@ fn group_matches(o: &Value, g: &BTreeMap<usize, Filter>) -> bool {
     ranges_ok || fs.iter().filter(|f| !range_fields.contains(&f.field.as_str())).any(|f| matches(o, f))
 }
 
-fn criteria_echo(c: &Criteria) -> Value {
+pub(super) fn criteria_echo(c: &Criteria) -> Value {
     json!({
         "filter_groups": c.groups.values().map(|g| json!({
             "filters": g.values().map(|f| json!({
@@ -332,7 +348,7 @@ async fn search_orders(
     Json(json!({ "items": items, "search_criteria": criteria_echo(&c), "total_count": total })).into_response()
 }
 
-fn order_id(params: &BTreeMap<String, String>) -> Result<i64, Response> {
+pub(super) fn order_id(params: &BTreeMap<String, String>) -> Result<i64, Response> {
     let raw = params.get("id").cloned().unwrap_or_default();
     raw.parse::<i64>().map_err(|_| no_entity("orderId", &raw))
 }
@@ -355,7 +371,7 @@ fn with_order(
 }
 
 /// An optional JSON body (`ship`, `invoice`): empty reads as `{}`.
-fn optional_body(body: &Bytes) -> Result<Value, Response> {
+pub(super) fn optional_body(body: &Bytes) -> Result<Value, Response> {
     if body.is_empty() {
         return Ok(json!({}));
     }
@@ -370,7 +386,7 @@ async fn get_order(
     with_order(&s, &h, &params, |o| Json(o.clone()).into_response())
 }
 
-fn required(field: &str) -> Response {
+pub(super) fn required(field: &str) -> Response {
     err_params(
         StatusCode::BAD_REQUEST,
         "\"%fieldName\" is required. Enter and try again.",
@@ -498,7 +514,7 @@ async fn create_order(
 }
 
 /// Quantities per top-level item: (item_id, ordered, shipped, invoiced).
-fn top_items(o: &Value) -> Vec<(i64, Decimal, Decimal, Decimal)> {
+pub(super) fn top_items(o: &Value) -> Vec<(i64, Decimal, Decimal, Decimal)> {
     o["items"]
         .as_array()
         .into_iter()
@@ -542,7 +558,7 @@ fn requested(body: &Value, tops: &[(i64, Decimal, Decimal)]) -> Result<Vec<(i64,
     }
 }
 
-fn bump(o: &mut Value, field: &str, wanted: &[(i64, Decimal)]) {
+pub(super) fn bump(o: &mut Value, field: &str, wanted: &[(i64, Decimal)]) {
     if let Some(list) = o.get_mut("items").and_then(Value::as_array_mut) {
         for it in list.iter_mut() {
             let own = it["item_id"].as_i64().unwrap_or(0);
@@ -607,6 +623,15 @@ async fn ship(
             }
             Err(m) => return bad(format!("Shipment Document Validation Error(s):\n{m}")),
         };
+        // MSI: the source comes from `arguments.extension_attributes.source_code` (default `default`).
+        let source = v
+            .pointer("/arguments/extension_attributes/source_code")
+            .and_then(Value::as_str)
+            .unwrap_or(super::DEFAULT_SOURCE)
+            .to_string();
+        if source != super::DEFAULT_SOURCE {
+            return bad(format!("Source item not found by source code: {source}"));
+        }
         let sid = st.next_shipment;
         st.next_shipment += 1;
         let now = mg_time(&Utc::now());
@@ -635,6 +660,9 @@ async fn ship(
         };
         bump(o, "qty_shipped", &wanted);
         settle_state(o);
+        // Source deduction plus the compensating reservation (magento/inventory#3419).
+        let shipped: Vec<(String, Decimal)> = super::erp::skus_of(&o.clone(), &wanted);
+        st.deduct_for_shipment(id, &shipped);
         sid
     };
     s.record_write(V, "shipment", &id.to_string(), json!({ "shipment_id": sid }));
@@ -740,9 +768,16 @@ async fn add_comment(
             .and_then(Value::as_str)
             .map(str::to_string)
             .unwrap_or_else(|| o["status"].as_str().unwrap_or("").to_string());
-        if h.get("status").and_then(Value::as_str).is_some() {
-            o["status"] = json!(status);
-        }
+        // 2.4.7 (magento_comment_sets_status = false): the comment is stored with the order's
+        // own status and the status does not change.
+        let status = if s.config().magento_comment_sets_status {
+            if h.get("status").and_then(Value::as_str).is_some() {
+                o["status"] = json!(status);
+            }
+            status
+        } else {
+            o["status"].as_str().unwrap_or("").to_string()
+        };
         let entry = json!({
             "entity_id": hid, "parent_id": id, "comment": comment, "status": status,
             "entity_name": "order", "created_at": mg_time(&Utc::now()),
@@ -882,6 +917,8 @@ pub fn control_router(state: SharedState) -> Router {
         .route("/_sandbox/orders", post(ctl_create))
         .route("/_sandbox/shipments", get(ctl_shipments))
         .route("/_sandbox/invoices", get(ctl_invoices))
+        .route("/_sandbox/customers", get(super::erp::ctl_customers))
+        .route("/_sandbox/stock", get(super::erp::ctl_stock))
         .with_state(state)
 }
 
@@ -891,6 +928,9 @@ async fn ctl_state(State(s): State<SharedState>) -> Json<Value> {
         "orders": st.orders.len(),
         "shipments": st.shipments.len(),
         "invoices": st.invoices.len(),
+        "products": st.products.len(),
+        "customers": st.customers.len(),
+        "reservations": st.reservations.len(),
         "writes": s.write_counts(V),
     }))
 }

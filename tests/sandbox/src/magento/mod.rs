@@ -3,9 +3,12 @@
 //! last-page-repeat trap), order detail in the OrderInterface shape (configurable parent/child
 //! rows, shipping address under `extension_attributes.shipping_assignments`), ERP-originated order
 //! creation (`PUT /V1/orders/create`, `POST /V1/orders`), `order/{id}/ship` with tracks,
-//! `order/{id}/invoice`, and status-history comments. Timestamps are UTC `YYYY-MM-DD HH:MM:SS`.
+//! `order/{id}/invoice`, and status-history comments; for ERP-originated flows (`erp.rs`) the
+//! catalogue, MSI source items / reservations / salable quantity, customers, and order
+//! cancel / hold / unhold. Timestamps are UTC `YYYY-MM-DD HH:MM:SS`.
 
 mod api;
+mod erp;
 mod sim;
 
 use std::collections::{BTreeMap, HashMap};
@@ -19,6 +22,13 @@ use crate::core::num_dp;
 use crate::seed::{GenOrder, SeedData};
 
 pub use api::{control_router, router};
+
+/// The MSI source every product is assigned to (single-source mode) and the default stock.
+pub const DEFAULT_SOURCE: &str = "default";
+pub const DEFAULT_STOCK_ID: i64 = 1;
+/// Source quantity of every catalogue product at start, after the open seeded orders' placement
+/// reservations (so each SKU starts with this salable quantity).
+pub const SEEDED_SALABLE_QTY: i64 = 100;
 pub use sim::Sim;
 
 /// Magento's wire datetime (always UTC).
@@ -37,6 +47,17 @@ pub struct MgState {
     pub orders: BTreeMap<i64, Value>,
     pub shipments: BTreeMap<i64, Value>,
     pub invoices: BTreeMap<i64, Value>,
+    /// Catalogue (ProductInterface JSON) keyed by SKU.
+    pub products: BTreeMap<String, Value>,
+    /// MSI source items on source `default`, keyed by SKU: `{sku, source_code, quantity, status}`.
+    pub source_items: BTreeMap<String, Value>,
+    /// MSI reservations (`inventory_reservation`): `{reservation_id, stock_id, sku, quantity, metadata}`.
+    pub reservations: Vec<Value>,
+    /// Customers (CustomerInterface JSON) keyed by id.
+    pub customers: BTreeMap<i64, Value>,
+    pub(crate) next_customer: i64,
+    pub(crate) next_address: i64,
+    pub(crate) next_reservation: i64,
     pub(crate) tokens: HashMap<String, DateTime<Utc>>,
     pub(crate) next_entity: i64,
     pub(crate) next_increment: i64,
@@ -53,6 +74,13 @@ impl MgState {
             orders: BTreeMap::new(),
             shipments: BTreeMap::new(),
             invoices: BTreeMap::new(),
+            products: BTreeMap::new(),
+            source_items: BTreeMap::new(),
+            reservations: Vec::new(),
+            customers: BTreeMap::new(),
+            next_customer: 100,
+            next_address: 1,
+            next_reservation: 1,
             tokens: HashMap::new(),
             next_entity: 3000,
             next_increment: 100_003_000,
@@ -71,8 +99,15 @@ impl MgState {
                 90..=94 => ("holded", "holded"),
                 _ => ("pending_payment", "pending_payment"),
             };
-            s.insert_generated(g, state, status);
+            let id = s.insert_generated(g, state, status);
+            if state == "holded" {
+                if let Some(o) = s.orders.get_mut(&id) {
+                    o["hold_before_state"] = json!("processing");
+                    o["hold_before_status"] = json!("processing");
+                }
+            }
         }
+        s.seed_catalog_and_customers(data);
         s
     }
 
@@ -208,6 +243,13 @@ impl MgState {
         if let Some(m) = &g.gift_message {
             order["extension_attributes"]["gift_message"] =
                 json!({ "sender": a.first_name, "recipient": "", "message": m });
+        }
+        // Storefront orders went through checkout: MSI placed a reservation for every line still
+        // open (a complete or canceled order's reservations have already netted to zero).
+        if matches!(state, "new" | "processing" | "holded" | "pending_payment") {
+            for l in &g.lines {
+                self.reserve(&l.sku, -Decimal::from(l.qty), "order_placed", id, &inc);
+            }
         }
         self.orders.insert(id, order);
         id
