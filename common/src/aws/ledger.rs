@@ -18,8 +18,8 @@ use super::schema::TTL_ATTRIBUTE;
 use super::LedgerError;
 use crate::model::{ChannelOrderId, ConnectionId, ErpOrderRef};
 use crate::ports::{
-    Binding, BindingOrigin, Bindings, ClaimKey, ClaimLease, ClaimOutcome, ClaimRecord, ClaimStatus, Claims, Clock, Cursor, Cursors,
-    MappingStore, Markers, StoredMapping,
+    Binding, BindingOrigin, Bindings, ClaimKey, ClaimLease, ClaimOutcome, ClaimRecord, ClaimStatus, Claims, Clock,
+    Cursor, Cursors, MappingStore, Markers, StoredMapping,
 };
 
 const CLAIM_SK: &str = "CLAIM";

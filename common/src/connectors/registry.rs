@@ -12,7 +12,8 @@ use crate::connections::{ChannelConnection, Connections};
 use crate::mapping::SalesOrderDraft;
 use crate::model::{ChannelOrderId, ConnectionId, ErpOrderSync};
 use crate::ports::{
-    ErpOrders, ErpShipments, OrderPublisher, InboundEvent, OrderSink, OrderSource, ShippingTool, StatusPublisher, WebhookVerifier,
+    ErpOrders, ErpShipments, InboundEvent, OrderPublisher, OrderSink, OrderSource, ShippingTool, StatusPublisher,
+    WebhookVerifier,
 };
 use crate::webhooks::StandardWebhooksVerifier;
 

@@ -39,7 +39,7 @@ pub enum ShipmentMessage {
     /// An ERP order the catch-up poll read whole (changed since its cursor): published, or its
     /// invoices and status followed.
     #[serde(rename = "erp_order.v1")]
-    ErpOrderV1(super::ErpOrderMessage),
+    ErpOrderV1(Box<super::ErpOrderMessage>),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -132,14 +132,15 @@ async fn poll_erp_orders(ctx: &PollContext<'_>) -> Result<Option<PollReport>, Po
             continue;
         }
         remembered.push(seen);
-        messages.push(ShipmentMessage::ErpOrderV1(super::ErpOrderMessage { order }));
+        messages.push(ShipmentMessage::ErpOrderV1(Box::new(super::ErpOrderMessage { order })));
     }
     // Orders that failed under an older mapping: the mapping changed, so they are tried again.
     for target in &targets {
         let waiting = ctx.cursors.cursor(&target.connection, super::WAITING_STREAM).await.map_err(ledger_err)?;
         let Some(waiting) = waiting else { continue };
         let list: Vec<super::WaitingOrder> = serde_json::from_str(&waiting.value).unwrap_or_default();
-        let (retry, keep): (Vec<_>, Vec<_>) = list.into_iter().partition(|w| w.mapping_version < target.mapping_version);
+        let (retry, keep): (Vec<_>, Vec<_>) =
+            list.into_iter().partition(|w| w.mapping_version < target.mapping_version);
         if retry.is_empty() {
             continue;
         }
@@ -236,7 +237,10 @@ async fn poll_erp(ctx: &PollContext<'_>) -> Result<PollReport, PollError> {
             report.already_pushed += 1;
             continue;
         }
-        messages.push(ShipmentMessage::PushShipmentV1(PushShipment { origin: ShipmentOrigin::Erp { order: erp }, shipment }));
+        messages.push(ShipmentMessage::PushShipmentV1(PushShipment {
+            origin: ShipmentOrigin::Erp { order: erp },
+            shipment,
+        }));
     }
     finish_poll(ctx, name, POLL_STREAM, started, version, messages, report, "shipments").await
 }
@@ -277,7 +281,10 @@ async fn poll_tool(ctx: &PollContext<'_>) -> Result<PollReport, PollError> {
             report.already_pushed += 1;
             continue;
         }
-        messages.push(ShipmentMessage::PushShipmentV1(PushShipment { origin: ShipmentOrigin::ShippingTool { order }, shipment }));
+        messages.push(ShipmentMessage::PushShipmentV1(PushShipment {
+            origin: ShipmentOrigin::ShippingTool { order },
+            shipment,
+        }));
     }
     finish_poll(ctx, name, POLL_STREAM, started, version, messages, report, "shipments").await
 }

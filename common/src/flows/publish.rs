@@ -243,8 +243,10 @@ async fn publish_claimed(
         Some(found) => (found, true),
         None => {
             let skus: Vec<String> = order.lines.iter().map(|l| storefront_sku(&target.rules, &l.item_id)).collect();
-            let unknown =
-                publisher.unknown_skus(&skus).await.map_err(vendor(format!("SKUs of {erp} in {}", target.connection)))?;
+            let unknown = publisher
+                .unknown_skus(&skus)
+                .await
+                .map_err(vendor(format!("SKUs of {erp} in {}", target.connection)))?;
             if let Some(sku) = unknown.first() {
                 return Err(PushError::Unprocessable(format!(
                     "SKU {sku:?} is unknown in {}: add `{} = \"<storefront SKU>\"` under [erp_orders.skus] in {}, or create the product there",
@@ -256,8 +258,10 @@ async fn publish_claimed(
             let customer = resolve_customer(order, target, ctx).await?;
             let draft = storefront_draft(order, customer, &target.rules, &target.mapping_label)
                 .map_err(|e| PushError::Unprocessable(e.to_string()))?;
-            let created =
-                publisher.create_order(&draft).await.map_err(vendor(format!("create {erp} in {}", target.connection)))?;
+            let created = publisher
+                .create_order(&draft)
+                .await
+                .map_err(vendor(format!("create {erp} in {}", target.connection)))?;
             (created, false)
         }
     };
@@ -327,7 +331,11 @@ async fn resolve_customer(
     match publisher.create_customer(&order.customer, &order.bill_to).await {
         Ok(created) => {
             recorder
-                .finish(action, LogResult::Success, format!("ERP customer {} created for {}.", order.customer_id, order.erp))
+                .finish(
+                    action,
+                    LogResult::Success,
+                    format!("ERP customer {} created for {}.", order.customer_id, order.erp),
+                )
                 .await;
             Ok(created)
         }
@@ -359,11 +367,8 @@ fn toml_key(key: &str) -> String {
 /// Adds the order to the storefront's waiting list (sent again after a mapping change).
 async fn remember_waiting(target: &PublishTarget, erp: &ErpOrderRef, ctx: &PushContext<'_>) -> Result<(), PushError> {
     for _ in 0..5 {
-        let current = ctx
-            .cursors
-            .cursor(&target.connection, WAITING_STREAM)
-            .await
-            .map_err(ledger(WAITING_STREAM.to_owned()))?;
+        let current =
+            ctx.cursors.cursor(&target.connection, WAITING_STREAM).await.map_err(ledger(WAITING_STREAM.to_owned()))?;
         let mut list: Vec<WaitingOrder> =
             current.as_ref().and_then(|c| serde_json::from_str(&c.value).ok()).unwrap_or_default();
         list.retain(|w| w.erp != erp.to_string());
@@ -385,10 +390,12 @@ async fn follow_up(binding: &Binding, ctx: &PushContext<'_>) -> Result<Vec<PushO
     let mut outcomes = Vec::new();
     let state = ctx.erp.order_state(erp).await.map_err(vendor(format!("state of {erp}")))?;
     if let Some(target) = ctx.targets.target(&binding.connection).await? {
-        outcomes.push(sync_status_and_note(binding, &target, &state, ctx).await?.unwrap_or(PushOutcome::NoStatusChange));
+        outcomes
+            .push(sync_status_and_note(binding, &target, &state, ctx).await?.unwrap_or(PushOutcome::NoStatusChange));
     }
     let Some(publish) = ctx.publishing.publish_target(&binding.connection).await? else { return Ok(outcomes) };
-    let could_be_invoiced = !state.shipment_nbrs.is_empty() || matches!(state.status.as_str(), "Invoiced" | "Completed");
+    let could_be_invoiced =
+        !state.shipment_nbrs.is_empty() || matches!(state.status.as_str(), "Invoiced" | "Completed");
     let Some(source) = ctx.erp_orders.filter(|_| publish.sync.invoices && could_be_invoiced) else {
         return Ok(outcomes);
     };

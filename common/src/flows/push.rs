@@ -153,7 +153,10 @@ pub enum PushOutcome {
         existed: bool,
     },
     /// An ERP order whose publish was completed before.
-    AlreadyPublished { erp: ErpOrderRef, result: String },
+    AlreadyPublished {
+        erp: ErpOrderRef,
+        result: String,
+    },
     /// An ERP order no storefront's sync conditions accept yet; why, per storefront.
     NotQualified(String),
     /// A released ERP invoice sent to the storefront order.
@@ -241,7 +244,9 @@ async fn handle_webhook_event(event: &WebhookEvent, ctx: &PushContext<'_>) -> Re
         InboundEvent::Shipped { erp_order, shipment } => {
             outcomes.push(push_from_erp(erp_order, shipment.clone(), ctx).await?);
         }
-        InboundEvent::StatusChanged { erp_order } => outcomes.extend(super::erp_order_changed(erp_order, None, ctx).await?),
+        InboundEvent::StatusChanged { erp_order } => {
+            outcomes.extend(super::erp_order_changed(erp_order, None, ctx).await?)
+        }
     }
     Ok(outcomes)
 }

@@ -14,13 +14,14 @@ use crate::aws::process_batch;
 use crate::connectors::registry;
 use crate::error::ErrorChain;
 use crate::flows::{
-    PublishTarget, PublishTargets, catch_up, handle_shipment_message, PollContext, PollError, PollReport, PushContext, PushError, PushTarget,
-    PushTargets, ShipmentMessage, ShipmentPorts,
+    catch_up, handle_shipment_message, PollContext, PollError, PollReport, PublishTarget, PublishTargets, PushContext,
+    PushError, PushTarget, PushTargets, ShipmentMessage, ShipmentPorts,
 };
-use crate::model::{ChannelOrderId, ConnectionId};
 use crate::model::ErpOrderSync;
+use crate::model::{ChannelOrderId, ConnectionId};
 use crate::ports::{
-    ErpOrders, OrderPublisher, Clock, ConnectorLog, Envelope, ErpShipments, Ledger, Queue, ShippingTool, StatusPublisher, WebhookEvent,
+    Clock, ConnectorLog, Envelope, ErpOrders, ErpShipments, Ledger, OrderPublisher, Queue, ShippingTool,
+    StatusPublisher, WebhookEvent,
 };
 
 /// One channel connection's publisher.

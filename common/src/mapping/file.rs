@@ -388,7 +388,11 @@ impl Mapping {
         }
         for (item, sku) in &file.erp_orders.skus {
             if sku.get_ref().trim().is_empty() || sku.get_ref().len() > 64 {
-                return Err(invalid(sku.span(), format!("erp_orders.skus.{item:?}"), "a SKU is 1-64 characters".into()));
+                return Err(invalid(
+                    sku.span(),
+                    format!("erp_orders.skus.{item:?}"),
+                    "a SKU is 1-64 characters".into(),
+                ));
             }
         }
         let tz_name = &file.dates.time_zone;

@@ -46,11 +46,7 @@ fn allocate(total: Money, weights: &[Money]) -> Vec<Money> {
         weights.iter().map(|w| Money::new(total.amount * w.amount / sum, currency).round_to_minor()).collect()
     };
     let allocated: Decimal = parts.iter().map(|p| p.amount).sum();
-    let largest = weights
-        .iter()
-        .enumerate()
-        .max_by(|a, b| a.1.amount.cmp(&b.1.amount))
-        .map_or(0, |(i, _)| i);
+    let largest = weights.iter().enumerate().max_by(|a, b| a.1.amount.cmp(&b.1.amount)).map_or(0, |(i, _)| i);
     parts[largest] = Money::new(parts[largest].amount + (total.amount - allocated), currency);
     parts
 }
@@ -169,9 +165,8 @@ pub fn storefront_draft(
 
 /// A TOML key as a user would type it: bare when it can be, else quoted.
 fn toml_key(key: &str) -> String {
-    if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-        key.to_owned()
-    } else if key == "\"\"" {
+    let bare = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if bare || key == "\"\"" {
         key.to_owned()
     } else {
         format!("{key:?}")
@@ -302,7 +297,10 @@ mod tests {
         assert_eq!(tax, dec!(4.01));
         assert_eq!(discount, dec!(1.00));
         assert_eq!(draft.lines[1].sku, "WATER2809", "[erp_orders.skus] substitutes the SKU");
-        assert_eq!(draft.subtotal.amount - draft.discount.amount + draft.shipping.amount + draft.tax.amount, dec!(58.00));
+        assert_eq!(
+            draft.subtotal.amount - draft.discount.amount + draft.shipping.amount + draft.tax.amount,
+            dec!(58.00)
+        );
         order.totals.order_total = usd(dec!(58.01));
         let err = storefront_draft(&order, buyer(), &rules(), "m.toml").unwrap_err().to_string();
         assert!(err.contains("order total is 58.01"), "{err}");

@@ -36,8 +36,11 @@ pub trait OrderPublisher: Send + Sync {
     /// A customer by email.
     async fn find_customer(&self, email: &str) -> Result<Option<StorefrontCustomer>, ConnectorError>;
     /// Creates a customer with its default address.
-    async fn create_customer(&self, customer: &Customer, address: &Address)
-        -> Result<StorefrontCustomer, ConnectorError>;
+    async fn create_customer(
+        &self,
+        customer: &Customer,
+        address: &Address,
+    ) -> Result<StorefrontCustomer, ConnectorError>;
     /// Of these SKUs, the ones the storefront's catalog does not have.
     async fn unknown_skus(&self, skus: &[String]) -> Result<Vec<String>, ConnectorError>;
     /// Creates the order as drafted (insert only).

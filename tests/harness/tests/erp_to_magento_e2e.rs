@@ -103,9 +103,7 @@ async fn mg_log(world: &World, since: chrono::DateTime<Utc>) -> Vec<LogEntry> {
 }
 
 fn rows<'a>(log: &'a [LogEntry], group: &str, action: &str, result: LogResult) -> Vec<&'a LogEntry> {
-    log.iter()
-        .filter(|e| serde_name(&e.group) == group && e.action == action && e.result == result)
-        .collect()
+    log.iter().filter(|e| serde_name(&e.group) == group && e.action == action && e.result == result).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -143,7 +141,9 @@ async fn the_walkthrough_order_waits_for_payment_then_reaches_magento_once_with_
     assert_eq!(mg["customer_email"], "ap@altaace.com");
     assert_eq!(mg["shipping_method"], "freeshipping_freeshipping");
     assert_eq!(mg["shipping_description"], "Free Shipping - Free");
-    let money = |v: &Value| v.as_str().map(|s| s.parse::<Decimal>().unwrap()).or_else(|| v.as_f64().map(|f| Decimal::try_from(f).unwrap()));
+    let money = |v: &Value| {
+        v.as_str().map(|s| s.parse::<Decimal>().unwrap()).or_else(|| v.as_f64().map(|f| Decimal::try_from(f).unwrap()))
+    };
     assert_eq!(money(&mg["grand_total"]), Some(dec!(40.00)));
     let items = mg["items"].as_array().expect("items");
     assert_eq!(items.len(), 1);
@@ -171,8 +171,15 @@ async fn the_walkthrough_order_waits_for_payment_then_reaches_magento_once_with_
     .unwrap();
     world.sandbox.state().acumatica_confirm_shipment(&request).unwrap_or_else(|e| panic!("confirm: {e}"));
     drain(&world).await;
-    let shipments: Vec<Value> =
-        world.sandbox.state().magento().shipments.values().filter(|s| s["order_id"] == json!(entity_id)).cloned().collect();
+    let shipments: Vec<Value> = world
+        .sandbox
+        .state()
+        .magento()
+        .shipments
+        .values()
+        .filter(|s| s["order_id"] == json!(entity_id))
+        .cloned()
+        .collect();
     assert_eq!(shipments.len(), 1, "{shipments:#?}");
     assert_eq!(shipments[0]["tracks"][0]["track_number"], "1ZE2M0001");
     assert_eq!(money(&shipments[0]["total_qty"]), Some(dec!(2)));
@@ -180,8 +187,15 @@ async fn the_walkthrough_order_waits_for_payment_then_reaches_magento_once_with_
     // Invoice released in Acumatica → Magento invoice, and the order ends Complete.
     world.sandbox.state().acumatica_release_invoice(&order.0, &order.1).unwrap_or_else(|e| panic!("invoice: {e}"));
     drain(&world).await;
-    let invoices: Vec<Value> =
-        world.sandbox.state().magento().invoices.values().filter(|i| i["order_id"] == json!(entity_id)).cloned().collect();
+    let invoices: Vec<Value> = world
+        .sandbox
+        .state()
+        .magento()
+        .invoices
+        .values()
+        .filter(|i| i["order_id"] == json!(entity_id))
+        .cloned()
+        .collect();
     assert_eq!(invoices.len(), 1, "{invoices:#?}");
     assert_eq!(money(&invoices[0]["grand_total"]), Some(dec!(40.00)));
     let done = &magento_orders(&world, &ext)[0];
@@ -190,16 +204,25 @@ async fn the_walkthrough_order_waits_for_payment_then_reaches_magento_once_with_
     // The connector log in the reference's vocabulary.
     let log = mg_log(&world, since).await;
     let entity = entity_id.to_string();
-    assert!(rows(&log, "orders", "create", LogResult::Retry).iter().any(|e| e.entity_id == ext), "the lost answer is a Retry row: {log:#?}");
+    assert!(
+        rows(&log, "orders", "create", LogResult::Retry).iter().any(|e| e.entity_id == ext),
+        "the lost answer is a Retry row: {log:#?}"
+    );
     let created_rows = rows(&log, "orders", "create", LogResult::Success);
     assert_eq!(created_rows.len(), 1, "{log:#?}");
     assert_eq!(created_rows[0].entity_id, entity, "Entity Id is the Magento id");
     assert!(created_rows[0].notes.contains(&ext), "Notes carry the Acumatica number: {}", created_rows[0].notes);
     assert!(rows(&log, "customers", "create", LogResult::Success).iter().any(|e| e.entity_id == "ap@altaace.com"));
     assert!(rows(&log, "invoices", "create", LogResult::Success).iter().any(|e| e.entity_id == entity));
-    assert!(rows(&log, "shipments", "push_tracking", LogResult::Success).iter().any(|e| e.entity_id.contains(&entity)), "{log:#?}");
+    assert!(
+        rows(&log, "shipments", "push_tracking", LogResult::Success).iter().any(|e| e.entity_id.contains(&entity)),
+        "{log:#?}"
+    );
     let correlation = created_rows[0].correlation_id.clone().expect("correlation id");
-    assert!(log.iter().filter(|e| e.correlation_id.as_deref() == Some(&correlation)).count() >= 4, "one correlation id end to end");
+    assert!(
+        log.iter().filter(|e| e.correlation_id.as_deref() == Some(&correlation)).count() >= 4,
+        "one correlation id end to end"
+    );
     println!("push path: payment applied → Magento order in {push_latency:?} (three deliveries per notification, one lost answer)");
     world.shutdown().await;
 }
@@ -254,6 +277,9 @@ async fn an_unmapped_ship_via_fails_by_name_and_is_sent_after_the_fix_and_the_po
     // The same customer is found by email, not created twice.
     let log = mg_log(&world, since).await;
     assert_eq!(rows(&log, "customers", "create", LogResult::Success).len(), 1, "{log:#?}");
-    println!("poll path: one catch-up poll + drain → Magento order in {poll_latency:?} (first failure to fix: {:?})", polled_at.elapsed());
+    println!(
+        "poll path: one catch-up poll + drain → Magento order in {poll_latency:?} (first failure to fix: {:?})",
+        polled_at.elapsed()
+    );
     world.shutdown().await;
 }

@@ -295,7 +295,9 @@ async fn erp_orders_to_magento(
         .collect();
     let with_tracking = ours
         .iter()
-        .filter(|o| mg.shipments.values().any(|s| s["order_id"] == o["entity_id"] && s["tracks"][0]["track_number"].is_string()))
+        .filter(|o| {
+            mg.shipments.values().any(|s| s["order_id"] == o["entity_id"] && s["tracks"][0]["track_number"].is_string())
+        })
         .count();
     let invoiced = ours.iter().filter(|o| mg.invoices.values().any(|i| i["order_id"] == o["entity_id"])).count();
     let complete = ours.iter().filter(|o| o["state"] == "complete").count();
