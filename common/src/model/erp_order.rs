@@ -192,7 +192,8 @@ impl ConditionSet {
             }
         }
         if self.unpaid_balance_zero == Some(true) && !order.totals.unpaid_balance.is_zero() {
-            failed.push(format!("unpaid balance is {}, not 0.00", order.totals.unpaid_balance));
+            let unpaid = &order.totals.unpaid_balance;
+            failed.push(format!("unpaid balance is {:.2} {}, not 0.00", unpaid.amount, unpaid.currency));
         }
         failed
     }

@@ -37,7 +37,7 @@ pub const PAYMENT_METHODS: &[&str] = &["CREDITCARD", "PAYPAL", "AMAZONPAY", "EBA
 
 /// Ship vias that exist as selector values.
 pub const SHIP_VIAS: &[&str] =
-    &["UPSGROUND", "UPSNEXTDAY", "FEDEX2DAY", "FEDEXGROUND", "USPSPRIORITY", "USPSFIRST", "WILLCALL"];
+    &["UPSGROUND", "UPSNEXTDAY", "FEDEX2DAY", "FEDEXGROUND", "USPSPRIORITY", "USPSFIRST", "WILLCALL", "LOCAL"];
 
 /// `{"value": v}`.
 pub fn w(v: impl Into<Value>) -> Value {
