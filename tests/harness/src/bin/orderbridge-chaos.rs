@@ -268,7 +268,12 @@ fn labels_in_shipstation(
 }
 
 fn decimal(v: &Value) -> Decimal {
-    match &v["value"] {
+    bare_decimal(&v["value"])
+}
+
+/// A JSON number or numeric string (Magento's amounts are bare, Acumatica's wrapped in `value`).
+fn bare_decimal(v: &Value) -> Decimal {
+    match v {
         Value::Number(n) => n.to_string().parse().unwrap_or_default(),
         Value::String(s) => s.parse().unwrap_or_default(),
         _ => Decimal::ZERO,
@@ -442,11 +447,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     );
     let (batches, killed) = drain(&world, Which::Shipments, limit).await;
     println!("  {:>6.0} s: status-push ran {batches} batches ({killed} killed)", started.elapsed().as_secs_f64());
+    let delivered = world.sandbox.state().deliveries(Vendor::Acumatica).len();
     for (i, (_, t, n, total)) in erp_entered.iter().enumerate() {
         if i % 2 == 1 {
             world.sandbox.state().acumatica_apply_payment(t, n, *total)?;
         }
     }
+    // Let the payments' notifications (three copies each) reach the queue.
+    let paid_later = erp_entered.len() / 2;
+    world
+        .sandbox
+        .state()
+        .wait_for_deliveries(Vendor::Acumatica, delivered + paid_later * 3, Duration::from_secs(30))
+        .await;
     let (batches, killed) = drain(&world, Which::Shipments, limit).await;
     println!(
         "  {:>6.0} s: the waiting ERP orders paid; status-push ran {batches} batches ({killed} killed)",
@@ -549,7 +562,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             n => a.erp_origin_duplicates.push(format!("{number} ×{n}")),
         }
         if let Some(first) = in_magento.first() {
-            let got = decimal(&first["grand_total"]);
+            let got = bare_decimal(&first["grand_total"]);
             if got != *total {
                 a.erp_origin_wrong_totals.push(format!("{number}: {got} != {total}"));
             }
