@@ -182,7 +182,7 @@ impl Default for StatusPushRules {
     }
 }
 
-/// A storefront shipping method: Magento's `carrier_method` code and the title shown with it.
+/// A storefront shipping method: its `carrier_method` code and the title shown with it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ShippingMethodTarget {

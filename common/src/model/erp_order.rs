@@ -132,7 +132,7 @@ pub struct ChannelOrderDraft {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublishedOrder {
     pub id: ChannelOrderId,
-    /// The number the storefront shows (Magento `increment_id`).
+    /// The number the storefront shows (its order increment number).
     pub display_number: String,
 }
 

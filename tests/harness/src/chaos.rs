@@ -293,6 +293,8 @@ pub struct Accounting {
     pub erp_origin_lost: Vec<String>,
     pub erp_origin_duplicates: Vec<String>,
     pub erp_origin_wrong_totals: Vec<String>,
+    /// Storefront orders that are none of the entered ERP orders (an imported order sent back).
+    pub erp_origin_unexpected: Vec<String>,
     /// What the DLQs hold after the redrive.
     pub dlq: Vec<DlqEntry>,
     pub poison_injected: usize,
@@ -323,6 +325,7 @@ impl Accounting {
             && self.erp_origin_lost.is_empty()
             && self.erp_origin_duplicates.is_empty()
             && self.erp_origin_wrong_totals.is_empty()
+            && self.erp_origin_unexpected.is_empty()
             && self.erp_origin_created == self.erp_origin_entered
             && self.dlq.iter().all(|e| e.poison)
             && self.dlq.len() == self.poison_injected
@@ -371,6 +374,11 @@ impl Accounting {
             "  Magento duplicates                 {:>7}{}",
             self.erp_origin_duplicates.len(),
             list(&self.erp_origin_duplicates)
+        );
+        println!(
+            "  unexpected in Magento              {:>7}{}",
+            self.erp_origin_unexpected.len(),
+            list(&self.erp_origin_unexpected)
         );
         println!(
             "  Magento total != ERP total         {:>7}{}",

@@ -568,6 +568,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             }
         }
     }
+    a.erp_origin_unexpected = state
+        .magento()
+        .orders
+        .values()
+        .filter(|o| !erp_entered.iter().any(|(number, ..)| o["ext_order_id"].as_str() == Some(number.as_str())))
+        .map(|o| format!("Magento order {} ({})", o["increment_id"], o["ext_order_id"]))
+        .collect();
     a.dlq = dlq_contents(&world.aws, &world.aws.resources.orders, "orders").await;
     a.dlq.extend(dlq_contents(&world.aws, &world.aws.resources.shipments, "shipments").await);
 
