@@ -28,6 +28,8 @@ pub use resolve::*;
 pub use status::*;
 
 #[cfg(test)]
+mod publish_tests;
+#[cfg(test)]
 mod shipment_tests;
 #[cfg(test)]
 mod tests;

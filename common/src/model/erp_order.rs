@@ -267,3 +267,101 @@ impl ErpOrderSync {
 fn enabled() -> bool {
     true
 }
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal_macros::dec;
+
+    use super::*;
+
+    fn order(status: &str, hold: bool, unpaid: Decimal, class: Option<&str>) -> ErpSalesOrder {
+        let usd = Currency::parse("USD").unwrap();
+        let money = |v: Decimal| Money::new(v, usd);
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-30T12:00:00Z").unwrap().with_timezone(&Utc);
+        ErpSalesOrder {
+            erp: ErpOrderRef::parse("SO/SO000123").unwrap(),
+            status: status.into(),
+            hold,
+            customer_id: "AACUSTOMER".into(),
+            customer_class: class.map(str::to_owned),
+            location: None,
+            customer_order: None,
+            external_ref: None,
+            ship_via: None,
+            payment_method: None,
+            currency: usd,
+            ordered_at: at,
+            last_modified: at,
+            customer: Customer {
+                channel_customer_id: None,
+                email: None,
+                name: "Alta Ace".into(),
+                company: None,
+                phone: None,
+            },
+            bill_to: Address::default(),
+            ship_to: Address::default(),
+            lines: Vec::new(),
+            totals: ErpOrderTotals {
+                lines: money(dec!(40)),
+                discount: money(dec!(0)),
+                freight: money(dec!(0)),
+                tax: money(dec!(0)),
+                order_total: money(dec!(40)),
+                unpaid_balance: money(unpaid),
+            },
+            note: None,
+        }
+    }
+
+    fn settings(toml_text: &str) -> ErpOrderSync {
+        toml::from_str(toml_text).unwrap()
+    }
+
+    #[test]
+    fn any_one_set_is_enough_and_every_criterion_of_a_set_must_hold() {
+        let sync = settings(
+            r#"
+            [[when]]
+            unpaid_balance_zero = true
+            [[when]]
+            statuses = ["Open", "Back Order"]
+            customer_classes = ["WHOLESALE"]
+            "#,
+        );
+        let conditions = sync.conditions();
+        assert!(conditions.needs_customer_class());
+        assert!(conditions.evaluate(&order("Open", false, dec!(0), None)).is_ok(), "paid: set 1 holds");
+        assert!(conditions.evaluate(&order("Open", false, dec!(40), Some("WHOLESALE"))).is_ok(), "set 2 holds");
+        let why = conditions.evaluate(&order("Open", false, dec!(40), Some("RETAIL"))).unwrap_err();
+        assert_eq!(
+            why,
+            "condition 1: unpaid balance is 40.00 USD, not 0.00; condition 2: customer class RETAIL is not in [\"WHOLESALE\"]"
+        );
+        let held = conditions.evaluate(&order("Open", true, dec!(40), Some("WHOLESALE"))).unwrap_err();
+        assert!(held.contains("the order is on hold"), "{held}");
+        let other = conditions.evaluate(&order("Completed", false, dec!(40), Some("WHOLESALE"))).unwrap_err();
+        assert!(other.contains("status \"Completed\" is not in"), "{other}");
+    }
+
+    #[test]
+    fn order_types_match_ignoring_case_and_empty_settings_never_send() {
+        let sync = settings("[[when]]\norder_types = [\"so\"]\n");
+        assert!(sync.conditions().evaluate(&order("Open", false, dec!(40), None)).is_ok());
+        assert!(!sync.conditions().needs_customer_class());
+        let none = settings("");
+        assert!(none.enabled && none.invoices, "enabled and invoices default to true");
+        assert_eq!(none.customers, PublishCustomers::FindOrCreate);
+        assert_eq!(
+            none.conditions().evaluate(&order("Open", false, dec!(0), None)).unwrap_err(),
+            "no sync condition is configured"
+        );
+        let empty_set = settings("[[when]]\n");
+        assert!(empty_set
+            .conditions()
+            .evaluate(&order("Open", false, dec!(0), None))
+            .unwrap_err()
+            .contains("names no criterion"));
+        assert!(toml::from_str::<ErpOrderSync>("[[when]]\nunpaid = true\n").is_err(), "unknown criteria are refused");
+    }
+}
