@@ -137,13 +137,16 @@ impl ErpShipments for FakeErp {
     }
 }
 
+/// An invoice the store received: the order, (SKU, quantity) lines, the ERP invoice.
+type StoreInvoice = (ChannelOrderId, Vec<(String, Decimal)>, String);
+
 #[derive(Default)]
 struct FakeStore {
     orders: Mutex<Vec<(ChannelOrderDraft, PublishedOrder)>>,
     customers: Mutex<Vec<StorefrontCustomer>>,
     /// The next create happens, but its answer is lost.
     lose_next_answer: Mutex<bool>,
-    invoices: Mutex<Vec<(ChannelOrderId, Vec<(String, Decimal)>, String)>>,
+    invoices: Mutex<Vec<StoreInvoice>>,
 }
 
 #[async_trait]
