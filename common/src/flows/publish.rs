@@ -18,10 +18,9 @@ use tracing::{info, warn};
 
 use super::{failure_reason, sync_status_and_note, LogRecorder, PushContext, PushError, PushOutcome};
 use crate::error::{Classify, ErrorChain, ErrorClass};
-use crate::mapping::{erp_number, storefront_draft, storefront_sku, ErpOrderRules};
+use crate::mapping::{erp_number, storefront_draft, storefront_sku, toml_key, ErpOrderRules};
 use crate::model::{
-    ChannelOrderId, ConnectionId, ErpOrderRef, ErpOrderSync, ErpSalesOrder, PublishCustomers, PublishedOrder,
-    StorefrontCustomer,
+    ConnectionId, ErpOrderRef, ErpOrderSync, ErpSalesOrder, PublishCustomers, PublishedOrder, StorefrontCustomer,
 };
 use crate::ports::{
     Binding, BindingOrigin, ClaimKey, ClaimLease, ClaimOutcome, ClaimStatus, Direction, LedgerError, LogGroup,
@@ -87,6 +86,9 @@ pub struct WaitingOrder {
     pub mapping_version: u64,
 }
 
+/// ERP statuses an unpublished order is never sent in.
+const NEVER_SENT: [&str; 3] = ["Canceled", "Rejected", "Expired"];
+
 /// True when `customer_order` is the Import ID of an order imported from one of `channel_codes`
 /// (`SC-5512345`): such an order came from a channel and is never published back to one.
 pub fn is_import_id(customer_order: &str, channel_codes: &[String]) -> bool {
@@ -143,6 +145,11 @@ async fn publish(
     let erp = order.erp.clone();
     if let Some(import_id) = order.customer_order.as_deref().filter(|c| is_import_id(c, ctx.channel_codes)) {
         return Ok(PushOutcome::NotOurs(format!("{erp} was imported from a channel (Import ID {import_id})")));
+    }
+    // A cancelled, rejected or expired order that never reached a storefront stays out of it,
+    // whatever the conditions say (a paid-then-cancelled order has a zero balance too).
+    if let Some(status) = NEVER_SENT.iter().find(|s| s.eq_ignore_ascii_case(order.status.trim())) {
+        return Ok(PushOutcome::NotQualified(format!("{erp} is {status} in the ERP; such orders are never sent")));
     }
     let source = ctx.erp_orders.ok_or_else(|| PushError::Unprocessable("no ERP order source configured".into()))?;
     if order.customer_class.is_none() && targets.iter().any(|t| t.sync.conditions().needs_customer_class()) {
@@ -356,14 +363,6 @@ fn split_name(name: &str) -> (String, String) {
     }
 }
 
-fn toml_key(key: &str) -> String {
-    if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-        key.to_owned()
-    } else {
-        format!("{key:?}")
-    }
-}
-
 /// Adds the order to the storefront's waiting list (sent again after a mapping change).
 async fn remember_waiting(target: &PublishTarget, erp: &ErpOrderRef, ctx: &PushContext<'_>) -> Result<(), PushError> {
     for _ in 0..5 {
@@ -458,11 +457,6 @@ pub async fn is_published(claims: &dyn crate::ports::Claims, erp: &ErpOrderRef) 
 
 /// How long the poll remembers an order version it already enqueued.
 pub const SEEN_MEMORY: Duration = Duration::from_secs(3 * 24 * 3600);
-
-/// The channel order a published ERP order became, if any.
-pub fn published_id(binding: &Binding) -> Option<&ChannelOrderId> {
-    (binding.origin == BindingOrigin::Erp).then_some(&binding.channel_order_id)
-}
 
 #[cfg(test)]
 mod tests {

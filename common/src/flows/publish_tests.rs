@@ -401,6 +401,17 @@ async fn orders_imported_from_a_channel_are_never_published() {
 }
 
 #[tokio::test]
+async fn a_cancelled_order_that_never_reached_the_storefront_is_never_sent() {
+    let world = World::new(PAID_ONLY);
+    let mut order = erp_order("SO000007", dec!(0), "WATER2809");
+    order.status = "Canceled".into();
+    let erp = world.enter(order);
+    let outcomes = world.changed(&erp).await.unwrap();
+    assert!(matches!(&outcomes[0], PushOutcome::NotQualified(why) if why.contains("Canceled")), "{outcomes:?}");
+    assert!(world.store.orders.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn an_unknown_sku_fails_by_name_and_waits_for_a_mapping_change() {
     let world = World::new(PAID_ONLY);
     let erp = world.enter(erp_order("SO000004", dec!(0), "NOSUCH-1"));

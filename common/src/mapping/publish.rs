@@ -32,23 +32,14 @@ pub fn erp_number(order: &ErpSalesOrder) -> String {
     order.erp.to_string()
 }
 
-/// Splits `total` over `weights` in proportion, rounded to the currency's minor unit, the
-/// rounding remainder on the largest weight: the parts always add up to `total` exactly.
+/// Splits `total` over `weights` to the currency's minor unit (largest remainder, as order
+/// discounts are spread on import): the parts always add up to `total` exactly.
 fn allocate(total: Money, weights: &[Money]) -> Vec<Money> {
-    let currency = total.currency;
-    let sum: Decimal = weights.iter().map(|w| w.amount).sum();
-    if weights.is_empty() {
-        return Vec::new();
-    }
-    let mut parts: Vec<Money> = if sum.is_zero() {
-        vec![Money::zero(currency); weights.len()]
-    } else {
-        weights.iter().map(|w| Money::new(total.amount * w.amount / sum, currency).round_to_minor()).collect()
-    };
-    let allocated: Decimal = parts.iter().map(|p| p.amount).sum();
-    let largest = weights.iter().enumerate().max_by(|a, b| a.1.amount.cmp(&b.1.amount)).map_or(0, |(i, _)| i);
-    parts[largest] = Money::new(parts[largest].amount + (total.amount - allocated), currency);
-    parts
+    let amounts: Vec<Decimal> = weights.iter().map(|w| w.amount).collect();
+    super::allocate(total.amount, &amounts, total.currency.minor_units())
+        .into_iter()
+        .map(|part| Money::new(part, total.currency))
+        .collect()
 }
 
 /// Builds the storefront order. Ship Via and payment method go through the mapping file; lines
@@ -164,7 +155,7 @@ pub fn storefront_draft(
 }
 
 /// A TOML key as a user would type it: bare when it can be, else quoted.
-fn toml_key(key: &str) -> String {
+pub fn toml_key(key: &str) -> String {
     let bare = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if bare || key == "\"\"" {
         key.to_owned()
