@@ -203,6 +203,7 @@ async fn acumatica_finds_creates_and_finds_again_then_logs_out() {
             rust_decimal::Decimal::new(4718, 2),
             orderbridge::model::Currency::USD,
         ),
+        field_choices: Default::default(),
     };
     // The licence throttles the first create: it is retried and succeeds.
     sb.state().push_fault(Vendor::Acumatica, ScriptedFault::new(FaultKind::TooManyRequests).on("PUT", "/SalesOrder"));

@@ -252,6 +252,7 @@ pub fn build_draft(
         note: (!note_parts.is_empty()).then(|| note_parts.join("\n")),
         attributes,
         expected_total: order.totals.grand_total.round_to_minor(),
+        field_choices: Default::default(),
     };
     let computed = draft.computed_total().round_dp(order.currency.minor_units());
     if computed != draft.expected_total.amount {

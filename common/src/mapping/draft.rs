@@ -44,6 +44,21 @@ pub struct SalesOrderDraft {
     pub attributes: BTreeMap<String, String>,
     /// The channel's grand total; the created order's total must equal it to the cent.
     pub expected_total: Money,
+    /// Fields the mapping's `[fields]` templates chose not to send ("skip": the ERP's default
+    /// applies) or to send empty ("empty"), by target name (`ship_via`, `ship_to.phone`,
+    /// `lines.description`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub field_choices: BTreeMap<String, FieldChoice>,
+}
+
+/// What a template chose for a target field instead of a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldChoice {
+    /// Not sent: the ERP's own default applies.
+    Omit,
+    /// Sent as an empty value.
+    Empty,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -14,7 +14,7 @@ use super::wire::{
     SalesOrderPut, SalesOrderWire, ShipmentWire, ShippingSettingsWire, TaxDetailWire, Val,
 };
 use crate::http::{cap_message, json_message};
-use crate::mapping::{DraftContact, SalesOrderDraft};
+use crate::mapping::{DraftContact, FieldChoice, SalesOrderDraft};
 use crate::model::{
     Address, Currency, Customer, ErpCustomerId, ErpInvoice, ErpOrderNbr, ErpOrderRef, ErpOrderTotals, ErpOrderType,
     ErpSalesLine, ErpSalesOrder, ErpShipmentNbr, Money, OrderStatus, Package, PackageItem, Shipment, ShipmentSource,
@@ -80,9 +80,82 @@ fn doc_contact(c: &DraftContact) -> DocContactWire {
     }
 }
 
+/// Where each template target sits in the sales-order body (`*` = every detail row).
+const TARGET_PATHS: &[(&str, &[&str])] = &[
+    ("ship_via", &["ShipVia"]),
+    ("description", &["Description"]),
+    ("note", &["note"]),
+    ("external_ref", &["ExternalRef"]),
+    ("bill_to.attention", &["BillToContact", "Attention"]),
+    ("bill_to.business_name", &["BillToContact", "BusinessName"]),
+    ("bill_to.email", &["BillToContact", "Email"]),
+    ("bill_to.phone", &["BillToContact", "Phone1"]),
+    ("bill_to.line1", &["BillToAddress", "AddressLine1"]),
+    ("bill_to.line2", &["BillToAddress", "AddressLine2"]),
+    ("bill_to.city", &["BillToAddress", "City"]),
+    ("bill_to.region", &["BillToAddress", "State"]),
+    ("bill_to.postal_code", &["BillToAddress", "PostalCode"]),
+    ("bill_to.country", &["BillToAddress", "Country"]),
+    ("ship_to.attention", &["ShipToContact", "Attention"]),
+    ("ship_to.business_name", &["ShipToContact", "BusinessName"]),
+    ("ship_to.email", &["ShipToContact", "Email"]),
+    ("ship_to.phone", &["ShipToContact", "Phone1"]),
+    ("ship_to.line1", &["ShipToAddress", "AddressLine1"]),
+    ("ship_to.line2", &["ShipToAddress", "AddressLine2"]),
+    ("ship_to.city", &["ShipToAddress", "City"]),
+    ("ship_to.region", &["ShipToAddress", "State"]),
+    ("ship_to.postal_code", &["ShipToAddress", "PostalCode"]),
+    ("ship_to.country", &["ShipToAddress", "Country"]),
+    ("lines.description", &["Details", "*", "LineDescription"]),
+    ("lines.note", &["Details", "*", "note"]),
+    ("lines.warehouse_id", &["Details", "*", "WarehouseID"]),
+];
+
+/// Applies a template's choice to the field at `path`: removed (the ERP's default applies) or
+/// sent as an empty value.
+fn apply_choice(node: &mut Value, path: &[&str], choice: FieldChoice) {
+    match path {
+        [] => {}
+        ["*", rest @ ..] => {
+            for row in node.as_array_mut().into_iter().flatten() {
+                apply_choice(row, rest, choice);
+            }
+        }
+        [last] => {
+            if let Some(map) = node.as_object_mut() {
+                match choice {
+                    FieldChoice::Omit => {
+                        map.remove(*last);
+                    }
+                    FieldChoice::Empty => {
+                        map.insert((*last).to_owned(), serde_json::json!({ "value": "" }));
+                    }
+                }
+            }
+        }
+        [head, rest @ ..] => {
+            if let Some(child) = node.as_object_mut().and_then(|m| m.get_mut(*head)) {
+                apply_choice(child, rest, choice);
+            }
+        }
+    }
+}
+
 /// The insert body for a draft: every price and discount manual, the channel's freight and taxes
-/// (automatic tax calculation off), our Import ID in `CustomerOrder`.
-pub fn sales_order_body(draft: &SalesOrderDraft) -> SalesOrderPut {
+/// (automatic tax calculation off), our Import ID in `CustomerOrder`; fields the mapping's
+/// templates chose to skip are left out, those set empty are sent empty.
+pub fn sales_order_body(draft: &SalesOrderDraft) -> Value {
+    let wire = sales_order_wire(draft);
+    let mut body = serde_json::to_value(&wire).unwrap_or(Value::Null);
+    for (target, choice) in &draft.field_choices {
+        if let Some((_, path)) = TARGET_PATHS.iter().find(|(t, _)| t == target) {
+            apply_choice(&mut body, path, *choice);
+        }
+    }
+    body
+}
+
+fn sales_order_wire(draft: &SalesOrderDraft) -> SalesOrderPut {
     let details = draft
         .lines
         .iter()

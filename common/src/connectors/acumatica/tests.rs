@@ -71,6 +71,7 @@ fn draft() -> SalesOrderDraft {
         note: Some("Gift message: Happy birthday".into()),
         attributes: BTreeMap::from([("AttributePRIME".to_string(), "true".to_string())]),
         expected_total: Money::new(dec!(48.08), Currency::USD),
+        field_choices: Default::default(),
     }
 }
 
@@ -81,6 +82,28 @@ fn val_wrapper_skips_absent_values_and_reads_field_errors() {
     let read: Val<String> = serde_json::from_value(json!({"value": "BADID", "error": "not found"})).unwrap();
     assert_eq!(read.error.as_deref(), Some("not found"));
     assert_eq!(serde_json::to_value(val(Num(dec!(19.990)))).unwrap(), json!({"value": 19.99}));
+}
+
+#[test]
+fn template_choices_leave_fields_out_or_send_them_empty() {
+    use crate::mapping::FieldChoice;
+    let mut d = draft();
+    d.field_choices = BTreeMap::from([
+        ("ship_via".to_owned(), FieldChoice::Omit),
+        ("description".to_owned(), FieldChoice::Omit),
+        ("ship_to.phone".to_owned(), FieldChoice::Empty),
+        ("bill_to.city".to_owned(), FieldChoice::Empty),
+        ("lines.description".to_owned(), FieldChoice::Omit),
+        ("note".to_owned(), FieldChoice::Empty),
+    ]);
+    let body = sales_order_body(&d);
+    assert!(body.get("ShipVia").is_none() && body.get("Description").is_none(), "{body}");
+    assert_eq!(body["ShipToContact"]["Phone1"], json!({"value": ""}));
+    assert_eq!(body["BillToAddress"]["City"], json!({"value": ""}));
+    assert_eq!(body["note"], json!({"value": ""}));
+    assert!(body["Details"][0].get("LineDescription").is_none());
+    assert_eq!(body["Details"][0]["InventoryID"], sales_order_body(&draft())["Details"][0]["InventoryID"]);
+    assert_eq!(body["ShipToAddress"], sales_order_body(&draft())["ShipToAddress"], "untouched fields stay");
 }
 
 #[test]
