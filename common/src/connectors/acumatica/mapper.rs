@@ -111,13 +111,37 @@ const TARGET_PATHS: &[(&str, &[&str])] = &[
     ("lines.warehouse_id", &["Details", "*", "WarehouseID"]),
 ];
 
+/// The body path of a target: `ship_to.phone`, `lines.description` (every line) or
+/// `lines[2].description` (one line, as a template chose per line).
+fn target_path(target: &str) -> Option<Vec<String>> {
+    let (key, index) = match target.strip_prefix("lines[").and_then(|rest| rest.split_once("].")) {
+        Some((index, field)) => (format!("lines.{field}"), Some(index.parse::<usize>().ok()?)),
+        None => (target.to_owned(), None),
+    };
+    let (_, path) = TARGET_PATHS.iter().find(|(t, _)| *t == key)?;
+    Some(
+        path.iter()
+            .map(|segment| match (segment, index) {
+                (&"*", Some(i)) => i.to_string(),
+                _ => (*segment).to_owned(),
+            })
+            .collect(),
+    )
+}
+
 /// Applies a template's choice to the field at `path`: removed (the ERP's default applies) or
-/// sent as an empty value.
-fn apply_choice(node: &mut Value, path: &[&str], choice: FieldChoice) {
+/// sent as an empty value. `*` is every detail row, a number one row.
+fn apply_choice(node: &mut Value, path: &[String], choice: FieldChoice) {
     match path {
         [] => {}
-        ["*", rest @ ..] => {
+        [head, rest @ ..] if head == "*" => {
             for row in node.as_array_mut().into_iter().flatten() {
+                apply_choice(row, rest, choice);
+            }
+        }
+        [head, rest @ ..] if node.is_array() => {
+            let row = head.parse::<usize>().ok().and_then(|i| node.as_array_mut().and_then(|rows| rows.get_mut(i)));
+            if let Some(row) = row {
                 apply_choice(row, rest, choice);
             }
         }
@@ -125,16 +149,16 @@ fn apply_choice(node: &mut Value, path: &[&str], choice: FieldChoice) {
             if let Some(map) = node.as_object_mut() {
                 match choice {
                     FieldChoice::Omit => {
-                        map.remove(*last);
+                        map.remove(last);
                     }
                     FieldChoice::Empty => {
-                        map.insert((*last).to_owned(), serde_json::json!({ "value": "" }));
+                        map.insert(last.clone(), serde_json::json!({ "value": "" }));
                     }
                 }
             }
         }
         [head, rest @ ..] => {
-            if let Some(child) = node.as_object_mut().and_then(|m| m.get_mut(*head)) {
+            if let Some(child) = node.as_object_mut().and_then(|m| m.get_mut(head)) {
                 apply_choice(child, rest, choice);
             }
         }
@@ -148,8 +172,8 @@ pub fn sales_order_body(draft: &SalesOrderDraft) -> Value {
     let wire = sales_order_wire(draft);
     let mut body = serde_json::to_value(&wire).unwrap_or(Value::Null);
     for (target, choice) in &draft.field_choices {
-        if let Some((_, path)) = TARGET_PATHS.iter().find(|(t, _)| t == target) {
-            apply_choice(&mut body, path, *choice);
+        if let Some(path) = target_path(target) {
+            apply_choice(&mut body, &path, *choice);
         }
     }
     body

@@ -95,6 +95,8 @@ fn template_choices_leave_fields_out_or_send_them_empty() {
         ("bill_to.city".to_owned(), FieldChoice::Empty),
         ("lines.description".to_owned(), FieldChoice::Omit),
         ("note".to_owned(), FieldChoice::Empty),
+        ("lines[0].note".to_owned(), FieldChoice::Empty),
+        ("lines[7].note".to_owned(), FieldChoice::Empty),
     ]);
     let body = sales_order_body(&d);
     assert!(body.get("ShipVia").is_none() && body.get("Description").is_none(), "{body}");
@@ -102,6 +104,8 @@ fn template_choices_leave_fields_out_or_send_them_empty() {
     assert_eq!(body["BillToAddress"]["City"], json!({"value": ""}));
     assert_eq!(body["note"], json!({"value": ""}));
     assert!(body["Details"][0].get("LineDescription").is_none());
+    assert_eq!(body["Details"][0]["note"], json!({"value": ""}), "one line's choice");
+    assert_eq!(body["Details"].as_array().map(Vec::len), Some(d.lines.len()), "a missing line index is ignored");
     assert_eq!(body["Details"][0]["InventoryID"], sales_order_body(&draft())["Details"][0]["InventoryID"]);
     assert_eq!(body["ShipToAddress"], sales_order_body(&draft())["ShipToAddress"], "untouched fields stay");
 }
