@@ -111,7 +111,8 @@ pub enum Test {
     Exists(bool),
 }
 
-/// What a spec resolves to for one order (and line).
+/// What a spec resolves to for one order (and line). `Value` is never empty: a field, value,
+/// template or set that gives no text resolves to `Empty`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolved {
     Skip,
@@ -156,7 +157,7 @@ impl crate::error::Classify for TemplateError {
 }
 
 /// The mapping sets a `set` spec may name.
-pub const SET_NAMES: &[&str] = &["order_types", "shipping_methods", "payment_methods", "taxes", "substitutions"];
+pub const MAPPING_SETS: &[&str] = &["order_types", "shipping_methods", "payment_methods", "taxes", "substitutions"];
 
 fn set_section(set: &str) -> &str {
     match set {
@@ -193,7 +194,7 @@ fn set_default_input(set: &str) -> Option<&'static str> {
 // Targets
 
 /// The sections of `[fields]`.
-pub const SECTIONS: &[&str] = &["header", "bill_to", "ship_to", "lines", "custom"];
+pub const FIELD_SECTIONS: &[&str] = &["header", "bill_to", "ship_to", "lines", "custom"];
 
 const HEADER_TARGETS: &[(&str, Option<usize>)] = &[
     ("order_type", Some(2)),
@@ -302,7 +303,7 @@ const LINE_PATHS: &[&str] = &[
 ];
 
 /// Every source path (order paths, `bill_to.*`, `ship_to.*`, then `line.*`).
-pub fn source_paths() -> Vec<String> {
+pub fn field_source_paths() -> Vec<String> {
     let mut paths: Vec<String> = ORDER_PATHS.iter().map(|p| (*p).to_owned()).collect();
     for prefix in ["bill_to", "ship_to"] {
         paths.extend(ADDRESS_KEYS.iter().map(|k| format!("{prefix}.{k}")));
@@ -356,7 +357,7 @@ fn address_value(address: &Address, key: &str) -> Option<Option<String>> {
 }
 
 /// The names of the order's tags: `prime`, `rush`, `shipment_priority:<v>`, or the custom text.
-pub fn tag_names(order: &Order) -> Vec<String> {
+pub fn order_tag_names(order: &Order) -> Vec<String> {
     order
         .tags
         .iter()
@@ -398,7 +399,7 @@ impl Scope<'_> {
             "notes.customer_instructions" => present(o.notes.customer_instructions.as_deref()),
             "notes.gift_message" => present(o.notes.gift_message.as_deref()),
             "payment.method" => present(o.payments.first().map(|p| p.method.as_str())),
-            "tags" => present(Some(&tag_names(o).join(","))),
+            "tags" => present(Some(&order_tag_names(o).join(","))),
             _ => {
                 if let Some((prefix @ ("bill_to" | "ship_to"), key)) = path.split_once('.') {
                     let address = if prefix == "bill_to" { &o.bill_to } else { &o.ship_to };
@@ -528,7 +529,7 @@ impl Condition {
     /// Whether the condition holds for the scope.
     pub fn holds(&self, scope: &Scope<'_>) -> Result<bool, TemplateError> {
         let value = scope.value(&self.field)?;
-        let members = (self.field == "tags").then(|| tag_names(scope.order));
+        let members = (self.field == "tags").then(|| order_tag_names(scope.order));
         Ok(test_holds(&self.test, value.as_deref(), members.as_deref()))
     }
 }
@@ -588,8 +589,8 @@ fn evaluate_set(
     file: &MappingFile,
 ) -> Result<Resolved, TemplateError> {
     let invalid = |detail: String| TemplateError::Invalid { target: format!("set {set:?}"), detail };
-    if !SET_NAMES.contains(&set) {
-        return Err(invalid(format!("unknown set; use one of {}", SET_NAMES.join(", "))));
+    if !MAPPING_SETS.contains(&set) {
+        return Err(invalid(format!("unknown set; use one of {}", MAPPING_SETS.join(", "))));
     }
     let Some(input) = field.or(set_default_input(set)) else {
         return Err(invalid("name the source with `field`".into()));
@@ -634,7 +635,7 @@ impl FieldTemplates {
             && self.custom.is_empty()
     }
 
-    /// The sections with their names, in file order of [`SECTIONS`].
+    /// The sections with their names, in file order of [`FIELD_SECTIONS`].
     pub fn sections(&self) -> [(&'static str, &BTreeMap<String, Spanned<FieldSpec>>); 5] {
         [
             ("header", &self.header),
@@ -894,8 +895,8 @@ impl Target<'_> {
     }
 
     fn set(&self, field: &str, set: &str, input: Option<&str>) -> Result<(), TemplateIssue> {
-        if !SET_NAMES.contains(&set) {
-            return Err(self.issue(field, format!("unknown set {set:?}; use one of {}", SET_NAMES.join(", "))));
+        if !MAPPING_SETS.contains(&set) {
+            return Err(self.issue(field, format!("unknown set {set:?}; use one of {}", MAPPING_SETS.join(", "))));
         }
         match (input, set_default_input(set)) {
             (Some(path), _) => self.path(field, path)?,
@@ -1291,8 +1292,12 @@ then = { value = "FEDEX2DAY" }
         assert_eq!(rules.len(), 1);
         assert_eq!(default, Some(Box::new(FieldSpec::Set { set: "shipping_methods".into(), field: None })));
         let long = fields.replace("FEDEX2DAY", "FEDEX2DAY-OVERNIGHT");
-        let (_, field, _) = invalid(&long);
-        assert_eq!(field, "fields.header.ship_via.rules[0].then");
+        // A table section's errors point at its header.
+        let (line, field, _) = invalid(&long);
+        assert_eq!(
+            (line, field.as_str()),
+            (line_of(&source(&long), "[fields.header.ship_via]"), "fields.header.ship_via.rules[0].then")
+        );
     }
 
     #[test]
@@ -1326,6 +1331,22 @@ then = { value = "FEDEX2DAY" }
         let (got, message) = syntax_error("[fields.heder]\nship_via = \"skip\"\n");
         assert_eq!(got, line_of(&source("[fields.heder]\n"), "[fields.heder]"));
         assert!(message.contains("heder"), "{message}");
+    }
+
+    #[test]
+    fn the_module_example_parses() {
+        let doc = include_str!("template.rs");
+        let example: String = doc
+            .lines()
+            .map_while(|l| l.strip_prefix("//!"))
+            .skip_while(|l| !l.starts_with(" ```toml"))
+            .skip(1)
+            .take_while(|l| !l.starts_with(" ```"))
+            .map(|l| format!("{}\n", l.strip_prefix(' ').unwrap_or(l)))
+            .collect();
+        assert!(example.contains("[fields.custom]"), "{example}");
+        let m = parse(&example);
+        assert_eq!(m.file.fields.sections().iter().map(|(_, s)| s.len()).sum::<usize>(), 9);
     }
 
     // ---------------------------------------------------------------------------- evaluation
@@ -1400,7 +1421,7 @@ then = { value = "FEDEX2DAY" }
         }
         // Every path is covered above.
         let covered: BTreeSet<&str> = expected.iter().map(|(p, _)| *p).collect();
-        assert_eq!(covered, source_paths().iter().map(String::as_str).collect());
+        assert_eq!(covered, field_source_paths().iter().map(String::as_str).collect());
     }
 
     #[test]
