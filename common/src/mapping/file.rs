@@ -233,6 +233,9 @@ pub struct MappingFile {
     /// Orders entered in the ERP and sent to this storefront.
     #[serde(default)]
     pub erp_orders: ErpOrderRules,
+    /// Per-field templates for the ERP order (`[fields.header]`, `[fields.bill_to]`, ...).
+    #[serde(default)]
+    pub fields: super::FieldTemplates,
 }
 
 /// A validated mapping, with the file it came from for error messages.
@@ -395,6 +398,7 @@ impl Mapping {
                 ));
             }
         }
+        file.fields.validate(&file).map_err(|issue| invalid(issue.span, issue.field, issue.message))?;
         let tz_name = &file.dates.time_zone;
         let time_zone: chrono_tz::Tz = tz_name.get_ref().parse().map_err(|_| {
             invalid(

@@ -5,8 +5,10 @@ mod apply;
 mod draft;
 mod file;
 mod publish;
+mod template;
 
 pub use apply::*;
 pub use draft::*;
 pub use file::*;
 pub use publish::*;
+pub use template::*;
