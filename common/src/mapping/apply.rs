@@ -44,7 +44,7 @@ impl crate::error::Classify for OrderMappingError {
 }
 
 impl Mapping {
-    fn unmapped(&self, section: &str, what: &str, value: &str) -> Problem {
+    pub(crate) fn unmapped(&self, section: &str, what: &str, value: &str) -> Problem {
         Problem {
             field: format!("{what} {value:?}"),
             message: format!("not mapped; add it to [{section}] in {} (mapping v{})", self.path, self.version),
@@ -133,9 +133,16 @@ pub fn build_draft(
 ) -> Result<SalesOrderDraft, OrderMappingError> {
     order.check_totals()?;
     let mut problems = Vec::new();
-    let order_type = mapping.order_type(order).map_err(|p| problems.push(p)).ok();
+    // A `[fields.header]` template replaces the table for its target.
+    let order_type = match super::fields::templated_order_type(mapping, order) {
+        Some(chosen) => chosen,
+        None => mapping.order_type(order),
+    }
+    .map_err(|p| problems.push(p))
+    .ok();
 
     let ship_via = match mapping.file.shipping_methods.get(&order.shipping.method) {
+        _ if mapping.file.fields.header.contains_key("ship_via") => None,
         Some(code) => Some(code.get_ref().clone()),
         None if order.shipping.method.trim().is_empty() => None,
         None => {
@@ -232,7 +239,7 @@ pub fn build_draft(
         return Err(OrderMappingError::Unmapped(problems));
     };
     let key = order.import_key();
-    let draft = SalesOrderDraft {
+    let mut draft = SalesOrderDraft {
         import_id: key.import_id(),
         import_key: key,
         external_ref: order.display_number.clone(),
@@ -254,6 +261,10 @@ pub fn build_draft(
         expected_total: order.totals.grand_total.round_to_minor(),
         field_choices: Default::default(),
     };
+    super::fields::apply_field_templates(mapping, order, &mut draft, &mut problems);
+    if !problems.is_empty() {
+        return Err(OrderMappingError::Unmapped(problems));
+    }
     let computed = draft.computed_total().round_dp(order.currency.minor_units());
     if computed != draft.expected_total.amount {
         return Err(OrderMappingError::Model(ModelError::TotalsMismatch {

@@ -3,6 +3,7 @@
 
 mod apply;
 mod draft;
+mod fields;
 mod file;
 mod publish;
 mod template;
