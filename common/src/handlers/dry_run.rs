@@ -664,7 +664,7 @@ impl DryRunReport {
                 Verdict::WouldFail => {
                     let _ = writeln!(
                         out,
-                        "    now imported; with the candidate it fails: {}",
+                        "    maps now; with the candidate it fails: {}",
                         o.after.failure().unwrap_or_default()
                     );
                 }
