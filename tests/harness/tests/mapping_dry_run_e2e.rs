@@ -15,10 +15,13 @@ use orderbridge_harness::report::erp_orders_by_import_id;
 use orderbridge_harness::world::{demo_dir, set_setting, World, WorldConfig};
 use orderbridge_sandbox::{SandboxConfig, Vendor, WindowLimit};
 
+/// A vendor's writes as the sandbox counts them: kind → key → count.
+type WriteCounts = BTreeMap<String, BTreeMap<String, u32>>;
+
 /// Everything the dry run could have written to, read back.
 #[derive(Debug, PartialEq)]
 struct Written {
-    vendor_writes: Vec<(Vendor, BTreeMap<String, BTreeMap<String, u32>>)>,
+    vendor_writes: Vec<(Vendor, WriteCounts)>,
     sellercloud_exported: Vec<i64>,
     bigcommerce_statuses: BTreeMap<i64, i64>,
     erp_sales_orders: usize,
