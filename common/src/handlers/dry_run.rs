@@ -379,7 +379,9 @@ async fn read(source: &dyn OrderSource, connection: &ConnectionId, listed: Liste
     }
 }
 
-/// True when both mappings find customers and items the same way, so one lookup serves both.
+/// True when both mappings find customers and items the same way and name the same file, so one
+/// resolution serves both. Otherwise each mapping resolves on its own (its failures name its own
+/// file), and the resolver's memory still asks the ERP each question once.
 fn same_resolution_rules(a: &Mapping, b: &Mapping) -> bool {
     let (ca, cb) = (&a.file.customers, &b.file.customers);
     let (ia, ib) = (&a.file.items, &b.file.items);
@@ -389,8 +391,11 @@ fn same_resolution_rules(a: &Mapping, b: &Mapping) -> bool {
         && ca.guest_customer.as_ref().map(|g| g.get_ref()) == cb.guest_customer.as_ref().map(|g| g.get_ref())
         && ia.identifier_priority.get_ref() == ib.identifier_priority.get_ref()
         && ia.substitutions.len() == ib.substitutions.len()
-        && ia.substitutions.iter().zip(&ib.substitutions).all(|((ka, va), (kb, vb))| ka == kb && va.get_ref() == vb.get_ref())
-        // Error messages name the file, so two files never share a failure text.
+        && ia
+            .substitutions
+            .iter()
+            .zip(&ib.substitutions)
+            .all(|((ka, va), (kb, vb))| ka == kb && va.get_ref() == vb.get_ref())
         && a.path == b.path
         && a.version == b.version
 }
