@@ -34,8 +34,22 @@ enum Command {
         name: String,
         file: std::path::PathBuf,
     },
-    /// Validate a mapping file without storing it.
-    MappingCheck { file: std::path::PathBuf },
+    /// Validate a mapping file without storing it; with `--dry-run`, also map the connection's
+    /// newest new orders with the stored mapping and with FILE and print what would change.
+    /// A dry run writes nothing: orders are only read, customers and items only looked up.
+    MappingCheck {
+        file: std::path::PathBuf,
+        /// Compare FILE with the connection's stored mapping on real orders (needs
+        /// ORDERBRIDGE_STATE_TABLE and ORDERBRIDGE_CONNECTIONS, as the functions do).
+        #[arg(long, requires = "connection")]
+        dry_run: bool,
+        /// The connection whose orders and stored mapping are used (with --dry-run).
+        #[arg(long)]
+        connection: Option<String>,
+        /// How many of the newest new orders to map (with --dry-run).
+        #[arg(long, default_value_t = 50)]
+        orders: usize,
+    },
     /// Print the connector log of a connection for the last N minutes, oldest first.
     Log {
         #[arg(long)]
@@ -76,10 +90,14 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 file.write_all(lines.as_bytes())?;
             }
         }
-        Command::MappingCheck { file } => {
+        Command::MappingCheck { file, dry_run, connection, orders } => {
             let source = std::fs::read_to_string(&file)?;
-            orderbridge::mapping::Mapping::parse(&file.display().to_string(), 0, &source)?;
+            let candidate = orderbridge::mapping::Mapping::parse(&file.display().to_string(), 0, &source)?;
             println!("{}: valid", file.display());
+            if dry_run {
+                let connection = connection.ok_or("--dry-run needs --connection")?;
+                mapping_dry_run(candidate, &connection, orders).await?;
+            }
         }
         Command::MappingPush { name, file } => {
             let settings = CommonSettings::load(&Env::process())?;
@@ -117,5 +135,60 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
+    Ok(())
+}
+
+/// `mapping-check --dry-run`: the stored mapping of `connection` and `candidate` on its newest
+/// new orders. Opens only what it reads: the state table (the stored mapping), the channel and
+/// the ERP as the connections file configures them.
+async fn mapping_dry_run(
+    mut candidate: orderbridge::mapping::Mapping,
+    connection: &str,
+    orders: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use orderbridge::connections::Connections;
+    use orderbridge::connectors::registry;
+    use orderbridge::handlers::{dry_run_with_progress, DryRunProgress, MappingCache};
+
+    let env = Env::process();
+    let settings = CommonSettings::load(&env)?;
+    let text = env.required("ORDERBRIDGE_CONNECTIONS", "set it to the connections TOML (see README, Configuration)")?;
+    let connections = Connections::parse("ORDERBRIDGE_CONNECTIONS", &text, |var| env.optional(var))?;
+    let Some(channel) = connections.connections.iter().find(|c| c.id.as_str() == connection) else {
+        let known: Vec<&str> = connections.connections.iter().map(|c| c.id.as_str()).collect();
+        return Err(format!(
+            "connection {connection:?} is not in ORDERBRIDGE_CONNECTIONS (it has: {})",
+            known.join(", ")
+        )
+        .into());
+    };
+    registry::install();
+    let source = registry::channel(channel)
+        .map_err(|e| format!("connection {connection} is misconfigured: {e}"))?
+        .source
+        .ok_or_else(|| format!("connection {connection} takes shipments only; it has no orders to map"))?;
+    let sink = registry::erp(&connections).map_err(|e| format!("the ERP connection is misconfigured: {e}"))?.sink;
+
+    let config = load_sdk_config().await;
+    let ledger =
+        DynamoLedger::new(aws_sdk_dynamodb::Client::new(&config), settings.state_table.as_str(), Arc::new(SystemClock));
+    let current = MappingCache::new(std::time::Duration::ZERO).get(&ledger, channel.mapping_name()).await?;
+    // The version the file would get if pushed, so its messages read as they would then.
+    candidate.version = current.version + 1;
+    eprintln!(
+        "{connection}: comparing the stored mapping {:?} v{} with {} on the {orders} newest new orders (read-only).",
+        channel.mapping_name(),
+        current.version,
+        candidate.path
+    );
+    let progress = |p: DryRunProgress| match p {
+        DryRunProgress::Listed { pages, listed } => eprintln!("  listed page {pages}: {listed} new orders so far"),
+        DryRunProgress::Mapped { done, total } if done == total || done % 10 == 0 => {
+            eprintln!("  mapped {done}/{total} orders")
+        }
+        DryRunProgress::Mapped { .. } => {}
+    };
+    let report = dry_run_with_progress(source.as_ref(), sink.as_ref(), &current, &candidate, orders, &progress).await?;
+    print!("{}", report.render());
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! What each Lambda does with its event, independent of the Lambda runtime, so the functions,
 //! the demo and the end-to-end tests all run the same code.
 
+mod dry_run;
 mod mappings;
 mod orders;
 mod setup;
@@ -8,6 +9,7 @@ mod status;
 mod trigger;
 mod webhooks;
 
+pub use dry_run::*;
 pub use mappings::*;
 pub use orders::*;
 pub use setup::*;
