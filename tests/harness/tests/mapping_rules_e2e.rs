@@ -14,7 +14,7 @@ use orderbridge_sandbox::SandboxConfig;
 use serde_json::Value;
 
 /// A seeded Sellercloud order as the rule sees it: Import ID, Amazon Prime, service, (SKU, qty) lines.
-type Seeded = (String, bool, &'static str, Vec<(String, i64)>);
+type Seeded = (String, bool, &'static str, Vec<(String, i64)>, &'static str);
 
 fn value(v: &Value) -> Option<&str> {
     v.get("value").and_then(Value::as_str)
@@ -36,7 +36,9 @@ async fn rules_skip_empty_templates_and_custom_fields_shape_the_erp_order() {
     let world = World::start(world_config).await.unwrap_or_else(|e| panic!("{e}"));
     let demo = std::fs::read_to_string(demo_dir().join("mappings/sc-main.toml")).unwrap();
     assert!(demo.contains("then = { value = \"FEDEX2DAY\" }"), "the demo mapping carries the Prime rule");
-    let mapping = demo.replace("[fields.header]\n", "[fields.header]\ndescription = \"skip\"\n")
+    let order_type_rule = "order_type = { rules = [\n    { when = [{ field = \"ship_to.country\", is_not = \"US\" }], then = { value = \"EX\" } },\n], default = { set = \"order_types\" } }\n";
+    let mapping = demo
+        .replace("[fields.header]\n", &format!("[fields.header]\ndescription = \"skip\"\n{order_type_rule}"))
         + r#"
 [fields.ship_to]
 phone = "empty"
@@ -57,7 +59,15 @@ UsrChannelStatus = { field = "channel_status" }
         .map(|o| {
             let g = &o.gen;
             let lines = g.lines.iter().map(|l| (l.sku.clone(), l.qty)).collect();
-            (format!("SC-{}", o.id), g.channel == Channel::Amazon && g.prime, g.ship_service, lines)
+            // Outside the US: the rule's EX; else [order_types] by the channel.
+            let order_type = match (g.buyer.address.country.as_str(), g.channel) {
+                (country, _) if country != "US" => "EX",
+                (_, Channel::Amazon) => "AM",
+                (_, Channel::Ebay) => "EB",
+                (_, Channel::Walmart) => "WM",
+                (_, Channel::Website) => "SO",
+            };
+            (format!("SC-{}", o.id), g.channel == Channel::Amazon && g.prime, g.ship_service, lines, order_type)
         })
         .collect();
     let report = settle_orders(&world.app, &world.aws, 2, Duration::from_secs(300)).await;
@@ -65,7 +75,8 @@ UsrChannelStatus = { field = "channel_status" }
 
     let erp = erp_orders_by_import_id(&world.sandbox);
     let mut prime = 0;
-    for (import_id, is_prime, service, lines) in &expected {
+    let mut abroad = 0;
+    for (import_id, is_prime, service, lines, order_type) in &expected {
         let order = &erp.get(import_id).unwrap_or_else(|| panic!("{import_id} not imported"))[0];
         let want = if *is_prime {
             prime += 1;
@@ -80,6 +91,8 @@ UsrChannelStatus = { field = "channel_status" }
             }
         };
         assert_eq!(value(&order["ShipVia"]), Some(want), "{import_id} ({service}, prime {is_prime})");
+        assert_eq!(value(&order["OrderType"]), Some(*order_type), "{import_id}: order type by rule or table");
+        abroad += usize::from(*order_type == "EX");
         assert!(order.get("Description").is_none_or(Value::is_null), "{import_id}: description skipped");
         assert_eq!(value(&order["ShipToContact"]["Phone1"]), Some(""), "{import_id}: ship-to phone set empty");
         assert!(
@@ -97,5 +110,6 @@ UsrChannelStatus = { field = "channel_status" }
         }
     }
     assert!(prime > 0, "the seed must hold Amazon Prime orders for the rule to show");
+    assert!(abroad > 0 && abroad < expected.len(), "the seed must hold orders on both sides of the country rule");
     world.shutdown().await;
 }
