@@ -195,4 +195,60 @@ mod tests {
         }
         assert!(queue.0.lock().unwrap().is_empty());
     }
+
+    /// An ErpOrdersForSync push of `n` orders (Deleted + Inserted pairs) and `m` withdrawn shipments.
+    fn large_push(orders: usize, shipments: usize) -> String {
+        let order = |i: usize, status: &str| {
+            format!(
+                r#"{{"OrderType":"SO","OrderNbr":"SO{i:06}","Status":"{status}","LastModified":"2024-05-01T10:00:00"}}"#
+            )
+        };
+        let inserted: Vec<String> = (1..=orders).map(|i| order(i, "Completed")).collect();
+        let mut deleted: Vec<String> = (1..=orders).map(|i| order(i, "Open")).collect();
+        deleted.extend(
+            (1..=shipments)
+                .map(|i| format!(r#"{{"ShipmentNbr":"{i:06}","Status":"Confirmed","OrderNbr":"SO{i:06}"}}"#)),
+        );
+        format!(
+            r#"{{"Inserted":[{}],"Deleted":[{}],"Query":"ErpOrdersForSync","CompanyId":"MyTenant","Id":"9a","TimeStamp":1,"AdditionalInfo":{{}}}}"#,
+            inserted.join(","),
+            deleted.join(",")
+        )
+    }
+
+    #[tokio::test]
+    async fn a_push_of_thousands_of_rows_is_enqueued_in_messages_sqs_takes_and_a_larger_body_gets_413() {
+        let (app, queue) = app();
+        let body = large_push(7000, 5000);
+        assert!(body.len() > 64 * 1024 * 10, "{}", body.len());
+        let mut req = request("/webhooks/acumatica", "", &body, true);
+        req.headers.insert("x-key", aws_lambda_events::http::HeaderValue::from_static("k"));
+        assert_eq!(app.handle(&req).await.status_code, 200);
+        let messages = queue.0.lock().unwrap().clone();
+        assert!(messages.len() > 1, "{}", messages.len());
+        let (mut shipments, mut orders) = (Vec::new(), Vec::new());
+        for message in &messages {
+            assert!(message.body.len() < 256 * 1024, "SQS takes 256 KiB: {}", message.body.len());
+            let envelope: Envelope<ShipmentMessage> = Envelope::parse("m", Some(&message.body)).unwrap();
+            let ShipmentMessage::WebhookEventV2(event) = envelope.body else { panic!() };
+            assert!(event.dedupe_key.starts_with("acumatica:ErpOrdersForSync:9a#part"), "{}", event.dedupe_key);
+            let InboundEvent::ErpChanged { shipments: s, orders: o } = event.event else { panic!() };
+            shipments.extend(s.iter().map(ToString::to_string));
+            orders.extend(o.iter().map(ToString::to_string));
+        }
+        assert_eq!(shipments, (1..=5000).map(|i| format!("{i:06}")).collect::<Vec<_>>());
+        assert_eq!(orders, (1..=7000).map(|i| format!("SO/SO{i:06}")).collect::<Vec<_>>());
+        // The same push again: every part is a duplicate.
+        assert_eq!(app.handle(&req).await.status_code, 200);
+        assert_eq!(queue.0.lock().unwrap().len(), messages.len());
+
+        // Over the route's 4 MiB: 413, nothing enqueued.
+        let mut body = large_push(1, 0);
+        body.push_str(&" ".repeat(crate::connectors::acumatica::webhook::ACUMATICA_MAX_BODY + 1 - body.len()));
+        let mut req = request("/webhooks/acumatica", "", &body, true);
+        req.headers.insert("x-key", aws_lambda_events::http::HeaderValue::from_static("k"));
+        let response = app.handle(&req).await;
+        assert_eq!(response.status_code, 413);
+        assert_eq!(queue.0.lock().unwrap().len(), messages.len());
+    }
 }

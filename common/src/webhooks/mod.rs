@@ -10,8 +10,14 @@ use subtle::ConstantTimeEq;
 
 use crate::ports::{WebhookError, WebhookRequest};
 
-/// Bodies above this are refused with 413 before parsing (every vendor's payload is far smaller).
+/// Bodies above this are refused with 413 before parsing (every vendor's payload is far smaller;
+/// a route whose sender documents no size limit, such as Acumatica's push, sets its own).
 pub const DEFAULT_MAX_BODY: usize = 64 * 1024;
+
+/// The largest serialized event one queue message may carry: SQS takes 256 KiB per message, and
+/// the envelope (correlation id, time, kind) around the event needs well under the 16 KiB left.
+/// A delivery whose event would be larger is split into several events, each under this.
+pub const MAX_EVENT_MESSAGE: usize = 240 * 1024;
 
 /// Compares secrets without leaking, through timing, how much of a guess matched.
 pub fn secrets_equal(given: &[u8], expected: &[u8]) -> bool {

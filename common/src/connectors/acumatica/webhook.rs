@@ -1,23 +1,38 @@
 //! Acumatica push notifications (form SM302000): `{Inserted, Deleted, Query, CompanyId, Id,
 //! TimeStamp}` with no signature; authenticated by the custom header configured on the form,
-//! compared in constant time, and deduplicated on the data-transaction `Id`.
+//! compared in constant time, and deduplicated on the data-transaction `Id` with the `Query`.
+//!
+//! Acumatica documents no row limit for a notification, so the route takes bodies up to
+//! [`ACUMATICA_MAX_BODY`] (what API Gateway and a synchronous Lambda invocation carry) and splits
+//! an event that would not fit one queue message into parts (`…#part1`, `…#part2`, …).
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use tracing::warn;
+use tracing::{info, warn};
 
 use crate::model::{ErpOrderRef, ErpShipmentNbr};
 use crate::ports::{InboundEvent, WebhookError, WebhookEvent, WebhookRequest, WebhookVerifier};
-use crate::webhooks::{check_size, header, secrets_equal, DEFAULT_MAX_BODY};
+use crate::webhooks::{check_size, header, secrets_equal, MAX_EVENT_MESSAGE};
+
+/// The largest push body the Acumatica route accepts (4 MiB). A synchronous Lambda invocation
+/// carries at most 6 MB of request event (API Gateway's HTTP API itself takes 10 MB), and the body
+/// may arrive base64-encoded (4/3 as long) or JSON-escaped inside that event: 4 MiB stays under
+/// 6 MB either way, with room for the headers. A larger push is refused with 413 (or, beyond 6 MB,
+/// by the platform before the function runs); the catch-up poll then finds its shipments and orders.
+pub const ACUMATICA_MAX_BODY: usize = 4 * 1024 * 1024;
+
+/// Longest `Query` (a generic-inquiry name) and `Id` (a GUID) accepted: they make the dedupe key
+/// every queue message of the delivery carries.
+const MAX_KEY_FIELD: usize = 255;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct Push {
     #[serde(default)]
-    inserted: Vec<serde_json::Value>,
+    inserted: Vec<AnyRow>,
     #[serde(default)]
-    deleted: Vec<serde_json::Value>,
+    deleted: Vec<AnyRow>,
     query: String,
     id: String,
     time_stamp: i64,
@@ -25,16 +40,67 @@ struct Push {
     company_id: Option<String>,
 }
 
+/// The key columns of one push row; the generic inquiry's other columns are skipped unread, so a
+/// push of many rows costs little memory.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PushRow {
+    #[serde(rename = "ShipmentNbr", default)]
+    shipment_nbr: Option<serde_json::Value>,
+    #[serde(rename = "OrderType", default)]
+    order_type: Option<serde_json::Value>,
+    #[serde(rename = "OrderNbr", default)]
+    order_nbr: Option<serde_json::Value>,
+    #[serde(rename = "InvoiceNbr", default)]
+    invoice_nbr: Option<serde_json::Value>,
+    #[serde(rename = "ReferenceNbr", default)]
+    reference_nbr: Option<serde_json::Value>,
+}
+
+impl PushRow {
+    /// A row as JSON; anything that is not an object names nothing.
+    pub fn of(value: &serde_json::Value) -> Self {
+        Self::deserialize(value).unwrap_or_default()
+    }
+
+    fn text(field: &Option<serde_json::Value>) -> Option<String> {
+        field.as_ref().and_then(|v| v.as_str()).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
+    }
+}
+
+/// A row of `Inserted` or `Deleted`: an object with key columns, or anything else (ignored).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum AnyRow {
+    Row(PushRow),
+    Other(serde::de::IgnoredAny),
+}
+
+impl AnyRow {
+    fn row(&self) -> Option<&PushRow> {
+        match self {
+            Self::Row(row) => Some(row),
+            Self::Other(_) => None,
+        }
+    }
+}
+
 pub struct AcumaticaPushVerifier {
     header_name: String,
     /// Accepted values: the current one, and the previous one while the push definition is switched.
     header_values: Vec<SecretString>,
     max_body: usize,
+    /// The largest serialized event of one queue message.
+    max_event: usize,
 }
 
 impl AcumaticaPushVerifier {
     pub fn new(header_name: &str, header_values: Vec<SecretString>) -> Self {
-        Self { header_name: header_name.to_owned(), header_values, max_body: DEFAULT_MAX_BODY }
+        Self {
+            header_name: header_name.to_owned(),
+            header_values,
+            max_body: ACUMATICA_MAX_BODY,
+            max_event: MAX_EVENT_MESSAGE,
+        }
     }
 }
 
@@ -49,59 +115,179 @@ impl WebhookVerifier for AcumaticaPushVerifier {
         }
         let push: Push = serde_json::from_slice(request.body)
             .map_err(|e| WebhookError::Malformed(format!("not an Acumatica push notification: {e}")))?;
-        if push.id.trim().is_empty() {
+        let (query, id) = (push.query.trim(), push.id.trim());
+        if id.is_empty() {
             return Err(WebhookError::Malformed("push notification without Id".into()));
         }
-        // Deleted rows, the company and the time stamp say nothing a push needs.
-        let _ = (&push.deleted, push.time_stamp, &push.company_id);
+        for (field, value) in [("Query", query), ("Id", id)] {
+            if value.len() > MAX_KEY_FIELD {
+                return Err(WebhookError::Malformed(format!(
+                    "push notification {field} longer than {MAX_KEY_FIELD} characters"
+                )));
+            }
+        }
+        // The company and the time stamp say nothing a push needs.
+        let _ = (push.time_stamp, &push.company_id);
         // One transaction firing two push definitions sends two notifications with one `Id`: the
         // documented key is `Id` with `Query`.
-        let dedupe_key = format!("acumatica:{}:{}", push.query.trim(), push.id.trim());
-        Ok(vec![WebhookEvent { dedupe_key, event: changed_rows(&push.inserted) }])
+        let dedupe_key = format!("acumatica:{query}:{id}");
+        let inserted = push.inserted.iter().filter_map(AnyRow::row);
+        let deleted = push.deleted.iter().filter_map(AnyRow::row);
+        let (shipments, orders) = changed_keys(inserted, deleted);
+        let events = split_event(&dedupe_key, shipments, orders, self.max_event);
+        if events.len() > 1 {
+            info!(key = %dedupe_key, parts = events.len(), "Large Acumatica push split into several events.");
+        }
+        Ok(events)
     }
 }
 
-/// The shipments and orders named by a push notification's inserted rows: rows with `ShipmentNbr`
-/// are shipments; rows with `OrderType`/`OrderNbr` and no `ShipmentNbr` (a sales-order query, or
-/// an invoice query without shipment column) are changed orders, which status-push and the publish
-/// flow of ERP-originated orders read again. An invoice row (`InvoiceNbr` or `ReferenceNbr`) that
-/// names its order is a changed order even when it also names a shipment: a released invoice is
-/// news for the order (its storefront invoice), not for the shipment.
-pub fn changed_rows(inserted: &[serde_json::Value]) -> InboundEvent {
+/// The shipments and orders named by a push notification (rows as JSON): see [`changed_keys`].
+pub fn changed_rows(inserted: &[serde_json::Value], deleted: &[serde_json::Value]) -> InboundEvent {
+    let inserted: Vec<PushRow> = inserted.iter().map(PushRow::of).collect();
+    let deleted: Vec<PushRow> = deleted.iter().map(PushRow::of).collect();
+    let (shipments, orders) = changed_keys(inserted.iter(), deleted.iter());
+    InboundEvent::ErpChanged { shipments, orders }
+}
+
+/// What one row is about.
+enum RowKey {
+    Shipment(ErpShipmentNbr),
+    Order(ErpOrderRef),
+}
+
+/// Rows with `ShipmentNbr` are shipments; rows with `OrderType`/`OrderNbr` and no `ShipmentNbr` (a
+/// sales-order query, or an invoice query without shipment column) are changed orders, which
+/// status-push and the publish flow of ERP-originated orders read again. An invoice row
+/// (`InvoiceNbr` or `ReferenceNbr`) that names its order is a changed order even when it also names
+/// a shipment: a released invoice is news for the order (its storefront invoice), not for the
+/// shipment. None for a row that names neither (or only invalid keys, which are logged).
+fn row_key(row: &PushRow) -> Option<RowKey> {
+    let order = PushRow::text(&row.order_type).zip(PushRow::text(&row.order_nbr));
+    let invoice = PushRow::text(&row.invoice_nbr).or_else(|| PushRow::text(&row.reference_nbr)).is_some();
+    let order_key =
+        |(order_type, order_nbr): (String, String)| match ErpOrderRef::parse(&format!("{order_type}/{order_nbr}")) {
+            Some(erp) => Some(RowKey::Order(erp)),
+            None => {
+                warn!(order_type, order_nbr, "Acumatica push row names an order that cannot be an order key.");
+                None
+            }
+        };
+    if let (true, Some(order)) = (invoice, order.clone()) {
+        return order_key(order);
+    }
+    if let Some(nbr) = PushRow::text(&row.shipment_nbr) {
+        return match ErpShipmentNbr::parse(nbr.as_str()) {
+            Ok(nbr) => Some(RowKey::Shipment(nbr)),
+            Err(_) => {
+                warn!(shipment = %nbr, "Acumatica push row names a shipment that cannot be a shipment number.");
+                None
+            }
+        };
+    }
+    order.and_then(order_key)
+}
+
+/// The shipments and orders a push names, each once, in the order of their rows.
+///
+/// Acumatica sends every change of a query row as the old row in `Deleted` and the new one in
+/// `Inserted`. A `Deleted` row without an `Inserted` row of the same key (ShipmentNbr, or
+/// OrderType + OrderNbr) left the query: a shipment un-confirmed (Correct Shipment), cancelled or
+/// deleted, an order that no longer qualifies. It is named too, so status-push reads its current
+/// state again (a shipment that is no longer shipped is found empty and logged; an order's status is
+/// re-read); a Deleted + Inserted pair names its key once.
+pub fn changed_keys<'a>(
+    inserted: impl Iterator<Item = &'a PushRow>,
+    deleted: impl Iterator<Item = &'a PushRow>,
+) -> (Vec<ErpShipmentNbr>, Vec<ErpOrderRef>) {
     let mut shipments: Vec<ErpShipmentNbr> = Vec::new();
     let mut orders: Vec<ErpOrderRef> = Vec::new();
-    let text = |row: &serde_json::Value, field: &str| {
-        row.get(field).and_then(|v| v.as_str()).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
-    };
-    let mut add_order =
-        |order_type: String, order_nbr: String| match ErpOrderRef::parse(&format!("{order_type}/{order_nbr}")) {
-            Some(erp) if !orders.contains(&erp) => orders.push(erp),
-            Some(_) => {}
-            None => warn!(order_type, order_nbr, "Acumatica push row names an order that cannot be an order key."),
-        };
-    for row in inserted {
-        let order = text(row, "OrderType").zip(text(row, "OrderNbr"));
-        let invoice = text(row, "InvoiceNbr").or_else(|| text(row, "ReferenceNbr")).is_some();
-        if let (true, Some((order_type, order_nbr))) = (invoice, order.clone()) {
-            add_order(order_type, order_nbr);
-        } else if let Some(nbr) = text(row, "ShipmentNbr") {
-            match ErpShipmentNbr::parse(nbr.as_str()) {
-                Ok(nbr) if !shipments.contains(&nbr) => shipments.push(nbr),
-                Ok(_) => {}
-                Err(_) => {
-                    warn!(shipment = %nbr, "Acumatica push row names a shipment that cannot be a shipment number.")
+    let mut seen_shipments = std::collections::HashSet::new();
+    let mut seen_orders = std::collections::HashSet::new();
+    for row in inserted.chain(deleted) {
+        match row_key(row) {
+            Some(RowKey::Shipment(nbr)) => {
+                if seen_shipments.insert(nbr.clone()) {
+                    shipments.push(nbr);
                 }
             }
-        } else if let Some((order_type, order_nbr)) = order {
-            add_order(order_type, order_nbr);
+            Some(RowKey::Order(erp)) => {
+                if seen_orders.insert(erp.clone()) {
+                    orders.push(erp);
+                }
+            }
+            None => {}
         }
     }
-    InboundEvent::ErpChanged { shipments, orders }
+    (shipments, orders)
+}
+
+/// Serialized length of a value (what it adds to a queue message).
+fn json_len<T: serde::Serialize>(value: &T) -> usize {
+    serde_json::to_vec(value).map_or(usize::MAX, |bytes| bytes.len())
+}
+
+/// One delivery's event, or — when its serialized form would exceed `max_event` bytes — several
+/// events each within it, keyed `{dedupe_key}#part{n}` (n from 1). The parts cover every key once,
+/// in order, and are the same for every redelivery of the push, so a retry after a partly failed
+/// intake enqueues only the parts not yet enqueued.
+pub fn split_event(
+    dedupe_key: &str,
+    shipments: Vec<ErpShipmentNbr>,
+    orders: Vec<ErpOrderRef>,
+    max_event: usize,
+) -> Vec<WebhookEvent> {
+    let whole =
+        WebhookEvent { dedupe_key: dedupe_key.to_owned(), event: InboundEvent::ErpChanged { shipments, orders } };
+    if json_len(&whole) <= max_event {
+        return vec![whole];
+    }
+    let InboundEvent::ErpChanged { shipments, orders } = whole.event else { unreachable!("built as ErpChanged above") };
+    // An empty part with the longest part key any part can have.
+    let longest_key = format!("{dedupe_key}#part{}", shipments.len() + orders.len());
+    let empty = WebhookEvent {
+        dedupe_key: longest_key,
+        event: InboundEvent::ErpChanged { shipments: Vec::new(), orders: Vec::new() },
+    };
+    let base = json_len(&empty);
+    let mut parts: Vec<(Vec<ErpShipmentNbr>, Vec<ErpOrderRef>)> = vec![(Vec::new(), Vec::new())];
+    let mut size = base;
+    // Each item costs its JSON and a comma; a part holds at least one item.
+    let mut place = |len: usize, parts: &mut Vec<(Vec<ErpShipmentNbr>, Vec<ErpOrderRef>)>| {
+        let cost = len.saturating_add(1);
+        let filled = parts.last().is_some_and(|(s, o)| !s.is_empty() || !o.is_empty());
+        if filled && size.saturating_add(cost) > max_event {
+            parts.push((Vec::new(), Vec::new()));
+            size = base;
+        }
+        size = size.saturating_add(cost);
+    };
+    for nbr in shipments {
+        place(json_len(&nbr), &mut parts);
+        if let Some(part) = parts.last_mut() {
+            part.0.push(nbr);
+        }
+    }
+    for erp in orders {
+        place(json_len(&erp), &mut parts);
+        if let Some(part) = parts.last_mut() {
+            part.1.push(erp);
+        }
+    }
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, (shipments, orders))| WebhookEvent {
+            dedupe_key: format!("{dedupe_key}#part{}", i + 1),
+            event: InboundEvent::ErpChanged { shipments, orders },
+        })
+        .collect()
 }
 
 /// A `webhook_event.v1` payload (enqueued before events were typed) as a typed event.
 pub fn legacy_event(payload: &serde_json::Value) -> InboundEvent {
-    changed_rows(payload["inserted"].as_array().map(Vec::as_slice).unwrap_or_default())
+    let rows = |field: &str| payload[field].as_array().map(Vec::as_slice).unwrap_or_default();
+    changed_rows(rows("inserted"), rows("deleted"))
 }
 
 #[cfg(test)]
@@ -137,11 +323,11 @@ mod tests {
             r#"[{"OrderType":"SO","OrderNbr":"SO1"},{"OrderType":"SO","OrderNbr":"SO1"},{"ShipmentNbr":"7"},{"ShipmentNbr":"7"},{"OrderNbr":"X"}]"#,
         )
         .unwrap();
-        let InboundEvent::ErpChanged { shipments, orders } = changed_rows(&rows) else { panic!() };
+        let InboundEvent::ErpChanged { shipments, orders } = changed_rows(&rows, &[]) else { panic!() };
         assert_eq!(shipments.len(), 1);
         assert_eq!(orders, vec![ErpOrderRef::parse("SO/SO1").unwrap()]);
         let legacy = serde_json::json!({"inserted": rows});
-        assert_eq!(legacy_event(&legacy), changed_rows(&rows));
+        assert_eq!(legacy_event(&legacy), changed_rows(&rows, &[]));
     }
 
     #[test]
@@ -162,12 +348,190 @@ mod tests {
                 {"ReferenceNbr":"INV000004","Status":"Open"}]"#,
         )
         .unwrap();
-        let InboundEvent::ErpChanged { shipments, orders } = changed_rows(&rows) else { panic!() };
+        let InboundEvent::ErpChanged { shipments, orders } = changed_rows(&rows, &[]) else { panic!() };
         assert!(shipments.is_empty(), "{shipments:?}");
         assert_eq!(
             orders,
             vec![ErpOrderRef::parse("SO/SO001234").unwrap(), ErpOrderRef::parse("SO/SO005678").unwrap()]
         );
+    }
+
+    fn verifier() -> AcumaticaPushVerifier {
+        AcumaticaPushVerifier::new("X-Orderbridge-Key", vec![SecretString::from("k3y".to_string())])
+    }
+
+    fn verify(body: &str) -> Result<Vec<WebhookEvent>, WebhookError> {
+        let h = vec![("X-Orderbridge-Key".to_string(), "k3y".to_string())];
+        verifier().verify(&request(&h, body.as_bytes()))
+    }
+
+    fn names(event: &InboundEvent) -> (Vec<String>, Vec<String>) {
+        let InboundEvent::ErpChanged { shipments, orders } = event else { panic!("{event:?}") };
+        (shipments.iter().map(ToString::to_string).collect(), orders.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn an_updated_shipment_row_sent_as_a_deleted_and_inserted_pair_names_the_shipment_once() {
+        // vendor-apis.md §2.11: the old row in Deleted, the new one in Inserted.
+        let body = r#"{"Inserted":[{"ShipmentNbr":"000123","Status":"Confirmed","OrderType":"SO","OrderNbr":"SO001234","TrackingNbr":"1Z999AA10123456784"}],
+            "Deleted":[{"ShipmentNbr":"000123","Status":"Open","OrderType":"SO","OrderNbr":"SO001234","TrackingNbr":"1Z999AA10123456784"}],
+            "Query":"ShipmentsForSync","CompanyId":"MyTenant","Id":"4b6c0f1e-0000-0000-0000-000000000000","TimeStamp":638501234567890123,"AdditionalInfo":{}}"#;
+        let events = verify(body).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].dedupe_key, "acumatica:ShipmentsForSync:4b6c0f1e-0000-0000-0000-000000000000");
+        assert_eq!(names(&events[0].event), (vec!["000123".to_string()], vec![]));
+    }
+
+    #[test]
+    fn a_shipment_that_left_the_query_is_still_named_so_status_push_reads_it_again() {
+        // Correct Shipment on a confirmed shipment: it is no longer in a query of shipped shipments.
+        let body = r#"{"Inserted":[],
+            "Deleted":[{"ShipmentNbr":"000123","Status":"Confirmed","OrderType":"SO","OrderNbr":"SO001234","TrackingNbr":"1Z999AA10123456784"}],
+            "Query":"ShipmentsForSync","CompanyId":"MyTenant","Id":"5c7d1f2a-0000-0000-0000-000000000000","TimeStamp":638501234567890999,"AdditionalInfo":{}}"#;
+        let events = verify(body).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(names(&events[0].event), (vec!["000123".to_string()], vec![]));
+        // A cancelled shipment beside another shipment's update: both named, each once.
+        let body = r#"{"Inserted":[{"ShipmentNbr":"000200","Status":"Confirmed","OrderType":"SO","OrderNbr":"SO002000"}],
+            "Deleted":[{"ShipmentNbr":"000200","Status":"Open","OrderType":"SO","OrderNbr":"SO002000"},
+                       {"ShipmentNbr":"000201","Status":"Confirmed","OrderType":"SO","OrderNbr":"SO002001"}],
+            "Query":"ShipmentsForSync","CompanyId":"MyTenant","Id":"6d","TimeStamp":1}"#;
+        let events = verify(body).unwrap();
+        assert_eq!(names(&events[0].event), (vec!["000200".to_string(), "000201".to_string()], vec![]));
+    }
+
+    #[test]
+    fn an_order_that_left_the_query_is_named_for_its_status_to_be_read_again() {
+        let body = r#"{"Inserted":[],
+            "Deleted":[{"OrderType":"SO","OrderNbr":"SO001234","Status":"Open","LastModified":"2024-05-01T10:00:00"}],
+            "Query":"ErpOrdersForSync","CompanyId":"MyTenant","Id":"7e","TimeStamp":2}"#;
+        let events = verify(body).unwrap();
+        assert_eq!(names(&events[0].event), (vec![], vec!["SO/SO001234".to_string()]));
+        // An order pair and an invoice withdrawn: the pair's order once, the invoice's order too.
+        let body = r#"{"Inserted":[{"OrderType":"SO","OrderNbr":"SO001234","Status":"Completed"}],
+            "Deleted":[{"OrderType":"SO","OrderNbr":"SO001234","Status":"Open"},
+                       {"ReferenceNbr":"INV000009","Status":"Open","OrderType":"SO","OrderNbr":"SO009999","ShipmentNbr":"000999"}],
+            "Query":"ErpOrdersForSync","CompanyId":"MyTenant","Id":"7f","TimeStamp":3}"#;
+        let events = verify(body).unwrap();
+        assert_eq!(names(&events[0].event), (vec![], vec!["SO/SO001234".to_string(), "SO/SO009999".to_string()]));
+    }
+
+    #[test]
+    fn inserted_rows_alone_read_as_before_and_rows_that_are_no_objects_are_ignored() {
+        let events = verify(BODY).unwrap();
+        assert_eq!(names(&events[0].event), (vec!["000123".to_string()], vec![]));
+        let body = BODY.replace(r#""Deleted":[]"#, r#""Deleted":["x",1,null,{"Status":"Open"}]"#);
+        assert_eq!(verify(&body).unwrap(), events, "rows that are no objects name nothing");
+        let legacy =
+            serde_json::json!({"inserted": [{"ShipmentNbr": "000123"}], "deleted": [{"ShipmentNbr": "000124"}]});
+        assert_eq!(names(&legacy_event(&legacy)), (vec!["000123".to_string(), "000124".to_string()], vec![]));
+    }
+
+    #[test]
+    fn an_overlong_query_or_id_is_refused_naming_the_field() {
+        let body = BODY.replace("ShipmentsForSync", &"Q".repeat(MAX_KEY_FIELD + 1));
+        let err = verify(&body).unwrap_err();
+        assert_eq!(err.status_code(), 400);
+        assert!(err.to_string().contains("Query"), "{err}");
+        let body = BODY.replace("4b6c0f1e-0000-0000-0000-000000000000", &"1".repeat(MAX_KEY_FIELD + 1));
+        assert!(verify(&body).unwrap_err().to_string().contains("Id"));
+    }
+
+    /// A ShipmentsForSync push of `n` shipments, each as a Deleted (Open) + Inserted (Confirmed) pair.
+    pub(crate) fn shipments_push(n: usize, id: &str) -> String {
+        let row = |i: usize, status: &str| {
+            format!(
+                r#"{{"ShipmentNbr":"{i:06}","Status":"{status}","OrderType":"SO","OrderNbr":"SO{i:06}","TrackingNbr":"1Z999AA1{i:010}","LastModifiedDateTime":"2024-05-01T10:00:00"}}"#
+            )
+        };
+        let inserted: Vec<String> = (1..=n).map(|i| row(i, "Confirmed")).collect();
+        let deleted: Vec<String> = (1..=n).map(|i| row(i, "Open")).collect();
+        format!(
+            r#"{{"Inserted":[{}],"Deleted":[{}],"Query":"ShipmentsForSync","CompanyId":"MyTenant","Id":"{id}","TimeStamp":638501234567890123,"AdditionalInfo":{{}}}}"#,
+            inserted.join(","),
+            deleted.join(",")
+        )
+    }
+
+    /// An ErpOrdersForSync push of `n` orders, each as a Deleted (Open) + Inserted (Completed) pair.
+    pub(crate) fn orders_push(n: usize, id: &str) -> String {
+        let row = |i: usize, status: &str| {
+            format!(
+                r#"{{"OrderType":"SO","OrderNbr":"SO{i:06}","Status":"{status}","CustomerID":"C{i:06}","LastModified":"2024-05-01T10:00:00"}}"#
+            )
+        };
+        let inserted: Vec<String> = (1..=n).map(|i| row(i, "Completed")).collect();
+        let deleted: Vec<String> = (1..=n).map(|i| row(i, "Open")).collect();
+        format!(
+            r#"{{"Inserted":[{}],"Deleted":[{}],"Query":"ErpOrdersForSync","CompanyId":"MyTenant","Id":"{id}","TimeStamp":638501234567890123,"AdditionalInfo":{{}}}}"#,
+            inserted.join(","),
+            deleted.join(",")
+        )
+    }
+
+    #[test]
+    fn a_push_of_thousands_of_rows_is_accepted_and_split_to_fit_queue_messages() {
+        // 5,000 shipments as pairs: about 1.3 MB, far over the 64 KiB other routes take.
+        let body = shipments_push(5000, "big-1");
+        assert!(body.len() > 1_000_000, "{}", body.len());
+        let events = verify(&body).unwrap();
+        let mut all: Vec<String> = events.iter().flat_map(|e| names(&e.event).0).collect();
+        assert_eq!(all.len(), 5000);
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 5000, "every shipment exactly once");
+        for e in &events {
+            assert!(serde_json::to_vec(e).unwrap().len() <= MAX_EVENT_MESSAGE);
+        }
+        // 7,000 orders (about 1.2 MB as pairs) do not fit one message: parts, each within it, each
+        // order once and in row order.
+        let body = orders_push(7000, "big-2");
+        let events = verify(&body).unwrap();
+        assert!(events.len() > 1, "{}", events.len());
+        let keys: Vec<&str> = events.iter().map(|e| e.dedupe_key.as_str()).collect();
+        assert_eq!(keys[0], "acumatica:ErpOrdersForSync:big-2#part1");
+        assert_eq!(keys[1], "acumatica:ErpOrdersForSync:big-2#part2");
+        let mut all: Vec<String> = Vec::new();
+        for e in &events {
+            assert!(serde_json::to_vec(e).unwrap().len() <= MAX_EVENT_MESSAGE);
+            all.extend(names(&e.event).1);
+        }
+        assert_eq!(all, (1..=7000).map(|i| format!("SO/SO{i:06}")).collect::<Vec<_>>());
+        // The split is the same on every redelivery.
+        assert_eq!(verify(&body).unwrap(), events);
+    }
+
+    #[test]
+    fn a_split_keeps_every_part_within_the_budget_covering_shipments_and_orders_once() {
+        let shipments: Vec<ErpShipmentNbr> =
+            (0..300).map(|i| ErpShipmentNbr::parse(format!("S{i:05}")).unwrap()).collect();
+        let orders: Vec<ErpOrderRef> = (0..200).map(|i| ErpOrderRef::parse(&format!("SO/SO{i:06}")).unwrap()).collect();
+        let parts = split_event("acumatica:Q:1", shipments.clone(), orders.clone(), 2_000);
+        assert!(parts.len() > 5, "{}", parts.len());
+        let mut got = (Vec::new(), Vec::new());
+        for (n, part) in parts.iter().enumerate() {
+            assert_eq!(part.dedupe_key, format!("acumatica:Q:1#part{}", n + 1));
+            assert!(serde_json::to_vec(part).unwrap().len() <= 2_000);
+            let InboundEvent::ErpChanged { shipments, orders } = &part.event else { panic!() };
+            assert!(!shipments.is_empty() || !orders.is_empty(), "no empty part");
+            got.0.extend(shipments.iter().cloned());
+            got.1.extend(orders.iter().cloned());
+        }
+        assert_eq!(got, (shipments.clone(), orders.clone()));
+        // Within the budget: one event under the delivery's own key.
+        let whole = split_event("acumatica:Q:1", shipments, orders, MAX_EVENT_MESSAGE);
+        assert_eq!(whole.len(), 1);
+        assert_eq!(whole[0].dedupe_key, "acumatica:Q:1");
+    }
+
+    #[test]
+    fn a_body_over_the_route_limit_is_refused_with_413() {
+        let mut body = shipments_push(1, "x");
+        body.push_str(&" ".repeat(ACUMATICA_MAX_BODY + 1 - body.len()));
+        let err = verify(&body).unwrap_err();
+        assert_eq!(err.status_code(), 413);
+        body.pop();
+        assert_eq!(verify(&body).unwrap().len(), 1, "exactly the limit is accepted");
     }
 
     #[test]
