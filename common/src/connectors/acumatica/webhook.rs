@@ -206,17 +206,10 @@ pub fn changed_keys<'a>(
     let mut seen_orders = std::collections::HashSet::new();
     for row in inserted.chain(deleted) {
         match row_key(row) {
-            Some(RowKey::Shipment(nbr)) => {
-                if seen_shipments.insert(nbr.clone()) {
-                    shipments.push(nbr);
-                }
-            }
-            Some(RowKey::Order(erp)) => {
-                if seen_orders.insert(erp.clone()) {
-                    orders.push(erp);
-                }
-            }
-            None => {}
+            Some(RowKey::Shipment(nbr)) if seen_shipments.insert(nbr.clone()) => shipments.push(nbr),
+            Some(RowKey::Order(erp)) if seen_orders.insert(erp.clone()) => orders.push(erp),
+            // Named by an earlier row (the other half of a pair), or naming nothing.
+            _ => {}
         }
     }
     (shipments, orders)
