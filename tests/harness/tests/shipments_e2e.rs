@@ -462,3 +462,46 @@ async fn refused_webhooks_enqueue_nothing_and_a_delivery_sent_three_times_pushes
     );
     world.shutdown().await;
 }
+
+/// A ShipmentsForSync push of `n` shipments confirmed in one transaction (each row as an Open →
+/// Confirmed pair), as Acumatica sends it: no documented row limit.
+fn mass_confirm_push(n: usize, id: &str) -> Vec<u8> {
+    let row = |i: usize, status: &str| {
+        json!({"ShipmentNbr": format!("{:06}", 900_000 + i), "Status": status, "OrderType": "SO",
+               "OrderNbr": format!("SO{:06}", 900_000 + i), "TrackingNbr": format!("1Z999AA1{i:010}")})
+    };
+    json!({
+        "Inserted": (0..n).map(|i| row(i, "Confirmed")).collect::<Vec<_>>(),
+        "Deleted": (0..n).map(|i| row(i, "Open")).collect::<Vec<_>>(),
+        "Query": "ShipmentsForSync", "CompanyId": "MyTenant", "Id": id,
+        "TimeStamp": 638501234567890123_i64, "AdditionalInfo": {}
+    })
+    .to_string()
+    .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_push_of_thousands_of_rows_is_accepted_through_the_gateway_and_enqueued_once() {
+    let config = SandboxConfig {
+        seed: 41,
+        sellercloud_orders: 0,
+        bigcommerce_orders: 0,
+        magento_orders: 0,
+        shipstation_orders: 0,
+        ..SandboxConfig::default()
+    };
+    let world_config = WorldConfig::demo(&orderbridge_harness::aws::unique_prefix("e2e-bigpush"), config);
+    let world = World::start(world_config).await.unwrap_or_else(|e| panic!("{e}"));
+    let client = reqwest::Client::new();
+    let url = format!("{}/webhooks/acumatica", world.gateway.base_url);
+    let auth = vec![(world.secrets.acumatica_header.as_str(), world.secrets.acumatica_secret.clone())];
+    // 5,000 shipments: about 1 MB, far over the 64 KiB the other routes take.
+    let body = mass_confirm_push(5000, "0f1e2d3c-0000-0000-0000-000000005000");
+    assert!(body.len() > 16 * 64 * 1024, "{}", body.len());
+    for _ in 0..2 {
+        assert_eq!(post(&client, url.clone(), &auth, body.clone()).await, 200);
+    }
+    let (visible, _) = world.aws.queue_depth(&world.aws.resources.shipments.url).await;
+    assert_eq!(visible, 1, "5,000 shipment numbers fit one message; the redelivery is a duplicate");
+    world.shutdown().await;
+}
