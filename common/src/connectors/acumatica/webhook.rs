@@ -134,7 +134,7 @@ impl WebhookVerifier for AcumaticaPushVerifier {
         let inserted = push.inserted.iter().filter_map(AnyRow::row);
         let deleted = push.deleted.iter().filter_map(AnyRow::row);
         let (shipments, orders) = changed_keys(inserted, deleted);
-        let events = split_event(&dedupe_key, shipments, orders, self.max_event);
+        let events = split_event(&dedupe_key, shipments, orders, self.max_event, MAX_KEYS_PER_EVENT);
         if events.len() > 1 {
             info!(key = %dedupe_key, parts = events.len(), "Large Acumatica push split into several events.");
         }
@@ -220,22 +220,32 @@ fn json_len<T: serde::Serialize>(value: &T) -> usize {
     serde_json::to_vec(value).map_or(usize::MAX, |bytes| bytes.len())
 }
 
-/// One delivery's event, or — when its serialized form would exceed `max_event` bytes — several
-/// events each within it, keyed `{dedupe_key}#part{n}` (n from 1). The parts cover every key once,
-/// in order, and are the same for every redelivery of the push, so a retry after a partly failed
-/// intake enqueues only the parts not yet enqueued.
+/// Shipments and orders one event names at most: status-push reads each in turn, so one queue
+/// message must stay well within its invocation's time (60 s) even when the ERP is slow.
+pub const MAX_KEYS_PER_EVENT: usize = 25;
+
+/// One delivery's event, or — when its serialized form would exceed `max_event` bytes or it names
+/// more than `max_keys` shipments and orders — several events each within both, keyed
+/// `{dedupe_key}#part{n}` (n from 1). The parts cover every key once, in order, and are the same
+/// for every redelivery of the push, so a retry after a partly failed intake enqueues only the
+/// parts not yet enqueued.
 pub fn split_event(
     dedupe_key: &str,
     shipments: Vec<ErpShipmentNbr>,
     orders: Vec<ErpOrderRef>,
     max_event: usize,
+    max_keys: usize,
 ) -> Vec<WebhookEvent> {
-    let whole =
-        WebhookEvent { dedupe_key: dedupe_key.to_owned(), event: InboundEvent::ErpChanged { shipments, orders } };
-    if json_len(&whole) <= max_event {
-        return vec![whole];
+    let max_keys = max_keys.max(1);
+    if shipments.len() + orders.len() <= max_keys {
+        let whole = WebhookEvent {
+            dedupe_key: dedupe_key.to_owned(),
+            event: InboundEvent::ErpChanged { shipments: shipments.clone(), orders: orders.clone() },
+        };
+        if json_len(&whole) <= max_event {
+            return vec![whole];
+        }
     }
-    let InboundEvent::ErpChanged { shipments, orders } = whole.event else { unreachable!("built as ErpChanged above") };
     // An empty part with the longest part key any part can have.
     let longest_key = format!("{dedupe_key}#part{}", shipments.len() + orders.len());
     let empty = WebhookEvent {
@@ -248,8 +258,8 @@ pub fn split_event(
     // Each item costs its JSON and a comma; a part holds at least one item.
     let mut place = |len: usize, parts: &mut Vec<(Vec<ErpShipmentNbr>, Vec<ErpOrderRef>)>| {
         let cost = len.saturating_add(1);
-        let filled = parts.last().is_some_and(|(s, o)| !s.is_empty() || !o.is_empty());
-        if filled && size.saturating_add(cost) > max_event {
+        let held = parts.last().map_or(0, |(s, o)| s.len() + o.len());
+        if held > 0 && (size.saturating_add(cost) > max_event || held >= max_keys) {
             parts.push((Vec::new(), Vec::new()));
             size = base;
         }
@@ -476,6 +486,11 @@ mod tests {
         for e in &events {
             assert!(serde_json::to_vec(e).unwrap().len() <= MAX_EVENT_MESSAGE);
         }
+        assert_eq!(
+            events.len(),
+            5000usize.div_ceil(MAX_KEYS_PER_EVENT),
+            "at most {MAX_KEYS_PER_EVENT} names per event"
+        );
         // 7,000 orders (about 1.2 MB as pairs) do not fit one message: parts, each within it, each
         // order once and in row order.
         let body = orders_push(7000, "big-2");
@@ -499,7 +514,7 @@ mod tests {
         let shipments: Vec<ErpShipmentNbr> =
             (0..300).map(|i| ErpShipmentNbr::parse(format!("S{i:05}")).unwrap()).collect();
         let orders: Vec<ErpOrderRef> = (0..200).map(|i| ErpOrderRef::parse(&format!("SO/SO{i:06}")).unwrap()).collect();
-        let parts = split_event("acumatica:Q:1", shipments.clone(), orders.clone(), 2_000);
+        let parts = split_event("acumatica:Q:1", shipments.clone(), orders.clone(), 2_000, usize::MAX);
         assert!(parts.len() > 5, "{}", parts.len());
         let mut got = (Vec::new(), Vec::new());
         for (n, part) in parts.iter().enumerate() {
@@ -512,9 +527,19 @@ mod tests {
         }
         assert_eq!(got, (shipments.clone(), orders.clone()));
         // Within the budget: one event under the delivery's own key.
-        let whole = split_event("acumatica:Q:1", shipments, orders, MAX_EVENT_MESSAGE);
+        let whole = split_event("acumatica:Q:1", shipments.clone(), orders.clone(), MAX_EVENT_MESSAGE, usize::MAX);
         assert_eq!(whole.len(), 1);
         assert_eq!(whole[0].dedupe_key, "acumatica:Q:1");
+        // At most `max_keys` names per part, so one message stays within an invocation.
+        let capped = split_event("acumatica:Q:1", shipments, orders, MAX_EVENT_MESSAGE, MAX_KEYS_PER_EVENT);
+        assert_eq!(capped.len(), 500usize.div_ceil(MAX_KEYS_PER_EVENT));
+        for part in &capped {
+            let InboundEvent::ErpChanged { shipments, orders } = &part.event else { panic!() };
+            assert!(shipments.len() + orders.len() <= MAX_KEYS_PER_EVENT);
+        }
+        let few = split_event("acumatica:Q:2", vec![ErpShipmentNbr::parse("S1").unwrap()], Vec::new(), 2_000, 25);
+        assert_eq!(few.len(), 1);
+        assert_eq!(few[0].dedupe_key, "acumatica:Q:2", "a small push keeps its own key");
     }
 
     #[test]
