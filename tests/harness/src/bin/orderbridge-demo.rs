@@ -308,7 +308,7 @@ async fn erp_orders_to_magento(
     );
     println!("  shipped with tracking {with_tracking}, invoiced {invoiced}, Complete {complete}");
     println!(
-        "  API calls per ERP order to publish it (from the payment on): Acumatica {:.2}, Magento {:.2}",
+        "  API calls per ERP order from entry to the Magento order (the read while it waited unpaid included): Acumatica {:.2}, Magento {:.2}",
         calls.0 as f64 / n as f64,
         calls.1 as f64 / n as f64
     );
