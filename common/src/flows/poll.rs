@@ -12,8 +12,8 @@ use super::{LogRecorder, PushError, PushShipment, ShipmentMessage, ShipmentOrigi
 use crate::error::{Classify, ErrorClass};
 use crate::model::{ConnectionId, Shipment};
 use crate::ports::{
-    BindingOrigin, ClaimKey, ClaimStatus, ConnectorError, Direction, Envelope, LedgerError, LogGroup, LogResult, OutgoingMessage,
-    Queue, QueueError,
+    BindingOrigin, ClaimKey, ClaimStatus, ConnectorError, Direction, Envelope, LedgerError, LogGroup, LogResult,
+    OutgoingMessage, Queue, QueueError,
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -584,9 +584,9 @@ impl SharedState {
         };
         let dropship = match &update.dropship_status {
             None => None,
-            Some(v) => {
-                Some(code_of(v, dropship_from).ok_or_else(|| format!("dropship_status {v} is not a DropShipStatusType"))?)
-            }
+            Some(v) => Some(
+                code_of(v, dropship_from).ok_or_else(|| format!("dropship_status {v} is not a DropShipStatusType"))?,
+            ),
         };
         let mut st = self.sellercloud();
         let o = st.orders.get_mut(&id).ok_or_else(|| format!("order {id} not found"))?;
