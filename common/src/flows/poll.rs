@@ -1,6 +1,7 @@
 //! The catch-up poll: webhooks are not guaranteed, so shipments modified since a cursor are read
 //! from the ERP and the shipping tool and enqueued unless every package was pushed already.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -11,8 +12,8 @@ use super::{LogRecorder, PushError, PushShipment, ShipmentMessage, ShipmentOrigi
 use crate::error::{Classify, ErrorClass};
 use crate::model::{ConnectionId, Shipment};
 use crate::ports::{
-    ClaimKey, ClaimStatus, ConnectorError, Direction, Envelope, LedgerError, LogGroup, LogResult, OutgoingMessage,
-    Queue, QueueError,
+    BindingOrigin, ClaimKey, ClaimStatus, ConnectorError, Direction, Envelope, LedgerError, LogGroup, LogResult,
+    OutgoingMessage, Queue, QueueError,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -99,16 +100,23 @@ const ORDERS_STREAM: &str = "erp-orders";
 /// Marker scope of ERP order versions the poll already enqueued (`SO/SO000123@<last modified>`).
 const SEEN_SCOPE: &str = "erp-order-seen";
 
-/// ERP sales orders modified since the cursor, for the storefronts that receive ERP orders (None
-/// when there is none): each new version of an order not imported from a channel is enqueued
-/// whole (published, or its invoices and status followed); orders that failed under an older
-/// mapping version are enqueued again.
+/// ERP sales orders modified since the cursor, read once per poll (None when the ERP is not a
+/// source of orders). One listing serves two purposes:
+///
+/// - **Publishing** (when a storefront receives ERP orders): each new version of an order not
+///   imported from a channel is enqueued whole (published, or its invoices and status followed);
+///   orders that failed under an older mapping version are enqueued again.
+/// - **Notes and statuses of imported orders**: each new version of an order bound to a channel
+///   order (origin channel) whose channel syncs notes (`status_push.sync_notes`) is enqueued, so a
+///   customer-service note written in the ERP reaches the channel without any shipment, status
+///   event or push notification. The consumer reads the order's state once and copies the note
+///   once per distinct text (the note the import wrote is never echoed) and the mapped status
+///   when it differs from the last one pushed.
+///
+/// A version (`SO/SO000123@<LastModified>`) already enqueued is not enqueued again.
 async fn poll_erp_orders(ctx: &PollContext<'_>) -> Result<Option<PollReport>, PollError> {
     let Some(source) = ctx.erp_orders else { return Ok(None) };
     let targets = ctx.publishing.publish_targets().await?;
-    if targets.is_empty() {
-        return Ok(None);
-    }
     let name = ctx.erp_name;
     let ledger_err = |source| PollError::Ledger { source_name: name.to_string(), source };
     let started = ctx.clock.now();
@@ -120,11 +128,31 @@ async fn poll_erp_orders(ctx: &PollContext<'_>) -> Result<Option<PollReport>, Po
     let mut report = PollReport::default();
     let mut messages = Vec::new();
     let mut remembered = Vec::new();
+    // Whether each channel syncs notes, read once per poll.
+    let mut syncs_notes: BTreeMap<ConnectionId, bool> = BTreeMap::new();
     for order in found {
         report.seen += 1;
-        if order.customer_order.as_deref().is_some_and(|c| super::is_import_id(c, ctx.channel_codes)) {
-            report.not_ours += 1;
-            continue;
+        let imported = order.customer_order.as_deref().is_some_and(|c| super::is_import_id(c, ctx.channel_codes));
+        if imported || targets.is_empty() {
+            // Not for publishing: only an order imported from a channel that syncs notes.
+            let binding = ctx.bindings.binding_for_erp(&order.erp).await.map_err(ledger_err)?;
+            let Some(binding) = binding.filter(|b| b.origin == BindingOrigin::Channel) else {
+                report.not_ours += 1;
+                continue;
+            };
+            let syncs = match syncs_notes.get(&binding.connection) {
+                Some(syncs) => *syncs,
+                None => {
+                    let target = ctx.targets.target(&binding.connection).await?;
+                    let syncs = target.is_some_and(|t| t.rules.sync_notes);
+                    syncs_notes.insert(binding.connection.clone(), syncs);
+                    syncs
+                }
+            };
+            if !syncs {
+                report.not_ours += 1;
+                continue;
+            }
         }
         let seen = format!("{}@{}", order.erp, order.last_modified.to_rfc3339());
         if !ctx.markers.remember_once(SEEN_SCOPE, &seen, super::SEEN_MEMORY).await.map_err(ledger_err)? {

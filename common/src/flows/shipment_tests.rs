@@ -420,3 +420,199 @@ async fn the_poll_enqueues_only_shipments_not_yet_pushed_and_moves_its_cursor() 
     handle_shipment_message(&envelope.body, &world.ctx()).await.unwrap();
     assert_eq!(world.pushed_tracking(), vec!["1ZA1", "1ZB1"]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The catch-up poll finds ERP notes of imported orders (no storefront receives ERP orders).
+// ---------------------------------------------------------------------------------------------
+
+/// The ERP as an order source: the orders it lists as modified, and how often it was asked.
+#[derive(Default)]
+struct ModifiedOrders {
+    orders: Mutex<Vec<crate::model::ErpSalesOrder>>,
+    listings: Mutex<u32>,
+}
+
+fn sales_order(
+    n: u32,
+    customer_order: &str,
+    note: Option<&str>,
+    modified: DateTime<Utc>,
+) -> crate::model::ErpSalesOrder {
+    use crate::model::{Address, Currency, Customer, ErpOrderTotals, ErpSalesLine, Money};
+    let usd = |v: i64| Money::new(rust_decimal::Decimal::from(v), Currency::parse("USD").unwrap());
+    let address =
+        Address { name: "Ann Buyer".into(), line1: "1 Main St".into(), country: "US".into(), ..Address::default() };
+    crate::model::ErpSalesOrder {
+        erp: erp(n),
+        status: "On Hold".into(),
+        hold: true,
+        customer_id: "SC000001".into(),
+        customer_class: None,
+        location: None,
+        customer_order: Some(customer_order.into()),
+        external_ref: None,
+        ship_via: None,
+        payment_method: None,
+        currency: Currency::parse("USD").unwrap(),
+        ordered_at: modified,
+        last_modified: modified,
+        customer: Customer {
+            channel_customer_id: None,
+            email: None,
+            name: "Ann Buyer".into(),
+            company: None,
+            phone: None,
+        },
+        bill_to: address.clone(),
+        ship_to: address,
+        lines: vec![ErpSalesLine {
+            line_nbr: 1,
+            item_id: "WIDGET".into(),
+            description: "Widget".into(),
+            quantity: rust_decimal::Decimal::ONE,
+            uom: None,
+            warehouse: None,
+            unit_price: usd(10),
+            discount: usd(0),
+            amount: usd(10),
+        }],
+        totals: ErpOrderTotals {
+            lines: usd(10),
+            discount: usd(0),
+            freight: usd(0),
+            tax: usd(0),
+            order_total: usd(10),
+            unpaid_balance: usd(0),
+        },
+        note: note.map(str::to_owned),
+    }
+}
+
+#[async_trait]
+impl crate::ports::ErpOrders for ModifiedOrders {
+    async fn orders_modified_since(
+        &self,
+        _: DateTime<Utc>,
+    ) -> Result<Vec<crate::model::ErpSalesOrder>, ConnectorError> {
+        *self.listings.lock().unwrap() += 1;
+        Ok(self.orders.lock().unwrap().clone())
+    }
+    async fn sales_order(&self, erp: &ErpOrderRef) -> Result<Option<crate::model::ErpSalesOrder>, ConnectorError> {
+        Ok(self.orders.lock().unwrap().iter().find(|o| &o.erp == erp).cloned())
+    }
+    async fn customer_class(&self, _: &str) -> Result<Option<String>, ConnectorError> {
+        Ok(None)
+    }
+    async fn record_channel_number(&self, _: &ErpOrderRef, _: &str) -> Result<(), ConnectorError> {
+        Ok(())
+    }
+    async fn invoices_of(&self, _: &ErpOrderRef) -> Result<Vec<crate::model::ErpInvoice>, ConnectorError> {
+        Ok(Vec::new())
+    }
+}
+
+impl World {
+    /// One catch-up poll with `orders` as the ERP's order source; the messages it enqueued.
+    async fn poll_with(&self, orders: &ModifiedOrders, codes: &[String]) -> (PollReport, Vec<ShipmentMessage>) {
+        let queue = MemoryQueue::default();
+        let mut ports = self.ports();
+        ports.erp_orders = Some(orders);
+        ports.channel_codes = codes;
+        let poll = PollContext {
+            ports,
+            queue: &queue,
+            overlap: Duration::from_secs(600),
+            first_window: Duration::from_secs(86_400),
+        };
+        let results = catch_up(&poll).await;
+        let (name, report) = results.last().expect("the ERP orders poll reports");
+        assert_eq!(name.as_str(), "erp-orders", "{results:?}");
+        let report = report.as_ref().expect("poll succeeds").clone();
+        let sent = queue.0.lock().unwrap().clone();
+        let messages = sent
+            .iter()
+            .map(|m| crate::aws::Envelope::<ShipmentMessage>::parse("m", Some(&m.body)).unwrap().body)
+            .collect();
+        (report, messages)
+    }
+
+    /// Handles what a poll enqueued, as status-push does.
+    async fn handle_all(&self, messages: &[ShipmentMessage], orders: &ModifiedOrders) {
+        let mut ports = self.ports();
+        ports.erp_orders = Some(orders);
+        let ctx = PushContext { ports, owner: "test".into(), lease: Duration::from_secs(60) };
+        for message in messages {
+            handle_shipment_message(message, &ctx).await.unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_poll_enqueues_a_changed_bound_order_once_so_its_note_reaches_the_channel_once() {
+    let world = World::new(false, "wait").await;
+    let codes = vec!["SC".to_owned()];
+    let orders = ModifiedOrders::default();
+    let at = world.clock.now();
+    let note = "Customer called: leave at the back door";
+    world.erp.set_state(&erp(1), "On Hold", Some(note));
+    // SO000001 is bound to SC 500; SO000002 carries an Import ID but Orderbridge has no binding
+    // for it; SO000003 was entered in the ERP (not an Import ID) and no storefront publishes.
+    orders.orders.lock().unwrap().extend([
+        sales_order(1, "SC-500", Some(note), at),
+        sales_order(2, "SC-501", Some("Someone else's order"), at),
+        sales_order(3, "PO-7", Some("An ERP order"), at),
+    ]);
+
+    let (report, messages) = world.poll_with(&orders, &codes).await;
+    assert_eq!((report.seen, report.enqueued, report.already_pushed, report.not_ours), (3, 1, 0, 2), "{report:?}");
+    assert_eq!(messages.len(), 1);
+    assert!(matches!(&messages[0], ShipmentMessage::ErpOrderV1(m) if m.order.erp == erp(1)), "{messages:?}");
+    assert_eq!(*orders.listings.lock().unwrap(), 1, "one Acumatica listing per poll");
+    world.handle_all(&messages, &orders).await;
+    assert_eq!(*world.targets.channel.notes.lock().unwrap(), vec![note]);
+
+    // The same version again (the poll's overlap): nothing is enqueued.
+    let (report, messages) = world.poll_with(&orders, &codes).await;
+    assert_eq!((report.enqueued, report.already_pushed), (0, 1), "{report:?}");
+    assert!(messages.is_empty());
+
+    // The note edited (a new version): enqueued once, copied once.
+    let edited = "Customer called again: ring twice";
+    world.clock.advance(chrono::Duration::seconds(60));
+    let later = world.clock.now();
+    world.erp.set_state(&erp(1), "On Hold", Some(edited));
+    orders.orders.lock().unwrap()[0] = sales_order(1, "SC-500", Some(edited), later);
+    let (report, messages) = world.poll_with(&orders, &codes).await;
+    assert_eq!(report.enqueued, 1, "{report:?}");
+    world.handle_all(&messages, &orders).await;
+    world.handle_all(&messages, &orders).await;
+    assert_eq!(*world.targets.channel.notes.lock().unwrap(), vec![note, edited]);
+}
+
+#[tokio::test]
+async fn the_note_the_import_wrote_is_not_echoed_by_the_poll() {
+    let world = World::new(false, "wait").await;
+    let codes = vec!["SC".to_owned()];
+    let order = ChannelOrderId::new(code("SC"), "500").unwrap();
+    let instructions = "Please gift wrap";
+    // What the import remembers when it writes the buyer's instructions into the ERP note.
+    world.ledger.remember_once(NOTE_SCOPE, &note_key(&conn(), &order, instructions), NOTE_MEMORY).await.unwrap();
+    world.erp.set_state(&erp(1), "On Hold", Some(instructions));
+    let orders = ModifiedOrders::default();
+    orders.orders.lock().unwrap().push(sales_order(1, "SC-500", Some(instructions), world.clock.now()));
+    let (report, messages) = world.poll_with(&orders, &codes).await;
+    assert_eq!(report.enqueued, 1, "{report:?}");
+    world.handle_all(&messages, &orders).await;
+    assert!(world.targets.channel.notes.lock().unwrap().is_empty(), "the import's note came back");
+}
+
+#[tokio::test]
+async fn channels_that_do_not_sync_notes_get_nothing_enqueued() {
+    let mut world = World::new(false, "wait").await;
+    world.targets.rules.sync_notes = false;
+    let orders = ModifiedOrders::default();
+    orders.orders.lock().unwrap().push(sales_order(1, "SC-500", Some("A note"), world.clock.now()));
+    let (report, messages) = world.poll_with(&orders, &["SC".to_owned()]).await;
+    assert_eq!((report.seen, report.enqueued, report.not_ours), (1, 0, 1), "{report:?}");
+    assert!(messages.is_empty());
+}

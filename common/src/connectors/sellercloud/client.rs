@@ -7,7 +7,7 @@
 //! `push_shipment` 1 (read the order) + 1 `ShippingStatus/SinglePackage` unless the order already
 //! carries tracking, plus (several packages, or other tracking already on the order) 1 notes
 //! read and 1 note unless it is already there;
-//! `push_status` 1; `add_note` 1.
+//! `push_status` 1; `add_note` 1 (a Customer Service Note, category 2).
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -19,7 +19,7 @@ use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use tracing::{debug, info, warn};
 
-use super::config::{status_code, SellercloudConfig};
+use super::config::{dropship_status_name, status_code, SellercloudConfig};
 use super::mapper::{
     error_message, local_to_utc, rate_limit_reset, ship_date_param, status_code_of, to_order, tracking_note,
     utc_to_local_param, FULLY_SHIPPED,
@@ -51,6 +51,12 @@ fn never(_: StatusCode, _: &[u8]) -> bool {
 
 const PROFILE: VendorProfile =
     VendorProfile { name: VENDOR, error_message, rate_hint, pause_hint: no_pause, rejects: never };
+
+/// Note categories (§1.9, confirmed in vendor-apis-erp-out §E.2): our own breadcrumbs (tracking
+/// lists, import failures) are General; the ERP's customer-service note is a Customer Service
+/// Note. Category 1 (Customer Instructions) is the buyer's, read on import and never written.
+const NOTE_GENERAL: i64 = 0;
+const NOTE_CUSTOMER_SERVICE: i64 = 2;
 
 /// Refresh this long before the token's stated expiry (the docs disagree on 30 or 60 min).
 const TOKEN_MARGIN: Duration = Duration::from_secs(120);
@@ -158,6 +164,13 @@ impl SellercloudClient {
         ];
         query.extend(self.config.company_ids.iter().map(|c| ("model.companyID", c.to_string())));
         query.extend(self.config.order_statuses.iter().map(|s| ("model.orderStatus", s.clone())));
+        query.extend(
+            self.config
+                .dropship_statuses
+                .iter()
+                .filter_map(|s| dropship_status_name(s))
+                .map(|s| ("model.dropshipStatus", s.to_owned())),
+        );
         let reply = self.authed("list orders", Idempotency::Safe, |c| c.get(&url).query(&query)).await?;
         reply.json(VENDOR, "list orders")
     }
@@ -187,10 +200,10 @@ impl SellercloudClient {
         Ok((!text.is_empty()).then(|| text.join("\n")))
     }
 
-    /// `POST /rest/api/orders/{id}/notes/` (the documented path, §1.12), category General.
-    async fn post_note(&self, id: i64, message: &str) -> Result<(), ConnectorError> {
+    /// `POST /rest/api/orders/{id}/notes/` (the documented path, §1.12) in `category`.
+    async fn post_note(&self, id: i64, category: i64, message: &str) -> Result<(), ConnectorError> {
         let url = self.url(&format!("rest/api/orders/{id}/notes/"));
-        let body = AddNote { OrderID: id, note: NoteBody { Category: 0, Message: message } };
+        let body = AddNote { OrderID: id, note: NoteBody { Category: category, Message: message } };
         // Not idempotent (a repeat adds a second note), so only throttling is retried.
         self.authed("add note", Idempotency::Unsafe, |c| c.post(&url).json(&body)).await.map(|_| ())
     }
@@ -307,7 +320,7 @@ impl StatusPublisher for SellercloudClient {
             if existing.iter().any(|n| text(&n.Note) == Some(message.as_str())) {
                 debug!(connection = %self.connection, order = id, "Tracking note already on the order.");
             } else {
-                self.post_note(id, &message).await?;
+                self.post_note(id, NOTE_GENERAL, &message).await?;
             }
         }
         Ok(())
@@ -330,13 +343,14 @@ impl StatusPublisher for SellercloudClient {
         Ok(())
     }
 
-    /// A General note (category 0). Not idempotent: the caller claims it before calling.
+    /// The ERP order's customer-service note, as a Customer Service Note (category 2, confirmed
+    /// in vendor-apis-erp-out §E.2). Not idempotent: the caller claims it before calling.
     async fn add_note(&self, order: &ChannelOrderId, note: &str) -> Result<(), ConnectorError> {
         let id = require_id(order, "add note")?;
         if note.trim().is_empty() {
             return Err(rejected("add note", "note: must not be empty".into()));
         }
-        self.post_note(id, note.trim()).await
+        self.post_note(id, NOTE_CUSTOMER_SERVICE, note.trim()).await
     }
 }
 
@@ -443,7 +457,7 @@ impl OrderSource for SellercloudClient {
         let mut noted = Vec::new();
         for (id, reason) in &failed {
             let message = format!("Orderbridge could not import this order: {reason}");
-            match self.post_note(*id, &message).await {
+            match self.post_note(*id, NOTE_GENERAL, &message).await {
                 Ok(()) => noted.push(*id),
                 Err(e) => {
                     warn!(connection = %self.connection, order = id, error = %e, "Could not add the import-failure note.");

@@ -22,6 +22,25 @@ pub const ORDER_STATUSES: &[(&str, i64)] = &[
     ("Void", 999),
 ];
 
+/// `DropShipStatusType` names Sellercloud documents, with their codes (§1.9); the Get Orders
+/// filter `model.dropshipStatus` takes the names (a `List<string>`, vendor-apis-erp-out §E.4).
+pub const DROPSHIP_STATUSES: &[(&str, i64)] = &[
+    ("None", 0),
+    ("Pending", 1),
+    ("Requested", 2),
+    ("Acknowledged", 3),
+    ("Processed", 4),
+    ("PartialProcessed", 5),
+    ("Cancelled", 6),
+    ("Invalid", 7),
+];
+
+/// The documented spelling of a dropship status name (case-insensitive; `Canceled` accepted).
+pub fn dropship_status_name(name: &str) -> Option<&'static str> {
+    let name = if name.trim().eq_ignore_ascii_case("Canceled") { "Cancelled" } else { name.trim() };
+    DROPSHIP_STATUSES.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(n, _)| *n)
+}
+
 /// The status code of a documented status name (case-insensitive; `Canceled` accepted).
 pub fn status_code(name: &str) -> Option<i64> {
     let name = if name.eq_ignore_ascii_case("Canceled") { "Cancelled" } else { name };
@@ -43,7 +62,12 @@ crate::vendor_settings! {
         /// Statuses to pull (`model.orderStatus`), by documented name.
         #[serde(default = "default_statuses")]
         pub order_statuses: Vec<String>,
-        /// Only orders created in the last this many days (`model.createdOnFrom`).
+        /// Dropship statuses to pull (`model.dropshipStatus`), by documented name (None, Pending,
+        /// Requested, Acknowledged, Processed, PartialProcessed, Cancelled, Invalid); empty pulls
+        /// every dropship status.
+        #[serde(default)]
+        pub dropship_statuses: Vec<String>,
+        /// Only orders created in the last this many days (`model.createdOnFrom`, in `time_zone`).
         #[serde(default = "default_max_age_days")]
         pub max_age_days: u32,
         /// IANA time zone of the account: Sellercloud datetimes carry no offset (§6.1).
@@ -125,6 +149,7 @@ impl SellercloudConfig {
             password,
             company_ids: Vec::new(),
             order_statuses: default_statuses(),
+            dropship_statuses: Vec::new(),
             max_age_days: default_max_age_days(),
             time_zone: default_time_zone(),
             page_size: default_page_size(),
@@ -153,6 +178,11 @@ impl SellercloudConfig {
         }
         if let Some(s) = self.order_statuses.iter().find(|s| status_code(s).is_none()) {
             return bad(format!("order_statuses: {s:?} is not a Sellercloud status (InProcess, OnHold, ...)"));
+        }
+        if let Some(s) = self.dropship_statuses.iter().find(|s| dropship_status_name(s).is_none()) {
+            return bad(format!(
+                "dropship_statuses: {s:?} is not a Sellercloud dropship status (None, Pending, Requested, Acknowledged, Processed, PartialProcessed, Cancelled, Invalid)"
+            ));
         }
         if let Some(s) = self.failed_status.as_ref().filter(|s| status_code(s).is_none()) {
             return bad(format!("failed_status: {s:?} is not a Sellercloud status (e.g. ProblemOrder)"));

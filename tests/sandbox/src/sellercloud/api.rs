@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use chrono::{NaiveDate, NaiveDateTime, Utc};
 use serde_json::{json, Value};
 
-use super::{dt, ScOrder, STATUS_CODES};
+use super::{dt, ScOrder, DROPSHIP_STATUSES, STATUS_CODES};
 use crate::core::{parse_decimal, parse_i64, query_pairs, SharedState, Vendor};
 use crate::faults::vendor_error;
 use crate::inspect::ctl_create_orders;
@@ -150,6 +150,14 @@ fn status_from(s: &str) -> Option<i64> {
     STATUS_CODES.iter().find(|(name, _)| name.eq_ignore_ascii_case(s.trim())).map(|(_, c)| *c)
 }
 
+/// A `DropShipStatusType` name (the documented `List<string>` values) or its code.
+fn dropship_from(s: &str) -> Option<i64> {
+    if let Ok(n) = s.trim().parse::<i64>() {
+        return DROPSHIP_STATUSES.iter().any(|(_, c)| *c == n).then_some(n);
+    }
+    DROPSHIP_STATUSES.iter().find(|(name, _)| name.eq_ignore_ascii_case(s.trim())).map(|(_, c)| *c)
+}
+
 async fn list_orders(State(s): State<SharedState>, h: HeaderMap, uri: Uri) -> Response {
     if let Err(r) = auth(&s, &h) {
         return r;
@@ -180,6 +188,13 @@ async fn list_orders(State(s): State<SharedState>, h: HeaderMap, uri: Uri) -> Re
         match status_from(&st) {
             Some(c) => statuses.push(c),
             None => return bad(format!("model.orderStatus '{st}' is not a valid OrderStatusCode.")),
+        }
+    }
+    let mut dropship = Vec::new();
+    for st in list_param(&pairs, &["model.dropshipStatus", "dropshipStatus"]) {
+        match dropship_from(&st) {
+            Some(c) => dropship.push(c),
+            None => return bad(format!("model.dropshipStatus '{st}' is not a valid DropShipStatusType.")),
         }
     }
     let exported = match first_param(&pairs, "exported") {
@@ -214,6 +229,7 @@ async fn list_orders(State(s): State<SharedState>, h: HeaderMap, uri: Uri) -> Re
         (companies.is_empty() || companies.contains(&o.gen.company_id))
             && (order_ids.is_empty() || order_ids.contains(&o.id))
             && (statuses.is_empty() || statuses.contains(&o.status_code))
+            && (dropship.is_empty() || dropship.contains(&o.dropship_status))
             && match exported {
                 1 => o.is_exported,
                 0 => !o.is_exported,
@@ -528,16 +544,102 @@ impl SharedState {
     }
 }
 
+/// Changes of one order the control API makes (what a user or the channel would change in
+/// Sellercloud itself): when it was created, its company, order status and dropship status.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ScOrderUpdate {
+    /// Account-local (`2024-05-01T10:00:00`) or with an offset (converted to the account zone).
+    #[serde(default, alias = "CreatedOn")]
+    pub created_on: Option<String>,
+    #[serde(default, alias = "CompanyId")]
+    pub company_id: Option<i64>,
+    /// Status name or code.
+    #[serde(default, alias = "StatusCode")]
+    pub status: Option<Value>,
+    /// Dropship status name or code.
+    #[serde(default, alias = "DropshipStatus")]
+    pub dropship_status: Option<Value>,
+    #[serde(default, alias = "IsExported")]
+    pub exported: Option<bool>,
+}
+
+fn code_of(v: &Value, parse: fn(&str) -> Option<i64>) -> Option<i64> {
+    match v {
+        Value::String(x) => parse(x),
+        other => parse_i64(other).and_then(|n| parse(&n.to_string())),
+    }
+}
+
+impl SharedState {
+    /// Applies `update` to Sellercloud order `id`; the error says what was wrong.
+    pub fn sellercloud_update_order(&self, id: i64, update: &ScOrderUpdate) -> Result<(), String> {
+        let tz = self.config().sellercloud_time_zone;
+        let created = match &update.created_on {
+            None => None,
+            Some(x) => Some(parse_local(x, tz).ok_or_else(|| format!("created_on {x:?} is not a date"))?),
+        };
+        let status = match &update.status {
+            None => None,
+            Some(v) => Some(code_of(v, status_from).ok_or_else(|| format!("status {v} is not an OrderStatusCode"))?),
+        };
+        let dropship = match &update.dropship_status {
+            None => None,
+            Some(v) => Some(
+                code_of(v, dropship_from).ok_or_else(|| format!("dropship_status {v} is not a DropShipStatusType"))?,
+            ),
+        };
+        let mut st = self.sellercloud();
+        let o = st.orders.get_mut(&id).ok_or_else(|| format!("order {id} not found"))?;
+        if let Some(c) = created {
+            o.created_on = c;
+        }
+        if let Some(c) = update.company_id {
+            o.gen.company_id = c;
+        }
+        if let Some(c) = status {
+            o.status_code = c;
+        }
+        if let Some(c) = dropship {
+            o.dropship_status = c;
+        }
+        if let Some(e) = update.exported {
+            o.is_exported = e;
+        }
+        Ok(())
+    }
+}
+
 /// `/_sandbox/...` routes specific to Sellercloud (lower-case; the path is lower-cased first).
 pub fn control_router(state: SharedState) -> Router {
     Router::new()
         .route("/_sandbox/orders", post(ctl_create).get(ctl_list))
+        .route("/_sandbox/orders/{id}", put(ctl_update))
         .route("/_sandbox/state", get(ctl_state))
         .with_state(state)
 }
 
 async fn ctl_create(State(s): State<SharedState>, body: Bytes) -> Response {
     ctl_create_orders(&body, |n, ov| s.sellercloud_create_orders(n, ov))
+}
+
+/// `PUT /_sandbox/orders/{id}` with a [`ScOrderUpdate`] body.
+async fn ctl_update(State(s): State<SharedState>, Path(id): Path<String>, body: Bytes) -> Response {
+    let id = match parse_id(&id) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let update: ScOrderUpdate = match serde_json::from_slice(&body) {
+        Ok(u) => u,
+        Err(e) => return bad(format!("The request is invalid: {e}.")),
+    };
+    match s.sellercloud_update_order(id, &update) {
+        Ok(()) => match s.sellercloud().orders.get(&id) {
+            Some(o) => Json(o.summary_json()).into_response(),
+            None => vendor_error(V, StatusCode::NOT_FOUND, "Order not found."),
+        },
+        Err(e) if e.contains("not found") => vendor_error(V, StatusCode::NOT_FOUND, &e),
+        Err(e) => bad(e),
+    }
 }
 
 async fn ctl_list(State(s): State<SharedState>) -> Json<Value> {

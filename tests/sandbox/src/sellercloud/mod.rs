@@ -19,7 +19,7 @@ use crate::config::SandboxConfig;
 use crate::core::{num, num_dp};
 use crate::seed::{Channel, GenOrder, SeedData};
 
-pub use api::{control_router, lowercase_path, router};
+pub use api::{control_router, lowercase_path, router, ScOrderUpdate};
 pub use sim::Sim;
 
 /// Sellercloud order status codes [SC8].
@@ -34,6 +34,31 @@ pub const STATUS_CODES: &[(&str, i64)] = &[
     ("Quote", 300),
     ("Void", 999),
 ];
+
+/// `DropShipStatusType` [SC16]: the names `model.dropshipStatus` takes, with their codes.
+pub const DROPSHIP_STATUSES: &[(&str, i64)] = &[
+    ("None", 0),
+    ("Pending", 1),
+    ("Requested", 2),
+    ("Acknowledged", 3),
+    ("Processed", 4),
+    ("PartialProcessed", 5),
+    ("Cancelled", 6),
+    ("Canceled", 6),
+    ("Invalid", 7),
+];
+
+/// The dropship status of a seeded order, spread deterministically by its ID: most orders are
+/// not dropshipped (None); one in ten each is Pending, Requested, Processed and Cancelled.
+pub fn seeded_dropship_status(id: i64) -> i64 {
+    match id.rem_euclid(10) {
+        6 => 1,
+        7 => 2,
+        8 => 4,
+        9 => 6,
+        _ => 0,
+    }
+}
 
 /// A shipped package with tracking.
 #[derive(Clone, Debug, Serialize)]
@@ -64,6 +89,8 @@ pub struct ScOrder {
     pub status_code: i64,
     pub payment_status: i64,
     pub shipping_status: i64,
+    /// `Statuses.DropshipStatus` (`DropShipStatusType` code).
+    pub dropship_status: i64,
     pub is_exported: bool,
     /// Account-local, offset-less times (the wire format).
     pub created_on: NaiveDateTime,
@@ -120,6 +147,9 @@ impl ScState {
                 _ => (1, false, false),
             };
             let id = s.insert(g.clone(), status, exported);
+            if let Some(o) = s.orders.get_mut(&id) {
+                o.dropship_status = seeded_dropship_status(id);
+            }
             if shipped {
                 let o = s.orders.get(&id).map(|o| (o.created_on, o.gen.carrier, o.gen.ship_service));
                 if let Some((created, carrier, service)) = o {
@@ -178,6 +208,7 @@ impl ScState {
                 status_code,
                 payment_status: if status_code == 1 { 10 } else { 30 },
                 shipping_status: 1,
+                dropship_status: 0,
                 is_exported,
                 created_on,
                 last_updated,
@@ -253,6 +284,7 @@ impl ScOrder {
             "IsExported": self.is_exported,
             "ShippingStatus": self.shipping_status,
             "PaymentStatus": self.payment_status,
+            "DropshipStatus": self.dropship_status,
             "GrandTotal": ms(g.grand_total()),
         })
     }
@@ -378,7 +410,7 @@ impl ScOrder {
             },
             "Statuses": {
                 "OrderStatus": self.status_code, "ShippingStatus": self.shipping_status,
-                "PaymentStatus": self.payment_status, "DropshipStatus": 0,
+                "PaymentStatus": self.payment_status, "DropshipStatus": self.dropship_status,
                 "CustomerServiceStatus": 0, "BackorderStatus": 0, "PickingStatus": 0,
                 "AddressVerifiedStatus": 0, "RushOrder": rush, "IsDelivered": false,
                 "IsExported": self.is_exported, "QBExported": false,
