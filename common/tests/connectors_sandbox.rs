@@ -553,7 +553,7 @@ async fn sellercloud_order_is_marked_shipped_with_the_first_tracking_and_a_note_
     {
         let st = sb.state().sellercloud();
         let note = st.notes[&id].iter().find(|n| n.message == "Delivered per carrier.").expect("note added");
-        assert_eq!(note.category, 0, "General");
+        assert_eq!(note.category, 2, "an ERP note is a Customer Service Note");
     }
     sb.shutdown().await;
 }
