@@ -287,8 +287,8 @@ impl World {
             sync: toml::from_str(conditions).unwrap(),
             mapping_version: Mutex::new(1),
             connection: ConnectionId::parse("mg-store").unwrap(),
-            erp_name: ConnectionId::parse("acumatica").unwrap(),
-            tool_name: ConnectionId::parse("shipstation").unwrap(),
+            erp_name: ConnectionId::parse("erp").unwrap(),
+            tool_name: ConnectionId::parse("tool").unwrap(),
             stores: BTreeMap::new(),
             codes: vec!["SC".into(), "BC".into(), "MG".into()],
         }

@@ -567,7 +567,7 @@ async fn the_poll_enqueues_a_changed_bound_order_once_so_its_note_reaches_the_ch
     assert_eq!((report.seen, report.enqueued, report.already_pushed, report.not_ours), (3, 1, 0, 2), "{report:?}");
     assert_eq!(messages.len(), 1);
     assert!(matches!(&messages[0], ShipmentMessage::ErpOrderV1(m) if m.order.erp == erp(1)), "{messages:?}");
-    assert_eq!(*orders.listings.lock().unwrap(), 1, "one Acumatica listing per poll");
+    assert_eq!(*orders.listings.lock().unwrap(), 1, "one ERP listing per poll");
     world.handle_all(&messages, &orders).await;
     assert_eq!(*world.targets.channel.notes.lock().unwrap(), vec![note]);
 
