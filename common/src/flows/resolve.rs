@@ -5,6 +5,13 @@ use crate::mapping::{kind_name, Mapping, OrderMappingError, Problem};
 use crate::model::{ErpCustomerId, ErpItemId, Order};
 use crate::ports::{CustomerLookup, OrderSink};
 
+/// The order's ERP customer as found (or the guest), or the id the import would create it under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CustomerMatch {
+    Existing(ErpCustomerId),
+    WouldCreate(ErpCustomerId),
+}
+
 /// Finds the ERP customer for the order by its derived id or its email (one ERP request); creates
 /// one under the derived id if allowed. The derived id makes a retried create find its customer.
 pub async fn resolve_customer<S: OrderSink + ?Sized>(
@@ -12,6 +19,22 @@ pub async fn resolve_customer<S: OrderSink + ?Sized>(
     order: &Order,
     sink: &S,
 ) -> Result<ErpCustomerId, OrderMappingError> {
+    match match_customer(mapping, order, sink).await? {
+        CustomerMatch::Existing(id) => Ok(id),
+        CustomerMatch::WouldCreate(derived) => sink
+            .create_customer(&derived, &order.customer, order, mapping.file.customers.customer_class.as_deref())
+            .await
+            .map_err(OrderMappingError::Lookup),
+    }
+}
+
+/// The read-only half of [`resolve_customer`] (the mapping dry run uses it alone): the lookup,
+/// the guest, or the id a create would use; nothing is written.
+pub async fn match_customer<S: OrderSink + ?Sized>(
+    mapping: &Mapping,
+    order: &Order,
+    sink: &S,
+) -> Result<CustomerMatch, OrderMappingError> {
     let rules = &mapping.file.customers;
     let derived = sink.derive_customer_id(rules.id_prefix.get_ref(), &order.customer);
     let email = order.customer.email.as_deref().map(str::trim).filter(|e| e.contains('@'));
@@ -23,12 +46,12 @@ pub async fn resolve_customer<S: OrderSink + ?Sized>(
     };
     if let Some(lookup) = lookup {
         if let Some(found) = sink.find_customer(lookup).await.map_err(OrderMappingError::Lookup)? {
-            return Ok(found);
+            return Ok(CustomerMatch::Existing(found));
         }
     }
     let Some(derived) = derived else {
         return match &rules.guest_customer {
-            Some(guest) => ErpCustomerId::parse(guest.get_ref().clone()).map_err(|e| {
+            Some(guest) => ErpCustomerId::parse(guest.get_ref().clone()).map(CustomerMatch::Existing).map_err(|e| {
                 OrderMappingError::Unmapped(vec![Problem {
                     field: "customers.guest_customer".into(),
                     message: e.to_string(),
@@ -49,9 +72,7 @@ pub async fn resolve_customer<S: OrderSink + ?Sized>(
             message: format!("no matching ERP customer and customers.create_missing is false in {}", mapping.path),
         }]));
     }
-    sink.create_customer(&derived, &order.customer, order, rules.customer_class.as_deref())
-        .await
-        .map_err(OrderMappingError::Lookup)
+    Ok(CustomerMatch::WouldCreate(derived))
 }
 
 /// Resolves every line to an ERP item by the mapping's identifier priority (after substitutions).

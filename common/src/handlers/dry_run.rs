@@ -5,13 +5,19 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt::Write as _;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::error::{Classify, ErrorChain, ErrorClass};
-use crate::mapping::{build_draft, kind_name, Mapping, OrderMappingError, Problem, SalesOrderDraft};
-use crate::model::{ChannelOrderId, ConnectionId, ErpCustomerId, ErpItemId, IdentifierKind, Order};
+use crate::flows::{match_customer, resolve_lines, CustomerMatch};
+use crate::mapping::{build_draft, Mapping, OrderMappingError, SalesOrderDraft};
+use crate::model::{
+    ChannelOrderId, ConnectionId, Customer, ErpCustomerId, ErpItemId, ErpOrderRef, IdentifierKind, Order,
+};
 use crate::ports::{ConnectorError, CustomerLookup, ListedOrder, OrderSink, OrderSource, PageToken};
 
 /// What a dry run found, newest order first.
@@ -241,7 +247,7 @@ async fn run(
     let (listed, newest) = newest_listed(source, max_orders, progress).await?;
     let total = newest.len();
     let same_rules = same_resolution_rules(current, candidate);
-    let mut resolver = Resolver { sink, customers: HashMap::new(), items: HashMap::new() };
+    let resolver = ReadOnlyErp { sink, customers: Mutex::default(), items: Mutex::default() };
     let mut orders = Vec::with_capacity(total);
     for (done, listed) in newest.into_iter().enumerate() {
         let diff = match read(source, &connection, listed).await? {
@@ -422,23 +428,76 @@ fn draft(mapping: &Mapping, order: &Order, resolved: Resolved) -> DraftOutcome {
     }
 }
 
-/// The read-only half of `flows::resolve`: the same lookups in the same order, but a customer the
-/// import would create is only named. Answers are remembered for the run (nothing changes them).
-struct Resolver<'a> {
+/// The ERP as the dry run asks it: lookups only, each answer remembered for the run (nothing
+/// changes them between two orders); a write is refused, so the shared resolution in
+/// `flows::resolve` runs here read-only by construction.
+struct ReadOnlyErp<'a> {
     sink: &'a dyn OrderSink<Draft = SalesOrderDraft>,
-    customers: HashMap<String, Option<ErpCustomerId>>,
-    items: HashMap<(IdentifierKind, String), Option<ErpItemId>>,
+    customers: Mutex<HashMap<String, Option<ErpCustomerId>>>,
+    items: Mutex<HashMap<(IdentifierKind, String), Option<ErpItemId>>>,
 }
 
-enum CustomerMatch {
-    Existing(ErpCustomerId),
-    WouldCreate(ErpCustomerId),
+fn refused(operation: &'static str) -> ConnectorError {
+    ConnectorError::Rejected { vendor: "dry run", operation, message: "a dry run writes nothing".into() }
 }
 
-impl Resolver<'_> {
-    async fn resolve(&mut self, mapping: &Mapping, order: &Order) -> Result<Resolved, DryRunError> {
-        let customer = self.customer(mapping, order).await;
-        let items = self.lines(mapping, order).await;
+#[async_trait]
+impl OrderSink for ReadOnlyErp<'_> {
+    type Draft = SalesOrderDraft;
+
+    async fn find_by_import_id(&self, import_id: &str) -> Result<Option<ErpOrderRef>, ConnectorError> {
+        self.sink.find_by_import_id(import_id).await
+    }
+
+    async fn create_order(&self, _: &SalesOrderDraft) -> Result<ErpOrderRef, ConnectorError> {
+        Err(refused("create order"))
+    }
+
+    fn derive_customer_id(&self, prefix: &str, customer: &Customer) -> Option<ErpCustomerId> {
+        self.sink.derive_customer_id(prefix, customer)
+    }
+
+    async fn find_customer(&self, lookup: CustomerLookup<'_>) -> Result<Option<ErpCustomerId>, ConnectorError> {
+        let key = format!("{lookup:?}");
+        if let Some(found) = self.customers.lock().ok().and_then(|c| c.get(&key).cloned()) {
+            return Ok(found);
+        }
+        let found = self.sink.find_customer(lookup).await?;
+        if let Ok(mut cache) = self.customers.lock() {
+            cache.insert(key, found.clone());
+        }
+        Ok(found)
+    }
+
+    async fn create_customer(
+        &self,
+        _: &ErpCustomerId,
+        _: &Customer,
+        _: &Order,
+        _: Option<&str>,
+    ) -> Result<ErpCustomerId, ConnectorError> {
+        Err(refused("create customer"))
+    }
+
+    async fn resolve_item(&self, kind: IdentifierKind, value: &str) -> Result<Option<ErpItemId>, ConnectorError> {
+        let key = (kind, value.to_owned());
+        if let Some(hit) = self.items.lock().ok().and_then(|c| c.get(&key).cloned()) {
+            return Ok(hit);
+        }
+        let hit = self.sink.resolve_item(kind, value).await?;
+        if let Ok(mut cache) = self.items.lock() {
+            cache.insert(key, hit.clone());
+        }
+        Ok(hit)
+    }
+}
+
+impl ReadOnlyErp<'_> {
+    /// The order's customer and items under `mapping`, as the import resolves them (the same
+    /// functions), except that a customer it would create is only named.
+    async fn resolve(&self, mapping: &Mapping, order: &Order) -> Result<Resolved, DryRunError> {
+        let customer = match_customer(mapping, order, self).await;
+        let items = resolve_lines(mapping, order, self).await;
         let failed = match (customer, items) {
             (Ok(customer), Ok(items)) => {
                 let (customer, new_customer) = match customer {
@@ -460,114 +519,6 @@ impl Resolver<'_> {
                 Err(DryRunError::Erp { order: order.channel_order_id.clone(), source })
             }
             other => Ok(Resolved::Failed(ErrorChain(&other).to_string())),
-        }
-    }
-
-    /// As `flows::resolve_customer`, without the create.
-    async fn customer(&mut self, mapping: &Mapping, order: &Order) -> Result<CustomerMatch, OrderMappingError> {
-        let rules = &mapping.file.customers;
-        let derived = self.sink.derive_customer_id(rules.id_prefix.get_ref(), &order.customer);
-        let email = order.customer.email.as_deref().map(str::trim).filter(|e| e.contains('@'));
-        let lookup = match (&derived, email) {
-            (Some(id), Some(email)) => Some(CustomerLookup::IdOrEmail { id: id.as_str(), email }),
-            (Some(id), None) => Some(CustomerLookup::ChannelId(id.as_str())),
-            (None, Some(email)) => Some(CustomerLookup::Email(email)),
-            (None, None) => None,
-        };
-        if let Some(lookup) = lookup {
-            let key = format!("{lookup:?}");
-            let found = match self.customers.get(&key) {
-                Some(found) => found.clone(),
-                None => {
-                    let found = self.sink.find_customer(lookup).await.map_err(OrderMappingError::Lookup)?;
-                    self.customers.insert(key, found.clone());
-                    found
-                }
-            };
-            if let Some(found) = found {
-                return Ok(CustomerMatch::Existing(found));
-            }
-        }
-        let Some(derived) = derived else {
-            return match &rules.guest_customer {
-                Some(guest) => {
-                    ErpCustomerId::parse(guest.get_ref().clone()).map(CustomerMatch::Existing).map_err(|e| {
-                        OrderMappingError::Unmapped(vec![Problem {
-                            field: "customers.guest_customer".into(),
-                            message: e.to_string(),
-                        }])
-                    })
-                }
-                None => Err(OrderMappingError::Unmapped(vec![Problem {
-                    field: "customer".into(),
-                    message: format!(
-                        "the order has no customer id and no email; set customers.guest_customer in {}",
-                        mapping.path
-                    ),
-                }])),
-            };
-        };
-        if !rules.create_missing {
-            return Err(OrderMappingError::Unmapped(vec![Problem {
-                field: format!("customer {:?}", order.customer.email.as_deref().unwrap_or(&order.customer.name)),
-                message: format!("no matching ERP customer and customers.create_missing is false in {}", mapping.path),
-            }]));
-        }
-        Ok(CustomerMatch::WouldCreate(derived))
-    }
-
-    /// As `flows::resolve_lines`.
-    async fn lines(&mut self, mapping: &Mapping, order: &Order) -> Result<Vec<ErpItemId>, OrderMappingError> {
-        let rules = &mapping.file.items;
-        let mut resolved = Vec::with_capacity(order.lines.len());
-        let mut problems = Vec::new();
-        for line in &order.lines {
-            if let Some(sub) = line.identifiers.sku.as_deref().and_then(|sku| rules.substitutions.get(sku)) {
-                match ErpItemId::parse(sub.get_ref().clone()) {
-                    Ok(id) => resolved.push(id),
-                    Err(e) => problems.push(Problem { field: "items.substitutions".into(), message: e.to_string() }),
-                }
-                continue;
-            }
-            let mut found = None;
-            let mut tried = Vec::new();
-            for kind in rules.identifier_priority.get_ref() {
-                let Some(value) = line.identifiers.get(*kind) else { continue };
-                tried.push(format!("{} {value:?}", kind_name(*kind)));
-                let key = (*kind, value.to_owned());
-                let hit = match self.items.get(&key) {
-                    Some(hit) => hit.clone(),
-                    None => {
-                        let hit = self.sink.resolve_item(*kind, value).await.map_err(OrderMappingError::Lookup)?;
-                        self.items.insert(key, hit.clone());
-                        hit
-                    }
-                };
-                if let Some(id) = hit {
-                    found = Some(id);
-                    break;
-                }
-            }
-            match found {
-                Some(id) => resolved.push(id),
-                None => problems.push(Problem {
-                    field: format!("line {:?}", line.channel_line_id),
-                    message: if tried.is_empty() {
-                        format!("carries none of the identifiers in items.identifier_priority ({})", mapping.path)
-                    } else {
-                        format!(
-                            "no ERP item matches {}; add the item in the ERP or a substitution under [items.substitutions] in {}",
-                            tried.join(", "),
-                            mapping.path
-                        )
-                    },
-                }),
-            }
-        }
-        if problems.is_empty() {
-            Ok(resolved)
-        } else {
-            Err(OrderMappingError::Unmapped(problems))
         }
     }
 }
