@@ -15,8 +15,7 @@ use crate::connectors::ConnectorError;
 use crate::mapping::Mapping;
 use crate::model::{
     Address, ChannelOrderDraft, ChannelOrderId, ConnectionId, Currency, Customer, ErpInvoice, ErpOrderRef,
-    ErpOrderSync, ErpOrderTotals, ErpSalesLine, ErpSalesOrder, Money, PublishedOrder, Shipment, StorefrontCustomer,
-    SystemCode,
+    ErpOrderSync, ErpSalesOrder, Money, PublishedOrder, Shipment, StorefrontCustomer, SystemCode,
 };
 use crate::ports::{
     BindingOrigin, Bindings, Cursors, ErpOrderState, ErpOrders, ErpShipments, LogResult, OrderPublisher,
@@ -28,60 +27,13 @@ fn usd(v: Decimal) -> Money {
     Money::new(v, Currency::parse("USD").unwrap())
 }
 
+/// The walkthrough order under another number, balance and SKU.
 fn erp_order(nbr: &str, unpaid: Decimal, sku: &str) -> ErpSalesOrder {
-    let at = Utc::now();
-    let address = Address {
-        name: "Alta Ace".into(),
-        line1: "1 Main St".into(),
-        city: "Denver".into(),
-        country: "US".into(),
-        email: Some("ap@altaace.com".into()),
-        ..Address::default()
-    };
-    ErpSalesOrder {
-        erp: ErpOrderRef::parse(&format!("SO/{nbr}")).unwrap(),
-        status: "Open".into(),
-        hold: false,
-        customer_id: "AACUSTOMER".into(),
-        customer_class: None,
-        location: Some("MAIN".into()),
-        customer_order: None,
-        external_ref: None,
-        ship_via: Some("LOCAL".into()),
-        payment_method: None,
-        currency: Currency::parse("USD").unwrap(),
-        ordered_at: at,
-        last_modified: at,
-        customer: Customer {
-            channel_customer_id: None,
-            email: Some("ap@altaace.com".into()),
-            name: "Alta Ace".into(),
-            company: None,
-            phone: None,
-        },
-        bill_to: address.clone(),
-        ship_to: address,
-        lines: vec![ErpSalesLine {
-            line_nbr: 1,
-            item_id: sku.into(),
-            description: "Spring water".into(),
-            quantity: dec!(2),
-            uom: None,
-            warehouse: None,
-            unit_price: usd(dec!(20)),
-            discount: usd(dec!(0)),
-            amount: usd(dec!(40)),
-        }],
-        totals: ErpOrderTotals {
-            lines: usd(dec!(40)),
-            discount: usd(dec!(0)),
-            freight: usd(dec!(0)),
-            tax: usd(dec!(0)),
-            order_total: usd(dec!(40)),
-            unpaid_balance: usd(unpaid),
-        },
-        note: None,
-    }
+    let mut order = crate::model::erp_fixtures::walkthrough_order();
+    order.erp = ErpOrderRef::parse(&format!("SO/{nbr}")).unwrap();
+    order.totals.unpaid_balance = usd(unpaid);
+    order.lines[0].item_id = sku.into();
+    order
 }
 
 #[derive(Default)]

@@ -166,79 +166,14 @@ pub fn toml_key(key: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use chrono::TimeZone;
     use rust_decimal_macros::dec;
 
     use super::*;
     use crate::mapping::{Mapping, EXAMPLE_FOR_TESTS};
-    use crate::model::{
-        Address, Currency, Customer, ErpOrderNbr, ErpOrderRef, ErpOrderTotals, ErpOrderType, ErpSalesLine,
-    };
+    use crate::model::{erp_fixtures as fixtures, Currency};
 
     fn usd(v: Decimal) -> Money {
         Money::new(v, Currency::parse("USD").unwrap())
-    }
-
-    /// The reference walkthrough's order: 2 × WATER2809 at 20.00, Ship Via LOCAL, total 40.00.
-    pub(crate) fn walkthrough_order() -> ErpSalesOrder {
-        let at = chrono::Utc.with_ymd_and_hms(2026, 11, 30, 15, 0, 0).unwrap();
-        let address = Address {
-            name: "Alta Ace".into(),
-            line1: "1 Main St".into(),
-            city: "Seattle".into(),
-            region: Some("WA".into()),
-            postal_code: Some("98101".into()),
-            country: "US".into(),
-            email: Some("ap@altaace.com".into()),
-            ..Address::default()
-        };
-        ErpSalesOrder {
-            erp: ErpOrderRef {
-                order_type: ErpOrderType::parse("SO").unwrap(),
-                order_nbr: ErpOrderNbr::parse("SO000123").unwrap(),
-            },
-            status: "Open".into(),
-            hold: false,
-            customer_id: "AACUSTOMER".into(),
-            customer_class: None,
-            location: Some("MAIN".into()),
-            customer_order: None,
-            external_ref: None,
-            ship_via: Some("LOCAL".into()),
-            payment_method: None,
-            currency: Currency::parse("USD").unwrap(),
-            ordered_at: at,
-            last_modified: at,
-            customer: Customer {
-                channel_customer_id: None,
-                email: Some("ap@altaace.com".into()),
-                name: "Alta Ace".into(),
-                company: None,
-                phone: None,
-            },
-            bill_to: address.clone(),
-            ship_to: address,
-            lines: vec![ErpSalesLine {
-                line_nbr: 1,
-                item_id: "WATER2809".into(),
-                description: "Spring water".into(),
-                quantity: dec!(2),
-                uom: Some("BOTTLE".into()),
-                warehouse: Some("RETAIL".into()),
-                unit_price: usd(dec!(20.00)),
-                discount: usd(dec!(0)),
-                amount: usd(dec!(40.00)),
-            }],
-            totals: ErpOrderTotals {
-                lines: usd(dec!(40.00)),
-                discount: usd(dec!(0)),
-                freight: usd(dec!(0)),
-                tax: usd(dec!(0)),
-                order_total: usd(dec!(40.00)),
-                unpaid_balance: usd(dec!(40.00)),
-            },
-            note: None,
-        }
     }
 
     fn buyer() -> StorefrontCustomer {
@@ -257,7 +192,7 @@ mod tests {
 
     #[test]
     fn the_walkthrough_order_maps_to_free_shipping_and_the_erp_total() {
-        let draft = storefront_draft(&walkthrough_order(), buyer(), &rules(), "mappings/mg.toml").unwrap();
+        let draft = storefront_draft(&fixtures::walkthrough_order(), buyer(), &rules(), "mappings/mg.toml").unwrap();
         assert_eq!(draft.shipping_method, "freeshipping_freeshipping");
         assert_eq!(draft.shipping_title, "Free Shipping - Free");
         assert_eq!(draft.payment_method, "checkmo");
@@ -270,7 +205,7 @@ mod tests {
 
     #[test]
     fn discount_and_tax_are_spread_over_lines_to_the_cent() {
-        let mut order = walkthrough_order();
+        let mut order = fixtures::walkthrough_order();
         let mut second = order.lines[0].clone();
         second.line_nbr = 2;
         second.item_id = "WATER-OLD".into();
@@ -299,7 +234,7 @@ mod tests {
 
     #[test]
     fn an_unmapped_ship_via_names_the_line_to_add() {
-        let mut order = walkthrough_order();
+        let mut order = fixtures::walkthrough_order();
         order.ship_via = Some("FEDEX2DAY".into());
         let err = storefront_draft(&order, buyer(), &rules(), "mappings/mg.toml").unwrap_err();
         assert_eq!(
@@ -312,7 +247,7 @@ mod tests {
 
     #[test]
     fn payment_methods_map_or_fall_back_to_the_default() {
-        let mut order = walkthrough_order();
+        let mut order = fixtures::walkthrough_order();
         order.payment_method = Some("CHECK".into());
         assert_eq!(storefront_draft(&order, buyer(), &rules(), "m").unwrap().payment_method, "checkmo");
         let mut no_default = rules();

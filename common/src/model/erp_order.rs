@@ -268,6 +268,82 @@ fn enabled() -> bool {
     true
 }
 
+/// Builders for ERP-originated orders in tests.
+#[cfg(test)]
+pub(crate) mod erp_fixtures {
+    use chrono::TimeZone;
+    use rust_decimal_macros::dec;
+
+    use super::*;
+    use crate::model::{ErpOrderNbr, ErpOrderType};
+
+    fn usd(v: Decimal) -> Money {
+        Money::new(v, Currency::parse("USD").unwrap())
+    }
+
+    /// The reference walkthrough's order: 2 × WATER2809 at 20.00, Ship Via LOCAL, total 40.00.
+    pub(crate) fn walkthrough_order() -> ErpSalesOrder {
+        let at = chrono::Utc.with_ymd_and_hms(2026, 11, 30, 15, 0, 0).unwrap();
+        let address = Address {
+            name: "Alta Ace".into(),
+            line1: "1 Main St".into(),
+            city: "Seattle".into(),
+            region: Some("WA".into()),
+            postal_code: Some("98101".into()),
+            country: "US".into(),
+            email: Some("ap@altaace.com".into()),
+            ..Address::default()
+        };
+        ErpSalesOrder {
+            erp: ErpOrderRef {
+                order_type: ErpOrderType::parse("SO").unwrap(),
+                order_nbr: ErpOrderNbr::parse("SO000123").unwrap(),
+            },
+            status: "Open".into(),
+            hold: false,
+            customer_id: "AACUSTOMER".into(),
+            customer_class: None,
+            location: Some("MAIN".into()),
+            customer_order: None,
+            external_ref: None,
+            ship_via: Some("LOCAL".into()),
+            payment_method: None,
+            currency: Currency::parse("USD").unwrap(),
+            ordered_at: at,
+            last_modified: at,
+            customer: Customer {
+                channel_customer_id: None,
+                email: Some("ap@altaace.com".into()),
+                name: "Alta Ace".into(),
+                company: None,
+                phone: None,
+            },
+            bill_to: address.clone(),
+            ship_to: address,
+            lines: vec![ErpSalesLine {
+                line_nbr: 1,
+                item_id: "WATER2809".into(),
+                description: "Spring water".into(),
+                quantity: dec!(2),
+                uom: Some("BOTTLE".into()),
+                warehouse: Some("RETAIL".into()),
+                unit_price: usd(dec!(20.00)),
+                discount: usd(dec!(0)),
+                amount: usd(dec!(40.00)),
+            }],
+            totals: ErpOrderTotals {
+                lines: usd(dec!(40.00)),
+                discount: usd(dec!(0)),
+                freight: usd(dec!(0)),
+                tax: usd(dec!(0)),
+                order_total: usd(dec!(40.00)),
+                unpaid_balance: usd(dec!(40.00)),
+            },
+            note: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use rust_decimal_macros::dec;
@@ -275,43 +351,12 @@ mod tests {
     use super::*;
 
     fn order(status: &str, hold: bool, unpaid: Decimal, class: Option<&str>) -> ErpSalesOrder {
-        let usd = Currency::parse("USD").unwrap();
-        let money = |v: Decimal| Money::new(v, usd);
-        let at = chrono::DateTime::parse_from_rfc3339("2026-11-30T12:00:00Z").unwrap().with_timezone(&Utc);
-        ErpSalesOrder {
-            erp: ErpOrderRef::parse("SO/SO000123").unwrap(),
-            status: status.into(),
-            hold,
-            customer_id: "AACUSTOMER".into(),
-            customer_class: class.map(str::to_owned),
-            location: None,
-            customer_order: None,
-            external_ref: None,
-            ship_via: None,
-            payment_method: None,
-            currency: usd,
-            ordered_at: at,
-            last_modified: at,
-            customer: Customer {
-                channel_customer_id: None,
-                email: None,
-                name: "Alta Ace".into(),
-                company: None,
-                phone: None,
-            },
-            bill_to: Address::default(),
-            ship_to: Address::default(),
-            lines: Vec::new(),
-            totals: ErpOrderTotals {
-                lines: money(dec!(40)),
-                discount: money(dec!(0)),
-                freight: money(dec!(0)),
-                tax: money(dec!(0)),
-                order_total: money(dec!(40)),
-                unpaid_balance: money(unpaid),
-            },
-            note: None,
-        }
+        let mut order = super::erp_fixtures::walkthrough_order();
+        order.status = status.into();
+        order.hold = hold;
+        order.customer_class = class.map(str::to_owned);
+        order.totals.unpaid_balance = Money::new(unpaid, order.currency);
+        order
     }
 
     fn settings(toml_text: &str) -> ErpOrderSync {
