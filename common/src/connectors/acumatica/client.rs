@@ -470,6 +470,41 @@ impl OrderSink for AcumaticaClient {
     }
 }
 
+impl AcumaticaClient {
+    /// Every record of `entity` matching `filter`, with `expand`, read in pages of `page_size`
+    /// (`$top`/`$skip`) until a short page.
+    async fn list_all<T: serde::de::DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        entity: &str,
+        filter: &str,
+        expand: &str,
+    ) -> Result<Vec<T>, ConnectorError> {
+        let url = self.entity_url(&[entity])?;
+        let top = self.config.page_size.to_string();
+        let mut out = Vec::new();
+        loop {
+            let skip = out.len().to_string();
+            let reply = self
+                .authed(operation, Idempotency::Safe, |c| {
+                    c.get(url.clone()).query(&[
+                        ("$filter", filter),
+                        ("$expand", expand),
+                        ("$top", top.as_str()),
+                        ("$skip", skip.as_str()),
+                    ])
+                })
+                .await?;
+            let page: Vec<T> = reply.json(VENDOR, operation)?;
+            let short = page.len() < self.config.page_size as usize;
+            out.extend(page);
+            if short {
+                return Ok(out);
+            }
+        }
+    }
+}
+
 /// Shipments with their orders, lines, packages and what is in each package. PackageContents is a
 /// detail of a detail: Acumatica returns it only for the nested path, never for `Packages` alone.
 const SHIPMENT_EXPAND: &str = "Packages,Details,Orders,Packages/PackageContents";
@@ -479,36 +514,16 @@ impl ErpShipments for AcumaticaClient {
     /// `GET Shipment?$filter=LastModifiedDateTime gt datetimeoffset'…'&$expand=` [`SHIPMENT_EXPAND`],
     /// paged with `$top`/`$skip`, keeping the statuses in `shipped_statuses`.
     async fn shipments_since(&self, since: DateTime<Utc>) -> Result<Vec<(ErpOrderRef, Shipment)>, ConnectorError> {
-        const OP: &str = "list shipments";
-        let url = self.entity_url(&["Shipment"])?;
         let filter = format!("LastModifiedDateTime gt {}", datetimeoffset(since));
-        let top = self.config.page_size.to_string();
+        let page: Vec<ShipmentWire> = self.list_all("list shipments", "Shipment", &filter, SHIPMENT_EXPAND).await?;
         let mut out = Vec::new();
-        let mut skip = 0usize;
-        loop {
-            let skip_text = skip.to_string();
-            let reply = self
-                .authed(OP, Idempotency::Safe, |c| {
-                    c.get(url.clone()).query(&[
-                        ("$filter", filter.as_str()),
-                        ("$expand", SHIPMENT_EXPAND),
-                        ("$top", top.as_str()),
-                        ("$skip", skip_text.as_str()),
-                    ])
-                })
-                .await?;
-            let page: Vec<ShipmentWire> = reply.json(VENDOR, OP)?;
-            for shipment in &page {
-                match shipment_to_canonical(shipment, &self.config.shipped_statuses) {
-                    Ok(items) => out.extend(items),
-                    Err(problem) => warn!(problem = %problem, "Skipped an Acumatica shipment that cannot be read."),
-                }
-            }
-            skip += page.len();
-            if page.len() < self.config.page_size as usize {
-                return Ok(out);
+        for shipment in &page {
+            match shipment_to_canonical(shipment, &self.config.shipped_statuses) {
+                Ok(items) => out.extend(items),
+                Err(problem) => warn!(problem = %problem, "Skipped an Acumatica shipment that cannot be read."),
             }
         }
+        Ok(out)
     }
 
     /// `GET Shipment/{nbr}?$expand=` [`SHIPMENT_EXPAND`]; a shipment that does not exist (yet)
@@ -558,36 +573,17 @@ impl ErpOrders for AcumaticaClient {
     /// not add up) is left out with a warning naming it and the field, so one bad order does not
     /// hold up the others; [`ErpOrders::sales_order`] reports it as `Unmappable`.
     async fn orders_modified_since(&self, since: DateTime<Utc>) -> Result<Vec<ErpSalesOrder>, ConnectorError> {
-        const OP: &str = "list sales orders";
-        let url = self.entity_url(&["SalesOrder"])?;
         let filter = format!("LastModified gt {}", datetimeoffset(since));
-        let top = self.config.page_size.to_string();
+        let page: Vec<SalesOrderWire> =
+            self.list_all("list sales orders", "SalesOrder", &filter, SALES_ORDER_EXPAND).await?;
         let mut out = Vec::new();
-        let mut skip = 0usize;
-        loop {
-            let skip_text = skip.to_string();
-            let reply = self
-                .authed(OP, Idempotency::Safe, |c| {
-                    c.get(url.clone()).query(&[
-                        ("$filter", filter.as_str()),
-                        ("$expand", SALES_ORDER_EXPAND),
-                        ("$top", top.as_str()),
-                        ("$skip", skip_text.as_str()),
-                    ])
-                })
-                .await?;
-            let page: Vec<SalesOrderWire> = reply.json(VENDOR, OP)?;
-            for order in &page {
-                match sales_order_from_wire(order) {
-                    Ok(order) => out.push(order),
-                    Err(problem) => warn!(problem = %problem, "Skipped an Acumatica sales order that cannot be read."),
-                }
-            }
-            skip += page.len();
-            if page.len() < self.config.page_size as usize {
-                return Ok(out);
+        for order in &page {
+            match sales_order_from_wire(order) {
+                Ok(order) => out.push(order),
+                Err(problem) => warn!(problem = %problem, "Skipped an Acumatica sales order that cannot be read."),
             }
         }
+        Ok(out)
     }
 
     /// `GET SalesOrder/{type}/{nbr}?$expand=` [`SALES_ORDER_EXPAND`]; 404 → None.
