@@ -36,12 +36,15 @@ pub struct OrderItemWire {
     pub qty_invoiced: Decimal,
 }
 
-/// `GET /V1/shipments` search result.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct ShipmentSearch {
-    #[serde(default)]
-    pub items: Vec<ShipmentWire>,
+/// A `searchCriteria` result (`GET /V1/orders`, `/shipments`, `/customers/search`, `/products`):
+/// only `items` is read.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Search<T> {
+    #[serde(default = "Vec::new")]
+    pub items: Vec<T>,
 }
+
+pub type ShipmentSearch = Search<ShipmentWire>;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ShipmentWire {
@@ -109,11 +112,7 @@ pub struct OrderRefWire {
     pub ext_order_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct OrderRefSearch {
-    #[serde(default)]
-    pub items: Vec<OrderRefWire>,
-}
+pub type OrderRefSearch = Search<OrderRefWire>;
 
 /// A customer as `GET /V1/customers/search` and `POST /V1/customers` answer it.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -132,11 +131,7 @@ pub struct CustomerWire {
     pub website_id: Option<i64>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct CustomerSearch {
-    #[serde(default)]
-    pub items: Vec<CustomerWire>,
-}
+pub type CustomerSearch = Search<CustomerWire>;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ProductSkuWire {
@@ -144,11 +139,7 @@ pub struct ProductSkuWire {
     pub sku: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct ProductSearch {
-    #[serde(default)]
-    pub items: Vec<ProductSkuWire>,
-}
+pub type ProductSearch = Search<ProductSkuWire>;
 
 /// `POST /V1/customers`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
