@@ -44,6 +44,11 @@ pub struct ChannelConnection {
     pub mapping: Option<String>,
     /// The vendor, as registered in `connectors/registry.rs` (`sellercloud`, `bigcommerce`, ...).
     pub kind: String,
+    /// Personal data Orderbridge keeps about this connection's orders (buyer names, emails, phones,
+    /// street lines in its records and connector log) is removed this many days after the order
+    /// shipped: 30, 60 or 90. Absent keeps it as long as the records themselves.
+    #[serde(default)]
+    pub personal_data_days: Option<u32>,
     /// The vendor's settings (each field is documented on the vendor's config struct).
     #[serde(default)]
     pub settings: toml::Table,
@@ -52,6 +57,11 @@ pub struct ChannelConnection {
 impl ChannelConnection {
     pub fn mapping_name(&self) -> &str {
         self.mapping.as_deref().unwrap_or(self.id.as_str())
+    }
+
+    /// How long personal data is kept after shipment.
+    pub fn retention(&self) -> crate::model::Retention {
+        self.personal_data_days.map_or(crate::model::Retention::Indefinitely, crate::model::Retention::Days)
     }
 }
 
@@ -242,6 +252,15 @@ impl Connections {
                     source_name: source_name.into(),
                     connection: c.id.to_string(),
                     message: crate::error::ErrorChain(&e).to_string(),
+                });
+            }
+            if let Some(days) = c.personal_data_days.filter(|d| !crate::model::Retention::ALLOWED_DAYS.contains(d)) {
+                return Err(ConnectionsError::Invalid {
+                    source_name: source_name.into(),
+                    connection: c.id.to_string(),
+                    message: format!(
+                        "personal_data_days: {days} is not offered; choose 30, 60 or 90 (or leave it out to keep personal data)"
+                    ),
                 });
             }
             if !seen.insert(c.id.clone()) {

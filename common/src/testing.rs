@@ -12,7 +12,8 @@ use crate::aws::{LedgerError, QueueError};
 use crate::model::{ChannelOrderId, ConnectionId, ErpOrderRef};
 use crate::ports::{
     Binding, Bindings, ClaimKey, ClaimLease, ClaimOutcome, ClaimRecord, ClaimStatus, Claims, Clock, ConnectorLog,
-    Cursor, Cursors, LogEntry, MappingStore, Markers, OutgoingMessage, Queue, SendReport, StoredMapping,
+    Cursor, Cursors, FollowedOrder, FollowedOrders, LogEntry, MappingStore, Markers, OutgoingMessage, Queue,
+    SendReport, StoredMapping,
 };
 
 /// A clock tests move by hand.
@@ -42,6 +43,7 @@ pub struct MemoryLedger {
     pub dedupe: Mutex<HashMap<(String, String), DateTime<Utc>>>,
     pub mappings: Mutex<Vec<StoredMapping>>,
     pub now: Mutex<Option<DateTime<Utc>>>,
+    pub followed: Mutex<std::collections::BTreeMap<(ConnectionId, String), FollowedOrder>>,
 }
 
 impl MemoryLedger {
@@ -116,6 +118,13 @@ impl Claims for MemoryLedger {
 
     async fn claim_record(&self, key: &ClaimKey) -> Result<Option<ClaimRecord>, LedgerError> {
         Ok(self.claims.lock().unwrap().get(key).cloned())
+    }
+
+    async fn rewrite_failure(&self, key: &ClaimKey, failure: &str) -> Result<(), LedgerError> {
+        if let Some(r) = self.claims.lock().unwrap().get_mut(key) {
+            r.failure = Some(failure.to_owned());
+        }
+        Ok(())
     }
 }
 
@@ -239,6 +248,15 @@ impl ConnectorLog for MemoryLog {
         Ok(())
     }
 
+    async fn rewrite(&self, entry: &LogEntry) -> Result<(), LedgerError> {
+        let mut all = self.0.lock().unwrap();
+        match all.iter_mut().find(|e| e.id == entry.id) {
+            Some(e) => *e = entry.clone(),
+            None => all.push(entry.clone()),
+        }
+        Ok(())
+    }
+
     async fn entries_between(
         &self,
         connection: &ConnectionId,
@@ -285,5 +303,62 @@ impl Queue for MemoryQueue {
         let sent = messages.iter().map(|m| m.entry_id.clone()).collect();
         self.0.lock().unwrap().extend(messages);
         Ok(SendReport { sent, failed: Vec::new() })
+    }
+}
+
+#[async_trait]
+impl FollowedOrders for MemoryLedger {
+    async fn follow(&self, order: &FollowedOrder) -> Result<(), LedgerError> {
+        let key = (order.connection.clone(), order.channel_order_id.to_string());
+        self.followed.lock().unwrap().entry(key).or_insert_with(|| order.clone());
+        Ok(())
+    }
+
+    async fn followed(
+        &self,
+        connection: &ConnectionId,
+        after: Option<&ChannelOrderId>,
+        limit: usize,
+    ) -> Result<Vec<FollowedOrder>, LedgerError> {
+        let after = after.map(ToString::to_string);
+        Ok(self
+            .followed
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|((c, id), _)| c == connection && after.as_ref().is_none_or(|a| id > a))
+            .take(limit)
+            .map(|(_, o)| o.clone())
+            .collect())
+    }
+
+    async fn followed_order(
+        &self,
+        connection: &ConnectionId,
+        order: &ChannelOrderId,
+    ) -> Result<Option<FollowedOrder>, LedgerError> {
+        Ok(self.followed.lock().unwrap().get(&(connection.clone(), order.to_string())).cloned())
+    }
+
+    async fn save_followed(&self, order: &FollowedOrder) -> Result<(), LedgerError> {
+        let mut all = self.followed.lock().unwrap();
+        let key = (order.connection.clone(), order.channel_order_id.to_string());
+        let shipped = all.get(&key).and_then(|o| o.shipped_at);
+        let mut order = order.clone();
+        order.shipped_at = order.shipped_at.or(shipped);
+        all.insert(key, order);
+        Ok(())
+    }
+
+    async fn mark_shipped(
+        &self,
+        connection: &ConnectionId,
+        order: &ChannelOrderId,
+        at: DateTime<Utc>,
+    ) -> Result<(), LedgerError> {
+        if let Some(o) = self.followed.lock().unwrap().get_mut(&(connection.clone(), order.to_string())) {
+            o.shipped_at.get_or_insert(at);
+        }
+        Ok(())
     }
 }

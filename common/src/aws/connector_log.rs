@@ -126,6 +126,12 @@ impl ConnectorLog for DynamoConnectorLog {
         Ok(())
     }
 
+    /// The same keys (connection, day, start time, id) as `record`, so the put replaces the entry;
+    /// the by-entity index follows the new entity id.
+    async fn rewrite(&self, entry: &LogEntry) -> Result<(), LedgerError> {
+        self.record(entry).await
+    }
+
     async fn entries_between(
         &self,
         connection: &ConnectionId,

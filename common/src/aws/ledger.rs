@@ -19,7 +19,7 @@ use super::LedgerError;
 use crate::model::{ChannelOrderId, ConnectionId, ErpOrderRef};
 use crate::ports::{
     Binding, BindingOrigin, Bindings, ClaimKey, ClaimLease, ClaimOutcome, ClaimRecord, ClaimStatus, Claims, Clock,
-    Cursor, Cursors, MappingStore, Markers, StoredMapping,
+    Cursor, Cursors, FollowedOrder, FollowedOrders, MappingStore, Markers, StoredMapping,
 };
 
 const CLAIM_SK: &str = "CLAIM";
@@ -300,6 +300,25 @@ impl Claims for DynamoLedger {
     async fn claim_record(&self, key: &ClaimKey) -> Result<Option<ClaimRecord>, LedgerError> {
         self.get(&Self::claim_pk(key), CLAIM_SK).await?.map(|item| self.read_claim(key, &item)).transpose()
     }
+
+    async fn rewrite_failure(&self, key: &ClaimKey, failure: &str) -> Result<(), LedgerError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(Self::claim_pk(key)))
+            .key("sk", s(CLAIM_SK))
+            .update_expression("SET failure = :failure")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":failure", s(failure))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(self.err("UpdateItem", e)),
+        }
+    }
 }
 
 #[async_trait]
@@ -535,5 +554,156 @@ impl MappingStore for DynamoLedger {
             .await?
             .map(|item| self.read_mapping(&item))
             .transpose()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Followed orders: `pk = FOLLOW#<connection>`, `sk = <channel order id>`, the record as JSON, and
+// `shipped_at` as its own attribute so the first shipment is one conditional update.
+// ---------------------------------------------------------------------------------------------
+
+impl DynamoLedger {
+    fn follow_pk(connection: &ConnectionId) -> String {
+        format!("FOLLOW#{connection}")
+    }
+
+    fn follow_item(&self, order: &FollowedOrder) -> Result<Item, LedgerError> {
+        let record = serde_json::to_string(order).map_err(|e| LedgerError::Corrupt {
+            table: self.table.clone(),
+            key: Self::follow_pk(&order.connection),
+            detail: e.to_string(),
+        })?;
+        let mut item = Item::new();
+        item.insert("pk".into(), s(Self::follow_pk(&order.connection)));
+        item.insert("sk".into(), s(order.channel_order_id.to_string()));
+        item.insert("record".into(), s(record));
+        if let Some(at) = order.shipped_at {
+            item.insert("shipped_at".into(), epoch_millis(at));
+        }
+        Ok(item)
+    }
+
+    fn read_followed(&self, item: &Item) -> Result<FollowedOrder, LedgerError> {
+        let r = ItemReader::new(item, &self.table);
+        let mut order: FollowedOrder = r.json("record")?;
+        if item.contains_key("shipped_at") {
+            let at = r.epoch_millis("shipped_at")?;
+            // The earliest shipment wins (the attribute is only ever set once by mark_shipped).
+            order.shipped_at = Some(order.shipped_at.map_or(at, |known| known.min(at)));
+        }
+        Ok(order)
+    }
+}
+
+#[async_trait]
+impl FollowedOrders for DynamoLedger {
+    async fn follow(&self, order: &FollowedOrder) -> Result<(), LedgerError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(self.follow_item(order)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(self.err("PutItem", e)),
+        }
+    }
+
+    async fn followed(
+        &self,
+        connection: &ConnectionId,
+        after: Option<&ChannelOrderId>,
+        limit: usize,
+    ) -> Result<Vec<FollowedOrder>, LedgerError> {
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .expression_attribute_values(":pk", s(Self::follow_pk(connection)));
+        request = match after {
+            Some(after) => request
+                .key_condition_expression("pk = :pk AND sk > :after")
+                .expression_attribute_values(":after", s(after.to_string())),
+            None => request.key_condition_expression("pk = :pk"),
+        };
+        let mut out = Vec::new();
+        loop {
+            let page = request
+                .clone()
+                .limit(i32::try_from(limit.saturating_sub(out.len())).unwrap_or(i32::MAX).max(1))
+                .send()
+                .await
+                .map_err(|e| self.err("Query", e))?;
+            for item in page.items() {
+                out.push(self.read_followed(item)?);
+            }
+            match page.last_evaluated_key() {
+                Some(key) if !key.is_empty() && out.len() < limit => {
+                    request = request.set_exclusive_start_key(Some(key.clone()))
+                }
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    async fn followed_order(
+        &self,
+        connection: &ConnectionId,
+        order: &ChannelOrderId,
+    ) -> Result<Option<FollowedOrder>, LedgerError> {
+        self.get(&Self::follow_pk(connection), &order.to_string())
+            .await?
+            .map(|item| self.read_followed(&item))
+            .transpose()
+    }
+
+    /// An update, not a put: a shipment recorded by `mark_shipped` since the caller read the
+    /// record is kept.
+    async fn save_followed(&self, order: &FollowedOrder) -> Result<(), LedgerError> {
+        let mut item = self.follow_item(order)?;
+        let record = item.remove("record").unwrap_or_else(|| s("{}"));
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(Self::follow_pk(&order.connection)))
+            .key("sk", s(order.channel_order_id.to_string()))
+            .expression_attribute_values(":record", record);
+        request = match item.remove("shipped_at") {
+            Some(at) => request
+                .update_expression("SET #record = :record, shipped_at = if_not_exists(shipped_at, :at)")
+                .expression_attribute_values(":at", at),
+            None => request.update_expression("SET #record = :record"),
+        };
+        request.expression_attribute_names("#record", "record").send().await.map_err(|e| self.err("UpdateItem", e))?;
+        Ok(())
+    }
+
+    async fn mark_shipped(
+        &self,
+        connection: &ConnectionId,
+        order: &ChannelOrderId,
+        at: DateTime<Utc>,
+    ) -> Result<(), LedgerError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(Self::follow_pk(connection)))
+            .key("sk", s(order.to_string()))
+            .update_expression("SET shipped_at = :at")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(shipped_at)")
+            .expression_attribute_values(":at", epoch_millis(at))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(self.err("UpdateItem", e)),
+        }
     }
 }

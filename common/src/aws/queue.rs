@@ -104,3 +104,30 @@ impl Queue for SqsQueue {
         Ok(report)
     }
 }
+
+#[async_trait]
+impl crate::ports::Backlog for SqsQueue {
+    /// `ApproximateNumberOfMessages`: messages waiting to be received (those in flight are being
+    /// worked on already).
+    async fn waiting(&self) -> Result<u64, QueueError> {
+        use aws_sdk_sqs::types::QueueAttributeName;
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .map_err(|err| QueueError::Sqs {
+                operation: "GetQueueAttributes",
+                queue: self.url.clone(),
+                retryable: sdk_error_is_retryable(&err),
+                source: Box::new(err),
+            })?;
+        Ok(out
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::ApproximateNumberOfMessages))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
+    }
+}

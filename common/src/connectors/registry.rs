@@ -10,10 +10,10 @@ use std::sync::Arc;
 
 use crate::connections::{ChannelConnection, Connections};
 use crate::mapping::SalesOrderDraft;
-use crate::model::{ChannelOrderId, ConnectionId, ErpOrderSync};
+use crate::model::{ChannelOrderId, ChargeSync, ConnectionId, ErpOrderSync};
 use crate::ports::{
-    ErpOrders, ErpShipments, InboundEvent, OrderPublisher, OrderSink, OrderSource, ShippingTool, StatusPublisher,
-    WebhookVerifier,
+    ChargeSource, ErpCharges, ErpOrders, ErpShipments, InboundEvent, OrderPublisher, OrderSink, OrderSource,
+    ShippingTool, StatusPublisher, WebhookVerifier,
 };
 use crate::webhooks::StandardWebhooksVerifier;
 
@@ -42,6 +42,9 @@ pub struct ChannelParts {
     pub order_id: fn(&str) -> Option<ChannelOrderId>,
     /// For a storefront that receives ERP-originated orders: its client and settings.
     pub storefront: Option<(Arc<dyn OrderPublisher>, ErpOrderSync)>,
+    /// For a channel that reports charges (profit & loss) and is configured to: its client and
+    /// which charges go where.
+    pub charges: Option<(Arc<dyn ChargeSource>, ChargeSync)>,
 }
 
 impl ChannelParts {
@@ -51,8 +54,23 @@ impl ChannelParts {
         takes_partial_shipments: bool,
         order_id: fn(&str) -> Option<ChannelOrderId>,
     ) -> Self {
-        let client = Arc::new(client);
-        Self { source: Some(client.clone()), publisher: client, takes_partial_shipments, order_id, storefront: None }
+        Self::pulled_shared(Arc::new(client), takes_partial_shipments, order_id)
+    }
+
+    /// Like [`Self::pulled`], for a client the connector also hands out in another role.
+    pub fn pulled_shared<C: OrderSource + StatusPublisher + 'static>(
+        client: Arc<C>,
+        takes_partial_shipments: bool,
+        order_id: fn(&str) -> Option<ChannelOrderId>,
+    ) -> Self {
+        Self {
+            source: Some(client.clone()),
+            publisher: client,
+            takes_partial_shipments,
+            order_id,
+            storefront: None,
+            charges: None,
+        }
     }
 
     /// A channel shipments and statuses are only pushed to.
@@ -61,7 +79,14 @@ impl ChannelParts {
         takes_partial_shipments: bool,
         order_id: fn(&str) -> Option<ChannelOrderId>,
     ) -> Self {
-        Self { source: None, publisher: Arc::new(client), takes_partial_shipments, order_id, storefront: None }
+        Self {
+            source: None,
+            publisher: Arc::new(client),
+            takes_partial_shipments,
+            order_id,
+            storefront: None,
+            charges: None,
+        }
     }
 
     /// A storefront that also receives ERP-originated orders (when `sync` is set and enabled).
@@ -73,7 +98,7 @@ impl ChannelParts {
     ) -> Self {
         let client = Arc::new(client);
         let storefront = sync.filter(|s| s.enabled).map(|s| (client.clone() as Arc<dyn OrderPublisher>, s));
-        Self { source: None, publisher: client, takes_partial_shipments, order_id, storefront }
+        Self { source: None, publisher: client, takes_partial_shipments, order_id, storefront, charges: None }
     }
 }
 
@@ -168,6 +193,8 @@ pub struct ErpParts {
     pub shipments: Arc<dyn ErpShipments>,
     /// Where ERP-originated orders are read.
     pub orders: Arc<dyn ErpOrders>,
+    /// Where channel charges are written onto the ERP order.
+    pub charges: Arc<dyn ErpCharges>,
     /// Its name in the connector log (shipments come from it; it is no channel connection).
     pub log_name: ConnectionId,
 }
@@ -178,7 +205,8 @@ pub fn erp(connections: &Connections) -> Result<ErpParts, SetupError> {
     Ok(ErpParts {
         sink: client.clone(),
         shipments: client.clone(),
-        orders: client,
+        orders: client.clone(),
+        charges: client,
         log_name: log_name(acumatica::VENDOR),
     })
 }

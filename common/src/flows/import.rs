@@ -12,7 +12,8 @@ use crate::mapping::{build_draft, Mapping, OrderMappingError, SalesOrderDraft};
 use crate::model::{ErpOrderRef, ImportKey, Order};
 use crate::ports::{
     Acknowledgement, Binding, Bindings, ClaimKey, ClaimLease, ClaimOutcome, Claims, Clock, ConnectorError,
-    ConnectorLog, Direction, LedgerError, ListedOrder, LogGroup, LogResult, Markers, OrderSink, OrderSource,
+    ConnectorLog, Direction, FollowedOrder, FollowedOrders, LedgerError, ListedOrder, LogGroup, LogResult, Markers,
+    OrderSink, OrderSource,
 };
 
 /// What the import needs besides the channel.
@@ -28,6 +29,9 @@ pub struct ImportContext<'a> {
     pub owner: String,
     /// How long the claim is held: the invocation's remaining time, so a crash frees it soon after.
     pub lease: Duration,
+    /// Where imported orders are followed when the connection follows them (charges, personal-data
+    /// retention); None when it does not.
+    pub follow: Option<&'a dyn FollowedOrders>,
 }
 
 /// How an import ended.
@@ -203,6 +207,10 @@ async fn run_claimed(
         origin: Default::default(),
     };
     ctx.bindings.bind(&binding).await.map_err(ledger_err)?;
+    if let Some(follow) = ctx.follow {
+        // Before `complete`: a crash here retries the whole step, and following twice is a no-op.
+        follow.follow(&followed_order(&binding, &order)).await.map_err(ledger_err)?;
+    }
     ctx.claims.complete(lease, &erp.to_string()).await.map_err(ledger_err)?;
     let outcome = outcome_of(erp.clone());
     let verb = if matches!(outcome, ImportOutcome::Recovered(_)) {
@@ -214,13 +222,41 @@ async fn run_claimed(
     Ok((
         outcome,
         format!(
-            "{verb} {erp} for {} order {} ({} lines, total {}).",
+            "{verb} {erp} for {} order {} of {} ({} lines, total {}).",
             order.order_source.0,
             order.display_number,
+            buyer_label(&order),
             order.lines.len(),
             order.totals.grand_total
         ),
     ))
+}
+
+/// The buyer as operators recognise them in the log: the name, else the email. Personal data:
+/// README "Personal data" lists this place, and the retention purge removes it.
+fn buyer_label(order: &Order) -> String {
+    let name = order.customer.name.trim();
+    if !name.is_empty() {
+        return name.to_owned();
+    }
+    order.customer.email.as_deref().map(str::trim).filter(|e| !e.is_empty()).unwrap_or("a guest").to_owned()
+}
+
+/// The record of an imported order the connection follows.
+fn followed_order(binding: &Binding, order: &Order) -> FollowedOrder {
+    FollowedOrder {
+        connection: binding.connection.clone(),
+        channel_order_id: binding.channel_order_id.clone(),
+        display_number: binding.display_number.clone(),
+        erp: binding.erp.clone(),
+        imported_at: binding.created_at,
+        shipped_at: None,
+        charges: Default::default(),
+        charges_checked_at: None,
+        charges_done: false,
+        personal: Some(crate::model::PersonalData::of_order(order)),
+        purged_at: None,
+    }
 }
 
 /// The note the import wrote is the channel's own text: status-push must not copy it back as if

@@ -4,6 +4,7 @@
 //! webhooks missed.
 
 mod acknowledge;
+mod followups;
 mod import;
 mod intake;
 mod log;
@@ -16,6 +17,7 @@ mod resolve;
 mod status;
 
 pub use acknowledge::*;
+pub use followups::*;
 pub use import::*;
 pub use intake::*;
 pub use log::*;

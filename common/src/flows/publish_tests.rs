@@ -270,6 +270,7 @@ impl World {
                 channel_codes: &self.codes,
                 erp_name: &self.erp_name,
                 tool_name: &self.tool_name,
+                followed: &self.ledger,
             },
             owner: owner.into(),
             lease: Duration::from_secs(60),

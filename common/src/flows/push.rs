@@ -30,6 +30,9 @@ pub struct PushTarget {
     pub takes_partial_shipments: bool,
     /// Turns the order number a shipping tool shows into this channel's order id.
     pub order_id: fn(&str) -> Option<ChannelOrderId>,
+    /// The connection follows its imported orders after the import (charges, personal-data
+    /// retention): the first shipment pushed is recorded on the followed order.
+    pub follows_orders: bool,
 }
 
 /// The configured channels; `None` when a connection is unknown or disabled here.
@@ -63,6 +66,8 @@ pub struct ShipmentPorts<'a> {
     /// not channel connections).
     pub erp_name: &'a ConnectionId,
     pub tool_name: &'a ConnectionId,
+    /// Imported orders followed after the import (their first shipment is recorded).
+    pub followed: &'a dyn crate::ports::FollowedOrders,
 }
 
 pub struct PushContext<'a> {
@@ -458,6 +463,13 @@ async fn push_to_channel(
                     }
                 }
                 info!(connection = %connection, order = %order, tracking = ?tracking, "Tracking pushed to the channel.");
+                if target.follows_orders {
+                    // The retention period and the end of charge polling count from here; a lost
+                    // write is redone by the next shipment or by the channel's own ship date.
+                    if let Err(e) = ctx.followed.mark_shipped(connection, order, ctx.clock.now()).await {
+                        warn!(connection = %connection, order = %order, error = %e, "Shipment not recorded on the followed order.");
+                    }
+                }
                 recorder
                     .finish(action, LogResult::Success, format!("Pushed {} for {}.", tracking.join(", "), binding.erp))
                     .await;

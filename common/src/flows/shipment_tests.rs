@@ -161,6 +161,7 @@ impl PushTargets for Targets {
             mapping_label: "mappings/test.toml (mapping v1)".into(),
             takes_partial_shipments: self.takes_partials,
             order_id: |raw| raw.parse::<u64>().ok().and_then(|n| ChannelOrderId::new(code("SC"), n.to_string()).ok()),
+            follows_orders: true,
         }))
     }
 }
@@ -234,6 +235,7 @@ impl World {
             channel_codes: &[],
             erp_name: &self.erp_name,
             tool_name: &self.tool_name,
+            followed: &self.ledger,
         }
     }
 

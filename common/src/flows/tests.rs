@@ -216,6 +216,7 @@ impl World {
             mapping,
             owner: owner.into(),
             lease: Duration::from_secs(60),
+            follow: Some(&self.ledger),
         }
     }
 

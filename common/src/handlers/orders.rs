@@ -17,8 +17,8 @@ use crate::flows::{
 use crate::mapping::SalesOrderDraft;
 use crate::model::{ConnectionId, ImportKey};
 use crate::ports::{
-    Acknowledgement, Clock, ConnectorLog, Direction, Envelope, Ledger, LogGroup, LogResult, OrderSink, OrderSource,
-    Queue,
+    Acknowledgement, Clock, ConnectorLog, Direction, Envelope, FollowedOrders, Ledger, LogGroup, LogResult, OrderSink,
+    OrderSource, Queue,
 };
 
 /// One sales-channel connection orders are pulled from.
@@ -27,6 +27,8 @@ pub struct ChannelEntry {
     /// Name the connection's mapping is stored under.
     pub mapping_name: String,
     pub enabled: bool,
+    /// Charges or personal-data retention are configured: imported orders are followed.
+    pub follows_orders: bool,
 }
 
 /// What order-pull holds, built once per cold start: the channels and the state store, no ERP.
@@ -167,6 +169,7 @@ impl ImportApp {
                     mapping: &mapping,
                     owner: format!("{request_id}/{}", meta.message_id),
                     lease,
+                    follow: channel.follows_orders.then_some(self.ledger.as_ref() as &dyn FollowedOrders),
                 };
                 let outcome = import_order(channel.source.as_ref(), &message, &ctx).await?;
                 if let Ok(mut acks) = acks.lock() {
@@ -338,6 +341,7 @@ mod tests {
                     source: Arc::new(Untouchable(connection.clone())),
                     mapping_name: "sc-off".into(),
                     enabled: false,
+                    follows_orders: false,
                 },
             )]),
             sink: Arc::new(Untouchable(connection.clone())),

@@ -4,7 +4,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{ChannelEntry, ImportApp, MappingCache, PublisherEntry, PullApp, StatusApp, StorefrontEntry, WebhookApp};
+use super::{
+    ChannelEntry, FollowupEntry, ImportApp, MappingCache, PublisherEntry, PullApp, StatusApp, StorefrontEntry,
+    WebhookApp,
+};
 use crate::aws::{DynamoConnectorLog, DynamoLedger, SqsQueue};
 use crate::config::{CommonSettings, Env, QueueUrl, SettingsError};
 use crate::connections::{Connections, ConnectionsError};
@@ -139,7 +142,12 @@ fn sources(connections: &Connections) -> Result<BTreeMap<ConnectionId, ChannelEn
         };
         channels.insert(
             connection.id.clone(),
-            ChannelEntry { source, mapping_name: connection.mapping_name().to_owned(), enabled: connection.enabled },
+            ChannelEntry {
+                source,
+                mapping_name: connection.mapping_name().to_owned(),
+                enabled: connection.enabled,
+                follows_orders: parts.charges.is_some() || connection.retention().days().is_some(),
+            },
         );
     }
     Ok(channels)
@@ -201,6 +209,9 @@ pub struct StatusSettings {
     pub poll_first_window: Duration,
     /// ORDERBRIDGE_MAPPING_CACHE_SECS (default 60).
     pub mapping_cache: Duration,
+    /// ORDERBRIDGE_ORDERS_QUEUE_URL (optional): the import queue, whose backlog the charges pass
+    /// yields to.
+    pub orders_queue: Option<QueueUrl>,
 }
 
 impl LoadSettings for StatusSettings {
@@ -213,6 +224,10 @@ impl LoadSettings for StatusSettings {
             poll_overlap: env.seconds("ORDERBRIDGE_POLL_OVERLAP_SECS", Duration::from_secs(900))?,
             poll_first_window: env.seconds("ORDERBRIDGE_POLL_FIRST_WINDOW_SECS", Duration::from_secs(86_400))?,
             mapping_cache: env.seconds("ORDERBRIDGE_MAPPING_CACHE_SECS", Duration::from_secs(60))?,
+            orders_queue: match env.optional("ORDERBRIDGE_ORDERS_QUEUE_URL") {
+                Some(_) => Some(env.queue_url("ORDERBRIDGE_ORDERS_QUEUE_URL")?),
+                None => None,
+            },
         })
     }
 }
@@ -228,8 +243,18 @@ impl App for StatusApp {
         let common = Common::open(sdk, &settings.common);
         let mut channels = BTreeMap::new();
         let mut storefronts = Vec::new();
+        let mut followups = Vec::new();
         for connection in &connections.connections {
             let parts = registry::channel(connection).map_err(connection_error(connection.id.as_str()))?;
+            let follows_orders = parts.charges.is_some() || connection.retention().days().is_some();
+            if follows_orders {
+                followups.push(FollowupEntry {
+                    connection: connection.id.clone(),
+                    enabled: connection.enabled,
+                    charges: parts.charges.clone(),
+                    retention: connection.retention(),
+                });
+            }
             if let Some((publisher, sync)) = parts.storefront.clone() {
                 storefronts.push(StorefrontEntry { connection: connection.id.clone(), publisher, sync });
             }
@@ -241,6 +266,7 @@ impl App for StatusApp {
                     enabled: connection.enabled,
                     takes_partial_shipments: parts.takes_partial_shipments,
                     order_id: parts.order_id,
+                    follows_orders,
                 },
             );
         }
@@ -253,6 +279,12 @@ impl App for StatusApp {
             clock: common.clock,
             erp: erp.shipments,
             erp_orders: Some(erp.orders),
+            erp_charges: erp.charges,
+            followups,
+            imports: settings
+                .orders_queue
+                .as_ref()
+                .map(|url| Common::queue(sdk, url) as Arc<dyn crate::ports::Backlog>),
             storefronts,
             channel_codes: registry::channel_codes(),
             erp_name: erp.log_name,

@@ -14,14 +14,15 @@ use crate::aws::process_batch;
 use crate::connectors::registry;
 use crate::error::ErrorChain;
 use crate::flows::{
-    catch_up, handle_shipment_message, PollContext, PollError, PollReport, PublishTarget, PublishTargets, PushContext,
-    PushError, PushTarget, PushTargets, ShipmentMessage, ShipmentPorts,
+    catch_up, handle_shipment_message, poll_charges, purge_personal_data, ChargesReport, FollowupContext, PollContext,
+    PollError, PollReport, PublishTarget, PublishTargets, PurgeReport, PushContext, PushError, PushTarget, PushTargets,
+    ShipmentMessage, ShipmentPorts,
 };
-use crate::model::ErpOrderSync;
 use crate::model::{ChannelOrderId, ConnectionId};
+use crate::model::{ChargeSync, ErpOrderSync, Retention};
 use crate::ports::{
-    Clock, ConnectorLog, Envelope, ErpOrders, ErpShipments, Ledger, OrderPublisher, Queue, ShippingTool,
-    StatusPublisher, WebhookEvent,
+    Backlog, ChargeSource, Clock, ConnectorLog, Envelope, ErpCharges, ErpOrders, ErpShipments, Ledger, OrderPublisher,
+    Queue, ShippingTool, StatusPublisher, WebhookEvent,
 };
 
 /// One channel connection's publisher.
@@ -31,6 +32,8 @@ pub struct PublisherEntry {
     pub enabled: bool,
     pub takes_partial_shipments: bool,
     pub order_id: fn(&str) -> Option<ChannelOrderId>,
+    /// Charges or personal-data retention are configured: imported orders are followed.
+    pub follows_orders: bool,
 }
 
 /// Everything status-push shares, built once per cold start.
@@ -63,6 +66,20 @@ pub struct StatusApp {
     pub storefronts: Vec<StorefrontEntry>,
     /// Codes of the channels orders are imported from (the publish flow's echo guard).
     pub channel_codes: Vec<String>,
+    /// Channel connections that follow their imported orders (charges, retention).
+    pub followups: Vec<FollowupEntry>,
+    /// Where charges are written on the ERP order.
+    pub erp_charges: Arc<dyn ErpCharges>,
+    /// The import queue: the charges pass yields while orders wait there.
+    pub imports: Option<Arc<dyn Backlog>>,
+}
+
+/// A channel connection's follow-ups.
+pub struct FollowupEntry {
+    pub connection: ConnectionId,
+    pub enabled: bool,
+    pub charges: Option<(Arc<dyn ChargeSource>, ChargeSync)>,
+    pub retention: Retention,
 }
 
 /// A storefront connection that receives ERP-originated orders.
@@ -122,6 +139,7 @@ impl PushTargets for StatusApp {
             mapping_label: format!("{} (mapping v{})", mapping.path, mapping.version),
             takes_partial_shipments: entry.takes_partial_shipments,
             order_id: entry.order_id,
+            follows_orders: entry.follows_orders,
         }))
     }
 }
@@ -174,6 +192,7 @@ impl StatusApp {
             channel_codes: &self.channel_codes,
             erp_name: &self.erp_name,
             tool_name: &self.tool_name,
+            followed: self.ledger.as_ref(),
         }
     }
 
@@ -217,6 +236,86 @@ impl StatusApp {
             })
             .collect();
         PollSummary { sources }
+    }
+}
+
+/// What one follow-ups run did, per connection.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct FollowupSummary {
+    pub connections: Vec<ConnectionFollowups>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ConnectionFollowups {
+    pub connection: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub charges: Option<ChargesReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purge: Option<PurgeReport>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+}
+
+impl FollowupSummary {
+    pub fn into_result(self) -> Result<serde_json::Value, PollFailed> {
+        let failed: Vec<String> = self
+            .connections
+            .iter()
+            .flat_map(|c| c.errors.iter().map(move |e| format!("{}: {e}", c.connection)))
+            .collect();
+        if failed.is_empty() {
+            Ok(serde_json::to_value(&self).unwrap_or_default())
+        } else {
+            Err(PollFailed(failed.join("; ")))
+        }
+    }
+}
+
+impl StatusApp {
+    /// The follow-ups schedule: each connection's charges pass, then its personal-data purge.
+    /// A failure of one is reported and does not stop the others.
+    pub async fn run_followups(&self) -> FollowupSummary {
+        let ctx = FollowupContext {
+            followed: self.ledger.as_ref(),
+            cursors: self.ledger.as_ref(),
+            claims: self.ledger.as_ref(),
+            log: self.log.as_ref(),
+            clock: self.clock.as_ref(),
+            erp: self.erp_charges.as_ref(),
+            imports: self.imports.as_deref(),
+        };
+        let mut summary = FollowupSummary::default();
+        for entry in self.followups.iter().filter(|e| e.enabled) {
+            let mut done = ConnectionFollowups {
+                connection: entry.connection.to_string(),
+                charges: None,
+                purge: None,
+                errors: vec![],
+            };
+            if let Some((source, sync)) = &entry.charges {
+                match poll_charges(&entry.connection, source.as_ref(), sync, &ctx).await {
+                    Ok(report) => done.charges = Some(report),
+                    Err(e) => {
+                        let text = ErrorChain(&e).to_string();
+                        error!(connection = %entry.connection, error = %text, "Charges pass failed.");
+                        done.errors.push(format!("charges: {text}"));
+                    }
+                }
+            }
+            if let Some(days) = entry.retention.days() {
+                match purge_personal_data(&entry.connection, days, &ctx).await {
+                    Ok(report) => done.purge = Some(report),
+                    Err(e) => {
+                        let text = ErrorChain(&e).to_string();
+                        error!(connection = %entry.connection, error = %text, "Personal-data purge failed.");
+                        done.errors.push(format!("purge: {text}"));
+                    }
+                }
+            }
+            summary.connections.push(done);
+        }
+        self.erp.end_session().await;
+        summary
     }
 }
 

@@ -8,11 +8,17 @@ use serde_json::Value;
 /// The input the template's schedules send (`Input` of each `ScheduleV2` event).
 pub const SCHEDULE_INPUT: &str = r#"{"orderbridge": "schedule"}"#;
 
+/// The input of status-push's follow-ups schedule (charges of imported orders, personal-data
+/// retention).
+pub const FOLLOWUPS_INPUT: &str = r#"{"orderbridge": "followups"}"#;
+
 /// What invoked the function.
 #[derive(Debug)]
 pub enum Trigger {
     /// The pull / catch-up schedule.
     Schedule,
+    /// The follow-ups schedule (status-push only).
+    Followups,
     /// A batch of the function's SQS event source.
     Sqs(SqsEvent),
 }
@@ -21,6 +27,7 @@ impl Trigger {
     pub fn name(&self) -> &'static str {
         match self {
             Self::Schedule => "the schedule",
+            Self::Followups => "the follow-ups schedule",
             Self::Sqs(_) => "an SQS batch",
         }
     }
@@ -40,8 +47,10 @@ impl crate::error::Classify for UnexpectedEvent {
 /// Reads the invoking event: the schedule's input (or an EventBridge scheduled event), or SQS
 /// records; anything else is named in the error.
 pub fn classify(payload: Value) -> Result<Trigger, UnexpectedEvent> {
-    if payload.get("orderbridge").and_then(Value::as_str) == Some("schedule") {
-        return Ok(Trigger::Schedule);
+    match payload.get("orderbridge").and_then(Value::as_str) {
+        Some("schedule") => return Ok(Trigger::Schedule),
+        Some("followups") => return Ok(Trigger::Followups),
+        _ => {}
     }
     if payload.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
         && matches!(payload.get("source").and_then(Value::as_str), Some("aws.events" | "aws.scheduler"))
@@ -80,6 +89,7 @@ mod tests {
     #[test]
     fn the_schedules_and_sqs_batches_are_recognised_and_everything_else_is_named() {
         assert!(matches!(classify(serde_json::from_str(SCHEDULE_INPUT).unwrap()), Ok(Trigger::Schedule)));
+        assert!(matches!(classify(serde_json::from_str(FOLLOWUPS_INPUT).unwrap()), Ok(Trigger::Followups)));
         let rule = json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
         assert!(matches!(classify(rule), Ok(Trigger::Schedule)));
         let sqs = json!({"Records": [{"messageId": "m1", "body": "{}", "eventSource": "aws:sqs", "attributes": {}, "messageAttributes": {}}]});

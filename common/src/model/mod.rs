@@ -1,12 +1,14 @@
 //! The canonical model every connector maps to and from.
 
 mod erp_order;
+mod followups;
 mod ids;
 mod money;
 mod order;
 mod shipment;
 
 pub use erp_order::*;
+pub use followups::*;
 pub use ids::*;
 pub use money::{Currency, Money};
 pub use order::*;

@@ -15,11 +15,13 @@ use crate::model::{
 mod envelope;
 mod erp_orders;
 mod errors;
+mod followups;
 mod webhook;
 
 pub use envelope::{Envelope, EnvelopeError};
 pub use erp_orders::*;
 pub use errors::*;
+pub use followups::*;
 pub use webhook::*;
 
 /// The time, so cursors, leases and expiry are testable.
@@ -185,6 +187,9 @@ pub trait Claims: Send + Sync {
     /// Gives up the claim without an outcome, so a retry can take it at once.
     async fn release(&self, lease: &ClaimLease) -> Result<(), LedgerError>;
     async fn claim_record(&self, key: &ClaimKey) -> Result<Option<ClaimRecord>, LedgerError>;
+    /// Replaces the recorded failure text of an existing claim (the retention purge); a claim
+    /// that does not exist is left absent.
+    async fn rewrite_failure(&self, key: &ClaimKey, failure: &str) -> Result<(), LedgerError>;
 }
 
 /// Bindings: a channel order and the ERP order it became, readable from either side.
@@ -231,11 +236,11 @@ pub trait MappingStore: Send + Sync {
     async fn mapping_version(&self, name: &str, version: u64) -> Result<Option<StoredMapping>, LedgerError>;
 }
 
-/// All five capabilities of the state table, for the adapters and apps that hold them together;
+/// All capabilities of the state table, for the adapters and apps that hold them together;
 /// flows take only the capabilities they use.
-pub trait Ledger: Claims + Bindings + Cursors + Markers + MappingStore {}
+pub trait Ledger: Claims + Bindings + Cursors + Markers + MappingStore + FollowedOrders {}
 
-impl<T: Claims + Bindings + Cursors + Markers + MappingStore + ?Sized> Ledger for T {}
+impl<T: Claims + Bindings + Cursors + Markers + MappingStore + FollowedOrders + ?Sized> Ledger for T {}
 
 // ---------------------------------------------------------------------------------------------
 // Connector log: every action, visible to operators.
@@ -250,6 +255,10 @@ pub enum LogGroup {
     Invoices,
     Statuses,
     Webhooks,
+    /// Profit & loss and marketplace charges of imported orders.
+    Charges,
+    /// Personal-data retention (purges).
+    Retention,
     System,
 }
 
@@ -308,6 +317,9 @@ pub trait ConnectorLog: Send + Sync {
         to: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<LogEntry>, LedgerError>;
+    /// Replaces an entry recorded before (same id and start time) with this text: the retention
+    /// purge removes personal data from entries without losing them.
+    async fn rewrite(&self, entry: &LogEntry) -> Result<(), LedgerError>;
     /// Entries about one entity, newest first.
     async fn entries_for_entity(
         &self,

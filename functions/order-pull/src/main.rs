@@ -13,7 +13,7 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let app = app.clone();
         async move {
-            if let trigger @ Trigger::Sqs(_) = classify(event.payload)? {
+            if let trigger @ (Trigger::Sqs(_) | Trigger::Followups) = classify(event.payload)? {
                 return Err(UnexpectedEvent(format!("order-pull runs on its schedule, not {}", trigger.name())).into());
             }
             let remaining = event.context.deadline().duration_since(std::time::SystemTime::now()).unwrap_or_default();

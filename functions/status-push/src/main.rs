@@ -1,6 +1,7 @@
 //! status-push: consumes the shipments queue (webhook events, shipments found by the poll) and
 //! pushes tracking, statuses and notes to the channel each order came from, reporting partial
-//! batch failures; on its EventBridge schedule it runs the catch-up poll instead. Any other event
+//! batch failures; on its EventBridge schedule it runs the catch-up poll instead, and on the
+//! follow-ups schedule the charges pass and the personal-data purge. Any other event
 //! is refused.
 
 use std::sync::Arc;
@@ -23,6 +24,7 @@ async fn main() -> Result<(), Error> {
                     Ok(serde_json::to_value(response)?)
                 }
                 Trigger::Schedule => app.run_catch_up().await.into_result().map_err(Error::from),
+                Trigger::Followups => app.run_followups().await.into_result().map_err(Error::from),
             }
         }
     }))

@@ -21,7 +21,8 @@ use orderbridge::model::{
 };
 use orderbridge::ports::{
     Acknowledgement, Binding, Bindings, ClaimKey, ClaimLease, ClaimOutcome, ClaimRecord, Claims, Cursor, Cursors,
-    CustomerLookup, Ledger, MappingStore, Markers, OrderPage, OrderSink, OrderSource, PageToken, StoredMapping,
+    CustomerLookup, FollowedOrder, FollowedOrders, Ledger, MappingStore, Markers, OrderPage, OrderSink, OrderSource,
+    PageToken, StoredMapping,
 };
 use rand::{Rng, SeedableRng};
 use rust_decimal::Decimal;
@@ -116,6 +117,10 @@ impl Claims for KillingLedger {
     async fn claim_record(&self, key: &ClaimKey) -> Result<Option<ClaimRecord>, LedgerError> {
         self.inner.claim_record(key).await
     }
+
+    async fn rewrite_failure(&self, key: &ClaimKey, failure: &str) -> Result<(), LedgerError> {
+        self.inner.rewrite_failure(key, failure).await
+    }
 }
 
 #[async_trait]
@@ -178,6 +183,43 @@ impl MappingStore for KillingLedger {
 
     async fn mapping_version(&self, name: &str, version: u64) -> Result<Option<StoredMapping>, LedgerError> {
         self.inner.mapping_version(name, version).await
+    }
+}
+
+#[async_trait]
+impl FollowedOrders for KillingLedger {
+    async fn follow(&self, order: &FollowedOrder) -> Result<(), LedgerError> {
+        self.inner.follow(order).await
+    }
+
+    async fn followed(
+        &self,
+        connection: &ConnectionId,
+        after: Option<&ChannelOrderId>,
+        limit: usize,
+    ) -> Result<Vec<FollowedOrder>, LedgerError> {
+        self.inner.followed(connection, after, limit).await
+    }
+
+    async fn followed_order(
+        &self,
+        connection: &ConnectionId,
+        order: &ChannelOrderId,
+    ) -> Result<Option<FollowedOrder>, LedgerError> {
+        self.inner.followed_order(connection, order).await
+    }
+
+    async fn save_followed(&self, order: &FollowedOrder) -> Result<(), LedgerError> {
+        self.inner.save_followed(order).await
+    }
+
+    async fn mark_shipped(
+        &self,
+        connection: &ConnectionId,
+        order: &ChannelOrderId,
+        at: DateTime<Utc>,
+    ) -> Result<(), LedgerError> {
+        self.inner.mark_shipped(connection, order, at).await
     }
 }
 

@@ -252,6 +252,7 @@ impl World {
             poll_overlap: Duration::from_secs(900),
             poll_first_window: Duration::from_secs(86_400),
             mapping_cache: Duration::from_secs(0),
+            orders_queue: Some(QueueUrl::parse("orders", &aws.resources.orders.url)?),
         };
         let status = StatusApp::build(&aws.sdk, &status_settings, &connections)?;
         let webhooks = Arc::new(WebhookApp::build(

@@ -250,6 +250,46 @@ impl AcumaticaClient {
         Ok(erp)
     }
 
+    /// `PUT SalesOrder?$select=…` with `If-Match: *`: an update of an existing order only (one
+    /// deleted meanwhile is not re-created: 412 becomes `Rejected`). Writing the same values twice
+    /// is harmless, so the call is retried like a read; entity errors in the answer are `Rejected`.
+    async fn update_sales_order(
+        &self,
+        op: &'static str,
+        erp: &ErpOrderRef,
+        body: &(impl serde::Serialize + Sync),
+        select: &str,
+    ) -> Result<(), ConnectorError> {
+        let url = self.entity_url(&["SalesOrder"])?;
+        let result = self
+            .authed(op, Idempotency::Safe, |c| {
+                c.put(url.clone()).query(&[("$select", select)]).header("If-Match", "*").json(body)
+            })
+            .await;
+        let reply = match result {
+            Ok(reply) => reply,
+            Err(ConnectorError::Status { status: 412, .. }) => {
+                return Err(ConnectorError::Rejected {
+                    vendor: VENDOR,
+                    operation: op,
+                    message: format!("sales order {erp} no longer exists"),
+                })
+            }
+            Err(ConnectorError::Status { status: 400, message, .. }) => {
+                return Err(ConnectorError::Rejected { vendor: VENDOR, operation: op, message })
+            }
+            Err(e) => return Err(e),
+        };
+        if !reply.is_empty() {
+            let value: serde_json::Value = reply.json(VENDOR, op)?;
+            let errors = super::mapper::entity_errors(&value);
+            if !errors.is_empty() {
+                return Err(ConnectorError::Rejected { vendor: VENDOR, operation: op, message: errors.join("; ") });
+            }
+        }
+        Ok(())
+    }
+
     async fn customer_exists(&self, id: &ErpCustomerId) -> Result<bool, ConnectorError> {
         let url = self.entity_url(&["Customer", id.as_str()])?;
         match self
@@ -636,37 +676,7 @@ impl ErpOrders for AcumaticaClient {
                 message: format!("sales order {erp}: ExternalRef: the channel order number is empty"),
             });
         }
-        let url = self.entity_url(&["SalesOrder"])?;
-        let body = channel_number_body(erp, number);
-        let result = self
-            .authed(OP, Idempotency::Safe, |c| {
-                c.put(url.clone())
-                    .query(&[("$select", "OrderType,OrderNbr,ExternalRef")])
-                    .header("If-Match", "*")
-                    .json(&body)
-            })
-            .await;
-        let reply = match result {
-            Ok(reply) => reply,
-            Err(ConnectorError::Status { status: 412, .. }) => {
-                return Err(ConnectorError::Rejected {
-                    vendor: VENDOR,
-                    operation: OP,
-                    message: format!("sales order {erp} no longer exists"),
-                })
-            }
-            Err(ConnectorError::Status { status: 400, message, .. }) => {
-                return Err(ConnectorError::Rejected { vendor: VENDOR, operation: OP, message })
-            }
-            Err(e) => return Err(e),
-        };
-        if !reply.is_empty() {
-            let value: serde_json::Value = reply.json(VENDOR, OP)?;
-            let errors = super::mapper::entity_errors(&value);
-            if !errors.is_empty() {
-                return Err(ConnectorError::Rejected { vendor: VENDOR, operation: OP, message: errors.join("; ") });
-            }
-        }
+        self.update_sales_order(OP, erp, &channel_number_body(erp, number), "OrderType,OrderNbr,ExternalRef").await?;
         info!(erp = %erp, number = number.trim(), "Channel order number recorded on the Acumatica order.");
         Ok(())
     }
@@ -699,5 +709,22 @@ impl ErpOrders for AcumaticaClient {
             out.push(invoice_from_wire(&invoice, erp, &key));
         }
         Ok(out)
+    }
+}
+
+#[async_trait]
+impl crate::ports::ErpCharges for AcumaticaClient {
+    /// One `PUT SalesOrder` with the key fields and the values as user-defined decimal fields
+    /// (`custom.Document.UsrX`, vendor-apis §2.3), update only.
+    async fn write_charges(
+        &self,
+        erp: &ErpOrderRef,
+        values: &std::collections::BTreeMap<String, rust_decimal::Decimal>,
+    ) -> Result<(), ConnectorError> {
+        const OP: &str = "write order charges";
+        let body = super::mapper::charges_body(erp, values);
+        self.update_sales_order(OP, erp, &body, "OrderType,OrderNbr").await?;
+        info!(erp = %erp, fields = values.len(), "Charges written to the Acumatica order.");
+        Ok(())
     }
 }

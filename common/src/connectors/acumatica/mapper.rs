@@ -9,9 +9,9 @@ use sha2::{Digest, Sha256};
 use tracing::warn;
 
 use super::wire::{
-    get, num, opt, text, val, AddressWire, ContactWire, CustomField, CustomerPut, DocContactWire, Num,
-    SalesInvoiceWire, SalesOrderDetailWire, SalesOrderExternalRefPut, SalesOrderInvoicesWire, SalesOrderPaymentWire,
-    SalesOrderPut, SalesOrderWire, ShipmentWire, ShippingSettingsWire, TaxDetailWire, Val,
+    get, num, opt, text, val, AddressWire, ContactWire, CustomDecimalField, CustomField, CustomerPut, DocContactWire,
+    Num, SalesInvoiceWire, SalesOrderCustomPut, SalesOrderDetailWire, SalesOrderExternalRefPut, SalesOrderInvoicesWire,
+    SalesOrderPaymentWire, SalesOrderPut, SalesOrderWire, ShipmentWire, ShippingSettingsWire, TaxDetailWire, Val,
 };
 use crate::http::{cap_message, json_message};
 use crate::mapping::{DraftContact, FieldChoice, SalesOrderDraft};
@@ -676,6 +676,24 @@ pub fn channel_number_body(erp: &ErpOrderRef, number: &str) -> SalesOrderExterna
         OrderType: val(erp.order_type.as_str().to_owned()),
         OrderNbr: val(erp.order_nbr.as_str().to_owned()),
         ExternalRef: val(number.trim().to_owned()),
+    }
+}
+
+/// The update that writes charges to the order's user-defined fields: `UsrX` (view `Document`, the
+/// order header) or `View.UsrX`, each `{"type": "CustomDecimalField", "value": 12.34}`.
+pub fn charges_body(erp: &ErpOrderRef, values: &BTreeMap<String, Decimal>) -> SalesOrderCustomPut {
+    let mut custom: BTreeMap<String, BTreeMap<String, CustomDecimalField>> = BTreeMap::new();
+    for (field, amount) in values {
+        let (view, name) = field.split_once('.').unwrap_or(("Document", field.as_str()));
+        custom
+            .entry(view.to_owned())
+            .or_default()
+            .insert(name.to_owned(), CustomDecimalField { kind: "CustomDecimalField", value: Num(*amount) });
+    }
+    SalesOrderCustomPut {
+        OrderType: val(erp.order_type.as_str().to_owned()),
+        OrderNbr: val(erp.order_nbr.as_str().to_owned()),
+        custom,
     }
 }
 

@@ -483,6 +483,22 @@ pub struct SalesOrderExternalRefPut {
     pub ExternalRef: Option<Val<String>>,
 }
 
+/// A user-defined decimal field as the contract API writes it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomDecimalField {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub value: Num,
+}
+
+/// `PUT SalesOrder` writing user-defined fields of an existing order: view → field → value.
+#[derive(Debug, Clone, Serialize)]
+pub struct SalesOrderCustomPut {
+    pub OrderType: Option<Val<String>>,
+    pub OrderNbr: Option<Val<String>>,
+    pub custom: std::collections::BTreeMap<String, std::collections::BTreeMap<String, CustomDecimalField>>,
+}
+
 /// `GET SalesOrder/{t}/{n}?$expand=Shipments`: the invoices of the order's shipments.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct SalesOrderInvoicesWire {

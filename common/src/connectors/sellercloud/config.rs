@@ -88,6 +88,10 @@ crate::vendor_settings! {
         /// Read the order's notes for customer instructions (one more call per order).
         #[serde(default = "default_true")]
         pub read_customer_instructions: bool,
+        /// `[connection.settings.profit_and_loss]`: charges of imported orders read in bulk from
+        /// `Orders/ProfitAndLoss` and written to the ERP order's user-defined fields.
+        #[serde(default)]
+        pub profit_and_loss: Option<crate::model::ChargeSync>,
     }
     rate_limit("The account's budget: 10,800 requests per hour per IP (§1.4).", default = "default_budget");
 }
@@ -112,6 +116,51 @@ fn default_true() -> bool {
 }
 fn default_budget() -> RateBudget {
     RateBudget::new(10_800, 3_600)
+}
+
+/// Order-level money fields of `Orders/ProfitAndLoss` (vendor-apis-erp-out §E.1; `Comission` is
+/// Sellercloud's spelling). Each is also answered in USD as `<name>Usd`.
+pub const PNL_CHARGES: &[&str] = &[
+    "ItemCost",
+    "PostingFee",
+    "Comission",
+    "TransportationFee",
+    "TransactionFee",
+    "ShippingCost",
+    "FbaOrderHandling",
+    "FbaPickAndPack",
+    "FbaShippingChargeback",
+    "FbaGiftWrapChargeback",
+    "FbaWeightHandling",
+    "Tax",
+    "Promotion",
+    "Rebates",
+    "OrderCost",
+    "Payments",
+    "Adjustments",
+    "DropShipFee",
+    "ShippingClaim",
+    "ProfitLoss",
+    "ProfitLossForParentOrder",
+];
+
+/// Orders per `Orders/ProfitAndLoss` request. Sellercloud documents no limit; 100 keeps a request
+/// and its answer small (an assumption, README "Sellercloud profit & loss").
+pub const PNL_MAX_ORDERS: usize = 100;
+
+/// A profit & loss charge name as Sellercloud spells it (case-insensitive; `Commission` and the
+/// `...Usd` variants accepted).
+pub fn charge_name(name: &str) -> Option<String> {
+    let name = name.trim();
+    let (base, usd) = match name.len().checked_sub(3).filter(|&i| name.is_char_boundary(i)) {
+        Some(i) if name[i..].eq_ignore_ascii_case("Usd") => (&name[..i], true),
+        _ => (name, false),
+    };
+    let base = if base.eq_ignore_ascii_case("Commission") { "Comission" } else { base };
+    PNL_CHARGES
+        .iter()
+        .find(|c| c.eq_ignore_ascii_case(base))
+        .map(|c| if usd { format!("{c}Usd") } else { (*c).to_owned() })
 }
 
 /// The built-in OrderSource table (§1.10); names are what mapping files key order types on.
@@ -157,6 +206,7 @@ impl SellercloudConfig {
             order_sources: BTreeMap::new(),
             failed_status: None,
             read_customer_instructions: true,
+            profit_and_loss: None,
             rate_limit: default_budget(),
             retry: RetryPolicy::default(),
             http: HttpSettings::default(),
@@ -192,6 +242,21 @@ impl SellercloudConfig {
         }
         if let Some(id) = self.company_ids.iter().find(|id| **id <= 0) {
             return bad(format!("company_ids: {id} is not a company id"));
+        }
+        if let Some(pnl) = &self.profit_and_loss {
+            pnl.validate().or_else(bad)?;
+            if let Some(name) = pnl.fields.keys().find(|n| charge_name(n).is_none()) {
+                return bad(format!(
+                    "profit_and_loss.fields.{name}: not a Sellercloud profit & loss charge ({})",
+                    PNL_CHARGES.join(", ")
+                ));
+            }
+            if pnl.orders_per_call > PNL_MAX_ORDERS {
+                return bad(format!(
+                    "profit_and_loss.orders_per_call: {} is more than {PNL_MAX_ORDERS} orders per request",
+                    pnl.orders_per_call
+                ));
+            }
         }
         Ok(())
     }

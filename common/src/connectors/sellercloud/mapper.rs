@@ -326,3 +326,38 @@ pub fn tracking_note(shipment: &Shipment) -> String {
         numbers.join(", ")
     )
 }
+
+/// A money value of the profit & loss answer: order-level values are strings (`"12.34"`), item
+/// values numbers; `"N/A"` (an unsettled marketplace commission), empty or null is not known yet.
+fn pnl_amount(value: Option<&Value>) -> Result<Option<Decimal>, String> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n.to_string().parse::<Decimal>().map(Some).map_err(|e| e.to_string()),
+        Some(Value::String(s)) => {
+            let t = s.trim().trim_start_matches('$').replace(',', "");
+            if t.is_empty() || t.eq_ignore_ascii_case("N/A") {
+                return Ok(None);
+            }
+            t.parse::<Decimal>().map(Some).map_err(|_| format!("{s:?} is not an amount"))
+        }
+        Some(other) => Err(format!("{other} is not an amount")),
+    }
+}
+
+/// One order of the `Orders/ProfitAndLoss` answer → its charges, by Sellercloud's charge names
+/// (`charges`: the ones the connection writes).
+pub fn charges_from_wire(row: &Value, charges: &[String], tz: Tz) -> Result<crate::model::OrderCharges, String> {
+    let id = row
+        .get("OrderID")
+        .and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())))
+        .ok_or("OrderID: missing or not a number")?;
+    let order = SellercloudOrderId::new(id).map_err(|e| format!("OrderID: {e}"))?.channel_order_id();
+    let mut values = std::collections::BTreeMap::new();
+    for name in charges {
+        let amount = pnl_amount(row.get(name.as_str())).map_err(|e| format!("order {id}: {name}: {e}"))?;
+        values.insert(name.clone(), amount);
+    }
+    let shipped_at = row.get("ShipDate").and_then(Value::as_str).and_then(|t| local_to_utc(t, tz));
+    let settled = row.get("SettlementDataAvailable").is_some_and(truthy);
+    Ok(crate::model::OrderCharges { order, shipped_at, settled, values })
+}

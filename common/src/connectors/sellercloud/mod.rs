@@ -33,9 +33,17 @@ pub const VENDOR_ENTRY: super::registry::Vendor = super::registry::Vendor {
     channel: Some(super::registry::ChannelKind {
         check: |settings| Ok(super::registry::settings::<SellercloudConfig>(VENDOR, settings)?.validate()?),
         build: |connection, settings| {
-            let client = SellercloudClient::new(connection.clone(), super::registry::settings(VENDOR, settings)?)?;
+            let config: SellercloudConfig = super::registry::settings(VENDOR, settings)?;
+            let charges = config.profit_and_loss.clone();
+            let client = std::sync::Arc::new(SellercloudClient::new(connection.clone(), config)?);
             // Sellercloud marks the whole order shipped at once: no partial shipments.
-            Ok(super::registry::ChannelParts::pulled(client, false, SellercloudOrderId::channel_order_id_of))
+            let mut parts = super::registry::ChannelParts::pulled_shared(
+                client.clone(),
+                false,
+                SellercloudOrderId::channel_order_id_of,
+            );
+            parts.charges = charges.map(|sync| (client as std::sync::Arc<dyn crate::ports::ChargeSource>, sync));
+            Ok(parts)
         },
     }),
 };

@@ -257,3 +257,9 @@ pub struct ShipSinglePackage<'a> {
     pub TrackingNumber: &'a str,
     pub ShipDate: String,
 }
+
+/// `POST /api/Orders/ProfitAndLoss` (vendor-apis-erp-out §E.1): the orders to report on.
+#[derive(Debug, Serialize)]
+pub struct ProfitAndLossRequest<'a> {
+    pub Orders: &'a [i64],
+}
