@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use chrono::{NaiveDate, NaiveDateTime, Utc};
 use serde_json::{json, Value};
 
-use super::{dt, ScOrder, DROPSHIP_STATUSES, STATUS_CODES};
+use super::{dt, ScOrder, ScPnlUpdate, DROPSHIP_STATUSES, PNL_MAX_ORDERS, STATUS_CODES};
 use crate::core::{parse_decimal, parse_i64, query_pairs, SharedState, Vendor};
 use crate::faults::vendor_error;
 use crate::inspect::ctl_create_orders;
@@ -44,6 +44,7 @@ pub fn router(state: SharedState) -> Router {
         r = r
             .route(&format!("{p}/orders"), get(list_orders))
             .route(&format!("{p}/orders/{{id}}"), get(get_order))
+            .route(&format!("{p}/orders/profitandloss"), post(profit_and_loss))
             .route(&format!("{p}/orders/setexported"), put(set_exported))
             .route(&format!("{p}/orders/statuscode"), put(set_status))
             .route(&format!("{p}/orders/shippingstatus/singlepackage"), put(ship_single_package))
@@ -330,6 +331,45 @@ async fn set_status(State(s): State<SharedState>, h: HeaderMap, body: Bytes) -> 
     update_orders(&s, ids, "status", json!({ "Status": status }), |o| o.status_code = status)
 }
 
+/// The `Orders` list of a ProfitAndLoss request: integers, 1 to [`PNL_MAX_ORDERS`] of them,
+/// duplicates dropped (first occurrence kept).
+fn pnl_ids(v: &Value) -> Result<Vec<i64>, Response> {
+    let Some(obj) = v.as_object() else {
+        return Err(bad("The request is invalid: body must be a JSON object {\"Orders\": [order IDs]}."));
+    };
+    let arr = obj
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("Orders"))
+        .and_then(|(_, x)| x.as_array())
+        .ok_or_else(|| bad("Orders is required and must be an array of order IDs."))?;
+    if arr.is_empty() {
+        return Err(bad("Orders must contain at least one order ID."));
+    }
+    if arr.len() > PNL_MAX_ORDERS {
+        return Err(bad(format!("Orders: at most {PNL_MAX_ORDERS} orders per request.")));
+    }
+    let mut ids: Vec<i64> = Vec::with_capacity(arr.len());
+    for x in arr {
+        let id = parse_i64(x).ok_or_else(|| bad("Orders must contain integer order IDs."))?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
+/// `POST Orders/ProfitAndLoss {"Orders":[…]}`: one P&L object per known order, in request
+/// order; unknown IDs are left out. A read: nothing is recorded as a write.
+async fn profit_and_loss(State(s): State<SharedState>, h: HeaderMap, body: Bytes) -> Response {
+    let ids = match authed_body(&s, &h, &body).and_then(|v| pnl_ids(&v)) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let st = s.sellercloud();
+    let out: Vec<Value> = ids.iter().filter_map(|id| st.orders.get(id)).map(ScOrder::pnl_json).collect();
+    Json(Value::Array(out)).into_response()
+}
+
 struct ShipInput {
     order_id: i64,
     carrier: String,
@@ -609,11 +649,28 @@ impl SharedState {
     }
 }
 
+impl SharedState {
+    /// Changes the P&L state of Sellercloud order `id` (e.g. imports its settlement with
+    /// `settled: Some(true)`); the error says what was wrong.
+    pub fn sellercloud_set_pnl(&self, id: i64, update: &ScPnlUpdate) -> Result<(), String> {
+        let mut st = self.sellercloud();
+        let o = st.orders.get_mut(&id).ok_or_else(|| format!("order {id} not found"))?;
+        o.pnl.apply(update);
+        Ok(())
+    }
+
+    /// Exactly the object `POST Orders/ProfitAndLoss` answers for order `id`.
+    pub fn sellercloud_pnl(&self, id: i64) -> Option<Value> {
+        self.sellercloud().orders.get(&id).map(ScOrder::pnl_json)
+    }
+}
+
 /// `/_sandbox/...` routes specific to Sellercloud (lower-case; the path is lower-cased first).
 pub fn control_router(state: SharedState) -> Router {
     Router::new()
         .route("/_sandbox/orders", post(ctl_create).get(ctl_list))
         .route("/_sandbox/orders/{id}", put(ctl_update))
+        .route("/_sandbox/orders/{id}/profitandloss", put(ctl_set_pnl).get(ctl_get_pnl))
         .route("/_sandbox/state", get(ctl_state))
         .with_state(state)
 }
@@ -639,6 +696,34 @@ async fn ctl_update(State(s): State<SharedState>, Path(id): Path<String>, body: 
         },
         Err(e) if e.contains("not found") => vendor_error(V, StatusCode::NOT_FOUND, &e),
         Err(e) => bad(e),
+    }
+}
+
+/// `PUT /_sandbox/orders/{id}/profitandloss` with a [`ScPnlUpdate`] body; answers the new P&L.
+async fn ctl_set_pnl(State(s): State<SharedState>, Path(id): Path<String>, body: Bytes) -> Response {
+    let id = match parse_id(&id) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let update: ScPnlUpdate = match serde_json::from_slice(&body) {
+        Ok(u) => u,
+        Err(e) => return bad(format!("The request is invalid: {e}.")),
+    };
+    if let Err(e) = s.sellercloud_set_pnl(id, &update) {
+        return vendor_error(V, StatusCode::NOT_FOUND, &e);
+    }
+    ctl_get_pnl(State(s), Path(id.to_string())).await
+}
+
+/// `GET /_sandbox/orders/{id}/profitandloss`: what the vendor endpoint answers for that order.
+async fn ctl_get_pnl(State(s): State<SharedState>, Path(id): Path<String>) -> Response {
+    let id = match parse_id(&id) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    match s.sellercloud_pnl(id) {
+        Some(v) => Json(v).into_response(),
+        None => vendor_error(V, StatusCode::NOT_FOUND, &format!("Order {id} not found.")),
     }
 }
 

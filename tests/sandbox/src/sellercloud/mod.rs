@@ -1,10 +1,12 @@
 //! Sellercloud REST simulator: `POST /api/token`, order search with the documented `model.*`
 //! filters and paging (max 50 per page), order detail in the shape of the community DTO, bulk
 //! SetExported, StatusCode, shipping/tracking updates that mark the order fully shipped, notes,
-//! and the ProfitAndLoss block with marketplace fees. Paths are served under both `/api/...` and
+//! the ProfitAndLoss block with marketplace fees, and the bulk `POST Orders/ProfitAndLoss`
+//! ([`ScPnl`]). Paths are served under both `/api/...` and
 //! `/rest/api/...`, case-insensitively (ASP.NET routing).
 
 mod api;
+mod pnl;
 mod sim;
 
 use std::collections::{BTreeMap, HashMap};
@@ -20,6 +22,7 @@ use crate::core::{num, num_dp};
 use crate::seed::{Channel, GenOrder, SeedData};
 
 pub use api::{control_router, lowercase_path, router, ScOrderUpdate};
+pub use pnl::{ScPnl, ScPnlUpdate, PNL_MAX_ORDERS};
 pub use sim::Sim;
 
 /// Sellercloud order status codes [SC8].
@@ -100,6 +103,8 @@ pub struct ScOrder {
     pub service: String,
     pub packages: Vec<ScPackage>,
     pub customer_id: i64,
+    /// Fees and settlement state behind `Orders/ProfitAndLoss`.
+    pub pnl: ScPnl,
 }
 
 #[derive(Debug, Clone)]
@@ -217,6 +222,7 @@ impl ScState {
                 service: gen.ship_service.to_string(),
                 packages: Vec::new(),
                 customer_id,
+                pnl: ScPnl::seeded(&gen),
                 gen,
             },
         );
