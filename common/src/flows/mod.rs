@@ -30,6 +30,8 @@ pub use resolve::*;
 pub use status::*;
 
 #[cfg(test)]
+mod followups_tests;
+#[cfg(test)]
 mod publish_tests;
 #[cfg(test)]
 mod shipment_tests;

@@ -597,3 +597,30 @@ fn invoices_are_the_distinct_invoices_of_the_shipments_with_this_orders_lines() 
         assert_eq!(invoice_from_wire(&i, &erp, &key).released, released, "{status}");
     }
 }
+
+#[test]
+fn charges_go_to_user_defined_decimal_fields_of_the_order_header_or_a_named_view() {
+    let erp = crate::model::ErpOrderRef {
+        order_type: ErpOrderType::parse("SO").unwrap(),
+        order_nbr: crate::model::ErpOrderNbr::parse("SO000123").unwrap(),
+    };
+    let values = BTreeMap::from([
+        ("UsrSCCommission".to_owned(), dec!(15.30)),
+        ("Document.UsrSCProfit".to_owned(), dec!(-2.5)),
+        ("CurrentDocument.UsrSCFee".to_owned(), dec!(0.59)),
+    ]);
+    let body = serde_json::to_value(charges_body(&erp, &values)).unwrap();
+    assert_eq!(
+        body,
+        json!({
+            "OrderType": {"value": "SO"}, "OrderNbr": {"value": "SO000123"},
+            "custom": {
+                "Document": {
+                    "UsrSCCommission": {"type": "CustomDecimalField", "value": 15.30},
+                    "UsrSCProfit": {"type": "CustomDecimalField", "value": -2.5}
+                },
+                "CurrentDocument": {"UsrSCFee": {"type": "CustomDecimalField", "value": 0.59}}
+            }
+        })
+    );
+}

@@ -212,3 +212,56 @@ mod publisher {
         );
     }
 }
+
+#[test]
+fn profit_and_loss_rows_read_string_money_na_and_the_local_ship_date() {
+    let row = json!({
+        "OrderID": 5828302, "ShipDate": "2024-05-02T15:30:00", "SettlementDataAvailable": false,
+        "Comission": "N/A", "ShippingCost": "7.25", "ProfitLoss": "-1,140.50", "TransactionFee": 0.59,
+        "ItemCost": ""
+    });
+    let names: Vec<String> = ["Comission", "ShippingCost", "ProfitLoss", "TransactionFee", "ItemCost"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let charges = super::mapper::charges_from_wire(&row, &names, chrono_tz::America::New_York).unwrap();
+    assert_eq!(charges.order.to_string(), "SC-5828302");
+    assert_eq!(charges.values["Comission"], None, "N/A is not known yet");
+    assert_eq!(charges.values["ShippingCost"], Some(dec!(7.25)));
+    assert_eq!(charges.values["ProfitLoss"], Some(dec!(-1140.50)));
+    assert_eq!(charges.values["TransactionFee"], Some(dec!(0.59)));
+    assert_eq!(charges.values["ItemCost"], None);
+    assert_eq!(charges.shipped_at, Some(Utc.with_ymd_and_hms(2024, 5, 2, 19, 30, 0).unwrap()), "EDT is UTC-4");
+    assert!(!charges.settled);
+
+    let bad = json!({ "OrderID": 1, "ShippingCost": "seven" });
+    let err = super::mapper::charges_from_wire(&bad, &names, chrono_tz::UTC).unwrap_err();
+    assert!(err.contains("order 1: ShippingCost"), "{err}");
+    assert!(super::mapper::charges_from_wire(&json!({}), &names, chrono_tz::UTC).unwrap_err().contains("OrderID"));
+}
+
+#[test]
+fn profit_and_loss_settings_name_the_bad_charge_or_field() {
+    use super::config::charge_name;
+    assert_eq!(charge_name("commission").as_deref(), Some("Comission"));
+    assert_eq!(charge_name("ShippingCostUsd").as_deref(), Some("ShippingCostUsd"));
+    assert_eq!(charge_name("Margin"), None);
+
+    let with = |fields: &[(&str, &str)], per_call: usize| {
+        let mut c = config();
+        let text = format!(
+            "orders_per_call = {per_call}\n[fields]\n{}",
+            fields.iter().map(|(k, v)| format!("{k} = \"{v}\"\n")).collect::<String>()
+        );
+        c.profit_and_loss = Some(toml::from_str(&text).unwrap());
+        c.validate().map_err(|e| e.to_string())
+    };
+    assert!(with(&[("Comission", "UsrSCCommission"), ("ProfitLoss", "Document.UsrSCProfit")], 50).is_ok());
+    let err = with(&[("Margin", "UsrSCMargin")], 50).unwrap_err();
+    assert!(err.contains("profit_and_loss.fields.Margin") && err.contains("Comission"), "{err}");
+    let err = with(&[("Comission", "Commission")], 50).unwrap_err();
+    assert!(err.contains("user-defined field"), "{err}");
+    let err = with(&[("Comission", "UsrSCCommission")], 101).unwrap_err();
+    assert!(err.contains("at most") || err.contains("more than 100"), "{err}");
+    assert!(with(&[], 50).unwrap_err().contains("at least one charge"));
+}
