@@ -220,3 +220,30 @@ fn drift_checker_reports_a_changed_key_and_redrive() {
     let table = table_drift(&template, &TABLES[0]);
     assert!(table.iter().any(|d| d.contains("KeySchema")), "{table:?}");
 }
+
+/// Every schedule in the template sends an input a function recognises: status-push's follow-ups
+/// schedule must reach `Trigger::Followups`, the others `Trigger::Schedule`; a typo would make the
+/// function refuse every scheduled run.
+#[test]
+fn every_schedule_sends_an_input_its_function_runs_on() {
+    use orderbridge::handlers::{classify, Trigger};
+    let template = template();
+    let mut seen = Vec::new();
+    for (name, r) in template["Resources"].as_mapping().expect("Resources") {
+        let Some(events) = r["Properties"]["Events"].as_mapping() else { continue };
+        for (event, e) in events {
+            if plain(&e["Type"]) != "ScheduleV2" {
+                continue;
+            }
+            let input: serde_json::Value = serde_json::from_str(&plain(&e["Properties"]["Input"]))
+                .unwrap_or_else(|err| panic!("{}.{}: Input is not JSON: {err}", plain(name), plain(event)));
+            let trigger = classify(input).unwrap_or_else(|err| panic!("{}.{}: {err}", plain(name), plain(event)));
+            seen.push((plain(name), matches!(trigger, Trigger::Followups)));
+        }
+    }
+    assert!(seen.contains(&("StatusPushFunction".into(), true)), "no follow-ups schedule on status-push: {seen:?}");
+    assert!(seen.contains(&("StatusPushFunction".into(), false)), "no catch-up schedule on status-push: {seen:?}");
+    assert!(seen.iter().filter(|(_, followups)| *followups).all(|(f, _)| f == "StatusPushFunction"), "{seen:?}");
+    let env = &template["Resources"]["StatusPushFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(plain(&env["ORDERBRIDGE_ORDERS_QUEUE_URL"]), "!Ref OrdersQueue", "the charges pass reads the import backlog");
+}
