@@ -12,10 +12,12 @@ use chrono::{DateTime, SubsecRound, TimeZone, Utc};
 use orderbridge::aws::schema::{self, QueueUrls};
 use orderbridge::aws::{process_batch, DynamoConnectorLog, DynamoLedger, Envelope, SqsQueue};
 use orderbridge::error::{Classify, ErrorClass};
-use orderbridge::model::{ChannelOrderId, ConnectionId, ErpOrderNbr, ErpOrderRef, ErpOrderType, ImportKey};
+use orderbridge::model::{
+    ChannelOrderId, ConnectionId, ErpOrderNbr, ErpOrderRef, ErpOrderType, ImportKey, PersonalData, SystemCode,
+};
 use orderbridge::ports::{
-    Binding, Bindings, ClaimKey, ClaimOutcome, ClaimStatus, Claims, Clock, ConnectorLog, Cursors, Direction, LogEntry,
-    LogGroup, LogResult, MappingStore, Markers, Queue,
+    Binding, Bindings, ClaimKey, ClaimOutcome, ClaimStatus, Claims, Clock, ConnectorLog, Cursors, Direction,
+    FollowedOrder, FollowedOrders, LogEntry, LogGroup, LogResult, MappingStore, Markers, Queue,
 };
 use serde::{Deserialize, Serialize};
 
@@ -331,6 +333,84 @@ async fn connector_log_is_queryable_by_time_and_by_entity_and_hides_expired_entr
     let old = log_entry("sc-main", "SC-3", now - chrono::Duration::minutes(2), "import_order");
     short.record(&old).await.unwrap();
     assert!(log.entries_for_entity(&conn("sc-main"), "SC-3", 10).await.unwrap().is_empty());
+}
+
+/// The retention purge rewrites entries in place: an entry read back carries the keys it was
+/// written under (the start to the microsecond), so the rewrite replaces it, and the by-entity
+/// index follows a changed entity id.
+#[tokio::test]
+async fn a_rewritten_log_entry_replaces_the_original_and_moves_to_its_new_entity() {
+    let config = sdk_config().await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let table = schema::LOG_TABLE.physical_name(&unique_prefix("logrw"));
+    schema::ensure_table(&client, &schema::LOG_TABLE, &table).await.unwrap();
+    let log = DynamoConnectorLog::new(client.clone(), &table, Duration::from_secs(30 * 24 * 3600));
+    let mut entry = log_entry("sc-main", "ada@example.com", Utc::now(), "create_customer");
+    entry.started_at = Utc::now().trunc_subsecs(6); // microseconds, as the sort key keeps them
+    entry.notes = "Customer Ada Lovelace <ada@example.com> created.".into();
+    log.record(&entry).await.unwrap();
+
+    let mut read = log.entries_for_entity(&conn("sc-main"), "ada@example.com", 10).await.unwrap().remove(0);
+    assert_eq!(read.started_at, entry.started_at, "the start is read back to the microsecond");
+    read.notes = "Customer [removed] <[removed]> created.".into();
+    read.entity_id = "[removed]".into();
+    log.rewrite(&read).await.unwrap();
+
+    assert!(log.entries_for_entity(&conn("sc-main"), "ada@example.com", 10).await.unwrap().is_empty());
+    let moved = log.entries_for_entity(&conn("sc-main"), "[removed]", 10).await.unwrap();
+    assert_eq!(moved.len(), 1);
+    assert_eq!(moved[0].notes, "Customer [removed] <[removed]> created.");
+    let day = log
+        .entries_between(&conn("sc-main"), entry.started_at - chrono::Duration::minutes(1), Utc::now(), 10)
+        .await
+        .unwrap();
+    assert_eq!(day.len(), 1, "replaced, not copied");
+}
+
+/// Followed orders on DynamoDB: following twice keeps the first record, pages come in id order,
+/// the first shipment is kept against a later one and against a save from an older read.
+#[tokio::test]
+async fn followed_orders_page_in_order_and_keep_their_first_shipment() {
+    let (ledger, _) = ledger("follow").await;
+    let connection = conn("sc-main");
+    let order = |n: i64| FollowedOrder {
+        connection: connection.clone(),
+        channel_order_id: ChannelOrderId::new(SystemCode::parse("SC").unwrap(), n.to_string()).unwrap(),
+        display_number: format!("AMZ-{n}"),
+        erp: ErpOrderRef::parse(&format!("SO/SO{n:06}")).unwrap(),
+        imported_at: Utc::now().trunc_subsecs(3),
+        shipped_at: None,
+        charges: Default::default(),
+        charges_checked_at: None,
+        charges_done: false,
+        personal: Some(PersonalData { names: vec!["Ada Lovelace".into()], ..Default::default() }),
+        purged_at: None,
+    };
+    for n in 1..=5 {
+        ledger.follow(&order(n)).await.unwrap();
+    }
+    let mut changed = order(1);
+    changed.display_number = "changed".into();
+    ledger.follow(&changed).await.unwrap();
+    let first = ledger.followed(&connection, None, 2).await.unwrap();
+    assert_eq!(first.iter().map(|o| o.display_number.as_str()).collect::<Vec<_>>(), vec!["AMZ-1", "AMZ-2"]);
+    let rest = ledger.followed(&connection, Some(&first[1].channel_order_id), 10).await.unwrap();
+    assert_eq!(rest.len(), 3);
+    assert!(ledger.followed(&conn("other"), None, 10).await.unwrap().is_empty());
+
+    let stale = ledger.followed_order(&connection, &order(2).channel_order_id).await.unwrap().unwrap();
+    let shipped = Utc::now().trunc_subsecs(3);
+    ledger.mark_shipped(&connection, &stale.channel_order_id, shipped).await.unwrap();
+    ledger.mark_shipped(&connection, &stale.channel_order_id, shipped + chrono::Duration::days(1)).await.unwrap();
+    let mut purged = stale.clone();
+    purged.personal = None;
+    ledger.save_followed(&purged).await.unwrap();
+    let now = ledger.followed_order(&connection, &stale.channel_order_id).await.unwrap().unwrap();
+    assert_eq!(now.shipped_at, Some(shipped), "the first shipment, kept through a save of an older read");
+    assert_eq!(now.personal, None);
+    // Marking an order nobody follows creates nothing.
+    ledger.mark_shipped(&connection, &order(9).channel_order_id, shipped).await.unwrap();
+    assert!(ledger.followed_order(&connection, &order(9).channel_order_id).await.unwrap().is_none());
 }
 
 // ---------------------------------------------------------------------------------------------

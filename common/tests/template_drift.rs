@@ -245,5 +245,9 @@ fn every_schedule_sends_an_input_its_function_runs_on() {
     assert!(seen.contains(&("StatusPushFunction".into(), false)), "no catch-up schedule on status-push: {seen:?}");
     assert!(seen.iter().filter(|(_, followups)| *followups).all(|(f, _)| f == "StatusPushFunction"), "{seen:?}");
     let env = &template["Resources"]["StatusPushFunction"]["Properties"]["Environment"]["Variables"];
-    assert_eq!(plain(&env["ORDERBRIDGE_ORDERS_QUEUE_URL"]), "!Ref OrdersQueue", "the charges pass reads the import backlog");
+    assert_eq!(
+        plain(&env["ORDERBRIDGE_ORDERS_QUEUE_URL"]),
+        "!Ref OrdersQueue",
+        "the charges pass reads the import backlog"
+    );
 }

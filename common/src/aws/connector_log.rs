@@ -59,7 +59,15 @@ impl DynamoConnectorLog {
             result: serde_json::from_value(enum_field("result")?).map_err(|e| corrupt(e.to_string()))?,
             entity_id: r.string("entity_id")?,
             notes: r.opt_string("notes")?.unwrap_or_default(),
-            started_at: r.epoch_millis("started_at")?,
+            // The sort key holds the start to the microsecond (the attribute only to the
+            // millisecond), so an entry read back has the keys it was written under and
+            // `rewrite` replaces it instead of adding a copy.
+            started_at: r
+                .opt_string("sk")?
+                .and_then(|sk| sk.split_once('#').map(|(at, _)| at.to_owned()))
+                .and_then(|at| DateTime::parse_from_rfc3339(&at).ok())
+                .map(|at| at.with_timezone(&Utc))
+                .map_or_else(|| r.epoch_millis("started_at"), Ok)?,
             completed_at: r.epoch_millis("completed_at")?,
             correlation_id: r.opt_string("correlation_id")?,
         })

@@ -6,6 +6,7 @@ pub mod aws;
 pub mod bench;
 pub mod chaos;
 pub mod drive;
+pub mod followups;
 pub mod gateway;
 pub mod report;
 pub mod world;
