@@ -36,6 +36,8 @@ pub struct FollowupContext<'a> {
     pub erp: &'a dyn ErpCharges,
     /// The import queue: charges wait while orders wait to be imported.
     pub imports: Option<&'a dyn Backlog>,
+    /// When the invocation must stop (its remaining time less a margin).
+    pub deadline: std::time::Instant,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +82,8 @@ pub struct ChargesReport {
     pub stopped: u32,
     /// ERP writes refused (logged; read again on the next pass).
     pub failed: u32,
+    /// The write cap or the deadline stopped the pass; the next one resumes where it stopped.
+    pub postponed: bool,
     /// Why nothing was read, when nothing was.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deferred: Option<String>,
@@ -122,15 +126,17 @@ pub async fn poll_charges(
     let cursor = ctx.cursors.cursor(connection, CHARGES_STREAM).await.map_err(ledger("charges cursor"))?;
     let mut after: Option<ChannelOrderId> = cursor.as_ref().and_then(|c| serde_json::from_str(&c.value).ok());
     let charges: Vec<&String> = sync.fields.keys().collect();
-    let mut batch: Vec<FollowedOrder> = Vec::new();
+    // Each order with the position before it, so a pass stopped inside a batch resumes there.
+    let mut batch: Vec<(Option<ChannelOrderId>, FollowedOrder)> = Vec::new();
     let mut exhausted = false;
+    let mut stopped_at: Option<Option<ChannelOrderId>> = None;
     'pages: while report.calls < sync.max_calls_per_run {
         let page = ctx.followed.followed(connection, after.as_ref(), PAGE).await.map_err(ledger("followed orders"))?;
         if page.is_empty() {
             exhausted = true;
         }
         for mut order in page.into_iter() {
-            after = Some(order.channel_order_id.clone());
+            let before = after.replace(order.channel_order_id.clone());
             if order.charges_done {
                 continue;
             }
@@ -143,10 +149,12 @@ pub async fn poll_charges(
                 report.stopped += 1;
                 continue;
             }
-            batch.push(order);
+            batch.push((before, order));
             if batch.len() >= sync.orders_per_call {
-                read_batch(connection, source, sync, &charges, std::mem::take(&mut batch), ctx, &mut report).await?;
-                if report.calls >= sync.max_calls_per_run {
+                stopped_at =
+                    read_batch(connection, source, sync, &charges, std::mem::take(&mut batch), ctx, &mut report)
+                        .await?;
+                if stopped_at.is_some() || report.calls >= sync.max_calls_per_run {
                     break 'pages;
                 }
             }
@@ -155,12 +163,17 @@ pub async fn poll_charges(
             break;
         }
     }
-    if !batch.is_empty() {
-        // The end of the listing (or of the cap's last page): the rest of the batch is read now.
-        read_batch(connection, source, sync, &charges, batch, ctx, &mut report).await?;
+    if !batch.is_empty() && stopped_at.is_none() {
+        // The end of the listing: the rest of the batch is read now.
+        stopped_at = read_batch(connection, source, sync, &charges, batch, ctx, &mut report).await?;
     }
-    // Exhausted: the next pass starts over from the first order; else it goes on from here.
-    let value = if exhausted { String::new() } else { after.as_ref().map(json_id).unwrap_or_default() };
+    // Stopped by the write cap or the deadline: the next pass resumes at the first order not
+    // handled; exhausted: it starts over from the first order; else it goes on from here.
+    let value = match stopped_at {
+        Some(resume) => resume.as_ref().map(json_id).unwrap_or_default(),
+        None if exhausted => String::new(),
+        None => after.as_ref().map(json_id).unwrap_or_default(),
+    };
     save_cursor(ctx, connection, cursor.map(|c| c.version), &value).await?;
     if report.written > 0 || report.stopped > 0 || report.failed > 0 {
         let action =
@@ -227,22 +240,24 @@ struct ChargeDiff {
     unknown: Vec<String>,
 }
 
+/// Reads one batch and writes what changed. Returns where the next pass resumes when the write
+/// cap or the deadline stopped it inside the batch (the position before the first order left).
 async fn read_batch(
     connection: &ConnectionId,
     source: &dyn ChargeSource,
     sync: &ChargeSync,
     charges: &[&String],
-    batch: Vec<FollowedOrder>,
+    batch: Vec<(Option<ChannelOrderId>, FollowedOrder)>,
     ctx: &FollowupContext<'_>,
     report: &mut ChargesReport,
-) -> Result<(), FollowupError> {
-    let ids: Vec<ChannelOrderId> = batch.iter().map(|o| o.channel_order_id.clone()).collect();
+) -> Result<Option<Option<ChannelOrderId>>, FollowupError> {
+    let ids: Vec<ChannelOrderId> = batch.iter().map(|(_, o)| o.channel_order_id.clone()).collect();
     report.calls += 1;
     let answered = source.order_charges(&ids).await.map_err(FollowupError::Channel)?;
     let by_order: BTreeMap<&ChannelOrderId, &OrderCharges> = answered.iter().map(|c| (&c.order, c)).collect();
     let recorder = LogRecorder { log: ctx.log, clock: ctx.clock };
     let now = ctx.clock.now();
-    for mut order in batch {
+    for (before, mut order) in batch {
         order.charges_checked_at = Some(now);
         let Some(reported) = by_order.get(&order.channel_order_id) else {
             // The channel does not know it (deleted, or another account): nothing to write.
@@ -261,6 +276,11 @@ async fn read_batch(
                 report.unchanged += 1;
             }
         } else {
+            if report.written + report.failed >= sync.max_writes_per_run || std::time::Instant::now() >= ctx.deadline {
+                // The ERP licence is shared with imports: the rest waits for the next pass.
+                report.postponed = true;
+                return Ok(Some(before));
+            }
             let entity = ImportKey::new(connection.clone(), order.channel_order_id.clone());
             let action = recorder
                 .start(connection, LogGroup::Charges, "write_charges", Direction::Import, entity.import_id())
@@ -297,7 +317,7 @@ async fn read_batch(
         }
         ctx.followed.save_followed(&order).await.map_err(ledger(format!("followed {}", order.channel_order_id)))?;
     }
-    Ok(())
+    Ok(None)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -315,6 +335,8 @@ pub struct PurgeReport {
     pub log_entries: u32,
     /// Claim failure texts rewritten.
     pub claims: u32,
+    /// The deadline stopped the pass; the next one goes on.
+    pub postponed: bool,
 }
 
 /// Orders that never ship are purged as if they had shipped this long after their import.
@@ -342,6 +364,11 @@ pub async fn purge_personal_data(
             let reference = order.shipped_at.unwrap_or(order.imported_at + Duration::days(UNSHIPPED_GRACE_DAYS));
             if order.purged_at.is_some() || reference > cutoff {
                 continue;
+            }
+            if std::time::Instant::now() >= ctx.deadline {
+                // Purged orders are skipped next time: the next pass goes on from here.
+                report.postponed = true;
+                break;
             }
             purge_order(order, days, ctx, &mut report).await?;
         }

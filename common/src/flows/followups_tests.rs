@@ -115,6 +115,7 @@ impl World {
             clock: &self.clock,
             erp: &self.erp,
             imports,
+            deadline: std::time::Instant::now() + std::time::Duration::from_secs(600),
         }
     }
 
@@ -156,6 +157,7 @@ fn sync(per_call: usize, max_calls: u32) -> ChargeSync {
         unshipped_days: 90,
         orders_per_call: per_call,
         max_calls_per_run: max_calls,
+        max_writes_per_run: 40,
     }
 }
 
@@ -341,4 +343,26 @@ async fn the_purge_removes_personal_data_of_orders_shipped_long_enough_ago_and_l
     let again = purge_personal_data(&w.connection, 30, &w.ctx(None)).await.unwrap();
     assert_eq!(again.purged, 0);
     assert_eq!(w.log.0.lock().unwrap().len(), count);
+}
+
+#[tokio::test]
+async fn the_write_cap_postpones_the_rest_of_a_batch_to_the_next_pass_without_losing_an_order() {
+    let w = World::new();
+    for n in 1..=5 {
+        w.follow(n, None).await;
+        w.channel.set(n, Some(dec!(1)), Decimal::from(n), None);
+    }
+    let mut s = sync(50, 20);
+    s.max_writes_per_run = 2;
+    let mut written = Vec::new();
+    for pass in 1..=3 {
+        let report = poll_charges(&w.connection, &w.channel, &s, &w.ctx(None)).await.unwrap();
+        written.push(report.written);
+        assert_eq!(report.postponed, pass < 3, "pass {pass}: {report:?}");
+    }
+    assert_eq!(written, vec![2, 2, 1]);
+    let orders: Vec<ErpOrderRef> = w.erp.writes.lock().unwrap().iter().map(|(e, _)| e.clone()).collect();
+    assert_eq!(orders, (1..=5).map(erp).collect::<Vec<_>>(), "each order written once, in order");
+    let quiet = poll_charges(&w.connection, &w.channel, &s, &w.ctx(None)).await.unwrap();
+    assert_eq!((quiet.written, quiet.unchanged, quiet.postponed), (0, 5, false));
 }

@@ -274,7 +274,7 @@ impl FollowupSummary {
 impl StatusApp {
     /// The follow-ups schedule: each connection's charges pass, then its personal-data purge.
     /// A failure of one is reported and does not stop the others.
-    pub async fn run_followups(&self) -> FollowupSummary {
+    pub async fn run_followups(&self, deadline: Instant) -> FollowupSummary {
         let ctx = FollowupContext {
             followed: self.ledger.as_ref(),
             cursors: self.ledger.as_ref(),
@@ -283,6 +283,7 @@ impl StatusApp {
             clock: self.clock.as_ref(),
             erp: self.erp_charges.as_ref(),
             imports: self.imports.as_deref(),
+            deadline,
         };
         let mut summary = FollowupSummary::default();
         for entry in self.followups.iter().filter(|e| e.enabled) {

@@ -42,6 +42,13 @@ pub struct ChargeSync {
     /// Channel calls one run may make; the rest waits for the next run (imports come first).
     #[serde(default = "default_max_calls_per_run")]
     pub max_calls_per_run: u32,
+    /// ERP writes one run may make (the ERP licence is shared with imports); the rest waits.
+    #[serde(default = "default_max_writes_per_run")]
+    pub max_writes_per_run: u32,
+}
+
+fn default_max_writes_per_run() -> u32 {
+    40
 }
 
 fn default_stop_after_days() -> u32 {
@@ -89,6 +96,9 @@ impl ChargeSync {
         }
         if self.max_calls_per_run == 0 {
             return Err("profit_and_loss.max_calls_per_run: must be at least 1".into());
+        }
+        if self.max_writes_per_run == 0 {
+            return Err("profit_and_loss.max_writes_per_run: must be at least 1".into());
         }
         Ok(())
     }

@@ -24,7 +24,11 @@ async fn main() -> Result<(), Error> {
                     Ok(serde_json::to_value(response)?)
                 }
                 Trigger::Schedule => app.run_catch_up().await.into_result().map_err(Error::from),
-                Trigger::Followups => app.run_followups().await.into_result().map_err(Error::from),
+                Trigger::Followups => {
+                    let remaining =
+                        event.context.deadline().duration_since(std::time::SystemTime::now()).unwrap_or_default();
+                    app.run_followups(deadline_from(remaining)).await.into_result().map_err(Error::from)
+                }
             }
         }
     }))

@@ -337,6 +337,11 @@ pub struct Accounting {
     pub erp_origin_wrong_totals: Vec<String>,
     /// Storefront orders that are none of the entered ERP orders (an imported order sent back).
     pub erp_origin_unexpected: Vec<String>,
+    /// Imported Sellercloud orders whose P&L charges were compared with their ERP fields, and the
+    /// ones that differ; follow-up passes it took.
+    pub charges_checked: usize,
+    pub charges_wrong: Vec<String>,
+    pub charge_passes: u32,
     /// What the DLQs hold after the redrive.
     pub dlq: Vec<DlqEntry>,
     pub poison_injected: usize,
@@ -369,6 +374,7 @@ impl Accounting {
             && self.erp_origin_wrong_totals.is_empty()
             && self.erp_origin_unexpected.is_empty()
             && self.erp_origin_created == self.erp_origin_entered
+            && self.charges_wrong.is_empty()
             && self.dlq.iter().all(|e| e.poison)
             && self.dlq.len() == self.poison_injected
     }
@@ -427,6 +433,11 @@ impl Accounting {
             self.erp_origin_wrong_totals.len(),
             list(&self.erp_origin_wrong_totals)
         );
+        println!(
+            "  P&L charges checked (SC orders)    {:>7} ({} follow-up passes)",
+            self.charges_checked, self.charge_passes
+        );
+        println!("  ERP charges != Sellercloud P&L     {:>7}{}", self.charges_wrong.len(), list(&self.charges_wrong));
         println!(
             "  left in the DLQs                   {:>7} (poison injected: {})",
             self.dlq.len(),

@@ -71,19 +71,28 @@ pub fn charge_mismatches(sandbox: &Sandbox, fields: &BTreeMap<String, String>) -
         .collect()
 }
 
-/// The personal data of Sellercloud order `id` as the sandbox generated it: buyer name, email,
-/// phone and street lines (each at least 5 characters, so a scan never matches a short word).
+/// A generated buyer's personal data: name, email, phone and street lines (each at least 5
+/// characters, so a scan never matches a short word).
+fn buyer_values(buyer: &orderbridge_sandbox::seed::Buyer) -> Vec<String> {
+    let a = &buyer.address;
+    [
+        format!("{} {}", a.first_name, a.last_name),
+        buyer.email.clone(),
+        a.phone.clone(),
+        a.line1.clone(),
+        a.line2.clone(),
+    ]
+    .into_iter()
+    .map(|v| v.trim().to_owned())
+    .filter(|v| v.chars().count() >= 5)
+    .collect()
+}
+
+/// The personal data of Sellercloud order `id` as the sandbox generated it.
 pub fn personal_data_of(sandbox: &Sandbox, id: i64) -> Vec<String> {
     let state = sandbox.state();
     let sc = state.sellercloud();
-    let Some(order) = sc.orders.get(&id) else { return Vec::new() };
-    let b = &order.gen.buyer;
-    let a = &b.address;
-    [format!("{} {}", a.first_name, a.last_name), b.email.clone(), a.phone.clone(), a.line1.clone(), a.line2.clone()]
-        .into_iter()
-        .map(|v| v.trim().to_owned())
-        .filter(|v| v.chars().count() >= 5)
-        .collect()
+    sc.orders.get(&id).map(|o| buyer_values(&o.gen.buyer)).unwrap_or_default()
 }
 
 fn attribute_text(value: &AttributeValue, out: &mut String) {
@@ -172,4 +181,21 @@ impl Clock for LaterClock {
     fn now(&self) -> chrono::DateTime<chrono::Utc> {
         chrono::Utc::now() + self.0
     }
+}
+
+/// The personal data of Sellercloud orders `ids` that no other order carries (repeat buyers with
+/// orders in `other` Sellercloud ids, or in BigCommerce, whose connection keeps personal data).
+pub fn personal_data_only_of(sandbox: &Sandbox, ids: &[i64], other: &[i64]) -> Vec<String> {
+    let mut kept: std::collections::BTreeSet<String> =
+        other.iter().flat_map(|id| personal_data_of(sandbox, *id)).map(|v| v.to_lowercase()).collect();
+    {
+        let state = sandbox.state();
+        let bc = state.bigcommerce();
+        kept.extend(bc.orders.values().flat_map(|o| buyer_values(&o.gen.buyer)).map(|v| v.to_lowercase()));
+    }
+    let mut values: Vec<String> = ids.iter().flat_map(|id| personal_data_of(sandbox, *id)).collect();
+    values.retain(|v| !kept.contains(&v.to_lowercase()));
+    values.sort();
+    values.dedup();
+    values
 }

@@ -11,14 +11,14 @@
 //!
 //! Needs the emulator (`make test` starts it).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use orderbridge::handlers::FollowupSummary;
 use orderbridge_harness::drive::{drain_shipments, settle_orders};
 use orderbridge_harness::followups::{
-    charge_fields, charge_mismatches, erp_charges, find_stored, personal_data_of, LaterClock,
+    charge_fields, charge_mismatches, erp_charges, find_stored, personal_data_of, personal_data_only_of, LaterClock,
 };
 use orderbridge_harness::report::{confirm_one_box, erp_orders_by_import_id};
 use orderbridge_harness::world::{World, WorldConfig};
@@ -55,7 +55,7 @@ fn calls(world: &World, vendor: Vendor) -> u64 {
 
 /// Runs the follow-ups schedule once; returns the sc-main part of the summary.
 async fn followups(world: &World) -> (serde_json::Value, FollowupSummary) {
-    let summary = world.status.run_followups().await;
+    let summary = world.status.run_followups(std::time::Instant::now() + std::time::Duration::from_secs(600)).await;
     let json = serde_json::to_value(&summary).unwrap();
     println!("follow-ups: {json}");
     let sc = json["connections"].as_array().unwrap().iter().find(|c| c["connection"] == "sc-main").cloned();
@@ -170,26 +170,7 @@ async fn the_purge_removes_personal_data_of_orders_shipped_longer_ago_than_the_s
 
     // Values only the old orders carry (repeat buyers also have recent orders, kept on purpose;
     // BigCommerce orders keep theirs: that connection keeps personal data).
-    let mut kept: BTreeSet<String> = recent.iter().flat_map(|id| personal_data_of(&world.sandbox, *id)).collect();
-    {
-        let state = world.sandbox.state();
-        let bc = state.bigcommerce();
-        for o in bc.orders.values() {
-            let text = serde_json::to_string(o).unwrap_or_default();
-            for v in old.iter().flat_map(|id| personal_data_of(&world.sandbox, *id)) {
-                if text.contains(&v) {
-                    kept.insert(v);
-                }
-            }
-        }
-    }
-    let old_values: Vec<String> = old
-        .iter()
-        .flat_map(|id| personal_data_of(&world.sandbox, *id))
-        .filter(|v| !kept.iter().any(|k| k.eq_ignore_ascii_case(v)))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let old_values = personal_data_only_of(&world.sandbox, old, recent);
     let recent_values: Vec<String> = recent.iter().flat_map(|id| personal_data_of(&world.sandbox, *id)).collect();
     assert!(!old_values.is_empty(), "distinct personal data of the old orders");
     let before = find_stored(&world.aws, &old_values).await;

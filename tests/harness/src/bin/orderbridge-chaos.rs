@@ -485,6 +485,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         }
     }
 
+    // Follow-ups: the P&L charges of every imported Sellercloud order reach its ERP order's fields
+    // (passes under the same faults, each capped, until nothing differs or 40 passes).
+    let fields = orderbridge_harness::followups::charge_fields(&world.connections);
+    let mut charge_passes = 0;
+    let mut charges_wrong = orderbridge_harness::followups::charge_mismatches(&world.sandbox, &fields);
+    while !fields.is_empty() && charge_passes < 40 {
+        charge_passes += 1;
+        let _ = world.status.run_followups(std::time::Instant::now() + std::time::Duration::from_secs(600)).await;
+        charges_wrong = orderbridge_harness::followups::charge_mismatches(&world.sandbox, &fields);
+        if charges_wrong.is_empty() {
+            break;
+        }
+    }
+    println!(
+        "  {:>6.0} s: follow-ups: {charge_passes} passes, {} orders' charges differ",
+        started.elapsed().as_secs_f64(),
+        charges_wrong.len()
+    );
+
     // Accounting.
     let state = world.sandbox.state();
     let erp = erp_orders_by_import_id(&world.sandbox);
@@ -494,6 +513,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         shipped_via_shipstation: shipped.len() - confirmed,
         poison_injected: POISON_ORDERS + POISON_SHIPMENTS,
         kills: switch.kills(),
+        charges_checked: orderbridge_harness::followups::erp_charges(&world.sandbox).len(),
+        charges_wrong,
+        charge_passes,
         ..Accounting::default()
     };
     for (import_id, total) in &expected {

@@ -50,7 +50,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         shipstation_orders: 0,
         ..SandboxConfig::default()
     };
-    let world =
+    let mut world =
         World::start(WorldConfig::demo(&orderbridge_harness::aws::unique_prefix("orderbridge-demo"), sandbox)).await?;
     println!("Sandbox (rate limits on, as documented by each vendor):");
     for (vendor, url) in world.sandbox.describe()["vendors"].as_object().into_iter().flatten() {
@@ -124,6 +124,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 
     let shipped = ship_back(&world, args.limit_secs).await?;
     let published = erp_orders_to_magento(&world, args.erp_orders, args.limit_secs).await?;
+    let followed = followups(&mut world).await?;
     println!();
     println!("Last connector-log lines:");
     let mut all = connections.clone();
@@ -131,7 +132,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let entries = log_since(world.app.log(), &all, started_at).await;
     print_log_tail(&entries, 12);
     world.shutdown().await;
-    if !drive.settled || duplicates > 0 || !shipped || !published {
+    if !drive.settled || duplicates > 0 || !shipped || !published || !followed {
         std::process::exit(1);
     }
     Ok(())
@@ -313,6 +314,83 @@ async fn erp_orders_to_magento(
         calls.1 as f64 / n as f64
     );
     Ok(waiting == n && created == n && duplicates == 0 && with_tracking == n && invoiced == n && complete == n)
+}
+
+/// The follow-ups schedule of sc-main: profit & loss charges into the Acumatica orders (again
+/// after the Amazon settlement), then the personal-data purge as the schedule runs it 31 days
+/// after the shipments above. Returns whether every charge matches Sellercloud's P&L and no
+/// personal data of the shipped orders is left.
+async fn followups(world: &mut World) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
+    use orderbridge_harness::followups::{charge_fields, charge_mismatches, find_stored, personal_data_only_of};
+    println!();
+    println!("Follow-ups of sc-main (profit & loss into Acumatica, personal-data retention 30 days):");
+    let fields = charge_fields(&world.connections);
+    let count = |w: &World, v: Vendor| w.sandbox.state().request_count(v).total;
+    let ids: Vec<i64> =
+        erp_orders_by_import_id(&world.sandbox).keys().filter_map(|id| id.strip_prefix("SC-")?.parse().ok()).collect();
+    let before = (count(world, Vendor::Sellercloud), count(world, Vendor::Acumatica));
+    let first =
+        sc_main(&world.status.run_followups(std::time::Instant::now() + std::time::Duration::from_secs(600)).await);
+    let charges = &first["charges"];
+    let mismatched = charge_mismatches(&world.sandbox, &fields);
+    println!(
+        "  charges of {} orders read in {} Sellercloud calls ({} in all, sign-in included); {} written to Acumatica ({} calls), {} not known yet",
+        charges["read"],
+        charges["calls"],
+        count(world, Vendor::Sellercloud) - before.0,
+        charges["written"],
+        count(world, Vendor::Acumatica) - before.1,
+        charges["not_known"]
+    );
+    let unsettled: Vec<i64> = ids
+        .iter()
+        .copied()
+        .filter(|id| world.sandbox.state().sellercloud_pnl(*id).is_some_and(|p| p["Comission"] == "N/A"))
+        .collect();
+    for id in &unsettled {
+        let settle = orderbridge_sandbox::sellercloud::ScPnlUpdate { settled: Some(true), ..Default::default() };
+        world.sandbox.state().sellercloud_set_pnl(*id, &settle)?;
+    }
+    let settled =
+        sc_main(&world.status.run_followups(std::time::Instant::now() + std::time::Duration::from_secs(600)).await);
+    let mismatched_after = charge_mismatches(&world.sandbox, &fields);
+    println!(
+        "  Amazon settles {} orders: {} written again, {} unchanged; ERP fields differing from Sellercloud's P&L: {}",
+        unsettled.len(),
+        settled["charges"]["written"],
+        settled["charges"]["unchanged"],
+        mismatched.len() + mismatched_after.len()
+    );
+    let values = personal_data_only_of(&world.sandbox, &ids, &[]);
+    let stored_before = find_stored(&world.aws, &values).await.len();
+    world.status.clock = std::sync::Arc::new(orderbridge_harness::followups::LaterClock(chrono::Duration::days(31)));
+    let later =
+        sc_main(&world.status.run_followups(std::time::Instant::now() + std::time::Duration::from_secs(600)).await);
+    world.status.clock = std::sync::Arc::new(orderbridge::ports::SystemClock);
+    let left = find_stored(&world.aws, &values).await;
+    println!(
+        "  31 days after shipment: personal data of {} shipped orders purged ({} connector-log entries rewritten); \
+         places holding their buyers' names, emails, phones or streets: {stored_before} before, {} after",
+        later["purge"]["purged"],
+        later["purge"]["log_entries"],
+        left.len()
+    );
+    for place in left.iter().take(5) {
+        println!("    LEFT: {place}");
+    }
+    Ok(mismatched.is_empty()
+        && mismatched_after.is_empty()
+        && settled["charges"]["written"] == unsettled.len() as u64
+        && left.is_empty()
+        && later["purge"]["purged"] == ids.len() as u64)
+}
+
+fn sc_main(summary: &orderbridge::handlers::FollowupSummary) -> serde_json::Value {
+    let json = serde_json::to_value(summary).unwrap_or_default();
+    json["connections"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["connection"] == "sc-main").cloned())
+        .unwrap_or_default()
 }
 
 /// How many Magento orders carry each entered order's ERP number.
