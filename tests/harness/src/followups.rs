@@ -88,6 +88,13 @@ fn buyer_values(buyer: &orderbridge_sandbox::seed::Buyer) -> Vec<String> {
     .collect()
 }
 
+/// The personal data of BigCommerce order `id` as the sandbox generated it.
+pub fn bigcommerce_personal_data_of(sandbox: &Sandbox, id: i64) -> Vec<String> {
+    let state = sandbox.state();
+    let bc = state.bigcommerce();
+    bc.orders.get(&id).map(|o| buyer_values(&o.gen.buyer)).unwrap_or_default()
+}
+
 /// The personal data of Sellercloud order `id` as the sandbox generated it.
 pub fn personal_data_of(sandbox: &Sandbox, id: i64) -> Vec<String> {
     let state = sandbox.state();
