@@ -258,15 +258,15 @@ async fn read_batch(
     let recorder = LogRecorder { log: ctx.log, clock: ctx.clock };
     let now = ctx.clock.now();
     for (before, mut order) in batch {
-        order.charges_checked_at = Some(now);
-        let Some(reported) = by_order.get(&order.channel_order_id) else {
-            // The channel does not know it (deleted, or another account): nothing to write.
-            ctx.followed.save_followed(&order).await.map_err(ledger(format!("followed {}", order.channel_order_id)))?;
-            continue;
-        };
+        // The channel does not know it (deleted, or another account): nothing to write.
+        let Some(reported) = by_order.get(&order.channel_order_id) else { continue };
         report.read += 1;
-        if order.shipped_at.is_none() {
+        // The record is written only when something changed: an order read on every pass for a
+        // month must not cost a DynamoDB write per pass.
+        let mut changed = false;
+        if order.shipped_at.is_none() && reported.shipped_at.is_some() {
             order.shipped_at = reported.shipped_at;
+            changed = true;
         }
         let diff = changed_fields(sync, reported, &order.charges);
         if diff.changes.is_empty() {
@@ -288,6 +288,7 @@ async fn read_batch(
             match ctx.erp.write_charges(&order.erp, &diff.changes).await {
                 Ok(()) => {
                     order.charges.extend(diff.changes.clone());
+                    changed = true;
                     report.written += 1;
                     let mut notes = format!("Wrote to {}: {}.", order.erp, diff.labels.join(", "));
                     if !diff.unknown.is_empty() {
@@ -315,7 +316,10 @@ async fn read_batch(
                 }
             }
         }
-        ctx.followed.save_followed(&order).await.map_err(ledger(format!("followed {}", order.channel_order_id)))?;
+        if changed {
+            order.charges_checked_at = Some(now);
+            ctx.followed.save_followed(&order).await.map_err(ledger(format!("followed {}", order.channel_order_id)))?;
+        }
     }
     Ok(None)
 }

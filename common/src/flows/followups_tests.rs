@@ -366,3 +366,54 @@ async fn the_write_cap_postpones_the_rest_of_a_batch_to_the_next_pass_without_lo
     let quiet = poll_charges(&w.connection, &w.channel, &s, &w.ctx(None)).await.unwrap();
     assert_eq!((quiet.written, quiet.unchanged, quiet.postponed), (0, 5, false));
 }
+
+/// A DynamoDB write per order per pass would cost more than the rest of the system: the record is
+/// written only when a pass changes it.
+#[tokio::test]
+async fn a_pass_that_changes_nothing_writes_no_followed_record() {
+    struct CountingSaves<'a>(&'a MemoryLedger, std::sync::atomic::AtomicU32);
+    #[async_trait]
+    impl FollowedOrders for CountingSaves<'_> {
+        async fn follow(&self, o: &FollowedOrder) -> Result<(), crate::ports::LedgerError> {
+            self.0.follow(o).await
+        }
+        async fn followed(
+            &self,
+            c: &ConnectionId,
+            a: Option<&ChannelOrderId>,
+            l: usize,
+        ) -> Result<Vec<FollowedOrder>, crate::ports::LedgerError> {
+            self.0.followed(c, a, l).await
+        }
+        async fn followed_order(
+            &self,
+            c: &ConnectionId,
+            o: &ChannelOrderId,
+        ) -> Result<Option<FollowedOrder>, crate::ports::LedgerError> {
+            self.0.followed_order(c, o).await
+        }
+        async fn save_followed(&self, o: &FollowedOrder) -> Result<(), crate::ports::LedgerError> {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.0.save_followed(o).await
+        }
+        async fn mark_shipped(
+            &self,
+            c: &ConnectionId,
+            o: &ChannelOrderId,
+            at: chrono::DateTime<chrono::Utc>,
+        ) -> Result<(), crate::ports::LedgerError> {
+            self.0.mark_shipped(c, o, at).await
+        }
+    }
+    let w = World::new();
+    for n in 1..=3 {
+        w.follow(n, None).await;
+        w.channel.set(n, Some(dec!(1)), dec!(2), None);
+    }
+    let saves = CountingSaves(&w.ledger, Default::default());
+    let ctx = FollowupContext { followed: &saves, ..w.ctx(None) };
+    poll_charges(&w.connection, &w.channel, &sync(50, 20), &ctx).await.unwrap();
+    assert_eq!(saves.1.load(std::sync::atomic::Ordering::SeqCst), 3, "each order written once");
+    poll_charges(&w.connection, &w.channel, &sync(50, 20), &ctx).await.unwrap();
+    assert_eq!(saves.1.load(std::sync::atomic::Ordering::SeqCst), 3, "nothing changed: no write");
+}

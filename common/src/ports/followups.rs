@@ -41,7 +41,7 @@ pub struct FollowedOrder {
     pub shipped_at: Option<DateTime<Utc>>,
     /// Charges last written to the ERP, by ERP field.
     pub charges: BTreeMap<String, Decimal>,
-    /// When charges were last read from the channel.
+    /// When a pass last changed the record (charges written, or the channel's ship date learned).
     pub charges_checked_at: Option<DateTime<Utc>>,
     /// Charges are no longer followed (past the age after shipment, or never shipped in time).
     pub charges_done: bool,
