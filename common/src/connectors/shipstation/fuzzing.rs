@@ -1,0 +1,27 @@
+//! Fuzzing entry (see `crate::fuzzing`): ShipStation's shipment listings through the client's own
+//! decoding and the mapper, as the batch fetch and the catch-up poll read them.
+
+use super::mapper::{error_message, from_shipstation_time, map_shipment};
+use super::wire::ShipmentsPage;
+use crate::flows::{PushShipment, ShipmentMessage, ShipmentOrigin};
+
+/// `docs[0]`: a `GET /shipments` page (or an error body).
+pub fn wire(docs: &[&[u8]]) {
+    let body = docs.first().copied().unwrap_or_default();
+    let _ = error_message(body);
+    let tz = chrono_tz::America::Los_Angeles;
+    if let Ok(text) = std::str::from_utf8(body) {
+        let _ = from_shipstation_time(&tz, text);
+    }
+    let Ok(page) = serde_json::from_slice::<ShipmentsPage>(body) else { return };
+    for raw in &page.shipments {
+        if let Ok(mapped) = map_shipment(&tz, raw) {
+            // What the poll enqueues, status-push reads back the same.
+            let origin = ShipmentOrigin::ShippingTool { order: mapped.order };
+            crate::fuzzing::queue_round_trip(ShipmentMessage::PushShipmentV1(PushShipment {
+                origin,
+                shipment: mapped.shipment,
+            }));
+        }
+    }
+}
