@@ -27,7 +27,7 @@ use crate::connectors::acumatica::webhook::{split_event, MAX_KEYS_PER_EVENT};
 use crate::connectors::acumatica::AcumaticaPushVerifier;
 use crate::connectors::registry::{legacy_webhook_event, webhook_routes};
 use crate::connectors::shipstation::ShipStationVerifier;
-use crate::flows::{OrderMessage, ShipmentMessage};
+use crate::flows::{OrderMessage, PushShipment, ShipmentMessage, ShipmentOrigin};
 use crate::mapping::{build_draft, Mapping};
 use crate::model::{
     Address, ChannelOrderId, ConnectionId, Currency, Customer, ErpCustomerId, ErpItemId, ItemIdentifiers, Line, Money,
@@ -113,7 +113,7 @@ fn accepted(events: Vec<WebhookEvent>) {
 }
 
 /// A shipments-queue message written as the producers write it reads back equal.
-pub(crate) fn queue_round_trip(message: ShipmentMessage) {
+fn queue_round_trip(message: ShipmentMessage) {
     let sent = Envelope::correlated(message, received_at(), "c".into());
     let out = sent.to_outgoing("0").unwrap_or_else(|e| panic!("a queue message that cannot be written: {e}"));
     let back = Envelope::<ShipmentMessage>::parse("m", Some(&out.body))
@@ -229,14 +229,21 @@ pub fn wire_magento(data: &[u8]) {
     crate::connectors::magento::fuzzing::wire(&documents(data));
 }
 
-/// Acumatica: a shipment, sales order, order state, invoice, lookup or error body.
+/// Acumatica: a shipment, sales order, order state, invoice, lookup or error body. A shipment the
+/// catch-up poll maps goes on the queue and must read back the same.
 pub fn wire_acumatica(data: &[u8]) {
-    crate::connectors::acumatica::fuzzing::wire(&documents(data));
+    for (order, shipment) in crate::connectors::acumatica::fuzzing::wire(&documents(data)) {
+        let origin = ShipmentOrigin::Erp { order };
+        queue_round_trip(ShipmentMessage::PushShipmentV1(PushShipment { origin, shipment }));
+    }
 }
 
-/// ShipStation: a shipments page or an error body.
+/// ShipStation: a shipments page or an error body; mapped labels go on the queue as the poll's do.
 pub fn wire_shipstation(data: &[u8]) {
-    crate::connectors::shipstation::fuzzing::wire(&documents(data));
+    for (order, shipment) in crate::connectors::shipstation::fuzzing::wire(&documents(data)) {
+        let origin = ShipmentOrigin::ShippingTool { order };
+        queue_round_trip(ShipmentMessage::PushShipmentV1(PushShipment { origin, shipment }));
+    }
 }
 
 /// An SQS message body of either queue (a `webhook_event.v1` also through its sender's parser),
