@@ -212,3 +212,12 @@ mod publisher {
         );
     }
 }
+
+#[test]
+fn a_walk_steps_back_safely_whatever_totals_the_listing_reports() {
+    // Fuzzing regression: total − TotalResults overflowed for totals near i64's ends.
+    let t = WalkToken { page: 4, total: i64::MAX, from: 1_714_000_000 };
+    assert_eq!(t.stepped_back(-i64::MAX, 50), 1);
+    assert_eq!(t.stepped_back(i64::MIN, 1), 1);
+    assert_eq!(WalkToken { total: i64::MIN, ..t }.stepped_back(i64::MAX, 50), 4, "a growing queue: no step back");
+}
