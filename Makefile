@@ -2,9 +2,10 @@
 SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/orderbridge/target
 
-.PHONY: test fmt lint local-up local-down demo chaos bench build-lambdas validate
+.PHONY: test fmt lint local-up local-down demo chaos bench build-lambdas validate fuzz
 
-## Everything CI runs: fmt, clippy, cfn-lint, unit + emulator + sandbox tests, then a 150-order chaos run.
+## Everything CI runs: fmt, clippy, cfn-lint, unit + emulator + sandbox tests, then a 150-order chaos run
+## and 15 s of each fuzz target.
 test:
 	@infra/local/test.sh
 
@@ -54,3 +55,11 @@ chaos:
 ## options, e.g. BENCH_ARGS="--pull-interval-secs 60 --burst-orders 200".
 bench:
 	@infra/local/bench.sh $(BENCH_ARGS)
+
+## Coverage-guided fuzzing (libFuzzer; nightly, cargo-fuzz installed when missing) of every parser
+## of outside input: FUZZ_RUNS executions per target (default 10 million), or FUZZ_SECS seconds
+## each instead; FUZZ_TARGETS picks some. Prints executions, time and crashes per target; exits
+## non-zero on any panic, allocation over 2 GiB or input over 10 s.
+FUZZ_RUNS ?= 10000000
+fuzz:
+	@infra/local/fuzz.sh $(if $(FUZZ_SECS),--secs $(FUZZ_SECS),--runs $(FUZZ_RUNS)) $(FUZZ_TARGETS)

@@ -7,6 +7,8 @@ pub mod connections;
 pub mod connectors;
 pub mod error;
 pub mod flows;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handlers;
 pub mod http;
 pub mod mapping;

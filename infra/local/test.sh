@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make test`: formatting, lints, template lint, and every test, the emulator tests included.
+# `make test`: formatting, lints, template lint, and every test, the emulator tests included, then
+# a short run of every fuzz target.
 # Installs what a fresh machine lacks (the pinned Python tools) and leaves no process behind.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -28,3 +29,6 @@ cargo test --workspace --locked
 # `cargo test` above built the binary; about 2 minutes here.
 echo "== orderbridge-chaos --orders ${CHAOS_CI_ORDERS:-150}"
 "$CARGO_TARGET_DIR/debug/orderbridge-chaos" --orders "${CHAOS_CI_ORDERS:-150}" --seed 1 --limit-secs 900
+# Every fuzz target for a short while from its seeds (`make fuzz` runs 10 million executions each).
+echo "== fuzz: ${FUZZ_CI_SECS:-15} s per target (nightly, libFuzzer)"
+infra/local/fuzz.sh --secs "${FUZZ_CI_SECS:-15}"

@@ -60,7 +60,9 @@ impl WebhookVerifier for StandardWebhooksVerifier {
         let timestamp = header(request, "webhook-timestamp").ok_or(WebhookError::Unauthorized)?;
         let signatures = header(request, "webhook-signature").ok_or(WebhookError::Unauthorized)?;
         let sent: i64 = timestamp.trim().parse().map_err(|_| WebhookError::Unauthorized)?;
-        if (request.received_at.timestamp() - sent).abs() > self.tolerance_secs {
+        // abs_diff: a timestamp near i64::MIN or MAX overflows a subtraction (found by fuzzing).
+        let age = request.received_at.timestamp().abs_diff(sent);
+        if u64::try_from(self.tolerance_secs).map_or(true, |tolerance| age > tolerance) {
             return Err(WebhookError::Stale);
         }
         let mut signed = Vec::with_capacity(id.len() + timestamp.len() + request.body.len() + 2);
@@ -167,6 +169,16 @@ mod tests {
         let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
         mac.update(format!("{id}.{ts}.{body}").as_bytes());
         format!("v1,{}", B64.encode(mac.finalize().into_bytes()))
+    }
+
+    #[test]
+    fn timestamps_at_the_ends_of_i64_are_stale_not_a_panic() {
+        // Fuzzing regression: `received - sent` overflowed for these (and i64::MIN.abs() too).
+        let v = verifier(&[SECRET]);
+        for ts in ["-9223372036854775808", "9223372036854775807", "-9223372035140218208"] {
+            let h = headers(ID, ts, SIG);
+            assert!(matches!(v.verify(&request(&h, BODY.as_bytes(), 1_714_557_600)), Err(WebhookError::Stale)), "{ts}");
+        }
     }
 
     #[test]

@@ -212,7 +212,8 @@ pub fn unshipped(products: &[ProductWire]) -> Vec<Unshipped> {
                 order_product_id: p.id?,
                 sku: clean(&p.sku),
                 order_address_id: p.order_address_id,
-                remaining: (whole(p.quantity) - whole(p.quantity_shipped)).max(0),
+                // Saturating: quantities near i64's ends overflowed the subtraction (found by fuzzing).
+                remaining: whole(p.quantity).saturating_sub(whole(p.quantity_shipped)).max(0),
             })
         })
         .collect()

@@ -199,3 +199,15 @@ mod publisher {
         assert_eq!(lines[0].remaining, 3, "nothing taken");
     }
 }
+
+#[test]
+fn shipped_quantities_at_the_ends_of_i64_do_not_overflow() {
+    // Fuzzing regression: quantity − quantity_shipped overflowed an i64.
+    let products: Vec<ProductWire> = serde_json::from_value(json!([
+        {"id": 1, "quantity": "9223372036854775807", "quantity_shipped": "-9223372036854775807"},
+        {"id": 2, "quantity": "-9223372036854775807", "quantity_shipped": "9223372036854775807"}
+    ]))
+    .unwrap();
+    let remaining: Vec<i64> = super::mapper::unshipped(&products).iter().map(|u| u.remaining).collect();
+    assert_eq!(remaining, vec![i64::MAX, 0]);
+}

@@ -23,17 +23,35 @@ pub fn error_message(body: &[u8]) -> Option<String> {
     match value.get("parameters") {
         Some(Value::Object(map)) => {
             for (k, v) in map {
-                message = message.replace(&format!("%{k}"), v.as_str().unwrap_or(&v.to_string()));
+                fill(&mut message, &format!("%{k}"), v.as_str().unwrap_or(&v.to_string()));
             }
         }
         Some(Value::Array(list)) => {
             for (i, v) in list.iter().enumerate() {
-                message = message.replace(&format!("%{}", i + 1), v.as_str().unwrap_or(&v.to_string()));
+                fill(&mut message, &format!("%{}", i + 1), v.as_str().unwrap_or(&v.to_string()));
             }
         }
         _ => {}
     }
     Some(cap_message(&message))
+}
+
+/// The longest error text placeholders are filled up to. Values may hold placeholders themselves,
+/// so unbounded filling grows exponentially (`%a` → `%b%b…` → …; found by fuzzing): a
+/// replacement that would pass this is left out.
+const MAX_FILLED: usize = 4096;
+
+fn fill(message: &mut String, placeholder: &str, value: &str) {
+    let grows = message.matches(placeholder).count().saturating_mul(value.len());
+    if message.len().saturating_add(grows) <= MAX_FILLED {
+        *message = message.replace(placeholder, value);
+    }
+}
+
+/// `total − done…`, never below zero; absurd quantities whose difference overflows a decimal (a
+/// panic, found by fuzzing) leave nothing.
+fn remaining(total: Decimal, done: &[Decimal]) -> Decimal {
+    done.iter().try_fold(total, |left, d| left.checked_sub(*d)).unwrap_or_default().max(Decimal::ZERO)
 }
 
 /// Magento's carrier code for a carrier name (`custom` when it has none; the name goes in `title`).
@@ -78,7 +96,7 @@ pub fn shippable(items: &[OrderItemWire]) -> BTreeMap<i64, Decimal> {
     items
         .iter()
         .filter(|i| i.parent_item_id.is_none())
-        .filter_map(|i| Some((i.item_id?, (i.qty_ordered - i.qty_canceled - i.qty_shipped).max(Decimal::ZERO))))
+        .filter_map(|i| Some((i.item_id?, remaining(i.qty_ordered, &[i.qty_canceled, i.qty_shipped]))))
         .collect()
 }
 
@@ -394,7 +412,7 @@ pub fn invoice_items(
     let mut left: BTreeMap<i64, Decimal> = order_items
         .iter()
         .filter(|i| i.parent_item_id.is_none())
-        .filter_map(|i| Some((i.item_id?, (i.qty_ordered - i.qty_invoiced - i.qty_canceled).max(Decimal::ZERO))))
+        .filter_map(|i| Some((i.item_id?, remaining(i.qty_ordered, &[i.qty_invoiced, i.qty_canceled]))))
         .collect();
     let mut out: Vec<ShipItem> = Vec::new();
     let mut capped = Vec::new();

@@ -589,3 +589,30 @@ mod erp_orders {
         assert!(err.to_string().contains("status"), "{err}");
     }
 }
+
+#[test]
+fn error_placeholders_that_expand_into_placeholders_stay_bounded() {
+    // Fuzzing regression: each value held the next placeholder, and filling them in turn asked
+    // for 3 GB. The text stays bounded and is still read.
+    let body = serde_json::json!({"message": "%a".repeat(40), "parameters": {
+        "a": "%b".repeat(40), "b": "%c".repeat(40), "c": "%d".repeat(40), "d": "%e".repeat(40), "e": "%f".repeat(40),
+        "f": "x".repeat(40)}});
+    let message = error_message(body.to_string().as_bytes()).unwrap();
+    assert!(message.len() <= 4096 && message.starts_with("%b%b"), "{}", message.len());
+    let plain = serde_json::json!({"message": "No such entity with %fieldName = %fieldValue",
+        "parameters": {"fieldName": "orderId", "fieldValue": "17"}});
+    assert_eq!(error_message(plain.to_string().as_bytes()).as_deref(), Some("No such entity with orderId = 17"));
+}
+
+#[test]
+fn quantities_whose_difference_overflows_leave_nothing_instead_of_panicking() {
+    // Fuzzing regression: ordered − canceled overflowed a decimal.
+    let items: Vec<OrderItemWire> = serde_json::from_value(serde_json::json!([
+        {"item_id": 1, "qty_ordered": "79228162514264337593543950335", "qty_canceled": "-79228162514264337593543950335"},
+        {"item_id": 2, "qty_ordered": 3, "qty_shipped": 1}
+    ]))
+    .unwrap();
+    assert_eq!(shippable(&items).into_iter().collect::<Vec<_>>(), vec![(1, dec!(0)), (2, dec!(2))]);
+    let (to_invoice, _) = super::mapper::invoice_items(&[("x".into(), dec!(1))], &items).unwrap_or_default();
+    assert!(to_invoice.is_empty());
+}

@@ -94,8 +94,9 @@ impl WalkToken {
 
     /// The page to read given the total now reported by the first read of `self.page`.
     pub fn stepped_back(&self, total_now: i64, page_size: u32) -> u32 {
-        let shrink = (self.total - total_now).max(0) as u64;
-        let back = shrink.div_ceil(page_size.max(1) as u64) as u32;
+        // Saturating: totals near i64's ends (the vendor's TotalResults) overflowed (found by fuzzing).
+        let shrink = self.total.saturating_sub(total_now).max(0) as u64;
+        let back = u32::try_from(shrink.div_ceil(page_size.max(1) as u64)).unwrap_or(u32::MAX);
         self.page.saturating_sub(back).max(1)
     }
 }

@@ -4,6 +4,8 @@
 
 mod client;
 mod config;
+#[doc(hidden)]
+pub(crate) mod fuzzing;
 mod mapper;
 mod wire;
 

@@ -265,3 +265,12 @@ fn profit_and_loss_settings_name_the_bad_charge_or_field() {
     assert!(err.contains("at most") || err.contains("more than 100"), "{err}");
     assert!(with(&[], 50).unwrap_err().contains("at least one charge"));
 }
+
+#[test]
+fn a_walk_steps_back_safely_whatever_totals_the_listing_reports() {
+    // Fuzzing regression: total − TotalResults overflowed for totals near i64's ends.
+    let t = WalkToken { page: 4, total: i64::MAX, from: 1_714_000_000 };
+    assert_eq!(t.stepped_back(-i64::MAX, 50), 1);
+    assert_eq!(t.stepped_back(i64::MIN, 1), 1);
+    assert_eq!(WalkToken { total: i64::MIN, ..t }.stepped_back(i64::MAX, 50), 4, "a growing queue: no step back");
+}

@@ -5,6 +5,8 @@
 
 mod client;
 mod config;
+#[doc(hidden)]
+pub(crate) mod fuzzing;
 mod mapper;
 pub mod webhook;
 mod wire;
