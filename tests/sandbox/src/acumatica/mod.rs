@@ -11,6 +11,7 @@ mod api;
 mod erp;
 pub mod filter;
 pub mod schema;
+mod shipments;
 mod sim;
 
 use std::collections::{BTreeMap, HashMap};
@@ -27,6 +28,7 @@ use crate::seed::SeedData;
 
 pub use api::{control_router, router, ConfirmShipment, ShipLine, ShipPackage};
 pub use erp::{EnterLine, EnterOrder, ShipToOverride};
+pub use shipments::{CreateShipment, NewPackage};
 pub use sim::Sim;
 
 /// Endpoint versions served under `/entity/Default/{version}/`.
@@ -96,6 +98,8 @@ pub struct AcState {
     pub commercial_transactions: u64,
     pub tz: Tz,
     pub(crate) push_seq: i64,
+    /// Long-running operations started by actions (202 + Location): id → polls still answering 202.
+    pub(crate) operations: HashMap<String, u32>,
 }
 
 impl AcState {
@@ -117,6 +121,7 @@ impl AcState {
             commercial_transactions: 0,
             tz: cfg.acumatica_time_zone,
             push_seq: 0,
+            operations: HashMap::new(),
         };
         let now = s.now();
         for (i, p) in data.products.iter().enumerate() {
@@ -250,6 +255,11 @@ impl AcState {
     /// Sales invoice by `ReferenceNbr` (type Invoice) — convenience for tests.
     pub fn sales_invoice(&self, reference_nbr: &str) -> Option<&Value> {
         self.invoices.get(&format!("Invoice/{reference_nbr}"))
+    }
+
+    /// Shipment by `ShipmentNbr` — convenience for tests.
+    pub fn shipment(&self, shipment_nbr: &str) -> Option<&Value> {
+        self.shipments.get(shipment_nbr)
     }
 
     pub(crate) fn next_shipment_nbr(&mut self) -> String {
