@@ -5,7 +5,9 @@
 //! Shipment with packages and tracking numbers, `$filter/$expand/$select/$top/$skip`, the
 //! `{"value": ...}` wrapper, custom fields, and push notifications on shipment confirmation and
 //! order status changes. ERP-side activity (`erp.rs`): sales orders entered as in SO301000,
-//! payments applied to them, SalesInvoice released from confirmed shipments.
+//! payments applied to them, SalesInvoice released from confirmed shipments. Shipping station
+//! (`shipments.rs`): open shipments created for orders, `PUT Shipment` (Hold, ship-to, packages),
+//! the `ConfirmShipment` action (202 + Location) and cancellation.
 
 mod api;
 mod erp;

@@ -2,7 +2,10 @@
 //! `createorders` (bulk), order list/detail, `markasshipped`, `GET /shipments` with the documented
 //! filters (label shipments only), webhook subscriptions, `SHIP_NOTIFY` webhooks whose
 //! `resource_url` points back at the sandbox's own `/shipments?...batchId=...` listing, the
-//! 40-per-minute limit with `X-Rate-Limit-*` headers, and offset-less Pacific timestamps.
+//! 40-per-minute limit with `X-Rate-Limit-*` headers, and offset-less Pacific timestamps (the
+//! `orderDate` in the store's time zone when one is configured). createorder validates the
+//! required fields and the ship-to address; labels are refused for cancelled / on-hold orders and
+//! incomplete addresses; voiding an order's last label returns it to awaiting_shipment.
 
 mod api;
 pub mod model;
