@@ -157,11 +157,22 @@ pub struct SandboxConfig {
     pub acumatica_time_zone: Tz,
     /// ShipStation V1 renders datetimes in Pacific time without an offset.
     pub shipstation_time_zone: Tz,
+    /// ShipStation store setting "Configurable Time Zone": the zone the offset-less `orderDate` of
+    /// the store's orders is read and returned in. `None` = the account's Pacific convention
+    /// (`shipstation_time_zone`). Whether API-created orders honour it is UNCONFIRMED (doc C.1).
+    pub shipstation_store_time_zone: Option<Tz>,
     /// Acumatica instance name: the first path segment of its base URL.
     pub acumatica_instance: String,
     /// Acumatica push notification query names (SM302000 "Query" field).
     pub acumatica_shipment_query: String,
     pub acumatica_order_query: String,
+    /// Acumatica boxes (Boxes form, CS207600): the values `Shipment.Packages[].BoxID` accepts.
+    /// The default package of a shipment created by `acumatica_create_shipment` uses `DEFAULT`
+    /// when listed, else the first box.
+    pub acumatica_boxes: Vec<String>,
+    /// Acumatica actions (`POST …/Shipment/ConfirmShipment`): how many polls of the `Location`
+    /// answer 202 (still running) before 204 (done). 0 = done on the first poll.
+    pub acumatica_action_pending_polls: u32,
     pub bigcommerce_store_hash: String,
     pub bigcommerce_store_id: String,
     pub shipstation_store_id: i64,
@@ -214,9 +225,12 @@ impl Default for SandboxConfig {
             sellercloud_time_zone: chrono_tz::America::New_York,
             acumatica_time_zone: chrono_tz::America::New_York,
             shipstation_time_zone: chrono_tz::America::Los_Angeles,
+            shipstation_store_time_zone: None,
             acumatica_instance: "AcumaticaERP".into(),
             acumatica_shipment_query: "ShipmentsForSync".into(),
             acumatica_order_query: "SalesOrdersForSync".into(),
+            acumatica_boxes: ["LARGE", "MEDIUM", "SMALL", "DEFAULT"].map(String::from).to_vec(),
+            acumatica_action_pending_polls: 0,
             bigcommerce_store_hash: "abc123sbx".into(),
             bigcommerce_store_id: "1001234567".into(),
             shipstation_store_id: 123456,

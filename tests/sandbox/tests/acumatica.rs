@@ -914,3 +914,421 @@ async fn control_routes_enter_pay_invoice_and_list() {
     assert_eq!(r.status(), 422);
     sb.shutdown().await;
 }
+
+// ------------------------------------------------------------------------------------------
+// Shipping station: open shipments, PUT Shipment, ConfirmShipment action, cancel
+// ------------------------------------------------------------------------------------------
+
+use orderbridge_sandbox::acumatica::{CreateShipment, NewPackage};
+
+/// The pushes of one query the receiver got so far (deliveries run concurrently: any order).
+fn pushes(got: &[(reqwest::header::HeaderMap, Value)], query: &str) -> Vec<Value> {
+    got.iter().filter(|(_, b)| b["Query"] == query).map(|(_, b)| b.clone()).collect()
+}
+
+/// The one push whose first `Inserted` (or, with `Inserted` empty, `Deleted`) row has `status`.
+fn push_to(pushes: &[Value], status: &str) -> Value {
+    let hits: Vec<&Value> = pushes
+        .iter()
+        .filter(|p| {
+            let first = if p["Inserted"].as_array().is_some_and(|a| a.is_empty()) {
+                &p["Deleted"][0]
+            } else {
+                &p["Inserted"][0]
+            };
+            first["Status"] == status
+        })
+        .collect();
+    assert_eq!(hits.len(), 1, "one push to {status}: {pushes:?}");
+    hits[0].clone()
+}
+
+#[tokio::test]
+async fn shipments_are_created_open_with_the_order_ship_to_default_package_and_push() {
+    let rx = common::Receiver::start(0).await;
+    let sb = common::sandbox().await;
+    let st = sb.state();
+    st.set_webhook(Vendor::Acumatica, Some(WebhookTarget::new(&rx.url)));
+    st.acumatica_enter_order(&water_order(dec!(3))).unwrap();
+    let sh = st.acumatica_create_shipment(&CreateShipment::for_order("SO000001")).unwrap();
+    assert_eq!(sh["ShipmentNbr"]["value"], "000001");
+    assert_eq!(sh["Status"]["value"], "Open");
+    assert_eq!(sh["Hold"]["value"], false);
+    assert_eq!(sh["ShipVia"]["value"], "UPSGROUND");
+    assert!(sh["LastModifiedDateTime"]["value"].is_string() && sh["ShipmentDate"]["value"].is_string());
+    assert_eq!(sh["Details"][0]["InventoryID"]["value"], "WATER2809");
+    assert_eq!(sh["Details"][0]["ShippedQty"]["value"], 3);
+    assert_eq!(sh["Details"][0]["OrderLineNbr"]["value"], 1);
+    assert_eq!(sh["Orders"][0]["OrderNbr"]["value"], "SO000001");
+    let ship_to = &sh["ShippingSettings"];
+    assert_eq!(ship_to["ShipToAddress"]["City"]["value"], "Denver");
+    assert_eq!(ship_to["ShipToAddress"]["PostalCode"]["value"], "80204");
+    assert_eq!(ship_to["ShipToContact"]["Email"]["value"], "ap@altaace.com");
+    let pk = sh["Packages"].as_array().unwrap();
+    assert_eq!(pk.len(), 1);
+    assert_eq!(pk[0]["BoxID"]["value"], "DEFAULT");
+    assert_eq!(pk[0]["TrackingNbr"]["value"], "");
+    assert_eq!(pk[0]["Confirmed"]["value"], false);
+    assert_eq!(sh["PackageCount"]["value"], 1);
+    // The order: quantities on the shipment, listed, status Shipping.
+    {
+        let ac = st.acumatica();
+        let so = ac.sales_order("SO000001").unwrap();
+        assert_eq!(so["Status"]["value"], "Shipping");
+        assert_eq!(so["Details"][0]["OpenQty"]["value"], 0);
+        assert_eq!(so["Shipments"][0]["Status"]["value"], "Open");
+    }
+    let got = rx.wait(3).await;
+    let ship = pushes(&got, "ShipmentsForSync");
+    assert_eq!(ship.len(), 1);
+    assert_eq!(ship[0]["Inserted"][0]["ShipmentNbr"], "000001");
+    assert_eq!(ship[0]["Inserted"][0]["Status"], "Open");
+    assert!(ship[0]["Inserted"][0]["TrackingNbr"].is_null());
+    assert_eq!(ship[0]["Deleted"].as_array().unwrap().len(), 0);
+    let orders = pushes(&got, "SalesOrdersForSync");
+    assert_eq!(push_to(&orders, "Shipping")["Deleted"][0]["Status"], "Open");
+    // Nothing left to ship on that order.
+    assert!(st.acumatica_create_shipment(&CreateShipment::for_order("SO000001")).unwrap_err().contains("nothing"));
+
+    // On hold, an incomplete address, two packages, a partial quantity.
+    st.acumatica_enter_order(&water_order(dec!(4))).unwrap();
+    let req = CreateShipment {
+        order_nbr: "SO000002".into(),
+        hold: true,
+        blank: vec!["City".into(), "PostalCode".into()],
+        packages: Some(vec![NewPackage::new("SMALL", dec!(1.5)), NewPackage::new("large", dec!(3))]),
+        lines: Some(vec![serde_json::from_value(json!({"LineNbr": 1, "Qty": 2})).unwrap()]),
+        ..CreateShipment::default()
+    };
+    let sh = st.acumatica_create_shipment(&req).unwrap();
+    assert_eq!(sh["Status"]["value"], "On Hold");
+    assert_eq!(sh["Hold"]["value"], true);
+    assert_eq!(sh["ShippingSettings"]["ShipToAddress"]["City"]["value"], "");
+    assert_eq!(sh["ShippingSettings"]["ShipToAddress"]["PostalCode"]["value"], "");
+    assert_eq!(sh["ShippingSettings"]["ShipToAddress"]["AddressLine1"]["value"], "1200 Larimer St");
+    assert_eq!(sh["Packages"][1]["BoxID"]["value"], "LARGE");
+    assert_eq!(sh["PackageCount"]["value"], 2);
+    assert_eq!(sh["Details"][0]["ShippedQty"]["value"], 2);
+    // No packages at all.
+    let sh = st
+        .acumatica_create_shipment(&CreateShipment {
+            packages: Some(vec![]),
+            lines: Some(vec![serde_json::from_value(json!({"LineNbr": 1, "Qty": 1})).unwrap()]),
+            ..CreateShipment::for_order("SO000002")
+        })
+        .unwrap();
+    assert_eq!(sh["Packages"].as_array().unwrap().len(), 0);
+    assert_eq!(sh["PackageCount"]["value"], 0);
+    // Refusals consume no number.
+    let bad = CreateShipment {
+        packages: Some(vec![NewPackage::new("CRATE", dec!(1))]),
+        ..CreateShipment::for_order("SO000002")
+    };
+    assert!(st.acumatica_create_shipment(&bad).unwrap_err().contains("CRATE"));
+    let bad = CreateShipment { blank: vec!["Planet".into()], ..CreateShipment::for_order("SO000002") };
+    assert!(st.acumatica_create_shipment(&bad).unwrap_err().contains("Planet"));
+    let bad = CreateShipment { ship_via: Some("PIGEON".into()), ..CreateShipment::for_order("SO000002") };
+    assert!(st.acumatica_create_shipment(&bad).unwrap_err().contains("PIGEON"));
+    let mut held = water_order(dec!(1));
+    held.hold = true;
+    st.acumatica_enter_order(&held).unwrap();
+    assert!(st.acumatica_create_shipment(&CreateShipment::for_order("SO000003")).unwrap_err().contains("On Hold"));
+    assert!(st.acumatica_create_shipment(&CreateShipment::for_order("SO999999")).unwrap_err().contains("not found"));
+    let sh = st.acumatica_create_shipment(&CreateShipment::for_order("SO000002")).unwrap();
+    assert_eq!(sh["ShipmentNbr"]["value"], "000004");
+    // The existing confirm flow still works beside open shipments.
+    st.acumatica_enter_order(&water_order(dec!(1))).unwrap();
+    let confirmed = st.acumatica_confirm_shipment(&ConfirmShipment::all("SO000004")).unwrap();
+    assert_eq!(confirmed["Status"]["value"], "Confirmed");
+    assert_eq!(st.write_count(Vendor::Acumatica, "shipment.created", "000001"), 1);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn put_shipment_edits_hold_ship_to_and_packages_by_the_detail_semantics() {
+    let rx = common::Receiver::start(0).await;
+    let (sb, base, c) = start().await;
+    let st = sb.state();
+    st.set_webhook(Vendor::Acumatica, Some(WebhookTarget::new(&rx.url)));
+    st.acumatica_enter_order(&water_order(dec!(2))).unwrap();
+    let created = st
+        .acumatica_create_shipment(&CreateShipment {
+            blank: vec!["City".into()],
+            ..CreateShipment::for_order("SO000001")
+        })
+        .unwrap();
+    let before = created["LastModifiedDateTime"]["value"].as_str().unwrap().to_string();
+    let first_pkg = created["Packages"][0]["id"].as_str().unwrap().to_string();
+    let url =
+        format!("{base}{EP}/Shipment?$expand=Packages,ShippingSettings/ShipToAddress,ShippingSettings/ShipToContact");
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    // Add a package (no id), fill the city (the address override follows).
+    let body = json!({
+        "ShipmentNbr": {"value": "000001"},
+        "ShippingSettings": {"ShipToAddress": {"City": {"value": "Boulder"}}},
+        "Packages": [{"BoxID": {"value": "LARGE"}, "TrackingNbr": {"value": "1Z999AA10123456784"}, "Weight": {"value": 2.5}}],
+    });
+    let r = c.put(&url).header("If-Match", "*").json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    let pk = v["Packages"].as_array().unwrap();
+    assert_eq!(pk.len(), 2, "a row without id is added");
+    assert_eq!(pk[1]["TrackingNbr"]["value"], "1Z999AA10123456784");
+    assert_eq!(pk[1]["LineNbr"]["value"], 2);
+    assert_eq!(v["PackageCount"]["value"], 2);
+    assert_eq!(v["ShippingSettings"]["ShipToAddress"]["City"]["value"], "Boulder");
+    assert_eq!(v["ShippingSettings"]["ShipToAddressOverride"]["value"], true);
+    assert_eq!(v["ShippingSettings"]["ShipToContact"]["Email"]["value"], "ap@altaace.com");
+    assert_ne!(v["LastModifiedDateTime"]["value"].as_str().unwrap(), before, "bumped");
+    assert_eq!(v["Status"]["value"], "Open");
+    // Update the first package by id, then delete the added one.
+    let added = pk[1]["id"].as_str().unwrap().to_string();
+    let body = json!({"ShipmentNbr": {"value": "000001"}, "Packages": [
+        {"id": first_pkg, "TrackingNbr": {"value": "1ZFIRST"}},
+        {"id": added, "delete": true},
+    ]});
+    let v: Value = common::json(c.put(format!("{base}{EP}/Shipment?$expand=Packages")).json(&body)).await;
+    let pk = v["Packages"].as_array().unwrap();
+    assert_eq!(pk.len(), 1);
+    assert_eq!(pk[0]["TrackingNbr"]["value"], "1ZFIRST");
+    assert_eq!(pk[0]["BoxID"]["value"], "DEFAULT");
+    assert!(v.get("ShippingSettings").is_none(), "not expanded");
+    assert_eq!(st.write_count(Vendor::Acumatica, "shipment.TrackingNbr", "1ZFIRST"), 1);
+    // Unknown box and a too-long tracking number: 422 with per-field errors, nothing changed.
+    let long = "1Z".repeat(26);
+    let body = json!({"ShipmentNbr": {"value": "000001"}, "Packages": [
+        {"BoxID": {"value": "CRATE"}},
+        {"BoxID": {"value": "SMALL"}, "TrackingNbr": {"value": long}},
+        {"Weight": {"value": 1}},
+    ]});
+    let r = c.put(format!("{base}{EP}/Shipment")).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 422);
+    let e: Value = r.json().await.unwrap();
+    assert!(e["Packages"][0]["BoxID"]["error"].as_str().unwrap().contains("CRATE"), "{e}");
+    assert!(e["Packages"][1]["TrackingNbr"]["error"].as_str().unwrap().contains("50"), "{e}");
+    assert!(e["Packages"][2]["BoxID"]["error"].as_str().unwrap().contains("empty"), "{e}");
+    assert!(e["error"].as_str().unwrap().starts_with("Updating 'Shipment' record raised at least one error"));
+    assert_eq!(st.acumatica().shipment("000001").unwrap()["Packages"].as_array().unwrap().len(), 1);
+    // Hold and release: status follows, each change pushed as a Deleted + Inserted pair.
+    let v: Value = common::json(
+        c.put(format!("{base}{EP}/Shipment"))
+            .json(&json!({"ShipmentNbr": {"value": "000001"}, "Hold": {"value": true}})),
+    )
+    .await;
+    assert_eq!(v["Status"]["value"], "On Hold");
+    assert_eq!(st.acumatica().sales_order("SO000001").unwrap()["Shipments"][0]["Status"]["value"], "On Hold");
+    let v: Value =
+        common::json(c.put(format!("{base}{EP}/Shipment")).json(&json!({"id": v["id"], "Hold": {"value": false}})))
+            .await;
+    assert_eq!(v["Status"]["value"], "Open");
+    let got = rx.wait(5).await;
+    let ship = pushes(&got, "ShipmentsForSync");
+    assert_eq!(ship.len(), 3, "created, held, released (package edits alone push nothing)");
+    let held = push_to(&ship, "On Hold");
+    assert_eq!(held["Deleted"][0]["Status"], "Open");
+    assert_eq!(held["Inserted"][0]["TrackingNbr"], "1ZFIRST");
+    let released: Vec<&Value> = ship.iter().filter(|p| p["Deleted"][0]["Status"] == "On Hold").collect();
+    assert_eq!(released.len(), 1);
+    assert_eq!(released[0]["Inserted"][0]["Status"], "Open");
+    // Keys: If-Match on an unknown shipment, no key at all, If-None-Match on an existing one.
+    let r = c
+        .put(format!("{base}{EP}/Shipment"))
+        .header("If-Match", "*")
+        .json(&json!({"ShipmentNbr": {"value": "999999"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 412);
+    let r = c.put(format!("{base}{EP}/Shipment")).json(&json!({"Hold": {"value": true}})).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let r = c
+        .put(format!("{base}{EP}/Shipment"))
+        .header("If-None-Match", "*")
+        .json(&json!({"ShipmentNbr": {"value": "000001"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 412);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn shipment_lists_filter_on_status_and_last_modified_and_honour_expand_and_select() {
+    let (sb, base, c) = start().await;
+    let st = sb.state();
+    st.acumatica_enter_order(&water_order(dec!(2))).unwrap();
+    st.acumatica_enter_order(&water_order(dec!(2))).unwrap();
+    st.acumatica_create_shipment(&CreateShipment::for_order("SO000001")).unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let cursor = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3f%%2B00:00").to_string();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    st.acumatica_create_shipment(&CreateShipment { hold: true, ..CreateShipment::for_order("SO000002") }).unwrap();
+    let list = |q: String| {
+        let c = c.clone();
+        let base = base.clone();
+        async move { common::json::<Value>(c.get(format!("{base}{EP}/Shipment?{q}"))).await }
+    };
+    let v = list("$filter=Status%20eq%20'Open'&$expand=Packages".into()).await;
+    assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v[0]["ShipmentNbr"]["value"], "000001");
+    assert!(v[0]["Packages"].is_array());
+    let v = list(format!("$filter=LastModifiedDateTime%20gt%20datetimeoffset'{cursor}'")).await;
+    assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v[0]["ShipmentNbr"]["value"], "000002");
+    assert_eq!(v[0]["Status"]["value"], "On Hold");
+    assert!(v[0].get("Packages").is_none() && v[0].get("ShippingSettings").is_none(), "not expanded");
+    let v = list(
+        "$filter=Status%20eq%20'Open'%20or%20Status%20eq%20'On%20Hold'&$expand=ShippingSettings/ShipToAddress&$select=ShipmentNbr,Status,ShippingSettings".into(),
+    )
+    .await;
+    assert_eq!(v.as_array().unwrap().len(), 2);
+    assert_eq!(v[0]["ShippingSettings"]["ShipToAddress"]["City"]["value"], "Denver");
+    assert!(v[0]["ShippingSettings"].get("ShipToContact").is_none(), "only the expanded part");
+    assert!(v[0].get("ShipVia").is_none(), "$select");
+    let one: Value =
+        common::json(c.get(format!("{base}{EP}/Shipment/000002?$expand=Details,ShippingSettings/ShipToContact"))).await;
+    assert_eq!(one["Details"][0]["ShippedQty"]["value"], 2);
+    assert_eq!(one["ShippingSettings"]["ShipToContact"]["BusinessName"]["value"], "Alta Ace");
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn confirm_shipment_action_answers_202_with_a_location_polled_until_204_and_pushes() {
+    let rx = common::Receiver::start(0).await;
+    let sb = common::sandbox_with(|c| c.acumatica_action_pending_polls = 1).await;
+    let base = sb.urls().acumatica.clone();
+    let c = login(&base).await;
+    let st = sb.state();
+    st.set_webhook(Vendor::Acumatica, Some(WebhookTarget::new(&rx.url)));
+    st.acumatica_enter_order(&water_order(dec!(2))).unwrap();
+    st.acumatica_create_shipment(&CreateShipment::for_order("SO000001")).unwrap();
+    let put = json!({"ShipmentNbr": {"value": "000001"}, "Packages": [{"id": st.acumatica().shipment("000001").unwrap()["Packages"][0]["id"], "TrackingNbr": {"value": "1ZLABEL1"}}]});
+    assert_eq!(c.put(format!("{base}{EP}/Shipment")).json(&put).send().await.unwrap().status(), 200);
+    let action = json!({"entity": {"ShipmentNbr": {"value": "000001"}}, "parameters": {}});
+    let r = c.post(format!("{base}{EP}/Shipment/ConfirmShipment")).json(&action).send().await.unwrap();
+    assert_eq!(r.status(), 202);
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.starts_with(&format!("/AcumaticaERP{EP}/Shipment/ConfirmShipment/status/")), "{location}");
+    let host = control_host(&base);
+    assert_eq!(c.get(format!("{host}{location}")).send().await.unwrap().status(), 202, "still running");
+    assert_eq!(c.get(format!("{host}{location}")).send().await.unwrap().status(), 204, "done");
+    assert_eq!(c.get(format!("{host}{location}")).send().await.unwrap().status(), 204, "stays done");
+    let unknown = format!("{host}/AcumaticaERP{EP}/Shipment/ConfirmShipment/status/{}", uuid::Uuid::nil());
+    assert_eq!(c.get(unknown).send().await.unwrap().status(), 404);
+    let sh: Value = common::json(c.get(format!("{base}{EP}/Shipment/000001?$expand=Packages"))).await;
+    assert_eq!(sh["Status"]["value"], "Confirmed");
+    assert_eq!(sh["Packages"][0]["Confirmed"]["value"], true);
+    assert!(sh["ShipmentDate"]["value"].is_string());
+    {
+        let ac = st.acumatica();
+        let so = ac.sales_order("SO000001").unwrap();
+        assert_eq!(so["Status"]["value"], "Completed");
+        assert_eq!(so["Shipments"][0]["Status"]["value"], "Confirmed");
+    }
+    let got = rx.wait(5).await;
+    let ship = pushes(&got, "ShipmentsForSync");
+    let last = push_to(&ship, "Confirmed");
+    assert_eq!(last["Inserted"][0]["Status"], "Confirmed");
+    assert_eq!(last["Inserted"][0]["TrackingNbr"], "1ZLABEL1");
+    assert_eq!(last["Inserted"][0]["OrderNbr"], "SO000001");
+    assert_eq!(last["Deleted"][0]["Status"], "Open");
+    assert_eq!(push_to(&pushes(&got, "SalesOrdersForSync"), "Completed")["Deleted"][0]["Status"], "Shipping");
+    assert_eq!(st.write_count(Vendor::Acumatica, "shipment.confirmed", "000001"), 1);
+    // Packages and address are read-only once confirmed; confirming twice is refused.
+    let r = c.put(format!("{base}{EP}/Shipment")).json(&put).send().await.unwrap();
+    assert_eq!(r.status(), 422);
+    let e: Value = r.json().await.unwrap();
+    assert!(e["error"].as_str().unwrap().contains("cannot be edited in status Confirmed"), "{e}");
+    let r = c.post(format!("{base}{EP}/Shipment/ConfirmShipment")).json(&action).send().await.unwrap();
+    assert_eq!(r.status(), 422);
+    let e: Value = r.json().await.unwrap();
+    assert!(e["exceptionMessage"].as_str().unwrap().contains("already been confirmed"), "{e}");
+    // On hold: refused; by id; unknown: 404; other actions are not modelled.
+    st.acumatica_enter_order(&water_order(dec!(1))).unwrap();
+    let held =
+        st.acumatica_create_shipment(&CreateShipment { hold: true, ..CreateShipment::for_order("SO000002") }).unwrap();
+    let by_id = json!({"entity": {"id": held["id"]}});
+    let r = c.post(format!("{base}{EP}/Shipment/ConfirmShipment")).json(&by_id).send().await.unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("on hold"));
+    let release = json!({"ShipmentNbr": {"value": "000002"}, "Hold": {"value": false}});
+    assert_eq!(c.put(format!("{base}{EP}/Shipment")).json(&release).send().await.unwrap().status(), 200);
+    let r = c.post(format!("{base}{EP}/Shipment/ConfirmShipment")).json(&by_id).send().await.unwrap();
+    assert_eq!(r.status(), 202);
+    assert_eq!(st.acumatica().shipment("000002").unwrap()["Status"]["value"], "Confirmed");
+    let r = c
+        .post(format!("{base}{EP}/Shipment/ConfirmShipment"))
+        .json(&json!({"entity": {"ShipmentNbr": {"value": "424242"}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = c.post(format!("{base}{EP}/Shipment/CorrectShipment")).json(&action).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    // The confirmed shipments are invoiced like the ones the control confirm makes.
+    let inv = st.acumatica_release_invoice("SO", "SO000001").unwrap();
+    assert_eq!(inv["Details"][0]["ShipmentNbr"]["value"], "000001");
+    assert_eq!(st.acumatica().shipment("000001").unwrap()["Status"]["value"], "Invoiced");
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn cancelled_shipments_leave_the_query_and_give_the_quantities_back_to_the_order() {
+    let rx = common::Receiver::start(0).await;
+    let sb = common::sandbox().await;
+    let st = sb.state();
+    st.set_webhook(Vendor::Acumatica, Some(WebhookTarget::new(&rx.url)));
+    st.acumatica_enter_order(&water_order(dec!(3))).unwrap();
+    st.acumatica_create_shipment(&CreateShipment { hold: true, ..CreateShipment::for_order("SO000001") }).unwrap();
+    let sh = st.acumatica_cancel_shipment("000001").unwrap();
+    assert_eq!(sh["Status"]["value"], "Canceled");
+    {
+        let ac = st.acumatica();
+        let so = ac.sales_order("SO000001").unwrap();
+        assert_eq!(so["Status"]["value"], "Open");
+        assert_eq!(so["Details"][0]["OpenQty"]["value"], 3);
+        assert_eq!(so["Shipments"].as_array().unwrap().len(), 0);
+    }
+    let got = rx.wait(5).await;
+    let ship = pushes(&got, "ShipmentsForSync");
+    let last: Vec<&Value> = ship.iter().filter(|p| p["Inserted"].as_array().is_some_and(|a| a.is_empty())).collect();
+    assert_eq!(last.len(), 1, "{ship:?}");
+    let last = last[0];
+    assert_eq!(last["Deleted"][0]["ShipmentNbr"], "000001");
+    assert_eq!(last["Deleted"][0]["Status"], "On Hold");
+    assert!(st.acumatica_cancel_shipment("000001").unwrap_err().contains("Canceled"));
+    assert!(st.acumatica_confirm_shipment_nbr("000001").unwrap_err().contains("canceled"));
+    // The order can be shipped again, and then cancelled as a whole once nothing is on a shipment.
+    st.acumatica_create_shipment(&CreateShipment::for_order("SO000001")).unwrap();
+    st.acumatica_confirm_shipment_nbr("000002").unwrap();
+    assert!(st.acumatica_cancel_shipment("000002").unwrap_err().contains("Confirmed"));
+    st.acumatica_enter_order(&water_order(dec!(1))).unwrap();
+    st.acumatica_create_shipment(&CreateShipment::for_order("SO000002")).unwrap();
+    st.acumatica_cancel_shipment("000003").unwrap();
+    assert_eq!(st.acumatica_set_order_status("SO000002", "Canceled").unwrap()["Status"]["value"], "Canceled");
+    // Control routes.
+    let host = control_host(&sb.urls().acumatica);
+    let c = common::client();
+    st.acumatica_enter_order(&water_order(dec!(2))).unwrap();
+    let r = c
+        .post(format!("{host}/_sandbox/shipments/create"))
+        .json(&json!({"order_nbr": "SO000003", "blank": ["City"], "packages": [{"box_id": "SMALL", "weight": 1}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["ShipmentNbr"]["value"], "000004");
+    assert_eq!(v["Packages"][0]["BoxID"]["value"], "SMALL");
+    let r = c
+        .post(format!("{host}/_sandbox/shipments/create"))
+        .json(&json!({"order_nbr": "SO000003"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422, "nothing left to ship");
+    assert_eq!(c.post(format!("{host}/_sandbox/shipments/000004/confirm")).send().await.unwrap().status(), 200);
+    assert_eq!(c.post(format!("{host}/_sandbox/shipments/000004/cancel")).send().await.unwrap().status(), 422);
+    assert_eq!(c.post(format!("{host}/_sandbox/shipments/999999/cancel")).send().await.unwrap().status(), 404);
+    sb.shutdown().await;
+}

@@ -305,3 +305,205 @@ async fn createorder_answers_the_typed_order_model_without_unknown_fields() {
     assert!(v["message"].as_str().unwrap().contains("amountPaid"), "{v}");
     sb.shutdown().await;
 }
+
+// ------------------------------------------------------------------------------------------
+// Orders pushed from the ERP: address validation, statuses, store time zone, labels
+// ------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn createorder_requires_a_complete_ship_to_and_a_known_status() {
+    let (sb, c, base) = common::sandbox_for(Vendor::Shipstation).await;
+    let with = |f: &dyn Fn(&mut Value)| {
+        let mut o = order("ERP-1", Some("acu-1"), "awaiting_shipment");
+        f(&mut o);
+        o
+    };
+    for (field, body) in [
+        ("shipTo.city", with(&|o| o["shipTo"].as_object_mut().unwrap().remove("city").map(|_| ()).unwrap())),
+        ("shipTo.postalCode", with(&|o| o["shipTo"]["postalCode"] = json!(""))),
+        ("shipTo.street1", with(&|o| o["shipTo"]["street1"] = json!(" "))),
+        ("shipTo.name", with(&|o| o["shipTo"]["name"] = Value::Null)),
+        ("shipTo.country", with(&|o| o["shipTo"]["country"] = json!("USA"))),
+        ("shipTo.country", with(&|o| o["shipTo"].as_object_mut().unwrap().remove("country").map(|_| ()).unwrap())),
+        ("shipTo.state", with(&|o| o["shipTo"]["state"] = json!(""))),
+        ("billTo", with(&|o| o["billTo"] = Value::Null)),
+        ("orderStatus", with(&|o| o["orderStatus"] = json!("pending_fulfillment"))),
+        ("orderDate", with(&|o| o.as_object_mut().unwrap().remove("orderDate").map(|_| ()).unwrap())),
+    ] {
+        let r = post(&c, &base, "/orders/createorder", &body).await;
+        assert_eq!(r.status(), 400, "{field}");
+        let e: Value = r.json().await.unwrap();
+        assert!(e["message"].as_str().unwrap().contains(field), "{field}: {e}");
+    }
+    assert_eq!(sb.state().write_count(Vendor::Shipstation, "order.orderKey", "acu-1"), 0, "nothing stored");
+    // No state outside the US and Canada is fine; Canada needs one.
+    let gb = with(&|o| {
+        o["shipTo"] =
+            json!({"name": "Ann Lee", "street1": "1 Mall", "city": "London", "postalCode": "SW1A 1AA", "country": "GB"})
+    });
+    assert_eq!(post(&c, &base, "/orders/createorder", &gb).await.status(), 200);
+    let ca = with(&|o| o["shipTo"]["country"] = json!("CA"));
+    let ca = {
+        let mut x = ca;
+        x["shipTo"].as_object_mut().unwrap().remove("state");
+        x
+    };
+    assert_eq!(post(&c, &base, "/orders/createorder", &ca).await.status(), 400);
+    // createorders: the bad order fails alone.
+    let mut bad = order("ERP-2", Some("acu-2"), "awaiting_shipment");
+    bad["shipTo"]["city"] = json!("");
+    let r: Value = post(
+        &c,
+        &base,
+        "/orders/createorders",
+        &json!([order("ERP-3", Some("acu-3"), "awaiting_shipment"), bad, order("ERP-4", Some("acu-4"), "on_hold")]),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(r["hasErrors"], true);
+    let res = r["results"].as_array().unwrap();
+    assert_eq!(res[0]["success"], true);
+    assert_eq!(res[1]["success"], false);
+    assert_eq!(res[1]["orderKey"], "acu-2");
+    assert!(res[1]["errorMessage"].as_str().unwrap().contains("shipTo.city"));
+    assert_eq!(res[2]["success"], true);
+    let v: Value = get(&c, format!("{base}/orders?orderNumber=ERP-&pageSize=500")).await.json().await.unwrap();
+    assert_eq!(v["total"], 3, "ERP-1 (GB), ERP-3, ERP-4");
+    let many: Vec<Value> =
+        (0..101).map(|i| order(&format!("B-{i}"), Some(&format!("b-{i}")), "awaiting_shipment")).collect();
+    let r = post(&c, &base, "/orders/createorders", &json!(many)).await;
+    assert_eq!(r.status(), 400);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn open_orders_move_between_statuses_and_closed_ones_refuse_updates_and_labels() {
+    let (sb, c, base) = common::sandbox_for(Vendor::Shipstation).await;
+    let a = create_order(&c, &base, "ERP-10", "acu-10").await;
+    let id = a["orderId"].as_i64().unwrap();
+    for status in ["on_hold", "awaiting_shipment", "on_hold"] {
+        let v: Value = post(&c, &base, "/orders/createorder", &order("ERP-10", Some("acu-10"), status))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(v["orderId"], id);
+        assert_eq!(v["orderStatus"], status);
+    }
+    // No label while on hold.
+    let labels = |ids: Vec<i64>| CreateShipments { order_ids: ids, ..Default::default() };
+    let e = sb.state().shipstation_create_shipments(&labels(vec![id])).unwrap_err();
+    assert!(e.contains("on_hold"), "{e}");
+    let v: Value = post(&c, &base, "/orders/createorder", &order("ERP-10", Some("acu-10"), "cancelled"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["orderStatus"], "cancelled");
+    let r = post(&c, &base, "/orders/createorder", &order("ERP-10", Some("acu-10"), "awaiting_shipment")).await;
+    assert_eq!(r.status(), 400);
+    let e: Value = r.json().await.unwrap();
+    assert!(e["message"].as_str().unwrap().contains("can no longer be updated"), "{e}");
+    assert!(sb.state().shipstation_create_shipments(&labels(vec![id])).unwrap_err().contains("cancelled"));
+    // An order that reached ShipStation without a city (not through createorder): no label.
+    let mut body = order("ERP-11", Some("acu-11"), "awaiting_shipment");
+    body["shipTo"]["city"] = json!("");
+    let (o, _) = sb.state().shipstation().upsert(&body, chrono::Utc::now()).unwrap();
+    let e = sb.state().shipstation_create_shipments(&labels(vec![o["orderId"].as_i64().unwrap()])).unwrap_err();
+    assert!(e.contains("Invalid City, State, or Zip"), "{e}");
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn labels_for_createorder_orders_fire_ship_notify_and_voiding_reopens_the_order() {
+    let rx = common::Receiver::start(0).await;
+    let (sb, c, base) = common::sandbox_for(Vendor::Shipstation).await;
+    sb.state().set_webhook(Vendor::Shipstation, Some(WebhookTarget::new(&rx.url)));
+    let mut body = order("SO000001-000001", Some("acu-SO-000001"), "awaiting_shipment");
+    body["items"] = json!([
+        {"lineItemKey": "1", "sku": "WATER2809", "name": "Spring water", "quantity": 3, "unitPrice": 20},
+    ]);
+    let a: Value = post(&c, &base, "/orders/createorder", &body).await.json().await.unwrap();
+    let (_, made) = sb
+        .state()
+        .shipstation_create_shipments(&CreateShipments {
+            order_numbers: vec!["SO000001-000001".into()],
+            tracking_numbers: vec!["1ZERP0001".into()],
+            ..Default::default()
+        })
+        .unwrap();
+    let got = rx.wait(1).await;
+    assert_eq!(got[0].1["resource_type"], "SHIP_NOTIFY");
+    let url =
+        got[0].1["resource_url"].as_str().unwrap().replace("includeShipmentItems=False", "includeShipmentItems=true");
+    let v: Value = get(&c, url).await.json().await.unwrap();
+    assert_eq!(v["shipments"][0]["orderKey"], "acu-SO-000001");
+    assert_eq!(v["shipments"][0]["trackingNumber"], "1ZERP0001");
+    assert_eq!(v["shipments"][0]["shipmentItems"][0]["lineItemKey"], "1");
+    let o: Value = get(&c, format!("{base}/orders/{}", a["orderId"])).await.json().await.unwrap();
+    assert_eq!(o["orderStatus"], "shipped");
+    // Void: listed as voided, the order awaits shipment again and can be updated and relabelled.
+    let sid = made[0]["shipmentId"].as_i64().unwrap();
+    let voided = sb.state().shipstation_void_shipment(sid).unwrap();
+    assert_eq!(voided["voided"], true);
+    assert!(voided["voidDate"].is_string());
+    assert!(sb.state().shipstation_void_shipment(sid).unwrap_err().contains("already voided"));
+    let v: Value = get(&c, format!("{base}/shipments?orderId={}", a["orderId"])).await.json().await.unwrap();
+    assert_eq!(v["shipments"][0]["voided"], true);
+    let o: Value = get(&c, format!("{base}/orders/{}", a["orderId"])).await.json().await.unwrap();
+    assert_eq!(o["orderStatus"], "awaiting_shipment");
+    assert_eq!(post(&c, &base, "/orders/createorder", &body).await.status(), 200);
+    sb.state()
+        .shipstation_create_shipments(&CreateShipments {
+            order_ids: vec![a["orderId"].as_i64().unwrap()],
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(rx.wait(2).await.len(), 2);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_store_time_zone_reads_and_returns_the_order_date_in_it() {
+    // Default: the account's Pacific convention.
+    let (sb, c, base) = common::sandbox_for(Vendor::Shipstation).await;
+    let mut body = order("TZ-1", Some("tz-1"), "awaiting_shipment");
+    body["orderDate"] = json!("2024-05-01T09:00:00");
+    let v: Value = post(&c, &base, "/orders/createorder", &body).await.json().await.unwrap();
+    assert_eq!(v["orderDate"], "2024-05-01T09:00:00", "kept as sent");
+    let n = |q: &str| {
+        let (c, base) = (c.clone(), base.clone());
+        let q = q.to_string();
+        async move {
+            let v: Value = get(&c, format!("{base}/orders?orderNumber=TZ-&{q}")).await.json().await.unwrap();
+            v["total"].as_u64().unwrap()
+        }
+    };
+    assert_eq!(n("orderDateStart=2024-05-01T08:30:00").await, 1);
+    assert_eq!(n("orderDateStart=2024-05-01T09:30:00").await, 0);
+    sb.shutdown().await;
+
+    // A store in New York: 09:00 there is 06:00 Pacific, the zone of the range parameters.
+    let sb = common::sandbox_with(|c| c.shipstation_store_time_zone = Some(chrono_tz::America::New_York)).await;
+    let base = sb.urls().shipstation.clone();
+    let v: Value = post(&c, &base, "/orders/createorder", &body).await.json().await.unwrap();
+    assert_eq!(v["orderDate"], "2024-05-01T09:00:00.0000000", "returned in the store's zone");
+    assert_eq!(v["createDate"].as_str().unwrap().len(), 27, "other timestamps stay Pacific");
+    let n = |q: &str| {
+        let (c, base) = (c.clone(), base.clone());
+        let q = q.to_string();
+        async move {
+            let v: Value = get(&c, format!("{base}/orders?orderNumber=TZ-&{q}")).await.json().await.unwrap();
+            v["total"].as_u64().unwrap()
+        }
+    };
+    assert_eq!(n("orderDateStart=2024-05-01T05:30:00").await, 1);
+    assert_eq!(n("orderDateStart=2024-05-01T06:30:00").await, 0);
+    assert_eq!(n("orderDateEnd=2024-05-01T06:00:00").await, 1);
+    assert_eq!(sb.state().shipstation().order_tz(), chrono_tz::America::New_York);
+    let state: Value = common::json(c.get(format!("{base}/_sandbox/state"))).await;
+    assert_eq!(state["store_time_zone"], "America/New_York");
+    sb.shutdown().await;
+}

@@ -25,7 +25,7 @@ use crate::webhook::Signing;
 
 const V: Vendor = Vendor::Acumatica;
 
-fn err(status: StatusCode, msg: impl AsRef<str>) -> Response {
+pub(super) fn err(status: StatusCode, msg: impl AsRef<str>) -> Response {
     vendor_error(V, status, msg.as_ref())
 }
 
@@ -37,7 +37,10 @@ pub fn router(state: SharedState) -> Router {
         .route("/{instance}/entity", get(endpoints))
         .route("/{instance}/entity/Default/{ver}/swagger.json", get(swagger))
         .route("/{instance}/entity/Default/{ver}/{entity}", get(list_entities).put(put_entity))
-        .route("/{instance}/entity/Default/{ver}/{entity}/{*keys}", get(get_entity).delete(delete_entity))
+        .route(
+            "/{instance}/entity/Default/{ver}/{entity}/{*keys}",
+            get(get_entity).delete(delete_entity).post(super::shipments::post_action),
+        )
         .with_state(state)
 }
 
@@ -245,7 +248,7 @@ async fn swagger(
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Entity {
+pub(super) enum Entity {
     SalesOrder,
     Customer,
     StockItem,
@@ -254,7 +257,7 @@ enum Entity {
 }
 
 /// Instance, endpoint version and session/token checks for `/entity/Default/{ver}/...`.
-fn gate(s: &SharedState, instance: &str, ver: &str, h: &HeaderMap) -> Result<(), Response> {
+pub(super) fn gate(s: &SharedState, instance: &str, ver: &str, h: &HeaderMap) -> Result<(), Response> {
     check_instance(s, instance)?;
     check_version(ver)?;
     auth(s, h).map(|_| ())
@@ -302,9 +305,9 @@ fn store_mut(st: &mut AcState, e: Entity) -> &mut std::collections::BTreeMap<Str
     }
 }
 
-struct Shape {
-    expand: Vec<String>,
-    select: Vec<String>,
+pub(super) struct Shape {
+    pub(super) expand: Vec<String>,
+    pub(super) select: Vec<String>,
 }
 
 fn list_of(pairs: &[(String, String)], key: &str) -> Vec<String> {
@@ -319,7 +322,7 @@ fn list_of(pairs: &[(String, String)], key: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn shape(pairs: &[(String, String)]) -> Shape {
+pub(super) fn shape(pairs: &[(String, String)]) -> Shape {
     Shape {
         expand: list_of(pairs, "$expand"),
         select: qget(pairs, "$select")
@@ -328,7 +331,7 @@ fn shape(pairs: &[(String, String)]) -> Shape {
     }
 }
 
-fn with_links(mut e: Value, ver: &str, entity: &str) -> Value {
+pub(super) fn with_links(mut e: Value, ver: &str, entity: &str) -> Value {
     if let Some(id) = e.get("id").and_then(Value::as_str).map(str::to_string) {
         e["_links"] = json!({
             "self": format!("/entity/Default/{ver}/{entity}/{id}"),
@@ -392,7 +395,7 @@ async fn list_entities(
     Json(Value::Array(page)).into_response()
 }
 
-fn find_key(st: &AcState, e: Entity, keys: &str) -> Option<String> {
+pub(super) fn find_key(st: &AcState, e: Entity, keys: &str) -> Option<String> {
     let map = store(st, e);
     let keys = keys.trim_matches('/');
     if map.contains_key(keys) {
@@ -413,6 +416,9 @@ async fn get_entity(
         Ok(e) => e,
         Err(r) => return r,
     };
+    if let Some(op) = super::shipments::operation_id(&keys) {
+        return super::shipments::poll_operation(&s, op);
+    }
     let sh = shape(&query_pairs(uri.query()));
     let st = s.acumatica();
     match find_key(&st, e, &keys) {
@@ -442,7 +448,7 @@ async fn delete_entity(
 
 /// Merge a PUT body into a stored record: wrapped fields replace, linked objects merge field by
 /// field, detail rows with `id` update (or `delete`), rows without `id` are added.
-fn merge(target: &mut Value, patch: &Value) {
+pub(super) fn merge(target: &mut Value, patch: &Value) {
     let (Some(t), Some(p)) = (target.as_object_mut(), patch.as_object()) else {
         return;
     };
@@ -505,7 +511,7 @@ fn merge_rows(list: &mut Vec<Value>, rows: &[Value]) {
 }
 
 /// Put `error` on a (possibly nested) field of `body`.
-fn annotate(body: &mut Value, path: &[&str], msg: &str) {
+pub(super) fn annotate(body: &mut Value, path: &[&str], msg: &str) {
     let mut cur = body;
     for (i, seg) in path.iter().enumerate() {
         let last = i == path.len() - 1;
@@ -530,7 +536,7 @@ fn annotate(body: &mut Value, path: &[&str], msg: &str) {
     }
 }
 
-type FieldErrors = Vec<(Vec<String>, String)>;
+pub(super) type FieldErrors = Vec<(Vec<String>, String)>;
 
 pub(super) fn validate_sales_order(st: &AcState, e: &Value, inserting: bool) -> FieldErrors {
     let mut errs: FieldErrors = Vec::new();
@@ -720,7 +726,7 @@ pub(super) fn compute_sales_order(st: &AcState, e: &mut Value) {
     e["Totals"] = totals;
 }
 
-fn is_star(h: &HeaderMap, name: &str) -> bool {
+pub(super) fn is_star(h: &HeaderMap, name: &str) -> bool {
     h.get(name).and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim() == "*")
 }
 
@@ -744,6 +750,7 @@ async fn put_entity(
     match e {
         Entity::SalesOrder => put_sales_order(&s, &h, body, &sh, &ver),
         Entity::Customer => put_customer(&s, &h, body, &sh, &ver),
+        Entity::Shipment => super::shipments::put_shipment(&s, &h, body, &sh, &ver),
         _ => err(StatusCode::BAD_REQUEST, format!("The sandbox does not model writes to '{entity}'.")),
     }
 }
@@ -900,7 +907,7 @@ fn ticks() -> i64 {
 }
 
 impl SharedState {
-    fn acumatica_push(&self, query: &str, inserted: Vec<Value>, deleted: Vec<Value>) {
+    pub(super) fn acumatica_push(&self, query: &str, inserted: Vec<Value>, deleted: Vec<Value>) {
         let ts = {
             let mut st = self.acumatica();
             st.push_seq = st.push_seq.max(ticks() - 1) + 1;
@@ -1237,6 +1244,9 @@ pub fn control_router(state: SharedState) -> Router {
         .route("/_sandbox/stock-items", get(ctl_stock))
         .route("/_sandbox/shipments", get(ctl_shipments))
         .route("/_sandbox/shipments/confirm", post(ctl_confirm))
+        .route("/_sandbox/shipments/create", post(super::shipments::ctl_create))
+        .route("/_sandbox/shipments/{nbr}/confirm", post(super::shipments::ctl_confirm_nbr))
+        .route("/_sandbox/shipments/{nbr}/cancel", post(super::shipments::ctl_cancel))
         .route("/_sandbox/sales-orders/enter", post(super::erp::ctl_enter))
         .route("/_sandbox/sales-orders/payment", post(super::erp::ctl_payment))
         .route("/_sandbox/sales-orders/release-invoice", post(super::erp::ctl_release_invoice))

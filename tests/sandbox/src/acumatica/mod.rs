@@ -5,12 +5,15 @@
 //! Shipment with packages and tracking numbers, `$filter/$expand/$select/$top/$skip`, the
 //! `{"value": ...}` wrapper, custom fields, and push notifications on shipment confirmation and
 //! order status changes. ERP-side activity (`erp.rs`): sales orders entered as in SO301000,
-//! payments applied to them, SalesInvoice released from confirmed shipments.
+//! payments applied to them, SalesInvoice released from confirmed shipments. Shipping station
+//! (`shipments.rs`): open shipments created for orders, `PUT Shipment` (Hold, ship-to, packages),
+//! the `ConfirmShipment` action (202 + Location) and cancellation.
 
 mod api;
 mod erp;
 pub mod filter;
 pub mod schema;
+mod shipments;
 mod sim;
 
 use std::collections::{BTreeMap, HashMap};
@@ -27,6 +30,7 @@ use crate::seed::SeedData;
 
 pub use api::{control_router, router, ConfirmShipment, ShipLine, ShipPackage};
 pub use erp::{EnterLine, EnterOrder, ShipToOverride};
+pub use shipments::{CreateShipment, NewPackage};
 pub use sim::Sim;
 
 /// Endpoint versions served under `/entity/Default/{version}/`.
@@ -96,6 +100,8 @@ pub struct AcState {
     pub commercial_transactions: u64,
     pub tz: Tz,
     pub(crate) push_seq: i64,
+    /// Long-running operations started by actions (202 + Location): id → polls still answering 202.
+    pub(crate) operations: HashMap<String, u32>,
 }
 
 impl AcState {
@@ -117,6 +123,7 @@ impl AcState {
             commercial_transactions: 0,
             tz: cfg.acumatica_time_zone,
             push_seq: 0,
+            operations: HashMap::new(),
         };
         let now = s.now();
         for (i, p) in data.products.iter().enumerate() {
@@ -250,6 +257,11 @@ impl AcState {
     /// Sales invoice by `ReferenceNbr` (type Invoice) — convenience for tests.
     pub fn sales_invoice(&self, reference_nbr: &str) -> Option<&Value> {
         self.invoices.get(&format!("Invoice/{reference_nbr}"))
+    }
+
+    /// Shipment by `ShipmentNbr` — convenience for tests.
+    pub fn shipment(&self, shipment_nbr: &str) -> Option<&Value> {
+        self.shipments.get(shipment_nbr)
     }
 
     pub(crate) fn next_shipment_nbr(&mut self) -> String {

@@ -297,14 +297,25 @@ const DEFS: &[(&str, &[(&str, &str)])] = &[
             ("WarehouseID", "S"),
             ("Hold", "B"),
             ("PackageCount", "I"),
+            ("PackageWeight", "D"),
             ("ShippedQty", "D"),
             ("ShippedWeight", "D"),
             ("FreightCost", "D"),
             ("FreightPrice", "D"),
             ("LastModifiedDateTime", "T"),
+            ("ShippingSettings", "ShipmentShippingSettings"),
             ("Orders", "[ShipmentOrderDetail]"),
             ("Details", "[ShipmentDetail]"),
             ("Packages", "[ShipmentPackage]"),
+        ],
+    ),
+    (
+        "ShipmentShippingSettings",
+        &[
+            ("ShipToAddressOverride", "B"),
+            ("ShipToContactOverride", "B"),
+            ("ShipToAddress", "Address"),
+            ("ShipToContact", "DocContact"),
         ],
     ),
     (
@@ -364,6 +375,9 @@ const DEFS: &[(&str, &[(&str, &str)])] = &[
 
 const TOP_LEVEL: &[&str] = &["SalesOrder", "Customer", "StockItem", "Shipment", "SalesInvoice"];
 
+/// Actions served over HTTP: (entity, action).
+const ACTIONS: &[(&str, &str)] = &[("Shipment", "ConfirmShipment")];
+
 fn value_def(json_type: &str, format: Option<&str>) -> Value {
     let mut v = json!({ "type": json_type });
     if let Some(f) = format {
@@ -413,6 +427,13 @@ fn schemas(prefix: &str) -> Map<String, Value> {
         }
         defs.insert(name.to_string(), json!({ "allOf": [ r("Entity"), { "type": "object", "properties": props } ] }));
     }
+    for (entity, action) in ACTIONS {
+        defs.insert(
+            action.to_string(),
+            json!({ "type": "object", "required": ["entity"], "properties": {
+                "entity": r(entity), "parameters": { "type": "object" } } }),
+        );
+    }
     defs
 }
 
@@ -440,6 +461,15 @@ fn swagger2(version: &str, instance_url: &str) -> Value {
     let params: Vec<Value> =
         QUERY_OPTIONS.iter().map(|(_, name, ty, _)| json!({ "name": name, "in": "query", "type": ty })).collect();
     let mut paths = Map::new();
+    for (e, a) in ACTIONS {
+        paths.insert(
+            format!("/{e}/{a}"),
+            json!({ "post": { "tags": [e], "operationId": format!("{e}_InvokeAction_{a}"),
+                "parameters": [ { "name": "invokeAction", "in": "body", "required": true,
+                                  "schema": { "$ref": format!("#/definitions/{a}") } } ],
+                "responses": { "202": { "description": "Accepted" }, "204": { "description": "No Content" } } } }),
+        );
+    }
     for e in TOP_LEVEL {
         let r = json!({ "$ref": format!("#/definitions/{e}") });
         paths.insert(
@@ -511,6 +541,15 @@ fn openapi3(version: &str, instance_url: &str) -> Value {
     );
     let query = |keys: &[&str]| Value::Array(keys.iter().map(|k| param(k)).collect());
     let mut paths = Map::new();
+    for (e, a) in ACTIONS {
+        paths.insert(
+            format!("/{e}/{a}"),
+            json!({ "post": { "tags": [e], "operationId": format!("{e}_InvokeAction_{a}"),
+                "requestBody": { "content": content(json!({ "$ref": format!("#/components/schemas/{a}") })),
+                                 "required": true, "x-bodyName": "invokeAction" },
+                "responses": { "202": { "description": "Accepted" }, "204": { "description": "No Content" } } } }),
+        );
+    }
     for e in TOP_LEVEL {
         let r = json!({ "$ref": format!("#/components/schemas/{e}") });
         paths.insert(
@@ -568,6 +607,8 @@ mod tests {
             assert!(defs.contains_key(name), "dangling $ref {name}");
         }
         assert!(doc["paths"]["/SalesOrder"]["put"].is_object());
+        assert!(doc["paths"]["/Shipment/ConfirmShipment"]["post"].is_object());
+        assert!(defs["Shipment"].to_string().contains("ShipmentShippingSettings"));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{parse_ss_time, ss_time, ORDER_STATUSES};
+use super::{parse_ss_time, ss_time, CREATE_STATUSES, ORDER_STATUSES};
 use crate::core::{parse_i64, qget, query_pairs, SharedState, Vendor};
 use crate::faults::vendor_error;
 use crate::inspect::{ctl_body, ctl_error};
@@ -123,8 +123,9 @@ async fn list_orders(State(s): State<SharedState>, h: HeaderMap, uri: Uri) -> Re
     let customer = qget(&pairs, "customerName").map(str::to_ascii_lowercase);
     let keyword = qget(&pairs, "itemKeyword").map(str::to_ascii_lowercase);
     let store = qget(&pairs, "storeId").and_then(|x| x.parse::<i64>().ok());
-    let tz = s.config().shipstation_time_zone;
     let st = s.shipstation();
+    // Range parameters are read in the account's zone, an order's orderDate in its store's.
+    let tz = st.order_tz();
     let mut hits: Vec<&super::SsOrder> = st
         .orders
         .values()
@@ -207,8 +208,8 @@ fn validate_order(v: &Value) -> Result<(), String> {
     }
     match v.get("orderStatus").and_then(Value::as_str) {
         None => return Err("orderStatus is required.".into()),
-        Some(st) if !ORDER_STATUSES.contains(&st) => {
-            return Err(format!("orderStatus '{st}' is not a valid order status."))
+        Some(st) if !CREATE_STATUSES.contains(&st) => {
+            return Err(format!("orderStatus '{st}' is not a valid order status ({}).", CREATE_STATUSES.join(", ")))
         }
         _ => {}
     }
@@ -217,12 +218,57 @@ fn validate_order(v: &Value) -> Result<(), String> {
             return Err(format!("{f} is required."));
         }
     }
+    if let Some(problem) = address_problem(&v["shipTo"], "shipTo") {
+        return Err(problem);
+    }
     for (i, it) in v.get("items").and_then(Value::as_array).into_iter().flatten().enumerate() {
         if it.get("quantity").and_then(parse_i64).is_none() {
             return Err(format!("items[{i}].quantity must be an integer."));
         }
     }
     Ok(())
+}
+
+/// What is missing or wrong in a ship-to address (createorder refuses it): `name`, `street1`,
+/// `city`, `postalCode` and a 2-letter `country` are required, `state` too for US and CA.
+fn address_problem(a: &Value, path: &str) -> Option<String> {
+    let text = |f: &str| match &a[f] {
+        Value::String(x) => x.trim().to_string(),
+        Value::Number(n) => n.to_string(),
+        _ => String::new(),
+    };
+    for f in ["name", "street1", "city", "postalCode", "country"] {
+        if text(f).is_empty() {
+            return Some(format!("{path}.{f} is required."));
+        }
+    }
+    let country = text("country");
+    if country.chars().count() != 2 || !country.chars().all(|c| c.is_ascii_alphabetic()) {
+        return Some(format!("{path}.country '{country}' must be a 2-letter ISO country code."));
+    }
+    if matches!(country.to_ascii_uppercase().as_str(), "US" | "CA") && text("state").is_empty() {
+        return Some(format!("{path}.state is required for country {country}."));
+    }
+    None
+}
+
+/// Why a label cannot be bought for an order: cancelled or on hold, or a ship-to address without
+/// city, state (US/CA) or postal code ("Invalid City, State, or Zip").
+fn label_problem(o: &Value) -> Option<String> {
+    let number = o["orderNumber"].as_str().unwrap_or("");
+    if let Some(st @ ("cancelled" | "on_hold")) = o["orderStatus"].as_str() {
+        return Some(format!("order {number} is {st}: no label can be created for it"));
+    }
+    let a = &o["shipTo"];
+    let empty = |f: &str| a[f].as_str().is_none_or(|x| x.trim().is_empty());
+    let country = a["country"].as_str().unwrap_or("").to_ascii_uppercase();
+    if empty("city") || empty("postalCode") || (matches!(country.as_str(), "US" | "CA") && empty("state")) {
+        return Some(format!("order {number}: Invalid City, State, or Zip"));
+    }
+    if country.len() != 2 {
+        return Some(format!("order {number}: the ship-to country is missing or invalid"));
+    }
+    None
 }
 
 fn upsert_one(s: &SharedState, v: &Value) -> Result<Value, String> {
@@ -483,8 +529,11 @@ impl SharedState {
                 return Err("orderIds or orderNumbers is required".into());
             }
             for id in &ids {
-                if !st.orders.contains_key(id) {
+                let Some(o) = st.orders.get(id) else {
                     return Err(format!("order {id} not found"));
+                };
+                if let Some(m) = label_problem(&o.json) {
+                    return Err(m);
                 }
             }
             st.next_batch += 1;
@@ -561,14 +610,31 @@ impl SharedState {
         Ok((batch, shipments))
     }
 
-    /// Void a label shipment (it stays listed with `voided: true`).
+    /// Void a label shipment (it stays listed with `voided: true`). When the order has no other
+    /// label left that is not voided, a shipped order goes back to `awaiting_shipment` (so
+    /// createorder can update it again and a new label can be bought). Voiding twice is refused.
     pub fn shipstation_void_shipment(&self, shipment_id: i64) -> Result<Value, String> {
         let mut st = self.shipstation();
         let tz = st.tz;
+        let now = Utc::now();
         let sh = st.shipments.get_mut(&shipment_id).ok_or_else(|| format!("shipment {shipment_id} not found"))?;
+        if sh["voided"] == true {
+            return Err(format!("shipment {shipment_id} is already voided"));
+        }
         sh["voided"] = json!(true);
-        sh["voidDate"] = json!(ss_time(&tz, &Utc::now()));
-        Ok(sh.clone())
+        sh["voidDate"] = json!(ss_time(&tz, &now));
+        let voided = sh.clone();
+        let order_id = voided["orderId"].as_i64();
+        let labels_left = st.shipments.values().any(|x| x["orderId"].as_i64() == order_id && x["voided"] != true);
+        if let Some(o) = order_id.and_then(|id| st.orders.get_mut(&id)) {
+            if !labels_left && o.json["orderStatus"] == "shipped" {
+                o.json["orderStatus"] = json!("awaiting_shipment");
+                o.json["shipDate"] = Value::Null;
+                o.json["modifyDate"] = json!(ss_time(&tz, &now));
+                o.modified = now;
+            }
+        }
+        Ok(voided)
     }
 }
 
@@ -589,6 +655,7 @@ async fn ctl_state(State(s): State<SharedState>) -> Json<Value> {
         "webhooks": st.webhooks.len(),
         "writes": s.write_counts(V),
         "time_zone": st.tz.name(),
+        "store_time_zone": st.store_tz.map(|z| z.name().to_string()),
     }))
 }
 

@@ -2,7 +2,10 @@
 //! `createorders` (bulk), order list/detail, `markasshipped`, `GET /shipments` with the documented
 //! filters (label shipments only), webhook subscriptions, `SHIP_NOTIFY` webhooks whose
 //! `resource_url` points back at the sandbox's own `/shipments?...batchId=...` listing, the
-//! 40-per-minute limit with `X-Rate-Limit-*` headers, and offset-less Pacific timestamps.
+//! 40-per-minute limit with `X-Rate-Limit-*` headers, and offset-less Pacific timestamps (the
+//! `orderDate` in the store's time zone when one is configured). createorder validates the
+//! required fields and the ship-to address; labels are refused for cancelled / on-hold orders and
+//! incomplete addresses; voiding an order's last label returns it to awaiting_shipment.
 
 mod api;
 pub mod model;
@@ -25,6 +28,10 @@ pub use sim::Sim;
 pub const ORDER_STATUSES: &[&str] =
     &["awaiting_payment", "awaiting_shipment", "pending_fulfillment", "shipped", "on_hold", "cancelled"];
 
+/// Statuses `createorder` accepts in `orderStatus` (`pending_fulfillment` is set by ShipStation
+/// for fulfillment providers, not by API clients) [SS5].
+pub const CREATE_STATUSES: &[&str] = &["awaiting_payment", "awaiting_shipment", "shipped", "on_hold", "cancelled"];
+
 /// Statuses in which `createorder` may still update an order [SS5].
 pub const OPEN_STATUSES: &[&str] = &["awaiting_payment", "awaiting_shipment", "on_hold"];
 
@@ -44,6 +51,9 @@ pub struct SsState {
     pub shipments: BTreeMap<i64, Value>,
     pub webhooks: BTreeMap<i64, Value>,
     pub tz: Tz,
+    /// The store's "Configurable Time Zone": `orderDate` is read and returned in it. `None` = the
+    /// account's Pacific convention ([`SsState::tz`]).
+    pub store_tz: Option<Tz>,
     pub(crate) next_order: i64,
     pub(crate) next_item: i64,
     pub(crate) next_shipment: i64,
@@ -87,6 +97,7 @@ impl SsState {
             shipments: BTreeMap::new(),
             webhooks: BTreeMap::new(),
             tz: cfg.shipstation_time_zone,
+            store_tz: cfg.shipstation_store_time_zone,
             next_order: 93_348_000,
             next_item: 128_000_000,
             next_shipment: 71_000_000,
@@ -106,7 +117,7 @@ impl SsState {
             let body = json!({
                 "orderNumber": g.channel_order_id,
                 "orderKey": format!("seed-{}", g.index),
-                "orderDate": ss_time(&s.tz, &g.created),
+                "orderDate": ss_time(&s.order_tz(), &g.created),
                 "orderStatus": "awaiting_shipment",
                 "customerEmail": g.buyer.email,
                 "billTo": address(g),
@@ -123,6 +134,12 @@ impl SsState {
             let _ = s.upsert(&body, g.created);
         }
         s
+    }
+
+    /// The zone offset-less `orderDate` values are read and written in: the store's time zone
+    /// when configured, else the account's (Pacific).
+    pub fn order_tz(&self) -> Tz {
+        self.store_tz.unwrap_or(self.tz)
     }
 
     /// `createorder` semantics: update the order with the same `orderKey`, else create.
@@ -147,6 +164,13 @@ impl SsState {
         });
         let created = existing.map(|i| self.orders[&i].created).unwrap_or(now);
         let mut o = body.clone();
+        // A store with its own time zone reads the offset-less orderDate in it and answers it in
+        // ShipStation's wire form (7 fractional digits) in the same zone.
+        if let Some(tz) = self.store_tz {
+            if let Some(d) = o["orderDate"].as_str().and_then(|d| parse_ss_time(&tz, d)) {
+                o["orderDate"] = json!(ss_time(&tz, &d));
+            }
+        }
         let items: Vec<Value> = body
             .get("items")
             .and_then(Value::as_array)
