@@ -6,10 +6,12 @@ mod draft;
 mod fields;
 mod file;
 mod publish;
+mod station;
 mod template;
 
 pub use apply::*;
 pub use draft::*;
 pub use file::*;
 pub use publish::*;
+pub use station::*;
 pub use template::*;

@@ -6,6 +6,7 @@ mod ids;
 mod money;
 mod order;
 mod shipment;
+mod station;
 
 pub use erp_order::*;
 pub use followups::*;
@@ -13,6 +14,7 @@ pub use ids::*;
 pub use money::{Currency, Money};
 pub use order::*;
 pub use shipment::*;
+pub use station::*;
 
 use crate::error::{Classify, ErrorClass};
 
