@@ -290,3 +290,69 @@ async fn wrong_credentials_are_a_permanent_error_that_does_not_show_the_secret()
     assert!(!format!("{err} {err:?}").contains(secret));
     sb.shutdown().await;
 }
+
+fn station_order(key: &str, city: &str, quantity: Decimal) -> orderbridge::model::StationOrder {
+    use orderbridge::model::{Address, StationItem, StationOrder, StationStatus};
+    let address = Address {
+        name: "Ann Lee".into(),
+        line1: "1 Main St".into(),
+        city: city.into(),
+        region: Some("CO".into()),
+        postal_code: Some("80202".into()),
+        country: "US".into(),
+        ..Address::default()
+    };
+    StationOrder {
+        key: key.into(),
+        number: key.trim_start_matches("AC-").into(),
+        order_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap().and_hms_opt(11, 0, 0).unwrap(),
+        status: StationStatus::AwaitingShipment,
+        ship_to: address.clone(),
+        bill_to: address,
+        items: vec![StationItem {
+            line_key: "1".into(),
+            sku: "WATER2809".into(),
+            name: "Water bottle".into(),
+            quantity,
+            unit_price: Some(Decimal::new(1250, 2)),
+            unit_weight_lb: Some(Decimal::new(12, 1)),
+        }],
+        requested_service: Some("UPS Ground".into()),
+        notes: None,
+        store_id: None,
+        erp_reference: format!("{key} (SO/SO000456)"),
+    }
+}
+
+/// Orders created by key: a repeat updates the same order (status on hold), an order without a
+/// city is refused alone in the station's words, a fractional quantity is refused before the call.
+#[tokio::test]
+async fn station_orders_are_created_and_updated_by_key_and_refusals_name_the_order() {
+    use orderbridge::model::StationStatus;
+    use orderbridge::ports::ShippingStation;
+    let sb = sandbox_with(|_| {}).await;
+    let ss = client(&sb);
+    let orders = vec![
+        station_order("AC-000123", "Denver", Decimal::from(2)),
+        station_order("AC-000124", "", Decimal::from(1)),
+        station_order("AC-000125", "Denver", Decimal::new(15, 1)),
+    ];
+    let outcomes = ss.upsert_orders(&orders).await.unwrap();
+    let by_key = |k: &str| outcomes.iter().find(|o| o.key == k).unwrap().result.clone();
+    let id = by_key("AC-000123").expect("created");
+    assert!(by_key("AC-000124").unwrap_err().contains("city"), "{outcomes:?}");
+    assert!(by_key("AC-000125").unwrap_err().contains("whole number"), "{outcomes:?}");
+
+    let mut held = orders[0].clone();
+    held.status = StationStatus::OnHold;
+    let again = ss.upsert_orders(&[held]).await.unwrap();
+    assert_eq!(again[0].result.as_deref(), Ok(id.as_str()), "the same order, updated");
+    let state = sb.state();
+    let st = state.shipstation();
+    let ours: Vec<&Value> = st.orders.values().map(|o| &o.json).filter(|o| o["orderKey"] == "AC-000123").collect();
+    assert_eq!(ours.len(), 1);
+    assert_eq!(ours[0]["orderStatus"], "on_hold");
+    assert_eq!(ours[0]["items"][0]["quantity"], 2);
+    assert_eq!(ours[0]["advancedOptions"]["customField1"], "AC-000123 (SO/SO000456)");
+    assert!(st.orders.values().all(|o| o.json["orderKey"] != "AC-000124"), "the refused order was not created");
+}

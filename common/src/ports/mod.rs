@@ -16,12 +16,14 @@ mod envelope;
 mod erp_orders;
 mod errors;
 mod followups;
+mod station;
 mod webhook;
 
 pub use envelope::{Envelope, EnvelopeError};
 pub use erp_orders::*;
 pub use errors::*;
 pub use followups::*;
+pub use station::*;
 pub use webhook::*;
 
 /// The time, so cursors, leases and expiry are testable.

@@ -227,3 +227,60 @@ mod url_tests {
         assert_eq!(url.query(), Some("storeID=1&batchId=9&includeShipmentItems=True"));
     }
 }
+
+/// ShipStation accepts at most 100 orders per `createorders` call (vendor-apis §4.4).
+const CREATE_ORDERS_LIMIT: usize = 100;
+
+#[async_trait]
+impl crate::ports::ShippingStation for ShipStationClient {
+    /// `POST /orders/createorders` in chunks of 100: created, or updated by `orderKey`, so a
+    /// repeat after a lost answer updates the same order (retried like a read). An order the
+    /// body cannot express (a fractional quantity) is refused before the call.
+    async fn upsert_orders(
+        &self,
+        orders: &[crate::model::StationOrder],
+    ) -> Result<Vec<crate::ports::StationOutcome>, ConnectorError> {
+        const OP: &str = "create or update orders";
+        let mut outcomes = Vec::new();
+        let mut bodies = Vec::new();
+        for order in orders {
+            match super::mapper::order_body(order) {
+                Ok(body) => bodies.push(body),
+                Err(refusal) => {
+                    outcomes.push(crate::ports::StationOutcome { key: order.key.clone(), result: Err(refusal) })
+                }
+            }
+        }
+        let url = self.base.join("orders/createorders").map_err(|e| ConnectorError::Rejected {
+            vendor: VENDOR,
+            operation: OP,
+            message: format!("base_url: {e}"),
+        })?;
+        let (key, secret) = (self.config.api_key.expose_secret(), self.config.api_secret.expose_secret());
+        for chunk in bodies.chunks(CREATE_ORDERS_LIMIT) {
+            let reply = self
+                .http
+                .send(OP, Idempotency::Safe, |c| {
+                    c.post(url.clone()).basic_auth(key, Some(secret)).header(ACCEPT, "application/json").json(chunk)
+                })
+                .await?;
+            let answer: super::wire::CreateOrdersReply = reply.json(VENDOR, OP)?;
+            for body in chunk {
+                let result = answer.results.iter().find(|r| r.order_key.as_deref() == Some(body.order_key.as_str()));
+                let result = match result {
+                    Some(r) if r.success => {
+                        r.order_id.map(|id| id.to_string()).ok_or_else(|| "no orderId in the answer".into())
+                    }
+                    Some(r) => Err(r.error_message.clone().unwrap_or_else(|| "refused without a message".into())),
+                    None => Err("not in ShipStation's answer".into()),
+                };
+                outcomes.push(crate::ports::StationOutcome { key: body.order_key.clone(), result });
+            }
+        }
+        Ok(outcomes)
+    }
+
+    fn time_zone(&self) -> chrono_tz::Tz {
+        self.tz
+    }
+}

@@ -157,3 +157,63 @@ pub fn to_shipment(tz: &Tz, wire: &ShipmentWire) -> Result<Mapped, Skip> {
 pub fn map_shipment(tz: &Tz, raw: &Value) -> Result<Mapped, Skip> {
     to_shipment(tz, &ShipmentWire::decode(raw)?)
 }
+
+/// The `createorders` body of a station order; a fractional quantity (ShipStation counts whole
+/// units) names the line.
+pub fn order_body(order: &crate::model::StationOrder) -> Result<super::wire::OrderBody, String> {
+    use super::wire::{AddressBody, AdvancedOptionsBody, ItemBody, OrderBody, WeightBody};
+    let address = |a: &crate::model::Address| AddressBody {
+        name: if a.name.trim().is_empty() { a.company.clone().unwrap_or_default() } else { a.name.clone() },
+        company: a.company.clone().filter(|c| !c.trim().is_empty()),
+        street1: a.line1.clone(),
+        street2: a.line2.clone().filter(|l| !l.trim().is_empty()),
+        city: a.city.clone(),
+        state: a.region.clone().filter(|r| !r.trim().is_empty()),
+        postal_code: a.postal_code.clone().unwrap_or_default(),
+        country: a.country.trim().to_ascii_uppercase(),
+        phone: a.phone.clone().filter(|p| !p.trim().is_empty()),
+    };
+    let items = order
+        .items
+        .iter()
+        .map(|i| {
+            let whole = i.quantity.normalize();
+            let quantity = (whole.scale() == 0)
+                .then(|| i64::try_from(whole.mantissa()).ok())
+                .flatten()
+                .filter(|q| *q > 0)
+                .ok_or_else(|| {
+                    format!("line {}: quantity {} is not a whole number of units", i.line_key, i.quantity)
+                })?;
+            Ok(ItemBody {
+                line_item_key: i.line_key.clone(),
+                sku: i.sku.clone(),
+                name: i.name.chars().take(200).collect(),
+                quantity,
+                unit_price: i.unit_price,
+                weight: i.unit_weight_lb.map(|value| WeightBody { value, units: "pounds" }),
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(OrderBody {
+        order_number: order.number.clone(),
+        order_key: order.key.clone(),
+        // Seconds are whole: ShipStation writes seven zeros after them.
+        order_date: order.order_date.format("%Y-%m-%dT%H:%M:%S.0000000").to_string(),
+        order_status: match order.status {
+            crate::model::StationStatus::AwaitingShipment => "awaiting_shipment",
+            crate::model::StationStatus::OnHold => "on_hold",
+            crate::model::StationStatus::Cancelled => "cancelled",
+        },
+        bill_to: address(&order.bill_to),
+        ship_to: address(&order.ship_to),
+        items,
+        requested_shipping_service: order.requested_service.clone(),
+        customer_notes: order.notes.clone(),
+        advanced_options: AdvancedOptionsBody {
+            store_id: order.store_id,
+            custom_field1: order.erp_reference.chars().take(100).collect(),
+            source: "orderbridge",
+        },
+    })
+}

@@ -130,3 +130,94 @@ impl ShipmentWire {
         })
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Orders Orderbridge creates (`POST /orders/createorders`, vendor-apis-erp-out §C.1).
+// ---------------------------------------------------------------------------------------------
+
+/// An address as createorder takes it.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AddressBody {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub company: Option<String>,
+    pub street1: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub street2: Option<String>,
+    pub city: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    pub postal_code: String,
+    pub country: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct WeightBody {
+    pub value: Decimal,
+    pub units: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemBody {
+    pub line_item_key: String,
+    pub sku: String,
+    pub name: String,
+    pub quantity: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit_price: Option<Decimal>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight: Option<WeightBody>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdvancedOptionsBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store_id: Option<i64>,
+    pub custom_field1: String,
+    pub source: &'static str,
+}
+
+/// One order of `createorder(s)`: created, or updated when `orderKey` exists.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderBody {
+    pub order_number: String,
+    pub order_key: String,
+    /// Offset-less, in the account's (or store's) zone.
+    pub order_date: String,
+    pub order_status: &'static str,
+    pub bill_to: AddressBody,
+    pub ship_to: AddressBody,
+    pub items: Vec<ItemBody>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requested_shipping_service: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_notes: Option<String>,
+    pub advanced_options: AdvancedOptionsBody,
+}
+
+/// The answer of `createorders`: one result per order.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateOrdersReply {
+    #[serde(default)]
+    pub results: Vec<CreateOrderResult>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateOrderResult {
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    pub order_id: Option<i64>,
+    #[serde(default)]
+    pub order_key: Option<String>,
+    #[serde(default)]
+    pub success: bool,
+    #[serde(default)]
+    pub error_message: Option<String>,
+}

@@ -1,0 +1,42 @@
+//! Ports of the shipping-station direction: ERP shipments read for export, and the station that
+//! receives them as orders (created or updated by their key, so a repeat is an update).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::ConnectorError;
+use crate::model::{OutboundShipment, StationOrder};
+
+/// The ERP as the source of shipments a shipping station labels.
+#[async_trait]
+pub trait OutboundShipments: Send + Sync {
+    /// Shipments modified since `since` whose status is one of `statuses`, whole (lines, packages,
+    /// ship-to, the orders they cover).
+    async fn outbound_since(
+        &self,
+        since: DateTime<Utc>,
+        statuses: &[String],
+    ) -> Result<Vec<OutboundShipment>, ConnectorError>;
+    /// One shipment, whole; None when it no longer exists.
+    async fn outbound(&self, shipment_nbr: &str) -> Result<Option<OutboundShipment>, ConnectorError>;
+    /// Writes `note` on the shipment, where people working it look (what keeps it from export).
+    async fn note_on_shipment(&self, shipment_nbr: &str, note: &str) -> Result<(), ConnectorError>;
+}
+
+/// What the station answered for one order of a bulk create-or-update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StationOutcome {
+    pub key: String,
+    /// The station's order id, or its refusal in its own words.
+    pub result: Result<String, String>,
+}
+
+/// A shipping station orders are created in (ShipStation `createorders`).
+#[async_trait]
+pub trait ShippingStation: Send + Sync {
+    /// Creates or updates each order by its key, in as few calls as the station allows; one
+    /// outcome per order (a refused order does not fail the others).
+    async fn upsert_orders(&self, orders: &[StationOrder]) -> Result<Vec<StationOutcome>, ConnectorError>;
+    /// The zone the station reads offset-less order dates in.
+    fn time_zone(&self) -> chrono_tz::Tz;
+}
