@@ -183,51 +183,6 @@ impl ShippingTool for ShipStationClient {
     }
 }
 
-#[cfg(test)]
-mod url_tests {
-    use secrecy::SecretString;
-
-    use super::*;
-
-    fn client(base: &str) -> ShipStationClient {
-        let secret = |s: &str| SecretString::from(s.to_owned());
-        ShipStationClient::new(ShipStationConfig::new(base, secret("key"), secret("secret"))).unwrap()
-    }
-
-    #[test]
-    fn only_shipment_listings_on_the_api_host_are_fetched() {
-        let c = client("https://ssapi.shipstation.com");
-        assert_eq!(c.allowed_hosts(), vec!["ssapi.shipstation.com".to_owned()]);
-        let ok = c.own_url("https://ssapi.shipstation.com:443/shipments?storeID=1&batchId=2#x").unwrap();
-        assert_eq!(ok.as_str(), "https://ssapi.shipstation.com/shipments?storeID=1&batchId=2");
-        for bad in [
-            "https://evil.example/shipments?batchId=2",
-            "http://ssapi.shipstation.com/shipments?batchId=2",
-            "https://ssapi.shipstation.com:8443/shipments?batchId=2",
-            "https://ssapi.shipstation.com.evil.example/shipments",
-            "https://user:pw@ssapi.shipstation.com/shipments",
-            "https://ssapi.shipstation.com/orders?orderId=1",
-            "/shipments?batchId=2",
-        ] {
-            let err = c.own_url(bad).unwrap_err();
-            assert!(matches!(err, ConnectorError::Rejected { .. }), "{bad}: {err}");
-            assert!(!err.to_string().contains("secret"), "{err}");
-        }
-        let local = client("http://127.0.0.1:4000/prefix");
-        assert_eq!(local.allowed_hosts(), vec!["127.0.0.1:4000".to_owned()]);
-        assert!(local.own_url("http://127.0.0.1:4000/prefix/shipments?batchId=1").is_ok());
-        assert!(local.own_url("http://127.0.0.1:4000/shipments?batchId=1").is_err());
-    }
-
-    #[test]
-    fn the_items_flag_is_replaced_not_duplicated() {
-        let mut url =
-            url::Url::parse("https://x.test/shipments?storeID=1&includeShipmentItems=False&batchId=9").unwrap();
-        set_param(&mut url, "includeShipmentItems", "True");
-        assert_eq!(url.query(), Some("storeID=1&batchId=9&includeShipmentItems=True"));
-    }
-}
-
 /// ShipStation accepts at most 100 orders per `createorders` call (vendor-apis §4.4).
 const CREATE_ORDERS_LIMIT: usize = 100;
 
@@ -282,5 +237,50 @@ impl crate::ports::ShippingStation for ShipStationClient {
 
     fn time_zone(&self) -> chrono_tz::Tz {
         self.tz
+    }
+}
+
+#[cfg(test)]
+mod url_tests {
+    use secrecy::SecretString;
+
+    use super::*;
+
+    fn client(base: &str) -> ShipStationClient {
+        let secret = |s: &str| SecretString::from(s.to_owned());
+        ShipStationClient::new(ShipStationConfig::new(base, secret("key"), secret("secret"))).unwrap()
+    }
+
+    #[test]
+    fn only_shipment_listings_on_the_api_host_are_fetched() {
+        let c = client("https://ssapi.shipstation.com");
+        assert_eq!(c.allowed_hosts(), vec!["ssapi.shipstation.com".to_owned()]);
+        let ok = c.own_url("https://ssapi.shipstation.com:443/shipments?storeID=1&batchId=2#x").unwrap();
+        assert_eq!(ok.as_str(), "https://ssapi.shipstation.com/shipments?storeID=1&batchId=2");
+        for bad in [
+            "https://evil.example/shipments?batchId=2",
+            "http://ssapi.shipstation.com/shipments?batchId=2",
+            "https://ssapi.shipstation.com:8443/shipments?batchId=2",
+            "https://ssapi.shipstation.com.evil.example/shipments",
+            "https://user:pw@ssapi.shipstation.com/shipments",
+            "https://ssapi.shipstation.com/orders?orderId=1",
+            "/shipments?batchId=2",
+        ] {
+            let err = c.own_url(bad).unwrap_err();
+            assert!(matches!(err, ConnectorError::Rejected { .. }), "{bad}: {err}");
+            assert!(!err.to_string().contains("secret"), "{err}");
+        }
+        let local = client("http://127.0.0.1:4000/prefix");
+        assert_eq!(local.allowed_hosts(), vec!["127.0.0.1:4000".to_owned()]);
+        assert!(local.own_url("http://127.0.0.1:4000/prefix/shipments?batchId=1").is_ok());
+        assert!(local.own_url("http://127.0.0.1:4000/shipments?batchId=1").is_err());
+    }
+
+    #[test]
+    fn the_items_flag_is_replaced_not_duplicated() {
+        let mut url =
+            url::Url::parse("https://x.test/shipments?storeID=1&includeShipmentItems=False&batchId=9").unwrap();
+        set_param(&mut url, "includeShipmentItems", "True");
+        assert_eq!(url.query(), Some("storeID=1&batchId=9&includeShipmentItems=True"));
     }
 }
