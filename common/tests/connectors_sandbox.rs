@@ -622,3 +622,56 @@ async fn acumatica_licence_full_of_api_users_is_retryable_and_says_so() {
     ours.logout().await;
     sb.shutdown().await;
 }
+
+/// Shipments to export read back whole: an Open shipment with its line, package and ship-to,
+/// listed by status and modification time (an On Hold one only when asked for), read one by one,
+/// a blanked address showing what a label lacks, and a note written on the shipment.
+#[tokio::test]
+async fn acumatica_reads_open_shipments_for_a_shipping_station_and_notes_what_is_missing() {
+    use orderbridge::model::{missing_address_fields, OutboundState};
+    use orderbridge::ports::OutboundShipments;
+    use orderbridge_sandbox::acumatica::{CreateShipment, EnterLine, EnterOrder};
+    let sb = sandbox().await;
+    let client = acumatica(&sb);
+    let since = chrono::Utc::now() - chrono::Duration::minutes(1);
+    let mut shipments = Vec::new();
+    for (hold, blank) in [(false, vec![]), (true, vec![]), (false, vec!["City".to_owned(), "PostalCode".to_owned()])] {
+        let order = EnterOrder {
+            customer_id: "AACUSTOMER".into(),
+            ship_via: Some("UPSGROUND".into()),
+            lines: vec![EnterLine::new("WATER2809", rust_decimal::Decimal::from(3))],
+            ..EnterOrder::default()
+        };
+        let so = sb.state().acumatica_enter_order(&order).unwrap();
+        let nbr = so["OrderNbr"]["value"].as_str().unwrap().to_owned();
+        let request = CreateShipment { hold, blank, ..CreateShipment::for_order(&nbr) };
+        let shipment = sb.state().acumatica_create_shipment(&request).unwrap();
+        shipments.push(shipment["ShipmentNbr"]["value"].as_str().unwrap().to_owned());
+    }
+    let open = client.outbound_since(since, &["Open".to_owned()]).await.unwrap();
+    let nbrs: Vec<&str> = open.iter().map(|s| s.source.id.as_str()).collect();
+    assert_eq!(nbrs, vec![shipments[0].as_str(), shipments[2].as_str()], "On Hold left out");
+    let first = &open[0];
+    assert_eq!(first.state, OutboundState::Open);
+    assert_eq!(first.lines.len(), 1);
+    assert_eq!(first.lines[0].sku, "WATER2809");
+    assert_eq!(first.lines[0].quantity, rust_decimal::Decimal::from(3));
+    assert_eq!(first.packages.len(), 1);
+    assert!(first.packages[0].tracking.is_none());
+    assert_eq!(first.orders.len(), 1);
+    assert!(first.shipment_date.is_some());
+    assert!(missing_address_fields(&first.ship_to).is_empty(), "{:?}", first.ship_to);
+    assert_eq!(missing_address_fields(&open[1].ship_to), vec!["city", "postal code"]);
+    let both = client.outbound_since(since, &["Open".to_owned(), "On Hold".to_owned()]).await.unwrap();
+    assert_eq!(both.len(), 3);
+    let held = client.outbound(&shipments[1]).await.unwrap().unwrap();
+    assert_eq!(held.state, OutboundState::OnHold);
+    assert!(client.outbound("999999").await.unwrap().is_none());
+
+    client.note_on_shipment(&shipments[2], "Orderbridge: the ship-to address lacks city, postal code").await.unwrap();
+    let again = client.outbound(&shipments[2]).await.unwrap().unwrap();
+    assert_eq!(again.note.as_deref(), Some("Orderbridge: the ship-to address lacks city, postal code"));
+    assert!(again.last_modified >= first.last_modified);
+    let err = client.note_on_shipment("999999", "x").await.unwrap_err();
+    assert!(err.to_string().contains("999999"), "{err}");
+}

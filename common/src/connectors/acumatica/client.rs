@@ -250,17 +250,18 @@ impl AcumaticaClient {
         Ok(erp)
     }
 
-    /// `PUT SalesOrder?$select=…` with `If-Match: *`: an update of an existing order only (one
+    /// `PUT {entity}?$select=…` with `If-Match: *`: an update of an existing record only (one
     /// deleted meanwhile is not re-created: 412 becomes `Rejected`). Writing the same values twice
     /// is harmless, so the call is retried like a read; entity errors in the answer are `Rejected`.
-    async fn update_sales_order(
+    async fn update_entity(
         &self,
         op: &'static str,
-        erp: &ErpOrderRef,
+        entity: &str,
+        what: &str,
         body: &(impl serde::Serialize + Sync),
         select: &str,
     ) -> Result<(), ConnectorError> {
-        let url = self.entity_url(&["SalesOrder"])?;
+        let url = self.entity_url(&[entity])?;
         let result = self
             .authed(op, Idempotency::Safe, |c| {
                 c.put(url.clone()).query(&[("$select", select)]).header("If-Match", "*").json(body)
@@ -272,7 +273,7 @@ impl AcumaticaClient {
                 return Err(ConnectorError::Rejected {
                     vendor: VENDOR,
                     operation: op,
-                    message: format!("sales order {erp} no longer exists"),
+                    message: format!("{what} no longer exists"),
                 })
             }
             Err(ConnectorError::Status { status: 400, message, .. }) => {
@@ -676,7 +677,15 @@ impl ErpOrders for AcumaticaClient {
                 message: format!("sales order {erp}: ExternalRef: the channel order number is empty"),
             });
         }
-        self.update_sales_order(OP, erp, &channel_number_body(erp, number), "OrderType,OrderNbr,ExternalRef").await?;
+        let what = format!("sales order {erp}");
+        self.update_entity(
+            OP,
+            "SalesOrder",
+            &what,
+            &channel_number_body(erp, number),
+            "OrderType,OrderNbr,ExternalRef",
+        )
+        .await?;
         info!(erp = %erp, number = number.trim(), "Channel order number recorded on the Acumatica order.");
         Ok(())
     }
@@ -723,8 +732,71 @@ impl crate::ports::ErpCharges for AcumaticaClient {
     ) -> Result<(), ConnectorError> {
         const OP: &str = "write order charges";
         let body = super::mapper::charges_body(erp, values);
-        self.update_sales_order(OP, erp, &body, "OrderType,OrderNbr").await?;
+        self.update_entity(OP, "SalesOrder", &format!("sales order {erp}"), &body, "OrderType,OrderNbr").await?;
         info!(erp = %erp, fields = values.len(), "Charges written to the Acumatica order.");
+        Ok(())
+    }
+}
+
+/// What the export reads of a shipment.
+const OUTBOUND_EXPAND: &str = "Details,Packages,Orders,ShippingSettings/ShipToAddress,ShippingSettings/ShipToContact";
+
+#[async_trait]
+impl crate::ports::OutboundShipments for AcumaticaClient {
+    /// `GET Shipment?$filter=LastModifiedDateTime gt datetimeoffset'…' and (Status eq 'Open' or …)`
+    /// with the lines, packages, orders and ship-to, paged.
+    async fn outbound_since(
+        &self,
+        since: DateTime<Utc>,
+        statuses: &[String],
+    ) -> Result<Vec<crate::model::OutboundShipment>, ConnectorError> {
+        const OP: &str = "list shipments to export";
+        let statuses: Vec<String> = statuses
+            .iter()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| format!("Status eq {}", super::mapper::odata_string(s.trim())))
+            .collect();
+        let mut filter = format!("LastModifiedDateTime gt {}", datetimeoffset(since));
+        if !statuses.is_empty() {
+            filter.push_str(&format!(" and ({})", statuses.join(" or ")));
+        }
+        let wires: Vec<super::wire::OutboundShipmentWire> =
+            self.list_all(OP, "Shipment", &filter, OUTBOUND_EXPAND).await?;
+        wires
+            .iter()
+            .map(super::mapper::outbound_from_wire)
+            .collect::<Result<_, _>>()
+            .map_err(|detail| ConnectorError::Unmappable { vendor: VENDOR, operation: OP, detail })
+    }
+
+    /// `GET Shipment/{nbr}?$expand=…`; 404 → None.
+    async fn outbound(&self, shipment_nbr: &str) -> Result<Option<crate::model::OutboundShipment>, ConnectorError> {
+        const OP: &str = "get shipment to export";
+        let url = self.entity_url(&["Shipment", shipment_nbr.trim()])?;
+        let reply = match self
+            .authed(OP, Idempotency::Safe, |c| c.get(url.clone()).query(&[("$expand", OUTBOUND_EXPAND)]))
+            .await
+        {
+            Ok(reply) => reply,
+            Err(ConnectorError::Status { status: 404, .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let wire: super::wire::OutboundShipmentWire = reply.json(VENDOR, OP)?;
+        super::mapper::outbound_from_wire(&wire).map(Some).map_err(|detail| ConnectorError::Unmappable {
+            vendor: VENDOR,
+            operation: OP,
+            detail,
+        })
+    }
+
+    /// `PUT Shipment` `{ShipmentNbr, note}` with `If-Match: *` (update only).
+    async fn note_on_shipment(&self, shipment_nbr: &str, note: &str) -> Result<(), ConnectorError> {
+        const OP: &str = "write shipment note";
+        let body = super::wire::ShipmentNotePut {
+            ShipmentNbr: super::wire::val(shipment_nbr.trim().to_owned()),
+            note: super::wire::val(note.to_owned()),
+        };
+        self.update_entity(OP, "Shipment", &format!("shipment {}", shipment_nbr.trim()), &body, "ShipmentNbr").await?;
         Ok(())
     }
 }

@@ -733,3 +733,81 @@ pub fn invoice_from_wire(wire: &SalesInvoiceWire, erp: &ErpOrderRef, key: &(Stri
         lines,
     }
 }
+
+/// Where an Acumatica shipment stands (SOShipmentStatus, vendor-apis-erp-out B.3).
+pub fn outbound_state(status: &str) -> crate::model::OutboundState {
+    use crate::model::OutboundState;
+    match status.trim().to_ascii_lowercase().as_str() {
+        "open" => OutboundState::Open,
+        "on hold" | "hold" => OutboundState::OnHold,
+        "confirmed" | "completed" | "invoiced" | "partially invoiced" => OutboundState::Shipped,
+        "canceled" | "cancelled" => OutboundState::Canceled,
+        _ => OutboundState::Other(status.trim().to_owned()),
+    }
+}
+
+/// A shipment as the export reads it; a missing number, status or modification time is named.
+pub fn outbound_from_wire(wire: &super::wire::OutboundShipmentWire) -> Result<crate::model::OutboundShipment, String> {
+    use crate::model::{OutboundLine, OutboundPackage, OutboundShipment, ShipmentSource};
+    let nbr = text(&wire.ShipmentNbr).ok_or("ShipmentNbr: missing")?;
+    let status = text(&wire.Status).ok_or_else(|| format!("shipment {nbr}: Status: missing"))?;
+    let last_modified = text(&wire.LastModifiedDateTime)
+        .and_then(|t| parse_datetime(&t))
+        .ok_or_else(|| format!("shipment {nbr}: LastModifiedDateTime: missing or not a date"))?;
+    let source = ShipmentSource::parse(super::super::system_code(super::CODE), &nbr)
+        .map_err(|e| format!("shipment {nbr}: {e}"))?;
+    let settings = wire.ShippingSettings.clone().unwrap_or_default();
+    let lines = wire
+        .Details
+        .iter()
+        .enumerate()
+        .filter_map(|(i, d)| {
+            let sku = text(&d.InventoryID)?;
+            let quantity = get(&d.ShippedQty).map(|n| n.0).filter(|q| *q > Decimal::ZERO)?;
+            let line_nbr = get(&d.LineNbr).and_then(|n| i64::try_from(n.0.trunc().mantissa()).ok());
+            Some(OutboundLine {
+                line_nbr: line_nbr.unwrap_or(i as i64 + 1),
+                description: text(&d.Description).unwrap_or_else(|| sku.clone()),
+                sku,
+                quantity,
+                unit_price: None,
+                unit_weight_lb: None,
+            })
+        })
+        .collect();
+    let packages = wire
+        .Packages
+        .iter()
+        .enumerate()
+        .map(|(i, p)| OutboundPackage {
+            id: p.id.clone().unwrap_or_else(|| format!("#{}", i + 1)),
+            box_id: text(&p.BoxID),
+            tracking: text(&p.TrackingNbr),
+            weight_lb: get(&p.Weight).map(|n| n.0),
+        })
+        .collect();
+    let orders = wire
+        .Orders
+        .iter()
+        .filter_map(|o| {
+            Some(ErpOrderRef {
+                order_type: crate::model::ErpOrderType::parse(text(&o.OrderType)?).ok()?,
+                order_nbr: crate::model::ErpOrderNbr::parse(text(&o.OrderNbr)?).ok()?,
+            })
+        })
+        .collect();
+    Ok(OutboundShipment {
+        source,
+        state: outbound_state(&status),
+        erp_status: status,
+        shipment_date: text(&wire.ShipmentDate).and_then(|d| crate::model::business_date(&d)),
+        last_modified,
+        ship_via: text(&wire.ShipVia),
+        customer_id: text(&wire.CustomerID),
+        orders,
+        ship_to: erp_address(settings.ShipToAddress.as_ref(), settings.ShipToContact.as_ref()),
+        lines,
+        packages,
+        note: note_text(&wire.note),
+    })
+}

@@ -538,3 +538,73 @@ pub struct SalesInvoiceLineWire {
     #[serde(default)]
     pub Qty: Option<Val<Num>>,
 }
+
+// ---------------------------------------------------------------------------------------------
+// Shipments exported to a shipping station (vendor-apis-erp-out.md B.3).
+// ---------------------------------------------------------------------------------------------
+
+/// `GET Shipment?$expand=Details,Packages,Orders,ShippingSettings/ShipToAddress,ShippingSettings/ShipToContact`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct OutboundShipmentWire {
+    #[serde(default)]
+    pub ShipmentNbr: Option<Val<String>>,
+    #[serde(default)]
+    pub Status: Option<Val<String>>,
+    #[serde(default)]
+    pub ShipmentDate: Option<Val<String>>,
+    #[serde(default)]
+    pub ShipVia: Option<Val<String>>,
+    #[serde(default)]
+    pub CustomerID: Option<Val<String>>,
+    #[serde(default)]
+    pub LastModifiedDateTime: Option<Val<String>>,
+    #[serde(default)]
+    pub note: Option<serde_json::Value>,
+    #[serde(default)]
+    pub ShippingSettings: Option<ShipmentShippingWire>,
+    #[serde(default)]
+    pub Orders: Vec<ShipmentOrderWire>,
+    #[serde(default)]
+    pub Details: Vec<OutboundDetailWire>,
+    #[serde(default)]
+    pub Packages: Vec<OutboundPackageWire>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ShipmentShippingWire {
+    #[serde(default)]
+    pub ShipToAddress: Option<AddressWire>,
+    #[serde(default)]
+    pub ShipToContact: Option<DocContactWire>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct OutboundDetailWire {
+    #[serde(default)]
+    pub LineNbr: Option<Val<Num>>,
+    #[serde(default)]
+    pub InventoryID: Option<Val<String>>,
+    #[serde(default)]
+    pub Description: Option<Val<String>>,
+    #[serde(default)]
+    pub ShippedQty: Option<Val<Num>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct OutboundPackageWire {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub BoxID: Option<Val<String>>,
+    #[serde(default)]
+    pub TrackingNbr: Option<Val<String>>,
+    #[serde(default)]
+    pub Weight: Option<Val<Num>>,
+}
+
+/// `PUT Shipment` writing the shipment's note (update only).
+#[derive(Debug, Clone, Serialize)]
+pub struct ShipmentNotePut {
+    pub ShipmentNbr: Option<Val<String>>,
+    pub note: Option<Val<String>>,
+}
