@@ -4,6 +4,7 @@
 //! webhooks missed.
 
 mod acknowledge;
+mod export;
 mod followups;
 mod import;
 mod intake;
@@ -17,6 +18,7 @@ mod resolve;
 mod status;
 
 pub use acknowledge::*;
+pub use export::*;
 pub use followups::*;
 pub use import::*;
 pub use intake::*;
@@ -29,6 +31,8 @@ pub use push::*;
 pub use resolve::*;
 pub use status::*;
 
+#[cfg(test)]
+mod export_tests;
 #[cfg(test)]
 mod followups_tests;
 #[cfg(test)]

@@ -1,0 +1,258 @@
+//! Export: ERP shipments to a shipping station (ShipStation as Acumatica's shipping station).
+//!
+//! A shipment in one of the configured statuses becomes a station order keyed on the shipment
+//! (`AC-000123`), created or updated by that key, so a redelivered notification, a repeated poll
+//! or a crash between the create and the record never makes a second order. Per shipment version
+//! (its last-modified time): claim → read the export record → pure station order → create or
+//! update → record → complete. A shipment put on hold holds the station order; a cancelled one
+//! cancels it; a shipment reinstated after a cancel gets a new key (a cancelled station order
+//! cannot be reopened). An incomplete ship-to is not exported: the log and the ERP shipment say
+//! what is missing (once per distinct problem), and the next version is tried again.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
+
+use super::LogRecorder;
+use crate::error::{Classify, ErrorChain, ErrorClass};
+use crate::mapping::{station_order, StationOrderError};
+use crate::model::{ConnectionId, OutboundShipment, OutboundState, StationExport, StationStatus};
+use crate::ports::{
+    ClaimKey, ClaimOutcome, Claims, Clock, ConnectorError, ConnectorLog, Cursors, Direction, LedgerError, LogGroup,
+    LogResult, OutboundShipments, ShippingStation,
+};
+
+/// What the export uses.
+pub struct ExportContext<'a> {
+    pub claims: &'a dyn Claims,
+    /// Each shipment's export record is a cursor of the station's log name (`export#000123`).
+    pub cursors: &'a dyn Cursors,
+    pub log: &'a dyn ConnectorLog,
+    pub clock: &'a dyn Clock,
+    pub erp: &'a dyn OutboundShipments,
+    pub station: &'a dyn ShippingStation,
+    pub settings: &'a StationExport,
+    /// The station's name in the connector log and the ledger.
+    pub station_name: &'a ConnectionId,
+    pub owner: String,
+    pub lease: Duration,
+}
+
+/// What Orderbridge remembers of one exported shipment.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportRecord {
+    /// 1 for the first station order; one more each time a cancelled one had to be replaced.
+    pub generation: u32,
+    pub station_order_id: Option<String>,
+    pub status: Option<StationStatus>,
+    /// The shipment version (last modified, RFC 3339) last handled.
+    pub version: Option<String>,
+    /// The problem last reported for this shipment (reported again only when it changes).
+    pub problem: Option<String>,
+}
+
+/// How one shipment version ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExportOutcome {
+    Exported {
+        shipment: String,
+        station_order: String,
+        status: StationStatus,
+    },
+    /// This version was handled before.
+    AlreadyExported {
+        shipment: String,
+    },
+    /// Not in an exported status, and never exported.
+    NotExported {
+        shipment: String,
+        status: String,
+    },
+    /// Not exported until the ERP shipment is fixed; `reported`: logged and noted on the ERP.
+    Incomplete {
+        shipment: String,
+        problem: String,
+        reported: bool,
+    },
+    /// The station refused the order (its words are in the log); tried again on the next version.
+    Refused {
+        shipment: String,
+        reason: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("{key} is being exported by another worker")]
+    InProgress { key: String },
+    #[error("ledger access failed for {what}")]
+    Ledger {
+        what: String,
+        #[source]
+        source: LedgerError,
+    },
+    #[error("vendor call failed for {what}")]
+    Vendor {
+        what: String,
+        #[source]
+        source: ConnectorError,
+    },
+}
+
+impl Classify for ExportError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            Self::InProgress { .. } => ErrorClass::RETRY,
+            Self::Ledger { source, .. } => source.class(),
+            Self::Vendor { source, .. } => source.class(),
+        }
+    }
+}
+
+fn record_stream(shipment: &OutboundShipment) -> String {
+    format!("export#{}", shipment.source.id)
+}
+
+/// Exports one version of one shipment, exactly once per version.
+pub async fn export_shipment(
+    shipment: &OutboundShipment,
+    ctx: &ExportContext<'_>,
+) -> Result<ExportOutcome, ExportError> {
+    let name = shipment.source.to_string();
+    let ledger = |what: &str| {
+        let what = format!("{what} of {name}");
+        move |source| ExportError::Ledger { what, source }
+    };
+    let stream = record_stream(shipment);
+    let stored = ctx.cursors.cursor(ctx.station_name, &stream).await.map_err(ledger("export record"))?;
+    let mut record: ExportRecord =
+        stored.as_ref().and_then(|c| serde_json::from_str(&c.value).ok()).unwrap_or_default();
+    let version = shipment.last_modified.to_rfc3339();
+    if record.version.as_deref() == Some(version.as_str()) {
+        return Ok(ExportOutcome::AlreadyExported { shipment: name });
+    }
+    let exported_before = record.station_order_id.is_some();
+    let wanted = match &shipment.state {
+        OutboundState::OnHold | OutboundState::Canceled => {
+            exported_before || ctx.settings.exports(&shipment.erp_status)
+        }
+        // Shipped: the label path carries it from here.
+        OutboundState::Shipped => false,
+        _ => ctx.settings.exports(&shipment.erp_status),
+    };
+    if !wanted {
+        return Ok(ExportOutcome::NotExported { shipment: name, status: shipment.erp_status.clone() });
+    }
+    if shipment.state == OutboundState::Canceled && !exported_before {
+        return Ok(ExportOutcome::NotExported { shipment: name, status: shipment.erp_status.clone() });
+    }
+
+    let claim = ClaimKey::other(
+        "EXPORT",
+        &format!("{}#{}@{}", ctx.station_name, name, shipment.last_modified.timestamp_millis()),
+    );
+    let lease = match ctx.claims.claim(&claim, &ctx.owner, ctx.lease).await.map_err(ledger("export claim"))? {
+        ClaimOutcome::Acquired(lease) => lease,
+        ClaimOutcome::Completed(_) => return Ok(ExportOutcome::AlreadyExported { shipment: name }),
+        ClaimOutcome::InProgress { .. } => return Err(ExportError::InProgress { key: claim.to_string() }),
+    };
+    // A shipment reinstated after its station order was cancelled needs a new one.
+    if record.status == Some(StationStatus::Cancelled) && shipment.state != OutboundState::Canceled {
+        record.generation += 1;
+        record.station_order_id = None;
+    }
+    record.generation = record.generation.max(1);
+
+    let recorder = LogRecorder { log: ctx.log, clock: ctx.clock };
+    let action =
+        recorder.start(ctx.station_name, LogGroup::Shipments, "export_shipment", Direction::Export, name.clone());
+    let order = match station_order(shipment, record.generation, ctx.settings, ctx.station.time_zone()) {
+        Ok(order) => order,
+        Err(problem) => {
+            let text = problem.to_string();
+            let reported = record.problem.as_deref() != Some(text.as_str());
+            if reported {
+                if let StationOrderError::Incomplete { .. } = problem {
+                    // Where people working the shipment look; a failed note is logged, not fatal.
+                    if let Err(e) = ctx.erp.note_on_shipment(&shipment.source.id, &format!("Orderbridge: {text}")).await
+                    {
+                        warn!(shipment = %name, error = %ErrorChain(&e), "Could not note the problem on the ERP shipment.");
+                    }
+                }
+                recorder.finish(action, LogResult::Failure, format!("Not exported: {text}.")).await;
+            }
+            record.problem = Some(text.clone());
+            record.version = Some(version);
+            save_record(ctx, &stream, stored.map(|c| c.version), &record).await.map_err(ledger("export record"))?;
+            ctx.claims.complete(&lease, "not exported").await.map_err(ledger("export claim"))?;
+            return Ok(ExportOutcome::Incomplete { shipment: name, problem: text, reported });
+        }
+    };
+    let outcome = match ctx.station.upsert_orders(std::slice::from_ref(&order)).await {
+        Ok(outcomes) => outcomes.into_iter().find(|o| o.key == order.key).map(|o| o.result),
+        Err(e) if e.is_retryable() => {
+            let _ = ctx.claims.release(&lease).await;
+            recorder.finish(action, LogResult::Retry, format!("{}; retrying.", ErrorChain(&e))).await;
+            return Err(ExportError::Vendor { what: format!("export of {name}"), source: e });
+        }
+        Err(e) => Some(Err(ErrorChain(&e).to_string())),
+    };
+    match outcome {
+        Some(Ok(station_order)) => {
+            record.station_order_id = Some(station_order.clone());
+            record.status = Some(order.status);
+            record.version = Some(version);
+            record.problem = None;
+            save_record(ctx, &stream, stored.map(|c| c.version), &record).await.map_err(ledger("export record"))?;
+            ctx.claims.complete(&lease, &station_order).await.map_err(ledger("export claim"))?;
+            info!(shipment = %name, station_order = %station_order, status = ?order.status, "Shipment exported to the shipping station.");
+            recorder
+                .finish(
+                    action,
+                    LogResult::Success,
+                    format!(
+                        "Exported as order {} (key {}, {:?}, dated {}) for {}.",
+                        station_order,
+                        order.key,
+                        order.status,
+                        order.order_date.date(),
+                        order.erp_reference
+                    ),
+                )
+                .await;
+            Ok(ExportOutcome::Exported { shipment: name, station_order, status: order.status })
+        }
+        other => {
+            let reason = match other {
+                Some(Err(reason)) => reason,
+                _ => "the station did not answer for this order".to_owned(),
+            };
+            if let Err(e) = ctx.claims.fail(&lease, &reason).await {
+                warn!(shipment = %name, error = %e, "Export failure not recorded on the claim.");
+            }
+            recorder.finish(action, LogResult::Failure, format!("The station refused it: {reason}")).await;
+            Ok(ExportOutcome::Refused { shipment: name, reason })
+        }
+    }
+}
+
+async fn save_record(
+    ctx: &ExportContext<'_>,
+    stream: &str,
+    version: Option<u64>,
+    record: &ExportRecord,
+) -> Result<(), LedgerError> {
+    let value = serde_json::to_string(record).unwrap_or_default();
+    ctx.cursors.save_cursor(ctx.station_name, stream, &value, version).await.map(|_| ())
+}
+
+/// The export record of a shipment (labels back read the station order id from it).
+pub async fn export_record(
+    cursors: &dyn Cursors,
+    station_name: &ConnectionId,
+    shipment_nbr: &str,
+) -> Result<Option<ExportRecord>, LedgerError> {
+    let stored = cursors.cursor(station_name, &format!("export#{shipment_nbr}")).await?;
+    Ok(stored.and_then(|c| serde_json::from_str(&c.value).ok()))
+}
