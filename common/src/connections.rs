@@ -97,6 +97,9 @@ pub struct ShipStationSection {
     #[serde(default)]
     pub stores: std::collections::BTreeMap<String, ConnectionId>,
     pub settings: crate::connectors::shipstation::ShipStationConfig,
+    /// `[shipstation.export]`: ERP shipments exported as ShipStation orders (its shipping station).
+    #[serde(default)]
+    pub export: Option<crate::model::StationExport>,
 }
 
 impl ShipStationSection {
@@ -242,6 +245,9 @@ impl Connections {
                 return Err(invalid(format!("shipstation.stores.{store}: connection {c:?} is not defined")));
             }
             ss.settings.validate().map_err(|e| invalid(e.to_string()))?;
+            if let Some(export) = &ss.export {
+                export.validate().map_err(invalid)?;
+            }
         }
         let mut seen = std::collections::BTreeSet::new();
         for c in &parsed.connections {

@@ -10,10 +10,10 @@ use std::sync::Arc;
 
 use crate::connections::{ChannelConnection, Connections};
 use crate::mapping::SalesOrderDraft;
-use crate::model::{ChannelOrderId, ChargeSync, ConnectionId, ErpOrderSync};
+use crate::model::{ChannelOrderId, ChargeSync, ConnectionId, ErpOrderSync, StationExport};
 use crate::ports::{
     ChargeSource, ErpCharges, ErpOrders, ErpShipments, InboundEvent, OrderPublisher, OrderSink, OrderSource,
-    ShippingTool, StatusPublisher, WebhookVerifier,
+    OutboundShipments, ShippingStation, ShippingTool, StatusPublisher, WebhookVerifier,
 };
 use crate::webhooks::StandardWebhooksVerifier;
 
@@ -195,6 +195,8 @@ pub struct ErpParts {
     pub orders: Arc<dyn ErpOrders>,
     /// Where channel charges are written onto the ERP order.
     pub charges: Arc<dyn ErpCharges>,
+    /// Where shipments to export to a shipping station are read.
+    pub outbound: Arc<dyn OutboundShipments>,
     /// Its name in the connector log (shipments come from it; it is no channel connection).
     pub log_name: ConnectionId,
 }
@@ -206,7 +208,8 @@ pub fn erp(connections: &Connections) -> Result<ErpParts, SetupError> {
         sink: client.clone(),
         shipments: client.clone(),
         orders: client.clone(),
-        charges: client,
+        charges: client.clone(),
+        outbound: client,
         log_name: log_name(acumatica::VENDOR),
     })
 }
@@ -215,6 +218,8 @@ pub fn erp(connections: &Connections) -> Result<ErpParts, SetupError> {
 pub struct ToolParts {
     pub tool: Arc<dyn ShippingTool>,
     pub stores: BTreeMap<i64, ConnectionId>,
+    /// The same account as the shipping station ERP shipments are exported to, when configured.
+    pub station: Option<(Arc<dyn ShippingStation>, StationExport)>,
 }
 
 /// The shipping tool, when the connections file configures one.
@@ -224,7 +229,8 @@ pub fn shipping_tool(connections: &Connections) -> Result<Option<ToolParts>, Set
     let stores = section
         .store_map()
         .map_err(|problem| SetupError::Config(InvalidConfig { vendor: shipstation::VENDOR, problem }))?;
-    Ok(Some(ToolParts { tool, stores }))
+    let station = section.export.clone().map(|export| (tool.clone() as Arc<dyn ShippingStation>, export));
+    Ok(Some(ToolParts { tool, stores, station }))
 }
 
 /// The shipping tool's name in the connector log.

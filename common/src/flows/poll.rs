@@ -63,6 +63,8 @@ pub enum PollError {
     Queue { source_name: String, detail: String },
     #[error(transparent)]
     Push(#[from] PushError),
+    #[error(transparent)]
+    Export(#[from] super::ExportError),
 }
 
 impl Classify for PollError {
@@ -72,6 +74,7 @@ impl Classify for PollError {
             Self::Vendor { source, .. } => source.class(),
             Self::Queue { .. } => ErrorClass::RETRY,
             Self::Push(e) => e.class(),
+            Self::Export(e) => e.class(),
         }
     }
 }
@@ -83,6 +86,10 @@ pub async fn catch_up(ctx: &PollContext<'_>) -> Vec<(ConnectionId, Result<PollRe
     let mut results = vec![(ctx.erp_name.clone(), poll_erp(ctx).await)];
     if ctx.tool.is_some() {
         results.push((ctx.tool_name.clone(), poll_tool(ctx).await));
+    }
+    if let Some(station) = ctx.station {
+        let name = ConnectionId::parse(format!("{}-export", ctx.tool_name)).unwrap_or_else(|_| ctx.tool_name.clone());
+        results.push((name, poll_exports(ctx, &station).await));
     }
     if ctx.erp_orders.is_some() {
         let name = ConnectionId::parse(format!("{}-orders", ctx.erp_name)).unwrap_or_else(|_| ctx.erp_name.clone());
@@ -374,5 +381,55 @@ async fn finish_poll(
             ),
         )
         .await;
+    Ok(report)
+}
+
+/// The cursor stream of ERP shipments exported to the shipping station (on the station's name).
+const EXPORT_STREAM: &str = "export-shipments";
+
+/// ERP shipments modified since the cursor in an exported status (or on hold or cancelled, which
+/// a station order follows), each exported inline: `seen` read, `enqueued` exported or updated,
+/// `already_pushed` versions handled before, `not_ours` never exported and not to be.
+async fn poll_exports(ctx: &PollContext<'_>, station: &super::StationPorts<'_>) -> Result<PollReport, PollError> {
+    let name = ctx.tool_name;
+    let started = ctx.clock.now();
+    let (since, version) = window_of(ctx, name, EXPORT_STREAM).await?;
+    let mut statuses = station.settings.statuses.clone();
+    for also in ["On Hold", "Canceled"] {
+        if !statuses.iter().any(|s| s.eq_ignore_ascii_case(also)) {
+            statuses.push(also.to_owned());
+        }
+    }
+    let found = station
+        .erp
+        .outbound_since(since, &statuses)
+        .await
+        .map_err(|source| PollError::Vendor { source_name: name.to_string(), source })?;
+    let export = super::ExportContext {
+        claims: ctx.claims,
+        cursors: ctx.cursors,
+        log: ctx.log,
+        clock: ctx.clock,
+        erp: station.erp,
+        station: station.station,
+        settings: station.settings,
+        station_name: name,
+        owner: format!("poll-{}", uuid::Uuid::new_v4()),
+        lease: Duration::from_secs(120),
+    };
+    let mut report = PollReport::default();
+    for shipment in &found {
+        report.seen += 1;
+        match super::export_shipment(shipment, &export).await? {
+            super::ExportOutcome::Exported { .. } => report.enqueued += 1,
+            super::ExportOutcome::AlreadyExported { .. } => report.already_pushed += 1,
+            super::ExportOutcome::NotExported { .. } => report.not_ours += 1,
+            super::ExportOutcome::Incomplete { .. } | super::ExportOutcome::Refused { .. } => {}
+        }
+    }
+    match ctx.cursors.save_cursor(name, EXPORT_STREAM, &started.to_rfc3339(), version).await {
+        Ok(_) | Err(LedgerError::CursorConflict { .. }) => {}
+        Err(source) => return Err(PollError::Ledger { source_name: name.to_string(), source }),
+    }
     Ok(report)
 }

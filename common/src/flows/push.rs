@@ -68,6 +68,16 @@ pub struct ShipmentPorts<'a> {
     pub tool_name: &'a ConnectionId,
     /// Imported orders followed after the import (their first shipment is recorded).
     pub followed: &'a dyn crate::ports::FollowedOrders,
+    /// ERP shipments exported to a shipping station, when configured.
+    pub station: Option<StationPorts<'a>>,
+}
+
+/// What exporting ERP shipments to the shipping station uses.
+#[derive(Clone, Copy)]
+pub struct StationPorts<'a> {
+    pub erp: &'a dyn crate::ports::OutboundShipments,
+    pub station: &'a dyn crate::ports::ShippingStation,
+    pub settings: &'a crate::model::StationExport,
 }
 
 pub struct PushContext<'a> {

@@ -280,6 +280,8 @@ impl App for StatusApp {
             erp: erp.shipments,
             erp_orders: Some(erp.orders),
             erp_charges: erp.charges,
+            outbound: erp.outbound,
+            station: tool.as_ref().and_then(|t| t.station.clone()),
             followups,
             imports: settings
                 .orders_queue

@@ -72,6 +72,10 @@ pub struct StatusApp {
     pub erp_charges: Arc<dyn ErpCharges>,
     /// The import queue: the charges pass yields while orders wait there.
     pub imports: Option<Arc<dyn Backlog>>,
+    /// Where ERP shipments to export are read.
+    pub outbound: Arc<dyn crate::ports::OutboundShipments>,
+    /// The shipping station ERP shipments are exported to, with its settings, when configured.
+    pub station: Option<(Arc<dyn crate::ports::ShippingStation>, crate::model::StationExport)>,
 }
 
 /// A channel connection's follow-ups.
@@ -193,6 +197,11 @@ impl StatusApp {
             erp_name: &self.erp_name,
             tool_name: &self.tool_name,
             followed: self.ledger.as_ref(),
+            station: self.station.as_ref().map(|(station, settings)| crate::flows::StationPorts {
+                erp: self.outbound.as_ref(),
+                station: station.as_ref(),
+                settings,
+            }),
         }
     }
 
