@@ -1,0 +1,190 @@
+//! ERP shipments exported to ShipStation (its shipping station), end to end through status-push's
+//! catch-up poll, the emulator and the sandbox: an Open shipment becomes one ShipStation order
+//! (repeated polls create no second one), an incomplete ship-to is reported on the ERP shipment
+//! and in the connector log once and exported after the fix, a hold and a cancel are followed, and
+//! the order date is the ERP's business day in ShipStation's zone.
+//!
+//! Needs the emulator (`make test` starts it).
+
+use std::time::Duration;
+
+use orderbridge::connections::Connections;
+use orderbridge::ports::LogResult;
+use orderbridge_harness::report::log_since;
+use orderbridge_harness::world::{World, WorldConfig};
+use orderbridge_sandbox::acumatica::{CreateShipment, EnterLine, EnterOrder};
+use orderbridge_sandbox::{SandboxConfig, Vendor, WindowLimit};
+use serde_json::{json, Value};
+
+fn with_export(connections: &mut Connections) {
+    if let Some(section) = connections.shipstation.as_mut() {
+        section.export = Some(
+            toml::from_str(
+                "statuses = [\"Open\"]\nerp_time_zone = \"America/New_York\"\n[ship_via]\nUPSGROUND = \"UPS Ground\"",
+            )
+            .unwrap(),
+        );
+    }
+}
+
+async fn world() -> World {
+    let mut config = SandboxConfig {
+        seed: 2020,
+        sellercloud_orders: 0,
+        bigcommerce_orders: 0,
+        magento_orders: 0,
+        shipstation_orders: 0,
+        ..SandboxConfig::default()
+    };
+    config.limits.acumatica_per_minute = WindowLimit::new(3000, Duration::from_secs(60));
+    let mut world_config = WorldConfig::demo(&orderbridge_harness::aws::unique_prefix("ssexport"), config);
+    world_config.tweak_connections = Some(with_export);
+    World::start(world_config).await.unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A sales order entered in the ERP and an Open shipment for it; returns the shipment number.
+fn open_shipment(world: &World, hold: bool, blank: &[&str]) -> String {
+    let order = EnterOrder {
+        customer_id: "AACUSTOMER".into(),
+        ship_via: Some("UPSGROUND".into()),
+        lines: vec![EnterLine::new("WATER2809", rust_decimal::Decimal::from(2))],
+        ..EnterOrder::default()
+    };
+    let so = world.sandbox.state().acumatica_enter_order(&order).unwrap();
+    let nbr = so["OrderNbr"]["value"].as_str().unwrap().to_owned();
+    let request = CreateShipment {
+        hold,
+        blank: blank.iter().map(|b| (*b).to_owned()).collect(),
+        ..CreateShipment::for_order(&nbr)
+    };
+    let shipment = world.sandbox.state().acumatica_create_shipment(&request).unwrap();
+    shipment["ShipmentNbr"]["value"].as_str().unwrap().to_owned()
+}
+
+/// ShipStation orders created for shipment `nbr` (by its key, any generation).
+fn station_orders(world: &World, nbr: &str) -> Vec<Value> {
+    let state = world.sandbox.state();
+    let ss = state.shipstation();
+    let key = format!("AC-{nbr}");
+    ss.orders
+        .values()
+        .map(|o| o.json.clone())
+        .filter(|o| o["orderKey"].as_str().is_some_and(|k| k == key || k.starts_with(&format!("{key}-"))))
+        .collect()
+}
+
+fn erp_shipment(world: &World, nbr: &str) -> Value {
+    world.sandbox.state().acumatica().shipment(nbr).cloned().expect("shipment")
+}
+
+/// Edits a shipment through Acumatica's REST API, as a user of the API would.
+async fn put_shipment(world: &World, body: Value) {
+    let ac = &world.connections.acumatica;
+    let c = &world.sandbox.state().config().credentials;
+    let base = ac.base_url.trim_end_matches('/');
+    let http = reqwest::Client::new();
+    let login = http
+        .post(format!("{base}/entity/auth/login"))
+        .json(&json!({ "name": c.acumatica_username, "password": c.acumatica_password, "tenant": c.acumatica_tenant }))
+        .send()
+        .await
+        .unwrap();
+    let cookie: Vec<String> = login
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+        .collect();
+    let cookie = cookie.join("; ");
+    let put = http
+        .put(format!("{base}/entity/{}/{}/Shipment", ac.endpoint, ac.endpoint_version))
+        .header(reqwest::header::COOKIE, &cookie)
+        .header("If-Match", "*")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = put.status();
+    assert!(status.is_success(), "PUT Shipment: {status} {}", put.text().await.unwrap_or_default());
+    let _ = http.post(format!("{base}/entity/auth/logout")).header(reqwest::header::COOKIE, &cookie).send().await;
+}
+
+async fn poll(world: &World) -> Value {
+    // The shipment's modification time has whole-second precision in the filter: let it pass.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let summary = serde_json::to_value(world.status.run_catch_up().await).unwrap();
+    println!("catch-up: {summary}");
+    summary["sources"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["source"] == "shipstation-export").cloned())
+        .expect("the export is polled")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn open_shipments_become_one_shipstation_order_each_and_follow_fixes_holds_and_cancels() {
+    let world = world().await;
+    let started = chrono::Utc::now() - chrono::Duration::minutes(1);
+    let good = open_shipment(&world, false, &[]);
+    let broken = open_shipment(&world, false, &["City", "PostalCode"]);
+    let later = open_shipment(&world, false, &[]);
+
+    let calls = |v: Vendor| world.sandbox.state().request_count(v).total;
+    let (ac0, ss0) = (calls(Vendor::Acumatica), calls(Vendor::Shipstation));
+    let first = poll(&world).await;
+    assert!(first["error"].is_null(), "{first}");
+    let (ac1, ss1) = (calls(Vendor::Acumatica), calls(Vendor::Shipstation));
+    let orders = station_orders(&world, &good);
+    assert_eq!(orders.len(), 1, "one ShipStation order for {good}");
+    let order = &orders[0];
+    assert_eq!(order["orderStatus"], "awaiting_shipment");
+    assert_eq!(order["orderNumber"], good);
+    assert_eq!(order["items"][0]["sku"], "WATER2809");
+    assert_eq!(order["items"][0]["quantity"], 2);
+    assert_eq!(order["requestedShippingService"], "UPS Ground");
+    let shipment_date = erp_shipment(&world, &good)["ShipmentDate"]["value"].as_str().unwrap()[..10].to_owned();
+    assert_eq!(order["orderDate"].as_str().unwrap()[..10], shipment_date, "the ERP's business day");
+    assert_eq!(station_orders(&world, &later).len(), 1);
+
+    // The incomplete one: not exported, told on the ERP shipment and in the log, once.
+    assert!(station_orders(&world, &broken).is_empty());
+    let note = erp_shipment(&world, &broken)["note"]["value"].as_str().unwrap_or_default().to_owned();
+    assert!(note.contains("lacks city, postal code"), "ERP note: {note:?}");
+    let connection = orderbridge::model::ConnectionId::parse("shipstation").unwrap();
+    let failures = |entries: &[orderbridge::ports::LogEntry]| {
+        entries.iter().filter(|e| e.action == "export_shipment" && e.result == LogResult::Failure).count()
+    };
+    let entries = log_since(world.status.log.as_ref(), std::slice::from_ref(&connection), started).await;
+    assert_eq!(failures(&entries), 1, "one failure logged");
+
+    // Polling again: nothing new anywhere.
+    let second = poll(&world).await;
+    assert_eq!(second["report"]["enqueued"], 0, "{second}");
+    assert_eq!(station_orders(&world, &good).len(), 1);
+    let entries = log_since(world.status.log.as_ref(), std::slice::from_ref(&connection), started).await;
+    assert_eq!(failures(&entries), 1, "the same problem is not reported twice");
+
+    // The address fixed in the ERP: exported.
+    put_shipment(
+        &world,
+        json!({ "ShipmentNbr": {"value": broken}, "ShippingSettings": {"ShipToAddress": {
+            "City": {"value": "Springfield"}, "PostalCode": {"value": "62701"}}}}),
+    )
+    .await;
+    poll(&world).await;
+    assert_eq!(station_orders(&world, &broken).len(), 1, "exported after the fix");
+
+    // On hold, released, cancelled: followed on the one order.
+    put_shipment(&world, json!({ "ShipmentNbr": {"value": good}, "Hold": {"value": true} })).await;
+    poll(&world).await;
+    assert_eq!(station_orders(&world, &good)[0]["orderStatus"], "on_hold");
+    put_shipment(&world, json!({ "ShipmentNbr": {"value": good}, "Hold": {"value": false} })).await;
+    poll(&world).await;
+    assert_eq!(station_orders(&world, &good)[0]["orderStatus"], "awaiting_shipment");
+    world.sandbox.state().acumatica_cancel_shipment(&good).unwrap();
+    poll(&world).await;
+    let cancelled = station_orders(&world, &good);
+    assert_eq!(cancelled.len(), 1);
+    assert_eq!(cancelled[0]["orderStatus"], "cancelled");
+    println!("first poll: Acumatica {} calls, ShipStation {} calls for 3 shipments (2 exported)", ac1 - ac0, ss1 - ss0);
+    world.shutdown().await;
+}
