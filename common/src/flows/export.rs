@@ -50,6 +50,9 @@ pub struct ExportRecord {
     pub version: Option<String>,
     /// The problem last reported for this shipment (reported again only when it changes).
     pub problem: Option<String>,
+    /// The station order's key (labels coming back are matched on it).
+    #[serde(default)]
+    pub key: Option<String>,
 }
 
 /// How one shipment version ended.
@@ -201,6 +204,7 @@ pub async fn export_shipment(
     match outcome {
         Some(Ok(station_order)) => {
             record.station_order_id = Some(station_order.clone());
+            record.key = Some(order.key.clone());
             record.status = Some(order.status);
             record.version = Some(version);
             record.problem = None;
@@ -255,4 +259,126 @@ pub async fn export_record(
 ) -> Result<Option<ExportRecord>, LedgerError> {
     let stored = cursors.cursor(station_name, &format!("export#{shipment_nbr}")).await?;
     Ok(stored.and_then(|c| serde_json::from_str(&c.value).ok()))
+}
+
+/// The exported shipment a station order key stands for (`AC-000123`, `AC-000123-2`), if its
+/// export record carries that key.
+pub(crate) async fn exported_shipment_of(
+    cursors: &dyn Cursors,
+    station_name: &ConnectionId,
+    key: &str,
+) -> Result<Option<(String, ExportRecord)>, LedgerError> {
+    let Some((_, rest)) = key.split_once('-') else { return Ok(None) };
+    let mut candidates = vec![rest.to_owned()];
+    if let Some((nbr, generation)) = rest.rsplit_once('-') {
+        if generation.chars().all(|c| c.is_ascii_digit()) {
+            candidates.push(nbr.to_owned());
+        }
+    }
+    for nbr in candidates {
+        if let Some(record) = export_record(cursors, station_name, &nbr).await? {
+            if record.key.as_deref() == Some(key) {
+                return Ok(Some((nbr, record)));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Labels the station bought for a shipment Orderbridge exported: each tracking number goes onto
+/// the ERP shipment's package (once per label: claimed), then the shipment is confirmed when the
+/// settings say so. The channel then hears of the tracking once, from the ERP's confirmation —
+/// never from the station directly. `None`: not a shipment Orderbridge exported.
+pub(crate) async fn labels_to_erp(
+    order_key: Option<&str>,
+    shipment: &crate::model::Shipment,
+    station: &super::StationPorts<'_>,
+    ctx: &super::PushContext<'_>,
+) -> Result<Option<super::PushOutcome>, super::PushError> {
+    use super::{PushError, PushOutcome};
+    let Some(key) = order_key else { return Ok(None) };
+    let ledger = |what: String| move |source| PushError::Ledger { what, source };
+    let Some((nbr, _)) =
+        exported_shipment_of(ctx.cursors, ctx.tool_name, key).await.map_err(ledger(format!("export of {key}")))?
+    else {
+        return Ok(None);
+    };
+    let recorder = LogRecorder { log: ctx.log, clock: ctx.clock };
+    let action = recorder.start(ctx.tool_name, LogGroup::Shipments, "label_to_erp", Direction::Import, nbr.clone());
+    let mut leases = Vec::new();
+    let mut labels = Vec::new();
+    for package in &shipment.packages {
+        let tracking = package.tracking.number.to_string();
+        let claim = ClaimKey::other("LABEL", &format!("{}#{nbr}#{tracking}", ctx.tool_name));
+        match ctx.claims.claim(&claim, &ctx.owner, ctx.lease).await.map_err(ledger(claim.to_string()))? {
+            ClaimOutcome::Acquired(lease) => {
+                leases.push(lease);
+                labels.push(crate::ports::StationLabel {
+                    tracking,
+                    carrier: Some(package.tracking.carrier.clone()).filter(|c| !c.is_empty()),
+                });
+            }
+            ClaimOutcome::Completed(_) => {}
+            ClaimOutcome::InProgress { .. } => {
+                for lease in &leases {
+                    let _ = ctx.claims.release(lease).await;
+                }
+                return Err(PushError::InProgress { key: claim.to_string() });
+            }
+        }
+    }
+    if labels.is_empty() {
+        recorder.finish(action, LogResult::Skipped, "Every label was written to the ERP before.").await;
+        return Ok(Some(PushOutcome::NotOurs(format!("labels of shipment {nbr} written before"))));
+    }
+    let written = async {
+        let recorded = station.erp.record_labels(&nbr, &labels).await?;
+        if station.settings.confirm_shipments {
+            station.erp.confirm_shipment(&nbr).await?;
+        }
+        Ok::<_, ConnectorError>(recorded)
+    }
+    .await;
+    let tracking: Vec<String> = labels.iter().map(|l| l.tracking.clone()).collect();
+    match written {
+        Ok(recorded) => {
+            for lease in &leases {
+                if let Err(e) = ctx.claims.complete(lease, &nbr).await {
+                    warn!(key = %lease.key, error = %e, "Label written but its claim was not completed.");
+                }
+            }
+            let confirmed = if station.settings.confirm_shipments { "; shipment confirmed" } else { "" };
+            let (result, notes) = if recorded.no_package {
+                (
+                    LogResult::Failure,
+                    format!(
+                        "Shipment {nbr} has no package, so no tracking could be stored ({}){confirmed}; add a package with the tracking by hand.",
+                        tracking.join(", ")
+                    ),
+                )
+            } else {
+                (LogResult::Success, format!("Tracking {} written to shipment {nbr}{confirmed}.", tracking.join(", ")))
+            };
+            recorder.finish(action, result, notes).await;
+            info!(shipment = %nbr, tracking = ?tracking, "Station labels written to the ERP shipment.");
+            Ok(Some(PushOutcome::LabelsToErp { shipment: nbr, tracking }))
+        }
+        Err(e) if e.is_retryable() => {
+            for lease in &leases {
+                let _ = ctx.claims.release(lease).await;
+            }
+            recorder.finish(action, LogResult::Retry, format!("{}; retrying.", ErrorChain(&e))).await;
+            Err(PushError::Vendor { what: format!("labels of shipment {nbr}"), source: e })
+        }
+        Err(e) => {
+            let reason = ErrorChain(&e).to_string();
+            for lease in &leases {
+                let _ = ctx.claims.fail(lease, &reason).await;
+            }
+            recorder
+                .finish(action, LogResult::Failure, format!("Labels {} not written: {reason}", tracking.join(", ")))
+                .await;
+            Ok(Some(PushOutcome::Failed(reason)))
+        }
+    }
 }

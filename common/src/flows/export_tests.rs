@@ -39,6 +39,19 @@ impl OutboundShipments for Erp {
         self.notes.lock().unwrap().push((nbr.into(), note.into()));
         Ok(())
     }
+    async fn record_labels(
+        &self,
+        _: &str,
+        labels: &[crate::ports::StationLabel],
+    ) -> Result<crate::ports::LabelsRecorded, ConnectorError> {
+        Ok(crate::ports::LabelsRecorded {
+            stored: labels.iter().map(|l| l.tracking.clone()).collect(),
+            ..Default::default()
+        })
+    }
+    async fn confirm_shipment(&self, _: &str) -> Result<(), ConnectorError> {
+        Ok(())
+    }
 }
 
 #[derive(Default)]

@@ -161,6 +161,11 @@ pub enum PushOutcome {
     NoStatusChange,
     /// Not an order Orderbridge imported, or its connection is not configured here.
     NotOurs(String),
+    /// Station labels of an exported shipment written onto the ERP shipment.
+    LabelsToErp {
+        shipment: String,
+        tracking: Vec<String>,
+    },
     /// An ERP order sent to a storefront (`existed`: found there already, bound without a create).
     Published {
         connection: ConnectionId,
@@ -286,6 +291,12 @@ async fn push_from_tool(
     shipment: Shipment,
     ctx: &PushContext<'_>,
 ) -> Result<PushOutcome, PushError> {
+    // A label for a shipment Orderbridge exported goes to the ERP shipment, not to a channel.
+    if let Some(station) = ctx.station {
+        if let Some(outcome) = super::labels_to_erp(order.order_key.as_deref(), &shipment, &station, ctx).await? {
+            return Ok(outcome);
+        }
+    }
     let Some(connection) = order.store_id.and_then(|s| ctx.tool_stores.get(&s)) else {
         let store = order.store_id.map_or_else(|| "none".to_owned(), |s| s.to_string());
         return not_ours(

@@ -21,6 +21,34 @@ pub trait OutboundShipments: Send + Sync {
     async fn outbound(&self, shipment_nbr: &str) -> Result<Option<OutboundShipment>, ConnectorError>;
     /// Writes `note` on the shipment, where people working it look (what keeps it from export).
     async fn note_on_shipment(&self, shipment_nbr: &str, note: &str) -> Result<(), ConnectorError>;
+    /// Puts each label's tracking number on a package of the shipment: the package that already
+    /// has it, else the first without tracking, else a new package like the others; a shipment
+    /// without any package stores none (`no_package`).
+    async fn record_labels(
+        &self,
+        shipment_nbr: &str,
+        labels: &[StationLabel],
+    ) -> Result<LabelsRecorded, ConnectorError>;
+    /// Confirms the shipment (shipped); one already confirmed is left as it is.
+    async fn confirm_shipment(&self, shipment_nbr: &str) -> Result<(), ConnectorError>;
+}
+
+/// A label the station bought for an exported shipment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StationLabel {
+    pub tracking: String,
+    pub carrier: Option<String>,
+}
+
+/// What `record_labels` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LabelsRecorded {
+    /// Tracking numbers written now.
+    pub stored: Vec<String>,
+    /// Tracking numbers already on a package.
+    pub already: Vec<String>,
+    /// The shipment has no package, so no tracking could be stored.
+    pub no_package: bool,
 }
 
 /// What the station answered for one order of a bulk create-or-update.

@@ -185,6 +185,37 @@ async fn open_shipments_become_one_shipstation_order_each_and_follow_fixes_holds
     let cancelled = station_orders(&world, &good);
     assert_eq!(cancelled.len(), 1);
     assert_eq!(cancelled[0]["orderStatus"], "cancelled");
+    // A label bought in ShipStation for an exported shipment: its tracking goes onto the ERP
+    // shipment's package and the shipment is confirmed, once however often SHIP_NOTIFY comes.
+    world.route_shipstation_notifications(Some(2));
+    let label_started = std::time::Instant::now();
+    let (ac2, ss2) = (calls(Vendor::Acumatica), calls(Vendor::Shipstation));
+    let request = orderbridge_sandbox::shipstation::CreateShipments {
+        order_numbers: vec![later.clone()],
+        tracking_numbers: vec!["1ZEXPORT0000000001".into()],
+        ..Default::default()
+    };
+    world.sandbox.state().shipstation_create_shipments(&request).unwrap();
+    world.sandbox.state().wait_for_deliveries(Vendor::Shipstation, 2, Duration::from_secs(30)).await;
+    let drained =
+        orderbridge_harness::drive::drain_shipments(&world.status, &world.aws, 2, Duration::from_secs(60)).await;
+    assert!(drained.settled, "{drained:?}");
+    let erp = erp_shipment(&world, &later);
+    assert_eq!(erp["Status"]["value"], "Confirmed", "{erp}");
+    let tracked: Vec<&str> = erp["Packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["TrackingNbr"]["value"].as_str())
+        .filter(|t| !t.is_empty())
+        .collect();
+    assert_eq!(tracked, vec!["1ZEXPORT0000000001"], "the tracking is on the one package, once");
+    println!(
+        "label → ERP package and confirmation: {:.1} s; Acumatica {} calls, ShipStation {} calls",
+        label_started.elapsed().as_secs_f64(),
+        calls(Vendor::Acumatica) - ac2,
+        calls(Vendor::Shipstation) - ss2
+    );
     println!("first poll: Acumatica {} calls, ShipStation {} calls for 3 shipments (2 exported)", ac1 - ac0, ss1 - ss0);
     world.shutdown().await;
 }

@@ -789,6 +789,117 @@ impl crate::ports::OutboundShipments for AcumaticaClient {
         })
     }
 
+    /// Reads the shipment's packages, then one `PUT Shipment` with the package rows to update
+    /// (`id` + `TrackingNbr`) or add (`BoxID` of the others + `TrackingNbr`). A confirmed shipment's
+    /// packages are read-only: tracking not on it yet is refused.
+    async fn record_labels(
+        &self,
+        shipment_nbr: &str,
+        labels: &[crate::ports::StationLabel],
+    ) -> Result<crate::ports::LabelsRecorded, ConnectorError> {
+        const OP: &str = "write labels on shipment";
+        let Some(shipment) = self.outbound(shipment_nbr).await? else {
+            return Err(ConnectorError::Rejected {
+                vendor: VENDOR,
+                operation: OP,
+                message: format!("shipment {shipment_nbr} no longer exists"),
+            });
+        };
+        let mut done = crate::ports::LabelsRecorded::default();
+        let mut free = shipment.packages.iter().filter(|p| p.tracking.is_none());
+        let box_id = shipment.packages.iter().rev().find_map(|p| p.box_id.clone());
+        let mut rows = Vec::new();
+        for label in labels {
+            let tracking = label.tracking.trim();
+            if shipment.packages.iter().any(|p| p.tracking.as_deref() == Some(tracking)) {
+                done.already.push(tracking.to_owned());
+                continue;
+            }
+            if shipment.packages.is_empty() {
+                done.no_package = true;
+                continue;
+            }
+            let row = match free.next() {
+                Some(p) => super::wire::PackageRowPut {
+                    id: Some(p.id.clone()),
+                    BoxID: None,
+                    TrackingNbr: super::wire::val(tracking.to_owned()),
+                },
+                None => super::wire::PackageRowPut {
+                    id: None,
+                    BoxID: box_id.clone().map(super::wire::Val::new),
+                    TrackingNbr: super::wire::val(tracking.to_owned()),
+                },
+            };
+            rows.push(row);
+            done.stored.push(tracking.to_owned());
+        }
+        if !rows.is_empty() {
+            if shipment.state == crate::model::OutboundState::Shipped {
+                return Err(ConnectorError::Rejected {
+                    vendor: VENDOR,
+                    operation: OP,
+                    message: format!(
+                        "shipment {shipment_nbr} is {} and its packages can no longer change; add {} by hand",
+                        shipment.erp_status,
+                        done.stored.join(", ")
+                    ),
+                });
+            }
+            let body = super::wire::ShipmentPackagesPut {
+                ShipmentNbr: super::wire::val(shipment_nbr.trim().to_owned()),
+                Packages: rows,
+            };
+            self.update_entity(OP, "Shipment", &format!("shipment {}", shipment_nbr.trim()), &body, "ShipmentNbr")
+                .await?;
+        }
+        Ok(done)
+    }
+
+    /// `POST Shipment/ConfirmShipment` `{"entity": {"ShipmentNbr": …}}` → 202 with `Location`,
+    /// polled until 204 (vendor-apis §2.0 item 8). Not retried blindly: a repeat of a confirm
+    /// that went through is refused by the ERP, so the shipment's state is read first.
+    async fn confirm_shipment(&self, shipment_nbr: &str) -> Result<(), ConnectorError> {
+        const OP: &str = "confirm shipment";
+        match self.outbound(shipment_nbr).await? {
+            Some(s) if s.state == crate::model::OutboundState::Shipped => return Ok(()),
+            Some(_) => {}
+            None => {
+                return Err(ConnectorError::Rejected {
+                    vendor: VENDOR,
+                    operation: OP,
+                    message: format!("shipment {shipment_nbr} no longer exists"),
+                })
+            }
+        }
+        let url = self.entity_url(&["Shipment", "ConfirmShipment"])?;
+        let body =
+            serde_json::json!({ "entity": { "ShipmentNbr": { "value": shipment_nbr.trim() } }, "parameters": {} });
+        let reply = self.authed(OP, Idempotency::Unsafe, |c| c.post(url.clone()).json(&body)).await?;
+        let Some(location) = reply.headers.get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()) else {
+            return Ok(());
+        };
+        let status_url = url.join(location).map_err(|e| ConnectorError::Rejected {
+            vendor: VENDOR,
+            operation: OP,
+            message: format!("Location {location:?}: {e}"),
+        })?;
+        for attempt in 0..30u64 {
+            let poll = self.authed(OP, Idempotency::Safe, |c| c.get(status_url.clone())).await?;
+            if poll.status != reqwest::StatusCode::ACCEPTED {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200 * (attempt + 1).min(5))).await;
+        }
+        Err(ConnectorError::Status {
+            vendor: VENDOR,
+            operation: OP,
+            status: 202,
+            message: format!("shipment {shipment_nbr}: the confirmation is still running"),
+            retry_after: None,
+        })
+    }
+
     /// `PUT Shipment` `{ShipmentNbr, note}` with `If-Match: *` (update only).
     async fn note_on_shipment(&self, shipment_nbr: &str, note: &str) -> Result<(), ConnectorError> {
         const OP: &str = "write shipment note";

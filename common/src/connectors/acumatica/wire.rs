@@ -602,6 +602,22 @@ pub struct OutboundPackageWire {
     pub Weight: Option<Val<Num>>,
 }
 
+/// `PUT Shipment` adding or updating package rows (`id` updates a row; none adds one).
+#[derive(Debug, Clone, Serialize)]
+pub struct ShipmentPackagesPut {
+    pub ShipmentNbr: Option<Val<String>>,
+    pub Packages: Vec<PackageRowPut>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PackageRowPut {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub BoxID: Option<Val<String>>,
+    pub TrackingNbr: Option<Val<String>>,
+}
+
 /// `PUT Shipment` writing the shipment's note (update only).
 #[derive(Debug, Clone, Serialize)]
 pub struct ShipmentNotePut {
