@@ -382,3 +382,43 @@ pub(crate) async fn labels_to_erp(
         }
     }
 }
+
+/// A push notification named a shipment that is not shipped: export it when its status says so.
+pub(crate) async fn export_on_notification(
+    shipment_nbr: &str,
+    station: &super::StationPorts<'_>,
+    ctx: &super::PushContext<'_>,
+) -> Result<Option<super::PushOutcome>, super::PushError> {
+    use super::{PushError, PushOutcome};
+    let Some(shipment) = station
+        .erp
+        .outbound(shipment_nbr)
+        .await
+        .map_err(|source| PushError::Vendor { what: format!("ERP shipment {shipment_nbr}"), source })?
+    else {
+        info!(shipment = %shipment_nbr, "ERP shipment is gone; nothing to export.");
+        return Ok(None);
+    };
+    let export = ExportContext {
+        claims: ctx.claims,
+        cursors: ctx.cursors,
+        log: ctx.log,
+        clock: ctx.clock,
+        erp: station.erp,
+        station: station.station,
+        settings: station.settings,
+        station_name: ctx.tool_name,
+        owner: ctx.owner.clone(),
+        lease: ctx.lease,
+    };
+    let outcome = export_shipment(&shipment, &export).await.map_err(|e| match e {
+        ExportError::InProgress { key } => PushError::InProgress { key },
+        ExportError::Ledger { what, source } => PushError::Ledger { what, source },
+        ExportError::Vendor { what, source } => PushError::Vendor { what, source },
+    })?;
+    Ok(Some(match outcome {
+        ExportOutcome::Exported { shipment, station_order, .. } => PushOutcome::Exported { shipment, station_order },
+        ExportOutcome::Refused { reason, .. } => PushOutcome::Failed(reason),
+        other => PushOutcome::NotOurs(format!("{other:?}")),
+    }))
+}

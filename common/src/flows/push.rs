@@ -161,6 +161,11 @@ pub enum PushOutcome {
     NoStatusChange,
     /// Not an order Orderbridge imported, or its connection is not configured here.
     NotOurs(String),
+    /// An ERP shipment created or updated in the shipping station.
+    Exported {
+        shipment: String,
+        station_order: String,
+    },
     /// Station labels of an exported shipment written onto the ERP shipment.
     LabelsToErp {
         shipment: String,
@@ -235,6 +240,11 @@ async fn handle_webhook_event(event: &WebhookEvent, ctx: &PushContext<'_>) -> Re
                     .await
                     .map_err(|source| PushError::Vendor { what: format!("ERP shipment {nbr}"), source })?;
                 if found.is_empty() {
+                    // Not shipped: a shipment to export to the shipping station, when one is set.
+                    if let Some(station) = ctx.station {
+                        outcomes.extend(super::export_on_notification(nbr.as_str(), &station, ctx).await?);
+                        continue;
+                    }
                     // Notified before it was confirmed, or deleted since: the poll sees it once it ships.
                     info!(shipment = %nbr, "ERP shipment is not shipped (or gone); nothing to push yet.");
                 }

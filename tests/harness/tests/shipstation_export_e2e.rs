@@ -219,3 +219,70 @@ async fn open_shipments_become_one_shipstation_order_each_and_follow_fixes_holds
     println!("first poll: Acumatica {} calls, ShipStation {} calls for 3 shipments (2 exported)", ac1 - ac0, ss1 - ss0);
     world.shutdown().await;
 }
+
+/// The whole path on push notifications alone (no poll): a Sellercloud order imported into the
+/// ERP gets an Open shipment there → Acumatica's notification → exported to ShipStation → a label
+/// bought (SHIP_NOTIFY delivered twice) → tracking on the ERP package and the shipment confirmed →
+/// the confirmation's notification → the tracking on the Sellercloud order exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_label_for_an_exported_shipment_reaches_the_channel_order_once_through_the_erp() {
+    let mut config = SandboxConfig {
+        seed: 2121,
+        sellercloud_orders: 3,
+        bigcommerce_orders: 0,
+        magento_orders: 0,
+        shipstation_orders: 0,
+        ..SandboxConfig::default()
+    };
+    config.limits.acumatica_per_minute = WindowLimit::new(3000, Duration::from_secs(60));
+    let mut world_config = WorldConfig::demo(&orderbridge_harness::aws::unique_prefix("sslabel"), config);
+    world_config.tweak_connections = Some(with_export);
+    world_config.queue_timing = Some((2, 8));
+    let world = World::start(world_config).await.unwrap_or_else(|e| panic!("{e}"));
+    let settled = orderbridge_harness::drive::settle_orders(&world.app, &world.aws, 2, Duration::from_secs(120)).await;
+    assert!(settled.settled);
+    let erp = orderbridge_harness::report::erp_orders_by_import_id(&world.sandbox);
+    let (import_id, orders) = erp.iter().find(|(id, _)| id.starts_with("SC-")).expect("an imported Sellercloud order");
+    let so_nbr = orders[0]["OrderNbr"]["value"].as_str().unwrap().to_owned();
+    let sc_id: i64 = import_id[3..].parse().unwrap();
+    world.route_acumatica_pushes(Some(1));
+    world.route_shipstation_notifications(Some(2));
+
+    let started = std::time::Instant::now();
+    let shipment = world.sandbox.state().acumatica_create_shipment(&CreateShipment::for_order(&so_nbr)).unwrap();
+    let nbr = shipment["ShipmentNbr"]["value"].as_str().unwrap().to_owned();
+    world.sandbox.state().wait_for_deliveries(Vendor::Acumatica, 1, Duration::from_secs(30)).await;
+    let drained =
+        orderbridge_harness::drive::drain_shipments(&world.status, &world.aws, 2, Duration::from_secs(60)).await;
+    assert!(drained.settled);
+    assert_eq!(station_orders(&world, &nbr).len(), 1, "exported on the notification alone");
+    let exported_in = started.elapsed();
+
+    let label = std::time::Instant::now();
+    let request = orderbridge_sandbox::shipstation::CreateShipments {
+        order_numbers: vec![nbr.clone()],
+        tracking_numbers: vec!["1ZLABEL00000000042".into()],
+        ..Default::default()
+    };
+    world.sandbox.state().shipstation_create_shipments(&request).unwrap();
+    // Two SHIP_NOTIFY copies, then the ERP's notifications of the confirmation.
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let drained =
+            orderbridge_harness::drive::drain_shipments(&world.status, &world.aws, 2, Duration::from_secs(60)).await;
+        assert!(drained.settled);
+    }
+    let with_tracking = {
+        let state = world.sandbox.state();
+        let sc = state.sellercloud();
+        sc.orders[&sc_id].packages.iter().filter(|p| p.tracking_number == "1ZLABEL00000000042").count()
+    };
+    assert_eq!(with_tracking, 1, "the tracking is on the Sellercloud order once");
+    assert_eq!(erp_shipment(&world, &nbr)["Status"]["value"], "Confirmed");
+    println!(
+        "exported {:.1} s after the shipment was created; label → tracking on the Sellercloud order within {:.1} s",
+        exported_in.as_secs_f64(),
+        label.elapsed().as_secs_f64()
+    );
+    world.shutdown().await;
+}
