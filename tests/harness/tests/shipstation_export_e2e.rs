@@ -185,6 +185,15 @@ async fn open_shipments_become_one_shipstation_order_each_and_follow_fixes_holds
     let cancelled = station_orders(&world, &good);
     assert_eq!(cancelled.len(), 1);
     assert_eq!(cancelled[0]["orderStatus"], "cancelled");
+    // Dated on the days the clocks change (ERP in New York, ShipStation in Pacific time): the
+    // station shows the ERP's business day, not the day a UTC conversion would give.
+    for day in ["2026-03-08T00:00:00-05:00", "2026-11-01T00:00:00-04:00", "2026-12-31T00:00:00-05:00"] {
+        put_shipment(&world, json!({ "ShipmentNbr": {"value": broken}, "ShipmentDate": {"value": day} })).await;
+        poll(&world).await;
+        let date = station_orders(&world, &broken)[0]["orderDate"].as_str().unwrap_or_default().to_owned();
+        assert_eq!(&date[..10], &day[..10], "orderDate {date} for ERP date {day}");
+    }
+
     // A label bought in ShipStation for an exported shipment: its tracking goes onto the ERP
     // shipment's package and the shipment is confirmed, once however often SHIP_NOTIFY comes.
     world.route_shipstation_notifications(Some(2));
