@@ -41,6 +41,8 @@ pub enum KillPoint {
     BeforeAcknowledge,
     /// A tracking push done, its claim not completed.
     BeforePushComplete,
+    /// A shipment created or updated in ShipStation, its export record not written.
+    BeforeExportRecord,
 }
 
 /// Decides, with a seeded RNG, whether to kill at a point; counts the kills.
@@ -156,6 +158,9 @@ impl Cursors for KillingLedger {
         value: &str,
         expected_version: Option<u64>,
     ) -> Result<Cursor, LedgerError> {
+        if stream.starts_with("export#") {
+            self.switch.maybe_kill(KillPoint::BeforeExportRecord);
+        }
         self.inner.save_cursor(connection, stream, value, expected_version).await
     }
 }
@@ -337,6 +342,14 @@ pub struct Accounting {
     pub erp_origin_wrong_totals: Vec<String>,
     /// Storefront orders that are none of the entered ERP orders (an imported order sent back).
     pub erp_origin_unexpected: Vec<String>,
+    /// Shipments exported to ShipStation: expected, created once, lost, duplicated; labels written
+    /// back onto the ERP shipment (confirmed, the tracking on one package) and those missing.
+    pub export_expected: usize,
+    pub export_created: usize,
+    pub export_lost: Vec<String>,
+    pub export_duplicates: Vec<String>,
+    pub labels_back: usize,
+    pub labels_missing: Vec<String>,
     /// Imported Sellercloud orders whose P&L charges were compared with their ERP fields, and the
     /// ones that differ; follow-up passes it took.
     pub charges_checked: usize,
@@ -375,6 +388,11 @@ impl Accounting {
             && self.erp_origin_unexpected.is_empty()
             && self.erp_origin_created == self.erp_origin_entered
             && self.charges_wrong.is_empty()
+            && self.export_lost.is_empty()
+            && self.export_duplicates.is_empty()
+            && self.labels_missing.is_empty()
+            && self.export_created == self.export_expected
+            && self.labels_back == self.export_expected
             && self.dlq.iter().all(|e| e.poison)
             && self.dlq.len() == self.poison_injected
     }
@@ -433,6 +451,16 @@ impl Accounting {
             self.erp_origin_wrong_totals.len(),
             list(&self.erp_origin_wrong_totals)
         );
+        println!("  ERP shipments exported to ShipStation {:>4}", self.export_expected);
+        println!("  ShipStation orders (once each)     {:>7}", self.export_created);
+        println!("  exports lost                       {:>7}{}", self.export_lost.len(), list(&self.export_lost));
+        println!(
+            "  ShipStation duplicates             {:>7}{}",
+            self.export_duplicates.len(),
+            list(&self.export_duplicates)
+        );
+        println!("  labels back on the ERP shipment    {:>7}", self.labels_back);
+        println!("  labels missing on the ERP          {:>7}{}", self.labels_missing.len(), list(&self.labels_missing));
         println!(
             "  P&L charges checked (SC orders)    {:>7} ({} follow-up passes)",
             self.charges_checked, self.charge_passes

@@ -319,3 +319,17 @@ impl World {
         self.sandbox.shutdown().await;
     }
 }
+
+/// ShipStation as the ERP's shipping station, as `[shipstation.export]` configures it (statuses
+/// Open, the sandbox ERP's time zone, UPSGROUND → "UPS Ground"): the demo and chaos turn it on.
+pub fn station_export(
+    world: &World,
+) -> Option<(Arc<dyn orderbridge::ports::ShippingStation>, orderbridge::model::StationExport)> {
+    let section = world.connections.shipstation.as_ref()?;
+    let client = orderbridge::connectors::shipstation::ShipStationClient::new(section.settings.clone()).ok()?;
+    let settings = toml::from_str(
+        "statuses = [\"Open\"]\nerp_time_zone = \"America/New_York\"\n[ship_via]\nUPSGROUND = \"UPS Ground\"",
+    )
+    .ok()?;
+    Some((Arc::new(client), settings))
+}

@@ -343,6 +343,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     world.status.ledger = Arc::new(KillingLedger { inner: world.status.ledger.clone(), switch: switch.clone() });
     world.app.import.lease_slack = LEASE_SLACK;
     world.status.lease_slack = LEASE_SLACK;
+    world.status.station = orderbridge_harness::world::station_export(&world);
     world.route_acumatica_pushes(Some(3));
     world.route_shipstation_notifications(Some(3));
 
@@ -466,6 +467,34 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         started.elapsed().as_secs_f64()
     );
 
+    // ShipStation as the shipping station: Open shipments of ERP orders exported on Acumatica's
+    // notifications (three copies each, kills before the export record), then a label bought for
+    // each (SHIP_NOTIFY three times) written back onto the ERP shipment.
+    let exports = export_shipments(&world, (args.orders / 30).max(5))?;
+    let delivered = world.sandbox.state().deliveries(Vendor::Acumatica).len();
+    world
+        .sandbox
+        .state()
+        .wait_for_deliveries(Vendor::Acumatica, delivered.min(exports.len() * 3), Duration::from_secs(30))
+        .await;
+    let (batches, killed) = drain(&world, Which::Shipments, limit).await;
+    let notified = world.sandbox.state().deliveries(Vendor::Shipstation).len();
+    let label_request = orderbridge_sandbox::shipstation::CreateShipments {
+        order_numbers: exports.iter().map(|(nbr, _)| nbr.clone()).collect(),
+        tracking_numbers: exports.iter().map(|(_, tracking)| tracking.clone()).collect(),
+        ..Default::default()
+    };
+    // Orders not exported yet (a fault or a kill held them) get their label after the redrive.
+    let labelled = world.sandbox.state().shipstation_create_shipments(&label_request).is_ok();
+    world.sandbox.state().wait_for_deliveries(Vendor::Shipstation, notified + 3, Duration::from_secs(30)).await;
+    let (label_batches, label_killed) = drain(&world, Which::Shipments, limit).await;
+    println!(
+        "  {:>6.0} s: {} ERP shipments for ShipStation; status-push ran {batches} batches ({killed} killed), labels {} and {label_batches} batches ({label_killed} killed)",
+        started.elapsed().as_secs_f64(),
+        exports.len(),
+        if labelled { "bought" } else { "deferred" },
+    );
+
     // Full drain: no more kills, leases run out, everything readable in the DLQs goes back.
     switch.disarm();
     for round in 1..=3 {
@@ -484,6 +513,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             break;
         }
     }
+
+    // Labels deferred because an export was still missing: bought now, after the redrive.
+    if !labelled {
+        let label_request = orderbridge_sandbox::shipstation::CreateShipments {
+            order_numbers: exports.iter().map(|(nbr, _)| nbr.clone()).collect(),
+            tracking_numbers: exports.iter().map(|(_, tracking)| tracking.clone()).collect(),
+            ..Default::default()
+        };
+        world.sandbox.state().shipstation_create_shipments(&label_request)?;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        drain(&world, Which::Shipments, limit).await;
+    }
+    let _ = world.status.run_catch_up().await;
+    drain(&world, Which::Shipments, limit).await;
 
     // Follow-ups: the P&L charges of every imported Sellercloud order reach its ERP order's fields
     // (passes under the same faults, each capped, until nothing differs or 40 passes).
@@ -514,6 +557,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         poison_injected: POISON_ORDERS + POISON_SHIPMENTS,
         kills: switch.kills(),
         charges_checked: orderbridge_harness::followups::erp_charges(&world.sandbox).len(),
+        export_expected: exports.len(),
         charges_wrong,
         charge_passes,
         ..Accounting::default()
@@ -597,6 +641,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .filter(|o| !erp_entered.iter().any(|(number, ..)| o["ext_order_id"].as_str() == Some(number.as_str())))
         .map(|o| format!("Magento order {} ({})", o["increment_id"], o["ext_order_id"]))
         .collect();
+    for (nbr, tracking) in &exports {
+        let key = format!("AC-{nbr}");
+        let in_station =
+            state.shipstation().orders.values().filter(|o| o.json["orderKey"].as_str() == Some(&key)).count();
+        match in_station {
+            0 => a.export_lost.push(key.clone()),
+            1 => a.export_created += 1,
+            n => a.export_duplicates.push(format!("{key} ×{n}")),
+        }
+        let back = state.acumatica().shipment(nbr).is_some_and(|s| {
+            s["Status"]["value"] == "Confirmed"
+                && s["Packages"].as_array().is_some_and(|p| {
+                    p.iter().filter(|p| p["TrackingNbr"]["value"].as_str() == Some(tracking.as_str())).count() == 1
+                })
+        });
+        if back {
+            a.labels_back += 1;
+        } else {
+            a.labels_missing.push(format!("{nbr} {tracking}"));
+        }
+    }
     a.dlq = dlq_contents(&world.aws, &world.aws.resources.orders, "orders").await;
     a.dlq.extend(dlq_contents(&world.aws, &world.aws.resources.shipments, "shipments").await);
 
@@ -619,4 +684,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         std::process::exit(1);
     }
     Ok(())
+}
+
+/// `n` sales orders entered in the ERP, each with an Open shipment for ShipStation to label; the
+/// shipment numbers with the tracking number their label will get.
+fn export_shipments(world: &World, n: usize) -> Result<Vec<(String, String)>, String> {
+    use orderbridge_sandbox::acumatica::{CreateShipment, EnterLine, EnterOrder};
+    let mut out = Vec::new();
+    for i in 0..n {
+        let order = EnterOrder {
+            customer_id: "AACUSTOMER".into(),
+            ship_via: Some("UPSGROUND".into()),
+            lines: vec![EnterLine::new("WATER2809", Decimal::from(1 + i as i64 % 3))],
+            ..EnterOrder::default()
+        };
+        let so = world.sandbox.state().acumatica_enter_order(&order)?;
+        let nbr = so["OrderNbr"]["value"].as_str().unwrap_or_default().to_owned();
+        let shipment = world.sandbox.state().acumatica_create_shipment(&CreateShipment::for_order(&nbr))?;
+        let shipment_nbr = shipment["ShipmentNbr"]["value"].as_str().unwrap_or_default().to_owned();
+        out.push((shipment_nbr, format!("1ZEXP{:013}", i + 1)));
+    }
+    Ok(out)
 }

@@ -52,6 +52,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     };
     let mut world =
         World::start(WorldConfig::demo(&orderbridge_harness::aws::unique_prefix("orderbridge-demo"), sandbox)).await?;
+    // The demo connections file has [shipstation.export] commented out; the demo turns it on.
+    world.status.station = world.status.station.take().or_else(|| orderbridge_harness::world::station_export(&world));
     println!("Sandbox (rate limits on, as documented by each vendor):");
     for (vendor, url) in world.sandbox.describe()["vendors"].as_object().into_iter().flatten() {
         println!("  {vendor:<12} {}", url["base_url"].as_str().unwrap_or_default());
@@ -125,6 +127,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let shipped = ship_back(&world, args.limit_secs).await?;
     let published = erp_orders_to_magento(&world, args.erp_orders, args.limit_secs).await?;
     let followed = followups(&mut world).await?;
+    let exported = shipstation_export(&world, args.limit_secs).await?;
     println!();
     println!("Last connector-log lines:");
     let mut all = connections.clone();
@@ -132,7 +135,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let entries = log_since(world.app.log(), &all, started_at).await;
     print_log_tail(&entries, 12);
     world.shutdown().await;
-    if !drive.settled || duplicates > 0 || !shipped || !published || !followed {
+    if !drive.settled || duplicates > 0 || !shipped || !published || !followed || !exported {
         std::process::exit(1);
     }
     Ok(())
@@ -404,4 +407,72 @@ fn magento_orders(world: &World, entered: &[(String, String, rust_decimal::Decim
             mg.orders.values().filter(|o| o["ext_order_id"].as_str() == Some(number.as_str())).count()
         })
         .collect()
+}
+
+/// Three sales orders entered in the ERP get Open shipments there; Acumatica's notifications
+/// export them to ShipStation; a label bought for each comes back onto the ERP package and
+/// confirms the shipment. Returns whether each was exported once and came back confirmed.
+async fn shipstation_export(world: &World, limit_secs: u64) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
+    use orderbridge_sandbox::acumatica::{CreateShipment, EnterLine, EnterOrder};
+    println!();
+    println!("ShipStation as the shipping station: 3 Open shipments in Acumatica exported, labels back...");
+    world.route_acumatica_pushes(Some(1));
+    world.route_shipstation_notifications(Some(1));
+    let count = |v: Vendor| world.sandbox.state().request_count(v).total;
+    let before = (count(Vendor::Acumatica), count(Vendor::Shipstation));
+    let started = Instant::now();
+    let mut shipments = Vec::new();
+    for i in 0..3 {
+        let order = EnterOrder {
+            customer_id: "AACUSTOMER".into(),
+            ship_via: Some("UPSGROUND".into()),
+            lines: vec![EnterLine::new("WATER2809", rust_decimal::Decimal::from(1 + i))],
+            ..EnterOrder::default()
+        };
+        let so = world.sandbox.state().acumatica_enter_order(&order)?;
+        let nbr = so["OrderNbr"]["value"].as_str().unwrap_or_default().to_owned();
+        let shipment = world.sandbox.state().acumatica_create_shipment(&CreateShipment::for_order(&nbr))?;
+        shipments.push(shipment["ShipmentNbr"]["value"].as_str().unwrap_or_default().to_owned());
+    }
+    settle_pushes(world, limit_secs).await;
+    let exported_in = started.elapsed();
+    let in_station = |nbr: &str| {
+        let state = world.sandbox.state();
+        let ss = state.shipstation();
+        ss.orders.values().filter(|o| o.json["orderKey"].as_str() == Some(&format!("AC-{nbr}"))).count()
+    };
+    let once = shipments.iter().filter(|n| in_station(n) == 1).count();
+    let exported_calls = (count(Vendor::Acumatica) - before.0, count(Vendor::Shipstation) - before.1);
+    let label_started = Instant::now();
+    let request =
+        orderbridge_sandbox::shipstation::CreateShipments { order_numbers: shipments.clone(), ..Default::default() };
+    world.sandbox.state().shipstation_create_shipments(&request)?;
+    world.sandbox.state().wait_for_deliveries(Vendor::Shipstation, 1, Duration::from_secs(30)).await;
+    settle_pushes(world, limit_secs).await;
+    let confirmed = shipments
+        .iter()
+        .filter(|n| {
+            world.sandbox.state().acumatica().shipment(n).is_some_and(|s| {
+                s["Status"]["value"] == "Confirmed"
+                    && s["Packages"].as_array().is_some_and(|p| {
+                        p.iter().filter(|p| p["TrackingNbr"]["value"].as_str().is_some_and(|t| !t.is_empty())).count()
+                            == 1
+                    })
+            })
+        })
+        .count();
+    let all_calls = (count(Vendor::Acumatica) - before.0, count(Vendor::Shipstation) - before.1);
+    println!(
+        "  {once} of 3 exported once on Acumatica's notifications in {:.1} s; labels → tracking on the ERP package and confirmed: {confirmed} of 3 in {:.1} s",
+        exported_in.as_secs_f64(),
+        label_started.elapsed().as_secs_f64()
+    );
+    println!(
+        "  API calls per shipment: export Acumatica {:.2}, ShipStation {:.2}; with the label back Acumatica {:.2}, ShipStation {:.2}",
+        exported_calls.0 as f64 / 3.0,
+        exported_calls.1 as f64 / 3.0,
+        all_calls.0 as f64 / 3.0,
+        all_calls.1 as f64 / 3.0
+    );
+    Ok(once == 3 && confirmed == 3)
 }
