@@ -422,3 +422,72 @@ pub(crate) async fn export_on_notification(
         other => PushOutcome::NotOurs(format!("{other:?}")),
     }))
 }
+
+/// Labels the station voided since `since`, for shipments Orderbridge exported: while the ERP
+/// shipment is not confirmed, the tracking comes off its package (nothing went to a channel yet,
+/// and a new label takes the package); after the confirmation the tracking already reached the
+/// channel, so an operator is told what to correct. Once per voided label. Returns how many were
+/// handled now.
+pub async fn handle_voided_labels(
+    since: chrono::DateTime<chrono::Utc>,
+    ctx: &ExportContext<'_>,
+) -> Result<u32, ExportError> {
+    use crate::ports::LabelCleared;
+    let voided = ctx
+        .station
+        .voided_since(since)
+        .await
+        .map_err(|source| ExportError::Vendor { what: "voided labels".into(), source })?;
+    let recorder = LogRecorder { log: ctx.log, clock: ctx.clock };
+    let mut handled = 0;
+    for label in voided {
+        let ledger = |what: String| move |source| ExportError::Ledger { what, source };
+        let Some((nbr, _)) = exported_shipment_of(ctx.cursors, ctx.station_name, &label.order_key)
+            .await
+            .map_err(ledger(format!("export of {}", label.order_key)))?
+        else {
+            continue;
+        };
+        let claim = ClaimKey::other("VOID", &format!("{}#{nbr}#{}", ctx.station_name, label.tracking));
+        let lease = match ctx.claims.claim(&claim, &ctx.owner, ctx.lease).await.map_err(ledger(claim.to_string()))? {
+            ClaimOutcome::Acquired(lease) => lease,
+            ClaimOutcome::Completed(_) | ClaimOutcome::InProgress { .. } => continue,
+        };
+        let action =
+            recorder.start(ctx.station_name, LogGroup::Shipments, "void_label", Direction::Import, nbr.clone());
+        let (result, notes) = match ctx.erp.clear_label(&nbr, &label.tracking).await {
+            Ok(LabelCleared::Cleared) => (
+                LogResult::Success,
+                format!(
+                    "Label {} voided in the station: its tracking is off shipment {nbr}'s package before any channel heard of it; a new label takes the package.",
+                    label.tracking
+                ),
+            ),
+            Ok(LabelCleared::AlreadyShipped) => (
+                LogResult::Failure,
+                format!(
+                    "Label {} was voided after shipment {nbr} was confirmed, so its tracking already went to the sales channel: correct the shipment's package and the channel order by hand.",
+                    label.tracking
+                ),
+            ),
+            Ok(LabelCleared::NotOnShipment) => {
+                (LogResult::Skipped, format!("Label {} voided; it was not on shipment {nbr}.", label.tracking))
+            }
+            Err(e) if e.is_retryable() => {
+                let _ = ctx.claims.release(&lease).await;
+                recorder.finish(action, LogResult::Retry, format!("{}; retrying.", ErrorChain(&e))).await;
+                return Err(ExportError::Vendor { what: format!("voided label of {nbr}"), source: e });
+            }
+            Err(e) => {
+                let reason = ErrorChain(&e).to_string();
+                let _ = ctx.claims.fail(&lease, &reason).await;
+                recorder.finish(action, LogResult::Failure, format!("Voided label {} not cleared: {reason}", label.tracking)).await;
+                continue;
+            }
+        };
+        ctx.claims.complete(&lease, &label.tracking).await.map_err(ledger(claim.to_string()))?;
+        recorder.finish(action, result, notes).await;
+        handled += 1;
+    }
+    Ok(handled)
+}

@@ -52,6 +52,9 @@ impl OutboundShipments for Erp {
     async fn confirm_shipment(&self, _: &str) -> Result<(), ConnectorError> {
         Ok(())
     }
+    async fn clear_label(&self, _: &str, _: &str) -> Result<crate::ports::LabelCleared, ConnectorError> {
+        Ok(crate::ports::LabelCleared::Cleared)
+    }
 }
 
 #[derive(Default)]
@@ -93,6 +96,9 @@ impl ShippingStation for Station {
     }
     fn time_zone(&self) -> chrono_tz::Tz {
         chrono_tz::America::Los_Angeles
+    }
+    async fn voided_since(&self, _: chrono::DateTime<Utc>) -> Result<Vec<crate::ports::VoidedLabel>, ConnectorError> {
+        Ok(Vec::new())
     }
 }
 

@@ -427,6 +427,7 @@ async fn poll_exports(ctx: &PollContext<'_>, station: &super::StationPorts<'_>) 
             super::ExportOutcome::Incomplete { .. } | super::ExportOutcome::Refused { .. } => {}
         }
     }
+    super::handle_voided_labels(since, &export).await?;
     match ctx.cursors.save_cursor(name, EXPORT_STREAM, &started.to_rfc3339(), version).await {
         Ok(_) | Err(LedgerError::CursorConflict { .. }) => {}
         Err(source) => return Err(PollError::Ledger { source_name: name.to_string(), source }),

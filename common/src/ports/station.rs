@@ -31,6 +31,26 @@ pub trait OutboundShipments: Send + Sync {
     ) -> Result<LabelsRecorded, ConnectorError>;
     /// Confirms the shipment (shipped); one already confirmed is left as it is.
     async fn confirm_shipment(&self, shipment_nbr: &str) -> Result<(), ConnectorError>;
+    /// Takes a voided label's tracking number off the shipment's package, while the shipment is
+    /// not confirmed yet.
+    async fn clear_label(&self, shipment_nbr: &str, tracking: &str) -> Result<LabelCleared, ConnectorError>;
+}
+
+/// What `clear_label` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabelCleared {
+    Cleared,
+    /// No package carries that tracking number.
+    NotOnShipment,
+    /// The shipment is confirmed: its packages no longer change (and its tracking went on).
+    AlreadyShipped,
+}
+
+/// A label the station voided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoidedLabel {
+    pub order_key: String,
+    pub tracking: String,
 }
 
 /// A label the station bought for an exported shipment.
@@ -67,4 +87,6 @@ pub trait ShippingStation: Send + Sync {
     async fn upsert_orders(&self, orders: &[StationOrder]) -> Result<Vec<StationOutcome>, ConnectorError>;
     /// The zone the station reads offset-less order dates in.
     fn time_zone(&self) -> chrono_tz::Tz;
+    /// Labels voided since `since`.
+    async fn voided_since(&self, since: DateTime<Utc>) -> Result<Vec<VoidedLabel>, ConnectorError>;
 }

@@ -295,3 +295,75 @@ async fn a_label_for_an_exported_shipment_reaches_the_channel_order_once_through
     );
     world.shutdown().await;
 }
+
+fn with_export_unconfirmed(connections: &mut Connections) {
+    with_export(connections);
+    if let Some(export) = connections.shipstation.as_mut().and_then(|s| s.export.as_mut()) {
+        export.confirm_shipments = false;
+    }
+}
+
+fn packages_tracking(world: &World, nbr: &str) -> Vec<String> {
+    erp_shipment(world, nbr)["Packages"]
+        .as_array()
+        .map(|p| p.iter().map(|p| p["TrackingNbr"]["value"].as_str().unwrap_or_default().to_owned()).collect())
+        .unwrap_or_default()
+}
+
+/// Voids and re-labels: a label voided before the ERP shipment is confirmed comes off its package
+/// and the new label takes the package; a label voided after the confirmation (its tracking went
+/// to the channel) is logged for an operator and the package is left alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_voided_label_comes_off_the_package_before_the_push_and_is_reported_after_it() {
+    let mut config =
+        SandboxConfig { seed: 2222, sellercloud_orders: 0, bigcommerce_orders: 0, ..SandboxConfig::default() };
+    config.limits.acumatica_per_minute = WindowLimit::new(3000, Duration::from_secs(60));
+    let mut world_config = WorldConfig::demo(&orderbridge_harness::aws::unique_prefix("ssvoid"), config);
+    world_config.tweak_connections = Some(with_export_unconfirmed);
+    let world = World::start(world_config).await.unwrap_or_else(|e| panic!("{e}"));
+    let started = chrono::Utc::now() - chrono::Duration::minutes(1);
+    let nbr = open_shipment(&world, false, &[]);
+    poll(&world).await;
+    assert_eq!(station_orders(&world, &nbr).len(), 1);
+    world.route_shipstation_notifications(Some(1));
+    let label = |tracking: &str| {
+        let request = orderbridge_sandbox::shipstation::CreateShipments {
+            order_numbers: vec![nbr.clone()],
+            tracking_numbers: vec![tracking.to_owned()],
+            ..Default::default()
+        };
+        let (_, shipments) = world.sandbox.state().shipstation_create_shipments(&request).unwrap();
+        shipments[0]["shipmentId"].as_i64().unwrap()
+    };
+    let drain = || orderbridge_harness::drive::drain_shipments(&world.status, &world.aws, 2, Duration::from_secs(60));
+
+    let first = label("1ZVOID0000000001");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(drain().await.settled);
+    assert_eq!(packages_tracking(&world, &nbr), vec!["1ZVOID0000000001"]);
+    assert_eq!(erp_shipment(&world, &nbr)["Status"]["value"], "Open", "not confirmed (confirm_shipments = false)");
+
+    world.sandbox.state().shipstation_void_shipment(first).unwrap();
+    poll(&world).await;
+    assert_eq!(packages_tracking(&world, &nbr), vec![""], "the voided tracking is off the package");
+    let second = label("1ZVOID0000000002");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(drain().await.settled);
+    assert_eq!(packages_tracking(&world, &nbr), vec!["1ZVOID0000000002"], "the new label takes the package");
+
+    // Confirmed (its tracking goes to the channel), then voided: told to an operator, left alone.
+    world.sandbox.state().acumatica_confirm_shipment_nbr(&nbr).unwrap();
+    world.sandbox.state().shipstation_void_shipment(second).unwrap();
+    poll(&world).await;
+    poll(&world).await;
+    assert_eq!(packages_tracking(&world, &nbr), vec!["1ZVOID0000000002"]);
+    let connection = orderbridge::model::ConnectionId::parse("shipstation").unwrap();
+    let entries = log_since(world.status.log.as_ref(), std::slice::from_ref(&connection), started).await;
+    let voids: Vec<(LogResult, String)> =
+        entries.iter().filter(|e| e.action == "void_label").map(|e| (e.result, e.notes.clone())).collect();
+    assert_eq!(voids.len(), 2, "each void handled once: {voids:?}");
+    assert_eq!(voids[0].0, LogResult::Success);
+    assert_eq!(voids[1].0, LogResult::Failure);
+    assert!(voids[1].1.contains("by hand"), "{}", voids[1].1);
+    world.shutdown().await;
+}

@@ -856,6 +856,35 @@ impl crate::ports::OutboundShipments for AcumaticaClient {
         Ok(done)
     }
 
+    /// Reads the shipment; while it is not confirmed, one `PUT Shipment` empties the tracking of
+    /// the package that carries it.
+    async fn clear_label(
+        &self,
+        shipment_nbr: &str,
+        tracking: &str,
+    ) -> Result<crate::ports::LabelCleared, ConnectorError> {
+        const OP: &str = "clear voided label";
+        let Some(shipment) = self.outbound(shipment_nbr).await? else {
+            return Ok(crate::ports::LabelCleared::NotOnShipment);
+        };
+        let Some(package) = shipment.packages.iter().find(|p| p.tracking.as_deref() == Some(tracking.trim())) else {
+            return Ok(crate::ports::LabelCleared::NotOnShipment);
+        };
+        if shipment.state == crate::model::OutboundState::Shipped {
+            return Ok(crate::ports::LabelCleared::AlreadyShipped);
+        }
+        let body = super::wire::ShipmentPackagesPut {
+            ShipmentNbr: super::wire::val(shipment_nbr.trim().to_owned()),
+            Packages: vec![super::wire::PackageRowPut {
+                id: Some(package.id.clone()),
+                BoxID: None,
+                TrackingNbr: super::wire::val(String::new()),
+            }],
+        };
+        self.update_entity(OP, "Shipment", &format!("shipment {}", shipment_nbr.trim()), &body, "ShipmentNbr").await?;
+        Ok(crate::ports::LabelCleared::Cleared)
+    }
+
     /// `POST Shipment/ConfirmShipment` `{"entity": {"ShipmentNbr": …}}` → 202 with `Location`,
     /// polled until 204 (vendor-apis §2.0 item 8). Not retried blindly: a repeat of a confirm
     /// that went through is refused by the ERP, so the shipment's state is read first.

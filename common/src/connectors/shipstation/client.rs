@@ -238,6 +238,41 @@ impl crate::ports::ShippingStation for ShipStationClient {
     fn time_zone(&self) -> chrono_tz::Tz {
         self.tz
     }
+
+    /// `GET /shipments?voidDateStart=…` (Pacific, oldest first), every page: the voided labels
+    /// with the order key they belong to.
+    async fn voided_since(&self, since: DateTime<Utc>) -> Result<Vec<crate::ports::VoidedLabel>, ConnectorError> {
+        const OP: &str = "list voided labels";
+        let mut url = self.shipments_url()?;
+        url.query_pairs_mut()
+            .append_pair("voidDateStart", &to_shipstation_time(&self.tz, since))
+            .append_pair("sortBy", "CreateDate")
+            .append_pair("sortDir", "ASC")
+            .append_pair("pageSize", &self.config.page_size.to_string());
+        let mut out = Vec::new();
+        let mut page = 1i64;
+        loop {
+            set_param(&mut url, "page", &page.to_string());
+            let reply = self.page(OP, &url).await?;
+            for raw in &reply.shipments {
+                let voided = raw.get("voided").and_then(serde_json::Value::as_bool).unwrap_or(false);
+                let key = raw.get("orderKey").and_then(serde_json::Value::as_str).map(str::trim);
+                let tracking = raw.get("trackingNumber").and_then(serde_json::Value::as_str).map(str::trim);
+                if let (true, Some(key), Some(tracking)) = (voided, key, tracking) {
+                    if !key.is_empty() && !tracking.is_empty() {
+                        out.push(crate::ports::VoidedLabel {
+                            order_key: key.to_owned(),
+                            tracking: tracking.to_owned(),
+                        });
+                    }
+                }
+            }
+            if reply.shipments.is_empty() || page >= reply.pages.unwrap_or(1) || page >= MAX_PAGES {
+                return Ok(out);
+            }
+            page += 1;
+        }
+    }
 }
 
 #[cfg(test)]

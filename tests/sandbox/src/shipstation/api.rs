@@ -364,7 +364,11 @@ async fn list_shipments(State(s): State<SharedState>, h: HeaderMap, uri: Uri) ->
         Ok(x) => x,
         Err(r) => return r,
     };
-    let ranges = match date_params(&s, &pairs, &["createDateStart", "createDateEnd", "shipDateStart", "shipDateEnd"]) {
+    let ranges = match date_params(
+        &s,
+        &pairs,
+        &["createDateStart", "createDateEnd", "shipDateStart", "shipDateEnd", "voidDateStart", "voidDateEnd"],
+    ) {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -389,6 +393,7 @@ async fn list_shipments(State(s): State<SharedState>, h: HeaderMap, uri: Uri) ->
         .filter(|x| {
             let created = x["createDate"].as_str().and_then(|d| parse_ss_time(&tz, d));
             let shipped = x["shipDate"].as_str().and_then(|d| parse_ss_time(&tz, d));
+            let voided = x["voidDate"].as_str().and_then(|d| parse_ss_time(&tz, d));
             let within = |d: Option<DateTime<Utc>>, lo: Option<DateTime<Utc>>, hi: Option<DateTime<Utc>>| {
                 lo.is_none_or(|l| d.is_some_and(|d| d >= l)) && hi.is_none_or(|h| d.is_some_and(|d| d <= h))
             };
@@ -401,6 +406,7 @@ async fn list_shipments(State(s): State<SharedState>, h: HeaderMap, uri: Uri) ->
             };
             within(created, ranges[0], ranges[1])
                 && within(shipped, ranges[2], ranges[3])
+                && within(voided, ranges[4], ranges[5])
                 && recipient
                     .as_ref()
                     .is_none_or(|r| x["shipTo"]["name"].as_str().unwrap_or("").to_ascii_lowercase().contains(r))
