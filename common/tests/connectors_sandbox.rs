@@ -656,6 +656,8 @@ async fn acumatica_reads_open_shipments_for_a_shipping_station_and_notes_what_is
     assert_eq!(first.lines.len(), 1);
     assert_eq!(first.lines[0].sku, "WATER2809");
     assert_eq!(first.lines[0].quantity, rust_decimal::Decimal::from(3));
+    assert!(first.lines[0].unit_price.is_some_and(|p| p > rust_decimal::Decimal::ZERO), "the order line's price");
+    assert!(first.bill_to.as_ref().is_some_and(|b| !b.name.is_empty() || b.company.is_some()), "{:?}", first.bill_to);
     assert_eq!(first.packages.len(), 1);
     assert!(first.packages[0].tracking.is_none());
     assert_eq!(first.orders.len(), 1);

@@ -320,6 +320,7 @@ fn station_order(key: &str, city: &str, quantity: Decimal) -> orderbridge::model
         requested_service: Some("UPS Ground".into()),
         notes: None,
         store_id: None,
+        weight_lb: Some(Decimal::new(25, 1)),
         erp_reference: format!("{key} (SO/SO000456)"),
     }
 }

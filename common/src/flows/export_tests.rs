@@ -169,8 +169,10 @@ fn shipment(status: &str, minute: u32) -> OutboundShipment {
             country: "US".into(),
             ..Address::default()
         },
+        bill_to: None,
         lines: vec![OutboundLine {
             line_nbr: 1,
+            order_line_nbr: Some(1),
             sku: "WATER2809".into(),
             description: "Water bottle".into(),
             quantity: dec!(2),
@@ -265,4 +267,52 @@ async fn shipments_never_exported_are_left_alone_unless_their_status_is_exported
         assert!(matches!(outcome, ExportOutcome::NotExported { .. }), "{status}: {outcome:?}");
     }
     assert_eq!(w.calls(), 0);
+}
+
+/// The cursors of the ledger, failing the first export-record write: a crash after the station
+/// created the order and before Orderbridge recorded it.
+struct CrashBeforeRecord<'a>(&'a MemoryLedger, std::sync::atomic::AtomicBool);
+
+#[async_trait]
+impl crate::ports::Cursors for CrashBeforeRecord<'_> {
+    async fn cursor(
+        &self,
+        connection: &ConnectionId,
+        stream: &str,
+    ) -> Result<Option<crate::ports::Cursor>, crate::ports::LedgerError> {
+        self.0.cursor(connection, stream).await
+    }
+    async fn save_cursor(
+        &self,
+        connection: &ConnectionId,
+        stream: &str,
+        value: &str,
+        expected: Option<u64>,
+    ) -> Result<crate::ports::Cursor, crate::ports::LedgerError> {
+        if stream.starts_with("export#") && !self.1.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(crate::ports::LedgerError::CursorConflict {
+                connection: connection.to_string(),
+                stream: stream.into(),
+                expected,
+            });
+        }
+        self.0.save_cursor(connection, stream, value, expected).await
+    }
+}
+
+#[tokio::test]
+async fn a_crash_between_the_station_create_and_the_record_makes_no_second_order() {
+    let w = World::new();
+    let crashing = CrashBeforeRecord(&w.ledger, Default::default());
+    let ctx = ExportContext { cursors: &crashing, ..w.ctx() };
+    assert!(export_shipment(&shipment("Open", 0), &ctx).await.is_err(), "the first attempt dies");
+    // Its claim is held until the lease ends; then the redelivery takes it over.
+    *w.ledger.now.lock().unwrap() = Some(Utc::now() + chrono::Duration::minutes(5));
+    let retried = export_shipment(&shipment("Open", 0), &ctx).await.unwrap();
+    assert!(
+        matches!(retried, ExportOutcome::Exported { ref station_order, .. } if station_order == "1"),
+        "{retried:?}"
+    );
+    assert_eq!(w.calls(), 2, "the station was asked twice");
+    assert_eq!(w.station.orders.lock().unwrap().len(), 1, "and holds one order: the key is the shipment's");
 }

@@ -84,11 +84,17 @@ pub fn station_order(
         order_date: station_order_date(date, settings.erp_tz(), station_zone),
         status,
         ship_to: shipment.ship_to.clone(),
-        bill_to: shipment.ship_to.clone(),
+        bill_to: shipment.bill_to.clone().unwrap_or_else(|| shipment.ship_to.clone()),
         items,
         requested_service,
         notes: shipment.note.clone().filter(|n| !n.trim().is_empty()),
         store_id: settings.store_id,
+        weight_lb: shipment
+            .packages
+            .iter()
+            .map(|p| p.weight_lb)
+            .sum::<Option<rust_decimal::Decimal>>()
+            .filter(|w| *w > rust_decimal::Decimal::ZERO),
         erp_reference: if orders.is_empty() { name } else { format!("{name} ({})", orders.join(", ")) },
     })
 }
@@ -120,8 +126,10 @@ mod tests {
                 country: "US".into(),
                 ..Address::default()
             },
+            bill_to: None,
             lines: vec![OutboundLine {
                 line_nbr: 1,
+                order_line_nbr: Some(1),
                 sku: "WATER2809".into(),
                 description: "Water bottle".into(),
                 quantity: dec!(2),

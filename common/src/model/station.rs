@@ -27,6 +27,9 @@ pub enum OutboundState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboundLine {
     pub line_nbr: i64,
+    /// The sales order line it ships (prices come from there).
+    #[serde(default)]
+    pub order_line_nbr: Option<i64>,
     pub sku: String,
     pub description: String,
     pub quantity: Decimal,
@@ -60,6 +63,9 @@ pub struct OutboundShipment {
     pub customer_id: Option<String>,
     pub orders: Vec<ErpOrderRef>,
     pub ship_to: Address,
+    /// The sales order's bill-to, when read (else the ship-to stands in).
+    #[serde(default)]
+    pub bill_to: Option<Address>,
     pub lines: Vec<OutboundLine>,
     pub packages: Vec<OutboundPackage>,
     pub note: Option<String>,
@@ -171,6 +177,8 @@ pub struct StationOrder {
     pub requested_service: Option<String>,
     pub notes: Option<String>,
     pub store_id: Option<i64>,
+    /// The packages' weight together, in pounds, when the ERP gives them.
+    pub weight_lb: Option<Decimal>,
     /// The ERP shipment, as people find it in the station (a custom field).
     pub erp_reference: String,
 }

@@ -141,6 +141,10 @@ async fn open_shipments_become_one_shipstation_order_each_and_follow_fixes_holds
     assert_eq!(order["items"][0]["sku"], "WATER2809");
     assert_eq!(order["items"][0]["quantity"], 2);
     assert_eq!(order["requestedShippingService"], "UPS Ground");
+    // The price of the sales order line it ships, and the order's bill-to (a shipment has neither).
+    assert!(order["items"][0]["unitPrice"].as_f64().is_some_and(|p| p > 0.0), "{order}");
+    assert!(order["billTo"]["name"].as_str().is_some_and(|n| !n.is_empty()), "{order}");
+    assert!(order["weight"]["value"].as_f64().is_some_and(|w| w > 0.0), "the packages' weight: {order}");
     let shipment_date = erp_shipment(&world, &good)["ShipmentDate"]["value"].as_str().unwrap()[..10].to_owned();
     assert_eq!(order["orderDate"].as_str().unwrap()[..10], shipment_date, "the ERP's business day");
     assert_eq!(station_orders(&world, &later).len(), 1);

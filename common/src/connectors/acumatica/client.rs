@@ -250,6 +250,49 @@ impl AcumaticaClient {
         Ok(erp)
     }
 
+    /// `GET Shipment/{nbr}?$expand=…`; 404 → None. The shipment alone (no order read).
+    async fn read_outbound(
+        &self,
+        shipment_nbr: &str,
+    ) -> Result<Option<crate::model::OutboundShipment>, ConnectorError> {
+        const OP: &str = "get shipment to export";
+        let url = self.entity_url(&["Shipment", shipment_nbr.trim()])?;
+        let reply = match self
+            .authed(OP, Idempotency::Safe, |c| c.get(url.clone()).query(&[("$expand", OUTBOUND_EXPAND)]))
+            .await
+        {
+            Ok(reply) => reply,
+            Err(ConnectorError::Status { status: 404, .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let wire: super::wire::OutboundShipmentWire = reply.json(VENDOR, OP)?;
+        let shipment = super::mapper::outbound_from_wire(&wire).map_err(|detail| ConnectorError::Unmappable {
+            vendor: VENDOR,
+            operation: OP,
+            detail,
+        })?;
+        Ok(Some(shipment))
+    }
+
+    /// The unit prices of a shipment's lines and the bill-to, from the (first) sales order it
+    /// covers: a shipment carries neither. One order read per shipment; a shipment of no order,
+    /// or of one deleted meanwhile, keeps its ship-to as the bill-to and no prices.
+    async fn with_order_details(&self, shipment: &mut crate::model::OutboundShipment) -> Result<(), ConnectorError> {
+        if shipment.state == crate::model::OutboundState::Shipped {
+            return Ok(());
+        }
+        let Some(erp) = shipment.orders.first().cloned() else { return Ok(()) };
+        let Some(order) = crate::ports::ErpOrders::sales_order(self, &erp).await? else { return Ok(()) };
+        for line in &mut shipment.lines {
+            line.unit_price = line
+                .order_line_nbr
+                .and_then(|n| order.lines.iter().find(|l| l.line_nbr == n))
+                .map(|l| l.unit_price.amount);
+        }
+        shipment.bill_to = Some(order.bill_to);
+        Ok(())
+    }
+
     /// `PUT {entity}?$select=…` with `If-Match: *`: an update of an existing record only (one
     /// deleted meanwhile is not re-created: 412 becomes `Rejected`). Writing the same values twice
     /// is harmless, so the call is retried like a read; entity errors in the answer are `Rejected`.
@@ -762,31 +805,22 @@ impl crate::ports::OutboundShipments for AcumaticaClient {
         }
         let wires: Vec<super::wire::OutboundShipmentWire> =
             self.list_all(OP, "Shipment", &filter, OUTBOUND_EXPAND).await?;
-        wires
+        let mut shipments: Vec<crate::model::OutboundShipment> = wires
             .iter()
             .map(super::mapper::outbound_from_wire)
             .collect::<Result<_, _>>()
-            .map_err(|detail| ConnectorError::Unmappable { vendor: VENDOR, operation: OP, detail })
+            .map_err(|detail| ConnectorError::Unmappable { vendor: VENDOR, operation: OP, detail })?;
+        for shipment in &mut shipments {
+            self.with_order_details(shipment).await?;
+        }
+        Ok(shipments)
     }
 
-    /// `GET Shipment/{nbr}?$expand=…`; 404 → None.
+    /// The shipment with the prices and bill-to of its sales order.
     async fn outbound(&self, shipment_nbr: &str) -> Result<Option<crate::model::OutboundShipment>, ConnectorError> {
-        const OP: &str = "get shipment to export";
-        let url = self.entity_url(&["Shipment", shipment_nbr.trim()])?;
-        let reply = match self
-            .authed(OP, Idempotency::Safe, |c| c.get(url.clone()).query(&[("$expand", OUTBOUND_EXPAND)]))
-            .await
-        {
-            Ok(reply) => reply,
-            Err(ConnectorError::Status { status: 404, .. }) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let wire: super::wire::OutboundShipmentWire = reply.json(VENDOR, OP)?;
-        super::mapper::outbound_from_wire(&wire).map(Some).map_err(|detail| ConnectorError::Unmappable {
-            vendor: VENDOR,
-            operation: OP,
-            detail,
-        })
+        let Some(mut shipment) = self.read_outbound(shipment_nbr).await? else { return Ok(None) };
+        self.with_order_details(&mut shipment).await?;
+        Ok(Some(shipment))
     }
 
     /// Reads the shipment's packages, then one `PUT Shipment` with the package rows to update
@@ -798,7 +832,7 @@ impl crate::ports::OutboundShipments for AcumaticaClient {
         labels: &[crate::ports::StationLabel],
     ) -> Result<crate::ports::LabelsRecorded, ConnectorError> {
         const OP: &str = "write labels on shipment";
-        let Some(shipment) = self.outbound(shipment_nbr).await? else {
+        let Some(shipment) = self.read_outbound(shipment_nbr).await? else {
             return Err(ConnectorError::Rejected {
                 vendor: VENDOR,
                 operation: OP,
@@ -864,7 +898,7 @@ impl crate::ports::OutboundShipments for AcumaticaClient {
         tracking: &str,
     ) -> Result<crate::ports::LabelCleared, ConnectorError> {
         const OP: &str = "clear voided label";
-        let Some(shipment) = self.outbound(shipment_nbr).await? else {
+        let Some(shipment) = self.read_outbound(shipment_nbr).await? else {
             return Ok(crate::ports::LabelCleared::NotOnShipment);
         };
         let Some(package) = shipment.packages.iter().find(|p| p.tracking.as_deref() == Some(tracking.trim())) else {
@@ -890,7 +924,7 @@ impl crate::ports::OutboundShipments for AcumaticaClient {
     /// that went through is refused by the ERP, so the shipment's state is read first.
     async fn confirm_shipment(&self, shipment_nbr: &str) -> Result<(), ConnectorError> {
         const OP: &str = "confirm shipment";
-        match self.outbound(shipment_nbr).await? {
+        match self.read_outbound(shipment_nbr).await? {
             Some(s) if s.state == crate::model::OutboundState::Shipped => return Ok(()),
             Some(_) => {}
             None => {

@@ -767,6 +767,7 @@ pub fn outbound_from_wire(wire: &super::wire::OutboundShipmentWire) -> Result<cr
             let line_nbr = get(&d.LineNbr).and_then(|n| i64::try_from(n.0.trunc().mantissa()).ok());
             Some(OutboundLine {
                 line_nbr: line_nbr.unwrap_or(i as i64 + 1),
+                order_line_nbr: get(&d.OrderLineNbr).and_then(|n| i64::try_from(n.0.trunc().mantissa()).ok()),
                 description: text(&d.Description).unwrap_or_else(|| sku.clone()),
                 sku,
                 quantity,
@@ -806,6 +807,7 @@ pub fn outbound_from_wire(wire: &super::wire::OutboundShipmentWire) -> Result<cr
         customer_id: text(&wire.CustomerID),
         orders,
         ship_to: erp_address(settings.ShipToAddress.as_ref(), settings.ShipToContact.as_ref()),
+        bill_to: None,
         lines,
         packages,
         note: note_text(&wire.note),

@@ -583,6 +583,8 @@ pub struct OutboundDetailWire {
     #[serde(default)]
     pub LineNbr: Option<Val<Num>>,
     #[serde(default)]
+    pub OrderLineNbr: Option<Val<Num>>,
+    #[serde(default)]
     pub InventoryID: Option<Val<String>>,
     #[serde(default)]
     pub Description: Option<Val<String>>,

@@ -210,6 +210,7 @@ pub fn order_body(order: &crate::model::StationOrder) -> Result<super::wire::Ord
         items,
         requested_shipping_service: order.requested_service.clone(),
         customer_notes: order.notes.clone(),
+        weight: order.weight_lb.map(|value| WeightBody { value, units: "pounds" }),
         advanced_options: AdvancedOptionsBody {
             store_id: order.store_id,
             custom_field1: order.erp_reference.chars().take(100).collect(),

@@ -198,6 +198,8 @@ pub struct OrderBody {
     pub requested_shipping_service: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub customer_notes: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight: Option<WeightBody>,
     pub advanced_options: AdvancedOptionsBody,
 }
 
