@@ -1,4 +1,4 @@
-//! Export: ERP shipments to a shipping station (ShipStation as Acumatica's shipping station).
+//! Export: ERP shipments to a shipping station.
 //!
 //! A shipment in one of the configured statuses becomes a station order keyed on the shipment
 //! (`AC-000123`), created or updated by that key, so a redelivered notification, a repeated poll
@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 use super::LogRecorder;
-use crate::error::{Classify, ErrorChain, ErrorClass};
+use super::PushError;
+use crate::error::{Classify, ErrorChain};
 use crate::mapping::{station_order, StationOrderError};
 use crate::model::{ConnectionId, OutboundShipment, OutboundState, StationExport, StationStatus};
 use crate::ports::{
@@ -85,47 +86,16 @@ pub enum ExportOutcome {
     },
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ExportError {
-    #[error("{key} is being exported by another worker")]
-    InProgress { key: String },
-    #[error("ledger access failed for {what}")]
-    Ledger {
-        what: String,
-        #[source]
-        source: LedgerError,
-    },
-    #[error("vendor call failed for {what}")]
-    Vendor {
-        what: String,
-        #[source]
-        source: ConnectorError,
-    },
-}
-
-impl Classify for ExportError {
-    fn class(&self) -> ErrorClass {
-        match self {
-            Self::InProgress { .. } => ErrorClass::RETRY,
-            Self::Ledger { source, .. } => source.class(),
-            Self::Vendor { source, .. } => source.class(),
-        }
-    }
-}
-
 fn record_stream(shipment: &OutboundShipment) -> String {
     format!("export#{}", shipment.source.id)
 }
 
 /// Exports one version of one shipment, exactly once per version.
-pub async fn export_shipment(
-    shipment: &OutboundShipment,
-    ctx: &ExportContext<'_>,
-) -> Result<ExportOutcome, ExportError> {
+pub async fn export_shipment(shipment: &OutboundShipment, ctx: &ExportContext<'_>) -> Result<ExportOutcome, PushError> {
     let name = shipment.source.to_string();
     let ledger = |what: &str| {
         let what = format!("{what} of {name}");
-        move |source| ExportError::Ledger { what, source }
+        move |source| PushError::Ledger { what, source }
     };
     let stream = record_stream(shipment);
     let stored = ctx.cursors.cursor(ctx.station_name, &stream).await.map_err(ledger("export record"))?;
@@ -158,7 +128,7 @@ pub async fn export_shipment(
     let lease = match ctx.claims.claim(&claim, &ctx.owner, ctx.lease).await.map_err(ledger("export claim"))? {
         ClaimOutcome::Acquired(lease) => lease,
         ClaimOutcome::Completed(_) => return Ok(ExportOutcome::AlreadyExported { shipment: name }),
-        ClaimOutcome::InProgress { .. } => return Err(ExportError::InProgress { key: claim.to_string() }),
+        ClaimOutcome::InProgress { .. } => return Err(PushError::InProgress { key: claim.to_string() }),
     };
     // A shipment reinstated after its station order was cancelled needs a new one.
     if record.status == Some(StationStatus::Cancelled) && shipment.state != OutboundState::Canceled {
@@ -197,7 +167,7 @@ pub async fn export_shipment(
         Err(e) if e.is_retryable() => {
             let _ = ctx.claims.release(&lease).await;
             recorder.finish(action, LogResult::Retry, format!("{}; retrying.", ErrorChain(&e))).await;
-            return Err(ExportError::Vendor { what: format!("export of {name}"), source: e });
+            return Err(PushError::Vendor { what: format!("export of {name}"), source: e });
         }
         Err(e) => Some(Err(ErrorChain(&e).to_string())),
     };
@@ -295,7 +265,7 @@ pub(crate) async fn labels_to_erp(
     station: &super::StationPorts<'_>,
     ctx: &super::PushContext<'_>,
 ) -> Result<Option<super::PushOutcome>, super::PushError> {
-    use super::{PushError, PushOutcome};
+    use super::PushOutcome;
     let Some(key) = order_key else { return Ok(None) };
     let ledger = |what: String| move |source| PushError::Ledger { what, source };
     let Some((nbr, _)) =
@@ -389,7 +359,7 @@ pub(crate) async fn export_on_notification(
     station: &super::StationPorts<'_>,
     ctx: &super::PushContext<'_>,
 ) -> Result<Option<super::PushOutcome>, super::PushError> {
-    use super::{PushError, PushOutcome};
+    use super::PushOutcome;
     let Some(shipment) = station
         .erp
         .outbound(shipment_nbr)
@@ -411,11 +381,7 @@ pub(crate) async fn export_on_notification(
         owner: ctx.owner.clone(),
         lease: ctx.lease,
     };
-    let outcome = export_shipment(&shipment, &export).await.map_err(|e| match e {
-        ExportError::InProgress { key } => PushError::InProgress { key },
-        ExportError::Ledger { what, source } => PushError::Ledger { what, source },
-        ExportError::Vendor { what, source } => PushError::Vendor { what, source },
-    })?;
+    let outcome = export_shipment(&shipment, &export).await?;
     Ok(Some(match outcome {
         ExportOutcome::Exported { shipment, station_order, .. } => PushOutcome::Exported { shipment, station_order },
         ExportOutcome::Refused { reason, .. } => PushOutcome::Failed(reason),
@@ -431,17 +397,17 @@ pub(crate) async fn export_on_notification(
 pub async fn handle_voided_labels(
     since: chrono::DateTime<chrono::Utc>,
     ctx: &ExportContext<'_>,
-) -> Result<u32, ExportError> {
+) -> Result<u32, PushError> {
     use crate::ports::LabelCleared;
     let voided = ctx
         .station
         .voided_since(since)
         .await
-        .map_err(|source| ExportError::Vendor { what: "voided labels".into(), source })?;
+        .map_err(|source| PushError::Vendor { what: "voided labels".into(), source })?;
     let recorder = LogRecorder { log: ctx.log, clock: ctx.clock };
     let mut handled = 0;
     for label in voided {
-        let ledger = |what: String| move |source| ExportError::Ledger { what, source };
+        let ledger = |what: String| move |source| PushError::Ledger { what, source };
         let Some((nbr, _)) = exported_shipment_of(ctx.cursors, ctx.station_name, &label.order_key)
             .await
             .map_err(ledger(format!("export of {}", label.order_key)))?
@@ -476,7 +442,7 @@ pub async fn handle_voided_labels(
             Err(e) if e.is_retryable() => {
                 let _ = ctx.claims.release(&lease).await;
                 recorder.finish(action, LogResult::Retry, format!("{}; retrying.", ErrorChain(&e))).await;
-                return Err(ExportError::Vendor { what: format!("voided label of {nbr}"), source: e });
+                return Err(PushError::Vendor { what: format!("voided label of {nbr}"), source: e });
             }
             Err(e) => {
                 let reason = ErrorChain(&e).to_string();

@@ -121,7 +121,7 @@ impl World {
             erp: Erp::default(),
             station: Station::default(),
             settings: toml::from_str("erp_time_zone = \"America/Denver\"").unwrap(),
-            name: ConnectionId::parse("shipstation").unwrap(),
+            name: ConnectionId::parse("station").unwrap(),
         }
     }
 

@@ -63,8 +63,6 @@ pub enum PollError {
     Queue { source_name: String, detail: String },
     #[error(transparent)]
     Push(#[from] PushError),
-    #[error(transparent)]
-    Export(#[from] super::ExportError),
 }
 
 impl Classify for PollError {
@@ -74,7 +72,6 @@ impl Classify for PollError {
             Self::Vendor { source, .. } => source.class(),
             Self::Queue { .. } => ErrorClass::RETRY,
             Self::Push(e) => e.class(),
-            Self::Export(e) => e.class(),
         }
     }
 }

@@ -18,7 +18,7 @@ pub struct OrderCharges {
     pub shipped_at: Option<DateTime<Utc>>,
     /// Whether the marketplace settlement is in (its fees are final).
     pub settled: bool,
-    /// Each charge; None while the channel reports it as not known yet (Sellercloud's "N/A").
+    /// Each charge; None while the channel reports it as not known yet (e.g. an unsettled commission).
     pub values: BTreeMap<String, Option<Decimal>>,
 }
 
@@ -29,8 +29,8 @@ pub struct OrderCharges {
 pub struct ChargeSync {
     /// Channel charge name → ERP order field it is written to (`Comission = "UsrSCCommission"`).
     pub fields: BTreeMap<String, String>,
-    /// Orders are followed until this many days after they shipped (fees settle late: Amazon
-    /// about every 14 days), then no more.
+    /// Orders are followed until this many days after they shipped (marketplace fees settle late,
+    /// some every two weeks), then no more.
     #[serde(default = "default_stop_after_days")]
     pub stop_after_days: u32,
     /// An order that never ships is followed this many days after its import.

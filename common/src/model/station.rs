@@ -1,5 +1,4 @@
-//! Shipments the ERP prepares and a shipping station labels (ShipStation as Acumatica's shipping
-//! station): the ERP shipment as read, the station order it becomes, and the export settings.
+//! Shipments the ERP prepares and a shipping station labels: the ERP shipment as read, the station order it becomes, and the export settings.
 
 use std::collections::BTreeMap;
 
@@ -82,7 +81,7 @@ pub enum StationOrderNumber {
     Order,
 }
 
-/// How ERP shipments are exported to the shipping station (`[shipstation.export]`).
+/// How ERP shipments are exported to the shipping station (the connections file's export settings).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StationExport {

@@ -79,7 +79,7 @@ pub struct StationOutcome {
     pub result: Result<String, String>,
 }
 
-/// A shipping station orders are created in (ShipStation `createorders`).
+/// A shipping station orders are created in (created or updated by key).
 #[async_trait]
 pub trait ShippingStation: Send + Sync {
     /// Creates or updates each order by its key, in as few calls as the station allows; one
