@@ -89,16 +89,19 @@ impl ChannelParts {
         }
     }
 
-    /// A storefront that also receives ERP-originated orders (when `sync` is set and enabled).
-    pub fn receiving_erp_orders<C: StatusPublisher + OrderPublisher + 'static>(
+    /// A storefront that also receives ERP-originated orders (when `sync` is set and enabled), and
+    /// whose own orders are pulled when `pulled` (the same client in both roles).
+    pub fn storefront<C: OrderSource + StatusPublisher + OrderPublisher + 'static>(
         client: C,
+        pulled: bool,
         takes_partial_shipments: bool,
         order_id: fn(&str) -> Option<ChannelOrderId>,
         sync: Option<ErpOrderSync>,
     ) -> Self {
         let client = Arc::new(client);
         let storefront = sync.filter(|s| s.enabled).map(|s| (client.clone() as Arc<dyn OrderPublisher>, s));
-        Self { source: None, publisher: client, takes_partial_shipments, order_id, storefront, charges: None }
+        let source = pulled.then(|| client.clone() as Arc<dyn OrderSource>);
+        Self { source, publisher: client, takes_partial_shipments, order_id, storefront, charges: None }
     }
 }
 

@@ -11,9 +11,9 @@ use crate::error::{Classify, ErrorChain, ErrorClass};
 use crate::mapping::{build_draft, Mapping, OrderMappingError, SalesOrderDraft};
 use crate::model::{ErpOrderRef, ImportKey, Order};
 use crate::ports::{
-    Acknowledgement, Binding, Bindings, ClaimKey, ClaimLease, ClaimOutcome, Claims, Clock, ConnectorError,
-    ConnectorLog, Direction, FollowedOrder, FollowedOrders, LedgerError, ListedOrder, LogGroup, LogResult, Markers,
-    OrderSink, OrderSource,
+    Acknowledgement, Binding, BindingOrigin, Bindings, ClaimKey, ClaimLease, ClaimOutcome, Claims, Clock,
+    ConnectorError, ConnectorLog, Direction, FollowedOrder, FollowedOrders, LedgerError, ListedOrder, LogGroup,
+    LogResult, Markers, OrderSink, OrderSource,
 };
 
 /// What the import needs besides the channel.
@@ -42,18 +42,28 @@ pub enum ImportOutcome {
     Recovered(ErpOrderRef),
     /// Imported before; acknowledged again.
     AlreadyImported(ErpOrderRef),
+    /// Entered in the ERP and published to the channel by Orderbridge: never imported back
+    /// (the echo guard), and nothing is written to the channel about it.
+    Published(ErpOrderRef),
     /// A permanent problem was recorded; it says what to fix.
     Failed(String),
 }
 
 impl ImportOutcome {
     /// What to tell the channel, batched by the caller.
-    pub fn acknowledgement(&self, order: &crate::model::ChannelOrderId) -> Acknowledgement {
+    /// `digest` is the imported order's content digest when known (a whole listed order). None:
+    /// nothing to tell the channel.
+    pub fn acknowledgement(
+        &self,
+        order: &crate::model::ChannelOrderId,
+        digest: Option<String>,
+    ) -> Option<Acknowledgement> {
         match self {
             Self::Created(erp) | Self::Recovered(erp) | Self::AlreadyImported(erp) => {
-                Acknowledgement::Imported { order: order.clone(), erp: erp.clone() }
+                Some(Acknowledgement::Imported { order: order.clone(), erp: erp.clone(), digest })
             }
-            Self::Failed(reason) => Acknowledgement::Failed { order: order.clone(), reason: reason.clone() },
+            Self::Published(_) => None,
+            Self::Failed(reason) => Some(Acknowledgement::Failed { order: order.clone(), reason: reason.clone() }),
         }
     }
 }
@@ -105,6 +115,22 @@ pub async fn import_order(
     let lease = match ctx.claims.claim(&ClaimKey::import(&key), &ctx.owner, ctx.lease).await.map_err(ledger_err)? {
         ClaimOutcome::Acquired(lease) => lease,
         ClaimOutcome::Completed(record) => {
+            let published = ctx
+                .bindings
+                .binding_for_channel(&key.connection, &key.order)
+                .await
+                .map_err(ledger_err)?
+                .filter(|b| b.origin == BindingOrigin::Erp);
+            if let Some(binding) = published {
+                recorder
+                    .finish(
+                        action,
+                        LogResult::Skipped,
+                        format!("Entered in the ERP as {} and published here; not imported back.", binding.erp),
+                    )
+                    .await;
+                return Ok(ImportOutcome::Published(binding.erp));
+            }
             if let Some(erp) = record.result.as_deref().and_then(ErpOrderRef::parse) {
                 recorder
                     .finish(action, LogResult::Skipped, format!("Already imported as {erp}; acknowledging again."))
@@ -124,8 +150,11 @@ pub async fn import_order(
 
     match run_claimed(source, message, ctx, &key, &lease).await {
         Ok((outcome, notes)) => {
-            let result =
-                if matches!(outcome, ImportOutcome::Failed(_)) { LogResult::Failure } else { LogResult::Success };
+            let result = match outcome {
+                ImportOutcome::Failed(_) => LogResult::Failure,
+                ImportOutcome::Published(_) => LogResult::Skipped,
+                _ => LogResult::Success,
+            };
             recorder.finish(action, result, notes).await;
             Ok(outcome)
         }
@@ -151,6 +180,22 @@ async fn run_claimed(
     let key_text = key.ledger_key();
     let ledger_err = |source: LedgerError| ImportError::Ledger { key: key_text.clone(), source };
     let vendor_err = |source: ConnectorError| ImportError::Vendor { key: key_text.clone(), source };
+
+    // The echo guard: an order Orderbridge created in this channel from the ERP is bound with
+    // origin `erp` before it is acknowledged there; it is that ERP order, never a new one.
+    if let Some(binding) = ctx.bindings.binding_for_channel(&key.connection, &key.order).await.map_err(ledger_err)? {
+        if binding.origin == BindingOrigin::Erp {
+            ctx.claims.complete(lease, &binding.erp.to_string()).await.map_err(ledger_err)?;
+            info!(key = %key_text, erp = %binding.erp, "Order was entered in the ERP and published here; not imported back.");
+            return Ok((
+                ImportOutcome::Published(binding.erp.clone()),
+                format!(
+                    "Not imported: entered in the ERP as {} and published to the channel by Orderbridge.",
+                    binding.erp
+                ),
+            ));
+        }
+    }
 
     let order: Order = match &message.order {
         ListedOrder::Whole(order) => (**order).clone(),

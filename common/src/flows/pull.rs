@@ -84,6 +84,27 @@ fn failed_under(failure: Option<&str>, mapping_version: u64) -> bool {
     failure.is_some_and(|f| f.starts_with(&format!("mapping v{mapping_version}: ")))
 }
 
+/// The stored cursor: the mapping version it was read under, then the channel's page token.
+fn cursor_value(mapping_version: u64, token: &str) -> String {
+    format!("@{mapping_version} {token}")
+}
+
+/// Where a pull starts from a stored cursor. A cursor saved under another mapping version starts
+/// the listing over: a channel listed by a watermark (orders updated since) would otherwise
+/// never list again the orders the old mapping failed, and the new mapping must see them.
+/// Cursors stored before the version was recorded resume as they are.
+fn resume_from(value: &str, mapping_version: u64, connection: &crate::model::ConnectionId) -> Option<PageToken> {
+    let token = match value.strip_prefix('@').and_then(|rest| rest.split_once(' ')) {
+        Some((version, token)) if version.parse::<u64>().ok() == Some(mapping_version) => token,
+        Some((version, _)) => {
+            info!(connection = %connection, saved_under = version, mapping_version, "The mapping changed since the cursor was saved: listing from the start, so orders the old mapping failed are seen again.");
+            return None;
+        }
+        None => value,
+    };
+    (!token.is_empty()).then(|| PageToken(token.to_owned()))
+}
+
 /// Pulls one connection until its listing is exhausted or the deadline passes.
 pub async fn pull_connection(source: &dyn OrderSource, ctx: &PullContext<'_>) -> Result<PullReport, PullError> {
     let connection = source.connection().clone();
@@ -91,7 +112,7 @@ pub async fn pull_connection(source: &dyn OrderSource, ctx: &PullContext<'_>) ->
     let mut report = PullReport::default();
     let cursor = ctx.cursors.cursor(&connection, ORDERS_STREAM).await.map_err(PullError::Ledger)?;
     let mut version = cursor.as_ref().map(|c| c.version);
-    let mut token = cursor.filter(|c| !c.value.is_empty()).map(|c| PageToken(c.value));
+    let mut token = cursor.and_then(|c| resume_from(&c.value, ctx.mapping_version, &connection));
     // Re-acknowledgements wait until the listing is read: acknowledging shrinks a "not exported"
     // listing, which would shift the pages still to come and skip orders.
     let mut pending_reacks = Vec::new();
@@ -133,7 +154,11 @@ pub async fn pull_connection(source: &dyn OrderSource, ctx: &PullContext<'_>) ->
             match record {
                 Some(r) if r.status == ClaimStatus::Completed => {
                     if let Some(erp) = r.result.as_deref().and_then(ErpOrderRef::parse) {
-                        reacks.push(Acknowledgement::Imported { order: key.order.clone(), erp });
+                        reacks.push(Acknowledgement::Imported {
+                            order: key.order.clone(),
+                            erp,
+                            digest: listed.digest(),
+                        });
                         reacked += 1;
                     }
                     continue;
@@ -199,10 +224,10 @@ pub async fn pull_connection(source: &dyn OrderSource, ctx: &PullContext<'_>) ->
             .await;
 
         // Saved after the page's messages are safely in SQS: a crash re-reads at most this page.
-        let next_value = page.next.as_ref().map_or("", |t| t.0.as_str());
+        let next_value = page.next.as_ref().or(page.restart.as_ref()).map_or("", |t| t.0.as_str());
         let saved = ctx
             .cursors
-            .save_cursor(&connection, ORDERS_STREAM, next_value, version)
+            .save_cursor(&connection, ORDERS_STREAM, &cursor_value(ctx.mapping_version, next_value), version)
             .await
             .map_err(PullError::Ledger)?;
         version = Some(saved.version);

@@ -96,7 +96,7 @@ impl OrderSource for FakeSource {
         let items: Vec<ListedOrder> =
             open.iter().skip(start).take(2).map(|o| ListedOrder::Whole(Box::new((*o).clone()))).collect();
         let next = (start + 2 < open.len()).then(|| PageToken((start + 2).to_string()));
-        Ok(OrderPage { orders: items, next })
+        Ok(OrderPage { orders: items, next, restart: None })
     }
 
     async fn fetch_order(&self, id: &ChannelOrderId) -> Result<Order, ConnectorError> {
@@ -265,6 +265,33 @@ async fn a_redelivered_message_does_not_create_a_second_order() {
 }
 
 #[tokio::test]
+async fn an_order_published_from_the_erp_is_never_imported_back() {
+    let world = World::new();
+    let source = FakeSource::new(1);
+    let m = mapping(1, MAPPING);
+    let msg = message(1);
+    world
+        .ledger
+        .bind(&crate::ports::Binding {
+            connection: msg.connection.clone(),
+            channel_order_id: msg.order.id().clone(),
+            display_number: "1".into(),
+            erp: erp_ref(7),
+            created_at: Utc::now(),
+            origin: crate::ports::BindingOrigin::Erp,
+        })
+        .await
+        .unwrap();
+    let outcome = import_order(&source, &msg, &world.import_ctx(&m, "a")).await.unwrap();
+    assert_eq!(outcome, ImportOutcome::Published(erp_ref(7)));
+    assert_eq!(outcome.acknowledgement(msg.order.id(), None), None, "nothing is written to the channel");
+    assert!(world.erp.created.lock().unwrap().is_empty(), "no ERP order created");
+    let again = import_order(&source, &msg, &world.import_ctx(&m, "b")).await.unwrap();
+    assert_eq!(again, ImportOutcome::Published(erp_ref(7)), "a redelivery neither imports nor acknowledges");
+    assert!(world.erp.created.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn a_new_buyer_is_created_in_the_customer_class_the_mapping_names() {
     let world = World::new();
     world.erp.no_customers.store(true, Ordering::SeqCst);
@@ -418,13 +445,44 @@ async fn a_pull_that_fails_half_way_resumes_from_its_cursor() {
     assert!(pull_connection(&flaky, &ctx).await.is_err());
     assert_eq!(world.queue.0.lock().unwrap().len(), 2, "page 1 was enqueued before the failure");
     let cursor = world.ledger.cursor(&source.connection, ORDERS_STREAM).await.unwrap().unwrap();
-    assert_eq!(cursor.value, "2");
+    assert_eq!(cursor.value, "@1 2", "the mapping version, then the channel's token");
 
     let resumed = pull_connection(&source, &ctx).await.unwrap();
     assert_eq!((resumed.pages, resumed.enqueued, resumed.finished), (2, 4, true));
     let ids: HashSet<String> = world.queued().iter().map(|m| m.order.id().to_string()).collect();
     assert_eq!(ids.len(), 6, "every order enqueued exactly once");
-    assert_eq!(world.ledger.cursor(&source.connection, ORDERS_STREAM).await.unwrap().unwrap().value, "");
+    assert_eq!(world.ledger.cursor(&source.connection, ORDERS_STREAM).await.unwrap().unwrap().value, "@1 ");
+
+    // A cursor saved under another mapping starts the listing over (the new mapping must see the
+    // orders the old one failed); one stored before versions were recorded resumes as it is.
+    let stored = world.ledger.cursor(&source.connection, ORDERS_STREAM).await.unwrap().unwrap();
+    world.ledger.save_cursor(&source.connection, ORDERS_STREAM, "@1 4", Some(stored.version)).await.unwrap();
+    let listed = std::sync::Arc::new(Mutex::new(Vec::new()));
+    struct Watch<'a>(&'a FakeSource, std::sync::Arc<Mutex<Vec<Option<String>>>>);
+    #[async_trait]
+    impl OrderSource for Watch<'_> {
+        fn connection(&self) -> &ConnectionId {
+            self.0.connection()
+        }
+        async fn list_new_orders(&self, page: Option<&PageToken>) -> Result<OrderPage, ConnectorError> {
+            self.1.lock().unwrap().push(page.map(|p| p.0.clone()));
+            self.0.list_new_orders(page).await
+        }
+        async fn fetch_order(&self, id: &ChannelOrderId) -> Result<Order, ConnectorError> {
+            self.0.fetch_order(id).await
+        }
+        async fn acknowledge(&self, acks: &[Acknowledgement]) -> Result<Vec<ChannelOrderId>, ConnectorError> {
+            self.0.acknowledge(acks).await
+        }
+    }
+    let watch = Watch(&source, listed.clone());
+    pull_connection(&watch, &world.pull_ctx(2)).await.unwrap();
+    assert_eq!(listed.lock().unwrap().first(), Some(&None), "mapping v2 lists from the start");
+    let stored = world.ledger.cursor(&source.connection, ORDERS_STREAM).await.unwrap().unwrap();
+    world.ledger.save_cursor(&source.connection, ORDERS_STREAM, "4", Some(stored.version)).await.unwrap();
+    listed.lock().unwrap().clear();
+    pull_connection(&watch, &world.pull_ctx(2)).await.unwrap();
+    assert_eq!(listed.lock().unwrap().first(), Some(&Some("4".to_owned())), "a legacy cursor resumes");
 }
 
 /// A channel whose every order fetch fails with one error.

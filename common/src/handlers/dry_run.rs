@@ -719,7 +719,7 @@ time_zone = "UTC"
                 })
                 .collect();
             let next = (start + 2 < self.orders.len()).then(|| PageToken((start + 2).to_string()));
-            Ok(OrderPage { orders, next })
+            Ok(OrderPage { orders, next, restart: None })
         }
         async fn fetch_order(&self, id: &ChannelOrderId) -> Result<Order, ConnectorError> {
             self.orders.iter().find(|o| &o.channel_order_id == id).cloned().ok_or(ConnectorError::Rejected {

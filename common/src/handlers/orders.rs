@@ -172,8 +172,10 @@ impl ImportApp {
                     follow: channel.follows_orders.then_some(self.ledger.as_ref() as &dyn FollowedOrders),
                 };
                 let outcome = import_order(channel.source.as_ref(), &message, &ctx).await?;
-                if let Ok(mut acks) = acks.lock() {
-                    acks.push((message.connection.clone(), outcome.acknowledgement(message.order.id())));
+                if let (Ok(mut acks), Some(ack)) =
+                    (acks.lock(), outcome.acknowledgement(message.order.id(), message.order.digest()))
+                {
+                    acks.push((message.connection.clone(), ack));
                 }
                 Ok::<(), MessageError>(())
             }

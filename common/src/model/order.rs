@@ -60,6 +60,19 @@ impl Order {
         Ok(total.round_to_minor())
     }
 
+    /// A short digest of everything the ERP order is built from (all but the channel's status),
+    /// so an order listed again after its import can be told apart: unchanged (acknowledge it
+    /// again) or edited in the channel since (update the ERP order). 16 hex digits.
+    pub fn content_digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut view = self.clone();
+        view.channel_status.clear();
+        // Serializing plain data with string keys cannot fail; an empty digest would only make
+        // the order look edited, never lose it.
+        let bytes = serde_json::to_vec(&view).unwrap_or_default();
+        Sha256::digest(&bytes)[..8].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// Checks that the parts add up to the channel's grand total to the cent, so a mapping bug
     /// or a vendor rounding quirk is caught before anything reaches the ERP.
     pub fn check_totals(&self) -> Result<(), ModelError> {
@@ -315,6 +328,22 @@ mod tests {
 
     use super::fixtures::*;
     use super::*;
+
+    #[test]
+    fn content_digest_ignores_the_status_and_sees_every_edit() {
+        let base = order();
+        let mut status_only = base.clone();
+        status_only.channel_status = "Shipped".into();
+        assert_eq!(base.content_digest(), status_only.content_digest());
+        assert_eq!(base.content_digest().len(), 16);
+        let mut street = base.clone();
+        street.ship_to.line1 = "2 Main St".into();
+        let mut qty = base.clone();
+        qty.lines[0].quantity = dec!(3);
+        assert_ne!(base.content_digest(), street.content_digest());
+        assert_ne!(base.content_digest(), qty.content_digest());
+        assert_ne!(street.content_digest(), qty.content_digest());
+    }
 
     #[test]
     fn consistent_order_passes_the_totals_check() {

@@ -373,6 +373,14 @@ pub enum ListedOrder {
 }
 
 impl ListedOrder {
+    /// The content digest of a whole listed order; None for a reference.
+    pub fn digest(&self) -> Option<String> {
+        match self {
+            Self::Whole(order) => Some(order.content_digest()),
+            Self::Reference { .. } => None,
+        }
+    }
+
     pub fn id(&self) -> &ChannelOrderId {
         match self {
             Self::Whole(order) => &order.channel_order_id,
@@ -386,13 +394,17 @@ pub struct OrderPage {
     pub orders: Vec<ListedOrder>,
     /// Where the next page starts; None when the listing is exhausted.
     pub next: Option<PageToken>,
+    /// With `next` None: where the next listing starts (a channel listed by a watermark, such
+    /// as an `updated_at` cursor); None starts it from the beginning.
+    pub restart: Option<PageToken>,
 }
 
 /// What to tell a channel about an order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Acknowledgement {
-    /// The order is in the ERP: mark it exported / downloaded.
-    Imported { order: ChannelOrderId, erp: ErpOrderRef },
+    /// The order is in the ERP: mark it exported / downloaded. `digest` is the content digest of
+    /// the order as imported ([`Order::content_digest`]), for channels that record it.
+    Imported { order: ChannelOrderId, erp: ErpOrderRef, digest: Option<String> },
     /// The order cannot be imported until someone acts; `reason` says what to do.
     Failed { order: ChannelOrderId, reason: String },
 }

@@ -297,7 +297,7 @@ impl OrderSource for BigCommerceClient {
         }
         let full = listed.len() as u32 >= self.config.page_size;
         let next = max_id.filter(|_| full).map(|m| PageToken((m + 1).to_string()));
-        Ok(OrderPage { orders, next })
+        Ok(OrderPage { orders, next, restart: None })
     }
 
     /// `GET /v2/orders/{id}`, `/products` (all pages) and `/shipping_addresses`.
@@ -325,7 +325,7 @@ impl OrderSource for BigCommerceClient {
         let mut done = 0usize;
         for ack in acks {
             let (order, status, notes) = match ack {
-                Acknowledgement::Imported { order, erp } => {
+                Acknowledgement::Imported { order, erp, .. } => {
                     (order, self.config.downloaded_status_id, Some(format!("Imported to the ERP as {erp}.")))
                 }
                 Acknowledgement::Failed { order, reason } => (

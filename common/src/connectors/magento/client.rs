@@ -80,7 +80,7 @@ impl std::fmt::Debug for MagentoClient {
     }
 }
 
-fn rejected(operation: &'static str, message: String) -> ConnectorError {
+pub(super) fn rejected(operation: &'static str, message: String) -> ConnectorError {
     ConnectorError::Rejected { vendor: VENDOR, operation, message }
 }
 
@@ -97,7 +97,7 @@ fn require_id(id: &ChannelOrderId, operation: &'static str) -> Result<i64, Conne
 }
 
 /// `searchCriteria` with each filter in its own group (all must hold), plus extra parameters.
-fn search_query(filters: &[(&str, &str, &str)], extra: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(super) fn search_query(filters: &[(&str, &str, &str)], extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut query = Vec::new();
     for (g, (field, condition, value)) in filters.iter().enumerate() {
         let at = format!("searchCriteria[filter_groups][{g}][filters][0]");
@@ -131,11 +131,15 @@ impl MagentoClient {
         Ok(Self { connection, config, credentials, http, admin_token: Session::new(SecondRefusal::Unauthorized) })
     }
 
+    pub(super) fn config(&self) -> &MagentoConfig {
+        &self.config
+    }
+
     pub fn connection(&self) -> &ConnectionId {
         &self.connection
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(super) fn url(&self, path: &str) -> String {
         join_url(&self.config.base_url, &format!("rest/{}/V1/{path}", self.config.store_code))
     }
 
@@ -162,7 +166,7 @@ impl MagentoClient {
 
     /// Sends with the Bearer token. An admin token that expired early answers 401; the request
     /// was refused unprocessed, so even a `/ship` may be repeated once with a new token.
-    async fn call(
+    pub(super) async fn call(
         &self,
         operation: &'static str,
         idempotency: Idempotency,
@@ -240,7 +244,7 @@ impl MagentoClient {
             .find_map(storefront_customer))
     }
 
-    async fn comment(&self, id: i64, comment: &str, status: &str) -> Result<(), ConnectorError> {
+    pub(super) async fn comment(&self, id: i64, comment: &str, status: &str) -> Result<(), ConnectorError> {
         let url = self.url(&format!("orders/{id}/comments"));
         let body = CommentRequest {
             status_history: StatusHistory { comment, status, is_customer_notified: 0, is_visible_on_front: 0 },

@@ -44,6 +44,10 @@ crate::vendor_settings! {
         /// Absent: it receives none.
         #[serde(default)]
         pub erp_orders: Option<crate::model::ErpOrderSync>,
+        /// `[connection.settings.import]`: which storefront orders are imported into the ERP.
+        /// Absent: none (the store only receives shipments, statuses and ERP-originated orders).
+        #[serde(default)]
+        pub import: Option<MagentoImport>,
     }
     rate_limit("Magento documents no rate limit; this keeps a busy status-push from overrunning the store.", default = "default_budget");
 }
@@ -81,6 +85,7 @@ impl MagentoConfig {
             website_id: default_website_id(),
             store_id: default_store_id(),
             erp_orders: None,
+            import: None,
             rate_limit: default_budget(),
             retry: RetryPolicy::default(),
             http: HttpSettings::default(),
@@ -125,6 +130,9 @@ impl MagentoConfig {
         }
         if let Some(sync) = &self.erp_orders {
             validate_erp_orders(sync).or_else(bad)?;
+        }
+        if let Some(import) = &self.import {
+            import.validate().or_else(bad)?;
         }
         Ok(())
     }
@@ -186,4 +194,88 @@ fn validate_erp_orders(sync: &crate::model::ErpOrderSync) -> Result<(), String> 
         }
     }
     Ok(())
+}
+
+/// Which storefront orders are imported, read from `[connection.settings.import]`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MagentoImport {
+    /// Order statuses to import (status codes, custom ones included): `["processing"]`.
+    #[serde(default = "default_import_statuses")]
+    pub statuses: Vec<String>,
+    /// Orders per search page, 1-300 (300 is the cap when the store enables input limits, A.5).
+    #[serde(default = "default_import_page")]
+    pub page_size: u32,
+    /// Minutes re-read before the latest `updated_at` seen, so an order saved by a transaction
+    /// that committed late is not missed. Re-read orders cost nothing (the ledger knows them).
+    #[serde(default = "default_overlap")]
+    pub overlap_minutes: u32,
+    /// Orders created before this UTC date are never imported (a store connected with years of
+    /// history). Absent: every order in the statuses.
+    #[serde(default)]
+    pub created_from: Option<chrono::NaiveDate>,
+    /// The order source the mapping file sees (order type, payment and shipping rules).
+    #[serde(default = "default_order_source")]
+    pub order_source: String,
+    /// Skip orders carrying an `ext_order_id`: the direct-route orders Orderbridge creates from the
+    /// ERP carry the ERP number there (the ledger's bindings are the first guard; this one holds
+    /// even for an order whose binding was never written). Turn off only when an extension of the
+    /// store writes `ext_order_id` on its own orders.
+    #[serde(default = "default_true")]
+    pub skip_external_orders: bool,
+}
+
+fn default_import_statuses() -> Vec<String> {
+    vec!["processing".into()]
+}
+fn default_import_page() -> u32 {
+    100
+}
+fn default_overlap() -> u32 {
+    10
+}
+fn default_order_source() -> String {
+    "Website".into()
+}
+fn default_true() -> bool {
+    true
+}
+
+impl Default for MagentoImport {
+    fn default() -> Self {
+        Self {
+            statuses: default_import_statuses(),
+            page_size: default_import_page(),
+            overlap_minutes: default_overlap(),
+            created_from: None,
+            order_source: default_order_source(),
+            skip_external_orders: true,
+        }
+    }
+}
+
+impl MagentoImport {
+    fn validate(&self) -> Result<(), String> {
+        if self.statuses.is_empty() || self.statuses.iter().any(|s| !is_status_code(s)) {
+            return Err(format!(
+                "import.statuses: {:?} must list Magento status codes (lowercase letters, digits, _), e.g. [\"processing\"]",
+                self.statuses
+            ));
+        }
+        if !(1..=300).contains(&self.page_size) {
+            return Err(format!("import.page_size: {} is outside 1-300", self.page_size));
+        }
+        if self.overlap_minutes > 24 * 60 {
+            return Err(format!("import.overlap_minutes: {} is more than a day", self.overlap_minutes));
+        }
+        if self.order_source.trim().is_empty() {
+            return Err("import.order_source: must not be empty".into());
+        }
+        Ok(())
+    }
+}
+
+/// Magento status codes are lowercase identifiers (`processing`, `pending_payment`, custom ones).
+fn is_status_code(code: &str) -> bool {
+    !code.is_empty() && code.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }

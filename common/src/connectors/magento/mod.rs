@@ -10,6 +10,7 @@ mod config;
 #[doc(hidden)]
 pub(crate) mod fuzzing;
 mod mapper;
+mod orders_in;
 mod wire;
 
 pub use client::MagentoClient;
@@ -39,11 +40,13 @@ pub const VENDOR_ENTRY: super::registry::Vendor = super::registry::Vendor {
         build: |connection, settings| {
             let config: MagentoConfig = super::registry::settings(VENDOR, settings)?;
             let sync = config.erp_orders.clone();
+            let pulled = config.import.is_some();
             let client = MagentoClient::new(connection.clone(), config)?;
-            // Magento orders are not pulled yet: shipments and statuses go back, and with
+            // Shipments and statuses go back; with `import` set its orders are pulled, and with
             // `erp_orders` set it receives orders entered in the ERP.
-            Ok(super::registry::ChannelParts::receiving_erp_orders(
+            Ok(super::registry::ChannelParts::storefront(
                 client,
+                pulled,
                 true,
                 MagentoOrderId::channel_order_id_of,
                 sync,

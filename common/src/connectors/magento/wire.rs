@@ -348,3 +348,179 @@ pub struct InvoiceComment {
     pub comment: String,
     pub is_visible_on_front: u8,
 }
+
+// ---------------------------------------------------------------------------------------------
+// Storefront orders imported into the ERP (vendor-apis.md §5.3, vendor-apis-erp-out.md A.5).
+// ---------------------------------------------------------------------------------------------
+
+/// A storefront order as `GET /V1/orders/{id}` and the order search answer it: every field the
+/// canonical order needs. Amounts are exact decimals; dates are UTC `YYYY-MM-DD HH:MM:SS`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct StoreOrderWire {
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    pub entity_id: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub increment_id: Option<String>,
+    /// Set on orders created from outside (Orderbridge's ERP-originated orders carry the ERP number).
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub ext_order_id: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub created_at: Option<String>,
+    #[serde(default)]
+    pub updated_at: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    pub customer_id: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    pub customer_is_guest: Option<i64>,
+    #[serde(default)]
+    pub customer_email: Option<String>,
+    #[serde(default)]
+    pub customer_firstname: Option<String>,
+    #[serde(default)]
+    pub customer_lastname: Option<String>,
+    #[serde(default)]
+    pub customer_note: Option<String>,
+    #[serde(default)]
+    pub order_currency_code: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_decimal")]
+    pub subtotal: Option<Decimal>,
+    /// Negative: Magento stores the order's discounts (line discounts included) as one amount.
+    #[serde(default, deserialize_with = "lenient::opt_decimal")]
+    pub discount_amount: Option<Decimal>,
+    #[serde(default)]
+    pub discount_description: Option<String>,
+    /// Shipping before tax.
+    #[serde(default, deserialize_with = "lenient::opt_decimal")]
+    pub shipping_amount: Option<Decimal>,
+    /// All tax, the shipping's included.
+    #[serde(default, deserialize_with = "lenient::opt_decimal")]
+    pub tax_amount: Option<Decimal>,
+    #[serde(default, deserialize_with = "lenient::opt_decimal")]
+    pub grand_total: Option<Decimal>,
+    #[serde(default)]
+    pub shipping_description: Option<String>,
+    #[serde(default)]
+    pub items: Vec<StoreItemWire>,
+    #[serde(default)]
+    pub billing_address: Option<AddressWire>,
+    #[serde(default)]
+    pub payment: Option<PaymentWire>,
+    #[serde(default)]
+    pub status_histories: Vec<HistoryWire>,
+    #[serde(default)]
+    pub extension_attributes: Option<StoreOrderExtension>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct StoreItemWire {
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    pub item_id: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    pub parent_item_id: Option<i64>,
+    #[serde(default)]
+    pub sku: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "lenient::decimal_or_zero")]
+    pub qty_ordered: Decimal,
+    /// Unit price before tax.
+    #[serde(default, deserialize_with = "lenient::decimal_or_zero")]
+    pub price: Decimal,
+    /// Positive on items.
+    #[serde(default, deserialize_with = "lenient::decimal_or_zero")]
+    pub discount_amount: Decimal,
+    #[serde(default, deserialize_with = "lenient::decimal_or_zero")]
+    pub tax_amount: Decimal,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AddressWire {
+    #[serde(default)]
+    pub firstname: Option<String>,
+    #[serde(default)]
+    pub lastname: Option<String>,
+    #[serde(default)]
+    pub company: Option<String>,
+    #[serde(default)]
+    pub street: Vec<String>,
+    #[serde(default)]
+    pub city: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub region: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub region_code: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub postcode: Option<String>,
+    #[serde(default)]
+    pub country_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub telephone: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PaymentWire {
+    #[serde(default)]
+    pub method: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_decimal")]
+    pub amount_paid: Option<Decimal>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub last_trans_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct HistoryWire {
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct StoreOrderExtension {
+    #[serde(default)]
+    pub shipping_assignments: Vec<AssignmentWire>,
+    #[serde(default)]
+    pub gift_message: Option<GiftMessageWire>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AssignmentWire {
+    #[serde(default)]
+    pub shipping: Option<ShippingWire>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ShippingWire {
+    #[serde(default)]
+    pub address: Option<AddressWire>,
+    #[serde(default)]
+    pub method: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct GiftMessageWire {
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// The order search with its `total_count` (paging stops on it and on ids, §5.0 item 8).
+#[derive(Debug, Clone, Deserialize)]
+pub struct StoreOrderSearch {
+    #[serde(default = "Vec::new")]
+    pub items: Vec<StoreOrderWire>,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    pub total_count: Option<i64>,
+}
+
+/// Statuses of a batch of orders (`fields=items[entity_id,status]`), read before commenting.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct OrderStatusWire {
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    pub entity_id: Option<i64>,
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+pub type OrderStatusSearch = Search<OrderStatusWire>;

@@ -401,7 +401,7 @@ impl OrderSource for SellercloudClient {
         let read_so_far = i64::from(number) * i64::from(self.config.page_size);
         let next = (full && read_so_far < total)
             .then(|| WalkToken { page: number + 1, total, from: from.timestamp() }.encode());
-        Ok(OrderPage { orders, next })
+        Ok(OrderPage { orders, next, restart: None })
     }
 
     /// `GET /api/Orders/{id}` (+ its notes for customer instructions), mapped to the canonical order.
