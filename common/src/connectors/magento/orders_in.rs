@@ -2,8 +2,8 @@
 //! `updated_at` watermark, keyset paging on `entity_id`, the canonical mapping, and the
 //! acknowledgement comment that shows the ERP order number on the Magento order.
 //!
-//! Calls per imported order: ⌈orders / page_size⌉ searches (whole orders come back, so no fetch)
-//! + 1 comment, plus one status search per acknowledged batch (the comment endpoint sets the
+//! Calls per imported order: ⌈orders / page_size⌉ searches (whole orders come back, so no fetch),
+//! one comment, and one status search per acknowledged batch (the comment endpoint sets the
 //! status it is given, so the current one is read first).
 
 use std::collections::{BTreeMap, BTreeSet};
