@@ -63,7 +63,7 @@ async fn sellercloud_pages_every_not_exported_order_once_and_marks_them_exported
         let page = client.list_new_orders(token.as_ref()).await.unwrap();
         // Acknowledge as we go, so the not-exported set shrinks under the walk (§1.15).
         let acks: Vec<Acknowledgement> =
-            page.orders.iter().map(|o| Acknowledgement::Imported { order: o.id().clone(), erp: erp_ref() }).collect();
+            page.orders.iter().map(|o| Acknowledgement::Imported { order: o.id().clone(), erp: erp_ref(), digest: None }).collect();
         assert!(client.acknowledge(&acks).await.unwrap().is_empty());
         seen.extend(page.orders.iter().map(|o| o.id().raw().parse::<i64>().unwrap()));
         match page.next {
@@ -115,7 +115,7 @@ async fn bigcommerce_lists_new_orders_fetches_them_and_moves_their_status() {
     let second = listed[1].id().clone();
     let missed = client
         .acknowledge(&[
-            Acknowledgement::Imported { order: first.clone(), erp: erp_ref() },
+            Acknowledgement::Imported { order: first.clone(), erp: erp_ref(), digest: None },
             Acknowledgement::Failed { order: second.clone(), reason: "unknown SKU X".into() },
         ])
         .await
