@@ -102,8 +102,7 @@ async fn legacy_stock_items_and_the_default_source_item_stay_in_sync() {
             .status(),
         200
     );
-    let si: Value =
-        common::json(c.get(format!("{base}/rest/V1/stockItems/WATER2809")).bearer_auth(&t)).await;
+    let si: Value = common::json(c.get(format!("{base}/rest/V1/stockItems/WATER2809")).bearer_auth(&t)).await;
     assert_eq!(dec(&si["qty"]), Decimal::from(9));
     assert_eq!(si["is_in_stock"], false);
     // Status 0: not salable whatever the quantity.
@@ -127,7 +126,10 @@ async fn legacy_stock_items_and_the_default_source_item_stay_in_sync() {
     let log: Vec<Value> = common::json(c.get(format!("{base}/_sandbox/stock/writes"))).await;
     assert_eq!(log.len(), 2);
     assert_eq!(log[0]["via"], "stock-item");
-    assert_eq!((&log[0]["sku"], &log[0]["source_code"], &log[0]["status"]), (&json!("WATER2809"), &json!("default"), &json!(1)));
+    assert_eq!(
+        (&log[0]["sku"], &log[0]["source_code"], &log[0]["status"]),
+        (&json!("WATER2809"), &json!("default"), &json!(1))
+    );
     assert_eq!(dec(&log[0]["quantity"]), Decimal::from(7));
     assert_eq!(log[1]["via"], "source-items");
     assert!(log[1]["at"].is_string());
@@ -153,9 +155,13 @@ async fn several_sources_count_in_salable_quantity_and_unknown_sources_fail() {
     assert_eq!(r.status(), 400);
     assert_eq!(r.json::<Value>().await.unwrap()["message"], "Could not save Source Item");
     assert_eq!(sb.state().magento_salable_qty("WATER2809"), Some(before));
-    let v: Value = common::json(c.post(format!("{base}/_sandbox/sources")).json(&json!({"source_code": "wh2", "name": "Warehouse 2"}))).await;
+    let v: Value = common::json(
+        c.post(format!("{base}/_sandbox/sources")).json(&json!({"source_code": "wh2", "name": "Warehouse 2"})),
+    )
+    .await;
     assert_eq!(v["stock_id"], 1);
-    let r = save_items(&c, &base, &t, json!([{"sku": "WATER2809", "source_code": "wh2", "quantity": 5, "status": 1}])).await;
+    let r = save_items(&c, &base, &t, json!([{"sku": "WATER2809", "source_code": "wh2", "quantity": 5, "status": 1}]))
+        .await;
     assert_eq!(r.status(), 200);
     assert_eq!(sb.state().magento_salable_qty("WATER2809"), Some(before + Decimal::from(5)));
     // The default source is untouched; the search lists both source items.
@@ -168,7 +174,8 @@ async fn several_sources_count_in_salable_quantity_and_unknown_sources_fail() {
     .await;
     assert_eq!(v["total_count"], 2);
     // An SKU that is not in the catalogue is saved, as MSI does (no catalogue check).
-    let r = save_items(&c, &base, &t, json!([{"sku": "NOT-IN-CATALOGUE", "source_code": "default", "quantity": 3}])).await;
+    let r =
+        save_items(&c, &base, &t, json!([{"sku": "NOT-IN-CATALOGUE", "source_code": "default", "quantity": 3}])).await;
     assert_eq!(r.status(), 200);
     assert_eq!(sb.state().magento_source_qty("NOT-IN-CATALOGUE"), Some(Decimal::from(3)));
     let r = c.get(format!("{base}/rest/V1/stockItems/NOT-IN-CATALOGUE")).bearer_auth(&t).send().await.unwrap();
@@ -182,8 +189,9 @@ async fn several_sources_count_in_salable_quantity_and_unknown_sources_fail() {
 #[tokio::test]
 async fn bulk_products_load_a_thousand_skus_fast() {
     let (sb, c, base, t) = start().await;
-    let products: Vec<Value> =
-        (0..1000).map(|i| json!({"sku": format!("LOAD-{i:04}"), "name": format!("Load {i}"), "price": 9.5, "qty": i % 3})).collect();
+    let products: Vec<Value> = (0..1000)
+        .map(|i| json!({"sku": format!("LOAD-{i:04}"), "name": format!("Load {i}"), "price": 9.5, "qty": i % 3}))
+        .collect();
     let started = std::time::Instant::now();
     let v: Value = common::json(c.post(format!("{base}/_sandbox/products")).json(&json!({"products": products}))).await;
     assert!(started.elapsed() < std::time::Duration::from_secs(3), "{:?}", started.elapsed());
@@ -217,32 +225,52 @@ async fn customers_are_updated_with_put_and_found_by_updated_at() {
     let r = put_customer(&c, &base, &t, &id.to_string(), body).await;
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap();
-    assert_eq!((&v["email"], &v["firstname"], &v["group_id"]), (&json!("new.address@example.com"), &json!("Ann"), &json!(2)));
+    assert_eq!(
+        (&v["email"], &v["firstname"], &v["group_id"]),
+        (&json!("new.address@example.com"), &json!("Ann"), &json!(2))
+    );
     assert_eq!(v["addresses"][0]["id"], a["addresses"][0]["id"]);
     assert_eq!(v["addresses"][0]["street"], json!(["1 New St", "Unit 4"]));
     assert_eq!(v["default_billing"], json!(a["addresses"][0]["id"].as_i64().unwrap().to_string()));
     assert_eq!(v["created_at"], a["created_at"]);
     assert!(v["updated_at"].as_str().unwrap() > a["updated_at"].as_str().unwrap());
+    let changed_at = v["updated_at"].as_str().unwrap().to_string();
     // Same e-mail as another customer of the website.
-    let r = put_customer(&c, &base, &t, &id.to_string(), json!({"customer": {"email": b["email"], "firstname": "A", "lastname": "B"}})).await;
+    let r = put_customer(
+        &c,
+        &base,
+        &t,
+        &id.to_string(),
+        json!({"customer": {"email": b["email"], "firstname": "A", "lastname": "B"}}),
+    )
+    .await;
     assert_eq!(r.status(), 400);
     assert_eq!(
         r.json::<Value>().await.unwrap()["message"],
         "A customer with the same email address already exists in an associated website."
     );
     // Missing required field, unknown id.
-    let r = put_customer(&c, &base, &t, &id.to_string(), json!({"customer": {"email": "x@example.com", "firstname": "A"}})).await;
+    let r =
+        put_customer(&c, &base, &t, &id.to_string(), json!({"customer": {"email": "x@example.com", "firstname": "A"}}))
+            .await;
     assert_eq!(r.status(), 400);
     assert_eq!(r.json::<Value>().await.unwrap()["parameters"]["fieldName"], "lastname");
-    let r = put_customer(&c, &base, &t, "999999", json!({"customer": {"email": "x@example.com", "firstname": "A", "lastname": "B"}})).await;
+    let r = put_customer(
+        &c,
+        &base,
+        &t,
+        "999999",
+        json!({"customer": {"email": "x@example.com", "firstname": "A", "lastname": "B"}}),
+    )
+    .await;
     assert_eq!(r.status(), 404);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["message"], "No such entity with %fieldName = %fieldValue");
     assert_eq!(v["parameters"], json!({"fieldName": "customerId", "fieldValue": "999999"}));
     // Search: updated_at gteq the change, e-mail eq, sorted by entity_id.
-    let since = &a["updated_at"].as_str().unwrap()[..];
+    let since = &changed_at[..];
     let q = format!(
-        "{base}/rest/V1/customers/search?searchCriteria[filter_groups][0][filters][0][field]=updated_at&searchCriteria[filter_groups][0][filters][0][value]={}&searchCriteria[filter_groups][0][filters][0][condition_type]=gt&searchCriteria[sortOrders][0][field]=entity_id&searchCriteria[sortOrders][0][direction]=ASC",
+        "{base}/rest/V1/customers/search?searchCriteria[filter_groups][0][filters][0][field]=updated_at&searchCriteria[filter_groups][0][filters][0][value]={}&searchCriteria[filter_groups][0][filters][0][condition_type]=gteq&searchCriteria[sortOrders][0][field]=entity_id&searchCriteria[sortOrders][0][direction]=ASC",
         since.replace(' ', "%20")
     );
     let v: Value = common::json(c.get(&q).bearer_auth(&t)).await;
@@ -323,19 +351,26 @@ async fn store_staff_edits_recompute_totals_and_bump_updated_at() {
     assert_eq!(d(item, "qty_ordered"), d(&line, "qty_ordered") + Decimal::from(2));
     assert_eq!(d(item, "row_total"), d(&line, "row_total") + d(&line, "price") * Decimal::from(2));
     let o = &v;
-    assert_eq!(d(o, "grand_total"), d(o, "subtotal") + d(o, "discount_amount") + d(o, "shipping_amount") + d(o, "tax_amount"));
+    assert_eq!(
+        d(o, "grand_total"),
+        d(o, "subtotal") + d(o, "discount_amount") + d(o, "shipping_amount") + d(o, "tax_amount")
+    );
     assert_eq!(d(o, "base_grand_total"), d(o, "grand_total"));
     assert_eq!(d(o, "base_subtotal"), d(o, "subtotal"));
     assert_eq!(d(o, "total_qty_ordered"), d(&before, "total_qty_ordered") + Decimal::from(2));
     assert!(d(o, "grand_total") > d(&before, "grand_total"));
     assert_eq!(dec(&o["payment"]["amount_ordered"]), d(o, "grand_total"));
-    assert_eq!(o["extension_attributes"]["shipping_assignments"][0]["shipping"]["address"]["street"], json!(["77 Changed Rd", "Floor 2"]));
+    assert_eq!(
+        o["extension_attributes"]["shipping_assignments"][0]["shipping"]["address"]["street"],
+        json!(["77 Changed Rd", "Floor 2"])
+    );
     assert_eq!(o["customer_note"], "Leave at the door");
     assert!(o["updated_at"].as_str().unwrap() >= before["updated_at"].as_str().unwrap());
     assert_eq!(sb.state().magento_salable_qty(&sku).unwrap(), salable - Decimal::from(2));
     // A new catalogue line at a given price.
     let v: Value = common::json(
-        c.post(format!("{base}/_sandbox/orders/{id}/edit")).json(&json!({"add_qty": {"sku": "WATER2809", "qty": 3, "price": 2.5}})),
+        c.post(format!("{base}/_sandbox/orders/{id}/edit"))
+            .json(&json!({"add_qty": {"sku": "WATER2809", "qty": 3, "price": 2.5}})),
     )
     .await;
     let new = v["items"].as_array().unwrap().iter().find(|i| i["sku"] == "WATER2809").unwrap();
@@ -343,13 +378,19 @@ async fn store_staff_edits_recompute_totals_and_bump_updated_at() {
     assert_eq!(d(&v, "subtotal") - d(o, "subtotal"), Decimal::new(75, 1));
     assert_eq!(v["total_item_count"], o["total_item_count"].as_u64().unwrap() + 1);
     // Unknown SKU, unknown order.
-    let r = c.post(format!("{base}/_sandbox/orders/{id}/edit")).json(&json!({"add_qty": {"sku": "NOPE", "qty": 1}})).send().await.unwrap();
+    let r = c
+        .post(format!("{base}/_sandbox/orders/{id}/edit"))
+        .json(&json!({"add_qty": {"sku": "NOPE", "qty": 1}}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 422);
     let r = c.post(format!("{base}/_sandbox/orders/1/edit")).json(&json!({})).send().await.unwrap();
     assert_eq!(r.status(), 404);
     // Status control, then the order search finds it by status, updated_at, entity_id and no ext_order_id.
     let v: Value = common::json(
-        c.post(format!("{base}/_sandbox/orders/{id}/status")).json(&json!({"status": "fraud_check", "state": "processing"})),
+        c.post(format!("{base}/_sandbox/orders/{id}/status"))
+            .json(&json!({"status": "fraud_check", "state": "processing"})),
     )
     .await;
     assert_eq!((&v["status"], &v["state"]), (&json!("fraud_check"), &json!("processing")));

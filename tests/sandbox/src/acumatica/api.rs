@@ -738,7 +738,11 @@ async fn put_entity(
     body: Bytes,
 ) -> Response {
     let inquiry = matches!(entity.as_str(), "InventoryQuantityAvailable" | "InventorySummaryInquiry");
-    let e = match if inquiry { gate(&s, &instance, &ver, &h).map(|()| Entity::StockItem) } else { entity_gate(&s, &instance, &ver, &entity, &h) } {
+    let e = match if inquiry {
+        gate(&s, &instance, &ver, &h).map(|()| Entity::StockItem)
+    } else {
+        entity_gate(&s, &instance, &ver, &entity, &h)
+    } {
         Ok(e) => e,
         Err(r) => return r,
     };

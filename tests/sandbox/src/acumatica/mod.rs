@@ -32,8 +32,8 @@ use crate::seed::SeedData;
 pub use api::{control_router, router, ConfirmShipment, ShipLine, ShipPackage};
 pub use erp::{EnterLine, EnterOrder, ShipToOverride};
 pub use shipments::{CreateShipment, NewPackage};
-pub use stock::{Availability, BulkStockItem, StockAdjustment, SEEDED_ON_HAND, STOCK_QUERY};
 pub use sim::Sim;
+pub use stock::{Availability, BulkStockItem, StockAdjustment, SEEDED_ON_HAND, STOCK_QUERY};
 
 /// Endpoint versions served under `/entity/Default/{version}/`.
 pub const ENDPOINT_VERSIONS: &[&str] = &["22.200.001", "23.200.001", "24.200.001"];

@@ -102,7 +102,11 @@ impl AcState {
             for l in so.get("Details").and_then(Value::as_array).into_iter().flatten() {
                 let Some(inv) = val_str(l, "InventoryID") else { continue };
                 let wh = val_str(l, "WarehouseID").or_else(|| order_wh.clone()).unwrap_or_else(|| "MAIN".into());
-                let q = if open { val_dec(l, "OpenQty").unwrap_or(Decimal::ZERO).max(Decimal::ZERO) } else { Decimal::ZERO };
+                let q = if open {
+                    val_dec(l, "OpenQty").unwrap_or(Decimal::ZERO).max(Decimal::ZERO)
+                } else {
+                    Decimal::ZERO
+                };
                 touch((inv, wh), &|a| a.allocated += q, at);
             }
         }
@@ -173,9 +177,7 @@ impl AcState {
         ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
             .iter()
             .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
-            .or_else(|| {
-                chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0))
-            })
+            .or_else(|| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
             .and_then(|n| self.tz.from_local_datetime(&n).earliest())
             .map(|d| d.with_timezone(&Utc))
     }
@@ -202,7 +204,11 @@ pub(super) fn put_inquiry(s: &SharedState, entity: &str, body: &Value, sh: &Shap
     let inventory = val_str(body, "InventoryID").filter(|x| !x.is_empty());
     if let Some(inv) = &inventory {
         if !st.stock_items.contains_key(inv) {
-            let label = if entity == "InventorySummaryInquiry" { "Inventory Summary Inquiry" } else { "Inventory Quantity Available" };
+            let label = if entity == "InventorySummaryInquiry" {
+                "Inventory Summary Inquiry"
+            } else {
+                "Inventory Quantity Available"
+            };
             return refuse(body, "InventoryID", &format!("Inventory ID '{inv}' cannot be found in the system."), label);
         }
     }
@@ -397,7 +403,8 @@ impl SharedState {
                 st.warehouses.insert(a.warehouse_id.clone());
                 let key = (a.inventory_id.clone(), a.warehouse_id.clone());
                 let current = before.iter().find(|x| x.inventory_id == key.0 && x.warehouse_id == key.1);
-                let issued = current.map(|c| st.stock_levels.get(&key).map(|l| l.base).unwrap_or(Decimal::ZERO) - c.on_hand);
+                let issued =
+                    current.map(|c| st.stock_levels.get(&key).map(|l| l.base).unwrap_or(Decimal::ZERO) - c.on_hand);
                 let base = a.qty_on_hand + issued.unwrap_or(Decimal::ZERO);
                 st.stock_levels.insert(key, StockLevel { base, modified: at });
             }

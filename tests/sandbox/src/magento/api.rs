@@ -920,7 +920,10 @@ pub fn control_router(state: SharedState) -> Router {
         .route("/_sandbox/shipments", get(ctl_shipments))
         .route("/_sandbox/invoices", get(ctl_invoices))
         .route("/_sandbox/stock", get(super::erp::ctl_stock))
-        .route("/_sandbox/stock/writes", get(super::stock::ctl_stock_writes).delete(super::stock::ctl_clear_stock_writes))
+        .route(
+            "/_sandbox/stock/writes",
+            get(super::stock::ctl_stock_writes).delete(super::stock::ctl_clear_stock_writes),
+        )
         .route("/_sandbox/sources", get(super::stock::ctl_sources).post(super::stock::ctl_add_source))
         .route("/_sandbox/input-limit", get(super::stock::ctl_input_limit).put(super::stock::ctl_set_input_limit))
         .route("/_sandbox/products", post(super::stock::ctl_add_products))

@@ -229,7 +229,12 @@ pub(super) async fn save_source_items(
     };
     for item in &saved {
         let sku = item["sku"].as_str().unwrap_or("");
-        s.record_write(V, "source_item", sku, json!({ "source_code": item["source_code"], "quantity": item["quantity"] }));
+        s.record_write(
+            V,
+            "source_item",
+            sku,
+            json!({ "source_code": item["source_code"], "quantity": item["quantity"] }),
+        );
     }
     StatusCode::OK.into_response()
 }

@@ -81,7 +81,9 @@ impl MgState {
             let chosen = flagged
                 .and_then(|v| v.as_i64())
                 .or_else(|| top.get(f).and_then(parse_i64).filter(|i| out.iter().any(|a| a["id"].as_i64() == Some(*i))))
-                .or_else(|| cust.get(f).and_then(parse_i64).filter(|i| out.iter().any(|a| a["id"].as_i64() == Some(*i))));
+                .or_else(|| {
+                    cust.get(f).and_then(parse_i64).filter(|i| out.iter().any(|a| a["id"].as_i64() == Some(*i)))
+                });
             for a in out.iter_mut() {
                 a[f] = json!(chosen.is_some() && a["id"].as_i64() == chosen);
             }
@@ -99,7 +101,8 @@ impl MgState {
     /// Update customer `id` from a CustomerInterface body (`firstname`, `lastname`, `email`
     /// required, as `CustomerRepository::save` validates the whole entity).
     fn update_customer(&mut self, id: i64, c: &Value) -> Result<Value, CustomerError> {
-        let text = |f: &str| c.get(f).and_then(Value::as_str).map(str::trim).filter(|x| !x.is_empty()).map(str::to_string);
+        let text =
+            |f: &str| c.get(f).and_then(Value::as_str).map(str::trim).filter(|x| !x.is_empty()).map(str::to_string);
         for f in ["firstname", "lastname", "email"] {
             if text(f).is_none() {
                 return Err(CustomerError::Required(f));
@@ -296,9 +299,9 @@ impl SharedState {
             }
             let inc = o["increment_id"].as_str().unwrap_or("").to_string();
             let items = o["items"].as_array_mut().ok_or("order has no items")?;
-            let top = items
-                .iter()
-                .position(|i| i["sku"].as_str() == Some(add.sku.as_str()) && i.get("parent_item_id").is_none_or(Value::is_null));
+            let top = items.iter().position(|i| {
+                i["sku"].as_str() == Some(add.sku.as_str()) && i.get("parent_item_id").is_none_or(Value::is_null)
+            });
             match top {
                 Some(pos) => {
                     let parent_id = items[pos]["item_id"].as_i64();
@@ -321,7 +324,9 @@ impl SharedState {
                     it["row_total_incl_tax"] = money(row + tax);
                     it["updated_at"] = json!(now);
                     // A configurable parent's child row follows its quantity.
-                    for child in items.iter_mut().filter(|i| i.get("parent_item_id").and_then(Value::as_i64) == parent_id) {
+                    for child in
+                        items.iter_mut().filter(|i| i.get("parent_item_id").and_then(Value::as_i64) == parent_id)
+                    {
                         child["qty_ordered"] = num_dp(qty, 4);
                     }
                 }
@@ -330,7 +335,11 @@ impl SharedState {
                         return Err(format!("SKU {} is not in the catalogue", add.sku));
                     };
                     let price = add.price.or_else(|| parse_decimal(&p["price"])).unwrap_or(Decimal::ZERO);
-                    let rate = items.first().and_then(|i| i.get("tax_percent")).and_then(parse_decimal).unwrap_or(Decimal::ZERO);
+                    let rate = items
+                        .first()
+                        .and_then(|i| i.get("tax_percent"))
+                        .and_then(parse_decimal)
+                        .unwrap_or(Decimal::ZERO);
                     let row = (price * add.qty).round_dp(2);
                     let tax = (row * rate / Decimal::ONE_HUNDRED).round_dp(2);
                     let item_id = st.next_item;
@@ -372,7 +381,12 @@ impl SharedState {
 
     /// Set an order's status and/or state (as staff or a payment/fulfilment extension would);
     /// bumps `updated_at`.
-    pub fn magento_set_order_status(&self, id: i64, status: Option<&str>, state: Option<&str>) -> Result<Value, String> {
+    pub fn magento_set_order_status(
+        &self,
+        id: i64,
+        status: Option<&str>,
+        state: Option<&str>,
+    ) -> Result<Value, String> {
         let mut st = self.magento();
         let o = st.orders.get_mut(&id).ok_or_else(|| format!("order {id} not found"))?;
         if let Some(x) = state {
