@@ -193,6 +193,10 @@ pub struct SandboxConfig {
     /// changes the order's status; `false` is 2.4.7 behaviour (core commit 632f2531): the comment
     /// is stored and the status stays as it was.
     pub magento_comment_sets_status: bool,
+    /// Magento Web API input limit ("Input Limits" in Stores > Configuration > Services > Web API
+    /// Limits): the most items a synchronous request may send in one array (`sourceItems`).
+    /// `Some(20)` = on with the default 20 (on by default since 2.4.3 / 2.3.7-p1); `None` = off.
+    pub magento_input_limit: Option<usize>,
     /// Fixed loopback ports per vendor (0 = any free port).
     pub ports: Ports,
 }
@@ -243,6 +247,7 @@ impl Default for SandboxConfig {
             magento_token_ttl: Duration::from_secs(4 * 3600),
             acumatica_token_ttl: Duration::from_secs(3600),
             magento_comment_sets_status: true,
+            magento_input_limit: Some(20),
             ports: Ports::default(),
         }
     }

@@ -737,7 +737,12 @@ async fn put_entity(
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    let e = match entity_gate(&s, &instance, &ver, &entity, &h) {
+    let inquiry = matches!(entity.as_str(), "InventoryQuantityAvailable" | "InventorySummaryInquiry");
+    let e = match if inquiry {
+        gate(&s, &instance, &ver, &h).map(|()| Entity::StockItem)
+    } else {
+        entity_gate(&s, &instance, &ver, &entity, &h)
+    } {
         Ok(e) => e,
         Err(r) => return r,
     };
@@ -747,6 +752,9 @@ async fn put_entity(
         Err(x) => return err(StatusCode::BAD_REQUEST, format!("The request body is not valid JSON: {x}")),
     };
     let sh = shape(&query_pairs(uri.query()));
+    if inquiry {
+        return super::stock::put_inquiry(&s, &entity, &body, &sh);
+    }
     match e {
         Entity::SalesOrder => put_sales_order(&s, &h, body, &sh, &ver),
         Entity::Customer => put_customer(&s, &h, body, &sh, &ver),
@@ -875,8 +883,17 @@ fn put_customer(s: &SharedState, h: &HeaderMap, body: Value, sh: &Shape, ver: &s
         }
     };
     merge(&mut rec, &body);
+    // `Email` and `MainContact.Email` are the same field (the main contact's e-mail).
+    if let Some(e) = body.get("MainContact").and_then(|c| val_str(c, "Email")) {
+        rec["Email"] = w(e);
+    } else if let Some(e) = val_str(&body, "Email") {
+        rec["MainContact"]["Email"] = w(e);
+    }
     rec["LastModifiedDateTime"] = w(now);
     let id = val_str(&rec, "CustomerID").unwrap_or_default();
+    if !inserting {
+        *st.customer_updates.entry(id.clone()).or_insert(0) += 1;
+    }
     let email = rec.get("MainContact").and_then(|c| val_str(c, "Email")).or_else(|| val_str(&rec, "Email"));
     st.customers.insert(id.clone(), rec.clone());
     drop(st);
@@ -907,7 +924,7 @@ fn ticks() -> i64 {
 }
 
 impl SharedState {
-    pub(super) fn acumatica_push(&self, query: &str, inserted: Vec<Value>, deleted: Vec<Value>) {
+    pub(crate) fn acumatica_push(&self, query: &str, inserted: Vec<Value>, deleted: Vec<Value>) {
         let ts = {
             let mut st = self.acumatica();
             st.push_seq = st.push_seq.max(ticks() - 1) + 1;
@@ -1242,6 +1259,9 @@ pub fn control_router(state: SharedState) -> Router {
         .route("/_sandbox/sales-orders/status", post(ctl_status))
         .route("/_sandbox/customers", get(ctl_customers))
         .route("/_sandbox/stock-items", get(ctl_stock))
+        .route("/_sandbox/stock-items/bulk", post(super::stock::ctl_bulk))
+        .route("/_sandbox/stock/adjust", post(super::stock::ctl_adjust))
+        .route("/_sandbox/stock", get(super::stock::ctl_stock_levels))
         .route("/_sandbox/shipments", get(ctl_shipments))
         .route("/_sandbox/shipments/confirm", post(ctl_confirm))
         .route("/_sandbox/shipments/create", post(super::shipments::ctl_create))
@@ -1277,8 +1297,19 @@ async fn ctl_list_orders(State(s): State<SharedState>) -> Json<Value> {
     Json(json!(s.acumatica().sales_orders.values().cloned().collect::<Vec<_>>()))
 }
 
+/// Every customer with `Updates`: how many `PUT Customer` calls updated it (0 after insert).
 async fn ctl_customers(State(s): State<SharedState>) -> Json<Value> {
-    Json(json!(s.acumatica().customers.values().cloned().collect::<Vec<_>>()))
+    let st = s.acumatica();
+    let list: Vec<Value> = st
+        .customers
+        .iter()
+        .map(|(id, c)| {
+            let mut c = c.clone();
+            c["Updates"] = json!(st.customer_updates.get(id).copied().unwrap_or(0));
+            c
+        })
+        .collect();
+    Json(json!(list))
 }
 
 async fn ctl_stock(State(s): State<SharedState>) -> Json<Value> {

@@ -15,8 +15,9 @@ pub mod filter;
 pub mod schema;
 mod shipments;
 mod sim;
+mod stock;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Instant;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -32,6 +33,7 @@ pub use api::{control_router, router, ConfirmShipment, ShipLine, ShipPackage};
 pub use erp::{EnterLine, EnterOrder, ShipToOverride};
 pub use shipments::{CreateShipment, NewPackage};
 pub use sim::Sim;
+pub use stock::{Availability, BulkStockItem, StockAdjustment, SEEDED_ON_HAND, STOCK_QUERY};
 
 /// Endpoint versions served under `/entity/Default/{version}/`.
 pub const ENDPOINT_VERSIONS: &[&str] = &["22.200.001", "23.200.001", "24.200.001"];
@@ -102,6 +104,12 @@ pub struct AcState {
     pub(crate) push_seq: i64,
     /// Long-running operations started by actions (202 + Location): id → polls still answering 202.
     pub(crate) operations: HashMap<String, u32>,
+    /// On-hand per (InventoryID, WarehouseID), before confirmed shipments issue from it.
+    pub stock_levels: BTreeMap<(String, String), stock::StockLevel>,
+    /// Warehouse ids that exist (selector values of `WarehouseID`).
+    pub warehouses: BTreeSet<String>,
+    /// Customer updates through `PUT Customer`, by CustomerID.
+    pub customer_updates: BTreeMap<String, u32>,
 }
 
 impl AcState {
@@ -124,6 +132,9 @@ impl AcState {
             tz: cfg.acumatica_time_zone,
             push_seq: 0,
             operations: HashMap::new(),
+            stock_levels: BTreeMap::new(),
+            warehouses: ["MAIN", "RETAIL"].into_iter().map(String::from).collect(),
+            customer_updates: BTreeMap::new(),
         };
         let now = s.now();
         for (i, p) in data.products.iter().enumerate() {
@@ -169,6 +180,14 @@ impl AcState {
                     "CrossReferences": [],
                 })
             });
+        }
+        // Every stock item starts with SEEDED_ON_HAND on hand in MAIN.
+        let seeded_at = Utc::now();
+        for inv in s.stock_items.keys().cloned().collect::<Vec<_>>() {
+            s.stock_levels.insert(
+                (inv, "MAIN".to_string()),
+                stock::StockLevel { base: Decimal::from(SEEDED_ON_HAND), modified: seeded_at },
+            );
         }
         // A handful of customers, the first ones matching channel buyer emails (repeat buyers
         // are drawn from the front of the pool, so these match often).

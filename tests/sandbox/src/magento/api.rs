@@ -63,11 +63,13 @@ pub fn router(state: SharedState) -> Router {
             )
             .route(
                 &format!("{p}/inventory/source-items"),
-                get(super::erp::search_source_items).post(super::erp::save_source_items),
+                get(super::erp::search_source_items).post(super::stock::save_source_items),
             )
             .route(&format!("{p}/customers"), post(super::erp::create_customer))
             .route(&format!("{p}/customers/search"), get(super::erp::search_customers))
-            .route(&format!("{p}/customers/{{id}}"), get(super::erp::get_customer));
+            .route(&format!("{p}/customers/{{id}}"), get(super::erp::get_customer).put(super::storefront::put_customer))
+            .route(&format!("{p}/stockItems/{{sku}}"), get(super::stock::get_stock_item))
+            .route(&format!("{p}/products/{{sku}}/stockItems/{{itemId}}"), put(super::stock::put_stock_item));
     }
     r.with_state(state)
 }
@@ -917,8 +919,17 @@ pub fn control_router(state: SharedState) -> Router {
         .route("/_sandbox/orders", post(ctl_create))
         .route("/_sandbox/shipments", get(ctl_shipments))
         .route("/_sandbox/invoices", get(ctl_invoices))
-        .route("/_sandbox/customers", get(super::erp::ctl_customers))
         .route("/_sandbox/stock", get(super::erp::ctl_stock))
+        .route(
+            "/_sandbox/stock/writes",
+            get(super::stock::ctl_stock_writes).delete(super::stock::ctl_clear_stock_writes),
+        )
+        .route("/_sandbox/sources", get(super::stock::ctl_sources).post(super::stock::ctl_add_source))
+        .route("/_sandbox/input-limit", get(super::stock::ctl_input_limit).put(super::stock::ctl_set_input_limit))
+        .route("/_sandbox/products", post(super::stock::ctl_add_products))
+        .route("/_sandbox/customers", get(super::erp::ctl_customers).post(super::storefront::ctl_customer))
+        .route("/_sandbox/orders/{id}/edit", post(super::storefront::ctl_edit_order))
+        .route("/_sandbox/orders/{id}/status", post(super::storefront::ctl_order_status))
         .with_state(state)
 }
 

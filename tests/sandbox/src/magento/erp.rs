@@ -66,7 +66,7 @@ impl MgState {
         for sku in skus {
             let reserved = self.reserved(&sku);
             let qty = Decimal::from(SEEDED_SALABLE_QTY) - reserved;
-            self.source_items.insert(sku.clone(), source_item(&sku, qty, 1));
+            self.source_items.insert(si_key(&sku, DEFAULT_SOURCE), source_item(&sku, DEFAULT_SOURCE, qty, 1));
         }
         for b in &data.buyers {
             let id = 100 + b.index as i64;
@@ -119,16 +119,34 @@ impl MgState {
 
     /// Quantity on source `default`.
     pub fn source_qty(&self, sku: &str) -> Option<Decimal> {
-        self.source_items.get(sku).and_then(|s| parse_decimal(&s["quantity"]))
+        self.source_items.get(&si_key(sku, DEFAULT_SOURCE)).and_then(|s| parse_decimal(&s["quantity"]))
     }
 
-    /// Salable quantity on the default stock: source quantity (0 when out of stock) plus the
-    /// reservations.
+    /// The source items of `sku`, one per source it is assigned to.
+    pub fn source_items_of<'a>(&'a self, sku: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+        self.source_items
+            .range((sku.to_string(), String::new())..)
+            .take_while(move |((s, _), _)| s == sku)
+            .map(|(_, v)| v)
+    }
+
+    /// Salable quantity on the default stock: Σ quantity of the in-stock source items on sources
+    /// assigned to stock 1 (status 0 counts 0), plus the reservations. `None` without source items.
     pub fn salable_qty(&self, sku: &str) -> Option<Decimal> {
-        let item = self.source_items.get(sku)?;
-        let in_stock = item["status"].as_i64() == Some(1);
-        let qty = if in_stock { parse_decimal(&item["quantity"]).unwrap_or(Decimal::ZERO) } else { Decimal::ZERO };
-        Some(qty + self.reserved(sku))
+        let mut any = false;
+        let mut qty = Decimal::ZERO;
+        for item in self.source_items_of(sku) {
+            let code = item["source_code"].as_str().unwrap_or("");
+            let on_stock = self.sources.get(code).is_some_and(|s| s["stock_id"].as_i64() == Some(DEFAULT_STOCK_ID));
+            if !on_stock {
+                continue;
+            }
+            any = true;
+            if item["status"].as_i64() == Some(1) {
+                qty += parse_decimal(&item["quantity"]).unwrap_or(Decimal::ZERO);
+            }
+        }
+        any.then(|| qty + self.reserved(sku))
     }
 
     /// A shipment: deduct each SKU from the source and append the compensating reservation.
@@ -139,7 +157,7 @@ impl MgState {
                 // Not in the catalogue: nothing to deduct, no reservation.
                 continue;
             };
-            if let Some(item) = self.source_items.get_mut(sku) {
+            if let Some(item) = self.source_items.get_mut(&si_key(sku, DEFAULT_SOURCE)) {
                 item["quantity"] = num_dp(cur - qty, 4);
             }
             self.reserve(sku, *qty, "shipment_created", order_id, &inc);
@@ -147,8 +165,13 @@ impl MgState {
     }
 }
 
-fn source_item(sku: &str, qty: Decimal, status: i64) -> Value {
-    json!({ "sku": sku, "source_code": DEFAULT_SOURCE, "quantity": num_dp(qty, 4), "status": status })
+pub(super) fn source_item(sku: &str, source: &str, qty: Decimal, status: i64) -> Value {
+    json!({ "sku": sku, "source_code": source, "quantity": num_dp(qty, 4), "status": status })
+}
+
+/// Key of a source item: (SKU, source code).
+pub(super) fn si_key(sku: &str, source: &str) -> (String, String) {
+    (sku.to_string(), source.to_string())
 }
 
 /// SKU and quantity per requested top-level item (a configurable parent's stock is its child's).
@@ -166,7 +189,7 @@ pub(super) fn skus_of(order: &Value, wanted: &[(i64, Decimal)]) -> Vec<(String, 
 
 /// Filter, sort and page `all` by `searchCriteria` (the orders search semantics, including the
 /// last-page repeat) into `{items, search_criteria, total_count}`.
-fn search<'a>(all: impl Iterator<Item = &'a Value>, c: &Criteria) -> Value {
+pub(super) fn search<'a>(all: impl Iterator<Item = &'a Value>, c: &Criteria) -> Value {
     let mut hits: Vec<&Value> = all.filter(|o| c.groups.values().all(|g| group_matches(o, g))).collect();
     if !c.sorts.is_empty() {
         hits.sort_by(|a, b| {
@@ -192,7 +215,7 @@ fn search<'a>(all: impl Iterator<Item = &'a Value>, c: &Criteria) -> Value {
     json!({ "items": items, "search_criteria": criteria_echo(c), "total_count": total })
 }
 
-fn criteria(uri: &Uri) -> Result<Criteria, Response> {
+pub(super) fn criteria(uri: &Uri) -> Result<Criteria, Response> {
     parse_criteria(&query_pairs(uri.query())).map_err(bad)
 }
 
@@ -272,67 +295,6 @@ pub(super) async fn search_source_items(
     Json(search(st.source_items.values(), &c)).into_response()
 }
 
-/// `POST /V1/inventory/source-items {"sourceItems":[{sku, source_code, quantity, status}]}`:
-/// absolute quantities; all items are validated before any is saved; empty answer.
-pub(super) async fn save_source_items(
-    State(s): State<SharedState>,
-    Path(params): Path<BTreeMap<String, String>>,
-    h: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if let Err(r) = auth(&s, &h, &params) {
-        return r;
-    }
-    let v: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => return bad(format!("Decoding error: {e}")),
-    };
-    let Some(items) = v.get("sourceItems").and_then(Value::as_array) else {
-        return required("sourceItems");
-    };
-    if items.is_empty() {
-        return bad("Input data is empty");
-    }
-    let mut parsed = Vec::new();
-    for (i, it) in items.iter().enumerate() {
-        let Some(sku) = it.get("sku").and_then(Value::as_str).filter(|x| !x.is_empty()) else {
-            return required(&format!("sourceItems[{i}].sku"));
-        };
-        let Some(code) = it.get("source_code").and_then(Value::as_str).filter(|x| !x.is_empty()) else {
-            return required(&format!("sourceItems[{i}].source_code"));
-        };
-        if code != DEFAULT_SOURCE {
-            return bad(format!("Validation Failed: Source with code \"{code}\" does not exist."));
-        }
-        let qty = match it.get("quantity").filter(|q| !q.is_null()) {
-            None => None,
-            Some(q) => match parse_decimal(q) {
-                Some(d) if d.abs() < Decimal::from(1_000_000_000i64) => Some(d),
-                _ => return bad(format!("The \"sourceItems[{i}].quantity\" value's type is invalid.")),
-            },
-        };
-        let status = match it.get("status").filter(|q| !q.is_null()).map(parse_i64) {
-            None => None,
-            Some(Some(x @ (0 | 1))) => Some(x),
-            Some(_) => return bad(format!("Validation Failed: \"status\" should be 0 or 1 (sourceItems[{i}]).")),
-        };
-        parsed.push((sku.to_string(), qty, status));
-    }
-    {
-        let mut st = s.magento();
-        for (sku, qty, status) in &parsed {
-            let cur = st.source_items.get(sku).cloned();
-            let q = qty.or_else(|| cur.as_ref().and_then(|c| parse_decimal(&c["quantity"]))).unwrap_or(Decimal::ZERO);
-            let stt = status.or_else(|| cur.as_ref().and_then(|c| c["status"].as_i64())).unwrap_or(1);
-            st.source_items.insert(sku.clone(), source_item(sku, q, stt));
-        }
-    }
-    for (sku, qty, _) in &parsed {
-        s.record_write(V, "source_item", sku, json!({ "quantity": qty.map(num) }));
-    }
-    StatusCode::OK.into_response()
-}
-
 // ------------------------------------------------------------------------------------------
 // Customers
 // ------------------------------------------------------------------------------------------
@@ -347,6 +309,20 @@ pub(super) async fn search_customers(
         Ok(c) => c,
         Err(r) => return r,
     };
+    // The customer collection's key column is `entity_id`; the interface calls it `id`.
+    let mut c = c;
+    for g in c.groups.values_mut() {
+        for f in g.values_mut() {
+            if f.field == "entity_id" {
+                f.field = "id".into();
+            }
+        }
+    }
+    for (f, _) in c.sorts.values_mut() {
+        if f == "entity_id" {
+            *f = "id".into();
+        }
+    }
     let st = s.magento();
     Json(search(st.customers.values(), &c)).into_response()
 }
@@ -595,15 +571,18 @@ pub(super) async fn ctl_customers(State(s): State<SharedState>) -> Json<Value> {
     Json(json!(s.magento_customers()))
 }
 
-/// Per SKU: source quantity, reservations sum, salable quantity.
+/// Per SKU: `default` source quantity, reservations sum, salable quantity, and every source item.
 pub(super) async fn ctl_stock(State(s): State<SharedState>) -> Json<Value> {
     let st = s.magento();
-    let rows: Vec<Value> = st
-        .source_items
-        .keys()
+    let mut skus: Vec<&str> = st.source_items.keys().map(|(sku, _)| sku.as_str()).collect();
+    skus.dedup();
+    let rows: Vec<Value> = skus
+        .into_iter()
         .map(|sku| {
+            let sources: Vec<Value> = st.source_items_of(sku).cloned().collect();
             json!({ "sku": sku, "source_quantity": st.source_qty(sku).map(num),
-                    "reserved": num(st.reserved(sku)), "salable_quantity": st.salable_qty(sku).map(num) })
+                    "reserved": num(st.reserved(sku)), "salable_quantity": st.salable_qty(sku).map(num),
+                    "sources": sources })
         })
         .collect();
     Json(json!(rows))

@@ -10,6 +10,8 @@
 mod api;
 mod erp;
 mod sim;
+mod stock;
+mod storefront;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -49,8 +51,14 @@ pub struct MgState {
     pub invoices: BTreeMap<i64, Value>,
     /// Catalogue (ProductInterface JSON) keyed by SKU.
     pub products: BTreeMap<String, Value>,
-    /// MSI source items on source `default`, keyed by SKU: `{sku, source_code, quantity, status}`.
-    pub source_items: BTreeMap<String, Value>,
+    /// MSI source items keyed by (SKU, source code): `{sku, source_code, quantity, status}`.
+    pub source_items: BTreeMap<(String, String), Value>,
+    /// MSI sources keyed by code (`default` seeded): `{source_code, name, enabled, stock_id}`.
+    pub sources: BTreeMap<String, Value>,
+    /// Every source-item and legacy stock-item write, in order (`GET /_sandbox/stock/writes`).
+    pub stock_writes: Vec<Value>,
+    /// Web API input limit (items per array), `None` = off.
+    pub input_limit: Option<usize>,
     /// MSI reservations (`inventory_reservation`): `{reservation_id, stock_id, sku, quantity, metadata}`.
     pub reservations: Vec<Value>,
     /// Customers (CustomerInterface JSON) keyed by id.
@@ -69,13 +77,20 @@ pub struct MgState {
 }
 
 impl MgState {
-    pub fn seeded(_cfg: &SandboxConfig, data: &SeedData) -> Self {
+    pub fn seeded(cfg: &SandboxConfig, data: &SeedData) -> Self {
         let mut s = Self {
             orders: BTreeMap::new(),
             shipments: BTreeMap::new(),
             invoices: BTreeMap::new(),
             products: BTreeMap::new(),
             source_items: BTreeMap::new(),
+            sources: BTreeMap::from([(
+                DEFAULT_SOURCE.to_string(),
+                json!({ "source_code": DEFAULT_SOURCE, "name": "Default Source", "enabled": true,
+                        "country_id": "US", "postcode": "00000", "stock_id": DEFAULT_STOCK_ID }),
+            )]),
+            stock_writes: Vec::new(),
+            input_limit: cfg.magento_input_limit,
             reservations: Vec::new(),
             customers: BTreeMap::new(),
             next_customer: 100,
