@@ -62,8 +62,11 @@ async fn sellercloud_pages_every_not_exported_order_once_and_marks_them_exported
     loop {
         let page = client.list_new_orders(token.as_ref()).await.unwrap();
         // Acknowledge as we go, so the not-exported set shrinks under the walk (§1.15).
-        let acks: Vec<Acknowledgement> =
-            page.orders.iter().map(|o| Acknowledgement::Imported { order: o.id().clone(), erp: erp_ref(), digest: None }).collect();
+        let acks: Vec<Acknowledgement> = page
+            .orders
+            .iter()
+            .map(|o| Acknowledgement::Imported { order: o.id().clone(), erp: erp_ref(), digest: None })
+            .collect();
         assert!(client.acknowledge(&acks).await.unwrap().is_empty());
         seen.extend(page.orders.iter().map(|o| o.id().raw().parse::<i64>().unwrap()));
         match page.next {

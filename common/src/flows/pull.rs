@@ -151,6 +151,12 @@ pub async fn pull_connection(source: &dyn OrderSource, ctx: &PullContext<'_>) ->
             report.listed += 1;
             let key = ImportKey::new(connection.clone(), listed.id().clone());
             let record = ctx.claims.claim_record(&ClaimKey::import(&key)).await.map_err(PullError::Ledger)?;
+            // An order that failed under an earlier mapping was enqueued for that mapping: its
+            // marker must not hold back the replay under the new one.
+            let marker = match &record {
+                Some(r) if r.status == ClaimStatus::Failed => format!("{}@v{}", key.ledger_key(), ctx.mapping_version),
+                _ => key.ledger_key(),
+            };
             match record {
                 Some(r) if r.status == ClaimStatus::Completed => {
                     if let Some(erp) = r.result.as_deref().and_then(ErpOrderRef::parse) {
@@ -176,12 +182,7 @@ pub async fn pull_connection(source: &dyn OrderSource, ctx: &PullContext<'_>) ->
                 _ => {}
             }
             // Marked before sending: a crash in between delays the order by `enqueued_ttl`, never loses it.
-            if !ctx
-                .markers
-                .remember_once(ENQUEUED_SCOPE, &key.ledger_key(), ctx.enqueued_ttl)
-                .await
-                .map_err(PullError::Ledger)?
-            {
+            if !ctx.markers.remember_once(ENQUEUED_SCOPE, &marker, ctx.enqueued_ttl).await.map_err(PullError::Ledger)? {
                 in_flight += 1;
                 continue;
             }

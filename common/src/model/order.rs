@@ -196,7 +196,9 @@ pub struct Discount {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaxLine {
     pub name: String,
-    #[serde(with = "rust_decimal::serde::str_option", default)]
+    // Absent rather than null: the str_option deserializer refuses null, and a whole order
+    // travels in a queue message (a rate-less tax line made the message unreadable).
+    #[serde(with = "rust_decimal::serde::str_option", default, skip_serializing_if = "Option::is_none")]
     pub rate: Option<Decimal>,
     pub taxable: Money,
     pub amount: Money,
@@ -328,6 +330,17 @@ mod tests {
 
     use super::fixtures::*;
     use super::*;
+
+    #[test]
+    fn an_order_with_a_rateless_tax_line_survives_a_queue_message() {
+        let mut o = order();
+        o.taxes = vec![TaxLine { name: "Tax".into(), rate: None, taxable: usd(dec!(39.98)), amount: usd(dec!(3.20)) }];
+        let back: Order = serde_json::from_str(&serde_json::to_string(&o).unwrap()).unwrap();
+        assert_eq!(back, o);
+        o.taxes[0].rate = Some(dec!(0.08));
+        let back: Order = serde_json::from_str(&serde_json::to_string(&o).unwrap()).unwrap();
+        assert_eq!(back, o);
+    }
 
     #[test]
     fn content_digest_ignores_the_status_and_sees_every_edit() {
