@@ -44,6 +44,7 @@ pub struct MemoryLedger {
     pub mappings: Mutex<Vec<StoredMapping>>,
     pub now: Mutex<Option<DateTime<Utc>>>,
     pub followed: Mutex<std::collections::BTreeMap<(ConnectionId, String), FollowedOrder>>,
+    pub stock: Mutex<HashMap<(ConnectionId, String), crate::model::PushedLevel>>,
 }
 
 impl MemoryLedger {
@@ -358,6 +359,35 @@ impl FollowedOrders for MemoryLedger {
     ) -> Result<(), LedgerError> {
         if let Some(o) = self.followed.lock().unwrap().get_mut(&(connection.clone(), order.to_string())) {
             o.shipped_at.get_or_insert(at);
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl crate::ports::StockLevels for MemoryLedger {
+    async fn pushed_levels(
+        &self,
+        connection: &ConnectionId,
+    ) -> Result<HashMap<String, crate::model::PushedLevel>, LedgerError> {
+        Ok(self
+            .stock
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|((c, _), _)| c == connection)
+            .map(|((_, item), level)| (item.clone(), level.clone()))
+            .collect())
+    }
+
+    async fn record_levels(
+        &self,
+        connection: &ConnectionId,
+        levels: &[(String, crate::model::PushedLevel)],
+    ) -> Result<(), LedgerError> {
+        let mut stock = self.stock.lock().unwrap();
+        for (item, level) in levels {
+            stock.insert((connection.clone(), item.clone()), level.clone());
         }
         Ok(())
     }

@@ -707,3 +707,113 @@ impl FollowedOrders for DynamoLedger {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Stock levels written to storefronts: `pk = STOCK#<connection>`, `sk = bucket-NN` (64 buckets by
+// the item's hash), one attribute `i:<item>` per item holding `qty` or `qty|unknown`. One Query
+// reads every level of a storefront (a thousand items are about 8 read units), and a pass writes
+// one UpdateItem per touched bucket and 50 items, not one item per SKU.
+// ---------------------------------------------------------------------------------------------
+
+const STOCK_BUCKETS: u8 = 64;
+const STOCK_ATTRIBUTES_PER_UPDATE: usize = 50;
+
+impl DynamoLedger {
+    fn stock_pk(connection: &ConnectionId) -> String {
+        format!("STOCK#{connection}")
+    }
+
+    fn stock_bucket(item: &str) -> String {
+        use sha2::{Digest, Sha256};
+        format!("bucket-{:02}", Sha256::digest(item.as_bytes())[0] % STOCK_BUCKETS)
+    }
+
+    fn stock_value(level: &crate::model::PushedLevel) -> String {
+        let qty = level.available.normalize().to_string();
+        if level.unknown {
+            format!("{qty}|unknown")
+        } else {
+            qty
+        }
+    }
+
+    fn read_stock_value(&self, pk: &str, value: &str) -> Result<crate::model::PushedLevel, LedgerError> {
+        let (qty, unknown) = match value.split_once('|') {
+            Some((qty, "unknown")) => (qty, true),
+            _ => (value, false),
+        };
+        let available = qty.parse().map_err(|_| LedgerError::Corrupt {
+            table: self.table.clone(),
+            key: pk.to_owned(),
+            detail: format!("stock level {value:?} is not a quantity"),
+        })?;
+        Ok(crate::model::PushedLevel { available, unknown })
+    }
+}
+
+#[async_trait]
+impl crate::ports::StockLevels for DynamoLedger {
+    async fn pushed_levels(
+        &self,
+        connection: &ConnectionId,
+    ) -> Result<std::collections::HashMap<String, crate::model::PushedLevel>, LedgerError> {
+        let pk = Self::stock_pk(connection);
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(pk.clone()))
+            .consistent_read(true);
+        let mut out = std::collections::HashMap::new();
+        loop {
+            let page = request.clone().send().await.map_err(|e| self.err("Query", e))?;
+            for item in page.items() {
+                for (name, value) in item {
+                    let (Some(stock_item), Ok(text)) = (name.strip_prefix("i:"), value.as_s()) else { continue };
+                    out.insert(stock_item.to_owned(), self.read_stock_value(&pk, text)?);
+                }
+            }
+            match page.last_evaluated_key() {
+                Some(key) if !key.is_empty() => request = request.set_exclusive_start_key(Some(key.clone())),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    async fn record_levels(
+        &self,
+        connection: &ConnectionId,
+        levels: &[(String, crate::model::PushedLevel)],
+    ) -> Result<(), LedgerError> {
+        let pk = Self::stock_pk(connection);
+        let mut buckets: std::collections::BTreeMap<String, Vec<&(String, crate::model::PushedLevel)>> =
+            std::collections::BTreeMap::new();
+        for level in levels {
+            buckets.entry(Self::stock_bucket(&level.0)).or_default().push(level);
+        }
+        for (bucket, levels) in buckets {
+            for chunk in levels.chunks(STOCK_ATTRIBUTES_PER_UPDATE) {
+                let mut request = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key("pk", s(pk.clone()))
+                    .key("sk", s(bucket.clone()));
+                let mut sets = Vec::with_capacity(chunk.len());
+                for (i, (item, level)) in chunk.iter().enumerate() {
+                    sets.push(format!("#i{i} = :v{i}"));
+                    request = request
+                        .expression_attribute_names(format!("#i{i}"), format!("i:{item}"))
+                        .expression_attribute_values(format!(":v{i}"), s(Self::stock_value(level)));
+                }
+                request
+                    .update_expression(format!("SET {}", sets.join(", ")))
+                    .send()
+                    .await
+                    .map_err(|e| self.err("UpdateItem", e))?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -10,10 +10,10 @@ use std::sync::Arc;
 
 use crate::connections::{ChannelConnection, Connections};
 use crate::mapping::SalesOrderDraft;
-use crate::model::{ChannelOrderId, ChargeSync, ConnectionId, ErpOrderSync, StationExport};
+use crate::model::{ChannelOrderId, ChargeSync, ConnectionId, ErpOrderSync, StationExport, StockSync};
 use crate::ports::{
-    ChargeSource, ErpCharges, ErpOrders, ErpShipments, InboundEvent, OrderPublisher, OrderSink, OrderSource,
-    OutboundShipments, ShippingStation, ShippingTool, StatusPublisher, WebhookVerifier,
+    ChargeSource, ErpCharges, ErpOrders, ErpShipments, ErpStock, InboundEvent, OrderPublisher, OrderSink, OrderSource,
+    OutboundShipments, ShippingStation, ShippingTool, StatusPublisher, StockPublisher, WebhookVerifier,
 };
 use crate::webhooks::StandardWebhooksVerifier;
 
@@ -45,6 +45,8 @@ pub struct ChannelParts {
     /// For a channel that reports charges (profit & loss) and is configured to: its client and
     /// which charges go where.
     pub charges: Option<(Arc<dyn ChargeSource>, ChargeSync)>,
+    /// For a storefront the ERP's stock is written to: its client and which stock.
+    pub stock: Option<(Arc<dyn StockPublisher>, StockSync)>,
 }
 
 impl ChannelParts {
@@ -70,6 +72,7 @@ impl ChannelParts {
             order_id,
             storefront: None,
             charges: None,
+            stock: None,
         }
     }
 
@@ -86,22 +89,25 @@ impl ChannelParts {
             order_id,
             storefront: None,
             charges: None,
+            stock: None,
         }
     }
 
     /// A storefront that also receives ERP-originated orders (when `sync` is set and enabled), and
     /// whose own orders are pulled when `pulled` (the same client in both roles).
-    pub fn storefront<C: OrderSource + StatusPublisher + OrderPublisher + 'static>(
+    pub fn storefront<C: OrderSource + StatusPublisher + OrderPublisher + StockPublisher + 'static>(
         client: C,
         pulled: bool,
         takes_partial_shipments: bool,
         order_id: fn(&str) -> Option<ChannelOrderId>,
         sync: Option<ErpOrderSync>,
+        stock: Option<StockSync>,
     ) -> Self {
         let client = Arc::new(client);
         let storefront = sync.filter(|s| s.enabled).map(|s| (client.clone() as Arc<dyn OrderPublisher>, s));
         let source = pulled.then(|| client.clone() as Arc<dyn OrderSource>);
-        Self { source, publisher: client, takes_partial_shipments, order_id, storefront, charges: None }
+        let stock = stock.map(|s| (client.clone() as Arc<dyn StockPublisher>, s));
+        Self { source, publisher: client, takes_partial_shipments, order_id, storefront, charges: None, stock }
     }
 }
 
@@ -198,6 +204,8 @@ pub struct ErpParts {
     pub orders: Arc<dyn ErpOrders>,
     /// Where channel charges are written onto the ERP order.
     pub charges: Arc<dyn ErpCharges>,
+    /// Where the available stock storefronts sell is read.
+    pub stock: Arc<dyn ErpStock>,
     /// Where shipments to export to a shipping station are read.
     pub outbound: Arc<dyn OutboundShipments>,
     /// Its name in the connector log (shipments come from it; it is no channel connection).
@@ -212,6 +220,7 @@ pub fn erp(connections: &Connections) -> Result<ErpParts, SetupError> {
         shipments: client.clone(),
         orders: client.clone(),
         charges: client.clone(),
+        stock: client.clone(),
         outbound: client,
         log_name: log_name(acumatica::VENDOR),
     })

@@ -16,6 +16,7 @@ mod pull;
 mod push;
 mod resolve;
 mod status;
+mod stock;
 
 pub use acknowledge::*;
 pub use export::*;
@@ -30,6 +31,7 @@ pub use pull::*;
 pub use push::*;
 pub use resolve::*;
 pub use status::*;
+pub use stock::*;
 
 #[cfg(test)]
 mod export_tests;
@@ -39,5 +41,7 @@ mod followups_tests;
 mod publish_tests;
 #[cfg(test)]
 mod shipment_tests;
+#[cfg(test)]
+mod stock_tests;
 #[cfg(test)]
 mod tests;

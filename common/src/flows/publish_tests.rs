@@ -271,6 +271,7 @@ impl World {
                 erp_name: &self.erp_name,
                 tool_name: &self.tool_name,
                 followed: &self.ledger,
+                stock: None,
                 station: None,
             },
             owner: owner.into(),

@@ -70,6 +70,8 @@ pub struct ShipmentPorts<'a> {
     pub followed: &'a dyn crate::ports::FollowedOrders,
     /// ERP shipments exported to a shipping station, when configured.
     pub station: Option<StationPorts<'a>>,
+    /// Stock written to storefronts, when any storefront sells the ERP's stock.
+    pub stock: Option<super::StockPorts<'a>>,
 }
 
 /// What exporting ERP shipments to the shipping station uses.
@@ -121,6 +123,12 @@ pub enum PushError {
         source: Box<dyn std::error::Error + Send + Sync>,
         retryable: bool,
     },
+    #[error("publishing stock to {connection} failed")]
+    Stock {
+        connection: ConnectionId,
+        #[source]
+        source: Box<super::StockError>,
+    },
 }
 
 impl Classify for PushError {
@@ -132,6 +140,7 @@ impl Classify for PushError {
             Self::Unprocessable(_) => ErrorClass::Permanent,
             Self::Mapping { retryable: true, .. } => ErrorClass::RETRY,
             Self::Mapping { .. } => ErrorClass::Permanent,
+            Self::Stock { source, .. } => source.class(),
         }
     }
 }
@@ -276,6 +285,16 @@ async fn handle_webhook_event(event: &WebhookEvent, ctx: &PushContext<'_>) -> Re
         }
         InboundEvent::StatusChanged { erp_order } => {
             outcomes.extend(super::erp_order_changed(erp_order, None, ctx).await?)
+        }
+        InboundEvent::StockChanged { items } => {
+            let Some(stock) = &ctx.stock else {
+                info!(key = %event.dedupe_key, items = items.len(), "Stock changed in the ERP, but no storefront takes stock; nothing to do.");
+                return Ok(outcomes);
+            };
+            for (connection, result) in super::items_changed(stock, items).await {
+                // Absolute quantities: a retry of the whole event rewrites nothing already written.
+                result.map_err(|source| PushError::Stock { connection, source: Box::new(source) })?;
+            }
         }
     }
     Ok(outcomes)

@@ -244,6 +244,7 @@ impl App for StatusApp {
         let mut channels = BTreeMap::new();
         let mut storefronts = Vec::new();
         let mut followups = Vec::new();
+        let mut stock_targets = Vec::new();
         for connection in &connections.connections {
             let parts = registry::channel(connection).map_err(connection_error(connection.id.as_str()))?;
             let follows_orders = parts.charges.is_some() || connection.retention().days().is_some();
@@ -257,6 +258,14 @@ impl App for StatusApp {
             }
             if let Some((publisher, sync)) = parts.storefront.clone() {
                 storefronts.push(StorefrontEntry { connection: connection.id.clone(), publisher, sync });
+            }
+            if let Some((publisher, sync)) = parts.stock.clone() {
+                stock_targets.push(crate::flows::StockTarget {
+                    connection: connection.id.clone(),
+                    enabled: connection.enabled,
+                    publisher,
+                    sync,
+                });
             }
             channels.insert(
                 connection.id.clone(),
@@ -280,6 +289,8 @@ impl App for StatusApp {
             erp: erp.shipments,
             erp_orders: Some(erp.orders),
             erp_charges: erp.charges,
+            erp_stock: erp.stock,
+            stock_targets,
             outbound: erp.outbound,
             station: tool.as_ref().and_then(|t| t.station.clone()),
             followups,

@@ -76,6 +76,10 @@ pub struct StatusApp {
     pub outbound: Arc<dyn crate::ports::OutboundShipments>,
     /// The shipping station ERP shipments are exported to, with its settings, when configured.
     pub station: Option<(Arc<dyn crate::ports::ShippingStation>, crate::model::StationExport)>,
+    /// Where the available stock storefronts sell is read.
+    pub erp_stock: Arc<dyn crate::ports::ErpStock>,
+    /// Storefronts the ERP's stock is written to, in the connections file's order.
+    pub stock_targets: Vec<crate::flows::StockTarget>,
 }
 
 /// A channel connection's follow-ups.
@@ -152,6 +156,16 @@ impl PushTargets for StatusApp {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PollSummary {
     pub sources: Vec<SourcePoll>,
+    /// Stock written to each storefront that takes the ERP's stock.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stock: Vec<StockPoll>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StockPoll {
+    pub connection: String,
+    pub report: Option<crate::flows::StockReport>,
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -168,8 +182,14 @@ pub struct PollFailed(pub String);
 
 impl PollSummary {
     pub fn into_result(self) -> Result<serde_json::Value, PollFailed> {
-        let failed: Vec<String> =
-            self.sources.iter().filter_map(|s| s.error.as_ref().map(|e| format!("{}: {e}", s.source))).collect();
+        let failed: Vec<String> = self
+            .sources
+            .iter()
+            .filter_map(|s| s.error.as_ref().map(|e| format!("{}: {e}", s.source)))
+            .chain(
+                self.stock.iter().filter_map(|s| s.error.as_ref().map(|e| format!("stock of {}: {e}", s.connection))),
+            )
+            .collect();
         if failed.is_empty() {
             Ok(serde_json::to_value(&self).unwrap_or_default())
         } else {
@@ -202,7 +222,22 @@ impl StatusApp {
                 station: station.as_ref(),
                 settings,
             }),
+            stock: self.stock_ports(),
         }
+    }
+
+    /// The stock flow's ports; None when no enabled storefront takes the ERP's stock.
+    fn stock_ports(&self) -> Option<crate::flows::StockPorts<'_>> {
+        let any = self.stock_targets.iter().any(|t| t.enabled);
+        any.then(|| crate::flows::StockPorts {
+            erp: self.erp_stock.as_ref(),
+            levels: self.ledger.as_ref(),
+            cursors: self.ledger.as_ref(),
+            log: self.log.as_ref(),
+            clock: self.clock.as_ref(),
+            targets: &self.stock_targets,
+            overlap: chrono::Duration::from_std(self.poll_overlap).unwrap_or_else(|_| chrono::Duration::minutes(15)),
+        })
     }
 
     /// Handles one SQS batch of the shipments queue.
@@ -232,7 +267,22 @@ impl StatusApp {
             first_window: self.poll_first_window,
         };
         let results = catch_up(&ctx).await;
+        let stock = match self.stock_ports() {
+            Some(ports) => crate::flows::poll_stock(&ports).await,
+            None => Vec::new(),
+        };
         self.erp.end_session().await;
+        let stock = stock
+            .into_iter()
+            .map(|(connection, result)| match result {
+                Ok(report) => StockPoll { connection: connection.to_string(), report: Some(report), error: None },
+                Err(e) => {
+                    let text = ErrorChain(&e).to_string();
+                    error!(connection = %connection, error = %text, "Stock poll failed.");
+                    StockPoll { connection: connection.to_string(), report: None, error: Some(text) }
+                }
+            })
+            .collect();
         let sources = results
             .into_iter()
             .map(|(source, result): (ConnectionId, Result<PollReport, PollError>)| match result {
@@ -244,7 +294,7 @@ impl StatusApp {
                 }
             })
             .collect();
-        PollSummary { sources }
+        PollSummary { sources, stock }
     }
 }
 

@@ -7,6 +7,7 @@ mod money;
 mod order;
 mod shipment;
 mod station;
+mod stock;
 
 pub use erp_order::*;
 pub use followups::*;
@@ -15,6 +16,7 @@ pub use money::{Currency, Money};
 pub use order::*;
 pub use shipment::*;
 pub use station::*;
+pub use stock::*;
 
 use crate::error::{Classify, ErrorClass};
 

@@ -17,6 +17,7 @@ mod erp_orders;
 mod errors;
 mod followups;
 mod station;
+mod stock;
 mod webhook;
 
 pub use envelope::{Envelope, EnvelopeError};
@@ -24,6 +25,7 @@ pub use erp_orders::*;
 pub use errors::*;
 pub use followups::*;
 pub use station::*;
+pub use stock::*;
 pub use webhook::*;
 
 /// The time, so cursors, leases and expiry are testable.
@@ -240,9 +242,9 @@ pub trait MappingStore: Send + Sync {
 
 /// All capabilities of the state table, for the adapters and apps that hold them together;
 /// flows take only the capabilities they use.
-pub trait Ledger: Claims + Bindings + Cursors + Markers + MappingStore + FollowedOrders {}
+pub trait Ledger: Claims + Bindings + Cursors + Markers + MappingStore + FollowedOrders + StockLevels {}
 
-impl<T: Claims + Bindings + Cursors + Markers + MappingStore + FollowedOrders + ?Sized> Ledger for T {}
+impl<T: Claims + Bindings + Cursors + Markers + MappingStore + FollowedOrders + StockLevels + ?Sized> Ledger for T {}
 
 // ---------------------------------------------------------------------------------------------
 // Connector log: every action, visible to operators.
@@ -259,6 +261,8 @@ pub enum LogGroup {
     Webhooks,
     /// Profit & loss and marketplace charges of imported orders.
     Charges,
+    /// Stock levels published to storefronts.
+    Inventory,
     /// Personal-data retention (purges).
     Retention,
     System,

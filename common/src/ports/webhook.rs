@@ -31,6 +31,9 @@ pub enum InboundEvent {
     Shipped { erp_order: ErpOrderRef, shipment: Shipment },
     /// An ERP order's status changed.
     StatusChanged { erp_order: ErpOrderRef },
+    /// The ERP's availability of these items changed (ERP item ids): storefronts get the new
+    /// quantities.
+    StockChanged { items: Vec<String> },
 }
 
 impl InboundEvent {
@@ -41,6 +44,7 @@ impl InboundEvent {
             Self::ToolBatchReady { .. } => "tool_batch_ready",
             Self::Shipped { .. } => "shipped",
             Self::StatusChanged { .. } => "status_changed",
+            Self::StockChanged { .. } => "stock_changed",
         }
     }
 }

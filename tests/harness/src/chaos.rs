@@ -192,6 +192,24 @@ impl MappingStore for KillingLedger {
 }
 
 #[async_trait]
+impl orderbridge::ports::StockLevels for KillingLedger {
+    async fn pushed_levels(
+        &self,
+        connection: &ConnectionId,
+    ) -> Result<std::collections::HashMap<String, orderbridge::model::PushedLevel>, LedgerError> {
+        self.inner.pushed_levels(connection).await
+    }
+
+    async fn record_levels(
+        &self,
+        connection: &ConnectionId,
+        levels: &[(String, orderbridge::model::PushedLevel)],
+    ) -> Result<(), LedgerError> {
+        self.inner.record_levels(connection, levels).await
+    }
+}
+
+#[async_trait]
 impl FollowedOrders for KillingLedger {
     async fn follow(&self, order: &FollowedOrder) -> Result<(), LedgerError> {
         self.inner.follow(order).await

@@ -102,7 +102,7 @@ impl AcumaticaClient {
     }
 
     /// `{base}/entity/{endpoint}/{version}/{segments...}` with each segment percent-encoded.
-    fn entity_url(&self, segments: &[&str]) -> Result<url::Url, ConnectorError> {
+    pub(super) fn entity_url(&self, segments: &[&str]) -> Result<url::Url, ConnectorError> {
         let base = self.url(&format!("entity/{}/{}", self.config.endpoint, self.config.endpoint_version));
         let mut url = url::Url::parse(&base).map_err(|e| ConnectorError::Rejected {
             vendor: VENDOR,
@@ -157,7 +157,7 @@ impl AcumaticaClient {
     /// Sends with the session cookie; on 401 signs in again once and repeats (the session timed
     /// out or was ended by someone else); refused again, the new session was ended at once
     /// (another sign-out, or every licensed API user signed in): `SessionLost`, retried later.
-    async fn authed(
+    pub(super) async fn authed(
         &self,
         operation: &'static str,
         idempotency: Idempotency,

@@ -345,7 +345,7 @@ pub fn order_status(status: &str) -> OrderStatus {
     }
 }
 
-fn parse_datetime(text: &str) -> Option<DateTime<Utc>> {
+pub(super) fn parse_datetime(text: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
         .ok()
         .map(|d| d.with_timezone(&Utc))

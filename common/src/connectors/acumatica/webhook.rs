@@ -54,6 +54,9 @@ pub struct PushRow {
     invoice_nbr: Option<serde_json::Value>,
     #[serde(rename = "ReferenceNbr", default)]
     reference_nbr: Option<serde_json::Value>,
+    /// Rows of an availability query (stock for storefronts) name the item.
+    #[serde(rename = "InventoryID", default)]
+    inventory_id: Option<serde_json::Value>,
 }
 
 impl PushRow {
@@ -133,8 +136,20 @@ impl WebhookVerifier for AcumaticaPushVerifier {
         let dedupe_key = format!("acumatica:{query}:{id}");
         let inserted = push.inserted.iter().filter_map(AnyRow::row);
         let deleted = push.deleted.iter().filter_map(AnyRow::row);
+        let stock = stock_items(push.inserted.iter().chain(push.deleted.iter()).filter_map(AnyRow::row));
         let (shipments, orders) = changed_keys(inserted, deleted);
-        let events = split_event(&dedupe_key, shipments, orders, self.max_event, MAX_KEYS_PER_EVENT);
+        let mut events = if shipments.is_empty() && orders.is_empty() && !stock.is_empty() {
+            Vec::new()
+        } else {
+            split_event(&dedupe_key, shipments, orders, self.max_event, MAX_KEYS_PER_EVENT)
+        };
+        // Items of an availability query: one event per few hundred items, each within a message.
+        for (n, items) in stock.chunks(STOCK_ITEMS_PER_EVENT).enumerate() {
+            events.push(WebhookEvent {
+                dedupe_key: format!("{dedupe_key}#stock{}", n + 1),
+                event: InboundEvent::StockChanged { items: items.to_vec() },
+            });
+        }
         if events.len() > 1 {
             info!(key = %dedupe_key, parts = events.len(), "Large Acumatica push split into several events.");
         }
@@ -148,6 +163,27 @@ pub fn changed_rows(inserted: &[serde_json::Value], deleted: &[serde_json::Value
     let deleted: Vec<PushRow> = deleted.iter().map(PushRow::of).collect();
     let (shipments, orders) = changed_keys(inserted.iter(), deleted.iter());
     InboundEvent::ErpChanged { shipments, orders }
+}
+
+/// Items per stock event: an item id is at most 30 characters in Acumatica, so 500 of them stay
+/// far below a queue message.
+const STOCK_ITEMS_PER_EVENT: usize = 500;
+
+/// The items named by rows that are about stock (an `InventoryID` and no shipment or order key),
+/// each once, in the order of their rows (old and new rows of one change name the same item).
+fn stock_items<'a>(rows: impl Iterator<Item = &'a PushRow>) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for row in rows {
+        let keyed = [&row.shipment_nbr, &row.order_nbr, &row.invoice_nbr, &row.reference_nbr]
+            .iter()
+            .any(|f| PushRow::text(f).is_some());
+        let Some(item) = PushRow::text(&row.inventory_id).filter(|i| !keyed && i.len() <= 30) else { continue };
+        if seen.insert(item.clone()) {
+            out.push(item);
+        }
+    }
+    out
 }
 
 /// What one row is about.
@@ -318,6 +354,22 @@ mod tests {
         let InboundEvent::ErpChanged { shipments, orders } = &events[0].event else { panic!("{:?}", events[0]) };
         assert_eq!(shipments.iter().map(ErpShipmentNbr::as_str).collect::<Vec<_>>(), ["000123"]);
         assert!(orders.is_empty(), "a row with a shipment number is a shipment, not a status change");
+    }
+
+    #[test]
+    fn availability_rows_become_one_stock_event_naming_each_item_once() {
+        let v = AcumaticaPushVerifier::new("X-Orderbridge-Key", vec![SecretString::from("k3y".to_string())]);
+        let h = vec![("x-orderbridge-key".to_string(), "k3y".to_string())];
+        let body = r#"{"Inserted":[{"InventoryID":"WATER2809","WarehouseID":"MAIN","QtyAvailable":7},{"InventoryID":"MUG-1","WarehouseID":"MAIN","QtyAvailable":0}],"Deleted":[{"InventoryID":"WATER2809","WarehouseID":"MAIN","QtyAvailable":9}],"Query":"OB-StockAvailability","CompanyId":"Company","Id":"aa","TimeStamp":1,"AdditionalInfo":{}}"#;
+        let events = v.verify(&request(&h, body.as_bytes())).unwrap();
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(events[0].dedupe_key, "acumatica:OB-StockAvailability:aa#stock1");
+        let InboundEvent::StockChanged { items } = &events[0].event else { panic!("{:?}", events[0]) };
+        assert_eq!(items, &["WATER2809", "MUG-1"]);
+        // A shipment row that also names an item stays a shipment.
+        let events =
+            v.verify(&request(&h, BODY.replace("\"Status\"", "\"InventoryID\":\"X\",\"Status\"").as_bytes())).unwrap();
+        assert!(events.iter().all(|e| matches!(e.event, InboundEvent::ErpChanged { .. })), "{events:?}");
     }
 
     #[test]

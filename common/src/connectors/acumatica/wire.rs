@@ -626,3 +626,36 @@ pub struct ShipmentNotePut {
     pub ShipmentNbr: Option<Val<String>>,
     pub note: Option<Val<String>>,
 }
+
+/// `PUT InventoryQuantityAvailable?$expand=Results` (B.2): items whose availability changed since
+/// `LastModifiedDateTime`, with the quantity available in every warehouse together.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct QtyAvailableInquiry {
+    #[serde(default)]
+    pub Results: Vec<QtyAvailableRow>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct QtyAvailableRow {
+    #[serde(default)]
+    pub InventoryID: Option<Val<String>>,
+    #[serde(default)]
+    pub QtyAvailable: Option<Val<Num>>,
+    #[serde(default)]
+    pub LastModifiedDateTime: Option<Val<String>>,
+}
+
+/// `PUT InventorySummaryInquiry?$expand=Results` (B.2): one item's quantities per warehouse.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SummaryInquiry {
+    #[serde(default)]
+    pub Results: Vec<SummaryRow>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SummaryRow {
+    #[serde(default)]
+    pub WarehouseID: Option<Val<String>>,
+    #[serde(default)]
+    pub QtyAvailable: Option<Val<Num>>,
+}

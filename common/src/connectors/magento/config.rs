@@ -48,6 +48,10 @@ crate::vendor_settings! {
         /// Absent: none (the store only receives shipments, statuses and ERP-originated orders).
         #[serde(default)]
         pub import: Option<MagentoImport>,
+        /// `[connection.settings.stock]`: the ERP's available quantities written to the store.
+        /// Absent: stock is not published.
+        #[serde(default)]
+        pub stock: Option<super::stock::MagentoStock>,
     }
     rate_limit("Magento documents no rate limit; this keeps a busy status-push from overrunning the store.", default = "default_budget");
 }
@@ -86,6 +90,7 @@ impl MagentoConfig {
             store_id: default_store_id(),
             erp_orders: None,
             import: None,
+            stock: None,
             rate_limit: default_budget(),
             retry: RetryPolicy::default(),
             http: HttpSettings::default(),
@@ -133,6 +138,9 @@ impl MagentoConfig {
         }
         if let Some(import) = &self.import {
             import.validate().or_else(bad)?;
+        }
+        if let Some(stock) = &self.stock {
+            stock.validate().or_else(bad)?;
         }
         Ok(())
     }

@@ -11,6 +11,7 @@ mod config;
 pub(crate) mod fuzzing;
 mod mapper;
 mod orders_in;
+mod stock;
 mod wire;
 
 pub use client::MagentoClient;
@@ -41,6 +42,7 @@ pub const VENDOR_ENTRY: super::registry::Vendor = super::registry::Vendor {
             let config: MagentoConfig = super::registry::settings(VENDOR, settings)?;
             let sync = config.erp_orders.clone();
             let pulled = config.import.is_some();
+            let stock = config.stock.as_ref().map(stock::MagentoStock::sync);
             let client = MagentoClient::new(connection.clone(), config)?;
             // Shipments and statuses go back; with `import` set its orders are pulled, and with
             // `erp_orders` set it receives orders entered in the ERP.
@@ -50,6 +52,7 @@ pub const VENDOR_ENTRY: super::registry::Vendor = super::registry::Vendor {
                 true,
                 MagentoOrderId::channel_order_id_of,
                 sync,
+                stock,
             ))
         },
     }),
