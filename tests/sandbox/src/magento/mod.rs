@@ -32,6 +32,8 @@ pub const DEFAULT_STOCK_ID: i64 = 1;
 /// reservations (so each SKU starts with this salable quantity).
 pub const SEEDED_SALABLE_QTY: i64 = 100;
 pub use sim::Sim;
+pub use stock::NewProduct;
+pub use storefront::{OrderEdit, StorefrontCustomer};
 
 /// Magento's wire datetime (always UTC).
 pub fn mg_time(d: &DateTime<Utc>) -> String {
