@@ -120,7 +120,7 @@ async fn only_changed_quantities_reach_magento_and_unknown_skus_are_reported_onc
 
     // Reported once, however often the poll runs.
     let mg = ConnectionId::parse("mg-store").unwrap();
-    let log = log_since(world.status.log.as_ref(), &[mg.clone()], since).await;
+    let log = log_since(world.status.log.as_ref(), &[mg], since).await;
     let reports: Vec<_> = log
         .iter()
         .filter(|e| serde_name(&e.group) == "inventory" && e.entity_id == "LOAD-0999" && e.result == LogResult::Skipped)
