@@ -220,6 +220,38 @@ fn check_channels(world: &World, expected: &BTreeMap<String, Expected>) -> Vec<S
     problems
 }
 
+/// The ERP order number is visible on every channel order: a Sellercloud note, the BigCommerce
+/// staff notes.
+fn check_erp_numbers(world: &World, expected: &BTreeMap<String, Expected>) -> Vec<String> {
+    let erp = erp_orders_by_import_id(&world.sandbox);
+    let state = world.sandbox.state();
+    let (sc, bc) = (state.sellercloud(), state.bigcommerce());
+    let mut problems = Vec::new();
+    for import_id in expected.keys() {
+        let Some(so) = erp.get(import_id).and_then(|v| v.first()) else { continue };
+        let number = format!(
+            "{}/{}",
+            so["OrderType"]["value"].as_str().unwrap_or(""),
+            so["OrderNbr"]["value"].as_str().unwrap_or("")
+        );
+        if let Some(id) = import_id.strip_prefix("SC-").and_then(|i| i.parse::<i64>().ok()) {
+            let notes =
+                sc.notes.get(&id).map(|n| n.iter().filter(|n| n.message.contains(&number)).count()).unwrap_or(0);
+            if notes != 1 {
+                problems.push(format!("{import_id}: {notes} Sellercloud notes name {number}"));
+            }
+        } else if let Some(id) = import_id.strip_prefix("BC-").and_then(|i| i.parse::<i64>().ok()) {
+            if !bc.orders[&id].staff_notes.contains(&number) {
+                problems.push(format!(
+                    "{import_id}: BigCommerce staff notes {:?} do not name {number}",
+                    bc.orders[&id].staff_notes
+                ));
+            }
+        }
+    }
+    problems
+}
+
 fn assert_no_problems(what: &str, problems: &[String]) {
     assert!(
         problems.is_empty(),
@@ -242,6 +274,7 @@ async fn five_hundred_orders_are_imported_exactly_once_with_the_right_values() {
     assert!(report.settled, "did not settle: {report:?}");
     assert_no_problems("ERP", &check_erp(&world, &expected));
     assert_no_problems("channels", &check_channels(&world, &expected));
+    assert_no_problems("ERP numbers on channel orders", &check_erp_numbers(&world, &expected));
 
     // A second run finds nothing new and creates nothing.
     let before = world.sandbox.state().acumatica().sales_orders.len();

@@ -113,6 +113,23 @@ impl BigCommerceClient {
     }
 }
 
+/// The lines Orderbridge writes into `staff_notes`; an earlier one is replaced, never repeated.
+const OUR_LINES: [&str; 2] = ["Imported to the ERP as ", "Orderbridge could not import this order: "];
+
+/// The staff's notes with Orderbridge's current line last (its earlier lines removed).
+pub(super) fn with_orderbridge_line(existing: Option<&str>, line: &str) -> String {
+    let mut lines: Vec<&str> = existing
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !OUR_LINES.iter().any(|ours| l.trim_start().starts_with(ours)))
+        .collect();
+    while lines.last().is_some_and(|l| l.trim().is_empty()) {
+        lines.pop();
+    }
+    lines.push(line);
+    lines.join("\n")
+}
+
 fn bigcommerce_id(id: &ChannelOrderId) -> Option<i64> {
     BigCommerceOrderId::of(id).map(BigCommerceOrderId::get)
 }
@@ -318,8 +335,11 @@ impl OrderSource for BigCommerceClient {
             .map_err(|detail| ConnectorError::Unmappable { vendor: VENDOR, operation: "get order", detail })
     }
 
-    /// `PUT /v2/orders/{id}` per order: the downloaded status, or the import-error status with
-    /// the reason in `staff_notes`. Orders whose update failed are returned.
+    /// Per order `GET /v2/orders/{id}` (its staff notes) then `PUT /v2/orders/{id}`: the
+    /// downloaded status with the ERP order number added to `staff_notes`, or the import-error
+    /// status with the reason there. The staff's own notes are kept: `staff_notes` is one field
+    /// the PUT replaces, so Orderbridge's earlier line is swapped for the new one and the rest
+    /// stays. Orders whose update failed are returned.
     async fn acknowledge(&self, acks: &[Acknowledgement]) -> Result<Vec<ChannelOrderId>, ConnectorError> {
         let mut missed = Vec::new();
         let mut done = 0usize;
@@ -338,7 +358,20 @@ impl OrderSource for BigCommerceClient {
                 missed.push(order.clone());
                 continue;
             };
-            let notes = notes.filter(|_| matches!(ack, Acknowledgement::Failed { .. }));
+            let url = join_url(&self.config.base_url, &format!("v2/orders/{id}"));
+            let current = match self.call("get order", Idempotency::Safe, |c| c.get(&url)).await {
+                Ok(reply) => reply.json::<OrderWire>(VENDOR, "get order").map(|o| o.staff_notes),
+                Err(e) => Err(e),
+            };
+            let current = match current {
+                Ok(notes) => notes,
+                Err(e) => {
+                    warn!(connection = %self.connection, order = id, error = %e, "Could not read the order's staff notes.");
+                    missed.push(order.clone());
+                    continue;
+                }
+            };
+            let notes = notes.map(|line| with_orderbridge_line(current.as_deref(), &line));
             match self.set_status(id, status, notes.as_deref()).await {
                 Ok(()) => done += 1,
                 Err(e) => {

@@ -211,3 +211,15 @@ fn shipped_quantities_at_the_ends_of_i64_do_not_overflow() {
     let remaining: Vec<i64> = super::mapper::unshipped(&products).iter().map(|u| u.remaining).collect();
     assert_eq!(remaining, vec![i64::MAX, 0]);
 }
+
+#[test]
+fn the_erp_number_joins_the_staff_notes_without_losing_or_repeating_lines() {
+    use super::client::with_orderbridge_line;
+    assert_eq!(with_orderbridge_line(None, "Imported to the ERP as SO/000001."), "Imported to the ERP as SO/000001.");
+    let staff = "Call before delivery\nVIP";
+    let first = with_orderbridge_line(Some(staff), "Orderbridge could not import this order: unmapped X");
+    assert_eq!(first, "Call before delivery\nVIP\nOrderbridge could not import this order: unmapped X");
+    let fixed = with_orderbridge_line(Some(&first), "Imported to the ERP as SO/000002.");
+    assert_eq!(fixed, "Call before delivery\nVIP\nImported to the ERP as SO/000002.", "the failure line is replaced");
+    assert_eq!(with_orderbridge_line(Some(&fixed), "Imported to the ERP as SO/000002."), fixed, "idempotent");
+}

@@ -422,17 +422,23 @@ impl OrderSource for SellercloudClient {
         })
     }
 
-    /// Imported orders: one `PUT /api/Orders/SetExported` for all; ids missing from the response
-    /// are returned. Failed orders: a General note with the reason each, then (if
+    /// Imported orders: one `PUT /api/Orders/SetExported` for all (ids missing from the response
+    /// are returned), then a General note on each naming its ERP order. Failed orders: a General note with the reason each, then (if
     /// `failed_status` is set) one `PUT /api/Orders/StatusCode`; they stay not exported, so they
     /// are listed again once the cause is fixed.
     async fn acknowledge(&self, acks: &[Acknowledgement]) -> Result<Vec<ChannelOrderId>, ConnectorError> {
         let mut missed = Vec::new();
         let mut imported = Vec::new();
         let mut failed = Vec::new();
+        let mut erp_numbers = Vec::new();
         for ack in acks {
             let (order, target) = match ack {
-                Acknowledgement::Imported { order, .. } => (order, &mut imported),
+                Acknowledgement::Imported { order, erp, .. } => {
+                    if let Some(id) = sellercloud_id(order) {
+                        erp_numbers.push((id, erp.to_string()));
+                    }
+                    (order, &mut imported)
+                }
                 Acknowledgement::Failed { order, reason } => {
                     let Some(id) = sellercloud_id(order) else {
                         missed.push(order.clone());
@@ -455,6 +461,14 @@ impl OrderSource for SellercloudClient {
                 missed.extend(SellercloudOrderId::new(*id).ok().map(SellercloudOrderId::channel_order_id));
             }
             info!(connection = %self.connection, sent = imported.len(), updated = updated.len(), "Orders marked exported in Sellercloud.");
+            // The ERP order number on the Sellercloud order, where staff look (a General note):
+            // a missing note is logged, not retried (the order is exported either way).
+            for (id, erp) in erp_numbers.iter().filter(|(id, _)| updated.contains(id)) {
+                let note = format!("Imported into the ERP as {erp} by Orderbridge.");
+                if let Err(e) = self.post_note(*id, NOTE_GENERAL, &note).await {
+                    warn!(connection = %self.connection, order = id, error = %e, "Could not add the ERP order number note.");
+                }
+            }
         }
         let mut noted = Vec::new();
         for (id, reason) in &failed {
