@@ -45,6 +45,7 @@ pub struct MemoryLedger {
     pub now: Mutex<Option<DateTime<Utc>>>,
     pub followed: Mutex<std::collections::BTreeMap<(ConnectionId, String), FollowedOrder>>,
     pub stock: Mutex<HashMap<(ConnectionId, String), crate::model::PushedLevel>>,
+    pub customers: Mutex<HashMap<(ConnectionId, String), crate::model::ErpCustomerId>>,
 }
 
 impl MemoryLedger {
@@ -389,6 +390,27 @@ impl crate::ports::StockLevels for MemoryLedger {
         for (item, level) in levels {
             stock.insert((connection.clone(), item.clone()), level.clone());
         }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl crate::ports::CustomerBindings for MemoryLedger {
+    async fn customer_binding(
+        &self,
+        connection: &ConnectionId,
+        channel_customer_id: &str,
+    ) -> Result<Option<crate::model::ErpCustomerId>, LedgerError> {
+        Ok(self.customers.lock().unwrap().get(&(connection.clone(), channel_customer_id.to_owned())).cloned())
+    }
+
+    async fn bind_customer(
+        &self,
+        connection: &ConnectionId,
+        channel_customer_id: &str,
+        erp: &crate::model::ErpCustomerId,
+    ) -> Result<(), LedgerError> {
+        self.customers.lock().unwrap().insert((connection.clone(), channel_customer_id.to_owned()), erp.clone());
         Ok(())
     }
 }

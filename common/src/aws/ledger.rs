@@ -817,3 +817,47 @@ impl crate::ports::StockLevels for DynamoLedger {
         Ok(())
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Customer bindings: `pk = CUSTOMER#<connection>`, `sk = <channel customer id>`, `erp` the ERP
+// customer id. Written once (conditional on absence); a second write of the same binding is a no-op.
+// ---------------------------------------------------------------------------------------------
+
+#[async_trait]
+impl crate::ports::CustomerBindings for DynamoLedger {
+    async fn customer_binding(
+        &self,
+        connection: &ConnectionId,
+        channel_customer_id: &str,
+    ) -> Result<Option<crate::model::ErpCustomerId>, LedgerError> {
+        let pk = format!("CUSTOMER#{connection}");
+        let Some(item) = self.get(&pk, channel_customer_id).await? else { return Ok(None) };
+        let id = ItemReader::new(&item, &self.table).string("erp")?;
+        crate::model::ErpCustomerId::parse(id.clone())
+            .map(Some)
+            .map_err(|e| LedgerError::Corrupt { table: self.table.clone(), key: pk, detail: format!("{id:?}: {e}") })
+    }
+
+    async fn bind_customer(
+        &self,
+        connection: &ConnectionId,
+        channel_customer_id: &str,
+        erp: &crate::model::ErpCustomerId,
+    ) -> Result<(), LedgerError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("CUSTOMER#{connection}")))
+            .item("sk", s(channel_customer_id))
+            .item("erp", s(erp.as_str()))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(self.err("PutItem", e)),
+        }
+    }
+}

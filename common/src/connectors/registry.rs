@@ -12,7 +12,7 @@ use crate::connections::{ChannelConnection, Connections};
 use crate::mapping::SalesOrderDraft;
 use crate::model::{ChannelOrderId, ChargeSync, ConnectionId, ErpOrderSync, StationExport, StockSync};
 use crate::ports::{
-    ChargeSource, ErpCharges, ErpOrders, ErpShipments, ErpStock, InboundEvent, OrderPublisher, OrderSink, OrderSource,
+    ChargeSource, CustomerSource, ErpCharges, ErpCustomerWrites, ErpOrders, ErpShipments, ErpStock, InboundEvent, OrderPublisher, OrderSink, OrderSource,
     OutboundShipments, ShippingStation, ShippingTool, StatusPublisher, StockPublisher, WebhookVerifier,
 };
 use crate::webhooks::StandardWebhooksVerifier;
@@ -47,6 +47,8 @@ pub struct ChannelParts {
     pub charges: Option<(Arc<dyn ChargeSource>, ChargeSync)>,
     /// For a storefront the ERP's stock is written to: its client and which stock.
     pub stock: Option<(Arc<dyn StockPublisher>, StockSync)>,
+    /// For a channel whose customer accounts are imported: where they are listed.
+    pub customers: Option<Arc<dyn CustomerSource>>,
 }
 
 impl ChannelParts {
@@ -73,6 +75,7 @@ impl ChannelParts {
             storefront: None,
             charges: None,
             stock: None,
+            customers: None,
         }
     }
 
@@ -90,14 +93,16 @@ impl ChannelParts {
             storefront: None,
             charges: None,
             stock: None,
+            customers: None,
         }
     }
 
     /// A storefront that also receives ERP-originated orders (when `sync` is set and enabled), and
     /// whose own orders are pulled when `pulled` (the same client in both roles).
-    pub fn storefront<C: OrderSource + StatusPublisher + OrderPublisher + StockPublisher + 'static>(
+    pub fn storefront<C: OrderSource + StatusPublisher + OrderPublisher + StockPublisher + CustomerSource + 'static>(
         client: C,
         pulled: bool,
+        customers: bool,
         takes_partial_shipments: bool,
         order_id: fn(&str) -> Option<ChannelOrderId>,
         sync: Option<ErpOrderSync>,
@@ -107,7 +112,8 @@ impl ChannelParts {
         let storefront = sync.filter(|s| s.enabled).map(|s| (client.clone() as Arc<dyn OrderPublisher>, s));
         let source = pulled.then(|| client.clone() as Arc<dyn OrderSource>);
         let stock = stock.map(|s| (client.clone() as Arc<dyn StockPublisher>, s));
-        Self { source, publisher: client, takes_partial_shipments, order_id, storefront, charges: None, stock }
+        let customers = customers.then(|| client.clone() as Arc<dyn CustomerSource>);
+        Self { source, publisher: client, takes_partial_shipments, order_id, storefront, charges: None, stock, customers }
     }
 }
 
@@ -206,6 +212,8 @@ pub struct ErpParts {
     pub charges: Arc<dyn ErpCharges>,
     /// Where the available stock storefronts sell is read.
     pub stock: Arc<dyn ErpStock>,
+    /// Where channel customer accounts are written.
+    pub customer_writes: Arc<dyn ErpCustomerWrites>,
     /// Where shipments to export to a shipping station are read.
     pub outbound: Arc<dyn OutboundShipments>,
     /// Its name in the connector log (shipments come from it; it is no channel connection).
@@ -221,6 +229,7 @@ pub fn erp(connections: &Connections) -> Result<ErpParts, SetupError> {
         orders: client.clone(),
         charges: client.clone(),
         stock: client.clone(),
+        customer_writes: client.clone(),
         outbound: client,
         log_name: log_name(acumatica::VENDOR),
     })

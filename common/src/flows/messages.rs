@@ -12,6 +12,9 @@ pub enum OrderMessage {
     /// Import one channel order into the ERP.
     #[serde(rename = "import_order.v1")]
     ImportOrderV1(ImportOrder),
+    /// Import one change of a channel customer account into the ERP.
+    #[serde(rename = "import_customer.v1")]
+    ImportCustomerV1(Box<super::ImportCustomer>),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

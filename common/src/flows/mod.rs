@@ -4,6 +4,7 @@
 //! webhooks missed.
 
 mod acknowledge;
+mod customers;
 mod export;
 mod followups;
 mod import;
@@ -19,6 +20,7 @@ mod status;
 mod stock;
 
 pub use acknowledge::*;
+pub use customers::*;
 pub use export::*;
 pub use followups::*;
 pub use import::*;
@@ -33,6 +35,8 @@ pub use resolve::*;
 pub use status::*;
 pub use stock::*;
 
+#[cfg(test)]
+mod customers_tests;
 #[cfg(test)]
 mod export_tests;
 #[cfg(test)]

@@ -50,6 +50,8 @@ pub struct PullReport {
     pub finished: bool,
     /// True when the deadline had passed before the first page: nothing was read at all.
     pub out_of_time: bool,
+    /// Changed customer accounts enqueued (connections that import them).
+    pub customers_enqueued: u32,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -242,6 +242,7 @@ impl World {
             .iter()
             .map(|m| match crate::aws::Envelope::<OrderMessage>::parse("m", Some(&m.body)).unwrap().body {
                 OrderMessage::ImportOrderV1(msg) => msg,
+                OrderMessage::ImportCustomerV1(msg) => panic!("a customer message among orders: {msg:?}"),
             })
             .collect()
     }

@@ -11,14 +11,15 @@ use super::MappingCache;
 use crate::aws::process_batch;
 use crate::error::{Classify, ErrorChain, ErrorClass};
 use crate::flows::{
-    acknowledge, import_order, pull_connection, AckRound, ImportContext, ImportError, LogRecorder, OrderMessage,
-    PullContext, PullError, PullReport,
+    acknowledge, import_customer, import_order, pull_connection, pull_customers, AckRound, CustomerError,
+    CustomerImportContext, CustomerPullContext, ImportContext, ImportError, LogRecorder, OrderMessage, PullContext,
+    PullError, PullReport,
 };
 use crate::mapping::SalesOrderDraft;
 use crate::model::{ConnectionId, ImportKey};
 use crate::ports::{
     Acknowledgement, Clock, ConnectorLog, Direction, Envelope, FollowedOrders, Ledger, LogGroup, LogResult, OrderSink,
-    OrderSource, Queue,
+    OrderSource, Queue, CustomerSource, ErpCustomerWrites,
 };
 
 /// One sales-channel connection orders are pulled from.
@@ -29,6 +30,8 @@ pub struct ChannelEntry {
     pub enabled: bool,
     /// Charges or personal-data retention are configured: imported orders are followed.
     pub follows_orders: bool,
+    /// Where the connection's customer accounts are listed, when they are imported.
+    pub customers: Option<Arc<dyn CustomerSource>>,
 }
 
 /// What order-pull holds, built once per cold start: the channels and the state store, no ERP.
@@ -50,6 +53,8 @@ pub struct ImportApp {
     pub clock: Arc<dyn Clock>,
     pub channels: BTreeMap<ConnectionId, ChannelEntry>,
     pub sink: Arc<dyn OrderSink<Draft = SalesOrderDraft>>,
+    /// Where customer accounts are written in the ERP.
+    pub customer_writes: Arc<dyn ErpCustomerWrites>,
     pub mappings: MappingCache,
     /// Orders of one SQS batch imported at once (the ERP's concurrent-request limit bounds it).
     pub import_concurrency: usize,
@@ -78,6 +83,8 @@ enum MessageError {
     Mapping(#[from] super::MappingLoadError),
     #[error(transparent)]
     Import(#[from] ImportError),
+    #[error(transparent)]
+    Customer(#[from] CustomerError),
 }
 
 impl Classify for MessageError {
@@ -86,6 +93,7 @@ impl Classify for MessageError {
             Self::UnknownConnection(_) => ErrorClass::Permanent,
             Self::Mapping(e) => e.class(),
             Self::Import(e) => e.class(),
+            Self::Customer(e) => e.class(),
         }
     }
 }
@@ -120,13 +128,69 @@ impl PullApp {
                 enqueued_ttl: self.enqueued_ttl,
                 deadline,
             };
-            (id.clone(), pull_connection(channel.source.as_ref(), &ctx).await)
+            let mut result = pull_connection(channel.source.as_ref(), &ctx).await;
+            // Customer accounts after the orders (orders first under a short deadline); a failed
+            // customer pull is logged and retried next time, never failing the order pull.
+            if let Some(customers) = &channel.customers {
+                let ctx = CustomerPullContext {
+                    cursors: self.ledger.as_ref(),
+                    markers: self.ledger.as_ref(),
+                    queue: self.queue.as_ref(),
+                    log: self.log.as_ref(),
+                    clock: self.clock.as_ref(),
+                    enqueued_ttl: self.enqueued_ttl,
+                    deadline,
+                };
+                match pull_customers(customers.as_ref(), &ctx).await {
+                    Ok(report) => {
+                        if let Ok(r) = result.as_mut() {
+                            r.customers_enqueued = report.enqueued;
+                        }
+                    }
+                    Err(e) => error!(connection = %id, error = %ErrorChain(&e), "Customer pull failed; the next run resumes from its cursor."),
+                }
+            }
+            (id.clone(), result)
         });
         futures::future::join_all(pulls).await
     }
 }
 
 impl ImportApp {
+    /// One customer account change into the ERP, with the connection's mapping (customer class,
+    /// id prefix).
+    async fn import_customer_message(
+        &self,
+        message: &crate::flows::ImportCustomer,
+        lease: Duration,
+        request_id: &str,
+        message_id: &str,
+    ) -> Result<(), MessageError> {
+        let connection = crate::flows::customer_connection(message);
+        let channel = self
+            .channels
+            .get(connection)
+            .ok_or_else(|| MessageError::UnknownConnection(connection.to_string()))?;
+        if !channel.enabled {
+            tracing::info!(connection = %connection, "Connection is disabled; customer change not imported (listed again once enabled).");
+            return Ok(());
+        }
+        let mapping = self.mappings.get(self.ledger.as_ref(), &channel.mapping_name).await?;
+        let ctx = CustomerImportContext {
+            claims: self.ledger.as_ref(),
+            bindings: self.ledger.as_ref(),
+            log: self.log.as_ref(),
+            clock: self.clock.as_ref(),
+            sink: self.sink.as_ref(),
+            writes: self.customer_writes.as_ref(),
+            mapping: &mapping,
+            owner: format!("{request_id}/{message_id}"),
+            lease,
+        };
+        import_customer(message, &ctx).await?;
+        Ok(())
+    }
+
     /// Imports one SQS batch; acknowledges the imported orders per connection in bulk afterwards.
     pub async fn run_import_batch(&self, event: SqsEvent, deadline: Instant, request_id: &str) -> SqsBatchResponse {
         let acks: Mutex<Vec<(ConnectionId, Acknowledgement)>> = Mutex::new(Vec::new());
@@ -135,7 +199,12 @@ impl ImportApp {
         let response = process_batch(event, self.import_concurrency, |envelope: Envelope<OrderMessage>, meta| {
             let (acks, recorder) = (&acks, &recorder);
             async move {
-                let OrderMessage::ImportOrderV1(message) = envelope.body;
+                let message = match envelope.body {
+                    OrderMessage::ImportOrderV1(message) => message,
+                    OrderMessage::ImportCustomerV1(message) => {
+                        return self.import_customer_message(&message, lease, request_id, &meta.message_id).await;
+                    }
+                };
                 let channel = self
                     .channels
                     .get(&message.connection)
@@ -317,6 +386,26 @@ mod tests {
         }
     }
 
+    #[async_trait]
+    impl crate::ports::ErpCustomerWrites for Untouchable {
+        async fn create_customer_record(
+            &self,
+            _: &ErpCustomerId,
+            _: &crate::model::ChannelCustomer,
+            _: Option<&str>,
+        ) -> Result<(), ConnectorError> {
+            unreachable!("no ERP customer for a disabled connection")
+        }
+        async fn update_customer_record(
+            &self,
+            _: &ErpCustomerId,
+            _: &crate::model::ChannelCustomer,
+            _: Option<&str>,
+        ) -> Result<(), ConnectorError> {
+            unreachable!("no ERP customer for a disabled connection")
+        }
+    }
+
     #[test]
     fn a_pull_that_read_nothing_for_lack_of_time_is_no_success() {
         let connection = ConnectionId::parse("sc-main").unwrap();
@@ -344,9 +433,11 @@ mod tests {
                     mapping_name: "sc-off".into(),
                     enabled: false,
                     follows_orders: false,
+                    customers: None,
                 },
             )]),
             sink: Arc::new(Untouchable(connection.clone())),
+            customer_writes: Arc::new(Untouchable(connection.clone())),
             mappings: super::super::MappingCache::new(Duration::from_secs(60)),
             import_concurrency: 1,
             lease_slack: Duration::from_secs(1),

@@ -147,6 +147,7 @@ fn sources(connections: &Connections) -> Result<BTreeMap<ConnectionId, ChannelEn
                 mapping_name: connection.mapping_name().to_owned(),
                 enabled: connection.enabled,
                 follows_orders: parts.charges.is_some() || connection.retention().days().is_some(),
+                customers: parts.customers.clone(),
             },
         );
     }
@@ -183,12 +184,14 @@ impl App for ImportApp {
         connections: &Connections,
     ) -> Result<Self, SetupError> {
         let common = Common::open(sdk, &settings.common);
+        let erp = registry::erp(connections).map_err(connection_error("erp"))?;
         Ok(Self {
             ledger: common.ledger,
             log: common.log,
             clock: common.clock,
             channels: sources(connections)?,
-            sink: registry::erp(connections).map_err(connection_error("erp"))?.sink,
+            sink: erp.sink,
+            customer_writes: erp.customer_writes,
             mappings: MappingCache::new(settings.mapping_cache),
             import_concurrency: settings.import_concurrency,
             lease_slack: DEFAULT_LEASE_SLACK,

@@ -1,5 +1,6 @@
 //! The canonical model every connector maps to and from.
 
+mod customer;
 mod erp_order;
 mod followups;
 mod ids;
@@ -9,6 +10,7 @@ mod shipment;
 mod station;
 mod stock;
 
+pub use customer::*;
 pub use erp_order::*;
 pub use followups::*;
 pub use ids::*;

@@ -12,6 +12,7 @@ use crate::model::{
     Shipment,
 };
 
+mod customers;
 mod envelope;
 mod erp_orders;
 mod errors;
@@ -20,6 +21,7 @@ mod station;
 mod stock;
 mod webhook;
 
+pub use customers::*;
 pub use envelope::{Envelope, EnvelopeError};
 pub use erp_orders::*;
 pub use errors::*;
@@ -242,9 +244,15 @@ pub trait MappingStore: Send + Sync {
 
 /// All capabilities of the state table, for the adapters and apps that hold them together;
 /// flows take only the capabilities they use.
-pub trait Ledger: Claims + Bindings + Cursors + Markers + MappingStore + FollowedOrders + StockLevels {}
+pub trait Ledger:
+    Claims + Bindings + Cursors + Markers + MappingStore + FollowedOrders + StockLevels + CustomerBindings
+{
+}
 
-impl<T: Claims + Bindings + Cursors + Markers + MappingStore + FollowedOrders + StockLevels + ?Sized> Ledger for T {}
+impl<T> Ledger for T where
+    T: Claims + Bindings + Cursors + Markers + MappingStore + FollowedOrders + StockLevels + CustomerBindings + ?Sized
+{
+}
 
 // ---------------------------------------------------------------------------------------------
 // Connector log: every action, visible to operators.

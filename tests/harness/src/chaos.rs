@@ -192,6 +192,26 @@ impl MappingStore for KillingLedger {
 }
 
 #[async_trait]
+impl orderbridge::ports::CustomerBindings for KillingLedger {
+    async fn customer_binding(
+        &self,
+        connection: &ConnectionId,
+        channel_customer_id: &str,
+    ) -> Result<Option<ErpCustomerId>, LedgerError> {
+        self.inner.customer_binding(connection, channel_customer_id).await
+    }
+
+    async fn bind_customer(
+        &self,
+        connection: &ConnectionId,
+        channel_customer_id: &str,
+        erp: &ErpCustomerId,
+    ) -> Result<(), LedgerError> {
+        self.inner.bind_customer(connection, channel_customer_id, erp).await
+    }
+}
+
+#[async_trait]
 impl orderbridge::ports::StockLevels for KillingLedger {
     async fn pushed_levels(
         &self,

@@ -73,7 +73,7 @@ struct ItemIndex {
 
 /// The Acumatica contract-based REST client. Build once per container and share.
 pub struct AcumaticaClient {
-    config: AcumaticaConfig,
+    pub(super) config: AcumaticaConfig,
     http: VendorHttp,
     /// The `Cookie` header of the live session; a secret, like a password.
     session: Session,
@@ -296,7 +296,7 @@ impl AcumaticaClient {
     /// `PUT {entity}?$select=…` with `If-Match: *`: an update of an existing record only (one
     /// deleted meanwhile is not re-created: 412 becomes `Rejected`). Writing the same values twice
     /// is harmless, so the call is retried like a read; entity errors in the answer are `Rejected`.
-    async fn update_entity(
+    pub(super) async fn update_entity(
         &self,
         op: &'static str,
         entity: &str,

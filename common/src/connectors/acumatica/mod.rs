@@ -6,6 +6,7 @@ mod config;
 #[doc(hidden)]
 pub(crate) mod fuzzing;
 mod mapper;
+mod customers;
 mod stock;
 pub mod webhook;
 mod wire;

@@ -231,6 +231,10 @@ pub struct MagentoImport {
     /// store writes `ext_order_id` on its own orders.
     #[serde(default = "default_true")]
     pub skip_external_orders: bool,
+    /// Also import the store's customer accounts (new and changed, by `updated_at`) into the ERP
+    /// as customers, matched by email, in the mapping's customer class.
+    #[serde(default)]
+    pub customers: bool,
 }
 
 fn default_import_statuses() -> Vec<String> {
@@ -258,6 +262,7 @@ impl Default for MagentoImport {
             created_from: None,
             order_source: default_order_source(),
             skip_external_orders: true,
+            customers: false,
         }
     }
 }

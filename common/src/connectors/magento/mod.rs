@@ -10,6 +10,7 @@ mod config;
 #[doc(hidden)]
 pub(crate) mod fuzzing;
 mod mapper;
+mod customers_in;
 mod orders_in;
 mod stock;
 mod wire;
@@ -42,6 +43,7 @@ pub const VENDOR_ENTRY: super::registry::Vendor = super::registry::Vendor {
             let config: MagentoConfig = super::registry::settings(VENDOR, settings)?;
             let sync = config.erp_orders.clone();
             let pulled = config.import.is_some();
+            let customers = config.import.as_ref().is_some_and(|i| i.customers);
             let stock = config.stock.as_ref().map(stock::MagentoStock::sync);
             let client = MagentoClient::new(connection.clone(), config)?;
             // Shipments and statuses go back; with `import` set its orders are pulled, and with
@@ -49,6 +51,7 @@ pub const VENDOR_ENTRY: super::registry::Vendor = super::registry::Vendor {
             Ok(super::registry::ChannelParts::storefront(
                 client,
                 pulled,
+                customers,
                 true,
                 MagentoOrderId::channel_order_id_of,
                 sync,

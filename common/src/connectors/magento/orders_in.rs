@@ -26,17 +26,17 @@ use crate::model::{
 use crate::ports::{Acknowledgement, ListedOrder, OrderPage, OrderSource, PageToken};
 
 /// Magento's wire datetime (UTC, §5.0 item 4).
-const MG_TIME: &str = "%Y-%m-%d %H:%M:%S";
+pub(super) const MG_TIME: &str = "%Y-%m-%d %H:%M:%S";
 
 /// The text the acknowledgement comment starts with; with the order's content digest after
 /// `ref`, it tells the listing an order was imported as it is now.
 const IMPORTED_MARK: &str = "Imported into the ERP as";
 
-fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+pub(super) fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     NaiveDateTime::parse_from_str(text.trim(), MG_TIME).ok().map(|t| t.and_utc())
 }
 
-fn clean(value: &Option<String>) -> Option<String> {
+pub(super) fn clean(value: &Option<String>) -> Option<String> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
 }
 
@@ -45,13 +45,13 @@ fn clean(value: &Option<String>) -> Option<String> {
 /// overlap). Written `mg1|since|after|high` with Magento's time format (empty = unbounded).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(super) struct Position {
-    since: Option<DateTime<Utc>>,
-    after: i64,
-    high: Option<DateTime<Utc>>,
+    pub(super) since: Option<DateTime<Utc>>,
+    pub(super) after: i64,
+    pub(super) high: Option<DateTime<Utc>>,
 }
 
 impl Position {
-    fn parse(token: &PageToken) -> Option<Self> {
+    pub(super) fn parse(token: &PageToken) -> Option<Self> {
         let mut parts = token.0.split('|');
         if parts.next()? != "mg1" {
             return None;
@@ -68,7 +68,7 @@ impl Position {
         parts.next().is_none().then_some(Self { since, after, high })
     }
 
-    fn token(&self) -> PageToken {
+    pub(super) fn token(&self) -> PageToken {
         let time = |t: &Option<DateTime<Utc>>| t.map(|t| t.format(MG_TIME).to_string()).unwrap_or_default();
         PageToken(format!("mg1|{}|{}|{}", time(&self.since), self.after, time(&self.high)))
     }
@@ -206,7 +206,7 @@ pub(super) fn to_order(
     })
 }
 
-fn address(wire: &AddressWire, order_email: Option<&str>) -> Address {
+pub(super) fn address(wire: &AddressWire, order_email: Option<&str>) -> Address {
     let name = [clean(&wire.firstname), clean(&wire.lastname)].into_iter().flatten().collect::<Vec<_>>().join(" ");
     let mut street = wire.street.iter().map(|s| s.trim()).filter(|s| !s.is_empty());
     let line1 = street.next().unwrap_or_default().to_owned();

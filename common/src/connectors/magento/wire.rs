@@ -524,3 +524,66 @@ pub struct OrderStatusWire {
 }
 
 pub type OrderStatusSearch = Search<OrderStatusWire>;
+
+/// A customer account as `GET /V1/customers/search` answers it (A.3), with its addresses.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct StoreCustomerWire {
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    pub id: Option<i64>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub firstname: Option<String>,
+    #[serde(default)]
+    pub lastname: Option<String>,
+    #[serde(default)]
+    pub updated_at: Option<String>,
+    /// The id of the default billing address, as a string.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub default_billing: Option<String>,
+    #[serde(default)]
+    pub addresses: Vec<CustomerAddressWire>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CustomerAddressWire {
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    pub id: Option<i64>,
+    #[serde(default)]
+    pub default_billing: Option<bool>,
+    #[serde(default)]
+    pub firstname: Option<String>,
+    #[serde(default)]
+    pub lastname: Option<String>,
+    #[serde(default)]
+    pub company: Option<String>,
+    #[serde(default)]
+    pub street: Vec<String>,
+    #[serde(default)]
+    pub city: Option<String>,
+    /// `{region_code, region, region_id}`.
+    #[serde(default)]
+    pub region: Option<RegionWire>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub postcode: Option<String>,
+    #[serde(default)]
+    pub country_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub telephone: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RegionWire {
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub region_code: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub region: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StoreCustomerSearch {
+    #[serde(default = "Vec::new")]
+    pub items: Vec<StoreCustomerWire>,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    pub total_count: Option<i64>,
+}
