@@ -833,9 +833,11 @@ impl crate::ports::CustomerBindings for DynamoLedger {
         let pk = format!("CUSTOMER#{connection}");
         let Some(item) = self.get(&pk, channel_customer_id).await? else { return Ok(None) };
         let id = ItemReader::new(&item, &self.table).string("erp")?;
-        crate::model::ErpCustomerId::parse(id.clone())
-            .map(Some)
-            .map_err(|e| LedgerError::Corrupt { table: self.table.clone(), key: pk, detail: format!("{id:?}: {e}") })
+        crate::model::ErpCustomerId::parse(id.clone()).map(Some).map_err(|e| LedgerError::Corrupt {
+            table: self.table.clone(),
+            key: pk,
+            detail: format!("{id:?}: {e}"),
+        })
     }
 
     async fn bind_customer(

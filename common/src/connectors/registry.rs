@@ -12,8 +12,9 @@ use crate::connections::{ChannelConnection, Connections};
 use crate::mapping::SalesOrderDraft;
 use crate::model::{ChannelOrderId, ChargeSync, ConnectionId, ErpOrderSync, StationExport, StockSync};
 use crate::ports::{
-    ChargeSource, CustomerSource, ErpCharges, ErpCustomerWrites, ErpOrders, ErpShipments, ErpStock, InboundEvent, OrderPublisher, OrderSink, OrderSource,
-    OutboundShipments, ShippingStation, ShippingTool, StatusPublisher, StockPublisher, WebhookVerifier,
+    ChargeSource, CustomerSource, ErpCharges, ErpCustomerWrites, ErpOrders, ErpShipments, ErpStock, InboundEvent,
+    OrderPublisher, OrderSink, OrderSource, OutboundShipments, ShippingStation, ShippingTool, StatusPublisher,
+    StockPublisher, WebhookVerifier,
 };
 use crate::webhooks::StandardWebhooksVerifier;
 
@@ -113,7 +114,16 @@ impl ChannelParts {
         let source = pulled.then(|| client.clone() as Arc<dyn OrderSource>);
         let stock = stock.map(|s| (client.clone() as Arc<dyn StockPublisher>, s));
         let customers = customers.then(|| client.clone() as Arc<dyn CustomerSource>);
-        Self { source, publisher: client, takes_partial_shipments, order_id, storefront, charges: None, stock, customers }
+        Self {
+            source,
+            publisher: client,
+            takes_partial_shipments,
+            order_id,
+            storefront,
+            charges: None,
+            stock,
+            customers,
+        }
     }
 }
 

@@ -17,9 +17,9 @@ use crate::error::{Classify, ErrorChain, ErrorClass};
 use crate::mapping::Mapping;
 use crate::model::{ChannelCustomer, ConnectionId, ErpCustomerId};
 use crate::ports::{
-    ClaimKey, ClaimLease, ClaimOutcome, Claims, Clock, ConnectorError, ConnectorLog, CustomerBindings,
-    CustomerLookup, CustomerSource, Cursors, Direction, Envelope, ErpCustomerWrites, LedgerError, LogGroup,
-    LogResult, Markers, OrderSink, PageToken, Queue, QueueError,
+    ClaimKey, ClaimLease, ClaimOutcome, Claims, Clock, ConnectorError, ConnectorLog, Cursors, CustomerBindings,
+    CustomerLookup, CustomerSource, Direction, Envelope, ErpCustomerWrites, LedgerError, LogGroup, LogResult, Markers,
+    OrderSink, PageToken, Queue, QueueError,
 };
 
 /// The cursor stream of the customer pull, per connection.
@@ -104,7 +104,13 @@ pub async fn pull_customers(
     let mut token = cursor.filter(|c| !c.value.is_empty()).map(|c| PageToken(c.value));
     let mut report = CustomerPullReport::default();
     while Instant::now() < ctx.deadline {
-        let action = recorder.start(&connection, LogGroup::Customers, "pull_customers", Direction::Import, token.as_ref().map_or_else(|| "start".to_owned(), |t| t.0.clone()));
+        let action = recorder.start(
+            &connection,
+            LogGroup::Customers,
+            "pull_customers",
+            Direction::Import,
+            token.as_ref().map_or_else(|| "start".to_owned(), |t| t.0.clone()),
+        );
         let page = match source.list_changed_customers(token.as_ref()).await {
             Ok(page) => page,
             Err(e) => {
@@ -119,12 +125,21 @@ pub async fn pull_customers(
             report.listed += 1;
             let message = ImportCustomer { customer };
             let key = message.claim_key();
-            if !ctx.markers.remember_once(super::ENQUEUED_SCOPE, key.as_str(), ctx.enqueued_ttl).await.map_err(CustomerError::Ledger)? {
+            if !ctx
+                .markers
+                .remember_once(super::ENQUEUED_SCOPE, key.as_str(), ctx.enqueued_ttl)
+                .await
+                .map_err(CustomerError::Ledger)?
+            {
                 continue;
             }
             let envelope = Envelope::new(super::OrderMessage::ImportCustomerV1(Box::new(message)), ctx.clock.now());
             let entry = format!("customer-{}", report.listed);
-            messages.push(envelope.to_outgoing(entry).map_err(|source| CustomerError::Queue(QueueError::Encode { queue: "orders".into(), source }))?);
+            messages.push(
+                envelope
+                    .to_outgoing(entry)
+                    .map_err(|source| CustomerError::Queue(QueueError::Encode { queue: "orders".into(), source }))?,
+            );
         }
         let enqueued = messages.len() as u32;
         if !messages.is_empty() {
@@ -136,9 +151,19 @@ pub async fn pull_customers(
             }
         }
         report.enqueued += enqueued;
-        recorder.finish(action, LogResult::Success, format!("Page {}: {enqueued} changed customers enqueued.", report.pages)).await;
+        recorder
+            .finish(
+                action,
+                LogResult::Success,
+                format!("Page {}: {enqueued} changed customers enqueued.", report.pages),
+            )
+            .await;
         let next = page.next.as_ref().or(page.restart.as_ref()).map_or("", |t| t.0.as_str()).to_owned();
-        let saved = ctx.cursors.save_cursor(&connection, CUSTOMERS_STREAM, &next, version).await.map_err(CustomerError::Ledger)?;
+        let saved = ctx
+            .cursors
+            .save_cursor(&connection, CUSTOMERS_STREAM, &next, version)
+            .await
+            .map_err(CustomerError::Ledger)?;
         version = Some(saved.version);
         match page.next {
             Some(next) => token = Some(next),
@@ -178,10 +203,19 @@ pub enum CustomerOutcome {
 }
 
 /// Imports one account change. `Ok` is final; `Err` means "retry this message".
-pub async fn import_customer(message: &ImportCustomer, ctx: &CustomerImportContext<'_>) -> Result<CustomerOutcome, CustomerError> {
+pub async fn import_customer(
+    message: &ImportCustomer,
+    ctx: &CustomerImportContext<'_>,
+) -> Result<CustomerOutcome, CustomerError> {
     let recorder = LogRecorder { log: ctx.log, clock: ctx.clock };
     let customer = &message.customer;
-    let action = recorder.start(&customer.connection, LogGroup::Customers, "customer_import", Direction::Import, customer.label());
+    let action = recorder.start(
+        &customer.connection,
+        LogGroup::Customers,
+        "customer_import",
+        Direction::Import,
+        customer.label(),
+    );
     let key = message.claim_key();
     let lease = match ctx.claims.claim(&key, &ctx.owner, ctx.lease).await.map_err(CustomerError::Ledger)? {
         ClaimOutcome::Acquired(lease) => lease,
@@ -222,7 +256,8 @@ async fn run_claimed(
     let email = c.customer.email.as_deref().map(str::trim).filter(|e| e.contains('@'));
 
     // Which ERP customer: bound, else by email, else the derived id (an earlier attempt's).
-    let mut existing = ctx.bindings.customer_binding(&c.connection, &c.channel_customer_id).await.map_err(CustomerError::Ledger)?;
+    let mut existing =
+        ctx.bindings.customer_binding(&c.connection, &c.channel_customer_id).await.map_err(CustomerError::Ledger)?;
     if existing.is_none() {
         if let Some(email) = email {
             existing = ctx.sink.find_customer(CustomerLookup::Email(email)).await.map_err(erp_err)?;
@@ -237,16 +272,25 @@ async fn run_claimed(
     let (id, outcome) = match existing {
         Some(id) => match ctx.writes.update_customer_record(&id, c, class).await {
             Ok(()) => (id.clone(), CustomerOutcome::Updated(id)),
-            Err(e) if !e.is_retryable() => return record_failure(ctx, lease, &format!("the ERP refused the update of {id}: {e}")).await,
+            Err(e) if !e.is_retryable() => {
+                return record_failure(ctx, lease, &format!("the ERP refused the update of {id}: {e}")).await
+            }
             Err(e) => return Err(erp_err(e)),
         },
         None => {
             let Some(id) = derived else {
-                return record_failure(ctx, lease, "the account has neither an id nor an email Orderbridge can name an ERP customer by").await;
+                return record_failure(
+                    ctx,
+                    lease,
+                    "the account has neither an id nor an email Orderbridge can name an ERP customer by",
+                )
+                .await;
             };
             match ctx.writes.create_customer_record(&id, c, class).await {
                 Ok(()) => (id.clone(), CustomerOutcome::Created(id)),
-                Err(e) if !e.is_retryable() => return record_failure(ctx, lease, &format!("the ERP refused the new customer {id}: {e}")).await,
+                Err(e) if !e.is_retryable() => {
+                    return record_failure(ctx, lease, &format!("the ERP refused the new customer {id}: {e}")).await
+                }
                 Err(e) => return Err(erp_err(e)),
             }
         }

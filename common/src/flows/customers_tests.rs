@@ -69,7 +69,8 @@ impl ErpCustomerWrites for Erp {
         *self.creates.lock().unwrap() += 1;
         let mut customers = self.customers.lock().unwrap();
         assert!(!customers.contains_key(id.as_str()), "{id} created twice");
-        customers.insert(id.to_string(), (c.customer.name.clone(), c.customer.email.clone(), class.map(str::to_owned), 1));
+        customers
+            .insert(id.to_string(), (c.customer.name.clone(), c.customer.email.clone(), class.map(str::to_owned), 1));
         Ok(())
     }
     async fn update_customer_record(
@@ -113,7 +114,13 @@ fn account(id: &str, email: &str, name: &str, minute: u32) -> ImportCustomer {
                 company: None,
                 phone: None,
             },
-            address: Some(Address { name: name.into(), line1: "1 Main St".into(), city: "Austin".into(), country: "US".into(), ..Default::default() }),
+            address: Some(Address {
+                name: name.into(),
+                line1: "1 Main St".into(),
+                city: "Austin".into(),
+                country: "US".into(),
+                ..Default::default()
+            }),
             updated_at: Utc.with_ymd_and_hms(2026, 11, 30, 9, minute, 0).unwrap(),
         },
     }
@@ -147,7 +154,13 @@ struct World {
 
 impl World {
     fn new() -> Self {
-        Self { ledger: MemoryLedger::default(), log: MemoryLog::default(), clock: ManualClock::new(), erp: Erp::default(), mapping: mapping() }
+        Self {
+            ledger: MemoryLedger::default(),
+            log: MemoryLog::default(),
+            clock: ManualClock::new(),
+            erp: Erp::default(),
+            mapping: mapping(),
+        }
     }
 
     fn ctx<'a>(&'a self, bindings: &'a dyn CustomerBindings) -> CustomerImportContext<'a> {
@@ -182,8 +195,14 @@ async fn a_new_account_is_created_once_in_the_mapped_class_and_a_redelivery_writ
 #[tokio::test]
 async fn an_account_matching_an_erp_customer_by_email_updates_it_and_later_changes_follow_the_binding() {
     let world = World::new();
-    world.erp.customers.lock().unwrap().insert("ANNLEE".into(), ("Ann".into(), Some("ann@example.com".into()), None, 0));
-    let outcome = import_customer(&account("104", "ann@example.com", "Ann Lee", 1), &world.ctx(&world.ledger)).await.unwrap();
+    world
+        .erp
+        .customers
+        .lock()
+        .unwrap()
+        .insert("ANNLEE".into(), ("Ann".into(), Some("ann@example.com".into()), None, 0));
+    let outcome =
+        import_customer(&account("104", "ann@example.com", "Ann Lee", 1), &world.ctx(&world.ledger)).await.unwrap();
     assert_eq!(outcome, CustomerOutcome::Updated(ErpCustomerId::parse("ANNLEE").unwrap()));
     // She changes her email in the store: the binding, not the email, finds her ERP customer.
     let changed = account("104", "ann.lee@example.com", "Ann Lee", 2);

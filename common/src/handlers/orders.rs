@@ -18,8 +18,8 @@ use crate::flows::{
 use crate::mapping::SalesOrderDraft;
 use crate::model::{ConnectionId, ImportKey};
 use crate::ports::{
-    Acknowledgement, Clock, ConnectorLog, Direction, Envelope, FollowedOrders, Ledger, LogGroup, LogResult, OrderSink,
-    OrderSource, Queue, CustomerSource, ErpCustomerWrites,
+    Acknowledgement, Clock, ConnectorLog, CustomerSource, Direction, Envelope, ErpCustomerWrites, FollowedOrders,
+    Ledger, LogGroup, LogResult, OrderSink, OrderSource, Queue,
 };
 
 /// One sales-channel connection orders are pulled from.
@@ -167,10 +167,8 @@ impl ImportApp {
         message_id: &str,
     ) -> Result<(), MessageError> {
         let connection = crate::flows::customer_connection(message);
-        let channel = self
-            .channels
-            .get(connection)
-            .ok_or_else(|| MessageError::UnknownConnection(connection.to_string()))?;
+        let channel =
+            self.channels.get(connection).ok_or_else(|| MessageError::UnknownConnection(connection.to_string()))?;
         if !channel.enabled {
             tracing::info!(connection = %connection, "Connection is disabled; customer change not imported (listed again once enabled).");
             return Ok(());

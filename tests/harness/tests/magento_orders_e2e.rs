@@ -212,3 +212,106 @@ async fn storefront_orders_are_imported_once_to_the_cent_and_ours_never_come_bac
     assert_eq!(world.sandbox.state().write_events(Vendor::Magento).len(), writes_before, "no comment twice");
     world.shutdown().await;
 }
+
+/// Turns on the customer import of the Magento connection (`import.customers = true`).
+fn import_customers(connections: &mut orderbridge::connections::Connections) {
+    for c in connections.connections.iter_mut().filter(|c| c.kind == "magento") {
+        if let Some(toml::Value::Table(import)) = c.settings.get_mut("import") {
+            import.insert("customers".into(), toml::Value::Boolean(true));
+        }
+    }
+}
+
+/// Acumatica customers by their main contact's email.
+fn erp_customers_by_email(world: &World) -> BTreeMap<String, Vec<Value>> {
+    let mut out: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for c in world.sandbox.state().acumatica().customers.values() {
+        let email = c["MainContact"]["Email"]["value"]
+            .as_str()
+            .or(c["Email"]["value"].as_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        out.entry(email).or_default().push(c.clone());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn store_customers_are_created_and_updated_once_in_acumatica() {
+    let config = SandboxConfig {
+        seed: 32,
+        sellercloud_orders: 0,
+        bigcommerce_orders: 0,
+        magento_orders: 0,
+        shipstation_orders: 0,
+        buyers: 12,
+        ..SandboxConfig::default()
+    };
+    let mut world_config = WorldConfig::demo(&orderbridge_harness::aws::unique_prefix("mg-cust"), config);
+    world_config.queue_timing = Some((2, 8));
+    world_config.tweak_connections = Some(import_customers);
+    let world = World::start(world_config).await.unwrap_or_else(|e| panic!("{e}"));
+    // Seeded shoppers are known to Acumatica by email; two register in the store now.
+    for (email, first, last) in [("new.one@example.com", "Nia", "One"), ("new.two@example.com", "Noa", "Two")] {
+        let req: orderbridge_sandbox::magento::StorefrontCustomer = serde_json::from_value(json!({
+            "email": email, "firstname": first, "lastname": last,
+            "addresses": [{"street": ["5 Elm St"], "city": "Austin", "region": "TX", "postcode": "78701",
+                           "country_id": "US", "telephone": "555-0199", "firstname": first, "lastname": last}]
+        }))
+        .unwrap();
+        world.sandbox.state().magento_storefront_customer(&req).unwrap_or_else(|e| panic!("register: {e}"));
+    }
+    let accounts: Vec<Value> = world.sandbox.state().magento().customers.values().cloned().collect();
+    assert!(accounts.len() >= 5, "{}", accounts.len());
+    // The first create's answer is lost (Acumatica created the customer): the retry must not
+    // make a second one.
+    world.sandbox.state().push_fault(
+        Vendor::Acumatica,
+        orderbridge_sandbox::faults::ScriptedFault::new(orderbridge_sandbox::faults::FaultKind::CommitThenDrop)
+            .on("PUT", "/Customer")
+            .times(1),
+    );
+    let before = erp_customers_by_email(&world);
+    let report = settle_orders(&world.app, &world.aws, 2, Duration::from_secs(300)).await;
+    assert!(report.settled, "{report:?}");
+    let after = erp_customers_by_email(&world);
+    for a in &accounts {
+        let email = a["email"].as_str().unwrap().to_ascii_lowercase();
+        let found = after.get(&email).map(Vec::len).unwrap_or(0);
+        assert_eq!(found, 1, "{email}: {found} ERP customers");
+        let c = &after[&email][0];
+        assert!(c["CustomerName"]["value"].as_str().unwrap_or("").contains(a["firstname"].as_str().unwrap()), "{c}");
+    }
+    let created = after.values().map(Vec::len).sum::<usize>() - before.values().map(Vec::len).sum::<usize>();
+    assert_eq!(created, 2, "the two new shoppers are created, once each");
+    let nia = &after["new.one@example.com"][0];
+    assert_eq!(nia["MainContact"]["Address"]["City"]["value"], "Austin", "{nia}");
+    println!("{} accounts → {created} ERP customers created, the rest matched by email", accounts.len());
+
+    // A shopper changes her name in the store: her ERP customer is updated once.
+    let first = &accounts[0];
+    let email = first["email"].as_str().unwrap().to_owned();
+    let req: orderbridge_sandbox::magento::StorefrontCustomer = serde_json::from_value(json!({
+        "email": email, "firstname": first["firstname"], "lastname": "Renamed-Zed"
+    }))
+    .unwrap();
+    world.sandbox.state().magento_storefront_customer(&req).unwrap_or_else(|e| panic!("edit: {e}"));
+    let updates_before = world.sandbox.state().acumatica().customers.len();
+    let again = settle_orders(&world.app, &world.aws, 2, Duration::from_secs(120)).await;
+    assert!(again.settled, "{again:?}");
+    let after = erp_customers_by_email(&world);
+    let mine = &after[&email.to_ascii_lowercase()];
+    assert_eq!(mine.len(), 1);
+    assert!(mine[0]["CustomerName"]["value"].as_str().unwrap_or("").contains("Renamed-Zed"), "{}", mine[0]);
+    assert_eq!(world.sandbox.state().acumatica().customers.len(), updates_before, "no new customer");
+    let id = mine[0]["CustomerID"]["value"].as_str().unwrap().to_owned();
+    let updates = |world: &World| -> u64 {
+        world.sandbox.state().acumatica().customer_updates.get(&id).copied().unwrap_or(0) as u64
+    };
+    let n = updates(&world);
+    // Nothing changed since: a further run writes nothing.
+    let third = settle_orders(&world.app, &world.aws, 2, Duration::from_secs(120)).await;
+    assert!(third.settled);
+    assert_eq!(updates(&world), n, "no write without a change");
+    world.shutdown().await;
+}

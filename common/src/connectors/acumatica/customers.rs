@@ -24,7 +24,8 @@ impl ErpCustomerWrites for AcumaticaClient {
     ) -> Result<(), ConnectorError> {
         const OP: &str = "create customer";
         let class = class.or(self.config.customer_class.as_deref());
-        let body = customer_body(id, &customer.customer, customer.address.as_ref().unwrap_or(&Address::default()), class);
+        let body =
+            customer_body(id, &customer.customer, customer.address.as_ref().unwrap_or(&Address::default()), class);
         let url = self.entity_url(&["Customer"])?;
         let result = self
             .authed(OP, Idempotency::Safe, |c| {
@@ -51,7 +52,8 @@ impl ErpCustomerWrites for AcumaticaClient {
         customer: &ChannelCustomer,
         class: Option<&str>,
     ) -> Result<(), ConnectorError> {
-        let body = customer_body(id, &customer.customer, customer.address.as_ref().unwrap_or(&Address::default()), class);
+        let body =
+            customer_body(id, &customer.customer, customer.address.as_ref().unwrap_or(&Address::default()), class);
         self.update_entity("update customer", "Customer", &format!("customer {id}"), &body, "CustomerID").await?;
         info!(customer_id = %id, "Customer updated in Acumatica.");
         Ok(())

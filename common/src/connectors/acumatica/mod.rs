@@ -3,10 +3,10 @@
 
 mod client;
 mod config;
+mod customers;
 #[doc(hidden)]
 pub(crate) mod fuzzing;
 mod mapper;
-mod customers;
 mod stock;
 pub mod webhook;
 mod wire;

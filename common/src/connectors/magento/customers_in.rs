@@ -18,11 +18,14 @@ use crate::ports::{CustomerPage, CustomerSource, PageToken};
 pub(super) fn to_customer(wire: &StoreCustomerWire, connection: &ConnectionId) -> Result<ChannelCustomer, String> {
     let id = wire.id.ok_or("customer without id")?;
     let updated = wire.updated_at.as_deref().ok_or_else(|| format!("customer {id}: updated_at is missing"))?;
-    let updated_at = parse_time(updated).ok_or_else(|| format!("customer {id}: updated_at {updated:?} is not YYYY-MM-DD HH:MM:SS"))?;
+    let updated_at = parse_time(updated)
+        .ok_or_else(|| format!("customer {id}: updated_at {updated:?} is not YYYY-MM-DD HH:MM:SS"))?;
     let billing = wire
         .addresses
         .iter()
-        .find(|a| a.default_billing == Some(true) || (a.id.is_some() && a.id.map(|i| i.to_string()) == wire.default_billing))
+        .find(|a| {
+            a.default_billing == Some(true) || (a.id.is_some() && a.id.map(|i| i.to_string()) == wire.default_billing)
+        })
         .or_else(|| wire.addresses.first());
     let address = billing.map(|a| address(&address_wire(a), wire.email.as_deref()));
     let name = [clean(&wire.firstname), clean(&wire.lastname)].into_iter().flatten().collect::<Vec<_>>().join(" ");
@@ -75,7 +78,13 @@ impl CustomerSource for MagentoClient {
         let position = match page {
             None => Position::default(),
             Some(token) => Position::parse(token).ok_or_else(|| {
-                rejected(OP, format!("page token {:?} is not one this client issued; clear the connection's customers cursor", token.0))
+                rejected(
+                    OP,
+                    format!(
+                        "page token {:?} is not one this client issued; clear the connection's customers cursor",
+                        token.0
+                    ),
+                )
             })?,
         };
         let after = position.after.to_string();
@@ -107,7 +116,9 @@ impl CustomerSource for MagentoClient {
             high = high.max(wire.updated_at.as_deref().and_then(parse_time));
             match to_customer(wire, connection) {
                 Ok(c) => customers.push(c),
-                Err(detail) => tracing::warn!(connection = %connection, customer = id, %detail, "Customer account skipped: it cannot be read."),
+                Err(detail) => {
+                    tracing::warn!(connection = %connection, customer = id, %detail, "Customer account skipped: it cannot be read.")
+                }
             }
         }
         let more = found.total_count.is_none_or(|total| total > fresh as i64);

@@ -7,10 +7,10 @@
 
 mod client;
 mod config;
+mod customers_in;
 #[doc(hidden)]
 pub(crate) mod fuzzing;
 mod mapper;
-mod customers_in;
 mod orders_in;
 mod stock;
 mod wire;
