@@ -14,10 +14,13 @@ use crate::model::{
 use crate::ports::{ConnectorError, CustomerBindings, CustomerLookup, ErpCustomerWrites, LedgerError, OrderSink};
 use crate::testing::{ManualClock, MemoryLedger, MemoryLog};
 
-/// ERP customers by id: (name, email, class, writes).
+/// An ERP customer: name, email, class, and how many writes it had.
+type ErpCustomer = (String, Option<String>, Option<String>, u32);
+
+/// ERP customers by id.
 #[derive(Default)]
 struct Erp {
-    customers: Mutex<BTreeMap<String, (String, Option<String>, Option<String>, u32)>>,
+    customers: Mutex<BTreeMap<String, ErpCustomer>>,
     creates: Mutex<u32>,
 }
 
