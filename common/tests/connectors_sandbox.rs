@@ -65,7 +65,7 @@ async fn sellercloud_pages_every_not_exported_order_once_and_marks_them_exported
         let acks: Vec<Acknowledgement> = page
             .orders
             .iter()
-            .map(|o| Acknowledgement::Imported { order: o.id().clone(), erp: erp_ref(), digest: None })
+            .map(|o| Acknowledgement::Imported { order: o.id().clone(), erp: erp_ref(), digest: None, remark: None })
             .collect();
         assert!(client.acknowledge(&acks).await.unwrap().is_empty());
         seen.extend(page.orders.iter().map(|o| o.id().raw().parse::<i64>().unwrap()));
@@ -118,7 +118,7 @@ async fn bigcommerce_lists_new_orders_fetches_them_and_moves_their_status() {
     let second = listed[1].id().clone();
     let missed = client
         .acknowledge(&[
-            Acknowledgement::Imported { order: first.clone(), erp: erp_ref(), digest: None },
+            Acknowledgement::Imported { order: first.clone(), erp: erp_ref(), digest: None, remark: None },
             Acknowledgement::Failed { order: second.clone(), reason: "unknown SKU X".into() },
         ])
         .await

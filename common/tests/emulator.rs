@@ -211,6 +211,7 @@ async fn bindings_read_both_ways_and_refuse_a_conflicting_rebind() {
         erp: erp("SO001042"),
         created_at: Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap(),
         origin: Default::default(),
+        digest: Some("0123456789abcdef".into()),
     };
     ledger.bind(&binding).await.unwrap();
     // Writing the same binding again (a retried import) is fine.
@@ -221,6 +222,12 @@ async fn bindings_read_both_ways_and_refuse_a_conflicting_rebind() {
     let by_erp = ledger.binding_for_erp(&erp("SO001042")).await.unwrap();
     assert_eq!(by_erp.as_ref(), Some(&binding));
     assert_eq!(ledger.binding_for_erp(&erp("SO999999")).await.unwrap(), None);
+
+    // The same binding with a new digest (the ERP order updated after a change in the channel).
+    let revised = Binding { digest: Some("fedcba9876543210".into()), ..binding.clone() };
+    ledger.bind(&revised).await.unwrap();
+    let read = ledger.binding_for_channel(&binding.connection, &binding.channel_order_id).await.unwrap();
+    assert_eq!(read.and_then(|b| b.digest).as_deref(), Some("fedcba9876543210"));
 
     let mut conflicting = binding.clone();
     conflicting.erp = erp("SO002000");

@@ -162,6 +162,7 @@ impl DynamoLedger {
                 Some("erp") => BindingOrigin::Erp,
                 _ => BindingOrigin::Channel,
             },
+            digest: r.opt_string("digest")?,
         })
     }
 
@@ -330,9 +331,13 @@ impl Bindings for DynamoLedger {
             key: pk.clone(),
             detail: e.to_string(),
         })?;
-        let result = self
-            .client
-            .put_item()
+        let mut request = self.client.put_item();
+        // A binding written again (same ERP order) replaces its digest: the channel order's
+        // content the ERP order now reflects.
+        if let Some(digest) = &binding.digest {
+            request = request.item("digest", s(digest));
+        }
+        let result = request
             .table_name(&self.table)
             .item("pk", s(&pk))
             .item("sk", s(BINDING_SK))

@@ -45,6 +45,12 @@ pub enum ImportOutcome {
     /// Entered in the ERP and published to the channel by Orderbridge: never imported back
     /// (the echo guard), and nothing is written to the channel about it.
     Published(ErpOrderRef),
+    /// Changed in the channel after its import (listed again as new with other content): the
+    /// open ERP order was updated.
+    Revised(ErpOrderRef),
+    /// Changed in the channel after its import, but the ERP order was not updated; the reason
+    /// (shipped, closed, refused) is written back to the channel.
+    NotRevised(ErpOrderRef, String),
     /// A permanent problem was recorded; it says what to fix.
     Failed(String),
 }
@@ -60,8 +66,20 @@ impl ImportOutcome {
     ) -> Option<Acknowledgement> {
         match self {
             Self::Created(erp) | Self::Recovered(erp) | Self::AlreadyImported(erp) => {
-                Some(Acknowledgement::Imported { order: order.clone(), erp: erp.clone(), digest })
+                Some(Acknowledgement::Imported { order: order.clone(), erp: erp.clone(), digest, remark: None })
             }
+            Self::Revised(erp) => Some(Acknowledgement::Imported {
+                order: order.clone(),
+                erp: erp.clone(),
+                digest,
+                remark: Some("Changes made after the import were applied to the ERP order.".into()),
+            }),
+            Self::NotRevised(erp, reason) => Some(Acknowledgement::Imported {
+                order: order.clone(),
+                erp: erp.clone(),
+                digest,
+                remark: Some(reason.clone()),
+            }),
             Self::Published(_) => None,
             Self::Failed(reason) => Some(Acknowledgement::Failed { order: order.clone(), reason: reason.clone() }),
         }
@@ -115,13 +133,8 @@ pub async fn import_order(
     let lease = match ctx.claims.claim(&ClaimKey::import(&key), &ctx.owner, ctx.lease).await.map_err(ledger_err)? {
         ClaimOutcome::Acquired(lease) => lease,
         ClaimOutcome::Completed(record) => {
-            let published = ctx
-                .bindings
-                .binding_for_channel(&key.connection, &key.order)
-                .await
-                .map_err(ledger_err)?
-                .filter(|b| b.origin == BindingOrigin::Erp);
-            if let Some(binding) = published {
+            let binding = ctx.bindings.binding_for_channel(&key.connection, &key.order).await.map_err(ledger_err)?;
+            if let Some(binding) = binding.as_ref().filter(|b| b.origin == BindingOrigin::Erp) {
                 recorder
                     .finish(
                         action,
@@ -129,7 +142,27 @@ pub async fn import_order(
                         format!("Entered in the ERP as {} and published here; not imported back.", binding.erp),
                     )
                     .await;
-                return Ok(ImportOutcome::Published(binding.erp));
+                return Ok(ImportOutcome::Published(binding.erp.clone()));
+            }
+            // Listed as new again with content the ERP order does not reflect: update it.
+            if let Some(binding) = binding.filter(|b| b.digest.is_some()) {
+                if let Some(order) = changed_since_import(source, message, &binding, &key_text).await? {
+                    let outcome = revise(ctx, &key, &binding, &order).await;
+                    let (result, notes) = match &outcome {
+                        Ok(ImportOutcome::Revised(erp)) => (
+                            LogResult::Success,
+                            format!("Changed in the channel after the import: {erp} updated (lines, addresses, shipping, notes)."),
+                        ),
+                        Ok(ImportOutcome::NotRevised(erp, reason)) => (
+                            LogResult::Skipped,
+                            format!("Changed in the channel after the import; {erp} not updated: {reason}"),
+                        ),
+                        Ok(other) => (LogResult::Skipped, format!("{other:?}")),
+                        Err(e) => (LogResult::Retry, format!("Will retry: {}", ErrorChain(e))),
+                    };
+                    recorder.finish(action, result, notes).await;
+                    return outcome;
+                }
             }
             if let Some(erp) = record.result.as_deref().and_then(ErpOrderRef::parse) {
                 recorder
@@ -164,6 +197,73 @@ pub async fn import_order(
                 warn!(key = %key_text, error = %e, "Releasing the import claim failed; it frees itself when the lease expires.");
             }
             recorder.finish(action, LogResult::Retry, format!("Will retry: {}", ErrorChain(&error))).await;
+            Err(error)
+        }
+    }
+}
+
+/// The channel order, when its content differs from what the bound ERP order reflects (None:
+/// unchanged, a lost acknowledgement). A listed reference is fetched.
+async fn changed_since_import(
+    source: &dyn OrderSource,
+    message: &ImportOrder,
+    binding: &Binding,
+    key_text: &str,
+) -> Result<Option<Order>, ImportError> {
+    let order = match &message.order {
+        ListedOrder::Whole(order) => (**order).clone(),
+        ListedOrder::Reference { id, .. } => {
+            source.fetch_order(id).await.map_err(|source| ImportError::Vendor { key: key_text.to_owned(), source })?
+        }
+    };
+    Ok((binding.digest.as_deref() != Some(order.content_digest().as_str())).then_some(order))
+}
+
+/// Updates the bound ERP order to a changed channel order, once per content (claim
+/// `REVISE#<key>@<digest>`); an ERP order that can no longer change is left alone with the reason.
+/// Either way the binding takes the new digest, so the change is handled once.
+async fn revise(
+    ctx: &ImportContext<'_>,
+    key: &ImportKey,
+    binding: &Binding,
+    order: &Order,
+) -> Result<ImportOutcome, ImportError> {
+    let key_text = key.ledger_key();
+    let ledger_err = |source: LedgerError| ImportError::Ledger { key: key_text.clone(), source };
+    let digest = order.content_digest();
+    let claim_key = ClaimKey::other("REVISE", &format!("{key_text}@{digest}"));
+    let lease = match ctx.claims.claim(&claim_key, &ctx.owner, ctx.lease).await.map_err(ledger_err)? {
+        ClaimOutcome::Acquired(lease) => lease,
+        ClaimOutcome::Completed(_) => return Ok(ImportOutcome::Revised(binding.erp.clone())),
+        ClaimOutcome::InProgress { lease_until, .. } => {
+            return Err(ImportError::InProgress { key: claim_key.to_string(), lease_until })
+        }
+    };
+    let erp = binding.erp.clone();
+    let outcome = match map_order(ctx, order).await {
+        Err(OrderMappingError::Lookup(e)) if e.is_retryable() => {
+            Err(ImportError::Vendor { key: key_text.clone(), source: e })
+        }
+        Err(e) => Ok(ImportOutcome::NotRevised(erp.clone(), format!("the changed order cannot be mapped: {e}"))),
+        Ok(draft) => match ctx.sink.update_order(&erp, &draft).await {
+            Ok(Ok(())) => Ok(ImportOutcome::Revised(erp.clone())),
+            Ok(Err(reason)) => Ok(ImportOutcome::NotRevised(erp.clone(), reason)),
+            Err(e) if e.is_retryable() => Err(ImportError::Vendor { key: key_text.clone(), source: e }),
+            Err(e) => Ok(ImportOutcome::NotRevised(erp.clone(), format!("the ERP refused the update: {e}"))),
+        },
+    };
+    match outcome {
+        Ok(outcome) => {
+            let revised = Binding { digest: Some(digest), ..binding.clone() };
+            ctx.bindings.bind(&revised).await.map_err(ledger_err)?;
+            ctx.claims.complete(&lease, &erp.to_string()).await.map_err(ledger_err)?;
+            info!(key = %key_text, erp = %erp, outcome = ?outcome, "Changed channel order handled.");
+            Ok(outcome)
+        }
+        Err(error) => {
+            if let Err(e) = ctx.claims.release(&lease).await {
+                warn!(key = %key_text, error = %e, "Releasing the revision claim failed; it frees itself when the lease expires.");
+            }
             Err(error)
         }
     }
@@ -250,6 +350,7 @@ async fn run_claimed(
         erp: erp.clone(),
         created_at: ctx.clock.now(),
         origin: Default::default(),
+        digest: Some(order.content_digest()),
     };
     ctx.bindings.bind(&binding).await.map_err(ledger_err)?;
     if let Some(follow) = ctx.follow {

@@ -279,6 +279,7 @@ async fn publish_claimed(
         erp: erp.clone(),
         created_at: ctx.clock.now(),
         origin: BindingOrigin::Erp,
+        digest: None,
     };
     ctx.bindings.bind(&binding).await.map_err(ledger(format!("binding of {erp}")))?;
     if order.external_ref.as_deref() != Some(published.display_number.as_str()) {

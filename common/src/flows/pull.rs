@@ -9,8 +9,8 @@ use super::{acknowledge, AckRound, ImportOrder, LogRecorder, OrderMessage};
 use crate::error::{Classify, ErrorClass};
 use crate::model::{ErpOrderRef, ImportKey};
 use crate::ports::{
-    Acknowledgement, ClaimKey, ClaimStatus, Claims, Clock, ConnectorError, ConnectorLog, Cursors, Direction, Envelope,
-    LedgerError, LogGroup, LogResult, Markers, OrderSource, PageToken, Queue, QueueError,
+    Acknowledgement, Bindings, ClaimKey, ClaimStatus, Claims, Clock, ConnectorError, ConnectorLog, Cursors, Direction,
+    Envelope, LedgerError, LogGroup, LogResult, Markers, OrderSource, PageToken, Queue, QueueError,
 };
 
 /// The cursor stream the order pull keeps per connection.
@@ -21,6 +21,9 @@ pub const ENQUEUED_SCOPE: &str = "enqueued";
 /// What the pull needs besides the channel.
 pub struct PullContext<'a> {
     pub claims: &'a dyn Claims,
+    /// Bindings of imported orders: an order listed as new again is compared with what the ERP
+    /// order reflects.
+    pub bindings: &'a dyn Bindings,
     pub cursors: &'a dyn Cursors,
     pub markers: &'a dyn Markers,
     pub queue: &'a dyn Queue,
@@ -52,6 +55,9 @@ pub struct PullReport {
     pub out_of_time: bool,
     /// Changed customer accounts enqueued (connections that import them).
     pub customers_enqueued: u32,
+    /// Imported orders listed as new again and sent to the import to compare (a reset after a
+    /// change, or a lost acknowledgement of an order whose content only a fetch shows).
+    pub revisited: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -148,28 +154,48 @@ pub async fn pull_connection(source: &dyn OrderSource, ctx: &PullContext<'_>) ->
 
         let mut messages = Vec::new();
         let mut reacks = Vec::new();
-        let (mut enqueued, mut in_flight, mut failed, mut reacked) = (0u32, 0u32, 0u32, 0u32);
+        let (mut enqueued, mut in_flight, mut failed, mut reacked, mut revisits) = (0u32, 0u32, 0u32, 0u32, 0u32);
         for listed in page.orders {
             report.listed += 1;
             let key = ImportKey::new(connection.clone(), listed.id().clone());
             let record = ctx.claims.claim_record(&ClaimKey::import(&key)).await.map_err(PullError::Ledger)?;
             // An order that failed under an earlier mapping was enqueued for that mapping: its
             // marker must not hold back the replay under the new one.
-            let marker = match &record {
+            let mut marker = match &record {
                 Some(r) if r.status == ClaimStatus::Failed => format!("{}@v{}", key.ledger_key(), ctx.mapping_version),
                 _ => key.ledger_key(),
             };
             match record {
                 Some(r) if r.status == ClaimStatus::Completed => {
-                    if let Some(erp) = r.result.as_deref().and_then(ErpOrderRef::parse) {
-                        reacks.push(Acknowledgement::Imported {
-                            order: key.order.clone(),
-                            erp,
-                            digest: listed.digest(),
-                        });
-                        reacked += 1;
+                    // Listed as new again after its import: a lost acknowledgement, or the order
+                    // was changed and reset to the new status. Unchanged (or imported before
+                    // digests were kept) → acknowledged again; changed, or a reference whose
+                    // content only a fetch shows → the import compares and updates the ERP order.
+                    let bound = ctx
+                        .bindings
+                        .binding_for_channel(&connection, &key.order)
+                        .await
+                        .map_err(PullError::Ledger)?
+                        .and_then(|b| b.digest);
+                    let revisit = match (bound.as_deref(), listed.digest()) {
+                        (None, _) => false,
+                        (Some(bound), Some(now)) => bound != now,
+                        (Some(_), None) => true,
+                    };
+                    if !revisit {
+                        if let Some(erp) = r.result.as_deref().and_then(ErpOrderRef::parse) {
+                            reacks.push(Acknowledgement::Imported {
+                                order: key.order.clone(),
+                                erp,
+                                digest: listed.digest(),
+                                remark: None,
+                            });
+                            reacked += 1;
+                        }
+                        continue;
                     }
-                    continue;
+                    marker = format!("{}#revisit@{}", key.ledger_key(), listed.digest().unwrap_or_default());
+                    revisits += 1;
                 }
                 Some(r) if r.status == ClaimStatus::InProgress && r.lease_until > ctx.clock.now() => {
                     in_flight += 1;
@@ -215,12 +241,13 @@ pub async fn pull_connection(source: &dyn OrderSource, ctx: &PullContext<'_>) ->
         report.in_flight += in_flight;
         report.failed_under_current_mapping += failed;
         report.reacknowledged += reacked;
+        report.revisited += revisits;
         recorder
             .finish(
                 action,
                 LogResult::Success,
                 format!(
-                    "Page {}: {enqueued} enqueued, {reacked} already imported (acknowledged again), {in_flight} in flight, {failed} failed under mapping v{}.",
+                    "Page {}: {enqueued} enqueued ({revisits} imported before and listed again to compare), {reacked} already imported (acknowledged again), {in_flight} in flight, {failed} failed under mapping v{}.",
                     report.pages, ctx.mapping_version
                 ),
             )

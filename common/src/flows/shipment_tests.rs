@@ -212,6 +212,7 @@ impl World {
                 erp: erp(1),
                 created_at: Utc::now(),
                 origin: Default::default(),
+                digest: None,
             })
             .await
             .unwrap();

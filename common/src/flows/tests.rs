@@ -124,6 +124,10 @@ struct FakeErp {
     lose_next_response: AtomicBool,
     next_nbr: AtomicU32,
     lookups: AtomicU32,
+    /// Orders updated after a change in the channel.
+    updated: Mutex<Vec<(ErpOrderRef, SalesOrderDraft)>>,
+    /// When set, every ERP order has shipped: updates are refused.
+    shipped: AtomicBool,
 }
 
 #[async_trait]
@@ -177,6 +181,18 @@ impl OrderSink for FakeErp {
     async fn resolve_item(&self, _: IdentifierKind, value: &str) -> Result<Option<ErpItemId>, ConnectorError> {
         Ok(Some(ErpItemId::parse(value).unwrap()))
     }
+
+    async fn update_order(
+        &self,
+        erp: &ErpOrderRef,
+        draft: &SalesOrderDraft,
+    ) -> Result<Result<(), String>, ConnectorError> {
+        if self.shipped.load(Ordering::SeqCst) {
+            return Ok(Err(format!("ERP order {erp} is Completed")));
+        }
+        self.updated.lock().unwrap().push((erp.clone(), draft.clone()));
+        Ok(Ok(()))
+    }
 }
 
 fn erp_ref(n: u32) -> ErpOrderRef {
@@ -223,6 +239,7 @@ impl World {
     fn pull_ctx(&self, mapping_version: u64) -> PullContext<'_> {
         PullContext {
             claims: &self.ledger,
+            bindings: &self.ledger,
             cursors: &self.ledger,
             markers: &self.ledger,
             queue: &self.queue,
@@ -266,6 +283,42 @@ async fn a_redelivered_message_does_not_create_a_second_order() {
 }
 
 #[tokio::test]
+async fn an_order_changed_after_its_import_updates_the_open_erp_order_once() {
+    let world = World::new();
+    let source = FakeSource::new(1);
+    let m = mapping(1, MAPPING);
+    import_order(&source, &message(1), &world.import_ctx(&m, "a")).await.unwrap();
+    // Listed again unchanged: a lost acknowledgement, acknowledged again.
+    let same = import_order(&source, &message(1), &world.import_ctx(&m, "b")).await.unwrap();
+    assert_eq!(same, ImportOutcome::AlreadyImported(erp_ref(1)));
+    // Changed in the channel and reset to new: the ERP order is updated, once.
+    let mut changed = message(1);
+    let ListedOrder::Whole(order) = &mut changed.order else { unreachable!() };
+    order.ship_to.line1 = "9 New Street".into();
+    order.notes.gift_message = Some("Happy birthday".into());
+    order.channel_status = "reset".into();
+    let revised = import_order(&source, &changed, &world.import_ctx(&m, "c")).await.unwrap();
+    assert_eq!(revised, ImportOutcome::Revised(erp_ref(1)));
+    let ack = revised.acknowledgement(changed.order.id(), changed.order.digest()).unwrap();
+    assert!(matches!(&ack, Acknowledgement::Imported { remark: Some(r), .. } if r.contains("applied")), "{ack:?}");
+    let redelivered = import_order(&source, &changed, &world.import_ctx(&m, "d")).await.unwrap();
+    assert_eq!(redelivered, ImportOutcome::AlreadyImported(erp_ref(1)), "the binding now reflects the change");
+    assert_eq!(world.erp.updated.lock().unwrap().len(), 1, "updated once");
+    assert_eq!(world.erp.created.lock().unwrap().len(), 1, "never a second ERP order");
+
+    // Shipped in the ERP, then changed again: left alone, the reason goes back to the channel.
+    world.erp.shipped.store(true, Ordering::SeqCst);
+    let ListedOrder::Whole(order) = &mut changed.order else { unreachable!() };
+    order.notes.customer_instructions = Some("Leave at the back door".into());
+    let refused = import_order(&source, &changed, &world.import_ctx(&m, "e")).await.unwrap();
+    let ImportOutcome::NotRevised(erp, reason) = &refused else { panic!("{refused:?}") };
+    assert_eq!((erp, reason.contains("Completed")), (&erp_ref(1), true));
+    assert_eq!(world.erp.updated.lock().unwrap().len(), 1);
+    let again = import_order(&source, &changed, &world.import_ctx(&m, "f")).await.unwrap();
+    assert_eq!(again, ImportOutcome::AlreadyImported(erp_ref(1)), "the refusal is told once");
+}
+
+#[tokio::test]
 async fn an_order_published_from_the_erp_is_never_imported_back() {
     let world = World::new();
     let source = FakeSource::new(1);
@@ -280,6 +333,7 @@ async fn an_order_published_from_the_erp_is_never_imported_back() {
             erp: erp_ref(7),
             created_at: Utc::now(),
             origin: crate::ports::BindingOrigin::Erp,
+            digest: None,
         })
         .await
         .unwrap();

@@ -119,6 +119,7 @@ impl PullApp {
             };
             let ctx = PullContext {
                 claims: self.ledger.as_ref(),
+                bindings: self.ledger.as_ref(),
                 cursors: self.ledger.as_ref(),
                 markers: self.ledger.as_ref(),
                 queue: self.queue.as_ref(),

@@ -135,6 +135,11 @@ pub struct Binding {
     /// order the ERP published is never imported back (the echo guard).
     #[serde(default)]
     pub origin: BindingOrigin,
+    /// The content digest of the channel order as the ERP order last reflects it
+    /// ([`crate::model::Order::content_digest`]): an order listed again with another digest was
+    /// changed in the channel after its import. None for bindings written before digests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
 }
 
 /// Which side an order was first entered on.
@@ -416,7 +421,8 @@ pub struct OrderPage {
 pub enum Acknowledgement {
     /// The order is in the ERP: mark it exported / downloaded. `digest` is the content digest of
     /// the order as imported ([`Order::content_digest`]), for channels that record it.
-    Imported { order: ChannelOrderId, erp: ErpOrderRef, digest: Option<String> },
+    /// `remark`: what happened to changes made after the import (applied, or why not).
+    Imported { order: ChannelOrderId, erp: ErpOrderRef, digest: Option<String>, remark: Option<String> },
     /// The order cannot be imported until someone acts; `reason` says what to do.
     Failed { order: ChannelOrderId, reason: String },
 }
@@ -477,6 +483,13 @@ pub trait OrderSink: Send + Sync {
     ) -> Result<ErpCustomerId, ConnectorError>;
     /// Resolves a channel identifier to an ERP item id.
     async fn resolve_item(&self, kind: IdentifierKind, value: &str) -> Result<Option<ErpItemId>, ConnectorError>;
+    /// Brings an open ERP order in line with the draft of its changed channel order: lines,
+    /// addresses, shipping and notes (payments stay). An order already shipping, shipped or
+    /// closed is not touched: `Ok(Err(reason))` says why, in words for the store's staff.
+    async fn update_order(&self, erp: &ErpOrderRef, draft: &Self::Draft) -> Result<Result<(), String>, ConnectorError> {
+        let _ = draft;
+        Ok(Err(format!("this ERP cannot update {erp} after the import")))
+    }
     /// Ends the ERP session at the end of a batch (log out, freeing a licensed API-user slot).
     async fn end_session(&self) {}
 }

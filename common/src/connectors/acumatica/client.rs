@@ -549,6 +549,14 @@ impl OrderSink for AcumaticaClient {
         }
     }
 
+    async fn update_order(
+        &self,
+        erp: &ErpOrderRef,
+        draft: &SalesOrderDraft,
+    ) -> Result<Result<(), String>, ConnectorError> {
+        self.revise_order(erp, draft).await
+    }
+
     async fn end_session(&self) {
         self.logout().await;
     }

@@ -345,8 +345,9 @@ impl OrderSource for BigCommerceClient {
         let mut done = 0usize;
         for ack in acks {
             let (order, status, notes) = match ack {
-                Acknowledgement::Imported { order, erp, .. } => {
-                    (order, self.config.downloaded_status_id, Some(format!("Imported to the ERP as {erp}.")))
+                Acknowledgement::Imported { order, erp, remark, .. } => {
+                    let remark = remark.as_deref().map(|r| format!(" {r}")).unwrap_or_default();
+                    (order, self.config.downloaded_status_id, Some(format!("Imported to the ERP as {erp}.{remark}")))
                 }
                 Acknowledgement::Failed { order, reason } => (
                     order,

@@ -396,7 +396,13 @@ impl OrderSource for MagentoClient {
                 continue;
             };
             let comment = match ack {
-                Acknowledgement::Imported { order, erp, digest } => imported_comment(erp, order, digest.as_deref()),
+                Acknowledgement::Imported { order, erp, digest, remark } => {
+                    let comment = imported_comment(erp, order, digest.as_deref());
+                    match remark {
+                        Some(remark) => format!("{comment} {remark}"),
+                        None => comment,
+                    }
+                }
                 Acknowledgement::Failed { reason, .. } => format!("Orderbridge could not import this order: {reason}"),
             };
             if let Err(e) = self.comment(id, &comment, status).await {

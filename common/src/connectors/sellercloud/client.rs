@@ -433,9 +433,10 @@ impl OrderSource for SellercloudClient {
         let mut erp_numbers = Vec::new();
         for ack in acks {
             let (order, target) = match ack {
-                Acknowledgement::Imported { order, erp, .. } => {
+                Acknowledgement::Imported { order, erp, remark, .. } => {
                     if let Some(id) = sellercloud_id(order) {
-                        erp_numbers.push((id, erp.to_string()));
+                        let remark = remark.as_deref().map(|r| format!(" {r}")).unwrap_or_default();
+                        erp_numbers.push((id, format!("{erp} by Orderbridge.{remark}")));
                     }
                     (order, &mut imported)
                 }
@@ -464,7 +465,7 @@ impl OrderSource for SellercloudClient {
             // The ERP order number on the Sellercloud order, where staff look (a General note):
             // a missing note is logged, not retried (the order is exported either way).
             for (id, erp) in erp_numbers.iter().filter(|(id, _)| updated.contains(id)) {
-                let note = format!("Imported into the ERP as {erp} by Orderbridge.");
+                let note = format!("Imported into the ERP as {erp}");
                 if let Err(e) = self.post_note(*id, NOTE_GENERAL, &note).await {
                     warn!(connection = %self.connection, order = id, error = %e, "Could not add the ERP order number note.");
                 }
