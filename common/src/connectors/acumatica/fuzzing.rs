@@ -26,6 +26,9 @@ pub fn wire(docs: &[&[u8]]) -> Vec<(ErpOrderRef, Shipment)> {
     let _ = serde_json::from_slice::<Vec<CustomerKey>>(body);
     let _ = serde_json::from_slice::<CustomerClassWire>(body);
     let _ = serde_json::from_slice::<Vec<StockItemWire>>(body);
+    // Availability for storefronts (changed-since and per-item inquiries).
+    let _ = serde_json::from_slice::<super::wire::QtyAvailableInquiry>(body);
+    let _ = serde_json::from_slice::<super::wire::SummaryInquiry>(body);
     let shipped = ["Confirmed".to_owned(), "Completed".to_owned()];
     if let Ok(page) = serde_json::from_slice::<Vec<ShipmentWire>>(body) {
         page.iter().for_each(|s| drop(shipment_to_canonical(s, &shipped)));

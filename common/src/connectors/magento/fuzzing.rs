@@ -22,6 +22,24 @@ pub fn wire(docs: &[&[u8]]) {
     if let Ok(created) = serde_json::from_slice::<CustomerWire>(body) {
         let _ = storefront_customer(&created);
     }
+    // Storefront orders and accounts into the ERP: the listing, one order, the customer search.
+    if let Ok(connection) = crate::model::ConnectionId::parse("mg-fuzz") {
+        let import = super::config::MagentoImport::default();
+        if let Ok(found) = serde_json::from_slice::<super::wire::StoreOrderSearch>(body) {
+            for wire in &found.items {
+                if let Ok(order) = super::orders_in::to_order(wire, &connection, &import) {
+                    let _ = order.check_totals();
+                    assert_eq!(order.content_digest().len(), 16);
+                }
+            }
+        }
+        if let Ok(wire) = serde_json::from_slice::<super::wire::StoreOrderWire>(body) {
+            let _ = super::orders_in::to_order(&wire, &connection, &import);
+        }
+        if let Ok(found) = serde_json::from_slice::<super::wire::StoreCustomerSearch>(body) {
+            found.items.iter().for_each(|c| drop(super::customers_in::to_customer(c, &connection)));
+        }
+    }
     let Ok(order) = serde_json::from_slice::<OrderWire>(body) else { return };
     for target in ["complete", "holded", "canceled", "processing"] {
         let _ = status_steps(&order, target);
