@@ -221,19 +221,7 @@ impl AcumaticaClient {
                     .json(&body)
             })
             .await;
-        let reply = match result {
-            Ok(reply) => reply,
-            // 422 and entity-error 500s are already `Rejected` (see `rejects`); 400/412 are too.
-            Err(ConnectorError::Status { status: 400 | 412, message, .. }) => {
-                return Err(ConnectorError::Rejected { vendor: VENDOR, operation: OP, message })
-            }
-            Err(e) => return Err(e),
-        };
-        let value: serde_json::Value = reply.json(VENDOR, OP)?;
-        let errors = super::mapper::entity_errors(&value);
-        if !errors.is_empty() {
-            return Err(ConnectorError::Rejected { vendor: VENDOR, operation: OP, message: errors.join("; ") });
-        }
+        let value = entity_written(OP, result)?;
         let keys: SalesOrderKeys = serde_json::from_value(value).map_err(|e| ConnectorError::Decode {
             vendor: VENDOR,
             operation: OP,
@@ -392,6 +380,27 @@ impl AcumaticaClient {
         *guard = Some(ItemIndex { built: Instant::now(), by_code: by_code.clone(), ids: ids.clone() });
         Ok((by_code, ids))
     }
+}
+
+/// The entity a `PUT` wrote, or `Rejected` with Acumatica's words: 422 and entity-error 500s are
+/// already `Rejected` (see `rejects`); 400 and 412 are made so; `error` strings in the answer too.
+pub(super) fn entity_written(
+    op: &'static str,
+    result: Result<Reply, ConnectorError>,
+) -> Result<serde_json::Value, ConnectorError> {
+    let reply = match result {
+        Ok(reply) => reply,
+        Err(ConnectorError::Status { status: 400 | 412, message, .. }) => {
+            return Err(ConnectorError::Rejected { vendor: VENDOR, operation: op, message })
+        }
+        Err(e) => return Err(e),
+    };
+    let value: serde_json::Value = reply.json(VENDOR, op)?;
+    let errors = super::mapper::entity_errors(&value);
+    if !errors.is_empty() {
+        return Err(ConnectorError::Rejected { vendor: VENDOR, operation: op, message: errors.join("; ") });
+    }
+    Ok(value)
 }
 
 fn erp_ref(keys: &SalesOrderKeys) -> Result<ErpOrderRef, ConnectorError> {

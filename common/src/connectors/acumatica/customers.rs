@@ -118,18 +118,7 @@ impl AcumaticaClient {
                 c.put(put.clone()).query(&[("$expand", "Details")]).header("If-Match", "*").json(&body)
             })
             .await;
-        let reply = match result {
-            Ok(reply) => reply,
-            Err(ConnectorError::Status { status: 400 | 412, message, .. }) => {
-                return Err(ConnectorError::Rejected { vendor: VENDOR, operation: OP, message })
-            }
-            Err(e) => return Err(e),
-        };
-        let value: serde_json::Value = reply.json(VENDOR, OP)?;
-        let errors = super::mapper::entity_errors(&value);
-        if !errors.is_empty() {
-            return Err(ConnectorError::Rejected { vendor: VENDOR, operation: OP, message: errors.join("; ") });
-        }
+        super::client::entity_written(OP, result)?;
         info!(erp = %erp, import_id = %draft.import_id, "Sales order updated after a change in the channel.");
         Ok(Ok(()))
     }

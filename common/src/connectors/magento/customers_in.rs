@@ -2,17 +2,15 @@
 //! search by `updated_at` watermark (less the import's overlap), keyset paging on the id like the
 //! order listing (past the last page Magento repeats it), on the connection's website.
 
-use async_trait::async_trait;
-use chrono::Duration;
-
-use super::client::{rejected, search_query, MagentoClient};
-use super::orders_in::{address, clean, parse_time, Position, MG_TIME};
+use super::client::{rejected, MagentoClient};
+use super::orders_in::{address, clean, parse_time, Position};
 use super::wire::{AddressWire, CustomerAddressWire, StoreCustomerSearch, StoreCustomerWire};
 use super::VENDOR;
 use crate::connectors::ConnectorError;
 use crate::http::Idempotency;
 use crate::model::{ChannelCustomer, ConnectionId, Customer};
 use crate::ports::{CustomerPage, CustomerSource, PageToken};
+use async_trait::async_trait;
 
 /// The canonical account: the default billing address (else the first) is its address.
 pub(super) fn to_customer(wire: &StoreCustomerWire, connection: &ConnectionId) -> Result<ChannelCustomer, String> {
@@ -87,23 +85,8 @@ impl CustomerSource for MagentoClient {
                 )
             })?,
         };
-        let after = position.after.to_string();
         let website = self.config().website_id.to_string();
-        let since = position.since.map(|t| t.format(MG_TIME).to_string());
-        let mut filters = vec![("entity_id", "gt", after.as_str()), ("website_id", "eq", website.as_str())];
-        if let Some(since) = &since {
-            filters.push(("updated_at", "gteq", since));
-        }
-        let size = import.page_size.to_string();
-        let query = search_query(
-            &filters,
-            &[
-                ("searchCriteria[sortOrders][0][field]", "entity_id"),
-                ("searchCriteria[sortOrders][0][direction]", "ASC"),
-                ("searchCriteria[pageSize]", &size),
-                ("searchCriteria[currentPage]", "1"),
-            ],
-        );
+        let query = position.search(&[("website_id", "eq", website.as_str())], import.page_size);
         let url = self.url("customers/search");
         let found: StoreCustomerSearch =
             self.call(OP, Idempotency::Safe, |c| c.get(&url).query(&query)).await?.json(VENDOR, OP)?;
@@ -121,13 +104,8 @@ impl CustomerSource for MagentoClient {
                 }
             }
         }
-        let more = found.total_count.is_none_or(|total| total > fresh as i64);
-        if fresh >= import.page_size as usize && more {
-            let next = Position { since: position.since, after: last, high };
-            return Ok(CustomerPage { customers, next: Some(next.token()), restart: None });
-        }
-        let overlap = Duration::minutes(i64::from(import.overlap_minutes));
-        let restart = Position { since: high.map(|h| h - overlap).or(position.since), after: 0, high: None };
-        Ok(CustomerPage { customers, next: None, restart: Some(restart.token()) })
+        let (next, restart) =
+            position.after_page(last, high, fresh, found.total_count, import.page_size, import.overlap_minutes);
+        Ok(CustomerPage { customers, next, restart })
     }
 }

@@ -68,6 +68,49 @@ impl Position {
         parts.next().is_none().then_some(Self { since, after, high })
     }
 
+    /// The search of one keyset page: `filters`, `entity_id gt after` and `updated_at gteq since`,
+    /// sorted by `entity_id`, always page 1 of `page_size`.
+    pub(super) fn search(&self, filters: &[(&str, &str, &str)], page_size: u32) -> Vec<(String, String)> {
+        let after = self.after.to_string();
+        let since = self.since.map(|t| t.format(MG_TIME).to_string());
+        let mut all = filters.to_vec();
+        all.push(("entity_id", "gt", &after));
+        if let Some(since) = &since {
+            all.push(("updated_at", "gteq", since));
+        }
+        let size = page_size.to_string();
+        search_query(
+            &all,
+            &[
+                ("searchCriteria[sortOrders][0][field]", "entity_id"),
+                ("searchCriteria[sortOrders][0][direction]", "ASC"),
+                ("searchCriteria[pageSize]", &size),
+                ("searchCriteria[currentPage]", "1"),
+            ],
+        )
+    }
+
+    /// After a page that brought `fresh` ids not seen before (the highest `last`, the latest
+    /// `updated_at` so far `high`): the next page's token while a full page may have more
+    /// (`total` counts every match of the query), else none and where the next pass starts (the
+    /// watermark less the overlap).
+    pub(super) fn after_page(
+        &self,
+        last: i64,
+        high: Option<DateTime<Utc>>,
+        fresh: usize,
+        total: Option<i64>,
+        page_size: u32,
+        overlap_minutes: u32,
+    ) -> (Option<PageToken>, Option<PageToken>) {
+        let more = total.is_none_or(|total| total > fresh as i64);
+        if fresh >= page_size as usize && more {
+            return (Some(Position { since: self.since, after: last, high }.token()), None);
+        }
+        let overlap = Duration::minutes(i64::from(overlap_minutes));
+        (None, Some(Position { since: high.map(|h| h - overlap).or(self.since), after: 0, high: None }.token()))
+    }
+
     pub(super) fn token(&self) -> PageToken {
         let time = |t: &Option<DateTime<Utc>>| t.map(|t| t.format(MG_TIME).to_string()).unwrap_or_default();
         PageToken(format!("mg1|{}|{}|{}", time(&self.since), self.after, time(&self.high)))
@@ -294,29 +337,15 @@ impl OrderSource for MagentoClient {
             })?,
         };
         let statuses = import.statuses.join(",");
-        let since = position.since.map(|t| t.format(MG_TIME).to_string());
         let created = import.created_from.map(|d| format!("{d} 00:00:00"));
-        let after = position.after.to_string();
-        let mut filters = vec![("status", "in", statuses.as_str()), ("entity_id", "gt", after.as_str())];
-        if let Some(since) = &since {
-            filters.push(("updated_at", "gteq", since));
-        }
+        let mut filters = vec![("status", "in", statuses.as_str())];
         if let Some(created) = &created {
             filters.push(("created_at", "gteq", created));
         }
         if import.skip_external_orders {
             filters.push(("ext_order_id", "null", "1"));
         }
-        let size = import.page_size.to_string();
-        let query = search_query(
-            &filters,
-            &[
-                ("searchCriteria[sortOrders][0][field]", "entity_id"),
-                ("searchCriteria[sortOrders][0][direction]", "ASC"),
-                ("searchCriteria[pageSize]", &size),
-                ("searchCriteria[currentPage]", "1"),
-            ],
-        );
+        let query = position.search(&filters, import.page_size);
         let url = self.url("orders");
         let found: StoreOrderSearch =
             self.call(OP, Idempotency::Safe, |c| c.get(&url).query(&query)).await?.json(VENDOR, OP)?;
@@ -347,18 +376,11 @@ impl OrderSource for MagentoClient {
             }
         }
         debug!(connection = %connection, listed = orders.len(), done_already, "Magento order page read.");
-        // A full page of ids not seen before: there may be more. Anything else ends the pass
-        // (including Magento repeating the last page).
-        // (`total_count` counts every match of this query, so it also says when a full page was the last.)
-        let more = found.total_count.is_none_or(|total| total > fresh as i64);
-        let full = fresh >= import.page_size as usize && more;
-        if full {
-            let next = Position { since: position.since, after: last, high };
-            return Ok(OrderPage { orders, next: Some(next.token()), restart: None });
-        }
-        let overlap = Duration::minutes(i64::from(import.overlap_minutes));
-        let restart = Position { since: high.map(|h| h - overlap).or(position.since), after: 0, high: None };
-        Ok(OrderPage { orders, next: None, restart: Some(restart.token()) })
+        // A full page of ids not seen before may have more; anything else (Magento repeating
+        // the last page included) ends the pass.
+        let (next, restart) =
+            position.after_page(last, high, fresh, found.total_count, import.page_size, import.overlap_minutes);
+        Ok(OrderPage { orders, next, restart })
     }
 
     /// `GET /V1/orders/{id}`.
