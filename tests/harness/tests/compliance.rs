@@ -40,7 +40,8 @@ impl Suite {
             seed: 17,
             sellercloud_orders: 40,
             bigcommerce_orders: 40,
-            magento_orders: 4,
+            // Enough processing storefront orders to fill more than one page of five.
+            magento_orders: 30,
             shipstation_orders: 4,
             ..SandboxConfig::default()
         };

@@ -161,3 +161,45 @@ async fn only_changed_quantities_reach_magento_and_unknown_skus_are_reported_onc
     println!("push path: availability change to Magento in {} ms", latency.as_millis());
     world.shutdown().await;
 }
+
+/// Switches the Magento connection's stock to legacy stock items.
+fn legacy_stock(connections: &mut orderbridge::connections::Connections) {
+    for c in connections.connections.iter_mut().filter(|c| c.kind == "magento") {
+        if let Some(toml::Value::Table(stock)) = c.settings.get_mut("stock") {
+            stock.insert("inventory".into(), toml::Value::String("legacy".into()));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_store_without_msi_gets_legacy_stock_items() {
+    let config = SandboxConfig {
+        seed: 45,
+        sellercloud_orders: 0,
+        bigcommerce_orders: 0,
+        magento_orders: 0,
+        shipstation_orders: 0,
+        ..SandboxConfig::default()
+    };
+    let mut world_config = WorldConfig::demo(&orderbridge_harness::aws::unique_prefix("mg-legacy"), config);
+    world_config.tweak_connections = Some(legacy_stock);
+    let world = World::start(world_config).await.unwrap_or_else(|e| panic!("{e}"));
+    world.status.run_catch_up().await;
+    clear_writes(&world);
+    let item = world.sandbox.state().magento().products.keys().next().cloned().expect("a catalogue SKU");
+    if world.sandbox.state().acumatica().availability().iter().all(|a| a.inventory_id != item) {
+        let items: Vec<BulkStockItem> =
+            vec![serde_json::from_value(serde_json::json!({ "InventoryID": item, "QtyOnHand": 1 })).unwrap()];
+        world.sandbox.state().acumatica_add_stock_items(&items);
+        world.status.run_catch_up().await;
+        clear_writes(&world);
+    }
+    adjust(&world, &[(item.clone(), dec!(0))]);
+    world.status.run_catch_up().await;
+    let w = writes_of(&world, &item);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert_eq!(w[0]["via"], "stock-item", "legacy stock item written: {w:?}");
+    assert_eq!(w[0]["status"], 0, "out of stock");
+    assert_eq!(world.sandbox.state().magento_salable_qty(&item), Some(Decimal::ZERO));
+    world.shutdown().await;
+}

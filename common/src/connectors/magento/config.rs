@@ -48,6 +48,10 @@ crate::vendor_settings! {
         /// Absent: none (the store only receives shipments, statuses and ERP-originated orders).
         #[serde(default)]
         pub import: Option<MagentoImport>,
+        /// Orders and customer accounts per search page, 1-300 (300 is the cap when the store
+        /// enables Web API input limits, A.5).
+        #[serde(default = "default_import_page")]
+        pub page_size: u32,
         /// `[connection.settings.stock]`: the ERP's available quantities written to the store.
         /// Absent: stock is not published.
         #[serde(default)]
@@ -90,6 +94,7 @@ impl MagentoConfig {
             store_id: default_store_id(),
             erp_orders: None,
             import: None,
+            page_size: default_import_page(),
             stock: None,
             rate_limit: default_budget(),
             retry: RetryPolicy::default(),
@@ -138,6 +143,9 @@ impl MagentoConfig {
         }
         if let Some(import) = &self.import {
             import.validate().or_else(bad)?;
+        }
+        if !(1..=300).contains(&self.page_size) {
+            return bad(format!("page_size: {} is outside 1-300", self.page_size));
         }
         if let Some(stock) = &self.stock {
             stock.validate().or_else(bad)?;
@@ -211,9 +219,6 @@ pub struct MagentoImport {
     /// Order statuses to import (status codes, custom ones included): `["processing"]`.
     #[serde(default = "default_import_statuses")]
     pub statuses: Vec<String>,
-    /// Orders per search page, 1-300 (300 is the cap when the store enables input limits, A.5).
-    #[serde(default = "default_import_page")]
-    pub page_size: u32,
     /// Minutes re-read before the latest `updated_at` seen, so an order saved by a transaction
     /// that committed late is not missed. Re-read orders cost nothing (the ledger knows them).
     #[serde(default = "default_overlap")]
@@ -257,7 +262,6 @@ impl Default for MagentoImport {
     fn default() -> Self {
         Self {
             statuses: default_import_statuses(),
-            page_size: default_import_page(),
             overlap_minutes: default_overlap(),
             created_from: None,
             order_source: default_order_source(),
@@ -274,9 +278,6 @@ impl MagentoImport {
                 "import.statuses: {:?} must list Magento status codes (lowercase letters, digits, _), e.g. [\"processing\"]",
                 self.statuses
             ));
-        }
-        if !(1..=300).contains(&self.page_size) {
-            return Err(format!("import.page_size: {} is outside 1-300", self.page_size));
         }
         if self.overlap_minutes > 24 * 60 {
             return Err(format!("import.overlap_minutes: {} is more than a day", self.overlap_minutes));

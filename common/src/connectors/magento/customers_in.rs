@@ -86,7 +86,7 @@ impl CustomerSource for MagentoClient {
             })?,
         };
         let website = self.config().website_id.to_string();
-        let query = position.search(&[("website_id", "eq", website.as_str())], import.page_size);
+        let query = position.search(&[("website_id", "eq", website.as_str())], self.config().page_size);
         let url = self.url("customers/search");
         let found: StoreCustomerSearch =
             self.call(OP, Idempotency::Safe, |c| c.get(&url).query(&query)).await?.json(VENDOR, OP)?;
@@ -105,7 +105,7 @@ impl CustomerSource for MagentoClient {
             }
         }
         let (next, restart) =
-            position.after_page(last, high, fresh, found.total_count, import.page_size, import.overlap_minutes);
+            position.after_page(last, high, fresh, found.total_count, self.config().page_size, import.overlap_minutes);
         Ok(CustomerPage { customers, next, restart })
     }
 }

@@ -345,7 +345,7 @@ impl OrderSource for MagentoClient {
         if import.skip_external_orders {
             filters.push(("ext_order_id", "null", "1"));
         }
-        let query = position.search(&filters, import.page_size);
+        let query = position.search(&filters, self.config().page_size);
         let url = self.url("orders");
         let found: StoreOrderSearch =
             self.call(OP, Idempotency::Safe, |c| c.get(&url).query(&query)).await?.json(VENDOR, OP)?;
@@ -379,7 +379,7 @@ impl OrderSource for MagentoClient {
         // A full page of ids not seen before may have more; anything else (Magento repeating
         // the last page included) ends the pass.
         let (next, restart) =
-            position.after_page(last, high, fresh, found.total_count, import.page_size, import.overlap_minutes);
+            position.after_page(last, high, fresh, found.total_count, self.config().page_size, import.overlap_minutes);
         Ok(OrderPage { orders, next, restart })
     }
 
