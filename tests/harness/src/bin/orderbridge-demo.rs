@@ -543,7 +543,17 @@ fn magento_personal_values(world: &World) -> std::collections::BTreeSet<String> 
                 out.insert(s.to_lowercase());
             }
             serde_json::Value::Array(a) => a.iter().for_each(|v| strings(v, out)),
-            serde_json::Value::Object(o) => o.values().for_each(|v| strings(v, out)),
+            serde_json::Value::Object(o) => {
+                // Names are also stored joined ("First Last").
+                for (first, last) in [("firstname", "lastname"), ("customer_firstname", "customer_lastname")] {
+                    if let (Some(f), Some(l)) =
+                        (o.get(first).and_then(|v| v.as_str()), o.get(last).and_then(|v| v.as_str()))
+                    {
+                        out.insert(format!("{f} {l}").to_lowercase());
+                    }
+                }
+                o.values().for_each(|v| strings(v, out));
+            }
             _ => {}
         }
     }
