@@ -393,8 +393,7 @@ pub struct Accounting {
     pub storefront_wrong_totals: Vec<String>,
     /// Stock: items both catalogues hold compared after the run, those whose Magento quantity is
     /// not Acumatica's available quantity, ERP items the store does not sell, items adjusted in
-    /// Acumatica during the run, Magento stock writes, and catch-up polls run after the run because
-    /// an item still differed.
+    /// Acumatica during the run, Magento stock writes, and catch-up polls it took.
     pub stock_compared: usize,
     pub stock_differing: Vec<String>,
     pub stock_not_sold: usize,
@@ -562,7 +561,7 @@ impl Accounting {
         println!("  ERP charges != Sellercloud P&L     {:>7}{}", self.charges_wrong.len(), list(&self.charges_wrong));
         println!(
             "  stock: Magento qty != Acumatica available {:>2} of {} items both sell ({} ERP items not sold there; \
-             {} adjusted during the run, {} Magento stock writes, {} more catch-up polls at the end){}",
+             {} adjusted during the run, {} Magento stock writes, {} catch-up polls at the end){}",
             self.stock_differing.len(),
             self.stock_compared,
             self.stock_not_sold,
