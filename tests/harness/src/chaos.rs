@@ -355,6 +355,15 @@ pub fn new_channel_orders(sandbox: &orderbridge_sandbox::Sandbox) -> BTreeMap<St
     out
 }
 
+/// Magento storefront orders the run must import (status `processing`, no `ext_order_id`): Import
+/// ID → grand total rounded to the cent.
+pub fn new_storefront_orders(sandbox: &orderbridge_sandbox::Sandbox) -> BTreeMap<String, Decimal> {
+    crate::report::magento_importable(sandbox)
+        .iter()
+        .map(|(id, o)| (format!("MG-{id}"), crate::report::json_decimal(&o["grand_total"]).round_dp(2)))
+        .collect()
+}
+
 /// The accounting printed at the end, in the style of Jepsen's total-queue checker.
 #[derive(Debug, Default)]
 pub struct Accounting {
@@ -372,6 +381,25 @@ pub struct Accounting {
     pub tracking_on_channel: usize,
     pub tracking_missing: Vec<String>,
     pub tracking_duplicates: Vec<String>,
+    /// Magento storefront orders (processing, not created from outside) and what became of them:
+    /// imported once, acknowledged (a comment naming the ERP order), lost, imported that should
+    /// not be, created more than once, ERP total differing from Magento's grand total.
+    pub storefront_seen: usize,
+    pub storefront_created: usize,
+    pub storefront_acknowledged: usize,
+    pub storefront_lost: Vec<String>,
+    pub storefront_unexpected: Vec<String>,
+    pub storefront_duplicates: Vec<String>,
+    pub storefront_wrong_totals: Vec<String>,
+    /// Stock: items both catalogues hold compared after the run, those whose Magento quantity is
+    /// not Acumatica's available quantity, ERP items the store does not sell, items adjusted in
+    /// Acumatica during the run, Magento stock writes, and catch-up polls it took.
+    pub stock_compared: usize,
+    pub stock_differing: Vec<String>,
+    pub stock_not_sold: usize,
+    pub stock_adjusted: usize,
+    pub stock_writes: usize,
+    pub stock_passes: u32,
     /// Orders entered in the ERP for the storefront, and what became of them there.
     pub erp_origin_entered: usize,
     pub erp_origin_created: usize,
@@ -420,6 +448,13 @@ impl Accounting {
             && self.tracking_missing.is_empty()
             && self.tracking_duplicates.is_empty()
             && self.acknowledged == self.seen
+            && self.storefront_lost.is_empty()
+            && self.storefront_unexpected.is_empty()
+            && self.storefront_duplicates.is_empty()
+            && self.storefront_wrong_totals.is_empty()
+            && self.storefront_created == self.storefront_seen
+            && self.storefront_acknowledged == self.storefront_seen
+            && self.stock_differing.is_empty()
             && self.erp_origin_lost.is_empty()
             && self.erp_origin_duplicates.is_empty()
             && self.erp_origin_wrong_totals.is_empty()
@@ -467,6 +502,26 @@ impl Accounting {
             self.tracking_duplicates.len(),
             list(&self.tracking_duplicates)
         );
+        println!(
+            "  Magento storefront orders (processing) {:>3}: imported once {}, acknowledged {}, lost {}, unexpected {}, \
+             ERP duplicates {}, ERP total != Magento total {}{}",
+            self.storefront_seen,
+            self.storefront_created,
+            self.storefront_acknowledged,
+            self.storefront_lost.len(),
+            self.storefront_unexpected.len(),
+            self.storefront_duplicates.len(),
+            self.storefront_wrong_totals.len(),
+            list(
+                &[
+                    self.storefront_lost.as_slice(),
+                    &self.storefront_unexpected,
+                    &self.storefront_duplicates,
+                    &self.storefront_wrong_totals,
+                ]
+                .concat()
+            )
+        );
         println!("  ERP orders entered for Magento     {:>7}", self.erp_origin_entered);
         println!("  created in Magento (once)          {:>7}", self.erp_origin_created);
         println!(
@@ -504,6 +559,17 @@ impl Accounting {
             self.charges_checked, self.charge_passes
         );
         println!("  ERP charges != Sellercloud P&L     {:>7}{}", self.charges_wrong.len(), list(&self.charges_wrong));
+        println!(
+            "  stock: Magento qty != Acumatica available {:>2} of {} items both sell ({} ERP items not sold there; \
+             {} adjusted during the run, {} Magento stock writes, {} catch-up polls at the end){}",
+            self.stock_differing.len(),
+            self.stock_compared,
+            self.stock_not_sold,
+            self.stock_adjusted,
+            self.stock_writes,
+            self.stock_passes,
+            list(&self.stock_differing)
+        );
         println!(
             "  left in the DLQs                   {:>7} (poison injected: {})",
             self.dlq.len(),
@@ -552,6 +618,16 @@ mod tests {
         let mut not_in_magento = clean();
         not_in_magento.erp_origin_entered = 1;
         assert!(!not_in_magento.ok(), "an entered ERP order must be created in Magento");
+        let mut storefront_twice = clean();
+        storefront_twice.storefront_duplicates.push("MG-3001 ×2".into());
+        assert!(!storefront_twice.ok());
+        let mut storefront_unacknowledged = clean();
+        storefront_unacknowledged.storefront_seen = 1;
+        storefront_unacknowledged.storefront_created = 1;
+        assert!(!storefront_unacknowledged.ok(), "an imported storefront order must carry its comment");
+        let mut stock_off = clean();
+        stock_off.stock_differing.push("WATER2809: magento 98 != acumatica 97".into());
+        assert!(!stock_off.ok());
         let mut off_by_a_cent = clean();
         off_by_a_cent.wrong_totals.push("BC-7: 10.00 != 10.01".into());
         assert!(!off_by_a_cent.ok());

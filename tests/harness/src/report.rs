@@ -85,8 +85,11 @@ pub fn confirm_one_box(sandbox: &Sandbox, import_id: &str) -> Option<String> {
     shipment["Packages"][0]["TrackingNbr"]["value"].as_str().map(str::to_owned)
 }
 
-/// Whether the channel order behind `import_id` (`SC-…` / `BC-…`) carries `tracking`.
+/// Whether the channel order behind `import_id` (`SC-…` / `BC-…` / `MG-…`) carries `tracking`.
 pub fn tracking_on_channel(sandbox: &Sandbox, import_id: &str, tracking: &str) -> bool {
+    if let Some(id) = import_id.strip_prefix("MG-").and_then(|i| i.parse::<i64>().ok()) {
+        return magento_tracks(sandbox, id).iter().any(|t| t == tracking);
+    }
     let state = sandbox.state();
     if let Some(id) = import_id.strip_prefix("SC-").and_then(|i| i.parse::<i64>().ok()) {
         state.sellercloud().orders.get(&id).is_some_and(|o| o.packages.iter().any(|p| p.tracking_number == tracking))
@@ -99,4 +102,140 @@ pub fn tracking_on_channel(sandbox: &Sandbox, import_id: &str, tracking: &str) -
     } else {
         false
     }
+}
+
+/// What Magento storefront orders carry when Orderbridge acknowledged their import.
+pub const MAGENTO_IMPORTED_MARK: &str = "Imported into the ERP as";
+
+/// Storefront orders the `mg-store` connection imports: status `processing`, not created from
+/// outside (no `ext_order_id`), by entity id.
+pub fn magento_importable(sandbox: &Sandbox) -> BTreeMap<i64, Value> {
+    sandbox
+        .state()
+        .magento()
+        .orders
+        .iter()
+        .filter(|(_, o)| o["status"] == "processing" && o["ext_order_id"].as_str().is_none_or(str::is_empty))
+        .map(|(id, o)| (*id, o.clone()))
+        .collect()
+}
+
+/// Catalogue items whose Acumatica InventoryID differs from the SKU the storefront sells
+/// (SKU → InventoryID): a storefront line carries only the SKU.
+pub fn renamed_items(sandbox: &Sandbox) -> BTreeMap<String, String> {
+    sandbox
+        .state()
+        .seed_data()
+        .products
+        .iter()
+        .filter(|p| p.erp_inventory_id != p.sku)
+        .map(|p| (p.sku.clone(), p.erp_inventory_id.clone()))
+        .collect()
+}
+
+/// A mapping's text with `substitutions = { "SKU" = "InventoryID", … }` added to its `[items]`.
+pub fn with_substitutions(source: &str, substitutions: &BTreeMap<String, String>) -> String {
+    if substitutions.is_empty() {
+        return source.to_owned();
+    }
+    let subs: Vec<String> = substitutions.iter().map(|(sku, id)| format!("{sku:?} = {id:?}")).collect();
+    let line = format!("substitutions = {{ {} }}\n", subs.join(", "));
+    if source.contains("[items]\n") {
+        source.replacen("[items]\n", &format!("[items]\n{line}"), 1)
+    } else {
+        format!("{source}\n[items]\n{line}")
+    }
+}
+
+/// The demo's `mg-store` mapping with a substitution for every renamed item, uploaded (what an
+/// operator does once the first renamed SKU fails by name). Returns how many were added.
+pub async fn push_magento_substitutions(world: &crate::world::World) -> Result<usize, crate::world::BoxError> {
+    let path = crate::world::demo_dir().join("mappings/mg-store.toml");
+    let renamed = renamed_items(&world.sandbox);
+    let source = with_substitutions(&std::fs::read_to_string(&path)?, &renamed);
+    world.push_mapping_text("mg-store", "mappings/mg-store.toml", &source).await?;
+    Ok(renamed.len())
+}
+
+/// The comments of a Magento order that acknowledge its import.
+pub fn magento_acknowledgements(order: &Value) -> Vec<String> {
+    order["status_histories"]
+        .as_array()
+        .map(|h| {
+            h.iter()
+                .filter_map(|c| c["comment"].as_str())
+                .filter(|c| c.starts_with(MAGENTO_IMPORTED_MARK))
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A JSON amount (a bare number or a numeric string) as a decimal, never through a float.
+pub fn json_decimal(v: &Value) -> rust_decimal::Decimal {
+    match v {
+        Value::Number(n) => n.to_string().parse().unwrap_or_default(),
+        Value::String(s) => s.parse().unwrap_or_default(),
+        _ => rust_decimal::Decimal::ZERO,
+    }
+}
+
+/// Tracking numbers on a Magento order's shipments (every track of every shipment).
+pub fn magento_tracks(sandbox: &Sandbox, entity_id: i64) -> Vec<String> {
+    let state = sandbox.state();
+    let mg = state.magento();
+    mg.shipments
+        .values()
+        .filter(|s| s["order_id"].as_i64() == Some(entity_id))
+        .flat_map(|s| s["tracks"].as_array().cloned().unwrap_or_default())
+        .filter_map(|t| t["track_number"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Acumatica's availability against what the storefront holds, per item.
+#[derive(Debug, Default, Clone)]
+pub struct StockCheck {
+    /// Items in both catalogues (InventoryID = SKU) compared.
+    pub compared: usize,
+    /// `SKU: magento X != acumatica Y` for each item whose `default` source quantity differs from
+    /// the ERP's available quantity (all warehouses, never below zero).
+    pub differing: Vec<String>,
+    /// ERP items the storefront does not sell (nothing to write).
+    pub not_sold: usize,
+}
+
+/// Compares, for every Acumatica stock item the storefront sells, the quantity of its `source`
+/// source item with the ERP's available quantity summed over warehouses (Magento's quantity is
+/// never below zero).
+pub fn stock_check(sandbox: &Sandbox, source: &str) -> StockCheck {
+    let mut available: BTreeMap<String, rust_decimal::Decimal> = BTreeMap::new();
+    {
+        let state = sandbox.state();
+        let ac = state.acumatica();
+        for item in ac.stock_items.keys() {
+            available.entry(item.clone()).or_default();
+        }
+        for a in ac.availability() {
+            if ac.stock_items.contains_key(&a.inventory_id) {
+                *available.entry(a.inventory_id.clone()).or_default() += a.available();
+            }
+        }
+    }
+    let state = sandbox.state();
+    let mg = state.magento();
+    let mut check = StockCheck::default();
+    for (item, qty) in &available {
+        if !mg.products.contains_key(item) {
+            check.not_sold += 1;
+            continue;
+        }
+        check.compared += 1;
+        let expected = (*qty).max(rust_decimal::Decimal::ZERO);
+        let held = mg.source_items.get(&(item.clone(), source.to_owned())).map(|s| json_decimal(&s["quantity"]));
+        if held != Some(expected) {
+            let held = held.map_or_else(|| "none".to_owned(), |h| h.normalize().to_string());
+            check.differing.push(format!("{item}: magento {held} != acumatica {}", expected.normalize()));
+        }
+    }
+    check
 }

@@ -2,7 +2,9 @@
 //! the vendor sandbox with faults on (5xx, 429, commit-then-fail on every vendor), invocations
 //! killed before create / bind / complete / acknowledge / push-complete, short visibility
 //! timeouts and claim leases, shipments both confirmed in Acumatica and bought as ShipStation
-//! labels, every webhook delivered three times and a few poison messages; then a DLQ redrive of
+//! labels, Magento storefront orders imported and Acumatica's stock written to the store (a few
+//! items adjusted mid-run, their availability pushes delivered three times), every webhook
+//! delivered three times and a few poison messages; then a DLQ redrive of
 //! everything that is not poison and an accounting. Exits non-zero if anything is lost, unexpected or duplicated, a total is off by a
 //! cent, or a DLQ holds anything but the poison.
 
@@ -16,10 +18,12 @@ use orderbridge::aws::schema::QueueUrls;
 use orderbridge::handlers::{deadline_from, PullSummary};
 use orderbridge_harness::aws::{unique_prefix, LocalAws};
 use orderbridge_harness::chaos::{
-    as_import_invocation, new_channel_orders, Accounting, DlqEntry, KillSwitch, KillingLedger, KillingSink,
-    KillingSource,
+    as_import_invocation, new_channel_orders, new_storefront_orders, Accounting, DlqEntry, KillSwitch, KillingLedger,
+    KillingSink, KillingSource,
 };
-use orderbridge_harness::report::erp_orders_by_import_id;
+use orderbridge_harness::report::{
+    erp_orders_by_import_id, magento_acknowledgements, push_magento_substitutions, stock_check,
+};
 use orderbridge_harness::world::{rate_limit, set_setting, World, WorldConfig};
 use orderbridge_sandbox::acumatica::{ConfirmShipment, EnterLine, EnterOrder};
 use orderbridge_sandbox::shipstation::CreateShipments;
@@ -33,6 +37,10 @@ struct Args {
     /// Orders seeded (70 % Sellercloud, 30 % BigCommerce).
     #[arg(long, default_value_t = 10_000)]
     orders: usize,
+    /// Storefront orders seeded in Magento besides (default: one per 10 channel orders, at least
+    /// 10); those in `processing` (about 60 %) are imported.
+    #[arg(long)]
+    magento_orders: Option<usize>,
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Share of invocations killed at each kill point.
@@ -303,7 +311,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         seed: args.seed,
         sellercloud_orders: args.orders * 7 / 10,
         bigcommerce_orders: args.orders - args.orders * 7 / 10,
-        magento_orders: 0,
+        magento_orders: args.magento_orders.unwrap_or_else(|| (args.orders / 10).max(10)),
         shipstation_orders: 0,
         ..SandboxConfig::default()
     };
@@ -332,6 +340,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         }
     });
     let mut world = World::start(config).await?;
+    // The items Acumatica knows under another ID than the storefront's SKU, substituted in the
+    // mg-store mapping, so every processing storefront order can import.
+    push_magento_substitutions(&world).await?;
     let switch = KillSwitch::new(args.kill_rate, args.seed);
     world.app.pull.ledger = Arc::new(KillingLedger { inner: world.app.pull.ledger.clone(), switch: switch.clone() });
     world.app.import.ledger =
@@ -348,9 +359,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     world.route_shipstation_notifications(Some(3));
 
     let expected = new_channel_orders(&world.sandbox);
+    let storefront = new_storefront_orders(&world.sandbox);
+    // Storefront orders there before the run: any other Magento order must be an ERP order.
+    let seeded_in_magento: std::collections::BTreeSet<i64> =
+        world.sandbox.state().magento().orders.keys().copied().collect();
     println!(
-        "Chaos: {} new channel orders, kill rate {} per point, faults {:?}",
+        "Chaos: {} new channel orders and {} Magento storefront orders, kill rate {} per point, faults {:?}",
         expected.len(),
+        storefront.len(),
         args.kill_rate,
         faults()
     );
@@ -379,7 +395,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
              {imported} orders in the ERP",
             started.elapsed().as_secs_f64()
         );
-        if (imported >= expected.len() && enqueued == 0) || Instant::now() > limit {
+        if (imported >= expected.len() + storefront.len() && enqueued == 0) || Instant::now() > limit {
             break;
         }
         if enqueued == 0 {
@@ -387,6 +403,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             tokio::time::sleep(Duration::from_secs(5)).await;
         }
     }
+
+    // Stock: a few items both catalogues sell get a new on-hand in Acumatica; its availability
+    // push notifications (three copies each) reach status-push with the shipments below.
+    let adjusted = adjust_stock(&world, (args.orders / 50).max(5))?;
+    println!(
+        "  {:>6.0} s: {adjusted} items adjusted in Acumatica (availability pushes to the Magento store)",
+        started.elapsed().as_secs_f64()
+    );
 
     // ERP-originated orders for the Magento storefront: half paid at once (they qualify now), half
     // left unpaid (skipped) and paid after the shipments below; every push notification comes
@@ -547,6 +571,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         charges_wrong.len()
     );
 
+    // Stock: after everything above moved Acumatica's availability (imports allocate, confirmed
+    // shipments issue), catch-up polls under the same faults until Magento holds Acumatica's
+    // available quantity for every item both sell, or 20 polls.
+    let mut stock_passes = 0;
+    let mut stock = stock_check(&world.sandbox, "default");
+    while stock_passes < 20 {
+        stock_passes += 1;
+        let _ = world.status.run_catch_up().await;
+        drain(&world, Which::Shipments, limit).await;
+        stock = stock_check(&world.sandbox, "default");
+        if stock.differing.is_empty() {
+            break;
+        }
+    }
+    println!(
+        "  {:>6.0} s: stock: {stock_passes} catch-up polls, {} items differ",
+        started.elapsed().as_secs_f64(),
+        stock.differing.len()
+    );
+
     // Accounting.
     let state = world.sandbox.state();
     let erp = erp_orders_by_import_id(&world.sandbox);
@@ -560,6 +604,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         export_expected: exports.len(),
         charges_wrong,
         charge_passes,
+        storefront_seen: storefront.len(),
+        stock_compared: stock.compared,
+        stock_differing: stock.differing,
+        stock_not_sold: stock.not_sold,
+        stock_adjusted: adjusted,
+        stock_writes: state.magento_stock_writes().len(),
+        stock_passes,
         ..Accounting::default()
     };
     for (import_id, total) in &expected {
@@ -585,7 +636,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         };
         a.acknowledged += usize::from(acknowledged);
     }
-    a.unexpected = erp.keys().filter(|k| !expected.contains_key(*k)).cloned().collect();
+    a.unexpected = erp.keys().filter(|k| !k.starts_with("MG-") && !expected.contains_key(*k)).cloned().collect();
+    for (import_id, total) in &storefront {
+        let Some(orders) = erp.get(import_id) else {
+            a.storefront_lost.push(import_id.clone());
+            continue;
+        };
+        a.storefront_created += 1;
+        if orders.len() > 1 {
+            a.storefront_duplicates.push(format!("{import_id} ×{}", orders.len()));
+        }
+        let got = decimal(&orders[0]["OrderTotal"]);
+        if got != *total {
+            a.storefront_wrong_totals.push(format!("{import_id}: {got} != {total}"));
+        }
+        let nbr = orders[0]["OrderNbr"]["value"].as_str().unwrap_or_default();
+        let entity: i64 = import_id[3..].parse().unwrap_or_default();
+        let order = state.magento().orders.get(&entity).cloned().unwrap_or_default();
+        // A comment whose reply was lost may be posted again: at least one names the ERP order.
+        a.storefront_acknowledged += usize::from(magento_acknowledgements(&order).iter().any(|c| c.contains(nbr)));
+    }
+    a.storefront_unexpected =
+        erp.keys().filter(|k| k.starts_with("MG-") && !storefront.contains_key(*k)).cloned().collect();
     for (import_id, tracking) in &shipped {
         let on_channel = if let Some(id) = import_id.strip_prefix("SC-").and_then(|i| i.parse::<i64>().ok()) {
             state
@@ -599,6 +671,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
                 .orders
                 .get(&id)
                 .is_some_and(|o| o.shipments.iter().any(|s| s["tracking_number"].as_str() == Some(tracking)))
+        } else if let Some(id) = import_id.strip_prefix("MG-").and_then(|i| i.parse::<i64>().ok()) {
+            let on_order = magento_tracks_of(state, id).iter().filter(|t| *t == tracking).count();
+            if on_order > 1 {
+                a.tracking_duplicates.push(format!("Magento {tracking} ×{on_order}"));
+            }
+            on_order > 0
         } else {
             false
         };
@@ -637,7 +715,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     a.erp_origin_unexpected = state
         .magento()
         .orders
-        .values()
+        .iter()
+        .filter(|(id, _)| !seeded_in_magento.contains(*id))
+        .map(|(_, o)| o)
         .filter(|o| !erp_entered.iter().any(|(number, ..)| o["ext_order_id"].as_str() == Some(number.as_str())))
         .map(|o| format!("Magento order {} ({})", o["increment_id"], o["ext_order_id"]))
         .collect();
@@ -705,4 +785,45 @@ fn export_shipments(world: &World, n: usize) -> Result<Vec<(String, String)>, St
         out.push((shipment_nbr, format!("1ZEXP{:013}", i + 1)));
     }
     Ok(out)
+}
+
+/// Tracking numbers on the shipments of Magento order `entity_id`.
+fn magento_tracks_of(state: &orderbridge_sandbox::SharedState, entity_id: i64) -> Vec<String> {
+    state
+        .magento()
+        .shipments
+        .values()
+        .filter(|s| s["order_id"].as_i64() == Some(entity_id))
+        .flat_map(|s| s["tracks"].as_array().cloned().unwrap_or_default())
+        .filter_map(|t| t["track_number"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Gives `n` items that both Acumatica and the Magento store hold a new on-hand in Acumatica's
+/// `MAIN` warehouse (one adjustment, one availability push notification); returns how many.
+fn adjust_stock(world: &World, n: usize) -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
+    let items: Vec<String> = {
+        let state = world.sandbox.state();
+        let mg = state.magento();
+        let both: Vec<String> = state
+            .seed_data()
+            .products
+            .iter()
+            .filter(|p| p.erp_inventory_id == p.sku && mg.products.contains_key(&p.sku))
+            .map(|p| p.sku.clone())
+            .collect();
+        let step = (both.len() / n.max(1)).max(1);
+        both.into_iter().step_by(step).take(n).collect()
+    };
+    let rows: Vec<orderbridge_sandbox::acumatica::StockAdjustment> = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            // Every fifth goes out of stock; the rest get a new level.
+            let qty = if i % 5 == 4 { 0 } else { 60 + 7 * i as i64 };
+            serde_json::from_value(json!({ "InventoryID": item, "WarehouseID": "MAIN", "QtyOnHand": qty }))
+        })
+        .collect::<Result<_, _>>()?;
+    world.sandbox.state().acumatica_adjust_stock(&rows)?;
+    Ok(rows.len())
 }

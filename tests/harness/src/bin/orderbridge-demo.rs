@@ -1,15 +1,18 @@
-//! `make demo`: a real sync on this machine. Seeds orders in the Sellercloud and BigCommerce
-//! sandboxes, runs the order-pull and order-import handlers (the code the Lambdas run) against
-//! the local emulator until everything settles, then ships every order in the ERP sandbox and
-//! runs shipment-webhook and status-push until the tracking is on each channel order, and prints
-//! what happened.
+//! `make demo`: a real sync on this machine. Seeds orders in the Sellercloud, BigCommerce and
+//! Magento sandboxes, runs the order-pull and order-import handlers (the code the Lambdas run)
+//! against the local emulator until everything settles, writes Acumatica's stock to the Magento
+//! store, then ships every order in the ERP sandbox and runs shipment-webhook and status-push
+//! until the tracking is on each channel order, and prints what happened.
 
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use orderbridge::model::ConnectionId;
 use orderbridge_harness::drive::{drain_shipments, settle_orders};
-use orderbridge_harness::report::{erp_orders_by_import_id, import_counts, log_since, print_log_tail};
+use orderbridge_harness::report::{
+    erp_orders_by_import_id, import_counts, json_decimal, log_since, magento_acknowledgements, magento_importable,
+    magento_tracks, print_log_tail, push_magento_substitutions, renamed_items, stock_check,
+};
 use orderbridge_harness::world::{World, WorldConfig};
 use orderbridge_sandbox::acumatica::{ConfirmShipment, EnterLine, EnterOrder};
 use orderbridge_sandbox::{SandboxConfig, Vendor};
@@ -23,6 +26,9 @@ struct Args {
     /// Orders seeded in the BigCommerce sandbox.
     #[arg(long, default_value_t = 20)]
     bigcommerce_orders: usize,
+    /// Storefront orders seeded in the Magento sandbox (those in `processing` are imported).
+    #[arg(long, default_value_t = 30)]
+    magento_orders: usize,
     /// Seed of the generated data.
     #[arg(long, default_value_t = 7)]
     seed: u64,
@@ -46,7 +52,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         seed: args.seed,
         sellercloud_orders: args.sellercloud_orders,
         bigcommerce_orders: args.bigcommerce_orders,
-        magento_orders: 0,
+        magento_orders: args.magento_orders,
         shipstation_orders: 0,
         ..SandboxConfig::default()
     };
@@ -64,6 +70,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         world.aws.resources.state_table,
         world.aws.resources.log_table
     );
+    // Storefront lines carry only the SKU: the items Acumatica knows under another InventoryID
+    // are substituted in the mg-store mapping (else those orders fail by name until it is fixed).
+    let substituted = push_magento_substitutions(&world).await?;
+    let mg_expected = magento_importable(&world.sandbox);
+    let renamed = renamed_items(&world.sandbox);
+    let mg_renamed = mg_expected
+        .values()
+        .filter(|o| {
+            o["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|i| i["sku"].as_str().is_some_and(|s| renamed.contains_key(s)))
+        })
+        .count();
     println!("Syncing...");
 
     let clock = Instant::now();
@@ -85,16 +106,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         drive.deliveries,
         drive.failed_deliveries
     );
-    println!("  {:<10} {:>9} {:>7} {:>22}", "connection", "imported", "failed", "attempts retried later");
+    println!(
+        "  {:<10} {:>7} {:>9} {:>7} {:>22}",
+        "connection", "listed", "imported", "failed", "attempts retried later"
+    );
     for c in &connections {
         let n = counts.get(c.as_str()).cloned().unwrap_or_default();
-        println!("  {:<10} {:>9} {:>7} {:>22}", c.as_str(), n.imported, n.failed.len(), n.retried);
+        let listed = entries
+            .iter()
+            .filter(|e| e.action == "import_order" && e.connection == *c)
+            .map(|e| e.entity_id.as_str())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        println!("  {:<10} {:>7} {:>9} {:>7} {:>22}", c.as_str(), listed, n.imported, n.failed.len(), n.retried);
     }
     println!("  orders seen in the channels and enqueued: {}", drive.enqueued);
     println!(
         "  ERP sales orders: {} (duplicates by Import ID: {duplicates})",
         erp.values().map(Vec::len).sum::<usize>()
     );
+    let mg_ok = magento_imports(&world, &erp, &mg_expected, mg_renamed, substituted);
     let failures: Vec<(String, String, String)> = counts
         .iter()
         .flat_map(|(c, n)| n.failed.iter().map(move |(id, why)| (c.clone(), id.clone(), why.clone())))
@@ -113,10 +144,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         };
         let sc = counts.get("sc-main").map_or(0, |n| n.imported);
         let bc = counts.get("bc-store").map_or(0, |n| n.imported);
+        let mg = counts.get("mg-store").map_or(0, |n| n.imported);
         let (erp, erp_429) = per_order(Vendor::Acumatica, imported);
         let (scp, sc_429) = per_order(Vendor::Sellercloud, sc);
         let (bcp, bc_429) = per_order(Vendor::Bigcommerce, bc);
-        println!("  API calls per imported order: Acumatica {erp:.2} ({erp_429} answered 429), Sellercloud {scp:.2} ({sc_429}), BigCommerce {bcp:.2} ({bc_429})");
+        let (mgp, mg_429) = per_order(Vendor::Magento, mg);
+        println!(
+            "  API calls per imported order: Acumatica {erp:.2} ({erp_429} answered 429), Sellercloud {scp:.2} ({sc_429}), \
+             BigCommerce {bcp:.2} ({bc_429}), Magento {mgp:.2} ({mg_429})"
+        );
         println!(
             "  Throughput: {:.2} orders/s with the vendors' default limits",
             imported as f64 / elapsed.as_secs_f64()
@@ -124,6 +160,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     }
     println!("  Settled: {}", if drive.settled { "yes" } else { "NO (limit reached)" });
 
+    let stocked = stock_to_magento(&world).await?;
     let shipped = ship_back(&world, args.limit_secs).await?;
     let published = erp_orders_to_magento(&world, args.erp_orders, args.limit_secs).await?;
     let followed = followups(&mut world).await?;
@@ -131,11 +168,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     println!();
     println!("Last connector-log lines:");
     let mut all = connections.clone();
-    all.extend(["acumatica", "mg-store"].into_iter().filter_map(|c| ConnectionId::parse(c).ok()));
+    for c in ["acumatica", "mg-store"].into_iter().filter_map(|c| ConnectionId::parse(c).ok()) {
+        if !all.contains(&c) {
+            all.push(c);
+        }
+    }
     let entries = log_since(world.app.log(), &all, started_at).await;
     print_log_tail(&entries, 12);
     world.shutdown().await;
-    if !drive.settled || duplicates > 0 || !shipped || !published || !followed || !exported {
+    if !drive.settled || duplicates > 0 || !mg_ok || !stocked || !shipped || !published || !followed || !exported {
         std::process::exit(1);
     }
     Ok(())
@@ -148,7 +189,7 @@ async fn ship_back(world: &World, limit_secs: u64) -> Result<bool, Box<dyn std::
     println!();
     println!("Shipping back: confirming one shipment per imported order in the ERP sandbox...");
     world.route_acumatica_pushes(Some(1));
-    let vendors = [Vendor::Acumatica, Vendor::Sellercloud, Vendor::Bigcommerce];
+    let vendors = [Vendor::Acumatica, Vendor::Sellercloud, Vendor::Bigcommerce, Vendor::Magento];
     let calls_before: Vec<u64> = vendors.iter().map(|v| world.sandbox.state().request_count(*v).total).collect();
     let erp = erp_orders_by_import_id(&world.sandbox);
     let started = Instant::now();
@@ -184,6 +225,14 @@ async fn ship_back(world: &World, limit_secs: u64) -> Result<bool, Box<dyn std::
         .count();
     let bc_duplicates =
         state.duplicates(Vendor::Bigcommerce).get("tracking_number").map_or(0, std::collections::BTreeMap::len);
+    // Storefront orders imported from Magento get their tracking as Magento shipments.
+    let (mut on_magento, mut mg_duplicates) = (0usize, 0usize);
+    for id in erp.keys().filter_map(|k| k.strip_prefix("MG-")?.parse::<i64>().ok()) {
+        let tracks: Vec<String> = magento_tracks(&world.sandbox, id).into_iter().filter(|t| ours(t)).collect();
+        on_magento += usize::from(!tracks.is_empty());
+        let distinct: std::collections::BTreeSet<&String> = tracks.iter().collect();
+        mg_duplicates += tracks.len() - distinct.len();
+    }
     let connections: Vec<ConnectionId> = world.status.channels.keys().cloned().collect();
     let since = chrono::Utc::now() - chrono::Duration::hours(1);
     for e in log_since(world.status.log.as_ref(), &connections, since).await {
@@ -200,7 +249,8 @@ async fn ship_back(world: &World, limit_secs: u64) -> Result<bool, Box<dyn std::
         handler.len()
     );
     println!(
-        "  Sellercloud orders with tracking: {on_sellercloud}; BigCommerce shipments: {on_bigcommerce} (duplicates: {bc_duplicates})"
+        "  Sellercloud orders with tracking: {on_sellercloud}; BigCommerce shipments: {on_bigcommerce} (duplicates: {bc_duplicates}); \
+         Magento orders with tracking: {on_magento} (duplicates: {mg_duplicates})"
     );
     let calls: Vec<f64> = vendors
         .iter()
@@ -208,17 +258,22 @@ async fn ship_back(world: &World, limit_secs: u64) -> Result<bool, Box<dyn std::
         .map(|(v, before)| (world.sandbox.state().request_count(*v).total - before) as f64 / confirmed.max(1) as f64)
         .collect();
     println!(
-        "  API calls per shipment (tracking + status): Acumatica {:.2}, Sellercloud {:.2} per SC order, BigCommerce {:.2} per BC order",
+        "  API calls per shipment (tracking + status): Acumatica {:.2}, Sellercloud {:.2} per SC order, BigCommerce {:.2} per BC order, \
+         Magento {:.2} per MG order",
         calls[0],
         calls[1] * confirmed as f64 / on_sellercloud.max(1) as f64,
-        calls[2] * confirmed as f64 / on_bigcommerce.max(1) as f64
+        calls[2] * confirmed as f64 / on_bigcommerce.max(1) as f64,
+        calls[3] * confirmed as f64 / on_magento.max(1) as f64
     );
     println!(
         "  All {confirmed} pushed {:.1} s after the first confirmation ({} status-push batches)",
         elapsed.as_secs_f64(),
         drive.batches
     );
-    Ok(drive.settled && on_sellercloud + on_bigcommerce == confirmed && bc_duplicates == 0)
+    Ok(drive.settled
+        && on_sellercloud + on_bigcommerce + on_magento == confirmed
+        && bc_duplicates == 0
+        && mg_duplicates == 0)
 }
 
 /// Lets the push notifications arrive, then drains status-push until nothing new comes.
@@ -364,7 +419,10 @@ async fn followups(world: &mut World) -> Result<bool, Box<dyn std::error::Error 
         settled["charges"]["unchanged"],
         mismatched.len() + mismatched_after.len()
     );
-    let values = personal_data_only_of(&world.sandbox, &ids, &[]);
+    // Buyers who also ordered in the Magento store (whose connection keeps personal data) keep theirs.
+    let magento_values = magento_personal_values(world);
+    let mut values = personal_data_only_of(&world.sandbox, &ids, &[]);
+    values.retain(|v| !magento_values.contains(&v.to_lowercase()));
     let stored_before = find_stored(&world.aws, &values).await.len();
     world.status.clock = std::sync::Arc::new(orderbridge_harness::followups::LaterClock(chrono::Duration::days(31)));
     let later =
@@ -475,4 +533,181 @@ async fn shipstation_export(world: &World, limit_secs: u64) -> Result<bool, Box<
         all_calls.1 as f64 / 3.0
     );
     Ok(once == 3 && confirmed == 3)
+}
+
+/// Every string a Magento order carries, lowercased (names, emails, phones, streets among them).
+fn magento_personal_values(world: &World) -> std::collections::BTreeSet<String> {
+    fn strings(v: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {
+        match v {
+            serde_json::Value::String(s) => {
+                out.insert(s.to_lowercase());
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| strings(v, out)),
+            serde_json::Value::Object(o) => {
+                // Names are also stored joined ("First Last").
+                for (first, last) in [("firstname", "lastname"), ("customer_firstname", "customer_lastname")] {
+                    if let (Some(f), Some(l)) =
+                        (o.get(first).and_then(|v| v.as_str()), o.get(last).and_then(|v| v.as_str()))
+                    {
+                        out.insert(format!("{f} {l}").to_lowercase());
+                    }
+                }
+                o.values().for_each(|v| strings(v, out));
+            }
+            _ => {}
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    for order in world.sandbox.state().magento().orders.values() {
+        strings(order, &mut out);
+    }
+    out
+}
+
+/// Checks and prints the Magento storefront orders of the import: each `processing` order
+/// imported once, its total to the cent, acknowledged with a comment naming its ERP order.
+fn magento_imports(
+    world: &World,
+    erp: &std::collections::BTreeMap<String, Vec<serde_json::Value>>,
+    expected: &std::collections::BTreeMap<i64, serde_json::Value>,
+    renamed: usize,
+    substituted: usize,
+) -> bool {
+    let (mut once, mut to_the_cent, mut acknowledged, mut problems) = (0usize, 0usize, 0usize, Vec::new());
+    for (id, order) in expected {
+        let import_id = format!("MG-{id}");
+        let Some(created) = erp.get(&import_id) else {
+            problems.push(format!("{import_id} not in the ERP"));
+            continue;
+        };
+        if created.len() == 1 {
+            once += 1;
+        } else {
+            problems.push(format!("{import_id} ×{}", created.len()));
+        }
+        let total = json_decimal(&created[0]["OrderTotal"]["value"]);
+        if total == json_decimal(&order["grand_total"]).round_dp(2) {
+            to_the_cent += 1;
+        } else {
+            problems.push(format!("{import_id}: ERP total {total} != {}", order["grand_total"]));
+        }
+        let nbr = created[0]["OrderNbr"]["value"].as_str().unwrap_or_default();
+        let now = world.sandbox.state().magento().orders.get(id).cloned().unwrap_or_default();
+        let acks = magento_acknowledgements(&now);
+        if acks.len() == 1 && acks[0].contains(nbr) {
+            acknowledged += 1;
+        } else {
+            problems.push(format!("{import_id}: acknowledgements {acks:?}"));
+        }
+    }
+    let unexpected =
+        erp.keys().filter(|k| k.starts_with("MG-") && !expected.contains_key(&k[3..].parse::<i64>().unwrap_or(0)));
+    problems.extend(unexpected.map(|k| format!("{k} imported but not a processing storefront order")));
+    println!(
+        "  mg-store storefront orders: {} processing ({renamed} with an item Acumatica knows by another ID; \
+         {substituted} substitutions in the mapping): {once} imported once, {to_the_cent} totals to the cent, \
+         {acknowledged} acknowledged with a comment naming the ERP order",
+        expected.len()
+    );
+    for p in problems.iter().take(10) {
+        println!("    PROBLEM: {p}");
+    }
+    problems.is_empty()
+}
+
+/// Stock Acumatica → Magento (mg-store, MSI source `default`): the first catch-up poll writes the
+/// quantities that differ; then three items are adjusted in Acumatica and the next poll writes
+/// exactly those. Returns whether it did, and whether Magento then holds Acumatica's available
+/// quantity for every item both sell.
+async fn stock_to_magento(world: &World) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
+    use orderbridge_sandbox::acumatica::StockAdjustment;
+    use rust_decimal::Decimal;
+    println!();
+    println!("Stock Acumatica → Magento (mg-store, MSI source default, catch-up poll of status-push):");
+    let stock_of =
+        |poll: &orderbridge::handlers::PollSummary| poll.stock.iter().find(|s| s.connection == "mg-store").cloned();
+    let first = world.status.run_catch_up().await;
+    let Some(report) = stock_of(&first).and_then(|s| s.report) else {
+        println!("  FAILED: no stock report for mg-store: {:?}", stock_of(&first).and_then(|s| s.error));
+        return Ok(false);
+    };
+    println!(
+        "  stock → mg-store: {} quantities written, {} unchanged, {} unknown SKUs (of {} items read as changed)",
+        report.written, report.unchanged, report.unknown, report.changed
+    );
+    let check = stock_check(&world.sandbox, "default");
+    println!(
+        "  Magento quantity = Acumatica available for {} of {} items both sell ({} ERP items not sold in the store)",
+        check.compared - check.differing.len(),
+        check.compared,
+        check.not_sold
+    );
+    // Three items both sell, adjusted in Acumatica (no push routed: the next poll finds them).
+    let items: Vec<String> = {
+        let state = world.sandbox.state();
+        let mg = state.magento();
+        state
+            .seed_data()
+            .products
+            .iter()
+            .filter(|p| p.erp_inventory_id == p.sku && mg.products.contains_key(&p.sku))
+            .take(3)
+            .map(|p| p.sku.clone())
+            .collect()
+    };
+    let on_hand = [Decimal::from(250), Decimal::ZERO, Decimal::from(40)];
+    let rows: Vec<StockAdjustment> = items
+        .iter()
+        .zip(on_hand)
+        .map(|(item, qty)| {
+            serde_json::from_value(serde_json::json!({ "InventoryID": item, "WarehouseID": "MAIN", "QtyOnHand": qty }))
+        })
+        .collect::<Result<_, _>>()?;
+    let writes_before = world.sandbox.state().magento_stock_writes().len();
+    world.sandbox.state().acumatica_adjust_stock(&rows)?;
+    let second = world.status.run_catch_up().await;
+    let report = stock_of(&second).and_then(|s| s.report).unwrap_or_default();
+    let writes: Vec<serde_json::Value> =
+        world.sandbox.state().magento_stock_writes().into_iter().skip(writes_before).collect();
+    let expected: Vec<(String, Decimal)> = {
+        let state = world.sandbox.state();
+        let ac = state.acumatica();
+        items
+            .iter()
+            .map(|item| {
+                let available: Decimal =
+                    ac.availability().iter().filter(|a| &a.inventory_id == item).map(|a| a.available()).sum();
+                (item.clone(), available.max(Decimal::ZERO))
+            })
+            .collect()
+    };
+    let exact = writes.len() == expected.len()
+        && expected.iter().all(|(item, qty)| {
+            writes.iter().any(|w| w["sku"] == item.as_str() && json_decimal(&w["quantity"]) == *qty)
+        });
+    let shown: Vec<String> = writes
+        .iter()
+        .map(|w| {
+            format!(
+                "{}={}{}",
+                w["sku"].as_str().unwrap_or_default(),
+                json_decimal(&w["quantity"]).normalize(),
+                if w["status"] == 0 { " (out of stock)" } else { "" }
+            )
+        })
+        .collect();
+    println!(
+        "  {} items adjusted in Acumatica (on hand {}); next poll: {} written ({}), {} unchanged — {}",
+        items.len(),
+        items.iter().zip(on_hand).map(|(i, q)| format!("{i} → {q}")).collect::<Vec<_>>().join(", "),
+        report.written,
+        shown.join(", "),
+        report.unchanged,
+        if exact { "exactly those" } else { "NOT exactly those" }
+    );
+    let after = stock_check(&world.sandbox, "default");
+    for d in after.differing.iter().take(5) {
+        println!("    DIFFERS: {d}");
+    }
+    Ok(exact && after.differing.is_empty() && check.differing.is_empty())
 }
