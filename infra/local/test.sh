@@ -26,7 +26,7 @@ source .local/stack.env
 echo "== cargo test (emulator at $AWS_ENDPOINT_URL)"
 cargo test --workspace --locked
 # The exactly-once proof on a small N against the same emulator (`make chaos` runs 10,000).
-# `cargo test` above built the binary; about 2 minutes here.
+# `cargo test` above built the binary; about 4 minutes here.
 echo "== orderbridge-chaos --orders ${CHAOS_CI_ORDERS:-150}"
 "$CARGO_TARGET_DIR/debug/orderbridge-chaos" --orders "${CHAOS_CI_ORDERS:-150}" --seed 1 --limit-secs 900
 # Every fuzz target for a short while from its seeds (`make fuzz` runs 10 million executions each).
