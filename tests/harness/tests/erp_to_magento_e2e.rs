@@ -35,7 +35,16 @@ async fn world(prefix: &str, sellercloud_orders: usize) -> World {
     };
     let mut world_config = WorldConfig::demo(&orderbridge_harness::aws::unique_prefix(prefix), config);
     world_config.queue_timing = Some((2, 8));
+    world_config.tweak_connections = Some(without_stock);
     World::start(world_config).await.unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// These tests follow Magento's own stock through the direct route (what a shipment deducts);
+/// the store's stock from Acumatica (`magento_stock_e2e`) would overwrite it on every poll.
+fn without_stock(connections: &mut orderbridge::connections::Connections) {
+    for c in connections.connections.iter_mut().filter(|c| c.kind == "magento") {
+        c.settings.remove("stock");
+    }
 }
 
 /// The walkthrough's order as a user enters it in SO301000.
