@@ -147,8 +147,15 @@ pub fn webhook_acumatica(data: &[u8]) {
     for event in &events {
         let size = serde_json::to_vec(event).map_or(usize::MAX, |b| b.len());
         assert!(size <= MAX_EVENT_MESSAGE, "an event of {size} bytes does not fit a queue message");
-        let InboundEvent::ErpChanged { shipments: s, orders: o } = &event.event else {
-            panic!("an Acumatica push is an ErpChanged event: {event:?}")
+        let (s, o) = match &event.event {
+            InboundEvent::ErpChanged { shipments, orders } => (shipments, orders),
+            // An availability query's rows: items named once each, a few hundred per event.
+            InboundEvent::StockChanged { items } => {
+                let distinct: std::collections::BTreeSet<&String> = items.iter().collect();
+                assert!(!items.is_empty() && distinct.len() == items.len() && items.len() <= 500, "{event:?}");
+                continue;
+            }
+            other => panic!("an Acumatica push is an ErpChanged or StockChanged event: {other:?}"),
         };
         assert!(s.len() + o.len() <= MAX_KEYS_PER_EVENT, "an event naming {} keys", s.len() + o.len());
         shipments.extend(s.iter().cloned());
