@@ -53,6 +53,26 @@ impl DynamoLedger {
         super::dynamo_error(operation, &self.table, source)
     }
 
+    /// A conditional write whose condition failing means "already done" (written before, or no
+    /// longer ours to change): Ok either way; other errors are the operation's.
+    fn done_unless_refused<O, E, R>(
+        &self,
+        operation: &'static str,
+        result: Result<O, SdkError<E, R>>,
+    ) -> Result<(), LedgerError>
+    where
+        E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().and_then(|se| se.code()) == Some("ConditionalCheckFailedException") => {
+                Ok(())
+            }
+            Err(e) => Err(self.err(operation, e)),
+        }
+    }
+
     async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, LedgerError> {
         let out = self
             .client
@@ -290,12 +310,8 @@ impl Claims for DynamoLedger {
             .expression_attribute_values(":in_progress", s("in_progress"))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            // Someone else holds it now, or it finished: nothing of ours to release.
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
-            Err(e) => Err(self.err("UpdateItem", e)),
-        }
+        // Someone else holds it now, or it finished: nothing of ours to release.
+        self.done_unless_refused("UpdateItem", result)
     }
 
     async fn claim_record(&self, key: &ClaimKey) -> Result<Option<ClaimRecord>, LedgerError> {
@@ -314,11 +330,7 @@ impl Claims for DynamoLedger {
             .expression_attribute_values(":failure", s(failure))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
-            Err(e) => Err(self.err("UpdateItem", e)),
-        }
+        self.done_unless_refused("UpdateItem", result)
     }
 }
 
@@ -611,11 +623,7 @@ impl FollowedOrders for DynamoLedger {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
-            Err(e) => Err(self.err("PutItem", e)),
-        }
+        self.done_unless_refused("PutItem", result)
     }
 
     async fn followed(
@@ -705,11 +713,7 @@ impl FollowedOrders for DynamoLedger {
             .expression_attribute_values(":at", epoch_millis(at))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
-            Err(e) => Err(self.err("UpdateItem", e)),
-        }
+        self.done_unless_refused("UpdateItem", result)
     }
 }
 
@@ -861,10 +865,6 @@ impl crate::ports::CustomerBindings for DynamoLedger {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
-            Err(e) => Err(self.err("PutItem", e)),
-        }
+        self.done_unless_refused("PutItem", result)
     }
 }
