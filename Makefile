@@ -34,7 +34,7 @@ demo:
 build-lambdas:
 	@DEPLOY_VENV="$$(infra/local/deploy-tools.sh)" && export PATH="$$DEPLOY_VENV/bin:$$PATH" && \
 	  rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1 || true; \
-	  cargo lambda build --release --arm64 --bin order-pull --bin order-import --bin shipment-webhook --bin status-push && \
+	  cargo lambda build --release --arm64 --bin order-pull --bin order-import --bin shipment-webhook --bin status-push --bin console && \
 	  ls -l "$(CARGO_TARGET_DIR)/lambda"/*/bootstrap
 
 ## SAM's own validation of the template (cfn-lint runs in `make test`).

@@ -5,6 +5,7 @@ pub mod aws;
 pub mod config;
 pub mod connections;
 pub mod connectors;
+pub mod console;
 pub mod error;
 pub mod flows;
 #[doc(hidden)]
@@ -13,6 +14,7 @@ pub mod handlers;
 pub mod http;
 pub mod mapping;
 pub mod model;
+pub mod ops;
 pub mod ports;
 pub mod telemetry;
 #[cfg(test)]

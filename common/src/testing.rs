@@ -414,3 +414,61 @@ impl crate::ports::CustomerBindings for MemoryLedger {
         Ok(())
     }
 }
+
+#[async_trait]
+impl crate::ports::FailedRecords for MemoryLedger {
+    async fn failed_claims(
+        &self,
+        namespace: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::ports::FailedClaim>, LedgerError> {
+        let prefix = format!("{namespace}#");
+        let mut found: Vec<_> = self
+            .claims
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|r| r.status == ClaimStatus::Failed && r.key.as_str().starts_with(&prefix))
+            .map(|r| crate::ports::FailedClaim {
+                key: r.key.clone(),
+                attempts: r.attempts,
+                failure: r.failure.clone().unwrap_or_default(),
+                updated_at: r.updated_at,
+            })
+            .collect();
+        found.sort_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    async fn skip_failed(&self, key: &ClaimKey, note: &str) -> Result<crate::ports::ClaimChange, LedgerError> {
+        let now = self.now();
+        match self.claims.lock().unwrap().get_mut(key) {
+            Some(r) if r.status == ClaimStatus::Failed => {
+                r.status = ClaimStatus::Completed;
+                r.result = Some(format!("{}{note}", crate::ports::SKIPPED_PREFIX));
+                r.updated_at = now;
+                Ok(crate::ports::ClaimChange::Done)
+            }
+            _ => Ok(crate::ports::ClaimChange::NotApplicable),
+        }
+    }
+
+    async fn reset_import(
+        &self,
+        key: &ClaimKey,
+        connection: &ConnectionId,
+        order: &ChannelOrderId,
+    ) -> Result<crate::ports::ClaimChange, LedgerError> {
+        let now = self.now();
+        let mut claims = self.claims.lock().unwrap();
+        match claims.get(key) {
+            Some(r) if r.status != ClaimStatus::InProgress || r.lease_until <= now => {
+                claims.remove(key);
+                self.bindings.lock().unwrap().remove(&(connection.clone(), order.clone()));
+                Ok(crate::ports::ClaimChange::Done)
+            }
+            _ => Ok(crate::ports::ClaimChange::NotApplicable),
+        }
+    }
+}

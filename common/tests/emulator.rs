@@ -305,6 +305,8 @@ fn log_entry(connection: &str, entity: &str, at: DateTime<Utc>, action: &str) ->
         completed_at: at + chrono::Duration::milliseconds(250),
         // Half the entries carry one, so both forms are stored and read back.
         correlation_id: entity.ends_with(['0', '2', '4', '6', '8']).then(|| format!("corr-{entity}")),
+        // Likewise a queue time on some (millisecond precision, as stored).
+        queued_at: entity.ends_with(['0', '3', '6', '9']).then(|| at - chrono::Duration::milliseconds(1500)),
     }
 }
 

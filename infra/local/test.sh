@@ -19,6 +19,9 @@ echo "== sam validate --lint"
 DEPLOY_VENV="$(infra/local/deploy-tools.sh)"
 SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 "$DEPLOY_VENV/bin/sam" validate --lint -t infra/template.yaml
 
+# The console's browser tests drive Debian's Chromium through chromedriver.
+infra/local/browser.sh
+
 trap 'infra/local/stack.sh stop' EXIT
 infra/local/stack.sh start
 # shellcheck disable=SC1091

@@ -70,6 +70,7 @@ impl DynamoConnectorLog {
                 .map_or_else(|| r.epoch_millis("started_at"), Ok)?,
             completed_at: r.epoch_millis("completed_at")?,
             correlation_id: r.opt_string("correlation_id")?,
+            queued_at: if item.contains_key("queued_at") { Some(r.epoch_millis("queued_at")?) } else { None },
         })
     }
 
@@ -129,6 +130,9 @@ impl ConnectorLog for DynamoConnectorLog {
             .item(TTL_ATTRIBUTE, epoch(expires));
         if let Some(id) = &entry.correlation_id {
             put = put.item("correlation_id", s(id));
+        }
+        if let Some(at) = entry.queued_at {
+            put = put.item("queued_at", epoch_millis(at));
         }
         put.send().await.map_err(|e| self.err("PutItem", e))?;
         Ok(())

@@ -18,8 +18,9 @@ use super::schema::TTL_ATTRIBUTE;
 use super::LedgerError;
 use crate::model::{ChannelOrderId, ConnectionId, ErpOrderRef};
 use crate::ports::{
-    Binding, BindingOrigin, Bindings, ClaimKey, ClaimLease, ClaimOutcome, ClaimRecord, ClaimStatus, Claims, Clock,
-    Cursor, Cursors, FollowedOrder, FollowedOrders, MappingStore, Markers, StoredMapping,
+    Binding, BindingOrigin, Bindings, ClaimChange, ClaimKey, ClaimLease, ClaimOutcome, ClaimRecord, ClaimStatus,
+    Claims, Clock, Cursor, Cursors, FailedClaim, FailedRecords, FollowedOrder, FollowedOrders, MappingStore, Markers,
+    StoredMapping, SKIPPED_PREFIX,
 };
 
 const CLAIM_SK: &str = "CLAIM";
@@ -91,6 +92,11 @@ impl DynamoLedger {
         format!("CLAIM#{key}")
     }
 
+    /// The failed-claims index partition of a claim key (`FAILED#IMPORT` for `IMPORT#…`).
+    fn failed_pk(key: &str) -> String {
+        format!("FAILED#{}", key.split('#').next().unwrap_or(key))
+    }
+
     fn read_claim(&self, key: &ClaimKey, item: &Item) -> Result<ClaimRecord, LedgerError> {
         let r = ItemReader::new(item, &self.table);
         let status = match r.string("status")?.as_str() {
@@ -127,13 +133,22 @@ impl DynamoLedger {
     ) -> Result<(), LedgerError> {
         let now = self.clock.now();
         let other = if field == "result" { "failure" } else { "result" };
-        let result = self
-            .client
-            .update_item()
+        // A failed claim is indexed under `FAILED#{namespace}` (a sparse index: only failed
+        // claims carry gsi1 keys), so the operator's inbox is one Query, not a Scan.
+        let mut request = self.client.update_item();
+        let expression = if status == "failed" {
+            request = request
+                .expression_attribute_values(":failed_pk", s(Self::failed_pk(lease.key.as_str())))
+                .expression_attribute_values(":key", s(lease.key.as_str()));
+            "SET #status = :status, #field = :value, updated_at = :now, gsi1pk = :failed_pk, gsi1sk = :key REMOVE #other"
+        } else {
+            "SET #status = :status, #field = :value, updated_at = :now REMOVE #other, gsi1pk, gsi1sk"
+        };
+        let result = request
             .table_name(&self.table)
             .key("pk", s(Self::claim_pk(&lease.key)))
             .key("sk", s(CLAIM_SK))
-            .update_expression("SET #status = :status, #field = :value, updated_at = :now REMOVE #other")
+            .update_expression(expression)
             .condition_expression("#owner = :owner")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#field", field)
@@ -241,7 +256,7 @@ impl Claims for DynamoLedger {
             .table_name(&self.table)
             .key("pk", s(Self::claim_pk(key)))
             .key("sk", s(CLAIM_SK))
-            .update_expression("SET #status = :in_progress, #owner = :owner, lease_until = :lease_until, updated_at = :now ADD attempts :one")
+            .update_expression("SET #status = :in_progress, #owner = :owner, lease_until = :lease_until, updated_at = :now ADD attempts :one REMOVE gsi1pk, gsi1sk")
             .condition_expression(
                 "attribute_not_exists(pk) OR #status = :failed OR (#status = :in_progress AND lease_until <= :now)",
             )
@@ -866,5 +881,133 @@ impl crate::ports::CustomerBindings for DynamoLedger {
             .send()
             .await;
         self.done_unless_refused("PutItem", result)
+    }
+}
+
+#[async_trait]
+impl FailedRecords for DynamoLedger {
+    async fn failed_claims(&self, namespace: &str, limit: usize) -> Result<Vec<FailedClaim>, LedgerError> {
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(BINDING_INDEX)
+                .key_condition_expression("gsi1pk = :pk")
+                .expression_attribute_values(":pk", s(Self::failed_pk(namespace)))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| self.err("Query", e))?;
+            for item in out.items() {
+                let r = ItemReader::new(item, &self.table);
+                let stored = r.string("gsi1sk")?;
+                let (ns, rest) = stored.split_once('#').unwrap_or((stored.as_str(), ""));
+                let record = self.read_claim(&ClaimKey::other(ns, rest), item)?;
+                // The index is eventually consistent: a claim retried a moment ago may still show.
+                if record.status != ClaimStatus::Failed {
+                    continue;
+                }
+                found.push(FailedClaim {
+                    key: record.key,
+                    attempts: record.attempts,
+                    failure: record.failure.unwrap_or_default(),
+                    updated_at: record.updated_at,
+                });
+                if found.len() >= limit {
+                    return Ok(found);
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(found);
+            }
+        }
+    }
+
+    async fn skip_failed(&self, key: &ClaimKey, note: &str) -> Result<ClaimChange, LedgerError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(Self::claim_pk(key)))
+            .key("sk", s(CLAIM_SK))
+            .update_expression("SET #status = :completed, #result = :result, updated_at = :now REMOVE gsi1pk, gsi1sk")
+            .condition_expression("#status = :failed")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#result", "result")
+            .expression_attribute_values(":completed", s("completed"))
+            .expression_attribute_values(":failed", s("failed"))
+            .expression_attribute_values(":result", s(format!("{SKIPPED_PREFIX}{note}")))
+            .expression_attribute_values(":now", epoch_millis(self.clock.now()))
+            .send()
+            .await;
+        changed(result.map(|_| ()), |e| self.err("UpdateItem", e))
+    }
+
+    async fn reset_import(
+        &self,
+        key: &ClaimKey,
+        connection: &ConnectionId,
+        order: &ChannelOrderId,
+    ) -> Result<ClaimChange, LedgerError> {
+        use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
+        let build = |e: aws_sdk_dynamodb::error::BuildError| LedgerError::Corrupt {
+            table: self.table.clone(),
+            key: key.to_string(),
+            detail: e.to_string(),
+        };
+        // One transaction: a claim forgotten while its binding stayed would make the next import
+        // bind a new ERP order against the old binding (a conflict), and the reverse would make
+        // the pull acknowledge the order again instead of importing it.
+        let claim = Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s(Self::claim_pk(key)))
+            .key("sk", s(CLAIM_SK))
+            .condition_expression("attribute_exists(pk) AND (#status <> :in_progress OR lease_until <= :now)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":in_progress", s("in_progress"))
+            .expression_attribute_values(":now", epoch_millis(self.clock.now()))
+            .build()
+            .map_err(build)?;
+        let binding = Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s(Self::binding_pk(connection, order)))
+            .key("sk", s(BINDING_SK))
+            .build()
+            .map_err(build)?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(claim).build())
+            .transact_items(TransactWriteItem::builder().delete(binding).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(ClaimChange::Done),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_transaction_canceled_exception()) => {
+                Ok(ClaimChange::NotApplicable)
+            }
+            Err(e) => Err(self.err("TransactWriteItems", e)),
+        }
+    }
+}
+
+/// Done, or not applicable when DynamoDB refused the write's condition.
+fn changed<E, R>(
+    result: Result<(), SdkError<E, R>>,
+    err: impl FnOnce(SdkError<E, R>) -> LedgerError,
+) -> Result<ClaimChange, LedgerError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    match result {
+        Ok(()) => Ok(ClaimChange::Done),
+        Err(e) if e.as_service_error().and_then(|se| se.code()) == Some("ConditionalCheckFailedException") => {
+            Ok(ClaimChange::NotApplicable)
+        }
+        Err(e) => Err(err(e)),
     }
 }

@@ -143,6 +143,8 @@ pub struct Vendor {
     /// The connections file's `kind` (and the system name records written before codes were
     /// stored use).
     pub kind: &'static str,
+    /// How people write the vendor's name (the console's "Sellercloud to Acumatica").
+    pub name: &'static str,
     /// The system code in Import IDs, ledger keys and push keys (`SC-5512345`, `AC-000123#1`).
     pub code: &'static str,
     pub role: Role,
@@ -165,6 +167,11 @@ pub const VENDORS: &[Vendor] = &[
 /// The vendor of a `kind`, if registered.
 pub fn vendor(kind: &str) -> Option<&'static Vendor> {
     VENDORS.iter().find(|v| v.kind == kind)
+}
+
+/// The registered vendor of a role (the ERP, the shipping tool); channels have several.
+pub fn vendor_of_role(role: Role) -> Option<&'static Vendor> {
+    VENDORS.iter().find(|v| v.role == role)
 }
 
 /// The kinds a channel connection may have, for error messages.

@@ -290,6 +290,7 @@ async fn log(w: &World, entity: &str, notes: &str) {
         started_at: now,
         completed_at: now,
         correlation_id: None,
+        queued_at: None,
     };
     w.log.record(&entry).await.unwrap();
 }

@@ -32,6 +32,8 @@ pub struct ImportContext<'a> {
     /// Where imported orders are followed when the connection follows them (charges, personal-data
     /// retention); None when it does not.
     pub follow: Option<&'a dyn FollowedOrders>,
+    /// When the order's message was enqueued (the pull saw the order then), for the log.
+    pub enqueued_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// How an import ended.
@@ -53,6 +55,8 @@ pub enum ImportOutcome {
     NotRevised(ErpOrderRef, String),
     /// A permanent problem was recorded; it says what to fix.
     Failed(String),
+    /// An operator skipped the order (resolved it without importing); the note says why.
+    Skipped(String),
 }
 
 impl ImportOutcome {
@@ -80,7 +84,7 @@ impl ImportOutcome {
                 digest,
                 remark: Some(reason.clone()),
             }),
-            Self::Published(_) => None,
+            Self::Published(_) | Self::Skipped(_) => None,
             Self::Failed(reason) => Some(Acknowledgement::Failed { order: order.clone(), reason: reason.clone() }),
         }
     }
@@ -128,7 +132,8 @@ pub async fn import_order(
     let recorder = LogRecorder { log: ctx.log, clock: ctx.clock };
     let action = recorder
         .start(&key.connection, LogGroup::Orders, "import_order", Direction::Import, key.import_id())
-        .correlated(&key.correlation_id());
+        .correlated(&key.correlation_id())
+        .queued(ctx.enqueued_at);
 
     let lease = match ctx.claims.claim(&ClaimKey::import(&key), &ctx.owner, ctx.lease).await.map_err(ledger_err)? {
         ClaimOutcome::Acquired(lease) => lease,
@@ -164,6 +169,11 @@ pub async fn import_order(
                     return outcome;
                 }
             }
+            if let Some(note) = record.skipped_note() {
+                let note = note.to_owned();
+                recorder.finish(action, LogResult::Skipped, format!("Skipped by an operator: {note}")).await;
+                return Ok(ImportOutcome::Skipped(note));
+            }
             if let Some(erp) = record.result.as_deref().and_then(ErpOrderRef::parse) {
                 recorder
                     .finish(action, LogResult::Skipped, format!("Already imported as {erp}; acknowledging again."))
@@ -185,7 +195,7 @@ pub async fn import_order(
         Ok((outcome, notes)) => {
             let result = match outcome {
                 ImportOutcome::Failed(_) => LogResult::Failure,
-                ImportOutcome::Published(_) => LogResult::Skipped,
+                ImportOutcome::Published(_) | ImportOutcome::Skipped(_) => LogResult::Skipped,
                 _ => LogResult::Success,
             };
             recorder.finish(action, result, notes).await;

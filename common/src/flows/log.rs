@@ -21,12 +21,30 @@ pub struct LogAction {
     pub entity_id: String,
     pub started_at: DateTime<Utc>,
     pub correlation_id: Option<String>,
+    /// Written before the notes (the part of an order an entry is about, when the entity is the
+    /// order itself).
+    pub notes_prefix: Option<String>,
+    /// When the message behind the action was enqueued.
+    pub queued_at: Option<DateTime<Utc>>,
 }
 
 impl LogAction {
     /// Ties the entry to the order or shipment it is about (one id end to end).
     pub fn correlated(mut self, correlation_id: &str) -> Self {
         self.correlation_id = Some(correlation_id.to_owned());
+        self
+    }
+
+    /// Records when the message behind the action was enqueued.
+    pub fn queued(mut self, at: Option<DateTime<Utc>>) -> Self {
+        self.queued_at = at;
+        self
+    }
+
+    /// Starts the notes with `prefix`: an entry about part of an order (one shipment) keeps the
+    /// order as its entity, so the order's timeline finds it by the entity index.
+    pub fn noting(mut self, prefix: impl Into<String>) -> Self {
+        self.notes_prefix = Some(prefix.into());
         self
     }
 }
@@ -48,6 +66,8 @@ impl LogRecorder<'_> {
             entity_id: entity_id.into(),
             started_at: self.clock.now(),
             correlation_id: None,
+            notes_prefix: None,
+            queued_at: None,
         }
     }
 
@@ -60,10 +80,14 @@ impl LogRecorder<'_> {
             direction: action.direction,
             result,
             entity_id: action.entity_id,
-            notes: notes.into(),
+            notes: match action.notes_prefix {
+                Some(prefix) => format!("{prefix} {}", notes.into()),
+                None => notes.into(),
+            },
             started_at: action.started_at,
             completed_at: self.clock.now(),
             correlation_id: action.correlation_id,
+            queued_at: action.queued_at,
         };
         if let Err(e) = self.log.record(&entry).await {
             warn!(connection = %entry.connection, action = %entry.action, entity = %entry.entity_id, error = %e, "Connector log entry not written.");

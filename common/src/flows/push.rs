@@ -428,14 +428,9 @@ async fn push_to_channel(
     };
     let recorder = LogRecorder { log: ctx.log, clock: ctx.clock };
     let action = recorder
-        .start(
-            connection,
-            LogGroup::Shipments,
-            "push_tracking",
-            Direction::Export,
-            format!("{order} {}", shipment.source),
-        )
-        .correlated(&binding_correlation(binding));
+        .start(connection, LogGroup::Shipments, "push_tracking", Direction::Export, order.to_string())
+        .correlated(&binding_correlation(binding))
+        .noting(format!("Shipment {}:", shipment.source));
     let state = ctx
         .erp
         .order_state(&binding.erp)

@@ -233,6 +233,7 @@ impl World {
             owner: owner.into(),
             lease: Duration::from_secs(60),
             follow: Some(&self.ledger),
+            enqueued_at: None,
         }
     }
 

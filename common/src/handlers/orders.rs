@@ -198,6 +198,7 @@ impl ImportApp {
         let response = process_batch(event, self.import_concurrency, |envelope: Envelope<OrderMessage>, meta| {
             let (acks, recorder) = (&acks, &recorder);
             async move {
+                let enqueued_at = Some(envelope.sent_at);
                 let message = match envelope.body {
                     OrderMessage::ImportOrderV1(message) => message,
                     OrderMessage::ImportCustomerV1(message) => {
@@ -238,6 +239,7 @@ impl ImportApp {
                     owner: format!("{request_id}/{}", meta.message_id),
                     lease,
                     follow: channel.follows_orders.then_some(self.ledger.as_ref() as &dyn FollowedOrders),
+                    enqueued_at,
                 };
                 let outcome = import_order(channel.source.as_ref(), &message, &ctx).await?;
                 if let (Ok(mut acks), Some(ack)) =

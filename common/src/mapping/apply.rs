@@ -43,6 +43,85 @@ impl crate::error::Classify for OrderMappingError {
     }
 }
 
+/// An unmapped value read back from a recorded failure (the text [`Mapping::unmapped`] writes),
+/// so the operator's inbox can group blocked orders by value and say which line to add.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct UnmappedValue {
+    /// The mapping section (`shipping_methods`, `order_types.by_source`).
+    pub section: String,
+    /// What the value is (`shipping method`).
+    pub what: String,
+    pub value: String,
+    /// The mapping file named in the failure.
+    pub mapping_path: String,
+}
+
+impl UnmappedValue {
+    /// Every unmapped value a failure text names (problems are joined with "; ", and a value
+    /// may itself contain "; ", so the text is scanned for quoted values followed by the
+    /// marker rather than split).
+    pub fn find_all(failure: &str) -> Vec<Self> {
+        const MARKER: &str = ": not mapped; add it to [";
+        let mut found = Vec::new();
+        let mut from = 0;
+        while let Some(offset) = failure[from..].find(" \"") {
+            let quote = from + offset + 1;
+            from = quote;
+            // `{what} {value:?}: not mapped; add it to [{section}] in {path} (mapping v{n})`:
+            // the value is Debug-quoted and read back as a JSON string (the escapes agree for
+            // the printable text channels send).
+            let Some((quoted, tail)) = split_quoted(&failure[quote..]) else { continue };
+            let Some(after) = tail.strip_prefix(MARKER) else { continue };
+            let Ok(value) = serde_json::from_str::<String>(quoted) else { continue };
+            let Some((section, rest)) = after.split_once("] in ") else { continue };
+            let head = &failure[..quote - 1];
+            let start = [head.rfind("; "), head.rfind(": ")].into_iter().flatten().max().map_or(0, |i| i + 2);
+            let what = &head[start..];
+            found.push(Self {
+                section: section.to_owned(),
+                what: what.trim().to_owned(),
+                value,
+                mapping_path: rest.split(" (mapping v").next().unwrap_or(rest).to_owned(),
+            });
+            from = quote + quoted.len();
+        }
+        found
+    }
+
+    /// What to add to the mapping file, as TOML.
+    pub fn line_to_add(&self) -> String {
+        let key = json_quote(&self.value);
+        let what = match self.section.as_str() {
+            "shipping_methods" => "the ERP Ship Via",
+            "payment_methods" => "the ERP payment method",
+            "order_types.by_source" => "the ERP order type",
+            _ => "the ERP value",
+        };
+        match self.section.split_once('.') {
+            // An inline table of a section (`by_source = { … }`): the entry goes inside it.
+            Some((section, table)) => format!("[{section}] {table} = {{ …, {key} = \"<{what}>\" }}"),
+            None => format!("[{}] {key} = \"<{what}>\"", self.section),
+        }
+    }
+}
+
+fn json_quote(value: &str) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| format!("{value:?}"))
+}
+
+/// Splits `"…" rest` into the quoted part (with its quotes) and the rest.
+fn split_quoted(text: &str) -> Option<(&str, &str)> {
+    let mut escaped = false;
+    for (i, c) in text.char_indices().skip(1) {
+        match c {
+            '\\' if !escaped => escaped = true,
+            '"' if !escaped => return Some((&text[..=i], &text[i + 1..])),
+            _ => escaped = false,
+        }
+    }
+    None
+}
+
 impl Mapping {
     pub(crate) fn unmapped(&self, section: &str, what: &str, value: &str) -> Problem {
         Problem {
@@ -329,6 +408,25 @@ mod tests {
         );
         assert!(text.contains("payment method \"Bitcoin\""), "{text}");
         assert!(!crate::error::Classify::is_retryable(&err));
+
+        // The operator's inbox reads the values back from the recorded text.
+        let recorded = format!("mapping v1: {text}");
+        let found = UnmappedValue::find_all(&recorded);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found[0].section, "shipping_methods");
+        assert_eq!(found[0].what, "shipping method");
+        assert_eq!(found[0].value, "UPS Ground Saver");
+        assert_eq!(found[0].mapping_path, "mappings/sc.toml");
+        assert_eq!(found[0].line_to_add(), "[shipping_methods] \"UPS Ground Saver\" = \"<the ERP Ship Via>\"");
+        assert_eq!(found[1].section, "payment_methods");
+        assert_eq!(found[1].value, "Bitcoin");
+        let tricky =
+            "order source \"Say \\\"hi\\\"; ok\": not mapped; add it to [order_types.by_source] in m.toml (mapping v2)";
+        let found = UnmappedValue::find_all(tricky);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].value, "Say \"hi\"; ok");
+        assert!(found[0].line_to_add().starts_with("[order_types] by_source = { …"), "{}", found[0].line_to_add());
+        assert!(UnmappedValue::find_all("ERP refused: customer \"X\" is inactive").is_empty());
     }
 
     #[test]

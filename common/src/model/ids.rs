@@ -325,6 +325,12 @@ impl ChannelOrderId {
     pub fn raw(&self) -> &str {
         &self.id
     }
+
+    /// Reads the displayed form (`SC-1001`, the Import ID): the channel code, a dash, the id.
+    pub fn parse_display(text: &str) -> Option<Self> {
+        let (code, id) = text.trim().split_once('-')?;
+        Self::new(SystemCode::parse(code).ok()?, id).ok()
+    }
 }
 
 impl fmt::Display for ChannelOrderId {

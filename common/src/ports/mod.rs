@@ -17,6 +17,7 @@ mod envelope;
 mod erp_orders;
 mod errors;
 mod followups;
+mod operations;
 mod station;
 mod stock;
 mod webhook;
@@ -26,6 +27,7 @@ pub use envelope::{Envelope, EnvelopeError};
 pub use erp_orders::*;
 pub use errors::*;
 pub use followups::*;
+pub use operations::*;
 pub use station::*;
 pub use stock::*;
 pub use webhook::*;
@@ -323,6 +325,10 @@ pub struct LogEntry {
     /// The order's (or delivery's) correlation id, the same in every function and log line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correlation_id: Option<String>,
+    /// When the message this entry handled was enqueued (an order's pull saw it then): the
+    /// order timeline's "seen, enqueued" step and the queue wait before the action.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queued_at: Option<DateTime<Utc>>,
 }
 
 #[async_trait]

@@ -4,6 +4,7 @@
 
 pub mod aws;
 pub mod bench;
+pub mod browser;
 pub mod chaos;
 pub mod drive;
 pub mod followups;

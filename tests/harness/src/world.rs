@@ -333,3 +333,44 @@ pub fn station_export(
     .ok()?;
     Some((Arc::new(client), settings))
 }
+
+/// The operator console served on loopback over this world's state, as `orderbridge-admin
+/// console` serves it (plain HTTP, so cookies without `Secure`).
+pub struct LocalConsole {
+    /// `http://127.0.0.1:PORT`; pages are under `/console`.
+    pub base_url: String,
+    /// The one operator's name and token.
+    pub operator: String,
+    pub token: String,
+    pub app: Arc<orderbridge::console::ConsoleApp>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for LocalConsole {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl World {
+    /// Starts the console for one operator with a fresh token.
+    pub async fn console(&self, operator: &str) -> Result<LocalConsole, BoxError> {
+        let token = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+        let settings = orderbridge::console::ConsoleSettings {
+            common: self.settings.pull.common.clone(),
+            orders_queue: self.settings.pull.orders_queue.clone(),
+            operators: format!("{operator}={token}").into(),
+            local: true,
+        };
+        let app = Arc::new(orderbridge::console::ConsoleApp::build(&self.aws.sdk, &settings, &self.connections)?);
+        let listener = tokio::net::TcpListener::bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let base_url = format!("http://{}", listener.local_addr()?);
+        let served = app.clone();
+        let task = tokio::spawn(async move {
+            if let Err(e) = orderbridge::console::serve(served, listener).await {
+                tracing::error!(error = %e, "Local console stopped.");
+            }
+        });
+        Ok(LocalConsole { base_url, operator: operator.to_owned(), token, app, task })
+    }
+}

@@ -1,6 +1,8 @@
 //! Operator and developer commands: provision the tables and queues of a stage on the emulator
 //! (or any AWS account the environment points at), upload mapping files, read the connector log.
 
+mod records;
+
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
@@ -49,6 +51,14 @@ enum Command {
         /// How many of the newest new orders to map (with --dry-run).
         #[arg(long, default_value_t = 50)]
         orders: usize,
+    },
+    #[command(flatten)]
+    Records(records::RecordCommand),
+    /// Serve the operator console locally (needs the functions' environment and
+    /// ORDERBRIDGE_CONSOLE_OPERATORS; set ORDERBRIDGE_CONSOLE_LOCAL=1 for plain HTTP).
+    Console {
+        #[arg(long, default_value = "127.0.0.1:8700")]
+        listen: std::net::SocketAddr,
     },
     /// Print the connector log of a connection for the last N minutes, oldest first.
     Log {
@@ -112,6 +122,8 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 orderbridge::handlers::push_mapping(&ledger, &name, &file.display().to_string(), &source).await?;
             println!("{name}: mapping v{} stored (sha256 {})", stored.version, &stored.sha256[..12]);
         }
+        Command::Records(command) => records::run(command).await?,
+        Command::Console { listen } => records::serve_console(listen).await?,
         Command::Log { connection, minutes, entity } => {
             let settings = CommonSettings::load(&Env::process())?;
             let config = load_sdk_config().await;

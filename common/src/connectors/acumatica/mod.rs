@@ -27,6 +27,7 @@ pub const CODE: &str = "AC";
 /// This connector's line in the registry.
 pub const VENDOR_ENTRY: super::registry::Vendor = super::registry::Vendor {
     kind: VENDOR,
+    name: "Acumatica",
     code: CODE,
     role: super::registry::Role::Erp,
     // The licence's 429 documents no reset time (vendor-apis.md §2): backoff, then SQS.

@@ -29,6 +29,7 @@ crate::numeric_id!(
 /// This connector's line in the registry.
 pub const VENDOR_ENTRY: super::registry::Vendor = super::registry::Vendor {
     kind: VENDOR,
+    name: "Sellercloud",
     code: CODE,
     role: super::registry::Role::Channel,
     throttle_hint: true,

@@ -26,6 +26,7 @@ pub const CODE: &str = "SS";
 /// This connector's line in the registry.
 pub const VENDOR_ENTRY: super::registry::Vendor = super::registry::Vendor {
     kind: VENDOR,
+    name: "ShipStation",
     code: CODE,
     role: super::registry::Role::ShippingTool,
     throttle_hint: true,
