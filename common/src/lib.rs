@@ -12,6 +12,7 @@ pub mod fuzzing;
 pub mod handlers;
 pub mod http;
 pub mod mapping;
+pub mod metrics;
 pub mod model;
 pub mod ports;
 pub mod telemetry;
