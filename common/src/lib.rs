@@ -13,6 +13,7 @@ pub mod fuzzing;
 pub mod handlers;
 pub mod http;
 pub mod mapping;
+pub mod metrics;
 pub mod model;
 pub mod ops;
 pub mod ports;

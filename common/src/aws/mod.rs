@@ -4,6 +4,7 @@ mod batch;
 mod connector_log;
 mod item;
 mod ledger;
+mod metered;
 mod queue;
 pub mod schema;
 
@@ -13,6 +14,7 @@ pub use crate::ports::{Envelope, EnvelopeError};
 pub use batch::{process_batch, RecordMeta};
 pub use connector_log::DynamoConnectorLog;
 pub use ledger::DynamoLedger;
+pub use metered::{dynamodb_client, sqs_client};
 pub use queue::SqsQueue;
 
 pub use crate::error::ErrorChain;

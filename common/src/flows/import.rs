@@ -39,7 +39,9 @@ pub struct ImportContext<'a> {
 /// How an import ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImportOutcome {
-    Created(ErpOrderRef),
+    /// Created in the ERP by this attempt; `placed_at` is when the channel order was placed (the
+    /// start of the order's channel-to-ERP latency).
+    Created { erp: ErpOrderRef, placed_at: chrono::DateTime<chrono::Utc> },
     /// An earlier attempt created the order but did not record it (lost response or crash).
     Recovered(ErpOrderRef),
     /// Imported before; acknowledged again.
@@ -69,7 +71,7 @@ impl ImportOutcome {
         digest: Option<String>,
     ) -> Option<Acknowledgement> {
         match self {
-            Self::Created(erp) | Self::Recovered(erp) | Self::AlreadyImported(erp) => {
+            Self::Created { erp, .. } | Self::Recovered(erp) | Self::AlreadyImported(erp) => {
                 Some(Acknowledgement::Imported { order: order.clone(), erp: erp.clone(), digest, remark: None })
             }
             Self::Revised(erp) => Some(Acknowledgement::Imported {
@@ -330,8 +332,9 @@ async fn run_claimed(
     // call saved per order under the ERP's per-minute licence limit).
     let existing =
         if lease.attempt > 1 { ctx.sink.find_by_import_id(&key.import_id()).await.map_err(vendor_err)? } else { None };
-    let (erp, outcome_of) = match existing {
-        Some(erp) => (erp, ImportOutcome::Recovered as fn(ErpOrderRef) -> ImportOutcome),
+    let placed_at = order.placed_at;
+    let (erp, created) = match existing {
+        Some(erp) => (erp, false),
         None => {
             let draft = match map_order(ctx, &order).await {
                 Ok(draft) => draft,
@@ -341,7 +344,7 @@ async fn run_claimed(
             match ctx.sink.create_order(&draft).await {
                 Ok(erp) => {
                     remember_imported_note(ctx, key, draft.note.as_deref()).await;
-                    (erp, ImportOutcome::Created as fn(ErpOrderRef) -> ImportOutcome)
+                    (erp, true)
                 }
                 Err(e) if !e.is_retryable() => {
                     return record_failure(ctx, lease, &format!("the ERP refused the order: {e}"))
@@ -368,11 +371,10 @@ async fn run_claimed(
         follow.follow(&followed_order(&binding, &order)).await.map_err(ledger_err)?;
     }
     ctx.claims.complete(lease, &erp.to_string()).await.map_err(ledger_err)?;
-    let outcome = outcome_of(erp.clone());
-    let verb = if matches!(outcome, ImportOutcome::Recovered(_)) {
-        "Found (created by an earlier attempt)"
+    let (outcome, verb) = if created {
+        (ImportOutcome::Created { erp: erp.clone(), placed_at }, "Created")
     } else {
-        "Created"
+        (ImportOutcome::Recovered(erp.clone()), "Found (created by an earlier attempt)")
     };
     info!(key = %key_text, correlation_id = %key.correlation_id(), erp = %erp, source = %order.order_source.0, total = %order.totals.grand_total, "Order imported.");
     Ok((

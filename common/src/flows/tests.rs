@@ -276,7 +276,7 @@ async fn a_redelivered_message_does_not_create_a_second_order() {
     let source = FakeSource::new(1);
     let m = mapping(1, MAPPING);
     let first = import_order(&source, &message(1), &world.import_ctx(&m, "a")).await.unwrap();
-    assert!(matches!(first, ImportOutcome::Created(_)));
+    assert!(matches!(first, ImportOutcome::Created { .. }));
     assert_eq!(world.erp.lookups.load(Ordering::SeqCst), 0, "a first attempt has nothing to look for");
     let second = import_order(&source, &message(1), &world.import_ctx(&m, "b")).await.unwrap();
     assert_eq!(second, ImportOutcome::AlreadyImported(erp_ref(1)));
@@ -446,7 +446,7 @@ async fn an_unmapped_value_fails_by_name_and_imports_after_the_mapping_is_fixed(
     assert_eq!(after_fix.enqueued, 1);
     let msg = world.queued().pop().unwrap();
     let outcome = import_order(&source, &msg, &world.import_ctx(&v2, "b")).await.unwrap();
-    assert!(matches!(outcome, ImportOutcome::Created(_)), "{outcome:?}");
+    assert!(matches!(outcome, ImportOutcome::Created { .. }), "{outcome:?}");
 }
 
 #[tokio::test]

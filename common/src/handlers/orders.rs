@@ -12,10 +12,11 @@ use crate::aws::process_batch;
 use crate::error::{Classify, ErrorChain, ErrorClass};
 use crate::flows::{
     acknowledge, import_customer, import_order, pull_connection, pull_customers, AckRound, CustomerError,
-    CustomerImportContext, CustomerPullContext, ImportContext, ImportError, LogRecorder, OrderMessage, PullContext,
-    PullError, PullReport,
+    CustomerImportContext, CustomerPullContext, ImportContext, ImportError, ImportOutcome, LogRecorder, OrderMessage,
+    PullContext, PullError, PullReport,
 };
 use crate::mapping::SalesOrderDraft;
+use crate::metrics::{self, OrderResult};
 use crate::model::{ConnectionId, ImportKey};
 use crate::ports::{
     Acknowledgement, Clock, ConnectorLog, CustomerSource, Direction, Envelope, ErpCustomerWrites, FollowedOrders,
@@ -151,6 +152,9 @@ impl PullApp {
                     Err(e) => error!(connection = %id, error = %ErrorChain(&e), "Customer pull failed; the next run resumes from its cursor."),
                 }
             }
+            if let Ok(report) = &result {
+                metrics::record_orders_seen(id, u64::from(report.listed));
+            }
             (id.clone(), result)
         });
         futures::future::join_all(pulls).await
@@ -225,6 +229,7 @@ impl ImportApp {
                     recorder
                         .finish(action, LogResult::Skipped, "Connection is disabled (enabled = false); not imported.")
                         .await;
+                    metrics::record_order(&message.connection, OrderResult::Skipped);
                     return Ok(());
                 }
                 let mapping = self.mappings.get(self.ledger.as_ref(), &channel.mapping_name).await?;
@@ -242,6 +247,7 @@ impl ImportApp {
                     enqueued_at,
                 };
                 let outcome = import_order(channel.source.as_ref(), &message, &ctx).await?;
+                record_import(&message.connection, &outcome, self.clock.now());
                 if let (Ok(mut acks), Some(ack)) =
                     (acks.lock(), outcome.acknowledgement(message.order.id(), message.order.digest()))
                 {
@@ -262,6 +268,28 @@ impl ImportApp {
         }
         self.sink.end_session().await;
         response
+    }
+}
+
+/// Counts one final import outcome the way the connector log records it (so the metrics and the
+/// console's figures agree), and the channel-to-ERP latency of an order created now.
+fn record_import(connection: &ConnectionId, outcome: &ImportOutcome, now: chrono::DateTime<chrono::Utc>) {
+    let result = match outcome {
+        ImportOutcome::Created { .. } | ImportOutcome::Recovered(_) | ImportOutcome::Revised(_) => {
+            OrderResult::Imported
+        }
+        ImportOutcome::Failed(_) => OrderResult::Failed,
+        ImportOutcome::AlreadyImported(_)
+        | ImportOutcome::Published(_)
+        | ImportOutcome::NotRevised(..)
+        | ImportOutcome::Skipped(_) => OrderResult::Skipped,
+    };
+    metrics::record_order(connection, result);
+    if let ImportOutcome::Created { placed_at, .. } = outcome {
+        // A placed time ahead of our clock (skew) has no latency worth reporting.
+        if let Ok(latency) = (now - *placed_at).to_std() {
+            metrics::record_order_latency(connection, latency);
+        }
     }
 }
 

@@ -86,7 +86,7 @@ struct Common {
 impl Common {
     fn open(sdk: &aws_config::SdkConfig, settings: &CommonSettings) -> Self {
         registry::install();
-        let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+        let dynamo = crate::aws::dynamodb_client(sdk);
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         Self {
             ledger: Arc::new(DynamoLedger::new(dynamo.clone(), settings.state_table.as_str(), clock.clone())),
@@ -96,7 +96,7 @@ impl Common {
     }
 
     fn queue(sdk: &aws_config::SdkConfig, url: &QueueUrl) -> Arc<SqsQueue> {
-        Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk), url.as_str()))
+        Arc::new(SqsQueue::new(crate::aws::sqs_client(sdk), url.as_str()))
     }
 }
 

@@ -15,8 +15,8 @@ use crate::connectors::registry;
 use crate::error::ErrorChain;
 use crate::flows::{
     catch_up, handle_shipment_message, poll_charges, purge_personal_data, ChargesReport, FollowupContext, PollContext,
-    PollError, PollReport, PublishTarget, PublishTargets, PurgeReport, PushContext, PushError, PushTarget, PushTargets,
-    ShipmentMessage, ShipmentPorts,
+    PollError, PollReport, PublishTarget, PublishTargets, PurgeReport, PushContext, PushError, PushOutcome, PushTarget,
+    PushTargets, ShipmentMessage, ShipmentPorts,
 };
 use crate::model::{ChannelOrderId, ConnectionId};
 use crate::model::{ChargeSync, ErpOrderSync, Retention};
@@ -249,6 +249,11 @@ impl StatusApp {
             async move {
                 let message = upgrade(envelope.body)?;
                 let outcomes = handle_shipment_message(&message, &ctx).await?;
+                for outcome in &outcomes {
+                    if let PushOutcome::Pushed { connection, .. } = outcome {
+                        crate::metrics::record_shipments_pushed(connection, 1);
+                    }
+                }
                 info!(message_id = %meta.message_id, outcomes = ?outcomes, "Shipment message handled.");
                 Ok::<(), PushError>(())
             }

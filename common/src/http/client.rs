@@ -204,6 +204,8 @@ impl VendorHttp {
         }
         self.limiter.acquire().await;
         let vendor = self.profile.name;
+        // Counted here, the one place every vendor request passes, named by the vendor profile.
+        crate::metrics::record_vendor_call(vendor);
         let response = build(&self.client).send().await.map_err(|source| transport_error(vendor, operation, source))?;
         let status = response.status();
         let headers = response.headers().clone();
@@ -214,7 +216,11 @@ impl VendorHttp {
         if status.is_success() {
             Ok(Reply { status, headers, body })
         } else {
-            match classify_failure(&self.profile, operation, status, &headers, &body) {
+            let failure = classify_failure(&self.profile, operation, status, &headers, &body);
+            if matches!(failure, ConnectorError::RateLimited { .. }) {
+                crate::metrics::record_vendor_throttled(vendor);
+            }
+            match failure {
                 // Named for the connection, so the operator knows whose credentials to fix; a
                 // session-holding client renews once on it (`Session::send`). A throttle some
                 // vendor sends with a 401 stays a throttle (classified first).

@@ -151,4 +151,4 @@ pub fn validate_base_url(field: &str, value: &str) -> Result<(), String> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

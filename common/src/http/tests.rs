@@ -43,7 +43,8 @@ fn fast_policy() -> RetryPolicy {
 }
 
 /// Serves `responses` (raw status line + headers + body) one per connection, then 200 `{}`.
-async fn scripted(responses: Vec<&'static str>) -> (String, Arc<AtomicUsize>) {
+/// Also the vendor stand-in of the metrics test.
+pub(crate) async fn scripted(responses: Vec<&'static str>) -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let hits = Arc::new(AtomicUsize::new(0));

@@ -4,14 +4,15 @@
 
 use std::sync::Arc;
 
-use lambda_runtime::{service_fn, Error, LambdaEvent};
+use lambda_runtime::{Error, LambdaEvent};
 use orderbridge::handlers::{classify, deadline_from, from_env, ImportApp, Trigger, UnexpectedEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     orderbridge::telemetry::init();
+    let metrics = orderbridge::metrics::install("order-import");
     let app = Arc::new(from_env::<ImportApp>().await?);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+    orderbridge::metrics::run_metered(metrics, move |event: LambdaEvent<serde_json::Value>| {
         let app = app.clone();
         async move {
             let Trigger::Sqs(batch) = classify(event.payload)? else {
@@ -21,6 +22,6 @@ async fn main() -> Result<(), Error> {
             let response = app.run_import_batch(batch, deadline_from(remaining), &event.context.request_id).await;
             Ok::<_, Error>(serde_json::to_value(response)?)
         }
-    }))
+    })
     .await
 }

@@ -3,14 +3,15 @@
 
 use std::sync::Arc;
 
-use lambda_runtime::{service_fn, Error, LambdaEvent};
+use lambda_runtime::{Error, LambdaEvent};
 use orderbridge::handlers::{classify, deadline_from, from_env, PullApp, PullSummary, Trigger, UnexpectedEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     orderbridge::telemetry::init();
+    let metrics = orderbridge::metrics::install("order-pull");
     let app = Arc::new(from_env::<PullApp>().await?);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+    orderbridge::metrics::run_metered(metrics, move |event: LambdaEvent<serde_json::Value>| {
         let app = app.clone();
         async move {
             if let trigger @ (Trigger::Sqs(_) | Trigger::Followups) = classify(event.payload)? {
@@ -21,6 +22,6 @@ async fn main() -> Result<(), Error> {
             // other connections' work is already saved (cursors, queue).
             PullSummary::from(app.run_pull(deadline_from(remaining)).await).into_result().map_err(Error::from)
         }
-    }))
+    })
     .await
 }

@@ -5,16 +5,17 @@
 use std::sync::Arc;
 
 use aws_lambda_events::event::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
-use lambda_runtime::{service_fn, Error, LambdaEvent};
+use lambda_runtime::{Error, LambdaEvent};
 use orderbridge::handlers::{from_env, WebhookApp};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     orderbridge::telemetry::init();
+    let metrics = orderbridge::metrics::install("shipment-webhook");
     let app = Arc::new(from_env::<WebhookApp>().await?);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayV2httpRequest>| {
+    orderbridge::metrics::run_metered(metrics, move |event: LambdaEvent<ApiGatewayV2httpRequest>| {
         let app = app.clone();
         async move { Ok::<ApiGatewayV2httpResponse, Error>(app.handle(&event.payload).await) }
-    }))
+    })
     .await
 }

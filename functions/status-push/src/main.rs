@@ -6,14 +6,15 @@
 
 use std::sync::Arc;
 
-use lambda_runtime::{service_fn, Error, LambdaEvent};
+use lambda_runtime::{Error, LambdaEvent};
 use orderbridge::handlers::{classify, deadline_from, from_env, StatusApp, Trigger};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     orderbridge::telemetry::init();
+    let metrics = orderbridge::metrics::install("status-push");
     let app = Arc::new(from_env::<StatusApp>().await?);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+    orderbridge::metrics::run_metered(metrics, move |event: LambdaEvent<serde_json::Value>| {
         let app = app.clone();
         async move {
             match classify(event.payload)? {
@@ -31,6 +32,6 @@ async fn main() -> Result<(), Error> {
                 }
             }
         }
-    }))
+    })
     .await
 }
