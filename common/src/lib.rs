@@ -13,6 +13,7 @@ pub mod handlers;
 pub mod http;
 pub mod mapping;
 pub mod model;
+pub mod ops;
 pub mod ports;
 pub mod telemetry;
 #[cfg(test)]

@@ -1,5 +1,8 @@
 //! Operator and developer commands: provision the tables and queues of a stage on the emulator
-//! (or any AWS account the environment points at), upload mapping files, read the connector log.
+//! (or any AWS account the environment points at), upload mapping files, read the connector log,
+//! and the operator actions the console offers (queues, connections), each in its own module.
+
+mod queues;
 
 use std::sync::Arc;
 
@@ -60,6 +63,23 @@ enum Command {
         #[arg(long)]
         entity: Option<String>,
     },
+    /// Depth and oldest message of each queue and DLQ.
+    Queues,
+    /// Dead letters: `dlq list --queue orders`.
+    Dlq {
+        #[command(subcommand)]
+        command: queues::DlqCommand,
+    },
+    /// Move dead letters back to their queue (`--all` or `--id ID...`), with a progress bar.
+    Redrive(queues::RedriveArgs),
+}
+
+/// Who the connector log says did an operator action: `cli:$USER`, or `cli`.
+pub(crate) fn actor() -> String {
+    match std::env::var("USER").ok().filter(|u| !u.trim().is_empty()) {
+        Some(user) => format!("cli:{}", user.trim()),
+        None => "cli".to_owned(),
+    }
 }
 
 #[tokio::main]
@@ -134,6 +154,9 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 println!("{}", orderbridge::flows::format_log_line(&e));
             }
         }
+        Command::Queues => queues::stats().await?,
+        Command::Dlq { command } => queues::dlq(command).await?,
+        Command::Redrive(args) => queues::redrive(args).await?,
     }
     Ok(())
 }
