@@ -1,7 +1,8 @@
 //! Operator actions the console and `orderbridge-admin` share: queues (depth, dead letters,
-//! redrive) and, next, connections (overview, test, run now, backfill). Each action takes who asked for
+//! redrive) and connections (overview, test, run now, backfill). Each action takes who asked for
 //! it (`actor`) and writes a connector-log entry naming them.
 
+pub mod connections;
 pub mod queues;
 
 use crate::model::ConnectionId;

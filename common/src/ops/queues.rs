@@ -111,6 +111,14 @@ fn describe_order(envelope: &Envelope<OrderMessage>) -> MessageSummary {
             correlation_id,
             detail: format!("customer account changed {}", m.customer.updated_at.format("%Y-%m-%d %H:%M:%S UTC")),
         },
+        OrderMessage::BackfillPageV1(page) => MessageSummary {
+            kind: "backfill_page.v1".into(),
+            readable: true,
+            connection: None,
+            entity: Some(page.job_id.clone()),
+            correlation_id,
+            detail: format!("backfill job, after page {}", page.pages),
+        },
     }
 }
 
