@@ -46,6 +46,7 @@ pub struct MemoryLedger {
     pub followed: Mutex<std::collections::BTreeMap<(ConnectionId, String), FollowedOrder>>,
     pub stock: Mutex<HashMap<(ConnectionId, String), crate::model::PushedLevel>>,
     pub customers: Mutex<HashMap<(ConnectionId, String), crate::model::ErpCustomerId>>,
+    pub backfills: Mutex<HashMap<String, crate::ports::BackfillJob>>,
 }
 
 impl MemoryLedger {
@@ -469,6 +470,33 @@ impl crate::ports::FailedRecords for MemoryLedger {
                 Ok(crate::ports::ClaimChange::Done)
             }
             _ => Ok(crate::ports::ClaimChange::NotApplicable),
+        }
+    }
+}
+
+#[async_trait]
+impl crate::ports::BackfillJobs for MemoryLedger {
+    async fn create_backfill(&self, job: &crate::ports::BackfillJob) -> Result<(), LedgerError> {
+        let mut jobs = self.backfills.lock().unwrap();
+        if jobs.contains_key(&job.id) {
+            return Err(LedgerError::Corrupt { table: "memory".into(), key: job.id.clone(), detail: "exists".into() });
+        }
+        jobs.insert(job.id.clone(), job.clone());
+        Ok(())
+    }
+
+    async fn backfill(&self, id: &str) -> Result<Option<crate::ports::BackfillJob>, LedgerError> {
+        Ok(self.backfills.lock().unwrap().get(id).cloned())
+    }
+
+    async fn save_backfill(&self, job: &crate::ports::BackfillJob) -> Result<bool, LedgerError> {
+        let mut jobs = self.backfills.lock().unwrap();
+        match jobs.get(&job.id) {
+            Some(stored) if stored.version + 1 == job.version => {
+                jobs.insert(job.id.clone(), job.clone());
+                Ok(true)
+            }
+            _ => Ok(false),
         }
     }
 }

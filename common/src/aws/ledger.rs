@@ -1011,3 +1011,68 @@ where
         Err(e) => Err(err(e)),
     }
 }
+
+/// Backfill jobs: `pk = BACKFILL#{id}`, `sk = JOB`, the job as JSON in `record`, its `version`
+/// (saves are conditional on it) and a TTL of [`BACKFILL_KEPT_DAYS`].
+const BACKFILL_SK: &str = "JOB";
+/// How long a backfill job's record is kept.
+pub const BACKFILL_KEPT_DAYS: i64 = 30;
+
+impl DynamoLedger {
+    fn backfill_pk(id: &str) -> String {
+        format!("BACKFILL#{id}")
+    }
+
+    fn backfill_put(
+        &self,
+        job: &crate::ports::BackfillJob,
+    ) -> Result<aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder, LedgerError> {
+        let record = serde_json::to_string(job).map_err(|e| LedgerError::Corrupt {
+            table: self.table.clone(),
+            key: Self::backfill_pk(&job.id),
+            detail: format!("backfill job does not serialise: {e}"),
+        })?;
+        Ok(self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(Self::backfill_pk(&job.id)))
+            .item("sk", s(BACKFILL_SK))
+            .item("connection", s(job.connection.as_str()))
+            .item("record", s(record))
+            .item("version", n(job.version))
+            .item("updated_at", epoch_millis(job.updated_at))
+            .item(TTL_ATTRIBUTE, epoch(job.created_at + chrono::Duration::days(BACKFILL_KEPT_DAYS))))
+    }
+}
+
+#[async_trait]
+impl crate::ports::BackfillJobs for DynamoLedger {
+    async fn create_backfill(&self, job: &crate::ports::BackfillJob) -> Result<(), LedgerError> {
+        self.backfill_put(job)?
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| self.err("PutItem", e))
+    }
+
+    async fn backfill(&self, id: &str) -> Result<Option<crate::ports::BackfillJob>, LedgerError> {
+        let Some(item) = self.get(&Self::backfill_pk(id), BACKFILL_SK).await? else { return Ok(None) };
+        ItemReader::new(&item, &self.table).json("record").map(Some)
+    }
+
+    async fn save_backfill(&self, job: &crate::ports::BackfillJob) -> Result<bool, LedgerError> {
+        let result = self
+            .backfill_put(job)?
+            .condition_expression("version = :expected")
+            .expression_attribute_values(":expected", n(job.version.saturating_sub(1)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(self.err("PutItem", e)),
+        }
+    }
+}

@@ -2,6 +2,7 @@
 
 mod batch;
 mod connector_log;
+mod dead_letters;
 mod item;
 mod ledger;
 mod metered;
@@ -13,6 +14,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 pub use crate::ports::{Envelope, EnvelopeError};
 pub use batch::{process_batch, RecordMeta};
 pub use connector_log::DynamoConnectorLog;
+pub use dead_letters::SqsQueueAdmin;
 pub use ledger::DynamoLedger;
 pub use metered::{dynamodb_client, sqs_client};
 pub use queue::SqsQueue;

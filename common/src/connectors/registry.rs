@@ -13,7 +13,7 @@ use crate::mapping::SalesOrderDraft;
 use crate::model::{ChannelOrderId, ChargeSync, ConnectionId, ErpOrderSync, StationExport, StockSync};
 use crate::ports::{
     ChargeSource, CustomerSource, ErpCharges, ErpCustomerWrites, ErpOrders, ErpShipments, ErpStock, InboundEvent,
-    OrderPublisher, OrderSink, OrderSource, OutboundShipments, ShippingStation, ShippingTool, StatusPublisher,
+    OrderPublisher, OrderSink, OrderSource, OutboundShipments, Probe, ShippingStation, ShippingTool, StatusPublisher,
     StockPublisher, WebhookVerifier,
 };
 use crate::webhooks::StandardWebhooksVerifier;
@@ -50,11 +50,13 @@ pub struct ChannelParts {
     pub stock: Option<(Arc<dyn StockPublisher>, StockSync)>,
     /// For a channel whose customer accounts are imported: where they are listed.
     pub customers: Option<Arc<dyn CustomerSource>>,
+    /// Test connection: one cheap authenticated call.
+    pub probe: Arc<dyn Probe>,
 }
 
 impl ChannelParts {
     /// A channel orders are pulled from and shipments pushed back to, by one client.
-    pub fn pulled<C: OrderSource + StatusPublisher + 'static>(
+    pub fn pulled<C: OrderSource + StatusPublisher + Probe + 'static>(
         client: C,
         takes_partial_shipments: bool,
         order_id: fn(&str) -> Option<ChannelOrderId>,
@@ -63,32 +65,35 @@ impl ChannelParts {
     }
 
     /// Like [`Self::pulled`], for a client the connector also hands out in another role.
-    pub fn pulled_shared<C: OrderSource + StatusPublisher + 'static>(
+    pub fn pulled_shared<C: OrderSource + StatusPublisher + Probe + 'static>(
         client: Arc<C>,
         takes_partial_shipments: bool,
         order_id: fn(&str) -> Option<ChannelOrderId>,
     ) -> Self {
         Self {
             source: Some(client.clone()),
-            publisher: client,
+            publisher: client.clone(),
             takes_partial_shipments,
             order_id,
             storefront: None,
             charges: None,
             stock: None,
             customers: None,
+            probe: client,
         }
     }
 
     /// A channel shipments and statuses are only pushed to.
-    pub fn publish_only<C: StatusPublisher + 'static>(
+    pub fn publish_only<C: StatusPublisher + Probe + 'static>(
         client: C,
         takes_partial_shipments: bool,
         order_id: fn(&str) -> Option<ChannelOrderId>,
     ) -> Self {
+        let client = Arc::new(client);
         Self {
             source: None,
-            publisher: Arc::new(client),
+            publisher: client.clone(),
+            probe: client,
             takes_partial_shipments,
             order_id,
             storefront: None,
@@ -100,7 +105,9 @@ impl ChannelParts {
 
     /// A storefront that also receives ERP-originated orders (when `sync` is set and enabled), and
     /// whose own orders are pulled when `pulled` (the same client in both roles).
-    pub fn storefront<C: OrderSource + StatusPublisher + OrderPublisher + StockPublisher + CustomerSource + 'static>(
+    pub fn storefront<
+        C: OrderSource + StatusPublisher + OrderPublisher + StockPublisher + CustomerSource + Probe + 'static,
+    >(
         client: C,
         pulled: bool,
         customers: bool,
@@ -116,7 +123,8 @@ impl ChannelParts {
         let customers = customers.then(|| client.clone() as Arc<dyn CustomerSource>);
         Self {
             source,
-            publisher: client,
+            publisher: client.clone(),
+            probe: client,
             takes_partial_shipments,
             order_id,
             storefront,
@@ -235,6 +243,8 @@ pub struct ErpParts {
     pub outbound: Arc<dyn OutboundShipments>,
     /// Its name in the connector log (shipments come from it; it is no channel connection).
     pub log_name: ConnectionId,
+    /// Test connection: sign in and out.
+    pub probe: Arc<dyn Probe>,
 }
 
 /// The ERP of a deployment.
@@ -247,7 +257,8 @@ pub fn erp(connections: &Connections) -> Result<ErpParts, SetupError> {
         charges: client.clone(),
         stock: client.clone(),
         customer_writes: client.clone(),
-        outbound: client,
+        outbound: client.clone(),
+        probe: client,
         log_name: log_name(acumatica::VENDOR),
     })
 }
@@ -258,6 +269,8 @@ pub struct ToolParts {
     pub stores: BTreeMap<i64, ConnectionId>,
     /// The same account as the shipping station ERP shipments are exported to, when configured.
     pub station: Option<(Arc<dyn ShippingStation>, StationExport)>,
+    /// Test connection: one small read.
+    pub probe: Arc<dyn Probe>,
 }
 
 /// The shipping tool, when the connections file configures one.
@@ -268,7 +281,7 @@ pub fn shipping_tool(connections: &Connections) -> Result<Option<ToolParts>, Set
         .store_map()
         .map_err(|problem| SetupError::Config(InvalidConfig { vendor: shipstation::VENDOR, problem }))?;
     let station = section.export.clone().map(|export| (tool.clone() as Arc<dyn ShippingStation>, export));
-    Ok(Some(ToolParts { tool, stores, station }))
+    Ok(Some(ToolParts { tool: tool.clone(), stores, station, probe: tool }))
 }
 
 /// The shipping tool's name in the connector log.

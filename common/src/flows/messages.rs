@@ -15,6 +15,9 @@ pub enum OrderMessage {
     /// Import one change of a channel customer account into the ERP.
     #[serde(rename = "import_customer.v1")]
     ImportCustomerV1(Box<super::ImportCustomer>),
+    /// Run the next page of a backfill job (and send the message for the page after it).
+    #[serde(rename = "backfill_page.v1")]
+    BackfillPageV1(super::BackfillPage),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

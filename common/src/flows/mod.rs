@@ -4,6 +4,7 @@
 //! webhooks missed.
 
 mod acknowledge;
+mod backfill;
 mod customers;
 mod export;
 mod followups;
@@ -20,6 +21,7 @@ mod status;
 mod stock;
 
 pub use acknowledge::*;
+pub use backfill::*;
 pub use customers::*;
 pub use export::*;
 pub use followups::*;

@@ -261,6 +261,7 @@ impl World {
             .map(|m| match crate::aws::Envelope::<OrderMessage>::parse("m", Some(&m.body)).unwrap().body {
                 OrderMessage::ImportOrderV1(msg) => msg,
                 OrderMessage::ImportCustomerV1(msg) => panic!("a customer message among orders: {msg:?}"),
+                OrderMessage::BackfillPageV1(msg) => panic!("a backfill page among orders: {msg:?}"),
             })
             .collect()
     }

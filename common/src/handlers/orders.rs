@@ -11,16 +11,17 @@ use super::MappingCache;
 use crate::aws::process_batch;
 use crate::error::{Classify, ErrorChain, ErrorClass};
 use crate::flows::{
-    acknowledge, import_customer, import_order, pull_connection, pull_customers, AckRound, CustomerError,
-    CustomerImportContext, CustomerPullContext, ImportContext, ImportError, ImportOutcome, LogRecorder, OrderMessage,
-    PullContext, PullError, PullReport,
+    acknowledge, backfill_page_message, backfill_step, import_customer, import_order, pull_connection, pull_customers,
+    AckRound, BackfillContext, BackfillError, BackfillPage, CustomerError, CustomerImportContext, CustomerPullContext,
+    ImportContext, ImportError, ImportOutcome, LogRecorder, OrderMessage, PullContext, PullError, PullReport,
+    BACKFILL_ENQUEUED_TTL,
 };
 use crate::mapping::SalesOrderDraft;
 use crate::metrics::{self, OrderResult};
 use crate::model::{ConnectionId, ImportKey};
 use crate::ports::{
-    Acknowledgement, Clock, ConnectorLog, CustomerSource, Direction, Envelope, ErpCustomerWrites, FollowedOrders,
-    Ledger, LogGroup, LogResult, OrderSink, OrderSource, Queue,
+    Acknowledgement, BackfillJobs, BackfillStatus, Clock, ConnectorLog, CustomerSource, Direction, Envelope,
+    ErpCustomerWrites, FollowedOrders, Ledger, LogGroup, LogResult, OrderSink, OrderSource, Queue,
 };
 
 /// One sales-channel connection orders are pulled from.
@@ -66,6 +67,16 @@ pub struct ImportApp {
     /// Production uses 30 s; the chaos harness shortens it so killed invocations free their
     /// claims within seconds.
     pub lease_slack: Duration,
+    /// Backfill pages run from the queue (`backfill_page.v1`); None when the function has no
+    /// orders queue to send to (`ORDERBRIDGE_ORDERS_QUEUE_URL` unset), and such a message fails.
+    pub backfills: Option<Backfills>,
+}
+
+/// What order-import needs to run backfill pages from the orders queue.
+pub struct Backfills {
+    pub jobs: Arc<dyn BackfillJobs>,
+    /// The orders queue: backfilled orders and the next page's message go there.
+    pub queue: Arc<dyn Queue>,
 }
 
 /// Margin kept before the Lambda deadline for bookkeeping after the last vendor call.
@@ -86,6 +97,10 @@ enum MessageError {
     Import(#[from] ImportError),
     #[error(transparent)]
     Customer(#[from] CustomerError),
+    #[error(transparent)]
+    Backfill(#[from] BackfillError),
+    #[error("a backfill page arrived, but order-import has no orders queue to send to: set ORDERBRIDGE_ORDERS_QUEUE_URL (and allow sqs:SendMessage on it)")]
+    NoBackfillQueue,
 }
 
 impl Classify for MessageError {
@@ -95,6 +110,8 @@ impl Classify for MessageError {
             Self::Mapping(e) => e.class(),
             Self::Import(e) => e.class(),
             Self::Customer(e) => e.class(),
+            Self::Backfill(e) => e.class(),
+            Self::NoBackfillQueue => ErrorClass::Permanent,
         }
     }
 }
@@ -106,62 +123,127 @@ impl PullApp {
 
     /// Pulls every enabled connection concurrently (each has its own vendor budget).
     pub async fn run_pull(&self, deadline: Instant) -> Vec<(ConnectionId, Result<PullReport, PullError>)> {
-        let pulls = self.channels.iter().filter(|(_, c)| c.enabled).map(|(id, channel)| async move {
-            let mapping_version = match self.mappings.get(self.ledger.as_ref(), &channel.mapping_name).await {
-                Ok(mapping) => mapping.version,
-                Err(e) => {
-                    // Without a mapping nothing can import; pulling would only queue failures.
-                    error!(connection = %id, error = %e, "No usable mapping; skipping the pull of this connection.");
-                    let recorder = self.recorder();
-                    let action = recorder.start(id, LogGroup::Orders, "pull_page", Direction::Import, "start");
-                    recorder.finish(action, LogResult::Failure, e.to_string()).await;
-                    return (id.clone(), Ok(PullReport::default()));
-                }
-            };
-            let ctx = PullContext {
-                claims: self.ledger.as_ref(),
-                bindings: self.ledger.as_ref(),
+        let pulls = self
+            .channels
+            .iter()
+            .filter(|(_, c)| c.enabled)
+            .map(|(id, channel)| async move { (id.clone(), self.pull_channel(id, channel, deadline).await) });
+        futures::future::join_all(pulls).await
+    }
+
+    /// Pulls one connection's orders (and its customer accounts, when it imports them) with the
+    /// mapping version in force; without a usable mapping nothing is pulled (logged, not failed).
+    /// The scheduled pull and the operator's "run now" both come here.
+    pub async fn pull_channel(
+        &self,
+        id: &ConnectionId,
+        channel: &ChannelEntry,
+        deadline: Instant,
+    ) -> Result<PullReport, PullError> {
+        let mapping_version = match self.mappings.get(self.ledger.as_ref(), &channel.mapping_name).await {
+            Ok(mapping) => mapping.version,
+            Err(e) => {
+                // Without a mapping nothing can import; pulling would only queue failures.
+                error!(connection = %id, error = %e, "No usable mapping; skipping the pull of this connection.");
+                let recorder = self.recorder();
+                let action = recorder.start(id, LogGroup::Orders, "pull_page", Direction::Import, "start");
+                recorder.finish(action, LogResult::Failure, e.to_string()).await;
+                return Ok(PullReport::default());
+            }
+        };
+        let ctx = PullContext {
+            claims: self.ledger.as_ref(),
+            bindings: self.ledger.as_ref(),
+            cursors: self.ledger.as_ref(),
+            markers: self.ledger.as_ref(),
+            queue: self.queue.as_ref(),
+            log: self.log.as_ref(),
+            clock: self.clock.as_ref(),
+            mapping_version,
+            enqueued_ttl: self.enqueued_ttl,
+            deadline,
+        };
+        let mut result = pull_connection(channel.source.as_ref(), &ctx).await;
+        // Customer accounts after the orders (orders first under a short deadline); a failed
+        // customer pull is logged and retried next time, never failing the order pull.
+        if let Some(customers) = &channel.customers {
+            let ctx = CustomerPullContext {
                 cursors: self.ledger.as_ref(),
                 markers: self.ledger.as_ref(),
                 queue: self.queue.as_ref(),
                 log: self.log.as_ref(),
                 clock: self.clock.as_ref(),
-                mapping_version,
                 enqueued_ttl: self.enqueued_ttl,
                 deadline,
             };
-            let mut result = pull_connection(channel.source.as_ref(), &ctx).await;
-            // Customer accounts after the orders (orders first under a short deadline); a failed
-            // customer pull is logged and retried next time, never failing the order pull.
-            if let Some(customers) = &channel.customers {
-                let ctx = CustomerPullContext {
-                    cursors: self.ledger.as_ref(),
-                    markers: self.ledger.as_ref(),
-                    queue: self.queue.as_ref(),
-                    log: self.log.as_ref(),
-                    clock: self.clock.as_ref(),
-                    enqueued_ttl: self.enqueued_ttl,
-                    deadline,
-                };
-                match pull_customers(customers.as_ref(), &ctx).await {
-                    Ok(report) => {
-                        if let Ok(r) = result.as_mut() {
-                            r.customers_enqueued = report.enqueued;
-                        }
+            match pull_customers(customers.as_ref(), &ctx).await {
+                Ok(report) => {
+                    if let Ok(r) = result.as_mut() {
+                        r.customers_enqueued = report.enqueued;
                     }
-                    Err(e) => error!(connection = %id, error = %ErrorChain(&e), "Customer pull failed; the next run resumes from its cursor."),
+                }
+                Err(e) => {
+                    error!(connection = %id, error = %ErrorChain(&e), "Customer pull failed; the next run resumes from its cursor.")
                 }
             }
-            if let Ok(report) = &result {
-                metrics::record_orders_seen(id, u64::from(report.listed));
-            }
-            (id.clone(), result)
-        });
-        futures::future::join_all(pulls).await
+        }
+        if let Ok(report) = &result {
+            metrics::record_orders_seen(id, u64::from(report.listed));
+        }
+        result
     }
 }
 
 impl ImportApp {
+    /// One page of a backfill job, then the message for the next page. A message for a page the
+    /// job has gone past is a duplicate (or a redelivery after its step was saved): it only sends
+    /// the next page's message again when the job is exactly one page further, so a crash
+    /// between saving the step and sending the next message does not stop the job; each step
+    /// is saved conditionally, so a duplicate never counts a page twice.
+    async fn backfill_page(&self, page: &BackfillPage) -> Result<(), MessageError> {
+        let backfills = self.backfills.as_ref().ok_or(MessageError::NoBackfillQueue)?;
+        let job = backfills
+            .jobs
+            .backfill(&page.job_id)
+            .await
+            .map_err(BackfillError::from)?
+            .ok_or_else(|| BackfillError::UnknownJob(page.job_id.clone()))?;
+        if job.status != BackfillStatus::Running || job.pages > page.pages + 1 {
+            return Ok(());
+        }
+        let job = if job.pages == page.pages {
+            let channel = self
+                .channels
+                .get(&job.connection)
+                .ok_or_else(|| MessageError::UnknownConnection(job.connection.to_string()))?;
+            let ctx = BackfillContext {
+                jobs: backfills.jobs.as_ref(),
+                bindings: self.ledger.as_ref(),
+                markers: self.ledger.as_ref(),
+                queue: backfills.queue.as_ref(),
+                log: self.log.as_ref(),
+                clock: self.clock.as_ref(),
+                enqueued_ttl: BACKFILL_ENQUEUED_TTL,
+            };
+            let after = backfill_step(channel.source.as_ref(), &job.id, &ctx).await?;
+            if after.pages != page.pages + 1 {
+                // Another driver saved this page first; it sends the next message.
+                return Ok(());
+            }
+            after
+        } else {
+            job
+        };
+        if job.status == BackfillStatus::Running {
+            let message = backfill_page_message(&job, self.clock.now()).map_err(BackfillError::from)?;
+            let sent = backfills.queue.send(vec![message]).await.map_err(BackfillError::from)?;
+            if let Some((id, reason)) = sent.failed.first() {
+                return Err(BackfillError::NotEnqueued { count: 1, first: format!("{id}: {reason}") }.into());
+            }
+        }
+        Ok(())
+    }
+
     /// One customer account change into the ERP, with the connection's mapping (customer class,
     /// id prefix).
     async fn import_customer_message(
@@ -208,6 +290,7 @@ impl ImportApp {
                     OrderMessage::ImportCustomerV1(message) => {
                         return self.import_customer_message(&message, lease, request_id, &meta.message_id).await;
                     }
+                    OrderMessage::BackfillPageV1(page) => return self.backfill_page(&page).await,
                 };
                 let channel = self
                     .channels
@@ -470,6 +553,7 @@ mod tests {
             mappings: super::super::MappingCache::new(Duration::from_secs(60)),
             import_concurrency: 1,
             lease_slack: Duration::from_secs(1),
+            backfills: None,
         };
         let order = crate::model::fixtures::order();
         let key = ImportKey::new(connection.clone(), order.channel_order_id.clone());

@@ -64,6 +64,9 @@ pub struct ImportSettings {
     pub import_concurrency: usize,
     /// ORDERBRIDGE_MAPPING_CACHE_SECS (default 60): how soon an uploaded mapping takes effect.
     pub mapping_cache: Duration,
+    /// ORDERBRIDGE_ORDERS_QUEUE_URL (optional): the function's own queue, which backfill pages
+    /// send their orders and next page to; without it a `backfill_page.v1` message fails.
+    pub orders_queue: Option<QueueUrl>,
 }
 
 impl LoadSettings for ImportSettings {
@@ -72,6 +75,10 @@ impl LoadSettings for ImportSettings {
             common: CommonSettings::load(env)?,
             import_concurrency: env.count("ORDERBRIDGE_IMPORT_CONCURRENCY", 4)?,
             mapping_cache: env.seconds("ORDERBRIDGE_MAPPING_CACHE_SECS", Duration::from_secs(60))?,
+            orders_queue: match env.optional("ORDERBRIDGE_ORDERS_QUEUE_URL") {
+                Some(_) => Some(env.queue_url("ORDERBRIDGE_ORDERS_QUEUE_URL")?),
+                None => None,
+            },
         })
     }
 }
@@ -185,7 +192,16 @@ impl App for ImportApp {
     ) -> Result<Self, SetupError> {
         let common = Common::open(sdk, &settings.common);
         let erp = registry::erp(connections).map_err(connection_error("erp"))?;
+        let backfills = settings.orders_queue.as_ref().map(|url| super::Backfills {
+            jobs: Arc::new(DynamoLedger::new(
+                aws_sdk_dynamodb::Client::new(sdk),
+                settings.common.state_table.as_str(),
+                common.clock.clone(),
+            )),
+            queue: Common::queue(sdk, url),
+        });
         Ok(Self {
+            backfills,
             ledger: common.ledger,
             log: common.log,
             clock: common.clock,

@@ -244,6 +244,7 @@ async fn child_scenario() {
         // One at a time, so the one 429 lands on the first create and the redelivery is ordered.
         import_concurrency: 1,
         lease_slack: Duration::from_secs(1),
+        backfills: None,
     };
 
     let flush_and_print = |invocation: u32| {

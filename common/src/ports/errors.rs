@@ -120,6 +120,10 @@ pub enum ConnectorError {
     /// credentials: the credentials are wrong or lack the permission.
     #[error("{vendor} {operation}: the credentials of connection {connection} were refused: {message}")]
     Unauthorized { vendor: &'static str, operation: &'static str, connection: String, message: String },
+    /// The connector has no way to do this (a backfill of a channel that cannot list orders by
+    /// creation date).
+    #[error("connection {connection}: {operation} is not supported by this channel")]
+    Unsupported { connection: String, operation: &'static str },
     /// Signed in again after a 401 and refused again: the new session was ended at once (another
     /// sign-out, or the licence's API-user limit). The credentials work (the sign-in succeeded),
     /// so this is worth retrying later, not recording as the order's failure.
@@ -143,7 +147,9 @@ impl Classify for ConnectorError {
             Self::Status { status, retry_after, .. } => classify_http_status(*status, *retry_after),
             Self::RateLimited { retry_after, .. } => ErrorClass::Retryable { after: *retry_after },
             Self::Decode { .. } => ErrorClass::RETRY,
-            Self::Unmappable { .. } | Self::Rejected { .. } | Self::Unauthorized { .. } => ErrorClass::Permanent,
+            Self::Unmappable { .. } | Self::Rejected { .. } | Self::Unauthorized { .. } | Self::Unsupported { .. } => {
+                ErrorClass::Permanent
+            }
             Self::SessionLost { .. } => ErrorClass::Retryable { after: Some(Duration::from_secs(5)) },
         }
     }

@@ -12,22 +12,28 @@ use crate::model::{
     Shipment,
 };
 
+mod backfill;
 mod customers;
 mod envelope;
 mod erp_orders;
 mod errors;
 mod followups;
 mod operations;
+mod probe;
+mod queue_admin;
 mod station;
 mod stock;
 mod webhook;
 
+pub use backfill::*;
 pub use customers::*;
 pub use envelope::{Envelope, EnvelopeError};
 pub use erp_orders::*;
 pub use errors::*;
 pub use followups::*;
 pub use operations::*;
+pub use probe::Probe;
+pub use queue_admin::*;
 pub use station::*;
 pub use stock::*;
 pub use webhook::*;
@@ -451,6 +457,20 @@ pub trait OrderSource: Send + Sync {
     async fn fetch_order(&self, id: &ChannelOrderId) -> Result<Order, ConnectorError>;
     /// Acknowledges in bulk where the channel allows; returns the orders that were not updated.
     async fn acknowledge(&self, acks: &[Acknowledgement]) -> Result<Vec<ChannelOrderId>, ConnectorError>;
+    /// One page of the orders created in `window`, whether new, exported or imported already
+    /// (the connection's other filters, such as companies and statuses, still apply): a
+    /// backfill. Channels that cannot list by creation date answer `Unsupported`.
+    async fn list_orders_created(
+        &self,
+        window: &CreatedWindow,
+        page: Option<&PageToken>,
+    ) -> Result<OrderPage, ConnectorError> {
+        let _ = (window, page);
+        Err(ConnectorError::Unsupported {
+            connection: self.connection().to_string(),
+            operation: "list orders by creation date (backfill)",
+        })
+    }
 }
 
 /// How a customer is looked up in the ERP.

@@ -108,6 +108,7 @@ impl OrdersSettings {
             common: self.pull.common.clone(),
             import_concurrency: self.import_concurrency,
             mapping_cache: self.pull.mapping_cache,
+            orders_queue: Some(self.pull.orders_queue.clone()),
         }
     }
 }

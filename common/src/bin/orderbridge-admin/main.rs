@@ -1,5 +1,9 @@
 //! Operator and developer commands: provision the tables and queues of a stage on the emulator
-//! (or any AWS account the environment points at), upload mapping files, read the connector log.
+//! (or any AWS account the environment points at), upload mapping files, read the connector log,
+//! and the operator actions the console offers (queues, connections), each in its own module.
+
+mod connections;
+mod queues;
 
 mod records;
 
@@ -70,6 +74,32 @@ enum Command {
         #[arg(long)]
         entity: Option<String>,
     },
+    /// Depth and oldest message of each queue and DLQ.
+    Queues,
+    /// Dead letters: `dlq list --queue orders`.
+    Dlq {
+        #[command(subcommand)]
+        command: queues::DlqCommand,
+    },
+    /// Move dead letters back to their queue (`--all` or `--id ID...`), with a progress bar.
+    Redrive(queues::RedriveArgs),
+    /// Each connection's kind, schedule, last pull, last success and failures in 24 hours.
+    Connections,
+    /// One cheap authenticated call per connection (or `--connection ID`): result, latency, the
+    /// vendor's words on failure; exits non-zero when any failed.
+    TestConnection(connections::TestArgs),
+    /// Pull one connection's orders now.
+    Run(connections::RunArgs),
+    /// Re-list a connection's orders created in [--from, --to) and enqueue those not imported.
+    Backfill(connections::BackfillArgs),
+}
+
+/// Who the connector log says did an operator action: `cli:$USER`, or `cli`.
+pub(crate) fn actor() -> String {
+    match std::env::var("USER").ok().filter(|u| !u.trim().is_empty()) {
+        Some(user) => format!("cli:{}", user.trim()),
+        None => "cli".to_owned(),
+    }
 }
 
 #[tokio::main]
@@ -146,6 +176,13 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 println!("{}", orderbridge::flows::format_log_line(&e));
             }
         }
+        Command::Queues => queues::stats().await?,
+        Command::Dlq { command } => queues::dlq(command).await?,
+        Command::Redrive(args) => queues::redrive(args).await?,
+        Command::Connections => connections::overview().await?,
+        Command::TestConnection(args) => connections::test(args).await?,
+        Command::Run(args) => connections::run(args).await?,
+        Command::Backfill(args) => connections::backfill(args).await?,
     }
     Ok(())
 }

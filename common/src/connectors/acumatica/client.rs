@@ -181,6 +181,11 @@ impl AcumaticaClient {
     /// that does not arrive only holds the slot until the idle timeout.
     pub async fn logout(&self) {
         let Some(cookie) = self.session.take().await else { return };
+        self.sign_out(cookie).await;
+    }
+
+    /// `POST /entity/auth/logout` with this session's cookie; failures are logged only.
+    async fn sign_out(&self, cookie: SecretString) {
         let url = self.url("entity/auth/logout");
         let Ok(mut header) = HeaderValue::from_str(cookie.expose_secret()) else { return };
         header.set_sensitive(true);
@@ -411,6 +416,22 @@ fn erp_ref(keys: &SalesOrderKeys) -> Result<ErpOrderRef, ConnectorError> {
         order_type: ErpOrderType::parse(order_type).map_err(|e| bad(e.to_string()))?,
         order_nbr: ErpOrderNbr::parse(order_nbr).map_err(|e| bad(e.to_string()))?,
     })
+}
+
+/// Test connection: a fresh sign-in (`POST /entity/auth/login`, the authentication itself) and
+/// its sign-out at once, so the test holds no licensed API-user slot. The session the functions
+/// use is not touched.
+#[async_trait]
+impl crate::ports::Probe for AcumaticaClient {
+    fn probe_call(&self) -> &'static str {
+        "POST /entity/auth/login, then /entity/auth/logout"
+    }
+
+    async fn probe(&self) -> Result<(), ConnectorError> {
+        let session = self.login().await?;
+        self.sign_out(session.secret).await;
+        Ok(())
+    }
 }
 
 #[async_trait]

@@ -508,3 +508,31 @@ impl OrderPublisher for MagentoClient {
         Ok(())
     }
 }
+
+/// Test connection. With admin credentials: a fresh `POST /V1/integration/admin/token` (the
+/// sign-in is the authentication). With an integration token: `GET /V1/orders` for one order's
+/// count only (`searchCriteria[pageSize]=1`, `fields=total_count`).
+#[async_trait]
+impl crate::ports::Probe for MagentoClient {
+    fn probe_call(&self) -> &'static str {
+        match &self.credentials {
+            Credentials::Admin { .. } => "POST /V1/integration/admin/token",
+            Credentials::Integration(_) => "GET /V1/orders?searchCriteria[pageSize]=1",
+        }
+    }
+
+    async fn probe(&self) -> Result<(), ConnectorError> {
+        match &self.credentials {
+            Credentials::Admin { username, password } => self.admin_sign_in(username, password).await.map(|_| ()),
+            Credentials::Integration(_) => {
+                let url = self.url("orders");
+                let query = [
+                    ("searchCriteria[pageSize]", "1"),
+                    ("searchCriteria[currentPage]", "1"),
+                    ("fields", "total_count"),
+                ];
+                self.call("test connection", Idempotency::Safe, |c| c.get(&url).query(&query)).await.map(|_| ())
+            }
+        }
+    }
+}

@@ -275,6 +275,31 @@ impl crate::ports::ShippingStation for ShipStationClient {
     }
 }
 
+/// Test connection: `GET /webhooks` with the API key and secret (the account's webhook list: one
+/// small read).
+#[async_trait]
+impl crate::ports::Probe for ShipStationClient {
+    fn probe_call(&self) -> &'static str {
+        "GET /webhooks"
+    }
+
+    async fn probe(&self) -> Result<(), ConnectorError> {
+        const OP: &str = "test connection";
+        let url = self.base.join("webhooks").map_err(|e| ConnectorError::Rejected {
+            vendor: VENDOR,
+            operation: OP,
+            message: format!("base_url: {e}"),
+        })?;
+        let (key, secret) = (self.config.api_key.expose_secret(), self.config.api_secret.expose_secret());
+        self.http
+            .send(OP, Idempotency::Safe, |c| {
+                c.get(url.clone()).basic_auth(key, Some(secret)).header(ACCEPT, "application/json")
+            })
+            .await
+            .map(|_| ())
+    }
+}
+
 #[cfg(test)]
 mod url_tests {
     use secrecy::SecretString;
