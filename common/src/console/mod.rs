@@ -23,12 +23,14 @@ use axum::routing::{get, post};
 use axum::Router;
 use secrecy::SecretString;
 
-use crate::config::{CommonSettings, Env, QueueUrl, SettingsError};
+use crate::config::{Env, QueueUrl, SettingsError};
 use crate::connections::Connections;
 use crate::connectors::registry::{self, Role};
-use crate::handlers::{App, LoadSettings, SetupError};
+use crate::handlers::{App, LoadSettings, PullSettings, SetupError};
 use crate::model::ConnectionId;
+use crate::ops::connections::{ConnectionOps, ConnectionOpsSettings};
 use crate::ops::failures::{RecordOps, RecordSettings};
+use crate::ops::queues::{QueueOps, QueueOpsSettings};
 use crate::ports::{Clock, ConnectorLog, MappingStore};
 
 pub use auth::Auth;
@@ -60,13 +62,20 @@ pub struct ConsoleApp {
     pub erp_name: &'static str,
     pub auth: Auth,
     pub clock: Arc<dyn Clock>,
+    /// Queue depths, dead letters, redrive.
+    pub queues: QueueOps,
+    /// Overview, Test connection, Run now, Backfill.
+    pub connection_ops: ConnectionOps,
 }
 
-/// The console's settings beyond the common ones.
+/// The console's settings: order-pull's (Run now and Backfill pull and enqueue as it does), the
+/// shipments queue (its DLQ), the operators.
 #[derive(Clone)]
 pub struct ConsoleSettings {
-    pub common: CommonSettings,
-    pub orders_queue: QueueUrl,
+    pub pull: PullSettings,
+    pub shipments_queue: QueueUrl,
+    /// ORDERBRIDGE_PULL_SCHEDULE (optional): the pull schedule, only to show it.
+    pub pull_schedule: Option<String>,
     /// ORDERBRIDGE_CONSOLE_OPERATORS: `name=token` pairs (from Secrets Manager in AWS).
     pub operators: SecretString,
     /// ORDERBRIDGE_CONSOLE_LOCAL=1: cookies without `Secure` (plain HTTP on loopback only).
@@ -76,8 +85,9 @@ pub struct ConsoleSettings {
 impl LoadSettings for ConsoleSettings {
     fn load<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, SettingsError> {
         Ok(Self {
-            common: CommonSettings::load(env)?,
-            orders_queue: env.queue_url("ORDERBRIDGE_ORDERS_QUEUE_URL")?,
+            pull: PullSettings::load(env)?,
+            shipments_queue: env.queue_url("ORDERBRIDGE_SHIPMENTS_QUEUE_URL")?,
+            pull_schedule: env.optional("ORDERBRIDGE_PULL_SCHEDULE"),
             operators: SecretString::from(env.required(
                 "ORDERBRIDGE_CONSOLE_OPERATORS",
                 "set it to `name=token` pairs (README, \"Console\"); in AWS it comes from the console secret",
@@ -95,16 +105,30 @@ impl App for ConsoleApp {
         settings: &ConsoleSettings,
         connections: &Connections,
     ) -> Result<Self, SetupError> {
+        let common = &settings.pull.common;
         let records = RecordOps::build(
             sdk,
-            &RecordSettings { common: settings.common.clone(), orders_queue: settings.orders_queue.clone() },
+            &RecordSettings { common: common.clone(), orders_queue: settings.pull.orders_queue.clone() },
             connections,
         )?;
         let mappings = Arc::new(crate::aws::DynamoLedger::new(
             aws_sdk_dynamodb::Client::new(sdk),
-            settings.common.state_table.as_str(),
+            common.state_table.as_str(),
             records.clock.clone(),
         ));
+        let queues = QueueOps::open(
+            sdk,
+            &QueueOpsSettings {
+                common: common.clone(),
+                orders_queue: settings.pull.orders_queue.clone(),
+                shipments_queue: settings.shipments_queue.clone(),
+            },
+        );
+        let connection_ops = ConnectionOps::build(
+            sdk,
+            &ConnectionOpsSettings { pull: settings.pull.clone(), pull_schedule: settings.pull_schedule.clone() },
+            connections,
+        )?;
         let auth = Auth::parse(&settings.operators, !settings.local)
             .map_err(|e| SetupError::Connection { connection: "console".into(), source: Box::new(e) })?;
         let infos = connection_infos(connections);
@@ -116,6 +140,8 @@ impl App for ConsoleApp {
             connections: infos,
             erp_name: registry::vendor_of_role(Role::Erp).map_or("the ERP", |v| v.name),
             auth,
+            queues,
+            connection_ops,
         })
     }
 }
@@ -185,6 +211,13 @@ pub fn router(app: Arc<ConsoleApp>) -> Router {
         .route("/console/failures", get(routes::failures_page))
         .route("/console/failures/replay", post(routes::replay))
         .route("/console/mappings", post(routes::upload_mapping))
+        .route("/console/queues", get(routes::queues_page))
+        .route("/console/queues/redrive", post(routes::redrive))
+        .route("/console/connections", get(routes::connections_page))
+        .route("/console/connections/test", post(routes::test_connection))
+        .route("/console/connections/run", post(routes::run_now))
+        .route("/console/connections/backfill", post(routes::start_backfill))
+        .route("/console/backfills", get(routes::backfill_page))
         .fallback(routes::not_found)
         .layer(middleware::from_fn_with_state(app.clone(), guard))
         .layer(middleware::from_fn(security_headers))

@@ -18,14 +18,23 @@ const NAV: &[(&str, &str, &str)] = &[
     ("log", "/console/log", "Connector log"),
     ("orders", "/console/orders", "Order timeline"),
     ("failures", "/console/failures", "Failures"),
+    ("queues", "/console/queues", "Queues"),
+    ("connections", "/console/connections", "Connections"),
 ];
 
 pub fn layout(title: &str, frame: &Frame<'_>, body: Markup) -> Markup {
+    layout_refreshing(title, frame, body, None)
+}
+
+/// A page that reloads itself every `refresh` seconds (a running backfill's progress), with a
+/// `<meta>` refresh: the console has no script.
+pub fn layout_refreshing(title: &str, frame: &Frame<'_>, body: Markup, refresh: Option<u32>) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
+                @if let Some(seconds) = refresh { meta http-equiv="refresh" content=(seconds); }
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · Orderbridge" }
                 link rel="stylesheet" href="/console/static/console.css";

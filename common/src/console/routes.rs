@@ -565,7 +565,7 @@ pub async fn failures_page(
                                         input type="hidden" name="connection" value=(order.key.connection);
                                         input type="hidden" name="order" value=(order.key.order);
                                         input type="text" name="note" placeholder="Why skip" required size="14";
-                                        button.danger type="submit" class="skip" { "Skip" }
+                                        button type="submit" class="danger skip" { "Skip" }
                                     }
                                 }
                             }
@@ -645,4 +645,311 @@ pub async fn upload_mapping(
         }
         Err(e) => back("/console/failures", false, &failure(&e)),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queues and dead letters
+// ---------------------------------------------------------------------------------------------
+
+fn age(seconds: Option<std::time::Duration>) -> String {
+    match seconds {
+        None => "–".to_owned(),
+        Some(d) if d.as_secs() < 120 => format!("{} s", d.as_secs()),
+        Some(d) if d.as_secs() < 7200 => format!("{} min", d.as_secs() / 60),
+        Some(d) => format!("{:.1} h", d.as_secs_f64() / 3600.0),
+    }
+}
+
+pub async fn queues_page(
+    State(app): State<Arc<ConsoleApp>>,
+    Extension(session): Extension<Session>,
+    Query(flash): Query<Flash>,
+) -> Response {
+    let stats = match app.queues.stats().await {
+        Ok(s) => s,
+        Err(e) => return page(&app, &session, "queues", "Queues", Some((false, failure(&e))), html! {}),
+    };
+    let token = csrf(&app, &session);
+    let mut dead = Vec::new();
+    for queue in crate::ports::QueueName::ALL {
+        match app.queues.dead_letters(queue, 50).await {
+            Ok(letters) => dead.push((queue, letters)),
+            Err(e) => return page(&app, &session, "queues", "Queues", Some((false, failure(&e))), html! {}),
+        }
+    }
+    let body = html! {
+        div.scroll { table id="queues" {
+            thead { tr { th { "Queue" } th.num { "Waiting" } th.num { "In flight" } th.num { "Delayed" } th.num { "Oldest" } } }
+            tbody {
+                @for q in &stats {
+                    tr data-queue=(q.name) {
+                        td { (q.queue.as_str()) @if q.dead_letter { " dead-letter queue" } br; span.muted { code { (q.name) } } }
+                        td.num.visible { (q.visible) }
+                        td.num { (q.in_flight) }
+                        td.num { (q.delayed) }
+                        td.num { (age(q.oldest_age)) }
+                    }
+                }
+            }
+        } }
+        p.muted { "A work queue's oldest message age is CloudWatch's ApproximateAgeOfOldestMessage (reading it here would count as a receive towards the DLQ); a dead-letter queue's is read from its messages." }
+        @for (queue, letters) in &dead {
+            h2 { "Dead letters of the " (queue.as_str()) " queue" }
+            @if letters.is_empty() { p.muted { "None." } }
+            @else {
+                form method="post" action="/console/queues/redrive" id=(format!("dlq-{}", queue.as_str())) {
+                    input type="hidden" name="csrf" value=(token);
+                    input type="hidden" name="queue" value=(queue.as_str());
+                    div.scroll { table.dead-letters {
+                        thead { tr { th { "" } th { "What" } th { "Connection" } th { "Order / shipment" } th { "Sent" } th.num { "Receives" } th { "Detail" } } }
+                        tbody {
+                            @for letter in letters {
+                                tr {
+                                    td { input type="checkbox" name="id" value=(letter.message_id) aria-label="select"; }
+                                    td { code { (letter.what.kind) } @if !letter.what.readable { " (unreadable)" } }
+                                    td { (letter.what.connection.as_ref().map(ToString::to_string).unwrap_or_default()) }
+                                    td { (letter.what.entity.as_deref().unwrap_or("–")) }
+                                    td { @if let Some(at) = letter.sent_at { (pages::time(at)) } }
+                                    td.num { (letter.receive_count) }
+                                    td.notes { (letter.what.detail) }
+                                }
+                            }
+                        }
+                    } }
+                    div.pager {
+                        button type="submit" name="all" value="0" class="redrive-selected" { "Redrive selected" }
+                        button type="submit" name="all" value="1" class="secondary redrive-all" { "Redrive all " (letters.len()) }
+                    }
+                }
+            }
+        }
+    };
+    page(&app, &session, "queues", "Queues", flash.take(), body)
+}
+
+pub async fn redrive(
+    State(app): State<Arc<ConsoleApp>>,
+    Extension(session): Extension<Session>,
+    Form(form): Form<Fields>,
+) -> Response {
+    let queue = match field(&form, "queue") {
+        "orders" => crate::ports::QueueName::Orders,
+        "shipments" => crate::ports::QueueName::Shipments,
+        other => return back("/console/queues", false, &format!("unknown queue {other:?}")),
+    };
+    let selection = if field(&form, "all") == "1" {
+        crate::ports::RedriveSelection::All
+    } else {
+        let ids: Vec<String> = form.iter().filter(|(k, _)| k == "id").map(|(_, v)| v.clone()).collect();
+        if ids.is_empty() {
+            return back("/console/queues", false, "Select the messages to redrive (or use Redrive all).");
+        }
+        crate::ports::RedriveSelection::Ids(ids)
+    };
+    match app.queues.redrive(queue, &selection, &session.actor(), &|_| {}).await {
+        Ok(report) => {
+            let ok = report.failed.is_empty();
+            let mut message = format!(
+                "{} message(s) moved back to the {} queue; {} failed, {} not found.",
+                report.moved.len(),
+                queue.as_str(),
+                report.failed.len(),
+                report.not_found.len()
+            );
+            if let Some((id, why)) = report.failed.first() {
+                message.push_str(&format!(" First failure: {id}: {why}"));
+            }
+            back("/console/queues", ok, &message)
+        }
+        Err(e) => back("/console/queues", false, &failure(&e)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connections: overview, Test connection, Run now, Backfill
+// ---------------------------------------------------------------------------------------------
+
+pub async fn connections_page(
+    State(app): State<Arc<ConsoleApp>>,
+    Extension(session): Extension<Session>,
+    Query(flash): Query<Flash>,
+) -> Response {
+    let overview = match app.connection_ops.overview().await {
+        Ok(o) => o,
+        Err(e) => return page(&app, &session, "connections", "Connections", Some((false, failure(&e))), html! {}),
+    };
+    let now = app.clock.now();
+    let since = now - crate::metrics::FIGURES_WINDOW;
+    let mut entries = Vec::new();
+    for c in &app.connections {
+        if let Ok(mut e) = app.log.entries_between(&c.id, since, now + chrono::Duration::minutes(1), READ_LIMIT).await {
+            entries.append(&mut e);
+        }
+    }
+    let figures = crate::metrics::figures_by_connection(&entries, since);
+    let token = csrf(&app, &session);
+    let today = now.date_naive();
+    let body = html! {
+        div.scroll { table id="connections" {
+            thead { tr {
+                th { "Connection" } th { "Kind" } th { "Schedule" } th { "Last pull" } th { "Last success" }
+                th.num { "Failures 24 h" } th.num { "Imported 24 h" } th.num { "Shipments pushed 24 h" } th { "Actions" }
+            } }
+            tbody {
+                @for c in &overview {
+                    @let f = figures.get(&c.connection).cloned().unwrap_or_default();
+                    tr data-connection=(c.connection) {
+                        td { strong { (c.connection) } @if !c.enabled { br; span.muted { "disabled" } } }
+                        td { (c.kind) }
+                        td { (c.schedule) }
+                        td { @if let Some(at) = c.last_pull { (pages::time(at)) } @else { "–" } }
+                        td { @if let Some(at) = c.last_success { (pages::time(at)) } @else { "–" } }
+                        td.num.failures { (c.failures_24h) @if c.retries_24h > 0 { br; span.muted { (c.retries_24h) " retried" } } }
+                        td.num { (f.orders_imported) }
+                        td.num { (f.shipments_pushed) }
+                        td {
+                            form.inline method="post" action="/console/connections/test" {
+                                input type="hidden" name="csrf" value=(token);
+                                input type="hidden" name="connection" value=(c.connection);
+                                button type="submit" class="secondary test" { "Test connection" }
+                            }
+                            @if c.role == crate::ops::connections::ConnectionRole::Channel && c.enabled {
+                                " "
+                                form.inline method="post" action="/console/connections/run" {
+                                    input type="hidden" name="csrf" value=(token);
+                                    input type="hidden" name="connection" value=(c.connection);
+                                    button type="submit" class="secondary run" { "Run now" }
+                                }
+                            }
+                        }
+                    }
+                    @if let Some(last) = &c.last_failure { tr { td colspan="9" { span.muted { "Last failure: " } (last) } } }
+                }
+            }
+        } }
+        h2 { "Backfill a date window" }
+        form.filters.card method="post" action="/console/connections/backfill" id="backfill" {
+            input type="hidden" name="csrf" value=(token);
+            label { "Connection" select name="connection" {
+                @for c in overview.iter().filter(|c| c.role == crate::ops::connections::ConnectionRole::Channel && c.enabled) {
+                    option value=(c.connection) { (c.connection) }
+                }
+            } }
+            label { "Created from (UTC)" input type="date" name="from" value=((today - chrono::Days::new(7)).to_string()) required; }
+            label { "to (UTC, exclusive)" input type="date" name="to" value=((today + chrono::Days::new(1)).to_string()) required; }
+            button type="submit" id="start-backfill" { "Backfill" }
+        }
+        p.muted { "Re-lists the channel's orders created in the window and enqueues the ones not in the ERP (no binding); imported orders are counted and skipped." }
+    };
+    page(&app, &session, "connections", "Connections", flash.take(), body)
+}
+
+pub async fn test_connection(
+    State(app): State<Arc<ConsoleApp>>,
+    Extension(session): Extension<Session>,
+    Form(form): Form<Fields>,
+) -> Response {
+    let connection = field(&form, "connection");
+    match app.connection_ops.test_connection(connection, &session.actor()).await {
+        Ok(t) if t.ok => back(
+            "/console/connections",
+            true,
+            &format!("{}: connected ({}, {} ms).", t.connection, t.call, t.latency_ms),
+        ),
+        Ok(t) => {
+            let status = t.status.map(|s| format!("{s} ")).unwrap_or_default();
+            let words = t.vendor_message.or(t.error).unwrap_or_else(|| "no answer".into());
+            back(
+                "/console/connections",
+                false,
+                &format!("{}: refused ({}, {} ms): {status}{words}", t.connection, t.call, t.latency_ms),
+            )
+        }
+        Err(e) => back("/console/connections", false, &failure(&e)),
+    }
+}
+
+pub async fn run_now(
+    State(app): State<Arc<ConsoleApp>>,
+    Extension(session): Extension<Session>,
+    Form(form): Form<Fields>,
+) -> Response {
+    let connection = field(&form, "connection");
+    // Within API Gateway's 29 s: a pull that has more stops at its deadline and the next run
+    // resumes from its cursor.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    match app.connection_ops.run_pull(connection, &session.actor(), deadline).await {
+        Ok(r) => back(
+            "/console/connections",
+            true,
+            &format!("{connection}: pulled {} page(s), {} listed, {} enqueued.", r.pages, r.listed, r.enqueued),
+        ),
+        Err(e) => back("/console/connections", false, &failure(&e)),
+    }
+}
+
+fn date_or_time(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| Utc.from_utc_datetime(&t))
+        .or_else(|| parse_local(text))
+}
+
+pub async fn start_backfill(
+    State(app): State<Arc<ConsoleApp>>,
+    Extension(session): Extension<Session>,
+    Form(form): Form<Fields>,
+) -> Response {
+    let connection = field(&form, "connection");
+    let (Some(from), Some(to)) = (date_or_time(field(&form, "from")), date_or_time(field(&form, "to"))) else {
+        return back("/console/connections", false, "from and to must be dates (YYYY-MM-DD)");
+    };
+    // The orders queue drives the pages (order-import runs one per message), so a long window
+    // never holds a console request.
+    let drive = crate::ops::connections::BackfillDrive::Queue;
+    match app.connection_ops.start_backfill(connection, from, to, &session.actor(), drive).await {
+        Ok(job) => Redirect::to(&format!("/console/backfills?id={}", job.id)).into_response(),
+        Err(e) => back("/console/connections", false, &failure(&e)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct JobQuery {
+    id: String,
+}
+
+pub async fn backfill_page(
+    State(app): State<Arc<ConsoleApp>>,
+    Extension(session): Extension<Session>,
+    Query(query): Query<JobQuery>,
+) -> Response {
+    let job = match app.connection_ops.backfill_job(&query.id).await {
+        Ok(job) => job,
+        Err(e) => return page(&app, &session, "connections", "Backfill", Some((false, failure(&e))), html! {}),
+    };
+    let running = job.status == crate::ports::BackfillStatus::Running;
+    let status = serde_name(&job.status);
+    let body = html! {
+        div.card id="backfill-job" {
+            dl.facts {
+                dt { "Connection" } dd { (job.connection) }
+                dt { "Orders created" } dd { (pages::time(job.window.from)) " to " (pages::time(job.window.to)) }
+                dt { "Started by" } dd { (job.actor) " at " (pages::time(job.created_at)) }
+                dt { "Status" } dd id="backfill-status" { (status) @if running { " (this page refreshes every 2 s)" } }
+                dt { "Pages read" } dd id="backfill-pages" { (job.pages) }
+                dt { "Orders listed" } dd id="backfill-listed" { (job.listed) }
+                dt { "Enqueued (not in the ERP)" } dd id="backfill-enqueued" { (job.enqueued) }
+                dt { "Already in the ERP" } dd id="backfill-bound" { (job.already_bound) }
+                dt { "Already queued" } dd { (job.already_queued) }
+                @if let Some(e) = &job.error { dt { "Last error" } dd { (e) } }
+                dt { "Updated" } dd { (pages::time(job.updated_at)) }
+            }
+        }
+        p { a href="/console/connections" { "Back to connections" } }
+    };
+    let csrf = csrf(&app, &session);
+    let frame = Frame { operator: &session.operator, csrf: &csrf, active: "connections", flash: None };
+    Html(pages::layout_refreshing("Backfill", &frame, body, running.then_some(2)).into_string()).into_response()
 }

@@ -356,14 +356,20 @@ impl Drop for LocalConsole {
 impl World {
     /// Starts the console for one operator with a fresh token.
     pub async fn console(&self, operator: &str) -> Result<LocalConsole, BoxError> {
+        self.console_with(operator, &self.connections).await
+    }
+
+    /// The console over this world's state with another connections file (a wrong password).
+    pub async fn console_with(&self, operator: &str, connections: &Connections) -> Result<LocalConsole, BoxError> {
         let token = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
         let settings = orderbridge::console::ConsoleSettings {
-            common: self.settings.pull.common.clone(),
-            orders_queue: self.settings.pull.orders_queue.clone(),
+            pull: self.settings.pull.clone(),
+            shipments_queue: QueueUrl::parse("shipments", &self.aws.resources.shipments.url)?,
+            pull_schedule: Some("rate(5 minutes)".into()),
             operators: format!("{operator}={token}").into(),
             local: true,
         };
-        let app = Arc::new(orderbridge::console::ConsoleApp::build(&self.aws.sdk, &settings, &self.connections)?);
+        let app = Arc::new(orderbridge::console::ConsoleApp::build(&self.aws.sdk, &settings, connections)?);
         let listener = tokio::net::TcpListener::bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0))).await?;
         let base_url = format!("http://{}", listener.local_addr()?);
         let served = app.clone();

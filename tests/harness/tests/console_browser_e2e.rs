@@ -252,3 +252,130 @@ async fn drone_row_replay(browser: &Browser) -> TestResult {
     row.find(Locator::Css("button.replay")).await?.click().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_operator_redrives_dead_letters_tests_connections_and_backfills_in_the_console() -> TestResult {
+    let config = SandboxConfig {
+        seed: 62,
+        sellercloud_orders: 10,
+        bigcommerce_orders: 0,
+        magento_orders: 0,
+        shipstation_orders: 0,
+        ..SandboxConfig::default()
+    };
+    let world =
+        World::start(WorldConfig::demo(&orderbridge_harness::aws::unique_prefix("console-ops"), config)).await?;
+    // Two orders marked exported by someone else: the pull never lists them, a backfill does.
+    let sc = ConnectionId::parse("sc-main")?;
+    let listed = world.app.pull.channels[&sc].source.list_new_orders(None).await?;
+    let hidden: Vec<String> = listed.orders.iter().map(|o| format!("SC-{}", o.id().raw())).take(2).collect();
+    {
+        let mut state = world.sandbox.state().sellercloud();
+        for id in &hidden {
+            let raw: i64 = id.trim_start_matches("SC-").parse()?;
+            state.orders.get_mut(&raw).expect("listed order").is_exported = true;
+        }
+    }
+    let first = settle_orders(&world.app, &world.aws, 2, Duration::from_secs(240)).await;
+    assert!(first.settled, "{first:?}");
+    let imported_before = erp_orders_by_import_id(&world.sandbox);
+    assert!(!imported_before.is_empty());
+    assert!(hidden.iter().all(|id| !imported_before.contains_key(id)), "exported orders are not pulled");
+    let console = world.console("ben").await?;
+    let base = console.base_url.clone();
+    let browser = Browser::start("operations").await?;
+    goto(&browser, &format!("{base}/console/login")).await;
+    browser.client.find(Locator::Css("#token")).await?.send_keys(&console.token).await?;
+    click(&browser, "#sign-in").await;
+
+    // A dead letter: an import that exhausted its receives (sent straight to the DLQ here).
+    let order = orderbridge::model::ChannelOrderId::parse_display("SC-9100001").expect("id");
+    let envelope = orderbridge::ports::Envelope::correlated(
+        orderbridge::flows::OrderMessage::ImportOrderV1(orderbridge::flows::ImportOrder {
+            connection: sc.clone(),
+            order: orderbridge::ports::ListedOrder::Reference { id: order.clone(), display_number: "9100001".into() },
+        }),
+        chrono::Utc::now(),
+        "corr-dead-letter".into(),
+    );
+    let sqs = aws_sdk_sqs::Client::new(&world.aws.sdk);
+    sqs.send_message()
+        .queue_url(&world.aws.resources.orders.dlq_url)
+        .message_body(serde_json::to_string(&envelope)?)
+        .send()
+        .await?;
+    sqs.send_message().queue_url(&world.aws.resources.orders.dlq_url).message_body("not json at all").send().await?;
+    goto(&browser, &format!("{base}/console/queues")).await;
+    let dlq = text(&browser, "#dlq-orders").await;
+    assert!(dlq.contains("import_order.v1") && dlq.contains("SC-9100001") && dlq.contains("sc-main"), "{dlq}");
+    assert!(dlq.contains("unreadable"), "a poison body is shown as such: {dlq}");
+    let row = browser.client.find(Locator::XPath("//form[@id='dlq-orders']//tr[.//td[text()='SC-9100001']]")).await?;
+    row.find(Locator::Css("input[type=checkbox]")).await?.click().await?;
+    browser.screenshot("01-queues").await?;
+    click(&browser, "#dlq-orders button.redrive-selected").await;
+    let flash = text(&browser, "#flash").await;
+    assert!(flash.contains("1 message(s) moved back to the orders queue"), "{flash}");
+    let dlq_after = text(&browser, "#dlq-orders").await;
+    assert!(!dlq_after.contains("SC-9100001") && dlq_after.contains("unreadable"), "only the selected one moved");
+    let (waiting, _) = world.aws.queue_depth(&world.aws.resources.orders.url).await;
+    assert_eq!(waiting, 1, "the redriven message is back on the orders queue");
+
+    // Test connection: the sandbox answers; with a wrong password, the vendor's own refusal.
+    goto(&browser, &format!("{base}/console/connections")).await;
+    browser.screenshot("02-connections").await?;
+    let sc_row = browser.client.find(Locator::Css("tr[data-connection='sc-main']")).await?;
+    sc_row.find(Locator::Css("button.test")).await?.click().await?;
+    let flash = text(&browser, "#flash").await;
+    assert!(flash.starts_with("sc-main: connected (POST /api/token"), "{flash}");
+    let mut wrong = world.connections.clone();
+    orderbridge_harness::world::set_setting(&mut wrong, "sellercloud", "password", "not-the-password".into());
+    let wrong_console = world.console_with("ben", &wrong).await?;
+    goto(&browser, &format!("{}/console/login", wrong_console.base_url)).await;
+    browser.client.find(Locator::Css("#token")).await?.send_keys(&wrong_console.token).await?;
+    click(&browser, "#sign-in").await;
+    goto(&browser, &format!("{}/console/connections", wrong_console.base_url)).await;
+    browser.screenshot("03-connections-wrong-password").await?;
+    let sc_row = browser.client.find(Locator::Css("tr[data-connection='sc-main']")).await?;
+    sc_row.find(Locator::Css("button.test")).await?.click().await?;
+    let refused = text(&browser, "#flash").await;
+    assert!(refused.contains("refused") && refused.contains("401"), "{refused}");
+    assert!(refused.contains("The user name or password is incorrect."), "the vendor's own words: {refused}");
+    assert!(!refused.contains("not-the-password"), "never the password");
+    browser.screenshot("03-test-connection-refused").await?;
+    drop(wrong_console);
+
+    // Backfill a window holding every seeded order: imported ones are counted, only the others
+    // are enqueued, and the page shows the progress.
+    goto(&browser, &format!("{base}/console/login")).await;
+    browser.client.find(Locator::Css("#token")).await?.send_keys(&console.token).await?;
+    click(&browser, "#sign-in").await;
+    goto(&browser, &format!("{base}/console/connections")).await;
+    let form = browser.client.form(Locator::Css("#backfill")).await?;
+    form.set_by_name("connection", "sc-main").await?;
+    form.set_by_name("from", "2020-01-01").await?;
+    click(&browser, "#start-backfill").await;
+    assert_eq!(text(&browser, "#backfill-status").await.split_whitespace().next(), Some("running"));
+    browser.screenshot("04-backfill-running").await?;
+    drain(&world).await;
+    goto(&browser, &browser.client.current_url().await?.to_string()).await;
+    assert_eq!(text(&browser, "#backfill-status").await.trim(), "done");
+    let number = |s: String| s.trim().parse::<u32>().unwrap_or(u32::MAX);
+    let listed = number(text(&browser, "#backfill-listed").await);
+    let enqueued = number(text(&browser, "#backfill-enqueued").await);
+    let bound = number(text(&browser, "#backfill-bound").await);
+    assert!(number(text(&browser, "#backfill-pages").await) >= 1);
+    assert_eq!(bound as usize, imported_before.len(), "every imported order is counted as bound, not enqueued");
+    assert_eq!(enqueued, 2, "exactly the two orders not in the ERP are enqueued");
+    assert_eq!(listed, bound + enqueued, "listed {listed}, bound {bound}, enqueued {enqueued}");
+    browser.screenshot("05-backfill-done").await?;
+    let after = erp_orders_by_import_id(&world.sandbox);
+    assert!(after.values().all(|orders| orders.len() == 1), "no order created twice");
+    for id in imported_before.keys().chain(&hidden) {
+        assert!(after.contains_key(id), "{id} in the ERP after the backfill");
+    }
+
+    browser.close().await;
+    drop(console);
+    world.shutdown().await;
+    Ok(())
+}
