@@ -357,7 +357,7 @@ async fn an_operator_redrives_dead_letters_tests_connections_and_backfills_in_th
     assert_eq!(text(&browser, "#backfill-status").await.split_whitespace().next(), Some("running"));
     browser.screenshot("04-backfill-running").await?;
     drain(&world).await;
-    goto(&browser, &browser.client.current_url().await?.to_string()).await;
+    goto(&browser, browser.client.current_url().await?.as_ref()).await;
     assert_eq!(text(&browser, "#backfill-status").await.trim(), "done");
     let number = |s: String| s.trim().parse::<u32>().unwrap_or(u32::MAX);
     let listed = number(text(&browser, "#backfill-listed").await);
