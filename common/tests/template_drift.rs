@@ -251,3 +251,55 @@ fn every_schedule_sends_an_input_its_function_runs_on() {
         "the charges pass reads the import backlog"
     );
 }
+
+/// Every function crate is a function of the template (by its binary) and the other way round,
+/// and the console's routes, settings and permissions are the ones its code needs.
+#[test]
+fn every_function_crate_is_deployed_and_the_console_has_its_routes_settings_and_permissions() {
+    let template = template();
+    let resources = template["Resources"].as_mapping().expect("Resources");
+    let mut deployed: Vec<String> = resources
+        .values()
+        .filter(|r| plain(&r["Type"]) == "AWS::Serverless::Function")
+        .map(|r| plain(&r["Metadata"]["BuildProperties"]["Binary"]))
+        .collect();
+    deployed.sort();
+    let functions = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions");
+    let mut crates: Vec<String> = std::fs::read_dir(functions)
+        .expect("functions/")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("Cargo.toml").exists())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    crates.sort();
+    assert_eq!(deployed, crates, "functions/ and the template's functions differ");
+
+    let console = resource(&template, "ConsoleFunction");
+    let events = console["Properties"]["Events"].as_mapping().expect("console events");
+    let routes: Vec<(String, String)> =
+        events.values().map(|e| (plain(&e["Properties"]["Method"]), plain(&e["Properties"]["Path"]))).collect();
+    assert!(routes.contains(&("GET".into(), "/console".into())), "{routes:?}");
+    assert!(routes.contains(&("ANY".into(), "/console/{proxy+}".into())), "{routes:?}");
+    let env = &console["Properties"]["Environment"]["Variables"];
+    for var in [
+        "ORDERBRIDGE_CONSOLE_OPERATORS",
+        "ORDERBRIDGE_ORDERS_QUEUE_URL",
+        "ORDERBRIDGE_SHIPMENTS_QUEUE_URL",
+        "ORDERBRIDGE_CONNECTIONS",
+    ] {
+        assert!(!plain(&env[var]).is_empty(), "console lacks {var}");
+    }
+    assert!(
+        plain(&env["ORDERBRIDGE_CONSOLE_OPERATORS"]).contains("resolve:secretsmanager"),
+        "tokens come from a secret"
+    );
+    let policies = serde_yaml::to_string(&console["Properties"]["Policies"]).expect("policies");
+    for action in
+        ["dynamodb:DeleteItem", "dynamodb:Query", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:SendMessage"]
+    {
+        assert!(policies.contains(action), "console may not {action}");
+    }
+    assert!(policies.contains("OrdersDeadLetterQueue") && policies.contains("ShipmentsDeadLetterQueue"));
+    let import_env = &resource(&template, "OrderImportFunction")["Properties"]["Environment"]["Variables"];
+    assert!(!plain(&import_env["ORDERBRIDGE_ORDERS_QUEUE_URL"]).is_empty(), "backfill pages need the orders queue");
+}

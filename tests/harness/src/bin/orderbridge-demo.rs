@@ -38,6 +38,10 @@ struct Args {
     /// Give up settling after this many seconds.
     #[arg(long, default_value_t = 300)]
     limit_secs: u64,
+    /// After the summary, keep serving the operator console over the demo's state until Enter
+    /// (default when stdin is a terminal; `--keep-console false` ends at once).
+    #[arg(long)]
+    keep_console: Option<bool>,
 }
 
 #[tokio::main]
@@ -64,6 +68,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     for (vendor, url) in world.sandbox.describe()["vendors"].as_object().into_iter().flatten() {
         println!("  {vendor:<12} {}", url["base_url"].as_str().unwrap_or_default());
     }
+    // The operator console over the demo's state, for the whole run.
+    let console = world.console("demo").await?;
+    println!("Operator console: {}/console  (operator token: {})", console.base_url, console.token);
     println!(
         "Local AWS: {}  tables {} / {}",
         std::env::var("AWS_ENDPOINT_URL").unwrap_or_default(),
@@ -175,6 +182,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     }
     let entries = log_since(world.app.log(), &all, started_at).await;
     print_log_tail(&entries, 12);
+    use std::io::IsTerminal;
+    if args.keep_console.unwrap_or_else(|| std::io::stdin().is_terminal()) {
+        println!();
+        println!(
+            "The operator console keeps serving the demo's state at {}/console (token {}). Press Enter to stop.",
+            console.base_url, console.token
+        );
+        let mut line = String::new();
+        let _ = tokio::task::spawn_blocking(move || std::io::stdin().read_line(&mut line)).await;
+    }
+    drop(console);
     world.shutdown().await;
     if !drive.settled || duplicates > 0 || !mg_ok || !stocked || !shipped || !published || !followed || !exported {
         std::process::exit(1);
