@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::OnceCell;
 use tracing::{info, warn};
 
-use super::{sdk_error_is_retryable, QueueError};
+use super::QueueError;
 use crate::ports::{
     PeekedMessage, QueueAdmin, QueueName, QueueStats, RedriveProgress, RedriveReport, RedriveSelection, PEEK_LIMIT,
 };
@@ -30,19 +30,6 @@ const REDRIVE_VISIBILITY_SECS: i32 = 60;
 /// Receives of one redrive at most (ten messages each): a bound, so a DLQ that keeps filling
 /// cannot hold an operator's call forever.
 const MAX_REDRIVE_RECEIVES: usize = 1_000;
-
-fn sqs_error<E, R>(operation: &'static str, queue: &str, source: aws_sdk_sqs::error::SdkError<E, R>) -> QueueError
-where
-    E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    QueueError::Sqs {
-        operation,
-        queue: queue.to_owned(),
-        retryable: sdk_error_is_retryable(&source),
-        source: Box::new(source),
-    }
-}
 
 /// A queue whose configuration is not what Orderbridge provisions.
 fn misconfigured(queue: &str, problem: String) -> QueueError {
@@ -122,7 +109,7 @@ impl SqsQueueAdmin {
                 .attribute_names(QueueAttributeName::RedrivePolicy)
                 .send()
                 .await
-                .map_err(|e| sqs_error("GetQueueAttributes", url, e))?;
+                .map_err(|e| super::schema::sqs_err("GetQueueAttributes", url, e))?;
             let policy = out
                 .attributes()
                 .and_then(|a| a.get(&QueueAttributeName::RedrivePolicy))
@@ -136,7 +123,7 @@ impl SqsQueueAdmin {
                 .queue_name(&name)
                 .send()
                 .await
-                .map_err(|e| sqs_error("GetQueueUrl", &name, e))?;
+                .map_err(|e| super::schema::sqs_err("GetQueueUrl", &name, e))?;
             found
                 .queue_url()
                 .map(str::to_owned)
@@ -156,7 +143,7 @@ impl SqsQueueAdmin {
             .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
             .send()
             .await
-            .map_err(|e| sqs_error("GetQueueAttributes", url, e))?;
+            .map_err(|e| super::schema::sqs_err("GetQueueAttributes", url, e))?;
         let get = |name: QueueAttributeName| -> u64 {
             out.attributes().and_then(|a| a.get(&name)).and_then(|v| v.parse().ok()).unwrap_or(0)
         };
@@ -180,7 +167,7 @@ impl SqsQueueAdmin {
             .message_system_attribute_names(MessageSystemAttributeName::All)
             .send()
             .await
-            .map_err(|e| sqs_error("ReceiveMessage", url, e))?;
+            .map_err(|e| super::schema::sqs_err("ReceiveMessage", url, e))?;
         Ok(out.messages.unwrap_or_default())
     }
 
@@ -274,7 +261,7 @@ impl SqsQueueAdmin {
             .set_entries(Some(entries))
             .send()
             .await
-            .map_err(|e| sqs_error("SendMessageBatch", target, e))?;
+            .map_err(|e| super::schema::sqs_err("SendMessageBatch", target, e))?;
         let mut delete = Vec::new();
         for ok in sent.successful() {
             if let Some(i) = ok.id().parse::<usize>().ok().filter(|i| *i < messages.len()) {

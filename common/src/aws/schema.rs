@@ -193,7 +193,12 @@ pub struct QueueUrls {
     pub dlq_arn: String,
 }
 
-fn sqs_err<E, R>(operation: &'static str, queue: &str, source: aws_sdk_sqs::error::SdkError<E, R>) -> QueueError
+/// An SQS call's failure, classified retryable or not from the SDK error.
+pub(crate) fn sqs_err<E, R>(
+    operation: &'static str,
+    queue: &str,
+    source: aws_sdk_sqs::error::SdkError<E, R>,
+) -> QueueError
 where
     E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,

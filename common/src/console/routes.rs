@@ -447,46 +447,25 @@ fn timeline_url(key: &ImportKey) -> String {
     format!("/console/orders?q={}", key.import_id())
 }
 
-pub async fn retry(
+/// Retry now, Skip (with the form's note) or Re-import one order (`/console/orders/{action}`).
+pub async fn order_action(
     State(app): State<Arc<ConsoleApp>>,
     Extension(session): Extension<Session>,
+    axum::extract::Path(action): axum::extract::Path<String>,
     Form(form): Form<Fields>,
 ) -> Response {
     let key = match form_key(&app, &form) {
         Ok(k) => k,
         Err(e) => return back("/console/failures", false, &e),
     };
-    match app.records.retry(&key, &session.actor()).await {
-        Ok(report) => back(&timeline_url(&key), report.done, &report.message),
-        Err(e) => back(&timeline_url(&key), false, &failure(&e)),
-    }
-}
-
-pub async fn skip(
-    State(app): State<Arc<ConsoleApp>>,
-    Extension(session): Extension<Session>,
-    Form(form): Form<Fields>,
-) -> Response {
-    let key = match form_key(&app, &form) {
-        Ok(k) => k,
-        Err(e) => return back("/console/failures", false, &e),
+    let actor = session.actor();
+    let result = match action.as_str() {
+        "retry" => app.records.retry(&key, &actor).await,
+        "skip" => app.records.skip(&key, field(&form, "note"), &actor).await,
+        "reimport" => app.records.reimport(&key, &actor).await,
+        _ => return not_found().await,
     };
-    match app.records.skip(&key, field(&form, "note"), &session.actor()).await {
-        Ok(report) => back(&timeline_url(&key), report.done, &report.message),
-        Err(e) => back(&timeline_url(&key), false, &failure(&e)),
-    }
-}
-
-pub async fn reimport(
-    State(app): State<Arc<ConsoleApp>>,
-    Extension(session): Extension<Session>,
-    Form(form): Form<Fields>,
-) -> Response {
-    let key = match form_key(&app, &form) {
-        Ok(k) => k,
-        Err(e) => return back("/console/failures", false, &e),
-    };
-    match app.records.reimport(&key, &session.actor()).await {
+    match result {
         Ok(report) => back(&timeline_url(&key), report.done, &report.message),
         Err(e) => back(&timeline_url(&key), false, &failure(&e)),
     }

@@ -675,7 +675,8 @@ mod tests {
         let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/template.yaml"))
             .expect("template");
         let functions = template_functions(&text).expect("parses");
-        assert_eq!(functions.len(), 4, "{functions:?}");
+        assert_eq!(functions.len(), 5, "{functions:?}");
+        assert!(functions.contains_key("ConsoleFunction"), "{functions:?}");
         for (id, (memory, timeout)) in &functions {
             assert!(*memory >= 128 && *memory <= 10_240, "{id}: {memory}");
             assert!(!timeout.is_zero(), "{id}");

@@ -18,15 +18,29 @@ use orderbridge_sandbox::SandboxConfig;
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
-async fn text(browser: &Browser, css: &str) -> String {
-    match browser.client.find(Locator::Css(css)).await {
-        Ok(e) => e.text().await.unwrap_or_default(),
+/// Waits (up to 10 s) for an element: a form's POST → redirect → GET may still be loading when
+/// the click returns, most of all on a busy machine.
+async fn element(browser: &Browser, css: &str) -> fantoccini::elements::Element {
+    match browser.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await {
+        Ok(e) => e,
         Err(e) => panic!("{css} not on {:?}: {e}", browser.client.current_url().await.ok()),
     }
 }
 
+async fn text(browser: &Browser, css: &str) -> String {
+    element(browser, css).await.text().await.unwrap_or_default()
+}
+
+/// Clicks what submits a form or follows a link, and waits until the next page replaced this one
+/// (the old page's body goes stale), so nothing is read from the page being left.
 async fn click(browser: &Browser, css: &str) {
-    browser.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap();
+    let old_body = element(browser, "body").await;
+    element(browser, css).await.click().await.unwrap_or_else(|e| panic!("click {css}: {e}"));
+    let started = Instant::now();
+    while old_body.tag_name().await.is_ok() {
+        assert!(started.elapsed() < Duration::from_secs(10), "no new page after clicking {css}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn goto(browser: &Browser, url: &str) {
@@ -249,7 +263,11 @@ async fn drone_row_replay(browser: &Browser) -> TestResult {
         .client
         .find(Locator::XPath("//table[@id='unmapped']//tr[.//code[@class='value' and text()='Drone Delivery']]"))
         .await?;
+    let old_body = browser.client.find(Locator::Css("body")).await?;
     row.find(Locator::Css("button.replay")).await?.click().await?;
+    while old_body.tag_name().await.is_ok() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     Ok(())
 }
 
@@ -323,8 +341,7 @@ async fn an_operator_redrives_dead_letters_tests_connections_and_backfills_in_th
     // Test connection: the sandbox answers; with a wrong password, the vendor's own refusal.
     goto(&browser, &format!("{base}/console/connections")).await;
     browser.screenshot("02-connections").await?;
-    let sc_row = browser.client.find(Locator::Css("tr[data-connection='sc-main']")).await?;
-    sc_row.find(Locator::Css("button.test")).await?.click().await?;
+    click(&browser, "tr[data-connection='sc-main'] button.test").await;
     let flash = text(&browser, "#flash").await;
     assert!(flash.starts_with("sc-main: connected (POST /api/token"), "{flash}");
     let mut wrong = world.connections.clone();
@@ -335,8 +352,7 @@ async fn an_operator_redrives_dead_letters_tests_connections_and_backfills_in_th
     click(&browser, "#sign-in").await;
     goto(&browser, &format!("{}/console/connections", wrong_console.base_url)).await;
     browser.screenshot("03-connections-wrong-password").await?;
-    let sc_row = browser.client.find(Locator::Css("tr[data-connection='sc-main']")).await?;
-    sc_row.find(Locator::Css("button.test")).await?.click().await?;
+    click(&browser, "tr[data-connection='sc-main'] button.test").await;
     let refused = text(&browser, "#flash").await;
     assert!(refused.contains("refused") && refused.contains("401"), "{refused}");
     assert!(refused.contains("The user name or password is incorrect."), "the vendor's own words: {refused}");

@@ -158,14 +158,9 @@ impl SellercloudClient {
         self.token.send(&self.http, operation, idempotency, || self.sign_in(), bearer, build).await
     }
 
-    async fn list_page(&self, page: u32, from: DateTime<Utc>) -> Result<OrderList, ConnectorError> {
-        let url = self.url("api/Orders");
-        let mut query: Vec<(&str, String)> = vec![
-            ("model.exported", "0".into()),
-            ("model.pageSize", self.config.page_size.to_string()),
-            ("model.pageNumber", page.to_string()),
-            ("model.createdOnFrom", utc_to_local_param(from, self.config.tz())),
-        ];
+    /// The connection's own filters (companies, statuses, dropship statuses), which the new-order
+    /// listing and a backfill's window listing both apply.
+    fn push_filters(&self, query: &mut Vec<(&'static str, String)>) {
         query.extend(self.config.company_ids.iter().map(|c| ("model.companyID", c.to_string())));
         query.extend(self.config.order_statuses.iter().map(|s| ("model.orderStatus", s.clone())));
         query.extend(
@@ -175,6 +170,17 @@ impl SellercloudClient {
                 .filter_map(|s| dropship_status_name(s))
                 .map(|s| ("model.dropshipStatus", s.to_owned())),
         );
+    }
+
+    async fn list_page(&self, page: u32, from: DateTime<Utc>) -> Result<OrderList, ConnectorError> {
+        let url = self.url("api/Orders");
+        let mut query: Vec<(&str, String)> = vec![
+            ("model.exported", "0".into()),
+            ("model.pageSize", self.config.page_size.to_string()),
+            ("model.pageNumber", page.to_string()),
+            ("model.createdOnFrom", utc_to_local_param(from, self.config.tz())),
+        ];
+        self.push_filters(&mut query);
         let reply = self.authed("list orders", Idempotency::Safe, |c| c.get(&url).query(&query)).await?;
         reply.json(VENDOR, "list orders")
     }
@@ -436,15 +442,7 @@ impl OrderSource for SellercloudClient {
             ("model.createdOnFrom", utc_to_local_param(from, self.config.tz())),
             ("model.createdOnTo", utc_to_local_param(to, self.config.tz())),
         ];
-        query.extend(self.config.company_ids.iter().map(|c| ("model.companyID", c.to_string())));
-        query.extend(self.config.order_statuses.iter().map(|s| ("model.orderStatus", s.clone())));
-        query.extend(
-            self.config
-                .dropship_statuses
-                .iter()
-                .filter_map(|s| dropship_status_name(s))
-                .map(|s| ("model.dropshipStatus", s.to_owned())),
-        );
+        self.push_filters(&mut query);
         let list: OrderList =
             self.authed(OP, Idempotency::Safe, |c| c.get(&url).query(&query)).await?.json(VENDOR, OP)?;
         let mut orders = Vec::with_capacity(list.Items.len());
