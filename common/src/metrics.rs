@@ -8,13 +8,11 @@
 //! flushes after each invocation: one JSON line on stdout per dimension set that has data.
 //! CloudWatch Logs turns those lines into metrics; nothing calls `PutMetricData`.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use ::metrics::Unit;
-use chrono::{DateTime, Utc};
 use lambda_runtime::{layers::TracingLayer, LambdaEvent, Runtime};
 use metrics_cloudwatch_embedded::lambda::MetricsLayer;
 pub use metrics_cloudwatch_embedded::{Builder, Collector};
@@ -322,7 +320,7 @@ pub struct Figures {
     pub shipments_failed: u64,
 }
 
-/// How far back the console's figures reach.
+/// How far back the console's figures (and the connections overview) reach.
 pub const FIGURES_WINDOW: chrono::Duration = chrono::Duration::hours(24);
 
 /// Counts `entries` (pass the last [`FIGURES_WINDOW`] of a connection's log, e.g.
@@ -342,15 +340,6 @@ pub fn figures_from_log(entries: &[LogEntry]) -> Figures {
         *slot += 1;
     }
     figures
-}
-
-/// [`figures_from_log`] of the entries completed at or after `since`, per connection.
-pub fn figures_by_connection(entries: &[LogEntry], since: DateTime<Utc>) -> BTreeMap<ConnectionId, Figures> {
-    let mut by_connection: BTreeMap<ConnectionId, Vec<LogEntry>> = BTreeMap::new();
-    for entry in entries.iter().filter(|e| e.completed_at >= since) {
-        by_connection.entry(entry.connection.clone()).or_default().push(entry.clone());
-    }
-    by_connection.into_iter().map(|(connection, entries)| (connection, figures_from_log(&entries))).collect()
 }
 
 #[cfg(test)]

@@ -65,10 +65,20 @@ impl DynamoLedger {
         E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
     {
+        self.applied(operation, result).map(|_| ())
+    }
+
+    /// Whether a conditional write was applied (false: DynamoDB refused its condition); other
+    /// errors are the operation's.
+    fn applied<O, E, R>(&self, operation: &'static str, result: Result<O, SdkError<E, R>>) -> Result<bool, LedgerError>
+    where
+        E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
         match result {
-            Ok(_) => Ok(()),
+            Ok(_) => Ok(true),
             Err(e) if e.as_service_error().and_then(|se| se.code()) == Some("ConditionalCheckFailedException") => {
-                Ok(())
+                Ok(false)
             }
             Err(e) => Err(self.err(operation, e)),
         }
@@ -944,7 +954,7 @@ impl FailedRecords for DynamoLedger {
             .expression_attribute_values(":now", epoch_millis(self.clock.now()))
             .send()
             .await;
-        changed(result.map(|_| ()), |e| self.err("UpdateItem", e))
+        Ok(if self.applied("UpdateItem", result)? { ClaimChange::Done } else { ClaimChange::NotApplicable })
     }
 
     async fn reset_import(
@@ -992,23 +1002,6 @@ impl FailedRecords for DynamoLedger {
             }
             Err(e) => Err(self.err("TransactWriteItems", e)),
         }
-    }
-}
-
-/// Done, or not applicable when DynamoDB refused the write's condition.
-fn changed<E, R>(
-    result: Result<(), SdkError<E, R>>,
-    err: impl FnOnce(SdkError<E, R>) -> LedgerError,
-) -> Result<ClaimChange, LedgerError>
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
-{
-    match result {
-        Ok(()) => Ok(ClaimChange::Done),
-        Err(e) if e.as_service_error().and_then(|se| se.code()) == Some("ConditionalCheckFailedException") => {
-            Ok(ClaimChange::NotApplicable)
-        }
-        Err(e) => Err(err(e)),
     }
 }
 

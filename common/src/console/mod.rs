@@ -31,7 +31,6 @@ use crate::model::ConnectionId;
 use crate::ops::connections::{ConnectionOps, ConnectionOpsSettings};
 use crate::ops::failures::{RecordOps, RecordSettings};
 use crate::ops::queues::{QueueOps, QueueOpsSettings};
-use crate::ports::{Clock, ConnectorLog, MappingStore};
 
 pub use auth::Auth;
 
@@ -53,15 +52,13 @@ pub struct ConnectionInfo {
 
 /// What the console holds, built once per cold start.
 pub struct ConsoleApp {
+    /// The record actions, and the state table, connector log and clock the pages read.
     pub records: RecordOps,
-    pub log: Arc<dyn ConnectorLog>,
-    pub mappings: Arc<dyn MappingStore>,
     /// Channel connections, then the ERP and the shipping tool under their log names.
     pub connections: Vec<ConnectionInfo>,
     /// The ERP's name as people write it.
     pub erp_name: &'static str,
     pub auth: Auth,
-    pub clock: Arc<dyn Clock>,
     /// Queue depths, dead letters, redrive.
     pub queues: QueueOps,
     /// Overview, Test connection, Run now, Backfill.
@@ -111,11 +108,6 @@ impl App for ConsoleApp {
             &RecordSettings { common: common.clone(), orders_queue: settings.pull.orders_queue.clone() },
             connections,
         )?;
-        let mappings = Arc::new(crate::aws::DynamoLedger::new(
-            aws_sdk_dynamodb::Client::new(sdk),
-            common.state_table.as_str(),
-            records.clock.clone(),
-        ));
         let queues = QueueOps::open(
             sdk,
             &QueueOpsSettings {
@@ -133,10 +125,7 @@ impl App for ConsoleApp {
             .map_err(|e| SetupError::Connection { connection: "console".into(), source: Box::new(e) })?;
         let infos = connection_infos(connections);
         Ok(Self {
-            log: records.log.clone(),
-            clock: records.clock.clone(),
             records,
-            mappings,
             connections: infos,
             erp_name: registry::vendor_of_role(Role::Erp).map_or("the ERP", |v| v.name),
             auth,
@@ -237,7 +226,7 @@ async fn guard(State(app): State<Arc<ConsoleApp>>, request: Request, next: Next)
     if public(request.uri().path()) {
         return next.run(request).await;
     }
-    let now = app.clock.now();
+    let now = app.records.clock.now();
     let headers = request.headers();
     let bearer = headers
         .get(header::AUTHORIZATION)

@@ -93,7 +93,7 @@ pub async fn login(State(app): State<Arc<ConsoleApp>>, Form(form): Form<Fields>)
     match app.auth.operator_for_token(field(&form, "token")) {
         Some(operator) => {
             tracing::info!(operator, "Console sign-in.");
-            let value = app.auth.session_value(operator, app.clock.now());
+            let value = app.auth.session_value(operator, app.records.clock.now());
             let mut response = Redirect::to("/console/log").into_response();
             if let Ok(cookie) = app.auth.session_cookie(&value).parse() {
                 response.headers_mut().insert(header::SET_COOKIE, cookie);
@@ -186,7 +186,7 @@ pub async fn log_page(
     Query(query): Query<LogQuery>,
     Query(flash): Query<Flash>,
 ) -> Response {
-    let now = app.clock.now();
+    let now = app.records.clock.now();
     let to = parse_local(&query.to).unwrap_or(now + chrono::Duration::minutes(1));
     let from = parse_local(&query.from).unwrap_or(to - chrono::Duration::hours(24));
     let selected: Vec<ConnectionId> = app
@@ -198,7 +198,7 @@ pub async fn log_page(
     let mut entries = Vec::new();
     let mut error = None;
     for connection in &selected {
-        match app.log.entries_between(connection, from, to, READ_LIMIT).await {
+        match app.records.log.entries_between(connection, from, to, READ_LIMIT).await {
             Ok(mut e) => entries.append(&mut e),
             Err(e) => error = Some(failure(&e)),
         }
@@ -238,10 +238,8 @@ pub async fn log_page(
     let mut result_choices = vec![(String::new(), "All results".to_owned())];
     result_choices.extend(RESULTS.iter().map(|r| (serde_name(r), serde_name(r))));
     let mut direction_choices = vec![(String::new(), "All directions".to_owned())];
-    direction_choices.extend(DIRECTIONS.iter().map(|d| {
-        let example = app.connections.iter().find(|c| c.channel).map(|c| c.vendor);
-        (serde_name(d), pages::direction_label(*d, example, app.erp_name).replace(example.unwrap_or("-"), "channel"))
-    }));
+    direction_choices
+        .extend(DIRECTIONS.iter().map(|d| (serde_name(d), pages::direction_label(*d, Some("channel"), app.erp_name))));
     let body = html! {
         @if let Some(error) = &error { div.flash.bad { (error) } }
         form.filters.card method="get" action="/console/log" id="log-filters" {
@@ -303,7 +301,8 @@ pub async fn log_view(
 ) -> Response {
     let Ok(connection) = ConnectionId::parse(&query.connection) else { return not_found().await };
     let Some(at) = DateTime::<Utc>::from_timestamp_millis(query.at) else { return not_found().await };
-    let entry = match app.log.entries_between(&connection, at, at + chrono::Duration::milliseconds(1), 50).await {
+    let entry = match app.records.log.entries_between(&connection, at, at + chrono::Duration::milliseconds(1), 50).await
+    {
         Ok(entries) => entries.into_iter().find(|e| e.id == query.id),
         Err(e) => return page(&app, &session, "log", "Log entry", Some((false, failure(&e))), html! {}),
     };
@@ -597,10 +596,11 @@ pub async fn upload_mapping(
         return back("/console/failures", false, &format!("{name:?} is not the mapping of a configured connection"));
     }
     let path = format!("console upload by {}", session.operator);
-    match crate::handlers::push_mapping(app.mappings.as_ref(), name, &path, field(&form, "source")).await {
+    match crate::handlers::push_mapping(app.records.ledger.as_ref(), name, &path, field(&form, "source")).await {
         Ok(stored) => {
             tracing::info!(operator = %session.operator, mapping = name, version = stored.version, "Mapping uploaded from the console.");
-            let recorder = crate::flows::LogRecorder { log: app.log.as_ref(), clock: app.clock.as_ref() };
+            let recorder =
+                crate::flows::LogRecorder { log: app.records.log.as_ref(), clock: app.records.clock.as_ref() };
             if let Some(c) = app.connections.iter().find(|c| c.mapping_name.as_deref() == Some(name)) {
                 let action = recorder.start(&c.id, LogGroup::System, "mapping_upload", Direction::Internal, name);
                 recorder
@@ -757,15 +757,7 @@ pub async fn connections_page(
         Ok(o) => o,
         Err(e) => return page(&app, &session, "connections", "Connections", Some((false, failure(&e))), html! {}),
     };
-    let now = app.clock.now();
-    let since = now - crate::metrics::FIGURES_WINDOW;
-    let mut entries = Vec::new();
-    for c in &app.connections {
-        if let Ok(mut e) = app.log.entries_between(&c.id, since, now + chrono::Duration::minutes(1), READ_LIMIT).await {
-            entries.append(&mut e);
-        }
-    }
-    let figures = crate::metrics::figures_by_connection(&entries, since);
+    let now = app.records.clock.now();
     let token = csrf(&app, &session);
     let today = now.date_naive();
     let body = html! {
@@ -776,7 +768,7 @@ pub async fn connections_page(
             } }
             tbody {
                 @for c in &overview {
-                    @let f = figures.get(&c.connection).cloned().unwrap_or_default();
+                    @let f = &c.figures;
                     tr data-connection=(c.connection) {
                         td { strong { (c.connection) } @if !c.enabled { br; span.muted { "disabled" } } }
                         td { (c.kind) }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::*;
@@ -484,21 +484,6 @@ fn figures_count_import_and_push_results_of_the_log() {
             shipments_failed: 1,
         }
     );
-}
-
-#[test]
-fn figures_by_connection_keep_connections_apart_and_drop_entries_before_the_window() {
-    let entries = vec![
-        entry("sc-main", "import_order", LogResult::Success, 60),
-        entry("sc-main", "import_order", LogResult::Success, 25 * 60),
-        entry("bc-store", "import_order", LogResult::Failure, 60),
-        entry("bc-store", "push_tracking", LogResult::Success, 23 * 60),
-    ];
-    let figures = figures_by_connection(&entries, Utc::now() - FIGURES_WINDOW);
-    assert_eq!(figures.len(), 2);
-    assert_eq!(figures[&connection()].orders_imported, 1, "the entry of 25 h ago is outside the window");
-    let bc = figures[&ConnectionId::parse("bc-store").unwrap()];
-    assert_eq!((bc.orders_failed, bc.shipments_pushed, bc.orders_imported), (1, 1, 0));
 }
 
 /// Every `MetricName` under `Namespace: Orderbridge` anywhere in a YAML value.

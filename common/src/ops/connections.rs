@@ -26,8 +26,6 @@ use crate::ports::{
 
 /// A test gets this long for its one call (the console answers within API Gateway's 29 s).
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(20);
-/// How far back the overview counts failures.
-const FAILURE_WINDOW_HOURS: i64 = 24;
 /// Connector-log entries read per connection for the overview, at most.
 const OVERVIEW_ENTRIES: usize = 5_000;
 
@@ -93,6 +91,9 @@ pub struct ConnectionOverview {
     pub retries_24h: u32,
     /// The newest failure's action and notes.
     pub last_failure: Option<String>,
+    /// Orders imported, failed, skipped and shipments pushed in the same 24 hours, counted like
+    /// the EMF metrics (from the entries read for this row).
+    pub figures: crate::metrics::Figures,
 }
 
 /// Why a connection action could not be done.
@@ -196,7 +197,7 @@ impl ConnectionOps {
     /// Each connection's kind, schedule, last pull, last success and failures in 24 hours.
     pub async fn overview(&self) -> Result<Vec<ConnectionOverview>, ConnectionOpsError> {
         let now = self.pull.clock.now();
-        let since = now - chrono::Duration::hours(FAILURE_WINDOW_HOURS);
+        let since = now - crate::metrics::FIGURES_WINDOW;
         let mut rows = Vec::with_capacity(self.connections.len());
         for entry in &self.connections {
             let last_pull = match entry.pulled {
@@ -219,6 +220,7 @@ impl ConnectionOps {
                 failures_24h: failures.count() as u32,
                 retries_24h: entries.iter().filter(|e| e.result == LogResult::Retry).count() as u32,
                 last_failure,
+                figures: crate::metrics::figures_from_log(&entries),
             });
         }
         Ok(rows)

@@ -376,13 +376,12 @@ impl RecordOps {
             None => key.correlation_id(),
         };
         let mut entries = self.log.entries_for_entity(&key.connection, &key.import_id(), 500).await?;
-        // Acknowledgements are written per batch (their entity lists the batch's orders): read
-        // the minutes after each import for the ones naming this order.
-        let imports: Vec<DateTime<Utc>> =
-            entries.iter().filter(|e| e.action == "import_order").map(|e| e.started_at).collect();
-        for at in imports {
-            let window =
-                self.log.entries_between(&key.connection, at, at + chrono::Duration::minutes(15), 2000).await?;
+        // Acknowledgements are written per batch (their entity lists the batch's orders): one
+        // read from the first import to 15 minutes after the last finds the ones naming it.
+        let imports = entries.iter().filter(|e| e.action == "import_order").map(|e| e.started_at);
+        if let (Some(first), Some(last)) = (imports.clone().min(), imports.max()) {
+            let until = last + chrono::Duration::minutes(15);
+            let window = self.log.entries_between(&key.connection, first, until, 5000).await?;
             entries.extend(window.into_iter().filter(|e| {
                 e.action == "acknowledge" && e.entity_id.split(',').any(|id| id.trim() == key.import_id())
             }));

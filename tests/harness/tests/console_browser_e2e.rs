@@ -47,6 +47,14 @@ async fn goto(browser: &Browser, url: &str) {
     browser.client.goto(url).await.unwrap_or_else(|e| panic!("{url}: {e}"));
 }
 
+/// Signs in on the console at `base` with `token` (typed into the sign-in form).
+async fn sign_in(browser: &Browser, base: &str, token: &str) -> TestResult {
+    goto(browser, &format!("{base}/console/login")).await;
+    element(browser, "#token").await.send_keys(token).await?;
+    click(browser, "#sign-in").await;
+    Ok(())
+}
+
 /// Imports what the orders queue holds, without a pull (so only what an action enqueued).
 async fn drain(world: &World) {
     let mut report = DriveReport::default();
@@ -112,9 +120,7 @@ async fn an_operator_finds_fixes_replays_retries_and_skips_orders_in_the_console
     }
 
     // Sign in.
-    goto(&browser, &format!("{base}/console/login")).await;
-    browser.client.find(Locator::Css("#token")).await?.send_keys(&console.token).await?;
-    click(&browser, "#sign-in").await;
+    sign_in(&browser, &base, &console.token).await?;
     assert!(browser.client.current_url().await?.path().ends_with("/console/log"));
     browser.screenshot("02-connector-log").await?;
 
@@ -302,9 +308,7 @@ async fn an_operator_redrives_dead_letters_tests_connections_and_backfills_in_th
     let console = world.console("ben").await?;
     let base = console.base_url.clone();
     let browser = Browser::start("operations").await?;
-    goto(&browser, &format!("{base}/console/login")).await;
-    browser.client.find(Locator::Css("#token")).await?.send_keys(&console.token).await?;
-    click(&browser, "#sign-in").await;
+    sign_in(&browser, &base, &console.token).await?;
 
     // A dead letter: an import that exhausted its receives (sent straight to the DLQ here).
     let order = orderbridge::model::ChannelOrderId::parse_display("SC-9100001").expect("id");
@@ -347,9 +351,7 @@ async fn an_operator_redrives_dead_letters_tests_connections_and_backfills_in_th
     let mut wrong = world.connections.clone();
     orderbridge_harness::world::set_setting(&mut wrong, "sellercloud", "password", "not-the-password".into());
     let wrong_console = world.console_with("ben", &wrong).await?;
-    goto(&browser, &format!("{}/console/login", wrong_console.base_url)).await;
-    browser.client.find(Locator::Css("#token")).await?.send_keys(&wrong_console.token).await?;
-    click(&browser, "#sign-in").await;
+    sign_in(&browser, &wrong_console.base_url, &wrong_console.token).await?;
     goto(&browser, &format!("{}/console/connections", wrong_console.base_url)).await;
     browser.screenshot("03-connections-wrong-password").await?;
     click(&browser, "tr[data-connection='sc-main'] button.test").await;
@@ -362,9 +364,7 @@ async fn an_operator_redrives_dead_letters_tests_connections_and_backfills_in_th
 
     // Backfill a window holding every seeded order: imported ones are counted, only the others
     // are enqueued, and the page shows the progress.
-    goto(&browser, &format!("{base}/console/login")).await;
-    browser.client.find(Locator::Css("#token")).await?.send_keys(&console.token).await?;
-    click(&browser, "#sign-in").await;
+    sign_in(&browser, &base, &console.token).await?;
     goto(&browser, &format!("{base}/console/connections")).await;
     let form = browser.client.form(Locator::Css("#backfill")).await?;
     form.set_by_name("connection", "sc-main").await?;
