@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Local AWS stack for tests and the demo: a pinned moto server on a free loopback port.
+# Local AWS stack for tests and the demo: the pinned moto server on free loopback ports (SQS in a
+# second process of its own).
 #
 #   stack.sh venv      install the pinned Python tools (moto, cfn-lint) into the project virtualenv
 #   stack.sh start     (re)start moto on a free port; writes .local/stack.env for `source`
@@ -36,21 +37,36 @@ cmd_venv() {
   echo "$VENV"
 }
 
+# Two moto processes: SQS on its own (AWS_ENDPOINT_URL_SQS, which the AWS SDKs read natively), and
+# everything else (DynamoDB above all) on AWS_ENDPOINT_URL. moto is single-threaded Python, so on
+# a 2-core machine one process was the bottleneck of `make chaos`; two use both cores.
+SERVERS=(main sqs)
+pid_file() { if [[ "$1" == main ]]; then echo "$PID_FILE"; else echo "$STATE_DIR/moto-$1.pid"; fi; }
+log_file() { if [[ "$1" == main ]]; then echo "$LOG_FILE"; else echo "$STATE_DIR/moto-$1.log"; fi; }
+
 is_running() {
-  [[ -f "$PID_FILE" ]] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null
+  local server
+  for server in "${SERVERS[@]}"; do
+    local f; f="$(pid_file "$server")"
+    [[ -f "$f" ]] && kill -0 "$(cat "$f")" 2>/dev/null || return 1
+  done
 }
 
 cmd_stop() {
-  if [[ -f "$PID_FILE" ]]; then
-    local pid; pid="$(cat "$PID_FILE")"
-    if kill -0 "$pid" 2>/dev/null; then
-      kill "$pid" 2>/dev/null || true
-      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -9 "$pid" 2>/dev/null || true
-      log "stopped moto (pid $pid)"
+  local server
+  for server in "${SERVERS[@]}"; do
+    local f; f="$(pid_file "$server")"
+    if [[ -f "$f" ]]; then
+      local pid; pid="$(cat "$f")"
+      if kill -0 "$pid" 2>/dev/null; then
+        kill "$pid" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$pid" 2>/dev/null || true
+        log "stopped moto $server (pid $pid)"
+      fi
+      rm -f "$f"
     fi
-    rm -f "$PID_FILE"
-  fi
+  done
   rm -f "$ENV_FILE"
 }
 
@@ -58,37 +74,49 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
+# Starts one server on a free port (ORDERBRIDGE_MOTO_PORT pins the main one) and prints its endpoint
+# once it answers.
+start_server() {
+  local server="$1" port
+  if [[ "$server" == main && -n "${ORDERBRIDGE_MOTO_PORT:-}" ]]; then port="$ORDERBRIDGE_MOTO_PORT"; else port="$(free_port)"; fi
+  # setsid: moto gets its own session so it survives the caller's job control but is stopped by pid.
+  # moto_server.py is moto's own server with fixes to its running time (see the file).
+  setsid "$VENV/bin/python" "$ROOT/infra/local/moto_server.py" -H 127.0.0.1 -p "$port" \
+    >"$(log_file "$server")" 2>&1 < /dev/null &
+  echo $! >"$(pid_file "$server")"
+  local endpoint="http://127.0.0.1:$port"
+  for _ in $(seq 100); do
+    if python3 -c "import urllib.request,sys; urllib.request.urlopen('$endpoint/moto-api/', timeout=1)" 2>/dev/null; then
+      echo "$endpoint"; return 0
+    fi
+    kill -0 "$(cat "$(pid_file "$server")")" 2>/dev/null || break
+    sleep 0.1
+  done
+  log "moto $server did not start; last lines of $(log_file "$server"):"; tail -20 "$(log_file "$server")" >&2 || true
+  return 1
+}
+
 cmd_start() {
   cmd_venv >/dev/null
   mkdir -p "$STATE_DIR"
   cmd_stop
-  local port; port="${ORDERBRIDGE_MOTO_PORT:-$(free_port)}"
-  # setsid: moto gets its own session so it survives the caller's job control but is stopped by pid.
-  setsid "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$LOG_FILE" 2>&1 < /dev/null &
-  echo $! >"$PID_FILE"
-  local endpoint="http://127.0.0.1:$port"
-  for _ in $(seq 100); do
-    if python3 -c "import urllib.request,sys; urllib.request.urlopen('$endpoint/moto-api/', timeout=1)" 2>/dev/null; then
-      cat >"$ENV_FILE" <<ENV
+  local endpoint sqs_endpoint
+  endpoint="$(start_server main)" || { cmd_stop; return 1; }
+  sqs_endpoint="$(start_server sqs)" || { cmd_stop; return 1; }
+  cat >"$ENV_FILE" <<ENV
 export AWS_ENDPOINT_URL=$endpoint
+export AWS_ENDPOINT_URL_SQS=$sqs_endpoint
 export AWS_REGION=us-east-1
 export AWS_DEFAULT_REGION=us-east-1
 export AWS_ACCESS_KEY_ID=test
 export AWS_SECRET_ACCESS_KEY=test
 export ORDERBRIDGE_TEST_AWS_ENDPOINT=$endpoint
 ENV
-      log "moto listening on $endpoint (pid $(cat "$PID_FILE")); env in $ENV_FILE"
-      return 0
-    fi
-    if ! is_running; then break; fi
-    sleep 0.1
-  done
-  log "moto did not start; last lines of $LOG_FILE:"; tail -20 "$LOG_FILE" >&2 || true
-  cmd_stop; return 1
+  log "moto listening on $endpoint (SQS on $sqs_endpoint; pids $(cat "$PID_FILE") $(cat "$(pid_file sqs)")); env in $ENV_FILE"
 }
 
 cmd_status() {
-  if is_running; then echo "running (pid $(cat "$PID_FILE")): $(grep AWS_ENDPOINT_URL "$ENV_FILE" | cut -d= -f2)"; else echo "stopped"; fi
+  if is_running; then echo "running: $(grep -E '_ENDPOINT_URL(_SQS)?=' "$ENV_FILE" | sed 's/^export //' | tr '\n' ' ')"; else echo "stopped"; fi
 }
 
 case "${1:-}" in

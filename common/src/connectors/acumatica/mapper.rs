@@ -368,6 +368,10 @@ pub fn shipment_to_canonical(
         return Ok(Vec::new());
     }
     let nbr = ErpShipmentNbr::parse(nbr).map_err(|e| e.to_string())?;
+    // The number becomes part of every package's push key (`AC-000123#1`), which a queue message
+    // must be able to carry: refused here, naming the field, rather than enqueued unreadable.
+    let source = ShipmentSource::parse(super::super::system_code(super::CODE), nbr.as_str())
+        .map_err(|e| format!("ShipmentNbr: {e}"))?;
     let date_text = text(&wire.ShipmentDate).ok_or_else(|| format!("shipment {nbr} without ShipmentDate"))?;
     let ship_date = NaiveDate::parse_from_str(date_text.get(..10).unwrap_or(&date_text), "%Y-%m-%d")
         .map_err(|_| format!("shipment {nbr}: ShipmentDate {date_text:?} is not a date"))?;
@@ -419,13 +423,7 @@ pub fn shipment_to_canonical(
                 weight: get(&p.Weight).map(|n| n.0),
             });
         }
-        let shipment = Shipment {
-            source: ShipmentSource::new(super::super::system_code(super::CODE), nbr.as_str()),
-            ship_date,
-            confirmed_at,
-            packages,
-            completes_order: false,
-        };
+        let shipment = Shipment { source: source.clone(), ship_date, confirmed_at, packages, completes_order: false };
         results.push((erp, shipment));
     }
     Ok(results)

@@ -222,6 +222,22 @@ fn confirmed_shipments_map_per_order_with_one_package_per_tracking_number() {
     assert!(shipment_to_canonical(&wire, &["Completed".into()]).unwrap().is_empty());
 }
 
+/// Found by `make fuzz` (wire_acumatica): a ShipmentNbr with a space inside became a push message
+/// its consumer could not read (the shipment id of a push key takes no whitespace), so it would
+/// have died in the DLQ. It is refused at the mapper, naming the field.
+#[test]
+fn a_shipment_number_no_push_key_can_carry_is_refused_naming_the_field() {
+    let wire: ShipmentWire = serde_json::from_value(json!({
+        "ShipmentNbr": {"value": "00 124"}, "Status": {"value": "Confirmed"},
+        "ShipmentDate": {"value": "2024-05-02T00:00:00"},
+        "Orders": [{"OrderType": {"value": "SO"}, "OrderNbr": {"value": "SO001234"}}],
+        "Packages": [{"LineNbr": {"value": 1}, "TrackingNbr": {"value": "1Z999AA10123456784"}}]
+    }))
+    .unwrap();
+    let error = shipment_to_canonical(&wire, &["Confirmed".into()]).unwrap_err();
+    assert!(error.starts_with("ShipmentNbr: ") && error.contains("00 124"), "{error}");
+}
+
 #[test]
 fn each_package_carries_its_own_contents_tied_to_the_order_lines() {
     let wire: ShipmentWire = serde_json::from_value(json!({
