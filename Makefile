@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/orderbridge/target
 
-.PHONY: test fmt lint local-up local-down demo chaos bench build-lambdas validate fuzz
+.PHONY: test fmt lint local-up local-down demo chaos bench build-lambdas validate fuzz soak
 
 ## Everything CI runs: fmt, clippy, cfn-lint, unit + emulator + sandbox tests, then a 150-order chaos run
 ## and 15 s of each fuzz target.
@@ -48,6 +48,13 @@ validate:
 CHAOS_ORDERS ?= 10000
 chaos:
 	@HARNESS_BIN=orderbridge-chaos infra/local/demo.sh --orders $(CHAOS_ORDERS)
+
+## Steady traffic with faults for SOAK_MINUTES (default 60): orders and their shipments at a fixed
+## rate, a row every 5 minutes with latency percentiles, backlog, DLQ and memory; exits non-zero if
+## anything is lost or memory, latency or backlog grows. SOAK_ARGS passes options.
+SOAK_MINUTES ?= 60
+soak:
+	@HARNESS_BIN=orderbridge-soak infra/local/demo.sh --minutes $(SOAK_MINUTES) $(SOAK_ARGS)
 
 ## Latency p50/p95, throughput under the vendors' documented limits, calls per order, init time /
 ## peak RSS / size of each release binary next to a hello-world lambda_runtime binary, and the

@@ -11,8 +11,9 @@ run's time, mostly in two places whose cost grows with the data held:
 * DynamoDB Query lists and sorts the whole table before keeping the matching items: O(table x
   log table) per query, 64 % of moto's CPU in the shipments phase (status-push finds the channel
   order by the ERP order's index). Here a query on the table's own key looks at its partition
-  only, an index query compares string keys as plain strings before moto's own (much slower)
-  per-item checks, and both skip the table-wide sort (moto sorts the matches by the table's or the index's
+  only, an index query on a string hash key reads its matches from a per-index map (kept until a
+  write changes an index key; other index queries compare string keys before moto's own, much
+  slower, per-item checks), and neither sorts the table (moto sorts the matches by the table's or the index's
   keys right after, so the order of the scan never shows). The filtering, sorting, paging and limits
   are moto's own code, unchanged.
 
@@ -26,7 +27,9 @@ import threading
 import moto.backends
 
 from moto.core.utils import unix_time
-from moto.dynamodb.models.table import Table
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.table import GlobalSecondaryIndex, Table
 from moto.server import main
 from moto.sqs.models import Queue, SQSBackend
 
@@ -67,9 +70,9 @@ for _name in (
 _modules = moto.backends.list_of_moto_modules
 moto.backends.list_of_moto_modules = functools.lru_cache(maxsize=1)(lambda: tuple(_modules()))
 
-# What a query running on this thread needs of `all_items`: (table, hash key, _) for a base-table
-# query (that partition only), (table, None, hash key conditions) for an index query (the items
-# whose string index keys match, in any order).
+# What a query running on this thread needs of `all_items`: (table, hash key, _, _) for a
+# base-table query (that partition only), (table, None, hash key conditions, index name) for an
+# index query (the items whose string index keys match, in any order).
 _scope = threading.local()
 _all_items = Table.all_items
 _query = Table.query
@@ -80,6 +83,10 @@ def _scoped_all_items(self):
     if scope is None or scope[0] is not self:
         return _all_items(self)
     if scope[1] is None:
+        index = next((i for i in self.global_indexes if i.name == scope[3]), None)
+        members = _gsi_members(self, index, scope[2]) if index is not None else None
+        if members is not None:
+            return members
         items = (
             [item for partition in list(self.items.values()) for item in list(partition.values())]
             if self.range_key_attr
@@ -103,13 +110,129 @@ def _scoped_query(self, hash_key, *args, **kwargs):
     index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
     if not index_name and hash_key is None:
         return _query(self, hash_key, *args, **kwargs)
-    _scope.partition = (self, None if index_name else hash_key, kwargs.get("hash_key_conditions") or [])
+    _scope.partition = (self, None if index_name else hash_key, kwargs.get("hash_key_conditions") or [], index_name)
     try:
         return _query(self, hash_key, *args, **kwargs)
     finally:
         _scope.partition = None
 
 
+# A global secondary index's items by their (string) hash key, built in one pass over the table on
+# the first query and dropped by a write that could leave it wrong (a put or delete of an indexed
+# item, an update that changes an index key, any transaction): an index query then costs its
+# matches, not the table. Writes of items no index holds (markers, claims, log entries) and updates
+# that leave the index keys alone (the map holds the same item objects) keep it. Like DynamoDB's own indexes it may lag a
+# write that is still in flight on another thread.
+_gsi_lock = threading.Lock()
+
+
+def _index_hash_attrs(table):
+    return [k["AttributeName"] for i in table.global_indexes for k in i.schema if k["KeyType"] == "HASH"]
+
+
+def _index_keys(table, item):
+    if item is None:
+        return ()
+    return tuple(
+        (name, None if (v := item.attrs.get(name)) is None else (v.type, repr(v.value)))
+        for name in _index_hash_attrs(table)
+    )
+
+
+def _drop_index_cache(table):
+    with _gsi_lock:
+        table.__dict__["_orderbridge_gsi"] = None
+
+
+def _gsi_members(table, index, conditions):
+    """The items of `index` whose hash key equals the query's, or None to let moto scan."""
+    hashes = [k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"]
+    wanted = dict((name, value) for name, value in conditions)
+    if len(hashes) != 1 or not isinstance(index, GlobalSecondaryIndex):
+        return None
+    value = wanted.get(hashes[0])
+    if value is None or value.type != "S":
+        return None
+    with _gsi_lock:
+        cache = table.__dict__.get("_orderbridge_gsi")
+        if cache is None:
+            cache = table.__dict__["_orderbridge_gsi"] = {}
+        members = cache.get(index.name)
+        if members is None:
+            for _ in range(10):
+                try:
+                    members = {}
+                    for partition in list(table.items.values()):
+                        for item in list(partition.values()) if table.range_key_attr else [partition]:
+                            v = item.attrs.get(hashes[0])
+                            if v is not None and v.type == "S":
+                                members.setdefault(v.value, []).append(item)
+                    break
+                except RuntimeError:  # the table changed under the scan (another thread's write)
+                    members = None
+            if members is None:
+                return None
+            cache[index.name] = members
+        return list(members.get(value.value, []))
+
+
+def _current_item(table, attrs):
+    try:
+        hash_value = DynamoType(attrs[table.hash_key_attr])
+        range_value = DynamoType(attrs[table.range_key_attr]) if table.range_key_attr else None
+        return table.get_item(hash_value, range_value)
+    except Exception:
+        return None
+
+
+_table_put = Table.put_item
+_table_delete = Table.delete_item
+_backend_update = DynamoDBBackend.update_item
+_backend_transact = DynamoDBBackend.transact_write_items
+
+
+def _indexed(table, item):
+    return any(v is not None for _, v in _index_keys(table, item))
+
+
+def _put_item(self, item_attrs, *args, **kwargs):
+    # A put replaces the item object, so the map must not keep the old one if either is indexed.
+    before = _indexed(self, _current_item(self, item_attrs))
+    item = _table_put(self, item_attrs, *args, **kwargs)
+    if before or _indexed(self, item):
+        _drop_index_cache(self)
+    return item
+
+
+def _delete_item(self, hash_key, range_key, *args, **kwargs):
+    item = _table_delete(self, hash_key, range_key, *args, **kwargs)
+    if _indexed(self, item):
+        _drop_index_cache(self)
+    return item
+
+
+def _update_item(self, table_name, key, *args, **kwargs):
+    table = self.get_table(table_name)
+    before = _index_keys(table, _current_item(table, key))
+    try:
+        return _backend_update(self, table_name, key, *args, **kwargs)
+    finally:
+        if _index_keys(table, _current_item(table, key)) != before:
+            _drop_index_cache(table)
+
+
+def _transact_write_items(self, *args, **kwargs):
+    try:
+        return _backend_transact(self, *args, **kwargs)
+    finally:
+        for table in list(self.tables.values()):
+            _drop_index_cache(table)
+
+
+Table.put_item = _put_item
+Table.delete_item = _delete_item
+DynamoDBBackend.update_item = _update_item
+DynamoDBBackend.transact_write_items = _transact_write_items
 Table.all_items = _scoped_all_items
 Table.query = _scoped_query
 

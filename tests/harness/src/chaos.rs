@@ -421,6 +421,14 @@ pub struct Accounting {
     pub charges_checked: usize,
     pub charges_wrong: Vec<String>,
     pub charge_passes: u32,
+    /// Customer-service notes written on imported Sellercloud orders' ERP orders during the run:
+    /// how many, how many reached the channel order exactly once, the ones that did not arrive or
+    /// arrived more than once, and Customer Service Notes on orders no note was written for.
+    pub notes_written: usize,
+    pub notes_once: usize,
+    pub notes_lost: Vec<String>,
+    pub notes_duplicates: Vec<String>,
+    pub notes_unexpected: Vec<String>,
     /// What the DLQs hold after the redrive.
     pub dlq: Vec<DlqEntry>,
     pub poison_injected: usize,
@@ -461,6 +469,10 @@ impl Accounting {
             && self.erp_origin_unexpected.is_empty()
             && self.erp_origin_created == self.erp_origin_entered
             && self.charges_wrong.is_empty()
+            && self.notes_once == self.notes_written
+            && self.notes_lost.is_empty()
+            && self.notes_duplicates.is_empty()
+            && self.notes_unexpected.is_empty()
             && self.export_lost.is_empty()
             && self.export_duplicates.is_empty()
             && self.labels_missing.is_empty()
@@ -559,6 +571,19 @@ impl Accounting {
             self.charges_checked, self.charge_passes
         );
         println!("  ERP charges != Sellercloud P&L     {:>7}{}", self.charges_wrong.len(), list(&self.charges_wrong));
+        println!("  ERP notes written (SC orders)      {:>7}", self.notes_written);
+        println!("  on the channel order once          {:>7}", self.notes_once);
+        println!("  notes lost                         {:>7}{}", self.notes_lost.len(), list(&self.notes_lost));
+        println!(
+            "  notes duplicated                   {:>7}{}",
+            self.notes_duplicates.len(),
+            list(&self.notes_duplicates)
+        );
+        println!(
+            "  notes on other orders              {:>7}{}",
+            self.notes_unexpected.len(),
+            list(&self.notes_unexpected)
+        );
         println!(
             "  stock: Magento qty != Acumatica available {:>2} of {} items both sell ({} ERP items not sold there; \
              {} adjusted during the run, {} Magento stock writes, {} catch-up polls at the end){}",

@@ -10,4 +10,5 @@ pub mod drive;
 pub mod followups;
 pub mod gateway;
 pub mod report;
+pub mod traffic;
 pub mod world;

@@ -25,7 +25,7 @@ use axum::body::Bytes;
 use axum::extract::{OriginalUri, State};
 use axum::http::HeaderMap;
 use clap::Parser;
-use orderbridge::handlers::{deadline_from, ACUMATICA_ROUTE};
+use orderbridge::handlers::ACUMATICA_ROUTE;
 use orderbridge_harness::aws::{unique_prefix, LocalAws};
 use orderbridge_harness::bench::{
     cost_per_million, gb_seconds, ratio, service_total, show, template_functions, usage_between, AwsMeter, AwsUsage,
@@ -34,8 +34,8 @@ use orderbridge_harness::bench::{
 use orderbridge_harness::drive::settle_orders;
 use orderbridge_harness::gateway::api_gateway_event;
 use orderbridge_harness::report::{confirm_one_box, erp_orders_by_import_id, log_since, tracking_on_channel};
+use orderbridge_harness::traffic::{new_order, Background};
 use orderbridge_harness::world::{demo_dir, World, WorldConfig};
-use orderbridge_sandbox::seed::OrderOverrides;
 use orderbridge_sandbox::{RequestCount, SandboxConfig, Vendor, WebhookTarget, WindowLimit};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
@@ -94,73 +94,6 @@ fn vendor_delta(before: &[(Vendor, RequestCount)], after: &[(Vendor, RequestCoun
 }
 
 /// Creates one order in a channel now; returns its Import ID.
-fn new_order(world: &World, index: usize) -> String {
-    let state = world.sandbox.state();
-    if index % 10 < 7 {
-        let id = state.sellercloud_create_orders(1, &OrderOverrides::default())[0];
-        format!("SC-{id}")
-    } else {
-        let id = state.bigcommerce_create_orders(1, &OrderOverrides::default())[0];
-        format!("BC-{id}")
-    }
-}
-
-/// The SQS event source and the EventBridge schedule, in the background: `pollers` consumers per
-/// queue (long-polling one second) and a pull every `interval`.
-struct Background {
-    stop: Arc<AtomicBool>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Background {
-    fn start(world: &Arc<World>, interval: Duration, pollers: usize) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut tasks = Vec::new();
-        {
-            let (world, stop) = (world.clone(), stop.clone());
-            tasks.push(tokio::spawn(async move {
-                while !stop.load(Ordering::SeqCst) {
-                    let next = Instant::now() + interval;
-                    let _ = world.app.run_pull(deadline_from(Duration::from_secs(120))).await;
-                    while Instant::now() < next && !stop.load(Ordering::SeqCst) {
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                }
-            }));
-        }
-        for shipments in [false, true] {
-            for i in 0..pollers {
-                let (world, stop) = (world.clone(), stop.clone());
-                tasks.push(tokio::spawn(async move {
-                    let queue = if shipments { &world.aws.resources.shipments } else { &world.aws.resources.orders };
-                    while !stop.load(Ordering::SeqCst) {
-                        let event = world.aws.receive_event(queue, 1).await;
-                        if event.records.is_empty() {
-                            continue;
-                        }
-                        let request_id = format!("bench-{i}-{}", uuid::Uuid::new_v4());
-                        let deadline = deadline_from(Duration::from_secs(60));
-                        let response = if shipments {
-                            world.status.run_batch(event.clone(), deadline, &request_id).await
-                        } else {
-                            world.app.run_import_batch(event.clone(), deadline, &request_id).await
-                        };
-                        world.aws.delete_succeeded(queue, &event, &response).await;
-                    }
-                }));
-            }
-        }
-        Self { stop, tasks }
-    }
-
-    async fn stop(self) {
-        self.stop.store(true, Ordering::SeqCst);
-        for t in self.tasks {
-            let _ = t.await;
-        }
-    }
-}
-
 /// Items as they arrive: what, and when it started to count.
 type Arrivals<T> = Arc<Mutex<Vec<(T, Instant)>>>;
 

@@ -998,6 +998,22 @@ impl SharedState {
         Ok(rec)
     }
 
+    /// Write a sales order's note (as an ERP user would, e.g. after a customer's call). Only
+    /// `LastModified` moves: the push notifications' inquiries carry no note, so Orderbridge learns
+    /// of it from its catch-up poll, as it would in Acumatica.
+    pub fn acumatica_set_order_note(&self, order_nbr: &str, note: &str) -> Result<(), String> {
+        let mut st = self.acumatica();
+        let now = st.now();
+        let so = st
+            .sales_orders
+            .values_mut()
+            .find(|o| val_str(o, "OrderNbr").as_deref() == Some(order_nbr))
+            .ok_or_else(|| format!("sales order {order_nbr} not found"))?;
+        so["note"] = w(note);
+        so["LastModified"] = w(now);
+        Ok(())
+    }
+
     /// Confirm a shipment for a sales order (all open quantities, or the given lines), with
     /// packages carrying tracking numbers. Updates the order and sends push notifications.
     pub fn acumatica_confirm_shipment(&self, req: &ConfirmShipment) -> Result<Value, String> {

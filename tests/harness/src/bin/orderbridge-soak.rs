@@ -1,0 +1,371 @@
+//! `make soak`: steady traffic for a long time (default an hour) and whether anything drifts.
+//!
+//! Orders arrive in the channels at a fixed rate (70 % Sellercloud, 30 % BigCommerce) while the
+//! pull runs on its schedule and each queue's consumers run as the SQS event source would; every
+//! imported order is shipped in the ERP at once (a one-box shipment whose push notification comes
+//! twice), and status-push puts its tracking on the channel order. Every vendor fails now and
+//! then (1 % 500, 1 % 503, 2 % 429, 1 % commit-then-fail). Every window (default five minutes)
+//! prints: orders arrived and imported, order latency (created in the channel → ERP order) and
+//! shipment latency (confirmed → tracking on the channel) percentiles, the largest backlog seen
+//! (messages waiting or in flight), DLQ depth, and the resident memory of this process (the
+//! handlers, with the vendor sandbox beside them) and of the emulator. At the end it checks that
+//! nothing was lost and that memory, latency and backlog stayed flat, and exits 1 otherwise.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use orderbridge_harness::aws::unique_prefix;
+use orderbridge_harness::bench::show;
+use orderbridge_harness::report::{confirm_one_box, erp_orders_by_import_id, tracking_on_channel};
+use orderbridge_harness::traffic::{new_order, Background};
+use orderbridge_harness::world::{World, WorldConfig};
+use orderbridge_sandbox::{FaultSpec, SandboxConfig, Vendor};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Parser)]
+#[command(name = "orderbridge-soak", about = "Steady traffic with faults; memory, latency and backlog over time")]
+struct Args {
+    /// How long the traffic runs.
+    #[arg(long, default_value_t = 60)]
+    minutes: u64,
+    /// New channel orders per minute (each shipped once imported). The sandbox enforces the
+    /// vendors' documented limits, and Acumatica's licence (100 requests a minute) carries about
+    /// 10 orders a minute with their shipments today (`make bench`).
+    #[arg(long, default_value_t = 6)]
+    orders_per_minute: u32,
+    /// Seconds between scheduled pulls (the template's default is 5 minutes).
+    #[arg(long, default_value_t = 30)]
+    pull_interval_secs: u64,
+    /// Length of one report window.
+    #[arg(long, default_value_t = 300)]
+    window_secs: u64,
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+}
+
+/// How often pending orders and shipments are checked (the latencies' resolution).
+const TICK: Duration = Duration::from_secs(1);
+/// How often memory and queues are sampled.
+const SAMPLE: Duration = Duration::from_secs(10);
+/// How long the end waits for what is still on its way once the traffic stops.
+const SETTLE: Duration = Duration::from_secs(240);
+
+fn faults() -> FaultSpec {
+    FaultSpec {
+        p500: 0.01,
+        p503: 0.01,
+        p429: 0.02,
+        p_commit_then_fail: 0.01,
+        jitter_ms: 2,
+        throttle_reset_ms: 250,
+        ..FaultSpec::default()
+    }
+}
+
+/// What one window saw.
+#[derive(Default)]
+struct Window {
+    arrived: usize,
+    imported: Vec<Duration>,
+    shipped: Vec<Duration>,
+    backlog_max: u64,
+    dlq: u64,
+    rss_self: Vec<u64>,
+    rss_emulator: Vec<u64>,
+}
+
+/// Resident memory of a process in KiB (`VmRSS`), None when it cannot be read.
+fn rss_kib(pid: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// The emulator's processes (`infra/local/stack.sh` writes their pids under `.local/`).
+fn emulator_rss_kib() -> Option<u64> {
+    let pids: Vec<String> = ["moto.pid", "moto-sqs.pid"]
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(format!(".local/{f}")).ok())
+        .map(|p| p.trim().to_owned())
+        .collect();
+    let total: u64 = pids.iter().filter_map(|p| rss_kib(p)).sum();
+    (total > 0).then_some(total)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Option<Duration> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted.get(rank.clamp(1, sorted.len()) - 1).copied()
+}
+
+fn cell(d: Option<Duration>) -> String {
+    d.map(show).unwrap_or_else(|| "–".into())
+}
+
+fn median(values: &[u64]) -> Option<u64> {
+    let mut v = values.to_vec();
+    v.sort_unstable();
+    v.get(v.len() / 2).copied()
+}
+
+fn mib(kib: Option<u64>) -> String {
+    kib.map(|k| format!("{:.0}", k as f64 / 1024.0)).unwrap_or_else(|| "–".into())
+}
+
+/// One figure of a window, compared between the halves of the run.
+type Measure = fn(&Row) -> Option<u64>;
+
+struct Row {
+    end_min: f64,
+    arrived: usize,
+    imported: usize,
+    order_p50: Option<Duration>,
+    order_p95: Option<Duration>,
+    order_max: Option<Duration>,
+    shipped: usize,
+    ship_p50: Option<Duration>,
+    ship_p95: Option<Duration>,
+    backlog_max: u64,
+    dlq: u64,
+    rss_self: Option<u64>,
+    rss_emulator: Option<u64>,
+}
+
+impl Row {
+    fn of(window: &mut Window, end_min: f64) -> Self {
+        window.imported.sort_unstable();
+        window.shipped.sort_unstable();
+        Row {
+            end_min,
+            arrived: window.arrived,
+            imported: window.imported.len(),
+            order_p50: percentile(&window.imported, 50.0),
+            order_p95: percentile(&window.imported, 95.0),
+            order_max: window.imported.last().copied(),
+            shipped: window.shipped.len(),
+            ship_p50: percentile(&window.shipped, 50.0),
+            ship_p95: percentile(&window.shipped, 95.0),
+            backlog_max: window.backlog_max,
+            dlq: window.dlq,
+            rss_self: median(&window.rss_self),
+            rss_emulator: median(&window.rss_emulator),
+        }
+    }
+
+    fn print(&self) {
+        println!(
+            "| {:>5.1} | {:>4} | {:>4} | {:>7} | {:>7} | {:>7} | {:>4} | {:>7} | {:>7} | {:>4} | {:>3} | {:>4} | {:>5} |",
+            self.end_min,
+            self.arrived,
+            self.imported,
+            cell(self.order_p50),
+            cell(self.order_p95),
+            cell(self.order_max),
+            self.shipped,
+            cell(self.ship_p50),
+            cell(self.ship_p95),
+            self.backlog_max,
+            self.dlq,
+            mib(self.rss_self),
+            mib(self.rss_emulator),
+        );
+    }
+}
+
+fn header() {
+    println!(
+        "| min | orders in | imported | order p50 | order p95 | order max | shipped | ship p50 | ship p95 | backlog max | DLQ | RSS MiB (handlers + sandbox) | RSS MiB (emulator) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+}
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    if std::env::var_os("RUST_LOG").is_none() {
+        std::env::set_var("RUST_LOG", "error");
+    }
+    orderbridge::telemetry::init();
+    let args = Args::parse();
+    let mut sandbox = SandboxConfig {
+        seed: args.seed,
+        sellercloud_orders: 0,
+        bigcommerce_orders: 0,
+        magento_orders: 0,
+        shipstation_orders: 0,
+        ..SandboxConfig::default()
+    };
+    for vendor in [Vendor::Acumatica, Vendor::Sellercloud, Vendor::Bigcommerce] {
+        sandbox.faults.set(vendor, faults());
+    }
+    let world = Arc::new(World::start(WorldConfig::demo(&unique_prefix("orderbridge-soak"), sandbox)).await?);
+    world.route_acumatica_pushes(Some(2));
+    let interval = Duration::from_secs(args.pull_interval_secs);
+    let background = Background::start(&world, interval, 2);
+    let queues = [world.aws.resources.orders.url.clone(), world.aws.resources.shipments.url.clone()];
+    let dlqs = [world.aws.resources.orders.dlq_url.clone(), world.aws.resources.shipments.dlq_url.clone()];
+
+    println!(
+        "Soak: {} orders a minute for {} minutes, pull every {} s, faults {:?}; a row every {} s.",
+        args.orders_per_minute,
+        args.minutes,
+        args.pull_interval_secs,
+        faults(),
+        args.window_secs
+    );
+    header();
+    let started = Instant::now();
+    let end = started + Duration::from_secs(args.minutes * 60);
+    let gap = Duration::from_secs_f64(60.0 / f64::from(args.orders_per_minute.max(1)));
+    let window_len = Duration::from_secs(args.window_secs.max(SAMPLE.as_secs()));
+    let mut next_order = started;
+    let mut next_sample = started;
+    let mut window_end = started + window_len;
+    let mut index = 0usize;
+    let mut pending_orders: VecDeque<(String, Instant)> = VecDeque::new();
+    let mut pending_shipments: Vec<(String, String, Instant)> = Vec::new();
+    let (mut total_orders, mut total_imported, mut total_shipped) = (0usize, 0usize, 0usize);
+    let mut window = Window::default();
+    let mut rows: Vec<Row> = Vec::new();
+    let mut settle_until: Option<Instant> = None;
+    loop {
+        let now = Instant::now();
+        if now < end {
+            while next_order <= now {
+                let id = new_order(&world, index);
+                index += 1;
+                total_orders += 1;
+                window.arrived += 1;
+                pending_orders.push_back((id, next_order));
+                next_order += gap;
+            }
+        } else if settle_until.is_none() {
+            settle_until = Some(now + SETTLE);
+        }
+        // Imported orders: measured, then shipped at once.
+        if !pending_orders.is_empty() {
+            let in_erp = erp_orders_by_import_id(&world.sandbox);
+            let mut still = VecDeque::new();
+            for (id, since) in pending_orders.drain(..) {
+                if in_erp.contains_key(&id) {
+                    window.imported.push(since.elapsed());
+                    total_imported += 1;
+                    if let Some(tracking) = confirm_one_box(&world.sandbox, &id) {
+                        pending_shipments.push((id, tracking, Instant::now()));
+                    }
+                } else {
+                    still.push_back((id, since));
+                }
+            }
+            pending_orders = still;
+        }
+        pending_shipments.retain(|(id, tracking, since)| {
+            if tracking_on_channel(&world.sandbox, id, tracking) {
+                window.shipped.push(since.elapsed());
+                total_shipped += 1;
+                false
+            } else {
+                true
+            }
+        });
+        if now >= next_sample {
+            next_sample += SAMPLE;
+            let mut backlog = 0;
+            for url in &queues {
+                let (visible, in_flight) = world.aws.queue_depth(url).await;
+                backlog += visible + in_flight;
+            }
+            let mut dlq = 0;
+            for url in &dlqs {
+                let (visible, in_flight) = world.aws.queue_depth(url).await;
+                dlq += visible + in_flight;
+            }
+            window.backlog_max = window.backlog_max.max(backlog);
+            window.dlq = dlq;
+            if let Some(k) = rss_kib("self") {
+                window.rss_self.push(k);
+            }
+            if let Some(k) = emulator_rss_kib() {
+                window.rss_emulator.push(k);
+            }
+        }
+        if now >= window_end && window_end <= end {
+            let row = Row::of(&mut window, started.elapsed().as_secs_f64() / 60.0);
+            row.print();
+            rows.push(row);
+            window = Window::default();
+            window_end += window_len;
+        }
+        let settled = pending_orders.is_empty() && pending_shipments.is_empty();
+        if let Some(until) = settle_until {
+            if settled || Instant::now() > until {
+                break;
+            }
+        }
+        tokio::time::sleep(TICK).await;
+    }
+    background.stop().await;
+    if !window.imported.is_empty() || !window.shipped.is_empty() {
+        let row = Row::of(&mut window, started.elapsed().as_secs_f64() / 60.0);
+        println!("(after the traffic stopped)");
+        row.print();
+    }
+
+    // Flat: the second half against the first (the first window is warm-up).
+    println!();
+    println!(
+        "Soak after {:.0} min: {total_orders} orders, {total_imported} imported, {total_shipped} tracking numbers on the channel; \
+         {} orders and {} shipments still on their way.",
+        started.elapsed().as_secs_f64() / 60.0,
+        pending_orders.len(),
+        pending_shipments.len()
+    );
+    let mut problems = Vec::new();
+    if !pending_orders.is_empty() || !pending_shipments.is_empty() {
+        problems.push(format!(
+            "{} orders not in the ERP and {} shipments not on the channel {} after the traffic stopped",
+            pending_orders.len(),
+            pending_shipments.len(),
+            show(SETTLE)
+        ));
+    }
+    let measured: Vec<&Row> = rows.iter().skip(1).collect();
+    if measured.len() >= 2 {
+        let half = measured.len() / 2;
+        let (early, late) = measured.split_at(half);
+        let max_of = |rows: &[&Row], f: Measure| rows.iter().filter_map(|r| f(r)).max();
+        let checks: [(&str, Measure, f64, u64); 4] = [
+            ("memory (handlers + sandbox, KiB)", |r| r.rss_self, 1.25, 32 * 1024),
+            ("order latency p95 (ms)", |r| r.order_p95.map(|d| d.as_millis() as u64), 1.5, 5_000),
+            ("shipment latency p95 (ms)", |r| r.ship_p95.map(|d| d.as_millis() as u64), 1.5, 5_000),
+            ("backlog (messages)", |r| Some(r.backlog_max), 2.0, u64::from(args.orders_per_minute)),
+        ];
+        for (what, f, slack_ratio, slack_abs) in checks {
+            if let (Some(a), Some(b)) = (max_of(early, f), max_of(late, f)) {
+                let bound = (a as f64 * slack_ratio) as u64 + slack_abs;
+                let verdict = if b <= bound { "flat" } else { "GROWS" };
+                println!("  {what}: first half max {a}, second half max {b} (bound {bound}): {verdict}");
+                if b > bound {
+                    problems.push(format!("{what} grew from {a} to {b}"));
+                }
+            }
+        }
+    } else {
+        println!("  (too short to compare halves: run at least three windows)");
+    }
+    if problems.is_empty() {
+        println!("  verdict: flat, nothing lost");
+        Ok(())
+    } else {
+        for p in &problems {
+            println!("  problem: {p}");
+        }
+        std::process::exit(1);
+    }
+}
