@@ -221,3 +221,18 @@ fn config_reads_from_toml_with_documented_defaults_and_refuses_unknown_fields() 
     assert_eq!(c.tz().unwrap(), chrono_tz::America::New_York);
     assert!(toml::from_str::<ShipStationConfig>("api_key = \"k\"\napi_secret = \"s\"\napi_token = \"x\"").is_err());
 }
+
+/// Found by `make fuzz` (wire_shipstation): `createDate` with second 60 was read as a leap second,
+/// which a push message wrote and read back as a different instant (and the account's zone in 1550
+/// had a seconds offset). It reads as the start of the next minute.
+#[test]
+fn a_create_date_with_second_60_reads_as_the_next_minute() {
+    let tz: chrono_tz::Tz = "America/Los_Angeles".parse().unwrap();
+    let leap = from_shipstation_time(&tz, "2026-11-02T01:30:60.0000040").unwrap();
+    assert_eq!(leap, from_shipstation_time(&tz, "2026-11-02T01:31:00.0000040").unwrap());
+    let text = serde_json::to_string(&leap).unwrap();
+    assert_eq!(serde_json::from_str::<chrono::DateTime<chrono::Utc>>(&text).unwrap(), leap);
+    let old = from_shipstation_time(&tz, "1550-11-01T01:30:60.0000040").unwrap();
+    let text = serde_json::to_string(&old).unwrap();
+    assert_eq!(serde_json::from_str::<chrono::DateTime<chrono::Utc>>(&text).unwrap(), old);
+}
