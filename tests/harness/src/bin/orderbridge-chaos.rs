@@ -340,6 +340,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     sandbox.limits.acumatica_per_minute = WindowLimit::new(100_000, Duration::from_secs(60));
     sandbox.limits.bigcommerce = WindowLimit::new(100_000, Duration::from_secs(30));
     sandbox.limits.shipstation = WindowLimit::new(100_000, Duration::from_secs(60));
+    // Sellercloud's 10,800 requests an hour would end a 10,000-order run in a pause until the hour
+    // turns (its 429 says when the window resets, and the client waits that long).
+    sandbox.limits.sellercloud = WindowLimit::new(1_000_000, Duration::from_secs(3600));
     // A sign-in whose reply is lost (commit-then-fail) leaves a session holding an API-user slot
     // for 20 minutes; over a long run they would fill a small licence. That is a quota too, and
     // `acumatica_licence_full_of_api_users_is_retryable_and_says_so` covers what happens then.
