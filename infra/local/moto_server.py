@@ -12,8 +12,8 @@ run's time, mostly in two places whose cost grows with the data held:
 * DynamoDB Query lists and sorts the whole table before keeping the matching items: O(table x
   log table) per query, 64 % of moto's CPU in the shipments phase (status-push finds the channel
   order by the ERP order's index). Here a query on the table's own key looks at its partition
-  only, an index query on a string hash key reads its matches from a per-index map (kept until a
-  write changes an index key; other index queries compare string keys before moto's own, much
+  only, an index query on a string hash key reads its matches from a per-index map (built once and
+  kept up to date by every write; other index queries compare string keys before moto's own, much
   slower, per-item checks), and neither sorts the table (moto sorts the matches by the table's or the index's
   keys right after, so the order of the scan never shows). The filtering, sorting, paging and limits
   are moto's own code, unchanged.
@@ -126,30 +126,52 @@ def _scoped_query(self, hash_key, *args, **kwargs):
 
 
 # A global secondary index's items by their (string) hash key, built in one pass over the table on
-# the first query and dropped by a write that could leave it wrong (a put or delete of an indexed
-# item, an update that changes an index key, any transaction): an index query then costs its
-# matches, not the table. Writes of items no index holds (markers, claims, log entries) and updates
-# that leave the index keys alone (the map holds the same item objects) keep it. Like DynamoDB's own indexes it may lag a
-# write that is still in flight on another thread.
+# the first query of that index and then kept up to date by every write (a put or delete moves the
+# item between buckets, an update that changes an index key moves it; a transaction drops the map):
+# an index query costs its matches, not the table. Like DynamoDB's own indexes it may lag a write
+# still in flight on another thread.
 _gsi_lock = threading.Lock()
 
 
-def _index_hash_attrs(table):
-    return [k["AttributeName"] for i in table.global_indexes for k in i.schema if k["KeyType"] == "HASH"]
-
-
-def _index_keys(table, item):
+def _index_values(table, item):
+    """{index hash attribute: its string value} of `item` (attributes of another type left out)."""
     if item is None:
-        return ()
-    return tuple(
-        (name, None if (v := item.attrs.get(name)) is None else (v.type, repr(v.value)))
-        for name in _index_hash_attrs(table)
-    )
+        return {}
+    out = {}
+    for index in table.global_indexes:
+        for k in index.schema:
+            if k["KeyType"] == "HASH":
+                v = item.attrs.get(k["AttributeName"])
+                if v is not None and v.type == "S":
+                    out[k["AttributeName"]] = v.value
+    return out
 
 
-def _drop_index_cache(table):
+def _maps(table):
+    """{index name: (hash attribute, {value: {item key: item}})} of the indexes built so far."""
+    return table.__dict__.setdefault("_orderbridge_gsi", {})
+
+
+def _item_key(item):
+    return (item.hash_key, item.range_key)
+
+
+def _move(table, item, before, after):
+    """Moves `item` from the buckets of its old index values to those of its new ones."""
     with _gsi_lock:
-        table.__dict__["_orderbridge_gsi"] = None
+        for attr, buckets in _maps(table).values():
+            old, new = before.get(attr), after.get(attr)
+            if old is not None:
+                bucket = buckets.get(old)
+                if bucket is not None:
+                    bucket.pop(_item_key(item), None)
+            if new is not None:
+                buckets.setdefault(new, {})[_item_key(item)] = item
+
+
+def _drop_index_maps(table):
+    with _gsi_lock:
+        table.__dict__["_orderbridge_gsi"] = {}
 
 
 def _gsi_members(table, index, conditions):
@@ -162,26 +184,24 @@ def _gsi_members(table, index, conditions):
     if value is None or value.type != "S":
         return None
     with _gsi_lock:
-        cache = table.__dict__.get("_orderbridge_gsi")
-        if cache is None:
-            cache = table.__dict__["_orderbridge_gsi"] = {}
-        members = cache.get(index.name)
-        if members is None:
+        maps = _maps(table)
+        if index.name not in maps:
+            buckets = None
             for _ in range(10):
                 try:
-                    members = {}
+                    buckets = {}
                     for partition in list(table.items.values()):
                         for item in list(partition.values()) if table.range_key_attr else [partition]:
                             v = item.attrs.get(hashes[0])
                             if v is not None and v.type == "S":
-                                members.setdefault(v.value, []).append(item)
+                                buckets.setdefault(v.value, {})[_item_key(item)] = item
                     break
                 except RuntimeError:  # the table changed under the scan (another thread's write)
-                    members = None
-            if members is None:
+                    buckets = None
+            if buckets is None:
                 return None
-            cache[index.name] = members
-        return list(members.get(value.value, []))
+            maps[index.name] = (hashes[0], buckets)
+        return list(maps[index.name][1].get(value.value, {}).values())
 
 
 def _current_item(table, attrs):
@@ -199,34 +219,33 @@ _backend_update = DynamoDBBackend.update_item
 _backend_transact = DynamoDBBackend.transact_write_items
 
 
-def _indexed(table, item):
-    return any(v is not None for _, v in _index_keys(table, item))
-
-
 def _put_item(self, item_attrs, *args, **kwargs):
-    # A put replaces the item object, so the map must not keep the old one if either is indexed.
-    before = _indexed(self, _current_item(self, item_attrs))
+    old = _current_item(self, item_attrs)
     item = _table_put(self, item_attrs, *args, **kwargs)
-    if before or _indexed(self, item):
-        _drop_index_cache(self)
+    # A put replaces the item object: the old one leaves its buckets, the new one joins its own.
+    if old is not None:
+        _move(self, old, _index_values(self, old), {})
+    _move(self, item, {}, _index_values(self, item))
     return item
 
 
 def _delete_item(self, hash_key, range_key, *args, **kwargs):
     item = _table_delete(self, hash_key, range_key, *args, **kwargs)
-    if _indexed(self, item):
-        _drop_index_cache(self)
+    if item is not None:
+        _move(self, item, _index_values(self, item), {})
     return item
 
 
 def _update_item(self, table_name, key, *args, **kwargs):
+    # Updated in place (or created): the same object, moved if an index key changed.
     table = self.get_table(table_name)
-    before = _index_keys(table, _current_item(table, key))
+    before = _index_values(table, _current_item(table, key))
     try:
         return _backend_update(self, table_name, key, *args, **kwargs)
     finally:
-        if _index_keys(table, _current_item(table, key)) != before:
-            _drop_index_cache(table)
+        item = _current_item(table, key)
+        if item is not None and _index_values(table, item) != before:
+            _move(table, item, before, _index_values(table, item))
 
 
 def _transact_write_items(self, *args, **kwargs):
@@ -234,7 +253,7 @@ def _transact_write_items(self, *args, **kwargs):
         return _backend_transact(self, *args, **kwargs)
     finally:
         for table in list(self.tables.values()):
-            _drop_index_cache(table)
+            _drop_index_maps(table)
 
 
 Table.put_item = _put_item

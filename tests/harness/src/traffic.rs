@@ -8,8 +8,29 @@ use std::time::{Duration, Instant};
 
 use orderbridge::handlers::deadline_from;
 use orderbridge_sandbox::seed::OrderOverrides;
+use orderbridge_sandbox::SandboxConfig;
 
 use crate::world::World;
+
+/// A sandbox seeded with no orders: the traffic brings them.
+pub fn empty_sandbox(seed: u64) -> SandboxConfig {
+    SandboxConfig {
+        seed,
+        sellercloud_orders: 0,
+        bigcommerce_orders: 0,
+        magento_orders: 0,
+        shipstation_orders: 0,
+        ..SandboxConfig::default()
+    }
+}
+
+/// Logs errors only, unless `RUST_LOG` says otherwise: the figures are the output.
+pub fn quiet_logs() {
+    if std::env::var_os("RUST_LOG").is_none() {
+        std::env::set_var("RUST_LOG", "error");
+    }
+    orderbridge::telemetry::init();
+}
 
 /// A new order in a channel (70 % Sellercloud, 30 % BigCommerce by `index`); its Import ID.
 pub fn new_order(world: &World, index: usize) -> String {

@@ -34,9 +34,9 @@ use orderbridge_harness::bench::{
 use orderbridge_harness::drive::settle_orders;
 use orderbridge_harness::gateway::api_gateway_event;
 use orderbridge_harness::report::{confirm_one_box, erp_orders_by_import_id, log_since, tracking_on_channel};
-use orderbridge_harness::traffic::{new_order, Background};
+use orderbridge_harness::traffic::{empty_sandbox, new_order, quiet_logs, Background};
 use orderbridge_harness::world::{demo_dir, World, WorldConfig};
-use orderbridge_sandbox::{RequestCount, SandboxConfig, Vendor, WebhookTarget, WindowLimit};
+use orderbridge_sandbox::{RequestCount, Vendor, WebhookTarget, WindowLimit};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
@@ -836,10 +836,7 @@ fn print_cost(runs: &[BinaryRun], shipments: usize) {
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    if std::env::var_os("RUST_LOG").is_none() {
-        std::env::set_var("RUST_LOG", "error");
-    }
-    orderbridge::telemetry::init();
+    quiet_logs();
     let args = Args::parse();
     let upstream =
         std::env::var("AWS_ENDPOINT_URL").map_err(|_| "AWS_ENDPOINT_URL is unset: run through `make bench`")?;
@@ -849,14 +846,7 @@ async fn main() -> Result<(), BoxError> {
     // the main one serves both, so every call is counted).
     std::env::set_var("AWS_ENDPOINT_URL", &meter.url);
     std::env::remove_var("AWS_ENDPOINT_URL_SQS");
-    let sandbox = SandboxConfig {
-        seed: args.seed,
-        sellercloud_orders: 0,
-        bigcommerce_orders: 0,
-        magento_orders: 0,
-        shipstation_orders: 0,
-        ..SandboxConfig::default()
-    };
+    let sandbox = empty_sandbox(args.seed);
     let limits = sandbox.limits.clone();
     let world = Arc::new(World::start(WorldConfig::demo(&unique_prefix("orderbridge-bench"), sandbox)).await?);
     world.route_acumatica_pushes(Some(1));

@@ -19,9 +19,9 @@ use clap::Parser;
 use orderbridge_harness::aws::unique_prefix;
 use orderbridge_harness::bench::show;
 use orderbridge_harness::report::{confirm_one_box, erp_orders_by_import_id, tracking_on_channel};
-use orderbridge_harness::traffic::{new_order, Background};
+use orderbridge_harness::traffic::{empty_sandbox, new_order, quiet_logs, Background};
 use orderbridge_harness::world::{World, WorldConfig};
-use orderbridge_sandbox::{FaultSpec, SandboxConfig, Vendor};
+use orderbridge_sandbox::{FaultSpec, Vendor};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -188,19 +188,9 @@ fn header() {
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    if std::env::var_os("RUST_LOG").is_none() {
-        std::env::set_var("RUST_LOG", "error");
-    }
-    orderbridge::telemetry::init();
+    quiet_logs();
     let args = Args::parse();
-    let mut sandbox = SandboxConfig {
-        seed: args.seed,
-        sellercloud_orders: 0,
-        bigcommerce_orders: 0,
-        magento_orders: 0,
-        shipstation_orders: 0,
-        ..SandboxConfig::default()
-    };
+    let mut sandbox = empty_sandbox(args.seed);
     for vendor in [Vendor::Acumatica, Vendor::Sellercloud, Vendor::Bigcommerce] {
         sandbox.faults.set(vendor, faults());
     }
