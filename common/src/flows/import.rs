@@ -341,11 +341,13 @@ async fn run_claimed(
                 Err(OrderMappingError::Lookup(e)) if e.is_retryable() => return Err(vendor_err(e)),
                 Err(e) => return record_failure(ctx, lease, &e.to_string()).await.map_err(ledger_err),
             };
+            // Remembered before the create: a create whose reply is lost (or an invocation killed
+            // right after it) is recovered by the lookup above, which never sees the draft, and
+            // status-push would then copy the channel's own instructions back (found by `make
+            // chaos` at 10,000 orders). The marker only says "this text came from the channel".
+            remember_imported_note(ctx, key, draft.note.as_deref()).await;
             match ctx.sink.create_order(&draft).await {
-                Ok(erp) => {
-                    remember_imported_note(ctx, key, draft.note.as_deref()).await;
-                    (erp, true)
-                }
+                Ok(erp) => (erp, true),
                 Err(e) if !e.is_retryable() => {
                     return record_failure(ctx, lease, &format!("the ERP refused the order: {e}"))
                         .await

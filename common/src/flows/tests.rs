@@ -370,14 +370,24 @@ async fn a_lost_create_response_is_recovered_by_lookup_not_duplicated() {
     let source = FakeSource::new(1);
     let m = mapping(1, MAPPING);
     world.erp.lose_next_response.store(true, Ordering::SeqCst);
-    let err = import_order(&source, &message(1), &world.import_ctx(&m, "a")).await.unwrap_err();
+    let mut with_instructions = order(1);
+    with_instructions.notes.customer_instructions = Some("Leave at the back door".into());
+    let msg = ImportOrder { order: ListedOrder::Whole(Box::new(with_instructions)), ..message(1) };
+    let err = import_order(&source, &msg, &world.import_ctx(&m, "a")).await.unwrap_err();
     assert!(crate::error::Classify::is_retryable(&err), "{err}");
     // The claim was released, so the redelivery proceeds at once and finds the committed order.
-    let retry = import_order(&source, &message(1), &world.import_ctx(&m, "b")).await.unwrap();
+    let retry = import_order(&source, &msg, &world.import_ctx(&m, "b")).await.unwrap();
     assert_eq!(retry, ImportOutcome::Recovered(erp_ref(1)));
     assert_eq!(world.erp.created.lock().unwrap().len(), 1);
     let key = ImportKey::new(source.connection.clone(), order(1).channel_order_id);
     assert!(world.ledger.binding_for_channel(&key.connection, &key.order).await.unwrap().is_some());
+    // The order's own note (its instructions) is remembered although the create's reply was lost,
+    // so status-push never copies it back as a customer-service note.
+    use crate::ports::Markers as _;
+    let note = world.erp.created.lock().unwrap()[0].note.clone().expect("the instructions become the ERP note");
+    let key_of_note = super::note_key(&key.connection, &key.order, &note);
+    let first = world.ledger.remember_once(super::NOTE_SCOPE, &key_of_note, super::NOTE_MEMORY).await.unwrap();
+    assert!(!first, "the imported note was not remembered");
 }
 
 #[tokio::test]
