@@ -20,6 +20,18 @@ pub use shipment::*;
 pub use station::*;
 pub use stock::*;
 
+/// A vendor's local time with second 60 (chrono reads it as a leap second) as the start of the
+/// next minute. Moved through a zone offset with seconds (1550's −7:52:58 in Los Angeles), a leap
+/// second becomes an instant a queue message writes and reads back differently (found by
+/// `make fuzz`); every parser of zone-less vendor times calls this before converting.
+pub fn without_leap_second(naive: chrono::NaiveDateTime) -> Option<chrono::NaiveDateTime> {
+    use chrono::Timelike;
+    match naive.nanosecond().checked_sub(1_000_000_000) {
+        Some(nanos) => Some(naive.with_nanosecond(nanos)? + chrono::Duration::seconds(1)),
+        None => Some(naive),
+    }
+}
+
 use crate::error::{Classify, ErrorClass};
 
 /// A value that does not fit the canonical model.

@@ -27,6 +27,7 @@ pub fn local_to_utc(text: &str, tz: Tz) -> Option<DateTime<Utc>> {
     let naive = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M"]
         .iter()
         .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())?;
+    let naive = crate::model::without_leap_second(naive)?;
     match tz.from_local_datetime(&naive) {
         LocalResult::Single(t) => Some(t.with_timezone(&Utc)),
         LocalResult::Ambiguous(earlier, _) => Some(earlier.with_timezone(&Utc)),

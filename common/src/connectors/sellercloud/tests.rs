@@ -274,3 +274,14 @@ fn a_walk_steps_back_safely_whatever_totals_the_listing_reports() {
     assert_eq!(t.stepped_back(i64::MIN, 1), 1);
     assert_eq!(WalkToken { total: i64::MIN, ..t }.stepped_back(i64::MAX, 50), 4, "a growing queue: no step back");
 }
+
+/// Sellercloud's zone-less times share ShipStation's leap-second fix (`model::without_leap_second`):
+/// second 60 reads as the next minute and survives a queue message.
+#[test]
+fn a_local_time_with_second_60_reads_as_the_next_minute() {
+    let la: chrono_tz::Tz = "America/Los_Angeles".parse().unwrap();
+    let leap = local_to_utc("1550-11-01T01:30:60.0000040", la).unwrap();
+    assert_eq!(Some(leap), local_to_utc("1550-11-01T01:31:00.0000040", la));
+    let text = serde_json::to_string(&leap).unwrap();
+    assert_eq!(serde_json::from_str::<chrono::DateTime<Utc>>(&text).unwrap(), leap);
+}

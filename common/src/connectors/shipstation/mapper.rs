@@ -22,12 +22,7 @@ pub fn from_shipstation_time(tz: &Tz, text: &str) -> Option<DateTime<Utc>> {
         .iter()
         .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
         .or_else(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)))?;
-    // chrono reads second 60 as a leap second, which no UTC instant written to a queue message
-    // can carry back (found by `make fuzz`): it is read as the start of the next minute.
-    let naive = match naive.nanosecond().checked_sub(1_000_000_000) {
-        Some(nanos) => naive.with_nanosecond(nanos)? + chrono::Duration::seconds(1),
-        None => naive,
-    };
+    let naive = crate::model::without_leap_second(naive)?;
     let local = tz.from_local_datetime(&naive).earliest().or_else(|| {
         // Inside the spring-forward gap: the first valid local minute after it, which is the jump
         // itself (changes fall on whole minutes). Keeps the mapping monotonic: nothing read in

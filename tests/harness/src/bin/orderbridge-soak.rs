@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use orderbridge_harness::aws::unique_prefix;
-use orderbridge_harness::bench::show;
+use orderbridge_harness::bench::{show, Spread};
 use orderbridge_harness::report::{confirm_one_box, erp_orders_by_import_id, tracking_on_channel};
 use orderbridge_harness::traffic::{empty_sandbox, new_order, quiet_logs, Background};
 use orderbridge_harness::world::{World, WorldConfig};
@@ -97,14 +97,6 @@ fn emulator_rss_kib() -> Option<u64> {
     (total > 0).then_some(total)
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Option<Duration> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted.get(rank.clamp(1, sorted.len()) - 1).copied()
-}
-
 fn cell(d: Option<Duration>) -> String {
     d.map(show).unwrap_or_else(|| "–".into())
 }
@@ -126,12 +118,11 @@ struct Row {
     end_min: f64,
     arrived: usize,
     imported: usize,
-    order_p50: Option<Duration>,
-    order_p95: Option<Duration>,
-    order_max: Option<Duration>,
+    /// Order latency (None when no order was imported in the window).
+    orders: Option<Spread>,
     shipped: usize,
-    ship_p50: Option<Duration>,
-    ship_p95: Option<Duration>,
+    /// Shipment latency.
+    shipments: Option<Spread>,
     backlog_max: u64,
     dlq: u64,
     rss_self: Option<u64>,
@@ -139,19 +130,14 @@ struct Row {
 }
 
 impl Row {
-    fn of(window: &mut Window, end_min: f64) -> Self {
-        window.imported.sort_unstable();
-        window.shipped.sort_unstable();
+    fn of(window: &Window, end_min: f64) -> Self {
         Row {
             end_min,
             arrived: window.arrived,
             imported: window.imported.len(),
-            order_p50: percentile(&window.imported, 50.0),
-            order_p95: percentile(&window.imported, 95.0),
-            order_max: window.imported.last().copied(),
+            orders: Spread::of(&window.imported),
             shipped: window.shipped.len(),
-            ship_p50: percentile(&window.shipped, 50.0),
-            ship_p95: percentile(&window.shipped, 95.0),
+            shipments: Spread::of(&window.shipped),
             backlog_max: window.backlog_max,
             dlq: window.dlq,
             rss_self: median(&window.rss_self),
@@ -165,12 +151,12 @@ impl Row {
             self.end_min,
             self.arrived,
             self.imported,
-            cell(self.order_p50),
-            cell(self.order_p95),
-            cell(self.order_max),
+            cell(self.orders.as_ref().map(|s| s.p50)),
+            cell(self.orders.as_ref().map(|s| s.p95)),
+            cell(self.orders.as_ref().map(|s| s.max)),
             self.shipped,
-            cell(self.ship_p50),
-            cell(self.ship_p95),
+            cell(self.shipments.as_ref().map(|s| s.p50)),
+            cell(self.shipments.as_ref().map(|s| s.p95)),
             self.backlog_max,
             self.dlq,
             mib(self.rss_self),
@@ -286,7 +272,7 @@ async fn main() -> Result<(), BoxError> {
             }
         }
         if now >= window_end && window_end <= end {
-            let row = Row::of(&mut window, started.elapsed().as_secs_f64() / 60.0);
+            let row = Row::of(&window, started.elapsed().as_secs_f64() / 60.0);
             row.print();
             rows.push(row);
             window = Window::default();
@@ -302,7 +288,7 @@ async fn main() -> Result<(), BoxError> {
     }
     background.stop().await;
     if !window.imported.is_empty() || !window.shipped.is_empty() {
-        let row = Row::of(&mut window, started.elapsed().as_secs_f64() / 60.0);
+        let row = Row::of(&window, started.elapsed().as_secs_f64() / 60.0);
         println!("(after the traffic stopped)");
         row.print();
     }
@@ -332,8 +318,8 @@ async fn main() -> Result<(), BoxError> {
         let max_of = |rows: &[&Row], f: Measure| rows.iter().filter_map(|r| f(r)).max();
         let checks: [(&str, Measure, f64, u64); 4] = [
             ("memory (handlers + sandbox, KiB)", |r| r.rss_self, 1.25, 32 * 1024),
-            ("order latency p95 (ms)", |r| r.order_p95.map(|d| d.as_millis() as u64), 1.5, 5_000),
-            ("shipment latency p95 (ms)", |r| r.ship_p95.map(|d| d.as_millis() as u64), 1.5, 5_000),
+            ("order latency p95 (ms)", |r| r.orders.as_ref().map(|s| s.p95.as_millis() as u64), 1.5, 5_000),
+            ("shipment latency p95 (ms)", |r| r.shipments.as_ref().map(|s| s.p95.as_millis() as u64), 1.5, 5_000),
             ("backlog (messages)", |r| Some(r.backlog_max), 2.0, u64::from(args.orders_per_minute)),
         ];
         for (what, f, slack_ratio, slack_abs) in checks {
