@@ -276,6 +276,7 @@ impl World {
             },
             owner: owner.into(),
             lease: Duration::from_secs(60),
+            fan_out: None,
         }
     }
 

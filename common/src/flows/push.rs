@@ -15,8 +15,8 @@ use crate::mapping::{PartialShipmentPolicy, StatusPushRules};
 use crate::model::{ChannelOrderId, ConnectionId, ErpOrderRef, OrderStatus, Package, Shipment};
 use crate::ports::{
     Binding, Bindings, ClaimKey, ClaimLease, ClaimOutcome, Claims, Clock, ConnectorError, ConnectorLog, Cursors,
-    Direction, ErpOrderState, ErpShipments, InboundEvent, LedgerError, LogGroup, LogResult, Markers, ShippingTool,
-    ShippingToolOrder, StatusPublisher, WebhookEvent,
+    Direction, Envelope, ErpOrderState, ErpShipments, InboundEvent, LedgerError, LogGroup, LogResult, Markers, Queue,
+    QueueError, ShippingTool, ShippingToolOrder, StatusPublisher, WebhookEvent,
 };
 
 /// One channel connection as status-push sees it.
@@ -87,7 +87,22 @@ pub struct PushContext<'a> {
     /// Identifies this attempt (request id); claims are fenced on it.
     pub owner: String,
     pub lease: Duration,
+    /// The shipments queue, where an event naming more work than one message does inline is
+    /// split (see [`UNITS_INLINE`]); None handles every event inline (tests of single flows).
+    pub fan_out: Option<&'a dyn Queue>,
 }
+
+/// The most shipments, orders or labels one shipments-queue message handles inline. A delivery
+/// naming more (a ShipStation batch of hundreds of labels, an Acumatica push of 25 rows) cannot
+/// finish within one invocation's timeout at the ERP licence's rate, and any failure among its
+/// units would retry the whole, so after `maxReceiveCount` tries it would sit in the DLQ with all
+/// its work. Each unit is idempotent on its own (claims, export records, absolute stock), so the
+/// event is split into one message per unit, at the cost of one queue hop.
+pub const UNITS_INLINE: usize = 4;
+
+/// Items of a stock change handled per message (one availability read and one write per item
+/// and storefront).
+pub const STOCK_ITEMS_PER_MESSAGE: usize = 10;
 
 impl<'a> std::ops::Deref for PushContext<'a> {
     type Target = ShipmentPorts<'a>;
@@ -116,6 +131,12 @@ pub enum PushError {
     },
     #[error("{0}")]
     Unprocessable(String),
+    #[error("splitting {what} into messages failed")]
+    FanOut {
+        what: String,
+        #[source]
+        source: QueueError,
+    },
     #[error("{what}: the connection's mapping cannot be used")]
     Mapping {
         what: String,
@@ -138,6 +159,7 @@ impl Classify for PushError {
             Self::Ledger { source, .. } => source.class(),
             Self::Vendor { source, .. } => source.class(),
             Self::Unprocessable(_) => ErrorClass::Permanent,
+            Self::FanOut { source, .. } => source.class(),
             Self::Mapping { retryable: true, .. } => ErrorClass::RETRY,
             Self::Mapping { .. } => ErrorClass::Permanent,
             Self::Stock { source, .. } => source.class(),
@@ -201,6 +223,11 @@ pub enum PushOutcome {
     },
     /// A permanent problem, recorded on the claims and in the connector log.
     Failed(String),
+    /// An event naming more than [`UNITS_INLINE`] units, split into this many messages.
+    FannedOut {
+        event: String,
+        messages: usize,
+    },
 }
 
 /// The correlation id of the order a binding names (the one its import carried).
@@ -235,7 +262,71 @@ pub async fn handle_shipment_message(
     }
 }
 
+/// The events one naming more than [`UNITS_INLINE`] units of known work is split into (one per
+/// shipment or order, stock in chunks of [`STOCK_ITEMS_PER_MESSAGE`]); None when it is handled
+/// inline.
+pub fn split_event(event: &WebhookEvent) -> Option<Vec<WebhookEvent>> {
+    let parts: Vec<InboundEvent> = match &event.event {
+        InboundEvent::ErpChanged { shipments, orders } if shipments.len() + orders.len() > UNITS_INLINE => shipments
+            .iter()
+            .map(|s| InboundEvent::ErpChanged { shipments: vec![s.clone()], orders: Vec::new() })
+            .chain(orders.iter().map(|o| InboundEvent::ErpChanged { shipments: Vec::new(), orders: vec![o.clone()] }))
+            .collect(),
+        InboundEvent::StockChanged { items } if items.len() > STOCK_ITEMS_PER_MESSAGE => items
+            .chunks(STOCK_ITEMS_PER_MESSAGE)
+            .map(|chunk| InboundEvent::StockChanged { items: chunk.to_vec() })
+            .collect(),
+        _ => return None,
+    };
+    Some(
+        parts
+            .into_iter()
+            .enumerate()
+            .map(|(i, part)| WebhookEvent { dedupe_key: format!("{}#{}", event.dedupe_key, i + 1), event: part })
+            .collect(),
+    )
+}
+
+/// Sends the parts of a split event to the shipments queue; the event is done once all are there
+/// (a failed send retries the whole event, and a part sent twice is handled once by its claims).
+async fn fan_out(
+    queue: &dyn Queue,
+    what: String,
+    parts: Vec<ShipmentMessage>,
+    ctx: &PushContext<'_>,
+) -> Result<PushOutcome, PushError> {
+    let now = ctx.clock.now();
+    let mut messages = Vec::with_capacity(parts.len());
+    for (i, part) in parts.into_iter().enumerate() {
+        let message = Envelope::new(part, now).to_outgoing(i.to_string()).map_err(|source| PushError::FanOut {
+            what: what.clone(),
+            source: QueueError::Encode { queue: "shipments".into(), source },
+        })?;
+        messages.push(message);
+    }
+    let count = messages.len();
+    let report = queue.send(messages).await.map_err(|source| PushError::FanOut { what: what.clone(), source })?;
+    if !report.failed.is_empty() {
+        return Err(PushError::FanOut {
+            source: QueueError::Sqs {
+                operation: "SendMessageBatch",
+                queue: "shipments".into(),
+                retryable: true,
+                source: format!("{} of {count} messages refused: {:?}", report.failed.len(), report.failed).into(),
+            },
+            what,
+        });
+    }
+    info!(event = %what, messages = count, "Event split into one message per unit of work.");
+    Ok(PushOutcome::FannedOut { event: what, messages: count })
+}
+
 async fn handle_webhook_event(event: &WebhookEvent, ctx: &PushContext<'_>) -> Result<Vec<PushOutcome>, PushError> {
+    if let (Some(queue), Some(parts)) = (ctx.fan_out, split_event(event)) {
+        let parts = parts.into_iter().map(ShipmentMessage::WebhookEventV2).collect();
+        let what = format!("{} {}", event.event.name(), event.dedupe_key);
+        return Ok(vec![fan_out(queue, what, parts, ctx).await?]);
+    }
     let mut outcomes = Vec::new();
     match &event.event {
         InboundEvent::ErpChanged { shipments, orders } => {
@@ -276,6 +367,20 @@ async fn handle_webhook_event(event: &WebhookEvent, ctx: &PushContext<'_>) -> Re
                 .shipments_at(resource_url)
                 .await
                 .map_err(|source| PushError::Vendor { what: "shipping-tool webhook resource".into(), source })?;
+            if let Some(queue) = ctx.fan_out.filter(|_| found.len() > UNITS_INLINE) {
+                // Read once here; each message carries its shipment whole, so no part reads it again.
+                let parts = found
+                    .into_iter()
+                    .map(|(order, shipment)| {
+                        ShipmentMessage::PushShipmentV1(super::PushShipment {
+                            origin: ShipmentOrigin::ShippingTool { order },
+                            shipment,
+                        })
+                    })
+                    .collect();
+                let what = format!("{} {}", event.event.name(), event.dedupe_key);
+                return Ok(vec![fan_out(queue, what, parts, ctx).await?]);
+            }
             for (order, shipment) in found {
                 outcomes.push(push_from_tool(&order, shipment, ctx).await?);
             }

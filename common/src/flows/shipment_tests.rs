@@ -243,7 +243,7 @@ impl World {
     }
 
     fn ctx(&self) -> PushContext<'_> {
-        PushContext { ports: self.ports(), owner: "test".into(), lease: Duration::from_secs(60) }
+        PushContext { ports: self.ports(), owner: "test".into(), lease: Duration::from_secs(60), fan_out: None }
     }
 
     fn confirm(&self, nbr: &str, packages: Vec<Package>, order_status: &str) {
@@ -545,7 +545,7 @@ impl World {
     async fn handle_all(&self, messages: &[ShipmentMessage], orders: &ModifiedOrders) {
         let mut ports = self.ports();
         ports.erp_orders = Some(orders);
-        let ctx = PushContext { ports, owner: "test".into(), lease: Duration::from_secs(60) };
+        let ctx = PushContext { ports, owner: "test".into(), lease: Duration::from_secs(60), fan_out: None };
         for message in messages {
             handle_shipment_message(message, &ctx).await.unwrap();
         }
@@ -620,4 +620,149 @@ async fn channels_that_do_not_sync_notes_get_nothing_enqueued() {
     let (report, messages) = world.poll_with(&orders, &["SC".to_owned()]).await;
     assert_eq!((report.seen, report.enqueued, report.not_ours), (1, 0, 1), "{report:?}");
     assert!(messages.is_empty());
+}
+
+/// The messages a fan-out sent, parsed back as the consumer would.
+fn sent_messages(queue: &MemoryQueue) -> Vec<ShipmentMessage> {
+    queue
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|m| crate::ports::Envelope::<ShipmentMessage>::parse("m", Some(&m.body)).unwrap().body)
+        .collect()
+}
+
+#[tokio::test]
+async fn an_event_naming_many_shipments_is_split_into_one_message_each_and_each_pushes_once() {
+    let world = World::new(true, "mark_shipped").await;
+    let nbrs: Vec<String> = (10..10 + UNITS_INLINE as u32 + 3).map(|n| format!("{n:06}")).collect();
+    for (i, nbr) in nbrs.iter().enumerate() {
+        world.confirm(nbr, vec![package("1", &format!("1ZF{i}"), 1)], "Back Order");
+    }
+    let names: Vec<&str> = nbrs.iter().map(String::as_str).collect();
+    let event = erp_event("big", &names, &["SO/SO000001"]);
+    let queue = MemoryQueue::default();
+    let ctx = PushContext { fan_out: Some(&queue), ..world.ctx() };
+
+    let outcomes = handle_shipment_message(&event, &ctx).await.unwrap();
+    assert!(
+        matches!(&outcomes[..], [PushOutcome::FannedOut { messages, .. }] if *messages == nbrs.len() + 1),
+        "{outcomes:?}"
+    );
+    assert!(world.pushed_tracking().is_empty(), "nothing is pushed by the event that was split");
+    let parts = sent_messages(&queue);
+    assert_eq!(parts.len(), nbrs.len() + 1);
+    for part in &parts {
+        let ShipmentMessage::WebhookEventV2(WebhookEvent { event, dedupe_key }) = part else { panic!("{part:?}") };
+        assert!(dedupe_key.starts_with("erp:big#"), "{dedupe_key}");
+        let crate::ports::InboundEvent::ErpChanged { shipments, orders } = event else { panic!("{event:?}") };
+        assert_eq!(shipments.len() + orders.len(), 1, "one unit per message: {event:?}");
+    }
+    // Each part handled (twice: a redelivered part pushes nothing more), the parts split no further.
+    for part in parts.iter().chain(parts.iter()) {
+        handle_shipment_message(part, &ctx).await.unwrap();
+    }
+    assert_eq!(sent_messages(&queue).len(), nbrs.len() + 1);
+    let mut tracking = world.pushed_tracking();
+    tracking.sort();
+    let mut expected: Vec<String> = (0..nbrs.len()).map(|i| format!("1ZF{i}")).collect();
+    expected.sort();
+    assert_eq!(tracking, expected);
+}
+
+#[tokio::test]
+async fn a_small_event_is_handled_inline_and_a_large_stock_change_goes_in_chunks() {
+    let world = World::new(true, "mark_shipped").await;
+    world.confirm("000010", vec![package("1", "1ZA1", 1)], "Back Order");
+    let queue = MemoryQueue::default();
+    let ctx = PushContext { fan_out: Some(&queue), ..world.ctx() };
+    let outcomes = handle_shipment_message(&erp_event("small", &["000010"], &[]), &ctx).await.unwrap();
+    assert!(matches!(outcomes[..], [PushOutcome::Pushed { .. }]), "{outcomes:?}");
+    assert!(queue.0.lock().unwrap().is_empty());
+
+    let items: Vec<String> = (0..STOCK_ITEMS_PER_MESSAGE * 2 + 1).map(|i| format!("ITEM-{i}")).collect();
+    let stock = WebhookEvent {
+        dedupe_key: "stock:1".into(),
+        event: crate::ports::InboundEvent::StockChanged { items: items.clone() },
+    };
+    let parts = split_event(&stock).expect("more items than one message takes");
+    assert_eq!(parts.len(), 3);
+    let rejoined: Vec<String> = parts
+        .iter()
+        .flat_map(|p| match &p.event {
+            crate::ports::InboundEvent::StockChanged { items } => {
+                assert!(items.len() <= STOCK_ITEMS_PER_MESSAGE);
+                items.clone()
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(rejoined, items, "every item once, in order");
+    let few = WebhookEvent {
+        dedupe_key: "stock:2".into(),
+        event: crate::ports::InboundEvent::StockChanged { items: items[..STOCK_ITEMS_PER_MESSAGE].to_vec() },
+    };
+    assert!(split_event(&few).is_none());
+}
+
+/// A shipping tool whose webhook resource lists these shipments.
+struct FakeTool(Vec<(crate::ports::ShippingToolOrder, Shipment)>);
+
+#[async_trait]
+impl crate::ports::ShippingTool for FakeTool {
+    async fn shipments_at(&self, _: &str) -> Result<Vec<(crate::ports::ShippingToolOrder, Shipment)>, ConnectorError> {
+        Ok(self.0.clone())
+    }
+    async fn shipments_since(
+        &self,
+        _: DateTime<Utc>,
+    ) -> Result<Vec<(crate::ports::ShippingToolOrder, Shipment)>, ConnectorError> {
+        Ok(self.0.clone())
+    }
+}
+
+#[tokio::test]
+async fn a_shipping_tool_batch_of_many_labels_is_read_once_and_split_into_one_push_each() {
+    let mut world = World::new(false, "mark_shipped").await;
+    world.stores.insert(1, conn());
+    world.erp.set_state(&erp(1), "Back Order", None);
+    let labels = UNITS_INLINE + 2;
+    let tool = FakeTool(
+        (0..labels)
+            .map(|i| {
+                let order =
+                    crate::ports::ShippingToolOrder { store_id: Some(1), order_number: "500".into(), order_key: None };
+                let mut label = shipment(&format!("SS{i}"), vec![package("1", &format!("1ZT{i}"), 1)]);
+                label.source = ShipmentSource::new(code("SS"), format!("{}", 9000 + i));
+                (order, label)
+            })
+            .collect(),
+    );
+    let queue = MemoryQueue::default();
+    let ctx = PushContext {
+        ports: ShipmentPorts { tool: Some(&tool), ..world.ports() },
+        owner: "test".into(),
+        lease: Duration::from_secs(60),
+        fan_out: Some(&queue),
+    };
+    let event = ShipmentMessage::WebhookEventV2(WebhookEvent {
+        dedupe_key: "ss:batch".into(),
+        event: crate::ports::InboundEvent::ToolBatchReady { resource_url: "https://ssapi.example/shipments".into() },
+    });
+    let outcomes = handle_shipment_message(&event, &ctx).await.unwrap();
+    assert!(matches!(&outcomes[..], [PushOutcome::FannedOut { messages, .. }] if *messages == labels), "{outcomes:?}");
+    let parts = sent_messages(&queue);
+    assert!(parts.iter().all(|p| matches!(
+        p,
+        ShipmentMessage::PushShipmentV1(PushShipment { origin: ShipmentOrigin::ShippingTool { .. }, .. })
+    )));
+    for part in parts.iter().chain(parts.iter()) {
+        handle_shipment_message(part, &ctx).await.unwrap();
+    }
+    let mut tracking = world.pushed_tracking();
+    tracking.sort();
+    let mut expected: Vec<String> = (0..labels).map(|i| format!("1ZT{i}")).collect();
+    expected.sort();
+    assert_eq!(tracking, expected, "each label pushed once although every part came twice");
 }

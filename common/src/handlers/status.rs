@@ -245,7 +245,12 @@ impl StatusApp {
         let lease =
             deadline.saturating_duration_since(Instant::now()) + super::orders::DEADLINE_MARGIN + self.lease_slack;
         let response = process_batch(event, self.concurrency, |envelope: Envelope<ShipmentMessage>, meta| {
-            let ctx = PushContext { ports: self.ports(), owner: format!("{request_id}/{}", meta.message_id), lease };
+            let ctx = PushContext {
+                ports: self.ports(),
+                owner: format!("{request_id}/{}", meta.message_id),
+                lease,
+                fan_out: Some(self.queue.as_ref()),
+            };
             async move {
                 let message = upgrade(envelope.body)?;
                 let outcomes = handle_shipment_message(&message, &ctx).await?;

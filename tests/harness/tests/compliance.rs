@@ -187,6 +187,23 @@ async fn repeated_push_writes_nothing(suite: &Suite, kind: &str) {
     assert_eq!(writes(&suite.sandbox, vendor_of(kind)), after_first, "{kind}: a repeated push wrote again");
 }
 
+/// A note added again (the first add's reply was lost, or the message came twice) is found on
+/// the order and not written a second time.
+async fn repeated_note_writes_nothing(suite: &Suite, kind: &str) {
+    let parts = build(&suite.connection_of(kind));
+    let (order, _) = fixture_order(suite, kind, &parts).await;
+    let before = writes(&suite.sandbox, vendor_of(kind));
+    parts.publisher.add_note(&order, "compliance: once").await.unwrap_or_else(|e| panic!("{kind}: first note: {e}"));
+    let after_first = writes(&suite.sandbox, vendor_of(kind));
+    assert!(after_first > before, "{kind}: the first note wrote nothing");
+    parts
+        .publisher
+        .add_note(&order, " compliance: once ")
+        .await
+        .unwrap_or_else(|e| panic!("{kind}: repeated note: {e}"));
+    assert_eq!(writes(&suite.sandbox, vendor_of(kind)), after_first, "{kind}: a repeated note wrote again");
+}
+
 /// A 429 whose reset is longer than a call may wait comes back retryable, with the vendor's hint
 /// when the vendor gives one.
 fn assert_throttled(kind: &str, result: Result<(), ConnectorError>) {
@@ -244,6 +261,7 @@ async fn channel_checks(suite: &Suite, kind: &str) {
         paging_and_resume(suite, kind).await;
     }
     repeated_push_writes_nothing(suite, kind).await;
+    repeated_note_writes_nothing(suite, kind).await;
 
     if let Some(source) = &parts.source {
         // The order answered in another shape: that order's permanent failure, by name.

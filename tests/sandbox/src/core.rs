@@ -305,6 +305,15 @@ impl SharedState {
         lock(&self.0.limiter).reset_vendor(vendor);
     }
 
+    /// Forgets what the sandbox keeps only for tests to inspect afterwards: the write events
+    /// (with their bodies) and the webhook deliveries. Vendor data, the write counts behind
+    /// `duplicates`, rate windows and faults stay. A long run (`make soak`) calls it each window
+    /// so the process's memory shows the handlers', not an ever-growing test record.
+    pub fn forget_history(&self) {
+        lock(&self.0.writes).events.clear();
+        lock(&self.0.deliveries).clear();
+    }
+
     /// Reset every vendor.
     pub fn reset_all(&self) {
         for v in Vendor::ALL {

@@ -351,9 +351,15 @@ impl StatusPublisher for MagentoClient {
         if note.trim().is_empty() {
             return Err(rejected(OP, "note: must not be empty".into()));
         }
+        let current = self.order(id).await?;
+        // Look before adding: a comment whose reply was lost is on the order already, and a
+        // repeat would show the note twice.
+        if current.status_histories.iter().any(|h| h.comment.as_deref().map(str::trim) == Some(note.trim())) {
+            debug!(connection = %self.connection, order = id, "Note already among the order's comments.");
+            return Ok(());
+        }
         // The comment endpoint sets the status it is given: keep the current one.
-        let status = self.order(id).await?.status.unwrap_or_default();
-        self.comment(id, note.trim(), &status).await
+        self.comment(id, note.trim(), &current.status.unwrap_or_default()).await
     }
 }
 

@@ -16,6 +16,9 @@ pub struct OrderWire {
     pub hold_before_status: Option<String>,
     #[serde(default)]
     pub items: Vec<OrderItemWire>,
+    /// The order's comments (a note added before is found here).
+    #[serde(default)]
+    pub status_histories: Vec<HistoryWire>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -354,13 +354,21 @@ impl StatusPublisher for SellercloudClient {
     }
 
     /// The ERP order's customer-service note, as a Customer Service Note (category 2, confirmed
-    /// in vendor-apis-erp-out §E.2). Not idempotent: the caller claims it before calling.
+    /// in vendor-apis-erp-out §E.2). Adding is not idempotent, so the order's notes are read
+    /// first (`GET /rest/api/orders/notes/{id}`): an add whose reply was lost after Sellercloud
+    /// stored it is found there and not repeated. Notes are rare, so the read costs little.
     async fn add_note(&self, order: &ChannelOrderId, note: &str) -> Result<(), ConnectorError> {
         let id = require_id(order, "add note")?;
-        if note.trim().is_empty() {
+        let note = note.trim();
+        if note.is_empty() {
             return Err(rejected("add note", "note: must not be empty".into()));
         }
-        self.post_note(id, NOTE_CUSTOMER_SERVICE, note.trim()).await
+        let existing = self.notes(id).await?;
+        if existing.iter().any(|n| n.Category == Some(NOTE_CUSTOMER_SERVICE) && text(&n.Note) == Some(note)) {
+            debug!(connection = %self.connection, order = id, "Customer service note already on the order.");
+            return Ok(());
+        }
+        self.post_note(id, NOTE_CUSTOMER_SERVICE, note).await
     }
 }
 

@@ -360,6 +360,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         if let Some(shipstation) = &mut c.shipstation {
             shipstation.settings.rate_limit = orderbridge::http::RateBudget::new(100_000, 60);
         }
+        // Profit & loss passes are capped per run (20 Sellercloud calls, 40 ERP writes) so they
+        // never crowd imports out of the licence; at 10,000 orders that is over a hundred passes,
+        // so the run raises the caps as it raises the quotas above.
+        for connection in c.connections.iter_mut().filter(|c| c.kind == "sellercloud") {
+            if let Some(toml::Value::Table(pl)) = connection.settings.get_mut("profit_and_loss") {
+                pl.insert("max_calls_per_run".into(), 400.into());
+                pl.insert("max_writes_per_run".into(), 5_000.into());
+            }
+        }
     });
     let mut world = World::start(config).await?;
     // The items Acumatica knows under another ID than the storefront's SKU, substituted in the
@@ -563,13 +572,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         tokio::time::sleep(LEASE).await;
         let moved = redrive(&world.aws, &world.aws.resources.orders).await
             + redrive(&world.aws, &world.aws.resources.shipments).await;
+        let step = Instant::now();
         let _ = world.app.run_pull(deadline_from(Duration::from_secs(120))).await;
+        let pull = step.elapsed();
         drain(&world, Which::Orders, limit, args.consumers).await;
+        let orders = step.elapsed() - pull;
         let _ = world.status.run_catch_up().await;
+        let poll = step.elapsed() - pull - orders;
         drain(&world, Which::Shipments, limit, args.consumers).await;
+        let shipments = step.elapsed() - pull - orders - poll;
         println!(
-            "  {:>6.0} s: redrive round {round}: {moved} messages back from the DLQs",
-            started.elapsed().as_secs_f64()
+            "  {:>6.0} s: redrive round {round}: {moved} messages back from the DLQs (pull {:.0} s, orders {:.0} s, \
+             catch-up poll {:.0} s, shipments {:.0} s)",
+            started.elapsed().as_secs_f64(),
+            pull.as_secs_f64(),
+            orders.as_secs_f64(),
+            poll.as_secs_f64(),
+            shipments.as_secs_f64()
         );
         if moved == 0 && round > 1 {
             break;

@@ -315,6 +315,9 @@ async fn update_order(
     if let Some(n) = new_status {
         s.record_write(V, "status", &id.to_string(), json!({ "status_id": n }));
     }
+    if let Some(n) = v.get("staff_notes").and_then(Value::as_str) {
+        s.record_write(V, "staff_notes", &id.to_string(), json!({ "staff_notes": n }));
+    }
     if let Some((old, new)) = change {
         s.bigcommerce_status_events(id, old, new);
     } else if new_status.is_some() || v.get("staff_notes").is_some() || v.get("customer_message").is_some() {
