@@ -46,6 +46,17 @@ pub enum ShipmentMessage {
     /// invoices and status followed.
     #[serde(rename = "erp_order.v1")]
     ErpOrderV1(Box<super::ErpOrderMessage>),
+    /// A shipment was created on a storefront that takes the shipped quantities off the stock
+    /// written there: write these items' ERP availability again.
+    #[serde(rename = "stock_resync.v1")]
+    StockResyncV1(StockResync),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StockResync {
+    pub connection: ConnectionId,
+    /// ERP item ids (the ids the stock flow writes).
+    pub items: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

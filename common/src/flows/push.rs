@@ -254,6 +254,20 @@ pub async fn handle_shipment_message(
         ShipmentMessage::ErpOrderV1(message) => {
             super::erp_order_changed(&message.order.erp, Some(message.order.clone()), ctx).await
         }
+        ShipmentMessage::StockResyncV1(resync) => {
+            let Some(stock) = &ctx.stock else {
+                info!(connection = %resync.connection, "Stock resync for a storefront that no longer takes stock; nothing to do.");
+                return Ok(Vec::new());
+            };
+            if let Some(result) = super::resync_after_shipment(stock, &resync.connection, &resync.items).await {
+                // Absolute quantities: a retry rewrites the same levels.
+                result.map_err(|source| PushError::Stock {
+                    connection: resync.connection.clone(),
+                    source: Box::new(source),
+                })?;
+            }
+            Ok(Vec::new())
+        }
         // The consumer converts these with the sender's parser before calling (see `LegacyWebhookEvent`).
         ShipmentMessage::WebhookEventV1(legacy) => Err(PushError::Unprocessable(format!(
             "event {}: a webhook_event.v1 from {:?} was not converted to a typed event",
@@ -605,6 +619,13 @@ async fn push_to_channel(
         let tracking: Vec<String> = to_push.packages.iter().map(|p| p.tracking.number.to_string()).collect();
         match target.publisher.push_shipment(order, &to_push).await {
             Ok(()) => {
+                // Before the claims complete: a failure here retries the push (the channel skips
+                // tracking it has) and so the resync, which is never lost behind a done claim.
+                if let Err(e) = resync_stock(connection, &to_push, ctx).await {
+                    release_all(ctx, &leases).await;
+                    recorder.finish(action, LogResult::Retry, format!("{e}; retrying.")).await;
+                    return Err(e);
+                }
                 for (lease, package) in &leases {
                     if let Err(e) = ctx.claims.complete(lease, package.tracking.number.as_str()).await {
                         // The tracking is on the channel; a lost completion only costs a re-check
@@ -649,6 +670,38 @@ async fn push_to_channel(
         }
     }
     Ok(result)
+}
+
+/// After a shipment was created on a storefront that deducts shipped quantities from the stock
+/// Orderbridge writes there, the shipped items' levels are written again — through the queue,
+/// so the push does not wait on the ERP reads (inline when there is no queue, in tests).
+async fn resync_stock(connection: &ConnectionId, shipment: &Shipment, ctx: &PushContext<'_>) -> Result<(), PushError> {
+    let Some(stock) = &ctx.stock else { return Ok(()) };
+    if !super::deducts_on_shipment(stock, connection) {
+        return Ok(());
+    }
+    let items: Vec<String> = shipment
+        .packages
+        .iter()
+        .flat_map(|p| p.items.iter().map(|i| i.item_id.clone()))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if items.is_empty() {
+        return Ok(());
+    }
+    match ctx.fan_out {
+        Some(queue) => {
+            let message = ShipmentMessage::StockResyncV1(super::StockResync { connection: connection.clone(), items });
+            fan_out(queue, format!("stock resync of {connection} after {}", shipment.source), vec![message], ctx)
+                .await
+                .map(|_| ())
+        }
+        None => match super::resync_after_shipment(stock, connection, &items).await {
+            Some(Err(source)) => Err(PushError::Stock { connection: connection.clone(), source: Box::new(source) }),
+            _ => Ok(()),
+        },
+    }
 }
 
 /// Packages of the order's other shipments (for a channel that takes the whole order at once).

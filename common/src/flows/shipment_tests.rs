@@ -766,3 +766,84 @@ async fn a_shipping_tool_batch_of_many_labels_is_read_once_and_split_into_one_pu
     expected.sort();
     assert_eq!(tracking, expected, "each label pushed once although every part came twice");
 }
+
+/// An ERP whose every item has 7 available, counting its reads.
+#[derive(Default)]
+struct SevenEach(Mutex<u32>);
+
+#[async_trait]
+impl crate::ports::ErpStock for SevenEach {
+    async fn changed_since(&self, _: DateTime<Utc>) -> Result<Vec<crate::model::ChangedItem>, ConnectorError> {
+        Ok(Vec::new())
+    }
+    async fn available(&self, _: &str, _: &[String]) -> Result<Option<rust_decimal::Decimal>, ConnectorError> {
+        *self.0.lock().unwrap() += 1;
+        Ok(Some(7.into()))
+    }
+}
+
+/// A storefront stock that deducts on shipment (or not), recording writes.
+struct ShelfStore(bool, Mutex<Vec<crate::model::StockLevel>>);
+
+#[async_trait]
+impl crate::ports::StockPublisher for ShelfStore {
+    async fn missing_items(&self, _: &[String]) -> Result<std::collections::BTreeSet<String>, ConnectorError> {
+        Ok(Default::default())
+    }
+    async fn write_levels(&self, levels: &[crate::model::StockLevel]) -> Result<(), ConnectorError> {
+        self.1.lock().unwrap().extend_from_slice(levels);
+        Ok(())
+    }
+    fn deducts_on_shipment(&self) -> bool {
+        self.0
+    }
+}
+
+#[tokio::test]
+async fn a_shipment_on_a_storefront_that_deducts_stock_sends_one_resync_of_its_items_and_the_resync_writes_them() {
+    for deducts in [true, false] {
+        let world = World::new(true, "mark_shipped").await;
+        let erp_stock = SevenEach::default();
+        let store = Arc::new(ShelfStore(deducts, Mutex::new(Vec::new())));
+        let targets = vec![super::StockTarget {
+            connection: conn(),
+            enabled: true,
+            publisher: store.clone(),
+            sync: crate::model::StockSync::default(),
+        }];
+        let stock = super::StockPorts {
+            erp: &erp_stock,
+            levels: &world.ledger,
+            cursors: &world.ledger,
+            log: &world.log,
+            clock: &world.clock,
+            targets: &targets,
+            overlap: chrono::Duration::minutes(10),
+        };
+        world.confirm("000010", vec![package("1", "1ZR1", 1), package("2", "1ZR2", 2)], "Completed");
+        let queue = MemoryQueue::default();
+        let ctx = PushContext {
+            ports: ShipmentPorts { stock: Some(stock), ..world.ports() },
+            fan_out: Some(&queue),
+            ..world.ctx()
+        };
+        let outcomes = handle_shipment_message(&erp_event("one", &["000010"], &[]), &ctx).await.unwrap();
+        assert!(matches!(outcomes[..], [PushOutcome::Pushed { .. }]), "{outcomes:?}");
+        let sent = sent_messages(&queue);
+        if !deducts {
+            assert!(sent.is_empty(), "a storefront whose stock shipments leave alone gets no resync: {sent:?}");
+            continue;
+        }
+        let [ShipmentMessage::StockResyncV1(resync)] = &sent[..] else { panic!("{sent:?}") };
+        assert_eq!((resync.connection.clone(), resync.items.clone()), (conn(), vec!["WIDGET".to_owned()]));
+        // The same event again pushes nothing and sends nothing more.
+        handle_shipment_message(&erp_event("one", &["000010"], &[]), &ctx).await.unwrap();
+        assert_eq!(sent_messages(&queue).len(), 1);
+        // Handled twice (redelivered), it writes the ERP's level each time.
+        handle_shipment_message(&sent[0], &ctx).await.unwrap();
+        handle_shipment_message(&sent[0], &ctx).await.unwrap();
+        let written = store.1.lock().unwrap().clone();
+        assert_eq!(written.len(), 2, "{written:?}");
+        assert!(written.iter().all(|l| l.item == "WIDGET" && l.available == 7.into()));
+    }
+}

@@ -112,7 +112,7 @@ async fn poll_target(ports: &StockPorts<'_>, target: &StockTarget) -> Result<Sto
     let changed = ports.erp.changed_since(since).await.map_err(StockError::Erp)?;
     let newest = changed.iter().map(|c| c.changed_at).max();
     let levels = resolve_levels(ports.erp, &changed, &target.sync).await?;
-    let mut report = write_changes(ports, target, levels.found).await?;
+    let mut report = write_changes(ports, target, levels.found, false).await?;
     report.changed = changed.len() as u32;
     report.not_in_erp = levels.missing;
     // Saved after the writes: a crash re-reads the same changes (and writes nothing twice).
@@ -142,7 +142,7 @@ pub async fn items_changed(
     for target in ports.targets.iter().filter(|t| t.enabled) {
         let result = async {
             let levels = resolve_levels(ports.erp, &changed, &target.sync).await?;
-            let mut report = write_changes(ports, target, levels.found).await?;
+            let mut report = write_changes(ports, target, levels.found, false).await?;
             report.changed = changed.len() as u32;
             report.not_in_erp = levels.missing;
             Ok(report)
@@ -151,6 +151,41 @@ pub async fn items_changed(
         out.push((target.connection.clone(), result));
     }
     out
+}
+
+/// The storefront took these items' shipped quantities off its own stock when a shipment was
+/// created there (Magento's `/ship` deducts from the source, see
+/// [`StockPublisher::deducts_on_shipment`]), while the ERP's available quantity does not move
+/// when its shipment is confirmed (on hand and allocated drop together). So the level last
+/// written is no longer what the storefront holds: each item's ERP availability is read and
+/// written again, whatever the ledger says. None when the connection takes no stock.
+pub async fn resync_after_shipment(
+    ports: &StockPorts<'_>,
+    connection: &ConnectionId,
+    items: &[String],
+) -> Option<Result<StockReport, StockError>> {
+    let target = ports.targets.iter().find(|t| t.enabled && t.connection == *connection)?;
+    let changed: Vec<ChangedItem> = items
+        .iter()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .map(|item| ChangedItem { item: item.clone(), available: None, changed_at: ports.clock.now() })
+        .collect();
+    Some(
+        async {
+            let levels = resolve_levels(ports.erp, &changed, &target.sync).await?;
+            let mut report = write_changes(ports, target, levels.found, true).await?;
+            report.changed = changed.len() as u32;
+            report.not_in_erp = levels.missing;
+            Ok(report)
+        }
+        .await,
+    )
+}
+
+/// Whether a shipment created on `connection` moves the stock Orderbridge writes there.
+pub fn deducts_on_shipment(ports: &StockPorts<'_>, connection: &ConnectionId) -> bool {
+    ports.targets.iter().any(|t| t.enabled && t.connection == *connection && t.publisher.deducts_on_shipment())
 }
 
 struct Resolved {
@@ -190,6 +225,9 @@ async fn write_changes(
     ports: &StockPorts<'_>,
     target: &StockTarget,
     levels: Vec<StockLevel>,
+    // The storefront's quantity moved on its own (a shipment there): write even a level the
+    // ledger says was written.
+    force: bool,
 ) -> Result<StockReport, StockError> {
     let recorder = LogRecorder { log: ports.log, clock: ports.clock };
     let mut report = StockReport::default();
@@ -203,7 +241,7 @@ async fn write_changes(
     let mut to_check = Vec::new();
     for (item, level) in latest {
         match pushed.get(&item) {
-            Some(p) if p.available == level.available => report.unchanged += 1,
+            Some(p) if p.available == level.available && !force => report.unchanged += 1,
             Some(p) if !p.unknown => to_write.push(level),
             // Never written here, or unknown before: look it up first.
             _ => to_check.push(level),

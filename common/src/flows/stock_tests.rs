@@ -202,3 +202,42 @@ async fn oversold_items_are_written_as_they_are_for_the_store_to_clamp() {
     assert_eq!(r.written, 1);
     assert_eq!(world.store.writes.lock().unwrap()[0].available, dec!(-3));
 }
+
+/// A storefront that takes shipped quantities off the stock written to it (Magento MSI).
+struct DeductingStore(Store);
+
+#[async_trait]
+impl StockPublisher for DeductingStore {
+    async fn missing_items(&self, items: &[String]) -> Result<BTreeSet<String>, ConnectorError> {
+        self.0.missing_items(items).await
+    }
+    async fn write_levels(&self, levels: &[StockLevel]) -> Result<(), ConnectorError> {
+        self.0.write_levels(levels).await
+    }
+    fn deducts_on_shipment(&self) -> bool {
+        true
+    }
+}
+
+#[tokio::test]
+async fn after_a_shipment_on_the_storefront_the_shipped_items_are_written_again_though_the_erp_did_not_change() {
+    let mut world = World::new(3, &[]);
+    let mg = ConnectionId::parse("mg-store").unwrap();
+    assert!(!deducts_on_shipment(&world.ports(), &mg), "a storefront deducts only when it says so");
+    let store = Arc::new(DeductingStore(Store { sells: world.store.sells.clone(), ..Store::default() }));
+    world.targets[0].publisher = store.clone();
+    assert!(deducts_on_shipment(&world.ports(), &mg));
+    report(poll_stock(&world.ports()).await);
+    let written = |s: &DeductingStore| s.0.writes.lock().unwrap().clone();
+    assert_eq!(written(&store).len(), 3);
+
+    // The ERP's availability is what was written; a poll writes nothing, a resync writes again.
+    assert_eq!(report(poll_stock(&world.ports()).await).written, 0);
+    let items = vec!["SKU0002".to_owned(), "SKU0002".to_owned(), "NOPE".to_owned()];
+    let r = resync_after_shipment(&world.ports(), &mg, &items).await.expect("a stock target").unwrap();
+    assert_eq!((r.changed, r.written, r.not_in_erp), (2, 1, 1), "{r:?}");
+    assert_eq!(written(&store)[3..], [StockLevel { item: "SKU0002".into(), available: dec!(2) }]);
+
+    let other = ConnectionId::parse("bc-main").unwrap();
+    assert!(resync_after_shipment(&world.ports(), &other, &items).await.is_none(), "not a stock target");
+}

@@ -165,6 +165,11 @@ fn describe_shipment(envelope: &Envelope<ShipmentMessage>) -> MessageSummary {
             Some(message.order.erp.to_string()),
             format!("ERP order, status {}", message.order.status),
         ),
+        ShipmentMessage::StockResyncV1(resync) => summary(
+            "stock_resync.v1",
+            Some(resync.connection.to_string()),
+            format!("stock of {} items after a shipment", resync.items.len()),
+        ),
     }
 }
 

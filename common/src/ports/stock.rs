@@ -27,6 +27,11 @@ pub trait StockPublisher: Send + Sync {
     async fn missing_items(&self, items: &[String]) -> Result<BTreeSet<String>, ConnectorError>;
     /// Writes the levels (batched within the storefront's limits); out of stock at zero or less.
     async fn write_levels(&self, levels: &[StockLevel]) -> Result<(), ConnectorError>;
+    /// True when creating a shipment on the storefront takes the shipped quantities off the stock
+    /// written here, so the level must be written again after each shipment.
+    fn deducts_on_shipment(&self) -> bool {
+        false
+    }
 }
 
 /// The levels last written to each storefront.

@@ -128,6 +128,13 @@ impl MagentoClient {
 
 #[async_trait]
 impl StockPublisher for MagentoClient {
+    /// With MSI, `POST /V1/order/{id}/ship` deducts the shipped quantity from the source
+    /// (source deduction on shipment), the quantity this connection writes; legacy stock
+    /// deducts at order placement instead and leaves shipments alone.
+    fn deducts_on_shipment(&self) -> bool {
+        self.stock_settings("stock").is_ok_and(|s| matches!(s.inventory, InventoryModel::Msi))
+    }
+
     /// `GET /V1/products` by SKU, 20 per search.
     async fn missing_items(&self, items: &[String]) -> Result<BTreeSet<String>, ConnectorError> {
         Ok(OrderPublisher::unknown_skus(self, items).await?.into_iter().collect())
