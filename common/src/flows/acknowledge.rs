@@ -5,6 +5,7 @@
 use tracing::{info, warn};
 
 use super::LogRecorder;
+use crate::error::Classify;
 use crate::model::ImportKey;
 use crate::ports::{Acknowledgement, Direction, LogGroup, LogResult, OrderSource};
 
@@ -17,16 +18,20 @@ pub enum AckRound {
     Again,
 }
 
-/// Acknowledges in bulk (where the channel allows) and records the outcome. A failure loses
-/// nothing: the order is bound, so the next pull lists it again and re-acknowledges it.
+/// Acknowledges in bulk (where the channel allows) and records the outcome; answers the orders
+/// whose acknowledgement did not land and may land on a retry. The caller must retry those: a
+/// channel listed by status re-lists an unacknowledged order, but one listed by modification
+/// time (a watermark) does not, since a failed acknowledgement leaves the order unmodified, so
+/// after an import the messages of these orders are redelivered (their claims are complete, so
+/// the redelivery only acknowledges again).
 pub async fn acknowledge(
     source: &dyn OrderSource,
     acks: &[Acknowledgement],
     round: AckRound,
     recorder: &LogRecorder<'_>,
-) {
+) -> Vec<crate::model::ChannelOrderId> {
     if acks.is_empty() {
-        return;
+        return Vec::new();
     }
     let connection = source.connection();
     let ids: Vec<String> = acks.iter().map(|a| a.order().to_string()).collect();
@@ -40,17 +45,25 @@ pub async fn acknowledge(
         Ok(missed) if missed.is_empty() => {
             info!(connection = %connection, count = acks.len(), round = ?round, "Orders acknowledged in the channel.");
             recorder.finish(action, LogResult::Success, format!("{} orders acknowledged{again}.", acks.len())).await;
+            Vec::new()
         }
         Ok(missed) => {
-            warn!(connection = %connection, missed = missed.len(), "Channel did not apply every acknowledgement; the next pull retries them.");
-            let missed: Vec<String> = missed.iter().map(ToString::to_string).collect();
-            recorder
-                .finish(action, LogResult::Retry, format!("Not applied: {}; the next pull retries.", missed.join(",")))
-                .await;
+            warn!(connection = %connection, missed = missed.len(), "Channel did not apply every acknowledgement; retried.");
+            let names: Vec<String> = missed.iter().map(ToString::to_string).collect();
+            recorder.finish(action, LogResult::Retry, format!("Not applied: {}; retrying.", names.join(","))).await;
+            missed
+        }
+        Err(e) if e.is_retryable() => {
+            warn!(connection = %connection, error = %e, "Acknowledgement failed; retried.");
+            recorder.finish(action, LogResult::Retry, format!("Failed ({e}); retrying.")).await;
+            acks.iter().map(|a| a.order().clone()).collect()
         }
         Err(e) => {
-            warn!(connection = %connection, error = %e, "Acknowledgement failed; the next pull retries it.");
-            recorder.finish(action, LogResult::Retry, format!("Failed ({e}); the next pull retries.")).await;
+            // Refused for good (credentials, a rejected field): a retry would fail the same way,
+            // and the connector log shows the operator what to fix.
+            warn!(connection = %connection, error = %e, "Acknowledgement refused.");
+            recorder.finish(action, LogResult::Failure, format!("Refused: {e}")).await;
+            Vec::new()
         }
     }
 }

@@ -278,10 +278,11 @@ impl ImportApp {
 
     /// Imports one SQS batch; acknowledges the imported orders per connection in bulk afterwards.
     pub async fn run_import_batch(&self, event: SqsEvent, deadline: Instant, request_id: &str) -> SqsBatchResponse {
-        let acks: Mutex<Vec<(ConnectionId, Acknowledgement)>> = Mutex::new(Vec::new());
+        // With the message each came from: a failed acknowledgement redelivers its message.
+        let acks: Mutex<Vec<(ConnectionId, Acknowledgement, String)>> = Mutex::new(Vec::new());
         let lease = deadline.saturating_duration_since(Instant::now()) + DEADLINE_MARGIN + self.lease_slack;
         let recorder = LogRecorder { log: self.log.as_ref(), clock: self.clock.as_ref() };
-        let response = process_batch(event, self.import_concurrency, |envelope: Envelope<OrderMessage>, meta| {
+        let mut response = process_batch(event, self.import_concurrency, |envelope: Envelope<OrderMessage>, meta| {
             let (acks, recorder) = (&acks, &recorder);
             async move {
                 let enqueued_at = Some(envelope.sent_at);
@@ -334,19 +335,28 @@ impl ImportApp {
                 if let (Ok(mut acks), Some(ack)) =
                     (acks.lock(), outcome.acknowledgement(message.order.id(), message.order.digest()))
                 {
-                    acks.push((message.connection.clone(), ack));
+                    acks.push((message.connection.clone(), ack, meta.message_id.clone()));
                 }
                 Ok::<(), MessageError>(())
             }
         })
         .await;
-        let mut by_connection: BTreeMap<ConnectionId, Vec<Acknowledgement>> = BTreeMap::new();
-        for (connection, ack) in acks.into_inner().unwrap_or_default() {
-            by_connection.entry(connection).or_default().push(ack);
+        let mut by_connection: BTreeMap<ConnectionId, Vec<(Acknowledgement, String)>> = BTreeMap::new();
+        for (connection, ack, message_id) in acks.into_inner().unwrap_or_default() {
+            by_connection.entry(connection).or_default().push((ack, message_id));
         }
-        for (connection, acks) in by_connection {
-            if let Some(channel) = self.channels.get(&connection) {
-                acknowledge(channel.source.as_ref(), &acks, AckRound::AfterImport, &recorder).await;
+        for (connection, entries) in by_connection {
+            let Some(channel) = self.channels.get(&connection) else { continue };
+            let acks: Vec<Acknowledgement> = entries.iter().map(|(a, _)| a.clone()).collect();
+            let missed = acknowledge(channel.source.as_ref(), &acks, AckRound::AfterImport, &recorder).await;
+            // The import is done (its claim complete); only the acknowledgement is redelivered.
+            for (ack, message_id) in entries.iter().filter(|(a, _)| missed.contains(a.order())) {
+                if !response.batch_item_failures.iter().any(|f| f.item_identifier == *message_id) {
+                    tracing::info!(connection = %connection, order = %ack.order(), message = %message_id, "Message redelivered for its acknowledgement.");
+                    let mut failure = aws_lambda_events::event::sqs::BatchItemFailure::default();
+                    failure.item_identifier = message_id.clone();
+                    response.batch_item_failures.push(failure);
+                }
             }
         }
         self.sink.end_session().await;
