@@ -111,10 +111,7 @@ async fn poll_target(ports: &StockPorts<'_>, target: &StockTarget) -> Result<Sto
         .unwrap_or_else(first_run);
     let changed = ports.erp.changed_since(since).await.map_err(StockError::Erp)?;
     let newest = changed.iter().map(|c| c.changed_at).max();
-    let levels = resolve_levels(ports.erp, &changed, &target.sync).await?;
-    let mut report = write_changes(ports, target, levels.found, false).await?;
-    report.changed = changed.len() as u32;
-    report.not_in_erp = levels.missing;
+    let report = read_and_write(ports, target, &changed, false).await?;
     // Saved after the writes: a crash re-reads the same changes (and writes nothing twice).
     if let Some(newest) = newest.filter(|n| cursor.as_ref().is_none_or(|c| c.value < n.to_rfc3339())) {
         ports
@@ -132,25 +129,37 @@ pub async fn items_changed(
     ports: &StockPorts<'_>,
     items: &[String],
 ) -> Vec<(ConnectionId, Result<StockReport, StockError>)> {
+    let changed = named_items(ports, items);
     let mut out = Vec::new();
-    let changed: Vec<ChangedItem> = items
+    for target in ports.targets.iter().filter(|t| t.enabled) {
+        out.push((target.connection.clone(), read_and_write(ports, target, &changed, false).await));
+    }
+    out
+}
+
+/// Items a message named, once each, to be read from the ERP.
+fn named_items(ports: &StockPorts<'_>, items: &[String]) -> Vec<ChangedItem> {
+    items
         .iter()
         .collect::<BTreeSet<_>>()
         .into_iter()
         .map(|item| ChangedItem { item: item.clone(), available: None, changed_at: ports.clock.now() })
-        .collect();
-    for target in ports.targets.iter().filter(|t| t.enabled) {
-        let result = async {
-            let levels = resolve_levels(ports.erp, &changed, &target.sync).await?;
-            let mut report = write_changes(ports, target, levels.found, false).await?;
-            report.changed = changed.len() as u32;
-            report.not_in_erp = levels.missing;
-            Ok(report)
-        }
-        .await;
-        out.push((target.connection.clone(), result));
-    }
-    out
+        .collect()
+}
+
+/// Reads the items' levels and writes them to one storefront (`force`: even those the ledger
+/// says it holds).
+async fn read_and_write(
+    ports: &StockPorts<'_>,
+    target: &StockTarget,
+    changed: &[ChangedItem],
+    force: bool,
+) -> Result<StockReport, StockError> {
+    let levels = resolve_levels(ports.erp, changed, &target.sync).await?;
+    let mut report = write_changes(ports, target, levels.found, force).await?;
+    report.changed = changed.len() as u32;
+    report.not_in_erp = levels.missing;
+    Ok(report)
 }
 
 /// The storefront took these items' shipped quantities off its own stock when a shipment was
@@ -165,22 +174,7 @@ pub async fn resync_after_shipment(
     items: &[String],
 ) -> Option<Result<StockReport, StockError>> {
     let target = ports.targets.iter().find(|t| t.enabled && t.connection == *connection)?;
-    let changed: Vec<ChangedItem> = items
-        .iter()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .map(|item| ChangedItem { item: item.clone(), available: None, changed_at: ports.clock.now() })
-        .collect();
-    Some(
-        async {
-            let levels = resolve_levels(ports.erp, &changed, &target.sync).await?;
-            let mut report = write_changes(ports, target, levels.found, true).await?;
-            report.changed = changed.len() as u32;
-            report.not_in_erp = levels.missing;
-            Ok(report)
-        }
-        .await,
-    )
+    Some(read_and_write(ports, target, &named_items(ports, items), true).await)
 }
 
 /// Whether a shipment created on `connection` moves the stock Orderbridge writes there.
