@@ -66,7 +66,9 @@ bench:
 ## Coverage-guided fuzzing (libFuzzer; nightly, cargo-fuzz installed when missing) of every parser
 ## of outside input: FUZZ_RUNS executions per target (default 10 million), or FUZZ_SECS seconds
 ## each instead; FUZZ_TARGETS picks some. Prints executions, time and crashes per target; exits
-## non-zero on any panic, allocation over 2 GiB or input over 10 s.
+## non-zero on any panic, allocation over 2 GiB or input over 10 s. Long runs go without
+## AddressSanitizer (FUZZ_SANITIZER=address puts it back); the short run in `make test` keeps it.
 FUZZ_RUNS ?= 10000000
+FUZZ_SANITIZER ?= none
 fuzz:
-	@infra/local/fuzz.sh $(if $(FUZZ_SECS),--secs $(FUZZ_SECS),--runs $(FUZZ_RUNS)) $(FUZZ_TARGETS)
+	@FUZZ_SANITIZER=$(FUZZ_SANITIZER) infra/local/fuzz.sh $(if $(FUZZ_SECS),--secs $(FUZZ_SECS),--runs $(FUZZ_RUNS)) $(FUZZ_TARGETS)

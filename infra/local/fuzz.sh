@@ -34,7 +34,18 @@ done
 [[ -n "$runs" || -n "$secs" ]] || usage
 
 FUZZ_DIR=tests/fuzz
-export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-$HOME/.cache/orderbridge/fuzz-target}"
+# AddressSanitizer by default; FUZZ_SANITIZER=none for long runs (`make fuzz`): the parsers are safe
+# Rust, so ASan has nothing of ours to check and only slows each execution, while a panic, an
+# overflow (debug assertions stay on), a hang and an allocation past -rss_limit_mb are caught
+# without it. Each sanitizer builds into its own target dir so switching does not rebuild.
+SANITIZER="${FUZZ_SANITIZER:-address}"
+case "$SANITIZER" in
+    address | none) ;;
+    *) echo "fuzz: FUZZ_SANITIZER must be address or none" >&2; exit 2 ;;
+esac
+target_dir="$HOME/.cache/orderbridge/fuzz-target"
+[[ "$SANITIZER" == address ]] || target_dir+="-$SANITIZER"
+export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-$target_dir}"
 CORPUS_CACHE="${FUZZ_CORPUS_DIR:-$HOME/.cache/orderbridge/fuzz-corpus}"
 TRIPLE="$(rustc +nightly -vV | sed -n 's/^host: //p')"
 
@@ -51,8 +62,8 @@ if [[ ${#targets[@]} -eq 0 ]]; then
     mapfile -t targets < <(cd "$FUZZ_DIR/fuzz_targets" && ls -- *.rs | sed 's/\.rs$//')
 fi
 
-echo "== cargo fuzz build (${#targets[@]} targets, target dir $CARGO_TARGET_DIR)"
-cargo +nightly fuzz build --fuzz-dir "$FUZZ_DIR"
+echo "== cargo fuzz build (${#targets[@]} targets, sanitizer $SANITIZER, target dir $CARGO_TARGET_DIR)"
+cargo +nightly fuzz build --fuzz-dir "$FUZZ_DIR" --sanitizer "$SANITIZER"
 
 limit=()
 if [[ -n "$runs" ]]; then limit+=("-runs=$runs"); fi
@@ -91,6 +102,6 @@ for target in "${targets[@]}"; do
     fi
 done
 
-echo "== fuzz summary ($(date -u +%Y-%m-%dT%H:%MZ), ${limit[*]})"
+echo "== fuzz summary ($(date -u +%Y-%m-%dT%H:%MZ), ${limit[*]}, sanitizer $SANITIZER)"
 printf '%s\n' "${summary[@]}"
 exit "$failed"

@@ -71,14 +71,34 @@ pub fn print_log_tail(entries: &[LogEntry], n: usize) {
     }
 }
 
+/// The (OrderType, OrderNbr) of the ERP order imported under each of `import_ids` that is there
+/// yet (the first when there are several). Clones nothing: a long run asks every second.
+pub fn erp_order_numbers<'a>(
+    sandbox: &Sandbox,
+    import_ids: impl IntoIterator<Item = &'a str>,
+) -> BTreeMap<String, (Value, Value)> {
+    let wanted: std::collections::BTreeSet<&str> = import_ids.into_iter().collect();
+    let mut found = BTreeMap::new();
+    if wanted.is_empty() {
+        return found;
+    }
+    for order in sandbox.state().acumatica().sales_orders.values() {
+        if let Some(id) = order["CustomerOrder"]["value"].as_str().filter(|id| wanted.contains(id)) {
+            found
+                .entry(id.to_owned())
+                .or_insert_with(|| (order["OrderType"]["value"].clone(), order["OrderNbr"]["value"].clone()));
+        }
+    }
+    found
+}
+
 /// Confirms a one-box shipment of the ERP order imported under `import_id` in the Acumatica
 /// sandbox (as a warehouse would); returns its tracking number.
 pub fn confirm_one_box(sandbox: &Sandbox, import_id: &str) -> Option<String> {
-    let erp = erp_orders_by_import_id(sandbox);
-    let order = erp.get(import_id)?.first()?;
+    let (order_type, order_nbr) = erp_order_numbers(sandbox, [import_id]).remove(import_id)?;
     let request: orderbridge_sandbox::acumatica::ConfirmShipment = serde_json::from_value(serde_json::json!({
-        "OrderType": order["OrderType"]["value"],
-        "OrderNbr": order["OrderNbr"]["value"],
+        "OrderType": order_type,
+        "OrderNbr": order_nbr,
     }))
     .ok()?;
     let shipment = sandbox.state().acumatica_confirm_shipment(&request).ok()?;

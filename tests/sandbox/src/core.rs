@@ -314,6 +314,45 @@ impl SharedState {
         lock(&self.0.deliveries).clear();
     }
 
+    /// Forgets finished orders, as a vendor's database archives them: for each Import ID
+    /// (`SC-…`, `BC-…`) the channel order with its notes, the ERP sales orders that name it and
+    /// their shipments. Customers, items, stock and counts stay. A long run (`make soak`) calls it
+    /// for orders finished a window ago, so the process it measures holds a vendor's working set
+    /// beside the handlers rather than an hour of vendor records (an Acumatica sales order is
+    /// a tree of `{"value": …}` objects, some 100 KiB in memory). Returns the ERP orders dropped.
+    pub fn forget_orders(&self, import_ids: &[String]) -> usize {
+        let wanted: std::collections::BTreeSet<&str> = import_ids.iter().map(String::as_str).collect();
+        let mut dropped = 0;
+        {
+            let mut ac = self.acumatica();
+            let keys: Vec<String> = ac
+                .sales_orders
+                .iter()
+                .filter(|(_, o)| o["CustomerOrder"]["value"].as_str().is_some_and(|c| wanted.contains(c)))
+                .map(|(k, _)| k.clone())
+                .collect();
+            for key in keys {
+                let Some(order) = ac.sales_orders.remove(&key) else { continue };
+                dropped += 1;
+                for shipment in order["Shipments"].as_array().into_iter().flatten() {
+                    if let Some(nbr) = shipment["ShipmentNbr"]["value"].as_str() {
+                        ac.shipments.remove(nbr);
+                    }
+                }
+            }
+        }
+        for id in &wanted {
+            if let Some(n) = id.strip_prefix("SC-").and_then(|i| i.parse::<i64>().ok()) {
+                let mut sc = self.sellercloud();
+                sc.orders.remove(&n);
+                sc.notes.remove(&n);
+            } else if let Some(n) = id.strip_prefix("BC-").and_then(|i| i.parse::<i64>().ok()) {
+                self.bigcommerce().orders.remove(&n);
+            }
+        }
+        dropped
+    }
+
     /// Reset every vendor.
     pub fn reset_all(&self) {
         for v in Vendor::ALL {

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use orderbridge_harness::aws::unique_prefix;
 use orderbridge_harness::bench::{show, Spread};
-use orderbridge_harness::report::{confirm_one_box, erp_orders_by_import_id, tracking_on_channel};
+use orderbridge_harness::report::{confirm_one_box, erp_order_numbers, tracking_on_channel};
 use orderbridge_harness::traffic::{empty_sandbox, new_order, quiet_logs, Background};
 use orderbridge_harness::world::{World, WorldConfig};
 use orderbridge_sandbox::{FaultSpec, Vendor};
@@ -45,9 +45,9 @@ struct Args {
     #[arg(long, default_value_t = 7)]
     seed: u64,
     /// The most the process's memory may grow in the second half of the run, in KiB per order
-    /// that arrived meanwhile. The sandbox keeps each order's vendor records (the channel order,
-    /// the ERP order, customer and shipment, as JSON) for good, so some growth per order is its
-    /// data, not a leak; the history kept only for tests is dropped every window.
+    /// that arrived meanwhile. The sandbox forgets each finished order a window after its
+    /// tracking lands (as a vendor's database archives it) and the test history every window;
+    /// what it keeps for good per order (write counts, new buyers' customer records) is a few KiB.
     #[arg(long, default_value_t = 48)]
     max_growth_kib_per_order: u64,
 }
@@ -212,6 +212,12 @@ async fn main() -> Result<(), BoxError> {
     let mut index = 0usize;
     let mut pending_orders: VecDeque<(String, Instant)> = VecDeque::new();
     let mut pending_shipments: Vec<(String, String, Instant)> = Vec::new();
+    // Orders whose tracking reached the channel in this window, and in the one before: the
+    // sandbox forgets the latter at the window's end (late duplicate deliveries of their push
+    // notifications have come and gone by then).
+    let mut finished: Vec<String> = Vec::new();
+    let mut finished_before: Vec<String> = Vec::new();
+    let mut forgotten = 0usize;
     let (mut total_orders, mut total_imported, mut total_shipped) = (0usize, 0usize, 0usize);
     let mut window = Window::default();
     let mut rows: Vec<Row> = Vec::new();
@@ -232,7 +238,7 @@ async fn main() -> Result<(), BoxError> {
         }
         // Imported orders: measured, then shipped at once.
         if !pending_orders.is_empty() {
-            let in_erp = erp_orders_by_import_id(&world.sandbox);
+            let in_erp = erp_order_numbers(&world.sandbox, pending_orders.iter().map(|(id, _)| id.as_str()));
             let mut still = VecDeque::new();
             for (id, since) in pending_orders.drain(..) {
                 if in_erp.contains_key(&id) {
@@ -251,6 +257,7 @@ async fn main() -> Result<(), BoxError> {
             if tracking_on_channel(&world.sandbox, id, tracking) {
                 window.shipped.push(since.elapsed());
                 total_shipped += 1;
+                finished.push(id.clone());
                 false
             } else {
                 true
@@ -281,6 +288,8 @@ async fn main() -> Result<(), BoxError> {
             // The write events and webhook deliveries the sandbox records for tests: none of this
             // run's checks reads them, and kept for an hour they would be most of the growth.
             world.sandbox.state().forget_history();
+            forgotten += world.sandbox.state().forget_orders(&finished_before);
+            finished_before = std::mem::take(&mut finished);
             let row = Row::of(&window, started.elapsed().as_secs_f64() / 60.0);
             row.print();
             rows.push(row);
@@ -306,7 +315,7 @@ async fn main() -> Result<(), BoxError> {
     println!();
     println!(
         "Soak after {:.0} min: {total_orders} orders, {total_imported} imported, {total_shipped} tracking numbers on the channel; \
-         {} orders and {} shipments still on their way.",
+         {} orders and {} shipments still on their way; the sandbox archived {forgotten} finished orders.",
         started.elapsed().as_secs_f64() / 60.0,
         pending_orders.len(),
         pending_shipments.len()

@@ -129,7 +129,11 @@ async fn admin_token(
     }
     let token = uuid::Uuid::new_v4().simple().to_string();
     let ttl = s.config().magento_token_ttl;
-    s.magento().tokens.insert(token.clone(), Utc::now() + chrono::Duration::milliseconds(ttl.as_millis() as i64));
+    let mut st = s.magento();
+    let now = Utc::now();
+    st.tokens.retain(|_, expires| *expires > now);
+    st.tokens.insert(token.clone(), now + chrono::Duration::milliseconds(ttl.as_millis() as i64));
+    drop(st);
     // The admin token endpoint answers a bare JSON string.
     Json(Value::String(token)).into_response()
 }

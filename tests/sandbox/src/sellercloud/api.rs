@@ -79,7 +79,11 @@ async fn token(State(s): State<SharedState>, body: Bytes) -> Response {
     let now = Utc::now();
     let expires = now + chrono::Duration::milliseconds(ttl.as_millis() as i64);
     let token = format!("sc.{}", uuid::Uuid::new_v4().simple());
-    s.sellercloud().tokens.insert(token.clone(), super::ScToken { user: user.to_string(), expires });
+    let mut st = s.sellercloud();
+    // Expired tokens are refused on use; dropping them here keeps a long run's sandbox flat.
+    st.tokens.retain(|_, t| t.expires > now);
+    st.tokens.insert(token.clone(), super::ScToken { user: user.to_string(), expires });
+    drop(st);
     let rfc1123 = "%a, %d %b %Y %H:%M:%S GMT";
     Json(json!({
         "access_token": token,
