@@ -63,6 +63,9 @@ struct Args {
 const TICK: Duration = Duration::from_secs(1);
 /// How often memory and queues are sampled.
 const SAMPLE: Duration = Duration::from_secs(10);
+/// status-push's scheduled catch-up poll, as the template deploys it: what a lost push
+/// notification left behind is found here.
+const CATCH_UP: Duration = Duration::from_secs(300);
 /// How long the end waits for what is still on its way once the traffic stops.
 const SETTLE: Duration = Duration::from_secs(240);
 
@@ -206,6 +209,15 @@ async fn main() -> Result<(), BoxError> {
     world.route_acumatica_pushes(Some(2));
     let interval = Duration::from_secs(args.pull_interval_secs);
     let background = Background::start(&world, interval, 2);
+    let catch_up = {
+        let world = world.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(CATCH_UP).await;
+                let _ = world.status.run_catch_up().await;
+            }
+        })
+    };
     let queues = [world.aws.resources.orders.url.clone(), world.aws.resources.shipments.url.clone()];
     let dlqs = [world.aws.resources.orders.dlq_url.clone(), world.aws.resources.shipments.dlq_url.clone()];
 
@@ -321,6 +333,7 @@ async fn main() -> Result<(), BoxError> {
         }
         tokio::time::sleep(TICK).await;
     }
+    catch_up.abort();
     background.stop().await;
     if !window.imported.is_empty() || !window.shipped.is_empty() {
         let row = Row::of(&window, started.elapsed().as_secs_f64() / 60.0);
