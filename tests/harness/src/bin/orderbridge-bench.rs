@@ -33,7 +33,9 @@ use orderbridge_harness::bench::{
 };
 use orderbridge_harness::drive::settle_orders;
 use orderbridge_harness::gateway::api_gateway_event;
-use orderbridge_harness::report::{confirm_one_box, erp_orders_by_import_id, log_since, tracking_on_channel};
+use orderbridge_harness::report::{
+    confirm_one_box, erp_order_numbers, erp_orders_by_import_id, log_since, tracking_on_channel,
+};
 use orderbridge_harness::traffic::{empty_sandbox, new_order, quiet_logs, Background};
 use orderbridge_harness::world::{demo_dir, World, WorldConfig};
 use orderbridge_sandbox::{RequestCount, Vendor, WebhookTarget, WindowLimit};
@@ -190,7 +192,7 @@ async fn latency_run(world: &Arc<World>, args: &Args) -> LatencyRun {
         over,
         interval * 3 + Duration::from_secs(180),
         move |i| Some(new_order(&maker, i)),
-        |id: &String| erp_orders_by_import_id(&watcher.sandbox).contains_key(id),
+        |id: &String| erp_order_numbers(&watcher.sandbox, [id.as_str()]).contains_key(id),
     )
     .await;
     let counts_orders = vendor_counts(world);

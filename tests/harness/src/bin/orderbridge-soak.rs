@@ -124,12 +124,9 @@ fn median(values: &[u64]) -> Option<u64> {
     v.get(v.len() / 2).copied()
 }
 
-fn mib1(kib: Option<u64>) -> String {
-    kib.map(|k| format!("{:.1}", k as f64 / 1024.0)).unwrap_or_else(|| "–".into())
-}
-
-fn mib(kib: Option<u64>) -> String {
-    kib.map(|k| format!("{:.0}", k as f64 / 1024.0)).unwrap_or_else(|| "–".into())
+/// KiB as MiB with `places` decimals, "–" when unknown.
+fn mib(kib: Option<u64>, places: usize) -> String {
+    kib.map(|k| format!("{:.places$}", k as f64 / 1024.0)).unwrap_or_else(|| "–".into())
 }
 
 /// One figure of a window, compared between the halves of the run.
@@ -183,9 +180,9 @@ impl Row {
             cell(self.shipments.as_ref().map(|s| s.p95)),
             self.backlog_max,
             self.dlq,
-            mib1(self.heap),
-            mib(self.rss_self),
-            mib(self.rss_emulator),
+            mib(self.heap, 1),
+            mib(self.rss_self, 0),
+            mib(self.rss_emulator, 0),
         );
     }
 }
@@ -370,12 +367,13 @@ async fn main() -> Result<(), BoxError> {
         if let (Some(first), Some(last)) = (late.first(), late.last()) {
             let orders: usize = late.iter().skip(1).map(|r| r.arrived).sum::<usize>().max(1);
             let hours = ((last.end_min - first.end_min) / 60.0).max(1.0 / 60.0);
+            // (KiB per order, MiB per hour) from a to b KiB.
             let growth = |a: u64, b: u64| {
                 let grown = b.saturating_sub(a);
-                (grown, grown / orders as u64, grown as f64 / 1024.0 / hours)
+                (grown / orders as u64, grown as f64 / 1024.0 / hours)
             };
             if let (Some(a), Some(b)) = (first.rss_self, last.rss_self) {
-                let (_, per_order, per_hour) = growth(a, b);
+                let (per_order, per_hour) = growth(a, b);
                 println!(
                     "  resident memory (handlers + sandbox): {} → {} MiB over the second half, {per_hour:.1} MiB/h, {per_order} KiB per order (shown, not judged)",
                     a / 1024,
@@ -383,7 +381,7 @@ async fn main() -> Result<(), BoxError> {
                 );
             }
             if let (Some(a), Some(b)) = (first.heap, last.heap) {
-                let (_, per_order, per_hour) = growth(a, b);
+                let (per_order, per_hour) = growth(a, b);
                 let verdict = if per_order <= args.max_growth_kib_per_order { "flat" } else { "GROWS" };
                 println!(
                     "  live heap (handlers + sandbox): {:.1} → {:.1} MiB over the second half, {per_hour:.1} MiB/h, {per_order} KiB per order (bound {} KiB): {verdict}",
