@@ -209,6 +209,11 @@ impl Markers for MemoryLedger {
         Ok(true)
     }
 
+    async fn seen(&self, scope: &str, key: &str) -> Result<bool, LedgerError> {
+        let now = self.now();
+        Ok(self.dedupe.lock().unwrap().get(&(scope.to_owned(), key.to_owned())).is_some_and(|expires| *expires > now))
+    }
+
     async fn forget(&self, scope: &str, key: &str) -> Result<(), LedgerError> {
         self.dedupe.lock().unwrap().remove(&(scope.to_owned(), key.to_owned()));
         Ok(())

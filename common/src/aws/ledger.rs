@@ -514,6 +514,11 @@ impl Markers for DynamoLedger {
         }
     }
 
+    async fn seen(&self, scope: &str, key: &str) -> Result<bool, LedgerError> {
+        let item = self.get(&format!("DEDUPE#{scope}#{key}"), DEDUPE_SK).await?;
+        Ok(item.is_some_and(|item| !ItemReader::new(&item, &self.table).is_expired(self.clock.now())))
+    }
+
     async fn forget(&self, scope: &str, key: &str) -> Result<(), LedgerError> {
         self.client
             .delete_item()

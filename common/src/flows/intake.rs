@@ -1,10 +1,11 @@
-//! Intake: a verified delivery is enqueued once. The delivery id is remembered before the send and
-//! forgotten again if the send fails, so the sender's retry is not mistaken for a duplicate.
+//! Intake: a verified delivery is enqueued once. The delivery id is looked up before the send and
+//! remembered only after it, so no failure in between makes the sender's retry look like a
+//! duplicate (see `enqueue_once`).
 
 use std::time::Duration;
 
 use sha2::Digest;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use super::{LogRecorder, ShipmentMessage};
 use crate::error::ErrorChain;
@@ -29,7 +30,7 @@ pub struct IntakeContext<'a> {
 pub enum IntakeOutcome {
     /// Every event is on the queue (now, or from an earlier delivery of the same id).
     Enqueued,
-    /// An event could not be enqueued (and its id was forgotten): answer so that the sender retries.
+    /// An event could not be enqueued (and its id is not remembered): answer so that the sender retries.
     NotEnqueued(String),
 }
 
@@ -75,34 +76,32 @@ pub fn marker_key(dedupe_key: &str) -> String {
     format!("sha256:{}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
+/// Look, send, then remember. Remembering first (and forgetting on a failed send) loses the
+/// event when the handler dies between the two — a Lambda timeout, or the sender giving up and
+/// the connection's future being dropped — because the sender's retry then finds the key and
+/// is answered "duplicate". In this order every failure leaves the key unremembered, so the
+/// retry enqueues again; the cost is a rare second message for one delivery (two copies in
+/// flight at once, or a death after the send), which the consumers' claims absorb.
 async fn enqueue_once(
     event: &WebhookEvent,
     envelope: &Envelope<ShipmentMessage>,
     ctx: &IntakeContext<'_>,
 ) -> Result<bool, String> {
     let key = marker_key(&event.dedupe_key);
-    let first =
-        ctx.markers.remember_once(WEBHOOK_SCOPE, &key, ctx.dedupe_ttl).await.map_err(|e| ErrorChain(&e).to_string())?;
-    if !first {
+    if ctx.markers.seen(WEBHOOK_SCOPE, &key).await.map_err(|e| ErrorChain(&e).to_string())? {
         return Ok(false);
     }
-    let sent = match envelope.to_outgoing("0") {
-        Ok(message) => ctx.queue.send(vec![message]).await.map_err(|e| ErrorChain(&e).to_string()),
-        Err(e) => Err(ErrorChain(&e).to_string()),
-    };
-    match sent {
-        Ok(report) if report.failed.is_empty() => Ok(true),
-        other => {
-            let reason = match other {
-                Ok(report) => format!("{:?}", report.failed),
-                Err(e) => e,
-            };
-            if let Err(e) = ctx.markers.forget(WEBHOOK_SCOPE, &key).await {
-                error!(key = %event.dedupe_key, error = %e, "Could not forget the dedupe key of an unsent webhook.");
-            }
-            Err(reason)
-        }
+    let message = envelope.to_outgoing("0").map_err(|e| ErrorChain(&e).to_string())?;
+    let report = ctx.queue.send(vec![message]).await.map_err(|e| ErrorChain(&e).to_string())?;
+    if !report.failed.is_empty() {
+        return Err(format!("{:?}", report.failed));
     }
+    // The event is on the queue whatever happens next: a key not remembered only lets a later
+    // copy of this delivery through as a second message.
+    if let Err(e) = ctx.markers.remember_once(WEBHOOK_SCOPE, &key, ctx.dedupe_ttl).await {
+        warn!(key = %event.dedupe_key, error = %ErrorChain(&e), "Enqueued, but the dedupe key was not remembered.");
+    }
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -111,6 +110,57 @@ mod tests {
     use crate::model::{ErpOrderRef, ErpShipmentNbr};
     use crate::ports::InboundEvent;
     use crate::testing::{ManualClock, MemoryLedger, MemoryLog, MemoryQueue};
+
+    /// A queue whose first send never answers (the handler is cut off there, as by a Lambda
+    /// timeout or a sender that gave up), then sends normally.
+    #[derive(Default)]
+    struct StallsOnce {
+        stalled: std::sync::atomic::AtomicBool,
+        inner: MemoryQueue,
+    }
+
+    #[async_trait::async_trait]
+    impl crate::ports::Queue for StallsOnce {
+        async fn send(
+            &self,
+            messages: Vec<crate::ports::OutgoingMessage>,
+        ) -> Result<crate::ports::SendReport, crate::ports::QueueError> {
+            if !self.stalled.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                std::future::pending::<()>().await;
+            }
+            self.inner.send(messages).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_delivery_cut_off_during_its_send_is_enqueued_by_the_senders_retry() {
+        // The soak lost a shipment push this way: the first attempt's handler was dropped after
+        // the key was remembered and before the send, and the retry was answered "duplicate".
+        let (markers, queue, log, clock) =
+            (MemoryLedger::default(), StallsOnce::default(), MemoryLog::default(), ManualClock::new());
+        let ctx = IntakeContext {
+            markers: &markers,
+            queue: &queue,
+            log: &log,
+            clock: &clock,
+            dedupe_ttl: Duration::from_secs(3600),
+        };
+        let event = WebhookEvent {
+            dedupe_key: "acumatica:Shipments:0f9c".into(),
+            event: InboundEvent::ErpChanged {
+                shipments: vec![ErpShipmentNbr::parse("000042").unwrap()],
+                orders: vec![ErpOrderRef::parse("SO/SO42").unwrap()],
+            },
+        };
+        let source = ConnectionId::parse("acumatica").unwrap();
+        let cut_off =
+            tokio::time::timeout(Duration::from_millis(50), intake(&source, std::slice::from_ref(&event), &ctx)).await;
+        assert!(cut_off.is_err(), "the first attempt never finished");
+        assert_eq!(intake(&source, std::slice::from_ref(&event), &ctx).await, IntakeOutcome::Enqueued);
+        assert_eq!(queue.inner.0.lock().unwrap().len(), 1, "the retry enqueued the event");
+        assert_eq!(intake(&source, &[event], &ctx).await, IntakeOutcome::Enqueued);
+        assert_eq!(queue.inner.0.lock().unwrap().len(), 1, "a later copy is a duplicate");
+    }
 
     #[tokio::test]
     async fn a_delivery_key_beyond_the_store_limit_is_hashed_and_still_deduplicated() {

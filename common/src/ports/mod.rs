@@ -243,6 +243,8 @@ pub trait Cursors: Send + Sync {
 pub trait Markers: Send + Sync {
     /// True the first time `key` is seen in `scope` within `ttl`.
     async fn remember_once(&self, scope: &str, key: &str, ttl: Duration) -> Result<bool, LedgerError>;
+    /// True when `key` is remembered in `scope` and has not expired (a read; remembers nothing).
+    async fn seen(&self, scope: &str, key: &str) -> Result<bool, LedgerError>;
     /// Forgets a key remembered by `remember_once` (its effect did not happen after all).
     async fn forget(&self, scope: &str, key: &str) -> Result<(), LedgerError>;
 }

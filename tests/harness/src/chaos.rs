@@ -171,6 +171,10 @@ impl Markers for KillingLedger {
         self.inner.remember_once(scope, key, ttl).await
     }
 
+    async fn seen(&self, scope: &str, key: &str) -> Result<bool, LedgerError> {
+        self.inner.seen(scope, key).await
+    }
+
     async fn forget(&self, scope: &str, key: &str) -> Result<(), LedgerError> {
         self.inner.forget(scope, key).await
     }

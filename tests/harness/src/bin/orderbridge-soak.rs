@@ -89,6 +89,9 @@ struct Window {
     shipped: Vec<Duration>,
     backlog_max: u64,
     dlq: u64,
+    /// Acumatica push deliveries that needed more than one attempt, and those never delivered.
+    pushes_retried: usize,
+    pushes_lost: usize,
     heap: Vec<u64>,
     rss_self: Vec<u64>,
     rss_emulator: Vec<u64>,
@@ -112,6 +115,15 @@ fn emulator_rss_kib() -> Option<u64> {
         .collect();
     let total: u64 = pids.iter().filter_map(|p| rss_kib(p)).sum();
     (total > 0).then_some(total)
+}
+
+/// Counts the window's Acumatica push deliveries that took retries or were given up on (the
+/// sandbox tries each copy three times); the caller then clears the sandbox's record.
+fn count_pushes(world: &World, window: &mut Window) {
+    for delivery in world.sandbox.state().deliveries(Vendor::Acumatica) {
+        window.pushes_retried += usize::from(delivery.attempts.len() > 1);
+        window.pushes_lost += usize::from(!delivery.delivered);
+    }
 }
 
 fn cell(d: Option<Duration>) -> String {
@@ -143,6 +155,8 @@ struct Row {
     shipments: Option<Spread>,
     backlog_max: u64,
     dlq: u64,
+    pushes_retried: usize,
+    pushes_lost: usize,
     /// Live heap in KiB (median of the window's samples).
     heap: Option<u64>,
     rss_self: Option<u64>,
@@ -160,6 +174,8 @@ impl Row {
             shipments: Spread::of(&window.shipped),
             backlog_max: window.backlog_max,
             dlq: window.dlq,
+            pushes_retried: window.pushes_retried,
+            pushes_lost: window.pushes_lost,
             heap: median(&window.heap),
             rss_self: median(&window.rss_self),
             rss_emulator: median(&window.rss_emulator),
@@ -168,7 +184,7 @@ impl Row {
 
     fn print(&self) {
         println!(
-            "| {:>5.1} | {:>4} | {:>4} | {:>7} | {:>7} | {:>7} | {:>4} | {:>7} | {:>7} | {:>4} | {:>3} | {:>5} | {:>4} | {:>5} |",
+            "| {:>5.1} | {:>4} | {:>4} | {:>7} | {:>7} | {:>7} | {:>4} | {:>7} | {:>7} | {:>4} | {:>3} | {:>3} / {:>1} | {:>5} | {:>4} | {:>5} |",
             self.end_min,
             self.arrived,
             self.imported,
@@ -180,6 +196,8 @@ impl Row {
             cell(self.shipments.as_ref().map(|s| s.p95)),
             self.backlog_max,
             self.dlq,
+            self.pushes_retried,
+            self.pushes_lost,
             mib(self.heap, 1),
             mib(self.rss_self, 0),
             mib(self.rss_emulator, 0),
@@ -189,9 +207,9 @@ impl Row {
 
 fn header() {
     println!(
-        "| min | orders in | imported | order p50 | order p95 | order max | shipped | ship p50 | ship p95 | backlog max | DLQ | heap MiB (live) | RSS MiB (handlers + sandbox) | RSS MiB (emulator) |"
+        "| min | orders in | imported | order p50 | order p95 | order max | shipped | ship p50 | ship p95 | backlog max | DLQ | pushes retried / lost | heap MiB (live) | RSS MiB (handlers + sandbox) | RSS MiB (emulator) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
 }
 
 #[tokio::main]
@@ -311,8 +329,9 @@ async fn main() -> Result<(), BoxError> {
             }
         }
         if now >= window_end && window_end <= end {
-            // The write events and webhook deliveries the sandbox records for tests: none of this
-            // run's checks reads them, and kept for an hour they would be most of the growth.
+            count_pushes(&world, &mut window);
+            // The write events and webhook deliveries the sandbox records for tests: nothing
+            // else of this run reads them, and kept for an hour they would be most of the growth.
             world.sandbox.state().forget_history();
             forgotten += world.sandbox.state().forget_orders(&finished_before);
             finished_before = std::mem::take(&mut finished);
@@ -332,6 +351,7 @@ async fn main() -> Result<(), BoxError> {
     }
     catch_up.abort();
     background.stop().await;
+    count_pushes(&world, &mut window);
     if !window.imported.is_empty() || !window.shipped.is_empty() {
         let row = Row::of(&window, started.elapsed().as_secs_f64() / 60.0);
         println!("(after the traffic stopped)");
@@ -346,6 +366,11 @@ async fn main() -> Result<(), BoxError> {
         started.elapsed().as_secs_f64() / 60.0,
         pending_orders.len(),
         pending_shipments.len()
+    );
+    let retried: usize = rows.iter().map(|r| r.pushes_retried).sum::<usize>() + window.pushes_retried;
+    let lost: usize = rows.iter().map(|r| r.pushes_lost).sum::<usize>() + window.pushes_lost;
+    println!(
+        "  Acumatica push deliveries: {retried} needed a retry, {lost} were given up by the sender (the catch-up poll finds what those carried)."
     );
     let mut problems = Vec::new();
     if !pending_orders.is_empty() || !pending_shipments.is_empty() {
