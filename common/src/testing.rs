@@ -47,7 +47,11 @@ pub struct MemoryLedger {
     pub stock: Mutex<HashMap<(ConnectionId, String), crate::model::PushedLevel>>,
     pub customers: Mutex<HashMap<(ConnectionId, String), crate::model::ErpCustomerId>>,
     pub backfills: Mutex<HashMap<String, crate::ports::BackfillJob>>,
+    pub tokens: Mutex<HashMap<String, LeasedToken>>,
 }
+
+/// A shared token record and the end of its renewal lease.
+type LeasedToken = (crate::ports::TokenRecord, Option<DateTime<Utc>>);
 
 impl MemoryLedger {
     fn now(&self) -> DateTime<Utc> {
@@ -499,6 +503,41 @@ impl crate::ports::BackfillJobs for MemoryLedger {
         match jobs.get(&job.id) {
             Some(stored) if stored.version + 1 == job.version => {
                 jobs.insert(job.id.clone(), job.clone());
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
+#[async_trait]
+impl crate::ports::SharedTokens for MemoryLedger {
+    async fn token(&self, key: &str) -> Result<Option<crate::ports::TokenRecord>, LedgerError> {
+        Ok(self.tokens.lock().unwrap().get(key).map(|(record, _)| record.clone()))
+    }
+
+    async fn lease_renewal(&self, key: &str, version: u64, lease: Duration) -> Result<bool, LedgerError> {
+        let now = self.now();
+        let mut tokens = self.tokens.lock().unwrap();
+        let entry =
+            tokens.entry(key.to_owned()).or_insert((crate::ports::TokenRecord { token: None, version: 0 }, None));
+        if entry.0.version != version || entry.1.is_some_and(|until| until > now) {
+            return Ok(false);
+        }
+        entry.1 = Some(now + chrono::Duration::from_std(lease).unwrap());
+        Ok(true)
+    }
+
+    async fn save_token(
+        &self,
+        key: &str,
+        token: &crate::ports::StoredToken,
+        version: u64,
+    ) -> Result<bool, LedgerError> {
+        let mut tokens = self.tokens.lock().unwrap();
+        match tokens.get_mut(key) {
+            Some(entry) if entry.0.version == version => {
+                *entry = (crate::ports::TokenRecord { token: Some(token.clone()), version: version + 1 }, None);
                 Ok(true)
             }
             _ => Ok(false),

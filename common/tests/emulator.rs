@@ -267,6 +267,58 @@ async fn dedupe_keys_expire_even_though_the_emulator_never_deletes_them() {
 }
 
 #[tokio::test]
+async fn seen_reads_a_dedupe_key_without_remembering_it() {
+    let (ledger, clock) = ledger("seen").await;
+    let ttl = Duration::from_secs(60);
+    assert!(!ledger.seen("webhook", "k1").await.unwrap(), "never remembered");
+    assert!(!ledger.seen("webhook", "k1").await.unwrap(), "looking did not remember it");
+    assert!(ledger.remember_once("webhook", "k1", ttl).await.unwrap());
+    assert!(ledger.seen("webhook", "k1").await.unwrap());
+    clock.advance(chrono::Duration::seconds(61));
+    assert!(!ledger.seen("webhook", "k1").await.unwrap(), "an expired key is not seen");
+}
+
+#[tokio::test]
+async fn one_caller_at_a_time_renews_a_shared_token() {
+    use orderbridge::ports::{SharedTokens, StoredToken};
+    use secrecy::ExposeSecret;
+    let (ledger, clock) = ledger("tokens").await;
+    let lease = Duration::from_secs(15);
+    assert!(ledger.token("acumatica#t").await.unwrap().is_none());
+    // Two callers find no token: the first takes the lease, the second is refused.
+    assert!(ledger.lease_renewal("acumatica#t", 0, lease).await.unwrap());
+    assert!(!ledger.lease_renewal("acumatica#t", 0, lease).await.unwrap(), "the lease is held");
+    let record = ledger.token("acumatica#t").await.unwrap().expect("the lease made the record");
+    assert!(record.token.is_none() && record.version == 0);
+    let token = |access: &str, refresh: Option<&str>| StoredToken {
+        access: access.to_owned().into(),
+        refresh: refresh.map(|r| r.to_owned().into()),
+        expires_at: clock.now() + chrono::Duration::hours(1),
+    };
+    assert!(ledger.save_token("acumatica#t", &token("a1", Some("r1")), 0).await.unwrap());
+    let record = ledger.token("acumatica#t").await.unwrap().unwrap();
+    assert_eq!(record.version, 1);
+    let stored = record.token.expect("saved");
+    assert_eq!(stored.access.expose_secret(), "a1");
+    assert_eq!(stored.refresh.as_ref().map(|r| r.expose_secret().to_owned()).as_deref(), Some("r1"));
+    assert_eq!(stored.expires_at.timestamp(), (clock.now() + chrono::Duration::hours(1)).timestamp());
+    // A caller that read version 0 is too late for a lease and for a save.
+    assert!(!ledger.lease_renewal("acumatica#t", 0, lease).await.unwrap(), "version moved on");
+    assert!(!ledger.save_token("acumatica#t", &token("late", None), 0).await.unwrap());
+    // The next renewal; its holder dies, and after the lease another caller takes over.
+    assert!(ledger.lease_renewal("acumatica#t", 1, lease).await.unwrap());
+    assert!(!ledger.lease_renewal("acumatica#t", 1, lease).await.unwrap());
+    clock.advance(chrono::Duration::seconds(16));
+    assert!(ledger.lease_renewal("acumatica#t", 1, lease).await.unwrap(), "an expired lease is taken over");
+    assert!(ledger.save_token("acumatica#t", &token("a2", None), 1).await.unwrap());
+    let record = ledger.token("acumatica#t").await.unwrap().unwrap();
+    assert_eq!(record.version, 2);
+    let stored = record.token.unwrap();
+    assert_eq!(stored.access.expose_secret(), "a2");
+    assert!(stored.refresh.is_none(), "a token issued without a refresh token keeps none");
+}
+
+#[tokio::test]
 async fn mappings_are_stored_by_version() {
     let (ledger, _clock) = ledger("mappings").await;
     let v1 =

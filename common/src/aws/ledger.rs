@@ -20,13 +20,15 @@ use crate::model::{ChannelOrderId, ConnectionId, ErpOrderRef};
 use crate::ports::{
     Binding, BindingOrigin, Bindings, ClaimChange, ClaimKey, ClaimLease, ClaimOutcome, ClaimRecord, ClaimStatus,
     Claims, Clock, Cursor, Cursors, FailedClaim, FailedRecords, FollowedOrder, FollowedOrders, MappingStore, Markers,
-    StoredMapping, SKIPPED_PREFIX,
+    SharedTokens, StoredMapping, StoredToken, TokenRecord, SKIPPED_PREFIX,
 };
+use secrecy::{ExposeSecret, SecretString};
 
 const CLAIM_SK: &str = "CLAIM";
 const BINDING_SK: &str = "BINDING";
 const CURSOR_SK: &str = "CURSOR";
 const DEDUPE_SK: &str = "DEDUPE";
+const TOKEN_SK: &str = "TOKEN";
 const BINDING_INDEX: &str = "gsi1";
 
 /// The ledger on a DynamoDB table shaped like `schema::STATE_TABLE`.
@@ -1072,5 +1074,79 @@ impl crate::ports::BackfillJobs for DynamoLedger {
             Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
             Err(e) => Err(self.err("PutItem", e)),
         }
+    }
+}
+
+/// `TOKEN#{key}`: the shared token (`access`, `refresh`, `token_expires` in epoch milliseconds),
+/// its `version`, and `renewing_until` (epoch milliseconds) while one caller renews it.
+#[async_trait]
+impl SharedTokens for DynamoLedger {
+    async fn token(&self, key: &str) -> Result<Option<TokenRecord>, LedgerError> {
+        let Some(item) = self.get(&format!("TOKEN#{key}"), TOKEN_SK).await? else { return Ok(None) };
+        let r = ItemReader::new(&item, &self.table);
+        let version = u64::try_from(r.number("version")?).unwrap_or(0);
+        let token = match r.opt_string("access")? {
+            Some(access) => Some(StoredToken {
+                access: SecretString::from(access),
+                refresh: r.opt_string("refresh")?.map(SecretString::from),
+                expires_at: r.epoch_millis("token_expires")?,
+            }),
+            None => None,
+        };
+        Ok(Some(TokenRecord { token, version }))
+    }
+
+    async fn lease_renewal(&self, key: &str, version: u64, lease: Duration) -> Result<bool, LedgerError> {
+        let now = self.clock.now();
+        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30));
+        let free = "(attribute_not_exists(#renewing) OR #renewing <= :now)";
+        let condition = if version == 0 {
+            format!("attribute_not_exists(pk) OR (#version = :version AND {free})")
+        } else {
+            format!("#version = :version AND {free}")
+        };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("TOKEN#{key}")))
+            .key("sk", s(TOKEN_SK))
+            .update_expression("SET #renewing = :until, #version = if_not_exists(#version, :version)")
+            .condition_expression(condition)
+            .expression_attribute_names("#renewing", "renewing_until")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":until", epoch_millis(until))
+            .expression_attribute_values(":version", n(version))
+            .expression_attribute_values(":now", epoch_millis(now))
+            .send()
+            .await;
+        self.applied("UpdateItem", result)
+    }
+
+    async fn save_token(&self, key: &str, token: &StoredToken, version: u64) -> Result<bool, LedgerError> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("TOKEN#{key}")))
+            .key("sk", s(TOKEN_SK))
+            .condition_expression("#version = :version")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_names("#access", "access")
+            .expression_attribute_names("#expires", "token_expires")
+            .expression_attribute_names("#refresh", "refresh")
+            .expression_attribute_names("#renewing", "renewing_until")
+            .expression_attribute_values(":version", n(version))
+            .expression_attribute_values(":next", n(version + 1))
+            .expression_attribute_values(":access", s(token.access.expose_secret()))
+            .expression_attribute_values(":expires", epoch_millis(token.expires_at));
+        let set = "SET #version = :next, #access = :access, #expires = :expires";
+        request = match &token.refresh {
+            Some(refresh) => request
+                .update_expression(format!("{set}, #refresh = :refresh REMOVE #renewing"))
+                .expression_attribute_values(":refresh", s(refresh.expose_secret())),
+            None => request.update_expression(format!("{set} REMOVE #renewing, #refresh")),
+        };
+        self.applied("UpdateItem", request.send().await)
     }
 }

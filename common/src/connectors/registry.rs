@@ -13,8 +13,8 @@ use crate::mapping::SalesOrderDraft;
 use crate::model::{ChannelOrderId, ChargeSync, ConnectionId, ErpOrderSync, StationExport, StockSync};
 use crate::ports::{
     ChargeSource, CustomerSource, ErpCharges, ErpCustomerWrites, ErpOrders, ErpShipments, ErpStock, InboundEvent,
-    OrderPublisher, OrderSink, OrderSource, OutboundShipments, Probe, ShippingStation, ShippingTool, StatusPublisher,
-    StockPublisher, WebhookVerifier,
+    OrderPublisher, OrderSink, OrderSource, OutboundShipments, Probe, SharedTokens, ShippingStation, ShippingTool,
+    StatusPublisher, StockPublisher, WebhookVerifier,
 };
 use crate::webhooks::StandardWebhooksVerifier;
 
@@ -247,9 +247,14 @@ pub struct ErpParts {
     pub probe: Arc<dyn Probe>,
 }
 
-/// The ERP of a deployment.
-pub fn erp(connections: &Connections) -> Result<ErpParts, SetupError> {
-    let client = Arc::new(acumatica::AcumaticaClient::new(connections.acumatica.clone())?);
+/// The ERP of a deployment. `tokens` keeps its sign-in token where every function shares it
+/// (the state table); without it a token-based sign-in is this process's alone.
+pub fn erp(connections: &Connections, tokens: Option<Arc<dyn SharedTokens>>) -> Result<ErpParts, SetupError> {
+    let mut client = acumatica::AcumaticaClient::new(connections.acumatica.clone())?;
+    if let Some(tokens) = tokens {
+        client = client.with_shared_tokens(tokens);
+    }
+    let client = Arc::new(client);
     Ok(ErpParts {
         sink: client.clone(),
         shipments: client.clone(),

@@ -86,6 +86,8 @@ impl LoadSettings for ImportSettings {
 /// The clients and stores every app opens: the state table, the connector log, the clock.
 struct Common {
     ledger: Arc<dyn Ledger>,
+    /// The same table, where the ERP's shared sign-in token lives.
+    tokens: Arc<dyn crate::ports::SharedTokens>,
     log: Arc<dyn ConnectorLog>,
     clock: Arc<dyn Clock>,
 }
@@ -95,8 +97,10 @@ impl Common {
         registry::install();
         let dynamo = crate::aws::dynamodb_client(sdk);
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let ledger = Arc::new(DynamoLedger::new(dynamo.clone(), settings.state_table.as_str(), clock.clone()));
         Self {
-            ledger: Arc::new(DynamoLedger::new(dynamo.clone(), settings.state_table.as_str(), clock.clone())),
+            tokens: ledger.clone(),
+            ledger,
             log: Arc::new(DynamoConnectorLog::new(dynamo, settings.log_table.as_str(), settings.log_retention)),
             clock,
         }
@@ -191,7 +195,7 @@ impl App for ImportApp {
         connections: &Connections,
     ) -> Result<Self, SetupError> {
         let common = Common::open(sdk, &settings.common);
-        let erp = registry::erp(connections).map_err(connection_error("erp"))?;
+        let erp = registry::erp(connections, Some(common.tokens.clone())).map_err(connection_error("erp"))?;
         let backfills = settings.orders_queue.as_ref().map(|url| super::Backfills {
             jobs: Arc::new(DynamoLedger::new(
                 aws_sdk_dynamodb::Client::new(sdk),
@@ -298,7 +302,7 @@ impl App for StatusApp {
                 },
             );
         }
-        let erp = registry::erp(connections).map_err(connection_error("erp"))?;
+        let erp = registry::erp(connections, Some(common.tokens.clone())).map_err(connection_error("erp"))?;
         let tool = registry::shipping_tool(connections).map_err(connection_error("shipping tool"))?;
         Ok(Self {
             ledger: common.ledger,

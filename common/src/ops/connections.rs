@@ -468,6 +468,7 @@ fn connection_error(connection: &str, source: crate::connectors::SetupError) -> 
 /// Every configured connection with its probe: the channels, the ERP, the shipping tool.
 pub fn connection_entries(
     connections: &Connections,
+    tokens: Option<Arc<dyn crate::ports::SharedTokens>>,
     pulled: impl Fn(&ConnectionId) -> bool,
 ) -> Result<Vec<ConnectionEntry>, SetupError> {
     let mut entries = Vec::new();
@@ -482,7 +483,7 @@ pub fn connection_entries(
             probe: parts.probe,
         });
     }
-    let erp = registry::erp(connections).map_err(|e| connection_error("erp", e))?;
+    let erp = registry::erp(connections, tokens).map_err(|e| connection_error("erp", e))?;
     entries.push(ConnectionEntry {
         kind: erp.log_name.to_string(),
         id: erp.log_name,
@@ -516,12 +517,12 @@ impl App for ConnectionOps {
         connections: &Connections,
     ) -> Result<Self, SetupError> {
         let pull = PullApp::build(sdk, &settings.pull, connections)?;
-        let entries = connection_entries(connections, |id| pull.channels.contains_key(id))?;
         let jobs = Arc::new(crate::aws::DynamoLedger::new(
             aws_sdk_dynamodb::Client::new(sdk),
             settings.pull.common.state_table.as_str(),
             pull.clock.clone(),
         ));
+        let entries = connection_entries(connections, Some(jobs.clone()), |id| pull.channels.contains_key(id))?;
         Ok(Self { pull, connections: entries, schedule: settings.pull_schedule.clone(), jobs })
     }
 }

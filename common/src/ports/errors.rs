@@ -129,6 +129,13 @@ pub enum ConnectorError {
     /// so this is worth retrying later, not recording as the order's failure.
     #[error("{vendor} {operation}: the session was ended again right after signing in; will retry")]
     SessionLost { vendor: &'static str, operation: &'static str },
+    /// The state table holding the shared sign-in token could not be read or written.
+    #[error("{vendor} sign-in: the shared token could not be read or saved")]
+    TokenStore {
+        vendor: &'static str,
+        #[source]
+        source: LedgerError,
+    },
 }
 
 fn retry_text(after: Option<Duration>) -> String {
@@ -151,6 +158,7 @@ impl Classify for ConnectorError {
                 ErrorClass::Permanent
             }
             Self::SessionLost { .. } => ErrorClass::Retryable { after: Some(Duration::from_secs(5)) },
+            Self::TokenStore { source, .. } => source.class(),
         }
     }
 }

@@ -23,6 +23,7 @@ mod probe;
 mod queue_admin;
 mod station;
 mod stock;
+mod tokens;
 mod webhook;
 
 pub use backfill::*;
@@ -36,6 +37,7 @@ pub use probe::Probe;
 pub use queue_admin::*;
 pub use station::*;
 pub use stock::*;
+pub use tokens::*;
 pub use webhook::*;
 
 /// The time, so cursors, leases and expiry are testable.

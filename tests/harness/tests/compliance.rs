@@ -283,7 +283,7 @@ async fn channel_checks(suite: &Suite, kind: &str) {
 
 async fn erp_checks(suite: &Suite, kind: &str) {
     let vendor = vendor_of(kind);
-    let erp = registry::erp(&suite.connections).expect("the ERP");
+    let erp = registry::erp(&suite.connections, None).expect("the ERP");
     let since = chrono::Utc::now() - chrono::Duration::days(400);
     erp.shipments.shipments_since(since).await.unwrap_or_else(|e| panic!("{kind}: shipments: {e}"));
 
@@ -294,7 +294,7 @@ async fn erp_checks(suite: &Suite, kind: &str) {
 
     let mut wrong = suite.connections.clone();
     wrong.acumatica.password = WRONG_SECRET.to_owned().into();
-    let refused = registry::erp(&wrong).expect("the ERP");
+    let refused = registry::erp(&wrong, None).expect("the ERP");
     assert_refused(kind, kind, refused.shipments.shipments_since(since).await.map(|_| ()));
 }
 

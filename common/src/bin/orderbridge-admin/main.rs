@@ -216,11 +216,13 @@ async fn mapping_dry_run(
         .map_err(|e| format!("connection {connection} is misconfigured: {e}"))?
         .source
         .ok_or_else(|| format!("connection {connection} takes shipments only; it has no orders to map"))?;
-    let sink = registry::erp(&connections).map_err(|e| format!("the ERP connection is misconfigured: {e}"))?.sink;
-
     let config = load_sdk_config().await;
     let ledger =
         DynamoLedger::new(aws_sdk_dynamodb::Client::new(&config), settings.state_table.as_str(), Arc::new(SystemClock));
+    let sink = registry::erp(&connections, Some(Arc::new(ledger.clone())))
+        .map_err(|e| format!("the ERP connection is misconfigured: {e}"))?
+        .sink;
+
     let current = MappingCache::new(std::time::Duration::ZERO).get(&ledger, channel.mapping_name()).await?;
     // The version the file would get if pushed, so its messages read as they would then.
     candidate.version = current.version + 1;

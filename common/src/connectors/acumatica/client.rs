@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use reqwest::header::{HeaderMap, HeaderValue, COOKIE, SET_COOKIE};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, COOKIE, SET_COOKIE};
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
@@ -28,6 +28,7 @@ use super::mapper::{
     is_entity_outcome_error, odata_string, order_state_from_wire, sales_order_body, sales_order_from_wire,
     shipment_to_canonical,
 };
+use super::oauth::OAuthState;
 use super::wire::{
     get, text, CustomerClassWire, CustomerKey, LoginRequest, SalesInvoiceWire, SalesOrderInvoicesWire, SalesOrderKeys,
     SalesOrderStateWire, SalesOrderWire, ShipmentWire, StockItemWire,
@@ -41,7 +42,7 @@ use crate::model::{
     Customer, ErpCustomerId, ErpInvoice, ErpItemId, ErpOrderNbr, ErpOrderRef, ErpOrderType, ErpSalesOrder,
     IdentifierKind, Order, Shipment,
 };
-use crate::ports::{CustomerLookup, ErpOrderState, ErpOrders, ErpShipments, OrderSink};
+use crate::ports::{CustomerLookup, ErpOrderState, ErpOrders, ErpShipments, OrderSink, SharedTokens};
 
 fn no_hint(_: StatusCode, _: &HeaderMap, _: &[u8]) -> Option<Duration> {
     // Acumatica documents no rate-limit headers; a 429 is classified as throttling by status.
@@ -74,9 +75,11 @@ struct ItemIndex {
 /// The Acumatica contract-based REST client. Build once per container and share.
 pub struct AcumaticaClient {
     pub(super) config: AcumaticaConfig,
-    http: VendorHttp,
-    /// The `Cookie` header of the live session; a secret, like a password.
+    pub(super) http: VendorHttp,
+    /// The `Cookie` header of the live session, or the OAuth access token; a secret.
     session: Session,
+    /// Set when the connection signs in with OAuth (`[acumatica.oauth]`).
+    oauth: Option<OAuthState>,
     items: Mutex<Option<ItemIndex>>,
 }
 
@@ -94,7 +97,29 @@ impl AcumaticaClient {
     pub fn new(config: AcumaticaConfig) -> Result<Self, SetupError> {
         config.validate()?;
         let http = VendorHttp::new(PROFILE, VENDOR, config.transport())?;
-        Ok(Self { config, http, session: Session::new(SecondRefusal::SessionLost), items: Mutex::new(None) })
+        let oauth = config.oauth.clone().map(|settings| OAuthState {
+            settings,
+            shared: None,
+            last: std::sync::Mutex::new(None),
+        });
+        Ok(Self { config, http, session: Session::new(SecondRefusal::SessionLost), oauth, items: Mutex::new(None) })
+    }
+
+    /// Keeps the OAuth token in `store`, shared with every other function and container (no
+    /// effect for a cookie connection).
+    pub fn with_shared_tokens(mut self, store: Arc<dyn SharedTokens>) -> Self {
+        if let Some(oauth) = self.oauth.as_mut() {
+            oauth.shared = Some(store);
+        }
+        self
+    }
+
+    /// Signs in the configured way.
+    async fn sign_in(&self) -> Result<Credential, ConnectorError> {
+        match &self.oauth {
+            Some(state) => self.oauth_sign_in(state).await,
+            None => self.login().await,
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -154,32 +179,43 @@ impl AcumaticaClient {
         Ok(Credential { secret: SecretString::from(cookie), renew_after: None })
     }
 
-    /// Sends with the session cookie; on 401 signs in again once and repeats (the session timed
-    /// out or was ended by someone else); refused again, the new session was ended at once
-    /// (another sign-out, or every licensed API user signed in): `SessionLost`, retried later.
+    /// Sends with the session cookie (or the OAuth token); on 401 signs in again once and repeats
+    /// (the session timed out or was ended by someone else); refused again, the new session was
+    /// ended at once (another sign-out, or every licensed API user signed in): `SessionLost`,
+    /// retried later.
     pub(super) async fn authed(
         &self,
         operation: &'static str,
         idempotency: Idempotency,
         build: impl BuildRequest,
     ) -> Result<Reply, ConnectorError> {
-        let cookie = |request: reqwest::RequestBuilder, cookie: &SecretString| match HeaderValue::from_str(
-            cookie.expose_secret(),
-        ) {
-            Ok(mut header) => {
-                header.set_sensitive(true);
-                request.header(COOKIE, header)
+        let bearer = self.oauth.is_some();
+        let attach = |request: reqwest::RequestBuilder, secret: &SecretString| {
+            let (name, value) = if bearer {
+                (AUTHORIZATION, HeaderValue::from_str(&format!("Bearer {}", secret.expose_secret())))
+            } else {
+                (COOKIE, HeaderValue::from_str(secret.expose_secret()))
+            };
+            match value {
+                Ok(mut header) => {
+                    header.set_sensitive(true);
+                    request.header(name, header)
+                }
+                // Without the credential the request is refused and signs in again.
+                Err(_) => request,
             }
-            // Checked at sign-in; without the cookie the request is refused and signs in again.
-            Err(_) => request,
         };
-        self.session.send(&self.http, operation, idempotency, || self.login(), cookie, build).await
+        self.session.send(&self.http, operation, idempotency, || self.sign_in(), attach, build).await
     }
 
     /// Ends the session (`POST /entity/auth/logout`), freeing the licence's API-user slot. Call it
     /// at the end of every invocation batch; the next call signs in again. Never fails: a logout
     /// that does not arrive only holds the slot until the idle timeout.
+    /// An OAuth token is kept: it is one shared API user, not one per batch.
     pub async fn logout(&self) {
+        if self.oauth.is_some() {
+            return;
+        }
         let Some(cookie) = self.session.take().await else { return };
         self.sign_out(cookie).await;
     }
@@ -424,10 +460,20 @@ fn erp_ref(keys: &SalesOrderKeys) -> Result<ErpOrderRef, ConnectorError> {
 #[async_trait]
 impl crate::ports::Probe for AcumaticaClient {
     fn probe_call(&self) -> &'static str {
-        "POST /entity/auth/login, then /entity/auth/logout"
+        if self.oauth.is_some() {
+            "POST /identity/connect/token (the shared token when one is stored), then GET /entity"
+        } else {
+            "POST /entity/auth/login, then /entity/auth/logout"
+        }
     }
 
     async fn probe(&self) -> Result<(), ConnectorError> {
+        if self.oauth.is_some() {
+            // The shared token (or a new one) and one cheap authorised read with it.
+            let url = self.url("entity");
+            self.authed("test connection", Idempotency::Safe, |c: &reqwest::Client| c.get(&url)).await?;
+            return Ok(());
+        }
         let session = self.login().await?;
         self.sign_out(session.secret).await;
         Ok(())

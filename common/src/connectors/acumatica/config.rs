@@ -38,8 +38,29 @@ crate::vendor_settings! {
         /// `$top` used when paging stock items and shipments.
         #[serde(default = "default_page_size")]
         pub page_size: u32,
+        /// Sign in with OAuth 2.0 (a connected application, form SM303010) instead of a cookie
+        /// session: one token, kept in the state table and shared by every function, renewed
+        /// with its refresh token. Without it each batch signs in and out with a cookie.
+        #[serde(default)]
+        pub oauth: Option<AcumaticaOAuth>,
     }
     rate_limit("The licence's request budget (read it from SM604000); 100 per minute by default.", default = "default_budget");
+}
+
+/// The connected application Orderbridge signs in as (`[acumatica.oauth]`).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcumaticaOAuth {
+    /// Client ID as SM303010 shows it, `<guid>@<tenant>`.
+    pub client_id: String,
+    pub client_secret: SecretString,
+    /// Seconds before its expiry a token is renewed.
+    #[serde(default = "default_renew_margin")]
+    pub renew_margin_secs: u64,
+}
+
+fn default_renew_margin() -> u64 {
+    60
 }
 
 fn default_endpoint() -> String {
@@ -84,6 +105,7 @@ impl AcumaticaConfig {
             shipped_statuses: default_shipped_statuses(),
             item_index_ttl_secs: default_item_index_ttl(),
             page_size: default_page_size(),
+            oauth: None,
         }
     }
 
@@ -107,6 +129,11 @@ impl AcumaticaConfig {
         }
         if self.tenant.trim().is_empty() {
             return bad("tenant: must not be empty (the tenant's login name from SM203520)".into());
+        }
+        if let Some(oauth) = &self.oauth {
+            if oauth.client_id.trim().is_empty() {
+                return bad("oauth.client_id: must not be empty (the connected application's ID from SM303010)".into());
+            }
         }
         if self.page_size == 0 || self.page_size > 1000 {
             return bad("page_size: must be 1-1000".into());

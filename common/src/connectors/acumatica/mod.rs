@@ -1,4 +1,5 @@
-//! Acumatica contract-based REST client (Default endpoint): cookie session, sales order insert
+//! Acumatica contract-based REST client (Default endpoint): cookie session or a shared OAuth
+//! token, sales order insert
 //! with look-before-you-create support, customers, stock items and shipments (vendor-apis.md §2).
 
 mod client;
@@ -7,12 +8,13 @@ mod customers;
 #[doc(hidden)]
 pub(crate) mod fuzzing;
 mod mapper;
+mod oauth;
 mod stock;
 pub mod webhook;
 mod wire;
 
 pub use client::AcumaticaClient;
-pub use config::AcumaticaConfig;
+pub use config::{AcumaticaConfig, AcumaticaOAuth};
 pub use mapper::{derive_customer_id, odata_string};
 pub use wire::Val;
 

@@ -318,6 +318,13 @@ impl AcState {
         self.active_api_users(idle)
     }
 
+    /// Ends every OAuth access and refresh token (an instance restart, an administrator's
+    /// revocation): the next call with one is answered 401.
+    pub fn revoke_tokens(&mut self) {
+        self.tokens.clear();
+        self.refresh_tokens.clear();
+    }
+
     /// Active API users: live cookie sessions plus live OAuth tokens.
     pub(crate) fn active_api_users(&mut self, idle: std::time::Duration) -> usize {
         let now = Instant::now();

@@ -1,0 +1,276 @@
+//! OAuth 2.0 sign-in (`POST {instance}/identity/connect/token`, §2.2): one token for the whole
+//! deployment, kept in the state table ([`SharedTokens`]) and renewed by one caller at a time with
+//! its refresh token, so every function and container counts as one API user and a licence slot
+//! is never spent per batch. Without a store (the admin CLI) the token is this process's alone.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use tracing::{info, warn};
+
+use super::client::AcumaticaClient;
+use super::config::AcumaticaOAuth;
+use super::VENDOR;
+use crate::connectors::ConnectorError;
+use crate::http::{Credential, Idempotency};
+use crate::ports::{SharedTokens, StoredToken};
+
+/// How long one caller may take to renew before another may try.
+const RENEWAL_LEASE: Duration = Duration::from_secs(15);
+/// How long a caller waits for another's renewal before giving up (retried later).
+const RENEWAL_WAIT: Duration = Duration::from_secs(20);
+/// How often a waiting caller looks again.
+const RENEWAL_POLL: Duration = Duration::from_millis(200);
+
+#[derive(Deserialize)]
+struct TokenReply {
+    access_token: String,
+    #[serde(default)]
+    expires_in: Option<u64>,
+    #[serde(default)]
+    refresh_token: Option<String>,
+}
+
+enum Grant<'a> {
+    Password,
+    Refresh(&'a SecretString),
+}
+
+/// Where the OAuth token of a client lives.
+pub(super) struct OAuthState {
+    pub(super) settings: AcumaticaOAuth,
+    pub(super) shared: Option<Arc<dyn SharedTokens>>,
+    /// The access token this container last took from the store: asked for a credential again
+    /// while the store still holds it, the client knows it is due or was refused (a 401).
+    pub(super) last: std::sync::Mutex<Option<String>>,
+}
+
+impl AcumaticaClient {
+    /// The key of this tenant's token in the store: instance and tenant, so two deployments of one
+    /// table (or two tenants of one instance) never share a token.
+    fn token_key(&self) -> String {
+        format!("acumatica#{}#{}", self.config.base_url.trim_end_matches('/'), self.config.tenant.to_ascii_lowercase())
+    }
+
+    /// A token for this container: the shared one while it is good, else renewed by exactly one
+    /// caller (the lease) while the others wait for it.
+    pub(super) async fn oauth_sign_in(&self, state: &OAuthState) -> Result<Credential, ConnectorError> {
+        let Some(store) = &state.shared else {
+            let token = self.grant(&state.settings, Grant::Password).await?;
+            return Ok(self.use_token(state, &token));
+        };
+        let key = self.token_key();
+        let store_err = |source| ConnectorError::TokenStore { vendor: VENDOR, source };
+        let margin = chrono::Duration::seconds(i64::try_from(state.settings.renew_margin_secs).unwrap_or(60));
+        let deadline = Instant::now() + RENEWAL_WAIT;
+        loop {
+            let record = store.token(&key).await.map_err(store_err)?;
+            let last = state.last.lock().map(|l| l.clone()).unwrap_or_default();
+            let stored = record.as_ref().and_then(|r| r.token.as_ref());
+            // A token this container was already given and asks for again is due or refused.
+            let usable =
+                stored.filter(|t| last.as_deref() != Some(t.access.expose_secret()) && t.expires_at > Utc::now());
+            if let Some(token) = usable.filter(|t| t.expires_at - margin > Utc::now()) {
+                return Ok(self.use_token(state, token));
+            }
+            let version = record.as_ref().map_or(0, |r| r.version);
+            if store.lease_renewal(&key, version, RENEWAL_LEASE).await.map_err(store_err)? {
+                let token = self.renew(&state.settings, stored.and_then(|t| t.refresh.as_ref())).await?;
+                if !store.save_token(&key, &token, version).await.map_err(store_err)? {
+                    warn!("The renewed Acumatica token could not be stored (another caller renewed meanwhile); this container uses its own until it is due.");
+                }
+                return Ok(self.use_token(state, &token));
+            }
+            // Someone else renews: a token that still works (only inside the renewal margin) is
+            // used meanwhile; otherwise wait for theirs.
+            if let Some(token) = usable {
+                return Ok(self.use_token(state, token));
+            }
+            if Instant::now() >= deadline {
+                return Err(ConnectorError::SessionLost { vendor: VENDOR, operation: "sign in (OAuth)" });
+            }
+            tokio::time::sleep(RENEWAL_POLL).await;
+        }
+    }
+
+    /// Renews with the refresh token; one that is spent or expired (`invalid_grant`) falls back
+    /// to the password grant.
+    async fn renew(
+        &self,
+        settings: &AcumaticaOAuth,
+        refresh: Option<&SecretString>,
+    ) -> Result<StoredToken, ConnectorError> {
+        if let Some(refresh) = refresh {
+            match self.grant(settings, Grant::Refresh(refresh)).await {
+                Err(ConnectorError::Status { status: 400, message, .. }) if message.contains("invalid_grant") => {
+                    info!("The Acumatica refresh token was refused; signing in with the password grant.");
+                }
+                other => return other,
+            }
+        }
+        self.grant(settings, Grant::Password).await
+    }
+
+    fn use_token(&self, state: &OAuthState, token: &StoredToken) -> Credential {
+        if let Ok(mut last) = state.last.lock() {
+            *last = Some(token.access.expose_secret().to_owned());
+        }
+        let margin = i64::try_from(state.settings.renew_margin_secs).unwrap_or(60);
+        let left = (token.expires_at - Utc::now()).num_seconds() - margin;
+        Credential {
+            secret: token.access.clone(),
+            renew_after: Some(Instant::now() + Duration::from_secs(u64::try_from(left).unwrap_or(0))),
+        }
+    }
+
+    /// One call to the token endpoint.
+    async fn grant(&self, settings: &AcumaticaOAuth, grant: Grant<'_>) -> Result<StoredToken, ConnectorError> {
+        let url = crate::http::join_url(&self.config.base_url, "identity/connect/token");
+        let mut form: Vec<(&str, &str)> =
+            vec![("client_id", settings.client_id.as_str()), ("client_secret", settings.client_secret.expose_secret())];
+        let operation = match grant {
+            Grant::Password => {
+                form.extend([
+                    ("grant_type", "password"),
+                    ("username", self.config.username.as_str()),
+                    ("password", self.config.password.expose_secret()),
+                    ("scope", "api offline_access"),
+                ]);
+                "sign in (OAuth)"
+            }
+            Grant::Refresh(refresh) => {
+                form.extend([("grant_type", "refresh_token"), ("refresh_token", refresh.expose_secret())]);
+                "renew token (OAuth)"
+            }
+        };
+        // Safe to repeat: a lost reply leaves a token nobody holds, which lapses at its expiry.
+        let reply = self.http.send(operation, Idempotency::Safe, |c| c.post(&url).form(&form)).await?;
+        let wire: TokenReply = serde_json::from_slice(&reply.body).map_err(|e| ConnectorError::Decode {
+            vendor: VENDOR,
+            operation,
+            detail: format!("token reply: {e}"),
+        })?;
+        let lifetime = wire.expires_in.unwrap_or(3600);
+        info!(operation, lifetime_secs = lifetime, "Acumatica token issued.");
+        Ok(StoredToken {
+            access: SecretString::from(wire.access_token),
+            refresh: wire.refresh_token.map(SecretString::from),
+            expires_at: Utc::now() + chrono::Duration::seconds(i64::try_from(lifetime).unwrap_or(3600)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use futures::future::join_all;
+    use orderbridge_sandbox::{start, Sandbox, SandboxConfig, Vendor};
+    use secrecy::SecretString;
+
+    use super::super::{AcumaticaClient, AcumaticaConfig, AcumaticaOAuth};
+    use crate::ports::{Probe, SharedTokens};
+    use crate::testing::MemoryLedger;
+
+    async fn sandbox(token_ttl: Duration) -> Sandbox {
+        start(SandboxConfig { seed: 5, acumatica_token_ttl: token_ttl, ..SandboxConfig::default() })
+            .await
+            .expect("sandbox starts")
+    }
+
+    /// One container's client, signing in with OAuth.
+    fn container(sb: &Sandbox, store: Option<Arc<MemoryLedger>>) -> AcumaticaClient {
+        let c = &sb.state().config().credentials;
+        let mut config = AcumaticaConfig::new(
+            sb.urls().acumatica.clone(),
+            &c.acumatica_username,
+            c.acumatica_password.clone().into(),
+            &c.acumatica_tenant,
+        );
+        config.retry.initial_delay_ms = 10;
+        config.oauth = Some(AcumaticaOAuth {
+            client_id: c.acumatica_client_id.clone(),
+            client_secret: SecretString::from(c.acumatica_client_secret.clone()),
+            renew_margin_secs: 1,
+        });
+        let client = AcumaticaClient::new(config).expect("valid config");
+        match store {
+            Some(store) => client.with_shared_tokens(store),
+            None => client,
+        }
+    }
+
+    fn tokens_issued(sb: &Sandbox, grant: &str) -> u32 {
+        sb.state().write_count(Vendor::Acumatica, "oauth.token", grant)
+    }
+
+    fn api_users(sb: &Sandbox) -> usize {
+        sb.state().acumatica().api_users_signed_in(Duration::from_secs(1200))
+    }
+
+    #[tokio::test]
+    async fn containers_that_find_the_shared_token_expired_together_renew_it_once() {
+        let sb = sandbox(Duration::from_secs(3)).await;
+        let store = Arc::new(MemoryLedger::default());
+        let containers: Vec<AcumaticaClient> = (0..8).map(|_| container(&sb, Some(store.clone()))).collect();
+
+        // Eight cold containers at once: one sign-in between them.
+        for result in join_all(containers.iter().map(|c| c.probe())).await {
+            result.expect("signed in");
+        }
+        assert_eq!(tokens_issued(&sb, "password"), 1, "one password grant for all eight");
+        assert_eq!(api_users(&sb), 1, "one licensed API user");
+
+        // Past the token's expiry every container needs a new one at the same moment.
+        tokio::time::sleep(Duration::from_millis(3200)).await;
+        for result in join_all(containers.iter().map(|c| c.probe())).await {
+            result.expect("renewed");
+        }
+        assert_eq!(tokens_issued(&sb, "refresh_token"), 1, "renewed once, with the refresh token");
+        assert_eq!(tokens_issued(&sb, "password"), 1, "no second password grant");
+        assert_eq!(api_users(&sb), 1, "the renewed token replaced the old one");
+        let record = store.token(&containers[0].token_key()).await.unwrap().expect("stored");
+        assert_eq!(record.version, 2, "stored twice: the first token and its renewal");
+
+        // Batches end without signing out: the shared token stays, and no new one is needed.
+        for c in &containers {
+            c.logout().await;
+            c.probe().await.expect("still signed in");
+        }
+        assert_eq!(tokens_issued(&sb, "password") + tokens_issued(&sb, "refresh_token"), 2);
+    }
+
+    #[tokio::test]
+    async fn a_spent_refresh_token_falls_back_to_the_password_grant_and_a_refused_token_is_renewed() {
+        let sb = sandbox(Duration::from_secs(3600)).await;
+        let store = Arc::new(MemoryLedger::default());
+        let a = container(&sb, Some(store.clone()));
+        a.probe().await.expect("signed in");
+        // The ERP forgets every token (a restart, an administrator's revocation).
+        sb.state().acumatica().revoke_tokens();
+        // A second container is refused the stored token (401): it renews; the refresh token is
+        // refused too, so it signs in again with the password.
+        let b = container(&sb, Some(store.clone()));
+        b.probe().await.expect("renewed after a refusal");
+        assert_eq!(tokens_issued(&sb, "refresh_token"), 0, "the refused refresh issued nothing");
+        assert_eq!(tokens_issued(&sb, "password"), 2);
+        // The first container, refused its cached token, takes the renewed one from the store.
+        a.probe().await.expect("uses the renewed token");
+        assert_eq!(tokens_issued(&sb, "password"), 2, "no third sign-in");
+        assert_eq!(api_users(&sb), 1);
+    }
+
+    #[tokio::test]
+    async fn without_a_store_the_token_is_kept_for_the_process() {
+        let sb = sandbox(Duration::from_secs(3600)).await;
+        let client = container(&sb, None);
+        client.probe().await.expect("signed in");
+        client.logout().await;
+        client.probe().await.expect("still signed in");
+        assert_eq!(tokens_issued(&sb, "password"), 1);
+    }
+}
