@@ -423,6 +423,11 @@ impl crate::ports::CustomerBindings for MemoryLedger {
         self.customers.lock().unwrap().insert((connection.clone(), channel_customer_id.to_owned()), erp.clone());
         Ok(())
     }
+
+    async fn forget_customer(&self, connection: &ConnectionId, channel_customer_id: &str) -> Result<(), LedgerError> {
+        self.customers.lock().unwrap().remove(&(connection.clone(), channel_customer_id.to_owned()));
+        Ok(())
+    }
 }
 
 #[async_trait]

@@ -899,6 +899,18 @@ impl crate::ports::CustomerBindings for DynamoLedger {
             .await;
         self.done_unless_refused("PutItem", result)
     }
+
+    async fn forget_customer(&self, connection: &ConnectionId, channel_customer_id: &str) -> Result<(), LedgerError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("CUSTOMER#{connection}")))
+            .key("sk", s(channel_customer_id))
+            .send()
+            .await
+            .map_err(|e| self.err("DeleteItem", e))?;
+        Ok(())
+    }
 }
 
 #[async_trait]

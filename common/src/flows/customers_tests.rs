@@ -103,6 +103,9 @@ impl CustomerBindings for FailingBind<'_> {
         }
         self.0.bind_customer(c, id, erp).await
     }
+    async fn forget_customer(&self, c: &ConnectionId, id: &str) -> Result<(), LedgerError> {
+        self.0.forget_customer(c, id).await
+    }
 }
 
 fn account(id: &str, email: &str, name: &str, minute: u32) -> ImportCustomer {

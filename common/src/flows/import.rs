@@ -6,14 +6,14 @@ use std::time::Duration;
 
 use tracing::{info, warn};
 
-use super::{failure_reason, resolve_customer, resolve_lines, ImportOrder, LogRecorder};
+use super::{buyer_key, failure_reason, resolve_customer, resolve_lines, ImportOrder, LogRecorder};
 use crate::error::{Classify, ErrorChain, ErrorClass};
 use crate::mapping::{build_draft, Mapping, OrderMappingError, SalesOrderDraft};
-use crate::model::{ErpOrderRef, ImportKey, Order};
+use crate::model::{ConnectionId, ErpCustomerId, ErpOrderRef, ImportKey, Order};
 use crate::ports::{
     Acknowledgement, Binding, BindingOrigin, Bindings, ClaimKey, ClaimLease, ClaimOutcome, Claims, Clock,
-    ConnectorError, ConnectorLog, Direction, FollowedOrder, FollowedOrders, LedgerError, ListedOrder, LogGroup,
-    LogResult, Markers, OrderSink, OrderSource,
+    ConnectorError, ConnectorLog, CustomerBindings, Direction, FollowedOrder, FollowedOrders, LedgerError, ListedOrder,
+    LogGroup, LogResult, Markers, OrderSink, OrderSource,
 };
 
 /// What the import needs besides the channel.
@@ -34,6 +34,9 @@ pub struct ImportContext<'a> {
     pub follow: Option<&'a dyn FollowedOrders>,
     /// When the order's message was enqueued (the pull saw the order then), for the log.
     pub enqueued_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Where each buyer's ERP customer is remembered, so a repeat buyer costs no ERP lookup;
+    /// None looks every buyer up.
+    pub buyers: Option<&'a dyn CustomerBindings>,
 }
 
 /// How an import ended.
@@ -252,16 +255,19 @@ async fn revise(
         }
     };
     let erp = binding.erp.clone();
-    let outcome = match map_order(ctx, order).await {
+    let outcome = match map_order(ctx, &key.connection, order).await {
         Err(OrderMappingError::Lookup(e)) if e.is_retryable() => {
             Err(ImportError::Vendor { key: key_text.clone(), source: e })
         }
         Err(e) => Ok(ImportOutcome::NotRevised(erp.clone(), format!("the changed order cannot be mapped: {e}"))),
-        Ok(draft) => match ctx.sink.update_order(&erp, &draft).await {
+        Ok(mapped) => match ctx.sink.update_order(&erp, &mapped.draft).await {
             Ok(Ok(())) => Ok(ImportOutcome::Revised(erp.clone())),
             Ok(Err(reason)) => Ok(ImportOutcome::NotRevised(erp.clone(), reason)),
             Err(e) if e.is_retryable() => Err(ImportError::Vendor { key: key_text.clone(), source: e }),
-            Err(e) => Ok(ImportOutcome::NotRevised(erp.clone(), format!("the ERP refused the update: {e}"))),
+            Err(e) => {
+                forget_buyer(ctx, &key.connection, mapped.bound_buyer.as_deref()).await;
+                Ok(ImportOutcome::NotRevised(erp.clone(), format!("the ERP refused the update: {e}")))
+            }
         },
     };
     match outcome {
@@ -336,8 +342,8 @@ async fn run_claimed(
     let (erp, created) = match existing {
         Some(erp) => (erp, false),
         None => {
-            let draft = match map_order(ctx, &order).await {
-                Ok(draft) => draft,
+            let Mapped { draft, bound_buyer } = match map_order(ctx, &key.connection, &order).await {
+                Ok(mapped) => mapped,
                 Err(OrderMappingError::Lookup(e)) if e.is_retryable() => return Err(vendor_err(e)),
                 Err(e) => return record_failure(ctx, lease, &e.to_string()).await.map_err(ledger_err),
             };
@@ -349,9 +355,10 @@ async fn run_claimed(
             match ctx.sink.create_order(&draft).await {
                 Ok(erp) => (erp, true),
                 Err(e) if !e.is_retryable() => {
+                    forget_buyer(ctx, &key.connection, bound_buyer.as_deref()).await;
                     return record_failure(ctx, lease, &format!("the ERP refused the order: {e}"))
                         .await
-                        .map_err(ledger_err)
+                        .map_err(ledger_err);
                 }
                 Err(e) => return Err(vendor_err(e)),
             }
@@ -429,11 +436,58 @@ async fn remember_imported_note(ctx: &ImportContext<'_>, key: &ImportKey, note: 
     }
 }
 
-async fn map_order(ctx: &ImportContext<'_>, order: &Order) -> Result<SalesOrderDraft, OrderMappingError> {
-    let customer = resolve_customer(ctx.mapping, order, ctx.sink).await;
+/// A mapped order, and the buyer binding its customer came from (None: looked up or created).
+struct Mapped {
+    draft: SalesOrderDraft,
+    bound_buyer: Option<String>,
+}
+
+/// The order's ERP customer: the one this buyer's earlier order was bound to (no ERP call), else
+/// looked up or created, then bound for the next order.
+async fn customer_of(
+    ctx: &ImportContext<'_>,
+    connection: &ConnectionId,
+    order: &Order,
+) -> Result<(ErpCustomerId, Option<String>), OrderMappingError> {
+    let key = ctx.buyers.and_then(|b| buyer_key(ctx.mapping, order, ctx.sink).map(|k| (b, k)));
+    if let Some((buyers, key)) = &key {
+        match buyers.customer_binding(connection, key).await {
+            Ok(Some(id)) => return Ok((id, Some(key.clone()))),
+            Ok(None) => {}
+            // The binding saves a call; without it the lookup below answers.
+            Err(e) => warn!(connection = %connection, error = %e, "Buyer binding not read; looking the customer up."),
+        }
+    }
+    let id = resolve_customer(ctx.mapping, order, ctx.sink).await?;
+    if let Some((buyers, key)) = &key {
+        if let Err(e) = buyers.bind_customer(connection, key, &id).await {
+            warn!(connection = %connection, error = %e, "Buyer binding not saved; the next order looks the customer up.");
+        }
+    }
+    Ok((id, None))
+}
+
+/// After the ERP refused an order whose customer came from a binding: the binding may be what is
+/// wrong (the customer was deleted or merged), so the next attempt looks the customer up again.
+async fn forget_buyer(ctx: &ImportContext<'_>, connection: &ConnectionId, bound_buyer: Option<&str>) {
+    if let (Some(buyers), Some(key)) = (ctx.buyers, bound_buyer) {
+        if let Err(e) = buyers.forget_customer(connection, key).await {
+            warn!(connection = %connection, error = %e, "Buyer binding not forgotten after a refused order.");
+        }
+    }
+}
+
+async fn map_order(
+    ctx: &ImportContext<'_>,
+    connection: &ConnectionId,
+    order: &Order,
+) -> Result<Mapped, OrderMappingError> {
+    let customer = customer_of(ctx, connection, order).await;
     let items = resolve_lines(ctx.mapping, order, ctx.sink).await;
     match (customer, items) {
-        (Ok(customer), Ok(items)) => build_draft(ctx.mapping, order, customer, items),
+        (Ok((customer, bound_buyer)), Ok(items)) => {
+            build_draft(ctx.mapping, order, customer, items).map(|draft| Mapped { draft, bound_buyer })
+        }
         // Report every problem at once, so one fix round is enough.
         (Err(OrderMappingError::Unmapped(mut a)), Err(OrderMappingError::Unmapped(b))) => {
             a.extend(b);

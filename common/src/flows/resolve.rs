@@ -75,6 +75,23 @@ pub async fn match_customer<S: OrderSink + ?Sized>(
     Ok(CustomerMatch::WouldCreate(derived))
 }
 
+/// The key an order's buyer is bound under (`buyer#` and the SHA-256 of the derived customer id,
+/// else of the email): the buyer's next order finds its ERP customer there, with no ERP call.
+/// Hashed because an email is personal data and the state table is not a place README lists for
+/// it. None for a buyer with neither (the guest customer).
+pub fn buyer_key<S: OrderSink + ?Sized>(mapping: &Mapping, order: &Order, sink: &S) -> Option<String> {
+    use sha2::Digest;
+    let derived = sink.derive_customer_id(mapping.file.customers.id_prefix.get_ref(), &order.customer);
+    let email = order.customer.email.as_deref().map(str::trim).filter(|e| e.contains('@'));
+    let basis = match (derived, email) {
+        (Some(id), _) => format!("id:{id}"),
+        (None, Some(email)) => format!("email:{}", email.to_ascii_lowercase()),
+        (None, None) => return None,
+    };
+    let digest = sha2::Sha256::digest(basis.as_bytes());
+    Some(format!("buyer#{}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+}
+
 /// Resolves every line to an ERP item by the mapping's identifier priority (after substitutions).
 /// Lines that match nothing are reported together.
 pub async fn resolve_lines<S: OrderSink + ?Sized>(

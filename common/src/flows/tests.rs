@@ -128,6 +128,10 @@ struct FakeErp {
     updated: Mutex<Vec<(ErpOrderRef, SalesOrderDraft)>>,
     /// When set, every ERP order has shipped: updates are refused.
     shipped: AtomicBool,
+    /// Customer lookups answered.
+    customer_lookups: AtomicU32,
+    /// When set, the next create is refused for good (as a deleted customer makes Acumatica do).
+    refuse_next_create: AtomicBool,
 }
 
 #[async_trait]
@@ -146,6 +150,13 @@ impl OrderSink for FakeErp {
     }
 
     async fn create_order(&self, draft: &SalesOrderDraft) -> Result<ErpOrderRef, ConnectorError> {
+        if self.refuse_next_create.swap(false, Ordering::SeqCst) {
+            return Err(ConnectorError::Rejected {
+                vendor: "fake",
+                operation: "create",
+                message: format!("CustomerID: '{}' cannot be found in the system.", draft.customer_id),
+            });
+        }
         self.created.lock().unwrap().push(draft.clone());
         let nbr = self.next_nbr.fetch_add(1, Ordering::SeqCst) + 1;
         if self.lose_next_response.swap(false, Ordering::SeqCst) {
@@ -161,6 +172,7 @@ impl OrderSink for FakeErp {
     }
 
     async fn find_customer(&self, _: CustomerLookup<'_>) -> Result<Option<ErpCustomerId>, ConnectorError> {
+        self.customer_lookups.fetch_add(1, Ordering::SeqCst);
         if self.no_customers.load(Ordering::SeqCst) {
             return Ok(None);
         }
@@ -234,6 +246,7 @@ impl World {
             lease: Duration::from_secs(60),
             follow: Some(&self.ledger),
             enqueued_at: None,
+            buyers: None,
         }
     }
 
@@ -362,6 +375,33 @@ async fn a_new_buyer_is_created_in_the_customer_class_the_mapping_names() {
     assert_eq!(created.len(), 2, "{created:?}");
     assert_eq!(created[0].1.as_deref(), Some("RETAIL"), "the mapping's class is passed on");
     assert_eq!(created[1].1, None, "no class in the mapping: the connection's default applies");
+}
+
+#[tokio::test]
+async fn a_repeat_buyer_costs_no_customer_lookup_until_the_erp_refuses_their_customer() {
+    let world = World::new();
+    let source = FakeSource::new(4);
+    let m = mapping(1, MAPPING);
+    let with_buyers = |owner: &str| ImportContext { buyers: Some(&world.ledger), ..world.import_ctx(&m, owner) };
+    import_order(&source, &message(1), &with_buyers("a")).await.unwrap();
+    import_order(&source, &message(2), &with_buyers("b")).await.unwrap();
+    assert_eq!(world.erp.customer_lookups.load(Ordering::SeqCst), 1, "the second order of the buyer used the binding");
+    let created = world.erp.created.lock().unwrap().clone();
+    assert_eq!(created.len(), 2);
+    assert_eq!(created[1].customer_id, created[0].customer_id, "the same customer");
+    assert!(
+        world.ledger.customers.lock().unwrap().keys().all(|(_, k)| k.starts_with("buyer#") && !k.contains('@')),
+        "bound under a hash, never the email"
+    );
+
+    // The ERP refuses the next order (its customer was deleted): the binding is dropped with the
+    // recorded failure, so the operator's retry looks the customer up again.
+    world.erp.refuse_next_create.store(true, Ordering::SeqCst);
+    let refused = import_order(&source, &message(3), &with_buyers("c")).await.unwrap();
+    assert!(matches!(refused, ImportOutcome::Failed(_)), "{refused:?}");
+    assert!(world.ledger.customers.lock().unwrap().is_empty(), "the binding was forgotten");
+    import_order(&source, &message(4), &with_buyers("d")).await.unwrap();
+    assert_eq!(world.erp.customer_lookups.load(Ordering::SeqCst), 2, "looked up again after the refusal");
 }
 
 #[tokio::test]

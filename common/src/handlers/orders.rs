@@ -329,6 +329,7 @@ impl ImportApp {
                     lease,
                     follow: channel.follows_orders.then_some(self.ledger.as_ref() as &dyn FollowedOrders),
                     enqueued_at,
+                    buyers: Some(self.ledger.as_ref()),
                 };
                 let outcome = import_order(channel.source.as_ref(), &message, &ctx).await?;
                 record_import(&message.connection, &outcome, self.clock.now());

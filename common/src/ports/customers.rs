@@ -60,4 +60,7 @@ pub trait CustomerBindings: Send + Sync {
         channel_customer_id: &str,
         erp: &ErpCustomerId,
     ) -> Result<(), LedgerError>;
+    /// Drops a binding that proved wrong (the ERP refused an order naming its customer), so the
+    /// next attempt looks the customer up again.
+    async fn forget_customer(&self, connection: &ConnectionId, channel_customer_id: &str) -> Result<(), LedgerError>;
 }

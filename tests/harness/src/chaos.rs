@@ -213,6 +213,10 @@ impl orderbridge::ports::CustomerBindings for KillingLedger {
     ) -> Result<(), LedgerError> {
         self.inner.bind_customer(connection, channel_customer_id, erp).await
     }
+
+    async fn forget_customer(&self, connection: &ConnectionId, channel_customer_id: &str) -> Result<(), LedgerError> {
+        self.inner.forget_customer(connection, channel_customer_id).await
+    }
 }
 
 #[async_trait]
