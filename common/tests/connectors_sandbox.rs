@@ -96,10 +96,14 @@ async fn bigcommerce_lists_new_orders_fetches_them_and_moves_their_status() {
     let expected: BTreeSet<i64> =
         sb.state().bigcommerce().orders.values().filter(|o| o.status_id == 11).map(|o| o.id).collect();
 
+    let requests = || sb.state().request_count(Vendor::Bigcommerce).total;
+    let before = requests();
     let mut listed = Vec::new();
+    let mut pages = 0;
     let mut token = None;
     loop {
         let page = client.list_new_orders(token.as_ref()).await.unwrap();
+        pages += 1;
         listed.extend(page.orders);
         match page.next {
             Some(next) => token = Some(next),
@@ -108,12 +112,18 @@ async fn bigcommerce_lists_new_orders_fetches_them_and_moves_their_status() {
     }
     let ids: BTreeSet<i64> = listed.iter().map(|o| o.id().raw().parse().unwrap()).collect();
     assert_eq!(ids, expected);
-    assert!(listed.iter().all(|o| matches!(o, ListedOrder::Reference { .. })));
+    assert_eq!(requests() - before, pages, "one request per page, none per order");
+    // The listing carries each order whole (lines and address from its consignments).
+    let ListedOrder::Whole(whole) = &listed[0] else { panic!("listed by reference: {:?}", listed[0]) };
+    assert!(listed.iter().all(|o| matches!(o, ListedOrder::Whole(_))));
 
     let first = listed[0].id().clone();
+    let before = requests();
     let order = client.fetch_order(&first).await.unwrap();
+    assert_eq!(requests() - before, 1, "one order read is one request");
     assert!(!order.lines.is_empty() && !order.ship_to.line1.is_empty());
     order.check_totals().unwrap();
+    assert_eq!(**whole, order, "listed and read alone, the same order");
 
     let second = listed[1].id().clone();
     let missed = client

@@ -20,7 +20,7 @@ use secrecy::ExposeSecret;
 use tracing::{debug, info, warn};
 
 use super::config::BigCommerceConfig;
-use super::mapper::{allocate, error_message, pause_hint, provider_codes, reset_after, to_order, unshipped};
+use super::mapper::{allocate, embedded, error_message, pause_hint, provider_codes, reset_after, to_order, unshipped};
 use super::wire::{AddressWire, NewShipment, NotesUpdate, OrderWire, ProductWire, ShipmentWire, StatusUpdate};
 use super::BigCommerceOrderId;
 use super::VENDOR;
@@ -128,6 +128,25 @@ pub(super) fn with_orderbridge_line(existing: Option<&str>, line: &str) -> Strin
     }
     lines.push(line);
     lines.join("\n")
+}
+
+/// Asked on every order read: the order's lines and shipping addresses come in the same
+/// response (§3.2; vendor-apis-erp-out.md confirms the form on the list and on one order).
+const INCLUDE: (&str, &str) = ("include", "consignments.line_items");
+const STRUCTURE: (&str, &str) = ("consignment_structure", "object");
+
+impl BigCommerceClient {
+    /// A listed order whole, when its consignments carry every line and it maps; otherwise its
+    /// reference, and the import reads it (and records why it cannot be imported, if so).
+    fn listed(&self, order: &OrderWire, id: BigCommerceOrderId) -> ListedOrder {
+        let whole = embedded(order).and_then(|(products, addresses)| {
+            to_order(order, &products, &addresses, &self.connection, &self.config.store_source_name).ok()
+        });
+        match whole {
+            Some(order) => ListedOrder::Whole(Box::new(order)),
+            None => ListedOrder::Reference { id: id.channel_order_id(), display_number: id.to_string() },
+        }
+    }
 }
 
 fn bigcommerce_id(id: &ChannelOrderId) -> Option<i64> {
@@ -300,6 +319,8 @@ impl OrderSource for BigCommerceClient {
             ("min_id", min_id.to_string()),
             ("page", "1".to_owned()),
             ("limit", self.config.page_size.to_string()),
+            (INCLUDE.0, INCLUDE.1.to_owned()),
+            (STRUCTURE.0, STRUCTURE.1.to_owned()),
         ];
         let listed: Vec<OrderWire> = self.list("list orders", "v2/orders", &query).await?;
         let mut orders = Vec::with_capacity(listed.len());
@@ -310,7 +331,7 @@ impl OrderSource for BigCommerceClient {
                 continue;
             };
             max_id = max_id.max(Some(id.get()));
-            orders.push(ListedOrder::Reference { id: id.channel_order_id(), display_number: id.to_string() });
+            orders.push(self.listed(o, id));
         }
         let full = listed.len() as u32 >= self.config.page_size;
         let next = max_id.filter(|_| full).map(|m| PageToken((m + 1).to_string()));
@@ -341,6 +362,8 @@ impl OrderSource for BigCommerceClient {
             ("min_id", min_id.to_string()),
             ("page", "1".to_owned()),
             ("limit", self.config.page_size.to_string()),
+            (INCLUDE.0, INCLUDE.1.to_owned()),
+            (STRUCTURE.0, STRUCTURE.1.to_owned()),
         ];
         let listed: Vec<OrderWire> = self.list(OP, "v2/orders", &query).await?;
         let mut orders = Vec::with_capacity(listed.len());
@@ -351,14 +374,15 @@ impl OrderSource for BigCommerceClient {
             if o.status_id == Some(0) {
                 continue;
             }
-            orders.push(ListedOrder::Reference { id: id.channel_order_id(), display_number: id.to_string() });
+            orders.push(self.listed(o, id));
         }
         let full = listed.len() as u32 >= self.config.page_size;
         let next = max_id.filter(|_| full).map(|m| PageToken((m + 1).to_string()));
         Ok(OrderPage { orders, next, restart: None })
     }
 
-    /// `GET /v2/orders/{id}`, `/products` (all pages) and `/shipping_addresses`.
+    /// `GET /v2/orders/{id}` with its consignments and their lines: one call. A store that
+    /// answers without them costs `/products` (all pages) and `/shipping_addresses` besides.
     async fn fetch_order(&self, id: &ChannelOrderId) -> Result<Order, ConnectorError> {
         let raw = bigcommerce_id(id).ok_or_else(|| ConnectorError::Rejected {
             vendor: VENDOR,
@@ -366,11 +390,20 @@ impl OrderSource for BigCommerceClient {
             message: format!("{id} is not a BigCommerce order"),
         })?;
         let url = join_url(&self.config.base_url, &format!("v2/orders/{raw}"));
-        let order: OrderWire =
-            self.call("get order", Idempotency::Safe, |c| c.get(&url)).await?.json(VENDOR, "get order")?;
-        let products = self.products(raw).await?;
-        let addresses: Vec<AddressWire> =
-            self.list("get shipping addresses", &format!("v2/orders/{raw}/shipping_addresses"), &[]).await?;
+        let query = [INCLUDE, STRUCTURE];
+        let order: OrderWire = self
+            .call("get order", Idempotency::Safe, |c| c.get(&url).query(&query))
+            .await?
+            .json(VENDOR, "get order")?;
+        let (products, addresses) = match embedded(&order) {
+            Some(parts) => parts,
+            None => {
+                let products = self.products(raw).await?;
+                let addresses: Vec<AddressWire> =
+                    self.list("get shipping addresses", &format!("v2/orders/{raw}/shipping_addresses"), &[]).await?;
+                (products, addresses)
+            }
+        };
         to_order(&order, &products, &addresses, &self.connection, &self.config.store_source_name)
             // The order was read but can never become a canonical order: its permanent failure.
             .map_err(|detail| ConnectorError::Unmappable { vendor: VENDOR, operation: "get order", detail })

@@ -1,7 +1,8 @@
 //! Fuzzing entry (see `crate::fuzzing`): BigCommerce's response bodies through the client's own
-//! decoding and the mapper, as `list_new_orders`, `fetch_order` and `push_shipment` read them.
+//! decoding and the mapper, as `list_new_orders`, `fetch_order` and `push_shipment` read them
+//! (an order with its consignments embedded, too).
 
-use super::mapper::{allocate, error_message, to_order, unshipped};
+use super::mapper::{allocate, embedded, error_message, to_order, unshipped};
 use super::wire::{AddressWire, OrderWire, ProductWire, ShipmentWire};
 use crate::model::{ConnectionId, PackageItem};
 
@@ -19,6 +20,12 @@ pub fn wire(docs: &[&[u8]]) {
         let connection = ConnectionId::parse("bc-main").unwrap_or_else(|_| unreachable!("a valid id"));
         if let Ok(mapped) = to_order(&order, &products, &addresses, &connection, "BigCommerce") {
             let _ = mapped.check_totals();
+        }
+        // The same order read with its consignments (lines and addresses embedded).
+        if let Some((products, addresses)) = embedded(&order) {
+            if let Ok(mapped) = to_order(&order, &products, &addresses, &connection, "BigCommerce") {
+                let _ = mapped.check_totals();
+            }
         }
     }
     let mut lines = unshipped(&products);

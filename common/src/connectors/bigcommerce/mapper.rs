@@ -8,7 +8,7 @@ use reqwest::header::HeaderMap;
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-use super::wire::{AddressWire, OrderWire, ProductWire, ShipmentItem};
+use super::wire::{AddressWire, ConsignmentsWire, OrderWire, ProductWire, ShipmentItem};
 use super::BigCommerceOrderId;
 use crate::http::{cap_message, json_message};
 use crate::model::{
@@ -58,6 +58,44 @@ fn address(a: &AddressWire) -> Address {
         phone: clean(&a.phone),
         email: clean(&a.email),
     }
+}
+
+/// The products and shipping addresses embedded in an order read with
+/// `include=consignments.line_items&consignment_structure=object`; None when they are not all
+/// there (no consignment object, a line given only as a link, no line at all), and the caller
+/// reads `/products` and `/shipping_addresses` instead.
+pub fn embedded(order: &OrderWire) -> Option<(Vec<ProductWire>, Vec<AddressWire>)> {
+    let Some(ConsignmentsWire::Object(consignments)) = &order.consignments else { return None };
+    let mut products = Vec::new();
+    let mut take = |items: &serde_json::Value| -> Option<()> {
+        match items {
+            serde_json::Value::Null => Some(()),
+            serde_json::Value::Array(list) => {
+                for item in list {
+                    // A product carries its quantity; a link (`{url, resource}`) does not.
+                    item.get("quantity")?;
+                    products.push(serde_json::from_value::<ProductWire>(item.clone()).ok()?);
+                }
+                Some(())
+            }
+            // A single link (an example the documentation shows for downloads).
+            _ => None,
+        }
+    };
+    for shipping in &consignments.shipping {
+        take(&shipping.line_items)?;
+    }
+    let others = consignments.pickups.iter().chain(&consignments.downloads);
+    let certificates = consignments.email.iter().flat_map(|e| &e.gift_certificates);
+    for holder in others.chain(certificates) {
+        take(&holder.line_items)?;
+    }
+    if products.is_empty() {
+        return None;
+    }
+    // A shipping consignment's id is the order address id its products name.
+    let addresses = consignments.shipping.iter().map(|s| s.address.clone()).collect();
+    Some((products, addresses))
 }
 
 /// The canonical order of a v2 order with its products and shipping addresses.

@@ -223,3 +223,88 @@ fn the_erp_number_joins_the_staff_notes_without_losing_or_repeating_lines() {
     assert_eq!(fixed, "Call before delivery\nVIP\nImported to the ERP as SO/000002.", "the failure line is replaced");
     assert_eq!(with_orderbridge_line(Some(&fixed), "Imported to the ERP as SO/000002."), fixed, "idempotent");
 }
+
+/// An order as `include=consignments.line_items&consignment_structure=object` returns it, with
+/// `consignments` replaced by `consignments` given.
+fn with_consignments(consignments: serde_json::Value) -> OrderWire {
+    serde_json::from_value(json!({
+        "id": 1042, "date_created": "Wed, 01 May 2024 14:03:11 +0000", "status_id": 11,
+        "currency_code": "USD", "total_tax": "0.0000", "total_inc_tax": "25.0000",
+        "billing_address": {"first_name": "Ann", "last_name": "Lee", "street_1": "1 Main St", "city": "Austin",
+                            "zip": "78701", "country_iso2": "US", "email": "ann@example.com"},
+        "products": {"url": "https://api.bigcommerce.com/stores/x/v2/orders/1042/products", "resource": "/orders/1042/products"},
+        "consignments": consignments,
+    }))
+    .unwrap()
+}
+
+fn shipping_consignment(line_items: serde_json::Value) -> serde_json::Value {
+    // The documented shipping consignment fields (orders.v2.oas2.yml, shippingConsignment_Get);
+    // costs as numbers, as the documentation's example gives them.
+    json!({
+        "id": 7, "first_name": "Bo", "last_name": "Lee", "company": "", "street_1": "2 Side St", "street_2": "",
+        "city": "Austin", "state": "Texas", "zip": "78702", "country": "United States", "country_iso2": "US",
+        "phone": "", "email": "bo@example.com", "form_fields": [], "shipping_method": "UPS Ground",
+        "line_items": line_items, "items_total": 3, "items_shipped": 0, "base_cost": 5.1, "cost_ex_tax": 5.1,
+        "cost_inc_tax": 5.1, "cost_tax": 0, "shipping_zone_id": 1, "shipping_zone_name": "United States",
+        "shipping_quotes": {"url": "https://x/v2/orders/1042/consignments/shipping/7/shipping_quotes", "resource": "/x"}
+    })
+}
+
+#[test]
+fn consignments_with_their_lines_give_the_products_and_addresses_without_more_calls() {
+    use super::mapper::embedded;
+    let lines = json!([
+        {"id": 88, "order_address_id": 7, "sku": "SKU-RED-M", "name": "Red", "quantity": 2, "price_ex_tax": "10.0000",
+         "total_tax": "0.0000", "applied_discounts": []}
+    ]);
+    let pickup_lines = json!([
+        {"id": 89, "sku": "SKU-BLUE-L", "name": "Blue", "quantity": 1, "price_ex_tax": "5.0000", "total_tax": "0.0000"}
+    ]);
+    let order = with_consignments(json!({
+        "pickups": [{"id": 1, "pickup_method_id": 1, "line_items": pickup_lines}],
+        "shipping": [shipping_consignment(lines)],
+        "downloads": [],
+        "email": {"gift_certificates": []}
+    }));
+    let (products, addresses) = embedded(&order).expect("every line embedded");
+    assert_eq!(
+        products.iter().map(|p| p.id).collect::<Vec<_>>(),
+        vec![Some(88), Some(89)],
+        "shipping and pickup lines"
+    );
+    assert_eq!(addresses.len(), 1);
+    assert_eq!((addresses[0].id, addresses[0].shipping_method.as_deref()), (Some(7), Some("UPS Ground")));
+    let o = to_order(&order, &products, &addresses, &ConnectionId::parse("bc-store").unwrap(), "Website").unwrap();
+    assert_eq!(o.ship_to.line1, "2 Side St");
+    assert_eq!(o.lines.len(), 2);
+    assert_eq!(o.lines[0].quantity, dec!(2));
+}
+
+#[test]
+fn consignments_without_their_lines_or_as_a_link_mean_reading_the_lines_separately() {
+    use super::mapper::embedded;
+    // `include=consignments` alone: lines are product links.
+    let links = with_consignments(json!({
+        "pickups": [], "downloads": [], "email": {"gift_certificates": []},
+        "shipping": [shipping_consignment(json!([{"url": "https://x/v2/orders/1042/products/88", "resource": "/orders/1042/products/88"}]))]
+    }));
+    assert!(embedded(&links).is_none(), "a line given as a link");
+    // No include: the resource link.
+    let link = with_consignments(
+        json!({"url": "https://x/v2/orders/1042/consignments", "resource": "/orders/1042/consignments"}),
+    );
+    assert!(embedded(&link).is_none());
+    // A download consignment whose line_items is a single link (the documentation's own example).
+    let single = with_consignments(json!({
+        "shipping": [shipping_consignment(json!([{"id": 88, "sku": "A", "quantity": 1}]))],
+        "downloads": [{"id": 2, "recipient_email": "a@example.com", "line_items": {"url": "u", "resource": "/r"}}]
+    }));
+    assert!(embedded(&single).is_none(), "a line given as one link object");
+    // Nothing to import from: no line at all.
+    let empty = with_consignments(json!({"shipping": [shipping_consignment(json!([]))]}));
+    assert!(embedded(&empty).is_none());
+    // The legacy array structure.
+    let legacy = with_consignments(json!([{"id": 1, "lineItemIds": ["88"]}]));
+    assert!(embedded(&legacy).is_none());
+}

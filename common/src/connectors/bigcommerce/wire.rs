@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::connectors::lenient;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct AddressWire {
     /// The `order_address_id` shipments are created against.
@@ -59,6 +59,54 @@ pub struct OrderWire {
     pub external_source: Option<String>,
     #[serde(deserialize_with = "lenient::opt_string")]
     pub external_order_id: Option<String>,
+    /// With `include=consignments.line_items&consignment_structure=object`: the order's lines and
+    /// shipping addresses in the same response (§3.2); otherwise a resource link.
+    pub consignments: Option<ConsignmentsWire>,
+}
+
+/// An order's `consignments`: the object structure, or anything else (the `{url, resource}`
+/// link, the legacy array), which means the lines must be read separately.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum ConsignmentsWire {
+    Object(ConsignmentObjectWire),
+    Other(serde::de::IgnoredAny),
+}
+
+/// `consignment_structure=object`: consignments by kind. `shipping` is required, which tells the
+/// object from a resource link.
+#[derive(Debug, Deserialize)]
+pub struct ConsignmentObjectWire {
+    pub shipping: Vec<ShippingConsignmentWire>,
+    #[serde(default)]
+    pub pickups: Vec<LineHolderWire>,
+    #[serde(default)]
+    pub downloads: Vec<LineHolderWire>,
+    #[serde(default)]
+    pub email: Option<EmailConsignmentsWire>,
+}
+
+/// A shipping consignment: its address (as `/shipping_addresses` gives it) and its lines.
+#[derive(Debug, Deserialize)]
+pub struct ShippingConsignmentWire {
+    #[serde(flatten)]
+    pub address: AddressWire,
+    /// Products (`consignments.line_items`) or product links (`consignments` alone).
+    #[serde(default)]
+    pub line_items: serde_json::Value,
+}
+
+/// A pickup, download or gift-certificate consignment: only its lines matter here.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LineHolderWire {
+    pub line_items: serde_json::Value,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct EmailConsignmentsWire {
+    pub gift_certificates: Vec<LineHolderWire>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -288,7 +288,50 @@ impl BcOrder {
             "products": link("products"),
             "shipping_addresses": link("shipping_addresses"),
             "coupons": link("coupons"),
+            "consignments": link("consignments"),
         })
+    }
+
+    /// The order as `GET /v2/orders[/{id}]` answers with `include=consignments` (lines as product
+    /// links) or `include=consignments.line_items` (lines as `/products` items), and
+    /// `consignment_structure=object`: one shipping consignment (the sandbox's orders have one
+    /// address and physical lines only); `products` and `shipping_addresses` stay links.
+    pub fn to_json_with_consignments(&self, base: &str, expand_lines: bool) -> Value {
+        let mut order = self.to_json(base);
+        let mut shipping = self.address_json();
+        if let Some(fields) = shipping.as_object_mut() {
+            fields.remove("order_id");
+            let lines: Vec<Value> = self
+                .products
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    if expand_lines {
+                        self.product_json(p, i == 0)
+                    } else {
+                        json!({
+                            "url": format!("{base}/v2/orders/{}/products/{}", self.id, p.id),
+                            "resource": format!("/orders/{}/products/{}", self.id, p.id),
+                        })
+                    }
+                })
+                .collect();
+            fields.insert("line_items".into(), Value::Array(lines));
+            fields.insert(
+                "shipping_quotes".into(),
+                json!({
+                    "url": format!("{base}/v2/orders/{}/consignments/shipping/{}/shipping_quotes", self.id, self.address_id),
+                    "resource": format!("/orders/{}/consignments/shipping/{}/shipping_quotes", self.id, self.address_id),
+                }),
+            );
+        }
+        order["consignments"] = json!({
+            "pickups": [],
+            "shipping": [shipping],
+            "downloads": [],
+            "email": { "gift_certificates": [] },
+        });
+        order
     }
 
     pub fn product_json(&self, p: &BcProduct, first: bool) -> Value {
