@@ -5,6 +5,7 @@
 
 mod acknowledge;
 mod backfill;
+mod batch_reads;
 mod customers;
 mod export;
 mod followups;
@@ -22,6 +23,7 @@ mod stock;
 
 pub use acknowledge::*;
 pub use backfill::*;
+pub use batch_reads::StatesReadOnce;
 pub use customers::*;
 pub use export::*;
 pub use followups::*;

@@ -244,9 +244,10 @@ impl StatusApp {
     pub async fn run_batch(&self, event: SqsEvent, deadline: Instant, request_id: &str) -> SqsBatchResponse {
         let lease =
             deadline.saturating_duration_since(Instant::now()) + super::orders::DEADLINE_MARGIN + self.lease_slack;
+        let erp = crate::flows::StatesReadOnce::new(self.erp.as_ref());
         let response = process_batch(event, self.concurrency, |envelope: Envelope<ShipmentMessage>, meta| {
             let ctx = PushContext {
-                ports: self.ports(),
+                ports: ShipmentPorts { erp: &erp, ..self.ports() },
                 owner: format!("{request_id}/{}", meta.message_id),
                 lease,
                 fan_out: Some(self.queue.as_ref()),
@@ -270,8 +271,11 @@ impl StatusApp {
 
     /// The scheduled catch-up poll.
     pub async fn run_catch_up(&self) -> PollSummary {
+        // One state read per order for the whole poll, as for a batch: the poll reads every
+        // shipment since its cursor, and an order's shipments share its state.
+        let erp = crate::flows::StatesReadOnce::new(self.erp.as_ref());
         let ctx = PollContext {
-            ports: self.ports(),
+            ports: ShipmentPorts { erp: &erp, ..self.ports() },
             queue: self.queue.as_ref(),
             overlap: self.poll_overlap,
             first_window: self.poll_first_window,
