@@ -111,6 +111,25 @@ mod tests {
     use crate::ports::InboundEvent;
     use crate::testing::{ManualClock, MemoryLedger, MemoryLog, MemoryQueue};
 
+    fn context<'a>(
+        markers: &'a MemoryLedger,
+        queue: &'a dyn crate::ports::Queue,
+        log: &'a MemoryLog,
+        clock: &'a ManualClock,
+    ) -> IntakeContext<'a> {
+        IntakeContext { markers, queue, log, clock, dedupe_ttl: Duration::from_secs(3600) }
+    }
+
+    fn shipment_event(dedupe_key: &str) -> WebhookEvent {
+        WebhookEvent {
+            dedupe_key: dedupe_key.into(),
+            event: InboundEvent::ErpChanged {
+                shipments: vec![ErpShipmentNbr::parse("000042").unwrap()],
+                orders: vec![ErpOrderRef::parse("SO/SO42").unwrap()],
+            },
+        }
+    }
+
     /// A queue whose first send never answers (the handler is cut off there, as by a Lambda
     /// timeout or a sender that gave up), then sends normally.
     #[derive(Default)]
@@ -138,20 +157,8 @@ mod tests {
         // the key was remembered and before the send, and the retry was answered "duplicate".
         let (markers, queue, log, clock) =
             (MemoryLedger::default(), StallsOnce::default(), MemoryLog::default(), ManualClock::new());
-        let ctx = IntakeContext {
-            markers: &markers,
-            queue: &queue,
-            log: &log,
-            clock: &clock,
-            dedupe_ttl: Duration::from_secs(3600),
-        };
-        let event = WebhookEvent {
-            dedupe_key: "acumatica:Shipments:0f9c".into(),
-            event: InboundEvent::ErpChanged {
-                shipments: vec![ErpShipmentNbr::parse("000042").unwrap()],
-                orders: vec![ErpOrderRef::parse("SO/SO42").unwrap()],
-            },
-        };
+        let ctx = context(&markers, &queue, &log, &clock);
+        let event = shipment_event("acumatica:Shipments:0f9c");
         let source = ConnectionId::parse("acumatica").unwrap();
         let cut_off =
             tokio::time::timeout(Duration::from_millis(50), intake(&source, std::slice::from_ref(&event), &ctx)).await;
@@ -166,21 +173,9 @@ mod tests {
     async fn a_delivery_key_beyond_the_store_limit_is_hashed_and_still_deduplicated() {
         let (markers, queue, log, clock) =
             (MemoryLedger::default(), MemoryQueue::default(), MemoryLog::default(), ManualClock::new());
-        let ctx = IntakeContext {
-            markers: &markers,
-            queue: &queue,
-            log: &log,
-            clock: &clock,
-            dedupe_ttl: Duration::from_secs(3600),
-        };
+        let ctx = context(&markers, &queue, &log, &clock);
         let long = format!("generic:{}", "k".repeat(3000));
-        let event = WebhookEvent {
-            dedupe_key: long.clone(),
-            event: InboundEvent::ErpChanged {
-                shipments: vec![ErpShipmentNbr::parse("000001").unwrap()],
-                orders: vec![ErpOrderRef::parse("SO/SO1").unwrap()],
-            },
-        };
+        let event = shipment_event(&long);
         let source = ConnectionId::parse("generic").unwrap();
         assert_eq!(intake(&source, std::slice::from_ref(&event), &ctx).await, IntakeOutcome::Enqueued);
         assert_eq!(intake(&source, &[event], &ctx).await, IntakeOutcome::Enqueued);
