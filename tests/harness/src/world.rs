@@ -194,6 +194,8 @@ pub fn demo_connections(
         ("DEMO_ACUMATICA_USERNAME", credential(&describe, "acumatica", "username")),
         ("DEMO_ACUMATICA_PASSWORD", credential(&describe, "acumatica", "password")),
         ("DEMO_ACUMATICA_TENANT", credential(&describe, "acumatica", "tenant")),
+        ("DEMO_ACUMATICA_CLIENT_ID", credential(&describe, "acumatica", "client_id")),
+        ("DEMO_ACUMATICA_CLIENT_SECRET", credential(&describe, "acumatica", "client_secret")),
         ("DEMO_SELLERCLOUD_URL", urls.get(Vendor::Sellercloud).to_owned()),
         ("DEMO_SELLERCLOUD_USERNAME", credential(&describe, "sellercloud", "username")),
         ("DEMO_SELLERCLOUD_PASSWORD", credential(&describe, "sellercloud", "password")),

@@ -281,6 +281,17 @@ async fn no_secret_is_stored_or_logged_and_personal_data_stays_where_readme_says
 
     let findings = scan(&places, &secrets, &personal);
     assert!(findings.is_empty(), "{} findings:\n{}", findings.len(), findings.join("\n"));
+    // The Acumatica OAuth tokens the run signed in with live in the state table's shared-token
+    // item (README "Table design") and nowhere else: no log line, log entry or message.
+    let place_count = places.len();
+    let tokens = world.sandbox.state().acumatica().oauth_tokens();
+    assert!(!tokens.is_empty(), "the demo signs in to Acumatica with OAuth");
+    let (token_items, elsewhere): (Vec<Place>, Vec<Place>) =
+        places.into_iter().partition(|p| p.name.contains(" TOKEN#acumatica#"));
+    assert_eq!(token_items.len(), 1, "one shared token for every function");
+    assert!(!scan(&token_items, &tokens, &[]).is_empty(), "the scan finds the token where it is kept");
+    let token_findings = scan(&elsewhere, &tokens, &[]);
+    assert!(token_findings.is_empty(), "{} token findings:\n{}", token_findings.len(), token_findings.join("\n"));
     // The scan itself can fail: a secret logged on purpose is found in the captured lines.
     tracing::info!(password = %credentials.acumatica_password, "Deliberately logged secret (scan self-test).");
     let with_leak = vec![Place { name: "function log lines".into(), text: log_text(), personal_data_allowed: false }];
@@ -291,7 +302,7 @@ async fn no_secret_is_stored_or_logged_and_personal_data_stays_where_readme_says
     assert_eq!(scan(&stray, &secrets, &personal).len(), 1);
     println!(
         "scanned {} places ({} log lines): no secret, personal data only where README says",
-        places.len(),
+        place_count,
         logs.lines().count()
     );
     world.shutdown().await;

@@ -141,7 +141,7 @@ impl AcumaticaClient {
     }
 
     /// Signs in (`POST /entity/auth/login`) and keeps the session cookies.
-    async fn login(&self) -> Result<Credential, ConnectorError> {
+    pub(super) async fn login(&self) -> Result<Credential, ConnectorError> {
         let body = LoginRequest {
             name: &self.config.username,
             password: self.config.password.expose_secret(),
@@ -221,7 +221,7 @@ impl AcumaticaClient {
     }
 
     /// `POST /entity/auth/logout` with this session's cookie; failures are logged only.
-    async fn sign_out(&self, cookie: SecretString) {
+    pub(super) async fn sign_out(&self, cookie: SecretString) {
         let url = self.url("entity/auth/logout");
         let Ok(mut header) = HeaderValue::from_str(cookie.expose_secret()) else { return };
         header.set_sensitive(true);
@@ -461,18 +461,15 @@ fn erp_ref(keys: &SalesOrderKeys) -> Result<ErpOrderRef, ConnectorError> {
 impl crate::ports::Probe for AcumaticaClient {
     fn probe_call(&self) -> &'static str {
         if self.oauth.is_some() {
-            "POST /identity/connect/token (the shared token when one is stored), then GET /entity"
+            "POST /entity/auth/login and /entity/auth/logout, then POST /identity/connect/token renewing no token"
         } else {
             "POST /entity/auth/login, then /entity/auth/logout"
         }
     }
 
     async fn probe(&self) -> Result<(), ConnectorError> {
-        if self.oauth.is_some() {
-            // The shared token (or a new one) and one cheap authorised read with it.
-            let url = self.url("entity");
-            self.authed("test connection", Idempotency::Safe, |c: &reqwest::Client| c.get(&url)).await?;
-            return Ok(());
+        if let Some(state) = &self.oauth {
+            return self.probe_oauth(&state.settings).await;
         }
         let session = self.login().await?;
         self.sign_out(session.secret).await;

@@ -114,6 +114,23 @@ impl AcumaticaClient {
         self.grant(settings, Grant::Password).await
     }
 
+    /// Test connection for an OAuth connection, with fresh credentials and nothing left signed
+    /// in: the API user signs in and out with a cookie (user, password, tenant), then the token
+    /// endpoint is asked to renew a refresh token that cannot exist — it checks the connected
+    /// application first (`invalid_client`) and otherwise refuses the token (`invalid_grant`), so
+    /// the client ID and secret are tested and no token (no licence slot) is issued.
+    pub(super) async fn probe_oauth(&self, settings: &AcumaticaOAuth) -> Result<(), ConnectorError> {
+        let session = self.login().await?;
+        self.sign_out(session.secret).await;
+        let nothing = SecretString::from(format!("orderbridge-probe-{}", uuid::Uuid::new_v4().simple()));
+        match self.grant(settings, Grant::Refresh(&nothing)).await {
+            Err(ConnectorError::Status { status: 400, message, .. }) if message.contains("invalid_grant") => Ok(()),
+            Err(e) => Err(e),
+            // A vendor that renewed a token it never issued: the application was accepted.
+            Ok(_) => Ok(()),
+        }
+    }
+
     fn use_token(&self, state: &OAuthState, token: &StoredToken) -> Credential {
         if let Ok(mut last) = state.last.lock() {
             *last = Some(token.access.expose_secret().to_owned());
@@ -173,7 +190,7 @@ mod tests {
     use secrecy::SecretString;
 
     use super::super::{AcumaticaClient, AcumaticaConfig, AcumaticaOAuth};
-    use crate::ports::{Probe, SharedTokens};
+    use crate::ports::{ErpShipments, Probe, SharedTokens};
     use crate::testing::MemoryLedger;
 
     async fn sandbox(token_ttl: Duration) -> Sandbox {
@@ -204,6 +221,11 @@ mod tests {
         }
     }
 
+    /// One authorised read (shipments modified from now on: none).
+    async fn read(client: &AcumaticaClient) -> Result<(), crate::ports::ConnectorError> {
+        client.shipments_since(chrono::Utc::now()).await.map(|_| ())
+    }
+
     fn tokens_issued(sb: &Sandbox, grant: &str) -> u32 {
         sb.state().write_count(Vendor::Acumatica, "oauth.token", grant)
     }
@@ -219,7 +241,7 @@ mod tests {
         let containers: Vec<AcumaticaClient> = (0..8).map(|_| container(&sb, Some(store.clone()))).collect();
 
         // Eight cold containers at once: one sign-in between them.
-        for result in join_all(containers.iter().map(|c| c.probe())).await {
+        for result in join_all(containers.iter().map(read)).await {
             result.expect("signed in");
         }
         assert_eq!(tokens_issued(&sb, "password"), 1, "one password grant for all eight");
@@ -227,7 +249,7 @@ mod tests {
 
         // Past the token's expiry every container needs a new one at the same moment.
         tokio::time::sleep(Duration::from_millis(3200)).await;
-        for result in join_all(containers.iter().map(|c| c.probe())).await {
+        for result in join_all(containers.iter().map(read)).await {
             result.expect("renewed");
         }
         assert_eq!(tokens_issued(&sb, "refresh_token"), 1, "renewed once, with the refresh token");
@@ -239,7 +261,7 @@ mod tests {
         // Batches end without signing out: the shared token stays, and no new one is needed.
         for c in &containers {
             c.logout().await;
-            c.probe().await.expect("still signed in");
+            read(c).await.expect("still signed in");
         }
         assert_eq!(tokens_issued(&sb, "password") + tokens_issued(&sb, "refresh_token"), 2);
     }
@@ -249,17 +271,17 @@ mod tests {
         let sb = sandbox(Duration::from_secs(3600)).await;
         let store = Arc::new(MemoryLedger::default());
         let a = container(&sb, Some(store.clone()));
-        a.probe().await.expect("signed in");
+        read(&a).await.expect("signed in");
         // The ERP forgets every token (a restart, an administrator's revocation).
         sb.state().acumatica().revoke_tokens();
         // A second container is refused the stored token (401): it renews; the refresh token is
         // refused too, so it signs in again with the password.
         let b = container(&sb, Some(store.clone()));
-        b.probe().await.expect("renewed after a refusal");
+        read(&b).await.expect("renewed after a refusal");
         assert_eq!(tokens_issued(&sb, "refresh_token"), 0, "the refused refresh issued nothing");
         assert_eq!(tokens_issued(&sb, "password"), 2);
         // The first container, refused its cached token, takes the renewed one from the store.
-        a.probe().await.expect("uses the renewed token");
+        read(&a).await.expect("uses the renewed token");
         assert_eq!(tokens_issued(&sb, "password"), 2, "no third sign-in");
         assert_eq!(api_users(&sb), 1);
     }
@@ -268,9 +290,27 @@ mod tests {
     async fn without_a_store_the_token_is_kept_for_the_process() {
         let sb = sandbox(Duration::from_secs(3600)).await;
         let client = container(&sb, None);
-        client.probe().await.expect("signed in");
+        read(&client).await.expect("signed in");
         client.logout().await;
-        client.probe().await.expect("still signed in");
+        read(&client).await.expect("still signed in");
         assert_eq!(tokens_issued(&sb, "password"), 1);
+    }
+
+    #[tokio::test]
+    async fn test_connection_checks_user_and_application_and_leaves_no_one_signed_in() {
+        let sb = sandbox(Duration::from_secs(3600)).await;
+        let client = container(&sb, Some(Arc::new(MemoryLedger::default())));
+        client.probe().await.expect("the credentials are right");
+        assert_eq!(api_users(&sb), 0, "signed out, and no token issued");
+        assert_eq!(tokens_issued(&sb, "password") + tokens_issued(&sb, "refresh_token"), 0);
+
+        let mut wrong = container(&sb, None).config.clone();
+        if let Some(oauth) = wrong.oauth.as_mut() {
+            oauth.client_secret = SecretString::from("not-the-secret".to_owned());
+        }
+        let refused = AcumaticaClient::new(wrong).unwrap().probe().await.expect_err("wrong client secret");
+        assert!(format!("{refused}").contains("invalid_client"), "{refused}");
+        assert!(!format!("{refused:?}").contains("not-the-secret"), "{refused:?}");
+        assert_eq!(api_users(&sb), 0);
     }
 }

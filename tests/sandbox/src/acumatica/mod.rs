@@ -318,6 +318,12 @@ impl AcState {
         self.active_api_users(idle)
     }
 
+    /// Every OAuth access and refresh token issued and not yet replaced (tests look for them
+    /// where they must not be).
+    pub fn oauth_tokens(&self) -> Vec<String> {
+        self.tokens.keys().chain(self.refresh_tokens.keys()).cloned().collect()
+    }
+
     /// Ends every OAuth access and refresh token (an instance restart, an administrator's
     /// revocation): the next call with one is answered 401.
     pub fn revoke_tokens(&mut self) {
