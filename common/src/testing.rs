@@ -50,8 +50,8 @@ pub struct MemoryLedger {
     pub tokens: Mutex<HashMap<String, LeasedToken>>,
 }
 
-/// A shared token record and the end of its renewal lease.
-type LeasedToken = (crate::ports::TokenRecord, Option<DateTime<Utc>>);
+/// A shared token record and its renewal lease (until, owner).
+type LeasedToken = (crate::ports::TokenRecord, Option<(DateTime<Utc>, String)>);
 
 impl MemoryLedger {
     fn now(&self) -> DateTime<Utc> {
@@ -424,8 +424,17 @@ impl crate::ports::CustomerBindings for MemoryLedger {
         Ok(())
     }
 
-    async fn forget_customer(&self, connection: &ConnectionId, channel_customer_id: &str) -> Result<(), LedgerError> {
-        self.customers.lock().unwrap().remove(&(connection.clone(), channel_customer_id.to_owned()));
+    async fn forget_customer(
+        &self,
+        connection: &ConnectionId,
+        channel_customer_id: &str,
+        erp: &crate::model::ErpCustomerId,
+    ) -> Result<(), LedgerError> {
+        let mut customers = self.customers.lock().unwrap();
+        let key = (connection.clone(), channel_customer_id.to_owned());
+        if customers.get(&key) == Some(erp) {
+            customers.remove(&key);
+        }
         Ok(())
     }
 }
@@ -521,15 +530,15 @@ impl crate::ports::SharedTokens for MemoryLedger {
         Ok(self.tokens.lock().unwrap().get(key).map(|(record, _)| record.clone()))
     }
 
-    async fn lease_renewal(&self, key: &str, version: u64, lease: Duration) -> Result<bool, LedgerError> {
+    async fn lease_renewal(&self, key: &str, version: u64, lease: Duration, owner: &str) -> Result<bool, LedgerError> {
         let now = self.now();
         let mut tokens = self.tokens.lock().unwrap();
         let entry =
             tokens.entry(key.to_owned()).or_insert((crate::ports::TokenRecord { token: None, version: 0 }, None));
-        if entry.0.version != version || entry.1.is_some_and(|until| until > now) {
+        if entry.0.version != version || entry.1.as_ref().is_some_and(|(until, _)| *until > now) {
             return Ok(false);
         }
-        entry.1 = Some(now + chrono::Duration::from_std(lease).unwrap());
+        entry.1 = Some((now + chrono::Duration::from_std(lease).unwrap(), owner.to_owned()));
         Ok(true)
     }
 
@@ -538,14 +547,24 @@ impl crate::ports::SharedTokens for MemoryLedger {
         key: &str,
         token: &crate::ports::StoredToken,
         version: u64,
+        owner: &str,
     ) -> Result<bool, LedgerError> {
         let mut tokens = self.tokens.lock().unwrap();
         match tokens.get_mut(key) {
-            Some(entry) if entry.0.version == version => {
+            Some(entry) if entry.0.version == version && entry.1.as_ref().is_some_and(|(_, o)| o == owner) => {
                 *entry = (crate::ports::TokenRecord { token: Some(token.clone()), version: version + 1 }, None);
                 Ok(true)
             }
             _ => Ok(false),
         }
+    }
+
+    async fn end_lease(&self, key: &str, owner: &str) -> Result<(), LedgerError> {
+        if let Some(entry) = self.tokens.lock().unwrap().get_mut(key) {
+            if entry.1.as_ref().is_some_and(|(_, o)| o == owner) {
+                entry.1 = None;
+            }
+        }
+        Ok(())
     }
 }

@@ -286,35 +286,45 @@ async fn one_caller_at_a_time_renews_a_shared_token() {
     let lease = Duration::from_secs(15);
     assert!(ledger.token("acumatica#t").await.unwrap().is_none());
     // Two callers find no token: the first takes the lease, the second is refused.
-    assert!(ledger.lease_renewal("acumatica#t", 0, lease).await.unwrap());
-    assert!(!ledger.lease_renewal("acumatica#t", 0, lease).await.unwrap(), "the lease is held");
+    assert!(ledger.lease_renewal("acumatica#t", 0, lease, "a").await.unwrap());
+    assert!(!ledger.lease_renewal("acumatica#t", 0, lease, "b").await.unwrap(), "the lease is held");
     let record = ledger.token("acumatica#t").await.unwrap().expect("the lease made the record");
     assert!(record.token.is_none() && record.version == 0);
     let token = |access: &str, refresh: Option<&str>| StoredToken {
         access: access.to_owned().into(),
         refresh: refresh.map(|r| r.to_owned().into()),
         expires_at: clock.now() + chrono::Duration::hours(1),
+        renew_at: clock.now() + chrono::Duration::minutes(59),
     };
-    assert!(ledger.save_token("acumatica#t", &token("a1", Some("r1")), 0).await.unwrap());
+    assert!(!ledger.save_token("acumatica#t", &token("b1", None), 0, "b").await.unwrap(), "not b's lease");
+    assert!(ledger.save_token("acumatica#t", &token("a1", Some("r1")), 0, "a").await.unwrap());
     let record = ledger.token("acumatica#t").await.unwrap().unwrap();
     assert_eq!(record.version, 1);
     let stored = record.token.expect("saved");
     assert_eq!(stored.access.expose_secret(), "a1");
     assert_eq!(stored.refresh.as_ref().map(|r| r.expose_secret().to_owned()).as_deref(), Some("r1"));
     assert_eq!(stored.expires_at.timestamp(), (clock.now() + chrono::Duration::hours(1)).timestamp());
+    assert_eq!(stored.renew_at.timestamp(), (clock.now() + chrono::Duration::minutes(59)).timestamp());
     // A caller that read version 0 is too late for a lease and for a save.
-    assert!(!ledger.lease_renewal("acumatica#t", 0, lease).await.unwrap(), "version moved on");
-    assert!(!ledger.save_token("acumatica#t", &token("late", None), 0).await.unwrap());
-    // The next renewal; its holder dies, and after the lease another caller takes over.
-    assert!(ledger.lease_renewal("acumatica#t", 1, lease).await.unwrap());
-    assert!(!ledger.lease_renewal("acumatica#t", 1, lease).await.unwrap());
+    assert!(!ledger.lease_renewal("acumatica#t", 0, lease, "c").await.unwrap(), "version moved on");
+    assert!(!ledger.save_token("acumatica#t", &token("late", None), 0, "a").await.unwrap());
+    // A renewal that failed ends its lease at once; only its owner can end it.
+    assert!(ledger.lease_renewal("acumatica#t", 1, lease, "c").await.unwrap());
+    ledger.end_lease("acumatica#t", "d").await.unwrap();
+    assert!(!ledger.lease_renewal("acumatica#t", 1, lease, "d").await.unwrap(), "c still holds it");
+    ledger.end_lease("acumatica#t", "c").await.unwrap();
+    // The next renewal; its holder dies, and after the lease another caller takes over, while
+    // the late holder's save is refused.
+    assert!(ledger.lease_renewal("acumatica#t", 1, lease, "d").await.unwrap(), "ended, so free");
+    assert!(!ledger.lease_renewal("acumatica#t", 1, lease, "e").await.unwrap());
     clock.advance(chrono::Duration::seconds(16));
-    assert!(ledger.lease_renewal("acumatica#t", 1, lease).await.unwrap(), "an expired lease is taken over");
-    assert!(ledger.save_token("acumatica#t", &token("a2", None), 1).await.unwrap());
+    assert!(ledger.lease_renewal("acumatica#t", 1, lease, "e").await.unwrap(), "an expired lease is taken over");
+    assert!(!ledger.save_token("acumatica#t", &token("d2", None), 1, "d").await.unwrap(), "d's lease was taken");
+    assert!(ledger.save_token("acumatica#t", &token("e2", None), 1, "e").await.unwrap());
     let record = ledger.token("acumatica#t").await.unwrap().unwrap();
     assert_eq!(record.version, 2);
     let stored = record.token.unwrap();
-    assert_eq!(stored.access.expose_secret(), "a2");
+    assert_eq!(stored.access.expose_secret(), "e2");
     assert!(stored.refresh.is_none(), "a token issued without a refresh token keeps none");
 }
 

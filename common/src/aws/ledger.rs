@@ -900,16 +900,24 @@ impl crate::ports::CustomerBindings for DynamoLedger {
         self.done_unless_refused("PutItem", result)
     }
 
-    async fn forget_customer(&self, connection: &ConnectionId, channel_customer_id: &str) -> Result<(), LedgerError> {
-        self.client
+    async fn forget_customer(
+        &self,
+        connection: &ConnectionId,
+        channel_customer_id: &str,
+        erp: &crate::model::ErpCustomerId,
+    ) -> Result<(), LedgerError> {
+        let result = self
+            .client
             .delete_item()
             .table_name(&self.table)
             .key("pk", s(format!("CUSTOMER#{connection}")))
             .key("sk", s(channel_customer_id))
+            .condition_expression("#erp = :erp")
+            .expression_attribute_names("#erp", "erp")
+            .expression_attribute_values(":erp", s(erp.as_str()))
             .send()
-            .await
-            .map_err(|e| self.err("DeleteItem", e))?;
-        Ok(())
+            .await;
+        self.done_unless_refused("DeleteItem", result)
     }
 }
 
@@ -1089,8 +1097,9 @@ impl crate::ports::BackfillJobs for DynamoLedger {
     }
 }
 
-/// `TOKEN#{key}`: the shared token (`access`, `refresh`, `token_expires` in epoch milliseconds),
-/// its `version`, and `renewing_until` (epoch milliseconds) while one caller renews it.
+/// `TOKEN#{key}`: the shared token (`access`, `refresh`, `token_expires` and `token_renew` in
+/// epoch milliseconds), its `version`, and while one caller renews it `renewing_until` (epoch
+/// milliseconds) and `renewing_by` (that caller's owner token, which fences its save).
 #[async_trait]
 impl SharedTokens for DynamoLedger {
     async fn token(&self, key: &str) -> Result<Option<TokenRecord>, LedgerError> {
@@ -1102,15 +1111,16 @@ impl SharedTokens for DynamoLedger {
                 access: SecretString::from(access),
                 refresh: r.opt_string("refresh")?.map(SecretString::from),
                 expires_at: r.epoch_millis("token_expires")?,
+                renew_at: r.epoch_millis("token_renew")?,
             }),
             None => None,
         };
         Ok(Some(TokenRecord { token, version }))
     }
 
-    async fn lease_renewal(&self, key: &str, version: u64, lease: Duration) -> Result<bool, LedgerError> {
+    async fn lease_renewal(&self, key: &str, version: u64, lease: Duration, owner: &str) -> Result<bool, LedgerError> {
         let now = self.clock.now();
-        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30));
+        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(90));
         let free = "(attribute_not_exists(#renewing) OR #renewing <= :now)";
         let condition = if version == 0 {
             format!("attribute_not_exists(pk) OR (#version = :version AND {free})")
@@ -1123,11 +1133,13 @@ impl SharedTokens for DynamoLedger {
             .table_name(&self.table)
             .key("pk", s(format!("TOKEN#{key}")))
             .key("sk", s(TOKEN_SK))
-            .update_expression("SET #renewing = :until, #version = if_not_exists(#version, :version)")
+            .update_expression("SET #renewing = :until, #owner = :owner, #version = if_not_exists(#version, :version)")
             .condition_expression(condition)
             .expression_attribute_names("#renewing", "renewing_until")
+            .expression_attribute_names("#owner", "renewing_by")
             .expression_attribute_names("#version", "version")
             .expression_attribute_values(":until", epoch_millis(until))
+            .expression_attribute_values(":owner", s(owner))
             .expression_attribute_values(":version", n(version))
             .expression_attribute_values(":now", epoch_millis(now))
             .send()
@@ -1135,30 +1147,51 @@ impl SharedTokens for DynamoLedger {
         self.applied("UpdateItem", result)
     }
 
-    async fn save_token(&self, key: &str, token: &StoredToken, version: u64) -> Result<bool, LedgerError> {
+    async fn save_token(&self, key: &str, token: &StoredToken, version: u64, owner: &str) -> Result<bool, LedgerError> {
         let mut request = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(format!("TOKEN#{key}")))
             .key("sk", s(TOKEN_SK))
-            .condition_expression("#version = :version")
+            .condition_expression("#version = :version AND #owner = :owner")
             .expression_attribute_names("#version", "version")
+            .expression_attribute_names("#owner", "renewing_by")
             .expression_attribute_names("#access", "access")
             .expression_attribute_names("#expires", "token_expires")
+            .expression_attribute_names("#renew", "token_renew")
             .expression_attribute_names("#refresh", "refresh")
             .expression_attribute_names("#renewing", "renewing_until")
             .expression_attribute_values(":version", n(version))
+            .expression_attribute_values(":owner", s(owner))
             .expression_attribute_values(":next", n(version + 1))
             .expression_attribute_values(":access", s(token.access.expose_secret()))
-            .expression_attribute_values(":expires", epoch_millis(token.expires_at));
-        let set = "SET #version = :next, #access = :access, #expires = :expires";
+            .expression_attribute_values(":expires", epoch_millis(token.expires_at))
+            .expression_attribute_values(":renew", epoch_millis(token.renew_at));
+        let set = "SET #version = :next, #access = :access, #expires = :expires, #renew = :renew";
         request = match &token.refresh {
             Some(refresh) => request
-                .update_expression(format!("{set}, #refresh = :refresh REMOVE #renewing"))
+                .update_expression(format!("{set}, #refresh = :refresh REMOVE #renewing, #owner"))
                 .expression_attribute_values(":refresh", s(refresh.expose_secret())),
-            None => request.update_expression(format!("{set} REMOVE #renewing, #refresh")),
+            None => request.update_expression(format!("{set} REMOVE #renewing, #owner, #refresh")),
         };
         self.applied("UpdateItem", request.send().await)
+    }
+
+    async fn end_lease(&self, key: &str, owner: &str) -> Result<(), LedgerError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("TOKEN#{key}")))
+            .key("sk", s(TOKEN_SK))
+            .update_expression("REMOVE #renewing, #owner")
+            .condition_expression("#owner = :owner")
+            .expression_attribute_names("#renewing", "renewing_until")
+            .expression_attribute_names("#owner", "renewing_by")
+            .expression_attribute_values(":owner", s(owner))
+            .send()
+            .await;
+        self.done_unless_refused("UpdateItem", result)
     }
 }

@@ -98,12 +98,36 @@ fn backoff(attempt: u32) -> Duration {
 impl Queue for SqsQueue {
     async fn send(&self, messages: Vec<OutgoingMessage>) -> Result<SendReport, QueueError> {
         let mut report = SendReport::default();
-        for chunk in messages.chunks(BATCH_LIMIT) {
+        for chunk in batches(&messages) {
             self.send_chunk(chunk, &mut report).await?;
         }
         Ok(report)
     }
 }
+
+/// SQS refuses a batch whose bodies add up to more than 256 KiB (`BatchRequestTooLong`), so
+/// large messages (whole orders) go in smaller batches; a message alone over the limit goes alone
+/// and SQS reports it failed, by entry.
+const BATCH_BYTES: usize = 256 * 1024;
+
+/// Batches of at most ten messages and `BATCH_BYTES`, in order.
+fn batches(messages: &[OutgoingMessage]) -> Vec<&[OutgoingMessage]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, message) in messages.iter().enumerate() {
+        let size = message.body.len();
+        if i > start && (i - start == BATCH_LIMIT || bytes + size > BATCH_BYTES) {
+            out.push(&messages[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    if start < messages.len() {
+        out.push(&messages[start..]);
+    }
+    out
+}
+
 
 #[async_trait]
 impl crate::ports::Backlog for SqsQueue {
@@ -129,5 +153,28 @@ impl crate::ports::Backlog for SqsQueue {
             .and_then(|a| a.get(&QueueAttributeName::ApproximateNumberOfMessages))
             .and_then(|v| v.parse().ok())
             .unwrap_or(0))
+    }
+}
+
+#[cfg(test)]
+mod batch_tests {
+    use super::*;
+
+    fn message(i: usize, kib: usize) -> OutgoingMessage {
+        OutgoingMessage { entry_id: i.to_string(), body: "x".repeat(kib * 1024) }
+    }
+
+    #[test]
+    fn batches_hold_ten_messages_and_at_most_256_kib() {
+        let small: Vec<_> = (0..23).map(|i| message(i, 1)).collect();
+        assert_eq!(batches(&small).iter().map(|b| b.len()).collect::<Vec<_>>(), [10, 10, 3]);
+        let large: Vec<_> = (0..10).map(|i| message(i, 60)).collect();
+        let sizes: Vec<usize> = batches(&large).iter().map(|b| b.len()).collect();
+        assert_eq!(sizes, [4, 4, 2], "60 KiB each: four fit in 256 KiB");
+        let huge = vec![message(0, 300), message(1, 1)];
+        assert_eq!(batches(&huge).iter().map(|b| b.len()).collect::<Vec<_>>(), [1, 1], "an oversized one alone");
+        assert!(batches(&[]).is_empty());
+        let all: Vec<&str> = batches(&large).iter().flat_map(|b| b.iter().map(|m| m.entry_id.as_str())).collect();
+        assert_eq!(all, (0..10).map(|i| i.to_string()).collect::<Vec<_>>(), "every message once, in order");
     }
 }

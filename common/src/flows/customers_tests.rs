@@ -103,8 +103,8 @@ impl CustomerBindings for FailingBind<'_> {
         }
         self.0.bind_customer(c, id, erp).await
     }
-    async fn forget_customer(&self, c: &ConnectionId, id: &str) -> Result<(), LedgerError> {
-        self.0.forget_customer(c, id).await
+    async fn forget_customer(&self, c: &ConnectionId, id: &str, erp: &ErpCustomerId) -> Result<(), LedgerError> {
+        self.0.forget_customer(c, id, erp).await
     }
 }
 

@@ -256,16 +256,18 @@ async fn revise(
     };
     let erp = binding.erp.clone();
     let outcome = match map_order(ctx, &key.connection, order).await {
-        Err(OrderMappingError::Lookup(e)) if e.is_retryable() => {
+        Err(OrderMappingError::Lookup(e)) if not_the_orders(&e) => {
             Err(ImportError::Vendor { key: key_text.clone(), source: e })
         }
         Err(e) => Ok(ImportOutcome::NotRevised(erp.clone(), format!("the changed order cannot be mapped: {e}"))),
         Ok(mapped) => match ctx.sink.update_order(&erp, &mapped.draft).await {
             Ok(Ok(())) => Ok(ImportOutcome::Revised(erp.clone())),
             Ok(Err(reason)) => Ok(ImportOutcome::NotRevised(erp.clone(), reason)),
-            Err(e) if e.is_retryable() => Err(ImportError::Vendor { key: key_text.clone(), source: e }),
+            Err(e) if not_the_orders(&e) => Err(ImportError::Vendor { key: key_text.clone(), source: e }),
             Err(e) => {
-                forget_buyer(ctx, &key.connection, mapped.bound_buyer.as_deref()).await;
+                if let (ConnectorError::Rejected { .. }, Some(buyer)) = (&e, &mapped.bound_buyer) {
+                    forget_buyer(ctx, &key.connection, buyer, &mapped.draft.customer_id).await;
+                }
                 Ok(ImportOutcome::NotRevised(erp.clone(), format!("the ERP refused the update: {e}")))
             }
         },
@@ -342,20 +344,31 @@ async fn run_claimed(
     let (erp, created) = match existing {
         Some(erp) => (erp, false),
         None => {
-            let Mapped { draft, bound_buyer } = match map_order(ctx, &key.connection, &order).await {
+            let mut mapped = match map_order(ctx, &key.connection, &order).await {
                 Ok(mapped) => mapped,
-                Err(OrderMappingError::Lookup(e)) if e.is_retryable() => return Err(vendor_err(e)),
+                Err(OrderMappingError::Lookup(e)) if not_the_orders(&e) => return Err(vendor_err(e)),
                 Err(e) => return record_failure(ctx, lease, &e.to_string()).await.map_err(ledger_err),
             };
             // Remembered before the create: a create whose reply is lost (or an invocation killed
             // right after it) is recovered by the lookup above, which never sees the draft, and
             // status-push would then copy the channel's own instructions back (found by `make
             // chaos` at 10,000 orders). The marker only says "this text came from the channel".
-            remember_imported_note(ctx, key, draft.note.as_deref()).await;
-            match ctx.sink.create_order(&draft).await {
+            remember_imported_note(ctx, key, mapped.draft.note.as_deref()).await;
+            let mut created = ctx.sink.create_order(&mapped.draft).await;
+            if let (Err(ConnectorError::Rejected { .. }), Some(buyer)) = (&created, mapped.bound_buyer.clone()) {
+                // Refused for validation, so nothing was created: once more with the customer
+                // looked up afresh rather than taken from the binding.
+                forget_buyer(ctx, &key.connection, &buyer, &mapped.draft.customer_id).await;
+                mapped = match map_order(ctx, &key.connection, &order).await {
+                    Ok(mapped) => mapped,
+                    Err(OrderMappingError::Lookup(e)) if not_the_orders(&e) => return Err(vendor_err(e)),
+                    Err(e) => return record_failure(ctx, lease, &e.to_string()).await.map_err(ledger_err),
+                };
+                created = ctx.sink.create_order(&mapped.draft).await;
+            }
+            match created {
                 Ok(erp) => (erp, true),
-                Err(e) if !e.is_retryable() => {
-                    forget_buyer(ctx, &key.connection, bound_buyer.as_deref()).await;
+                Err(e) if !not_the_orders(&e) => {
                     return record_failure(ctx, lease, &format!("the ERP refused the order: {e}"))
                         .await
                         .map_err(ledger_err);
@@ -436,6 +449,13 @@ async fn remember_imported_note(ctx: &ImportContext<'_>, key: &ImportKey, note: 
     }
 }
 
+/// Errors that say nothing about the order: worth retrying, or the connection's credentials
+/// refused (every order would fail alike until an operator fixes them; the messages wait in the
+/// queue and then the DLQ, whose alarm fires, instead of each order recording a failure).
+fn not_the_orders(e: &ConnectorError) -> bool {
+    e.is_retryable() || matches!(e, ConnectorError::Unauthorized { .. })
+}
+
 /// A mapped order, and the buyer binding its customer came from (None: looked up or created).
 struct Mapped {
     draft: SalesOrderDraft,
@@ -467,11 +487,12 @@ async fn customer_of(
     Ok((id, None))
 }
 
-/// After the ERP refused an order whose customer came from a binding: the binding may be what is
-/// wrong (the customer was deleted or merged), so the next attempt looks the customer up again.
-async fn forget_buyer(ctx: &ImportContext<'_>, connection: &ConnectionId, bound_buyer: Option<&str>) {
-    if let (Some(buyers), Some(key)) = (ctx.buyers, bound_buyer) {
-        if let Err(e) = buyers.forget_customer(connection, key).await {
+/// After the ERP refused (validation, `Rejected`) an order whose customer came from a binding:
+/// the binding may be what is wrong (the customer was deleted, merged or made inactive), so it is
+/// dropped and the customer looked up afresh.
+async fn forget_buyer(ctx: &ImportContext<'_>, connection: &ConnectionId, key: &str, customer: &ErpCustomerId) {
+    if let Some(buyers) = ctx.buyers {
+        if let Err(e) = buyers.forget_customer(connection, key, customer).await {
             warn!(connection = %connection, error = %e, "Buyer binding not forgotten after a refused order.");
         }
     }

@@ -132,6 +132,8 @@ struct FakeErp {
     customer_lookups: AtomicU32,
     /// When set, the next create is refused for good (as a deleted customer makes Acumatica do).
     refuse_next_create: AtomicBool,
+    /// When set, every create finds the connection's credentials refused.
+    credentials_refused: AtomicBool,
 }
 
 #[async_trait]
@@ -150,6 +152,14 @@ impl OrderSink for FakeErp {
     }
 
     async fn create_order(&self, draft: &SalesOrderDraft) -> Result<ErpOrderRef, ConnectorError> {
+        if self.credentials_refused.load(Ordering::SeqCst) {
+            return Err(ConnectorError::Unauthorized {
+                vendor: "fake",
+                operation: "sign in (OAuth)",
+                connection: "erp".into(),
+                message: "invalid_client".into(),
+            });
+        }
         if self.refuse_next_create.swap(false, Ordering::SeqCst) {
             return Err(ConnectorError::Rejected {
                 vendor: "fake",
@@ -394,14 +404,38 @@ async fn a_repeat_buyer_costs_no_customer_lookup_until_the_erp_refuses_their_cus
         "bound under a hash, never the email"
     );
 
-    // The ERP refuses the next order (its customer was deleted): the binding is dropped with the
-    // recorded failure, so the operator's retry looks the customer up again.
+    // The ERP refuses the next order naming the bound customer (deleted, merged, made inactive):
+    // the binding is dropped and the order created at once with the customer looked up afresh.
     world.erp.refuse_next_create.store(true, Ordering::SeqCst);
-    let refused = import_order(&source, &message(3), &with_buyers("c")).await.unwrap();
-    assert!(matches!(refused, ImportOutcome::Failed(_)), "{refused:?}");
-    assert!(world.ledger.customers.lock().unwrap().is_empty(), "the binding was forgotten");
-    import_order(&source, &message(4), &with_buyers("d")).await.unwrap();
+    let retried = import_order(&source, &message(3), &with_buyers("c")).await.unwrap();
+    assert!(matches!(retried, ImportOutcome::Created { .. }), "{retried:?}");
     assert_eq!(world.erp.customer_lookups.load(Ordering::SeqCst), 2, "looked up again after the refusal");
+    assert_eq!(world.ledger.customers.lock().unwrap().len(), 1, "bound again to what the lookup found");
+    import_order(&source, &message(4), &with_buyers("d")).await.unwrap();
+    assert_eq!(world.erp.customer_lookups.load(Ordering::SeqCst), 2, "the new binding serves the next order");
+
+    // A refusal without a binding involved is the order's recorded failure, as before.
+    let fresh = ImportContext { buyers: None, ..world.import_ctx(&m, "e") };
+    world.erp.refuse_next_create.store(true, Ordering::SeqCst);
+    let refused = import_order(&FakeSource::new(5), &message(5), &fresh).await.unwrap();
+    assert!(matches!(refused, ImportOutcome::Failed(_)), "{refused:?}");
+}
+
+#[tokio::test]
+async fn refused_erp_credentials_leave_the_order_to_be_retried_not_failed() {
+    let world = World::new();
+    let source = FakeSource::new(1);
+    let m = mapping(1, MAPPING);
+    world.erp.credentials_refused.store(true, Ordering::SeqCst);
+    let refused = import_order(&source, &message(1), &world.import_ctx(&m, "a")).await;
+    assert!(matches!(refused, Err(ImportError::Vendor { .. })), "{refused:?}");
+    let key = ImportKey::new(ConnectionId::parse("sc-main").unwrap(), order(1).channel_order_id);
+    let record = world.ledger.claim_record(&ClaimKey::import(&key)).await.unwrap();
+    assert!(record.as_ref().is_none_or(|r| r.status != ClaimStatus::Failed), "no failure recorded: {record:?}");
+    // The credentials fixed, the redelivered message imports the order.
+    world.erp.credentials_refused.store(false, Ordering::SeqCst);
+    let imported = import_order(&source, &message(1), &world.import_ctx(&m, "b")).await.unwrap();
+    assert!(matches!(imported, ImportOutcome::Created { .. }), "{imported:?}");
 }
 
 #[tokio::test]

@@ -61,6 +61,12 @@ pub trait CustomerBindings: Send + Sync {
         erp: &ErpCustomerId,
     ) -> Result<(), LedgerError>;
     /// Drops a binding that proved wrong (the ERP refused an order naming its customer), so the
-    /// next attempt looks the customer up again.
-    async fn forget_customer(&self, connection: &ConnectionId, channel_customer_id: &str) -> Result<(), LedgerError>;
+    /// next attempt looks the customer up again; only while it still names `erp` (another order
+    /// may have bound it afresh meanwhile).
+    async fn forget_customer(
+        &self,
+        connection: &ConnectionId,
+        channel_customer_id: &str,
+        erp: &ErpCustomerId,
+    ) -> Result<(), LedgerError>;
 }

@@ -158,7 +158,8 @@ impl Classify for ConnectorError {
                 ErrorClass::Permanent
             }
             Self::SessionLost { .. } => ErrorClass::Retryable { after: Some(Duration::from_secs(5)) },
-            Self::TokenStore { source, .. } => source.class(),
+            // The state table, not the order: retried, and in the DLQ if it lasts.
+            Self::TokenStore { .. } => ErrorClass::RETRY,
         }
     }
 }

@@ -17,6 +17,8 @@ pub struct StoredToken {
     /// What renews it without the password (OAuth `refresh_token`), when the vendor gave one.
     pub refresh: Option<SecretString>,
     pub expires_at: DateTime<Utc>,
+    /// When it is due for renewal (before `expires_at`).
+    pub renew_at: DateTime<Utc>,
 }
 
 impl std::fmt::Debug for StoredToken {
@@ -41,10 +43,13 @@ pub struct TokenRecord {
 pub trait SharedTokens: Send + Sync {
     /// The record under `key`; None when nothing was ever stored.
     async fn token(&self, key: &str) -> Result<Option<TokenRecord>, LedgerError>;
-    /// Takes the right to renew `key` for `lease`, if its version is still `version` (0: none
-    /// stored) and no one else holds an unexpired lease. False: another caller renews or renewed.
-    async fn lease_renewal(&self, key: &str, version: u64, lease: Duration) -> Result<bool, LedgerError>;
-    /// Stores a renewed token as version `version + 1` and ends the lease. False when the
-    /// version moved on meanwhile (this caller's lease ran out and another renewed).
-    async fn save_token(&self, key: &str, token: &StoredToken, version: u64) -> Result<bool, LedgerError>;
+    /// Takes the right to renew `key` for `lease` as `owner`, if its version is still `version`
+    /// (0: none stored) and no one else holds an unexpired lease. False: another caller renews or
+    /// renewed.
+    async fn lease_renewal(&self, key: &str, version: u64, lease: Duration, owner: &str) -> Result<bool, LedgerError>;
+    /// Stores a renewed token as version `version + 1` and ends the lease, if `owner` still holds
+    /// it. False when it does not (its lease ran out and another caller took over).
+    async fn save_token(&self, key: &str, token: &StoredToken, version: u64, owner: &str) -> Result<bool, LedgerError>;
+    /// Ends `owner`'s lease without a new token (its renewal failed), so the next caller may try.
+    async fn end_lease(&self, key: &str, owner: &str) -> Result<(), LedgerError>;
 }

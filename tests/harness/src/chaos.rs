@@ -214,8 +214,13 @@ impl orderbridge::ports::CustomerBindings for KillingLedger {
         self.inner.bind_customer(connection, channel_customer_id, erp).await
     }
 
-    async fn forget_customer(&self, connection: &ConnectionId, channel_customer_id: &str) -> Result<(), LedgerError> {
-        self.inner.forget_customer(connection, channel_customer_id).await
+    async fn forget_customer(
+        &self,
+        connection: &ConnectionId,
+        channel_customer_id: &str,
+        erp: &ErpCustomerId,
+    ) -> Result<(), LedgerError> {
+        self.inner.forget_customer(connection, channel_customer_id, erp).await
     }
 }
 

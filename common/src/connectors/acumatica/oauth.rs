@@ -18,12 +18,17 @@ use crate::connectors::ConnectorError;
 use crate::http::{Credential, Idempotency};
 use crate::ports::{SharedTokens, StoredToken};
 
-/// How long one caller may take to renew before another may try.
-const RENEWAL_LEASE: Duration = Duration::from_secs(15);
-/// How long a caller waits for another's renewal before giving up (retried later).
-const RENEWAL_WAIT: Duration = Duration::from_secs(20);
+/// How long one caller may take to renew before another may try: longer than a grant can take
+/// (grants are not repeated after a lost reply; only throttling and refused connections retry).
+const RENEWAL_LEASE: Duration = Duration::from_secs(90);
+/// How long a caller waits for another's renewal before giving up (its message is retried later).
+const RENEWAL_WAIT: Duration = Duration::from_secs(30);
 /// How often a waiting caller looks again.
 const RENEWAL_POLL: Duration = Duration::from_millis(200);
+/// A token this container renewed itself and then saw refused (401) sooner than this is not
+/// renewed again: the refusal is about the request (a permission), and renewing on every message
+/// would hammer the token endpoint. The request fails as `SessionLost` and is retried later.
+const YOUNG: Duration = Duration::from_secs(30);
 
 #[derive(Deserialize)]
 struct TokenReply {
@@ -40,12 +45,20 @@ enum Grant<'a> {
 }
 
 /// Where the OAuth token of a client lives.
+#[derive(Clone)]
+pub(super) struct LastToken {
+    access: String,
+    taken: Instant,
+    renewed_here: bool,
+}
+
 pub(super) struct OAuthState {
     pub(super) settings: AcumaticaOAuth,
     pub(super) shared: Option<Arc<dyn SharedTokens>>,
-    /// The access token this container last took from the store: asked for a credential again
-    /// while the store still holds it, the client knows it is due or was refused (a 401).
-    pub(super) last: std::sync::Mutex<Option<String>>,
+    /// The access token this container last took, when, and whether it renewed it itself: asked
+    /// for a credential again while the store still holds it, the client knows it is due or was
+    /// refused (a 401).
+    pub(super) last: std::sync::Mutex<Option<LastToken>>,
 }
 
 impl AcumaticaClient {
@@ -56,38 +69,58 @@ impl AcumaticaClient {
     }
 
     /// A token for this container: the shared one while it is good, else renewed by exactly one
-    /// caller (the lease) while the others wait for it.
+    /// caller (the lease, fenced by an owner token) while the others wait for it.
     pub(super) async fn oauth_sign_in(&self, state: &OAuthState) -> Result<Credential, ConnectorError> {
         let Some(store) = &state.shared else {
-            let token = self.grant(&state.settings, Grant::Password).await?;
-            return Ok(self.use_token(state, &token));
+            let token = self.renew(&state.settings, None).await?;
+            return Ok(use_token(state, &token, true));
         };
         let key = self.token_key();
         let store_err = |source| ConnectorError::TokenStore { vendor: VENDOR, source };
-        let margin = chrono::Duration::seconds(i64::try_from(state.settings.renew_margin_secs).unwrap_or(60));
         let deadline = Instant::now() + RENEWAL_WAIT;
         loop {
             let record = store.token(&key).await.map_err(store_err)?;
             let last = state.last.lock().map(|l| l.clone()).unwrap_or_default();
             let stored = record.as_ref().and_then(|r| r.token.as_ref());
-            // A token this container was already given and asks for again is due or refused.
-            let usable =
-                stored.filter(|t| last.as_deref() != Some(t.access.expose_secret()) && t.expires_at > Utc::now());
-            if let Some(token) = usable.filter(|t| t.expires_at - margin > Utc::now()) {
-                return Ok(self.use_token(state, token));
+            let now = Utc::now();
+            // A token this container was given already and asks for again is due or was refused.
+            let again = |t: &StoredToken| last.as_ref().is_some_and(|l| l.access == t.access.expose_secret());
+            let usable = stored.filter(|t| !again(t) && t.expires_at > now);
+            if let Some(token) = usable.filter(|t| t.renew_at > now) {
+                return Ok(use_token(state, token, false));
+            }
+            if let Some(token) = stored.filter(|t| again(t) && t.renew_at > now) {
+                // Refused, not due: not renewed again right after this container renewed it.
+                if last.as_ref().is_some_and(|l| l.renewed_here && l.taken.elapsed() < YOUNG) {
+                    return Ok(use_token(state, token, true));
+                }
             }
             let version = record.as_ref().map_or(0, |r| r.version);
-            if store.lease_renewal(&key, version, RENEWAL_LEASE).await.map_err(store_err)? {
-                let token = self.renew(&state.settings, stored.and_then(|t| t.refresh.as_ref())).await?;
-                if !store.save_token(&key, &token, version).await.map_err(store_err)? {
-                    warn!("The renewed Acumatica token could not be stored (another caller renewed meanwhile); this container uses its own until it is due.");
+            let owner = uuid::Uuid::new_v4().simple().to_string();
+            if store.lease_renewal(&key, version, RENEWAL_LEASE, &owner).await.map_err(store_err)? {
+                let refresh = stored.and_then(|t| t.refresh.as_ref());
+                let token = match self.renew(&state.settings, refresh).await {
+                    Ok(token) => token,
+                    Err(e) => {
+                        // Let the next caller try now rather than after the lease.
+                        if let Err(le) = store.end_lease(&key, &owner).await {
+                            warn!(error = %le, "The token renewal lease was not ended; it lapses by itself.");
+                        }
+                        return Err(e);
+                    }
+                };
+                match store.save_token(&key, &token, version, &owner).await {
+                    Ok(true) => {}
+                    Ok(false) => warn!("The renewed Acumatica token was not stored (the lease ran out and another caller renewed); this container uses its own until it is due."),
+                    // The token was issued (and a refresh token spent): use it rather than lose it.
+                    Err(e) => warn!(error = %e, "The renewed Acumatica token was not stored; this container uses its own until it is due."),
                 }
-                return Ok(self.use_token(state, &token));
+                return Ok(use_token(state, &token, true));
             }
-            // Someone else renews: a token that still works (only inside the renewal margin) is
-            // used meanwhile; otherwise wait for theirs.
+            // Someone else renews: a token that still works (inside its renewal margin) is used
+            // meanwhile; otherwise wait for theirs.
             if let Some(token) = usable {
-                return Ok(self.use_token(state, token));
+                return Ok(use_token(state, token, false));
             }
             if Instant::now() >= deadline {
                 return Err(ConnectorError::SessionLost { vendor: VENDOR, operation: "sign in (OAuth)" });
@@ -108,10 +141,24 @@ impl AcumaticaClient {
                 Err(ConnectorError::Status { status: 400, message, .. }) if message.contains("invalid_grant") => {
                     info!("The Acumatica refresh token was refused; signing in with the password grant.");
                 }
-                other => return other,
+                other => return other.map_err(|e| self.sign_in_refused(e)),
             }
         }
-        self.grant(settings, Grant::Password).await
+        self.grant(settings, Grant::Password).await.map_err(|e| self.sign_in_refused(e))
+    }
+
+    /// The token endpoint's 400 (`invalid_client`, a refused password) is the connection's
+    /// credentials, not the request: `Unauthorized`, which no order is failed for.
+    fn sign_in_refused(&self, e: ConnectorError) -> ConnectorError {
+        match e {
+            ConnectorError::Status { status: 400 | 401, operation, message, .. } => ConnectorError::Unauthorized {
+                vendor: VENDOR,
+                operation,
+                connection: self.http.connection().to_owned(),
+                message,
+            },
+            other => other,
+        }
     }
 
     /// Test connection for an OAuth connection, with fresh credentials and nothing left signed
@@ -128,18 +175,6 @@ impl AcumaticaClient {
             Err(e) => Err(e),
             // A vendor that renewed a token it never issued: the application was accepted.
             Ok(_) => Ok(()),
-        }
-    }
-
-    fn use_token(&self, state: &OAuthState, token: &StoredToken) -> Credential {
-        if let Ok(mut last) = state.last.lock() {
-            *last = Some(token.access.expose_secret().to_owned());
-        }
-        let margin = i64::try_from(state.settings.renew_margin_secs).unwrap_or(60);
-        let left = (token.expires_at - Utc::now()).num_seconds() - margin;
-        Credential {
-            secret: token.access.clone(),
-            renew_after: Some(Instant::now() + Duration::from_secs(u64::try_from(left).unwrap_or(0))),
         }
     }
 
@@ -163,20 +198,40 @@ impl AcumaticaClient {
                 "renew token (OAuth)"
             }
         };
-        // Safe to repeat: a lost reply leaves a token nobody holds, which lapses at its expiry.
-        let reply = self.http.send(operation, Idempotency::Safe, |c| c.post(&url).form(&form)).await?;
+        // Not repeated after a reply that may have been lost: a refresh token works once, and a
+        // second password grant would hold a second licence slot.
+        let reply = self.http.send(operation, Idempotency::Unsafe, |c| c.post(&url).form(&form)).await?;
         let wire: TokenReply = serde_json::from_slice(&reply.body).map_err(|e| ConnectorError::Decode {
             vendor: VENDOR,
             operation,
             detail: format!("token reply: {e}"),
         })?;
-        let lifetime = wire.expires_in.unwrap_or(3600);
+        let lifetime = i64::try_from(wire.expires_in.unwrap_or(3600)).unwrap_or(3600);
+        let margin = i64::try_from(settings.renew_margin_secs).unwrap_or(60);
         info!(operation, lifetime_secs = lifetime, "Acumatica token issued.");
+        let now = Utc::now();
         Ok(StoredToken {
             access: SecretString::from(wire.access_token),
             refresh: wire.refresh_token.map(SecretString::from),
-            expires_at: Utc::now() + chrono::Duration::seconds(i64::try_from(lifetime).unwrap_or(3600)),
+            expires_at: now + chrono::Duration::seconds(lifetime),
+            // Renewed `renew_margin_secs` before it lapses, but never in its first half: a margin
+            // as long as the lifetime would renew on every call.
+            renew_at: now + chrono::Duration::seconds((lifetime - margin).max(lifetime / 2)),
         })
+    }
+}
+
+/// The credential of `token`, remembered as this container's (when it took it, and whether it
+/// renewed it itself).
+fn use_token(state: &OAuthState, token: &StoredToken, renewed_here: bool) -> Credential {
+    if let Ok(mut last) = state.last.lock() {
+        *last =
+            Some(LastToken { access: token.access.expose_secret().to_owned(), taken: Instant::now(), renewed_here });
+    }
+    let left = (token.renew_at - Utc::now()).num_milliseconds();
+    Credential {
+        secret: token.access.clone(),
+        renew_after: Some(Instant::now() + Duration::from_millis(u64::try_from(left).unwrap_or(0))),
     }
 }
 
@@ -284,6 +339,13 @@ mod tests {
         read(&a).await.expect("uses the renewed token");
         assert_eq!(tokens_issued(&sb, "password"), 2, "no third sign-in");
         assert_eq!(api_users(&sb), 1);
+
+        // Refused again right after b renewed it: b does not renew at once (a refusal that
+        // follows a fresh token is about the request); the call is retried later.
+        sb.state().acumatica().revoke_tokens();
+        let again = read(&b).await.expect_err("refused again");
+        assert!(matches!(again, crate::ports::ConnectorError::SessionLost { .. }), "{again:?}");
+        assert_eq!(tokens_issued(&sb, "password") + tokens_issued(&sb, "refresh_token"), 2, "nothing issued");
     }
 
     #[tokio::test]
@@ -294,6 +356,20 @@ mod tests {
         client.logout().await;
         read(&client).await.expect("still signed in");
         assert_eq!(tokens_issued(&sb, "password"), 1);
+    }
+
+    #[tokio::test]
+    async fn a_renewal_margin_longer_than_the_token_lifetime_does_not_renew_on_every_call() {
+        let sb = sandbox(Duration::from_secs(60)).await;
+        let mut config = container(&sb, None).config.clone();
+        if let Some(oauth) = config.oauth.as_mut() {
+            oauth.renew_margin_secs = 600;
+        }
+        let client = AcumaticaClient::new(config).unwrap().with_shared_tokens(Arc::new(MemoryLedger::default()));
+        for _ in 0..5 {
+            read(&client).await.expect("signed in");
+        }
+        assert_eq!(tokens_issued(&sb, "password") + tokens_issued(&sb, "refresh_token"), 1, "renewed at half-life");
     }
 
     #[tokio::test]

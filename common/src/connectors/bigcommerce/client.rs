@@ -134,6 +134,8 @@ pub(super) fn with_orderbridge_line(existing: Option<&str>, line: &str) -> Strin
 /// response (§3.2; vendor-apis-erp-out.md confirms the form on the list and on one order).
 const INCLUDE: (&str, &str) = ("include", "consignments.line_items");
 const STRUCTURE: (&str, &str) = ("consignment_structure", "object");
+/// The largest order listed whole (its canonical JSON); larger ones are listed by reference.
+const WHOLE_ORDER_BYTES: usize = 64 * 1024;
 
 impl BigCommerceClient {
     /// A listed order whole, when its consignments carry every line and it maps; otherwise its
@@ -142,7 +144,10 @@ impl BigCommerceClient {
         let whole = embedded(order).and_then(|(products, addresses)| {
             to_order(order, &products, &addresses, &self.connection, &self.config.store_source_name).ok()
         });
-        match whole {
+        // A very large order travels by reference: the queue message stays far below SQS's
+        // limits and the import reads it (one call).
+        let fits = |order: &Order| serde_json::to_vec(order).is_ok_and(|bytes| bytes.len() <= WHOLE_ORDER_BYTES);
+        match whole.filter(fits) {
             Some(order) => ListedOrder::Whole(Box::new(order)),
             None => ListedOrder::Reference { id: id.channel_order_id(), display_number: id.to_string() },
         }

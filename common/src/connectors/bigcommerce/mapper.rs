@@ -93,6 +93,9 @@ pub fn embedded(order: &OrderWire) -> Option<(Vec<ProductWire>, Vec<AddressWire>
     if products.is_empty() {
         return None;
     }
+    // In `/products` order (by id), whatever consignment each line sits in: the order's content
+    // digest, which tells a changed order from a listed-again one, must not depend on the path.
+    products.sort_by_key(|p| p.id);
     // A shipping consignment's id is the order address id its products name.
     let addresses = consignments.shipping.iter().map(|s| s.address.clone()).collect();
     Some((products, addresses))

@@ -259,7 +259,7 @@ fn consignments_with_their_lines_give_the_products_and_addresses_without_more_ca
          "total_tax": "0.0000", "applied_discounts": []}
     ]);
     let pickup_lines = json!([
-        {"id": 89, "sku": "SKU-BLUE-L", "name": "Blue", "quantity": 1, "price_ex_tax": "5.0000", "total_tax": "0.0000"}
+        {"id": 87, "sku": "SKU-BLUE-L", "name": "Blue", "quantity": 1, "price_ex_tax": "5.0000", "total_tax": "0.0000"}
     ]);
     let order = with_consignments(json!({
         "pickups": [{"id": 1, "pickup_method_id": 1, "line_items": pickup_lines}],
@@ -270,15 +270,15 @@ fn consignments_with_their_lines_give_the_products_and_addresses_without_more_ca
     let (products, addresses) = embedded(&order).expect("every line embedded");
     assert_eq!(
         products.iter().map(|p| p.id).collect::<Vec<_>>(),
-        vec![Some(88), Some(89)],
-        "shipping and pickup lines"
+        vec![Some(87), Some(88)],
+        "shipping and pickup lines, in /products order (by id)"
     );
     assert_eq!(addresses.len(), 1);
     assert_eq!((addresses[0].id, addresses[0].shipping_method.as_deref()), (Some(7), Some("UPS Ground")));
     let o = to_order(&order, &products, &addresses, &ConnectionId::parse("bc-store").unwrap(), "Website").unwrap();
     assert_eq!(o.ship_to.line1, "2 Side St");
     assert_eq!(o.lines.len(), 2);
-    assert_eq!(o.lines[0].quantity, dec!(2));
+    assert_eq!(o.lines[1].quantity, dec!(2));
 }
 
 #[test]
