@@ -271,11 +271,8 @@ impl StatusApp {
 
     /// The scheduled catch-up poll.
     pub async fn run_catch_up(&self) -> PollSummary {
-        // One state read per order for the whole poll, as for a batch: the poll reads every
-        // shipment since its cursor, and an order's shipments share its state.
-        let erp = crate::flows::StatesReadOnce::new(self.erp.as_ref());
         let ctx = PollContext {
-            ports: ShipmentPorts { erp: &erp, ..self.ports() },
+            ports: self.ports(),
             queue: self.queue.as_ref(),
             overlap: self.poll_overlap,
             first_window: self.poll_first_window,
