@@ -128,7 +128,6 @@ fn batches(messages: &[OutgoingMessage]) -> Vec<&[OutgoingMessage]> {
     out
 }
 
-
 #[async_trait]
 impl crate::ports::Backlog for SqsQueue {
     /// `ApproximateNumberOfMessages`: messages waiting to be received (those in flight are being
