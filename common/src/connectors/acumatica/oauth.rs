@@ -241,7 +241,7 @@ mod tests {
     use std::time::Duration;
 
     use futures::future::join_all;
-    use orderbridge_sandbox::{start, Sandbox, SandboxConfig, Vendor};
+    use orderbridge_sandbox::{start, Sandbox, SandboxConfig};
     use secrecy::SecretString;
 
     use super::super::{AcumaticaClient, AcumaticaConfig, AcumaticaOAuth};
@@ -282,7 +282,7 @@ mod tests {
     }
 
     fn tokens_issued(sb: &Sandbox, grant: &str) -> u32 {
-        sb.state().write_count(Vendor::Acumatica, "oauth.token", grant)
+        sb.state().acumatica().tokens_issued.get(grant).copied().unwrap_or(0)
     }
 
     fn api_users(sb: &Sandbox) -> usize {

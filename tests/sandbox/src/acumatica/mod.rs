@@ -93,6 +93,8 @@ pub struct AcState {
     pub(crate) sessions: HashMap<String, Session>,
     pub(crate) tokens: HashMap<String, OAuthToken>,
     pub(crate) refresh_tokens: HashMap<String, String>,
+    /// OAuth tokens issued, by grant type (`password`, `refresh_token`).
+    pub tokens_issued: BTreeMap<String, u32>,
     next_so: u64,
     next_customer: u64,
     next_shipment: u64,
@@ -123,6 +125,7 @@ impl AcState {
             sessions: HashMap::new(),
             tokens: HashMap::new(),
             refresh_tokens: HashMap::new(),
+            tokens_issued: BTreeMap::new(),
             next_so: 1,
             next_customer: 1,
             next_shipment: 1,
