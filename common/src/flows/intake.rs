@@ -158,8 +158,8 @@ mod tests {
         let (markers, queue, log, clock) =
             (MemoryLedger::default(), StallsOnce::default(), MemoryLog::default(), ManualClock::new());
         let ctx = context(&markers, &queue, &log, &clock);
-        let event = shipment_event("acumatica:Shipments:0f9c");
-        let source = ConnectionId::parse("acumatica").unwrap();
+        let event = shipment_event("erp:Shipments:0f9c");
+        let source = ConnectionId::parse("erp").unwrap();
         let cut_off =
             tokio::time::timeout(Duration::from_millis(50), intake(&source, std::slice::from_ref(&event), &ctx)).await;
         assert!(cut_off.is_err(), "the first attempt never finished");

@@ -130,7 +130,7 @@ struct FakeErp {
     shipped: AtomicBool,
     /// Customer lookups answered.
     customer_lookups: AtomicU32,
-    /// When set, the next create is refused for good (as a deleted customer makes Acumatica do).
+    /// When set, the next create is refused for good (as a deleted customer makes the ERP do).
     refuse_next_create: AtomicBool,
     /// When set, every create finds the connection's credentials refused.
     credentials_refused: AtomicBool,

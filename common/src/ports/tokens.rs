@@ -1,6 +1,6 @@
 //! Shared sign-in tokens: one vendor token kept in the state table and used by every function
 //! and container, renewed by one of them at a time. A vendor whose licence counts signed-in API
-//! users (Acumatica) then sees one user, and a refresh token that works once is spent once.
+//! users (the ERP) then sees one user, and a refresh token that works once is spent once.
 
 use std::time::Duration;
 
