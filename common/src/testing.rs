@@ -48,6 +48,8 @@ pub struct MemoryLedger {
     pub customers: Mutex<HashMap<(ConnectionId, String), crate::model::ErpCustomerId>>,
     pub backfills: Mutex<HashMap<String, crate::ports::BackfillJob>>,
     pub tokens: Mutex<HashMap<String, LeasedToken>>,
+    /// Shared rate budgets: the TAT (µs) of each account.
+    pub budgets: Mutex<HashMap<String, i64>>,
 }
 
 /// A shared token record and its renewal lease (until, owner).
@@ -521,6 +523,32 @@ impl crate::ports::BackfillJobs for MemoryLedger {
             }
             _ => Ok(false),
         }
+    }
+}
+
+#[async_trait]
+impl crate::ports::SharedBudgets for MemoryLedger {
+    async fn take(
+        &self,
+        key: &str,
+        now_us: i64,
+        cost_us: i64,
+        ceiling_us: i64,
+        _hint: i64,
+    ) -> Result<crate::ports::Take, LedgerError> {
+        let mut budgets = self.budgets.lock().unwrap();
+        let step = crate::ports::gcra_step(budgets.get(key).copied(), now_us, cost_us, ceiling_us);
+        if let crate::ports::Take::Granted { tat } = step {
+            budgets.insert(key.to_owned(), tat);
+        }
+        Ok(step)
+    }
+
+    async fn hold_until(&self, key: &str, tat_us: i64) -> Result<(), LedgerError> {
+        let mut budgets = self.budgets.lock().unwrap();
+        let tat = budgets.entry(key.to_owned()).or_insert(tat_us);
+        *tat = (*tat).max(tat_us);
+        Ok(())
     }
 }
 

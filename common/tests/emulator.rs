@@ -667,3 +667,66 @@ async fn provisioning_twice_is_idempotent_and_applies_the_redrive_policy() {
     let ttl = dynamo.describe_time_to_live().table_name(&first.log_table).send().await.unwrap();
     assert_eq!(ttl.time_to_live_description().unwrap().attribute_name(), Some(schema::TTL_ATTRIBUTE));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Shared rate budgets
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_shared_budget_take_is_one_conditional_write_whatever_the_callers_hint() {
+    use orderbridge::ports::{SharedBudgets, Take};
+    let (ledger, _) = ledger("budget-take").await;
+    let key = "acumatica#https://erp.example";
+    let now = 1_000_000_000;
+    // Idle: from now.
+    assert_eq!(ledger.take(key, now, 100, 500, 0).await.unwrap(), Take::Granted { tat: now + 100 });
+    // Busy, and the caller believes it idle (another container took): from the TAT.
+    assert_eq!(ledger.take(key, now, 100, 500, 0).await.unwrap(), Take::Granted { tat: now + 200 });
+    assert_eq!(ledger.take(key, now, 200, 500, now + 200).await.unwrap(), Take::Granted { tat: now + 400 });
+    // Past the ceiling: refused with the TAT, nothing taken.
+    assert_eq!(ledger.take(key, now, 200, 500, now + 400).await.unwrap(), Take::Full { tat: now + 400 });
+    // A higher ceiling still fits.
+    assert_eq!(ledger.take(key, now, 100, 500, now + 400).await.unwrap(), Take::Granted { tat: now + 500 });
+    // Later, the budget went idle while the caller believed it busy.
+    assert_eq!(ledger.take(key, now + 10_000, 100, 500, now + 500).await.unwrap(), Take::Granted { tat: now + 10_100 });
+    // A vendor's pause moves the TAT forward, never back.
+    ledger.hold_until(key, now + 50_000).await.unwrap();
+    ledger.hold_until(key, now + 20_000).await.unwrap();
+    assert_eq!(ledger.take(key, now + 10_000, 100, 500, 0).await.unwrap(), Take::Full { tat: now + 50_000 });
+    // Another account is untouched.
+    assert_eq!(ledger.take("bigcommerce#s", now, 100, 500, 0).await.unwrap(), Take::Granted { tat: now + 100 });
+}
+
+#[tokio::test]
+async fn two_containers_share_one_budget_in_the_state_table() {
+    use orderbridge::http::{with_budget, BudgetScope, RateBudget, RateLimiter};
+    use orderbridge::ports::{CallPriority, SystemClock};
+    let (ledger, _) = ledger("budget-share").await;
+    let ledger = Arc::new(ledger);
+    // 30 calls per 3 s; each container's own limiter would allow it all of them.
+    let budget = RateBudget::new(30, 3);
+    let containers = [RateLimiter::new(budget, "erp#x".into()), RateLimiter::new(budget, "erp#x".into())];
+    let scope = BudgetScope { budgets: ledger.clone(), priority: CallPriority::Import, clock: Arc::new(SystemClock) };
+    let started = std::time::Instant::now();
+    let run = Duration::from_secs(9);
+    let calls = Mutex::new(Vec::new());
+    with_budget(Some(scope), async {
+        let callers = containers.iter().flat_map(|limiter| (0..3).map(move |_| limiter)).map(|limiter| async {
+            while started.elapsed() < run {
+                limiter.acquire(Duration::from_secs(30)).await.expect("room within 30 s");
+                calls.lock().unwrap().push(started.elapsed());
+            }
+        });
+        futures::future::join_all(callers).await;
+    })
+    .await;
+    let mut calls = calls.into_inner().unwrap();
+    calls.sort();
+    let most = (0..calls.len())
+        .map(|i| calls[i..].iter().take_while(|t| **t < calls[i] + Duration::from_secs(3)).count())
+        .max()
+        .unwrap_or(0);
+    assert!(most <= 30, "{most} calls in one 3 s window of a 30-per-3-s budget shared by two containers");
+    // The steady rate is 27 per 3 s: about 81 in 9 s plus the first burst.
+    assert!(calls.len() >= 70, "only {} calls in 9 s", calls.len());
+}

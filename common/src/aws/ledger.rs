@@ -34,8 +34,8 @@ const BINDING_INDEX: &str = "gsi1";
 /// The ledger on a DynamoDB table shaped like `schema::STATE_TABLE`.
 #[derive(Clone)]
 pub struct DynamoLedger {
-    client: aws_sdk_dynamodb::Client,
-    table: String,
+    pub(super) client: aws_sdk_dynamodb::Client,
+    pub(super) table: String,
     clock: Arc<dyn Clock>,
 }
 
@@ -48,7 +48,7 @@ impl DynamoLedger {
         &self.table
     }
 
-    fn err<E, R>(&self, operation: &'static str, source: SdkError<E, R>) -> LedgerError
+    pub(super) fn err<E, R>(&self, operation: &'static str, source: SdkError<E, R>) -> LedgerError
     where
         E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,

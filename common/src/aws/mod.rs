@@ -1,6 +1,7 @@
 //! AWS adapters: DynamoDB (ledger, connector log) and SQS (typed envelopes, batch helpers).
 
 mod batch;
+mod budgets;
 mod connector_log;
 mod dead_letters;
 mod item;

@@ -18,3 +18,12 @@ pub use trigger::*;
 pub use webhooks::*;
 
 pub use crate::connectors::registry::{ACUMATICA_ROUTE, GENERIC_ROUTE, SHIPSTATION_ROUTE};
+
+/// The shared-budget scope of an invocation's work at `priority` (None without a budget store).
+fn budget_scope(
+    budgets: Option<&std::sync::Arc<dyn crate::ports::SharedBudgets>>,
+    clock: &std::sync::Arc<dyn crate::ports::Clock>,
+    priority: crate::ports::CallPriority,
+) -> Option<crate::http::BudgetScope> {
+    budgets.map(|budgets| crate::http::BudgetScope { budgets: budgets.clone(), priority, clock: clock.clone() })
+}

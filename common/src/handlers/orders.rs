@@ -21,7 +21,7 @@ use crate::metrics::{self, OrderResult};
 use crate::model::{ConnectionId, ImportKey};
 use crate::ports::{
     Acknowledgement, BackfillJobs, BackfillStatus, Clock, ConnectorLog, CustomerSource, Direction, Envelope,
-    ErpCustomerWrites, FollowedOrders, Ledger, LogGroup, LogResult, OrderSink, OrderSource, Queue,
+    ErpCustomerWrites, FollowedOrders, Ledger, LogGroup, LogResult, OrderSink, OrderSource, Queue, SharedBudgets,
 };
 
 /// One sales-channel connection orders are pulled from.
@@ -46,6 +46,8 @@ pub struct PullApp {
     pub mappings: MappingCache,
     /// See `PullContext::enqueued_ttl`.
     pub enqueued_ttl: Duration,
+    /// The vendor accounts' rate budgets every container shares (None: this container's own).
+    pub budgets: Option<Arc<dyn SharedBudgets>>,
 }
 
 /// What order-import holds, built once per cold start.
@@ -67,6 +69,8 @@ pub struct ImportApp {
     /// Production uses 30 s; the chaos harness shortens it so killed invocations free their
     /// claims within seconds.
     pub lease_slack: Duration,
+    /// The vendor accounts' rate budgets every container shares (None: this container's own).
+    pub budgets: Option<Arc<dyn SharedBudgets>>,
     /// Backfill pages run from the queue (`backfill_page.v1`); None when the function has no
     /// orders queue to send to (`ORDERBRIDGE_ORDERS_QUEUE_URL` unset), and such a message fails.
     pub backfills: Option<Backfills>,
@@ -117,18 +121,25 @@ impl Classify for MessageError {
 }
 
 impl PullApp {
+    fn budget_scope(&self, priority: crate::ports::CallPriority) -> Option<crate::http::BudgetScope> {
+        super::budget_scope(self.budgets.as_ref(), &self.clock, priority)
+    }
+
     fn recorder(&self) -> LogRecorder<'_> {
         LogRecorder { log: self.log.as_ref(), clock: self.clock.as_ref() }
     }
 
     /// Pulls every enabled connection concurrently (each has its own vendor budget).
     pub async fn run_pull(&self, deadline: Instant) -> Vec<(ConnectionId, Result<PullReport, PullError>)> {
-        let pulls = self
-            .channels
-            .iter()
-            .filter(|(_, c)| c.enabled)
-            .map(|(id, channel)| async move { (id.clone(), self.pull_channel(id, channel, deadline).await) });
-        futures::future::join_all(pulls).await
+        crate::http::with_budget(self.budget_scope(crate::ports::CallPriority::Import), async {
+            let pulls = self
+                .channels
+                .iter()
+                .filter(|(_, c)| c.enabled)
+                .map(|(id, channel)| async move { (id.clone(), self.pull_channel(id, channel, deadline).await) });
+            futures::future::join_all(pulls).await
+        })
+        .await
     }
 
     /// Pulls one connection's orders (and its customer accounts, when it imports them) with the
@@ -195,6 +206,10 @@ impl PullApp {
 }
 
 impl ImportApp {
+    fn budget_scope(&self, priority: crate::ports::CallPriority) -> Option<crate::http::BudgetScope> {
+        super::budget_scope(self.budgets.as_ref(), &self.clock, priority)
+    }
+
     /// One page of a backfill job, then the message for the next page. A message for a page the
     /// job has gone past is a duplicate (or a redelivery after its step was saved): it only sends
     /// the next page's message again when the job is exactly one page further, so a crash
@@ -278,90 +293,93 @@ impl ImportApp {
 
     /// Imports one SQS batch; acknowledges the imported orders per connection in bulk afterwards.
     pub async fn run_import_batch(&self, event: SqsEvent, deadline: Instant, request_id: &str) -> SqsBatchResponse {
-        // With the message each came from: a failed acknowledgement redelivers its message.
-        let acks: Mutex<Vec<(ConnectionId, Acknowledgement, String)>> = Mutex::new(Vec::new());
-        let lease = deadline.saturating_duration_since(Instant::now()) + DEADLINE_MARGIN + self.lease_slack;
-        let recorder = LogRecorder { log: self.log.as_ref(), clock: self.clock.as_ref() };
-        let mut response = process_batch(event, self.import_concurrency, |envelope: Envelope<OrderMessage>, meta| {
-            let (acks, recorder) = (&acks, &recorder);
-            async move {
-                let enqueued_at = Some(envelope.sent_at);
-                let message = match envelope.body {
-                    OrderMessage::ImportOrderV1(message) => message,
-                    OrderMessage::ImportCustomerV1(message) => {
-                        return self.import_customer_message(&message, lease, request_id, &meta.message_id).await;
+        crate::http::with_budget(self.budget_scope(crate::ports::CallPriority::Import), async {
+            // With the message each came from: a failed acknowledgement redelivers its message.
+            let acks: Mutex<Vec<(ConnectionId, Acknowledgement, String)>> = Mutex::new(Vec::new());
+            let lease = deadline.saturating_duration_since(Instant::now()) + DEADLINE_MARGIN + self.lease_slack;
+            let recorder = LogRecorder { log: self.log.as_ref(), clock: self.clock.as_ref() };
+            let mut response = process_batch(event, self.import_concurrency, |envelope: Envelope<OrderMessage>, meta| {
+                let (acks, recorder) = (&acks, &recorder);
+                async move {
+                    let enqueued_at = Some(envelope.sent_at);
+                    let message = match envelope.body {
+                        OrderMessage::ImportOrderV1(message) => message,
+                        OrderMessage::ImportCustomerV1(message) => {
+                            return self.import_customer_message(&message, lease, request_id, &meta.message_id).await;
+                        }
+                        OrderMessage::BackfillPageV1(page) => return self.backfill_page(&page).await,
+                    };
+                    let channel = self
+                        .channels
+                        .get(&message.connection)
+                        .ok_or_else(|| MessageError::UnknownConnection(message.connection.to_string()))?;
+                    if !channel.enabled {
+                        // Not imported, and not lost: the order is still unexported in the channel, so
+                        // the pull lists it again once the connection is enabled.
+                        let key = ImportKey::new(message.connection.clone(), message.order.id().clone());
+                        let action = recorder
+                            .start(
+                                &message.connection,
+                                LogGroup::Orders,
+                                "import_order",
+                                Direction::Import,
+                                key.import_id(),
+                            )
+                            .correlated(&key.correlation_id());
+                        recorder
+                            .finish(action, LogResult::Skipped, "Connection is disabled (enabled = false); not imported.")
+                            .await;
+                        metrics::record_order(&message.connection, OrderResult::Skipped);
+                        return Ok(());
                     }
-                    OrderMessage::BackfillPageV1(page) => return self.backfill_page(&page).await,
-                };
-                let channel = self
-                    .channels
-                    .get(&message.connection)
-                    .ok_or_else(|| MessageError::UnknownConnection(message.connection.to_string()))?;
-                if !channel.enabled {
-                    // Not imported, and not lost: the order is still unexported in the channel, so
-                    // the pull lists it again once the connection is enabled.
-                    let key = ImportKey::new(message.connection.clone(), message.order.id().clone());
-                    let action = recorder
-                        .start(
-                            &message.connection,
-                            LogGroup::Orders,
-                            "import_order",
-                            Direction::Import,
-                            key.import_id(),
-                        )
-                        .correlated(&key.correlation_id());
-                    recorder
-                        .finish(action, LogResult::Skipped, "Connection is disabled (enabled = false); not imported.")
-                        .await;
-                    metrics::record_order(&message.connection, OrderResult::Skipped);
-                    return Ok(());
+                    let mapping = self.mappings.get(self.ledger.as_ref(), &channel.mapping_name).await?;
+                    let ctx = ImportContext {
+                        claims: self.ledger.as_ref(),
+                        bindings: self.ledger.as_ref(),
+                        markers: self.ledger.as_ref(),
+                        log: self.log.as_ref(),
+                        clock: self.clock.as_ref(),
+                        sink: self.sink.as_ref(),
+                        mapping: &mapping,
+                        owner: format!("{request_id}/{}", meta.message_id),
+                        lease,
+                        follow: channel.follows_orders.then_some(self.ledger.as_ref() as &dyn FollowedOrders),
+                        enqueued_at,
+                        buyers: Some(self.ledger.as_ref()),
+                    };
+                    let outcome = import_order(channel.source.as_ref(), &message, &ctx).await?;
+                    record_import(&message.connection, &outcome, self.clock.now());
+                    if let (Ok(mut acks), Some(ack)) =
+                        (acks.lock(), outcome.acknowledgement(message.order.id(), message.order.digest()))
+                    {
+                        acks.push((message.connection.clone(), ack, meta.message_id.clone()));
+                    }
+                    Ok::<(), MessageError>(())
                 }
-                let mapping = self.mappings.get(self.ledger.as_ref(), &channel.mapping_name).await?;
-                let ctx = ImportContext {
-                    claims: self.ledger.as_ref(),
-                    bindings: self.ledger.as_ref(),
-                    markers: self.ledger.as_ref(),
-                    log: self.log.as_ref(),
-                    clock: self.clock.as_ref(),
-                    sink: self.sink.as_ref(),
-                    mapping: &mapping,
-                    owner: format!("{request_id}/{}", meta.message_id),
-                    lease,
-                    follow: channel.follows_orders.then_some(self.ledger.as_ref() as &dyn FollowedOrders),
-                    enqueued_at,
-                    buyers: Some(self.ledger.as_ref()),
-                };
-                let outcome = import_order(channel.source.as_ref(), &message, &ctx).await?;
-                record_import(&message.connection, &outcome, self.clock.now());
-                if let (Ok(mut acks), Some(ack)) =
-                    (acks.lock(), outcome.acknowledgement(message.order.id(), message.order.digest()))
-                {
-                    acks.push((message.connection.clone(), ack, meta.message_id.clone()));
-                }
-                Ok::<(), MessageError>(())
+            })
+            .await;
+            let mut by_connection: BTreeMap<ConnectionId, Vec<(Acknowledgement, String)>> = BTreeMap::new();
+            for (connection, ack, message_id) in acks.into_inner().unwrap_or_default() {
+                by_connection.entry(connection).or_default().push((ack, message_id));
             }
+            for (connection, entries) in by_connection {
+                let Some(channel) = self.channels.get(&connection) else { continue };
+                let acks: Vec<Acknowledgement> = entries.iter().map(|(a, _)| a.clone()).collect();
+                let missed = acknowledge(channel.source.as_ref(), &acks, AckRound::AfterImport, &recorder).await;
+                // The import is done (its claim complete); only the acknowledgement is redelivered.
+                for (ack, message_id) in entries.iter().filter(|(a, _)| missed.contains(a.order())) {
+                    if !response.batch_item_failures.iter().any(|f| f.item_identifier == *message_id) {
+                        tracing::info!(connection = %connection, order = %ack.order(), message = %message_id, "Message redelivered for its acknowledgement.");
+                        let mut failure = aws_lambda_events::event::sqs::BatchItemFailure::default();
+                        failure.item_identifier = message_id.clone();
+                        response.batch_item_failures.push(failure);
+                    }
+                }
+            }
+            self.sink.end_session().await;
+            response
         })
-        .await;
-        let mut by_connection: BTreeMap<ConnectionId, Vec<(Acknowledgement, String)>> = BTreeMap::new();
-        for (connection, ack, message_id) in acks.into_inner().unwrap_or_default() {
-            by_connection.entry(connection).or_default().push((ack, message_id));
-        }
-        for (connection, entries) in by_connection {
-            let Some(channel) = self.channels.get(&connection) else { continue };
-            let acks: Vec<Acknowledgement> = entries.iter().map(|(a, _)| a.clone()).collect();
-            let missed = acknowledge(channel.source.as_ref(), &acks, AckRound::AfterImport, &recorder).await;
-            // The import is done (its claim complete); only the acknowledgement is redelivered.
-            for (ack, message_id) in entries.iter().filter(|(a, _)| missed.contains(a.order())) {
-                if !response.batch_item_failures.iter().any(|f| f.item_identifier == *message_id) {
-                    tracing::info!(connection = %connection, order = %ack.order(), message = %message_id, "Message redelivered for its acknowledgement.");
-                    let mut failure = aws_lambda_events::event::sqs::BatchItemFailure::default();
-                    failure.item_identifier = message_id.clone();
-                    response.batch_item_failures.push(failure);
-                }
-            }
-        }
-        self.sink.end_session().await;
-        response
+        .await
     }
 }
 
@@ -564,6 +582,7 @@ mod tests {
             mappings: super::super::MappingCache::new(Duration::from_secs(60)),
             import_concurrency: 1,
             lease_slack: Duration::from_secs(1),
+            budgets: None,
             backfills: None,
         };
         let order = crate::model::fixtures::order();

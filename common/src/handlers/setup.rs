@@ -88,6 +88,8 @@ struct Common {
     ledger: Arc<dyn Ledger>,
     /// The same table, where the ERP's shared sign-in token lives.
     tokens: Arc<dyn crate::ports::SharedTokens>,
+    /// The same table, where every vendor account's shared rate budget lives.
+    budgets: Arc<dyn crate::ports::SharedBudgets>,
     log: Arc<dyn ConnectorLog>,
     clock: Arc<dyn Clock>,
 }
@@ -100,6 +102,7 @@ impl Common {
         let ledger = Arc::new(DynamoLedger::new(dynamo.clone(), settings.state_table.as_str(), clock.clone()));
         Self {
             tokens: ledger.clone(),
+            budgets: ledger.clone(),
             ledger,
             log: Arc::new(DynamoConnectorLog::new(dynamo, settings.log_table.as_str(), settings.log_retention)),
             clock,
@@ -182,6 +185,7 @@ impl App for PullApp {
             channels: sources(connections)?,
             mappings: MappingCache::new(settings.mapping_cache),
             enqueued_ttl: settings.enqueued_ttl,
+            budgets: Some(common.budgets),
         })
     }
 }
@@ -215,6 +219,7 @@ impl App for ImportApp {
             mappings: MappingCache::new(settings.mapping_cache),
             import_concurrency: settings.import_concurrency,
             lease_slack: DEFAULT_LEASE_SLACK,
+            budgets: Some(common.budgets),
         })
     }
 }
@@ -333,6 +338,7 @@ impl App for StatusApp {
             poll_overlap: settings.poll_overlap,
             poll_first_window: settings.poll_first_window,
             lease_slack: DEFAULT_LEASE_SLACK,
+            budgets: Some(common.budgets),
         })
     }
 }

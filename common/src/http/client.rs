@@ -100,7 +100,8 @@ impl VendorHttp {
             client: build_client(profile.name, transport.http)?,
             profile,
             connection: connection.to_owned(),
-            limiter: RateLimiter::new(transport.rate_limit),
+            // One budget per account: the vendor and where it is (an ERP instance, a store).
+            limiter: RateLimiter::new(transport.rate_limit, format!("{}#{}", profile.name, transport.base_url)),
             retry: transport.retry,
         })
     }
@@ -150,9 +151,6 @@ impl VendorHttp {
                 ErrorClass::Retryable { after } if may_repeat(&error, idempotency) => after,
                 _ => return Err(self.give_up(operation, attempts, started, error)),
             };
-            if let (ConnectorError::RateLimited { .. }, Some(wait)) = (&error, hint) {
-                self.limiter.pause_for(wait);
-            }
             let Some(backoff) = delays.next() else {
                 return Err(self.give_up(operation, attempts, started, error));
             };
@@ -202,8 +200,15 @@ impl VendorHttp {
                 retry_after: Some(pause),
             });
         }
-        self.limiter.acquire().await;
         let vendor = self.profile.name;
+        if let Err(wait) = self.limiter.acquire(may_wait).await {
+            return Err(ConnectorError::RateLimited {
+                vendor,
+                operation,
+                message: "the account's shared rate budget is committed to higher-priority calls".to_owned(),
+                retry_after: Some(wait),
+            });
+        }
         // Counted here, the one place every vendor request passes, named by the vendor profile.
         crate::metrics::record_vendor_call(vendor);
         let response = build(&self.client).send().await.map_err(|source| transport_error(vendor, operation, source))?;
@@ -211,14 +216,18 @@ impl VendorHttp {
         let headers = response.headers().clone();
         let body = response.bytes().await.map_err(|source| transport_error(vendor, operation, source))?.to_vec();
         if let Some(pause) = (self.profile.pause_hint)(&headers) {
-            self.limiter.pause_for(pause);
+            self.limiter.pause_everyone_for(pause).await;
         }
         if status.is_success() {
             Ok(Reply { status, headers, body })
         } else {
             let failure = classify_failure(&self.profile, operation, status, &headers, &body);
-            if matches!(failure, ConnectorError::RateLimited { .. }) {
+            if let ConnectorError::RateLimited { retry_after, .. } = &failure {
                 crate::metrics::record_vendor_throttled(vendor);
+                // The vendor's own throttle (not our budget's or pause's refusal): everyone waits.
+                if let Some(wait) = retry_after {
+                    self.limiter.pause_everyone_for(*wait).await;
+                }
             }
             match failure {
                 // Named for the connection, so the operator knows whose credentials to fix; a

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use governor::{DefaultDirectRateLimiter, Quota};
 use serde::Deserialize;
 
+use super::budget::SharedDraw;
+
 /// A vendor's request budget: `requests` per `per_seconds`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -44,11 +46,13 @@ impl RateBudget {
     }
 }
 
-/// One vendor account's limiter, shared by every call of a client (one per warm Lambda container;
-/// the cross-container share of the budget is enforced by SQS maximum concurrency, see §6.5).
+/// One vendor account's limiter, shared by every call of a client (one per warm Lambda container):
+/// the container's own GCRA, the pause a vendor's reset hint imposes, and the account's draw on
+/// the budget every container shares (when the call runs in a [`super::with_budget`] scope).
 pub struct RateLimiter {
     gcra: DefaultDirectRateLimiter,
     paused_until: Mutex<Option<Instant>>,
+    shared: SharedDraw,
 }
 
 impl std::fmt::Debug for RateLimiter {
@@ -58,8 +62,18 @@ impl std::fmt::Debug for RateLimiter {
 }
 
 impl RateLimiter {
-    pub fn new(budget: RateBudget) -> Self {
-        Self { gcra: governor::RateLimiter::direct(budget.quota()), paused_until: Mutex::new(None) }
+    /// The limiter of the account `key` (vendor and base URL: one licence or store).
+    pub fn new(budget: RateBudget, key: String) -> Self {
+        Self {
+            gcra: governor::RateLimiter::direct(budget.quota()),
+            paused_until: Mutex::new(None),
+            shared: SharedDraw::new(key, budget),
+        }
+    }
+
+    /// The account's shared budget key.
+    pub fn key(&self) -> &str {
+        self.shared.key()
     }
 
     /// Makes every caller wait `wait` from now (a vendor said the window is spent).
@@ -78,12 +92,21 @@ impl RateLimiter {
         guard.and_then(|until| until.checked_duration_since(Instant::now())).filter(|d| !d.is_zero())
     }
 
-    /// Waits for the pause (if any) and for a slot in the budget.
-    pub async fn acquire(&self) {
+    /// Makes every caller of every container wait `wait` (this one at once, the others through
+    /// the shared budget).
+    pub async fn pause_everyone_for(&self, wait: Duration) {
+        self.pause_for(wait);
+        self.shared.hold(wait).await;
+    }
+
+    /// Waits for the pause (if any), for a slot in this container's budget and for one in the
+    /// shared budget. `Err(wait)`: the shared budget has no room within `may_wait`.
+    pub async fn acquire(&self, may_wait: Duration) -> Result<(), Duration> {
         if let Some(wait) = self.pause_remaining() {
             tokio::time::sleep(wait).await;
         }
         self.gcra.until_ready().await;
+        self.shared.acquire(may_wait).await
     }
 }
 

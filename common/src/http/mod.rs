@@ -5,6 +5,7 @@
 //! the response per architecture.md §6, retries what may be retried within a bounded time (we run
 //! inside one Lambda invocation), and logs one debug line per call outcome.
 
+mod budget;
 mod classify;
 mod client;
 mod limit;
@@ -17,6 +18,7 @@ use serde::Deserialize;
 
 use crate::ports::ConnectorError;
 
+pub use budget::{current_scope, with_budget, with_priority, BudgetScope, Shape};
 pub use classify::{cap_message, classify_failure, json_message, retry_after_header, MAX_MESSAGE_CHARS};
 pub use client::{BuildRequest, Idempotency, Reply, VendorHttp, VendorProfile};
 pub use limit::{RateBudget, RateLimiter};

@@ -232,6 +232,7 @@ async fn child_scenario() {
         channels: BTreeMap::from([(connection(), entry())]),
         mappings: MappingCache::new(Duration::from_secs(60)),
         enqueued_ttl: Duration::from_secs(900),
+        budgets: None,
     };
     let import = ImportApp {
         ledger: ledger.clone(),
@@ -244,6 +245,7 @@ async fn child_scenario() {
         // One at a time, so the one 429 lands on the first create and the redelivery is ordered.
         import_concurrency: 1,
         lease_slack: Duration::from_secs(1),
+        budgets: None,
         backfills: None,
     };
 

@@ -13,6 +13,7 @@ use crate::model::{
 };
 
 mod backfill;
+mod budgets;
 mod customers;
 mod envelope;
 mod erp_orders;
@@ -27,6 +28,7 @@ mod tokens;
 mod webhook;
 
 pub use backfill::*;
+pub use budgets::*;
 pub use customers::*;
 pub use envelope::{Envelope, EnvelopeError};
 pub use erp_orders::*;
