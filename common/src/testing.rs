@@ -48,9 +48,12 @@ pub struct MemoryLedger {
     pub customers: Mutex<HashMap<(ConnectionId, String), crate::model::ErpCustomerId>>,
     pub backfills: Mutex<HashMap<String, crate::ports::BackfillJob>>,
     pub tokens: Mutex<HashMap<String, LeasedToken>>,
-    /// Shared rate budgets: the TAT (µs) of each account.
-    pub budgets: Mutex<HashMap<String, i64>>,
+    /// Shared rate budgets: the TAT (µs) of each account and the end of its pause.
+    pub budgets: Mutex<HashMap<String, BudgetState>>,
 }
+
+/// A shared rate budget: its TAT and the end of a vendor's pause (µs).
+type BudgetState = (Option<i64>, Option<i64>);
 
 /// A shared token record and its renewal lease (until, owner).
 type LeasedToken = (crate::ports::TokenRecord, Option<(DateTime<Utc>, String)>);
@@ -537,17 +540,18 @@ impl crate::ports::SharedBudgets for MemoryLedger {
         _hint: i64,
     ) -> Result<crate::ports::Take, LedgerError> {
         let mut budgets = self.budgets.lock().unwrap();
-        let step = crate::ports::gcra_step(budgets.get(key).copied(), now_us, cost_us, ceiling_us);
+        let entry = budgets.entry(key.to_owned()).or_default();
+        let step = crate::ports::gcra_step(entry.0, entry.1, now_us, cost_us, ceiling_us);
         if let crate::ports::Take::Granted { tat } = step {
-            budgets.insert(key.to_owned(), tat);
+            entry.0 = Some(tat);
         }
         Ok(step)
     }
 
-    async fn hold_until(&self, key: &str, tat_us: i64) -> Result<(), LedgerError> {
+    async fn hold_until(&self, key: &str, until_us: i64) -> Result<(), LedgerError> {
         let mut budgets = self.budgets.lock().unwrap();
-        let tat = budgets.entry(key.to_owned()).or_insert(tat_us);
-        *tat = (*tat).max(tat_us);
+        let entry = budgets.entry(key.to_owned()).or_default();
+        entry.1 = Some(entry.1.unwrap_or(until_us).max(until_us));
         Ok(())
     }
 }

@@ -47,7 +47,7 @@ fn endpoint() -> String {
 }
 
 async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    orderbridge::aws::sdk_defaults()
         .endpoint_url(endpoint())
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "static"))
@@ -689,10 +689,15 @@ async fn a_shared_budget_take_is_one_conditional_write_whatever_the_callers_hint
     assert_eq!(ledger.take(key, now, 100, 500, now + 400).await.unwrap(), Take::Granted { tat: now + 500 });
     // Later, the budget went idle while the caller believed it busy.
     assert_eq!(ledger.take(key, now + 10_000, 100, 500, now + 500).await.unwrap(), Take::Granted { tat: now + 10_100 });
-    // A vendor's pause moves the TAT forward, never back.
+    // A vendor's pause refuses every take until it ends; a shorter one does not shorten it.
     ledger.hold_until(key, now + 50_000).await.unwrap();
     ledger.hold_until(key, now + 20_000).await.unwrap();
-    assert_eq!(ledger.take(key, now + 10_000, 100, 500, 0).await.unwrap(), Take::Full { tat: now + 50_000 });
+    assert_eq!(ledger.take(key, now + 10_000, 100, 500, 0).await.unwrap(), Take::Paused { until: now + 50_000 });
+    assert_eq!(
+        ledger.take(key, now + 10_000, 100, 500, now + 20_000).await.unwrap(),
+        Take::Paused { until: now + 50_000 }
+    );
+    assert_eq!(ledger.take(key, now + 50_000, 100, 500, 0).await.unwrap(), Take::Granted { tat: now + 50_100 });
     // Another account is untouched.
     assert_eq!(ledger.take("bigcommerce#s", now, 100, 500, 0).await.unwrap(), Take::Granted { tat: now + 100 });
 }

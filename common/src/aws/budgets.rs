@@ -1,5 +1,6 @@
 //! The shared rate budgets in the state table: one item per vendor account
-//! (`BUDGET#{vendor}#{base URL}` / `BUDGET`) holding its GCRA time, `tat` (µs since the epoch).
+//! (`BUDGET#{vendor}#{base URL}` / `BUDGET`) holding its GCRA time, `tat` (µs since the epoch),
+//! and while a vendor asked every caller to wait, `paused` (µs, the end of that pause).
 //!
 //! A take is one conditional UpdateItem and no read: while the budget is idle the TAT is set to
 //! now + cost (`tat <= now`), while it is busy it is moved by the cost (`now < tat <= now +
@@ -16,16 +17,19 @@ use crate::ports::{gcra_step, LedgerError, SharedBudgets, Take};
 
 const BUDGET_SK: &str = "BUDGET";
 
-/// One attempt's outcome: the TAT written, or the item the condition refused.
+/// One attempt's outcome: the TAT written, or the item (TAT, pause) the condition refused.
 enum Attempt {
     Written(i64),
-    Refused(Option<i64>),
+    Refused(Option<i64>, Option<i64>),
 }
 
+/// Takes only while no pause runs.
+const NOT_PAUSED: &str = "(attribute_not_exists(#paused) OR #paused <= :now)";
+
 impl DynamoLedger {
-    fn budget_tat(&self, key: &str, item: Option<&Item>) -> Result<Option<i64>, LedgerError> {
+    fn budget_number(&self, key: &str, item: Option<&Item>, name: &str) -> Result<Option<i64>, LedgerError> {
         match item {
-            Some(item) => ItemReader::new(item, &self.table).opt_number("tat").map_err(|e| match e {
+            Some(item) => ItemReader::new(item, &self.table).opt_number(name).map_err(|e| match e {
                 LedgerError::Corrupt { table, detail, .. } => {
                     LedgerError::Corrupt { table, key: format!("BUDGET#{key}"), detail }
                 }
@@ -52,30 +56,32 @@ impl DynamoLedger {
             .key("pk", s(format!("BUDGET#{key}")))
             .key("sk", s(BUDGET_SK))
             .expression_attribute_names("#tat", "tat")
+            .expression_attribute_names("#paused", "paused")
             .expression_attribute_values(":now", n(now_us))
             .return_values(ReturnValue::UpdatedNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         let request = if idle {
             request
                 .update_expression("SET #tat = :next")
-                .condition_expression("attribute_not_exists(#tat) OR #tat <= :now")
+                .condition_expression(format!("(attribute_not_exists(#tat) OR #tat <= :now) AND {NOT_PAUSED}"))
                 .expression_attribute_values(":next", n(now_us.saturating_add(cost_us)))
         } else {
             request
                 .update_expression("SET #tat = #tat + :cost")
-                .condition_expression("#tat > :now AND #tat <= :limit")
+                .condition_expression(format!("#tat > :now AND #tat <= :limit AND {NOT_PAUSED}"))
                 .expression_attribute_values(":cost", n(cost_us))
                 .expression_attribute_values(":limit", n(now_us.saturating_add(ceiling_us).saturating_sub(cost_us)))
         };
         match request.send().await {
             Ok(out) => {
-                let tat = self.budget_tat(key, out.attributes.as_ref())?;
+                let tat = self.budget_number(key, out.attributes.as_ref(), "tat")?;
                 Ok(Attempt::Written(tat.unwrap_or(now_us.saturating_add(cost_us))))
             }
             Err(e) => match e.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(refused)) => {
-                    Ok(Attempt::Refused(self.budget_tat(key, refused.item.as_ref())?))
-                }
+                Some(UpdateItemError::ConditionalCheckFailedException(refused)) => Ok(Attempt::Refused(
+                    self.budget_number(key, refused.item.as_ref(), "tat")?,
+                    self.budget_number(key, refused.item.as_ref(), "paused")?,
+                )),
                 _ => Err(self.err("UpdateItem", e)),
             },
         }
@@ -101,10 +107,10 @@ impl SharedBudgets for DynamoLedger {
         for _ in 0..3 {
             match self.budget_attempt(key, idle, now_us, cost_us, ceiling_us).await? {
                 Attempt::Written(tat) => return Ok(Take::Granted { tat }),
-                Attempt::Refused(tat) => {
+                Attempt::Refused(tat, paused) => {
                     seen = tat;
-                    match gcra_step(tat, now_us, cost_us, ceiling_us) {
-                        Take::Full { tat } => return Ok(Take::Full { tat }),
+                    match gcra_step(tat, paused, now_us, cost_us, ceiling_us) {
+                        refused @ (Take::Full { .. } | Take::Paused { .. }) => return Ok(refused),
                         Take::Granted { .. } => idle = tat.is_none_or(|t| t <= now_us),
                     }
                 }
@@ -113,17 +119,17 @@ impl SharedBudgets for DynamoLedger {
         Ok(Take::Full { tat: seen.unwrap_or(now_us).max(now_us) })
     }
 
-    async fn hold_until(&self, key: &str, tat_us: i64) -> Result<(), LedgerError> {
+    async fn hold_until(&self, key: &str, until_us: i64) -> Result<(), LedgerError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(format!("BUDGET#{key}")))
             .key("sk", s(BUDGET_SK))
-            .update_expression("SET #tat = :tat")
-            .condition_expression("attribute_not_exists(#tat) OR #tat < :tat")
-            .expression_attribute_names("#tat", "tat")
-            .expression_attribute_values(":tat", n(tat_us))
+            .update_expression("SET #paused = :until")
+            .condition_expression("attribute_not_exists(#paused) OR #paused < :until")
+            .expression_attribute_names("#paused", "paused")
+            .expression_attribute_values(":until", n(until_us))
             .send()
             .await;
         match result {

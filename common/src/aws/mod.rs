@@ -71,5 +71,17 @@ where
 /// Shared AWS configuration, loaded once per cold start. `AWS_ENDPOINT_URL` (read natively by
 /// the SDK) points it at the local emulator in tests and the demo.
 pub async fn load_sdk_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    sdk_defaults().load().await
+}
+
+/// The SDK's configuration loader with our HTTPS client: every SDK config (the functions', the
+/// tests', the harness's) starts here, as the SDK is built without a default client.
+pub fn sdk_defaults() -> aws_config::ConfigLoader {
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http_client())
+}
+
+/// The SDK's HTTPS client: hyper on rustls with ring (the crypto reqwest uses for the vendors).
+pub fn http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
 }

@@ -9,7 +9,7 @@
 //!
 //! To spend about one state-table write per few calls rather than per call, a container takes its
 //! grants in small chunks and uses them at once: a chunk that was used up doubles the next one (up
-//! to a quarter of the burst), one that expired unused halves it. The budget's shape leaves room
+//! to half the burst), one that expired unused halves it. The budget's shape leaves room
 //! for the chunk (see [`Shape`]), so no vendor window sees more than its documented requests.
 
 use std::future::Future;
@@ -63,31 +63,53 @@ pub fn current_scope() -> Option<BudgetScope> {
 /// A budget as a GCRA: the interval between steady calls and each priority's ceiling (how far
 /// ahead of now the budget may be committed), in µs.
 ///
-/// For `requests` per `window`: a burst `b` of a tenth, a chunk `m` of at most a quarter of it,
-/// imports may commit `b - m` calls ahead and the steady rate is what is left,
-/// `requests - (b - m) - m` per window. Any window then sees at most `b - m` (the ceiling) + the steady calls + `m`
-/// (a chunk taken at the window's start and used before its end) = `requests`. Pushes may commit
-/// 60 % of the import ceiling, background work 30 %: while imports keep the budget committed
-/// beyond those, the others wait.
+/// For `requests` per `window`: a burst `b` of a tenth, a chunk `m` of at most half of it, and
+/// imports may commit `b - m` calls ahead. A granted chunk is used within its own span (`m`
+/// intervals) or within [`MIN_VALIDITY`], whichever is longer, so a call may be made up to `late`
+/// = max(`m`, the calls of one [`MIN_VALIDITY`]) intervals after the slot it was counted in. The
+/// steady rate is what is left, `requests - (b - m) - late` per window, and any window then sees
+/// at most the ceiling + the steady calls + `late` = `requests`. Pushes may commit 60 % of the
+/// import ceiling, background work 30 %: while imports keep the budget committed beyond those,
+/// the others wait.
+/// The shortest vendor pause shared with every container (see [`SharedDraw::hold`]).
+pub const MIN_SHARED_PAUSE: Duration = Duration::from_secs(5);
+
+/// How long a granted chunk may be used at least, however short its span: a budget of many calls
+/// a second would otherwise see its chunks expire before the calls come, and pay a write per call.
+/// At most a tenth of the budget's window.
+pub const MIN_VALIDITY: Duration = Duration::from_secs(1);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shape {
     pub interval_us: i64,
     /// Ceilings in calls: import, push, background.
     pub ceilings: [u32; 3],
     pub max_chunk: u32,
+    /// [`MIN_VALIDITY`], or a tenth of the window when that is shorter.
+    pub min_validity_us: i64,
 }
 
 impl Shape {
     pub fn of(budget: RateBudget) -> Self {
         let burst = (budget.requests / 10).max(1);
-        let max_chunk = (burst / 4).clamp(1, 8);
+        let max_chunk = (burst / 2).clamp(1, 8);
         let import = burst.saturating_sub(max_chunk).max(1);
-        let steady = budget.requests.saturating_sub(import + max_chunk).max(1);
         let window_us = i64::try_from(budget.per_seconds.saturating_mul(1_000_000)).unwrap_or(i64::MAX);
+        let min_validity_us = (MIN_VALIDITY.as_micros() as i64).min(window_us / 10);
+        // The calls of one minimum validity at the full rate, rounded up.
+        let per_validity = u64::from(budget.requests)
+            .saturating_mul(u64::try_from(min_validity_us).unwrap_or(0))
+            .div_ceil(u64::try_from(window_us).unwrap_or(u64::MAX).max(1));
+        let late = max_chunk.max(u32::try_from(per_validity).unwrap_or(u32::MAX));
+        let steady = budget.requests.saturating_sub(import.saturating_add(late)).max(1);
         Self {
-            interval_us: (window_us / i64::from(steady)).max(1),
+            // Rounded up: a shorter interval would let a little more than the steady rate through.
+            interval_us: i64::try_from(u64::try_from(window_us).unwrap_or(0).div_ceil(u64::from(steady)))
+                .unwrap_or(i64::MAX)
+                .max(1),
             ceilings: [import, (import * 6 / 10).max(1), (import * 3 / 10).max(1)],
             max_chunk,
+            min_validity_us,
         }
     }
 
@@ -155,11 +177,12 @@ impl SharedDraw {
                 (pool.chunk.min(ceiling).max(1), pool.hint)
             };
             let cost = self.shape.us(want);
-            match scope.budgets.take(&self.key, now, cost, self.shape.us(ceiling), hint).await {
+            let wait = match scope.budgets.take(&self.key, now, cost, self.shape.us(ceiling), hint).await {
                 Ok(Take::Granted { tat }) => {
                     if let Ok(mut pool) = self.pool.lock() {
                         pool.tokens += want - 1;
-                        pool.valid_until = pool.valid_until.max(tat);
+                        let span_end = tat.max(now + self.shape.min_validity_us);
+                        pool.valid_until = pool.valid_until.max(span_end);
                         pool.hint = tat;
                         pool.degraded = false;
                         // Used up before it expired (or a single call): the next chunk may be larger.
@@ -176,18 +199,12 @@ impl SharedDraw {
                         pool.chunk = 1;
                     }
                     if want > 1 {
+                        // No room for a chunk: one call may still fit.
                         continue;
                     }
-                    // A little jitter keeps the callers refused together from retrying together.
-                    let jitter = rand::thread_rng().gen_range(0..=self.shape.interval_us / 4).max(0);
-                    let wait = wait_for(tat, now, cost, self.shape.us(ceiling))
-                        + Duration::from_micros(u64::try_from(jitter).unwrap_or(0));
-                    if waited + wait > may_wait {
-                        return Err(wait);
-                    }
-                    tokio::time::sleep(wait).await;
-                    waited += wait;
+                    wait_for(tat, now, cost, self.shape.us(ceiling))
                 }
+                Ok(Take::Paused { until }) => Duration::from_micros(u64::try_from(until - now).unwrap_or(0)),
                 Err(error) => {
                     // The budget is a courtesy to the vendor, not a reason to stop: the
                     // container's own limiter still applies, and the vendor's 429s are honoured.
@@ -199,23 +216,33 @@ impl SharedDraw {
                     }
                     return Ok(());
                 }
+            };
+            // A little jitter keeps the callers refused together from retrying together.
+            let jitter = rand::thread_rng().gen_range(0..=self.shape.interval_us / 4).max(0);
+            let wait = wait + Duration::from_micros(u64::try_from(jitter).unwrap_or(0));
+            if waited + wait > may_wait {
+                return Err(wait);
             }
+            tokio::time::sleep(wait).await;
+            waited += wait;
         }
     }
 
-    /// Holds every caller of the account for `wait` (the vendor said its window is spent).
+    /// Holds every caller of the account for `wait` (the vendor said its window is spent). A
+    /// pause shorter than [`MIN_SHARED_PAUSE`] stays in this container: vendors answer those for
+    /// a moment's overload (too many requests at once), which a pause of every container would
+    /// turn into a stall.
     pub async fn hold(&self, wait: Duration) {
+        if wait < MIN_SHARED_PAUSE {
+            return;
+        }
         let Some(scope) = current_scope() else { return };
-        let until = scope.clock.now().timestamp_micros()
-            + i64::try_from(wait.as_micros()).unwrap_or(i64::MAX / 2)
-            // Imports are let through once the TAT is within their ceiling of now.
-            + self.shape.us(self.shape.ceiling(CallPriority::Import).saturating_sub(1));
+        let until = scope.clock.now().timestamp_micros() + i64::try_from(wait.as_micros()).unwrap_or(i64::MAX / 2);
         if let Err(error) = scope.budgets.hold_until(&self.key, until).await {
             warn!(budget = %self.key, error = %crate::error::ErrorChain(&error), "Could not share the vendor's pause.");
         }
         if let Ok(mut pool) = self.pool.lock() {
             pool.tokens = 0;
-            pool.hint = pool.hint.max(until);
         }
     }
 }
@@ -289,15 +316,24 @@ mod tests {
     #[test]
     fn a_budget_leaves_room_for_a_chunk_and_ranks_its_priorities() {
         let shape = Shape::of(RateBudget::new(100, 60));
-        assert_eq!(shape.ceilings, [8, 4, 2]);
-        assert_eq!(shape.max_chunk, 2);
-        // 90 steady calls a minute: 100 - ceiling 8 - chunk 2.
-        assert_eq!(shape.interval_us, 60_000_000 / 90);
-        for (requests, per_seconds) in [(100, 60), (150, 30), (40, 60), (10_800, 3600), (5, 1), (1, 1)] {
+        assert_eq!(shape.ceilings, [5, 3, 1]);
+        assert_eq!(shape.max_chunk, 5);
+        // 90 steady calls a minute: 100 - ceiling 5 - chunk 5.
+        assert_eq!(shape.interval_us, 666_667);
+        for (requests, per_seconds) in [(100, 60), (150, 30), (40, 60), (10_800, 3600), (100_000, 60), (5, 1), (1, 1)] {
             let shape = Shape::of(RateBudget::new(requests, per_seconds));
             let steady = (per_seconds * 1_000_000) as i64 / shape.interval_us;
-            let worst = i64::from(shape.ceilings[0]) + steady + i64::from(shape.max_chunk);
+            // Calls made late: a chunk's span, or the calls of the minimum validity.
+            let per_validity = (u64::from(requests) * shape.min_validity_us as u64).div_ceil(per_seconds * 1_000_000);
+            let late = i64::from(shape.max_chunk).max(per_validity as i64);
+            let worst = i64::from(shape.ceilings[0]) + steady + late;
             assert!(worst <= i64::from(requests).max(3), "{requests}/{per_seconds}s: {worst}");
+            if requests >= 40 {
+                assert!(
+                    steady * 100 >= i64::from(requests) * 85,
+                    "{requests}/{per_seconds}s keeps only {steady} steady"
+                );
+            }
             assert!(shape.ceilings[0] >= shape.ceilings[1] && shape.ceilings[1] >= shape.ceilings[2]);
         }
     }
@@ -362,7 +398,7 @@ mod tests {
         let clock = clock();
         let draw = SharedDraw::new("erp#x".into(), RateBudget::new(100, 60));
         with_budget(scope(&store, &clock, CallPriority::Import), async {
-            for _ in 0..8 {
+            for _ in 0..5 {
                 draw.acquire(Duration::ZERO).await.unwrap();
             }
         })
@@ -370,10 +406,11 @@ mod tests {
         let other = SharedDraw::new("erp#x".into(), RateBudget::new(100, 60));
         let refused =
             with_budget(scope(&store, &clock, CallPriority::Push), other.acquire(Duration::from_secs(1))).await;
-        // Committed 8 calls ahead: a push (ceiling 4) waits for 5 intervals of 667 ms.
+        // Committed 5 calls ahead: a push (ceiling 3) waits for 3 intervals of 667 ms (and a jitter
+        // of at most a quarter interval).
         let wait = refused.expect_err("no room for a push within 1 s");
-        assert!(wait >= Duration::from_millis(3_300) && wait <= Duration::from_millis(3_600), "{wait:?}");
-        assert!(with_budget(scope(&store, &clock, CallPriority::Push), other.acquire(Duration::from_secs(4)))
+        assert!(wait >= Duration::from_millis(2_000) && wait <= Duration::from_millis(2_170), "{wait:?}");
+        assert!(with_budget(scope(&store, &clock, CallPriority::Push), other.acquire(Duration::from_secs(3)))
             .await
             .is_ok());
     }
@@ -387,6 +424,15 @@ mod tests {
             SharedDraw::new("bc#s".into(), RateBudget::new(150, 30)),
         );
         with_budget(scope(&store, &clock, CallPriority::Import), async {
+            // A moment's pause stays with the container that was told.
+            a.hold(Duration::from_secs(1)).await;
+            let started = tokio::time::Instant::now();
+            b.acquire(Duration::from_secs(60)).await.unwrap();
+            assert!(
+                started.elapsed() < Duration::from_millis(500),
+                "the other container waited {:?}",
+                started.elapsed()
+            );
             a.hold(Duration::from_secs(10)).await;
             let started = tokio::time::Instant::now();
             b.acquire(Duration::from_secs(60)).await.unwrap();

@@ -38,6 +38,8 @@ pub enum Take {
     Granted { tat: i64 },
     /// Refused: the TAT is `tat`, too far ahead for this ceiling. Nothing was taken.
     Full { tat: i64 },
+    /// Refused: the vendor asked every caller to pause until `until`. Nothing was taken.
+    Paused { until: i64 },
 }
 
 #[async_trait]
@@ -47,8 +49,9 @@ pub trait SharedBudgets: Send + Sync {
     /// a store may use it to pick its first attempt (it must stay correct when the hint is stale).
     async fn take(&self, key: &str, now_us: i64, cost_us: i64, ceiling_us: i64, hint: i64)
         -> Result<Take, LedgerError>;
-    /// Moves the TAT of `key` to at least `tat_us` (a vendor asked every caller to pause).
-    async fn hold_until(&self, key: &str, tat_us: i64) -> Result<(), LedgerError>;
+    /// Refuses every take of `key` until `until_us` (a vendor asked every caller to pause); a
+    /// shorter pause than one already set changes nothing.
+    async fn hold_until(&self, key: &str, until_us: i64) -> Result<(), LedgerError>;
 }
 
 /// How long a caller refused at `tat` waits before its take would fit under `ceiling_us`.
@@ -58,7 +61,10 @@ pub fn wait_for(tat: i64, now_us: i64, cost_us: i64, ceiling_us: i64) -> Duratio
 }
 
 /// The GCRA step every store applies (the in-memory one directly, DynamoDB as conditions).
-pub fn gcra_step(tat: Option<i64>, now_us: i64, cost_us: i64, ceiling_us: i64) -> Take {
+pub fn gcra_step(tat: Option<i64>, paused: Option<i64>, now_us: i64, cost_us: i64, ceiling_us: i64) -> Take {
+    if let Some(until) = paused.filter(|until| *until > now_us) {
+        return Take::Paused { until };
+    }
     let current = tat.unwrap_or(i64::MIN);
     let next = current.max(now_us).saturating_add(cost_us);
     if next.saturating_sub(now_us) <= ceiling_us {
@@ -74,10 +80,13 @@ mod tests {
 
     #[test]
     fn an_idle_budget_grants_from_now_and_a_busy_one_from_its_tat() {
-        assert_eq!(gcra_step(None, 1_000, 100, 500), Take::Granted { tat: 1_100 });
-        assert_eq!(gcra_step(Some(10), 1_000, 100, 500), Take::Granted { tat: 1_100 });
-        assert_eq!(gcra_step(Some(1_300), 1_000, 100, 500), Take::Granted { tat: 1_400 });
-        assert_eq!(gcra_step(Some(1_450), 1_000, 100, 500), Take::Full { tat: 1_450 });
+        assert_eq!(gcra_step(None, None, 1_000, 100, 500), Take::Granted { tat: 1_100 });
+        assert_eq!(gcra_step(Some(10), None, 1_000, 100, 500), Take::Granted { tat: 1_100 });
+        assert_eq!(gcra_step(Some(1_300), None, 1_000, 100, 500), Take::Granted { tat: 1_400 });
+        assert_eq!(gcra_step(Some(1_450), None, 1_000, 100, 500), Take::Full { tat: 1_450 });
+        // A vendor's pause refuses every take until it ends, then it is forgotten.
+        assert_eq!(gcra_step(Some(10), Some(5_000), 1_000, 100, 500), Take::Paused { until: 5_000 });
+        assert_eq!(gcra_step(Some(10), Some(1_000), 1_000, 100, 500), Take::Granted { tat: 1_100 });
         assert_eq!(wait_for(1_450, 1_000, 100, 500), Duration::from_micros(50));
         assert_eq!(wait_for(900, 1_000, 100, 500), Duration::ZERO);
     }

@@ -51,7 +51,7 @@ impl LocalAws {
         if !reachable {
             return Err(LocalAwsError::Unreachable(endpoint));
         }
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        let sdk = orderbridge::aws::sdk_defaults()
             .region(aws_config::Region::new("us-east-1"))
             .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "static"))
             .load()

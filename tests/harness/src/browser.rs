@@ -66,13 +66,11 @@ impl Browser {
             "goog:chromeOptions".into(),
             serde_json::json!({ "binary": chromium.display().to_string(), "args": args }),
         );
-        // Two rustls crypto providers are linked (the AWS SDK's and reqwest's): pick one for the
-        // WebDriver client; an error means one is installed already, which serves as well.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let url = format!("http://127.0.0.1:{port}");
         let mut last = None;
         for _ in 0..50 {
-            match ClientBuilder::rustls()?.capabilities(caps.clone()).connect(&url).await {
+            let http = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(http).capabilities(caps.clone()).connect(&url).await {
                 Ok(client) => {
                     let screenshots = screenshot_dir().join(test);
                     std::fs::create_dir_all(&screenshots)?;
