@@ -131,15 +131,17 @@ impl PullApp {
 
     /// Pulls every enabled connection concurrently (each has its own vendor budget).
     pub async fn run_pull(&self, deadline: Instant) -> Vec<(ConnectionId, Result<PullReport, PullError>)> {
-        crate::http::with_budget(self.budget_scope(crate::ports::CallPriority::Import), async {
-            let pulls = self
-                .channels
-                .iter()
-                .filter(|(_, c)| c.enabled)
-                .map(|(id, channel)| async move { (id.clone(), self.pull_channel(id, channel, deadline).await) });
-            futures::future::join_all(pulls).await
-        })
-        .await
+        crate::http::with_budget(self.budget_scope(crate::ports::CallPriority::Import), self.pull_enabled(deadline))
+            .await
+    }
+
+    async fn pull_enabled(&self, deadline: Instant) -> Vec<(ConnectionId, Result<PullReport, PullError>)> {
+        let pulls = self
+            .channels
+            .iter()
+            .filter(|(_, c)| c.enabled)
+            .map(|(id, channel)| async move { (id.clone(), self.pull_channel(id, channel, deadline).await) });
+        futures::future::join_all(pulls).await
     }
 
     /// Pulls one connection's orders (and its customer accounts, when it imports them) with the
@@ -293,93 +295,98 @@ impl ImportApp {
 
     /// Imports one SQS batch; acknowledges the imported orders per connection in bulk afterwards.
     pub async fn run_import_batch(&self, event: SqsEvent, deadline: Instant, request_id: &str) -> SqsBatchResponse {
-        crate::http::with_budget(self.budget_scope(crate::ports::CallPriority::Import), async {
-            // With the message each came from: a failed acknowledgement redelivers its message.
-            let acks: Mutex<Vec<(ConnectionId, Acknowledgement, String)>> = Mutex::new(Vec::new());
-            let lease = deadline.saturating_duration_since(Instant::now()) + DEADLINE_MARGIN + self.lease_slack;
-            let recorder = LogRecorder { log: self.log.as_ref(), clock: self.clock.as_ref() };
-            let mut response = process_batch(event, self.import_concurrency, |envelope: Envelope<OrderMessage>, meta| {
-                let (acks, recorder) = (&acks, &recorder);
-                async move {
-                    let enqueued_at = Some(envelope.sent_at);
-                    let message = match envelope.body {
-                        OrderMessage::ImportOrderV1(message) => message,
-                        OrderMessage::ImportCustomerV1(message) => {
-                            return self.import_customer_message(&message, lease, request_id, &meta.message_id).await;
-                        }
-                        OrderMessage::BackfillPageV1(page) => return self.backfill_page(&page).await,
-                    };
-                    let channel = self
-                        .channels
-                        .get(&message.connection)
-                        .ok_or_else(|| MessageError::UnknownConnection(message.connection.to_string()))?;
-                    if !channel.enabled {
-                        // Not imported, and not lost: the order is still unexported in the channel, so
-                        // the pull lists it again once the connection is enabled.
-                        let key = ImportKey::new(message.connection.clone(), message.order.id().clone());
-                        let action = recorder
-                            .start(
-                                &message.connection,
-                                LogGroup::Orders,
-                                "import_order",
-                                Direction::Import,
-                                key.import_id(),
-                            )
-                            .correlated(&key.correlation_id());
-                        recorder
-                            .finish(action, LogResult::Skipped, "Connection is disabled (enabled = false); not imported.")
-                            .await;
-                        metrics::record_order(&message.connection, OrderResult::Skipped);
-                        return Ok(());
-                    }
-                    let mapping = self.mappings.get(self.ledger.as_ref(), &channel.mapping_name).await?;
-                    let ctx = ImportContext {
-                        claims: self.ledger.as_ref(),
-                        bindings: self.ledger.as_ref(),
-                        markers: self.ledger.as_ref(),
-                        log: self.log.as_ref(),
-                        clock: self.clock.as_ref(),
-                        sink: self.sink.as_ref(),
-                        mapping: &mapping,
-                        owner: format!("{request_id}/{}", meta.message_id),
-                        lease,
-                        follow: channel.follows_orders.then_some(self.ledger.as_ref() as &dyn FollowedOrders),
-                        enqueued_at,
-                        buyers: Some(self.ledger.as_ref()),
-                    };
-                    let outcome = import_order(channel.source.as_ref(), &message, &ctx).await?;
-                    record_import(&message.connection, &outcome, self.clock.now());
-                    if let (Ok(mut acks), Some(ack)) =
-                        (acks.lock(), outcome.acknowledgement(message.order.id(), message.order.digest()))
-                    {
-                        acks.push((message.connection.clone(), ack, meta.message_id.clone()));
-                    }
-                    Ok::<(), MessageError>(())
-                }
-            })
-            .await;
-            let mut by_connection: BTreeMap<ConnectionId, Vec<(Acknowledgement, String)>> = BTreeMap::new();
-            for (connection, ack, message_id) in acks.into_inner().unwrap_or_default() {
-                by_connection.entry(connection).or_default().push((ack, message_id));
-            }
-            for (connection, entries) in by_connection {
-                let Some(channel) = self.channels.get(&connection) else { continue };
-                let acks: Vec<Acknowledgement> = entries.iter().map(|(a, _)| a.clone()).collect();
-                let missed = acknowledge(channel.source.as_ref(), &acks, AckRound::AfterImport, &recorder).await;
-                // The import is done (its claim complete); only the acknowledgement is redelivered.
-                for (ack, message_id) in entries.iter().filter(|(a, _)| missed.contains(a.order())) {
-                    if !response.batch_item_failures.iter().any(|f| f.item_identifier == *message_id) {
-                        tracing::info!(connection = %connection, order = %ack.order(), message = %message_id, "Message redelivered for its acknowledgement.");
-                        let mut failure = aws_lambda_events::event::sqs::BatchItemFailure::default();
-                        failure.item_identifier = message_id.clone();
-                        response.batch_item_failures.push(failure);
-                    }
-                }
-            }
-            self.sink.end_session().await;
-            response
-        })
+        crate::http::with_budget(
+            self.budget_scope(crate::ports::CallPriority::Import),
+            self.import_batch(event, deadline, request_id),
+        )
         .await
+    }
+
+    async fn import_batch(&self, event: SqsEvent, deadline: Instant, request_id: &str) -> SqsBatchResponse {
+        // With the message each came from: a failed acknowledgement redelivers its message.
+        let acks: Mutex<Vec<(ConnectionId, Acknowledgement, String)>> = Mutex::new(Vec::new());
+        let lease = deadline.saturating_duration_since(Instant::now()) + DEADLINE_MARGIN + self.lease_slack;
+        let recorder = LogRecorder { log: self.log.as_ref(), clock: self.clock.as_ref() };
+        let mut response = process_batch(event, self.import_concurrency, |envelope: Envelope<OrderMessage>, meta| {
+            let (acks, recorder) = (&acks, &recorder);
+            async move {
+                let enqueued_at = Some(envelope.sent_at);
+                let message = match envelope.body {
+                    OrderMessage::ImportOrderV1(message) => message,
+                    OrderMessage::ImportCustomerV1(message) => {
+                        return self.import_customer_message(&message, lease, request_id, &meta.message_id).await;
+                    }
+                    OrderMessage::BackfillPageV1(page) => return self.backfill_page(&page).await,
+                };
+                let channel = self
+                    .channels
+                    .get(&message.connection)
+                    .ok_or_else(|| MessageError::UnknownConnection(message.connection.to_string()))?;
+                if !channel.enabled {
+                    // Not imported, and not lost: the order is still unexported in the channel, so
+                    // the pull lists it again once the connection is enabled.
+                    let key = ImportKey::new(message.connection.clone(), message.order.id().clone());
+                    let action = recorder
+                        .start(
+                            &message.connection,
+                            LogGroup::Orders,
+                            "import_order",
+                            Direction::Import,
+                            key.import_id(),
+                        )
+                        .correlated(&key.correlation_id());
+                    recorder
+                        .finish(action, LogResult::Skipped, "Connection is disabled (enabled = false); not imported.")
+                        .await;
+                    metrics::record_order(&message.connection, OrderResult::Skipped);
+                    return Ok(());
+                }
+                let mapping = self.mappings.get(self.ledger.as_ref(), &channel.mapping_name).await?;
+                let ctx = ImportContext {
+                    claims: self.ledger.as_ref(),
+                    bindings: self.ledger.as_ref(),
+                    markers: self.ledger.as_ref(),
+                    log: self.log.as_ref(),
+                    clock: self.clock.as_ref(),
+                    sink: self.sink.as_ref(),
+                    mapping: &mapping,
+                    owner: format!("{request_id}/{}", meta.message_id),
+                    lease,
+                    follow: channel.follows_orders.then_some(self.ledger.as_ref() as &dyn FollowedOrders),
+                    enqueued_at,
+                    buyers: Some(self.ledger.as_ref()),
+                };
+                let outcome = import_order(channel.source.as_ref(), &message, &ctx).await?;
+                record_import(&message.connection, &outcome, self.clock.now());
+                if let (Ok(mut acks), Some(ack)) =
+                    (acks.lock(), outcome.acknowledgement(message.order.id(), message.order.digest()))
+                {
+                    acks.push((message.connection.clone(), ack, meta.message_id.clone()));
+                }
+                Ok::<(), MessageError>(())
+            }
+        })
+        .await;
+        let mut by_connection: BTreeMap<ConnectionId, Vec<(Acknowledgement, String)>> = BTreeMap::new();
+        for (connection, ack, message_id) in acks.into_inner().unwrap_or_default() {
+            by_connection.entry(connection).or_default().push((ack, message_id));
+        }
+        for (connection, entries) in by_connection {
+            let Some(channel) = self.channels.get(&connection) else { continue };
+            let acks: Vec<Acknowledgement> = entries.iter().map(|(a, _)| a.clone()).collect();
+            let missed = acknowledge(channel.source.as_ref(), &acks, AckRound::AfterImport, &recorder).await;
+            // The import is done (its claim complete); only the acknowledgement is redelivered.
+            for (ack, message_id) in entries.iter().filter(|(a, _)| missed.contains(a.order())) {
+                if !response.batch_item_failures.iter().any(|f| f.item_identifier == *message_id) {
+                    tracing::info!(connection = %connection, order = %ack.order(), message = %message_id, "Message redelivered for its acknowledgement.");
+                    let mut failure = aws_lambda_events::event::sqs::BatchItemFailure::default();
+                    failure.item_identifier = message_id.clone();
+                    response.batch_item_failures.push(failure);
+                }
+            }
+        }
+        self.sink.end_session().await;
+        response
     }
 }
 

@@ -248,78 +248,83 @@ impl StatusApp {
 
     /// Handles one SQS batch of the shipments queue.
     pub async fn run_batch(&self, event: SqsEvent, deadline: Instant, request_id: &str) -> SqsBatchResponse {
-        crate::http::with_budget(self.budget_scope(crate::ports::CallPriority::Push), async {
-            let lease =
-                deadline.saturating_duration_since(Instant::now()) + super::orders::DEADLINE_MARGIN + self.lease_slack;
-            let erp = crate::flows::StatesReadOnce::new(self.erp.as_ref());
-            let response = process_batch(event, self.concurrency, |envelope: Envelope<ShipmentMessage>, meta| {
-                let ctx = PushContext {
-                    ports: ShipmentPorts { erp: &erp, ..self.ports() },
-                    owner: format!("{request_id}/{}", meta.message_id),
-                    lease,
-                    fan_out: Some(self.queue.as_ref()),
-                };
-                async move {
-                    let message = upgrade(envelope.body)?;
-                    let priority = message_priority(&message);
-                    let outcomes =
-                        crate::http::with_priority(priority, handle_shipment_message(&message, &ctx)).await?;
-                    for outcome in &outcomes {
-                        if let PushOutcome::Pushed { connection, .. } = outcome {
-                            crate::metrics::record_shipments_pushed(connection, 1);
-                        }
-                    }
-                    info!(message_id = %meta.message_id, outcomes = ?outcomes, "Shipment message handled.");
-                    Ok::<(), PushError>(())
-                }
-            })
-            .await;
-            self.erp.end_session().await;
-            response
-        })
+        crate::http::with_budget(
+            self.budget_scope(crate::ports::CallPriority::Push),
+            self.shipments_batch(event, deadline, request_id),
+        )
         .await
+    }
+
+    async fn shipments_batch(&self, event: SqsEvent, deadline: Instant, request_id: &str) -> SqsBatchResponse {
+        let lease =
+            deadline.saturating_duration_since(Instant::now()) + super::orders::DEADLINE_MARGIN + self.lease_slack;
+        let erp = crate::flows::StatesReadOnce::new(self.erp.as_ref());
+        let response = process_batch(event, self.concurrency, |envelope: Envelope<ShipmentMessage>, meta| {
+            let ctx = PushContext {
+                ports: ShipmentPorts { erp: &erp, ..self.ports() },
+                owner: format!("{request_id}/{}", meta.message_id),
+                lease,
+                fan_out: Some(self.queue.as_ref()),
+            };
+            async move {
+                let message = upgrade(envelope.body)?;
+                let priority = message_priority(&message);
+                let outcomes = crate::http::with_priority(priority, handle_shipment_message(&message, &ctx)).await?;
+                for outcome in &outcomes {
+                    if let PushOutcome::Pushed { connection, .. } = outcome {
+                        crate::metrics::record_shipments_pushed(connection, 1);
+                    }
+                }
+                info!(message_id = %meta.message_id, outcomes = ?outcomes, "Shipment message handled.");
+                Ok::<(), PushError>(())
+            }
+        })
+        .await;
+        self.erp.end_session().await;
+        response
     }
 
     /// The scheduled catch-up poll.
     pub async fn run_catch_up(&self) -> PollSummary {
-        crate::http::with_budget(self.budget_scope(crate::ports::CallPriority::Background), async {
-            let ctx = PollContext {
-                ports: self.ports(),
-                queue: self.queue.as_ref(),
-                overlap: self.poll_overlap,
-                first_window: self.poll_first_window,
-            };
-            let results = catch_up(&ctx).await;
-            let stock = match self.stock_ports() {
-                Some(ports) => crate::flows::poll_stock(&ports).await,
-                None => Vec::new(),
-            };
-            self.erp.end_session().await;
-            let stock = stock
-                .into_iter()
-                .map(|(connection, result)| match result {
-                    Ok(report) => StockPoll { connection: connection.to_string(), report: Some(report), error: None },
-                    Err(e) => {
-                        let text = ErrorChain(&e).to_string();
-                        error!(connection = %connection, error = %text, "Stock poll failed.");
-                        StockPoll { connection: connection.to_string(), report: None, error: Some(text) }
-                    }
-                })
-                .collect();
-            let sources = results
-                .into_iter()
-                .map(|(source, result): (ConnectionId, Result<PollReport, PollError>)| match result {
-                    Ok(report) => SourcePoll { source: source.to_string(), report: Some(report), error: None },
-                    Err(e) => {
-                        let text = ErrorChain(&e).to_string();
-                        error!(source = %source, error = %text, "Shipment catch-up poll failed.");
-                        SourcePoll { source: source.to_string(), report: None, error: Some(text) }
-                    }
-                })
-                .collect();
-            PollSummary { sources, stock }
-        })
-        .await
+        crate::http::with_budget(self.budget_scope(crate::ports::CallPriority::Background), self.catch_up_poll()).await
+    }
+
+    async fn catch_up_poll(&self) -> PollSummary {
+        let ctx = PollContext {
+            ports: self.ports(),
+            queue: self.queue.as_ref(),
+            overlap: self.poll_overlap,
+            first_window: self.poll_first_window,
+        };
+        let results = catch_up(&ctx).await;
+        let stock = match self.stock_ports() {
+            Some(ports) => crate::flows::poll_stock(&ports).await,
+            None => Vec::new(),
+        };
+        self.erp.end_session().await;
+        let stock = stock
+            .into_iter()
+            .map(|(connection, result)| match result {
+                Ok(report) => StockPoll { connection: connection.to_string(), report: Some(report), error: None },
+                Err(e) => {
+                    let text = ErrorChain(&e).to_string();
+                    error!(connection = %connection, error = %text, "Stock poll failed.");
+                    StockPoll { connection: connection.to_string(), report: None, error: Some(text) }
+                }
+            })
+            .collect();
+        let sources = results
+            .into_iter()
+            .map(|(source, result): (ConnectionId, Result<PollReport, PollError>)| match result {
+                Ok(report) => SourcePoll { source: source.to_string(), report: Some(report), error: None },
+                Err(e) => {
+                    let text = ErrorChain(&e).to_string();
+                    error!(source = %source, error = %text, "Shipment catch-up poll failed.");
+                    SourcePoll { source: source.to_string(), report: None, error: Some(text) }
+                }
+            })
+            .collect();
+        PollSummary { sources, stock }
     }
 }
 
@@ -359,51 +364,53 @@ impl StatusApp {
     /// The follow-ups schedule: each connection's charges pass, then its personal-data purge.
     /// A failure of one is reported and does not stop the others.
     pub async fn run_followups(&self, deadline: Instant) -> FollowupSummary {
-        crate::http::with_budget(self.budget_scope(crate::ports::CallPriority::Background), async {
-            let ctx = FollowupContext {
-                followed: self.ledger.as_ref(),
-                cursors: self.ledger.as_ref(),
-                claims: self.ledger.as_ref(),
-                log: self.log.as_ref(),
-                clock: self.clock.as_ref(),
-                erp: self.erp_charges.as_ref(),
-                imports: self.imports.as_deref(),
-                deadline,
+        crate::http::with_budget(self.budget_scope(crate::ports::CallPriority::Background), self.followups(deadline))
+            .await
+    }
+
+    async fn followups(&self, deadline: Instant) -> FollowupSummary {
+        let ctx = FollowupContext {
+            followed: self.ledger.as_ref(),
+            cursors: self.ledger.as_ref(),
+            claims: self.ledger.as_ref(),
+            log: self.log.as_ref(),
+            clock: self.clock.as_ref(),
+            erp: self.erp_charges.as_ref(),
+            imports: self.imports.as_deref(),
+            deadline,
+        };
+        let mut summary = FollowupSummary::default();
+        for entry in self.followups.iter().filter(|e| e.enabled) {
+            let mut done = ConnectionFollowups {
+                connection: entry.connection.to_string(),
+                charges: None,
+                purge: None,
+                errors: vec![],
             };
-            let mut summary = FollowupSummary::default();
-            for entry in self.followups.iter().filter(|e| e.enabled) {
-                let mut done = ConnectionFollowups {
-                    connection: entry.connection.to_string(),
-                    charges: None,
-                    purge: None,
-                    errors: vec![],
-                };
-                if let Some((source, sync)) = &entry.charges {
-                    match poll_charges(&entry.connection, source.as_ref(), sync, &ctx).await {
-                        Ok(report) => done.charges = Some(report),
-                        Err(e) => {
-                            let text = ErrorChain(&e).to_string();
-                            error!(connection = %entry.connection, error = %text, "Charges pass failed.");
-                            done.errors.push(format!("charges: {text}"));
-                        }
+            if let Some((source, sync)) = &entry.charges {
+                match poll_charges(&entry.connection, source.as_ref(), sync, &ctx).await {
+                    Ok(report) => done.charges = Some(report),
+                    Err(e) => {
+                        let text = ErrorChain(&e).to_string();
+                        error!(connection = %entry.connection, error = %text, "Charges pass failed.");
+                        done.errors.push(format!("charges: {text}"));
                     }
                 }
-                if let Some(days) = entry.retention.days() {
-                    match purge_personal_data(&entry.connection, days, &ctx).await {
-                        Ok(report) => done.purge = Some(report),
-                        Err(e) => {
-                            let text = ErrorChain(&e).to_string();
-                            error!(connection = %entry.connection, error = %text, "Personal-data purge failed.");
-                            done.errors.push(format!("purge: {text}"));
-                        }
-                    }
-                }
-                summary.connections.push(done);
             }
-            self.erp.end_session().await;
-            summary
-        })
-        .await
+            if let Some(days) = entry.retention.days() {
+                match purge_personal_data(&entry.connection, days, &ctx).await {
+                    Ok(report) => done.purge = Some(report),
+                    Err(e) => {
+                        let text = ErrorChain(&e).to_string();
+                        error!(connection = %entry.connection, error = %text, "Personal-data purge failed.");
+                        done.errors.push(format!("purge: {text}"));
+                    }
+                }
+            }
+            summary.connections.push(done);
+        }
+        self.erp.end_session().await;
+        summary
     }
 }
 

@@ -151,10 +151,6 @@ impl SharedDraw {
         }
     }
 
-    pub fn key(&self) -> &str {
-        &self.key
-    }
-
     /// Takes one call from the shared budget of the current scope (none: returns at once).
     /// `Err(wait)`: the budget would not have room within `may_wait`; nothing was taken.
     pub async fn acquire(&self, may_wait: Duration) -> Result<(), Duration> {

@@ -71,11 +71,6 @@ impl RateLimiter {
         }
     }
 
-    /// The account's shared budget key.
-    pub fn key(&self) -> &str {
-        self.shared.key()
-    }
-
     /// Makes every caller wait `wait` from now (a vendor said the window is spent).
     pub fn pause_for(&self, wait: Duration) {
         let until = Instant::now() + wait;
