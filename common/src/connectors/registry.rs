@@ -13,8 +13,8 @@ use crate::mapping::SalesOrderDraft;
 use crate::model::{ChannelOrderId, ChargeSync, ConnectionId, ErpOrderSync, StationExport, StockSync};
 use crate::ports::{
     ChargeSource, CustomerSource, ErpCharges, ErpCustomerWrites, ErpOrders, ErpShipments, ErpStock, InboundEvent,
-    OrderPublisher, OrderSink, OrderSource, OutboundShipments, Probe, SharedTokens, ShippingStation, ShippingTool,
-    StatusPublisher, StockPublisher, WebhookVerifier,
+    OrderHooks, OrderPublisher, OrderSink, OrderSource, OutboundShipments, Probe, SharedTokens, ShippingStation,
+    ShippingTool, StatusPublisher, StockPublisher, WebhookVerifier,
 };
 use crate::webhooks::StandardWebhooksVerifier;
 
@@ -52,6 +52,8 @@ pub struct ChannelParts {
     pub customers: Option<Arc<dyn CustomerSource>>,
     /// Test connection: one cheap authenticated call.
     pub probe: Arc<dyn Probe>,
+    /// For a channel whose order webhooks are configured: their subscriptions.
+    pub hooks: Option<Arc<dyn OrderHooks>>,
 }
 
 impl ChannelParts {
@@ -80,6 +82,7 @@ impl ChannelParts {
             stock: None,
             customers: None,
             probe: client,
+            hooks: None,
         }
     }
 
@@ -100,6 +103,7 @@ impl ChannelParts {
             charges: None,
             stock: None,
             customers: None,
+            hooks: None,
         }
     }
 
@@ -131,6 +135,7 @@ impl ChannelParts {
             charges: None,
             stock,
             customers,
+            hooks: None,
         }
     }
 }
@@ -144,7 +149,13 @@ pub struct ChannelKind {
     /// the connections file is parsed, in every function, so it must cost no connection setup).
     pub check: fn(&toml::Table) -> Result<(), SetupError>,
     pub build: ChannelBuilder,
+    /// The verifier of the channel's order webhooks (None: it has none, or they are not
+    /// configured on this connection). Cheap: no client is built.
+    pub order_webhook: Option<OrderWebhookBuilder>,
 }
+
+/// Builds a channel connection's order-webhook verifier from its settings.
+pub type OrderWebhookBuilder = fn(&ConnectionId, &toml::Table) -> Result<Option<Arc<dyn WebhookVerifier>>, SetupError>;
 
 /// A registered vendor.
 pub struct Vendor {
@@ -302,8 +313,38 @@ fn log_name(vendor: &'static str) -> ConnectionId {
 pub const SHIPSTATION_ROUTE: &str = "/webhooks/shipstation";
 pub const ACUMATICA_ROUTE: &str = "/webhooks/acumatica";
 pub const GENERIC_ROUTE: &str = "/webhooks/generic";
+/// Followed by the channel connection's id: `/webhooks/orders/bc-main`.
+pub const ORDER_ROUTE_PREFIX: &str = "/webhooks/orders/";
 
-/// The webhook routes whose secrets are configured; the others answer 404.
+/// The route a channel connection's order webhooks are delivered to.
+pub fn order_route(connection: &ConnectionId) -> String {
+    format!("{ORDER_ROUTE_PREFIX}{connection}")
+}
+
+/// Registers (or repairs) a channel connection's order webhooks so they deliver to its route
+/// under `api_base` (the shipment-webhook API's URL, e.g.
+/// `https://abc.execute-api.us-east-1.amazonaws.com`). Returns each subscription and what was done.
+pub async fn register_order_hooks(
+    connections: &Connections,
+    connection: &str,
+    api_base: &str,
+) -> Result<Vec<crate::ports::HookChange>, Box<dyn std::error::Error + Send + Sync>> {
+    let Some(channel) = connections.connections.iter().find(|c| c.id.as_str() == connection) else {
+        let known: Vec<&str> = connections.connections.iter().map(|c| c.id.as_str()).collect();
+        return Err(
+            format!("connection {connection:?} is not in the connections file (it has: {})", known.join(", ")).into()
+        );
+    };
+    let hooks = self::channel(channel)?.hooks.ok_or_else(|| {
+        format!("connection {connection}: its kind has no order webhooks, or its settings set no webhook_secret")
+    })?;
+    let destination = format!("{}{}", api_base.trim_end_matches('/'), order_route(&channel.id));
+    Ok(hooks.register(&destination).await?)
+}
+
+/// The webhook routes whose secrets are configured; the others answer 404. A channel
+/// connection whose settings cannot be read gets no route (the cold start's check of the
+/// connections file names the field).
 pub fn webhook_routes(connections: &Connections) -> Vec<(String, Arc<dyn WebhookVerifier>)> {
     let hooks = &connections.webhooks;
     let mut routes: Vec<(String, Arc<dyn WebhookVerifier>)> = Vec::new();
@@ -318,6 +359,15 @@ pub fn webhook_routes(connections: &Connections) -> Vec<(String, Arc<dyn Webhook
     }
     if !hooks.generic_secrets.is_empty() {
         routes.push((GENERIC_ROUTE.into(), Arc::new(StandardWebhooksVerifier::new("generic", &hooks.generic_secrets))));
+    }
+    for connection in &connections.connections {
+        let Some(build) = vendor(&connection.kind).and_then(|v| v.channel.as_ref()).and_then(|c| c.order_webhook)
+        else {
+            continue;
+        };
+        if let Ok(Some(verifier)) = build(&connection.id, &connection.settings) {
+            routes.push((order_route(&connection.id), verifier));
+        }
     }
     routes
 }

@@ -186,7 +186,7 @@ pub async fn backfill_step(
         }
         marked.push(key.ledger_key());
         let envelope = Envelope::correlated(
-            OrderMessage::ImportOrderV1(ImportOrder { connection: connection.clone(), order }),
+            OrderMessage::ImportOrderV1(ImportOrder { connection: connection.clone(), order, announced: false }),
             ctx.clock.now(),
             key.correlation_id(),
         );

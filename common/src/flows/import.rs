@@ -11,9 +11,9 @@ use crate::error::{Classify, ErrorChain, ErrorClass};
 use crate::mapping::{build_draft, Mapping, OrderMappingError, SalesOrderDraft};
 use crate::model::{ConnectionId, ErpCustomerId, ErpOrderRef, ImportKey, Order};
 use crate::ports::{
-    Acknowledgement, Binding, BindingOrigin, Bindings, ClaimKey, ClaimLease, ClaimOutcome, Claims, Clock,
-    ConnectorError, ConnectorLog, CustomerBindings, Direction, FollowedOrder, FollowedOrders, LedgerError, ListedOrder,
-    LogGroup, LogResult, Markers, OrderSink, OrderSource,
+    Acknowledgement, AnnouncedOrder, Binding, BindingOrigin, Bindings, ClaimKey, ClaimLease, ClaimOutcome, Claims,
+    Clock, ConnectorError, ConnectorLog, CustomerBindings, Direction, FollowedOrder, FollowedOrders, LedgerError,
+    ListedOrder, LogGroup, LogResult, Markers, OrderSink, OrderSource,
 };
 
 /// What the import needs besides the channel.
@@ -62,6 +62,9 @@ pub enum ImportOutcome {
     Failed(String),
     /// An operator skipped the order (resolved it without importing); the note says why.
     Skipped(String),
+    /// A webhook announced the order, but it does not wait for import (an incomplete checkout,
+    /// or moved on since): nothing done, its status as the channel names it.
+    NotWaiting(String),
 }
 
 impl ImportOutcome {
@@ -89,7 +92,7 @@ impl ImportOutcome {
                 digest,
                 remark: Some(reason.clone()),
             }),
-            Self::Published(_) | Self::Skipped(_) => None,
+            Self::Published(_) | Self::Skipped(_) | Self::NotWaiting(_) => None,
             Self::Failed(reason) => Some(Acknowledgement::Failed { order: order.clone(), reason: reason.clone() }),
         }
     }
@@ -139,6 +142,34 @@ pub async fn import_order(
         .start(&key.connection, LogGroup::Orders, "import_order", Direction::Import, key.import_id())
         .correlated(&key.correlation_id())
         .queued(ctx.enqueued_at);
+
+    // An order a webhook announced is read first (one call), and imported only if the pull would
+    // have listed it; then it goes on as a whole order. An order that cannot be mapped goes on as
+    // the reference, so the claimed import records that failure as it would for a pulled one.
+    let read;
+    let message = if message.announced {
+        match source.fetch_announced(&key.order).await {
+            Ok(AnnouncedOrder::Waiting(order)) => {
+                read = ImportOrder { order: ListedOrder::Whole(Box::new(order)), announced: false, ..message.clone() };
+                &read
+            }
+            Ok(AnnouncedOrder::NotWaiting { status }) => {
+                let note = format!(
+                    "Announced by the channel's webhook, but not waiting for import (status {status}); left alone."
+                );
+                recorder.finish(action, LogResult::Skipped, note).await;
+                return Ok(ImportOutcome::NotWaiting(status));
+            }
+            Err(ConnectorError::Unmappable { .. }) => message,
+            Err(source) => {
+                let error = ImportError::Vendor { key: key_text.clone(), source };
+                recorder.finish(action, LogResult::Retry, format!("Will retry: {}", ErrorChain(&error))).await;
+                return Err(error);
+            }
+        }
+    } else {
+        message
+    };
 
     let lease = match ctx.claims.claim(&ClaimKey::import(&key), &ctx.owner, ctx.lease).await.map_err(ledger_err)? {
         ClaimOutcome::Acquired(lease) => lease,

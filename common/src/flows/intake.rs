@@ -7,10 +7,13 @@ use std::time::Duration;
 use sha2::Digest;
 use tracing::{error, info, warn};
 
-use super::{LogRecorder, ShipmentMessage};
+use super::{ImportOrder, LogRecorder, OrderMessage, ShipmentMessage};
 use crate::error::ErrorChain;
-use crate::model::ConnectionId;
-use crate::ports::{Clock, ConnectorLog, Direction, Envelope, LogGroup, LogResult, Markers, Queue, WebhookEvent};
+use crate::model::{ConnectionId, ImportKey};
+use crate::ports::{
+    Clock, ConnectorLog, Direction, Envelope, InboundEvent, ListedOrder, LogGroup, LogResult, Markers, OutgoingMessage,
+    Queue, WebhookEvent,
+};
 
 /// Ledger scope of delivery dedupe keys.
 pub const WEBHOOK_SCOPE: &str = "webhook";
@@ -18,7 +21,11 @@ pub const WEBHOOK_SCOPE: &str = "webhook";
 /// What intake needs.
 pub struct IntakeContext<'a> {
     pub markers: &'a dyn Markers,
+    /// The shipments queue: every event but an announced order.
     pub queue: &'a dyn Queue,
+    /// The orders queue, where an announced order goes for import (None: this deployment takes
+    /// no order webhooks, and such a delivery is answered 503 until it does).
+    pub orders: Option<&'a dyn Queue>,
     pub log: &'a dyn ConnectorLog,
     pub clock: &'a dyn Clock,
     /// How long a delivery id is remembered (vendors retry for up to 48 h).
@@ -39,13 +46,19 @@ pub enum IntakeOutcome {
 pub async fn intake(source: &ConnectionId, events: &[WebhookEvent], ctx: &IntakeContext<'_>) -> IntakeOutcome {
     let recorder = LogRecorder { log: ctx.log, clock: ctx.clock };
     for event in events {
-        let envelope = Envelope::new(ShipmentMessage::WebhookEventV2(event.clone()), ctx.clock.now());
+        let message = match Message::of(event, ctx) {
+            Ok(message) => message,
+            Err(reason) => {
+                error!(source = %source, key = %event.dedupe_key, error = %reason, "Webhook not enqueued; the sender will retry.");
+                return IntakeOutcome::NotEnqueued(reason);
+            }
+        };
         let action = recorder
             .start(source, LogGroup::Webhooks, "intake", Direction::Internal, marker_key(&event.dedupe_key))
-            .correlated(&envelope.correlation_id);
-        match enqueue_once(event, &envelope, ctx).await {
+            .correlated(&message.correlation_id);
+        match enqueue_once(event, &message, ctx).await {
             Ok(true) => {
-                info!(source = %source, key = %event.dedupe_key, event = event.event.name(), correlation_id = %envelope.correlation_id, "Webhook accepted.");
+                info!(source = %source, key = %event.dedupe_key, event = event.event.name(), correlation_id = %message.correlation_id, "Webhook accepted.");
                 recorder.finish(action, LogResult::Success, format!("{} enqueued.", event.event.name())).await;
             }
             Ok(false) => {
@@ -61,6 +74,37 @@ pub async fn intake(source: &ConnectionId, events: &[WebhookEvent], ctx: &Intake
     }
     // Every event was enqueued or was a duplicate: the delivery is safe either way.
     IntakeOutcome::Enqueued
+}
+
+/// An event as the queue message it travels in.
+struct Message<'a> {
+    queue: &'a dyn Queue,
+    outgoing: OutgoingMessage,
+    correlation_id: String,
+}
+
+impl<'a> Message<'a> {
+    /// An announced order goes to the orders queue as an import by reference (order-import reads
+    /// it and checks that it still waits for import), correlated like every message of that
+    /// order; everything else goes to the shipments queue for status-push.
+    fn of(event: &WebhookEvent, ctx: &IntakeContext<'a>) -> Result<Self, String> {
+        let now = ctx.clock.now();
+        let text = |e: serde_json::Error| ErrorChain(&e).to_string();
+        if let InboundEvent::OrderAnnounced { connection, order } = &event.event {
+            let queue = ctx.orders.ok_or_else(|| "no orders queue is configured for order webhooks".to_owned())?;
+            let correlation_id = ImportKey::new(connection.clone(), order.clone()).correlation_id();
+            let body = OrderMessage::ImportOrderV1(ImportOrder {
+                connection: connection.clone(),
+                order: ListedOrder::Reference { id: order.clone(), display_number: order.raw().to_owned() },
+                announced: true,
+            });
+            let envelope = Envelope::correlated(body, now, correlation_id.clone());
+            return Ok(Self { queue, outgoing: envelope.to_outgoing("0").map_err(text)?, correlation_id });
+        }
+        let envelope = Envelope::new(ShipmentMessage::WebhookEventV2(event.clone()), now);
+        let outgoing = envelope.to_outgoing("0").map_err(text)?;
+        Ok(Self { queue: ctx.queue, outgoing, correlation_id: envelope.correlation_id })
+    }
 }
 
 /// Longest delivery key stored as it is; a longer one (a sender's long URL) is stored as its
@@ -82,17 +126,12 @@ pub fn marker_key(dedupe_key: &str) -> String {
 /// is answered "duplicate". In this order every failure leaves the key unremembered, so the
 /// retry enqueues again; the cost is a rare second message for one delivery (two copies in
 /// flight at once, or a death after the send), which the consumers' claims absorb.
-async fn enqueue_once(
-    event: &WebhookEvent,
-    envelope: &Envelope<ShipmentMessage>,
-    ctx: &IntakeContext<'_>,
-) -> Result<bool, String> {
+async fn enqueue_once(event: &WebhookEvent, message: &Message<'_>, ctx: &IntakeContext<'_>) -> Result<bool, String> {
     let key = marker_key(&event.dedupe_key);
     if ctx.markers.seen(WEBHOOK_SCOPE, &key).await.map_err(|e| ErrorChain(&e).to_string())? {
         return Ok(false);
     }
-    let message = envelope.to_outgoing("0").map_err(|e| ErrorChain(&e).to_string())?;
-    let report = ctx.queue.send(vec![message]).await.map_err(|e| ErrorChain(&e).to_string())?;
+    let report = message.queue.send(vec![message.outgoing.clone()]).await.map_err(|e| ErrorChain(&e).to_string())?;
     if !report.failed.is_empty() {
         return Err(format!("{:?}", report.failed));
     }
@@ -117,7 +156,7 @@ mod tests {
         log: &'a MemoryLog,
         clock: &'a ManualClock,
     ) -> IntakeContext<'a> {
-        IntakeContext { markers, queue, log, clock, dedupe_ttl: Duration::from_secs(3600) }
+        IntakeContext { markers, queue, orders: None, log, clock, dedupe_ttl: Duration::from_secs(3600) }
     }
 
     fn shipment_event(dedupe_key: &str) -> WebhookEvent {

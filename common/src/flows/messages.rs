@@ -25,6 +25,10 @@ pub struct ImportOrder {
     pub connection: ConnectionId,
     /// The order as the listing returned it: whole (a snapshot) or a reference to fetch.
     pub order: ListedOrder,
+    /// The channel's webhook announced it (a reference): imported only if the read finds it
+    /// still waiting for import, as the pull would have listed it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub announced: bool,
 }
 
 /// Messages on the shipments queue, tagged with kind and version.

@@ -217,7 +217,11 @@ pub async fn pull_connection(source: &dyn OrderSource, ctx: &PullContext<'_>) ->
             // The order's correlation id is minted here, where the order is first seen, and
             // derived from its key, so a later pull of the same order carries the same one.
             let envelope = Envelope::correlated(
-                OrderMessage::ImportOrderV1(ImportOrder { connection: connection.clone(), order: listed }),
+                OrderMessage::ImportOrderV1(ImportOrder {
+                    connection: connection.clone(),
+                    order: listed,
+                    announced: false,
+                }),
                 ctx.clock.now(),
                 key.correlation_id(),
             );

@@ -405,6 +405,15 @@ async fn handle_webhook_event(event: &WebhookEvent, ctx: &PushContext<'_>) -> Re
         InboundEvent::StatusChanged { erp_order } => {
             outcomes.extend(super::erp_order_changed(erp_order, None, ctx).await?)
         }
+        // Intake puts announced orders on the orders queue, and status-push's handler takes
+        // delivery reports before this: neither is a shipment or status to push.
+        InboundEvent::OrderAnnounced { .. } | InboundEvent::HookTrouble { .. } => {
+            return Err(PushError::Unprocessable(format!(
+                "event {}: a {} event is not handled by the shipments flow",
+                event.dedupe_key,
+                event.event.name()
+            )))
+        }
         InboundEvent::StockChanged { items } => {
             let Some(stock) = &ctx.stock else {
                 info!(key = %event.dedupe_key, items = items.len(), "Stock changed in the ERP, but no storefront takes stock; nothing to do.");

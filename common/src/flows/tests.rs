@@ -291,7 +291,11 @@ impl World {
 }
 
 fn message(id: i64) -> ImportOrder {
-    ImportOrder { connection: ConnectionId::parse("sc-main").unwrap(), order: ListedOrder::Whole(Box::new(order(id))) }
+    ImportOrder {
+        connection: ConnectionId::parse("sc-main").unwrap(),
+        order: ListedOrder::Whole(Box::new(order(id))),
+        announced: false,
+    }
 }
 
 #[tokio::test]
@@ -649,6 +653,7 @@ fn referenced(id: i64) -> ImportOrder {
     ImportOrder {
         connection: ConnectionId::parse("sc-main").unwrap(),
         order: ListedOrder::Reference { id: order(id).channel_order_id, display_number: id.to_string() },
+        announced: false,
     }
 }
 

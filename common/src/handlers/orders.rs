@@ -401,7 +401,8 @@ fn record_import(connection: &ConnectionId, outcome: &ImportOutcome, now: chrono
         ImportOutcome::AlreadyImported(_)
         | ImportOutcome::Published(_)
         | ImportOutcome::NotRevised(..)
-        | ImportOutcome::Skipped(_) => OrderResult::Skipped,
+        | ImportOutcome::Skipped(_)
+        | ImportOutcome::NotWaiting(_) => OrderResult::Skipped,
     };
     metrics::record_order(connection, result);
     if let ImportOutcome::Created { placed_at, .. } = outcome {
@@ -597,6 +598,7 @@ mod tests {
         let message = OrderMessage::ImportOrderV1(ImportOrder {
             connection: connection.clone(),
             order: ListedOrder::Whole(Box::new(order)),
+            announced: false,
         });
         let mut record = SqsMessage::default();
         record.message_id = Some("m1".into());

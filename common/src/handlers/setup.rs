@@ -273,8 +273,12 @@ impl App for StatusApp {
         let mut storefronts = Vec::new();
         let mut followups = Vec::new();
         let mut stock_targets = Vec::new();
+        let mut hooked = Vec::new();
         for connection in &connections.connections {
             let parts = registry::channel(connection).map_err(connection_error(connection.id.as_str()))?;
+            if let Some(hooks) = parts.hooks.clone().filter(|_| connection.enabled) {
+                hooked.push(crate::flows::HookedChannel { connection: connection.id.clone(), hooks });
+            }
             let follows_orders = parts.charges.is_some() || connection.retention().days().is_some();
             if follows_orders {
                 followups.push(FollowupEntry {
@@ -339,6 +343,7 @@ impl App for StatusApp {
             poll_first_window: settings.poll_first_window,
             lease_slack: DEFAULT_LEASE_SLACK,
             budgets: Some(common.budgets),
+            hooked,
         })
     }
 }
@@ -348,6 +353,9 @@ impl App for StatusApp {
 pub struct WebhookSettingsEnv {
     pub common: CommonSettings,
     pub shipments_queue: QueueUrl,
+    /// Where channels' order webhooks put the orders they announce (optional: without it such
+    /// a delivery is answered 503, and the scheduled pull still imports the order).
+    pub orders_queue: Option<QueueUrl>,
 }
 
 impl LoadSettings for WebhookSettingsEnv {
@@ -355,6 +363,10 @@ impl LoadSettings for WebhookSettingsEnv {
         Ok(Self {
             common: CommonSettings::load(env)?,
             shipments_queue: env.queue_url("ORDERBRIDGE_SHIPMENTS_QUEUE_URL")?,
+            orders_queue: match env.optional("ORDERBRIDGE_ORDERS_QUEUE_URL") {
+                Some(_) => Some(env.queue_url("ORDERBRIDGE_ORDERS_QUEUE_URL")?),
+                None => None,
+            },
         })
     }
 }
@@ -373,6 +385,7 @@ impl App for WebhookApp {
             ledger: common.ledger,
             log: common.log,
             queue: Common::queue(sdk, &settings.shipments_queue),
+            orders: settings.orders_queue.as_ref().map(|url| Common::queue(sdk, url) as Arc<dyn crate::ports::Queue>),
             clock: common.clock,
             routes: registry::webhook_routes(connections),
             dedupe_ttl: Duration::from_secs(connections.webhooks.dedupe_hours.unwrap_or(72) * 3600),

@@ -7,22 +7,22 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use super::MappingCache;
 use crate::aws::process_batch;
 use crate::connectors::registry;
 use crate::error::ErrorChain;
 use crate::flows::{
-    catch_up, handle_shipment_message, poll_charges, purge_personal_data, ChargesReport, FollowupContext, PollContext,
-    PollError, PollReport, PublishTarget, PublishTargets, PurgeReport, PushContext, PushError, PushOutcome, PushTarget,
-    PushTargets, ShipmentMessage, ShipmentPorts,
+    catch_up, handle_shipment_message, poll_charges, purge_personal_data, ChargesReport, FollowupContext, LogRecorder,
+    PollContext, PollError, PollReport, PublishTarget, PublishTargets, PurgeReport, PushContext, PushError,
+    PushOutcome, PushTarget, PushTargets, ShipmentMessage, ShipmentPorts,
 };
 use crate::model::{ChannelOrderId, ConnectionId};
 use crate::model::{ChargeSync, ErpOrderSync, Retention};
 use crate::ports::{
-    Backlog, ChargeSource, Clock, ConnectorLog, Envelope, ErpCharges, ErpOrders, ErpShipments, Ledger, OrderPublisher,
-    Queue, SharedBudgets, ShippingTool, StatusPublisher, WebhookEvent,
+    Backlog, ChargeSource, Clock, ConnectorLog, Envelope, ErpCharges, ErpOrders, ErpShipments, InboundEvent, Ledger,
+    OrderPublisher, Queue, SharedBudgets, ShippingTool, StatusPublisher, WebhookEvent,
 };
 
 /// One channel connection's publisher.
@@ -82,6 +82,8 @@ pub struct StatusApp {
     pub erp_stock: Arc<dyn crate::ports::ErpStock>,
     /// Storefronts the ERP's stock is written to, in the connections file's order.
     pub stock_targets: Vec<crate::flows::StockTarget>,
+    /// Enabled channel connections whose order webhooks are configured.
+    pub hooked: Vec<crate::flows::HookedChannel>,
 }
 
 /// A channel connection's follow-ups.
@@ -165,6 +167,9 @@ pub struct PollSummary {
     /// Stock written to each storefront that takes the ERP's stock.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub stock: Vec<StockPoll>,
+    /// Order webhooks checked (and re-enabled where the channel had disabled them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<crate::flows::HookCheck>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -194,6 +199,11 @@ impl PollSummary {
             .filter_map(|s| s.error.as_ref().map(|e| format!("{}: {e}", s.source)))
             .chain(
                 self.stock.iter().filter_map(|s| s.error.as_ref().map(|e| format!("stock of {}: {e}", s.connection))),
+            )
+            .chain(
+                self.hooks
+                    .iter()
+                    .filter_map(|h| h.error.as_ref().map(|e| format!("webhooks of {}: {e}", h.connection))),
             )
             .collect();
         if failed.is_empty() {
@@ -268,6 +278,13 @@ impl StatusApp {
             };
             async move {
                 let message = upgrade(envelope.body)?;
+                if let ShipmentMessage::WebhookEventV2(WebhookEvent {
+                    event: InboundEvent::HookTrouble { connection, hook, code, message },
+                    ..
+                }) = &message
+                {
+                    return self.hook_trouble(connection, hook, code, message).await;
+                }
                 let priority = message_priority(&message);
                 let outcomes = crate::http::with_priority(priority, handle_shipment_message(&message, &ctx)).await?;
                 for outcome in &outcomes {
@@ -297,6 +314,7 @@ impl StatusApp {
             first_window: self.poll_first_window,
         };
         let results = catch_up(&ctx).await;
+        let hooks = crate::flows::check_hooks(&self.hooked, &self.recorder()).await;
         let stock = match self.stock_ports() {
             Some(ports) => crate::flows::poll_stock(&ports).await,
             None => Vec::new(),
@@ -324,7 +342,34 @@ impl StatusApp {
                 }
             })
             .collect();
-        PollSummary { sources, stock }
+        PollSummary { sources, stock, hooks }
+    }
+
+    fn recorder(&self) -> LogRecorder<'_> {
+        LogRecorder { log: self.log.as_ref(), clock: self.clock.as_ref() }
+    }
+
+    /// A channel's report of failing webhook deliveries: recorded, and its disabled subscriptions
+    /// re-enabled (retried while the channel cannot be reached).
+    async fn hook_trouble(
+        &self,
+        connection: &ConnectionId,
+        hook: &str,
+        code: &str,
+        message: &str,
+    ) -> Result<(), PushError> {
+        let Some(channel) = self.hooked.iter().find(|h| h.connection == *connection) else {
+            warn!(connection = %connection, hook, code, "A webhook delivery report for a connection without order webhooks here; ignored.");
+            return Ok(());
+        };
+        let recorder = self.recorder();
+        crate::http::with_priority(
+            crate::ports::CallPriority::Background,
+            crate::flows::hook_trouble(channel, hook, code, message, &recorder),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|source| PushError::Vendor { what: format!("order webhooks of {connection}"), source })
     }
 }
 

@@ -20,7 +20,10 @@ use crate::ports::{
 pub struct WebhookApp {
     pub ledger: Arc<dyn Ledger>,
     pub log: Arc<dyn ConnectorLog>,
+    /// The shipments queue.
     pub queue: Arc<dyn Queue>,
+    /// The orders queue, for orders a channel's webhook announces.
+    pub orders: Option<Arc<dyn Queue>>,
     pub clock: Arc<dyn Clock>,
     /// Path (as API Gateway's `rawPath`) → the verifier of that vendor's deliveries.
     pub routes: Vec<(String, Arc<dyn WebhookVerifier>)>,
@@ -97,6 +100,7 @@ impl WebhookApp {
         let ctx = IntakeContext {
             markers: self.ledger.as_ref(),
             queue: self.queue.as_ref(),
+            orders: self.orders.as_deref(),
             log: self.log.as_ref(),
             clock: self.clock.as_ref(),
             dedupe_ttl: self.dedupe_ttl,
@@ -127,6 +131,7 @@ mod tests {
             ledger: Arc::new(MemoryLedger::default()),
             log: Arc::new(crate::testing::MemoryLog::default()),
             queue: queue.clone(),
+            orders: None,
             clock: Arc::new(ManualClock::new()),
             routes: vec![
                 (

@@ -434,6 +434,7 @@ impl RecordOps {
                 let body = OrderMessage::ImportOrderV1(ImportOrder {
                     connection: key.connection.clone(),
                     order: ListedOrder::Reference { id: key.order.clone(), display_number: key.order.raw().to_owned() },
+                    announced: false,
                 });
                 let envelope = Envelope::correlated(body, self.clock.now(), key.correlation_id());
                 let outgoing = envelope

@@ -147,6 +147,12 @@ fn describe_shipment(envelope: &Envelope<ShipmentMessage>) -> MessageSummary {
                 }
                 InboundEvent::StatusChanged { erp_order } => (Some(erp_order.to_string()), "status_changed".into()),
                 InboundEvent::StockChanged { items } => (None, format!("stock_changed: {} items", items.len())),
+                InboundEvent::OrderAnnounced { connection, order } => {
+                    (Some(order.to_string()), format!("order_announced: {connection}"))
+                }
+                InboundEvent::HookTrouble { connection, hook, code, .. } => {
+                    (None, format!("hook_trouble: {connection} hook {hook} code {code}"))
+                }
             };
             summary("webhook_event.v2", entity, format!("{detail} (delivery {})", event.dedupe_key))
         }
@@ -340,6 +346,7 @@ mod tests {
         let message = OrderMessage::ImportOrderV1(ImportOrder {
             connection,
             order: ListedOrder::Reference { id: order.channel_order_id.clone(), display_number: display.into() },
+            announced: false,
         });
         let envelope = Envelope::correlated(message, Utc::now(), key.correlation_id());
         (serde_json::to_string(&envelope).unwrap(), key)

@@ -424,6 +424,17 @@ impl ListedOrder {
     }
 }
 
+/// An order a channel's webhook announced, as read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AnnouncedOrder {
+    Waiting(Order),
+    /// Not waiting for import (an incomplete checkout, or an order moved on since): `status` as
+    /// the channel names it.
+    NotWaiting {
+        status: String,
+    },
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct OrderPage {
     pub orders: Vec<ListedOrder>,
@@ -461,6 +472,11 @@ pub trait OrderSource: Send + Sync {
     /// One page of orders that are new (not yet exported) under the connection's filters.
     async fn list_new_orders(&self, page: Option<&PageToken>) -> Result<OrderPage, ConnectorError>;
     async fn fetch_order(&self, id: &ChannelOrderId) -> Result<Order, ConnectorError>;
+    /// Fetches an order a webhook announced, with whether it waits for import (the state the
+    /// listing selects). Channels whose webhooks announce only orders to import need not check.
+    async fn fetch_announced(&self, id: &ChannelOrderId) -> Result<AnnouncedOrder, ConnectorError> {
+        self.fetch_order(id).await.map(AnnouncedOrder::Waiting)
+    }
     /// Acknowledges in bulk where the channel allows; returns the orders that were not updated.
     async fn acknowledge(&self, acks: &[Acknowledgement]) -> Result<Vec<ChannelOrderId>, ConnectorError>;
     /// One page of the orders created in `window`, whether new, exported or imported already

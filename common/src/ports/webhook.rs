@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::WebhookError;
-use crate::model::{ErpOrderRef, ErpShipmentNbr, Shipment};
+use crate::model::{ChannelOrderId, ConnectionId, ErpOrderRef, ErpShipmentNbr, Shipment};
 
 /// A webhook request as API Gateway hands it over, body already base64-decoded.
 #[derive(Debug, Clone)]
@@ -34,6 +34,14 @@ pub enum InboundEvent {
     /// The ERP's availability of these items changed (ERP item ids): storefronts get the new
     /// quantities.
     StockChanged { items: Vec<String> },
+    /// A channel says this order was created or reached the status orders are imported in:
+    /// order-import fetches it at once and imports it if it is still waiting for import (the
+    /// scheduled pull stays as the catch-up). Travels the orders queue.
+    OrderAnnounced { connection: ConnectionId, order: ChannelOrderId },
+    /// A channel reports that its deliveries to us fail (`code` and `message` as it sent them):
+    /// status-push records it and re-enables the connection's webhooks if the channel disabled
+    /// them.
+    HookTrouble { connection: ConnectionId, hook: String, code: String, message: String },
 }
 
 impl InboundEvent {
@@ -45,6 +53,8 @@ impl InboundEvent {
             Self::Shipped { .. } => "shipped",
             Self::StatusChanged { .. } => "status_changed",
             Self::StockChanged { .. } => "stock_changed",
+            Self::OrderAnnounced { .. } => "order_announced",
+            Self::HookTrouble { .. } => "hook_trouble",
         }
     }
 }
@@ -54,6 +64,48 @@ impl InboundEvent {
 pub struct WebhookEvent {
     pub dedupe_key: String,
     pub event: InboundEvent,
+}
+
+/// What registering or checking a channel's webhooks did to one subscription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookChange {
+    pub id: String,
+    pub scope: String,
+    pub destination: String,
+    pub action: HookAction,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookAction {
+    Created,
+    /// Its destination, secret or activity was set again.
+    Updated,
+    /// The channel had disabled it (deliveries failed for too long); it is active again.
+    Reactivated,
+    Unchanged,
+}
+
+impl HookAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Updated => "updated",
+            Self::Reactivated => "re-enabled",
+            Self::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// A channel's webhook subscriptions for its orders: registered by `orderbridge-admin`, checked
+/// by the catch-up poll and on the channel's delivery-failure reports.
+#[async_trait::async_trait]
+pub trait OrderHooks: Send + Sync {
+    /// Creates or updates the order subscriptions (and the delivery-failure report's) so they
+    /// deliver to `destination` with the connection's secret, active. Returns every subscription
+    /// and what was done to it.
+    async fn register(&self, destination: &str) -> Result<Vec<HookChange>, super::ConnectorError>;
+    /// Re-enables this connection's subscriptions the channel disabled; returns those it did.
+    async fn reactivate(&self) -> Result<Vec<HookChange>, super::ConnectorError>;
 }
 
 /// Authenticates and parses one sender's webhooks.

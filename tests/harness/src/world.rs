@@ -146,6 +146,9 @@ pub struct World {
     pub connection_vars: Vec<(&'static str, String)>,
 }
 
+/// The demo's BigCommerce connection.
+pub const BIGCOMMERCE_CONNECTION: &str = "bc-store";
+
 /// The webhook secrets of one world (fresh per run, as an operator would generate them).
 #[derive(Debug, Clone)]
 pub struct WebhookSecrets {
@@ -154,6 +157,8 @@ pub struct WebhookSecrets {
     pub acumatica_secret: String,
     /// The generic endpoint's Standard Webhooks secret, `whsec_<base64>`.
     pub generic_secret: String,
+    /// The BigCommerce connection's order-webhook secret (its hooks' custom header).
+    pub bigcommerce_secret: String,
     pub generic_key: Vec<u8>,
 }
 
@@ -166,6 +171,7 @@ impl WebhookSecrets {
             acumatica_header: "X-Orderbridge-Key".into(),
             acumatica_secret: uuid::Uuid::new_v4().simple().to_string(),
             generic_secret: format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(&key)),
+            bigcommerce_secret: uuid::Uuid::new_v4().simple().to_string(),
             generic_key: key,
         }
     }
@@ -201,6 +207,7 @@ pub fn demo_connections(
         ("DEMO_SELLERCLOUD_PASSWORD", credential(&describe, "sellercloud", "password")),
         ("DEMO_BIGCOMMERCE_URL", urls.get(Vendor::Bigcommerce).to_owned()),
         ("DEMO_BIGCOMMERCE_TOKEN", credential(&describe, "bigcommerce", "access_token")),
+        ("DEMO_BIGCOMMERCE_WEBHOOK_SECRET", secrets.bigcommerce_secret.clone()),
         ("DEMO_MAGENTO_URL", urls.get(Vendor::Magento).to_owned()),
         ("DEMO_MAGENTO_TOKEN", credential(&describe, "magento", "integration_token")),
         ("DEMO_SHIPSTATION_URL", urls.get(Vendor::Shipstation).to_owned()),
@@ -260,7 +267,11 @@ impl World {
         let status = StatusApp::build(&aws.sdk, &status_settings, &connections)?;
         let webhooks = Arc::new(WebhookApp::build(
             &aws.sdk,
-            &WebhookSettingsEnv { common: settings.pull.common.clone(), shipments_queue },
+            &WebhookSettingsEnv {
+                common: settings.pull.common.clone(),
+                shipments_queue,
+                orders_queue: Some(QueueUrl::parse("orders", &aws.resources.orders.url)?),
+            },
             &connections,
         )?);
         let gateway = LocalGateway::start(webhooks.clone()).await?;
@@ -316,6 +327,19 @@ impl World {
             .copies(n)
         });
         self.sandbox.state().set_webhook(Vendor::Shipstation, target);
+    }
+
+    /// Registers the BigCommerce connection's order webhooks (as `orderbridge-admin order-hooks`
+    /// does) to deliver to shipment-webhook through the local gateway: from now on each order
+    /// created or moved into the pulled status is announced and imported at once.
+    pub async fn register_bigcommerce_hooks(&self) -> Result<Vec<orderbridge::ports::HookChange>, BoxError> {
+        orderbridge::connectors::registry::register_order_hooks(
+            &self.connections,
+            BIGCOMMERCE_CONNECTION,
+            &self.gateway.base_url,
+        )
+        .await
+        .map_err(|e| -> BoxError { e.to_string().into() })
     }
 
     pub async fn shutdown(self) {

@@ -316,6 +316,7 @@ async fn an_operator_redrives_dead_letters_tests_connections_and_backfills_in_th
         orderbridge::flows::OrderMessage::ImportOrderV1(orderbridge::flows::ImportOrder {
             connection: sc.clone(),
             order: orderbridge::ports::ListedOrder::Reference { id: order.clone(), display_number: "9100001".into() },
+            announced: false,
         }),
         chrono::Utc::now(),
         "corr-dead-letter".into(),

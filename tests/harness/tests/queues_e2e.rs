@@ -22,6 +22,7 @@ fn import_body(order: i64) -> String {
     let message = OrderMessage::ImportOrderV1(ImportOrder {
         connection,
         order: ListedOrder::Reference { id, display_number: format!("112-{order}") },
+        announced: false,
     });
     serde_json::to_string(&Envelope::correlated(message, Utc::now(), key.correlation_id())).unwrap()
 }

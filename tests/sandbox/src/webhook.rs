@@ -31,6 +31,10 @@ pub struct WebhookTarget {
     /// Only these events (BigCommerce scope, Acumatica query name, `SHIP_NOTIFY`); empty = all.
     #[serde(default)]
     pub events: Vec<String>,
+    /// The BigCommerce hook (`/v3/hooks`) this target came from: when a delivery to it exhausts
+    /// its retries, BigCommerce disables the hook and reports `store/hook/deliveryException`.
+    #[serde(default)]
+    pub bigcommerce_hook: Option<i64>,
 }
 
 fn one() -> u32 {
@@ -39,7 +43,14 @@ fn one() -> u32 {
 
 impl WebhookTarget {
     pub fn new(url: impl Into<String>) -> Self {
-        Self { url: url.into(), headers: BTreeMap::new(), secret: None, copies: 1, events: Vec::new() }
+        Self {
+            url: url.into(),
+            headers: BTreeMap::new(),
+            secret: None,
+            copies: 1,
+            events: Vec::new(),
+            bigcommerce_hook: None,
+        }
     }
     /// Restrict the target to these events.
     pub fn events(mut self, events: &[&str]) -> Self {
@@ -194,6 +205,10 @@ impl SharedState {
                 delivered,
                 finished_at: Utc::now(),
             });
+            if let (false, Some(hook)) = (delivered, target.bigcommerce_hook) {
+                self.bigcommerce_hook_exhausted(hook);
+                break;
+            }
         }
     }
 }

@@ -85,6 +85,37 @@ pub async fn overview() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// `test-connection`: one line per connection; exits non-zero when any failed.
+/// `order-hooks`
+#[derive(Args)]
+pub struct OrderHooksArgs {
+    #[arg(long)]
+    connection: String,
+    /// The shipment-webhook API's base URL (the stack's `WebhookApiUrl` output). BigCommerce
+    /// delivers only to HTTPS on port 443.
+    #[arg(long)]
+    api: String,
+}
+
+/// `order-hooks`: the connection's order webhooks registered to deliver to this deployment.
+pub async fn order_hooks(args: OrderHooksArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let api = url::Url::parse(&args.api).map_err(|e| format!("--api {:?}: {e}", args.api))?;
+    if api.scheme() != "https" || api.port().is_some_and(|p| p != 443) {
+        return Err(format!("--api {}: the channel delivers only to https on port 443", args.api).into());
+    }
+    let env = orderbridge::config::Env::process();
+    let text = env.required("ORDERBRIDGE_CONNECTIONS", "set it to the connections TOML (see README, Configuration)")?;
+    let connections =
+        orderbridge::connections::Connections::parse("ORDERBRIDGE_CONNECTIONS", &text, |var| env.optional(var))?;
+    orderbridge::connectors::registry::install();
+    let changes = orderbridge::connectors::registry::register_order_hooks(&connections, &args.connection, api.as_str())
+        .await
+        .map_err(|e| e.to_string())?;
+    for change in changes {
+        println!("{:<8} {:<30} {:<10} {}", change.id, change.scope, change.action.as_str(), change.destination);
+    }
+    Ok(())
+}
+
 pub async fn test(args: TestArgs) -> Result<(), Box<dyn std::error::Error>> {
     let ops: ConnectionOps = from_env().await?;
     let tests = match &args.connection {

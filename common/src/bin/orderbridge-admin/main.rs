@@ -92,6 +92,11 @@ enum Command {
     Run(connections::RunArgs),
     /// Re-list a connection's orders created in [--from, --to) and enqueue those not imported.
     Backfill(connections::BackfillArgs),
+    /// Register (or repair) a channel connection's order webhooks (BigCommerce
+    /// `store/order/created`, `statusUpdated` and `store/hook/deliveryException`) to deliver to
+    /// shipment-webhook's route `/webhooks/orders/<connection>` under --api, with the secret of
+    /// its `webhook_secret` setting. Idempotent: prints each subscription and what was done.
+    OrderHooks(connections::OrderHooksArgs),
 }
 
 /// Who the connector log says did an operator action: `cli:$USER`, or `cli`.
@@ -183,6 +188,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::TestConnection(args) => connections::test(args).await?,
         Command::Run(args) => connections::run(args).await?,
         Command::Backfill(args) => connections::backfill(args).await?,
+        Command::OrderHooks(args) => connections::order_hooks(args).await?,
     }
     Ok(())
 }

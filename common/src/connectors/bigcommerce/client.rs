@@ -1,14 +1,16 @@
 //! [`BigCommerceClient`]: a sales channel (`OrderSource`) over BigCommerce's v2 Orders API.
 //!
-//! Listing returns `Reference`s and `fetch_order` makes the three calls an order needs (order,
-//! products, shipping addresses). Fetching inside the listing would spend 3 × 50 = 150 calls on
-//! one page — the whole Standard plan's 30-second window — inside the pull Lambda's time limit;
-//! deferring them to the import Lambdas spreads them over SQS-throttled concurrency instead.
+//! Listing asks for each order's consignments and their lines
+//! (`include=consignments.line_items&consignment_structure=object`), so a listed order arrives
+//! whole; a store that answers without them costs `/products` and `/shipping_addresses` per order
+//! at import instead.
 //!
-//! Calls per operation: `list_new_orders` 1, `fetch_order` 3 (+1 per further 250 products),
-//! `acknowledge` 1 per order (v2 has no bulk update). `push_shipment` 3 reads (products, shipping
+//! Calls per operation: `list_new_orders` 1 per page, `fetch_order` and `fetch_announced` 1 (3
+//! without the embedded lines), `acknowledge` 1 per imported order (v2 has no bulk update; 2 for a
+//! failure, whose reason is added to the staff notes). `push_shipment` 3 reads (products, shipping
 //! addresses, existing shipments; +1 per further 250 products) + 1 `POST …/shipments` per package
-//! not yet on the order; `push_status` 1; `add_note` 2 (read the notes, write them back).
+//! not yet on the order; `push_status` 1; `add_note` 2 (read the notes, write them back). Order
+//! webhooks: `register` 1 list + 1 per hook created or changed, `reactivate` 1 list + 1 per hook.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -27,7 +29,9 @@ use super::VENDOR;
 use crate::connectors::{ConnectorError, SetupError};
 use crate::http::{join_url, BuildRequest, Idempotency, Reply, VendorHttp, VendorProfile};
 use crate::model::{ChannelOrderId, ConnectionId, Order, Shipment};
-use crate::ports::{Acknowledgement, CreatedWindow, ListedOrder, OrderPage, OrderSource, PageToken, StatusPublisher};
+use crate::ports::{
+    Acknowledgement, AnnouncedOrder, CreatedWindow, ListedOrder, OrderPage, OrderSource, PageToken, StatusPublisher,
+};
 
 fn rate_hint(status: StatusCode, headers: &HeaderMap, _: &[u8]) -> Option<Duration> {
     (status == StatusCode::TOO_MANY_REQUESTS).then(|| reset_after(headers)).flatten()
@@ -41,8 +45,8 @@ const PROFILE: VendorProfile = VendorProfile { name: VENDOR, error_message, rate
 
 /// The BigCommerce client of one store connection. Build once per container and share.
 pub struct BigCommerceClient {
-    connection: ConnectionId,
-    config: BigCommerceConfig,
+    pub(super) connection: ConnectionId,
+    pub(super) config: BigCommerceConfig,
     http: VendorHttp,
 }
 
@@ -63,7 +67,7 @@ impl BigCommerceClient {
         Ok(Self { connection, config, http })
     }
 
-    async fn call(
+    pub(super) async fn call(
         &self,
         operation: &'static str,
         idempotency: Idempotency,
@@ -104,6 +108,48 @@ impl BigCommerceClient {
             }
         }
         Ok(products)
+    }
+
+    /// `GET /v2/orders/{id}` with its consignments and their lines (one call), and the raw id.
+    async fn order_wire(&self, id: &ChannelOrderId) -> Result<(OrderWire, i64), ConnectorError> {
+        let raw = bigcommerce_id(id).ok_or_else(|| ConnectorError::Rejected {
+            vendor: VENDOR,
+            operation: "get order",
+            message: format!("{id} is not a BigCommerce order"),
+        })?;
+        let url = join_url(&self.config.base_url, &format!("v2/orders/{raw}"));
+        let query = [INCLUDE, STRUCTURE];
+        let order: OrderWire = self
+            .call("get order", Idempotency::Safe, |c| c.get(&url).query(&query))
+            .await?
+            .json(VENDOR, "get order")?;
+        Ok((order, raw))
+    }
+
+    /// The canonical order of a read order: its embedded lines and addresses, or (a store that
+    /// answered without them) `/products` (all pages) and `/shipping_addresses`.
+    async fn complete(&self, order: &OrderWire, raw: i64) -> Result<Order, ConnectorError> {
+        let (products, addresses) = match embedded(order) {
+            Some(parts) => parts,
+            None => {
+                let products = self.products(raw).await?;
+                let addresses: Vec<AddressWire> =
+                    self.list("get shipping addresses", &format!("v2/orders/{raw}/shipping_addresses"), &[]).await?;
+                (products, addresses)
+            }
+        };
+        to_order(order, &products, &addresses, &self.connection, &self.config.store_source_name)
+            // The order was read but can never become a canonical order: its permanent failure.
+            .map_err(|detail| ConnectorError::Unmappable { vendor: VENDOR, operation: "get order", detail })
+    }
+
+    /// `GET /v2/orders/{id}`: its staff notes.
+    async fn staff_notes(&self, id: i64) -> Result<Option<String>, ConnectorError> {
+        let url = join_url(&self.config.base_url, &format!("v2/orders/{id}"));
+        self.call("get order", Idempotency::Safe, |c| c.get(&url))
+            .await?
+            .json::<OrderWire>(VENDOR, "get order")
+            .map(|o| o.staff_notes)
     }
 
     async fn set_status(&self, id: i64, status_id: i64, staff_notes: Option<&str>) -> Result<(), ConnectorError> {
@@ -389,44 +435,39 @@ impl OrderSource for BigCommerceClient {
     /// `GET /v2/orders/{id}` with its consignments and their lines: one call. A store that
     /// answers without them costs `/products` (all pages) and `/shipping_addresses` besides.
     async fn fetch_order(&self, id: &ChannelOrderId) -> Result<Order, ConnectorError> {
-        let raw = bigcommerce_id(id).ok_or_else(|| ConnectorError::Rejected {
-            vendor: VENDOR,
-            operation: "get order",
-            message: format!("{id} is not a BigCommerce order"),
-        })?;
-        let url = join_url(&self.config.base_url, &format!("v2/orders/{raw}"));
-        let query = [INCLUDE, STRUCTURE];
-        let order: OrderWire = self
-            .call("get order", Idempotency::Safe, |c| c.get(&url).query(&query))
-            .await?
-            .json(VENDOR, "get order")?;
-        let (products, addresses) = match embedded(&order) {
-            Some(parts) => parts,
-            None => {
-                let products = self.products(raw).await?;
-                let addresses: Vec<AddressWire> =
-                    self.list("get shipping addresses", &format!("v2/orders/{raw}/shipping_addresses"), &[]).await?;
-                (products, addresses)
-            }
-        };
-        to_order(&order, &products, &addresses, &self.connection, &self.config.store_source_name)
-            // The order was read but can never become a canonical order: its permanent failure.
-            .map_err(|detail| ConnectorError::Unmappable { vendor: VENDOR, operation: "get order", detail })
+        let (wire, raw) = self.order_wire(id).await?;
+        self.complete(&wire, raw).await
     }
 
-    /// Per order `GET /v2/orders/{id}` (its staff notes) then `PUT /v2/orders/{id}`: the
-    /// downloaded status with the ERP order number added to `staff_notes`, or the import-error
-    /// status with the reason there. The staff's own notes are kept: `staff_notes` is one field
-    /// the PUT replaces, so Orderbridge's earlier line is swapped for the new one and the rest
-    /// stays. Orders whose update failed are returned.
+    /// One read, then the status check: only an order in `new_status_id` (what the pull lists)
+    /// is imported; an incomplete checkout (status 0) or one already moved on is left alone.
+    async fn fetch_announced(&self, id: &ChannelOrderId) -> Result<AnnouncedOrder, ConnectorError> {
+        let (wire, raw) = self.order_wire(id).await?;
+        match wire.status_id {
+            Some(status) if status == self.config.new_status_id => {
+                self.complete(&wire, raw).await.map(AnnouncedOrder::Waiting)
+            }
+            status => Ok(AnnouncedOrder::NotWaiting {
+                status: wire.status.clone().unwrap_or_else(|| status.map_or_else(|| "none".into(), |s| s.to_string())),
+            }),
+        }
+    }
+
+    /// Status only for an import (`PUT /v2/orders/{id}` `{"status_id": downloaded}`, one call:
+    /// the ERP order number is in the connector log, so the staff's notes are not touched);
+    /// for a failure, or an import with a remark, `GET` the staff notes first and `PUT` them
+    /// back with Orderbridge's line replaced (`staff_notes` is one field the PUT overwrites).
+    /// Orders whose update failed are returned.
     async fn acknowledge(&self, acks: &[Acknowledgement]) -> Result<Vec<ChannelOrderId>, ConnectorError> {
         let mut missed = Vec::new();
         let mut done = 0usize;
         for ack in acks {
             let (order, status, notes) = match ack {
-                Acknowledgement::Imported { order, erp, remark, .. } => {
-                    let remark = remark.as_deref().map(|r| format!(" {r}")).unwrap_or_default();
-                    (order, self.config.downloaded_status_id, Some(format!("Imported to the ERP as {erp}.{remark}")))
+                Acknowledgement::Imported { order, remark: None, .. } => {
+                    (order, self.config.downloaded_status_id, None)
+                }
+                Acknowledgement::Imported { order, erp, remark: Some(remark), .. } => {
+                    (order, self.config.downloaded_status_id, Some(format!("Imported to the ERP as {erp}. {remark}")))
                 }
                 Acknowledgement::Failed { order, reason } => (
                     order,
@@ -438,20 +479,17 @@ impl OrderSource for BigCommerceClient {
                 missed.push(order.clone());
                 continue;
             };
-            let url = join_url(&self.config.base_url, &format!("v2/orders/{id}"));
-            let current = match self.call("get order", Idempotency::Safe, |c| c.get(&url)).await {
-                Ok(reply) => reply.json::<OrderWire>(VENDOR, "get order").map(|o| o.staff_notes),
-                Err(e) => Err(e),
+            let notes = match notes {
+                None => None,
+                Some(line) => match self.staff_notes(id).await {
+                    Ok(current) => Some(with_orderbridge_line(current.as_deref(), &line)),
+                    Err(e) => {
+                        warn!(connection = %self.connection, order = id, error = %e, "Could not read the order's staff notes.");
+                        missed.push(order.clone());
+                        continue;
+                    }
+                },
             };
-            let current = match current {
-                Ok(notes) => notes,
-                Err(e) => {
-                    warn!(connection = %self.connection, order = id, error = %e, "Could not read the order's staff notes.");
-                    missed.push(order.clone());
-                    continue;
-                }
-            };
-            let notes = notes.map(|line| with_orderbridge_line(current.as_deref(), &line));
             match self.set_status(id, status, notes.as_deref()).await {
                 Ok(()) => done += 1,
                 Err(e) => {
@@ -464,7 +502,6 @@ impl OrderSource for BigCommerceClient {
         Ok(missed)
     }
 }
-
 /// Test connection: `GET /v2/orders/count` with the store's `X-Auth-Token` (one small read that
 /// needs the orders scope the connection uses).
 #[async_trait]

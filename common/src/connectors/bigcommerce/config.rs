@@ -1,6 +1,6 @@
 //! BigCommerce connection settings, read from the connections TOML file.
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::VENDOR;
 use crate::connectors::InvalidConfig;
@@ -29,6 +29,12 @@ crate::vendor_settings! {
         /// Source name of store-front orders (orders with an `external_source` use that name).
         #[serde(default = "default_source")]
         pub store_source_name: String,
+        /// Secret of the store's order webhooks (`store/order/created`, `statusUpdated`): sent
+        /// by BigCommerce in the `X-Orderbridge-Hook-Key` header `orderbridge-admin order-hooks`
+        /// registers, and checked before anything is enqueued. One, or a list while rotating.
+        /// Unset: no webhook route for this connection, and orders arrive by the scheduled pull.
+        #[serde(default, deserialize_with = "crate::connections::one_or_many")]
+        pub webhook_secret: Vec<SecretString>,
     }
     rate_limit("The store's quota: the Standard/Plus plan allows about 150 requests per 30 s (§3.7).", default = "default_budget");
 }
@@ -63,6 +69,7 @@ impl BigCommerceConfig {
             import_error_status_id: default_error_status(),
             page_size: default_page_size(),
             store_source_name: default_source(),
+            webhook_secret: Vec::new(),
             rate_limit: default_budget(),
             retry: RetryPolicy::default(),
             http: HttpSettings::default(),
@@ -87,6 +94,14 @@ impl BigCommerceConfig {
         }
         if self.downloaded_status_id == self.new_status_id || self.import_error_status_id == self.new_status_id {
             return bad("downloaded_status_id / import_error_status_id: must differ from new_status_id, or orders are pulled again".into());
+        }
+        for (i, secret) in self.webhook_secret.iter().enumerate() {
+            if secret.expose_secret().trim().len() < crate::connections::MIN_WEBHOOK_SECRET {
+                return bad(format!(
+                    "webhook_secret[{i}]: use at least {} random characters",
+                    crate::connections::MIN_WEBHOOK_SECRET
+                ));
+            }
         }
         if !(1..=250).contains(&self.page_size) {
             return bad(format!("page_size: {} is outside 1-250", self.page_size));

@@ -6,11 +6,14 @@ mod client;
 mod config;
 #[doc(hidden)]
 pub(crate) mod fuzzing;
+mod hooks;
 mod mapper;
+pub mod webhook;
 mod wire;
 
 pub use client::BigCommerceClient;
 pub use config::BigCommerceConfig;
+pub use webhook::BigCommerceOrderVerifier;
 
 /// Vendor name in errors and logs.
 pub const VENDOR: &str = "bigcommerce";
@@ -35,9 +38,25 @@ pub const VENDOR_ENTRY: super::registry::Vendor = super::registry::Vendor {
     channel: Some(super::registry::ChannelKind {
         check: |settings| Ok(super::registry::settings::<BigCommerceConfig>(VENDOR, settings)?.validate()?),
         build: |connection, settings| {
-            let client = BigCommerceClient::new(connection.clone(), super::registry::settings(VENDOR, settings)?)?;
-            Ok(super::registry::ChannelParts::pulled(client, true, BigCommerceOrderId::channel_order_id_of))
+            let config: BigCommerceConfig = super::registry::settings(VENDOR, settings)?;
+            let hooked = !config.webhook_secret.is_empty();
+            let client = std::sync::Arc::new(BigCommerceClient::new(connection.clone(), config)?);
+            let mut parts = super::registry::ChannelParts::pulled_shared(
+                client.clone(),
+                true,
+                BigCommerceOrderId::channel_order_id_of,
+            );
+            parts.hooks = hooked.then(|| client as std::sync::Arc<dyn crate::ports::OrderHooks>);
+            Ok(parts)
         },
+        order_webhook: Some(|connection, settings| {
+            let config: BigCommerceConfig = super::registry::settings(VENDOR, settings)?;
+            config.validate()?;
+            Ok((!config.webhook_secret.is_empty()).then(|| {
+                std::sync::Arc::new(BigCommerceOrderVerifier::new(connection.clone(), &config))
+                    as std::sync::Arc<dyn crate::ports::WebhookVerifier>
+            }))
+        }),
     }),
 };
 

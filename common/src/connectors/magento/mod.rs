@@ -59,6 +59,7 @@ pub const VENDOR_ENTRY: super::registry::Vendor = super::registry::Vendor {
                 stock,
             ))
         },
+        order_webhook: None,
     }),
 };
 

@@ -48,6 +48,7 @@ pub const VENDOR_ENTRY: super::registry::Vendor = super::registry::Vendor {
             parts.charges = charges.map(|sync| (client as std::sync::Arc<dyn crate::ports::ChargeSource>, sync));
             Ok(parts)
         },
+        order_webhook: None,
     }),
 };
 

@@ -605,6 +605,7 @@ const SCOPES: &[&str] = &[
     "store/shipment/created",
     "store/shipment/updated",
     "store/shipment/deleted",
+    "store/hook/deliveryException",
 ];
 
 async fn list_hooks(State(s): State<SharedState>, Path(hash): Path<String>, h: HeaderMap) -> Response {
@@ -745,15 +746,40 @@ impl SharedState {
     /// Send a thin `store/order/*` webhook, signed with Standard Webhooks, to the control-API
     /// target and every active hook whose scope matches.
     pub fn bigcommerce_webhook(&self, scope: &str, order_id: i64, status: Option<(i64, i64)>) {
-        let cfg = self.config();
-        let created_at = Utc::now().timestamp();
         let mut data = json!({ "type": "order", "id": order_id });
         if let Some((old, new)) = status {
             data["status"] = json!({ "previous_status_id": old, "new_status_id": new });
         }
+        self.bigcommerce_fire(scope, data);
+    }
+
+    /// A delivery to hook `hook` exhausted its retries: BigCommerce disables the hook and reports
+    /// `store/hook/deliveryException` 90002 to the store's trouble hook (vendor-apis-erp-out §D).
+    pub fn bigcommerce_hook_exhausted(&self, hook: i64) {
+        let reported = {
+            let mut st = self.bigcommerce();
+            match st.hooks.get_mut(&hook) {
+                Some(h) if h["is_active"].as_bool().unwrap_or(false) => {
+                    h["is_active"] = json!(false);
+                    h["updated_at"] = json!(Utc::now().timestamp());
+                    h["scope"].as_str() != Some("store/hook/deliveryException")
+                }
+                _ => false,
+            }
+        };
+        if reported {
+            let data = json!({ "type": "webhook", "id": hook, "error_code": 90002,
+                               "message": "Retries exhausted; the webhook has been deactivated" });
+            self.bigcommerce_fire("store/hook/deliveryException", data);
+        }
+    }
+
+    fn bigcommerce_fire(&self, scope: &str, data: Value) {
+        let cfg = self.config();
+        let created_at = Utc::now().timestamp();
         // The hash identifies the event: a redelivered copy carries the same hash.
         let mut hasher = Sha256::new();
-        hasher.update(format!("{scope}|{order_id}|{status:?}|{}", uuid::Uuid::new_v4()));
+        hasher.update(format!("{scope}|{data}|{}", uuid::Uuid::new_v4()));
         let hash: String = hasher.finalize().iter().take(20).map(|b| format!("{b:02x}")).collect();
         let body = json!({
             "scope": scope,
@@ -766,14 +792,15 @@ impl SharedState {
         let extra: Vec<WebhookTarget> = self
             .bigcommerce()
             .hooks
-            .values()
-            .filter(|hk| hk["is_active"].as_bool().unwrap_or(false))
-            .filter(|hk| {
+            .iter()
+            .filter(|(_, hk)| hk["is_active"].as_bool().unwrap_or(false))
+            .filter(|(_, hk)| {
                 let sc = hk["scope"].as_str().unwrap_or("");
                 sc == scope || (sc.ends_with("/*") && scope.starts_with(sc.trim_end_matches('*')))
             })
-            .filter_map(|hk| {
+            .filter_map(|(id, hk)| {
                 let mut t = WebhookTarget::new(hk["destination"].as_str()?);
+                t.bigcommerce_hook = Some(*id);
                 if let Some(hs) = hk["headers"].as_object() {
                     for (k, v) in hs {
                         if let Some(v) = v.as_str() {
