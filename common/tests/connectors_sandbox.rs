@@ -126,14 +126,20 @@ async fn bigcommerce_lists_new_orders_fetches_them_and_moves_their_status() {
     assert_eq!(**whole, order, "listed and read alone, the same order");
 
     let second = listed[1].id().clone();
+    let before = requests();
     let missed = client
-        .acknowledge(&[
-            Acknowledgement::Imported { order: first.clone(), erp: erp_ref(), digest: None, remark: None },
-            Acknowledgement::Failed { order: second.clone(), reason: "unknown SKU X".into() },
-        ])
+        .acknowledge(&[Acknowledgement::Imported { order: first.clone(), erp: erp_ref(), digest: None, remark: None }])
         .await
         .unwrap();
     assert!(missed.is_empty());
+    assert_eq!(requests() - before, 1, "an import is acknowledged with one status PUT");
+    let before = requests();
+    let missed = client
+        .acknowledge(&[Acknowledgement::Failed { order: second.clone(), reason: "unknown SKU X".into() }])
+        .await
+        .unwrap();
+    assert!(missed.is_empty());
+    assert_eq!(requests() - before, 2, "a failure reads the staff notes and writes them back with the reason");
     {
         let st = sb.state().bigcommerce();
         assert_eq!(st.orders[&first.raw().parse::<i64>().unwrap()].status_id, 9);
@@ -141,6 +147,74 @@ async fn bigcommerce_lists_new_orders_fetches_them_and_moves_their_status() {
         assert_eq!(failed.status_id, 12);
         assert!(failed.staff_notes.contains("unknown SKU X"));
     }
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn bigcommerce_announced_orders_are_read_once_and_only_a_waiting_one_is_offered() {
+    use orderbridge::ports::AnnouncedOrder;
+    let sb = sandbox().await;
+    let client = bigcommerce(&sb);
+    let (waiting, incomplete) = {
+        let st = sb.state().bigcommerce();
+        let waiting = st.orders.values().find(|o| o.status_id == 11).map(|o| o.id).unwrap();
+        let other = st.orders.values().find(|o| o.status_id != 11).map(|o| o.id).unwrap();
+        (waiting, other)
+    };
+    sb.state().bigcommerce_set_status(incomplete, 0).unwrap();
+    let id = |n: i64| orderbridge::connectors::bigcommerce::BigCommerceOrderId::new(n).unwrap().channel_order_id();
+    let requests = || sb.state().request_count(Vendor::Bigcommerce).total;
+    let before = requests();
+    let AnnouncedOrder::Waiting(order) = client.fetch_announced(&id(waiting)).await.unwrap() else { panic!("waiting") };
+    assert_eq!(requests() - before, 1, "one read");
+    assert_eq!(order, client.fetch_order(&id(waiting)).await.unwrap());
+    let not = client.fetch_announced(&id(incomplete)).await.unwrap();
+    assert_eq!(not, AnnouncedOrder::NotWaiting { status: "Incomplete".into() });
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn bigcommerce_order_hooks_are_registered_once_and_a_disabled_one_is_reenabled() {
+    use orderbridge::ports::{HookAction, OrderHooks};
+    let sb = sandbox().await;
+    let token = sb.state().config().credentials.bigcommerce_access_token.clone();
+    let mut config = BigCommerceConfig::new(sb.urls().bigcommerce.clone(), token.into());
+    config.webhook_secret = vec!["hook-secret-0123456789abcdef".to_owned().into()];
+    let client = BigCommerceClient::new(ConnectionId::parse("bc-store").unwrap(), config).unwrap();
+    let destination = "https://hooks.example.com/webhooks/orders/bc-store";
+
+    let first = client.register(destination).await.unwrap();
+    let scopes: Vec<(&str, HookAction)> = first.iter().map(|c| (c.scope.as_str(), c.action)).collect();
+    assert_eq!(
+        scopes,
+        [
+            ("store/order/created", HookAction::Created),
+            ("store/order/statusUpdated", HookAction::Created),
+            ("store/hook/deliveryException", HookAction::Created)
+        ]
+    );
+    assert_eq!(first[2].destination, format!("{destination}?report=delivery"), "a destination of its own");
+    {
+        let st = sb.state().bigcommerce();
+        assert_eq!(st.hooks.len(), 3);
+        for hook in st.hooks.values() {
+            assert_eq!(hook["headers"]["X-Orderbridge-Hook-Key"], "hook-secret-0123456789abcdef");
+            assert_eq!(hook["is_active"], true);
+        }
+    }
+    let again = client.register(destination).await.unwrap();
+    assert!(again.iter().all(|c| c.action == HookAction::Unchanged), "{again:?}");
+    assert_eq!(sb.state().bigcommerce().hooks.len(), 3, "nothing registered twice");
+
+    // BigCommerce disables a hook whose deliveries failed for two days.
+    let created: i64 = first[0].id.parse().unwrap();
+    sb.state().bigcommerce_hook_exhausted(created);
+    assert_eq!(sb.state().bigcommerce().hooks[&created]["is_active"], false);
+    let fixed = client.reactivate().await.unwrap();
+    assert_eq!(fixed.len(), 1);
+    assert_eq!((fixed[0].id.as_str(), fixed[0].action), (first[0].id.as_str(), HookAction::Reactivated));
+    assert_eq!(sb.state().bigcommerce().hooks[&created]["is_active"], true);
+    assert!(client.reactivate().await.unwrap().is_empty(), "nothing left to re-enable");
     sb.shutdown().await;
 }
 

@@ -225,4 +225,35 @@ mod tests {
         let entries = log.0.lock().unwrap().clone();
         assert!(entries.iter().all(|e| e.entity_id.len() < 100), "the log names the hashed key");
     }
+
+    #[tokio::test]
+    async fn an_announced_order_goes_to_the_orders_queue_correlated_like_its_import() {
+        let (markers, shipments, orders, log, clock) = (
+            MemoryLedger::default(),
+            MemoryQueue::default(),
+            MemoryQueue::default(),
+            MemoryLog::default(),
+            ManualClock::new(),
+        );
+        let connection = ConnectionId::parse("bc-store").unwrap();
+        let order = crate::model::ChannelOrderId::new(crate::model::SystemCode::parse("BC").unwrap(), "42").unwrap();
+        let event = WebhookEvent {
+            dedupe_key: "bc:store/order/created:3f".into(),
+            event: InboundEvent::OrderAnnounced { connection: connection.clone(), order: order.clone() },
+        };
+        // Without an orders queue the delivery is refused, so the channel retries it later.
+        let ctx = context(&markers, &shipments, &log, &clock);
+        assert!(matches!(intake(&connection, std::slice::from_ref(&event), &ctx).await, IntakeOutcome::NotEnqueued(_)));
+        let ctx = IntakeContext { orders: Some(&orders), ..context(&markers, &shipments, &log, &clock) };
+        assert_eq!(intake(&connection, std::slice::from_ref(&event), &ctx).await, IntakeOutcome::Enqueued);
+        assert_eq!(intake(&connection, &[event], &ctx).await, IntakeOutcome::Enqueued);
+        assert!(shipments.0.lock().unwrap().is_empty());
+        let sent = orders.0.lock().unwrap().clone();
+        assert_eq!(sent.len(), 1, "the second delivery is a duplicate");
+        let envelope: Envelope<OrderMessage> = Envelope::parse("m", Some(&sent[0].body)).unwrap();
+        let key = ImportKey::new(connection.clone(), order.clone());
+        assert_eq!(envelope.correlation_id, key.correlation_id());
+        let OrderMessage::ImportOrderV1(message) = envelope.body else { panic!("{}", sent[0].body) };
+        assert!(message.announced && message.connection == connection && *message.order.id() == order);
+    }
 }

@@ -697,3 +697,54 @@ async fn a_pull_started_past_its_deadline_reads_nothing_and_says_so() {
     let report = pull_connection(&source, &world.pull_ctx(1)).await.unwrap();
     assert!(report.finished && !report.out_of_time);
 }
+
+/// A channel whose webhook announces orders: order 1 waits for import, the others do not.
+struct Announcing(FakeSource);
+
+#[async_trait]
+impl OrderSource for Announcing {
+    fn connection(&self) -> &ConnectionId {
+        self.0.connection()
+    }
+    async fn list_new_orders(&self, page: Option<&PageToken>) -> Result<OrderPage, ConnectorError> {
+        self.0.list_new_orders(page).await
+    }
+    async fn fetch_order(&self, id: &ChannelOrderId) -> Result<Order, ConnectorError> {
+        self.0.fetch_order(id).await
+    }
+    async fn fetch_announced(&self, id: &ChannelOrderId) -> Result<crate::ports::AnnouncedOrder, ConnectorError> {
+        if *id == order(1).channel_order_id {
+            return self.0.fetch_order(id).await.map(crate::ports::AnnouncedOrder::Waiting);
+        }
+        Ok(crate::ports::AnnouncedOrder::NotWaiting { status: "Incomplete".into() })
+    }
+    async fn acknowledge(&self, acks: &[Acknowledgement]) -> Result<Vec<ChannelOrderId>, ConnectorError> {
+        self.0.acknowledge(acks).await
+    }
+}
+
+#[tokio::test]
+async fn an_announced_order_is_imported_only_if_it_waits_for_import_and_claims_nothing_otherwise() {
+    let world = World::new();
+    let m = mapping(1, MAPPING);
+    let source = Announcing(FakeSource::new(2));
+    let announced = |id| ImportOrder { announced: true, ..referenced(id) };
+
+    let outcome = import_order(&source, &announced(2), &world.import_ctx(&m, "a")).await.unwrap();
+    assert_eq!(outcome, ImportOutcome::NotWaiting("Incomplete".into()));
+    assert_eq!(outcome.acknowledgement(&order(2).channel_order_id, None), None, "nothing written to the channel");
+    let key = ImportKey::new(ConnectionId::parse("sc-main").unwrap(), order(2).channel_order_id);
+    assert!(world.ledger.claim_record(&ClaimKey::import(&key)).await.unwrap().is_none(), "no claim taken");
+    let entries = world.log.0.lock().unwrap().clone();
+    assert!(entries
+        .iter()
+        .any(|e| e.result == crate::ports::LogResult::Skipped && e.notes.contains("not waiting for import")));
+
+    let outcome = import_order(&source, &announced(1), &world.import_ctx(&m, "b")).await.unwrap();
+    assert!(matches!(outcome, ImportOutcome::Created { .. }), "{outcome:?}");
+    assert_eq!(world.erp.created.lock().unwrap().len(), 1);
+    // The scheduled pull's copy of the same order finds it imported.
+    let outcome = import_order(&source, &message(1), &world.import_ctx(&m, "c")).await.unwrap();
+    assert!(matches!(outcome, ImportOutcome::AlreadyImported(_)), "{outcome:?}");
+    assert_eq!(world.erp.created.lock().unwrap().len(), 1, "never a second ERP order");
+}
