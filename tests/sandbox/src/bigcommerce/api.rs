@@ -824,6 +824,12 @@ impl SharedState {
 
     /// Create `count` orders now (Awaiting Fulfillment) and fire `store/order/created`.
     pub fn bigcommerce_create_orders(&self, count: usize, ov: &OrderOverrides) -> Vec<i64> {
+        self.bigcommerce_create_orders_in(count, ov, 11)
+    }
+
+    /// Create `count` orders now in `status_id` (0: an incomplete checkout, for which BigCommerce
+    /// fires `store/order/created` too) and fire `store/order/created`.
+    pub fn bigcommerce_create_orders_in(&self, count: usize, ov: &OrderOverrides, status_id: i64) -> Vec<i64> {
         let seed = self.config().seed;
         let data = self.0.seed_data.clone();
         let ids: Vec<i64> = {
@@ -832,7 +838,7 @@ impl SharedState {
                 .map(|_| {
                     st.on_demand += 1;
                     let g = data.on_demand(seed, 0xbc, st.on_demand, Utc::now(), "BC", ov);
-                    st.insert(g, 11)
+                    st.insert(g, status_id)
                 })
                 .collect()
         };
