@@ -3,7 +3,8 @@
 //! Calls per operation (with a live token; a new container or an expired token adds one
 //! `POST /api/token`): `list_new_orders` 1, `fetch_order` 2 (order + notes for customer
 //! instructions; 1 with `read_customer_instructions = false`), `acknowledge` 1 `SetExported` for
-//! all imported orders + 1 note per failed order + 1 `StatusCode` for all failed orders.
+//! all imported orders (+ 1 note per imported order with `erp_number_note`) + 1 note per failed
+//! order + 1 `StatusCode` for all failed orders.
 //! `push_shipment` 1 (read the order) + 1 `ShippingStatus/SinglePackage` unless the order already
 //! carries tracking, plus (several packages, or other tracking already on the order) 1 notes
 //! read and 1 note unless it is already there;
@@ -527,7 +528,8 @@ impl OrderSource for SellercloudClient {
             info!(connection = %self.connection, sent = imported.len(), updated = updated.len(), "Orders marked exported in Sellercloud.");
             // The ERP order number on the Sellercloud order, where staff look (a General note):
             // a missing note is logged, not retried (the order is exported either way).
-            for (id, erp) in erp_numbers.iter().filter(|(id, _)| updated.contains(id)) {
+            let noted = erp_numbers.iter().filter(|_| self.config.erp_number_note);
+            for (id, erp) in noted.filter(|(id, _)| updated.contains(id)) {
                 let note = format!("Imported into the ERP as {erp}");
                 if let Err(e) = self.post_note(*id, NOTE_GENERAL, &note).await {
                     warn!(connection = %self.connection, order = id, error = %e, "Could not add the ERP order number note.");

@@ -88,6 +88,11 @@ crate::vendor_settings! {
         /// Read the order's notes for customer instructions (one more call per order).
         #[serde(default = "default_true")]
         pub read_customer_instructions: bool,
+        /// Add a General note "Imported into the ERP as …" to each imported order (one more call
+        /// per order; off by default: the ERP order number is in the connector log, and the ERP
+        /// order carries the Sellercloud order's Import ID).
+        #[serde(default)]
+        pub erp_number_note: bool,
         /// `[connection.settings.profit_and_loss]`: charges of imported orders read in bulk from
         /// `Orders/ProfitAndLoss` and written to the ERP order's user-defined fields.
         #[serde(default)]
@@ -206,6 +211,7 @@ impl SellercloudConfig {
             order_sources: BTreeMap::new(),
             failed_status: None,
             read_customer_instructions: true,
+            erp_number_note: false,
             profit_and_loss: None,
             rate_limit: default_budget(),
             retry: RetryPolicy::default(),

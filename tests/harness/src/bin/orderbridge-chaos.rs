@@ -389,7 +389,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     world.route_acumatica_pushes(Some(3));
     world.route_shipstation_notifications(Some(3));
 
-    let expected = new_channel_orders(&world.sandbox);
+    let mut expected = new_channel_orders(&world.sandbox);
     let storefront = new_storefront_orders(&world.sandbox);
     // Storefront orders there before the run: any other Magento order must be an ERP order.
     let seeded_in_magento: std::collections::BTreeSet<i64> =
@@ -440,6 +440,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             tokio::time::sleep(Duration::from_secs(5)).await;
         }
     }
+
+    // Orders announced by BigCommerce's order webhooks: the hooks registered (retried: the store
+    // fails like the rest), new orders created in the store and imported from their announcement
+    // with no pull (faults and kills as everywhere); then one hook's retries run out, BigCommerce
+    // disables it and reports it, and status-push must re-enable it. A pull at the end is the
+    // catch-up for any announcement the faults cost.
+    let webhook = webhook_orders(&world, (args.orders / 50).max(5), limit, args.consumers).await;
+    println!(
+        "  {:>6.0} s: BigCommerce webhooks: {} orders announced, {} imported before any pull",
+        started.elapsed().as_secs_f64(),
+        webhook.orders.len(),
+        webhook.without_pull
+    );
+    expected.extend(webhook.orders.clone());
 
     // Stock: a few items both catalogues sell get a new on-hand in Acumatica; its availability
     // push notifications (three copies each) reach status-push with the shipments below.
@@ -650,7 +664,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     // Accounting.
     let state = world.sandbox.state();
     let erp = erp_orders_by_import_id(&world.sandbox);
+    let hook_active =
+        |id: i64| state.bigcommerce().hooks.get(&id).is_some_and(|h| h["is_active"].as_bool().unwrap_or(false));
     let mut a = Accounting {
+        webhook_orders: webhook.orders.len(),
+        webhook_imported_without_pull: webhook.without_pull,
+        webhook_hook_disabled: webhook.disabled.is_some(),
+        webhook_hook_reenabled: webhook.disabled.is_some_and(hook_active),
         seen: expected.len(),
         shipped: shipped.len(),
         shipped_via_shipstation: shipped.len() - confirmed,
@@ -838,6 +858,52 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         std::process::exit(1);
     }
     Ok(())
+}
+
+/// What the webhook phase did.
+struct WebhookPhase {
+    /// Import ID → total of the orders created for it.
+    orders: std::collections::BTreeMap<String, Decimal>,
+    without_pull: usize,
+    /// The hook BigCommerce disabled (its retries exhausted), when registration succeeded.
+    disabled: Option<i64>,
+}
+
+async fn webhook_orders(world: &World, n: usize, limit: Instant, consumers: usize) -> WebhookPhase {
+    let mut hooks = None;
+    for _ in 0..10 {
+        match world.register_bigcommerce_hooks().await {
+            Ok(changes) => {
+                hooks = Some(changes);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+    let before: std::collections::BTreeSet<String> = new_channel_orders(&world.sandbox).into_keys().collect();
+    let ids = world.sandbox.state().bigcommerce_create_orders(n, &Default::default());
+    let orders: std::collections::BTreeMap<String, Decimal> = new_channel_orders(&world.sandbox)
+        .into_iter()
+        .filter(|(k, _)| !before.contains(k) && ids.iter().any(|id| *k == format!("BC-{id}")))
+        .collect();
+    let mut without_pull = 0;
+    // The announcements arrive within a second; each drain round imports what they enqueued.
+    for _ in 0..5 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        drain(world, Which::Orders, limit, consumers).await;
+        let erp = erp_orders_by_import_id(&world.sandbox);
+        without_pull = orders.keys().filter(|k| erp.contains_key(*k)).count();
+        if without_pull == orders.len() {
+            break;
+        }
+    }
+    let _ = world.app.run_pull(deadline_from(Duration::from_secs(120))).await;
+    drain(world, Which::Orders, limit, consumers).await;
+    let disabled = hooks.and_then(|h| h.first().and_then(|c| c.id.parse::<i64>().ok()));
+    if let Some(id) = disabled {
+        world.sandbox.state().bigcommerce_hook_exhausted(id);
+    }
+    WebhookPhase { orders, without_pull, disabled }
 }
 
 /// `n` sales orders entered in the ERP, each with an Open shipment for ShipStation to label; the

@@ -167,6 +167,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     }
     println!("  Settled: {}", if drive.settled { "yes" } else { "NO (limit reached)" });
 
+    let hooked = bigcommerce_webhooks(&world).await?;
     let stocked = stock_to_magento(&world).await?;
     let shipped = ship_back(&world, args.limit_secs).await?;
     let published = erp_orders_to_magento(&world, args.erp_orders, args.limit_secs).await?;
@@ -194,10 +195,70 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     }
     drop(console);
     world.shutdown().await;
-    if !drive.settled || duplicates > 0 || !mg_ok || !stocked || !shipped || !published || !followed || !exported {
+    if !drive.settled
+        || duplicates > 0
+        || !mg_ok
+        || !hooked
+        || !stocked
+        || !shipped
+        || !published
+        || !followed
+        || !exported
+    {
         std::process::exit(1);
     }
     Ok(())
+}
+
+/// BigCommerce's order webhooks: the hooks registered as `orderbridge-admin order-hooks` does,
+/// then new store orders announced through the local API gateway to shipment-webhook and
+/// imported by order-import from the orders queue, with no pull. Returns whether all were
+/// imported once within 5 s each.
+async fn bigcommerce_webhooks(world: &World) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
+    const ORDERS: usize = 5;
+    println!();
+    println!("BigCommerce order webhooks (bc-store): hooks registered, {ORDERS} new store orders, no pull...");
+    let changes = world.register_bigcommerce_hooks().await?;
+    let state = world.sandbox.state();
+    let calls_before = state.request_count(Vendor::Bigcommerce).total;
+    let mut took = Vec::new();
+    for _ in 0..ORDERS {
+        let id = state.bigcommerce_create_orders(1, &Default::default())[0];
+        let key = format!("BC-{id}");
+        let started = Instant::now();
+        let mut report = orderbridge_harness::drive::DriveReport::default();
+        while started.elapsed() < Duration::from_secs(30) && !erp_orders_by_import_id(&world.sandbox).contains_key(&key)
+        {
+            orderbridge_harness::drive::drain_orders(
+                &world.app,
+                &world.aws,
+                2,
+                &mut report,
+                started,
+                Duration::from_secs(30),
+            )
+            .await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let erp = erp_orders_by_import_id(&world.sandbox);
+        took.push((erp.get(&key).map(Vec::len).unwrap_or_default(), started.elapsed()));
+    }
+    let calls = state.request_count(Vendor::Bigcommerce).total - calls_before;
+    let once = took.iter().filter(|(n, _)| *n == 1).count();
+    let slowest = took.iter().map(|(_, d)| *d).max().unwrap_or_default();
+    let ok = once == ORDERS && slowest <= Duration::from_secs(5);
+    println!(
+        "  hooks: {}",
+        changes.iter().map(|c| format!("{} {}", c.scope, c.action.as_str())).collect::<Vec<_>>().join(", ")
+    );
+    println!(
+        "  imported once without a pull: {once}/{ORDERS}, slowest {:.1} s (order created → ERP sales order), \
+         BigCommerce calls per order {:.2}{}",
+        slowest.as_secs_f64(),
+        calls as f64 / ORDERS as f64,
+        if ok { "" } else { "  PROBLEM" }
+    );
+    Ok(ok)
 }
 
 /// Ships every imported order in the ERP sandbox (one box each) with push notifications going
