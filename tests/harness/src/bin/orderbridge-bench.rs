@@ -245,6 +245,48 @@ async fn latency_run(world: &Arc<World>, args: &Args) -> LatencyRun {
     }
 }
 
+/// BigCommerce orders announced by the store's order webhooks, imported with no pull running.
+struct WebhookRun {
+    orders: Vec<Duration>,
+    expected: usize,
+    bigcommerce_calls: u64,
+}
+
+/// Registers the BigCommerce hooks, creates orders one by one with only the SQS event source
+/// running (a pull at start finds nothing; the next would be an hour later), and measures each
+/// order from its creation to its ERP sales order. The hooks are switched off again after, so the
+/// burst measures the scheduled pull's path.
+async fn webhook_run(world: &Arc<World>, args: &Args) -> WebhookRun {
+    let n = (args.latency_orders / 2).max(5);
+    println!("Latency: {n} BigCommerce orders announced by webhook over {} s, no pull ...", args.arrival_secs / 2);
+    let hooks = world.register_bigcommerce_hooks().await.unwrap_or_default();
+    let background = Background::start(world, Duration::from_secs(3600), 2);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = world.sandbox.state().request_count(Vendor::Bigcommerce).total;
+    let (maker, watcher) = (world.clone(), world.clone());
+    let (orders, arrived) = arrive_and_watch(
+        n,
+        Duration::from_secs(args.arrival_secs / 2),
+        Duration::from_secs(60),
+        move |_| {
+            maker.sandbox.state().bigcommerce_create_orders(1, &Default::default()).first().map(|id| format!("BC-{id}"))
+        },
+        |id: &String| erp_order_numbers(&watcher.sandbox, [id.as_str()]).contains_key(id),
+    )
+    .await;
+    // Their acknowledgements finish with the import batch.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let bigcommerce_calls = world.sandbox.state().request_count(Vendor::Bigcommerce).total - before;
+    background.stop().await;
+    let state = world.sandbox.state();
+    for id in hooks.iter().filter_map(|h| h.id.parse::<i64>().ok()) {
+        if let Some(h) = state.bigcommerce().hooks.get_mut(&id) {
+            h["is_active"] = json!(false);
+        }
+    }
+    WebhookRun { orders: orders.iter().map(|(_, d)| *d).collect(), expected: arrived.len(), bigcommerce_calls }
+}
+
 struct BurstRun {
     orders: usize,
     sellercloud_orders: usize,
@@ -855,6 +897,7 @@ async fn main() -> Result<(), BoxError> {
     let started = Instant::now();
 
     let light = latency_run(&world, &args).await;
+    let hooked = webhook_run(&world, &args).await;
     let burst = burst_run(&world, &args).await;
     let (runs, shipped) = if args.skip_binaries {
         (Vec::new(), 0)
@@ -872,12 +915,25 @@ async fn main() -> Result<(), BoxError> {
         started.elapsed().as_secs_f64()
     );
     print_latency(&light, &args);
+    match Spread::of(&hooked.orders) {
+        Some(s) => println!(
+            "| BigCommerce order → ERP sales order, order webhook | {}/{} | {} | {} | {} | store/order/created → API Gateway stand-in → shipment-webhook → orders queue → order-import (one read, one status PUT: {:.2} BigCommerce calls per order), no pull |",
+            s.n,
+            hooked.expected,
+            show(s.p50),
+            show(s.p95),
+            show(s.max),
+            hooked.bigcommerce_calls as f64 / hooked.expected.max(1) as f64
+        ),
+        None => println!("| BigCommerce order → ERP sales order, order webhook | 0/{} | - | - | - | |", hooked.expected),
+    }
     print_throughput(&burst, &light, &limits);
     if !runs.is_empty() {
         print_binaries(&runs);
         print_cost(&runs, shipped);
     }
     let failed = light.orders.len() < light.orders_expected
+        || hooked.orders.len() < hooked.expected
         || light.shipments.len() < light.shipments_expected
         || burst.imported < burst.orders
         || runs.iter().any(|r| !r.errors.is_empty());
