@@ -167,7 +167,7 @@ async fn bigcommerce_announced_orders_are_read_once_and_only_a_waiting_one_is_of
     let before = requests();
     let AnnouncedOrder::Waiting(order) = client.fetch_announced(&id(waiting)).await.unwrap() else { panic!("waiting") };
     assert_eq!(requests() - before, 1, "one read");
-    assert_eq!(order, client.fetch_order(&id(waiting)).await.unwrap());
+    assert_eq!(*order, client.fetch_order(&id(waiting)).await.unwrap());
     let not = client.fetch_announced(&id(incomplete)).await.unwrap();
     assert_eq!(not, AnnouncedOrder::NotWaiting { status: "Incomplete".into() });
     sb.shutdown().await;

@@ -150,7 +150,7 @@ pub async fn import_order(
     let message = if message.announced {
         match source.fetch_announced(&key.order).await {
             Ok(AnnouncedOrder::Waiting(order)) => {
-                read = ImportOrder { order: ListedOrder::Whole(Box::new(order)), announced: false, ..message.clone() };
+                read = ImportOrder { order: ListedOrder::Whole(order), announced: false, ..message.clone() };
                 &read
             }
             Ok(AnnouncedOrder::NotWaiting { status }) => {

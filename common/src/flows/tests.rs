@@ -714,7 +714,7 @@ impl OrderSource for Announcing {
     }
     async fn fetch_announced(&self, id: &ChannelOrderId) -> Result<crate::ports::AnnouncedOrder, ConnectorError> {
         if *id == order(1).channel_order_id {
-            return self.0.fetch_order(id).await.map(crate::ports::AnnouncedOrder::Waiting);
+            return self.0.fetch_order(id).await.map(|o| crate::ports::AnnouncedOrder::Waiting(Box::new(o)));
         }
         Ok(crate::ports::AnnouncedOrder::NotWaiting { status: "Incomplete".into() })
     }

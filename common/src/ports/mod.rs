@@ -427,7 +427,7 @@ impl ListedOrder {
 /// An order a channel's webhook announced, as read.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AnnouncedOrder {
-    Waiting(Order),
+    Waiting(Box<Order>),
     /// Not waiting for import (an incomplete checkout, or an order moved on since): `status` as
     /// the channel names it.
     NotWaiting {
@@ -475,7 +475,7 @@ pub trait OrderSource: Send + Sync {
     /// Fetches an order a webhook announced, with whether it waits for import (the state the
     /// listing selects). Channels whose webhooks announce only orders to import need not check.
     async fn fetch_announced(&self, id: &ChannelOrderId) -> Result<AnnouncedOrder, ConnectorError> {
-        self.fetch_order(id).await.map(AnnouncedOrder::Waiting)
+        self.fetch_order(id).await.map(|order| AnnouncedOrder::Waiting(Box::new(order)))
     }
     /// Acknowledges in bulk where the channel allows; returns the orders that were not updated.
     async fn acknowledge(&self, acks: &[Acknowledgement]) -> Result<Vec<ChannelOrderId>, ConnectorError>;

@@ -445,7 +445,7 @@ impl OrderSource for BigCommerceClient {
         let (wire, raw) = self.order_wire(id).await?;
         match wire.status_id {
             Some(status) if status == self.config.new_status_id => {
-                self.complete(&wire, raw).await.map(AnnouncedOrder::Waiting)
+                self.complete(&wire, raw).await.map(|order| AnnouncedOrder::Waiting(Box::new(order)))
             }
             status => Ok(AnnouncedOrder::NotWaiting {
                 status: wire.status.clone().unwrap_or_else(|| status.map_or_else(|| "none".into(), |s| s.to_string())),

@@ -46,7 +46,7 @@ pub const VENDOR_ENTRY: super::registry::Vendor = super::registry::Vendor {
                 true,
                 BigCommerceOrderId::channel_order_id_of,
             );
-            parts.hooks = hooked.then(|| client as std::sync::Arc<dyn crate::ports::OrderHooks>);
+            parts.hooks = hooked.then_some(client as std::sync::Arc<dyn crate::ports::OrderHooks>);
             Ok(parts)
         },
         order_webhook: Some(|connection, settings| {
