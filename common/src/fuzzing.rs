@@ -45,6 +45,7 @@ pub const TARGETS: &[(&str, Entry)] = &[
     ("webhook_shipstation", webhook_shipstation),
     ("webhook_acumatica", webhook_acumatica),
     ("webhook_generic", webhook_generic),
+    ("webhook_bigcommerce", webhook_bigcommerce),
     ("wire_sellercloud", wire_sellercloud),
     ("wire_bigcommerce", wire_bigcommerce),
     ("wire_magento", wire_magento),
@@ -63,6 +64,7 @@ pub const SHIPSTATION_TOKEN: &str = "tok";
 pub const ACUMATICA_HEADER: &str = "X-Orderbridge-Key";
 pub const ACUMATICA_SECRET: &str = "k3y";
 pub const GENERIC_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+pub const BIGCOMMERCE_HOOK_SECRET: &str = "bc-hook-secret-0123456789";
 
 fn received_at() -> DateTime<Utc> {
     Utc.timestamp_opt(RECEIVED_AT, 0).single().unwrap_or_default()
@@ -173,6 +175,36 @@ pub fn webhook_acumatica(data: &[u8]) {
         o2.extend(o.iter().cloned());
     }
     assert_eq!((s2, o2), (shipments, orders), "the parts name every key once, in order");
+    accepted(events);
+}
+
+/// A BigCommerce order webhook on `/webhooks/orders/bc-store`: the hook's secret header, then
+/// `{scope, producer, hash, data}` of store `abc123`. An accepted delivery is at most one event,
+/// an announced order of this connection or a delivery report, and travels the queue intact.
+pub fn webhook_bigcommerce(data: &[u8]) {
+    static VERIFIER: OnceLock<crate::connectors::bigcommerce::BigCommerceOrderVerifier> = OnceLock::new();
+    let verifier = VERIFIER.get_or_init(|| {
+        let mut config = crate::connectors::bigcommerce::BigCommerceConfig::new(
+            "https://api.bigcommerce.com/stores/abc123",
+            SecretString::from("t".to_owned()),
+        );
+        config.webhook_secret = vec![SecretString::from(BIGCOMMERCE_HOOK_SECRET.to_owned())];
+        let connection = ConnectionId::parse("bc-store").unwrap_or_else(|_| unreachable!("a valid id"));
+        crate::connectors::bigcommerce::BigCommerceOrderVerifier::new(connection, &config)
+    });
+    let delivery = Delivery::read(data);
+    let Ok(events) = verifier.verify(&delivery.request("/webhooks/orders/bc-store")) else { return };
+    assert!(events.len() <= 1, "one delivery, {} events", events.len());
+    for event in &events {
+        match &event.event {
+            InboundEvent::OrderAnnounced { connection, order } => {
+                assert_eq!(connection.as_str(), "bc-store");
+                assert_eq!(order.channel_code().as_str(), "BC");
+            }
+            InboundEvent::HookTrouble { message, .. } => assert!(message.chars().count() <= 500),
+            other => panic!("a BigCommerce order webhook is an announcement or a delivery report: {other:?}"),
+        }
+    }
     accepted(events);
 }
 

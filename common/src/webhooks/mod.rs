@@ -24,6 +24,19 @@ pub fn secrets_equal(given: &[u8], expected: &[u8]) -> bool {
     given.len() == expected.len() && bool::from(given.ct_eq(expected))
 }
 
+/// Checks a delivery's shared secret against every accepted one (the current and, while rotating,
+/// the previous): each is compared, so the time taken does not tell which, if any, came close.
+pub fn check_secret(given: Option<&str>, accepted: &[secrecy::SecretString]) -> Result<(), WebhookError> {
+    use secrecy::ExposeSecret;
+    let given = given.ok_or(WebhookError::Unauthorized)?;
+    let matches = accepted.iter().filter(|s| secrets_equal(given.as_bytes(), s.expose_secret().as_bytes())).count();
+    if matches == 0 {
+        Err(WebhookError::Unauthorized)
+    } else {
+        Ok(())
+    }
+}
+
 /// The first value of a header, matched case-insensitively as HTTP requires.
 pub fn header<'a>(request: &'a WebhookRequest<'_>, name: &str) -> Option<&'a str> {
     request.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())

@@ -220,10 +220,16 @@ fn check_channels(world: &World, expected: &BTreeMap<String, Expected>) -> Vec<S
     problems
 }
 
-/// The ERP order number is visible on every channel order: a Sellercloud note, the BigCommerce
-/// staff notes.
-fn check_erp_numbers(world: &World, expected: &BTreeMap<String, Expected>) -> Vec<String> {
+/// The ERP order number of every imported order is in its connector-log entry, and a clean import
+/// writes no note on the channel order (since issue 18 the acknowledgement is the status alone:
+/// BigCommerce's one `PUT`, Sellercloud's bulk `SetExported`; `erp_number_note` is off).
+async fn check_erp_numbers(
+    world: &World,
+    expected: &BTreeMap<String, Expected>,
+    since: chrono::DateTime<chrono::Utc>,
+) -> Vec<String> {
     let erp = erp_orders_by_import_id(&world.sandbox);
+    let entries = log_since(world.app.log(), &world.app.connections(), since).await;
     let state = world.sandbox.state();
     let (sc, bc) = (state.sellercloud(), state.bigcommerce());
     let mut problems = Vec::new();
@@ -234,18 +240,25 @@ fn check_erp_numbers(world: &World, expected: &BTreeMap<String, Expected>) -> Ve
             so["OrderType"]["value"].as_str().unwrap_or(""),
             so["OrderNbr"]["value"].as_str().unwrap_or("")
         );
+        let logged = entries.iter().any(|e| {
+            e.action == "import_order"
+                && e.entity_id == *import_id
+                && e.result == orderbridge::ports::LogResult::Success
+                && e.notes.contains(&number)
+        });
+        if !logged {
+            problems.push(format!("{import_id}: no successful import entry names {number}"));
+        }
         if let Some(id) = import_id.strip_prefix("SC-").and_then(|i| i.parse::<i64>().ok()) {
-            // At least one: a redelivered import message acknowledges again, and the note is not
-            // deduplicated (README "Storefronts in full").
             let notes =
                 sc.notes.get(&id).map(|n| n.iter().filter(|n| n.message.contains(&number)).count()).unwrap_or(0);
-            if notes == 0 {
-                problems.push(format!("{import_id}: {notes} Sellercloud notes name {number}"));
+            if notes != 0 {
+                problems.push(format!("{import_id}: {notes} Sellercloud notes name {number} (erp_number_note is off)"));
             }
         } else if let Some(id) = import_id.strip_prefix("BC-").and_then(|i| i.parse::<i64>().ok()) {
-            if !bc.orders[&id].staff_notes.contains(&number) {
+            if bc.orders[&id].staff_notes.contains("Imported to the ERP") {
                 problems.push(format!(
-                    "{import_id}: BigCommerce staff notes {:?} do not name {number}",
+                    "{import_id}: staff notes written on a clean import: {:?}",
                     bc.orders[&id].staff_notes
                 ));
             }
@@ -265,6 +278,7 @@ fn assert_no_problems(what: &str, problems: &[String]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn five_hundred_orders_are_imported_exactly_once_with_the_right_values() {
+    let started = chrono::Utc::now();
     let world = start("e2e-clean", sandbox(11, 580, 260)).await;
     let expected = expected_orders(&world);
     let sources: BTreeSet<&str> = expected.values().map(|e| e.order_type).collect();
@@ -276,7 +290,7 @@ async fn five_hundred_orders_are_imported_exactly_once_with_the_right_values() {
     assert!(report.settled, "did not settle: {report:?}");
     assert_no_problems("ERP", &check_erp(&world, &expected));
     assert_no_problems("channels", &check_channels(&world, &expected));
-    assert_no_problems("ERP numbers on channel orders", &check_erp_numbers(&world, &expected));
+    assert_no_problems("ERP numbers", &check_erp_numbers(&world, &expected, started).await);
 
     // A second run finds nothing new and creates nothing.
     let before = world.sandbox.state().acumatica().sales_orders.len();

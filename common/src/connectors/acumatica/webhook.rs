@@ -6,14 +6,14 @@
 //! [`ACUMATICA_MAX_BODY`] (what API Gateway and a synchronous Lambda invocation carry) and splits
 //! an event that would not fit one queue message into parts (`…#part1`, `…#part2`, …).
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
 
 use tracing::{info, warn};
 
 use crate::model::{ErpOrderRef, ErpShipmentNbr};
 use crate::ports::{InboundEvent, WebhookError, WebhookEvent, WebhookRequest, WebhookVerifier};
-use crate::webhooks::{check_size, header, secrets_equal, MAX_EVENT_MESSAGE};
+use crate::webhooks::{check_secret, check_size, header, MAX_EVENT_MESSAGE};
 
 /// The largest push body the Acumatica route accepts (4 MiB). A synchronous Lambda invocation
 /// carries at most 6 MB of request event (API Gateway's HTTP API itself takes 10 MB), and the body
@@ -110,12 +110,7 @@ impl AcumaticaPushVerifier {
 impl WebhookVerifier for AcumaticaPushVerifier {
     fn verify(&self, request: &WebhookRequest<'_>) -> Result<Vec<WebhookEvent>, WebhookError> {
         check_size(request, self.max_body)?;
-        let given = header(request, &self.header_name).ok_or(WebhookError::Unauthorized)?;
-        let matches =
-            self.header_values.iter().filter(|v| secrets_equal(given.as_bytes(), v.expose_secret().as_bytes())).count();
-        if matches == 0 {
-            return Err(WebhookError::Unauthorized);
-        }
+        check_secret(header(request, &self.header_name), &self.header_values)?;
         let push: Push = serde_json::from_slice(request.body)
             .map_err(|e| WebhookError::Malformed(format!("not an Acumatica push notification: {e}")))?;
         let (query, id) = (push.query.trim(), push.id.trim());

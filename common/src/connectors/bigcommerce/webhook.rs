@@ -15,13 +15,13 @@
 //! The dedupe key is the scope plus BigCommerce's `hash`, which is the same on every redelivery
 //! of one event.
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::{BigCommerceOrderId, VENDOR};
 use crate::model::ConnectionId;
 use crate::ports::{InboundEvent, WebhookError, WebhookEvent, WebhookRequest, WebhookVerifier};
-use crate::webhooks::{check_size, header, secrets_equal, DEFAULT_MAX_BODY};
+use crate::webhooks::{check_secret, check_size, header, DEFAULT_MAX_BODY};
 
 /// The header every hook Orderbridge registers carries its secret in.
 pub const HOOK_KEY_HEADER: &str = "X-Orderbridge-Hook-Key";
@@ -93,13 +93,7 @@ fn producer_of(base_url: &str) -> String {
 impl WebhookVerifier for BigCommerceOrderVerifier {
     fn verify(&self, request: &WebhookRequest<'_>) -> Result<Vec<WebhookEvent>, WebhookError> {
         check_size(request, DEFAULT_MAX_BODY)?;
-        let given = header(request, HOOK_KEY_HEADER).ok_or(WebhookError::Unauthorized)?;
-        // Every secret is compared, so the time taken does not tell which (if any) came close.
-        let matches =
-            self.secrets.iter().filter(|s| secrets_equal(given.as_bytes(), s.expose_secret().as_bytes())).count();
-        if matches == 0 {
-            return Err(WebhookError::Unauthorized);
-        }
+        check_secret(header(request, HOOK_KEY_HEADER), &self.secrets)?;
         let payload: Payload = serde_json::from_slice(request.body)
             .map_err(|e| WebhookError::Malformed(format!("expected {{scope, hash, data}}: {e}")))?;
         if let Some(producer) = payload.producer.as_deref().filter(|p| *p != self.producer) {

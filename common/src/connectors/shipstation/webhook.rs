@@ -3,11 +3,11 @@
 //! `resource_url` must point at an allowed host, because status-push will fetch it with our
 //! credentials (no server-side request forgery).
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::ports::{InboundEvent, WebhookError, WebhookEvent, WebhookRequest, WebhookVerifier};
-use crate::webhooks::{check_size, query_param, secrets_equal, DEFAULT_MAX_BODY};
+use crate::webhooks::{check_secret, check_size, query_param, DEFAULT_MAX_BODY};
 
 /// Event types whose resource lists shipments.
 const SHIPMENT_EVENTS: &[&str] = &["SHIP_NOTIFY", "ITEM_SHIP_NOTIFY"];
@@ -41,13 +41,7 @@ impl ShipStationVerifier {
 impl WebhookVerifier for ShipStationVerifier {
     fn verify(&self, request: &WebhookRequest<'_>) -> Result<Vec<WebhookEvent>, WebhookError> {
         check_size(request, self.max_body)?;
-        let given = query_param(request.query, "token").ok_or(WebhookError::Unauthorized)?;
-        // Every token is compared, so the time taken does not tell which (if any) came close.
-        let matches =
-            self.tokens.iter().filter(|t| secrets_equal(given.as_bytes(), t.expose_secret().as_bytes())).count();
-        if matches == 0 {
-            return Err(WebhookError::Unauthorized);
-        }
+        check_secret(query_param(request.query, "token"), &self.tokens)?;
         let body: Body = serde_json::from_slice(request.body)
             .map_err(|e| WebhookError::Malformed(format!("expected {{resource_url, resource_type}}: {e}")))?;
         if !SHIPMENT_EVENTS.contains(&body.resource_type.as_str()) {
