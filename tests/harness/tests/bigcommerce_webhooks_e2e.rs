@@ -113,7 +113,15 @@ async fn webhook_orders_are_imported_within_seconds_and_disabled_hooks_come_back
         until(Duration::from_secs(15), || hook_active(&world, created)).await.is_some(),
         "re-enabled on the report"
     );
-    let log = entries().await;
+    // The report's entry is written once the re-enabling answered: wait for it.
+    let mut log = entries().await;
+    for _ in 0..100 {
+        if log.iter().any(|e| e.action == "hook_trouble") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        log = entries().await;
+    }
     let trouble = log.iter().find(|e| e.action == "hook_trouble").expect("the report is in the connector log");
     assert_eq!(trouble.result, LogResult::Failure);
     assert!(
