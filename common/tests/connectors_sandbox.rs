@@ -89,10 +89,7 @@ async fn sellercloud_pages_every_not_exported_order_once_and_marks_them_exported
 #[tokio::test]
 async fn bigcommerce_lists_new_orders_fetches_them_and_moves_their_status() {
     let sb = sandbox().await;
-    let token = sb.state().config().credentials.bigcommerce_access_token.clone();
-    let mut config = BigCommerceConfig::new(sb.urls().bigcommerce.clone(), token.into());
-    config.page_size = 10;
-    let client = BigCommerceClient::new(ConnectionId::parse("bc-store").unwrap(), config).unwrap();
+    let client = bigcommerce_with(&sb, |c| c.page_size = 10);
     let expected: BTreeSet<i64> =
         sb.state().bigcommerce().orders.values().filter(|o| o.status_id == 11).map(|o| o.id).collect();
 
@@ -177,10 +174,7 @@ async fn bigcommerce_announced_orders_are_read_once_and_only_a_waiting_one_is_of
 async fn bigcommerce_order_hooks_are_registered_once_and_a_disabled_one_is_reenabled() {
     use orderbridge::ports::{HookAction, OrderHooks};
     let sb = sandbox().await;
-    let token = sb.state().config().credentials.bigcommerce_access_token.clone();
-    let mut config = BigCommerceConfig::new(sb.urls().bigcommerce.clone(), token.into());
-    config.webhook_secret = vec!["hook-secret-0123456789abcdef".to_owned().into()];
-    let client = BigCommerceClient::new(ConnectionId::parse("bc-store").unwrap(), config).unwrap();
+    let client = bigcommerce_with(&sb, |c| c.webhook_secret = vec!["hook-secret-0123456789abcdef".to_owned().into()]);
     let destination = "https://hooks.example.com/webhooks/orders/bc-store";
 
     let first = client.register(destination).await.unwrap();
@@ -490,9 +484,15 @@ fn shipment(nbr: &str, packages: Vec<orderbridge::model::Package>) -> orderbridg
 }
 
 fn bigcommerce(sb: &Sandbox) -> BigCommerceClient {
+    bigcommerce_with(sb, |_| {})
+}
+
+/// The sandbox store's client with quick retries and `tweak` applied to its settings.
+fn bigcommerce_with(sb: &Sandbox, tweak: impl FnOnce(&mut BigCommerceConfig)) -> BigCommerceClient {
     let token = sb.state().config().credentials.bigcommerce_access_token.clone();
     let mut config = BigCommerceConfig::new(sb.urls().bigcommerce.clone(), token.into());
     config.retry.initial_delay_ms = 10;
+    tweak(&mut config);
     BigCommerceClient::new(ConnectionId::parse("bc-store").unwrap(), config).unwrap()
 }
 
