@@ -147,17 +147,12 @@ pub fn operation_of(headers: &HeaderMap, body: &[u8]) -> String {
         .unwrap_or_else(|| "other:unknown".into())
 }
 
-/// On-demand capacity units of one DynamoDB call, estimated from the wire: a write costs one unit
-/// per started KiB of the request (twice inside a transaction), a read one unit per started 4 KiB
-/// of the response (strongly consistent). DynamoDB JSON is larger than DynamoDB's own item-size
-/// accounting, so this errs high.
-pub fn capacity_units(operation: &str, request_bytes: u64, response_bytes: u64) -> (u64, u64) {
+/// On-demand read units of one DynamoDB call, estimated from the wire: one unit per started 4 KiB
+/// of the response (strongly consistent), twice inside a transaction. Writes are priced from the
+/// items themselves (`WriteUnits`); this gives them 0.
+pub fn capacity_units(operation: &str, _request_bytes: u64, response_bytes: u64) -> (u64, u64) {
     let per = |bytes: u64, unit: u64| bytes.div_ceil(unit).max(1);
     match operation {
-        "dynamodb:PutItem" | "dynamodb:UpdateItem" | "dynamodb:DeleteItem" | "dynamodb:BatchWriteItem" => {
-            (per(request_bytes, 1024), 0)
-        }
-        "dynamodb:TransactWriteItems" => (2 * per(request_bytes, 1024), 0),
         "dynamodb:GetItem" | "dynamodb:Query" | "dynamodb:Scan" | "dynamodb:BatchGetItem" => {
             (0, per(response_bytes, 4096))
         }
@@ -166,10 +161,194 @@ pub fn capacity_units(operation: &str, request_bytes: u64, response_bytes: u64) 
     }
 }
 
+/// DynamoDB's size of an item in bytes by its documented rules: each attribute's name (UTF-8)
+/// plus its value (a string its UTF-8 bytes, a number 1 byte per two significant digits + 1, a
+/// binary its bytes, a boolean or null 1, a list or map 3 + its elements + 1 per element).
+pub fn item_size(item: &serde_json::Map<String, Value>) -> u64 {
+    item.iter().map(|(name, value)| name.len() as u64 + value_size(value)).sum()
+}
+
+fn value_size(value: &Value) -> u64 {
+    let Some((kind, inner)) = value.as_object().and_then(|o| o.iter().next()) else { return 0 };
+    let number = |n: &str| {
+        let digits = n.trim_start_matches('-').replace('.', "");
+        let significant = digits.trim_start_matches('0').trim_end_matches('0').len().max(1) as u64;
+        significant.div_ceil(2) + 1
+    };
+    match (kind.as_str(), inner) {
+        ("S", Value::String(t)) => t.len() as u64,
+        ("N", Value::String(n)) => number(n),
+        ("B", Value::String(b)) => (b.len() as u64 * 3) / 4,
+        ("BOOL", _) | ("NULL", _) => 1,
+        ("SS", Value::Array(v)) => v.iter().filter_map(Value::as_str).map(|t| t.len() as u64).sum(),
+        ("NS", Value::Array(v)) => v.iter().filter_map(Value::as_str).map(number).sum(),
+        ("BS", Value::Array(v)) => v.iter().filter_map(Value::as_str).map(|b| (b.len() as u64 * 3) / 4).sum(),
+        ("L", Value::Array(v)) => 3 + v.iter().map(|e| value_size(e) + 1).sum::<u64>(),
+        ("M", Value::Object(m)) => 3 + m.iter().map(|(k, e)| k.len() as u64 + value_size(e) + 1).sum::<u64>(),
+        _ => 0,
+    }
+}
+
+/// Write units of one item write by DynamoDB's on-demand rules: the larger of the item before and
+/// after, one unit per started KiB (at least one, a failed condition included), plus the same for
+/// each global secondary index (all our indexes project every attribute) the item is in before or
+/// after, two when the write moves it between index keys. Doubled inside a transaction.
+pub fn item_write_units(
+    indexes: &[(&str, &str)],
+    before: Option<&serde_json::Map<String, Value>>,
+    after: Option<&serde_json::Map<String, Value>>,
+    transaction: bool,
+) -> u64 {
+    let size = before.map(item_size).unwrap_or(0).max(after.map(item_size).unwrap_or(0));
+    let units = size.div_ceil(1024).max(1);
+    let mut total = units;
+    if before != after {
+        for (pk, sk) in indexes {
+            let key = |item: Option<&serde_json::Map<String, Value>>| {
+                item.and_then(|i| Some((i.get(*pk)?.clone(), i.get(*sk)?.clone())))
+            };
+            total += match (key(before), key(after)) {
+                (Some(b), Some(a)) if b != a => 2 * units,
+                (None, None) => 0,
+                _ => units,
+            };
+        }
+    }
+    if transaction {
+        2 * total
+    } else {
+        total
+    }
+}
+
+/// Writes of one kind of item (`state CLAIM#IMPORT`, `connector-log import`): calls and units.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    pub calls: u64,
+    pub write_units: u64,
+}
+
+/// Category → writes.
+pub type WriteUsage = BTreeMap<String, WriteStats>;
+
+/// `after - before`, per category.
+pub fn writes_between(before: &WriteUsage, after: &WriteUsage) -> WriteUsage {
+    let mut out = WriteUsage::new();
+    for (kind, a) in after {
+        let b = before.get(kind).copied().unwrap_or_default();
+        if a.calls > b.calls {
+            out.insert(
+                kind.clone(),
+                WriteStats { calls: a.calls - b.calls, write_units: a.write_units - b.write_units },
+            );
+        }
+    }
+    out
+}
+
+/// What kind of item a write is about: the table (`state`, `connector-log`) and, in the state
+/// table, the partition key's prefix (`CLAIM#IMPORT`, `BINDING`, `DEDUPE`), in the log the action.
+fn write_category(table: &str, item: &serde_json::Map<String, Value>) -> String {
+    let text = |name: &str| item.get(name).and_then(|v| v.get("S")).and_then(Value::as_str).unwrap_or("");
+    if table.ends_with("-connector-log") {
+        return format!("connector-log {}", text("action"));
+    }
+    let table_kind = table.rsplit('-').next().unwrap_or(table);
+    let mut parts = text("pk").split('#');
+    let first = parts.next().unwrap_or("");
+    match first {
+        "CLAIM" => format!("{table_kind} CLAIM#{}", parts.next().unwrap_or("")),
+        "DEDUPE" => format!("{table_kind} DEDUPE#{}", parts.next().unwrap_or("")),
+        other => format!("{table_kind} {other}"),
+    }
+}
+
+/// The global secondary indexes (partition, sort key attribute) of one of our tables, by name.
+fn table_indexes(table: &str) -> Vec<(&'static str, &'static str)> {
+    orderbridge::aws::schema::TABLES
+        .iter()
+        .find(|t| table.ends_with(&format!("-{}", t.suffix)))
+        .map(|t| t.indexes.iter().map(|i| (i.partition_key, i.sort_key)).collect())
+        .unwrap_or_default()
+}
+
 struct MeterShared {
     upstream: String,
     http: reqwest::Client,
     usage: Mutex<AwsUsage>,
+    writes: Mutex<WriteUsage>,
+}
+
+/// One item write inside a DynamoDB request: table, key, the item as sent (Put) and whether it is
+/// part of a transaction.
+struct ItemWrite {
+    table: String,
+    key: serde_json::Map<String, Value>,
+    put: Option<serde_json::Map<String, Value>>,
+    transaction: bool,
+}
+
+/// The item writes a DynamoDB write request makes (none for other operations).
+fn item_writes(operation: &str, body: &[u8]) -> Vec<ItemWrite> {
+    let Ok(request) = serde_json::from_slice::<Value>(body) else { return Vec::new() };
+    let key_of = |item: &serde_json::Map<String, Value>| {
+        item.iter().filter(|(k, _)| *k == "pk" || *k == "sk").map(|(k, v)| (k.clone(), v.clone())).collect()
+    };
+    let one = |r: &Value, put: bool, transaction: bool| -> Option<ItemWrite> {
+        let table = r.get("TableName")?.as_str()?.to_owned();
+        if put {
+            let item = r.get("Item")?.as_object()?.clone();
+            Some(ItemWrite { table, key: key_of(&item), put: Some(item), transaction })
+        } else {
+            Some(ItemWrite { table, key: r.get("Key")?.as_object()?.clone(), put: None, transaction })
+        }
+    };
+    match operation {
+        "dynamodb:PutItem" => one(&request, true, false).into_iter().collect(),
+        "dynamodb:UpdateItem" | "dynamodb:DeleteItem" => one(&request, false, false).into_iter().collect(),
+        "dynamodb:TransactWriteItems" => request
+            .get("TransactItems")
+            .and_then(Value::as_array)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|t| {
+                        if let Some(p) = t.get("Put") {
+                            one(p, true, true)
+                        } else {
+                            ["Update", "Delete", "ConditionCheck"]
+                                .iter()
+                                .find_map(|k| t.get(*k))
+                                .and_then(|r| one(r, false, true))
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+impl MeterShared {
+    /// The item under `key` now, read from the emulator directly (not metered).
+    async fn current(
+        &self,
+        table: &str,
+        key: &serde_json::Map<String, Value>,
+    ) -> Option<serde_json::Map<String, Value>> {
+        let answer = self
+            .http
+            .post(format!("{}/", self.upstream))
+            .header("x-amz-target", "DynamoDB_20120810.GetItem")
+            .header("content-type", "application/x-amz-json-1.0")
+            .header("authorization", "AWS4-HMAC-SHA256 Credential=meter/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0")
+            .body(serde_json::json!({"TableName": table, "Key": key, "ConsistentRead": true}).to_string())
+            .send()
+            .await
+            .ok()?;
+        let body: Value = answer.json().await.ok()?;
+        body.get("Item")?.as_object().cloned()
+    }
 }
 
 /// An HTTP proxy in front of the AWS emulator that counts every call passing through it. The
@@ -188,6 +367,7 @@ impl AwsMeter {
             upstream: upstream.trim_end_matches('/').to_owned(),
             http: reqwest::Client::builder().pool_max_idle_per_host(64).build()?,
             usage: Mutex::new(AwsUsage::new()),
+            writes: Mutex::new(WriteUsage::new()),
         });
         let router = axum::Router::new().fallback(meter_forward).with_state(shared.clone());
         let task = tokio::spawn(async move {
@@ -200,6 +380,11 @@ impl AwsMeter {
 
     pub fn usage(&self) -> AwsUsage {
         self.shared.usage.lock().map(|u| u.clone()).unwrap_or_default()
+    }
+
+    /// DynamoDB item writes so far, per kind of item.
+    pub fn writes(&self) -> WriteUsage {
+        self.shared.writes.lock().map(|u| u.clone()).unwrap_or_default()
     }
 }
 
@@ -217,6 +402,12 @@ async fn meter_forward(
     body: Bytes,
 ) -> Response {
     let operation = operation_of(&headers, &body);
+    // Each item write is priced from the item before and after it (read around the call).
+    let writes = item_writes(&operation, &body);
+    let mut befores = Vec::with_capacity(writes.len());
+    for w in &writes {
+        befores.push(shared.current(&w.table, &w.key).await);
+    }
     let target = format!("{}{}", shared.upstream, uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
     let mut forwarded = headers.clone();
     forwarded.remove("host");
@@ -231,7 +422,19 @@ async fn meter_forward(
     reply_headers.remove("content-length");
     reply_headers.remove("transfer-encoding");
     let reply = answer.bytes().await.unwrap_or_default();
-    let (write_units, read_units) = capacity_units(&operation, body.len() as u64, reply.len() as u64);
+    let (_, read_units) = capacity_units(&operation, body.len() as u64, reply.len() as u64);
+    let mut write_units = 0;
+    for (w, before) in writes.iter().zip(befores) {
+        let after = shared.current(&w.table, &w.key).await;
+        let units = item_write_units(&table_indexes(&w.table), before.as_ref(), after.as_ref(), w.transaction);
+        write_units += units;
+        let category = after.as_ref().or(before.as_ref()).or(w.put.as_ref()).map(|i| write_category(&w.table, i));
+        if let Ok(mut all) = shared.writes.lock() {
+            let e = all.entry(category.unwrap_or_else(|| format!("{} ?", w.table))).or_default();
+            e.calls += 1;
+            e.write_units += units;
+        }
+    }
     let empty_receive = operation == "sqs:ReceiveMessage" && !String::from_utf8_lossy(&reply).contains("Body");
     if let Ok(mut usage) = shared.usage.lock() {
         let s = usage.entry(operation).or_default();
@@ -596,6 +799,7 @@ pub fn ratio(numerator: impl Into<Decimal>, denominator: impl Into<Decimal>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
@@ -622,14 +826,60 @@ mod tests {
     }
 
     #[test]
-    fn capacity_units_round_up_per_kib_and_per_4_kib() {
-        assert_eq!(capacity_units("dynamodb:PutItem", 200, 2), (1, 0));
-        assert_eq!(capacity_units("dynamodb:UpdateItem", 1025, 2), (2, 0));
-        assert_eq!(capacity_units("dynamodb:TransactWriteItems", 900, 2), (2, 0));
+    fn capacity_units_round_up_per_4_kib_of_reads() {
+        assert_eq!(capacity_units("dynamodb:PutItem", 200, 2), (0, 0));
         assert_eq!(capacity_units("dynamodb:GetItem", 80, 4097), (0, 2));
         assert_eq!(capacity_units("dynamodb:Query", 80, 0), (0, 1));
         assert_eq!(capacity_units("dynamodb:DescribeTable", 80, 900), (0, 0));
         assert_eq!(capacity_units("sqs:SendMessage", 5000, 100), (0, 0));
+    }
+
+    fn item(value: Value) -> serde_json::Map<String, Value> {
+        value.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn item_size_follows_dynamodbs_rules() {
+        // "pk"(2) + "CLAIM#x"(7) + "n"(1) + 12345 (3 digits pairs + 1 = 4) + "ok"(2) + 1 + "l"(1) + [3 + (1+1) + (2+1)].
+        let i = item(
+            json!({"pk": {"S": "CLAIM#x"}, "n": {"N": "12345"}, "ok": {"BOOL": true}, "l": {"L": [{"S": "a"}, {"N": "10"}]}}),
+        );
+        assert_eq!(item_size(&i), 9 + 5 + 3 + 9);
+        assert_eq!(item_size(&item(json!({"n": {"N": "-0.00100"}}))), 1 + 2);
+    }
+
+    #[test]
+    fn item_writes_are_priced_from_the_larger_item_and_the_indexes_it_is_in() {
+        let small = item(json!({"pk": {"S": "a"}, "sk": {"S": "b"}}));
+        let big = item(json!({"pk": {"S": "a"}, "sk": {"S": "b"}, "notes": {"S": "x".repeat(1500)}}));
+        let indexed = item(json!({"pk": {"S": "a"}, "sk": {"S": "b"}, "gsi1pk": {"S": "p"}, "gsi1sk": {"S": "s"}}));
+        let moved = item(json!({"pk": {"S": "a"}, "sk": {"S": "b"}, "gsi1pk": {"S": "q"}, "gsi1sk": {"S": "s"}}));
+        let gsi = [("gsi1pk", "gsi1sk")];
+        assert_eq!(item_write_units(&gsi, None, Some(&small), false), 1);
+        assert_eq!(item_write_units(&gsi, Some(&big), Some(&small), false), 2, "the larger of before and after");
+        assert_eq!(item_write_units(&gsi, Some(&small), Some(&small), false), 1, "a failed condition still costs");
+        assert_eq!(item_write_units(&gsi, None, Some(&indexed), false), 2, "table + index");
+        assert_eq!(item_write_units(&gsi, Some(&indexed), Some(&moved), false), 3, "index entry moved: delete + put");
+        assert_eq!(item_write_units(&gsi, Some(&indexed), None, true), 4, "deleted in a transaction");
+        assert_eq!(item_write_units(&[], None, Some(&indexed), false), 1);
+    }
+
+    #[test]
+    fn writes_are_named_by_table_and_key_prefix() {
+        let claim = item(json!({"pk": {"S": "CLAIM#IMPORT#sc-main#1"}}));
+        assert_eq!(write_category("p-state", &claim), "state CLAIM#IMPORT");
+        assert_eq!(write_category("p-state", &item(json!({"pk": {"S": "BINDING#sc#1"}}))), "state BINDING");
+        assert_eq!(
+            write_category("p-connector-log", &item(json!({"action": {"S": "import"}}))),
+            "connector-log import"
+        );
+        let put = br#"{"TableName":"p-state","Item":{"pk":{"S":"x"},"sk":{"S":"y"},"v":{"N":"1"}}}"#;
+        let writes = item_writes("dynamodb:PutItem", put);
+        assert_eq!(writes.len(), 1);
+        assert_eq!(writes[0].key.len(), 2);
+        let tx = br#"{"TransactItems":[{"Update":{"TableName":"t","Key":{"pk":{"S":"a"}}}},{"Put":{"TableName":"t","Item":{"pk":{"S":"b"}}}}]}"#;
+        assert!(item_writes("dynamodb:TransactWriteItems", tx).iter().all(|w| w.transaction));
+        assert_eq!(item_writes("dynamodb:GetItem", put).len(), 0);
     }
 
     #[test]

@@ -125,6 +125,8 @@ pub(crate) struct Inner {
     pub writes: Mutex<WriteLog>,
     /// API requests per vendor: (answered, of which 429).
     pub requests: Mutex<BTreeMap<Vendor, RequestCount>>,
+    /// Requests per vendor and route (`GET /path/{n}`), for calls-per-order breakdowns.
+    pub routes: Mutex<BTreeMap<Vendor, BTreeMap<String, u64>>>,
     pub urls: OnceLock<VendorUrls>,
     pub http: reqwest::Client,
     pub shutdown: watch::Sender<bool>,
@@ -155,6 +157,7 @@ impl SharedState {
             deliveries: Mutex::new(Vec::new()),
             writes: Mutex::new(WriteLog::default()),
             requests: Mutex::new(BTreeMap::new()),
+            routes: Mutex::new(BTreeMap::new()),
             urls: OnceLock::new(),
             http,
             shutdown,
@@ -198,14 +201,22 @@ impl SharedState {
         lock(&self.0.writes).count(vendor, kind, key)
     }
 
-    /// All counters of a vendor: kind → key → count.
-    pub fn count_request(&self, vendor: Vendor, status: u16) {
-        let mut requests = lock(&self.0.requests);
-        let count = requests.entry(vendor).or_default();
-        count.total += 1;
-        if status == 429 {
-            count.throttled += 1;
+    /// Counts one answered request of `vendor` (and of its route, e.g. `GET /api/Orders/{n}`).
+    pub fn count_request(&self, vendor: Vendor, status: u16, route: &str) {
+        {
+            let mut requests = lock(&self.0.requests);
+            let count = requests.entry(vendor).or_default();
+            count.total += 1;
+            if status == 429 {
+                count.throttled += 1;
+            }
         }
+        *lock(&self.0.routes).entry(vendor).or_default().entry(route.to_owned()).or_default() += 1;
+    }
+
+    /// Requests answered for `vendor` so far, per route (ids in the path shown as `{n}`).
+    pub fn route_counts(&self, vendor: Vendor) -> BTreeMap<String, u64> {
+        lock(&self.0.routes).get(&vendor).cloned().unwrap_or_default()
     }
 
     /// API requests answered for `vendor` so far (for calls-per-order and 429-share figures).

@@ -285,9 +285,20 @@ impl Drop for InflightGuard {
 pub async fn gate(State(ctx): State<GateCtx>, req: Request, next: Next) -> Response {
     let state = ctx.state.clone();
     let vendor = ctx.vendor;
+    let route = route_of(req.method(), req.uri().path());
     let response = gate_inner(State(ctx), req, next).await;
-    state.count_request(vendor, response.status().as_u16());
+    state.count_request(vendor, response.status().as_u16(), &route);
     response
+}
+
+/// `GET /api/Orders/{n}`: the method and the path with every segment holding a digit (an id, a
+/// key in quotes, a version is kept when it has dots) shown as `{n}`.
+fn route_of(method: &Method, path: &str) -> String {
+    let segments: Vec<&str> = path
+        .split('/')
+        .map(|s| if s.chars().any(|c| c.is_ascii_digit()) && !s.contains('.') { "{n}" } else { s })
+        .collect();
+    format!("{method} {}", segments.join("/"))
 }
 
 async fn gate_inner(State(ctx): State<GateCtx>, req: Request, next: Next) -> Response {

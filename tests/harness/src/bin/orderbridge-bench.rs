@@ -15,6 +15,7 @@
 //! 5. A cost model per million orders at AWS list prices from the measured durations and the
 //!    DynamoDB / SQS / API Gateway calls counted by a metering proxy in front of the emulator.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -28,8 +29,8 @@ use clap::Parser;
 use orderbridge::handlers::ACUMATICA_ROUTE;
 use orderbridge_harness::aws::{unique_prefix, LocalAws};
 use orderbridge_harness::bench::{
-    cost_per_million, gb_seconds, ratio, service_total, show, template_functions, usage_between, AwsMeter, AwsUsage,
-    FunctionProcess, PerOrder, Prices, Spread,
+    cost_per_million, gb_seconds, ratio, service_total, show, template_functions, usage_between, writes_between,
+    AwsMeter, AwsUsage, FunctionProcess, PerOrder, Prices, Spread, WriteUsage,
 };
 use orderbridge_harness::drive::settle_orders;
 use orderbridge_harness::gateway::api_gateway_event;
@@ -93,6 +94,48 @@ fn vendor_delta(before: &[(Vendor, RequestCount)], after: &[(Vendor, RequestCoun
     let get = |list: &[(Vendor, RequestCount)]| list.iter().find(|(v, _)| *v == vendor).map(|(_, c)| *c);
     let (b, a) = (get(before).unwrap_or_default(), get(after).unwrap_or_default());
     RequestCount { total: a.total - b.total, throttled: a.throttled - b.throttled }
+}
+
+type Routes = BTreeMap<Vendor, BTreeMap<String, u64>>;
+
+fn route_counts(world: &World) -> Routes {
+    [Vendor::Acumatica, Vendor::Sellercloud, Vendor::Bigcommerce]
+        .into_iter()
+        .map(|v| (v, world.sandbox.state().route_counts(v)))
+        .collect()
+}
+
+fn routes_between(before: &Routes, after: &Routes) -> Routes {
+    after
+        .iter()
+        .map(|(v, routes)| {
+            let earlier = before.get(v);
+            let delta = routes
+                .iter()
+                .map(|(r, n)| (r.clone(), n - earlier.and_then(|e| e.get(r)).copied().unwrap_or(0)))
+                .filter(|(_, n)| *n > 0)
+                .collect();
+            (*v, delta)
+        })
+        .collect()
+}
+
+/// "GET /entity/…/Customer 0.42, PUT …/SalesOrder 1.00": a vendor's calls per route per item.
+fn routes_per(routes: &Routes, vendor: Vendor, items: usize) -> String {
+    let mut list: Vec<(&String, &u64)> = routes.get(&vendor).map(|r| r.iter().collect()).unwrap_or_default();
+    list.sort_by(|a, b| b.1.cmp(a.1));
+    list.iter().map(|(r, n)| format!("{r} {:.2}", **n as f64 / items.max(1) as f64)).collect::<Vec<_>>().join(", ")
+}
+
+/// The ERP customer of each sales order imported under one of `ids`.
+fn erp_customers(world: &World) -> BTreeMap<String, String> {
+    erp_orders_by_import_id(&world.sandbox)
+        .into_iter()
+        .filter_map(|(id, orders)| {
+            let customer = orders.first()?["CustomerID"]["value"].as_str()?.to_owned();
+            Some((id, customer))
+        })
+        .collect()
 }
 
 /// Creates one order in a channel now; returns its Import ID.
@@ -172,6 +215,8 @@ struct LatencyRun {
     webhook_handler: Vec<Duration>,
     vendor_orders: Vec<(Vendor, RequestCount)>,
     vendor_shipments: Vec<(Vendor, RequestCount)>,
+    /// Calls per route while the shipments went back.
+    shipment_routes: Routes,
 }
 
 async fn latency_run(world: &Arc<World>, args: &Args) -> LatencyRun {
@@ -214,6 +259,7 @@ async fn latency_run(world: &Arc<World>, args: &Args) -> LatencyRun {
     }
 
     println!("Latency: {} shipments confirmed over {} s ...", orders.len(), args.arrival_secs);
+    let routes_before = route_counts(world);
     let deliveries_before = world.gateway.calls().len();
     let to_ship: Vec<String> = orders.iter().map(|(id, _)| id.clone()).collect();
     let maker = world.clone();
@@ -226,8 +272,10 @@ async fn latency_run(world: &Arc<World>, args: &Args) -> LatencyRun {
     )
     .await;
     background.stop().await;
+    let shipment_routes = routes_between(&routes_before, &route_counts(world));
     let calls = world.gateway.calls();
     LatencyRun {
+        shipment_routes,
         orders: orders.iter().map(|(_, d)| *d).collect(),
         orders_expected,
         shipments: shipments.iter().map(|(_, d)| *d).collect(),
@@ -293,18 +341,30 @@ struct BurstRun {
     imported: usize,
     elapsed: Duration,
     vendors: Vec<(Vendor, RequestCount)>,
+    routes: Routes,
+    /// Orders whose buyer had an earlier sales order in the ERP (before the burst or earlier in
+    /// it): the repeat buyers, whose customer comes from the stored binding.
+    repeat_buyers: usize,
 }
 
 async fn burst_run(world: &Arc<World>, args: &Args) -> BurstRun {
     println!("Throughput: {} orders waiting at once, documented rate limits ...", args.burst_orders);
     let ids: Vec<String> = (0..args.burst_orders).map(|i| new_order(world, i)).collect();
     let before = vendor_counts(world);
+    let routes_before = route_counts(world);
+    let customers_before: std::collections::BTreeSet<String> = erp_customers(world).into_values().collect();
     let started = Instant::now();
     settle_orders(&world.app, &world.aws, 2, Duration::from_secs(1800)).await;
     let elapsed = started.elapsed();
     let after = vendor_counts(world);
     let erp = erp_orders_by_import_id(&world.sandbox);
+    let customers = erp_customers(world);
+    let burst_customers: Vec<&String> = ids.iter().filter_map(|id| customers.get(id)).collect();
+    let new_buyers: std::collections::BTreeSet<&String> =
+        burst_customers.iter().copied().filter(|c| !customers_before.contains(*c)).collect();
     BurstRun {
+        routes: routes_between(&routes_before, &route_counts(world)),
+        repeat_buyers: burst_customers.len() - new_buyers.len(),
         orders: ids.len(),
         sellercloud_orders: ids.iter().filter(|i| i.starts_with("SC-")).count(),
         imported: ids.iter().filter(|i| erp.contains_key(*i)).count(),
@@ -330,6 +390,8 @@ struct BinaryRun {
     /// DynamoDB and SQS calls of the work (order-pull: the first pull, which found the orders;
     /// shipment-webhook: every delivery, those handed to the in-process handler included).
     aws: AwsUsage,
+    /// The DynamoDB item writes among those calls, per kind of item.
+    writes: WriteUsage,
     /// order-pull only: the calls of the pulls that found nothing (the schedule's fixed cost).
     idle_aws: AwsUsage,
     /// shipment-webhook only: deliveries handled (by the binary and the in-process handler).
@@ -565,15 +627,16 @@ async fn binaries_run(
     // imports, as the schedule's later runs do, and find nothing new.
     let pull = start("order-pull").await?;
     let p = run_of(&mut runs, "order-pull");
-    let before = meter.usage();
+    let (before, writes_before) = (meter.usage(), meter.writes());
     stage.invocations(&pull, "order-pull", 0..1, &mut runs[p]).await;
     let after_first = meter.usage();
     runs[p].aws = usage_between(&before, &after_first);
+    runs[p].writes = writes_between(&writes_before, &meter.writes());
 
     for name in ["order-import", "shipment-webhook", "status-push"] {
         let process = start(name).await?;
         let r = run_of(&mut runs, name);
-        let before = meter.usage();
+        let (before, writes_before) = (meter.usage(), meter.writes());
         stage.invocations(&process, name, 0..10, &mut runs[r]).await;
         runs[r].peak_rss_kib = process.peak_rss_kib();
         if name == "shipment-webhook" {
@@ -586,6 +649,7 @@ async fn binaries_run(
             }
         }
         runs[r].aws = usage_between(&before, &meter.usage());
+        runs[r].writes = writes_between(&writes_before, &meter.writes());
         if name == "status-push" {
             if let Ok((_, took)) = process.api.invoke(scheduled_event()).await {
                 runs[r].catch_up = Some(took);
@@ -711,6 +775,23 @@ fn print_throughput(burst: &BurstRun, light: &LatencyRun, limits: &orderbridge_s
         if n_ship == 0 { "-".to_owned() } else { format!("{:.2}", light.deliveries as f64 / n_ship as f64) }
     );
     println!("(burst: calls of each channel / its orders, pulls included; light load: every call in the run / its orders or shipments, scheduled pulls included)");
+    println!(
+        "Burst buyers: {} of {} orders from repeat buyers (an earlier sales order in the ERP for the same customer).",
+        burst.repeat_buyers, burst.orders
+    );
+    println!(
+        "Burst, Acumatica calls per order by route: {}.",
+        routes_per(&burst.routes, Vendor::Acumatica, burst.orders)
+    );
+    println!(
+        "Burst, Sellercloud calls per Sellercloud order: {}.",
+        routes_per(&burst.routes, Vendor::Sellercloud, burst.sellercloud_orders)
+    );
+    println!("Burst, BigCommerce calls per BigCommerce order: {}.", routes_per(&burst.routes, Vendor::Bigcommerce, bc));
+    println!(
+        "Light load, Acumatica calls per shipment by route: {}.",
+        routes_per(&light.shipment_routes, Vendor::Acumatica, n_ship)
+    );
 }
 
 fn print_binaries(runs: &[BinaryRun]) {
@@ -857,7 +938,7 @@ fn print_cost(runs: &[BinaryRun], shipments: usize) {
         (fixed_lambda + fixed_dynamo + fixed_sqs).round_dp(2)
     );
     println!(
-        "How: GB-s from the release binaries' invocation times above (billed per ms) × the template's memory, batches as measured ({imported} orders in {} import invocations, {pushed} messages in {} status-push invocations); {deliveries_per_shipment:.2} webhook deliveries per shipment ({deliveries} Acumatica pushes for {shipments} shipments); SQS and DynamoDB from every call those invocations made (metering proxy; WRU = started KiB of each write request, RRU = started 4 KiB of each read response, both over-estimates); ESM receive + batch delete once per non-empty batch. Measured against moto, not DynamoDB: real service latency differs.",
+        "How: GB-s from the release binaries' invocation times above (billed per ms) × the template's memory, batches as measured ({imported} orders in {} import invocations, {pushed} messages in {} status-push invocations); {deliveries_per_shipment:.2} webhook deliveries per shipment ({deliveries} Acumatica pushes for {shipments} shipments); SQS and DynamoDB from every call those invocations made (metering proxy; WRU by DynamoDB's item-size rule from each item before and after its write, index writes included; RRU = started 4 KiB of each read response, both over-estimates); ESM receive + batch delete once per non-empty batch. Measured against moto, not DynamoDB: real service latency differs.",
         import.durations.len(),
         push.durations.len()
     );
@@ -875,6 +956,27 @@ fn print_cost(runs: &[BinaryRun], shipments: usize) {
         .map(|(op, s)| format!("{} {} ({} WRU)", op.trim_start_matches("dynamodb:"), s.calls, s.write_units))
         .collect();
     println!("DynamoDB calls behind it ({imported} orders, {shipments} shipments): {}.", breakdown.join(", "));
+    // Write units per order by kind of item: the order side over the orders, the shipment side
+    // over the shipments, as in the total above.
+    let mut kinds: BTreeMap<String, (Decimal, Decimal)> = BTreeMap::new();
+    for (run, shipment_side) in [(pull, false), (import, false), (webhook, true), (push, true)] {
+        for (kind, w) in &run.writes {
+            let (per_count, units) =
+                if shipment_side { (shipments, Decimal::from(w.calls)) } else { (orders, Decimal::from(w.calls)) };
+            let e = kinds.entry(kind.clone()).or_default();
+            e.0 += units / per_count;
+            e.1 += Decimal::from(w.write_units) / per_count;
+        }
+    }
+    let mut by_units: Vec<_> = kinds.into_iter().collect();
+    by_units.sort_by(|a, b| b.1 .1.cmp(&a.1 .1));
+    let shown: Vec<String> = by_units
+        .iter()
+        .map(|(kind, (writes, units))| {
+            format!("{kind} {:.2} writes / {:.2} WRU", writes.round_dp(2), units.round_dp(2))
+        })
+        .collect();
+    println!("Write units per order by item (index writes included): {}.", shown.join("; "));
     println!("Not included: CloudWatch Logs ingestion, Secrets Manager, data transfer, DynamoDB storage.");
 }
 
