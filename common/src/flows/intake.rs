@@ -1,4 +1,5 @@
-//! Intake: a verified delivery is enqueued once. The delivery id is looked up before the send and
+//! Intake: a verified delivery is enqueued once (a duplicate or a delivery that could not be
+//! enqueued is logged here; an accepted one is logged by its work, see `DeliveryLog`). The delivery id is looked up before the send and
 //! remembered only after it, so no failure in between makes the sender's retry look like a
 //! duplicate (see `enqueue_once`).
 
@@ -58,8 +59,10 @@ pub async fn intake(source: &ConnectionId, events: &[WebhookEvent], ctx: &Intake
             .correlated(&message.correlation_id);
         match enqueue_once(event, &message, ctx).await {
             Ok(true) => {
+                // No entry of its own: the entries its work writes carry the time it was enqueued
+                // (and a delivery whose work writes none gets one then; see `DeliveryLog`).
                 info!(source = %source, key = %event.dedupe_key, event = event.event.name(), correlation_id = %message.correlation_id, "Webhook accepted.");
-                recorder.finish(action, LogResult::Success, format!("{} enqueued.", event.event.name())).await;
+                drop(action);
             }
             Ok(false) => {
                 info!(source = %source, key = %event.dedupe_key, "Duplicate webhook delivery ignored.");

@@ -95,6 +95,69 @@ impl LogRecorder<'_> {
     }
 }
 
+/// The connector log as the work of one delivered message sees it: every entry it writes carries
+/// the time the message was enqueued (when the delivery arrived), and the wrapper remembers
+/// whether the work wrote any entry. An accepted delivery has no entry of its own (two write
+/// units per delivery, the largest share of a shipment's): its effects' entries say when it
+/// came, and a delivery whose work wrote nothing gets one entry afterwards (see
+/// `handlers::status`), so every delivery still shows in the log.
+pub struct DeliveryLog<'a> {
+    inner: &'a dyn ConnectorLog,
+    queued_at: DateTime<Utc>,
+    wrote: std::sync::atomic::AtomicBool,
+}
+
+impl<'a> DeliveryLog<'a> {
+    pub fn new(inner: &'a dyn ConnectorLog, queued_at: DateTime<Utc>) -> Self {
+        Self { inner, queued_at, wrote: std::sync::atomic::AtomicBool::new(false) }
+    }
+
+    /// Whether the work wrote an entry (successfully) through this log.
+    pub fn wrote(&self) -> bool {
+        self.wrote.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectorLog for DeliveryLog<'_> {
+    async fn record(&self, entry: &LogEntry) -> Result<(), crate::ports::LedgerError> {
+        let result = if entry.queued_at.is_some() {
+            self.inner.record(entry).await
+        } else {
+            let mut stamped = entry.clone();
+            stamped.queued_at = Some(self.queued_at);
+            self.inner.record(&stamped).await
+        };
+        if result.is_ok() {
+            self.wrote.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        result
+    }
+
+    async fn entries_between(
+        &self,
+        connection: &ConnectionId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<LogEntry>, crate::ports::LedgerError> {
+        self.inner.entries_between(connection, from, to, limit).await
+    }
+
+    async fn rewrite(&self, entry: &LogEntry) -> Result<(), crate::ports::LedgerError> {
+        self.inner.rewrite(entry).await
+    }
+
+    async fn entries_for_entity(
+        &self,
+        connection: &ConnectionId,
+        entity_id: &str,
+        limit: usize,
+    ) -> Result<Vec<LogEntry>, crate::ports::LedgerError> {
+        self.inner.entries_for_entity(connection, entity_id, limit).await
+    }
+}
+
 /// One connector-log entry as a line for people: time, group/action, direction, result, entity, notes.
 pub fn format_log_line(entry: &LogEntry) -> String {
     format!(

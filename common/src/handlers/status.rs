@@ -14,15 +14,15 @@ use crate::aws::process_batch;
 use crate::connectors::registry;
 use crate::error::ErrorChain;
 use crate::flows::{
-    catch_up, handle_shipment_message, poll_charges, purge_personal_data, ChargesReport, FollowupContext, LogRecorder,
-    PollContext, PollError, PollReport, PublishTarget, PublishTargets, PurgeReport, PushContext, PushError,
-    PushOutcome, PushTarget, PushTargets, ShipmentMessage, ShipmentPorts,
+    catch_up, handle_shipment_message, poll_charges, purge_personal_data, ChargesReport, DeliveryLog, FollowupContext,
+    LogRecorder, PollContext, PollError, PollReport, PublishTarget, PublishTargets, PurgeReport, PushContext,
+    PushError, PushOutcome, PushTarget, PushTargets, ShipmentMessage, ShipmentPorts,
 };
 use crate::model::{ChannelOrderId, ConnectionId};
 use crate::model::{ChargeSync, ErpOrderSync, Retention};
 use crate::ports::{
-    Backlog, ChargeSource, Clock, ConnectorLog, Envelope, ErpCharges, ErpOrders, ErpShipments, InboundEvent, Ledger,
-    OrderPublisher, Queue, SharedBudgets, ShippingTool, StatusPublisher, WebhookEvent,
+    Backlog, ChargeSource, Clock, ConnectorLog, Direction, Envelope, ErpCharges, ErpOrders, ErpShipments, InboundEvent,
+    Ledger, LogGroup, LogResult, OrderPublisher, Queue, SharedBudgets, ShippingTool, StatusPublisher, WebhookEvent,
 };
 
 /// One channel connection's publisher.
@@ -215,6 +215,43 @@ impl PollSummary {
 }
 
 impl StatusApp {
+    /// The entry of a delivery whose work wrote none (a shipment not shipped yet, an order not
+    /// imported by Orderbridge): intake leaves accepted deliveries to their work's entries.
+    async fn delivery_handled(
+        &self,
+        event: &WebhookEvent,
+        outcomes: &[PushOutcome],
+        queued_at: chrono::DateTime<chrono::Utc>,
+    ) {
+        let source = match event.event {
+            InboundEvent::ToolBatchReady { .. } => &self.tool_name,
+            _ => &self.erp_name,
+        };
+        let recorder = LogRecorder { log: self.log.as_ref(), clock: self.clock.as_ref() };
+        let action = recorder
+            .start(
+                source,
+                LogGroup::Webhooks,
+                "intake",
+                Direction::Internal,
+                crate::flows::marker_key(&event.dedupe_key),
+            )
+            .queued(Some(queued_at));
+        let what = outcomes
+            .iter()
+            .map(|o| match o {
+                PushOutcome::NotOurs(reason) => format!("not ours: {reason}"),
+                other => format!("{other:?}"),
+            })
+            .collect::<Vec<_>>();
+        let notes = if what.is_empty() {
+            format!("{} handled; nothing to push yet.", event.event.name())
+        } else {
+            format!("{} handled: {}.", event.event.name(), what.join("; "))
+        };
+        recorder.finish(action, LogResult::Skipped, notes).await;
+    }
+
     fn ports(&self) -> ShipmentPorts<'_> {
         ShipmentPorts {
             claims: self.ledger.as_ref(),
@@ -269,14 +306,18 @@ impl StatusApp {
         let lease =
             deadline.saturating_duration_since(Instant::now()) + super::orders::DEADLINE_MARGIN + self.lease_slack;
         let erp = crate::flows::StatesReadOnce::new(self.erp.as_ref());
+        let erp = &erp;
         let response = process_batch(event, self.concurrency, |envelope: Envelope<ShipmentMessage>, meta| {
-            let ctx = PushContext {
-                ports: ShipmentPorts { erp: &erp, ..self.ports() },
-                owner: format!("{request_id}/{}", meta.message_id),
-                lease,
-                fan_out: Some(self.queue.as_ref()),
-            };
+            let owner = format!("{request_id}/{}", meta.message_id);
             async move {
+                // Entries carry when the message was enqueued (for a delivery: when it arrived).
+                let log = DeliveryLog::new(self.log.as_ref(), envelope.sent_at);
+                let ctx = PushContext {
+                    ports: ShipmentPorts { erp, log: &log, ..self.ports() },
+                    owner,
+                    lease,
+                    fan_out: Some(self.queue.as_ref()),
+                };
                 let message = upgrade(envelope.body)?;
                 if let ShipmentMessage::WebhookEventV2(WebhookEvent {
                     event: InboundEvent::HookTrouble { connection, hook, code, message },
@@ -293,6 +334,11 @@ impl StatusApp {
                     }
                 }
                 info!(message_id = %meta.message_id, outcomes = ?outcomes, "Shipment message handled.");
+                if let ShipmentMessage::WebhookEventV2(event) = &message {
+                    if !log.wrote() {
+                        self.delivery_handled(event, &outcomes, envelope.sent_at).await;
+                    }
+                }
                 Ok::<(), PushError>(())
             }
         })

@@ -105,12 +105,21 @@ impl LocalAws {
 
     /// Receives up to ten messages as the SQS event source would hand them to a function.
     pub async fn receive_event(&self, queue: &QueueUrls, wait_secs: i32) -> aws_lambda_events::event::sqs::SqsEvent {
+        self.receive_up_to(queue, wait_secs, 10).await
+    }
+
+    async fn receive_up_to(
+        &self,
+        queue: &QueueUrls,
+        wait_secs: i32,
+        max: i32,
+    ) -> aws_lambda_events::event::sqs::SqsEvent {
         let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
         let Ok(out) = self
             .sqs
             .receive_message()
             .queue_url(&queue.url)
-            .max_number_of_messages(10)
+            .max_number_of_messages(max)
             .wait_time_seconds(wait_secs)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .send()
@@ -130,6 +139,32 @@ impl LocalAws {
             }
             record.event_source = Some("aws:sqs".into());
             event.records.push(record);
+        }
+        event
+    }
+
+    /// One batch as Lambda's SQS event source hands it over with `MaximumBatchingWindowInSeconds`
+    /// = `window`: after the first message arrives (long-polling `wait_secs`), it keeps gathering
+    /// until the batch holds 10 records or `window` has passed since then.
+    pub async fn receive_batch(
+        &self,
+        queue: &QueueUrls,
+        wait_secs: i32,
+        window: std::time::Duration,
+    ) -> aws_lambda_events::event::sqs::SqsEvent {
+        let mut event = self.receive_event(queue, wait_secs).await;
+        if event.records.is_empty() || window.is_zero() {
+            return event;
+        }
+        let until = std::time::Instant::now() + window;
+        while event.records.len() < 10 && std::time::Instant::now() < until {
+            let room = i32::try_from(10 - event.records.len()).unwrap_or(1);
+            let more = self.receive_up_to(queue, 0, room).await;
+            if more.records.is_empty() {
+                tokio::time::sleep(std::time::Duration::from_millis(100).min(until - std::time::Instant::now())).await;
+                continue;
+            }
+            event.records.extend(more.records);
         }
         event
     }

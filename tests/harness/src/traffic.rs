@@ -44,7 +44,13 @@ pub fn new_order(world: &World, index: usize) -> String {
     }
 }
 
-/// The SQS event source and the EventBridge schedule, in the background: `pollers` consumers per
+/// `MaximumBatchingWindowInSeconds` of order-import's and status-push's SQS event sources in
+/// `infra/template.yaml` (a test keeps them equal).
+pub const ORDERS_BATCHING_WINDOW: Duration = Duration::from_secs(1);
+pub const SHIPMENTS_BATCHING_WINDOW: Duration = Duration::from_secs(2);
+
+/// The SQS event source (with the template's batching windows) and the EventBridge schedule, in
+/// the background: `pollers` consumers per
 /// queue (long-polling one second) and a pull every `interval`.
 pub struct Background {
     stop: Arc<AtomicBool>,
@@ -73,7 +79,8 @@ impl Background {
                 tasks.push(tokio::spawn(async move {
                     let queue = if shipments { &world.aws.resources.shipments } else { &world.aws.resources.orders };
                     while !stop.load(Ordering::SeqCst) {
-                        let event = world.aws.receive_event(queue, 1).await;
+                        let window = if shipments { SHIPMENTS_BATCHING_WINDOW } else { ORDERS_BATCHING_WINDOW };
+                        let event = world.aws.receive_batch(queue, 1, window).await;
                         if event.records.is_empty() {
                             continue;
                         }
@@ -97,5 +104,25 @@ impl Background {
         for t in self.tasks {
             let _ = t.await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The harness's event source batches as the template's event source mappings do.
+    #[test]
+    fn batching_windows_match_the_template() {
+        let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/template.yaml"))
+            .expect("infra/template.yaml");
+        let doc: serde_yaml::Value = serde_yaml::from_str(&template).expect("template parses");
+        let window = |function: &str, event: &str| {
+            doc["Resources"][function]["Properties"]["Events"][event]["Properties"]["MaximumBatchingWindowInSeconds"]
+                .as_u64()
+                .map(Duration::from_secs)
+        };
+        assert_eq!(window("OrderImportFunction", "Orders"), Some(ORDERS_BATCHING_WINDOW));
+        assert_eq!(window("StatusPushFunction", "Shipments"), Some(SHIPMENTS_BATCHING_WINDOW));
     }
 }

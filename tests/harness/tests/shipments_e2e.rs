@@ -289,6 +289,32 @@ async fn shipments_reach_the_right_channel_orders_once_by_webhook_and_by_the_cat
     let report = drain_shipments(&world.status, &world.aws, 2, Duration::from_secs(120)).await;
     assert!(report.settled, "{report:?}");
     assert_no_problems(world, "by webhook", &check(world, &plan)).await;
+    // An accepted delivery has no entry of its own: the entries of its work carry when it came;
+    // each duplicate delivery has one (Skipped).
+    let connections: Vec<ConnectionId> = ["sc-main", "bc-store", "acumatica", "shipstation", "generic"]
+        .into_iter()
+        .filter_map(|c| ConnectionId::parse(c).ok())
+        .collect();
+    let log =
+        log_since(world.status.log.as_ref(), &connections, chrono::Utc::now() - chrono::Duration::minutes(30)).await;
+    let pushes: Vec<_> = log.iter().filter(|e| e.action == "push_tracking").collect();
+    assert!(!pushes.is_empty());
+    assert!(
+        pushes.iter().all(|e| e.queued_at.is_some_and(|q| q <= e.started_at)),
+        "a push entry lacks the time its delivery was enqueued: {:?}",
+        pushes.iter().find(|e| e.queued_at.is_none()).map(|e| format_log_line(e))
+    );
+    let intake: Vec<_> = log.iter().filter(|e| e.action == "intake").collect();
+    assert!(
+        intake.iter().all(|e| e.result != orderbridge::ports::LogResult::Success),
+        "accepted deliveries are logged by their work: {:?}",
+        intake.iter().map(|e| format_log_line(e)).collect::<Vec<_>>()
+    );
+    let duplicates = intake.iter().filter(|e| e.notes.contains("Duplicate delivery")).count();
+    assert!(
+        duplicates >= 10,
+        "each of the ten notifications was delivered three times: {duplicates} duplicates logged"
+    );
     let calls = world.gateway.calls();
     assert!(calls.iter().all(|c| c.status == 200), "{calls:?}");
     assert_eq!(calls.iter().filter(|c| c.path == "/webhooks/shipstation").count(), 3);

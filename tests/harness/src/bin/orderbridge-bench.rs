@@ -123,7 +123,7 @@ fn routes_between(before: &Routes, after: &Routes) -> Routes {
 /// "GET /entity/…/Customer 0.42, PUT …/SalesOrder 1.00": a vendor's calls per route per item.
 fn routes_per(routes: &Routes, vendor: Vendor, items: usize) -> String {
     let mut list: Vec<(&String, &u64)> = routes.get(&vendor).map(|r| r.iter().collect()).unwrap_or_default();
-    list.sort_by(|a, b| b.1.cmp(a.1));
+    list.sort_by_key(|b| std::cmp::Reverse(*b.1));
     list.iter().map(|(r, n)| format!("{r} {:.2}", **n as f64 / items.max(1) as f64)).collect::<Vec<_>>().join(", ")
 }
 
@@ -969,7 +969,7 @@ fn print_cost(runs: &[BinaryRun], shipments: usize) {
         }
     }
     let mut by_units: Vec<_> = kinds.into_iter().collect();
-    by_units.sort_by(|a, b| b.1 .1.cmp(&a.1 .1));
+    by_units.sort_by_key(|b| std::cmp::Reverse(b.1 .1));
     let shown: Vec<String> = by_units
         .iter()
         .map(|(kind, (writes, units))| {
