@@ -500,6 +500,9 @@ async fn customer_of(
     connection: &ConnectionId,
     order: &Order,
 ) -> Result<(ErpCustomerId, Option<String>), OrderMappingError> {
+    if let Some(id) = super::resolve::source_customer(ctx.mapping, order)? {
+        return Ok((id, None));
+    }
     let key = ctx.buyers.and_then(|b| buyer_key(ctx.mapping, order, ctx.sink).map(|k| (b, k)));
     if let Some((buyers, key)) = &key {
         match buyers.customer_binding(connection, key).await {

@@ -28,6 +28,18 @@ pub async fn resolve_customer<S: OrderSink + ?Sized>(
     }
 }
 
+/// The customer `customers.by_source` gives every order of the order's source (a marketplace's
+/// own ERP customer), if any: no lookup, no create, no buyer binding.
+pub fn source_customer(mapping: &Mapping, order: &Order) -> Result<Option<ErpCustomerId>, OrderMappingError> {
+    let Some(id) = mapping.file.customers.by_source.get(&order.order_source.0) else { return Ok(None) };
+    ErpCustomerId::parse(id.get_ref().clone()).map(Some).map_err(|e| {
+        OrderMappingError::Unmapped(vec![Problem {
+            field: format!("customers.by_source.{:?}", order.order_source.0),
+            message: e.to_string(),
+        }])
+    })
+}
+
 /// The read-only half of [`resolve_customer`] (the mapping dry run uses it alone): the lookup,
 /// the guest, or the id a create would use; nothing is written.
 pub async fn match_customer<S: OrderSink + ?Sized>(
@@ -35,6 +47,9 @@ pub async fn match_customer<S: OrderSink + ?Sized>(
     order: &Order,
     sink: &S,
 ) -> Result<CustomerMatch, OrderMappingError> {
+    if let Some(id) = source_customer(mapping, order)? {
+        return Ok(CustomerMatch::Existing(id));
+    }
     let rules = &mapping.file.customers;
     let derived = sink.derive_customer_id(rules.id_prefix.get_ref(), &order.customer);
     let email = order.customer.email.as_deref().map(str::trim).filter(|e| e.contains('@'));

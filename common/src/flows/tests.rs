@@ -426,6 +426,41 @@ async fn a_repeat_buyer_costs_no_customer_lookup_until_the_erp_refuses_their_cus
 }
 
 #[tokio::test]
+async fn a_marketplace_order_goes_to_its_sources_customer_with_no_lookup_create_or_binding() {
+    let world = World::new();
+    world.erp.no_customers.store(true, Ordering::SeqCst);
+    let source = FakeSource::new(2);
+    let m =
+        mapping(1, &MAPPING.replace("id_prefix = \"SC\"", "id_prefix = \"SC\"\nby_source = { Amazon = \"AMAZON\" }"));
+    let with_buyers = |owner: &str| ImportContext { buyers: Some(&world.ledger), ..world.import_ctx(&m, owner) };
+    import_order(&source, &message(1), &with_buyers("a")).await.unwrap();
+    let created = world.erp.created.lock().unwrap().clone();
+    assert_eq!(created.len(), 1);
+    assert_eq!(created[0].customer_id.as_str(), "AMAZON");
+    assert_eq!(world.erp.customer_lookups.load(Ordering::SeqCst), 0, "no lookup");
+    assert!(world.erp.customers_created.lock().unwrap().is_empty(), "no customer created");
+    assert!(world.ledger.customers.lock().unwrap().is_empty(), "no buyer binding written");
+    // Another source still gets a customer per buyer.
+    let mut web = message(2);
+    if let ListedOrder::Whole(order) = &mut web.order {
+        order.order_source = crate::model::OrderSource("Website".into());
+    }
+    import_order(&source, &web, &with_buyers("b")).await.unwrap();
+    assert_eq!(world.erp.customer_lookups.load(Ordering::SeqCst), 1);
+    assert_eq!(world.erp.customers_created.lock().unwrap().len(), 1);
+    // An id the ERP cannot take is refused when the mapping is read, naming the field.
+    let bad = Mapping::parse(
+        "mappings/sc-main.toml",
+        2,
+        &MAPPING.replace(
+            "id_prefix = \"SC\"",
+            "id_prefix = \"SC\"\nby_source = { Amazon = \"NOT A VALID CUSTOMER ID BECAUSE IT IS FAR TOO LONG\" }",
+        ),
+    );
+    assert!(format!("{:?}", bad.err()).contains("customers.by_source"));
+}
+
+#[tokio::test]
 async fn refused_erp_credentials_leave_the_order_to_be_retried_not_failed() {
     let world = World::new();
     let source = FakeSource::new(1);

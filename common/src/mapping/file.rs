@@ -76,6 +76,13 @@ pub struct CustomerRules {
     /// Customer used when the order carries neither a channel customer id nor an email.
     #[serde(default)]
     pub guest_customer: Option<Spanned<String>>,
+    /// Order source → one ERP customer for all its orders (e.g. `Amazon = "AMAZON"`), as
+    /// marketplace connectors do: the marketplace owns its buyers and relays their emails, so a
+    /// customer per buyer would be an ERP record nobody can contact. The buyer's name and
+    /// addresses stay on the sales order (bill-to and ship-to overrides); no customer is looked
+    /// up or created, so such an order costs one ERP call.
+    #[serde(default)]
+    pub by_source: BTreeMap<String, Spanned<String>>,
 }
 
 fn yes() -> bool {
@@ -321,6 +328,9 @@ impl Mapping {
         }
         if let Some(guest) = &file.customers.guest_customer {
             check(guest, "customers.guest_customer".into())?;
+        }
+        for (source_name, customer) in &file.customers.by_source {
+            check(customer, format!("customers.by_source.{source_name:?}"))?;
         }
         let priority = &file.items.identifier_priority;
         let unique: BTreeSet<String> = priority.get_ref().iter().map(|k| format!("{k:?}")).collect();

@@ -345,7 +345,14 @@ struct BurstRun {
     /// Orders whose buyer had an earlier sales order in the ERP (before the burst or earlier in
     /// it): the repeat buyers, whose customer comes from the stored binding.
     repeat_buyers: usize,
+    /// Orders whose customer is the buyer's own (not a marketplace's, `customers.by_source`), and
+    /// how many of them came from a repeat buyer.
+    per_buyer_orders: usize,
+    per_buyer_repeat: usize,
 }
+
+/// The marketplace customers the demo's sc-main mapping names in `customers.by_source`.
+const MARKETPLACE_CUSTOMERS: [&str; 3] = ["AMAZON", "EBAY", "WALMART"];
 
 async fn burst_run(world: &Arc<World>, args: &Args) -> BurstRun {
     println!("Throughput: {} orders waiting at once, documented rate limits ...", args.burst_orders);
@@ -362,9 +369,15 @@ async fn burst_run(world: &Arc<World>, args: &Args) -> BurstRun {
     let burst_customers: Vec<&String> = ids.iter().filter_map(|id| customers.get(id)).collect();
     let new_buyers: std::collections::BTreeSet<&String> =
         burst_customers.iter().copied().filter(|c| !customers_before.contains(*c)).collect();
+    let per_buyer: Vec<&String> =
+        burst_customers.iter().copied().filter(|c| !MARKETPLACE_CUSTOMERS.contains(&c.as_str())).collect();
+    let new_per_buyer: std::collections::BTreeSet<&String> =
+        per_buyer.iter().copied().filter(|c| !customers_before.contains(*c)).collect();
     BurstRun {
         routes: routes_between(&routes_before, &route_counts(world)),
         repeat_buyers: burst_customers.len() - new_buyers.len(),
+        per_buyer_orders: per_buyer.len(),
+        per_buyer_repeat: per_buyer.len() - new_per_buyer.len(),
         orders: ids.len(),
         sellercloud_orders: ids.iter().filter(|i| i.starts_with("SC-")).count(),
         imported: ids.iter().filter(|i| erp.contains_key(*i)).count(),
@@ -776,8 +789,12 @@ fn print_throughput(burst: &BurstRun, light: &LatencyRun, limits: &orderbridge_s
     );
     println!("(burst: calls of each channel / its orders, pulls included; light load: every call in the run / its orders or shipments, scheduled pulls included)");
     println!(
-        "Burst buyers: {} of {} orders from repeat buyers (an earlier sales order in the ERP for the same customer).",
-        burst.repeat_buyers, burst.orders
+        "Burst buyers: {} of {} orders on a customer with an earlier sales order in the ERP; {} on a marketplace's customer (customers.by_source: Amazon, eBay, Walmart orders of sc-main); of the {} on the buyer's own customer, {} from repeat buyers.",
+        burst.repeat_buyers,
+        burst.orders,
+        burst.orders - burst.per_buyer_orders,
+        burst.per_buyer_orders,
+        burst.per_buyer_repeat
     );
     println!(
         "Burst, Acumatica calls per order by route: {}.",

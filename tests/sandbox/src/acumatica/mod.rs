@@ -220,6 +220,17 @@ impl AcState {
         let mut guest = customer_json(&id, "Web Store Guest", "guest@webstore.example.com", &now);
         guest["CustomerClass"] = w("RETAIL");
         s.customers.insert(id, guest);
+        // One customer per marketplace, as merchants set them up for marketplace orders (the
+        // demo's sc-main mapping sends Amazon, eBay and Walmart orders to them).
+        for (id, name, email) in [
+            ("AMAZON", "Amazon Marketplace", "marketplace@amazon.example.com"),
+            ("EBAY", "eBay Marketplace", "marketplace@ebay.example.com"),
+            ("WALMART", "Walmart Marketplace", "marketplace@walmart.example.com"),
+        ] {
+            let mut c = customer_json(id, name, email, &now);
+            c["CustomerClass"] = w("RETAIL");
+            s.customers.insert(id.into(), c);
+        }
         // A wholesale customer whose orders are entered in the ERP (SO301000), not on a channel.
         let mut aa = customer_json("AACUSTOMER", "Alta Ace", "ap@altaace.com", &now);
         aa["CustomerClass"] = w("WHOLESALE");
