@@ -1,25 +1,51 @@
 //! Tracing setup: JSON lines in Lambda (CloudWatch Logs Insights can filter on the fields),
 //! compact human-readable lines elsewhere.
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+/// `RUST_LOG` as target=level directives (`info`, `warn,orderbridge=debug`), else `info`. A
+/// `Targets` filter rather than `EnvFilter`: no span or field matching, and so no regex engine
+/// in every binary (part of the init and size budget).
+fn filter() -> Targets {
+    std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|directives| directives.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO))
+}
 
 /// Installs the global subscriber once; later calls are ignored (tests call it freely).
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = filter();
     let in_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
     let result = if in_lambda {
-        tracing_subscriber::fmt()
+        let layer = tracing_subscriber::fmt::layer()
             .json()
-            .with_env_filter(filter)
             .with_current_span(false)
             .flatten_event(true)
             .with_target(false)
             // CloudWatch stamps each line itself.
-            .without_time()
-            .try_init()
+            .without_time();
+        tracing_subscriber::registry().with(layer).with(filter).try_init()
     } else {
-        tracing_subscriber::fmt().compact().with_env_filter(filter).with_writer(std::io::stderr).try_init()
+        let layer = tracing_subscriber::fmt::layer().compact().with_writer(std::io::stderr);
+        tracing_subscriber::registry().with(layer).with(filter).try_init()
     };
     // Already initialised (tests, or a second call): keep the first subscriber.
     let _ = result;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing::level_filters::LevelFilter;
+
+    #[test]
+    fn rust_log_directives_set_levels_per_target() {
+        let targets: Targets = "warn,orderbridge=debug".parse().unwrap();
+        assert!(targets.would_enable("orderbridge::flows", &tracing::Level::DEBUG));
+        assert!(!targets.would_enable("aws_smithy_runtime", &tracing::Level::INFO));
+        assert_eq!(Targets::new().with_default(tracing::Level::INFO).default_level(), Some(LevelFilter::INFO));
+    }
 }
