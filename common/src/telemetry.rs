@@ -8,16 +8,15 @@ use tracing_subscriber::util::SubscriberInitExt;
 /// `RUST_LOG` as target=level directives (`info`, `warn,orderbridge=debug`), else `info`. A
 /// `Targets` filter rather than `EnvFilter`: no span or field matching, and so no regex engine
 /// in every binary (part of the init and size budget).
-fn filter() -> Targets {
-    std::env::var("RUST_LOG")
-        .ok()
+fn filter(directives: Option<&str>) -> Targets {
+    directives
         .and_then(|directives| directives.parse::<Targets>().ok())
         .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO))
 }
 
 /// Installs the global subscriber once; later calls are ignored (tests call it freely).
 pub fn init() {
-    let filter = filter();
+    let filter = filter(std::env::var("RUST_LOG").ok().as_deref());
     let in_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
     let result = if in_lambda {
         let layer = tracing_subscriber::fmt::layer()
@@ -42,10 +41,14 @@ mod tests {
     use tracing::level_filters::LevelFilter;
 
     #[test]
-    fn rust_log_directives_set_levels_per_target() {
-        let targets: Targets = "warn,orderbridge=debug".parse().unwrap();
+    fn rust_log_directives_set_levels_per_target_else_info() {
+        let targets = filter(Some("warn,orderbridge=debug"));
         assert!(targets.would_enable("orderbridge::flows", &tracing::Level::DEBUG));
         assert!(!targets.would_enable("aws_smithy_runtime", &tracing::Level::INFO));
-        assert_eq!(Targets::new().with_default(tracing::Level::INFO).default_level(), Some(LevelFilter::INFO));
+        for fallback in [None, Some("orderbridge=loud")] {
+            let targets = filter(fallback);
+            assert_eq!(targets.default_level(), Some(LevelFilter::INFO), "{fallback:?}");
+            assert!(!targets.would_enable("orderbridge", &tracing::Level::DEBUG));
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! Intake: a verified delivery is enqueued once (a duplicate or a delivery that could not be
-//! enqueued is logged here; an accepted one is logged by its work, see `DeliveryLog`). The delivery id is looked up before the send and
-//! remembered only after it, so no failure in between makes the sender's retry look like a
-//! duplicate (see `enqueue_once`).
+//! enqueued is logged here; an accepted one is logged by its work, see `DeliveryLog`). The
+//! delivery id is looked up before the send and remembered only after it, so no failure in
+//! between makes the sender's retry look like a duplicate (see `enqueue_once`).
 
 use std::time::Duration;
 

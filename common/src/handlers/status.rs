@@ -216,11 +216,12 @@ impl PollSummary {
 
 impl StatusApp {
     /// The entry of a delivery whose work wrote none (a shipment not shipped yet, an order not
-    /// imported by Orderbridge): intake leaves accepted deliveries to their work's entries.
+    /// imported by Orderbridge, or an attempt that failed before its first entry): intake leaves
+    /// accepted deliveries to their work's entries, so this keeps every delivery in the log.
     async fn delivery_handled(
         &self,
         event: &WebhookEvent,
-        outcomes: &[PushOutcome],
+        handled: &Result<Vec<PushOutcome>, PushError>,
         queued_at: chrono::DateTime<chrono::Utc>,
     ) {
         let source = match event.event {
@@ -237,19 +238,24 @@ impl StatusApp {
                 crate::flows::marker_key(&event.dedupe_key),
             )
             .queued(Some(queued_at));
-        let what = outcomes
-            .iter()
-            .map(|o| match o {
-                PushOutcome::NotOurs(reason) => format!("not ours: {reason}"),
-                other => format!("{other:?}"),
-            })
-            .collect::<Vec<_>>();
-        let notes = if what.is_empty() {
-            format!("{} handled; nothing to push yet.", event.event.name())
-        } else {
-            format!("{} handled: {}.", event.event.name(), what.join("; "))
+        let name = event.event.name();
+        let (result, notes) = match handled {
+            Err(e) => (LogResult::Retry, format!("{name}: will retry: {}", ErrorChain(e))),
+            Ok(outcomes) if outcomes.is_empty() => {
+                (LogResult::Skipped, format!("{name} handled; nothing to push yet."))
+            }
+            Ok(outcomes) => {
+                let what: Vec<String> = outcomes
+                    .iter()
+                    .map(|o| match o {
+                        PushOutcome::NotOurs(reason) => format!("not ours: {reason}"),
+                        other => format!("{other:?}"),
+                    })
+                    .collect();
+                (LogResult::Skipped, format!("{name} handled: {}.", what.join("; ")))
+            }
         };
-        recorder.finish(action, LogResult::Skipped, notes).await;
+        recorder.finish(action, result, notes).await;
     }
 
     fn ports(&self) -> ShipmentPorts<'_> {
@@ -327,18 +333,19 @@ impl StatusApp {
                     return self.hook_trouble(connection, hook, code, message).await;
                 }
                 let priority = message_priority(&message);
-                let outcomes = crate::http::with_priority(priority, handle_shipment_message(&message, &ctx)).await?;
+                let handled = crate::http::with_priority(priority, handle_shipment_message(&message, &ctx)).await;
+                if let ShipmentMessage::WebhookEventV2(event) = &message {
+                    if !log.wrote() {
+                        self.delivery_handled(event, &handled, envelope.sent_at).await;
+                    }
+                }
+                let outcomes = handled?;
                 for outcome in &outcomes {
                     if let PushOutcome::Pushed { connection, .. } = outcome {
                         crate::metrics::record_shipments_pushed(connection, 1);
                     }
                 }
                 info!(message_id = %meta.message_id, outcomes = ?outcomes, "Shipment message handled.");
-                if let ShipmentMessage::WebhookEventV2(event) = &message {
-                    if !log.wrote() {
-                        self.delivery_handled(event, &outcomes, envelope.sent_at).await;
-                    }
-                }
                 Ok::<(), PushError>(())
             }
         })

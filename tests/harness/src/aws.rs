@@ -161,7 +161,8 @@ impl LocalAws {
             let room = i32::try_from(10 - event.records.len()).unwrap_or(1);
             let more = self.receive_up_to(queue, 0, room).await;
             if more.records.is_empty() {
-                tokio::time::sleep(std::time::Duration::from_millis(100).min(until - std::time::Instant::now())).await;
+                let left = until.saturating_duration_since(std::time::Instant::now());
+                tokio::time::sleep(std::time::Duration::from_millis(100).min(left)).await;
                 continue;
             }
             event.records.extend(more.records);

@@ -76,7 +76,7 @@ pub struct OpStats {
     pub calls: u64,
     pub request_bytes: u64,
     pub response_bytes: u64,
-    /// DynamoDB write request units (on-demand), estimated from the wire (see `capacity_units`).
+    /// DynamoDB write request units (on-demand), from the items written (see `item_write_units`).
     pub write_units: u64,
     pub read_units: u64,
     /// SQS receives that returned no message (pollers' idle cost, not an order's).
@@ -148,16 +148,14 @@ pub fn operation_of(headers: &HeaderMap, body: &[u8]) -> String {
 }
 
 /// On-demand read units of one DynamoDB call, estimated from the wire: one unit per started 4 KiB
-/// of the response (strongly consistent), twice inside a transaction. Writes are priced from the
-/// items themselves (`WriteUnits`); this gives them 0.
-pub fn capacity_units(operation: &str, _request_bytes: u64, response_bytes: u64) -> (u64, u64) {
-    let per = |bytes: u64, unit: u64| bytes.div_ceil(unit).max(1);
+/// of the response (strongly consistent), twice inside a transaction; 0 for anything but a read.
+/// Writes are priced from the items themselves (`item_write_units`).
+pub fn read_units(operation: &str, response_bytes: u64) -> u64 {
+    let per_4_kib = response_bytes.div_ceil(4096).max(1);
     match operation {
-        "dynamodb:GetItem" | "dynamodb:Query" | "dynamodb:Scan" | "dynamodb:BatchGetItem" => {
-            (0, per(response_bytes, 4096))
-        }
-        "dynamodb:TransactGetItems" => (0, 2 * per(response_bytes, 4096)),
-        _ => (0, 0),
+        "dynamodb:GetItem" | "dynamodb:Query" | "dynamodb:Scan" | "dynamodb:BatchGetItem" => per_4_kib,
+        "dynamodb:TransactGetItems" => 2 * per_4_kib,
+        _ => 0,
     }
 }
 
@@ -422,7 +420,7 @@ async fn meter_forward(
     reply_headers.remove("content-length");
     reply_headers.remove("transfer-encoding");
     let reply = answer.bytes().await.unwrap_or_default();
-    let (_, read_units) = capacity_units(&operation, body.len() as u64, reply.len() as u64);
+    let read_units = read_units(&operation, reply.len() as u64);
     let mut write_units = 0;
     for (w, before) in writes.iter().zip(befores) {
         let after = shared.current(&w.table, &w.key).await;
@@ -826,12 +824,13 @@ mod tests {
     }
 
     #[test]
-    fn capacity_units_round_up_per_4_kib_of_reads() {
-        assert_eq!(capacity_units("dynamodb:PutItem", 200, 2), (0, 0));
-        assert_eq!(capacity_units("dynamodb:GetItem", 80, 4097), (0, 2));
-        assert_eq!(capacity_units("dynamodb:Query", 80, 0), (0, 1));
-        assert_eq!(capacity_units("dynamodb:DescribeTable", 80, 900), (0, 0));
-        assert_eq!(capacity_units("sqs:SendMessage", 5000, 100), (0, 0));
+    fn read_units_round_up_per_4_kib_of_reads() {
+        assert_eq!(read_units("dynamodb:PutItem", 2), 0);
+        assert_eq!(read_units("dynamodb:GetItem", 4097), 2);
+        assert_eq!(read_units("dynamodb:Query", 0), 1);
+        assert_eq!(read_units("dynamodb:TransactGetItems", 4096), 2);
+        assert_eq!(read_units("dynamodb:DescribeTable", 900), 0);
+        assert_eq!(read_units("sqs:SendMessage", 100), 0);
     }
 
     fn item(value: Value) -> serde_json::Map<String, Value> {

@@ -11,10 +11,10 @@ use orderbridge::connections::Connections;
 use orderbridge::flows::format_log_line;
 use orderbridge::model::ConnectionId;
 use orderbridge_harness::drive::{drain_shipments, settle_orders};
-use orderbridge_harness::report::{erp_orders_by_import_id, log_since};
+use orderbridge_harness::report::{confirm_one_box, erp_orders_by_import_id, log_since};
 use orderbridge_harness::world::{set_setting, World, WorldConfig};
 use orderbridge_sandbox::acumatica::ConfirmShipment;
-use orderbridge_sandbox::{SandboxConfig, Vendor, WindowLimit};
+use orderbridge_sandbox::{FaultKind, FaultSpec, SandboxConfig, ScriptedFault, Vendor, WindowLimit};
 use serde_json::{json, Value};
 
 fn wide_windows(connections: &mut Connections) {
@@ -239,15 +239,21 @@ fn check(world: &World, plan: &Plan) -> Vec<String> {
     problems
 }
 
+/// Every connection the shipments write connector-log entries under (the channels, and the
+/// routes and sources of shipments: the ERP, the shipping tool, generic webhooks).
+fn logged_connections() -> Vec<ConnectionId> {
+    ["sc-main", "bc-store", "acumatica", "shipstation", "generic"]
+        .into_iter()
+        .filter_map(|c| ConnectionId::parse(c).ok())
+        .collect()
+}
+
 /// Fails with the problems and the connector log, which says what each push did and why.
 async fn assert_no_problems(world: &World, what: &str, problems: &[String]) {
     if problems.is_empty() {
         return;
     }
-    let connections: Vec<ConnectionId> = ["sc-main", "bc-store", "acumatica", "shipstation", "generic"]
-        .into_iter()
-        .filter_map(|c| ConnectionId::parse(c).ok())
-        .collect();
+    let connections = logged_connections();
     let since = chrono::Utc::now() - chrono::Duration::minutes(30);
     let log = log_since(world.status.log.as_ref(), &connections, since).await;
     let lines: Vec<String> = log
@@ -291,10 +297,7 @@ async fn shipments_reach_the_right_channel_orders_once_by_webhook_and_by_the_cat
     assert_no_problems(world, "by webhook", &check(world, &plan)).await;
     // An accepted delivery has no entry of its own: the entries of its work carry when it came;
     // each duplicate delivery has one (Skipped).
-    let connections: Vec<ConnectionId> = ["sc-main", "bc-store", "acumatica", "shipstation", "generic"]
-        .into_iter()
-        .filter_map(|c| ConnectionId::parse(c).ok())
-        .collect();
+    let connections = logged_connections();
     let log =
         log_since(world.status.log.as_ref(), &connections, chrono::Utc::now() - chrono::Duration::minutes(30)).await;
     let pushes: Vec<_> = log.iter().filter(|e| e.action == "push_tracking").collect();
@@ -314,6 +317,34 @@ async fn shipments_reach_the_right_channel_orders_once_by_webhook_and_by_the_cat
     assert!(
         duplicates >= 10,
         "each of the ten notifications was delivered three times: {duplicates} duplicates logged"
+    );
+    // A delivery whose work fails before writing any entry (the ERP answers 500 to the shipment
+    // read) still shows in the log: an intake entry saying it will be retried.
+    let spare = erp_orders_by_import_id(&world.sandbox)
+        .into_keys()
+        .find(|id| confirm_one_box(&world.sandbox, id).is_some())
+        .expect("an imported order left to ship");
+    world.sandbox.state().set_faults(
+        Vendor::Acumatica,
+        FaultSpec {
+            script: [ScriptedFault {
+                kind: FaultKind::InternalError,
+                method: Some("GET".into()),
+                path_contains: Some("/Shipment/".into()),
+                times: 1000,
+            }]
+            .into(),
+            ..FaultSpec::default()
+        },
+    );
+    wait_for_pushes(world, 33).await;
+    drain_shipments(&world.status, &world.aws, 2, Duration::from_secs(5)).await;
+    world.sandbox.state().set_faults(Vendor::Acumatica, FaultSpec::default());
+    let log =
+        log_since(world.status.log.as_ref(), &connections, chrono::Utc::now() - chrono::Duration::minutes(30)).await;
+    assert!(
+        log.iter().any(|e| e.action == "intake" && e.result == orderbridge::ports::LogResult::Retry),
+        "the failed delivery for {spare} left no entry"
     );
     let calls = world.gateway.calls();
     assert!(calls.iter().all(|c| c.status == 200), "{calls:?}");

@@ -127,15 +127,24 @@ fn routes_per(routes: &Routes, vendor: Vendor, items: usize) -> String {
     list.iter().map(|(r, n)| format!("{r} {:.2}", **n as f64 / items.max(1) as f64)).collect::<Vec<_>>().join(", ")
 }
 
-/// The ERP customer of each sales order imported under one of `ids`.
-fn erp_customers(world: &World) -> BTreeMap<String, String> {
-    erp_orders_by_import_id(&world.sandbox)
-        .into_iter()
-        .filter_map(|(id, orders)| {
-            let customer = orders.first()?["CustomerID"]["value"].as_str()?.to_owned();
-            Some((id, customer))
-        })
+/// Import ID → the ERP customer of its sales order.
+fn customers_of(erp: &BTreeMap<String, Vec<Value>>) -> BTreeMap<&str, &str> {
+    erp.iter()
+        .filter_map(|(id, orders)| Some((id.as_str(), orders.first()?["CustomerID"]["value"].as_str()?)))
         .collect()
+}
+
+/// The marketplace customers the demo's sc-main mapping names in `customers.by_source`.
+fn marketplace_customers() -> Vec<String> {
+    let path = demo_dir().join("mappings/sc-main.toml");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    match orderbridge::mapping::Mapping::parse(&path.to_string_lossy(), 1, &text) {
+        Ok(mapping) => mapping.file.customers.by_source.values().map(|c| c.get_ref().clone()).collect(),
+        Err(e) => {
+            println!("  note: {} not read ({e}); every customer counted as a buyer's own", path.display());
+            Vec::new()
+        }
+    }
 }
 
 /// Creates one order in a channel now; returns its Import ID.
@@ -351,33 +360,32 @@ struct BurstRun {
     per_buyer_repeat: usize,
 }
 
-/// The marketplace customers the demo's sc-main mapping names in `customers.by_source`.
-const MARKETPLACE_CUSTOMERS: [&str; 3] = ["AMAZON", "EBAY", "WALMART"];
-
 async fn burst_run(world: &Arc<World>, args: &Args) -> BurstRun {
     println!("Throughput: {} orders waiting at once, documented rate limits ...", args.burst_orders);
     let ids: Vec<String> = (0..args.burst_orders).map(|i| new_order(world, i)).collect();
     let before = vendor_counts(world);
     let routes_before = route_counts(world);
-    let customers_before: std::collections::BTreeSet<String> = erp_customers(world).into_values().collect();
+    let customers_before: std::collections::BTreeSet<String> =
+        customers_of(&erp_orders_by_import_id(&world.sandbox)).into_values().map(str::to_owned).collect();
     let started = Instant::now();
     settle_orders(&world.app, &world.aws, 2, Duration::from_secs(1800)).await;
     let elapsed = started.elapsed();
     let after = vendor_counts(world);
     let erp = erp_orders_by_import_id(&world.sandbox);
-    let customers = erp_customers(world);
-    let burst_customers: Vec<&String> = ids.iter().filter_map(|id| customers.get(id)).collect();
-    let new_buyers: std::collections::BTreeSet<&String> =
-        burst_customers.iter().copied().filter(|c| !customers_before.contains(*c)).collect();
-    let per_buyer: Vec<&String> =
-        burst_customers.iter().copied().filter(|c| !MARKETPLACE_CUSTOMERS.contains(&c.as_str())).collect();
-    let new_per_buyer: std::collections::BTreeSet<&String> =
-        per_buyer.iter().copied().filter(|c| !customers_before.contains(*c)).collect();
+    let customers = customers_of(&erp);
+    let burst_customers: Vec<&str> = ids.iter().filter_map(|id| customers.get(id.as_str()).copied()).collect();
+    // Distinct customers first seen in the burst: each one's first order is a new buyer's.
+    let new_in = |orders: &[&str]| {
+        orders.iter().filter(|c| !customers_before.contains(**c)).collect::<std::collections::BTreeSet<_>>().len()
+    };
+    let marketplaces = marketplace_customers();
+    let per_buyer: Vec<&str> =
+        burst_customers.iter().copied().filter(|c| !marketplaces.iter().any(|m| m == c)).collect();
     BurstRun {
         routes: routes_between(&routes_before, &route_counts(world)),
-        repeat_buyers: burst_customers.len() - new_buyers.len(),
+        repeat_buyers: burst_customers.len() - new_in(&burst_customers),
         per_buyer_orders: per_buyer.len(),
-        per_buyer_repeat: per_buyer.len() - new_per_buyer.len(),
+        per_buyer_repeat: per_buyer.len() - new_in(&per_buyer),
         orders: ids.len(),
         sellercloud_orders: ids.iter().filter(|i| i.starts_with("SC-")).count(),
         imported: ids.iter().filter(|i| erp.contains_key(*i)).count(),
@@ -789,7 +797,7 @@ fn print_throughput(burst: &BurstRun, light: &LatencyRun, limits: &orderbridge_s
     );
     println!("(burst: calls of each channel / its orders, pulls included; light load: every call in the run / its orders or shipments, scheduled pulls included)");
     println!(
-        "Burst buyers: {} of {} orders on a customer with an earlier sales order in the ERP; {} on a marketplace's customer (customers.by_source: Amazon, eBay, Walmart orders of sc-main); of the {} on the buyer's own customer, {} from repeat buyers.",
+        "Burst buyers: {} of {} orders on a customer with an earlier sales order in the ERP; {} on a marketplace's customer (customers.by_source of sc-main); of the {} on the buyer's own customer, {} from repeat buyers.",
         burst.repeat_buyers,
         burst.orders,
         burst.orders - burst.per_buyer_orders,
@@ -1061,4 +1069,15 @@ async fn main() -> Result<(), BoxError> {
         std::process::exit(1);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// The burst's buyer split reads the marketplace customers from the demo mapping itself.
+    #[test]
+    fn marketplace_customers_come_from_the_demo_mapping() {
+        let customers = super::marketplace_customers();
+        assert!(customers.iter().any(|c| c == "AMAZON"), "{customers:?}");
+        assert!(!customers.is_empty() && customers.iter().all(|c| c.chars().all(|ch| ch.is_ascii_uppercase())));
+    }
 }
