@@ -70,7 +70,14 @@ struct ItemIndex {
     by_code: Arc<HashMap<String, ErpItemId>>,
     /// Every InventoryID, so SKU lookups of known items cost no request.
     ids: Arc<HashSet<String>>,
+    /// SKUs asked for directly since the index was built and answered 404: forgotten with the
+    /// index, so a SKU that is not an InventoryID (an item the ERP knows by a cross-reference)
+    /// costs one request per `item_index_ttl_secs`, not one per order line.
+    absent: Arc<std::sync::Mutex<HashSet<String>>>,
 }
+
+/// What the item index holds: codes, InventoryIDs, and SKUs known to be no InventoryID.
+type IndexView = (Arc<HashMap<String, ErpItemId>>, Arc<HashSet<String>>, Arc<std::sync::Mutex<HashSet<String>>>);
 
 /// The Acumatica contract-based REST client. Build once per container and share.
 pub struct AcumaticaClient {
@@ -375,12 +382,11 @@ impl AcumaticaClient {
         }
     }
 
-    #[allow(clippy::type_complexity)]
-    async fn item_index(&self) -> Result<(Arc<HashMap<String, ErpItemId>>, Arc<HashSet<String>>), ConnectorError> {
+    async fn item_index(&self) -> Result<IndexView, ConnectorError> {
         let mut guard = self.items.lock().await;
         let ttl = Duration::from_secs(self.config.item_index_ttl_secs);
         if let Some(index) = guard.as_ref().filter(|i| i.built.elapsed() < ttl) {
-            return Ok((index.by_code.clone(), index.ids.clone()));
+            return Ok((index.by_code.clone(), index.ids.clone(), index.absent.clone()));
         }
         let mut ids = HashSet::new();
         let url = self.entity_url(&["StockItem"])?;
@@ -417,9 +423,14 @@ impl AcumaticaClient {
             }
         }
         debug!(codes = by_code.len(), items = skip, "Built the Acumatica item index.");
-        let (by_code, ids) = (Arc::new(by_code), Arc::new(ids));
-        *guard = Some(ItemIndex { built: Instant::now(), by_code: by_code.clone(), ids: ids.clone() });
-        Ok((by_code, ids))
+        let (by_code, ids, absent) = (Arc::new(by_code), Arc::new(ids), Arc::default());
+        *guard = Some(ItemIndex {
+            built: Instant::now(),
+            by_code: by_code.clone(),
+            ids: ids.clone(),
+            absent: Arc::clone(&absent),
+        });
+        Ok((by_code, ids, absent))
     }
 }
 
@@ -595,9 +606,14 @@ impl OrderSink for AcumaticaClient {
             IdentifierKind::Sku => {
                 let Ok(id) = ErpItemId::parse(value) else { return Ok(None) };
                 // Known items need no request; an unknown one may have been added since the index
-                // was built, so it is asked for directly.
-                if self.item_index().await?.1.contains(id.as_str()) {
+                // was built, so it is asked for directly, once per index: the answer "no such
+                // InventoryID" is kept as long as the index's own knowledge.
+                let (_, ids, absent) = self.item_index().await?;
+                if ids.contains(id.as_str()) {
                     return Ok(Some(id));
+                }
+                if absent.lock().is_ok_and(|a| a.contains(id.as_str())) {
+                    return Ok(None);
                 }
                 let url = self.entity_url(&["StockItem", id.as_str()])?;
                 match self
@@ -610,7 +626,12 @@ impl OrderSink for AcumaticaClient {
                         let item: StockItemWire = reply.json(VENDOR, "get stock item")?;
                         Ok(text(&item.InventoryID).and_then(|i| ErpItemId::parse(i).ok()).or(Some(id)))
                     }
-                    Err(ConnectorError::Status { status: 404, .. }) => Ok(None),
+                    Err(ConnectorError::Status { status: 404, .. }) => {
+                        if let Ok(mut absent) = absent.lock() {
+                            absent.insert(id.as_str().to_owned());
+                        }
+                        Ok(None)
+                    }
                     Err(e) => Err(e),
                 }
             }

@@ -640,3 +640,47 @@ fn charges_go_to_user_defined_decimal_fields_of_the_order_header_or_a_named_view
         })
     );
 }
+
+/// A SKU that is no InventoryID (the ERP knows the item by a cross-reference) is asked for once
+/// per item index, not once per order line; a SKU that is an InventoryID costs no request.
+#[tokio::test]
+async fn a_sku_the_erp_does_not_know_is_asked_for_once_per_item_index() {
+    use crate::model::IdentifierKind;
+    use crate::ports::OrderSink;
+    use orderbridge_sandbox::{start, SandboxConfig, Vendor};
+
+    let sb = start(SandboxConfig { seed: 5, ..SandboxConfig::default() }).await.expect("sandbox starts");
+    let c = &sb.state().config().credentials;
+    let config = AcumaticaConfig::new(
+        sb.urls().acumatica.clone(),
+        &c.acumatica_username,
+        c.acumatica_password.clone().into(),
+        &c.acumatica_tenant,
+    );
+    let client = super::AcumaticaClient::new(config).expect("valid config");
+    let seed = sb.state().seed_data();
+    let renamed = seed.products.iter().find(|p| p.erp_inventory_id != p.sku).expect("a renamed item in the seed");
+    let known = seed.products.iter().find(|p| p.erp_inventory_id == p.sku).expect("an item under its SKU");
+    let direct_reads = || -> u64 {
+        sb.state()
+            .route_counts(Vendor::Acumatica)
+            .iter()
+            .filter(|(route, _)| route.starts_with("GET ") && route.contains("/StockItem/"))
+            .map(|(_, n)| *n)
+            .sum()
+    };
+
+    for _ in 0..3 {
+        assert_eq!(client.resolve_item(IdentifierKind::Sku, &renamed.sku).await.expect("answered"), None);
+        assert_eq!(
+            client.resolve_item(IdentifierKind::Sku, &known.sku).await.expect("answered"),
+            Some(ErpItemId::parse(known.erp_inventory_id.clone()).unwrap())
+        );
+        assert_eq!(
+            client.resolve_item(IdentifierKind::Upc, &renamed.upc).await.expect("answered"),
+            Some(ErpItemId::parse(renamed.erp_inventory_id.clone()).unwrap()),
+            "the renamed item is found by its cross-reference"
+        );
+    }
+    assert_eq!(direct_reads(), 1, "one direct read for the unknown SKU, none for the known one");
+}
