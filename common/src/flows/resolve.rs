@@ -52,14 +52,7 @@ pub async fn match_customer<S: OrderSink + ?Sized>(
     }
     let rules = &mapping.file.customers;
     let derived = sink.derive_customer_id(rules.id_prefix.get_ref(), &order.customer);
-    let email = order.customer.email.as_deref().map(str::trim).filter(|e| e.contains('@'));
-    let lookup = match (&derived, email) {
-        (Some(id), Some(email)) => Some(CustomerLookup::IdOrEmail { id: id.as_str(), email }),
-        (Some(id), None) => Some(CustomerLookup::ChannelId(id.as_str())),
-        (None, Some(email)) => Some(CustomerLookup::Email(email)),
-        (None, None) => None,
-    };
-    if let Some(lookup) = lookup {
+    if let Some(lookup) = customer_lookup(derived.as_ref(), order) {
         if let Some(found) = sink.find_customer(lookup).await.map_err(OrderMappingError::Lookup)? {
             return Ok(CustomerMatch::Existing(found));
         }
@@ -88,6 +81,18 @@ pub async fn match_customer<S: OrderSink + ?Sized>(
         }]));
     }
     Ok(CustomerMatch::WouldCreate(derived))
+}
+
+/// How the order's buyer is looked up in the ERP: by the id Orderbridge derives for it and by
+/// its email, in one request; None for a buyer with neither (the guest customer).
+pub fn customer_lookup<'a>(derived: Option<&'a ErpCustomerId>, order: &'a Order) -> Option<CustomerLookup<'a>> {
+    let email = order.customer.email.as_deref().map(str::trim).filter(|e| e.contains('@'));
+    match (derived, email) {
+        (Some(id), Some(email)) => Some(CustomerLookup::IdOrEmail { id: id.as_str(), email }),
+        (Some(id), None) => Some(CustomerLookup::ChannelId(id.as_str())),
+        (None, Some(email)) => Some(CustomerLookup::Email(email)),
+        (None, None) => None,
+    }
 }
 
 /// The key an order's buyer is bound under (`buyer#` and the SHA-256 of the derived customer id,

@@ -19,8 +19,8 @@ use crate::model::{
 };
 use crate::ports::Clock;
 use crate::ports::{
-    Acknowledgement, Bindings, ClaimKey, ClaimOutcome, ClaimStatus, Claims, Cursors, CustomerLookup, ListedOrder,
-    MappingStore, OrderPage, OrderSink, OrderSource, PageToken,
+    Acknowledgement, Bindings, ClaimKey, ClaimOutcome, ClaimStatus, Claims, Cursors, CustomerBindings, CustomerLookup,
+    ListedOrder, MappingStore, OrderPage, OrderSink, OrderSource, PageToken,
 };
 use crate::testing::{ManualClock, MemoryLedger, MemoryLog, MemoryQueue};
 
@@ -134,6 +134,8 @@ struct FakeErp {
     refuse_next_create: AtomicBool,
     /// When set, every create finds the connection's credentials refused.
     credentials_refused: AtomicBool,
+    /// The lookups of each customer prefetch asked for.
+    prefetched: Mutex<Vec<Vec<String>>>,
 }
 
 #[async_trait]
@@ -187,6 +189,11 @@ impl OrderSink for FakeErp {
             return Ok(None);
         }
         Ok(Some(ErpCustomerId::parse("SC77").unwrap()))
+    }
+
+    async fn prefetch_customers(&self, lookups: &[CustomerLookup<'_>]) -> Result<(), ConnectorError> {
+        self.prefetched.lock().unwrap().push(lookups.iter().map(|l| format!("{l:?}")).collect());
+        Ok(())
     }
 
     async fn create_customer(
@@ -458,6 +465,42 @@ async fn a_marketplace_order_goes_to_its_sources_customer_with_no_lookup_create_
         ),
     );
     assert!(format!("{:?}", bad.err()).contains("customers.by_source"));
+}
+
+#[tokio::test]
+async fn a_batch_looks_up_ahead_only_the_buyers_its_imports_would_look_up() {
+    let world = World::new();
+    let m =
+        mapping(1, &MAPPING.replace("id_prefix = \"SC\"", "id_prefix = \"SC\"\nby_source = { Amazon = \"AMAZON\" }"));
+    let connection = ConnectionId::parse("sc-main").unwrap();
+    let buyer = |id: i64, source: &str| {
+        let mut o = order(id);
+        o.order_source = crate::model::OrderSource(source.into());
+        o.customer.channel_customer_id = Some(format!("B{id}"));
+        o.customer.email = Some(format!("buyer{id}@example.com"));
+        o
+    };
+    let (marketplace, bound, new_a, new_b) =
+        (buyer(1, "Amazon"), buyer(2, "Website"), buyer(3, "Website"), buyer(4, "Website"));
+    let key = buyer_key(&m, &bound, &world.erp).expect("a buyer key");
+    world.ledger.bind_customer(&connection, &key, &ErpCustomerId::parse("SCB2").unwrap()).await.unwrap();
+
+    let batch = [
+        (&connection, &m, &marketplace),
+        (&connection, &m, &bound),
+        (&connection, &m, &new_a),
+        (&connection, &m, &new_b),
+    ];
+    prefetch_customers(&world.erp, Some(&world.ledger), &batch).await;
+    let asked = world.erp.prefetched.lock().unwrap().clone();
+    assert_eq!(asked.len(), 1, "one prefetch for the batch");
+    assert_eq!(asked[0].len(), 2, "only the two new buyers: {asked:?}");
+    assert!(asked[0][0].contains("SCB3") && asked[0][0].contains("buyer3@example.com"), "{asked:?}");
+    assert!(asked[0][1].contains("SCB4"), "{asked:?}");
+
+    // A lone lookup costs the same in the import: no prefetch.
+    prefetch_customers(&world.erp, Some(&world.ledger), &batch[..3]).await;
+    assert_eq!(world.erp.prefetched.lock().unwrap().len(), 1);
 }
 
 #[tokio::test]

@@ -11,17 +11,18 @@ use super::MappingCache;
 use crate::aws::process_batch;
 use crate::error::{Classify, ErrorChain, ErrorClass};
 use crate::flows::{
-    acknowledge, backfill_page_message, backfill_step, import_customer, import_order, pull_connection, pull_customers,
-    AckRound, BackfillContext, BackfillError, BackfillPage, CustomerError, CustomerImportContext, CustomerPullContext,
-    ImportContext, ImportError, ImportOutcome, LogRecorder, OrderMessage, PullContext, PullError, PullReport,
-    BACKFILL_ENQUEUED_TTL,
+    acknowledge, backfill_page_message, backfill_step, import_customer, import_order, prefetch_customers,
+    pull_connection, pull_customers, AckRound, BackfillContext, BackfillError, BackfillPage, CustomerError,
+    CustomerImportContext, CustomerPullContext, ImportContext, ImportError, ImportOrder, ImportOutcome, LogRecorder,
+    OrderMessage, PullContext, PullError, PullReport, BACKFILL_ENQUEUED_TTL,
 };
 use crate::mapping::SalesOrderDraft;
 use crate::metrics::{self, OrderResult};
 use crate::model::{ConnectionId, ImportKey};
 use crate::ports::{
     Acknowledgement, BackfillJobs, BackfillStatus, Clock, ConnectorLog, CustomerSource, Direction, Envelope,
-    ErpCustomerWrites, FollowedOrders, Ledger, LogGroup, LogResult, OrderSink, OrderSource, Queue, SharedBudgets,
+    ErpCustomerWrites, FollowedOrders, Ledger, ListedOrder, LogGroup, LogResult, OrderSink, OrderSource, Queue,
+    SharedBudgets,
 };
 
 /// One sales-channel connection orders are pulled from.
@@ -302,11 +303,45 @@ impl ImportApp {
         .await
     }
 
+    /// The customers of the batch's whole orders, looked up in the ERP ahead in one request
+    /// (announced and referenced orders are read during their import, so they look up alone).
+    async fn prefetch_customers(&self, event: &SqsEvent) {
+        let mut orders = Vec::new();
+        for record in &event.records {
+            let Ok(envelope) = Envelope::<OrderMessage>::parse("", record.body.as_deref()) else { continue };
+            if let OrderMessage::ImportOrderV1(ImportOrder {
+                connection,
+                order: ListedOrder::Whole(order),
+                announced: false,
+            }) = envelope.body
+            {
+                orders.push((connection, order));
+            }
+        }
+        let mut mappings = BTreeMap::new();
+        for (connection, _) in &orders {
+            let Some(channel) = self.channels.get(connection).filter(|c| c.enabled) else { continue };
+            if !mappings.contains_key(connection) {
+                if let Ok(mapping) = self.mappings.get(self.ledger.as_ref(), &channel.mapping_name).await {
+                    mappings.insert(connection.clone(), mapping);
+                }
+            }
+        }
+        let batch: Vec<_> = orders
+            .iter()
+            .filter_map(|(connection, order)| {
+                mappings.get(connection).map(|mapping| (connection, mapping.as_ref(), order.as_ref()))
+            })
+            .collect();
+        prefetch_customers(self.sink.as_ref(), Some(self.ledger.as_ref()), &batch).await;
+    }
+
     async fn import_batch(&self, event: SqsEvent, deadline: Instant, request_id: &str) -> SqsBatchResponse {
         // With the message each came from: a failed acknowledgement redelivers its message.
         let acks: Mutex<Vec<(ConnectionId, Acknowledgement, String)>> = Mutex::new(Vec::new());
         let lease = deadline.saturating_duration_since(Instant::now()) + DEADLINE_MARGIN + self.lease_slack;
         let recorder = LogRecorder { log: self.log.as_ref(), clock: self.clock.as_ref() };
+        self.prefetch_customers(&event).await;
         let mut response = process_batch(event, self.import_concurrency, |envelope: Envelope<OrderMessage>, meta| {
             let (acks, recorder) = (&acks, &recorder);
             async move {

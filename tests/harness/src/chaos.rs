@@ -341,6 +341,9 @@ impl OrderSink for KillingSink {
     async fn find_customer(&self, lookup: CustomerLookup<'_>) -> Result<Option<ErpCustomerId>, ConnectorError> {
         self.inner.find_customer(lookup).await
     }
+    async fn prefetch_customers(&self, lookups: &[CustomerLookup<'_>]) -> Result<(), ConnectorError> {
+        self.inner.prefetch_customers(lookups).await
+    }
     async fn create_customer(
         &self,
         id: &ErpCustomerId,

@@ -30,8 +30,8 @@ use super::mapper::{
 };
 use super::oauth::OAuthState;
 use super::wire::{
-    get, text, CustomerClassWire, CustomerKey, LoginRequest, SalesInvoiceWire, SalesOrderInvoicesWire, SalesOrderKeys,
-    SalesOrderStateWire, SalesOrderWire, ShipmentWire, StockItemWire,
+    get, text, CustomerClassWire, CustomerEmailKey, CustomerKey, LoginRequest, SalesInvoiceWire,
+    SalesOrderInvoicesWire, SalesOrderKeys, SalesOrderStateWire, SalesOrderWire, ShipmentWire, StockItemWire,
 };
 use super::VENDOR;
 use crate::connectors::{ConnectorError, SetupError};
@@ -79,6 +79,38 @@ struct ItemIndex {
 /// What the item index holds: codes, InventoryIDs, and SKUs known to be no InventoryID.
 type IndexView = (Arc<HashMap<String, ErpItemId>>, Arc<HashSet<String>>, Arc<std::sync::Mutex<HashSet<String>>>);
 
+/// How long a customer looked up ahead answers the import's own lookup: a batch's imports
+/// follow its prefetch within seconds, and a customer entered in the ERP after the prefetch is
+/// then found by the next batch (a create under the derived id finds one made meanwhile).
+const PREFETCH_TTL: Duration = Duration::from_secs(60);
+/// Lookups per prefetch request: two OData clauses each keep the URL well under 4 KB.
+const PREFETCH_CHUNK: usize = 20;
+
+/// The cache key of a lookup: emails compare without case, as Acumatica's `eq` does.
+fn lookup_key(lookup: &CustomerLookup<'_>) -> String {
+    match lookup {
+        CustomerLookup::ChannelId(id) => format!("id:{id}"),
+        CustomerLookup::Email(email) => format!("email:{}", email.trim().to_ascii_lowercase()),
+        CustomerLookup::IdOrEmail { id, email } => format!("id:{id}|email:{}", email.trim().to_ascii_lowercase()),
+    }
+}
+
+/// The customer a lookup finds among the records a batch lookup returned, as the lookup on its
+/// own would choose: a match on the derived id wins over a match on the email.
+fn answer_of(lookup: &CustomerLookup<'_>, found: &[(String, Option<String>)]) -> Option<ErpCustomerId> {
+    let by_id = |id: &str| found.iter().find(|(c, _)| c == id);
+    let by_email = |email: &str| {
+        let email = email.trim();
+        found.iter().find(|(_, e)| e.as_deref().is_some_and(|e| e.trim().eq_ignore_ascii_case(email)))
+    };
+    let hit = match lookup {
+        CustomerLookup::ChannelId(id) => by_id(id),
+        CustomerLookup::Email(email) => by_email(email),
+        CustomerLookup::IdOrEmail { id, email } => by_id(id).or_else(|| by_email(email)),
+    };
+    hit.and_then(|(c, _)| ErpCustomerId::parse(c.clone()).ok())
+}
+
 /// The Acumatica contract-based REST client. Build once per container and share.
 pub struct AcumaticaClient {
     pub(super) config: AcumaticaConfig,
@@ -88,6 +120,8 @@ pub struct AcumaticaClient {
     /// Set when the connection signs in with OAuth (`[acumatica.oauth]`).
     oauth: Option<OAuthState>,
     items: Mutex<Option<ItemIndex>>,
+    /// Answers of the current batch's customer prefetch, by [`lookup_key`]; each is used once.
+    prefetched: std::sync::Mutex<HashMap<String, (Instant, Option<ErpCustomerId>)>>,
 }
 
 impl std::fmt::Debug for AcumaticaClient {
@@ -109,7 +143,14 @@ impl AcumaticaClient {
             shared: None,
             last: std::sync::Mutex::new(None),
         });
-        Ok(Self { config, http, session: Session::new(SecondRefusal::SessionLost), oauth, items: Mutex::new(None) })
+        Ok(Self {
+            config,
+            http,
+            session: Session::new(SecondRefusal::SessionLost),
+            oauth,
+            items: Mutex::new(None),
+            prefetched: Default::default(),
+        })
     }
 
     /// Keeps the OAuth token in `store`, shared with every other function and container (no
@@ -526,6 +567,12 @@ impl OrderSink for AcumaticaClient {
     }
 
     async fn find_customer(&self, lookup: CustomerLookup<'_>) -> Result<Option<ErpCustomerId>, ConnectorError> {
+        // Taken, not read: a second order of the same new buyer looks again (its first order
+        // may have created the customer by then).
+        let ahead = self.prefetched.lock().ok().and_then(|mut p| p.remove(&lookup_key(&lookup)));
+        if let Some((_, answer)) = ahead.filter(|(at, _)| at.elapsed() < PREFETCH_TTL) {
+            return Ok(answer);
+        }
         match lookup {
             CustomerLookup::ChannelId(id) => {
                 let Ok(id) = ErpCustomerId::parse(id) else { return Ok(None) };
@@ -565,6 +612,60 @@ impl OrderSink for AcumaticaClient {
                 Ok(found.iter().filter_map(|c| text(&c.CustomerID)).find_map(|id| ErpCustomerId::parse(id).ok()))
             }
         }
+    }
+
+    /// One `GET Customer` for up to [`PREFETCH_CHUNK`] lookups: their ids and emails joined by
+    /// `or`, with each customer's main-contact email, so each lookup's answer is chosen here as
+    /// the lookup alone would have chosen it.
+    async fn prefetch_customers(&self, lookups: &[CustomerLookup<'_>]) -> Result<(), ConnectorError> {
+        const OP: &str = "find customers by id or email";
+        let url = self.entity_url(&["Customer"])?;
+        for chunk in lookups.chunks(PREFETCH_CHUNK) {
+            let mut clauses = std::collections::BTreeSet::new();
+            for lookup in chunk {
+                let (id, email) = match lookup {
+                    CustomerLookup::ChannelId(id) => (Some(*id), None),
+                    CustomerLookup::Email(email) => (None, Some(email.trim())),
+                    CustomerLookup::IdOrEmail { id, email } => (Some(*id), Some(email.trim())),
+                };
+                if let Some(id) = id {
+                    clauses.insert(format!("CustomerID eq {}", odata_string(id)));
+                }
+                if let Some(email) = email.filter(|e| !e.is_empty()) {
+                    clauses.insert(format!("MainContact/Email eq {}", odata_string(email)));
+                }
+            }
+            if clauses.is_empty() {
+                continue;
+            }
+            let filter = clauses.into_iter().collect::<Vec<_>>().join(" or ");
+            let reply = self
+                .authed(OP, Idempotency::Safe, |c| {
+                    c.get(url.clone()).query(&[
+                        ("$filter", filter.as_str()),
+                        ("$expand", "MainContact"),
+                        ("$select", "CustomerID,MainContact/Email"),
+                    ])
+                })
+                .await?;
+            let records: Vec<CustomerEmailKey> = reply.json(VENDOR, OP)?;
+            let found: Vec<(String, Option<String>)> = records
+                .iter()
+                .filter_map(|c| {
+                    let email = c.MainContact.as_ref().and_then(|m| text(&m.Email));
+                    text(&c.CustomerID).map(|id| (id, email))
+                })
+                .collect();
+            let now = Instant::now();
+            if let Ok(mut prefetched) = self.prefetched.lock() {
+                prefetched.retain(|_, (at, _)| at.elapsed() < PREFETCH_TTL);
+                for lookup in chunk {
+                    prefetched.insert(lookup_key(lookup), (now, answer_of(lookup, &found)));
+                }
+            }
+            debug!(lookups = chunk.len(), found = found.len(), "Looked a batch's customers up in Acumatica.");
+        }
+        Ok(())
     }
 
     /// `PUT Customer` with `If-None-Match: *` under the given CustomerID; a 412 (it already exists,
@@ -652,6 +753,9 @@ impl OrderSink for AcumaticaClient {
     }
 
     async fn end_session(&self) {
+        if let Ok(mut prefetched) = self.prefetched.lock() {
+            prefetched.clear();
+        }
         self.logout().await;
     }
 }

@@ -684,3 +684,69 @@ async fn a_sku_the_erp_does_not_know_is_asked_for_once_per_item_index() {
     }
     assert_eq!(direct_reads(), 1, "one direct read for the unknown SKU, none for the known one");
 }
+
+/// One request answers a batch's lookups, each as the lookup alone would (a derived-id match
+/// wins over an email match; emails compare without case); each answer is used once.
+#[tokio::test]
+async fn a_batch_of_customer_lookups_costs_one_request_and_answers_each_once() {
+    use crate::ports::{CustomerLookup, OrderSink};
+    use orderbridge_sandbox::{start, SandboxConfig, Vendor};
+
+    let sb = start(SandboxConfig { seed: 5, ..SandboxConfig::default() }).await.expect("sandbox starts");
+    let c = &sb.state().config().credentials;
+    let config = AcumaticaConfig::new(
+        sb.urls().acumatica.clone(),
+        &c.acumatica_username,
+        c.acumatica_password.clone().into(),
+        &c.acumatica_tenant,
+    );
+    let client = super::AcumaticaClient::new(config).expect("valid config");
+    let customers: Vec<(String, String)> = sb
+        .state()
+        .acumatica()
+        .customers
+        .iter()
+        .filter_map(|(id, c)| Some((id.clone(), c["MainContact"]["Email"]["value"].as_str()?.to_owned())))
+        .take(2)
+        .collect();
+    let [(a_id, a_email), (b_id, _)] = &customers[..] else { panic!("two customers with emails in the seed") };
+    let lookups_made = || -> u64 {
+        sb.state()
+            .route_counts(Vendor::Acumatica)
+            .iter()
+            .filter(|(r, _)| r.ends_with("/Customer"))
+            .map(|(_, n)| *n)
+            .sum()
+    };
+    let shouted = a_email.to_ascii_uppercase();
+    let lookups = [
+        CustomerLookup::IdOrEmail { id: "OBNOSUCH01", email: &shouted },
+        CustomerLookup::ChannelId(b_id),
+        CustomerLookup::Email("nobody-at-all@example.invalid"),
+        CustomerLookup::IdOrEmail { id: b_id, email: a_email },
+    ];
+    client.prefetch_customers(&lookups).await.expect("prefetched");
+    assert_eq!(lookups_made(), 1, "one request for four lookups");
+
+    let answers = futures::future::join_all(lookups.iter().map(|l| client.find_customer(l.clone()))).await;
+    let answers: Vec<Option<String>> =
+        answers.into_iter().map(|a| a.expect("answered").map(|id| id.as_str().to_owned())).collect();
+    assert_eq!(
+        answers,
+        vec![Some(a_id.clone()), Some(b_id.clone()), None, Some(b_id.clone())],
+        "email without case; the derived id before the email"
+    );
+    assert_eq!(lookups_made(), 1, "the lookups were answered from the prefetch");
+
+    // Used once: the same buyer's next order asks again (its customer may exist by now).
+    assert_eq!(
+        client.find_customer(lookups[0].clone()).await.expect("answered").map(|i| i.as_str().to_owned()),
+        Some(a_id.clone())
+    );
+    assert_eq!(lookups_made(), 2);
+    // The batch's end forgets what is left.
+    client.prefetch_customers(&lookups[2..]).await.expect("prefetched");
+    client.end_session().await;
+    client.find_customer(lookups[2].clone()).await.expect("answered");
+    assert_eq!(lookups_made(), 4);
+}

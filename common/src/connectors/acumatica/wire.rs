@@ -289,6 +289,15 @@ pub struct CustomerKey {
     pub CustomerID: Option<Val<String>>,
 }
 
+/// A customer as a batch lookup reads it: its id and its main contact's email.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CustomerEmailKey {
+    #[serde(default)]
+    pub CustomerID: Option<Val<String>>,
+    #[serde(default)]
+    pub MainContact: Option<ContactWire>,
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct CrossReferenceWire {
     #[serde(default)]
