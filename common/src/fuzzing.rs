@@ -23,7 +23,7 @@ use secrecy::SecretString;
 use sha2::Sha256;
 
 use crate::connections::Connections;
-use crate::connectors::acumatica::webhook::{split_event, MAX_KEYS_PER_EVENT};
+use crate::connectors::acumatica::webhook::{split_event, Changed, MAX_KEYS_PER_EVENT};
 use crate::connectors::acumatica::AcumaticaPushVerifier;
 use crate::connectors::registry::{legacy_webhook_event, webhook_routes};
 use crate::connectors::shipstation::ShipStationVerifier;
@@ -145,12 +145,19 @@ pub fn webhook_acumatica(data: &[u8]) {
     let Ok(events) = verifier.verify(&delivery.request(crate::connectors::registry::ACUMATICA_ROUTE)) else {
         return;
     };
-    let (mut shipments, mut orders) = (Vec::new(), Vec::new());
+    let (mut shipments, mut orders, mut statuses) = (Vec::new(), Vec::new(), Vec::new());
     for event in &events {
         let size = serde_json::to_vec(event).map_or(usize::MAX, |b| b.len());
         assert!(size <= MAX_EVENT_MESSAGE, "an event of {size} bytes does not fit a queue message");
         let (s, o) = match &event.event {
-            InboundEvent::ErpChanged { shipments, orders } => (shipments, orders),
+            InboundEvent::ErpChanged { shipments, orders, statuses: reported } => {
+                assert!(
+                    reported.iter().all(|r| orders.contains(&r.erp)),
+                    "a status for an order the event does not name"
+                );
+                statuses.extend(reported.iter().cloned());
+                (shipments, orders)
+            }
             // An availability query's rows: items named once each, a few hundred per event.
             InboundEvent::StockChanged { items } => {
                 let distinct: std::collections::BTreeSet<&String> = items.iter().collect();
@@ -164,10 +171,12 @@ pub fn webhook_acumatica(data: &[u8]) {
         orders.extend(o.iter().cloned());
     }
     let key = events.first().map(|e| e.dedupe_key.split('#').next().unwrap_or_default().to_owned());
-    let parts = split_event(&key.unwrap_or_default(), shipments.clone(), orders.clone(), 160, 3);
-    let (mut s2, mut o2) = (Vec::new(), Vec::new());
+    let changed = Changed { shipments: shipments.clone(), orders: orders.clone(), statuses: statuses.clone() };
+    let parts = split_event(&key.unwrap_or_default(), changed, 160, 3);
+    let (mut s2, mut o2, mut r2) = (Vec::new(), Vec::new(), Vec::new());
     for part in &parts {
-        let InboundEvent::ErpChanged { shipments: s, orders: o } = &part.event else { unreachable!() };
+        let InboundEvent::ErpChanged { shipments: s, orders: o, statuses: r } = &part.event else { unreachable!() };
+        r2.extend(r.iter().cloned());
         let size = serde_json::to_vec(part).map_or(usize::MAX, |b| b.len());
         assert!(s.len() + o.len() <= 3, "a part naming {} keys", s.len() + o.len());
         assert!(size <= 160 || s.len() + o.len() <= 1, "a part of {size} bytes with several keys");
@@ -175,6 +184,7 @@ pub fn webhook_acumatica(data: &[u8]) {
         o2.extend(o.iter().cloned());
     }
     assert_eq!((s2, o2), (shipments, orders), "the parts name every key once, in order");
+    assert_eq!(r2, statuses, "the parts carry every reported status once, in order");
     accepted(events);
 }
 

@@ -168,6 +168,7 @@ mod tests {
             event: InboundEvent::ErpChanged {
                 shipments: vec![ErpShipmentNbr::parse("000042").unwrap()],
                 orders: vec![ErpOrderRef::parse("SO/SO42").unwrap()],
+                statuses: Vec::new(),
             },
         }
     }

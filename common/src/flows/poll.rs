@@ -178,7 +178,11 @@ async fn poll_erp_orders(ctx: &PollContext<'_>) -> Result<Option<PollReport>, Po
         }
         for w in &retry {
             if let Some(erp) = crate::model::ErpOrderRef::parse(&w.erp) {
-                let event = crate::ports::InboundEvent::ErpChanged { shipments: Vec::new(), orders: vec![erp] };
+                let event = crate::ports::InboundEvent::ErpChanged {
+                    shipments: Vec::new(),
+                    orders: vec![erp],
+                    statuses: Vec::new(),
+                };
                 let dedupe_key = format!("retry:{}@v{}", w.erp, target.mapping_version);
                 messages.push(ShipmentMessage::WebhookEventV2(crate::ports::WebhookEvent { dedupe_key, event }));
             }

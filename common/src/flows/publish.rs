@@ -110,19 +110,20 @@ fn ledger(what: String) -> impl FnOnce(LedgerError) -> PushError {
 pub(crate) async fn erp_order_changed(
     erp: &ErpOrderRef,
     known: Option<ErpSalesOrder>,
+    reported: Option<&str>,
     ctx: &PushContext<'_>,
 ) -> Result<Vec<PushOutcome>, PushError> {
     let binding = super::binding_of(erp, ctx).await?;
     match binding {
         Some(binding) if binding.origin == BindingOrigin::Erp => follow_up(&binding, ctx).await,
-        Some(_) => Ok(vec![super::push_status_of(erp, ctx).await?]),
+        Some(_) => Ok(vec![super::push_status_of(erp, reported, ctx).await?]),
         None => {
             let Some(source) = ctx.erp_orders else {
-                return Ok(vec![super::push_status_of(erp, ctx).await?]);
+                return Ok(vec![super::push_status_of(erp, reported, ctx).await?]);
             };
             let targets = ctx.publishing.publish_targets().await?;
             if targets.is_empty() {
-                return Ok(vec![super::push_status_of(erp, ctx).await?]);
+                return Ok(vec![super::push_status_of(erp, reported, ctx).await?]);
             }
             let order = match known {
                 Some(order) => order,

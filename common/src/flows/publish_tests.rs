@@ -281,7 +281,7 @@ impl World {
     }
 
     async fn changed(&self, erp: &ErpOrderRef) -> Result<Vec<PushOutcome>, PushError> {
-        erp_order_changed(erp, None, &self.ctx("test")).await
+        erp_order_changed(erp, None, None, &self.ctx("test")).await
     }
 
     /// Order rows (not customer or invoice rows) with this action and result.

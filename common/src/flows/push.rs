@@ -14,9 +14,9 @@ use crate::error::{Classify, ErrorChain, ErrorClass};
 use crate::mapping::{PartialShipmentPolicy, StatusPushRules};
 use crate::model::{ChannelOrderId, ConnectionId, ErpOrderRef, OrderStatus, Package, Shipment};
 use crate::ports::{
-    Binding, Bindings, ClaimKey, ClaimLease, ClaimOutcome, Claims, Clock, ConnectorError, ConnectorLog, Cursors,
-    Direction, Envelope, ErpOrderState, ErpShipments, InboundEvent, LedgerError, LogGroup, LogResult, Markers, Queue,
-    QueueError, ShippingTool, ShippingToolOrder, StatusPublisher, WebhookEvent,
+    reported_status, Binding, Bindings, ClaimKey, ClaimLease, ClaimOutcome, Claims, Clock, ConnectorError,
+    ConnectorLog, Cursors, Direction, Envelope, ErpOrderState, ErpShipments, InboundEvent, LedgerError, LogGroup,
+    LogResult, Markers, Queue, QueueError, ShippingTool, ShippingToolOrder, StatusPublisher, WebhookEvent,
 };
 
 /// One channel connection as status-push sees it.
@@ -252,7 +252,7 @@ pub async fn handle_shipment_message(
         },
         ShipmentMessage::WebhookEventV2(event) => handle_webhook_event(event, ctx).await,
         ShipmentMessage::ErpOrderV1(message) => {
-            super::erp_order_changed(&message.order.erp, Some(message.order.clone()), ctx).await
+            super::erp_order_changed(&message.order.erp, Some(message.order.clone()), None, ctx).await
         }
         ShipmentMessage::StockResyncV1(resync) => {
             let Some(stock) = &ctx.stock else {
@@ -281,11 +281,21 @@ pub async fn handle_shipment_message(
 /// inline.
 pub fn split_event(event: &WebhookEvent) -> Option<Vec<WebhookEvent>> {
     let parts: Vec<InboundEvent> = match &event.event {
-        InboundEvent::ErpChanged { shipments, orders } if shipments.len() + orders.len() > UNITS_INLINE => shipments
-            .iter()
-            .map(|s| InboundEvent::ErpChanged { shipments: vec![s.clone()], orders: Vec::new() })
-            .chain(orders.iter().map(|o| InboundEvent::ErpChanged { shipments: Vec::new(), orders: vec![o.clone()] }))
-            .collect(),
+        InboundEvent::ErpChanged { shipments, orders, statuses } if shipments.len() + orders.len() > UNITS_INLINE => {
+            shipments
+                .iter()
+                .map(|s| InboundEvent::ErpChanged {
+                    shipments: vec![s.clone()],
+                    orders: Vec::new(),
+                    statuses: Vec::new(),
+                })
+                .chain(orders.iter().map(|o| InboundEvent::ErpChanged {
+                    shipments: Vec::new(),
+                    orders: vec![o.clone()],
+                    statuses: statuses.iter().filter(|r| r.erp == *o).cloned().collect(),
+                }))
+                .collect()
+        }
         InboundEvent::StockChanged { items } if items.len() > STOCK_ITEMS_PER_MESSAGE => items
             .chunks(STOCK_ITEMS_PER_MESSAGE)
             .map(|chunk| InboundEvent::StockChanged { items: chunk.to_vec() })
@@ -343,7 +353,7 @@ async fn handle_webhook_event(event: &WebhookEvent, ctx: &PushContext<'_>) -> Re
     }
     let mut outcomes = Vec::new();
     match &event.event {
-        InboundEvent::ErpChanged { shipments, orders } => {
+        InboundEvent::ErpChanged { shipments, orders, statuses } => {
             if shipments.is_empty() && orders.is_empty() {
                 warn!(key = %event.dedupe_key, "ERP notification names neither shipments nor orders; nothing to do.");
             }
@@ -367,7 +377,7 @@ async fn handle_webhook_event(event: &WebhookEvent, ctx: &PushContext<'_>) -> Re
                 }
             }
             for erp in orders {
-                outcomes.extend(super::erp_order_changed(erp, None, ctx).await?);
+                outcomes.extend(super::erp_order_changed(erp, None, reported_status(statuses, erp), ctx).await?);
             }
         }
         InboundEvent::ToolBatchReady { resource_url } => {
@@ -403,7 +413,7 @@ async fn handle_webhook_event(event: &WebhookEvent, ctx: &PushContext<'_>) -> Re
             outcomes.push(push_from_erp(erp_order, shipment.clone(), ctx).await?);
         }
         InboundEvent::StatusChanged { erp_order } => {
-            outcomes.extend(super::erp_order_changed(erp_order, None, ctx).await?)
+            outcomes.extend(super::erp_order_changed(erp_order, None, None, ctx).await?)
         }
         // Intake puts announced orders on the orders queue, and status-push's handler takes
         // delivery reports before this: neither is a shipment or status to push.

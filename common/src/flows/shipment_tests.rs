@@ -61,6 +61,8 @@ fn shipment(nbr: &str, packages: Vec<Package>) -> Shipment {
 struct FakeErp {
     shipments: Mutex<BTreeMap<String, (ErpOrderRef, Shipment)>>,
     states: Mutex<BTreeMap<String, ErpOrderState>>,
+    /// Order states read.
+    state_reads: std::sync::atomic::AtomicU32,
 }
 
 impl FakeErp {
@@ -93,6 +95,7 @@ impl ErpShipments for FakeErp {
         Ok(self.shipments.lock().unwrap().get(nbr).cloned().into_iter().collect())
     }
     async fn order_state(&self, erp: &ErpOrderRef) -> Result<ErpOrderState, ConnectorError> {
+        self.state_reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.states.lock().unwrap().get(&erp.to_string()).cloned().ok_or(ConnectorError::Status {
             vendor: "erp",
             operation: "get sales order state",
@@ -275,6 +278,7 @@ fn erp_event(id: &str, shipments: &[&str], orders: &[&str]) -> ShipmentMessage {
         event: crate::ports::InboundEvent::ErpChanged {
             shipments: shipments.iter().map(|n| crate::model::ErpShipmentNbr::parse(*n).unwrap()).collect(),
             orders: orders.iter().map(|o| ErpOrderRef::parse(o).unwrap()).collect(),
+            statuses: Vec::new(),
         },
     })
 }
@@ -344,6 +348,37 @@ async fn statuses_follow_the_mapping_and_unassigned_ones_push_nothing() {
     world.erp.set_state(&erp(1), "Completed", None);
     handle_shipment_message(&status_event("4"), &world.ctx()).await.unwrap();
     assert_eq!(*world.targets.channel.statuses.lock().unwrap(), vec!["InProcess", "ShippingComplete"]);
+}
+
+#[tokio::test]
+async fn a_reported_status_the_channel_already_has_costs_no_order_read() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let world = World::new(true, "wait").await;
+    let reported = |id: &str, status: &str| {
+        let ShipmentMessage::WebhookEventV2(mut event) = erp_event(id, &[], &["SO/SO000001"]) else { unreachable!() };
+        if let crate::ports::InboundEvent::ErpChanged { statuses, .. } = &mut event.event {
+            statuses.push(crate::ports::ReportedStatus { erp: erp(1), status: status.into() });
+        }
+        ShipmentMessage::WebhookEventV2(event)
+    };
+    // Nothing pushed yet: the order is read and its current status pushed.
+    world.erp.set_state(&erp(1), "Back Order", None);
+    handle_shipment_message(&reported("1", "Back Order"), &world.ctx()).await.unwrap();
+    assert_eq!(world.erp.state_reads.load(SeqCst), 1);
+    assert_eq!(*world.targets.channel.statuses.lock().unwrap(), vec!["InProcess"]);
+    // The same status reported again (the notification of the transaction a shipment push
+    // already covered): no read, nothing pushed.
+    let outcomes = handle_shipment_message(&reported("2", "Back Order"), &world.ctx()).await.unwrap();
+    assert_eq!(outcomes, vec![PushOutcome::NoStatusChange]);
+    assert_eq!(world.erp.state_reads.load(SeqCst), 1, "no read for a status the channel has");
+    // A new status is read (the ERP's current one is pushed, not the reported one).
+    world.erp.set_state(&erp(1), "Completed", None);
+    handle_shipment_message(&reported("3", "Open"), &world.ctx()).await.unwrap();
+    assert_eq!(world.erp.state_reads.load(SeqCst), 2);
+    assert_eq!(*world.targets.channel.statuses.lock().unwrap(), vec!["InProcess", "ShippingComplete"]);
+    // Without a reported status the order is read as before.
+    handle_shipment_message(&erp_event("4", &[], &["SO/SO000001"]), &world.ctx()).await.unwrap();
+    assert_eq!(world.erp.state_reads.load(SeqCst), 3);
 }
 
 #[tokio::test]
@@ -656,7 +691,7 @@ async fn an_event_naming_many_shipments_is_split_into_one_message_each_and_each_
     for part in &parts {
         let ShipmentMessage::WebhookEventV2(WebhookEvent { event, dedupe_key }) = part else { panic!("{part:?}") };
         assert!(dedupe_key.starts_with("erp:big#"), "{dedupe_key}");
-        let crate::ports::InboundEvent::ErpChanged { shipments, orders } = event else { panic!("{event:?}") };
+        let crate::ports::InboundEvent::ErpChanged { shipments, orders, .. } = event else { panic!("{event:?}") };
         assert_eq!(shipments.len() + orders.len(), 1, "one unit per message: {event:?}");
     }
     // Each part handled (twice: a redelivered part pushes nothing more), the parts split no further.

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use tracing::warn;
+use tracing::{debug, warn};
 
 use super::{LogRecorder, PushContext, PushError, PushOutcome, PushTarget};
 use crate::error::{Classify, ErrorChain};
@@ -19,13 +19,33 @@ pub const NOTE_MEMORY: Duration = Duration::from_secs(400 * 24 * 3600);
 
 /// Handles an order-status notification: pushes the ERP's *current* status (so a late or
 /// reordered notification never moves the channel backwards) when the mapping assigns one.
-pub(crate) async fn push_status_of(erp: &ErpOrderRef, ctx: &PushContext<'_>) -> Result<PushOutcome, PushError> {
+///
+/// `reported` is the status the notification itself carried. When it maps to the status last
+/// pushed to the channel, the order is not read: the channel has it, and any later change sends
+/// its own notification. (The shipment a transaction confirms pushes the order's status as well,
+/// so the order-status notification of the same transaction usually ends here.) A note changed in
+/// the ERP without a status of its own is copied by the catch-up poll, which reads the order.
+pub(crate) async fn push_status_of(
+    erp: &ErpOrderRef,
+    reported: Option<&str>,
+    ctx: &PushContext<'_>,
+) -> Result<PushOutcome, PushError> {
     let Some(binding) = super::binding_of(erp, ctx).await? else {
         return Ok(PushOutcome::NotOurs(format!("{erp} was not imported by Orderbridge")));
     };
     let Some(target) = ctx.targets.target(&binding.connection).await? else {
         return Ok(PushOutcome::NotOurs(format!("connection {} is not enabled", binding.connection)));
     };
+    if let Some(mapped) = reported.and_then(|status| target.rules.statuses.get(status)) {
+        let stream = status_stream(&binding.channel_order_id);
+        // An unreadable cursor only costs the saving: the order is read as before.
+        if let Ok(Some(last)) = ctx.cursors.cursor(&binding.connection, &stream).await {
+            if last.value == *mapped.get_ref() {
+                debug!(erp = %erp, status = ?reported, "Reported status already on the channel; order not read.");
+                return Ok(PushOutcome::NoStatusChange);
+            }
+        }
+    }
     let state = ctx
         .erp
         .order_state(erp)

@@ -237,7 +237,7 @@ mod tests {
             let envelope: Envelope<ShipmentMessage> = Envelope::parse("m", Some(&message.body)).unwrap();
             let ShipmentMessage::WebhookEventV2(event) = envelope.body else { panic!() };
             assert!(event.dedupe_key.starts_with("acumatica:ErpOrdersForSync:9a#part"), "{}", event.dedupe_key);
-            let InboundEvent::ErpChanged { shipments: s, orders: o } = event.event else { panic!() };
+            let InboundEvent::ErpChanged { shipments: s, orders: o, .. } = event.event else { panic!() };
             shipments.extend(s.iter().map(ToString::to_string));
             orders.extend(o.iter().map(ToString::to_string));
         }

@@ -135,7 +135,7 @@ fn describe_shipment(envelope: &Envelope<ShipmentMessage>) -> MessageSummary {
     match &envelope.body {
         ShipmentMessage::WebhookEventV2(event) => {
             let (entity, detail) = match &event.event {
-                InboundEvent::ErpChanged { shipments, orders } => (
+                InboundEvent::ErpChanged { shipments, orders, .. } => (
                     shipments.first().map(|s| s.to_string()).or_else(|| orders.first().map(|o| o.to_string())),
                     format!("erp_changed: {} shipments, {} orders", shipments.len(), orders.len()),
                 ),

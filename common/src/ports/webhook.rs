@@ -23,7 +23,14 @@ pub struct WebhookRequest<'a> {
 pub enum InboundEvent {
     /// The ERP says these shipments and orders changed: status-push reads the shipments (with
     /// their packages) and the orders' current status.
-    ErpChanged { shipments: Vec<ErpShipmentNbr>, orders: Vec<ErpOrderRef> },
+    ErpChanged {
+        shipments: Vec<ErpShipmentNbr>,
+        orders: Vec<ErpOrderRef>,
+        /// The status some of `orders` had in the notification's own rows (a sales-order
+        /// query's `Status` column): status-push reads no order whose channel already has it.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        statuses: Vec<ReportedStatus>,
+    },
     /// The shipping tool has a batch of shipments ready at `resource_url` (on its own API host,
     /// checked at intake and again before the fetch).
     ToolBatchReady { resource_url: String },
@@ -57,6 +64,18 @@ impl InboundEvent {
             Self::HookTrouble { .. } => "hook_trouble",
         }
     }
+}
+
+/// An ERP order's status as a notification reported it, in the ERP's words (`Completed`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportedStatus {
+    pub erp: ErpOrderRef,
+    pub status: String,
+}
+
+/// The status `statuses` reports for `erp`, if any.
+pub fn reported_status<'a>(statuses: &'a [ReportedStatus], erp: &ErpOrderRef) -> Option<&'a str> {
+    statuses.iter().find(|r| r.erp == *erp).map(|r| r.status.as_str())
 }
 
 /// One verified delivery: the key to deduplicate it on, and what it means.

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use tracing::{info, warn};
 
 use crate::model::{ErpOrderRef, ErpShipmentNbr};
-use crate::ports::{InboundEvent, WebhookError, WebhookEvent, WebhookRequest, WebhookVerifier};
+use crate::ports::{InboundEvent, ReportedStatus, WebhookError, WebhookEvent, WebhookRequest, WebhookVerifier};
 use crate::webhooks::{check_secret, check_size, header, MAX_EVENT_MESSAGE};
 
 /// The largest push body the Acumatica route accepts (4 MiB). A synchronous Lambda invocation
@@ -57,6 +57,9 @@ pub struct PushRow {
     /// Rows of an availability query (stock for storefronts) name the item.
     #[serde(rename = "InventoryID", default)]
     inventory_id: Option<serde_json::Value>,
+    /// The row's status: an order's on a sales-order query's row.
+    #[serde(rename = "Status", default)]
+    status: Option<serde_json::Value>,
 }
 
 impl PushRow {
@@ -74,7 +77,7 @@ impl PushRow {
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum AnyRow {
-    Row(PushRow),
+    Row(Box<PushRow>),
     Other(serde::de::IgnoredAny),
 }
 
@@ -132,11 +135,13 @@ impl WebhookVerifier for AcumaticaPushVerifier {
         let inserted = push.inserted.iter().filter_map(AnyRow::row);
         let deleted = push.deleted.iter().filter_map(AnyRow::row);
         let stock = stock_items(push.inserted.iter().chain(push.deleted.iter()).filter_map(AnyRow::row));
+        let statuses = reported_statuses(push.inserted.iter().filter_map(AnyRow::row));
         let (shipments, orders) = changed_keys(inserted, deleted);
         let mut events = if shipments.is_empty() && orders.is_empty() && !stock.is_empty() {
             Vec::new()
         } else {
-            split_event(&dedupe_key, shipments, orders, self.max_event, MAX_KEYS_PER_EVENT)
+            let changed = Changed { shipments, orders, statuses };
+            split_event(&dedupe_key, changed, self.max_event, MAX_KEYS_PER_EVENT)
         };
         // Items of an availability query: one event per few hundred items, each within a message.
         for (n, items) in stock.chunks(STOCK_ITEMS_PER_EVENT).enumerate() {
@@ -157,7 +162,34 @@ pub fn changed_rows(inserted: &[serde_json::Value], deleted: &[serde_json::Value
     let inserted: Vec<PushRow> = inserted.iter().map(PushRow::of).collect();
     let deleted: Vec<PushRow> = deleted.iter().map(PushRow::of).collect();
     let (shipments, orders) = changed_keys(inserted.iter(), deleted.iter());
-    InboundEvent::ErpChanged { shipments, orders }
+    InboundEvent::ErpChanged { shipments, orders, statuses: reported_statuses(inserted.iter()) }
+}
+
+/// Statuses longer than this are no Acumatica status (they are words like `Back Order`).
+const MAX_STATUS: usize = 40;
+
+/// The status each changed order's new row (in `Inserted`) reports: only sales-order rows
+/// (an order key, no shipment or invoice key), whose `Status` is the order's.
+pub fn reported_statuses<'a>(inserted: impl Iterator<Item = &'a PushRow>) -> Vec<ReportedStatus> {
+    let mut out: Vec<ReportedStatus> = Vec::new();
+    for row in inserted {
+        let other_keys =
+            [&row.shipment_nbr, &row.invoice_nbr, &row.reference_nbr].iter().any(|f| PushRow::text(f).is_some());
+        let (Some(RowKey::Order(erp)), false) = (row_key(row), other_keys) else { continue };
+        let Some(status) = PushRow::text(&row.status).filter(|s| s.len() <= MAX_STATUS) else { continue };
+        // Two new rows of one order in one push (two changes in one transaction): the last wins.
+        out.retain(|r| r.erp != erp);
+        out.push(ReportedStatus { erp, status });
+    }
+    out
+}
+
+/// What one push says changed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Changed {
+    pub shipments: Vec<ErpShipmentNbr>,
+    pub orders: Vec<ErpOrderRef>,
+    pub statuses: Vec<ReportedStatus>,
 }
 
 /// Items per stock event: an item id is at most 30 characters in Acumatica, so 500 of them stay
@@ -260,18 +292,21 @@ pub const MAX_KEYS_PER_EVENT: usize = 25;
 /// `{dedupe_key}#part{n}` (n from 1). The parts cover every key once, in order, and are the same
 /// for every redelivery of the push, so a retry after a partly failed intake enqueues only the
 /// parts not yet enqueued.
-pub fn split_event(
-    dedupe_key: &str,
-    shipments: Vec<ErpShipmentNbr>,
-    orders: Vec<ErpOrderRef>,
-    max_event: usize,
-    max_keys: usize,
-) -> Vec<WebhookEvent> {
+pub fn split_event(dedupe_key: &str, changed: Changed, max_event: usize, max_keys: usize) -> Vec<WebhookEvent> {
+    let Changed { shipments, orders, statuses } = changed;
     let max_keys = max_keys.max(1);
+    // Each part carries the statuses of its own orders, in the order of its orders.
+    let statuses_of = |orders: &[ErpOrderRef]| -> Vec<ReportedStatus> {
+        orders.iter().filter_map(|o| statuses.iter().find(|r| r.erp == *o)).cloned().collect()
+    };
     if shipments.len() + orders.len() <= max_keys {
         let whole = WebhookEvent {
             dedupe_key: dedupe_key.to_owned(),
-            event: InboundEvent::ErpChanged { shipments: shipments.clone(), orders: orders.clone() },
+            event: InboundEvent::ErpChanged {
+                shipments: shipments.clone(),
+                orders: orders.clone(),
+                statuses: statuses_of(&orders),
+            },
         };
         if json_len(&whole) <= max_event {
             return vec![whole];
@@ -281,9 +316,10 @@ pub fn split_event(
     let longest_key = format!("{dedupe_key}#part{}", shipments.len() + orders.len());
     let empty = WebhookEvent {
         dedupe_key: longest_key,
-        event: InboundEvent::ErpChanged { shipments: Vec::new(), orders: Vec::new() },
+        event: InboundEvent::ErpChanged { shipments: Vec::new(), orders: Vec::new(), statuses: Vec::new() },
     };
-    let base = json_len(&empty);
+    // The `"statuses":[]` an empty part leaves out, paid once by a part that reports one.
+    let base = json_len(&empty) + r#","statuses":[]"#.len();
     let mut parts: Vec<(Vec<ErpShipmentNbr>, Vec<ErpOrderRef>)> = vec![(Vec::new(), Vec::new())];
     let mut size = base;
     // Each item costs its JSON and a comma; a part holds at least one item.
@@ -303,7 +339,8 @@ pub fn split_event(
         }
     }
     for erp in orders {
-        place(json_len(&erp), &mut parts);
+        let reported = statuses.iter().find(|r| r.erp == erp).map_or(0, |r| json_len(r).saturating_add(1));
+        place(json_len(&erp).saturating_add(reported), &mut parts);
         if let Some(part) = parts.last_mut() {
             part.1.push(erp);
         }
@@ -313,7 +350,7 @@ pub fn split_event(
         .enumerate()
         .map(|(i, (shipments, orders))| WebhookEvent {
             dedupe_key: format!("{dedupe_key}#part{}", i + 1),
-            event: InboundEvent::ErpChanged { shipments, orders },
+            event: InboundEvent::ErpChanged { statuses: statuses_of(&orders), shipments, orders },
         })
         .collect()
 }
@@ -346,7 +383,7 @@ mod tests {
         let other = BODY.replace("ShipmentsForSync", "OrderStatusForSync");
         let again = v.verify(&request(&h, other.as_bytes())).unwrap();
         assert_ne!(again[0].dedupe_key, events[0].dedupe_key);
-        let InboundEvent::ErpChanged { shipments, orders } = &events[0].event else { panic!("{:?}", events[0]) };
+        let InboundEvent::ErpChanged { shipments, orders, .. } = &events[0].event else { panic!("{:?}", events[0]) };
         assert_eq!(shipments.iter().map(ErpShipmentNbr::as_str).collect::<Vec<_>>(), ["000123"]);
         assert!(orders.is_empty(), "a row with a shipment number is a shipment, not a status change");
     }
@@ -373,7 +410,7 @@ mod tests {
             r#"[{"OrderType":"SO","OrderNbr":"SO1"},{"OrderType":"SO","OrderNbr":"SO1"},{"ShipmentNbr":"7"},{"ShipmentNbr":"7"},{"OrderNbr":"X"}]"#,
         )
         .unwrap();
-        let InboundEvent::ErpChanged { shipments, orders } = changed_rows(&rows, &[]) else { panic!() };
+        let InboundEvent::ErpChanged { shipments, orders, .. } = changed_rows(&rows, &[]) else { panic!() };
         assert_eq!(shipments.len(), 1);
         assert_eq!(orders, vec![ErpOrderRef::parse("SO/SO1").unwrap()]);
         let legacy = serde_json::json!({"inserted": rows});
@@ -388,7 +425,15 @@ mod tests {
         let events = v.verify(&request(&h, body.as_bytes())).unwrap();
         assert_eq!(
             events[0].event,
-            InboundEvent::ErpChanged { shipments: vec![], orders: vec![ErpOrderRef::parse("SO/SO001234").unwrap()] }
+            InboundEvent::ErpChanged {
+                shipments: vec![],
+                orders: vec![ErpOrderRef::parse("SO/SO001234").unwrap()],
+                statuses: vec![ReportedStatus {
+                    erp: ErpOrderRef::parse("SO/SO001234").unwrap(),
+                    status: "Open".into()
+                }],
+            },
+            "the sales-order row's status travels with its order"
         );
         // An invoice query: the invoice's order is what changed, even when the row names the shipment.
         let rows: Vec<serde_json::Value> = serde_json::from_str(
@@ -398,7 +443,8 @@ mod tests {
                 {"ReferenceNbr":"INV000004","Status":"Open"}]"#,
         )
         .unwrap();
-        let InboundEvent::ErpChanged { shipments, orders } = changed_rows(&rows, &[]) else { panic!() };
+        let InboundEvent::ErpChanged { shipments, orders, statuses } = changed_rows(&rows, &[]) else { panic!() };
+        assert!(statuses.is_empty(), "an invoice row's status is the invoice's, not the order's: {statuses:?}");
         assert!(shipments.is_empty(), "{shipments:?}");
         assert_eq!(
             orders,
@@ -416,7 +462,7 @@ mod tests {
     }
 
     fn names(event: &InboundEvent) -> (Vec<String>, Vec<String>) {
-        let InboundEvent::ErpChanged { shipments, orders } = event else { panic!("{event:?}") };
+        let InboundEvent::ErpChanged { shipments, orders, .. } = event else { panic!("{event:?}") };
         (shipments.iter().map(ToString::to_string).collect(), orders.iter().map(ToString::to_string).collect())
     }
 
@@ -556,35 +602,49 @@ mod tests {
         assert_eq!(verify(&body).unwrap(), events);
     }
 
+    /// Shipments and orders, every third order with a reported status.
+    fn changed(shipments: &[ErpShipmentNbr], orders: &[ErpOrderRef]) -> Changed {
+        let statuses = orders
+            .iter()
+            .step_by(3)
+            .map(|erp| ReportedStatus { erp: erp.clone(), status: "Back Order".into() })
+            .collect();
+        Changed { shipments: shipments.to_vec(), orders: orders.to_vec(), statuses }
+    }
+
     #[test]
     fn a_split_keeps_every_part_within_the_budget_covering_shipments_and_orders_once() {
         let shipments: Vec<ErpShipmentNbr> =
             (0..300).map(|i| ErpShipmentNbr::parse(format!("S{i:05}")).unwrap()).collect();
         let orders: Vec<ErpOrderRef> = (0..200).map(|i| ErpOrderRef::parse(&format!("SO/SO{i:06}")).unwrap()).collect();
-        let parts = split_event("acumatica:Q:1", shipments.clone(), orders.clone(), 2_000, usize::MAX);
+        let parts = split_event("acumatica:Q:1", changed(&shipments, &orders), 2_000, usize::MAX);
         assert!(parts.len() > 5, "{}", parts.len());
         let mut got = (Vec::new(), Vec::new());
+        let mut reported = 0;
         for (n, part) in parts.iter().enumerate() {
             assert_eq!(part.dedupe_key, format!("acumatica:Q:1#part{}", n + 1));
             assert!(serde_json::to_vec(part).unwrap().len() <= 2_000);
-            let InboundEvent::ErpChanged { shipments, orders } = &part.event else { panic!() };
+            let InboundEvent::ErpChanged { shipments, orders, statuses } = &part.event else { panic!() };
             assert!(!shipments.is_empty() || !orders.is_empty(), "no empty part");
+            assert!(statuses.iter().all(|r| orders.contains(&r.erp)), "a part reports only its own orders");
+            reported += statuses.len();
             got.0.extend(shipments.iter().cloned());
             got.1.extend(orders.iter().cloned());
         }
         assert_eq!(got, (shipments.clone(), orders.clone()));
+        assert_eq!(reported, orders.len().div_ceil(3), "every reported status travels in some part");
         // Within the budget: one event under the delivery's own key.
-        let whole = split_event("acumatica:Q:1", shipments.clone(), orders.clone(), MAX_EVENT_MESSAGE, usize::MAX);
+        let whole = split_event("acumatica:Q:1", changed(&shipments, &orders), MAX_EVENT_MESSAGE, usize::MAX);
         assert_eq!(whole.len(), 1);
         assert_eq!(whole[0].dedupe_key, "acumatica:Q:1");
         // At most `max_keys` names per part, so one message stays within an invocation.
-        let capped = split_event("acumatica:Q:1", shipments, orders, MAX_EVENT_MESSAGE, MAX_KEYS_PER_EVENT);
+        let capped = split_event("acumatica:Q:1", changed(&shipments, &orders), MAX_EVENT_MESSAGE, MAX_KEYS_PER_EVENT);
         assert_eq!(capped.len(), 500usize.div_ceil(MAX_KEYS_PER_EVENT));
         for part in &capped {
-            let InboundEvent::ErpChanged { shipments, orders } = &part.event else { panic!() };
+            let InboundEvent::ErpChanged { shipments, orders, .. } = &part.event else { panic!() };
             assert!(shipments.len() + orders.len() <= MAX_KEYS_PER_EVENT);
         }
-        let few = split_event("acumatica:Q:2", vec![ErpShipmentNbr::parse("S1").unwrap()], Vec::new(), 2_000, 25);
+        let few = split_event("acumatica:Q:2", changed(&[ErpShipmentNbr::parse("S1").unwrap()], &[]), 2_000, 25);
         assert_eq!(few.len(), 1);
         assert_eq!(few[0].dedupe_key, "acumatica:Q:2", "a small push keeps its own key");
     }
