@@ -568,6 +568,23 @@ async fn batch_send_delivers_every_message_in_tens() {
 }
 
 #[tokio::test]
+async fn a_delayed_message_is_held_from_consumers_for_its_delay() {
+    let (client, urls) = test_queue("delay", 30, 5).await;
+    let queue = SqsQueue::new(client.clone(), &urls.url);
+    let mut held = Envelope::new(TestMessage::Work { n: 1, poison: false }, Utc::now()).to_outgoing("held").unwrap();
+    held.delay = Some(Duration::from_secs(2));
+    let now = Envelope::new(TestMessage::Work { n: 2, poison: false }, Utc::now()).to_outgoing("now").unwrap();
+    queue.send(vec![held, now]).await.unwrap();
+    let first = client.receive_message().queue_url(&urls.url).max_number_of_messages(10).send().await.unwrap();
+    let bodies: Vec<_> = first.messages().iter().filter_map(|m| m.body()).collect();
+    assert_eq!(bodies.len(), 1, "only the undelayed message at once: {bodies:?}");
+    assert!(bodies[0].contains("\"n\":2"), "{bodies:?}");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let later = receive_all(&client, &urls.url, 1).await;
+    assert!(later[0].body().unwrap_or_default().contains("\"n\":1"), "the delayed one after its delay");
+}
+
+#[tokio::test]
 async fn message_failing_max_receive_count_times_lands_in_the_dlq() {
     let (client, urls) = test_queue("dlq", 1, 2).await;
     let queue = SqsQueue::new(client.clone(), &urls.url);

@@ -43,6 +43,8 @@ impl SqsQueue {
                     SendMessageBatchRequestEntry::builder()
                         .id(i.to_string())
                         .message_body(&chunk[i].body)
+                        // SQS takes 0–900 s; a longer delay is sent as the longest.
+                        .set_delay_seconds(chunk[i].delay.map(|d| d.as_secs().min(900) as i32))
                         .build()
                         .expect("batch entry has id and body")
                 })
@@ -160,7 +162,7 @@ mod batch_tests {
     use super::*;
 
     fn message(i: usize, kib: usize) -> OutgoingMessage {
-        OutgoingMessage { entry_id: i.to_string(), body: "x".repeat(kib * 1024) }
+        OutgoingMessage { entry_id: i.to_string(), body: "x".repeat(kib * 1024), delay: None }
     }
 
     #[test]

@@ -105,8 +105,30 @@ impl<'a> Message<'a> {
             return Ok(Self { queue, outgoing: envelope.to_outgoing("0").map_err(text)?, correlation_id });
         }
         let envelope = Envelope::new(ShipmentMessage::WebhookEventV2(event.clone()), now);
-        let outgoing = envelope.to_outgoing("0").map_err(text)?;
+        let mut outgoing = envelope.to_outgoing("0").map_err(text)?;
+        outgoing.delay = status_delay(&event.event);
         Ok(Self { queue: ctx.queue, outgoing, correlation_id: envelope.correlation_id })
+    }
+}
+
+/// How long an ERP notification naming only orders, with the status its rows reported, waits on
+/// the queue. One ERP transaction that confirms a shipment also changes its order's status and
+/// fires both notifications at once; the shipment's push reads the order and pushes that status.
+/// Arriving after it, the status notification finds its status on the channel and reads nothing
+/// (see `push_status_of`); arriving beside it (another batch, another container), it would read
+/// the order too. A status or an ERP-entered order reaches its channel this much later.
+pub const REPORTED_STATUS_DELAY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The delay of an event on the shipments queue: [`REPORTED_STATUS_DELAY`] for order changes
+/// that report their status and name no shipment, none for everything else.
+pub fn status_delay(event: &InboundEvent) -> Option<std::time::Duration> {
+    match event {
+        InboundEvent::ErpChanged { shipments, orders, statuses }
+            if shipments.is_empty() && !orders.is_empty() && !statuses.is_empty() =>
+        {
+            Some(REPORTED_STATUS_DELAY)
+        }
+        _ => None,
     }
 }
 
@@ -228,6 +250,33 @@ mod tests {
         assert_eq!(marker_key("erp:Q:1"), "erp:Q:1", "short keys stay readable");
         let entries = log.0.lock().unwrap().clone();
         assert!(entries.iter().all(|e| e.entity_id.len() < 100), "the log names the hashed key");
+    }
+
+    #[tokio::test]
+    async fn an_order_change_that_reports_its_status_waits_on_the_queue_and_a_shipment_does_not() {
+        let (markers, queue, log, clock) =
+            (MemoryLedger::default(), MemoryQueue::default(), MemoryLog::default(), ManualClock::new());
+        let ctx = context(&markers, &queue, &log, &clock);
+        let erp = ErpOrderRef::parse("SO/SO42").unwrap();
+        let event =
+            |key: &str, shipments: Vec<ErpShipmentNbr>, statuses: Vec<crate::ports::ReportedStatus>| WebhookEvent {
+                dedupe_key: key.into(),
+                event: InboundEvent::ErpChanged { shipments, orders: vec![erp.clone()], statuses },
+            };
+        let reported = vec![crate::ports::ReportedStatus { erp: erp.clone(), status: "Completed".into() }];
+        let source = ConnectionId::parse("acumatica").unwrap();
+        let events = [
+            event("erp:orders:1", Vec::new(), reported.clone()),
+            event("erp:orders:2", Vec::new(), Vec::new()),
+            event("erp:shipments:3", vec![ErpShipmentNbr::parse("000042").unwrap()], reported),
+        ];
+        assert_eq!(intake(&source, &events, &ctx).await, IntakeOutcome::Enqueued);
+        let delays: Vec<_> = queue.0.lock().unwrap().iter().map(|m| m.delay).collect();
+        assert_eq!(
+            delays,
+            vec![Some(REPORTED_STATUS_DELAY), None, None],
+            "only a status-only change that reports its status waits"
+        );
     }
 
     #[tokio::test]

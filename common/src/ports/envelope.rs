@@ -53,7 +53,7 @@ impl<B> Envelope<B> {
 
 impl<B: Serialize> Envelope<B> {
     pub fn to_outgoing(&self, entry_id: impl Into<String>) -> Result<OutgoingMessage, serde_json::Error> {
-        Ok(OutgoingMessage { entry_id: entry_id.into(), body: serde_json::to_string(self)? })
+        Ok(OutgoingMessage { entry_id: entry_id.into(), body: serde_json::to_string(self)?, delay: None })
     }
 }
 

@@ -375,6 +375,8 @@ pub trait ConnectorLog: Send + Sync {
 pub struct OutgoingMessage {
     pub entry_id: String,
     pub body: String,
+    /// Kept from consumers this long after the send (SQS `DelaySeconds`, at most 15 minutes).
+    pub delay: Option<std::time::Duration>,
 }
 
 /// What happened to each entry of a send.

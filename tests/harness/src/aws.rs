@@ -86,6 +86,7 @@ impl LocalAws {
             .queue_url(url)
             .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
             .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
             .send()
             .await
             .ok();
@@ -99,7 +100,9 @@ impl LocalAws {
         };
         (
             get(QueueAttributeName::ApproximateNumberOfMessages),
-            get(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+            // Delayed messages are not done either: they become visible by themselves.
+            get(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+                + get(QueueAttributeName::ApproximateNumberOfMessagesDelayed),
         )
     }
 

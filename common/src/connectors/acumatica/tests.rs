@@ -641,15 +641,11 @@ fn charges_go_to_user_defined_decimal_fields_of_the_order_header_or_a_named_view
     );
 }
 
-/// A SKU that is no InventoryID (the ERP knows the item by a cross-reference) is asked for once
-/// per item index, not once per order line; a SKU that is an InventoryID costs no request.
-#[tokio::test]
-async fn a_sku_the_erp_does_not_know_is_asked_for_once_per_item_index() {
-    use crate::model::IdentifierKind;
-    use crate::ports::OrderSink;
-    use orderbridge_sandbox::{start, SandboxConfig, Vendor};
-
-    let sb = start(SandboxConfig { seed: 5, ..SandboxConfig::default() }).await.expect("sandbox starts");
+/// A sandbox and a client of its Acumatica, signing in with the user's password.
+async fn sandbox_client() -> (orderbridge_sandbox::Sandbox, super::AcumaticaClient) {
+    let sb = orderbridge_sandbox::start(orderbridge_sandbox::SandboxConfig { seed: 5, ..Default::default() })
+        .await
+        .expect("sandbox starts");
     let c = &sb.state().config().credentials;
     let config = AcumaticaConfig::new(
         sb.urls().acumatica.clone(),
@@ -658,6 +654,18 @@ async fn a_sku_the_erp_does_not_know_is_asked_for_once_per_item_index() {
         &c.acumatica_tenant,
     );
     let client = super::AcumaticaClient::new(config).expect("valid config");
+    (sb, client)
+}
+
+/// A SKU that is no InventoryID (the ERP knows the item by a cross-reference) is asked for once
+/// per item index, not once per order line; a SKU that is an InventoryID costs no request.
+#[tokio::test]
+async fn a_sku_the_erp_does_not_know_is_asked_for_once_per_item_index() {
+    use crate::model::IdentifierKind;
+    use crate::ports::OrderSink;
+    use orderbridge_sandbox::Vendor;
+
+    let (sb, client) = sandbox_client().await;
     let seed = sb.state().seed_data();
     let renamed = seed.products.iter().find(|p| p.erp_inventory_id != p.sku).expect("a renamed item in the seed");
     let known = seed.products.iter().find(|p| p.erp_inventory_id == p.sku).expect("an item under its SKU");
@@ -690,17 +698,9 @@ async fn a_sku_the_erp_does_not_know_is_asked_for_once_per_item_index() {
 #[tokio::test]
 async fn a_batch_of_customer_lookups_costs_one_request_and_answers_each_once() {
     use crate::ports::{CustomerLookup, OrderSink};
-    use orderbridge_sandbox::{start, SandboxConfig, Vendor};
+    use orderbridge_sandbox::Vendor;
 
-    let sb = start(SandboxConfig { seed: 5, ..SandboxConfig::default() }).await.expect("sandbox starts");
-    let c = &sb.state().config().credentials;
-    let config = AcumaticaConfig::new(
-        sb.urls().acumatica.clone(),
-        &c.acumatica_username,
-        c.acumatica_password.clone().into(),
-        &c.acumatica_tenant,
-    );
-    let client = super::AcumaticaClient::new(config).expect("valid config");
+    let (sb, client) = sandbox_client().await;
     let customers: Vec<(String, String)> = sb
         .state()
         .acumatica()
