@@ -614,8 +614,11 @@ async fn partial_batch_failures_name_exactly_the_failed_message_ids() {
             Envelope::new(TestMessage::Work { n, poison: n % 3 == 1 }, Utc::now()).to_outgoing(n.to_string()).unwrap()
         })
         .collect();
-    outgoing
-        .push(orderbridge::ports::OutgoingMessage { entry_id: "garbage".into(), body: "{\"kind\":\"nope\"}".into() });
+    outgoing.push(orderbridge::ports::OutgoingMessage {
+        entry_id: "garbage".into(),
+        body: "{\"kind\":\"nope\"}".into(),
+        delay: None,
+    });
     queue.send(outgoing).await.unwrap();
     let received = receive_all(&client, &urls.url, 7).await;
     assert_eq!(received.len(), 7);
