@@ -7,15 +7,15 @@
 //! made while the batch runs comes after every change its messages announce; a later change
 //! arrives in a later batch, which reads afresh.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio::sync::OnceCell;
 
-use crate::model::{ErpOrderRef, Shipment};
-use crate::ports::{ConnectorError, ErpOrderState, ErpShipments};
+use crate::model::{ConnectionId, ErpCustomerId, ErpOrderRef, Shipment};
+use crate::ports::{ConnectorError, CustomerBindings, ErpOrderState, ErpShipments, LedgerError};
 
 pub struct StatesReadOnce<'a> {
     inner: &'a dyn ErpShipments,
@@ -48,6 +48,66 @@ impl ErpShipments for StatesReadOnce<'_> {
 
     async fn end_session(&self) {
         self.inner.end_session().await;
+    }
+}
+
+/// The buyer bindings as one batch of imports sees them: each read at most once. The batch's
+/// customer prefetch reads every buyer's binding to know whom to look up, and each import then
+/// asks again; the second answer comes from here. Writes go through and drop what was read, so
+/// the next read sees the store again.
+pub struct BindingsReadOnce<'a> {
+    inner: &'a dyn CustomerBindings,
+    read: Mutex<BTreeMap<(ConnectionId, String), Option<ErpCustomerId>>>,
+}
+
+impl<'a> BindingsReadOnce<'a> {
+    pub fn new(inner: &'a dyn CustomerBindings) -> Self {
+        Self { inner, read: Mutex::new(BTreeMap::new()) }
+    }
+
+    fn drop_read(&self, connection: &ConnectionId, key: &str) {
+        if let Ok(mut read) = self.read.lock() {
+            read.remove(&(connection.clone(), key.to_owned()));
+        }
+    }
+}
+
+#[async_trait]
+impl CustomerBindings for BindingsReadOnce<'_> {
+    async fn customer_binding(
+        &self,
+        connection: &ConnectionId,
+        channel_customer_id: &str,
+    ) -> Result<Option<ErpCustomerId>, LedgerError> {
+        let key = (connection.clone(), channel_customer_id.to_owned());
+        if let Some(known) = self.read.lock().ok().and_then(|read| read.get(&key).cloned()) {
+            return Ok(known);
+        }
+        let found = self.inner.customer_binding(connection, channel_customer_id).await?;
+        if let Ok(mut read) = self.read.lock() {
+            read.insert(key, found.clone());
+        }
+        Ok(found)
+    }
+
+    async fn bind_customer(
+        &self,
+        connection: &ConnectionId,
+        channel_customer_id: &str,
+        erp: &ErpCustomerId,
+    ) -> Result<(), LedgerError> {
+        self.drop_read(connection, channel_customer_id);
+        self.inner.bind_customer(connection, channel_customer_id, erp).await
+    }
+
+    async fn forget_customer(
+        &self,
+        connection: &ConnectionId,
+        channel_customer_id: &str,
+        erp: &ErpCustomerId,
+    ) -> Result<(), LedgerError> {
+        self.drop_read(connection, channel_customer_id);
+        self.inner.forget_customer(connection, channel_customer_id, erp).await
     }
 }
 
@@ -90,6 +150,25 @@ mod tests {
                 shipment_nbrs: Vec::new(),
             })
         }
+    }
+
+    #[tokio::test]
+    async fn a_buyer_binding_is_read_once_per_batch_and_read_again_after_a_write() {
+        let store = crate::testing::MemoryLedger::default();
+        let batch = BindingsReadOnce::new(&store);
+        let conn = ConnectionId::parse("bc-store").unwrap();
+        let (a, b) = (ErpCustomerId::parse("BCA").unwrap(), ErpCustomerId::parse("BCB").unwrap());
+        assert_eq!(batch.customer_binding(&conn, "buyer#1").await.unwrap(), None);
+        // Bound behind the batch's back (another container): this batch keeps what it read.
+        store.bind_customer(&conn, "buyer#1", &a).await.unwrap();
+        assert_eq!(batch.customer_binding(&conn, "buyer#1").await.unwrap(), None, "read once");
+        // Its own writes drop what it read.
+        batch.bind_customer(&conn, "buyer#1", &b).await.unwrap();
+        let stored = store.customer_binding(&conn, "buyer#1").await.unwrap();
+        assert!(stored.is_some());
+        assert_eq!(batch.customer_binding(&conn, "buyer#1").await.unwrap(), stored, "the store's binding");
+        batch.forget_customer(&conn, "buyer#1", stored.as_ref().unwrap_or(&a)).await.unwrap();
+        assert_eq!(batch.customer_binding(&conn, "buyer#1").await.unwrap(), None);
     }
 
     #[tokio::test]

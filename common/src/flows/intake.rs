@@ -264,7 +264,7 @@ mod tests {
                 event: InboundEvent::ErpChanged { shipments, orders: vec![erp.clone()], statuses },
             };
         let reported = vec![crate::ports::ReportedStatus { erp: erp.clone(), status: "Completed".into() }];
-        let source = ConnectionId::parse("acumatica").unwrap();
+        let source = ConnectionId::parse("erp").unwrap();
         let events = [
             event("erp:orders:1", Vec::new(), reported.clone()),
             event("erp:orders:2", Vec::new(), Vec::new()),

@@ -24,7 +24,7 @@ mod stock;
 
 pub use acknowledge::*;
 pub use backfill::*;
-pub use batch_reads::StatesReadOnce;
+pub use batch_reads::{BindingsReadOnce, StatesReadOnce};
 pub use customers::*;
 pub use export::*;
 pub use followups::*;

@@ -12,17 +12,17 @@ use crate::aws::process_batch;
 use crate::error::{Classify, ErrorChain, ErrorClass};
 use crate::flows::{
     acknowledge, backfill_page_message, backfill_step, import_customer, import_order, prefetch_customers,
-    pull_connection, pull_customers, AckRound, BackfillContext, BackfillError, BackfillPage, CustomerError,
-    CustomerImportContext, CustomerPullContext, ImportContext, ImportError, ImportOrder, ImportOutcome, LogRecorder,
-    OrderMessage, PullContext, PullError, PullReport, BACKFILL_ENQUEUED_TTL,
+    pull_connection, pull_customers, AckRound, BackfillContext, BackfillError, BackfillPage, BindingsReadOnce,
+    CustomerError, CustomerImportContext, CustomerPullContext, ImportContext, ImportError, ImportOrder, ImportOutcome,
+    LogRecorder, OrderMessage, PullContext, PullError, PullReport, BACKFILL_ENQUEUED_TTL,
 };
 use crate::mapping::SalesOrderDraft;
 use crate::metrics::{self, OrderResult};
 use crate::model::{ConnectionId, ImportKey};
 use crate::ports::{
-    Acknowledgement, BackfillJobs, BackfillStatus, Clock, ConnectorLog, CustomerSource, Direction, Envelope,
-    ErpCustomerWrites, FollowedOrders, Ledger, ListedOrder, LogGroup, LogResult, OrderSink, OrderSource, Queue,
-    SharedBudgets,
+    Acknowledgement, BackfillJobs, BackfillStatus, Clock, ConnectorLog, CustomerBindings, CustomerSource, Direction,
+    Envelope, ErpCustomerWrites, FollowedOrders, Ledger, ListedOrder, LogGroup, LogResult, OrderSink, OrderSource,
+    Queue, SharedBudgets,
 };
 
 /// One sales-channel connection orders are pulled from.
@@ -305,7 +305,7 @@ impl ImportApp {
 
     /// The customers of the batch's whole orders, looked up in the ERP ahead in one request
     /// (announced and referenced orders are read during their import, so they look up alone).
-    async fn prefetch_customers(&self, event: &SqsEvent) {
+    async fn prefetch_customers(&self, event: &SqsEvent, buyers: &BindingsReadOnce<'_>) {
         let mut orders = Vec::new();
         for record in &event.records {
             let Ok(envelope) = Envelope::<OrderMessage>::parse("", record.body.as_deref()) else { continue };
@@ -333,7 +333,7 @@ impl ImportApp {
                 mappings.get(connection).map(|mapping| (connection, mapping.as_ref(), order.as_ref()))
             })
             .collect();
-        prefetch_customers(self.sink.as_ref(), Some(self.ledger.as_ref()), &batch).await;
+        prefetch_customers(self.sink.as_ref(), Some(buyers), &batch).await;
     }
 
     async fn import_batch(&self, event: SqsEvent, deadline: Instant, request_id: &str) -> SqsBatchResponse {
@@ -341,9 +341,11 @@ impl ImportApp {
         let acks: Mutex<Vec<(ConnectionId, Acknowledgement, String)>> = Mutex::new(Vec::new());
         let lease = deadline.saturating_duration_since(Instant::now()) + DEADLINE_MARGIN + self.lease_slack;
         let recorder = LogRecorder { log: self.log.as_ref(), clock: self.clock.as_ref() };
-        self.prefetch_customers(&event).await;
+        // The prefetch reads each buyer's binding; the imports read them again from here.
+        let buyers = BindingsReadOnce::new(self.ledger.as_ref());
+        self.prefetch_customers(&event, &buyers).await;
         let mut response = process_batch(event, self.import_concurrency, |envelope: Envelope<OrderMessage>, meta| {
-            let (acks, recorder) = (&acks, &recorder);
+            let (acks, recorder, buyers) = (&acks, &recorder, &buyers);
             async move {
                 let enqueued_at = Some(envelope.sent_at);
                 let message = match envelope.body {
@@ -389,7 +391,7 @@ impl ImportApp {
                     lease,
                     follow: channel.follows_orders.then_some(self.ledger.as_ref() as &dyn FollowedOrders),
                     enqueued_at,
-                    buyers: Some(self.ledger.as_ref()),
+                    buyers: Some(buyers as &dyn CustomerBindings),
                 };
                 let outcome = import_order(channel.source.as_ref(), &message, &ctx).await?;
                 record_import(&message.connection, &outcome, self.clock.now());

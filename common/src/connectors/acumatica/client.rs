@@ -30,8 +30,8 @@ use super::mapper::{
 };
 use super::oauth::OAuthState;
 use super::wire::{
-    get, text, CustomerClassWire, CustomerEmailKey, CustomerKey, LoginRequest, SalesInvoiceWire,
-    SalesOrderInvoicesWire, SalesOrderKeys, SalesOrderStateWire, SalesOrderWire, ShipmentWire, StockItemWire,
+    get, text, CustomerClassWire, CustomerEmailKey, LoginRequest, SalesInvoiceWire, SalesOrderInvoicesWire,
+    SalesOrderKeys, SalesOrderStateWire, SalesOrderWire, ShipmentWire, StockItemWire,
 };
 use super::VENDOR;
 use crate::connectors::{ConnectorError, SetupError};
@@ -67,17 +67,14 @@ const PROFILE: VendorProfile =
 struct ItemIndex {
     built: Instant,
     /// UPC/EAN cross-reference → InventoryID.
-    by_code: Arc<HashMap<String, ErpItemId>>,
+    by_code: HashMap<String, ErpItemId>,
     /// Every InventoryID, so SKU lookups of known items cost no request.
-    ids: Arc<HashSet<String>>,
+    ids: HashSet<String>,
     /// SKUs asked for directly since the index was built and answered 404: forgotten with the
     /// index, so a SKU that is not an InventoryID (an item the ERP knows by a cross-reference)
     /// costs one request per `item_index_ttl_secs`, not one per order line.
-    absent: Arc<std::sync::Mutex<HashSet<String>>>,
+    absent: std::sync::Mutex<HashSet<String>>,
 }
-
-/// What the item index holds: codes, InventoryIDs, and SKUs known to be no InventoryID.
-type IndexView = (Arc<HashMap<String, ErpItemId>>, Arc<HashSet<String>>, Arc<std::sync::Mutex<HashSet<String>>>);
 
 /// How long a customer looked up ahead answers the import's own lookup: a batch's imports
 /// follow its prefetch within seconds, and a customer entered in the ERP after the prefetch is
@@ -119,7 +116,7 @@ pub struct AcumaticaClient {
     session: Session,
     /// Set when the connection signs in with OAuth (`[acumatica.oauth]`).
     oauth: Option<OAuthState>,
-    items: Mutex<Option<ItemIndex>>,
+    items: Mutex<Option<Arc<ItemIndex>>>,
     /// Answers of the current batch's customer prefetch, by [`lookup_key`]; each is used once.
     prefetched: std::sync::Mutex<HashMap<String, (Instant, Option<ErpCustomerId>)>>,
 }
@@ -423,11 +420,53 @@ impl AcumaticaClient {
         }
     }
 
-    async fn item_index(&self) -> Result<IndexView, ConnectorError> {
+    /// The customers matching any of `lookups` by CustomerID or main-contact email, as (id,
+    /// email) pairs: one `GET Customer` with the ids and emails joined by `or` (none without any).
+    async fn customers_matching(
+        &self,
+        lookups: &[CustomerLookup<'_>],
+    ) -> Result<Vec<(String, Option<String>)>, ConnectorError> {
+        const OP: &str = "find customers by id or email";
+        let mut clauses = std::collections::BTreeSet::new();
+        for lookup in lookups {
+            let (id, email) = match lookup {
+                CustomerLookup::ChannelId(id) => (Some(*id), None),
+                CustomerLookup::Email(email) => (None, Some(email.trim())),
+                CustomerLookup::IdOrEmail { id, email } => (Some(*id), Some(email.trim())),
+            };
+            if let Some(id) = id {
+                clauses.insert(format!("CustomerID eq {}", odata_string(id)));
+            }
+            if let Some(email) = email.filter(|e| !e.is_empty()) {
+                clauses.insert(format!("MainContact/Email eq {}", odata_string(email)));
+            }
+        }
+        if clauses.is_empty() {
+            return Ok(Vec::new());
+        }
+        let filter = clauses.into_iter().collect::<Vec<_>>().join(" or ");
+        let url = self.entity_url(&["Customer"])?;
+        let reply = self
+            .authed(OP, Idempotency::Safe, |c| {
+                c.get(url.clone()).query(&[
+                    ("$filter", filter.as_str()),
+                    ("$expand", "MainContact"),
+                    ("$select", "CustomerID,MainContact/Email"),
+                ])
+            })
+            .await?;
+        let records: Vec<CustomerEmailKey> = reply.json(VENDOR, OP)?;
+        Ok(records
+            .iter()
+            .filter_map(|c| text(&c.CustomerID).map(|id| (id, c.MainContact.as_ref().and_then(|m| text(&m.Email)))))
+            .collect())
+    }
+
+    async fn item_index(&self) -> Result<Arc<ItemIndex>, ConnectorError> {
         let mut guard = self.items.lock().await;
         let ttl = Duration::from_secs(self.config.item_index_ttl_secs);
         if let Some(index) = guard.as_ref().filter(|i| i.built.elapsed() < ttl) {
-            return Ok((index.by_code.clone(), index.ids.clone(), index.absent.clone()));
+            return Ok(Arc::clone(index));
         }
         let mut ids = HashSet::new();
         let url = self.entity_url(&["StockItem"])?;
@@ -464,14 +503,9 @@ impl AcumaticaClient {
             }
         }
         debug!(codes = by_code.len(), items = skip, "Built the Acumatica item index.");
-        let (by_code, ids, absent) = (Arc::new(by_code), Arc::new(ids), Arc::default());
-        *guard = Some(ItemIndex {
-            built: Instant::now(),
-            by_code: by_code.clone(),
-            ids: ids.clone(),
-            absent: Arc::clone(&absent),
-        });
-        Ok((by_code, ids, absent))
+        let index = Arc::new(ItemIndex { built: Instant::now(), by_code, ids, absent: Default::default() });
+        *guard = Some(Arc::clone(&index));
+        Ok(index)
     }
 }
 
@@ -578,84 +612,19 @@ impl OrderSink for AcumaticaClient {
                 let Ok(id) = ErpCustomerId::parse(id) else { return Ok(None) };
                 Ok(self.customer_exists(&id).await?.then_some(id))
             }
-            CustomerLookup::IdOrEmail { id, email } => {
-                let url = self.entity_url(&["Customer"])?;
-                let filter = format!(
-                    "CustomerID eq {} or MainContact/Email eq {}",
-                    odata_string(id),
-                    odata_string(email.trim())
-                );
-                let reply = self
-                    .authed("find customer by id or email", Idempotency::Safe, |c| {
-                        c.get(url.clone()).query(&[("$filter", filter.as_str()), ("$select", "CustomerID")])
-                    })
-                    .await?;
-                let found: Vec<CustomerKey> = reply.json(VENDOR, "find customer by id or email")?;
-                let ids: Vec<String> = found.iter().filter_map(|c| text(&c.CustomerID)).collect();
-                // A match on the derived id wins: it is the customer an earlier import made.
-                let chosen = ids.iter().find(|c| c.as_str() == id).or_else(|| ids.first());
-                Ok(chosen.and_then(|c| ErpCustomerId::parse(c.clone()).ok()))
-            }
-            CustomerLookup::Email(email) => {
-                let email = email.trim();
-                if email.is_empty() {
-                    return Ok(None);
-                }
-                let url = self.entity_url(&["Customer"])?;
-                let filter = format!("MainContact/Email eq {}", odata_string(email));
-                let reply = self
-                    .authed("find customer by email", Idempotency::Safe, |c| {
-                        c.get(url.clone()).query(&[("$filter", filter.as_str()), ("$select", "CustomerID")])
-                    })
-                    .await?;
-                let found: Vec<CustomerKey> = reply.json(VENDOR, "find customer by email")?;
-                Ok(found.iter().filter_map(|c| text(&c.CustomerID)).find_map(|id| ErpCustomerId::parse(id).ok()))
+            // By id and email, or by email: the same query a batch's prefetch makes, for one.
+            other => {
+                let found = self.customers_matching(std::slice::from_ref(&other)).await?;
+                Ok(answer_of(&other, &found))
             }
         }
     }
 
-    /// One `GET Customer` for up to [`PREFETCH_CHUNK`] lookups: their ids and emails joined by
-    /// `or`, with each customer's main-contact email, so each lookup's answer is chosen here as
-    /// the lookup alone would have chosen it.
+    /// Looks up to [`PREFETCH_CHUNK`] lookups at a time ahead (see [`AcumaticaClient::customers_matching`]);
+    /// each lookup's answer is chosen here as the lookup alone would have chosen it.
     async fn prefetch_customers(&self, lookups: &[CustomerLookup<'_>]) -> Result<(), ConnectorError> {
-        const OP: &str = "find customers by id or email";
-        let url = self.entity_url(&["Customer"])?;
         for chunk in lookups.chunks(PREFETCH_CHUNK) {
-            let mut clauses = std::collections::BTreeSet::new();
-            for lookup in chunk {
-                let (id, email) = match lookup {
-                    CustomerLookup::ChannelId(id) => (Some(*id), None),
-                    CustomerLookup::Email(email) => (None, Some(email.trim())),
-                    CustomerLookup::IdOrEmail { id, email } => (Some(*id), Some(email.trim())),
-                };
-                if let Some(id) = id {
-                    clauses.insert(format!("CustomerID eq {}", odata_string(id)));
-                }
-                if let Some(email) = email.filter(|e| !e.is_empty()) {
-                    clauses.insert(format!("MainContact/Email eq {}", odata_string(email)));
-                }
-            }
-            if clauses.is_empty() {
-                continue;
-            }
-            let filter = clauses.into_iter().collect::<Vec<_>>().join(" or ");
-            let reply = self
-                .authed(OP, Idempotency::Safe, |c| {
-                    c.get(url.clone()).query(&[
-                        ("$filter", filter.as_str()),
-                        ("$expand", "MainContact"),
-                        ("$select", "CustomerID,MainContact/Email"),
-                    ])
-                })
-                .await?;
-            let records: Vec<CustomerEmailKey> = reply.json(VENDOR, OP)?;
-            let found: Vec<(String, Option<String>)> = records
-                .iter()
-                .filter_map(|c| {
-                    let email = c.MainContact.as_ref().and_then(|m| text(&m.Email));
-                    text(&c.CustomerID).map(|id| (id, email))
-                })
-                .collect();
+            let found = self.customers_matching(chunk).await?;
             let now = Instant::now();
             if let Ok(mut prefetched) = self.prefetched.lock() {
                 prefetched.retain(|_, (at, _)| at.elapsed() < PREFETCH_TTL);
@@ -709,11 +678,11 @@ impl OrderSink for AcumaticaClient {
                 // Known items need no request; an unknown one may have been added since the index
                 // was built, so it is asked for directly, once per index: the answer "no such
                 // InventoryID" is kept as long as the index's own knowledge.
-                let (_, ids, absent) = self.item_index().await?;
-                if ids.contains(id.as_str()) {
+                let index = self.item_index().await?;
+                if index.ids.contains(id.as_str()) {
                     return Ok(Some(id));
                 }
-                if absent.lock().is_ok_and(|a| a.contains(id.as_str())) {
+                if index.absent.lock().is_ok_and(|a| a.contains(id.as_str())) {
                     return Ok(None);
                 }
                 let url = self.entity_url(&["StockItem", id.as_str()])?;
@@ -728,7 +697,7 @@ impl OrderSink for AcumaticaClient {
                         Ok(text(&item.InventoryID).and_then(|i| ErpItemId::parse(i).ok()).or(Some(id)))
                     }
                     Err(ConnectorError::Status { status: 404, .. }) => {
-                        if let Ok(mut absent) = absent.lock() {
+                        if let Ok(mut absent) = index.absent.lock() {
                             absent.insert(id.as_str().to_owned());
                         }
                         Ok(None)
@@ -739,7 +708,7 @@ impl OrderSink for AcumaticaClient {
             // Every alternate id is a cross-reference of the item (barcodes as Global, an MPN or
             // an ASIN as the merchant's own), so all four are looked up in the same index.
             IdentifierKind::Upc | IdentifierKind::Ean | IdentifierKind::Mpn | IdentifierKind::Asin => {
-                Ok(self.item_index().await?.0.get(value).cloned())
+                Ok(self.item_index().await?.by_code.get(value).cloned())
             }
         }
     }

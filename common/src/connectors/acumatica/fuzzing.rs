@@ -7,7 +7,7 @@ use super::mapper::{
     sales_order_from_wire, shipment_to_canonical,
 };
 use super::wire::{
-    CustomerClassWire, CustomerKey, SalesInvoiceWire, SalesOrderInvoicesWire, SalesOrderKeys, SalesOrderStateWire,
+    CustomerClassWire, CustomerEmailKey, SalesInvoiceWire, SalesOrderInvoicesWire, SalesOrderKeys, SalesOrderStateWire,
     SalesOrderWire, ShipmentWire, StockItemWire,
 };
 use crate::model::{ErpOrderRef, Shipment};
@@ -23,7 +23,7 @@ pub fn wire(docs: &[&[u8]]) -> Vec<(ErpOrderRef, Shipment)> {
         let _ = serde_json::from_value::<SalesOrderKeys>(value);
     }
     let _ = serde_json::from_slice::<Vec<SalesOrderKeys>>(body);
-    let _ = serde_json::from_slice::<Vec<CustomerKey>>(body);
+    let _ = serde_json::from_slice::<Vec<CustomerEmailKey>>(body);
     let _ = serde_json::from_slice::<CustomerClassWire>(body);
     let _ = serde_json::from_slice::<Vec<StockItemWire>>(body);
     // Availability for storefronts (changed-since and per-item inquiries).

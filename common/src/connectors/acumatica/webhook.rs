@@ -172,14 +172,21 @@ const MAX_STATUS: usize = 40;
 /// (an order key, no shipment or invoice key), whose `Status` is the order's.
 pub fn reported_statuses<'a>(inserted: impl Iterator<Item = &'a PushRow>) -> Vec<ReportedStatus> {
     let mut out: Vec<ReportedStatus> = Vec::new();
+    // Where each order's status is in `out`: a push may carry thousands of rows.
+    let mut at: std::collections::HashMap<ErpOrderRef, usize> = std::collections::HashMap::new();
     for row in inserted {
         let other_keys =
             [&row.shipment_nbr, &row.invoice_nbr, &row.reference_nbr].iter().any(|f| PushRow::text(f).is_some());
         let (Some(RowKey::Order(erp)), false) = (row_key(row), other_keys) else { continue };
         let Some(status) = PushRow::text(&row.status).filter(|s| s.len() <= MAX_STATUS) else { continue };
         // Two new rows of one order in one push (two changes in one transaction): the last wins.
-        out.retain(|r| r.erp != erp);
-        out.push(ReportedStatus { erp, status });
+        match at.get(&erp) {
+            Some(&i) => out[i].status = status,
+            None => {
+                at.insert(erp.clone(), out.len());
+                out.push(ReportedStatus { erp, status });
+            }
+        }
     }
     out
 }
@@ -296,8 +303,10 @@ pub fn split_event(dedupe_key: &str, changed: Changed, max_event: usize, max_key
     let Changed { shipments, orders, statuses } = changed;
     let max_keys = max_keys.max(1);
     // Each part carries the statuses of its own orders, in the order of its orders.
+    let by_order: std::collections::HashMap<&ErpOrderRef, &ReportedStatus> =
+        statuses.iter().map(|r| (&r.erp, r)).collect();
     let statuses_of = |orders: &[ErpOrderRef]| -> Vec<ReportedStatus> {
-        orders.iter().filter_map(|o| statuses.iter().find(|r| r.erp == *o)).cloned().collect()
+        orders.iter().filter_map(|o| by_order.get(o).map(|r| (*r).clone())).collect()
     };
     if shipments.len() + orders.len() <= max_keys {
         let whole = WebhookEvent {
@@ -339,7 +348,7 @@ pub fn split_event(dedupe_key: &str, changed: Changed, max_event: usize, max_key
         }
     }
     for erp in orders {
-        let reported = statuses.iter().find(|r| r.erp == erp).map_or(0, |r| json_len(r).saturating_add(1));
+        let reported = by_order.get(&erp).map_or(0, |r| json_len(r).saturating_add(1));
         place(json_len(&erp).saturating_add(reported), &mut parts);
         if let Some(part) = parts.last_mut() {
             part.1.push(erp);

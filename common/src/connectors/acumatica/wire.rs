@@ -283,13 +283,7 @@ pub struct SalesOrderShipmentWire {
     pub ShipmentNbr: Option<Val<String>>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct CustomerKey {
-    #[serde(default)]
-    pub CustomerID: Option<Val<String>>,
-}
-
-/// A customer as a batch lookup reads it: its id and its main contact's email.
+/// A customer as a lookup reads it: its id and its main contact's email.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct CustomerEmailKey {
     #[serde(default)]
