@@ -354,7 +354,8 @@ pub fn webhook_routes(connections: &Connections) -> Vec<(String, Arc<dyn Webhook
         routes.push((SHIPSTATION_ROUTE.into(), Arc::new(verifier)));
     }
     if let (Some(header), false) = (&hooks.acumatica_header, hooks.acumatica_secret.is_empty()) {
-        let verifier = acumatica::AcumaticaPushVerifier::new(header, hooks.acumatica_secret.clone());
+        let verifier = acumatica::AcumaticaPushVerifier::new(header, hooks.acumatica_secret.clone())
+            .with_shipped_statuses(&connections.acumatica.shipped_statuses);
         routes.push((ACUMATICA_ROUTE.into(), Arc::new(verifier)));
     }
     if !hooks.generic_secrets.is_empty() {

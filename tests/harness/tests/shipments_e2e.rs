@@ -288,6 +288,16 @@ async fn shipments_reach_the_right_channel_orders_once_by_webhook_and_by_the_cat
     let report = drain_shipments(&world.status, &world.aws, 2, Duration::from_secs(120)).await;
     assert!(report.settled, "{report:?}");
     let latency = started.elapsed();
+    // Each confirmed shipment travelled whole in its notification's rows: none was read back.
+    let shipment_reads: u64 = world
+        .sandbox
+        .state()
+        .route_counts(Vendor::Acumatica)
+        .iter()
+        .filter(|(route, _)| route.starts_with("GET ") && route.contains("/Shipment/"))
+        .map(|(_, n)| *n)
+        .sum();
+    assert_eq!(shipment_reads, 0, "a shipment was read although its notification carried it");
     // The Sellercloud order shipped in part is held: nothing on it yet.
     assert!(sc_state(world, plan.sc_held.0).0.is_empty(), "a partial shipment reached Sellercloud");
     ship_round_two(world, &held_nbr, "W");
@@ -318,8 +328,9 @@ async fn shipments_reach_the_right_channel_orders_once_by_webhook_and_by_the_cat
         duplicates >= 10,
         "each of the ten notifications was delivered three times: {duplicates} duplicates logged"
     );
-    // A delivery whose work fails before writing any entry (the ERP answers 500 to the shipment
-    // read) still shows in the log: an intake entry saying it will be retried.
+    // A delivery whose work fails before writing any entry (the ERP answers 500 to the read of
+    // the shipment's sales order; the shipment itself travels in its notification's rows) still
+    // shows in the log: an intake entry saying it will be retried.
     let spare = erp_orders_by_import_id(&world.sandbox)
         .into_keys()
         .find(|id| confirm_one_box(&world.sandbox, id).is_some())
@@ -330,7 +341,7 @@ async fn shipments_reach_the_right_channel_orders_once_by_webhook_and_by_the_cat
             script: [ScriptedFault {
                 kind: FaultKind::InternalError,
                 method: Some("GET".into()),
-                path_contains: Some("/Shipment/".into()),
+                path_contains: Some("/SalesOrder/".into()),
                 times: 1000,
             }]
             .into(),

@@ -75,7 +75,7 @@ fn default_budget() -> RateBudget {
     RateBudget::new(100, 60)
 }
 
-fn default_shipped_statuses() -> Vec<String> {
+pub(super) fn default_shipped_statuses() -> Vec<String> {
     vec!["Confirmed".into(), "Completed".into()]
 }
 

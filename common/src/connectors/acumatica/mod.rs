@@ -9,6 +9,7 @@ mod customers;
 pub(crate) mod fuzzing;
 mod mapper;
 mod oauth;
+mod shipment_rows;
 mod stock;
 pub mod webhook;
 mod wire;

@@ -750,3 +750,94 @@ async fn a_batch_of_customer_lookups_costs_one_request_and_answers_each_once() {
     client.find_customer(lookups[2].clone()).await.expect("answered");
     assert_eq!(lookups_made(), 4);
 }
+
+/// The shipment push notification's rows rebuild a confirmed shipment exactly as `GET Shipment`
+/// returns it (packages, tracking, weights, box contents tied to order lines), so status-push
+/// pushes it without the read.
+#[tokio::test]
+async fn a_confirmed_shipments_push_rows_carry_what_the_shipment_read_returns() {
+    use crate::ports::{ErpShipments, InboundEvent, WebhookRequest, WebhookVerifier};
+    use orderbridge_sandbox::acumatica::{ConfirmShipment, EnterLine, EnterOrder, ShipLine, ShipPackage};
+    use orderbridge_sandbox::{Vendor, WebhookTarget};
+    use secrecy::SecretString;
+
+    let (sb, client) = sandbox_client().await;
+    // Nothing listens there: the delivery is recorded with its body after its attempts fail.
+    sb.state().set_webhook(Vendor::Acumatica, Some(WebhookTarget::new("http://127.0.0.1:9/push")));
+    let items: Vec<String> =
+        sb.state().seed_data().products.iter().take(2).map(|p| p.erp_inventory_id.clone()).collect();
+    let so = sb
+        .state()
+        .acumatica_enter_order(&EnterOrder {
+            customer_id: "AACUSTOMER".into(),
+            lines: vec![EnterLine::new(&items[0], dec!(3)), EnterLine::new(&items[1], dec!(1))],
+            ship_via: Some("UPSGROUND".into()),
+            ..EnterOrder::default()
+        })
+        .expect("order entered");
+    let order_nbr = so["OrderNbr"]["value"].as_str().expect("numbered").to_owned();
+    let line = |line_nbr, qty| ShipLine { line_nbr, qty };
+    let mut confirm = ConfirmShipment::all(&order_nbr);
+    confirm.packages = vec![
+        ShipPackage {
+            tracking_nbr: Some("1ZROWS1".into()),
+            weight: Some(dec!(1.5)),
+            contents: Some(vec![line(1, dec!(2))]),
+            ..Default::default()
+        },
+        ShipPackage {
+            tracking_nbr: Some("1ZROWS2".into()),
+            weight: Some(dec!(4)),
+            contents: Some(vec![line(1, dec!(1)), line(2, dec!(1))]),
+            ..Default::default()
+        },
+    ];
+    let shipment = sb.state().acumatica_confirm_shipment(&confirm).expect("confirmed");
+    let nbr = shipment["ShipmentNbr"]["value"].as_str().expect("numbered").to_owned();
+
+    let mut body = None;
+    for _ in 0..100 {
+        body = sb
+            .state()
+            .deliveries(Vendor::Acumatica)
+            .into_iter()
+            .find(|d| d.body["Query"] == "ShipmentsForSync")
+            .map(|d| d.body);
+        if body.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let body = serde_json::to_vec(&body.expect("the shipment push was sent")).unwrap();
+    let headers = vec![("x-key".to_string(), "k".to_string())];
+    let request = WebhookRequest {
+        path: "/webhooks/acumatica",
+        query: "",
+        headers: &headers,
+        body: &body,
+        received_at: Utc::now(),
+    };
+    let events = super::AcumaticaPushVerifier::new("X-Key", vec![SecretString::from("k".to_string())])
+        .verify(&request)
+        .expect("verified");
+    let carried: Vec<_> = events
+        .iter()
+        .map(|e| match &e.event {
+            InboundEvent::Shipped { erp_order, shipment } => (erp_order.clone(), shipment.clone()),
+            other => panic!("the shipment is carried, not named: {other:?}"),
+        })
+        .collect();
+
+    let read = client.shipment(&nbr).await.expect("read");
+    assert_eq!(read.len(), 1);
+    assert_eq!(carried.len(), 1);
+    let ((erp, from_rows), (read_erp, from_read)) = (&carried[0], &read[0]);
+    assert_eq!(erp, read_erp);
+    // The rows' time has no offset (the tenant's zone, which the settings do not name): unused.
+    assert!(from_read.confirmed_at.is_some());
+    assert_eq!(from_rows.confirmed_at, None);
+    let same = crate::model::Shipment { confirmed_at: from_read.confirmed_at, ..from_rows.clone() };
+    assert_eq!(&same, from_read);
+    assert_eq!(from_rows.packages.len(), 2);
+    assert_eq!(from_rows.packages[1].items.len(), 2, "box 2 holds a unit of each line: {from_rows:?}");
+}

@@ -40,26 +40,56 @@ struct Push {
     company_id: Option<String>,
 }
 
-/// The key columns of one push row; the generic inquiry's other columns are skipped unread, so a
-/// push of many rows costs little memory.
+/// The columns of one push row Orderbridge reads; the generic inquiry's other columns are skipped
+/// unread, so a push of many rows costs little memory. The shipment query's columns that carry the
+/// shipment itself are described in [`super::shipment_rows`].
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct PushRow {
     #[serde(rename = "ShipmentNbr", default)]
-    shipment_nbr: Option<serde_json::Value>,
+    pub(super) shipment_nbr: Option<serde_json::Value>,
     #[serde(rename = "OrderType", default)]
-    order_type: Option<serde_json::Value>,
+    pub(super) order_type: Option<serde_json::Value>,
     #[serde(rename = "OrderNbr", default)]
-    order_nbr: Option<serde_json::Value>,
+    pub(super) order_nbr: Option<serde_json::Value>,
     #[serde(rename = "InvoiceNbr", default)]
     invoice_nbr: Option<serde_json::Value>,
     #[serde(rename = "ReferenceNbr", default)]
     reference_nbr: Option<serde_json::Value>,
-    /// Rows of an availability query (stock for storefronts) name the item.
+    /// Rows of an availability query (stock for storefronts) name the item; so do the shipment
+    /// query's rows (the line's item).
     #[serde(rename = "InventoryID", default)]
-    inventory_id: Option<serde_json::Value>,
-    /// The row's status: an order's on a sales-order query's row.
+    pub(super) inventory_id: Option<serde_json::Value>,
+    /// The row's status: an order's on a sales-order query's row, the shipment's on a shipment row.
     #[serde(rename = "Status", default)]
-    status: Option<serde_json::Value>,
+    pub(super) status: Option<serde_json::Value>,
+    #[serde(rename = "ShipmentDate", default)]
+    pub(super) shipment_date: Option<serde_json::Value>,
+    #[serde(rename = "ShipVia", default)]
+    pub(super) ship_via: Option<serde_json::Value>,
+    #[serde(rename = "LastModifiedDateTime", default)]
+    pub(super) last_modified: Option<serde_json::Value>,
+    /// `Some(Null)` when the column is there but empty: a shipment query without these columns
+    /// names its shipments for status-push to read.
+    #[serde(rename = "ShipmentLineNbr", default, deserialize_with = "present")]
+    pub(super) shipment_line_nbr: Option<serde_json::Value>,
+    #[serde(rename = "OrderLineNbr", default)]
+    pub(super) order_line_nbr: Option<serde_json::Value>,
+    #[serde(rename = "ShippedQty", default)]
+    pub(super) shipped_qty: Option<serde_json::Value>,
+    #[serde(rename = "PackageLineNbr", default, deserialize_with = "present")]
+    pub(super) package_line_nbr: Option<serde_json::Value>,
+    #[serde(rename = "TrackingNbr", default)]
+    pub(super) tracking_nbr: Option<serde_json::Value>,
+    #[serde(rename = "PackageWeight", default)]
+    pub(super) package_weight: Option<serde_json::Value>,
+    #[serde(rename = "PackedQty", default)]
+    pub(super) packed_qty: Option<serde_json::Value>,
+}
+
+/// A column that is there, even when its value is `null` (`Option`'s own rule reads `null` as
+/// absent).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(d).map(Some)
 }
 
 impl PushRow {
@@ -68,7 +98,7 @@ impl PushRow {
         Self::deserialize(value).unwrap_or_default()
     }
 
-    fn text(field: &Option<serde_json::Value>) -> Option<String> {
+    pub(super) fn text(field: &Option<serde_json::Value>) -> Option<String> {
         field.as_ref().and_then(|v| v.as_str()).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
     }
 }
@@ -97,6 +127,9 @@ pub struct AcumaticaPushVerifier {
     max_body: usize,
     /// The largest serialized event of one queue message.
     max_event: usize,
+    /// Shipment statuses that mean shipped (`shipped_statuses` of the ERP's settings): a push
+    /// that makes a shipment one of these carries the whole shipment.
+    shipped_statuses: Vec<String>,
 }
 
 impl AcumaticaPushVerifier {
@@ -106,7 +139,43 @@ impl AcumaticaPushVerifier {
             header_values,
             max_body: ACUMATICA_MAX_BODY,
             max_event: MAX_EVENT_MESSAGE,
+            shipped_statuses: super::config::default_shipped_statuses(),
         }
+    }
+
+    /// The shipments whose rows in this push are the whole shipment, each as `shipped` events
+    /// (one per sales order it ships) that fit a queue message; the others are named and read.
+    fn carried<'a>(
+        &self,
+        dedupe_key: &str,
+        inserted: &[&'a PushRow],
+        deleted: &[&'a PushRow],
+    ) -> Vec<(ErpShipmentNbr, Vec<InboundEvent>)> {
+        let (rows, left) = (shipment_rows(inserted), shipment_rows(deleted));
+        if rows.is_empty() {
+            return Vec::new();
+        }
+        // The longest key a carried shipment's event can have.
+        let longest = format!("{dedupe_key}#shipped{}", rows.len());
+        super::shipment_rows::carried_shipments(&rows, &left, &self.shipped_statuses)
+            .into_iter()
+            .filter_map(|(nbr, found)| {
+                let events: Vec<InboundEvent> = found
+                    .into_iter()
+                    .map(|(erp_order, shipment)| InboundEvent::Shipped { erp_order, shipment })
+                    .collect();
+                let fits = events.iter().all(|event| {
+                    json_len(&WebhookEvent { dedupe_key: longest.clone(), event: event.clone() }) <= self.max_event
+                });
+                fits.then_some((nbr, events))
+            })
+            .collect()
+    }
+
+    /// The shipment statuses that mean shipped, as the ERP's settings name them.
+    pub fn with_shipped_statuses(mut self, statuses: &[String]) -> Self {
+        self.shipped_statuses = statuses.to_vec();
+        self
     }
 }
 
@@ -132,17 +201,28 @@ impl WebhookVerifier for AcumaticaPushVerifier {
         // One transaction firing two push definitions sends two notifications with one `Id`: the
         // documented key is `Id` with `Query`.
         let dedupe_key = format!("acumatica:{query}:{id}");
-        let inserted = push.inserted.iter().filter_map(AnyRow::row);
-        let deleted = push.deleted.iter().filter_map(AnyRow::row);
-        let stock = stock_items(push.inserted.iter().chain(push.deleted.iter()).filter_map(AnyRow::row));
-        let statuses = reported_statuses(push.inserted.iter().filter_map(AnyRow::row));
-        let (shipments, orders) = changed_keys(inserted, deleted);
-        let mut events = if shipments.is_empty() && orders.is_empty() && !stock.is_empty() {
+        let inserted: Vec<&PushRow> = push.inserted.iter().filter_map(AnyRow::row).collect();
+        let deleted: Vec<&PushRow> = push.deleted.iter().filter_map(AnyRow::row).collect();
+        let stock = stock_items(inserted.iter().chain(deleted.iter()).copied());
+        let statuses = reported_statuses(inserted.iter().copied());
+        let (mut shipments, orders) = changed_keys(inserted.iter().copied(), deleted.iter().copied());
+        let carried = self.carried(&dedupe_key, &inserted, &deleted);
+        let carried_nbrs: std::collections::HashSet<&ErpShipmentNbr> = carried.iter().map(|(nbr, _)| nbr).collect();
+        shipments.retain(|nbr| !carried_nbrs.contains(nbr));
+        let mut shipped: Vec<InboundEvent> = carried.iter().flat_map(|(_, events)| events.iter().cloned()).collect();
+        let mut events = if shipments.is_empty() && orders.is_empty() && (!stock.is_empty() || !shipped.is_empty()) {
             Vec::new()
         } else {
             let changed = Changed { shipments, orders, statuses };
             split_event(&dedupe_key, changed, self.max_event, MAX_KEYS_PER_EVENT)
         };
+        // The usual push, one shipment for one order, is one event under the delivery's own key.
+        if let ([], [_], true) = (events.as_slice(), shipped.as_slice(), stock.is_empty()) {
+            events.extend(shipped.drain(..).map(|event| WebhookEvent { dedupe_key: dedupe_key.clone(), event }));
+        }
+        for (n, event) in shipped.into_iter().enumerate() {
+            events.push(WebhookEvent { dedupe_key: format!("{dedupe_key}#shipped{}", n + 1), event });
+        }
         // Items of an availability query: one event per few hundred items, each within a message.
         for (n, items) in stock.chunks(STOCK_ITEMS_PER_EVENT).enumerate() {
             events.push(WebhookEvent {
@@ -218,6 +298,16 @@ fn stock_items<'a>(rows: impl Iterator<Item = &'a PushRow>) -> Vec<String> {
         }
     }
     out
+}
+
+/// The rows about a shipment, each with its number.
+fn shipment_rows<'a>(rows: &[&'a PushRow]) -> Vec<(ErpShipmentNbr, &'a PushRow)> {
+    rows.iter()
+        .filter_map(|row| match row_key(row) {
+            Some(RowKey::Shipment(nbr)) => Some((nbr, *row)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// What one row is about.

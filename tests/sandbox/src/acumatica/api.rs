@@ -1194,20 +1194,8 @@ impl SharedState {
         };
         let nbr = val_str(&shipment, "ShipmentNbr").unwrap_or_default();
         self.record_write(V, "shipment.confirmed", &nbr, json!({ "OrderNbr": req.order_nbr }));
-        let rows: Vec<Value> = shipment["Packages"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|p| {
-                json!({
-                    "ShipmentNbr": nbr, "ShipmentType": "Shipment", "Status": "Confirmed",
-                    "OrderType": req.order_type, "OrderNbr": req.order_nbr,
-                    "CustomerOrder": val_str(&so, "CustomerOrder"), "ExternalRef": val_str(&so, "ExternalRef"),
-                    "TrackingNbr": val_str(p, "TrackingNbr"), "ShipVia": val_str(&shipment, "ShipVia"),
-                    "ShipmentDate": val_str(&shipment, "ShipmentDate").map(|d| d.chars().take(19).collect::<String>()),
-                })
-            })
-            .collect();
+        // Created and confirmed in one step: its rows enter the query (nothing in `Deleted`).
+        let rows = super::shipments::push_rows(&shipment, Some(&so), "Confirmed");
         let q = self.config().acumatica_shipment_query.clone();
         self.acumatica_push(&q, rows, Vec::new());
         if old_status != val_str(&so, "Status") {

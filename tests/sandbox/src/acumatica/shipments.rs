@@ -108,27 +108,81 @@ fn status_of(v: &Value) -> String {
     val_str(v, "Status").unwrap_or_default()
 }
 
-/// The shipment query's rows for a shipment in `status`: one per package (its tracking number,
-/// `null` when empty), one row without tracking when it has no package. Same columns as the rows
-/// `acumatica_confirm_shipment` sends.
-fn push_rows(sh: &Value, so: Option<&Value>, status: &str) -> Vec<Value> {
+/// The shipment query's rows for a shipment in `status`, as the generic inquiry README documents
+/// has them: one row per shipment line and package (the line's order, item and shipped quantity;
+/// the package's number, tracking number (`null` when empty) and weight; `PackedQty`, what of
+/// the line is in the package, `null` when nothing), one row per line with empty package columns
+/// when the shipment has no package. A shipment without lines (never confirmed in Acumatica) has
+/// one row per package with empty line columns. Sent by every change of a shipment's status.
+pub(super) fn push_rows(sh: &Value, so: Option<&Value>, status: &str) -> Vec<Value> {
     let order = sh.get("Orders").and_then(|o| o.get(0));
-    let row = |tracking: Option<String>| {
+    let stamp = |field: &str| val_str(sh, field).map(|d| d.chars().take(19).collect::<String>());
+    let header = json!({
+        "ShipmentNbr": val_str(sh, "ShipmentNbr"), "ShipmentType": "Shipment", "Status": status,
+        "CustomerOrder": so.and_then(|o| val_str(o, "CustomerOrder")),
+        "ExternalRef": so.and_then(|o| val_str(o, "ExternalRef")),
+        "ShipVia": val_str(sh, "ShipVia"), "ShipmentDate": stamp("ShipmentDate"),
+        "LastModifiedDateTime": stamp("LastModifiedDateTime"),
+    });
+    let lines = sh.get("Details").and_then(Value::as_array).cloned().unwrap_or_default();
+    let packages = sh.get("Packages").and_then(Value::as_array).cloned().unwrap_or_default();
+    let number = |v: &Value, field: &str| val(v, field).cloned().unwrap_or(Value::Null);
+    let line_columns = |l: Option<&Value>| {
         json!({
-            "ShipmentNbr": val_str(sh, "ShipmentNbr"), "ShipmentType": "Shipment", "Status": status,
-            "OrderType": order.and_then(|o| val_str(o, "OrderType")),
-            "OrderNbr": order.and_then(|o| val_str(o, "OrderNbr")),
-            "CustomerOrder": so.and_then(|o| val_str(o, "CustomerOrder")),
-            "ExternalRef": so.and_then(|o| val_str(o, "ExternalRef")),
-            "TrackingNbr": tracking, "ShipVia": val_str(sh, "ShipVia"),
-            "ShipmentDate": val_str(sh, "ShipmentDate").map(|d| d.chars().take(19).collect::<String>()),
+            "OrderType": l.and_then(|l| val_str(l, "OrderType")).or_else(|| order.and_then(|o| val_str(o, "OrderType"))),
+            "OrderNbr": l.and_then(|l| val_str(l, "OrderNbr")).or_else(|| order.and_then(|o| val_str(o, "OrderNbr"))),
+            "ShipmentLineNbr": l.map_or(Value::Null, |l| number(l, "LineNbr")),
+            "OrderLineNbr": l.map_or(Value::Null, |l| number(l, "OrderLineNbr")),
+            "InventoryID": l.and_then(|l| val_str(l, "InventoryID")),
+            "ShippedQty": l.map_or(Value::Null, |l| number(l, "ShippedQty")),
         })
     };
-    let packages = sh.get("Packages").and_then(Value::as_array).cloned().unwrap_or_default();
-    if packages.is_empty() {
-        return vec![row(None)];
+    // What of line `l` package `p` holds: its contents rows tied to the line by
+    // `ShipmentSplitLineNbr`, or by item when the row does not say.
+    let packed = |l: &Value, p: &Value| -> Option<Decimal> {
+        let line = val_dec(l, "LineNbr");
+        let item = val_str(l, "InventoryID");
+        let total: Decimal = p
+            .get("PackageContents")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|c| match val_dec(c, "ShipmentSplitLineNbr") {
+                Some(split) => Some(split) == line,
+                None => val_str(c, "InventoryID")
+                    .is_some_and(|i| item.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(&i))),
+            })
+            .filter_map(|c| val_dec(c, "Quantity"))
+            .sum();
+        (total > Decimal::ZERO).then_some(total)
+    };
+    let package_columns = |l: Option<&Value>, p: Option<&Value>| {
+        json!({
+            "PackageLineNbr": p.map_or(Value::Null, |p| number(p, "LineNbr")),
+            "TrackingNbr": p.and_then(|p| val_str(p, "TrackingNbr")).filter(|t| !t.is_empty()),
+            "PackageWeight": p.map_or(Value::Null, |p| number(p, "Weight")),
+            "PackedQty": l.zip(p).and_then(|(l, p)| packed(l, p)).map_or(Value::Null, |q| json!(num(q))),
+        })
+    };
+    let row = |l: Option<&Value>, p: Option<&Value>| {
+        let mut row = header.clone();
+        for part in [line_columns(l), package_columns(l, p)] {
+            if let (Some(row), Value::Object(part)) = (row.as_object_mut(), part) {
+                row.extend(part);
+            }
+        }
+        row
+    };
+    match (lines.is_empty(), packages.is_empty()) {
+        (true, true) => vec![row(None, None)],
+        (true, false) => packages.iter().map(|p| row(None, Some(p))).collect(),
+        (false, true) => lines.iter().map(|l| row(Some(l), None)).collect(),
+        (false, false) => lines
+            .iter()
+            .flat_map(|l| packages.iter().map(move |p| (l, p)))
+            .map(|(l, p)| row(Some(l), Some(p)))
+            .collect(),
     }
-    packages.iter().map(|p| row(val_str(p, "TrackingNbr").filter(|t| !t.is_empty()))).collect()
 }
 
 /// The sales order a shipment ships (its first `Orders[]` row) and its store key.
