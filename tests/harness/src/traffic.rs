@@ -46,7 +46,7 @@ pub fn new_order(world: &World, index: usize) -> String {
 
 /// `MaximumBatchingWindowInSeconds` of order-import's and status-push's SQS event sources in
 /// `infra/template.yaml` (a test keeps them equal).
-pub const ORDERS_BATCHING_WINDOW: Duration = Duration::from_secs(1);
+pub const ORDERS_BATCHING_WINDOW: Duration = Duration::from_secs(0);
 pub const SHIPMENTS_BATCHING_WINDOW: Duration = Duration::from_secs(2);
 
 /// The SQS event source (with the template's batching windows) and the EventBridge schedule, in
