@@ -52,13 +52,12 @@ impl Intercept for CountRequests {
 
 /// A DynamoDB client on `sdk` whose requests are counted.
 pub fn dynamodb_client(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
-    let config =
-        aws_sdk_dynamodb::config::Builder::from(sdk).interceptor(CountRequests { service: Service::DynamoDb }).build();
-    aws_sdk_dynamodb::Client::from_conf(config)
+    let config = super::dynamodb_config(sdk).interceptor(CountRequests { service: Service::DynamoDb });
+    aws_sdk_dynamodb::Client::from_conf(config.build())
 }
 
 /// An SQS client on `sdk` whose requests are counted.
 pub fn sqs_client(sdk: &aws_config::SdkConfig) -> aws_sdk_sqs::Client {
-    let config = aws_sdk_sqs::config::Builder::from(sdk).interceptor(CountRequests { service: Service::Sqs }).build();
-    aws_sdk_sqs::Client::from_conf(config)
+    let config = super::sqs_config(sdk).interceptor(CountRequests { service: Service::Sqs });
+    aws_sdk_sqs::Client::from_conf(config.build())
 }

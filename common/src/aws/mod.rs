@@ -68,9 +68,73 @@ where
     }
 }
 
-/// Shared AWS configuration, loaded once per cold start. `AWS_ENDPOINT_URL` (read natively by
-/// the SDK) points it at the local emulator in tests and the demo.
+/// The functions' AWS configuration, built once per cold start from the environment Lambda sets:
+/// `AWS_REGION` (or `AWS_DEFAULT_REGION`) and the execution role's `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`. `AWS_ENDPOINT_URL` (and the per-service
+/// `AWS_ENDPOINT_URL_SQS` / `AWS_ENDPOINT_URL_DYNAMODB`, see [`service_endpoint`]) point it at the
+/// local emulator in tests and the demo, as the SDK's own loader would.
+///
+/// Not the SDK's default loader: its credential and region chains (profile files, SSO,
+/// `credential_process`, web identity and assume-role through STS, the ECS and EC2 metadata
+/// endpoints) are never reached in Lambda, yet linked them into every function's binary. An
+/// operator's machine needs them: `orderbridge-admin` loads [`load_operator_sdk_config`].
 pub async fn load_sdk_config() -> aws_config::SdkConfig {
+    use aws_config::environment::credentials::EnvironmentVariableCredentialsProvider;
+    use aws_sdk_dynamodb::config::SharedCredentialsProvider;
+    let env = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let region = env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")).map(aws_config::Region::new);
+    let mut builder = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(region)
+        .credentials_provider(SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new()))
+        .http_client(http_client())
+        .sleep_impl(aws_smithy_async::rt::sleep::TokioSleep::new())
+        .time_source(aws_smithy_async::time::SystemTimeSource::new())
+        .retry_config(aws_config::retry::RetryConfig::standard());
+    if let Some(url) = env("AWS_ENDPOINT_URL") {
+        builder = builder.endpoint_url(url);
+    }
+    builder.build()
+}
+
+/// The service's own endpoint from the environment (`AWS_ENDPOINT_URL_SQS`,
+/// `AWS_ENDPOINT_URL_DYNAMODB`), which the SDK's default loader reads and [`load_sdk_config`]
+/// leaves to each client.
+pub fn service_endpoint(service: &str) -> Option<String> {
+    std::env::var(format!("AWS_ENDPOINT_URL_{service}")).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// A DynamoDB client configuration on `sdk`, at the service's own endpoint when the environment names one.
+pub fn dynamodb_config(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::config::Builder {
+    let config = aws_sdk_dynamodb::config::Builder::from(sdk);
+    match service_endpoint("DYNAMODB") {
+        Some(url) => config.endpoint_url(url),
+        None => config,
+    }
+}
+
+/// An SQS client configuration on `sdk`, at the service's own endpoint when the environment names one.
+pub fn sqs_config(sdk: &aws_config::SdkConfig) -> aws_sdk_sqs::config::Builder {
+    let config = aws_sdk_sqs::config::Builder::from(sdk);
+    match service_endpoint("SQS") {
+        Some(url) => config.endpoint_url(url),
+        None => config,
+    }
+}
+
+/// A DynamoDB client on `sdk` (see [`dynamodb_config`]).
+pub fn dynamodb(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::from_conf(dynamodb_config(sdk).build())
+}
+
+/// An SQS client on `sdk` (see [`sqs_config`]).
+pub fn sqs(sdk: &aws_config::SdkConfig) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::from_conf(sqs_config(sdk).build())
+}
+
+/// The SDK's default configuration chain (profiles, SSO, assume-role, instance metadata), for
+/// `orderbridge-admin` on an operator's machine.
+pub async fn load_operator_sdk_config() -> aws_config::SdkConfig {
     sdk_defaults().load().await
 }
 

@@ -202,7 +202,7 @@ impl App for ImportApp {
         let erp = registry::erp(connections, Some(common.tokens.clone())).map_err(connection_error("erp"))?;
         let backfills = settings.orders_queue.as_ref().map(|url| super::Backfills {
             jobs: Arc::new(DynamoLedger::new(
-                aws_sdk_dynamodb::Client::new(sdk),
+                crate::aws::dynamodb(sdk),
                 settings.common.state_table.as_str(),
                 common.clock.clone(),
             )),

@@ -518,7 +518,7 @@ impl App for ConnectionOps {
     ) -> Result<Self, SetupError> {
         let pull = PullApp::build(sdk, &settings.pull, connections)?;
         let jobs = Arc::new(crate::aws::DynamoLedger::new(
-            aws_sdk_dynamodb::Client::new(sdk),
+            crate::aws::dynamodb(sdk),
             settings.pull.common.state_table.as_str(),
             pull.clock.clone(),
         ));

@@ -187,7 +187,7 @@ impl crate::handlers::App for RecordOps {
         connections: &crate::connections::Connections,
     ) -> Result<Self, crate::handlers::SetupError> {
         crate::connectors::registry::install();
-        let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+        let dynamo = crate::aws::dynamodb(sdk);
         let clock: Arc<dyn Clock> = Arc::new(crate::ports::SystemClock);
         let ledger = Arc::new(crate::aws::DynamoLedger::new(
             dynamo.clone(),
@@ -202,7 +202,7 @@ impl crate::handlers::App for RecordOps {
                 settings.common.log_table.as_str(),
                 settings.common.log_retention,
             )),
-            orders: Arc::new(crate::aws::SqsQueue::new(aws_sdk_sqs::Client::new(sdk), settings.orders_queue.as_str())),
+            orders: Arc::new(crate::aws::SqsQueue::new(crate::aws::sqs(sdk), settings.orders_queue.as_str())),
             clock,
             connections: connections.connections.iter().map(|c| c.id.clone()).collect(),
         })

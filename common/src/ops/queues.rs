@@ -290,10 +290,10 @@ impl LoadSettings for QueueOpsSettings {
 impl QueueOps {
     /// Built from explicit settings (no vendor is involved, so no connections file).
     pub fn open(sdk: &aws_config::SdkConfig, settings: &QueueOpsSettings) -> Self {
-        let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+        let dynamo = crate::aws::dynamodb(sdk);
         Self {
             admin: Arc::new(SqsQueueAdmin::new(
-                aws_sdk_sqs::Client::new(sdk),
+                crate::aws::sqs(sdk),
                 settings.orders_queue.as_str(),
                 settings.shipments_queue.as_str(),
             )),

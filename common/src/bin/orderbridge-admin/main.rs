@@ -10,7 +10,7 @@ mod records;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use orderbridge::aws::{load_sdk_config, schema, DynamoConnectorLog, DynamoLedger};
+use orderbridge::aws::{load_operator_sdk_config, schema, DynamoConnectorLog, DynamoLedger};
 use orderbridge::config::{CommonSettings, Env};
 use orderbridge::model::ConnectionId;
 use orderbridge::ports::{ConnectorLog, SystemClock};
@@ -123,7 +123,7 @@ async fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
         Command::Provision { prefix, env_file } => {
-            let config = load_sdk_config().await;
+            let config = load_operator_sdk_config().await;
             let dynamo = aws_sdk_dynamodb::Client::new(&config);
             let sqs = aws_sdk_sqs::Client::new(&config);
             let provisioned = schema::provision(&dynamo, &sqs, &prefix).await?;
@@ -146,7 +146,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }
         Command::MappingPush { name, file } => {
             let settings = CommonSettings::load(&Env::process())?;
-            let config = load_sdk_config().await;
+            let config = load_operator_sdk_config().await;
             let ledger = DynamoLedger::new(
                 aws_sdk_dynamodb::Client::new(&config),
                 settings.state_table.as_str(),
@@ -161,7 +161,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Console { listen } => records::serve_console(listen).await?,
         Command::Log { connection, minutes, entity } => {
             let settings = CommonSettings::load(&Env::process())?;
-            let config = load_sdk_config().await;
+            let config = load_operator_sdk_config().await;
             let log = DynamoConnectorLog::new(
                 aws_sdk_dynamodb::Client::new(&config),
                 settings.log_table.as_str(),
@@ -222,7 +222,7 @@ async fn mapping_dry_run(
         .map_err(|e| format!("connection {connection} is misconfigured: {e}"))?
         .source
         .ok_or_else(|| format!("connection {connection} takes shipments only; it has no orders to map"))?;
-    let config = load_sdk_config().await;
+    let config = load_operator_sdk_config().await;
     let ledger =
         DynamoLedger::new(aws_sdk_dynamodb::Client::new(&config), settings.state_table.as_str(), Arc::new(SystemClock));
     let sink = registry::erp(&connections, Some(Arc::new(ledger.clone())))
