@@ -204,7 +204,7 @@ fn rebuild(nbr: &ErpShipmentNbr, rows: &[&PushRow]) -> Result<ShipmentWire, Stri
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use chrono::Utc;
     use rust_decimal_macros::dec;
     use secrecy::SecretString;
@@ -214,9 +214,13 @@ mod tests {
     use crate::ports::{InboundEvent, WebhookEvent, WebhookRequest, WebhookVerifier};
 
     fn verify(inserted: Vec<Value>, deleted: Vec<Value>) -> Vec<WebhookEvent> {
-        let body = json!({"Inserted": inserted, "Deleted": deleted, "Query": "ShipmentsForSync",
-            "CompanyId": "Company", "Id": "id-1", "TimeStamp": 1, "AdditionalInfo": {}});
-        let body = serde_json::to_vec(&body).unwrap();
+        verify_body(&json!({"Inserted": inserted, "Deleted": deleted, "Query": "ShipmentsForSync",
+            "CompanyId": "Company", "Id": "id-1", "TimeStamp": 1, "AdditionalInfo": {}}))
+    }
+
+    /// The events a push notification body (as JSON) becomes at the Acumatica route.
+    pub(in crate::connectors::acumatica) fn verify_body(body: &Value) -> Vec<WebhookEvent> {
+        let body = serde_json::to_vec(body).unwrap();
         let headers = vec![("x-key".to_string(), "k".to_string())];
         let request = WebhookRequest {
             path: "/webhooks/acumatica",

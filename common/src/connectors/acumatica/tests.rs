@@ -756,10 +756,9 @@ async fn a_batch_of_customer_lookups_costs_one_request_and_answers_each_once() {
 /// pushes it without the read.
 #[tokio::test]
 async fn a_confirmed_shipments_push_rows_carry_what_the_shipment_read_returns() {
-    use crate::ports::{ErpShipments, InboundEvent, WebhookRequest, WebhookVerifier};
+    use crate::ports::{ErpShipments, InboundEvent};
     use orderbridge_sandbox::acumatica::{ConfirmShipment, EnterLine, EnterOrder, ShipLine, ShipPackage};
     use orderbridge_sandbox::{Vendor, WebhookTarget};
-    use secrecy::SecretString;
 
     let (sb, client) = sandbox_client().await;
     // Nothing listens there: the delivery is recorded with its body after its attempts fail.
@@ -808,18 +807,7 @@ async fn a_confirmed_shipments_push_rows_carry_what_the_shipment_read_returns() 
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let body = serde_json::to_vec(&body.expect("the shipment push was sent")).unwrap();
-    let headers = vec![("x-key".to_string(), "k".to_string())];
-    let request = WebhookRequest {
-        path: "/webhooks/acumatica",
-        query: "",
-        headers: &headers,
-        body: &body,
-        received_at: Utc::now(),
-    };
-    let events = super::AcumaticaPushVerifier::new("X-Key", vec![SecretString::from("k".to_string())])
-        .verify(&request)
-        .expect("verified");
+    let events = super::shipment_rows::tests::verify_body(&body.expect("the shipment push was sent"));
     let carried: Vec<_> = events
         .iter()
         .map(|e| match &e.event {
