@@ -81,7 +81,6 @@ where
 pub async fn load_sdk_config() -> aws_config::SdkConfig {
     use aws_config::environment::credentials::EnvironmentVariableCredentialsProvider;
     use aws_sdk_dynamodb::config::SharedCredentialsProvider;
-    let env = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
     let region = env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")).map(aws_config::Region::new);
     let mut builder = aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
@@ -101,7 +100,12 @@ pub async fn load_sdk_config() -> aws_config::SdkConfig {
 /// `AWS_ENDPOINT_URL_DYNAMODB`), which the SDK's default loader reads and [`load_sdk_config`]
 /// leaves to each client.
 pub fn service_endpoint(service: &str) -> Option<String> {
-    std::env::var(format!("AWS_ENDPOINT_URL_{service}")).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    env(&format!("AWS_ENDPOINT_URL_{service}"))
+}
+
+/// An environment variable's trimmed value; unset and blank are both `None`.
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
 /// A DynamoDB client configuration on `sdk`, at the service's own endpoint when the environment names one.
