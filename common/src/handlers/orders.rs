@@ -1,10 +1,11 @@
 //! The order-pull and order-import handlers.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use futures::StreamExt;
 use tracing::error;
 
 use super::MappingCache;
@@ -18,12 +19,15 @@ use crate::flows::{
 };
 use crate::mapping::SalesOrderDraft;
 use crate::metrics::{self, OrderResult};
-use crate::model::{ConnectionId, ImportKey};
+use crate::model::{ChannelOrderId, ConnectionId, ImportKey, Order};
 use crate::ports::{
     Acknowledgement, BackfillJobs, BackfillStatus, Clock, ConnectorLog, CustomerBindings, CustomerSource, Direction,
     Envelope, ErpCustomerWrites, FollowedOrders, Ledger, ListedOrder, LogGroup, LogResult, OrderSink, OrderSource,
     Queue, SharedBudgets,
 };
+
+/// Orders read ahead of their imports, by connection and channel order id.
+type ReadAhead = HashMap<(ConnectionId, ChannelOrderId), Box<Order>>;
 
 /// One sales-channel connection orders are pulled from.
 pub struct ChannelEntry {
@@ -303,19 +307,60 @@ impl ImportApp {
         .await
     }
 
-    /// The customers of the batch's whole orders, looked up in the ERP ahead in one request
-    /// (announced and referenced orders are read during their import, so they look up alone).
-    async fn prefetch_customers(&self, event: &SqsEvent, buyers: &BindingsReadOnce<'_>) {
-        let mut orders = Vec::new();
+    /// The batch's orders a channel listed as references (it has no bulk read), read all at once
+    /// before the imports start, so their buyers join the batch's customer prefetch and the reads
+    /// overlap instead of each waiting inside its own import. An order not read here (a read
+    /// failed, or its connection is disabled) stays a reference: its import reads it and handles
+    /// the failure as it always has.
+    async fn read_ahead(&self, event: &SqsEvent) -> ReadAhead {
+        let mut references = Vec::new();
         for record in &event.records {
             let Ok(envelope) = Envelope::<OrderMessage>::parse("", record.body.as_deref()) else { continue };
             if let OrderMessage::ImportOrderV1(ImportOrder {
                 connection,
-                order: ListedOrder::Whole(order),
+                order: ListedOrder::Reference { id, .. },
                 announced: false,
             }) = envelope.body
             {
-                orders.push((connection, order));
+                let enabled = self.channels.get(&connection).is_some_and(|c| c.enabled);
+                if enabled && !references.iter().any(|(c, i, _)| *c == connection && *i == id) {
+                    references.push((connection, id, envelope.correlation_id));
+                }
+            }
+        }
+        futures::stream::iter(references)
+            .map(|(connection, id, correlation_id)| async move {
+                let channel = self.channels.get(&connection)?;
+                let span = tracing::info_span!("read_ahead", correlation_id = %correlation_id);
+                match tracing::Instrument::instrument(channel.source.fetch_order(&id), span).await {
+                    Ok(order) => Some(((connection, id), Box::new(order))),
+                    Err(e) => {
+                        tracing::info!(connection = %connection, order = %id, error = %ErrorChain(&e), "Order not read ahead; its import reads it.");
+                        None
+                    }
+                }
+            })
+            .buffer_unordered(self.import_concurrency.max(1))
+            .filter_map(|read| async move { read })
+            .collect()
+            .await
+    }
+
+    /// The customers of the batch's whole orders (read ahead included), looked up in the ERP ahead
+    /// in one request (announced orders are read during their import, so they look up alone).
+    async fn prefetch_customers(&self, event: &SqsEvent, read: &ReadAhead, buyers: &BindingsReadOnce<'_>) {
+        let mut orders = Vec::new();
+        for record in &event.records {
+            let Ok(envelope) = Envelope::<OrderMessage>::parse("", record.body.as_deref()) else { continue };
+            if let OrderMessage::ImportOrderV1(ImportOrder { connection, order, announced: false }) = envelope.body {
+                match order {
+                    ListedOrder::Whole(order) => orders.push((connection, order)),
+                    ListedOrder::Reference { id, .. } => {
+                        if let Some(order) = read.get(&(connection.clone(), id)) {
+                            orders.push((connection, order.clone()));
+                        }
+                    }
+                }
             }
         }
         let mut mappings = BTreeMap::new();
@@ -343,12 +388,13 @@ impl ImportApp {
         let recorder = LogRecorder { log: self.log.as_ref(), clock: self.clock.as_ref() };
         // The prefetch reads each buyer's binding; the imports read them again from here.
         let buyers = BindingsReadOnce::new(self.ledger.as_ref());
-        self.prefetch_customers(&event, &buyers).await;
+        let read = self.read_ahead(&event).await;
+        self.prefetch_customers(&event, &read, &buyers).await;
         let mut response = process_batch(event, self.import_concurrency, |envelope: Envelope<OrderMessage>, meta| {
-            let (acks, recorder, buyers) = (&acks, &recorder, &buyers);
+            let (acks, recorder, buyers, read) = (&acks, &recorder, &buyers, &read);
             async move {
                 let enqueued_at = Some(envelope.sent_at);
-                let message = match envelope.body {
+                let mut message = match envelope.body {
                     OrderMessage::ImportOrderV1(message) => message,
                     OrderMessage::ImportCustomerV1(message) => {
                         return self.import_customer_message(&message, lease, request_id, &meta.message_id).await;
@@ -377,6 +423,11 @@ impl ImportApp {
                         .await;
                     metrics::record_order(&message.connection, OrderResult::Skipped);
                     return Ok(());
+                }
+                if let (ListedOrder::Reference { id, .. }, false) = (&message.order, message.announced) {
+                    if let Some(order) = read.get(&(message.connection.clone(), id.clone())) {
+                        message.order = ListedOrder::Whole(order.clone());
+                    }
                 }
                 let mapping = self.mappings.get(self.ledger.as_ref(), &channel.mapping_name).await?;
                 let ctx = ImportContext {
